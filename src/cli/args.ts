@@ -1,0 +1,15 @@
+/** Flag parsing shared by the commands: strict, so an unknown flag is an error, not a silent no-op. */
+import { parseArgs } from 'node:util';
+import { FatalError } from '../errors.js';
+
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+export function parseFlags(command: string, argv: string[], options: OptionSpec): Record<string, string | boolean | undefined> {
+  try {
+    const { values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    return values;
+  } catch (err) {
+    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\.$/, '');
+    throw new FatalError(`${message} (see \`trellis ${command} --help\`)`);
+  }
+}

@@ -1,0 +1,51 @@
+/** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
+import { FatalError, describeFatal, errorMessage } from '../errors.js';
+import { migrateCommand, migrateHelp } from './migrate.js';
+import { startCommand, startHelp } from './start.js';
+import { statusCommand, statusHelp } from './status.js';
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  start: startCommand,
+  status: statusCommand,
+  migrate: migrateCommand,
+};
+
+const usage = `Usage: trellis <command> [options]
+
+Commands:
+  start     serve the project (default command)
+  status    print URLs and keys of the running server
+  migrate   apply pending migrations without serving
+
+${startHelp}
+
+${statusHelp}
+
+${migrateHelp}
+
+Configuration: docs/configuration.md`;
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (first === undefined || first.startsWith('-')) return startCommand(argv);
+  const command = commands[first];
+  if (!command) throw new FatalError(`unknown command "${first}" (commands: ${Object.keys(commands).join(', ')})`);
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof FatalError) {
+      process.stderr.write(`trellis: ${describeFatal(err)}\n`);
+    } else {
+      // Not a user's mistake but a bug: the stack is for the report.
+      process.stderr.write(`trellis: unexpected error (a bug, please report it): ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+    }
+    process.exit(1);
+  },
+);

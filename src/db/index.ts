@@ -1,0 +1,51 @@
+/** Opens the database Trellis runs on: the server in DATABASE_URL, or the embedded one. */
+import type { Config } from '../config.js';
+import type { Logger } from '../platform/logger.js';
+import type { StoredSecrets } from '../project/secrets.js';
+import { startEmbedded, type EmbeddedDatabase } from './embedded.js';
+import { checkConnection, createDb, redactUrl, type Db } from './pool.js';
+
+export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
+export { redactUrl, type Claims, type Db, type Tx, type PoolStats } from './pool.js';
+
+export interface OpenDatabase {
+  readonly db: Db;
+  /** The URL a person can give psql (includes the embedded database's password). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(
+  config: Config,
+  secrets: StoredSecrets,
+  log: Logger,
+  /** A URL to use instead (`trellis migrate` on a folder whose Trellis is running). */
+  runningUrl?: string,
+): Promise<OpenDatabase> {
+  let embedded: EmbeddedDatabase | undefined;
+  const url =
+    config.databaseUrl ??
+    runningUrl ??
+    (embedded = await startEmbedded({
+      dataDir: config.dataDir,
+      password: secrets.dbPassword,
+      onProgress: (message) => log.info(message),
+    })).url;
+  const db = createDb({
+    ...config.pool,
+    url,
+    onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
+  });
+  const close = async () => {
+    await db.close().catch(() => undefined);
+    await embedded?.stop();
+  };
+  try {
+    const setting = config.databaseUrl ? 'DATABASE_URL' : embedded ? 'embedded database' : 'running Trellis database';
+    await checkConnection(db, setting, redactUrl(url));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { db, url, close };
+}

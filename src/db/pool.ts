@@ -1,0 +1,133 @@
+/**
+ * The connection pool and the one function every module uses to touch user data: `withClaims`,
+ * which runs a callback in a transaction as the request's role with its JWT claims set, so that
+ * PostgreSQL's row-level security decides what the request sees.
+ */
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { FatalError } from '../errors.js';
+
+export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
+
+/** What a callback may do inside a transaction. */
+export interface Tx {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+export interface Db extends Tx {
+  /** Runs `fn` in one transaction as `claims.role`, with `request.jwt.claims` set to `claims`. */
+  withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs `fn` on one dedicated connection (migrations, advisory locks). */
+  withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+export type PoolOptions = Config['pool'] & { readonly url: string; readonly onIdleError: (err: Error) => void };
+
+export function createDb(options: PoolOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs,
+    application_name: 'trellis',
+  });
+  // A connection that dies while idle (server restart, network) must not crash the process.
+  pool.on('error', options.onIdleError);
+
+  const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      const result = await fn(client);
+      client.release();
+      return result;
+    } catch (err) {
+      // A connection in an unknown state (aborted transaction, lost socket) is not reused.
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+  };
+
+  return {
+    query: (text, values) => pool.query(text, values),
+    withConnection,
+    withClaims: async (claims, fn) => {
+      const client = await pool.connect();
+      let reusable = true;
+      try {
+        await client.query('begin');
+        // set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL.
+        await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
+          claims.role,
+          JSON.stringify(claims),
+        ]);
+        const result = await fn({ query: (text, values) => client.query(text, values) });
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
+        reusable = await client.query('rollback').then(
+          () => true,
+          () => false,
+        );
+        throw err;
+      } finally {
+        client.release(!reusable);
+      }
+    },
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => pool.end(),
+  };
+}
+
+/** Checks that the server answers, turning a failure into one line that names the setting. */
+export async function checkConnection(db: Db, setting: string, displayUrl: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  // A start must end within 10 s when the server is unreachable, whatever DB_CONNECT_TIMEOUT_MS says.
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), 8000);
+  });
+  try {
+    await Promise.race([db.query('select 1'), deadline]);
+  } catch (err) {
+    throw new FatalError(`cannot connect to ${displayUrl}: ${describeConnectError(err)}`, setting);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function describeConnectError(err: unknown): string {
+  const e = err as { code?: string; message?: string; hostname?: string };
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is PostgreSQL running there?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host ${e.hostname ?? ''} not found`.replace('  ', ' ');
+    case 'ETIMEDOUT':
+      return 'timed out';
+    default:
+      if (err instanceof AggregateError) return describeConnectError(err.errors[0]);
+      if (/timeout/i.test(e.message ?? '')) return 'timed out (DB_CONNECT_TIMEOUT_MS)';
+      return e.message ?? String(err);
+  }
+}
+
+/** A database URL with its password hidden, for logs and error lines. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '*****';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

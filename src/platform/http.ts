@@ -1,0 +1,56 @@
+/**
+ * Cross-cutting HTTP: a request id on every request, one log line and one metrics sample per
+ * response, and the one place where errors become responses.
+ */
+import crypto from 'node:crypto';
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ApiError } from '../errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export interface HttpEnv {
+  Variables: { log: Logger; requestId: string };
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const started = process.hrtime.bigint();
+    const given = c.req.header('x-request-id');
+    const requestId = given && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
+    c.set('log', log.child({ reqId: requestId }));
+    await next();
+    c.header('x-request-id', requestId);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const route = routeOf(c);
+    metrics.observeRequest(c.req.method, route, c.res.status, seconds);
+    c.get('log').info(
+      { method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 },
+      'request',
+    );
+  };
+}
+
+/** The route pattern that answered (`/rest/v1/:table`), never the raw path: metrics stay bounded. */
+function routeOf(c: Context): string {
+  const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL' || r.path !== '*');
+  return handlers.at(-1)?.path ?? 'unmatched';
+}
+
+export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
+  if (err instanceof ApiError) {
+    return c.json(
+      { code: err.code, message: err.message, details: err.extra.details ?? null, hint: err.extra.hint ?? null },
+      err.status as ContentfulStatusCode,
+    );
+  }
+  (c.get('log') ?? console).error({ err }, 'unhandled error');
+  return c.json({ code: 'TRELLIS500', message: 'internal server error', details: null, hint: null }, 500);
+};
+
+// The body Supabase's API gateway sends for a path no service serves.
+export const renderNotFound: NotFoundHandler<HttpEnv> = (c) => c.json({ message: 'no Route matched with those values' }, 404);

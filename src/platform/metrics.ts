@@ -1,0 +1,48 @@
+/** Prometheus metrics: HTTP requests by route and status, the pool, and Node's process metrics. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../db/pool.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+}
+
+export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'trellis_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'trellis_http_request_duration_seconds',
+    help: 'Time from receiving a request to sending its response headers.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const pool = (name: string, help: string, pick: (s: PoolStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = poolStats();
+        if (stats) this.set(pick(stats));
+      },
+    });
+  pool('trellis_db_pool_in_use', 'Connections checked out of the pool.', (s) => s.total - s.idle);
+  pool('trellis_db_pool_idle', 'Open connections waiting in the pool.', (s) => s.idle);
+  pool('trellis_db_pool_waiting', 'Queries waiting for a free connection.', (s) => s.waiting);
+
+  return {
+    registry,
+    observeRequest(method, route, status, seconds) {
+      const labels = { method, route, status: String(status) };
+      requests.inc(labels);
+      duration.observe(labels, seconds);
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Builds the services once and serves them on one HTTP server. The port is taken first, answering
+ * /health at once and /ready with 503 while the database starts and migrations run.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Config } from './config.js';
+import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
+import { FatalError, errorMessage } from './errors.js';
+import { healthRoutes, type Readiness } from './platform/health.js';
+import { renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
+import type { Logger } from './platform/logger.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { loadOrCreateSecrets, signApiKeys, type ApiKeys } from './project/secrets.js';
+import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from './project/state.js';
+
+/** What every module may use; `server.ts` builds it once. */
+export interface Services {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly db: Db;
+  readonly keys: ApiKeys;
+}
+
+export interface RunningTrellis {
+  readonly apiUrl: string;
+  readonly dbUrl: string;
+  readonly keys: ApiKeys;
+  /** Stops accepting, lets in-flight requests finish, closes the database. */
+  stop(): Promise<void>;
+}
+
+/** The full application: health endpoints now, the Supabase modules as they land. */
+export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.use('*', requestContext(services.log, services.metrics));
+  app.route('/', healthRoutes(readiness, services.metrics));
+  app.notFound(renderNotFound);
+  app.onError(renderError);
+  return app;
+}
+
+/** Answers while the database starts: alive, not ready, nothing else served yet. */
+function startingApp(log: Logger, metrics: Metrics): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.use('*', requestContext(log, metrics));
+  app.route('/', healthRoutes({ check: async () => 'starting' }, metrics));
+  app.all('*', (c) => c.json({ message: 'Trellis is starting' }, 503, { 'retry-after': '1' }));
+  app.onError(renderError);
+  return app;
+}
+
+export async function startTrellis(config: Config, log: Logger): Promise<RunningTrellis> {
+  await prepareDataDir(config.dir, config.dataDir);
+  await lockDataDir(config.dataDir);
+  let server: http.Server | undefined;
+  let database: OpenDatabase | undefined;
+  try {
+    const secrets = await loadOrCreateSecrets(config.dataDir);
+    const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
+    const metrics = createMetrics(() => database?.db.stats());
+    let app = startingApp(log, metrics);
+    server = http.createServer(getRequestListener((request) => app.fetch(request)));
+    await listen(server, config);
+
+    database = await openDatabase(config, secrets, log);
+    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m) });
+    const services: Services = { config, log, metrics, db: database.db, keys };
+    app = buildApp(services, databaseReadiness(database.db, config.migrationsDir));
+
+    await writeRuntimeState(config.dataDir, {
+      pid: process.pid,
+      apiUrl: config.publicUrl,
+      dbUrl: database.url,
+      startedAt: new Date().toISOString(),
+    });
+    const running = { server, database };
+    return {
+      apiUrl: config.publicUrl,
+      dbUrl: database.url,
+      keys,
+      stop: () => stopTrellis(config, log, running.server, running.database),
+    };
+  } catch (err) {
+    await stopTrellis(config, log, server, database);
+    throw err;
+  }
+}
+
+async function stopTrellis(config: Config, log: Logger, server: http.Server | undefined, database: OpenDatabase | undefined) {
+  if (server?.listening) {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // In-flight requests get most of the budget; the database needs the rest to stop cleanly.
+    const force = setTimeout(() => server.closeAllConnections(), Math.max(0, config.shutdownTimeoutMs - 3000));
+    await closed;
+    clearTimeout(force);
+  }
+  await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
+  await releaseDataDir(config.dataDir);
+}
+
+function listen(server: http.Server, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      if (err.code === 'EADDRINUSE') reject(new FatalError(`port ${config.port} is already in use (${where})`, '--port'));
+      else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, '--port'));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new FatalError(`no such local address: ${config.host}`, 'HOST'));
+      else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, '--port'));
+    });
+    server.listen(config.port, config.host, () => {
+      const address = server.address() as AddressInfo;
+      if (address.port !== config.port) reject(new FatalError(`listening on an unexpected port ${address.port}`, '--port'));
+      resolve();
+    });
+  });
+}
+
+function databaseReadiness(db: Db, migrationsDir: string): Readiness {
+  return {
+    async check() {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('database did not answer within 2 s'), 2000);
+      });
+      const probe = isMigrated(db, migrationsDir).then(
+        (migrated) => (migrated ? undefined : 'migrations pending'),
+        (err: unknown) => `database: ${errorMessage(err)}`,
+      );
+      try {
+        return await Promise.race([probe, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
