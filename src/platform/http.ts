@@ -37,7 +37,8 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
 
 /** The route pattern that answered (`/rest/v1/:table`), never the raw path: metrics stay bounded. */
 function routeOf(c: Context): string {
-  const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL' || r.path !== '*');
+  // Wildcard entries are middleware (request context, auth), not the handler that answered.
+  const handlers = matchedRoutes(c).filter((r) => !r.path.endsWith('*'));
   return handlers.at(-1)?.path ?? 'unmatched';
 }
 

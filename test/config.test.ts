@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { loadConfig, settings } from '../src/config.js';
+import { FatalError, describeFatal } from '../src/errors.js';
+
+const fail = (flags: Record<string, string>, env: Record<string, string>) => {
+  try {
+    loadConfig(flags, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FatalError);
+    return describeFatal(err as FatalError);
+  }
+  throw new Error('expected loadConfig to fail');
+};
+
+describe('loadConfig', () => {
+  test('defaults describe a local project on port 54321', () => {
+    const config = loadConfig({}, {});
+    expect(config.port).toBe(54321);
+    expect(config.dir).toBe(process.cwd());
+    expect(config.dataDir).toBe(path.join(process.cwd(), '.trellis'));
+    expect(config.migrationsDir).toBe(path.join(process.cwd(), 'supabase', 'migrations'));
+    expect(config.publicUrl).toBe('http://127.0.0.1:54321');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000 });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test('a flag wins over its environment variable', () => {
+    expect(loadConfig({ port: '6000' }, { PORT: '7000' }).port).toBe(6000);
+    expect(loadConfig({}, { PORT: '7000' }).port).toBe(7000);
+  });
+
+  test('API_EXTERNAL_URL replaces the printed URL, without a trailing slash', () => {
+    expect(loadConfig({}, { API_EXTERNAL_URL: 'https://api.example.com/' }).publicUrl).toBe('https://api.example.com');
+  });
+
+  test.each([
+    [{ port: 'abc' }, {}, '--port: must be a whole number between 1 and 65535 (got "abc")'],
+    [{ port: '70000' }, {}, '--port: must be a whole number between 1 and 65535 (got "70000")'],
+    [{}, { PORT: '1.5' }, 'PORT: must be a whole number between 1 and 65535 (got "1.5")'],
+    [{}, { DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL: must be a URL like postgres://user:password@host:5432/database'],
+    [{}, { DATABASE_URL: 'not a url' }, 'DATABASE_URL: must be a URL like postgres://user:password@host:5432/database'],
+    [{}, { JWT_SECRET: 'short' }, 'JWT_SECRET: must be at least 32 characters'],
+    [{}, { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: must be a whole number between 1 and 1000 (got "0")'],
+    [{}, { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{}, { API_EXTERNAL_URL: 'ftp://x' }, 'API_EXTERNAL_URL: must be an http:// or https:// URL'],
+  ])('rejects %j %j naming the setting', (flags, env, message) => {
+    expect(fail(flags, env)).toContain(message);
+  });
+
+  test('a secret in a bad value is not echoed back', () => {
+    expect(fail({}, { DATABASE_URL: 'mysql://user:hunter2@host/db' })).not.toContain('hunter2');
+  });
+
+  test('docs/configuration.md documents every setting', () => {
+    const docs = fs.readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+    for (const setting of Object.values(settings)) {
+      expect(docs, setting.env).toContain(`\`${setting.env}\``);
+      if ('flag' in setting) expect(docs, setting.flag).toContain(`--${setting.flag}`);
+    }
+  });
+});

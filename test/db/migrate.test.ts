@@ -1,0 +1,136 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { isMigrated, migrate, readMigrationFiles } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/pool.js';
+import { FatalError } from '../../src/errors.js';
+import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+
+let database: TestDatabase;
+let db: Db;
+let dir: string;
+const quiet = { dryRun: false, onProgress: () => undefined };
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  db = testDb(database.url);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-migrations-'));
+});
+
+afterAll(async () => {
+  await db.close();
+  await database.drop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const write = (name: string, sql: string) => fs.writeFile(path.join(dir, name), sql);
+const scalar = async (sql: string) => Object.values((await db.query(sql)).rows[0] ?? {})[0];
+
+describe('Trellis schema', () => {
+  beforeAll(() => migrate(db, dir, quiet));
+
+  test('creates Supabase schemas, roles and the realtime publication', async () => {
+    const schemas = (await db.query(`select nspname from pg_namespace where nspname in ('auth','storage','realtime','extensions')`)).rows;
+    expect(schemas.map((r) => r.nspname).sort()).toEqual(['auth', 'extensions', 'realtime', 'storage']);
+    const roles = (await db.query(`select rolname, rolbypassrls, rolcanlogin from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by rolname`)).rows;
+    expect(roles).toEqual([
+      { rolname: 'anon', rolbypassrls: false, rolcanlogin: false },
+      { rolname: 'authenticated', rolbypassrls: false, rolcanlogin: false },
+      { rolname: 'authenticator', rolbypassrls: false, rolcanlogin: true },
+      { rolname: 'service_role', rolbypassrls: true, rolcanlogin: false },
+    ]);
+    expect(await scalar(`select count(*)::int from pg_publication where pubname = 'supabase_realtime'`)).toBe(1);
+  });
+
+  test('is recorded by version and applying it again changes nothing', async () => {
+    const before = (await db.query('select version, applied_at from trellis.schema_versions order by version')).rows;
+    expect(before.map((r) => r.version)).toEqual(['0001', '0002']);
+    await migrate(db, dir, quiet);
+    expect((await db.query('select version, applied_at from trellis.schema_versions order by version')).rows).toEqual(before);
+  });
+
+  test('a table created in public is granted to the API roles, as on Supabase', async () => {
+    await db.query('create table public.granted_probe (id int)');
+    const privileges = await scalar(
+      `select string_agg(distinct grantee, ',' order by grantee) from information_schema.role_table_grants where table_name = 'granted_probe' and privilege_type = 'SELECT'`,
+    );
+    expect(privileges).toContain('anon');
+    expect(privileges).toContain('authenticated');
+    expect(privileges).toContain('service_role');
+  });
+});
+
+describe('project migrations', () => {
+  test('apply in file-name order, once, recorded where the Supabase CLI records them', async () => {
+    await write('20240102000000_second.sql', `insert into notes (body) values ('second');`);
+    await write('20240101000000_first.sql', `create table notes (id serial primary key, body text not null);\ninsert into notes (body) values ('first');`);
+    await write('README.md', 'not a migration');
+    expect((await migrate(db, dir, quiet)).applied.map((m) => m.version)).toEqual(['20240101000000', '20240102000000']);
+    expect((await migrate(db, dir, quiet)).applied).toEqual([]);
+    expect((await db.query('select body from notes order by id')).rows).toEqual([{ body: 'first' }, { body: 'second' }]);
+    const recorded = (await db.query('select version, name, statements from supabase_migrations.schema_migrations order by version')).rows;
+    expect(recorded[0]).toEqual({
+      version: '20240101000000',
+      name: 'first',
+      statements: ['create table notes (id serial primary key, body text not null)', "insert into notes (body) values ('first')"],
+    });
+    expect(await isMigrated(db, dir)).toBe(true);
+  });
+
+  test('a dry run lists pending files and applies nothing', async () => {
+    await write('20240103000000_third.sql', 'create table third (id int);');
+    expect(await isMigrated(db, dir)).toBe(false);
+    const report = await migrate(db, dir, { ...quiet, dryRun: true });
+    expect(report.pending.map((m) => m.name)).toEqual(['third']);
+    expect(await scalar(`select to_regclass('public.third')::text`)).toBeNull();
+    await migrate(db, dir, quiet);
+    expect(await scalar(`select to_regclass('public.third')::text`)).toBe('third');
+  });
+
+  test('a failing file names its line and leaves the database as before that file', async () => {
+    await write('20240104000000_broken.sql', 'create table half (id int);\n\n-- the next statement is wrong\ninsert into half values (1);\nselect * fromm half;\n');
+    const error = await migrate(db, dir, quiet).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(FatalError);
+    expect((error as Error).message).toMatch(/20240104000000_broken\.sql failed at line 5: syntax error at or near "fromm"/);
+    expect(await scalar(`select to_regclass('public.half')::text`)).toBeNull();
+    expect(await scalar(`select count(*)::int from supabase_migrations.schema_migrations where version = '20240104000000'`)).toBe(0);
+    await fs.rm(path.join(dir, '20240104000000_broken.sql'));
+  });
+
+  test('a runtime error is reported at the line of the statement that raised it', async () => {
+    await write('20240105000000_runtime.sql', 'create table r (id int primary key);\ninsert into r values (1);\n\ninsert into r\n  values (1);\n');
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(/20240105000000_runtime\.sql failed at line 4: duplicate key value/);
+    await fs.rm(path.join(dir, '20240105000000_runtime.sql'));
+  });
+
+  test('instances migrating at the same moment apply each file exactly once', async () => {
+    await write('20240106000000_counted.sql', `insert into notes (body) values ('counted');`);
+    const others = [testDb(database.url), testDb(database.url), testDb(database.url)];
+    try {
+      const reports = await Promise.all(others.map((other) => migrate(other, dir, quiet)));
+      expect(reports.map((r) => r.applied.length).sort()).toEqual([0, 0, 1]);
+    } finally {
+      await Promise.all(others.map((other) => other.close()));
+    }
+    expect(await scalar(`select count(*)::int from notes where body = 'counted'`)).toBe(1);
+  });
+
+  test('file names that are not <version>_<name>.sql are skipped with a message; duplicate versions are refused', async () => {
+    const skipped: string[] = [];
+    await write('notes.sql', 'select 1;');
+    await readMigrationFiles(dir, (m) => skipped.push(m));
+    expect(skipped).toEqual(['skipping notes.sql: a migration\'s name must look like <timestamp>_<name>.sql']);
+    await write('20240101000000_again.sql', 'select 1;');
+    await expect(readMigrationFiles(dir, () => undefined)).rejects.toThrow(/same version 20240101000000/);
+    await fs.rm(path.join(dir, '20240101000000_again.sql'));
+    await fs.rm(path.join(dir, 'notes.sql'));
+  });
+
+  test('a missing migrations folder means no migrations', async () => {
+    expect(await readMigrationFiles(path.join(dir, 'nope'), () => undefined)).toEqual([]);
+  });
+});

@@ -1,0 +1,88 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/pool.js';
+import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+
+let database: TestDatabase;
+let db: Db;
+const alice = '00000000-0000-4000-8000-00000000000a';
+const bob = '00000000-0000-4000-8000-00000000000b';
+const user = (sub: string) => ({ role: 'authenticated', sub, email: `${sub.slice(-1)}@example.com`, aal: 'aal1' });
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  db = testDb(database.url, { max: 2 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-claims-'));
+  await fs.writeFile(
+    path.join(dir, '20240101000000_todos.sql'),
+    `create table todos (id serial primary key, owner uuid not null default auth.uid(), title text not null);
+     alter table todos enable row level security;
+     create policy "own rows" on todos for all to authenticated using (owner = auth.uid()) with check (owner = auth.uid());
+     insert into todos (owner, title) values ('${alice}', 'alice 1'), ('${alice}', 'alice 2'), ('${bob}', 'bob 1');`,
+  );
+  await migrate(db, dir, { dryRun: false, onProgress: () => undefined });
+  await fs.rm(dir, { recursive: true });
+});
+
+afterAll(async () => {
+  await db.close();
+  await database.drop();
+});
+
+describe('db.withClaims', () => {
+  test('runs as the claimed role with the claims visible to auth.*()', async () => {
+    const row = await db.withClaims(user(alice), async (tx) =>
+      (await tx.query(`select current_user, auth.uid(), auth.role(), auth.email(), auth.jwt() ->> 'aal' as aal`)).rows[0],
+    );
+    expect(row).toEqual({ current_user: 'authenticated', uid: alice, role: 'authenticated', email: 'a@example.com', aal: 'aal1' });
+  });
+
+  test('row-level security decides what each user sees and writes', async () => {
+    const titles = (sub: string) =>
+      db.withClaims(user(sub), async (tx) => (await tx.query('select title from todos order by id')).rows.map((r) => r.title));
+    expect(await titles(alice)).toEqual(['alice 1', 'alice 2']);
+    expect(await titles(bob)).toEqual(['bob 1']);
+    await expect(
+      db.withClaims(user(bob), (tx) => tx.query(`insert into todos (owner, title) values ($1, 'forged')`, [alice])),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  test('anon sees nothing without a policy; service_role bypasses RLS', async () => {
+    const count = (claims: { role: string }) =>
+      db.withClaims(claims, async (tx) => (await tx.query('select count(*)::int as n from todos')).rows[0]?.n);
+    expect(await count({ role: 'anon' })).toBe(0);
+    expect(await count({ role: 'service_role' })).toBe(3);
+  });
+
+  test('settings do not leak to the next transaction on the same connection', async () => {
+    await db.withClaims(user(alice), (tx) => tx.query('select 1'));
+    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`)).rows[0];
+    expect(after?.who).not.toBe('authenticated');
+    expect(after?.claims ?? '').toBe('');
+  });
+
+  test('a failing callback rolls back its writes and the pool stays usable', async () => {
+    await expect(
+      db.withClaims(user(alice), async (tx) => {
+        await tx.query(`insert into todos (title) values ('rolled back')`);
+        await tx.query('select 1/0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    const rows = await db.withClaims({ role: 'service_role' }, (tx) => tx.query(`select 1 from todos where title = 'rolled back'`));
+    expect(rows.rowCount).toBe(0);
+    // The pool has two connections; ten more transactions prove none was left in a broken state.
+    for (let i = 0; i < 10; i++) await db.withClaims({ role: 'anon' }, (tx) => tx.query('select 1'));
+  });
+
+  test.each([
+    ['anon; drop table todos', /role "anon; drop table todos" does not exist/],
+    ["anon'; drop table todos; --", /does not exist/],
+    ['"service_role"', /does not exist/],
+  ])('a forged role %j is refused by the database, never spliced into SQL', async (role, message) => {
+    await expect(db.withClaims({ role }, (tx) => tx.query('select 1'))).rejects.toThrow(message);
+    expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
+  });
+});

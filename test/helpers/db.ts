@@ -1,0 +1,51 @@
+/** A fresh database per test file on the run's PostgreSQL server, dropped afterwards. */
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createDb, type Db } from '../../src/db/pool.js';
+
+export interface TestDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+export function adminUrl(): string {
+  return inject('adminDatabaseUrl');
+}
+
+export async function freshDatabase(): Promise<TestDatabase> {
+  const name = `trellis_test_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl() });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export function testDb(url: string, overrides: Partial<Parameters<typeof createDb>[0]> = {}): Db {
+  return createDb({
+    url,
+    max: 4,
+    idleTimeoutMs: 1000,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 10_000,
+    onIdleError: () => undefined,
+    ...overrides,
+  });
+}
