@@ -37,3 +37,11 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/** A start interrupted by SIGTERM/SIGINT before it was ready: not a failure, the user asked. */
+export class StartAborted extends Error {
+  constructor(readonly signal: string) {
+    super(`stopped by ${signal} before the server was ready`);
+    this.name = 'StartAborted';
+  }
+}

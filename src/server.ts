@@ -8,7 +8,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
 import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
-import { FatalError, errorMessage } from './errors.js';
+import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
 import { renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -53,11 +53,18 @@ function startingApp(log: Logger, metrics: Metrics): Hono<HttpEnv> {
   return app;
 }
 
-export async function startTrellis(config: Config, log: Logger): Promise<RunningTrellis> {
+/**
+ * Starts Trellis. `abort` (SIGTERM/SIGINT during start) is checked between steps and between
+ * migration files; an aborted start undoes what it did and throws StartAborted.
+ */
+export async function startTrellis(config: Config, log: Logger, abort?: AbortSignal): Promise<RunningTrellis> {
   await prepareDataDir(config.dir, config.dataDir);
   await lockDataDir(config.dataDir);
   let server: http.Server | undefined;
   let database: OpenDatabase | undefined;
+  const checkpoint = () => {
+    if (abort?.aborted) throw new StartAborted(String(abort.reason));
+  };
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
@@ -65,9 +72,11 @@ export async function startTrellis(config: Config, log: Logger): Promise<Running
     let app = startingApp(log, metrics);
     server = http.createServer(getRequestListener((request) => app.fetch(request)));
     await listen(server, config);
-
+    checkpoint();
     database = await openDatabase(config, secrets, log);
-    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m) });
+    checkpoint();
+    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), checkpoint });
+    checkpoint();
     const services: Services = { config, log, metrics, db: database.db, keys };
     app = buildApp(services, databaseReadiness(database.db, config.migrationsDir));
 

@@ -1,7 +1,8 @@
 /** `trellis start`: serve the project until SIGTERM or SIGINT. */
 import { loadConfig, stdoutIsTty } from '../config.js';
 import { createLogger } from '../platform/logger.js';
-import { startTrellis } from '../server.js';
+import { StartAborted } from '../errors.js';
+import { startTrellis, type RunningTrellis } from '../server.js';
 import { parseFlags } from './args.js';
 
 export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H]
@@ -14,7 +15,21 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (flags.help) return help(startHelp);
   const config = loadConfig(flags);
   const log = createLogger({ level: config.logLevel, pretty: stdoutIsTty() });
-  const trellis = await startTrellis(config, log);
+
+  // Installed before the start, so a signal during it stops cleanly instead of orphaning the database.
+  const startAbort = new AbortController();
+  let onSignal = (signal: NodeJS.Signals) => startAbort.abort(signal);
+  process.on('SIGTERM', (s) => onSignal(s));
+  process.on('SIGINT', (s) => onSignal(s));
+
+  let trellis: RunningTrellis;
+  try {
+    trellis = await startTrellis(config, log, startAbort.signal);
+  } catch (err) {
+    if (!(err instanceof StartAborted)) throw err;
+    log.info(err.message);
+    return 0;
+  }
 
   process.stdout.write(
     [
@@ -33,7 +48,7 @@ export async function startCommand(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
+    onSignal = (signal) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping: finishing in-flight requests');
@@ -55,8 +70,6 @@ export async function startCommand(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
   });
 }
 

@@ -68,7 +68,7 @@ async function ownSchemaFiles(): Promise<MigrationFile[]> {
 export async function migrate(
   db: Db,
   migrationsDir: string,
-  options: { dryRun: boolean; onProgress: (message: string) => void },
+  options: { dryRun: boolean; onProgress: (message: string) => void; checkpoint?: () => void },
 ): Promise<MigrationReport> {
   const files = await readMigrationFiles(migrationsDir, options.onProgress);
   return db.withConnection(async (client) => {
@@ -85,6 +85,7 @@ export async function migrate(
       if (options.dryRun) return { applied: [], pending };
       const applied: MigrationFile[] = [];
       for (const [i, migration] of pending.entries()) {
+        options.checkpoint?.();
         options.onProgress(`applying migration ${i + 1}/${pending.length}: ${path.basename(migration.file)}`);
         await applyUserMigration(client, migration);
         applied.push(migration);

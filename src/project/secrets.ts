@@ -31,6 +31,11 @@ const KEY_LIFETIME_S = 10 * 365 * 24 * 3600;
 export async function loadOrCreateSecrets(dataDir: string): Promise<StoredSecrets> {
   const existing = await readSecrets(dataDir);
   if (existing) return existing;
+  // New secrets cannot open an existing embedded cluster: its password is in the lost file.
+  const hasCluster = await fs.access(path.join(dataDir, 'pg', 'PG_VERSION')).then(() => true, () => false);
+  if (hasCluster) {
+    throw new FatalError(`${path.join(dataDir, SECRETS_FILE)} is missing but ${path.join(dataDir, 'pg')} holds a database; restore the file from a backup`);
+  }
   const fresh: StoredSecrets = {
     jwtSecret: crypto.randomBytes(32).toString('base64url'),
     dbPassword: crypto.randomBytes(18).toString('base64url'),

@@ -2,6 +2,7 @@
  * The data folder's runtime state: `.trellis/trellis.pid` is both the lock that keeps two Trellis
  * processes off one data folder and the record `trellis status` reads (API URL, database URL).
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -36,21 +37,28 @@ export async function prepareDataDir(dir: string, dataDir: string): Promise<void
 /** Takes the data folder for this process; fails if a live Trellis holds it. */
 export async function lockDataDir(dataDir: string): Promise<void> {
   const file = path.join(dataDir, STATE_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fs.writeFile(file, JSON.stringify({ pid: process.pid }), { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new FatalError(`cannot write ${file}: ${errorMessage(err)}`);
+  // Written aside and linked into place, so a reader never sees a half-written lock.
+  const temp = `${file}.${process.pid}.new`;
+  await fs.writeFile(temp, JSON.stringify({ pid: process.pid }), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fs.link(temp, file);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new FatalError(`cannot write ${file}: ${errorMessage(err)}`);
+      }
+      const holder = await readHolderPid(file);
+      if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
+        throw new FatalError(`another Trellis (pid ${holder}) is already running on ${dataDir}`);
+      }
+      // The holder died without cleaning up (kill -9): the lock is stale.
+      await fs.rm(file, { force: true });
     }
-    const holder = await readHolderPid(file);
-    if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-      throw new FatalError(`another Trellis (pid ${holder}) is already running on ${dataDir}`);
-    }
-    // The holder died without cleaning up (kill -9): the lock is stale.
-    await fs.rm(file, { force: true });
+    throw new FatalError(`cannot lock ${dataDir}: another process keeps taking it`);
+  } finally {
+    await fs.rm(temp, { force: true });
   }
-  throw new FatalError(`cannot lock ${dataDir}: another process keeps taking it`);
 }
 
 export async function writeRuntimeState(dataDir: string, state: RuntimeState): Promise<void> {
@@ -89,11 +97,16 @@ async function readHolderPid(file: string): Promise<number | undefined> {
   }
 }
 
+/** Whether `pid` is a live Node.js process (after a crash and reboot, the pid may be another program's). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|trellis/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc (macOS): trust the signal check
   }
 }

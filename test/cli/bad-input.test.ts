@@ -74,6 +74,7 @@ describe('start refuses a folder it cannot use', () => {
     const dir = await project();
     await fs.mkdir(path.join(dir, '.trellis', 'pg'), { recursive: true });
     await fs.writeFile(path.join(dir, '.trellis', 'pg', 'PG_VERSION'), '9\n');
+    await fs.writeFile(path.join(dir, '.trellis', 'secrets.json'), JSON.stringify({ jwtSecret: 'x'.repeat(40), dbPassword: 'y'.repeat(20) }));
     expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /holds a PostgreSQL 9 cluster but Trellis embeds PostgreSQL \d+/);
   });
 
@@ -84,6 +85,14 @@ describe('start refuses a folder it cannot use', () => {
     expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is not valid JSON/);
     await fs.writeFile(path.join(dir, '.trellis', 'secrets.json'), '{"jwtSecret": "short"}');
     expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is not a Trellis secrets file \(jwtSecret: /);
+  });
+
+  test('a lost secrets file beside an existing cluster is refused, not replaced', async () => {
+    const dir = await project();
+    await (await startCli(dir)).stop();
+    await fs.rm(path.join(dir, '.trellis', 'secrets.json'));
+    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is missing but .*\.trellis\/pg holds a database; restore the file from a backup/);
+    await expect(fs.access(path.join(dir, '.trellis', 'secrets.json'))).rejects.toThrow();
   });
 
   test('a port already in use, found before the database starts', async () => {

@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jwtVerify } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { runCli, startCli, tempProject } from '../helpers/cli.js';
+import { BIN, cliEnv, freePort, runCli, startCli, tempProject } from '../helpers/cli.js';
 
 const MIGRATION = {
   '20240101000000_notes.sql': `create table notes (id serial primary key, body text not null);\ninsert into notes (body) values ('hello');\n`,
@@ -127,6 +128,42 @@ describe('trellis start on the embedded database', () => {
     } finally {
       expect((await server.stop()).code).toBe(0);
     }
+  });
+});
+
+describe('a signal during start', () => {
+  let database: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    database = await freshDatabase();
+    dir = await tempProject({
+      '20240101000000_slow.sql': 'create table slow (id int);\nselect pg_sleep(1.5);\n',
+      '20240102000000_never.sql': 'create table never (id int);\n',
+    });
+  });
+  afterAll(async () => {
+    await database.drop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('stops after the migration in progress, applies no more, releases the folder and exits 0', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'start', '--dir', dir, '--port', String(port)], {
+      env: cliEnv({ DATABASE_URL: database.url }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Wait for the first migration to be under way (the port is bound before migrations run).
+    while (!output.includes('applying migration 1/2')) await new Promise((r) => setTimeout(r, 20));
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('stopped by SIGTERM before the server was ready');
+    expect(await count(database.url, "select count(*) from pg_tables where tablename in ('slow', 'never')")).toBe(1);
+    await expect(fs.access(path.join(dir, '.trellis', 'trellis.pid'))).rejects.toThrow();
   });
 });
 

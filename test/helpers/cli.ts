@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/trellis.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/trellis.js', import.meta.url));
 
 export interface CliResult {
   readonly code: number | null;
