@@ -13,6 +13,12 @@ const int = (min: number, max: number) =>
     .min(min, { error: `must be a whole number between ${min} and ${max}` })
     .max(max, { error: `must be a whole number between ${min} and ${max}` });
 
+const boolean = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }))
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
 const postgresUrl = z.string().refine(
   (s) => {
     try {
@@ -49,6 +55,24 @@ export const settings = {
   poolIdleTimeoutMs: { env: 'DB_POOL_IDLE_TIMEOUT_MS', schema: int(0, 3_600_000), fallback: '10000', doc: 'An idle connection is closed after this many milliseconds (0: never).' },
   connectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', schema: int(100, 60_000), fallback: '5000', doc: 'Give up opening a connection after this many milliseconds.' },
   statementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: int(0, 3_600_000), fallback: '8000', doc: 'PostgreSQL cancels a statement that runs longer (0: no limit). Migrations are not limited.' },
+  redisUrl: { env: 'REDIS_URL', schema: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(), doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.' },
+  trustProxy: { env: 'TRUST_PROXY', schema: boolean, fallback: 'false', doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.' },
+  jwtExpiry: { env: 'JWT_EXPIRY', schema: int(30, 604_800), fallback: '3600', doc: 'Lifetime of an access token, in seconds.' },
+  refreshReuseInterval: { env: 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', schema: int(0, 3600), fallback: '10', doc: 'Seconds during which a just-used refresh token may be presented again (a client retrying) without revoking its session.' },
+  siteUrl: { env: 'AUTH_SITE_URL', schema: httpUrl.optional(), doc: 'Where verification links send the user by default; defaults to the API URL.' },
+  redirectUrls: { env: 'AUTH_ADDITIONAL_REDIRECT_URLS', schema: z.string(), fallback: '', doc: 'Comma-separated URLs (a trailing * matches any suffix) that redirect_to may name besides the site URL.' },
+  emailConfirmation: { env: 'AUTH_EMAIL_CONFIRMATION', schema: boolean, fallback: 'false', doc: 'Require new users to confirm their email before signing in (sign-up then returns no session).' },
+  disableSignup: { env: 'AUTH_DISABLE_SIGNUP', schema: boolean, fallback: 'false', doc: 'Refuse new sign-ups (admins can still create users).' },
+  anonymousSignIns: { env: 'AUTH_ANONYMOUS_SIGN_INS', schema: boolean, fallback: 'false', doc: 'Allow signInAnonymously().' },
+  passwordMinLength: { env: 'AUTH_PASSWORD_MIN_LENGTH', schema: int(6, 72), fallback: '6', doc: 'Shortest password accepted.' },
+  otpExpiry: { env: 'AUTH_OTP_EXPIRY', schema: int(60, 86_400), fallback: '3600', doc: 'Seconds an emailed link or code stays valid.' },
+  rateLimitSignIn: { env: 'AUTH_RATE_LIMIT_SIGN_IN', schema: int(1, 1_000_000), fallback: '30', doc: 'Sign-ups and password sign-ins per IP address per 5 minutes.' },
+  rateLimitTokenRefresh: { env: 'AUTH_RATE_LIMIT_TOKEN_REFRESH', schema: int(1, 1_000_000), fallback: '150', doc: 'Refresh-token grants per IP address per 5 minutes.' },
+  rateLimitVerify: { env: 'AUTH_RATE_LIMIT_VERIFY', schema: int(1, 1_000_000), fallback: '30', doc: 'OTP, link and TOTP verification attempts per IP address per 5 minutes.' },
+  rateLimitEmailSent: { env: 'AUTH_RATE_LIMIT_EMAIL_SENT', schema: int(1, 1_000_000), fallback: '30', doc: 'Emails (confirmation, magic link, recovery) sent per hour, across the whole server.' },
+  rateLimitAnonymous: { env: 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', schema: int(1, 1_000_000), fallback: '30', doc: 'Anonymous sign-ins per IP address per hour.' },
+  smtpUrl: { env: 'SMTP_URL', schema: z.string().regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' }).optional(), doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.' },
+  smtpFrom: { env: 'SMTP_FROM', schema: z.string().min(3), fallback: 'Trellis <noreply@localhost>', doc: 'The From header of outgoing mail.' },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info', doc: 'Least severe log level written.' },
 } as const;
 
@@ -73,6 +97,29 @@ export interface Config {
     readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
   };
+  readonly redisUrl: string | undefined;
+  readonly trustProxy: boolean;
+  readonly auth: {
+    readonly jwtExpiry: number;
+    readonly refreshReuseInterval: number;
+    readonly siteUrl: string;
+    readonly redirectUrls: readonly string[];
+    readonly emailConfirmation: boolean;
+    readonly disableSignup: boolean;
+    readonly anonymousSignIns: boolean;
+    readonly passwordMinLength: number;
+    readonly otpExpiry: number;
+    /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
+    readonly templatesDir: string;
+    readonly rateLimits: {
+      readonly signIn: number;
+      readonly tokenRefresh: number;
+      readonly verify: number;
+      readonly emailSent: number;
+      readonly anonymous: number;
+    };
+  };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
@@ -103,14 +150,19 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const dir = path.resolve(read('dir', flags, env));
   const host = read('host', flags, env);
   const port = read('port', flags, env);
+  const redirectUrls = read('redirectUrls', flags, env)
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const publicUrl = (read('publicUrl', flags, env) ?? `http://${displayHost}:${port}`).replace(/\/+$/, '');
   return Object.freeze({
     dir,
     dataDir: path.join(dir, '.trellis'),
     migrationsDir: path.join(dir, 'supabase', 'migrations'),
     host,
     port,
-    publicUrl: (read('publicUrl', flags, env) ?? `http://${displayHost}:${port}`).replace(/\/+$/, ''),
+    publicUrl,
     databaseUrl: read('databaseUrl', flags, env),
     jwtSecret: read('jwtSecret', flags, env),
     pool: Object.freeze({
@@ -119,6 +171,28 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       connectTimeoutMs: read('connectTimeoutMs', flags, env),
       statementTimeoutMs: read('statementTimeoutMs', flags, env),
     }),
+    redisUrl: read('redisUrl', flags, env),
+    trustProxy: read('trustProxy', flags, env),
+    auth: Object.freeze({
+      jwtExpiry: read('jwtExpiry', flags, env),
+      refreshReuseInterval: read('refreshReuseInterval', flags, env),
+      siteUrl: (read('siteUrl', flags, env) ?? publicUrl).replace(/\/+$/, ''),
+      redirectUrls: Object.freeze(redirectUrls),
+      emailConfirmation: read('emailConfirmation', flags, env),
+      disableSignup: read('disableSignup', flags, env),
+      anonymousSignIns: read('anonymousSignIns', flags, env),
+      passwordMinLength: read('passwordMinLength', flags, env),
+      otpExpiry: read('otpExpiry', flags, env),
+      templatesDir: path.join(dir, 'supabase', 'templates'),
+      rateLimits: Object.freeze({
+        signIn: read('rateLimitSignIn', flags, env),
+        tokenRefresh: read('rateLimitTokenRefresh', flags, env),
+        verify: read('rateLimitVerify', flags, env),
+        emailSent: read('rateLimitEmailSent', flags, env),
+        anonymous: read('rateLimitAnonymous', flags, env),
+      }),
+    }),
+    mail: Object.freeze({ smtpUrl: read('smtpUrl', flags, env), from: read('smtpFrom', flags, env) }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,
   });

@@ -8,7 +8,13 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly extra: { details?: string | null; hint?: string | null } = {},
+    readonly extra: {
+      details?: string | null;
+      hint?: string | null;
+      /** Extra top-level fields of the body (e.g. GoTrue's `weak_password`). */
+      fields?: Readonly<Record<string, unknown>>;
+      headers?: Readonly<Record<string, string>>;
+    } = {},
   ) {
     super(message);
     this.name = 'ApiError';

@@ -9,7 +9,11 @@ import { Hono } from 'hono';
 import type { Config } from './config.js';
 import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
+import { authRoutes } from './auth/routes.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
+import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
+import { createMailer, type Mailer } from './platform/mailer/index.js';
+import { loadTemplates, type Templates } from './platform/mailer/templates.js';
 import { renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
@@ -23,6 +27,9 @@ export interface Services {
   readonly metrics: Metrics;
   readonly db: Db;
   readonly keys: ApiKeys;
+  readonly limiter: RateLimiter;
+  readonly mailer: Mailer;
+  readonly templates: Templates;
 }
 
 export interface RunningTrellis {
@@ -38,6 +45,7 @@ export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.route('/', healthRoutes(readiness, services.metrics));
+  app.route('/auth/v1', authRoutes(services));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -62,6 +70,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   await lockDataDir(config.dataDir);
   let server: http.Server | undefined;
   let database: OpenDatabase | undefined;
+  let limiter: RateLimiter | undefined;
+  let mailer: Mailer | undefined;
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -77,7 +87,10 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     checkpoint();
     await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), checkpoint });
     checkpoint();
-    const services: Services = { config, log, metrics, db: database.db, keys };
+    const templates = await loadTemplates(config.auth.templatesDir);
+    limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
+    mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db: database.db, log });
+    const services: Services = { config, log, metrics, db: database.db, keys, limiter, mailer, templates };
     app = buildApp(services, databaseReadiness(database.db, config.migrationsDir));
 
     await writeRuntimeState(config.dataDir, {
@@ -86,20 +99,27 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       dbUrl: database.url,
       startedAt: new Date().toISOString(),
     });
-    const running = { server, database };
+    const running = { server, database, limiter, mailer };
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,
       keys,
-      stop: () => stopTrellis(config, log, running.server, running.database),
+      stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {
-    await stopTrellis(config, log, server, database);
+    await stopTrellis(config, log, { server, database, limiter, mailer });
     throw err;
   }
 }
 
-async function stopTrellis(config: Config, log: Logger, server: http.Server | undefined, database: OpenDatabase | undefined) {
+interface Running {
+  readonly server: http.Server | undefined;
+  readonly database: OpenDatabase | undefined;
+  readonly limiter: RateLimiter | undefined;
+  readonly mailer: Mailer | undefined;
+}
+
+async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer }: Running) {
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -108,6 +128,7 @@ async function stopTrellis(config: Config, log: Logger, server: http.Server | un
     await closed;
     clearTimeout(force);
   }
+  await Promise.all([limiter?.close(), mailer?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
   await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
   await releaseDataDir(config.dataDir);
 }

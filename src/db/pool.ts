@@ -23,6 +23,8 @@ export interface PoolStats {
 export interface Db extends Tx {
   /** Runs `fn` in one transaction as `claims.role`, with `request.jwt.claims` set to `claims`. */
   withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one transaction as the server's own role (auth bookkeeping, not user data). */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs `fn` on one dedicated connection (migrations, advisory locks). */
   withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   stats(): PoolStats;
@@ -59,33 +61,39 @@ export function createDb(options: PoolOptions): Db {
   return {
     query: (text, values) => pool.query(text, values),
     withConnection,
-    withClaims: async (claims, fn) => {
-      const client = await pool.connect();
-      let reusable = true;
-      try {
-        await client.query('begin');
+    withClaims: (claims, fn) =>
+      inTransaction(pool, async (client) => {
         // set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL.
         await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
           claims.role,
           JSON.stringify(claims),
         ]);
-        const result = await fn({ query: (text, values) => client.query(text, values) });
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
-        reusable = await client.query('rollback').then(
-          () => true,
-          () => false,
-        );
-        throw err;
-      } finally {
-        client.release(!reusable);
-      }
-    },
+        return fn({ query: (text, values) => client.query(text, values) });
+      }),
+    transaction: (fn) => inTransaction(pool, (client) => fn({ query: (text, values) => client.query(text, values) })),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let reusable = true;
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
+    reusable = await client.query('rollback').then(
+      () => true,
+      () => false,
+    );
+    throw err;
+  } finally {
+    client.release(!reusable);
+  }
 }
 
 /** Checks that the server answers, turning a failure into one line that names the setting. */

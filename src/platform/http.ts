@@ -42,16 +42,39 @@ function routeOf(c: Context): string {
   return handlers.at(-1)?.path ?? 'unmatched';
 }
 
+/** The code of errors Supabase's API gateway (Kong) would have answered before any service. */
+export const GATEWAY_ERROR = 'gateway';
+
 export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
   if (err instanceof ApiError) {
-    return c.json(
-      { code: err.code, message: err.message, details: err.extra.details ?? null, hint: err.extra.hint ?? null },
-      err.status as ContentfulStatusCode,
-    );
+    for (const [name, value] of Object.entries(err.extra.headers ?? {})) c.header(name, value);
+    return c.json(errorBody(c, err), err.status as ContentfulStatusCode);
   }
   (c.get('log') ?? console).error({ err }, 'unhandled error');
-  return c.json({ code: 'TRELLIS500', message: 'internal server error', details: null, hint: null }, 500);
+  const bug = new ApiError(500, 'unexpected_failure', 'internal server error');
+  return c.json(errorBody(c, bug), 500);
 };
+
+/** The body each Supabase service sends for an error. */
+function errorBody(c: Context, err: ApiError): Record<string, unknown> {
+  const path = c.req.path;
+  // The API gateway's own errors (missing or invalid apikey) look the same on every path.
+  if (err.code === GATEWAY_ERROR) return { message: err.message, hint: err.extra.hint ?? null };
+  if (path.startsWith('/auth/v1')) {
+    // GoTrue answers clients that send X-Supabase-Api-Version >= 2024-01-01 (auth-js does) with
+    // {code, message}; older clients get {code: status, error_code, msg}.
+    c.header('x-supabase-api-version', '2024-01-01');
+    const versioned = (c.req.header('x-supabase-api-version') ?? '') >= '2024-01-01';
+    const base = versioned
+      ? { code: err.code, message: err.message }
+      : { code: err.status, error_code: err.code, msg: err.message };
+    return { ...base, ...err.extra.fields };
+  }
+  if (path.startsWith('/storage/v1')) {
+    return { statusCode: String(err.status), error: err.code, message: err.message, ...err.extra.fields };
+  }
+  return { code: err.code, message: err.message, details: err.extra.details ?? null, hint: err.extra.hint ?? null, ...err.extra.fields };
+}
 
 // The body Supabase's API gateway sends for a path no service serves.
 export const renderNotFound: NotFoundHandler<HttpEnv> = (c) => c.json({ message: 'no Route matched with those values' }, 404);

@@ -1,0 +1,197 @@
+/** Sign-up, sign-in (token grants), the current user, sign-out and public settings. */
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+import { readJson } from '../platform/body.js';
+import { requireCaller, type AuthContext } from './context.js';
+import { hashPassword, verifyPassword } from './crypto.js';
+import { errors } from './errors.js';
+import { checkPassword, requireEmail } from './validate.js';
+import { sendEmailLink } from './email.js';
+import type { AuthLimits } from './limits.js';
+import { refresh, startSession } from './sessions.js';
+import { findUserByEmail, insertEmailIdentity, insertUser, isBanned, normaliseEmail, updateUser, userJson } from './users.js';
+
+const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
+const metadata = z.record(z.string(), z.unknown());
+
+const signupBody = z.object({
+  email: z.string().max(320).optional(),
+  phone: z.string().max(32).optional(),
+  password: z.string().max(1024).optional(),
+  data: metadata.optional(),
+});
+
+export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, signupBody, codes);
+  const client = ctx.client(c);
+  if (body.phone) throw errors.phoneDisabled();
+
+  // supabase.auth.signInAnonymously() is a sign-up without credentials.
+  if (body.email === undefined && body.password === undefined) {
+    if (!ctx.config.auth.anonymousSignIns) throw errors.anonymousDisabled();
+    await ctx.limit(limits.anonymous, client.ip);
+    const session = await ctx.db.transaction(async (tx) => {
+      const user = await insertUser(tx, { email: null, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, anonymous: true });
+      return startSession(tx, ctx.settings, user, 'anonymous', client);
+    });
+    return c.json(session);
+  }
+
+  if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
+  const email = requireEmail(body.email);
+  const password = checkPassword(ctx, body.password);
+  await ctx.limit(limits.signIn, client.ip);
+  const passwordHash = await hashPassword(password);
+  const confirm = ctx.config.auth.emailConfirmation;
+
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const existing = await findUserByEmail(tx, email, true);
+    if (existing && (!confirm || existing.email_confirmed_at)) {
+      if (!confirm) throw errors.userExists();
+      // With confirmation on, GoTrue does not reveal that the address is taken: it answers as if
+      // a new user signed up, with a user that does not exist.
+      return { kind: 'fake' as const };
+    }
+    // An unconfirmed address signing up again gets a new confirmation mail; its password stays the
+    // first one (whoever confirms must not inherit a password someone else chose).
+    const user = existing ?? (await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: !confirm }));
+    if (!confirm) return { kind: 'session' as const, session: await startSession(tx, ctx.settings, user, 'password', client) };
+    return { kind: 'confirm' as const, user };
+  });
+
+  if (outcome.kind === 'session') return c.json(outcome.session);
+  if (outcome.kind === 'fake') return c.json(fakeUser(email, body.data ?? {}));
+  const redirectTo = c.req.query('redirect_to');
+  const user = await sendEmailLink(ctx, limits, { user: outcome.user, type: 'signup', email, redirectTo });
+  return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));
+}
+
+function fakeUser(email: string, data: Record<string, unknown>) {
+  const now = new Date().toISOString();
+  return {
+    id: crypto.randomUUID(),
+    aud: 'authenticated',
+    role: 'authenticated',
+    email,
+    phone: '',
+    confirmation_sent_at: now,
+    app_metadata: { provider: 'email', providers: ['email'] },
+    user_metadata: data,
+    identities: [],
+    created_at: now,
+    updated_at: now,
+    is_anonymous: false,
+  };
+}
+
+const passwordGrant = z.object({ email: z.string().max(320).optional(), phone: z.string().optional(), password: z.string().max(1024).optional() });
+const refreshGrant = z.object({ refresh_token: z.string().min(1, { error: 'refresh_token is required' }).max(512) });
+
+export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const grant = c.req.query('grant_type') ?? '';
+  const client = ctx.client(c);
+  if (grant === 'password') {
+    const body = await readJson(c, passwordGrant, codes);
+    if (body.phone) throw errors.phoneDisabled();
+    if (!body.email || !body.password) throw errors.invalidCredentials();
+    await ctx.limit(limits.signIn, client.ip);
+    const email = normaliseEmail(body.email);
+    const user = email ? await ctx.db.transaction((tx) => findUserByEmail(tx, email)) : undefined;
+    // Always pays for one hash, found or not, so timing does not reveal registered addresses.
+    const ok = await verifyPassword(user?.encrypted_password, body.password);
+    if (!user || !ok) throw errors.invalidCredentials();
+    if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) throw errors.emailNotConfirmed();
+    if (isBanned(user)) throw errors.userBanned();
+    return c.json(await ctx.db.transaction((tx) => startSession(tx, ctx.settings, user, 'password', client)));
+  }
+  if (grant === 'refresh_token') {
+    const body = await readJson(c, refreshGrant, codes);
+    await ctx.limit(limits.tokenRefresh, client.ip);
+    const outcome = await ctx.db.transaction((tx) => refresh(tx, ctx.settings, body.refresh_token, client));
+    if (outcome instanceof ApiError) throw outcome;
+    return c.json(outcome);
+  }
+  throw errors.unsupportedGrant(grant);
+}
+
+export async function getUser(ctx: AuthContext, c: Context) {
+  return c.json(
+    await ctx.db.transaction(async (tx) => {
+      const { user } = await requireCaller(ctx, c, tx);
+      return userJson(tx, user);
+    }),
+  );
+}
+
+const userUpdate = z.object({
+  email: z.string().max(320).optional(),
+  password: z.string().max(1024).optional(),
+  data: metadata.optional(),
+  phone: z.string().optional(),
+  nonce: z.string().optional(),
+});
+
+export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, userUpdate, codes);
+  if (body.phone) throw errors.phoneDisabled();
+  const password = body.password !== undefined ? checkPassword(ctx, body.password) : undefined;
+  const newEmail = body.email !== undefined ? requireEmail(body.email) : undefined;
+  const passwordHash = password !== undefined ? await hashPassword(password) : undefined;
+  const confirm = ctx.config.auth.emailConfirmation;
+
+  const { user, pendingEmail } = await ctx.db.transaction(async (tx) => {
+    let { user } = await requireCaller(ctx, c, tx, true);
+    if (password !== undefined && (await verifyPassword(user.encrypted_password, password))) throw errors.samePassword();
+    if (body.data) {
+      // GoTrue merges the given keys into user_metadata; a key set to null is removed.
+      user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2)`, [body.data]);
+    }
+    if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
+    let pendingEmail: string | undefined;
+    if (newEmail !== undefined && newEmail !== user.email) {
+      const taken = await findUserByEmail(tx, newEmail);
+      if (taken) throw errors.emailExists();
+      if (confirm && !user.is_anonymous) {
+        pendingEmail = newEmail;
+      } else {
+        user = await updateUser(tx, user.id, `email = $2, email_confirmed_at = case when $3 then email_confirmed_at else now() end`, [newEmail, confirm]);
+        await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
+        await insertEmailIdentity(tx, user.id, newEmail, !confirm);
+      }
+    }
+    if (user.is_anonymous && user.email && user.encrypted_password) {
+      // An anonymous user who set an email and a password is now a permanent user.
+      user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
+    }
+    return { user, pendingEmail };
+  });
+  const updated = pendingEmail
+    ? await sendEmailLink(ctx, limits, { user, type: 'email_change', email: pendingEmail, redirectTo: c.req.query('redirect_to') })
+    : user;
+  return c.json(await ctx.db.transaction((tx) => userJson(tx, updated)));
+}
+
+export async function logout(ctx: AuthContext, c: Context) {
+  const scope = c.req.query('scope') ?? 'global';
+  if (!['global', 'local', 'others'].includes(scope)) throw errors.validation(`scope must be global, local or others`);
+  await ctx.db.transaction(async (tx) => {
+    const { user, session } = await requireCaller(ctx, c, tx);
+    if (scope === 'local') await tx.query('delete from auth.sessions where id = $1', [session.id]);
+    else if (scope === 'others') await tx.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, session.id]);
+    else await tx.query('delete from auth.sessions where user_id = $1', [user.id]);
+  });
+  return c.body(null, 204);
+}
+
+export function settings(ctx: AuthContext, c: Context) {
+  const auth = ctx.config.auth;
+  return c.json({
+    external: { anonymous_users: auth.anonymousSignIns, email: true, phone: false },
+    disable_signup: auth.disableSignup,
+    mailer_autoconfirm: !auth.emailConfirmation,
+    phone_autoconfirm: false,
+    sms_provider: '',
+    saml_enabled: false,
+  });
+}

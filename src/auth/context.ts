@@ -1,0 +1,90 @@
+/** What the auth handlers share: settings, services, and the checks every endpoint makes. */
+import type { Context } from 'hono';
+import type { Config } from '../config.js';
+import type { Db, Tx } from '../db/index.js';
+import type { RateLimiter, RateLimitRule } from '../platform/limiter/index.js';
+import type { Logger } from '../platform/logger.js';
+import type { Mailer } from '../platform/mailer/index.js';
+import type { Templates } from '../platform/mailer/templates.js';
+import { bearerToken, describeJwtError, verifyJwt, type JwtClaims } from '../platform/keys.js';
+import { clientInfo, type ClientInfo } from '../platform/client.js';
+import { errors } from './errors.js';
+import { findSession, type SessionRow, type SessionSettings } from './sessions.js';
+import { findUserById, type UserRow } from './users.js';
+
+export interface AuthDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly jwtSecret: string;
+  readonly limiter: RateLimiter;
+  readonly mailer: Mailer;
+  readonly templates: Templates;
+  readonly log: Logger;
+}
+
+export interface AuthContext extends AuthDeps {
+  readonly settings: SessionSettings;
+  readonly secret: Uint8Array;
+  client(c: Context): ClientInfo;
+  /** Throws 429 when `key` has used up `rule`. */
+  limit(rule: RateLimitRule, key: string | undefined, error?: () => Error): Promise<void>;
+}
+
+export function authContext(deps: AuthDeps): AuthContext {
+  const secret = new TextEncoder().encode(deps.jwtSecret);
+  return {
+    ...deps,
+    secret,
+    settings: { jwtSecret: secret, jwtExpiry: deps.config.auth.jwtExpiry, refreshReuseInterval: deps.config.auth.refreshReuseInterval, issuer: `${deps.config.publicUrl}/auth/v1` },
+    client: (c) => clientInfo(c, deps.config.trustProxy),
+    async limit(rule, key, error = errors.rateLimited) {
+      const result = await deps.limiter.consume(rule, key ?? 'unknown');
+      if (!result.allowed) throw error();
+    },
+  };
+}
+
+export interface Caller {
+  readonly claims: JwtClaims;
+  readonly user: UserRow;
+  readonly session: SessionRow;
+}
+
+/** The signed-in user behind the request's bearer token, with a live session. */
+export async function requireCaller(ctx: AuthContext, c: Context, tx: Tx, lock = false): Promise<Caller> {
+  const claims = await callerClaims(ctx, c);
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw errors.badJwt('invalid claim: missing sub claim');
+  const session = await findSession(tx, claims.session_id);
+  if (!session || session.user_id !== claims.sub) throw errors.sessionNotFound();
+  const user = await findUserById(tx, claims.sub, lock);
+  if (!user) throw errors.userNotFound();
+  return { claims, user, session };
+}
+
+export async function callerClaims(ctx: AuthContext, c: Context): Promise<JwtClaims> {
+  const token = bearerToken(c.req.header('authorization'));
+  if (!token) throw errors.missingJwt();
+  try {
+    return await verifyJwt(ctx.secret, token);
+  } catch (err) {
+    throw errors.badJwt(describeJwtError(err));
+  }
+}
+
+/** Only a redirect to the site URL or an allowed URL is honoured; anything else goes to the site URL. */
+export function safeRedirect(ctx: AuthContext, requested: string | undefined): string {
+  const site = ctx.config.auth.siteUrl;
+  if (!requested) return site;
+  let url: URL;
+  try {
+    url = new URL(requested);
+  } catch {
+    return site;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return site;
+  const allowed = [site, ctx.config.publicUrl, ...ctx.config.auth.redirectUrls];
+  const ok = allowed.some((pattern) =>
+    pattern.endsWith('*') ? requested.startsWith(pattern.slice(0, -1)) : requested === pattern || requested.startsWith(`${pattern.replace(/\/$/, '')}/`),
+  );
+  return ok ? requested : site;
+}

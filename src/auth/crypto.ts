@@ -1,0 +1,42 @@
+/** Secrets the auth module hands out, and how it keeps them: random from a CSPRNG, stored hashed. */
+import crypto from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
+
+/** An opaque token for refresh tokens and links: 32 random bytes, base64url. */
+export function randomToken(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+/** A 6-digit code, uniformly drawn. */
+export function randomCode(): string {
+  return crypto.randomInt(0, 1_000_000).toString().padStart(6, '0');
+}
+
+export function sha256(value: string): string {
+  return crypto.createHash('sha256').update(value).digest('hex');
+}
+
+// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (see docs/benchmarks.md for its cost here).
+const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(password, ARGON2);
+}
+
+// Verifying against this when the user does not exist costs the same as a real check, so response
+// time does not tell whether an email is registered.
+const DUMMY_HASH = hashPassword(crypto.randomBytes(16).toString('hex'));
+
+/** Constant-time password check; `stored` may be missing (unknown user, passwordless user). */
+export async function verifyPassword(stored: string | null | undefined, password: string): Promise<boolean> {
+  const target = stored && stored.startsWith('$argon2') ? stored : await DUMMY_HASH;
+  const ok = await argon2Verify(target, password).catch(() => false);
+  return ok && target === stored;
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(sha256(a));
+  const y = Buffer.from(sha256(b));
+  return crypto.timingSafeEqual(x, y);
+}

@@ -1,0 +1,253 @@
+/**
+ * Emailed links and codes: sign-up confirmation, magic links and codes, recovery, email change and
+ * invites. Each mail carries a link token (for `/verify?token=…` and `verifyOtp({ token_hash })`)
+ * and a 6-digit code (for `verifyOtp({ email, token })`); both are stored as SHA-256 hashes, the
+ * newest of a type replaces the previous one, and a verified token is deleted: a link works once.
+ */
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { Tx } from '../db/index.js';
+import { readJson } from '../platform/body.js';
+import { render, type MailKind } from '../platform/mailer/templates.js';
+import { requireEmail } from './validate.js';
+import { safeRedirect, type AuthContext } from './context.js';
+import { randomCode, randomToken, sha256 } from './crypto.js';
+import { errors } from './errors.js';
+import type { AuthLimits } from './limits.js';
+import { startSession, type Client, type SessionResponse } from './sessions.js';
+import { findUserByEmail, insertEmailIdentity, insertUser, updateUser, type UserRow } from './users.js';
+
+export type LinkType = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
+
+const MAIL_KIND: Record<LinkType, MailKind> = {
+  signup: 'confirmation',
+  magiclink: 'magic_link',
+  recovery: 'recovery',
+  email_change: 'email_change',
+  invite: 'invite',
+};
+const SENT_COLUMN: Record<LinkType, string> = {
+  signup: 'confirmation_sent_at',
+  magiclink: 'recovery_sent_at',
+  recovery: 'recovery_sent_at',
+  email_change: 'email_change_sent_at',
+  invite: 'invited_at',
+};
+
+export interface IssuedLink {
+  readonly code: string;
+  readonly linkToken: string;
+  readonly actionLink: string;
+  readonly redirectTo: string;
+}
+
+/** Creates the one-time token for `email` (the new address for an email change). */
+export async function issueLink(ctx: AuthContext, tx: Tx, user: UserRow, type: LinkType, email: string, redirectTo: string | undefined): Promise<IssuedLink> {
+  const code = randomCode();
+  const linkToken = randomToken();
+  const redirect = safeRedirect(ctx, redirectTo);
+  await tx.query(
+    `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at)
+     values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+     on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
+       relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at`,
+    [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry],
+  );
+  if (type === 'email_change') await updateUser(tx, user.id, 'email_change = $2', [email]);
+  const query = new URLSearchParams({ token: linkToken, type, redirect_to: redirect });
+  return { code, linkToken, redirectTo: redirect, actionLink: `${ctx.config.publicUrl}/auth/v1/verify?${query}` };
+}
+
+/** Issues a link and mails it, within the server's hourly email budget. */
+export async function sendEmailLink(
+  ctx: AuthContext,
+  limits: AuthLimits,
+  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
+): Promise<UserRow> {
+  await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
+  const { user, type, email } = request;
+  const { issued, updated } = await ctx.db.transaction(async (tx) => {
+    const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo);
+    const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
+    return { issued, updated };
+  });
+  const mail = render(ctx.templates, MAIL_KIND[type], {
+    ConfirmationURL: issued.actionLink,
+    Token: issued.code,
+    TokenHash: issued.linkToken,
+    SiteURL: ctx.config.auth.siteUrl,
+    Email: user.email ?? email,
+    NewEmail: type === 'email_change' ? email : undefined,
+    RedirectTo: issued.redirectTo,
+    Data: user.raw_user_meta_data,
+  });
+  await ctx.mailer.send({ to: email, kind: MAIL_KIND[type], ...mail });
+  return updated;
+}
+
+const emailBody = z.object({ email: z.string().max(320).optional() });
+const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
+
+export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const email = requireEmail((await readJson(c, emailBody, codes)).email);
+  const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
+  // The answer is the same whether or not the address is registered.
+  if (user) await sendEmailLink(ctx, limits, { user, type: 'recovery', email, redirectTo: c.req.query('redirect_to') });
+  return c.json({});
+}
+
+const otpBody = z.object({
+  email: z.string().max(320).optional(),
+  phone: z.string().optional(),
+  create_user: z.boolean().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, otpBody, codes);
+  if (body.phone) throw errors.phoneDisabled();
+  const email = requireEmail(body.email);
+  const redirectTo = c.req.query('redirect_to');
+  let user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
+  let type: LinkType = 'magiclink';
+  if (!user) {
+    if (body.create_user === false) throw errors.otpSignupDisabled();
+    if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
+    user = await ctx.db.transaction((tx) => insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false }));
+    type = 'signup';
+  }
+  await sendEmailLink(ctx, limits, { user, type, email, redirectTo });
+  return c.json({});
+}
+
+const resendBody = z.object({ type: z.enum(['signup', 'email_change', 'sms', 'phone_change']), email: z.string().max(320).optional() });
+
+export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, resendBody, codes);
+  if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
+  const email = requireEmail(body.email);
+  const redirectTo = c.req.query('redirect_to');
+  if (body.type === 'signup') {
+    const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
+    if (user && !user.email_confirmed_at) await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo });
+  } else {
+    const user = await ctx.db.transaction(async (tx) => {
+      const found = await tx.query<{ id: string }>(`select id from auth.users where email = $1 or email_change = $1 limit 1`, [email]);
+      return found.rows[0] ? (await tx.query<UserRow>(`select * from auth.users where id = $1`, [found.rows[0].id])).rows[0] : undefined;
+    });
+    if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo });
+  }
+  return c.json({});
+}
+
+const verifyTypes = ['signup', 'invite', 'magiclink', 'recovery', 'email_change', 'email'] as const;
+type VerifyType = (typeof verifyTypes)[number];
+const verifyBody = z.object({
+  type: z.enum([...verifyTypes, 'sms', 'phone_change'], { error: 'type must be one of signup, invite, magiclink, recovery, email_change, email' }),
+  token: z.string().max(512).optional(),
+  token_hash: z.string().max(512).optional(),
+  email: z.string().max(320).optional(),
+  redirect_to: z.string().max(2048).optional(),
+});
+
+/** Which stored token types a requested verification type may consume. */
+const ACCEPTS: Record<VerifyType, LinkType[]> = {
+  signup: ['signup'],
+  invite: ['invite'],
+  magiclink: ['magiclink', 'signup'],
+  recovery: ['recovery'],
+  email_change: ['email_change'],
+  email: ['signup', 'magiclink'],
+};
+const AMR: Record<LinkType, string> = { signup: 'email/signup', magiclink: 'magiclink', recovery: 'recovery', email_change: 'email_change', invite: 'invite' };
+
+interface TokenRow {
+  id: string;
+  user_id: string;
+  token_type: LinkType;
+  relates_to: string;
+  redirect_to: string | null;
+  expired: boolean;
+}
+
+/** Consumes a token and signs the user in; the same error for wrong, used and expired tokens. */
+async function verifyToken(
+  ctx: AuthContext,
+  type: VerifyType,
+  lookup: { linkToken: string } | { email: string; code: string },
+  client: Client,
+): Promise<{ session: SessionResponse; redirectTo: string | null }> {
+  return ctx.db.transaction(async (tx) => {
+    const row = (
+      'linkToken' in lookup
+        ? await tx.query<TokenRow>(
+            `select id, user_id, token_type, relates_to, redirect_to, expires_at < now() as expired
+             from auth.one_time_tokens where link_hash = $1 and token_type = any($2) for update`,
+            [sha256(lookup.linkToken), ACCEPTS[type]],
+          )
+        : await tx.query<TokenRow>(
+            `select id, user_id, token_type, relates_to, redirect_to, expires_at < now() as expired
+             from auth.one_time_tokens where relates_to = $1 and code_hash = $2 and token_type = any($3) for update`,
+            [lookup.email, sha256(`${lookup.email}:${lookup.code}`), ACCEPTS[type]],
+          )
+    ).rows[0];
+    if (!row || row.expired) throw errors.otpExpired();
+    await tx.query('delete from auth.one_time_tokens where id = $1', [row.id]);
+    let user = (await tx.query<UserRow>('select * from auth.users where id = $1 for update', [row.user_id])).rows[0];
+    if (!user) throw errors.otpExpired();
+    if (row.token_type === 'email_change') {
+      const taken = await findUserByEmail(tx, row.relates_to);
+      if (taken && taken.id !== user.id) throw errors.emailExists();
+      user = await updateUser(tx, user.id, `email = $2, email_change = '', email_confirmed_at = coalesce(email_confirmed_at, now())`, [row.relates_to]);
+      await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
+      await insertEmailIdentity(tx, user.id, row.relates_to, true);
+    } else if (!user.email_confirmed_at) {
+      user = await updateUser(tx, user.id, 'email_confirmed_at = now()', []);
+      if (user.email) await insertEmailIdentity(tx, user.id, user.email, true);
+    }
+    return { session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client), redirectTo: row.redirect_to };
+  });
+}
+
+export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, verifyBody, codes);
+  if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
+  const client = ctx.client(c);
+  await ctx.limit(limits.verify, client.ip);
+  let lookup: { linkToken: string } | { email: string; code: string };
+  if (body.token_hash) lookup = { linkToken: body.token_hash };
+  else if (body.token && body.email) lookup = { email: requireEmail(body.email), code: body.token.trim() };
+  else throw errors.validation('Verify requires either a token and an email, or a token_hash');
+  const { session } = await verifyToken(ctx, body.type, lookup, client);
+  return c.json(session);
+}
+
+/** The link in a mail: verify, then send the browser on with the session in the URL fragment. */
+export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const type = c.req.query('type') as VerifyType | undefined;
+  const token = c.req.query('token');
+  const requested = c.req.query('redirect_to');
+  const client = ctx.client(c);
+  const fail = (code: string, description: string) => {
+    const fragment = new URLSearchParams({ error: 'access_denied', error_code: code, error_description: description });
+    return c.redirect(`${safeRedirect(ctx, requested)}#${fragment}`, 303);
+  };
+  if (!type || !token || !verifyTypes.includes(type)) return fail('validation_failed', 'Verify requires a token and a type');
+  try {
+    await ctx.limit(limits.verify, client.ip);
+    const { session, redirectTo } = await verifyToken(ctx, type, { linkToken: token }, client);
+    const fragment = new URLSearchParams({
+      access_token: session.access_token,
+      expires_at: String(session.expires_at),
+      expires_in: String(session.expires_in),
+      refresh_token: session.refresh_token,
+      token_type: 'bearer',
+      type,
+    });
+    return c.redirect(`${safeRedirect(ctx, requested ?? redirectTo ?? undefined)}#${fragment}`, 303);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'otp_expired';
+    return fail(code, code === 'over_request_rate_limit' ? 'Request rate limit reached' : 'Email link is invalid or has expired');
+  }
+}
+

@@ -1,0 +1,44 @@
+/** GoTrue's error codes and messages, so auth-js raises the same AuthApiError as on Supabase. */
+import { ApiError } from '../errors.js';
+
+export const authError = (status: number, code: string, message: string, fields?: Record<string, unknown>) =>
+  new ApiError(status, code, message, fields ? { fields } : {});
+
+export const errors = {
+  badJson: (message: string) => authError(400, 'bad_json', message),
+  validation: (message: string) => authError(400, 'validation_failed', message),
+  invalidEmail: (email: string) => authError(400, 'email_address_invalid', `Email address "${email.slice(0, 100)}" is invalid`),
+  weakPassword: (min: number) =>
+    authError(422, 'weak_password', `Password should be at least ${min} characters.`, {
+      weak_password: { reasons: ['length'] },
+    }),
+  invalidCredentials: () => authError(400, 'invalid_credentials', 'Invalid login credentials'),
+  emailNotConfirmed: () => authError(400, 'email_not_confirmed', 'Email not confirmed'),
+  userBanned: () => authError(400, 'user_banned', 'User is banned'),
+  userExists: () => authError(422, 'user_already_exists', 'User already registered'),
+  emailExists: () => authError(422, 'email_exists', 'A user with this email address has already been registered'),
+  signupDisabled: () => authError(422, 'signup_disabled', 'Signups not allowed for this instance'),
+  anonymousDisabled: () => authError(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled'),
+  phoneDisabled: () => authError(422, 'phone_provider_disabled', 'Phone signups are disabled'),
+  otpSignupDisabled: () => authError(422, 'otp_disabled', 'Signups not allowed for otp'),
+  unsupportedGrant: (grant: string) => authError(400, 'unsupported_grant_type', `unsupported_grant_type: ${grant.slice(0, 40)}`),
+  refreshNotFound: () => authError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found'),
+  refreshReused: () => authError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used'),
+  sessionExpired: () => authError(400, 'session_expired', 'Invalid Refresh Token: Session Expired'),
+  missingJwt: () => authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token'),
+  badJwt: (why: string) => authError(403, 'bad_jwt', `invalid JWT: unable to parse or verify signature, ${why}`),
+  sessionNotFound: () => authError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist'),
+  userNotFound: () => authError(404, 'user_not_found', 'User not found'),
+  notAdmin: () => authError(403, 'not_admin', 'User not allowed'),
+  otpExpired: () => authError(403, 'otp_expired', 'Token has expired or is invalid'),
+  samePassword: () => authError(422, 'same_password', 'New password should be different from the old password.'),
+  rateLimited: () => authError(429, 'over_request_rate_limit', 'Request rate limit reached'),
+  emailRateLimited: () => authError(429, 'over_email_send_rate_limit', 'email rate limit exceeded'),
+  mfaFactorNotFound: () => authError(404, 'mfa_factor_not_found', 'Factor not found'),
+  mfaChallengeExpired: () => authError(422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'),
+  mfaVerificationFailed: () => authError(422, 'mfa_verification_failed', 'Invalid TOTP code entered'),
+  mfaFactorNameConflict: (name: string) => authError(422, 'mfa_factor_name_conflict', `A factor with the friendly name "${name.slice(0, 100)}" for this user already exists`),
+  insufficientAal: () => authError(403, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
+  tooManyFactors: () => authError(422, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
+  notFound: () => authError(404, 'not_found', 'Not found'),
+};

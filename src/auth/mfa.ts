@@ -1,0 +1,146 @@
+/**
+ * TOTP second factors: enroll (secret + QR code), challenge, verify (the session becomes aal2, which
+ * the access token's `aal` claim shows RLS policies), unenroll.
+ */
+import crypto from 'node:crypto';
+import type { Context } from 'hono';
+import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
+import QRCode from 'qrcode';
+import { z } from 'zod';
+import { readJson } from '../platform/body.js';
+import { requireCaller, type AuthContext } from './context.js';
+import { authError, errors } from './errors.js';
+import type { AuthLimits } from './limits.js';
+import { addAmr, reissue } from './sessions.js';
+import { findUserById } from './users.js';
+
+const CHALLENGE_TTL_S = 300;
+const MAX_VERIFIED_FACTORS = 10;
+const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
+
+interface FactorRow {
+  id: string;
+  user_id: string;
+  friendly_name: string | null;
+  factor_type: string;
+  status: 'verified' | 'unverified';
+  secret: string | null;
+}
+
+const enrollBody = z.object({
+  factor_type: z.string(),
+  friendly_name: z.string().max(256).optional(),
+  issuer: z.string().max(256).optional(),
+});
+
+export async function enroll(ctx: AuthContext, c: Context) {
+  const body = await readJson(c, enrollBody, codes);
+  if (body.factor_type !== 'totp') {
+    throw authError(422, `mfa_${body.factor_type === 'phone' ? 'phone' : 'webauthn'}_enroll_not_enabled`.slice(0, 60), `${body.factor_type.slice(0, 40)} factors are not supported; use totp`);
+  }
+  const secret = generateSecret();
+  const factor = await ctx.db.transaction(async (tx) => {
+    const { user } = await requireCaller(ctx, c, tx, true);
+    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [user.id]);
+    if ((verified.rowCount ?? 0) >= MAX_VERIFIED_FACTORS) throw errors.tooManyFactors();
+    const name = body.friendly_name ?? '';
+    if (name.trim() !== '') {
+      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [user.id, name]);
+      if (clash.rowCount) throw errors.mfaFactorNameConflict(name);
+    }
+    // Unverified factors abandoned earlier would pile up: a new enrolment replaces them.
+    await tx.query(`delete from auth.mfa_factors where user_id = $1 and status = 'unverified'`, [user.id]);
+    const id = crypto.randomUUID();
+    await tx.query(
+      `insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, secret) values ($1, $2, $3, 'totp', 'unverified', $4)`,
+      [id, user.id, name, secret],
+    );
+    return { id, name, label: user.email || user.id };
+  });
+  const issuer = body.issuer ?? new URL(ctx.config.auth.siteUrl).host;
+  const uri = generateURI({ issuer, label: factor.label, secret });
+  // auth-js prefixes the SVG with `data:image/svg+xml;utf-8,` itself.
+  const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
+  return c.json({ id: factor.id, type: 'totp', friendly_name: factor.name, totp: { qr_code: qr, secret, uri } });
+}
+
+async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof requireCaller>[2]) {
+  const caller = await requireCaller(ctx, c, tx);
+  const id = c.req.param('id') ?? '';
+  const factor = /^[0-9a-f-]{36}$/i.test(id)
+    ? (await tx.query<FactorRow>('select * from auth.mfa_factors where id = $1 and user_id = $2 for update', [id, caller.user.id])).rows[0]
+    : undefined;
+  if (!factor) throw errors.mfaFactorNotFound();
+  return { caller, factor };
+}
+
+export async function challenge(ctx: AuthContext, c: Context) {
+  const client = ctx.client(c);
+  return c.json(
+    await ctx.db.transaction(async (tx) => {
+      const { factor } = await callerFactor(ctx, c, tx);
+      const id = crypto.randomUUID();
+      const created = (
+        await tx.query<{ created_at: Date }>('insert into auth.mfa_challenges (id, factor_id, ip_address) values ($1, $2, $3) returning created_at', [
+          id,
+          factor.id,
+          client.ip ?? null,
+        ])
+      ).rows[0];
+      await tx.query('update auth.mfa_factors set last_challenged_at = now() where id = $1', [factor.id]);
+      const expiresAt = Math.floor((created?.created_at.getTime() ?? Date.now()) / 1000) + CHALLENGE_TTL_S;
+      return { id, type: 'totp', expires_at: expiresAt };
+    }),
+  );
+}
+
+const verifyBody = z.object({ challenge_id: z.string().max(64), code: z.string().max(16) });
+
+export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  const body = await readJson(c, verifyBody, codes);
+  await ctx.limit(limits.verify, ctx.client(c).ip);
+  // The attempt is judged first and the outcome written after, so a wrong code is not rolled back
+  // with the error (the challenge stays usable for another try until it expires).
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const { caller, factor } = await callerFactor(ctx, c, tx);
+    const row = /^[0-9a-f-]{36}$/i.test(body.challenge_id)
+      ? (
+          await tx.query<{ verified_at: Date | null; expired: boolean }>(
+            `select verified_at, created_at < now() - make_interval(secs => $3) as expired
+             from auth.mfa_challenges where id = $1 and factor_id = $2 for update`,
+            [body.challenge_id, factor.id, CHALLENGE_TTL_S],
+          )
+        ).rows[0]
+      : undefined;
+    if (!row) throw authError(404, 'mfa_challenge_not_found', 'Challenge not found');
+    if (row.verified_at || row.expired) throw errors.mfaChallengeExpired();
+    const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(() => ({ valid: false }));
+    if (!result.valid) return { ok: false as const };
+    await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
+    await tx.query(`update auth.mfa_factors set status = 'verified', updated_at = now() where id = $1`, [factor.id]);
+    const session = (
+      await tx.query<{ id: string; user_id: string; aal: 'aal2'; factor_id: string; not_after: Date | null }>(
+        `update auth.sessions set aal = 'aal2', factor_id = $2, updated_at = now() where id = $1 returning id, user_id, aal, factor_id, not_after`,
+        [caller.session.id, factor.id],
+      )
+    ).rows[0];
+    if (!session) throw errors.sessionNotFound();
+    await addAmr(tx, session.id, 'totp');
+    const user = (await findUserById(tx, caller.user.id)) ?? caller.user;
+    return { ok: true as const, session: await reissue(tx, ctx.settings, user, session) };
+  });
+  if (!outcome.ok) throw errors.mfaVerificationFailed();
+  return c.json(outcome.session);
+}
+
+export async function unenroll(ctx: AuthContext, c: Context) {
+  return c.json(
+    await ctx.db.transaction(async (tx) => {
+      const { caller, factor } = await callerFactor(ctx, c, tx);
+      if (factor.status === 'verified' && caller.session.aal !== 'aal2') throw errors.insufficientAal();
+      await tx.query('delete from auth.mfa_factors where id = $1', [factor.id]);
+      await tx.query(`update auth.sessions set aal = 'aal1', factor_id = null where user_id = $1 and factor_id = $2`, [caller.user.id, factor.id]);
+      return { id: factor.id };
+    }),
+  );
+}

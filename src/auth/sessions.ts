@@ -1,0 +1,168 @@
+/**
+ * Sessions, access tokens and refresh tokens. A refresh token is opaque, single-use and rotated:
+ * using it revokes it and issues its child. Presenting a revoked token again is treated as theft and
+ * revokes the whole session — unless it happens within the reuse interval (a client retrying after
+ * a lost response), when a sibling is issued instead, as GoTrue allows.
+ */
+import crypto from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Tx } from '../db/index.js';
+import type { ApiError } from '../errors.js';
+import { randomToken, sha256 } from './crypto.js';
+import { errors } from './errors.js';
+import { findUserById, isBanned, userJson, type UserRow } from './users.js';
+
+export interface SessionSettings {
+  readonly jwtSecret: Uint8Array;
+  readonly jwtExpiry: number;
+  readonly refreshReuseInterval: number;
+  /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
+  readonly issuer: string;
+}
+
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  aal: 'aal1' | 'aal2' | 'aal3';
+  factor_id: string | null;
+  not_after: Date | null;
+}
+
+export interface SessionResponse {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  expires_at: number;
+  refresh_token: string;
+  user: Record<string, unknown>;
+}
+
+export interface Client {
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+}
+
+/** Starts a session for a user who just proved `method` (password, otp, anonymous, …). */
+export async function startSession(tx: Tx, settings: SessionSettings, user: UserRow, method: string, client: Client): Promise<SessionResponse> {
+  const session = (
+    await tx.query<SessionRow>(
+      `insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at)
+       values ($1, $2, 'aal1', $3, $4, now() at time zone 'utc') returning id, user_id, aal, factor_id, not_after`,
+      [crypto.randomUUID(), user.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null],
+    )
+  ).rows[0] as SessionRow;
+  await addAmr(tx, session.id, method);
+  await tx.query('update auth.users set last_sign_in_at = now() where id = $1', [user.id]);
+  await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
+  const token = await issueRefreshToken(tx, session, user.id, null);
+  return sessionResponse(tx, settings, user, session, token);
+}
+
+export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {
+  await tx.query(
+    `insert into auth.mfa_amr_claims (session_id, authentication_method) values ($1, $2)
+     on conflict (session_id, authentication_method) do update set updated_at = now()`,
+    [sessionId, method],
+  );
+}
+
+async function issueRefreshToken(tx: Tx, session: SessionRow, userId: string, parentHash: string | null): Promise<string> {
+  const token = randomToken();
+  await tx.query(
+    `insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id)
+     values ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4)`,
+    [sha256(token), userId, parentHash, session.id],
+  );
+  return token;
+}
+
+/** Issues a fresh token pair for an existing session (after MFA verification, a password change). */
+export async function reissue(tx: Tx, settings: SessionSettings, user: UserRow, session: SessionRow): Promise<SessionResponse> {
+  await tx.query('update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and not revoked', [session.id]);
+  const token = await issueRefreshToken(tx, session, user.id, null);
+  return sessionResponse(tx, settings, user, session, token);
+}
+
+/**
+ * grant_type=refresh_token. Reuse detection must outlive the request's failure, so that outcome is
+ * returned as a value: the caller commits the revocation, then reports the error.
+ */
+export async function refresh(tx: Tx, settings: SessionSettings, presented: string, client: Client): Promise<SessionResponse | ApiError> {
+  const hash = sha256(presented);
+  const row = (
+    await tx.query<{ id: string; revoked: boolean; updated_at: Date; session_id: string | null }>(
+      'select id, revoked, updated_at, session_id from auth.refresh_tokens where token = $1 for update',
+      [hash],
+    )
+  ).rows[0];
+  if (!row?.session_id) throw errors.refreshNotFound();
+  const session = (
+    await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1 for update', [row.session_id])
+  ).rows[0];
+  if (!session) throw errors.refreshNotFound();
+  if (session.not_after && session.not_after.getTime() < Date.now()) throw errors.sessionExpired();
+  const user = await findUserById(tx, session.user_id);
+  if (!user) throw errors.refreshNotFound();
+  if (isBanned(user)) throw errors.userBanned();
+
+  if (row.revoked) {
+    const sinceRevoked = (Date.now() - row.updated_at.getTime()) / 1000;
+    if (sinceRevoked > settings.refreshReuseInterval) {
+      // Reuse after the grace period: someone else may hold this token. End the session.
+      await tx.query('delete from auth.sessions where id = $1', [session.id]);
+      return errors.refreshReused();
+    }
+  } else {
+    await tx.query('update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1', [row.id]);
+  }
+  await tx.query(`update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(), user_agent = coalesce($2, user_agent), ip = coalesce($3, ip) where id = $1`, [
+    session.id,
+    client.userAgent?.slice(0, 512) ?? null,
+    client.ip ?? null,
+  ]);
+  const token = await issueRefreshToken(tx, session, user.id, hash);
+  return sessionResponse(tx, settings, user, session, token);
+}
+
+async function sessionResponse(tx: Tx, settings: SessionSettings, user: UserRow, session: SessionRow, refreshToken: string): Promise<SessionResponse> {
+  const amr = (
+    await tx.query<{ method: string; timestamp: number }>(
+      `select authentication_method as method, extract(epoch from updated_at)::bigint as timestamp
+       from auth.mfa_amr_claims where session_id = $1 order by updated_at desc`,
+      [session.id],
+    )
+  ).rows.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) }));
+  const now = Math.floor(Date.now() / 1000);
+  const expiresAt = now + settings.jwtExpiry;
+  const accessToken = await new SignJWT({
+    aud: 'authenticated',
+    role: user.role ?? 'authenticated',
+    email: user.email ?? '',
+    phone: user.phone ?? '',
+    app_metadata: user.raw_app_meta_data,
+    user_metadata: user.raw_user_meta_data,
+    aal: session.aal,
+    amr,
+    session_id: session.id,
+    is_anonymous: user.is_anonymous,
+  })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(user.id)
+    .setIssuer(settings.issuer)
+    .setIssuedAt(now)
+    .setExpirationTime(expiresAt)
+    .sign(settings.jwtSecret);
+  return {
+    access_token: accessToken,
+    token_type: 'bearer',
+    expires_in: settings.jwtExpiry,
+    expires_at: expiresAt,
+    refresh_token: refreshToken,
+    user: await userJson(tx, user),
+  };
+}
+
+export async function findSession(tx: Tx, id: unknown): Promise<SessionRow | undefined> {
+  if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  return (await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1', [id])).rows[0];
+}

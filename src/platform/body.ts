@@ -1,0 +1,40 @@
+/** Reads a JSON request body with a size bound and validates it with zod; bad input is a 4xx. */
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError } from '../errors.js';
+
+export const MAX_JSON_BODY = 256 * 1024;
+
+export interface BodyErrors {
+  /** Error code for a body that is not JSON (GoTrue: bad_json). */
+  readonly badJson: string;
+  /** Error code for JSON of the wrong shape (GoTrue: validation_failed). */
+  readonly invalid: string;
+}
+
+export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes: BodyErrors): Promise<z.output<S>> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > MAX_JSON_BODY) throw tooLarge();
+  const buffer = await c.req.arrayBuffer();
+  if (buffer.byteLength > MAX_JSON_BODY) throw tooLarge();
+  const text = new TextDecoder().decode(buffer).trim();
+  let json: unknown = {};
+  if (text !== '') {
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ApiError(400, codes.badJson, `Could not parse request body as JSON: ${(err as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new ApiError(400, codes.invalid, `${where}${issue?.message ?? 'invalid request body'}`);
+  }
+  return parsed.data;
+}
+
+function tooLarge(): ApiError {
+  return new ApiError(413, 'request_too_large', `Request body is larger than ${MAX_JSON_BODY} bytes`);
+}

@@ -1,0 +1,58 @@
+/** Starts Trellis in this process on a fresh database, for end-to-end tests through supabase-js. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { startTrellis } from '../../src/server.js';
+import { freePort, tempProject } from './cli.js';
+import { freshDatabase } from './db.js';
+
+export interface TestServer {
+  readonly url: string;
+  readonly anonKey: string;
+  readonly serviceRoleKey: string;
+  readonly jwtSecret: string;
+  readonly dir: string;
+  /** A superuser connection to the server's database, for assertions. */
+  readonly sql: pg.Pool;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(
+  options: { env?: Record<string, string>; migrations?: Record<string, string> } = {},
+): Promise<TestServer> {
+  const database = await freshDatabase();
+  const dir = await tempProject(options.migrations ?? {});
+  const port = await freePort();
+  const config = loadConfig(
+    { dir, port: String(port) },
+    { DATABASE_URL: database.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', JWT_SECRET: 'test-secret-with-at-least-32-characters!', ...options.env },
+  );
+  const trellis = await startTrellis(config, createLogger({ level: config.logLevel, pretty: false }));
+  const sql = new pg.Pool({ connectionString: database.url, max: 2 });
+  return {
+    url: trellis.apiUrl,
+    anonKey: trellis.keys.anonKey,
+    serviceRoleKey: trellis.keys.serviceRoleKey,
+    jwtSecret: trellis.keys.jwtSecret,
+    dir,
+    sql,
+    async stop() {
+      await sql.end();
+      await trellis.stop();
+      await database.drop();
+      await fs.rm(path.join(dir), { recursive: true, force: true });
+    },
+  };
+}
+
+/** A supabase-js client for the test server. Node 20 has no global WebSocket: realtime gets `ws`. */
+export function supabaseClient(server: TestServer, key = server.anonKey): SupabaseClient {
+  return createClient(server.url, key, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    realtime: { transport: WebSocket as unknown as never },
+  });
+}
