@@ -7,11 +7,11 @@ import { z } from 'zod';
 import { FatalError } from './errors.js';
 
 const int = (min: number, max: number) =>
-  z.coerce
-    .number({ error: () => `must be a whole number between ${min} and ${max}` })
-    .int({ error: `must be a whole number between ${min} and ${max}` })
-    .min(min, { error: `must be a whole number between ${min} and ${max}` })
-    .max(max, { error: `must be a whole number between ${min} and ${max}` });
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number between ${min} and ${max}` })
+    .pipe(z.coerce.number())
+    .pipe(z.number().min(min, { error: `must be a whole number between ${min} and ${max}` }).max(max, { error: `must be a whole number between ${min} and ${max}` }));
 
 const boolean = z
   .string()
@@ -201,4 +201,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
 /** Whether stdout is a terminal: chooses pretty logs over JSON lines. */
 export function stdoutIsTty(): boolean {
   return process.stdout.isTTY === true;
+}
+
+/** The environment for helper processes (initdb, pg_ctl, postgres): none of Trellis's secrets. */
+export function childProcessEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C', PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  if (process.env.TZ) env.TZ = process.env.TZ;
+  return env;
 }

@@ -85,7 +85,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     checkpoint();
     database = await openDatabase(config, secrets, log);
     checkpoint();
-    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), checkpoint });
+    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), abort });
     checkpoint();
     const templates = await loadTemplates(config.auth.templatesDir);
     limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
@@ -97,6 +97,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       pid: process.pid,
       apiUrl: config.publicUrl,
       dbUrl: database.url,
+      jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
     const running = { server, database, limiter, mailer };

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, settings } from '../src/config.js';
+import { redactUrl } from '../src/db/pool.js';
 import { FatalError, describeFatal } from '../src/errors.js';
 
 const fail = (flags: Record<string, string>, env: Record<string, string>) => {
@@ -62,3 +63,16 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('redactUrl', () => {
+  test.each([
+    ['postgres://app:s3cret@db.example.com:5432/app', 'postgres://app:*****@db.example.com:5432/app'],
+    ['postgres://app@db.example.com/app', 'postgres://app@db.example.com/app'],
+    ['not a url', '(unparseable URL)'],
+  ])('%s', (url, shown) => expect(redactUrl(url)).toBe(shown));
+});
+
+test.each([['1e3'], ['0x7530'], ['-1'], [' 80']])('a port written as %j is refused', (port) => {
+  expect(fail({ port }, {})).toMatch(/^--port: must be a whole number/);
+});
+

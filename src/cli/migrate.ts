@@ -1,7 +1,8 @@
 /** `trellis migrate`: apply the project's pending migrations without serving. */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, stdoutIsTty } from '../config.js';
-import { migrate, openDatabase } from '../db/index.js';
+import { migrate, openDatabase, readMigrationFiles, type MigrationFile } from '../db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { loadOrCreateSecrets } from '../project/secrets.js';
 import { lockDataDir, prepareDataDir, readRuntimeState, releaseDataDir } from '../project/state.js';
@@ -22,6 +23,16 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const config = loadConfig(flags);
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: stdoutIsTty() });
   const dryRun = flags['dry-run'] === true;
+  const report = (verb: string, files: readonly MigrationFile[]) => {
+    const names = files.map((m) => `  ${path.basename(m.file)}`);
+    process.stdout.write(names.length === 0 ? `no migrations ${verb}; the database is up to date\n` : `${names.length} migration(s) ${verb}:\n${names.join('\n')}\n`);
+  };
+  const hasCluster = await fs.access(path.join(config.dataDir, 'pg', 'PG_VERSION')).then(() => true, () => false);
+  if (dryRun && !config.databaseUrl && !hasCluster) {
+    // No database yet: everything is pending, and a dry run must not create one to find that out.
+    report('pending', await readMigrationFiles(config.migrationsDir, (m) => process.stdout.write(`${m}\n`)));
+    return 0;
+  }
   await prepareDataDir(config.dir, config.dataDir);
 
   // A running Trellis owns its embedded database: go through it instead of starting a second one.
@@ -32,13 +43,12 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     const secrets = await loadOrCreateSecrets(config.dataDir);
     const database = await openDatabase(config, secrets, log, running?.dbUrl);
     try {
-      const report = await migrate(database.db, config.migrationsDir, {
+      const result = await migrate(database.db, config.migrationsDir, {
         dryRun,
         onProgress: (m) => process.stdout.write(`${m}\n`),
       });
-      const names = (dryRun ? report.pending : report.applied).map((m) => `  ${path.basename(m.file)}`);
-      const verb = dryRun ? 'pending' : 'applied';
-      process.stdout.write(names.length === 0 ? `no migrations ${verb}; the database is up to date\n` : `${names.length} migration(s) ${verb}:\n${names.join('\n')}\n`);
+      if (result.schemaPending > 0) process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);
+      report(dryRun ? 'pending' : 'applied', dryRun ? result.pending : result.applied);
     } finally {
       await database.close();
     }

@@ -1,6 +1,7 @@
 /** `trellis start`: serve the project until SIGTERM or SIGINT. */
 import { loadConfig, stdoutIsTty } from '../config.js';
 import { createLogger } from '../platform/logger.js';
+import { redactUrl } from '../db/index.js';
 import { StartAborted } from '../errors.js';
 import { startTrellis, type RunningTrellis } from '../server.js';
 import { parseFlags } from './args.js';
@@ -37,7 +38,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       'Trellis is running.',
       '',
       `         API URL: ${trellis.apiUrl}`,
-      `          DB URL: ${trellis.dbUrl}`,
+      // A DATABASE_URL's password would end up in container logs; the embedded one is local.
+      `          DB URL: ${config.databaseUrl ? redactUrl(trellis.dbUrl) : trellis.dbUrl}`,
       `        anon key: ${trellis.keys.anonKey}`,
       `service_role key: ${trellis.keys.serviceRoleKey}`,
       '',

@@ -1,7 +1,7 @@
 /** `trellis status`: the URLs and keys of the Trellis running on a project folder. */
 import { loadConfig } from '../config.js';
 import { FatalError } from '../errors.js';
-import { readSecrets, signApiKeys } from '../project/secrets.js';
+import { signApiKeys } from '../project/secrets.js';
 import { readRuntimeState } from '../project/state.js';
 import { parseFlags } from './args.js';
 
@@ -21,11 +21,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
   }
   const config = loadConfig(flags);
   const state = await readRuntimeState(config.dataDir);
-  const secrets = await readSecrets(config.dataDir);
-  if (!state || !secrets) {
+  if (!state) {
     throw new FatalError(`Trellis is not running in ${config.dir} (start it with \`trellis start --dir ${config.dir}\`)`);
   }
-  const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
+  const keys = await signApiKeys(state.jwtSecret);
   const status = {
     API_URL: state.apiUrl,
     DB_URL: state.dbUrl,

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { childProcessEnv } from '../config.js';
 import { FatalError, errorMessage } from '../errors.js';
 
 export interface EmbeddedDatabase {
@@ -68,13 +69,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     `-c max_replication_slots=10`,
     `-c max_wal_senders=10`,
   ].join(' ');
+  const logOffset = await fs.stat(logFile).then((st) => st.size, () => 0);
   const started = await run(
     bin.pg_ctl,
     ['start', '-D', pgDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', settings],
     runAs,
   );
   if (started.code !== 0) {
-    const reason = (await lastLogLine(logFile)) ?? started.output.trim();
+    const reason = (await lastLogLine(logFile, logOffset)) ?? started.output.trim();
     throw new FatalError(`embedded PostgreSQL did not start: ${reason} (log: ${logFile})`);
   }
   const url = `postgres://${EMBEDDED_USER}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
@@ -167,8 +169,10 @@ async function stopOrphan(bin: Binaries, pgDir: string, runAs: RunAs | undefined
   const pidFile = path.join(pgDir, 'postmaster.pid');
   const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
+  // Only a postmaster of this very folder is ours to stop (after a reboot the pid may be anything,
+  // even the system PostgreSQL).
   const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('postgres')) {
+  if (!cmdline.includes(`\0-D\0${pgDir}\0`)) {
     await fs.rm(pidFile, { force: true });
     return;
   }
@@ -223,15 +227,18 @@ function freePort(): Promise<number> {
   });
 }
 
-async function lastLogLine(logFile: string): Promise<string | undefined> {
-  const text = await fs.readFile(logFile, 'utf8').catch(() => '');
+/** The last error PostgreSQL logged since `offset` (earlier runs' lines are not this start's reason). */
+async function lastLogLine(logFile: string, offset: number): Promise<string | undefined> {
+  const text = (await fs.readFile(logFile).catch(() => Buffer.alloc(0))).subarray(offset).toString('utf8');
   const lines = text.trim().split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l));
   return lines.at(-1)?.replace(/^.*?(FATAL|ERROR|PANIC):\s*/, '');
 }
 
 function run(command: string, args: string[], runAs: RunAs | undefined): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    // Detached: a terminal's Ctrl-C goes to Trellis, which stops the database in order, not to
+    // initdb or pg_ctl mid-way. The environment is minimal: the database needs none of our secrets.
+    const child = spawn(command, args, { ...runAs, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childProcessEnv() });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

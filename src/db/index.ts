@@ -44,7 +44,10 @@ export async function openDatabase(
     const setting = config.databaseUrl ? 'DATABASE_URL' : embedded ? 'embedded database' : 'running Trellis database';
     await checkConnection(db, setting, redactUrl(url));
   } catch (err) {
-    await close();
+    // Not awaited: ending the pool waits for the connect attempt still under way, which may last
+    // DB_CONNECT_TIMEOUT_MS; the start must fail now. The embedded database is stopped properly.
+    void db.close().catch(() => undefined);
+    await embedded?.stop();
     throw err;
   }
   return { db, url, close };

@@ -9,9 +9,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { FatalError, errorMessage } from '../errors.js';
+import { FatalError, StartAborted, errorMessage } from '../errors.js';
 import type { Db } from './pool.js';
-import { lineAt, splitSql } from './split-sql.js';
+import { lineAt, splitSql, type SqlStatement } from './split-sql.js';
 
 export interface MigrationFile {
   readonly version: string;
@@ -22,12 +22,15 @@ export interface MigrationFile {
 export interface MigrationReport {
   readonly applied: readonly MigrationFile[];
   readonly pending: readonly MigrationFile[];
+  /** Trellis schema files not yet applied (only a dry run leaves any). */
+  readonly schemaPending: number;
 }
 
 // pg_advisory_lock key: "trellis" in ASCII.
 const LOCK_KEY = '32772479246854515';
 const OWN_SQL_DIR = fileURLToPath(new URL('../sql/', import.meta.url));
 const FILE_PATTERN = /^(\d+)_(.+)\.sql$/;
+const LOCK_POLL_MS = 200;
 // Errors two databases on one server may hit when they create the same role at the same moment.
 const RETRYABLE = new Set(['23505', '42710', 'XX000', '40001', '40P01']);
 
@@ -64,38 +67,96 @@ async function ownSchemaFiles(): Promise<MigrationFile[]> {
   });
 }
 
-/** Applies Trellis's schema, then the project's pending migrations (or only lists them on a dry run). */
-export async function migrate(
-  db: Db,
-  migrationsDir: string,
-  options: { dryRun: boolean; onProgress: (message: string) => void; checkpoint?: () => void },
-): Promise<MigrationReport> {
+export interface MigrateOptions {
+  readonly dryRun: boolean;
+  readonly onProgress: (message: string) => void;
+  /** SIGTERM/SIGINT during a start: stop waiting for the lock, cancel the file in progress. */
+  readonly abort?: AbortSignal;
+}
+
+/**
+ * Applies Trellis's schema, then the project's pending migrations. A dry run only reads: it reports
+ * what would be applied and changes nothing.
+ */
+export async function migrate(db: Db, migrationsDir: string, options: MigrateOptions): Promise<MigrationReport> {
   const files = await readMigrationFiles(migrationsDir, options.onProgress);
-  return db.withConnection(async (client) => {
-    await client.query('select pg_advisory_lock($1)', [LOCK_KEY]);
-    try {
+  const abort = options.abort;
+  // The connection is discarded afterwards: SET commands in migration files must not reach the
+  // pool that serves requests.
+  return db.withConnection(
+    async (client) => {
+      // Waiting for another instance's migrations may take longer than any statement timeout.
       await client.query('set statement_timeout = 0');
-      await applyOwnSchema(client);
-      const done = new Set(
-        (await client.query<{ version: string }>('select version from supabase_migrations.schema_migrations')).rows.map(
-          (r) => r.version,
-        ),
-      );
-      const pending = files.filter((f) => !done.has(f.version));
-      if (options.dryRun) return { applied: [], pending };
-      const applied: MigrationFile[] = [];
-      for (const [i, migration] of pending.entries()) {
-        options.checkpoint?.();
-        options.onProgress(`applying migration ${i + 1}/${pending.length}: ${path.basename(migration.file)}`);
-        await applyUserMigration(client, migration);
-        applied.push(migration);
+      await acquireLock(client, abort, options.onProgress);
+      try {
+        if (options.dryRun) return await pendingWork(client, files);
+        await applyOwnSchema(client);
+        const done = await appliedVersions(client, 'supabase_migrations.schema_migrations');
+        const pending = files.filter((f) => !done.has(f.version));
+        const applied: MigrationFile[] = [];
+        for (const [i, migration] of pending.entries()) {
+          throwIfAborted(abort);
+          options.onProgress(`applying migration ${i + 1}/${pending.length}: ${path.basename(migration.file)}`);
+          await cancellable(db, client, abort, () => applyUserMigration(client, migration));
+          applied.push(migration);
+        }
+        return { applied, pending: [], schemaPending: 0 };
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
       }
-      return { applied, pending: [] };
-    } finally {
-      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]);
-      await client.query('reset statement_timeout');
-    }
-  });
+    },
+    { discard: true },
+  );
+}
+
+/** Polls for the lock, so a signal can end the wait. */
+async function acquireLock(client: pg.PoolClient, abort: AbortSignal | undefined, onProgress: (m: string) => void): Promise<void> {
+  for (let waited = 0; ; waited += LOCK_POLL_MS) {
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LOCK_KEY]);
+    if (rows[0]?.locked) return;
+    throwIfAborted(abort);
+    if (waited === 0) onProgress('waiting for another instance to finish migrating');
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
+function throwIfAborted(abort: AbortSignal | undefined): void {
+  if (abort?.aborted) throw new StartAborted(String(abort.reason));
+}
+
+/** Runs `work`; a signal meanwhile cancels the statement in progress, which rolls the file back. */
+async function cancellable<T>(db: Db, client: pg.PoolClient, abort: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  if (!abort) return work();
+  const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+  const cancel = () => void db.query('select pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  abort.addEventListener('abort', cancel, { once: true });
+  try {
+    return await work();
+  } catch (err) {
+    throwIfAborted(abort);
+    throw err;
+  } finally {
+    abort.removeEventListener('abort', cancel);
+  }
+}
+
+async function appliedVersions(client: pg.PoolClient, table: string): Promise<Set<string>> {
+  const exists = (await client.query<{ t: string | null }>('select to_regclass($1)::text as t', [table])).rows[0]?.t;
+  if (!exists) return new Set();
+  return new Set((await client.query<{ version: string }>(`select version from ${table}`)).rows.map((r) => r.version));
+}
+
+async function pendingWork(client: pg.PoolClient, files: MigrationFile[]): Promise<MigrationReport> {
+  const [own, ownDone, projectDone] = await Promise.all([
+    ownSchemaFiles(),
+    appliedVersions(client, 'trellis.schema_versions'),
+    appliedVersions(client, 'supabase_migrations.schema_migrations'),
+  ]);
+  return {
+    applied: [],
+    pending: files.filter((f) => !projectDone.has(f.version)),
+    schemaPending: own.filter((f) => !ownDone.has(f.version)).length,
+  };
 }
 
 /** Whether Trellis's schema and every project migration are applied (for /ready). */
@@ -138,20 +199,24 @@ async function applyOwnSchema(client: pg.PoolClient): Promise<void> {
 }
 
 async function applyUserMigration(client: pg.PoolClient, migration: MigrationFile): Promise<void> {
-  const source = await fs.readFile(migration.file, 'utf8');
-  const statements = splitSql(source);
+  let source: string;
+  try {
+    source = await fs.readFile(migration.file, 'utf8');
+  } catch (err) {
+    throw new FatalError(`cannot read migration ${migration.file}: ${errorMessage(err)}`);
+  }
+  const statements = withoutTransactionWrapper(splitSql(source), migration.file);
   await inTransaction(client, async () => {
     for (const statement of statements) {
       try {
         await client.query(statement.text);
       } catch (err) {
-        const position = Number((err as { position?: string }).position);
-        const line = Number.isInteger(position) && position > 0
-          ? statement.line + lineAt(statement.text, position - 1) - 1
-          : statement.line;
-        throw new FatalError(`migration ${migration.file} failed at line ${line}: ${errorMessage(err)}`);
+        if ((err as { code?: string }).code === '57014' && !(err as Error).message.includes('statement timeout')) throw err;
+        throw new FatalError(`migration ${migration.file} failed at line ${errorLine(statement, err)}: ${errorMessage(err)}`);
       }
     }
+    // A file may have switched role (SET ROLE): the bookkeeping is the server's own.
+    await client.query('reset role');
     await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
       migration.version,
       migration.name,
@@ -160,13 +225,43 @@ async function applyUserMigration(client: pg.PoolClient, migration: MigrationFil
   });
 }
 
+/** The file line of an error: the statement's first line plus PostgreSQL's position inside it. */
+function errorLine(statement: SqlStatement, err: unknown): number {
+  const position = Number((err as { position?: string }).position);
+  if (!Number.isInteger(position) || position <= 0) return statement.line;
+  // PostgreSQL counts characters; JavaScript strings count UTF-16 units.
+  const prefix = Array.from(statement.text).slice(0, position - 1).join('');
+  return statement.line + lineAt(prefix, prefix.length) - 1;
+}
+
+const TRANSACTION_CONTROL = /^(begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
+const OPENING = /^(begin|start\s+transaction)\b/i;
+const CLOSING = /^(commit|end)\b/i;
+
+/**
+ * Each file runs in one transaction that Trellis opens and commits. A file wrapped in BEGIN …
+ * COMMIT (as many are) keeps working; transaction control anywhere else would commit or roll back
+ * part of the file behind Trellis's back, so it is refused with its line.
+ */
+function withoutTransactionWrapper(statements: SqlStatement[], file: string): SqlStatement[] {
+  let body = statements;
+  if (body.length > 0 && OPENING.test(body[0]?.text ?? '')) body = body.slice(1);
+  if (body.length > 0 && CLOSING.test(body.at(-1)?.text ?? '')) body = body.slice(0, -1);
+  const control = body.find((s) => TRANSACTION_CONTROL.test(s.text));
+  if (control) {
+    const word = control.text.split(/\s+/)[0]?.toUpperCase();
+    throw new FatalError(`migration ${file} line ${control.line}: ${word} is not allowed inside a migration (each file runs in one transaction)`);
+  }
+  return body;
+}
+
 async function inTransaction(client: pg.PoolClient, fn: () => Promise<void>): Promise<void> {
   await client.query('begin');
   try {
     await fn();
     await client.query('commit');
   } catch (err) {
-    await client.query('rollback');
+    await client.query('rollback').catch(() => undefined);
     throw err;
   }
 }

@@ -5,9 +5,12 @@
  */
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { FatalError } from '../errors.js';
+import { ApiError, FatalError } from '../errors.js';
 
 export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
+
+/** The roles a request may run as (PostgREST lets a JWT name any role the authenticator can become). */
+export const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role']);
 
 /** What a callback may do inside a transaction. */
 export interface Tx {
@@ -25,8 +28,8 @@ export interface Db extends Tx {
   withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction as the server's own role (auth bookkeeping, not user data). */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
-  /** Runs `fn` on one dedicated connection (migrations, advisory locks). */
-  withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** Runs `fn` on one dedicated connection (migrations, advisory locks); `discard` closes it after. */
+  withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>, options?: { discard?: boolean }): Promise<T>;
   stats(): PoolStats;
   close(): Promise<void>;
 }
@@ -39,17 +42,16 @@ export function createDb(options: PoolOptions): Db {
     max: options.max,
     idleTimeoutMillis: options.idleTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
-    statement_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs,
     application_name: 'trellis',
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);
 
-  const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+  const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { discard?: boolean } = {}): Promise<T> => {
     const client = await pool.connect();
     try {
       const result = await fn(client);
-      client.release();
+      client.release(opts.discard === true);
       return result;
     } catch (err) {
       // A connection in an unknown state (aborted transaction, lost socket) is not reused.
@@ -61,16 +63,27 @@ export function createDb(options: PoolOptions): Db {
   return {
     query: (text, values) => pool.query(text, values),
     withConnection,
-    withClaims: (claims, fn) =>
-      inTransaction(pool, async (client) => {
+    withClaims: (claims, fn) => {
+      // The server's login role can become any role; a request may only be one of the API roles.
+      if (!API_ROLES.has(claims.role)) {
+        return Promise.reject(new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`));
+      }
+      return inTransaction(pool, async (client) => {
         // set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL.
-        await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-          claims.role,
-          JSON.stringify(claims),
-        ]);
+        // The statement timeout is set here, not at connect, because PgBouncer refuses it as a
+        // startup parameter.
+        await client.query(
+          "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
+          [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
+        );
+        return fn({ query: (text, values) => client.query(text, values) });
+      });
+    },
+    transaction: (fn) =>
+      inTransaction(pool, async (client) => {
+        await client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]);
         return fn({ query: (text, values) => client.query(text, values) });
       }),
-    transaction: (fn) => inTransaction(pool, (client) => fn({ query: (text, values) => client.query(text, values) })),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };

@@ -12,6 +12,8 @@ const runtimeState = z.object({
   pid: z.number().int().positive(),
   apiUrl: z.string(),
   dbUrl: z.string(),
+  /** The JWT secret in effect (JWT_SECRET or the generated one): `status` must print what the server uses. */
+  jwtSecret: z.string(),
   startedAt: z.string(),
 });
 export type RuntimeState = z.infer<typeof runtimeState>;
@@ -52,8 +54,22 @@ export async function lockDataDir(dataDir: string): Promise<void> {
       if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
         throw new FatalError(`another Trellis (pid ${holder}) is already running on ${dataDir}`);
       }
-      // The holder died without cleaning up (kill -9): the lock is stale.
-      await fs.rm(file, { force: true });
+      // The holder died without cleaning up (kill -9): the lock is stale. Move it aside under a name
+      // of our own, then check that what we moved is still the stale lock and not one another
+      // starting process just took over.
+      const aside = `${file}.${process.pid}.stale`;
+      try {
+        await fs.rename(file, aside);
+      } catch {
+        continue;
+      }
+      const moved = await readHolderPid(aside);
+      if (moved !== holder && moved !== undefined && isAlive(moved)) {
+        await fs.link(aside, file).catch(() => undefined);
+        await fs.rm(aside, { force: true });
+        throw new FatalError(`another Trellis (pid ${moved}) is starting on ${dataDir}`);
+      }
+      await fs.rm(aside, { force: true });
     }
     throw new FatalError(`cannot lock ${dataDir}: another process keeps taking it`);
   } finally {

@@ -134,4 +134,112 @@ describe('project migrations', () => {
   test('a missing migrations folder means no migrations', async () => {
     expect(await readMigrationFiles(path.join(dir, 'nope'), () => undefined)).toEqual([]);
   });
+
+  test('a file wrapped in BEGIN … COMMIT runs as one transaction', async () => {
+    await write('20240107000000_wrapped.sql', 'begin;\ncreate table wrapped (id int);\ncommit;\n');
+    await migrate(db, dir, quiet);
+    expect(await scalar(`select to_regclass('public.wrapped')::text`)).toBe('wrapped');
+  });
+
+  test.each([
+    ['commit', 'create table c1 (id int);\ncommit;\ncreate table c2 (id int);\nselect 1;', 2, 'COMMIT'],
+    ['rollback', 'create table r1 (id int);\nbegin;\ninsert into r1 values (1);\nrollback;\nselect 1;', 2, 'BEGIN'],
+  ])('transaction control inside a file (%s) is refused with its line, and nothing runs', async (_, sql, line, word) => {
+    await write('20240108000000_control.sql', sql);
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(new RegExp(`20240108000000_control\\.sql line ${line}: ${word} is not allowed`));
+    expect(await scalar(`select count(*)::int from pg_tables where tablename in ('c1', 'c2', 'r1')`)).toBe(0);
+    await fs.rm(path.join(dir, '20240108000000_control.sql'));
+  });
+
+  test('SET commands in a file do not leak into the pool that serves requests', async () => {
+    await write('20240109000000_settings.sql', `select set_config('search_path', '', false);\nset row_security = off;\nset role authenticated;\n`);
+    await migrate(db, dir, quiet);
+    for (let i = 0; i < 6; i++) {
+      const row = (await db.query(`select current_setting('search_path') as sp, current_setting('row_security') as rs, current_user as who`)).rows[0];
+      expect(row?.sp).not.toBe('');
+      expect(row?.rs).toBe('on');
+      expect(row?.who).not.toBe('authenticated');
+    }
+  });
+
+  test('an error after non-BMP characters names the right line', async () => {
+    await write('20240110000000_emoji.sql', `select '${'😀'.repeat(24)}'\n  , 1\n  , 2\n  , nosuchcolumn;\n`);
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(/20240110000000_emoji\.sql failed at line 4: column "nosuchcolumn" does not exist/);
+    await fs.rm(path.join(dir, '20240110000000_emoji.sql'));
+  });
+
+  test('SQL-standard function bodies (BEGIN ATOMIC) apply', async () => {
+    await write('20240111000000_atomic.sql', `create function add_one(x int) returns int language sql\nbegin atomic\n  select x + 1;\nend;\nselect add_one(1);\n`);
+    await migrate(db, dir, quiet);
+    expect(await scalar('select add_one(41)')).toBe(42);
+  });
+
+  test('a *.sql entry that cannot be read is a clear error', async () => {
+    await fs.mkdir(path.join(dir, '20240112000000_folder.sql'));
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(FatalError);
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(/cannot read migration .*20240112000000_folder\.sql/);
+    await fs.rm(path.join(dir, '20240112000000_folder.sql'), { recursive: true });
+  });
+
+  test('an instance waits for another one holding the migration lock, beyond the statement timeout', async () => {
+    const impatient = testDb(database.url, { statementTimeoutMs: 300 });
+    const holder = testDb(database.url);
+    try {
+      await holder.withConnection(async (client) => {
+        await client.query('select pg_advisory_lock(32772479246854515)');
+        const waiting = migrate(impatient, dir, quiet);
+        await new Promise((r) => setTimeout(r, 800));
+        await client.query('select pg_advisory_unlock(32772479246854515)');
+        await waiting;
+      });
+    } finally {
+      await impatient.close();
+      await holder.close();
+    }
+  });
+
+  test('a signal while waiting for the lock ends the wait', async () => {
+    const holder = testDb(database.url);
+    const abort = new AbortController();
+    try {
+      await holder.withConnection(async (client) => {
+        await client.query('select pg_advisory_lock(32772479246854515)');
+        setTimeout(() => abort.abort('SIGTERM'), 300);
+        const started = Date.now();
+        await expect(migrate(db, dir, { ...quiet, abort: abort.signal })).rejects.toThrow(/stopped by SIGTERM/);
+        expect(Date.now() - started).toBeLessThan(2000);
+        await client.query('select pg_advisory_unlock(32772479246854515)');
+      });
+    } finally {
+      await holder.close();
+    }
+  });
+
+  test('a signal during a long migration cancels it and rolls the file back', async () => {
+    await write('20240113000000_slow.sql', 'create table slow_one (id int);\nselect pg_sleep(30);\n');
+    const abort = new AbortController();
+    setTimeout(() => abort.abort('SIGTERM'), 500);
+    const started = Date.now();
+    await expect(migrate(db, dir, { ...quiet, abort: abort.signal })).rejects.toThrow(/stopped by SIGTERM/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await scalar(`select to_regclass('public.slow_one')::text`)).toBeNull();
+    await fs.rm(path.join(dir, '20240113000000_slow.sql'));
+  });
+});
+
+describe('a dry run', () => {
+  test('on a fresh database reads only: no schema, no tables, everything reported pending', async () => {
+    const fresh = await freshDatabase();
+    const freshDb = testDb(fresh.url);
+    try {
+      const report = await migrate(freshDb, dir, { ...quiet, dryRun: true });
+      expect(report.schemaPending).toBeGreaterThan(0);
+      expect(report.pending.length).toBeGreaterThan(0);
+      const schemas = await freshDb.query(`select nspname from pg_namespace where nspname in ('trellis', 'auth', 'supabase_migrations')`);
+      expect(schemas.rowCount).toBe(0);
+    } finally {
+      await freshDb.close();
+      await fresh.drop();
+    }
+  });
 });

@@ -78,11 +78,24 @@ describe('db.withClaims', () => {
   });
 
   test.each([
-    ['anon; drop table todos', /role "anon; drop table todos" does not exist/],
-    ["anon'; drop table todos; --", /does not exist/],
-    ['"service_role"', /does not exist/],
-  ])('a forged role %j is refused by the database, never spliced into SQL', async (role, message) => {
-    await expect(db.withClaims({ role }, (tx) => tx.query('select 1'))).rejects.toThrow(message);
+    'anon; drop table todos',
+    "anon'; drop table todos; --",
+    '"service_role"',
+    'postgres',
+    'none',
+    'pg_read_server_files',
+    'authenticator',
+  ])('a role outside anon/authenticated/service_role (%j) is refused before any SQL', async (role) => {
+    await expect(db.withClaims({ role }, (tx) => tx.query('select 1'))).rejects.toThrow(/is not an API role/);
     expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
+  });
+
+  test('the statement timeout applies inside a request transaction', async () => {
+    const short = testDb(database.url, { statementTimeoutMs: 200 });
+    try {
+      await expect(short.withClaims({ role: 'anon' }, (tx) => tx.query('select pg_sleep(1)'))).rejects.toThrow(/statement timeout/);
+    } finally {
+      await short.close();
+    }
   });
 });
