@@ -80,20 +80,18 @@ export function createDb(options: PoolOptions): Db {
       });
     },
     transaction: (fn) =>
-      inTransaction(pool, async (client) => {
-        await client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]);
-        return fn({ query: (text, values) => client.query(text, values) });
-      }),
+      inTransaction(pool, (client) => fn({ query: (text, values) => client.query(text, values) }), `set local statement_timeout = ${options.statementTimeoutMs}`),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }
 
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/** `setup` is fixed SQL sent with BEGIN in one round trip (never input: it is not parameterised). */
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, setup?: string): Promise<T> {
   const client = await pool.connect();
   let reusable = true;
   try {
-    await client.query('begin');
+    await client.query(setup ? `begin; ${setup}` : 'begin');
     const result = await fn(client);
     await client.query('commit');
     return result;

@@ -1,0 +1,93 @@
+/**
+ * Auth throughput (issue 3): password sign-ins and refresh-token grants per second with p50/p99,
+ * through a started Trellis (embedded PostgreSQL), each beside its floor measured in the same run:
+ * - sign-in: the argon2id verifications per second the same cores do with the same parameters
+ *   (the hash is the cost a sign-in cannot avoid);
+ * - refresh: bare `pg` round trips (`select 1`) per second at the same concurrency.
+ *
+ *   npx tsx bench/auth.ts [--seconds 8] [--concurrency 8] [--write]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { hash, verify, Algorithm } from '@node-rs/argon2';
+import pg from 'pg';
+import { signApiKeys } from '../src/project/secrets.js';
+import { freePort } from '../test/helpers/cli.js';
+import { runLoad, type LoadResult } from './stats.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, write: { type: 'boolean', default: false } },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-auth-'));
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    AUTH_RATE_LIMIT_SIGN_IN: '1000000',
+    AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000',
+  };
+  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], { env, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
+    const status = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
+    const { anonKey } = await signApiKeys(status.jwtSecret);
+    const headers = { apikey: anonKey, 'content-type': 'application/json' };
+    const post = async (p: string, body: unknown) => {
+      const r = await fetch(`${url}/auth/v1${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
+      return (await r.json()) as { refresh_token: string };
+    };
+
+    const users = Array.from({ length: CONCURRENCY }, (_, i) => ({ email: `bench${i}@example.com`, password: `bench password ${i}` }));
+    const refreshTokens = await Promise.all(users.map(async (u) => (await post('/signup', u)).refresh_token));
+
+    const signIn = await runLoad(async (loop) => void (await post('/token?grant_type=password', users[loop])), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const refresh = await runLoad(
+      async (loop) => {
+        refreshTokens[loop] = (await post('/token?grant_type=refresh_token', { refresh_token: refreshTokens[loop] })).refresh_token;
+      },
+      { concurrency: CONCURRENCY, seconds: SECONDS },
+    );
+
+    // Floors, same run, same machine.
+    const params = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+    const stored = await hash('bench password', params);
+    const argon = await runLoad(async () => void (await verify(stored, 'bench password')), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const pool = new pg.Pool({ connectionString: status.dbUrl, max: 10 });
+    const roundTrip = await runLoad(async () => void (await pool.query('select 1')), { concurrency: CONCURRENCY, seconds: SECONDS });
+    await pool.end();
+
+    const row = (what: string, r: LoadResult, floor: LoadResult, floorName: string) =>
+      `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${floor.perSecond.toFixed(0)}/s (${floorName}) | ${(r.perSecond / floor.perSecond).toFixed(2)} |`;
+    const table = [
+      '| Operation | Throughput | p50 | p99 | Errors | Floor | Ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      row('password sign-in (`POST /token?grant_type=password`)', signIn, argon, 'argon2id verify alone'),
+      row('refresh-token grant (`POST /token?grant_type=refresh_token`)', refresh, roundTrip, 'bare `pg` `select 1`'),
+    ].join('\n');
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+    const section = `<!-- auth:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1).\n\n${table}\n<!-- auth:end -->`;
+    console.log(section);
+    if (values.write) {
+      const file = path.join(ROOT, 'docs', 'benchmarks.md');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/<!-- auth:begin -->[\s\S]*<!-- auth:end -->/, section));
+    }
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

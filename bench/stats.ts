@@ -1,0 +1,51 @@
+/** Small statistics and load helpers shared by the benchmarks. */
+export function percentile(sortedMs: readonly number[], p: number): number {
+  if (sortedMs.length === 0) return NaN;
+  const index = Math.min(sortedMs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedMs.length) - 1));
+  return sortedMs[index] ?? NaN;
+}
+
+export interface LoadResult {
+  readonly ops: number;
+  readonly errors: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * Runs `op` from `concurrency` loops for `seconds` (after a warm-up), bounded in time and count.
+ * `op` receives its loop's index so it can keep per-loop state (a refresh token).
+ */
+export async function runLoad(
+  op: (loop: number) => Promise<void>,
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; maxOps?: number },
+): Promise<LoadResult> {
+  const { concurrency, seconds, warmupSeconds = 1, maxOps = 1_000_000 } = options;
+  const latencies: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  const warmupEnd = performance.now() + warmupSeconds * 1000;
+  const end = warmupEnd + seconds * 1000;
+  const loops = Array.from({ length: concurrency }, async (_, loop) => {
+    while (performance.now() < end && latencies.length < maxOps) {
+      const started = performance.now();
+      try {
+        await op(loop);
+        measuring = started >= warmupEnd;
+        if (measuring) latencies.push(performance.now() - started);
+      } catch {
+        if (started >= warmupEnd) errors++;
+      }
+    }
+  });
+  await Promise.all(loops);
+  latencies.sort((a, b) => a - b);
+  return {
+    ops: latencies.length,
+    errors,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
