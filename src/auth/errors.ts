@@ -15,6 +15,8 @@ export const errors = {
   invalidCredentials: () => authError(400, 'invalid_credentials', 'Invalid login credentials'),
   emailNotConfirmed: () => authError(400, 'email_not_confirmed', 'Email not confirmed'),
   userBanned: () => authError(400, 'user_banned', 'User is banned'),
+  /** GoTrue answers a banned user's link or code with 403 (its password grant with 400). */
+  userBannedForbidden: () => authError(403, 'user_banned', 'User is banned'),
   userExists: () => authError(422, 'user_already_exists', 'User already registered'),
   emailExists: () => authError(422, 'email_exists', 'A user with this email address has already been registered'),
   signupDisabled: () => authError(422, 'signup_disabled', 'Signups not allowed for this instance'),
@@ -29,8 +31,11 @@ export const errors = {
   badJwt: (why: string) => authError(403, 'bad_jwt', `invalid JWT: unable to parse or verify signature, ${why}`),
   sessionNotFound: () => authError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist'),
   userNotFound: () => authError(404, 'user_not_found', 'User not found'),
+  userNotFoundByEmail: () => authError(404, 'user_not_found', 'User with this email not found'),
   notAdmin: () => authError(403, 'not_admin', 'User not allowed'),
   otpExpired: () => authError(403, 'otp_expired', 'Token has expired or is invalid'),
+  linkExpired: () => authError(403, 'otp_expired', 'Email link is invalid or has expired'),
+  mailFailed: (kind: string) => authError(500, 'unexpected_failure', `Error sending ${kind.replace('_', ' ')} email`),
   samePassword: () => authError(422, 'same_password', 'New password should be different from the old password.'),
   rateLimited: () => authError(429, 'over_request_rate_limit', 'Request rate limit reached'),
   emailRateLimited: () => authError(429, 'over_email_send_rate_limit', 'email rate limit exceeded'),
@@ -38,7 +43,13 @@ export const errors = {
   mfaChallengeExpired: () => authError(422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'),
   mfaVerificationFailed: () => authError(422, 'mfa_verification_failed', 'Invalid TOTP code entered'),
   mfaFactorNameConflict: (name: string) => authError(422, 'mfa_factor_name_conflict', `A factor with the friendly name "${name.slice(0, 100)}" for this user already exists`),
-  insufficientAal: () => authError(403, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
-  tooManyFactors: () => authError(422, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
+  insufficientAal: () => authError(422, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
+  insufficientAalToEnroll: () => authError(403, 'insufficient_aal', 'AAL2 required to enroll a new factor'),
+  tooManyFactors: () => authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
+  mfaChallengeNotFound: () => authError(404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'),
+  // GoTrue words a spent challenge like a challenge from another address, to leak neither.
+  mfaChallengeSpent: () => authError(422, 'mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch'),
   notFound: () => authError(404, 'not_found', 'Not found'),
+  /** The body was not read to its end, so the connection cannot carry another request. */
+  bodyTooLarge: (max: number) => new ApiError(413, 'request_too_large', `Request body is larger than ${max} bytes`, { headers: { connection: 'close' } }),
 };

@@ -35,14 +35,18 @@ const enrollBody = z.object({
 
 export async function enroll(ctx: AuthContext, c: Context) {
   const body = await readJson(c, enrollBody, codes);
-  if (body.factor_type !== 'totp') {
-    throw authError(422, `mfa_${body.factor_type === 'phone' ? 'phone' : 'webauthn'}_enroll_not_enabled`.slice(0, 60), `${body.factor_type.slice(0, 40)} factors are not supported; use totp`);
+  if (body.factor_type === 'phone' || body.factor_type === 'webauthn') {
+    throw authError(422, `mfa_${body.factor_type}_enroll_not_enabled`, `MFA enroll is disabled for ${body.factor_type === 'phone' ? 'Phone' : 'WebAuthn'}; Trellis supports totp`);
   }
+  if (body.factor_type !== 'totp') throw errors.validation('factor_type needs to be totp or phone');
   const secret = generateSecret();
   const factor = await ctx.db.transaction(async (tx) => {
-    const { user } = await requireCaller(ctx, c, tx, true);
+    const { user, session } = await requireCaller(ctx, c, tx, true);
     const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [user.id]);
     if ((verified.rowCount ?? 0) >= MAX_VERIFIED_FACTORS) throw errors.tooManyFactors();
+    // Otherwise a stolen password would be enough to add the thief's own authenticator, verify it
+    // and reach aal2: once a factor protects the account, only an aal2 session adds another.
+    if ((verified.rowCount ?? 0) > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
     const name = body.friendly_name ?? '';
     if (name.trim() !== '') {
       const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [user.id, name]);
@@ -94,26 +98,30 @@ export async function challenge(ctx: AuthContext, c: Context) {
   );
 }
 
-const verifyBody = z.object({ challenge_id: z.string().max(64), code: z.string().max(16) });
+const verifyBody = z.object({ challenge_id: z.string().max(64), code: z.string().max(16, { error: 'code is at most 16 characters' }) });
 
 export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, verifyBody, codes);
-  await ctx.limit(limits.verify, ctx.client(c).ip);
+  if (body.code.trim() === '') throw errors.validation('Code needs to be non-empty');
+  const client = ctx.client(c);
+  await ctx.limit(limits.verify, client.ip);
   // The attempt is judged first and the outcome written after, so a wrong code is not rolled back
   // with the error (the challenge stays usable for another try until it expires).
   const outcome = await ctx.db.transaction(async (tx) => {
     const { caller, factor } = await callerFactor(ctx, c, tx);
     const row = /^[0-9a-f-]{36}$/i.test(body.challenge_id)
       ? (
-          await tx.query<{ verified_at: Date | null; expired: boolean }>(
-            `select verified_at, created_at < now() - make_interval(secs => $3) as expired
+          await tx.query<{ verified_at: Date | null; expired: boolean; ip: string | null }>(
+            `select verified_at, created_at < now() - make_interval(secs => $3) as expired, host(ip_address) as ip
              from auth.mfa_challenges where id = $1 and factor_id = $2 for update`,
             [body.challenge_id, factor.id, CHALLENGE_TTL_S],
           )
         ).rows[0]
       : undefined;
-    if (!row) throw authError(404, 'mfa_challenge_not_found', 'Challenge not found');
-    if (row.verified_at || row.expired) throw errors.mfaChallengeExpired();
+    if (!row) throw errors.mfaChallengeNotFound();
+    // A challenge is answered once, from the address that asked for it (GoTrue's rule).
+    if (row.verified_at || (row.ip !== null && client.ip !== undefined && row.ip !== client.ip)) throw errors.mfaChallengeSpent();
+    if (row.expired) throw errors.mfaChallengeExpired();
     const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(() => ({ valid: false }));
     if (!result.valid) return { ok: false as const };
     await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
@@ -126,6 +134,8 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     ).rows[0];
     if (!session) throw errors.sessionNotFound();
     await addAmr(tx, session.id, 'totp');
+    // Sessions that never passed the second factor end once it is in force, as on GoTrue.
+    await tx.query(`delete from auth.sessions where user_id = $1 and aal = 'aal1'`, [caller.user.id]);
     const user = (await findUserById(tx, caller.user.id)) ?? caller.user;
     return { ok: true as const, session: await reissue(tx, ctx.settings, user, session) };
   });
