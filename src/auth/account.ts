@@ -6,14 +6,13 @@ import { readJson } from '../platform/body.js';
 import { requireCaller, type AuthContext } from './context.js';
 import { hashPassword, verifyPassword } from './crypto.js';
 import { errors } from './errors.js';
-import { checkPassword, requireEmail } from './validate.js';
-import { sendEmailLink } from './email.js';
+import { checkPassword, metadata, requireEmail } from './validate.js';
+import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
 import type { AuthLimits } from './limits.js';
 import { refresh, startSession } from './sessions.js';
 import { findUserByEmail, insertEmailIdentity, insertUser, isBanned, normaliseEmail, updateUser, userJson } from './users.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
-const metadata = z.record(z.string(), z.unknown());
 
 const signupBody = z.object({
   email: z.string().max(320).optional(),
@@ -45,6 +44,7 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const passwordHash = await hashPassword(password);
   const confirm = ctx.config.auth.emailConfirmation;
 
+  const redirectTo = c.req.query('redirect_to');
   const outcome = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
     if (existing && (!confirm || existing.email_confirmed_at)) {
@@ -57,13 +57,12 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
     // first one (whoever confirms must not inherit a password someone else chose).
     const user = existing ?? (await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: !confirm }));
     if (!confirm) return { kind: 'session' as const, session: await startSession(tx, ctx.settings, user, 'password', client) };
-    return { kind: 'confirm' as const, user };
+    return { kind: 'confirm' as const, prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: !existing };
   });
 
   if (outcome.kind === 'session') return c.json(outcome.session);
   if (outcome.kind === 'fake') return c.json(fakeUser(email, body.data ?? {}));
-  const redirectTo = c.req.query('redirect_to');
-  const user = await sendEmailLink(ctx, limits, { user: outcome.user, type: 'signup', email, redirectTo });
+  const user = await deliver(ctx, outcome.prepared, outcome.created ? forgetNewUser(ctx, outcome.prepared.user.id) : undefined);
   return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));
 }
 
@@ -140,7 +139,8 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
   const passwordHash = password !== undefined ? await hashPassword(password) : undefined;
   const confirm = ctx.config.auth.emailConfirmation;
 
-  const { user, pendingEmail } = await ctx.db.transaction(async (tx) => {
+  const redirectTo = c.req.query('redirect_to');
+  const { user, prepared } = await ctx.db.transaction(async (tx) => {
     let { user } = await requireCaller(ctx, c, tx, true);
     if (password !== undefined && (await verifyPassword(user.encrypted_password, password))) throw errors.samePassword();
     if (body.data) {
@@ -148,27 +148,28 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
       user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2)`, [body.data]);
     }
     if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
-    let pendingEmail: string | undefined;
+    let prepared: PreparedMail | undefined;
     if (newEmail !== undefined && newEmail !== user.email) {
       const taken = await findUserByEmail(tx, newEmail);
       if (taken) throw errors.emailExists();
-      if (confirm && !user.is_anonymous) {
-        pendingEmail = newEmail;
+      if (confirm) {
+        // The change waits for the new address to confirm it (anonymous users included, as on
+        // GoTrue); the mail is prepared here so that over the email budget nothing changes.
+        prepared = await prepareMail(ctx, limits, tx, { user, type: 'email_change', email: newEmail, redirectTo });
+        user = prepared.user;
       } else {
-        user = await updateUser(tx, user.id, `email = $2, email_confirmed_at = case when $3 then email_confirmed_at else now() end`, [newEmail, confirm]);
+        user = await updateUser(tx, user.id, `email = $2, email_confirmed_at = now()`, [newEmail]);
         await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
-        await insertEmailIdentity(tx, user.id, newEmail, !confirm);
+        await insertEmailIdentity(tx, user.id, newEmail, true);
       }
     }
-    if (user.is_anonymous && user.email && user.encrypted_password) {
-      // An anonymous user who set an email and a password is now a permanent user.
+    if (user.is_anonymous && user.email && user.email_confirmed_at) {
+      // An anonymous user with a confirmed email is a permanent user now (GoTrue's emailChangeVerify).
       user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
     }
-    return { user, pendingEmail };
+    return { user, prepared };
   });
-  const updated = pendingEmail
-    ? await sendEmailLink(ctx, limits, { user, type: 'email_change', email: pendingEmail, redirectTo: c.req.query('redirect_to') })
-    : user;
+  const updated = prepared ? await deliver(ctx, prepared) : user;
   return c.json(await ctx.db.transaction((tx) => userJson(tx, updated)));
 }
 

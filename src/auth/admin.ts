@@ -6,18 +6,19 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { callerClaims, type AuthContext } from './context.js';
 import { hashPassword } from './crypto.js';
-import { issueLink, sendEmailLink, type LinkType } from './email.js';
+import { deliver, forgetNewUser, issueLink, prepareMail, type LinkType } from './email.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
-import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, updateUser, userJson, USER_COLUMNS, type UserRow } from './users.js';
-import { checkPassword, requireEmail } from './validate.js';
+import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isUuid, updateUser, userJson, USER_COLUMNS, type UserRow } from './users.js';
+import { checkPassword, metadata, requireEmail } from './validate.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
-const metadata = z.record(z.string(), z.unknown());
 
 const userAttributes = z.object({
+  id: z.string().max(64).optional(),
   email: z.string().max(320).optional(),
   password: z.string().max(1024).optional(),
+  password_hash: z.string().max(1024).optional(),
   email_confirm: z.boolean().optional(),
   phone: z.string().optional(),
   phone_confirm: z.boolean().optional(),
@@ -66,12 +67,15 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const body = await readJson(c, userAttributes, codes);
     if (body.phone) throw errors.phoneDisabled();
     const email = requireEmail(body.email);
-    const passwordHash = body.password !== undefined ? await hashPassword(checkPassword(ctx, body.password)) : null;
+    const id = body.id !== undefined ? customUserId(body.id) : undefined;
+    const passwordHash = await adminPasswordHash(ctx, body.password, body.password_hash);
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : null;
     return c.json(
       await ctx.db.transaction(async (tx) => {
         if (await findUserByEmail(tx, email)) throw errors.emailExists();
+        if (id && (await tx.query('select 1 from auth.users where id = $1', [id])).rowCount) throw errors.validation(`A user with id ${id} already exists`);
         let user = await insertUser(tx, {
+          id,
           email,
           passwordHash,
           userMetadata: body.user_metadata ?? {},
@@ -123,9 +127,26 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   });
 
   app.delete('/users/:id', async (c) => {
+    // auth-js always sends {should_soft_delete}; other clients may send no body.
+    const body = await readJson(c, deleteBody, codes);
     await ctx.db.transaction(async (tx) => {
       const user = await existingUser(tx, c.req.param('id'), true);
-      await tx.query('delete from auth.users where id = $1', [user.id]);
+      if (!body.should_soft_delete) {
+        await tx.query('delete from auth.users where id = $1', [user.id]);
+        return;
+      }
+      // A soft delete keeps the row, so the project's rows that reference it stay; the user can no
+      // longer sign in, and the address is free for someone else (GoTrue's SoftDeleteUser).
+      for (const table of ['auth.sessions', 'auth.identities', 'auth.mfa_factors', 'auth.one_time_tokens']) {
+        await tx.query(`delete from ${table} where user_id = $1`, [user.id]);
+      }
+      await updateUser(
+        tx,
+        user.id,
+        `deleted_at = now(), email = null, phone = null, email_change = '', encrypted_password = null,
+         raw_user_meta_data = '{}', raw_app_meta_data = '{}', banned_until = null`,
+        [],
+      );
     });
     return c.json({});
   });
@@ -162,6 +183,28 @@ async function existingUser(tx: Tx, id: string, lock = false): Promise<UserRow> 
   return user;
 }
 
+const deleteBody = z.object({ should_soft_delete: z.boolean().optional() });
+
+/** GoTrue lets an admin choose a user's id (e.g. to keep ids when importing users). */
+function customUserId(raw: string): string {
+  if (!isUuid(raw)) throw errors.validation('ID must conform to the uuid v4 format');
+  if (/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(raw)) throw errors.validation('ID cannot be a nil uuid');
+  return raw.toLowerCase();
+}
+
+/** A password to hash, an imported hash, or neither (the user signs in by link or code). */
+async function adminPasswordHash(ctx: AuthContext, password: string | undefined, imported: string | undefined): Promise<string | null> {
+  if (password !== undefined && imported !== undefined) throw errors.validation('Only a password or a password hash should be provided');
+  if (imported !== undefined) {
+    // GoTrue also imports bcrypt hashes; Trellis verifies argon2 only, so it takes only those.
+    if (!/^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(imported)) {
+      throw errors.validation('password_hash must be an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash); bcrypt hashes are not supported');
+    }
+    return imported;
+  }
+  return password !== undefined ? hashPassword(checkPassword(ctx, password)) : null;
+}
+
 function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -190,28 +233,35 @@ async function generateLink(ctx: AuthContext, c: Context) {
     let target = email;
     switch (body.type) {
       case 'signup':
-        if (user) throw errors.emailExists();
-        user = await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: false });
+        if (user?.email_confirmed_at) throw errors.emailExists();
+        if (user && body.data) user = await updateUser(tx, user.id, 'raw_user_meta_data = raw_user_meta_data || $2', [body.data]);
+        user ??= await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: false });
         type = 'signup';
         break;
       case 'invite':
         if (user?.email_confirmed_at) throw errors.emailExists();
         user ??= await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true });
+        user = await updateUser(tx, user.id, 'invited_at = now()', []);
         type = 'invite';
         break;
       case 'magiclink':
+        // An unknown address signs up, as GoTrue does: the link confirms the new user.
+        type = user ? 'magiclink' : 'signup';
+        user ??= await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
+        break;
       case 'recovery':
-        if (!user) throw errors.userNotFound();
-        type = body.type;
+        if (!user) throw errors.userNotFoundByEmail();
+        type = 'recovery';
         break;
       default: {
-        if (!user) throw errors.userNotFound();
+        if (!user) throw errors.userNotFoundByEmail();
         target = requireEmail(body.new_email);
         if (await findUserByEmail(tx, target)) throw errors.emailExists();
         type = 'email_change';
       }
     }
     const link = await issueLink(ctx, tx, user, type, target, redirectTo);
+    if (type === 'email_change') user = (await findUserById(tx, user.id)) ?? user;
     return { user: await userJson(tx, user), link, type };
   });
   return c.json({
@@ -232,11 +282,13 @@ export async function invite(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw errors.notAdmin();
   const body = await readJson(c, inviteBody, codes);
   const email = requireEmail(body.email);
-  const user = await ctx.db.transaction(async (tx) => {
+  const redirectTo = c.req.query('redirect_to');
+  const { prepared, created } = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
     if (existing?.email_confirmed_at) throw errors.emailExists();
-    return existing ?? insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true });
+    const user = existing ?? (await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true }));
+    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'invite', email, redirectTo }), created: !existing };
   });
-  const sent = await sendEmailLink(ctx, limits, { user, type: 'invite', email, redirectTo: c.req.query('redirect_to') });
-  return c.json(await ctx.db.transaction((tx) => userJson(tx, sent)));
+  const user = await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
+  return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));
 }

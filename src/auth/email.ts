@@ -7,15 +7,17 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Tx } from '../db/index.js';
+import { ApiError } from '../errors.js';
 import { readJson } from '../platform/body.js';
+import type { Mail } from '../platform/mailer/index.js';
 import { render, type MailKind } from '../platform/mailer/templates.js';
-import { requireEmail } from './validate.js';
+import { metadata, requireEmail } from './validate.js';
 import { safeRedirect, type AuthContext } from './context.js';
-import { randomCode, randomToken, sha256 } from './crypto.js';
+import { randomCode, randomToken, safeEqual, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
-import { findUserByEmail, insertEmailIdentity, insertUser, updateUser, type UserRow } from './users.js';
+import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isBanned, updateUser, type UserRow } from './users.js';
 
 export type LinkType = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
 
@@ -58,20 +60,28 @@ export async function issueLink(ctx: AuthContext, tx: Tx, user: UserRow, type: L
   return { code, linkToken, redirectTo: redirect, actionLink: `${ctx.config.publicUrl}/auth/v1/verify?${query}` };
 }
 
-/** Issues a link and mails it, within the server's hourly email budget. */
-export async function sendEmailLink(
+export interface PreparedMail {
+  /** The user with the link's *_sent_at column set. */
+  readonly user: UserRow;
+  readonly mail: Mail;
+}
+
+/**
+ * Within `tx`: counts the mail against the server's hourly email budget, issues its link and
+ * renders it. Over budget, the error rolls back whatever `tx` did before (such as creating the
+ * user the mail was for). The mail is sent after commit, by `deliver`.
+ */
+export async function prepareMail(
   ctx: AuthContext,
   limits: AuthLimits,
+  tx: Tx,
   request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
-): Promise<UserRow> {
+): Promise<PreparedMail> {
   await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
   const { user, type, email } = request;
-  const { issued, updated } = await ctx.db.transaction(async (tx) => {
-    const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo);
-    const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
-    return { issued, updated };
-  });
-  const mail = render(ctx.templates, MAIL_KIND[type], {
+  const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo);
+  const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
+  const rendered = render(ctx.templates, MAIL_KIND[type], {
     ConfirmationURL: issued.actionLink,
     Token: issued.code,
     TokenHash: issued.linkToken,
@@ -81,8 +91,38 @@ export async function sendEmailLink(
     RedirectTo: issued.redirectTo,
     Data: user.raw_user_meta_data,
   });
-  await ctx.mailer.send({ to: email, kind: MAIL_KIND[type], ...mail });
-  return updated;
+  return { user: updated, mail: { to: email, kind: MAIL_KIND[type], ...rendered } };
+}
+
+/**
+ * Hands a prepared mail to the mailer, outside any transaction (an SMTP round trip must not hold a
+ * database connection). When the mailer fails, `undo` removes what was made only for this mail.
+ */
+export async function deliver(ctx: AuthContext, prepared: PreparedMail, undo?: () => Promise<void>): Promise<UserRow> {
+  try {
+    await ctx.mailer.send(prepared.mail);
+  } catch (err) {
+    ctx.log.error({ err, kind: prepared.mail.kind }, 'sending an auth email failed');
+    if (undo) await undo().catch((undoErr: unknown) => ctx.log.error({ err: undoErr }, 'removing the user of an unsent email failed'));
+    throw errors.mailFailed(prepared.mail.kind);
+  }
+  return prepared.user;
+}
+
+/** An `undo` for `deliver`: the user created for the mail goes, so signing up again starts clean. */
+export function forgetNewUser(ctx: AuthContext, userId: string): () => Promise<void> {
+  return async () => {
+    await ctx.db.transaction((tx) => tx.query('delete from auth.users where id = $1 and email_confirmed_at is null', [userId]));
+  };
+}
+
+/** Issues a link and mails it, within the server's hourly email budget. */
+export async function sendEmailLink(
+  ctx: AuthContext,
+  limits: AuthLimits,
+  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
+): Promise<UserRow> {
+  return deliver(ctx, await ctx.db.transaction((tx) => prepareMail(ctx, limits, tx, request)));
 }
 
 const emailBody = z.object({ email: z.string().max(320).optional() });
@@ -100,7 +140,7 @@ const otpBody = z.object({
   email: z.string().max(320).optional(),
   phone: z.string().optional(),
   create_user: z.boolean().optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
+  data: metadata.optional(),
 });
 
 export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
@@ -108,15 +148,16 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (body.phone) throw errors.phoneDisabled();
   const email = requireEmail(body.email);
   const redirectTo = c.req.query('redirect_to');
-  let user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
-  let type: LinkType = 'magiclink';
-  if (!user) {
+  const { prepared, created } = await ctx.db.transaction(async (tx) => {
+    const existing = await findUserByEmail(tx, email, true);
+    if (existing) return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo }), created: false };
     if (body.create_user === false) throw errors.otpSignupDisabled();
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
-    user = await ctx.db.transaction((tx) => insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false }));
-    type = 'signup';
-  }
-  await sendEmailLink(ctx, limits, { user, type, email, redirectTo });
+    // A new address gets the sign-up confirmation mail, as on GoTrue; confirming it signs in.
+    const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
+    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: true };
+  });
+  await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
   return c.json({});
 }
 
@@ -132,8 +173,11 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (user && !user.email_confirmed_at) await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo });
   } else {
     const user = await ctx.db.transaction(async (tx) => {
-      const found = await tx.query<{ id: string }>(`select id from auth.users where email = $1 or email_change = $1 limit 1`, [email]);
-      return found.rows[0] ? (await tx.query<UserRow>(`select * from auth.users where id = $1`, [found.rows[0].id])).rows[0] : undefined;
+      const found = await tx.query<{ id: string }>(
+        `select id from auth.users where (email = $1 or email_change = $1) and deleted_at is null order by email = $1 desc limit 1`,
+        [email],
+      );
+      return found.rows[0] ? findUserById(tx, found.rows[0].id) : undefined;
     });
     if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo });
   }
@@ -150,14 +194,18 @@ const verifyBody = z.object({
   redirect_to: z.string().max(2048).optional(),
 });
 
-/** Which stored token types a requested verification type may consume. */
+/**
+ * Which stored token types a requested verification type may consume. GoTrue keeps sign-up and
+ * invite tokens as one kind ("confirmation") and magic-link and recovery tokens as another, and
+ * `email` takes either; auth-js callers rely on that (verifyOtp type email for any emailed code).
+ */
 const ACCEPTS: Record<VerifyType, LinkType[]> = {
-  signup: ['signup'],
-  invite: ['invite'],
-  magiclink: ['magiclink', 'signup'],
-  recovery: ['recovery'],
+  signup: ['signup', 'invite'],
+  invite: ['invite', 'signup'],
+  magiclink: ['magiclink', 'recovery', 'signup'],
+  recovery: ['recovery', 'magiclink'],
   email_change: ['email_change'],
-  email: ['signup', 'magiclink'],
+  email: ['signup', 'invite', 'magiclink', 'recovery'],
 };
 const AMR: Record<LinkType, string> = { signup: 'email/signup', magiclink: 'magiclink', recovery: 'recovery', email_change: 'email_change', invite: 'invite' };
 
@@ -166,8 +214,31 @@ interface TokenRow {
   user_id: string;
   token_type: LinkType;
   relates_to: string;
+  code_hash: string;
   redirect_to: string | null;
   expired: boolean;
+}
+
+const TOKEN_COLUMNS = 't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.expires_at < now() as expired';
+
+async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string } | { email: string; code: string }): Promise<TokenRow | undefined> {
+  if ('linkToken' in lookup) {
+    const result = await tx.query<TokenRow>(
+      `select ${TOKEN_COLUMNS} from auth.one_time_tokens t where t.link_hash = $1 and t.token_type = any($2) for update`,
+      [sha256(lookup.linkToken), ACCEPTS[type]],
+    );
+    return result.rows[0];
+  }
+  // A code is hashed with the address it was sent to. For an email change that is the new address,
+  // but GoTrue also takes the user's current one, so candidates come from both.
+  const candidates = await tx.query<TokenRow>(
+    `select ${TOKEN_COLUMNS} from auth.one_time_tokens t
+     where t.token_type = any($2)
+       and (t.relates_to = $1 or t.user_id in (select id from auth.users where email = $1 and deleted_at is null))
+     for update of t`,
+    [lookup.email, ACCEPTS[type]],
+  );
+  return candidates.rows.find((row) => safeEqual(row.code_hash, sha256(`${row.relates_to}:${lookup.code}`)));
 }
 
 /** Consumes a token and signs the user in; the same error for wrong, used and expired tokens. */
@@ -177,30 +248,24 @@ async function verifyToken(
   lookup: { linkToken: string } | { email: string; code: string },
   client: Client,
 ): Promise<{ session: SessionResponse; redirectTo: string | null }> {
+  const invalid = 'linkToken' in lookup ? errors.linkExpired : errors.otpExpired;
   return ctx.db.transaction(async (tx) => {
-    const row = (
-      'linkToken' in lookup
-        ? await tx.query<TokenRow>(
-            `select id, user_id, token_type, relates_to, redirect_to, expires_at < now() as expired
-             from auth.one_time_tokens where link_hash = $1 and token_type = any($2) for update`,
-            [sha256(lookup.linkToken), ACCEPTS[type]],
-          )
-        : await tx.query<TokenRow>(
-            `select id, user_id, token_type, relates_to, redirect_to, expires_at < now() as expired
-             from auth.one_time_tokens where relates_to = $1 and code_hash = $2 and token_type = any($3) for update`,
-            [lookup.email, sha256(`${lookup.email}:${lookup.code}`), ACCEPTS[type]],
-          )
-    ).rows[0];
-    if (!row || row.expired) throw errors.otpExpired();
+    const row = await findToken(tx, type, lookup);
+    if (!row || row.expired) throw invalid();
+    let user = await findUserById(tx, row.user_id, true);
+    if (!user) throw invalid();
+    if (isBanned(user)) throw errors.userBannedForbidden();
     await tx.query('delete from auth.one_time_tokens where id = $1', [row.id]);
-    let user = (await tx.query<UserRow>('select * from auth.users where id = $1 for update', [row.user_id])).rows[0];
-    if (!user) throw errors.otpExpired();
     if (row.token_type === 'email_change') {
       const taken = await findUserByEmail(tx, row.relates_to);
       if (taken && taken.id !== user.id) throw errors.emailExists();
       user = await updateUser(tx, user.id, `email = $2, email_change = '', email_confirmed_at = coalesce(email_confirmed_at, now())`, [row.relates_to]);
       await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
       await insertEmailIdentity(tx, user.id, row.relates_to, true);
+      if (user.is_anonymous) {
+        // A confirmed email makes an anonymous user a permanent one (GoTrue's emailChangeVerify).
+        user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
+      }
     } else if (!user.email_confirmed_at) {
       user = await updateUser(tx, user.id, 'email_confirmed_at = now()', []);
       if (user.email) await insertEmailIdentity(tx, user.id, user.email, true);
@@ -246,8 +311,8 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
     });
     return c.redirect(`${safeRedirect(ctx, requested ?? redirectTo ?? undefined)}#${fragment}`, 303);
   } catch (err) {
-    const code = (err as { code?: string }).code ?? 'otp_expired';
-    return fail(code, code === 'over_request_rate_limit' ? 'Request rate limit reached' : 'Email link is invalid or has expired');
+    if (!(err instanceof ApiError)) throw err;
+    return fail(err.code, err.message);
   }
 }
 

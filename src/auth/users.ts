@@ -51,7 +51,8 @@ export const USER_COLUMNS = `id, aud, role, email, encrypted_password, email_con
   recovery_sent_at, email_change, email_change_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data,
   created_at, updated_at, phone, phone_confirmed_at, confirmed_at, banned_until, is_anonymous`;
 
-const EMAIL = /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/;
+// No whitespace, control characters or the specials RFC 5322 only allows quoted.
+const EMAIL = /^[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+@[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+\.[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+$/;
 
 /** GoTrue lower-cases and trims emails; returns undefined when the address is not plausible. */
 export function normaliseEmail(email: string): string | undefined {
@@ -77,6 +78,8 @@ export async function findUserById(tx: Tx, id: string, lock = false): Promise<Us
 }
 
 export interface NewUser {
+  /** Chosen by an admin; a random UUID otherwise. */
+  id?: string;
   email: string | null;
   passwordHash: string | null;
   userMetadata: Record<string, unknown>;
@@ -88,7 +91,7 @@ export interface NewUser {
 
 /** Inserts a user and its email identity; the project's triggers on auth.users run here. */
 export async function insertUser(tx: Tx, user: NewUser): Promise<UserRow> {
-  const id = crypto.randomUUID();
+  const id = user.id ?? crypto.randomUUID();
   const provider = user.anonymous ? undefined : 'email';
   const appMetadata = {
     ...(provider ? { provider, providers: [provider] } : {}),
