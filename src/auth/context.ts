@@ -71,20 +71,27 @@ export async function callerClaims(ctx: AuthContext, c: Context): Promise<JwtCla
   }
 }
 
-/** Only a redirect to the site URL or an allowed URL is honoured; anything else goes to the site URL. */
+/**
+ * Only a redirect to the site URL or an allowed URL is honoured; anything else goes to the site URL.
+ * The URL is matched and returned in its parsed, serialised form: raw control characters (a CR LF
+ * that would split the Location header) and tricks like `https://site@evil` cannot slip through.
+ */
 export function safeRedirect(ctx: AuthContext, requested: string | undefined): string {
   const site = ctx.config.auth.siteUrl;
-  if (!requested) return site;
+  if (!requested || /[\u0000-\u001f\u007f]/.test(requested)) return site;
   let url: URL;
   try {
     url = new URL(requested);
   } catch {
     return site;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return site;
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return site;
+  const href = url.href;
   const allowed = [site, ctx.config.publicUrl, ...ctx.config.auth.redirectUrls];
-  const ok = allowed.some((pattern) =>
-    pattern.endsWith('*') ? requested.startsWith(pattern.slice(0, -1)) : requested === pattern || requested.startsWith(`${pattern.replace(/\/$/, '')}/`),
-  );
-  return ok ? requested : site;
+  const ok = allowed.some((pattern) => {
+    if (pattern.endsWith('*')) return href.startsWith(pattern.slice(0, -1));
+    const base = pattern.replace(/\/$/, '');
+    return href === pattern || href === `${base}/` || href.startsWith(`${base}/`) || href.startsWith(`${base}?`) || href.startsWith(`${base}#`);
+  });
+  return ok ? href : site;
 }

@@ -1,13 +1,13 @@
 /** /auth/v1: the GoTrue endpoints @supabase/auth-js calls, mounted with the apikey check. */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError } from '../errors.js';
 import { MAX_JSON_BODY } from '../platform/body.js';
 import { requireApiKey } from '../platform/keys.js';
 import type { Services } from '../server.js';
 import { getUser, logout, putUser, settings, signup, token } from './account.js';
 import { adminRoutes, invite } from './admin.js';
 import { authContext } from './context.js';
+import { errors } from './errors.js';
 import { otp, recover, resend, verifyGet, verifyPost } from './email.js';
 import { authLimits } from './limits.js';
 import { challenge, enroll, unenroll, verifyFactor } from './mfa.js';
@@ -32,7 +32,7 @@ export function authRoutes(services: Services): Hono {
     bodyLimit({
       maxSize: MAX_JSON_BODY,
       onError: () => {
-        throw new ApiError(413, 'request_too_large', `Request body is larger than ${MAX_JSON_BODY} bytes`);
+        throw errors.bodyTooLarge(MAX_JSON_BODY);
       },
     }),
   );
