@@ -150,10 +150,14 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const redirectTo = c.req.query('redirect_to');
   const { prepared, created } = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
-    if (existing) return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo }), created: false };
+    if (existing?.email_confirmed_at) {
+      return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo }), created: false };
+    }
+    // An address that has not finished signing up gets the sign-up confirmation mail, as on
+    // GoTrue; confirming it signs in. Without create_user that counts as a sign-up, refused.
     if (body.create_user === false) throw errors.otpSignupDisabled();
+    if (existing) return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'signup', email, redirectTo }), created: false };
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
-    // A new address gets the sign-up confirmation mail, as on GoTrue; confirming it signs in.
     const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
     return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: true };
   });

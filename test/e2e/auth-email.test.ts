@@ -318,6 +318,16 @@ describe('magic links and email codes', () => {
     expect(await userRow('stranger@example.com')).toBeUndefined();
   });
 
+  test('an address that has not confirmed its sign-up gets the confirmation mail again', async () => {
+    await mailFrom('jack@example.com', () => client().auth.signUp({ email: 'jack@example.com', password: 'jack password' }));
+    const refused = await client().auth.signInWithOtp({ email: 'jack@example.com', options: { shouldCreateUser: false } });
+    expect(refused.error?.code).toBe('otp_disabled');
+    const mail = await mailFrom('jack@example.com', () => client().auth.signInWithOtp({ email: 'jack@example.com' }));
+    expect(mail.subject).toMatch(/^Confirm your email/);
+    expect((await client().auth.verifyOtp({ email: 'jack@example.com', token: codeOf(mail), type: 'email' })).error).toBeNull();
+    expect((await client().auth.signInWithPassword({ email: 'jack@example.com', password: 'jack password' })).error).toBeNull();
+  });
+
   test('an unknown address signs up through the code it is mailed', async () => {
     const mail = await mailFrom('hana@example.com', async () => {
       const { error } = await client().auth.signInWithOtp({ email: 'hana@example.com', options: { data: { name: 'Hana' } } });

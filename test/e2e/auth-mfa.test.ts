@@ -130,6 +130,10 @@ describe('TOTP enrolment and aal2', () => {
     const level = await alice.auth.mfa.getAuthenticatorAssuranceLevel();
     expect(level.error).toBeNull();
     expect(level.data).toMatchObject({ currentLevel: 'aal2', nextLevel: 'aal2' });
+    // getClaims checks an HS256 token with the server (GET /user) before trusting it.
+    const verified = await alice.auth.getClaims();
+    expect(verified.error).toBeNull();
+    expect(verified.data?.claims.aal).toBe('aal2');
     const factors = await alice.auth.mfa.listFactors();
     expect(factors.data?.totp).toEqual([expect.objectContaining({ id: factorId, status: 'verified' })]);
     // The refreshed session keeps its level.
