@@ -70,9 +70,13 @@ export const settings = {
   rateLimitTokenRefresh: { env: 'AUTH_RATE_LIMIT_TOKEN_REFRESH', schema: int(1, 1_000_000), fallback: '150', doc: 'Refresh-token grants per IP address per 5 minutes.' },
   rateLimitVerify: { env: 'AUTH_RATE_LIMIT_VERIFY', schema: int(1, 1_000_000), fallback: '30', doc: 'OTP, link and TOTP verification attempts per IP address per 5 minutes.' },
   rateLimitEmailSent: { env: 'AUTH_RATE_LIMIT_EMAIL_SENT', schema: int(1, 1_000_000), fallback: '30', doc: 'Emails (confirmation, magic link, recovery) sent per hour, across the whole server.' },
+  emailMaxFrequency: { env: 'AUTH_EMAIL_MAX_FREQUENCY', schema: int(0, 86_400), fallback: '60', doc: 'Seconds before another email may go to the same address (0: no minimum).' },
   rateLimitAnonymous: { env: 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', schema: int(1, 1_000_000), fallback: '30', doc: 'Anonymous sign-ins per IP address per hour.' },
   smtpUrl: { env: 'SMTP_URL', schema: z.string().regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' }).optional(), doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.' },
   smtpFrom: { env: 'SMTP_FROM', schema: z.string().min(3), fallback: 'Trellis <noreply@localhost>', doc: 'The From header of outgoing mail.' },
+  restSchemas: { env: 'REST_SCHEMAS', schema: z.string().regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }), fallback: 'public', doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).' },
+  restMaxRows: { env: 'REST_MAX_ROWS', schema: int(1, 1_000_000), fallback: '1000', doc: 'Most rows one data API response returns, as Supabase\'s "max rows".' },
+  restMaxBody: { env: 'REST_MAX_BODY_BYTES', schema: int(1024, 1_073_741_824), fallback: '10485760', doc: 'Largest request body the data API accepts, in bytes (413 beyond).' },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info', doc: 'Least severe log level written.' },
 } as const;
 
@@ -117,9 +121,12 @@ export interface Config {
       readonly verify: number;
       readonly emailSent: number;
       readonly anonymous: number;
+      /** Seconds between two mails to one address. */
+      readonly emailMaxFrequency: number;
     };
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly rest: { readonly schemas: readonly string[]; readonly maxRows: number; readonly maxBodyBytes: number };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
@@ -190,9 +197,15 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         verify: read('rateLimitVerify', flags, env),
         emailSent: read('rateLimitEmailSent', flags, env),
         anonymous: read('rateLimitAnonymous', flags, env),
+        emailMaxFrequency: read('emailMaxFrequency', flags, env),
       }),
     }),
     mail: Object.freeze({ smtpUrl: read('smtpUrl', flags, env), from: read('smtpFrom', flags, env) }),
+    rest: Object.freeze({
+      schemas: Object.freeze(read('restSchemas', flags, env).split(',').map((s) => s.trim())),
+      maxRows: read('restMaxRows', flags, env),
+      maxBodyBytes: read('restMaxBody', flags, env),
+    }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,
   });

@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
+import { restRoutes } from './rest/routes.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
@@ -46,6 +47,7 @@ export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv
   app.use('*', requestContext(services.log, services.metrics));
   app.route('/', healthRoutes(readiness, services.metrics));
   app.route('/auth/v1', authRoutes(services));
+  app.route('/rest/v1', restRoutes(services));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;

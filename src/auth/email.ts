@@ -77,8 +77,13 @@ export async function prepareMail(
   tx: Tx,
   request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
 ): Promise<PreparedMail> {
-  await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
   const { user, type, email } = request;
+  const perAddress = limits.emailPerAddress;
+  if (perAddress) {
+    // Checked before the server-wide budget, so one address asked for again and again cannot spend it.
+    await ctx.limit(perAddress, email, () => errors.emailTooFrequent(perAddress.durationS));
+  }
+  await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
   const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo);
   const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
   const rendered = render(ctx.templates, MAIL_KIND[type], {

@@ -8,6 +8,8 @@ export interface AuthLimits {
   readonly verify: RateLimitRule;
   readonly emailSent: RateLimitRule;
   readonly anonymous: RateLimitRule;
+  /** One mail per address per AUTH_EMAIL_MAX_FREQUENCY seconds; undefined when that is 0. */
+  readonly emailPerAddress: RateLimitRule | undefined;
 }
 
 export function authLimits(config: Config): AuthLimits {
@@ -18,5 +20,6 @@ export function authLimits(config: Config): AuthLimits {
     verify: { name: 'auth_verify', points: l.verify, durationS: 300 },
     emailSent: { name: 'auth_email_sent', points: l.emailSent, durationS: 3600 },
     anonymous: { name: 'auth_anonymous', points: l.anonymous, durationS: 3600 },
+    emailPerAddress: l.emailMaxFrequency > 0 ? { name: 'auth_email_per_address', points: 1, durationS: l.emailMaxFrequency } : undefined,
   };
 }

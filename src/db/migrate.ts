@@ -100,6 +100,8 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
           await cancellable(db, client, abort, () => applyUserMigration(client, migration));
           applied.push(migration);
         }
+        // A running server reloads its data API schema cache (PostgREST's channel and payload).
+        if (applied.length > 0) await client.query(`notify pgrst, 'reload schema'`);
         return { applied, pending: [], schemaPending: 0 };
       } finally {
         await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);

@@ -31,6 +31,11 @@ export interface Db extends Tx {
   /** Runs `fn` on one dedicated connection (migrations, advisory locks); `discard` closes it after. */
   withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>, options?: { discard?: boolean }): Promise<T>;
   stats(): PoolStats;
+  /**
+   * LISTENs on `channel` on a connection of its own, reconnecting after failures; `onNotify` gets
+   * each payload (and '' after a reconnect, since notifications may have been missed meanwhile).
+   */
+  listen(channel: string, onNotify: (payload: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +51,7 @@ export function createDb(options: PoolOptions): Db {
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);
+  const listeners: (() => Promise<void>)[] = [];
 
   const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { discard?: boolean } = {}): Promise<T> => {
     const client = await pool.connect();
@@ -82,9 +88,45 @@ export function createDb(options: PoolOptions): Db {
     transaction: (fn) =>
       inTransaction(pool, (client) => fn({ query: (text, values) => client.query(text, values) }), `set local statement_timeout = ${options.statementTimeoutMs}`),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: () => pool.end(),
+    listen: (channel, onNotify) => listeners.push(listenForever(options, channel, onNotify)),
+    close: async () => {
+      await Promise.all(listeners.map((stop) => stop()));
+      await pool.end();
+    },
   };
 }
+
+function listenForever(options: PoolOptions, channel: string, onNotify: (payload: string) => void): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const connect = async () => {
+    if (stopped) return;
+    const next = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, application_name: 'trellis-listen' });
+    next.on('error', () => undefined);
+    next.on('end', () => {
+      if (!stopped) timer = setTimeout(() => void connect(), 1000);
+    });
+    next.on('notification', (n) => n.channel === channel && onNotify(n.payload ?? ''));
+    try {
+      await next.connect();
+      await next.query(`listen ${pgIdent(channel)}`);
+      client = next;
+      onNotify('');
+    } catch (err) {
+      options.onIdleError(err instanceof Error ? err : new Error(String(err)));
+      await next.end().catch(() => undefined);
+    }
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await client?.end().catch(() => undefined);
+  };
+}
+
+const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** `setup` is fixed SQL sent with BEGIN in one round trip (never input: it is not parameterised). */
 async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, setup?: string): Promise<T> {

@@ -36,5 +36,6 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes
 }
 
 function tooLarge(): ApiError {
-  return new ApiError(413, 'request_too_large', `Request body is larger than ${MAX_JSON_BODY} bytes`);
+  // The rest of an oversized body is never read: the connection cannot carry another request.
+  return new ApiError(413, 'request_too_large', `Request body is larger than ${MAX_JSON_BODY} bytes`, { headers: { connection: 'close' } });
 }

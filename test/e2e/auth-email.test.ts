@@ -3,23 +3,15 @@
  * sign-up confirmation (link and code), resend, recovery, magic link and code, email change, and
  * the one-time nature of every link and code.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { ParsedMail } from 'mailparser';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { startTrellis } from '../../src/server.js';
-import { freePort, tempProject } from '../helpers/cli.js';
-import { freshDatabase } from '../helpers/db.js';
-import { supabaseClient, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/cli.js';
+import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
 import { linkAndCode, startMailSink, type MailSink } from '../helpers/smtp.js';
 
-// GoTrue's own default templates (what a local Supabase sends) carry the 6-digit code beside the
-// link; a project gets the same by overriding the template, which this also exercises.
+// Project overrides of the built-in templates (the subject line and {{ .Data.name }} included).
 const TEMPLATES: Record<string, string> = {
   'confirmation.html': `<!-- subject: Confirm your email, {{ .Data.name }} -->
 <h2>Confirm your email</h2>
@@ -39,35 +31,6 @@ const TEMPLATES: Record<string, string> = {
 `,
 };
 
-/** startTestServer, with email templates in the project folder before the server reads them. */
-async function startServerWithTemplates(env: Record<string, string>, templates: Record<string, string>): Promise<TestServer> {
-  const database = await freshDatabase();
-  const dir = await tempProject();
-  await fs.mkdir(path.join(dir, 'supabase', 'templates'), { recursive: true });
-  for (const [name, body] of Object.entries(templates)) await fs.writeFile(path.join(dir, 'supabase', 'templates', name), body);
-  const port = await freePort();
-  const config = loadConfig(
-    { dir, port: String(port) },
-    { DATABASE_URL: database.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', JWT_SECRET: 'test-secret-with-at-least-32-characters!', ...env },
-  );
-  const trellis = await startTrellis(config, createLogger({ level: config.logLevel, pretty: false }));
-  const sql = new pg.Pool({ connectionString: database.url, max: 2 });
-  return {
-    url: trellis.apiUrl,
-    anonKey: trellis.keys.anonKey,
-    serviceRoleKey: trellis.keys.serviceRoleKey,
-    jwtSecret: trellis.keys.jwtSecret,
-    dir,
-    sql,
-    async stop() {
-      await sql.end();
-      await trellis.stop();
-      await database.drop();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 let server: TestServer;
 let sink: MailSink;
 const clients: SupabaseClient[] = [];
@@ -79,10 +42,10 @@ function client(): SupabaseClient {
 
 beforeAll(async () => {
   sink = await startMailSink();
-  server = await startServerWithTemplates(
-    { AUTH_EMAIL_CONFIRMATION: 'true', AUTH_ANONYMOUS_SIGN_INS: 'true', SMTP_URL: sink.url, AUTH_RATE_LIMIT_EMAIL_SENT: '1000' },
-    TEMPLATES,
-  );
+  server = await startTestServer({
+    env: { AUTH_EMAIL_CONFIRMATION: 'true', AUTH_ANONYMOUS_SIGN_INS: 'true', SMTP_URL: sink.url, AUTH_RATE_LIMIT_EMAIL_SENT: '1000' },
+    templates: TEMPLATES,
+  });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.auth.stopAutoRefresh()));
@@ -423,7 +386,7 @@ describe('when the mail server is down', () => {
   let down: TestServer;
   beforeAll(async () => {
     const closedPort = await freePort();
-    down = await startServerWithTemplates({ AUTH_EMAIL_CONFIRMATION: 'true', SMTP_URL: `smtp://127.0.0.1:${closedPort}?ignoreTLS=true` }, {});
+    down = await startTestServer({ env: { AUTH_EMAIL_CONFIRMATION: 'true', SMTP_URL: `smtp://127.0.0.1:${closedPort}?ignoreTLS=true` } });
   });
   afterAll(() => down?.stop());
 

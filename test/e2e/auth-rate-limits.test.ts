@@ -61,6 +61,27 @@ describe('emails per hour', () => {
   });
 });
 
+describe('mails to one address', () => {
+  test('a second mail to the same address within AUTH_EMAIL_MAX_FREQUENCY is refused', async () => {
+    const strict = await startTestServer({ env: { AUTH_EMAIL_MAX_FREQUENCY: '60' } });
+    try {
+      const admin = supabaseClient(strict, strict.serviceRoleKey);
+      await admin.auth.admin.createUser({ email: 'cy@example.com', password: 'cy password', email_confirm: true });
+      const c = supabaseClient(strict);
+      expect((await c.auth.resetPasswordForEmail('cy@example.com')).error).toBeNull();
+      const again = await c.auth.signInWithOtp({ email: 'cy@example.com' });
+      expect(again.error?.status).toBe(429);
+      expect(again.error?.code).toBe('over_email_send_rate_limit');
+      expect(again.error?.message).toBe('For security purposes, you can only request this after 60 seconds.');
+      // Another address is not affected.
+      await admin.auth.admin.createUser({ email: 'di@example.com', password: 'di password', email_confirm: true });
+      expect((await c.auth.resetPasswordForEmail('di@example.com')).error).toBeNull();
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe('sign-in attempts per address', () => {
   test('the fourth attempt is over_request_rate_limit, right password or not; sign-up shares the budget', async () => {
     expect((await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'wrong' })).error?.code).toBe('invalid_credentials');

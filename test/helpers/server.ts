@@ -22,14 +22,26 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { env?: Record<string, string>; migrations?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; migrations?: Record<string, string>; templates?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const database = await freshDatabase();
   const dir = await tempProject(options.migrations ?? {});
+  // Email template overrides, in place before the server reads them (supabase/templates/<kind>.html).
+  if (options.templates) {
+    await fs.mkdir(path.join(dir, 'supabase', 'templates'), { recursive: true });
+    for (const [name, body] of Object.entries(options.templates)) await fs.writeFile(path.join(dir, 'supabase', 'templates', name), body);
+  }
   const port = await freePort();
   const config = loadConfig(
     { dir, port: String(port) },
-    { DATABASE_URL: database.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', JWT_SECRET: 'test-secret-with-at-least-32-characters!', ...options.env },
+    {
+      DATABASE_URL: database.url,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      JWT_SECRET: 'test-secret-with-at-least-32-characters!',
+      // Flows in tests mail one address several times a second; the interval has its own test.
+      AUTH_EMAIL_MAX_FREQUENCY: '0',
+      ...options.env,
+    },
   );
   const trellis = await startTrellis(config, createLogger({ level: config.logLevel, pretty: false }));
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });

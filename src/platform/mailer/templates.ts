@@ -39,16 +39,17 @@ export interface RenderedMail {
   readonly text: string;
 }
 
-// Wording of a Supabase project's default templates (Dashboard → Authentication → Email Templates).
+// Wording of a Supabase project's default templates (Dashboard → Authentication → Email Templates),
+// with the 6-digit code GoTrue's own defaults add, so every flow also works by code.
 const builtIn = (subject: string, html: string): Template => ({ subject, html, source: 'built-in' });
 export const DEFAULT_TEMPLATES: Templates = Object.freeze({
   confirmation: builtIn(
     'Confirm Your Signup',
-    '<h2>Confirm your signup</h2>\n<p>Follow this link to confirm your user:</p>\n<p><a href="{{ .ConfirmationURL }}">Confirm your mail</a></p>\n',
+    '<h2>Confirm your signup</h2>\n<p>Follow this link to confirm your user:</p>\n<p><a href="{{ .ConfirmationURL }}">Confirm your mail</a></p>\n<p>Alternatively, enter the code: {{ .Token }}</p>\n',
   ),
   recovery: builtIn(
     'Reset Your Password',
-    '<h2>Reset Password</h2>\n<p>Follow this link to reset the password for your user:</p>\n<p><a href="{{ .ConfirmationURL }}">Reset Password</a></p>\n',
+    '<h2>Reset Password</h2>\n<p>Follow this link to reset the password for your user:</p>\n<p><a href="{{ .ConfirmationURL }}">Reset Password</a></p>\n<p>Alternatively, enter the code: {{ .Token }}</p>\n',
   ),
   magic_link: builtIn(
     'Your Magic Link',
@@ -56,11 +57,11 @@ export const DEFAULT_TEMPLATES: Templates = Object.freeze({
   ),
   email_change: builtIn(
     'Confirm Email Change',
-    '<h2>Confirm Change of Email</h2>\n<p>Follow this link to confirm the update of your email from {{ .Email }} to {{ .NewEmail }}:</p>\n<p><a href="{{ .ConfirmationURL }}">Change Email</a></p>\n',
+    '<h2>Confirm Change of Email</h2>\n<p>Follow this link to confirm the update of your email from {{ .Email }} to {{ .NewEmail }}:</p>\n<p><a href="{{ .ConfirmationURL }}">Change Email</a></p>\n<p>Alternatively, enter the code: {{ .Token }}</p>\n',
   ),
   invite: builtIn(
     'You have been invited',
-    '<h2>You have been invited</h2>\n<p>You have been invited to create a user on {{ .SiteURL }}. Follow this link to accept the invite:</p>\n<p><a href="{{ .ConfirmationURL }}">Accept the invite</a></p>\n',
+    '<h2>You have been invited</h2>\n<p>You have been invited to create a user on {{ .SiteURL }}. Follow this link to accept the invite:</p>\n<p><a href="{{ .ConfirmationURL }}">Accept the invite</a></p>\n<p>Alternatively, enter the code: {{ .Token }}</p>\n',
   ),
   reauthentication: builtIn(
     'Confirm reauthentication',

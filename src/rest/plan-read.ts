@@ -1,0 +1,206 @@
+/**
+ * Plans a read (`GET /rest/v1/table?select=…`) as one SQL statement that returns the response body
+ * as JSON text, built by PostgreSQL: embedded resources are correlated subqueries aggregated with
+ * json_agg (to-many) or row_to_json (to-one), spreads are lateral joins.
+ */
+import { ApiError } from '../errors.js';
+import type { EmbedPath, OrderTerm, ReadQuery, SelectItem } from './ast.js';
+import { conditionSql, fieldSql } from './conditions.js';
+import { resolveRelationship, type Relationship } from './relationships.js';
+import type { Relation, SchemaCache } from './schema.js';
+import { castType, ident, Params } from './sql.js';
+
+export interface SqlPlan {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+export interface ReadOptions {
+  /** Count the rows matching the filters (Prefer: count=…), without the limit. */
+  readonly count: boolean;
+  /** Most rows a response may hold (Supabase's "max rows", 1000 by default). */
+  readonly maxRows: number;
+}
+
+export interface Level {
+  readonly cache: SchemaCache;
+  readonly query: ReadQuery;
+  readonly params: Params;
+  nextAlias: number;
+}
+
+export const qualified = (r: Relation) => `${ident(r.schema)}.${ident(r.name)}`;
+
+const samePath = (a: EmbedPath, b: EmbedPath) => a.length === b.length && a.every((s, i) => s === b[i]);
+
+export function checkColumn(relation: Relation, name: string): void {
+  if (!relation.dynamicColumns && !relation.columns.has(name)) {
+    throw new ApiError(400, '42703', `column ${relation.name}.${name} does not exist`, {
+      hint: null,
+      details: null,
+    });
+  }
+}
+
+/** The SQL of one relation's rows: columns, embeds, filters, order and range at `path`. */
+function levelSql(
+  level: Level,
+  relation: Relation,
+  alias: string,
+  items: readonly SelectItem[],
+  path: EmbedPath,
+  extraWhere: string[],
+  range?: { limit?: number; offset?: number },
+  from = qualified(relation),
+): string {
+  const columns: string[] = [];
+  const joins: string[] = [];
+  const where = [...extraWhere];
+  for (const item of items) {
+    if (item.kind === 'star') {
+      columns.push(`${alias}.*`);
+      continue;
+    }
+    if (item.kind === 'count') throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
+    if (item.kind === 'column') {
+      if (item.aggregate) throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
+      checkColumn(relation, item.field.name);
+      let expr = fieldSql(alias, item.field, level.params);
+      if (item.cast) expr = `(${expr})::${castType(item.cast)}`;
+      const lastKey = item.field.jsonPath.at(-1)?.key;
+      const key = item.alias ?? (lastKey !== undefined ? String(lastKey) : item.field.name);
+      columns.push(`${expr} as ${ident(key)}`);
+      continue;
+    }
+    const relationship = resolveRelationship(level.cache, relation, item);
+    const child = `t${level.nextAlias++}`;
+    const key = item.alias ?? item.relation;
+    const childPath = [...path, key];
+    const join = joinCondition(relationship, alias, child);
+    const childFilters = filtersAt(level, childPath, relationship.target, child, item.relation, path);
+    const sub = levelSql(level, relationship.target, child, item.select, childPath, [join, ...childFilters], rangeAt(level, childPath, item.relation, path));
+    if (item.joinType === 'inner') {
+      where.push(`exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`);
+    }
+    const toOne = relationship.kind === 'many-to-one';
+    if (item.spread) {
+      if (!toOne) throw new ApiError(400, 'PGRST119', `A spread operation on '${item.relation}' is only supported on to-one relationships`);
+      const spread = `s${level.nextAlias++}`;
+      joins.push(`left join lateral (${sub}) as ${spread} on true`);
+      columns.push(`${spread}.*`);
+    } else if (toOne) {
+      columns.push(`(select row_to_json(_e) from (${sub}) as _e) as ${ident(key)}`);
+    } else {
+      columns.push(`coalesce((select json_agg(_e) from (${sub}) as _e), '[]'::json) as ${ident(key)}`);
+    }
+  }
+  if (columns.length === 0) columns.push(`${alias}.*`);
+  const orderBy = orderAt(level, path, relation, alias);
+  const limit = range?.limit !== undefined ? ` limit ${level.params.add(range.limit)}` : '';
+  const offset = range?.offset ? ` offset ${level.params.add(range.offset)}` : '';
+  return `select ${columns.join(', ')} from ${from} as ${alias}${joins.length ? ` ${joins.join(' ')}` : ''}${where.length ? ` where ${where.join(' and ')}` : ''}${orderBy}${limit}${offset}`;
+}
+
+function joinCondition(r: Relationship, parent: string, child: string): string {
+  const pairs = (left: string, leftCols: readonly string[], right: string, rightCols: readonly string[]) =>
+    leftCols.map((c, i) => `${left}.${ident(c)} = ${right}.${ident(rightCols[i] ?? '')}`).join(' and ');
+  switch (r.kind) {
+    case 'many-to-one':
+      return pairs(child, r.fk.refColumns, parent, r.fk.columns);
+    case 'one-to-many':
+      return pairs(child, r.fk.columns, parent, r.fk.refColumns);
+    case 'many-to-many':
+      return `exists (select 1 from ${qualified(r.junction)} as j where ${pairs('j', r.toTarget.columns, child, r.toTarget.refColumns)} and ${pairs('j', r.toParent.columns, parent, r.toParent.refColumns)})`;
+  }
+}
+
+/** Filters written for an embed apply under its alias or its relation name. */
+function matchesEmbed(level: Level, path: EmbedPath, candidates: EmbedPath[]): boolean {
+  return candidates.some((c) => samePath(c, path));
+}
+
+function filtersAt(level: Level, path: EmbedPath, relation: Relation, alias: string, relationName?: string, parentPath?: EmbedPath): string[] {
+  const alternatives = relationName !== undefined && parentPath ? [path, [...parentPath, relationName]] : [path];
+  return level.query.filters
+    .filter((f) => matchesEmbed(level, f.path, alternatives))
+    .map((f) => {
+      checkConditionColumns(relation, f.condition);
+      return conditionSql(alias, f.condition, level.params);
+    });
+}
+
+function checkConditionColumns(relation: Relation, condition: ReadQuery['filters'][number]['condition']): void {
+  if (condition.kind === 'filter') checkColumn(relation, condition.field.name);
+  else condition.conditions.forEach((c) => checkConditionColumns(relation, c));
+}
+
+function rangeAt(level: Level, path: EmbedPath, relationName?: string, parentPath?: EmbedPath) {
+  const alternatives = relationName !== undefined && parentPath ? [path, [...parentPath, relationName]] : [path];
+  return level.query.ranges.find((r) => matchesEmbed(level, r.path, alternatives));
+}
+
+function orderAt(level: Level, path: EmbedPath, relation: Relation, alias: string): string {
+  const terms = level.query.order.filter((o) => samePath(o.path, path)).flatMap((o) => o.terms);
+  if (terms.length === 0) return '';
+  return ` order by ${terms.map((t) => orderTermSql(level, relation, alias, t)).join(', ')}`;
+}
+
+function orderTermSql(level: Level, relation: Relation, alias: string, term: OrderTerm): string {
+  let expr: string;
+  if (term.relation !== undefined) {
+    // Ordering by a column of a to-one embed: `order=author(name).desc`.
+    const r = resolveRelationship(level.cache, relation, { kind: 'embed', relation: term.relation, spread: false, select: [] });
+    if (r.kind !== 'many-to-one') throw new ApiError(400, 'PGRST118', `A related order on '${term.relation}' is not possible: it is not a to-one relationship`);
+    checkColumn(r.target, term.field.name);
+    const child = `t${level.nextAlias++}`;
+    expr = `(select ${fieldSql(child, term.field, level.params)} from ${qualified(r.target)} as ${child} where ${joinCondition(r, alias, child)})`;
+  } else {
+    checkColumn(relation, term.field.name);
+    expr = fieldSql(alias, term.field, level.params);
+  }
+  return `${expr}${term.direction ? ` ${term.direction}` : ''}${term.nulls ? ` nulls ${term.nulls}` : ''}`;
+}
+
+/**
+ * `body`: the JSON array of rows; `page`: rows in it; `total`: rows matching the filters (when
+ * counting), for Content-Range.
+ */
+export function planRead(cache: SchemaCache, relation: Relation, query: ReadQuery, options: ReadOptions): SqlPlan {
+  const level: Level = { cache, query, params: new Params(), nextAlias: 1 };
+  const rootFilters = filtersAt(level, [], relation, 't0');
+  const requested = rangeAt(level, []);
+  const limit = Math.min(requested?.limit ?? options.maxRows, options.maxRows);
+  const rows = levelSql(level, relation, 't0', query.select, [], rootFilters, { limit, offset: requested?.offset });
+  let total = 'null::bigint';
+  if (options.count) {
+    const countWhere = [...filtersAt(level, [], relation, 'c0'), ...innerEmbedConditions(level, relation, 'c0')];
+    total = `(select count(*) from ${qualified(relation)} as c0${countWhere.length ? ` where ${countWhere.join(' and ')}` : ''})`;
+  }
+  return {
+    text: `select coalesce(json_agg(_r), '[]'::json)::text as body, count(_r) as page, ${total} as total from (${rows}) as _r`,
+    values: level.params.values,
+  };
+}
+
+/** `!inner` embeds filter the parent rows, so the count must apply them too. */
+function innerEmbedConditions(level: Level, relation: Relation, alias: string): string[] {
+  return level.query.select.flatMap((item) => {
+    if (item.kind !== 'embed' || item.joinType !== 'inner') return [];
+    const r = resolveRelationship(level.cache, relation, item);
+    const child = `t${level.nextAlias++}`;
+    const key = item.alias ?? item.relation;
+    const conds = [joinCondition(r, alias, child), ...filtersAt(level, [key], r.target, child, item.relation, [])];
+    return [`exists (select 1 from ${qualified(r.target)} as ${child} where ${conds.join(' and ')})`];
+  });
+}
+
+/**
+ * The representation of written rows: `select=` (with embeds) applied to the rows a data-modifying
+ * CTE named `source` returned.
+ */
+export function planRepresentation(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, source: string, applyRoot = false): string {
+  const level: Level = { cache, query, params, nextAlias: 1 };
+  // Written rows were already chosen by the DML's filters; a function's rows are filtered here.
+  const where = applyRoot ? filtersAt(level, [], relation, 't0') : [];
+  return levelSql(level, relation, 't0', query.select, [], where, applyRoot ? rangeAt(level, []) : undefined, source);
+}

@@ -1,0 +1,141 @@
+/**
+ * Plans writes (POST, PATCH, DELETE) as one statement: a data-modifying CTE `source`, then the body
+ * (the `select=` representation of the written rows, or only their count for return=minimal).
+ */
+import { ApiError } from '../errors.js';
+import type { ReadQuery } from './ast.js';
+import { conditionSql } from './conditions.js';
+import { checkColumn, planRepresentation, qualified, type SqlPlan } from './plan-read.js';
+import type { Preferences } from './prefer.js';
+import type { Relation, SchemaCache } from './schema.js';
+import { ident, Params } from './sql.js';
+
+type JsonObject = Record<string, unknown>;
+
+export interface WriteInput {
+  readonly cache: SchemaCache;
+  readonly relation: Relation;
+  readonly query: ReadQuery;
+  readonly prefer: Preferences;
+  /** Include the written rows in the body (return=representation). */
+  readonly representation: boolean;
+}
+
+function missingColumn(relation: Relation, name: string): ApiError {
+  return new ApiError(400, 'PGRST204', `Could not find the '${name}' column of '${relation.name}' in the schema cache`, { details: null, hint: null });
+}
+
+function finish(input: WriteInput, params: Params, dml: string): SqlPlan {
+  const returning = input.representation ? 'returning t.*' : 'returning 1';
+  const body = input.representation
+    ? `(select coalesce(json_agg(_r), '[]'::json)::text from (${planRepresentation(input.cache, input.relation, input.query, params, 'source')}) as _r)`
+    : `'[]'`;
+  return { text: `with source as (${dml} ${returning}) select ${body} as body, (select count(*) from source) as page, null::bigint as total`, values: params.values };
+}
+
+function rootWhere(input: WriteInput, params: Params): string {
+  const conditions = input.query.filters
+    .filter((f) => f.path.length === 0)
+    .map((f) => {
+      checkFilterColumns(input.relation, f.condition);
+      return conditionSql('t', f.condition, params);
+    });
+  return conditions.length ? ` where ${conditions.join(' and ')}` : '';
+}
+
+function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][number]['condition']): void {
+  if (condition.kind === 'filter') checkColumn(relation, condition.field.name);
+  else condition.conditions.forEach((c) => checkFilterColumns(relation, c));
+}
+
+/**
+ * POST: rows go through json_populate_recordset, so PostgreSQL converts each value to its column's
+ * type. Rows that lack a column get NULL, or, with Prefer: missing=default, the column's default:
+ * rows are grouped by the keys they have and each group is its own INSERT naming only those.
+ */
+export function planInsert(input: WriteInput, body: unknown, columnsParam: string | undefined, onConflict: string | undefined): SqlPlan {
+  const rows = (Array.isArray(body) ? body : [body]) as unknown[];
+  if (rows.some((r) => r === null || typeof r !== 'object' || Array.isArray(r))) {
+    throw new ApiError(400, 'PGRST102', 'All object keys must match', { details: 'The body must be a JSON object or an array of objects' });
+  }
+  const objects = rows as JsonObject[];
+  const { relation } = input;
+  let columns: string[];
+  if (columnsParam !== undefined) {
+    columns = columnsParam.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1')).filter((c) => c !== '');
+  } else {
+    columns = Object.keys(objects[0] ?? {});
+    const key = columns.slice().sort().join('\u0000');
+    if (objects.some((o) => Object.keys(o).sort().join('\u0000') !== key)) {
+      throw new ApiError(400, 'PGRST102', 'All object keys must match', { details: null, hint: null });
+    }
+  }
+  for (const c of columns) if (!relation.columns.has(c)) throw missingColumn(relation, c);
+
+  const groups = new Map<string, { columns: string[]; rows: JsonObject[] }>();
+  for (const row of objects) {
+    const present = input.prefer.missing === 'default' ? columns.filter((c) => c in row) : columns;
+    const key = present.join('\u0000');
+    const group = groups.get(key) ?? { columns: present, rows: [] };
+    group.rows.push(row);
+    groups.set(key, group);
+  }
+  const params = new Params();
+  const conflict = conflictClause(input, relation, onConflict, columns);
+  const inserts = [...groups.values()].map((g) => {
+    if (g.columns.length === 0) {
+      return `insert into ${qualified(relation)} as t select from json_array_elements(${params.add(JSON.stringify(g.rows))}::json)`;
+    }
+    const names = g.columns.map(ident).join(', ');
+    const picked = g.rows.map((r) => Object.fromEntries(g.columns.map((c) => [c, r[c] ?? null])));
+    return `insert into ${qualified(relation)} as t (${names}) select ${names} from json_populate_recordset(null::${qualified(relation)}, ${params.add(JSON.stringify(picked))}::json)${conflict}`;
+  });
+  if (inserts.length === 1 || objects.length === 0) {
+    return finish(input, params, inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`);
+  }
+  // Several groups: each INSERT is its own CTE; `source` is their union.
+  const returning = input.representation ? 'returning t.*' : 'returning 1';
+  const ctes = inserts.map((sql, i) => `g${i} as (${sql} ${returning})`).join(', ');
+  const union = inserts.map((_, i) => `select * from g${i}`).join(' union all ');
+  const plan = finish(input, params, 'SOURCE');
+  return { text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`), values: plan.values };
+}
+
+function conflictClause(input: WriteInput, relation: Relation, onConflict: string | undefined, columns: string[]): string {
+  if (!input.prefer.resolution) return '';
+  const target = onConflict !== undefined ? onConflict.split(',').map((c) => c.trim()) : relation.primaryKey;
+  if (target.length === 0) throw new ApiError(400, 'PGRST100', `on_conflict is required: ${relation.name} has no primary key`);
+  for (const c of target) if (!relation.columns.has(c)) throw missingColumn(relation, c);
+  const list = target.map(ident).join(', ');
+  if (input.prefer.resolution === 'ignore-duplicates') return ` on conflict (${list}) do nothing`;
+  const updates = columns.filter((c) => !target.includes(c)).map((c) => `${ident(c)} = excluded.${ident(c)}`);
+  return updates.length ? ` on conflict (${list}) do update set ${updates.join(', ')}` : ` on conflict (${list}) do nothing`;
+}
+
+/** PATCH: the body's keys are the columns set; filters choose the rows. */
+export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: 'A PATCH body must be a JSON object' });
+  }
+  const { relation } = input;
+  const columns = Object.keys(body);
+  for (const c of columns) if (!relation.columns.has(c)) throw missingColumn(relation, c);
+  const params = new Params();
+  if (columns.length === 0) {
+    return finish(input, params, `select t.* from ${qualified(relation)} as t where false`);
+  }
+  const payload = params.add(JSON.stringify(body));
+  const set = columns.map((c) => `${ident(c)} = _x.${ident(c)}`).join(', ');
+  const where = rootWhere(input, params);
+  return finish(
+    input,
+    params,
+    `update ${qualified(relation)} as t set ${set} from (select * from json_populate_record(null::${qualified(relation)}, ${payload}::json)) as _x${where}`,
+  );
+}
+
+/** DELETE: filters choose the rows. */
+export function planDelete(input: WriteInput): SqlPlan {
+  const params = new Params();
+  return finish(input, params, `delete from ${qualified(input.relation)} as t${rootWhere(input, params)}`);
+}

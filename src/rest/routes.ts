@@ -1,0 +1,173 @@
+/** /rest/v1: PostgREST's HTTP surface over the planner, run as the caller's role under RLS. */
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { ApiError } from '../errors.js';
+import type { Claims } from '../db/index.js';
+import { bearerToken, requireApiKey, verifyJwt, describeJwtError, type KeyEnv } from '../platform/keys.js';
+import type { Services } from '../server.js';
+import { schemaCacheHolder, type SchemaCacheHolder } from './cache.js';
+import { fromPgError, isPgError } from './errors.js';
+import { parseReadQuery } from './parse.js';
+import { planRead, type SqlPlan } from './plan-read.js';
+import type { Relation, SchemaCache } from './schema.js';
+import { parsePrefer, type Preferences } from './prefer.js';
+import { rpc } from './rpc.js';
+import { write } from './write.js';
+import { bodyLimit } from 'hono/body-limit';
+
+export interface RestContext {
+  readonly services: Services;
+  readonly cache: SchemaCacheHolder;
+  readonly secret: Uint8Array;
+}
+
+export function restRoutes(services: Services): Hono<KeyEnv> {
+  const ctx: RestContext = {
+    services,
+    cache: schemaCacheHolder(services.db, services.config.rest.schemas, services.log),
+    secret: new TextEncoder().encode(services.keys.jwtSecret),
+  };
+  const app = new Hono<KeyEnv>();
+  app.use('*', requireApiKey(services.keys.jwtSecret));
+  app.use('*', bodyLimit({ maxSize: ctx.services.config.rest.maxBodyBytes, onError: () => { throw new ApiError(413, 'PGRST413', 'Payload Too Large', { headers: { connection: 'close' } }); } }));
+  app.on(['GET', 'HEAD'], '/:relation', (c) => read(ctx, c));
+  app.post('/:relation', (c) => write(ctx, c, 'insert'));
+  app.patch('/:relation', (c) => write(ctx, c, 'update'));
+  app.delete('/:relation', (c) => write(ctx, c, 'delete'));
+  app.on(['GET', 'HEAD', 'POST'], '/rpc/:fn', (c) => rpc(ctx, c));
+  return app;
+}
+
+/** The JWT's claims (the user's access token, or the apikey's role when there is none). */
+export async function requestClaims(ctx: RestContext, c: Context<KeyEnv>): Promise<Claims> {
+  const token = bearerToken(c.req.header('authorization'));
+  if (!token) return { role: c.get('apikeyRole') };
+  try {
+    const claims = await verifyJwt(ctx.secret, token);
+    return { ...claims, role: typeof claims.role === 'string' ? claims.role : c.get('apikeyRole') };
+  } catch (err) {
+    const why = describeJwtError(err);
+    throw new ApiError(401, 'PGRST301', why === 'token is expired' ? 'JWT expired' : `JWT invalid: ${why}`, {
+      headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${why}"` },
+    });
+  }
+}
+
+/** The schema a request addresses: Accept-Profile (reads) or Content-Profile (writes). */
+export function requestSchema(ctx: RestContext, c: Context, header: 'accept-profile' | 'content-profile'): string {
+  const schemas = ctx.services.config.rest.schemas;
+  const asked = c.req.header(header);
+  if (asked === undefined) return schemas[0] ?? 'public';
+  if (!schemas.includes(asked)) {
+    throw new ApiError(406, 'PGRST106', `The schema must be one of the following: ${schemas.join(', ')}`);
+  }
+  return asked;
+}
+
+export function findRelation(cache: SchemaCache, schema: string, name: string): Relation {
+  const relation = cache.relation(schema, name);
+  if (!relation) {
+    throw new ApiError(404, 'PGRST205', `Could not find the table '${schema}.${name}' in the schema cache`, {
+      details: null,
+      hint: null,
+    });
+  }
+  return relation;
+}
+
+export interface ExecuteOptions<R> {
+  readonly prefer?: Preferences;
+  /** GET requests run read-only, as PostgREST runs them: a volatile function that writes fails. */
+  readonly readOnly?: boolean;
+  /** Runs before COMMIT; throwing rolls the statement back (max-affected, single object). */
+  readonly check?: (row: R) => void;
+}
+
+/** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
+export async function execute<R extends Record<string, unknown>>(ctx: RestContext, claims: Claims, plan: SqlPlan, options: ExecuteOptions<R> = {}): Promise<R> {
+  try {
+    return await ctx.services.db.withClaims(claims, async (tx) => {
+      if (options.readOnly) await tx.query('set transaction read only');
+      const row = (await tx.query<R>(plan.text, plan.values)).rows[0] as R;
+      options.check?.(row);
+      if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
+      return row;
+    });
+  } catch (err) {
+    if (err instanceof RollbackRequested) return err.row as R;
+    if (isPgError(err)) throw fromPgError(err, claims.role);
+    throw err;
+  }
+}
+
+class RollbackRequested extends Error {
+  constructor(readonly row: unknown) {
+    super('rollback requested');
+  }
+}
+
+export interface ReadRow extends Record<string, unknown> {
+  body: string;
+  page: string;
+  total: string | null;
+}
+
+/** `Range: 0-9` (items), as postgrest-js sends for `.range()`. */
+export function rangeHeader(c: Context): { offset: number; limit?: number } | undefined {
+  const header = c.req.header('range');
+  if (!header) return undefined;
+  const match = /^(?:items=)?(\d+)-(\d*)$/.exec(header.trim());
+  if (!match) throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', { details: `"${header.slice(0, 40)}" is not a range like 0-9` });
+  const from = Number(match[1]);
+  const to = match[2] === '' ? undefined : Number(match[2]);
+  if (to !== undefined && to < from) throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', { details: 'The lower boundary must be lower than or equal to the upper boundary' });
+  return { offset: from, limit: to === undefined ? undefined : to - from + 1 };
+}
+
+const SINGLE = 'application/vnd.pgrst.object+json';
+
+async function read(ctx: RestContext, c: Context<KeyEnv>) {
+  const cache = await ctx.cache.get();
+  const relation = findRelation(cache, requestSchema(ctx, c, 'accept-profile'), c.req.param('relation') ?? '');
+  const prefer = parsePrefer(c.req.header('prefer'));
+  let query = parseReadQuery(new URL(c.req.url).searchParams);
+  const range = rangeHeader(c);
+  if (range && !query.ranges.some((r) => r.path.length === 0)) {
+    query = { ...query, ranges: [...query.ranges, { path: [], limit: range.limit, offset: range.offset }] };
+  }
+  const claims = await requestClaims(ctx, c);
+  const plan = planRead(cache, relation, query, { count: prefer.count !== undefined, maxRows: ctx.services.config.rest.maxRows });
+  const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true });
+  const page = Number(row.page);
+  const total = row.total === null ? undefined : Number(row.total);
+  const offset = query.ranges.find((r) => r.path.length === 0)?.offset ?? 0;
+  c.header('content-range', page === 0 ? `*/${total ?? '*'}` : `${offset}-${offset + page - 1}/${total ?? '*'}`);
+  if (prefer.count) c.header('preference-applied', `count=${prefer.count}`);
+  const accept = c.req.header('accept') ?? '';
+  if (accept.includes(SINGLE)) {
+    if (page !== 1) {
+      throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${page} rows`, hint: null });
+    }
+    const [only] = JSON.parse(row.body) as unknown[];
+    return respond(c, 200, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+  }
+  const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
+  if (accept.startsWith('text/csv')) return respond(c, partial ? 206 : 200, toCsv(JSON.parse(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
+  return respond(c, partial ? 206 : 200, row.body, 'application/json; charset=utf-8');
+}
+
+export function respond(c: Context, status: 200 | 201 | 206, body: string, contentType: string): Response {
+  c.header('content-type', contentType);
+  return c.req.method === 'HEAD' ? c.body(null, status) : c.body(body, status);
+}
+
+/** `Accept: text/csv` (postgrest-js `.csv()`): a header line, then one line per row. */
+export function toCsv(rows: readonly Record<string, unknown>[]): string {
+  const keys = Object.keys(rows[0] ?? {});
+  const cell = (v: unknown) => {
+    if (v === null || v === undefined) return '';
+    const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [keys.map(cell).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n');
+}

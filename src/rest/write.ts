@@ -1,0 +1,69 @@
+/** POST (insert/upsert), PATCH (update) and DELETE on a table or view. */
+import type { Context } from 'hono';
+import { ApiError } from '../errors.js';
+import type { KeyEnv } from '../platform/keys.js';
+import { parseReadQuery } from './parse.js';
+import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
+import { parsePrefer } from './prefer.js';
+import { execute, findRelation, requestClaims, requestSchema, respond, type ReadRow, type RestContext } from './routes.js';
+
+const SINGLE = 'application/vnd.pgrst.object+json';
+
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
+  }
+}
+
+export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert' | 'update' | 'delete') {
+  const cache = await ctx.cache.get();
+  const relation = findRelation(cache, requestSchema(ctx, c, 'content-profile'), c.req.param('relation') ?? '');
+  const url = new URL(c.req.url);
+  const prefer = parsePrefer(c.req.header('prefer'));
+  const query = parseReadQuery(url.searchParams);
+  const single = (c.req.header('accept') ?? '').includes(SINGLE);
+  const representation = prefer.return === 'representation';
+  const input: WriteInput = { cache, relation, query, prefer, representation };
+  const body = kind === 'delete' ? undefined : await jsonBody(c);
+  const plan =
+    kind === 'insert'
+      ? planInsert(input, body, url.searchParams.get('columns') ?? undefined, url.searchParams.get('on_conflict') ?? undefined)
+      : kind === 'update'
+        ? planUpdate(input, body)
+        : planDelete(input);
+  const claims = await requestClaims(ctx, c);
+  const row = await execute<ReadRow>(ctx, claims, plan, {
+    prefer,
+    check: (r) => {
+      const affected = Number(r.page);
+      // Checked before COMMIT: a violation leaves the table as it was.
+      if (prefer.handling === 'strict' && prefer.maxAffected !== undefined && affected > prefer.maxAffected) {
+        throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, { details: `The query affects ${affected} rows`, hint: null });
+      }
+      if (single && representation && affected !== 1) {
+        throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${affected} rows`, hint: null });
+      }
+    },
+  });
+  const affected = Number(row.page);
+  const applied = [
+    prefer.return && `return=${prefer.return}`,
+    prefer.resolution && `resolution=${prefer.resolution}`,
+    prefer.missing && `missing=${prefer.missing}`,
+    prefer.tx && `tx=${prefer.tx}`,
+    prefer.maxAffected !== undefined && prefer.handling === 'strict' && `max-affected=${prefer.maxAffected}`,
+  ].filter(Boolean);
+  if (applied.length) c.header('preference-applied', applied.join(', '));
+  c.header('content-range', kind === 'insert' ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
+  const status = kind === 'insert' ? 201 : 200;
+  if (!representation) return c.body(null, kind === 'insert' ? 201 : 204);
+  if (single) {
+    const [only] = JSON.parse(row.body) as unknown[];
+    return respond(c, status, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+  }
+  return respond(c, status, row.body, 'application/json; charset=utf-8');
+}

@@ -1,0 +1,276 @@
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+
+/** The chat schema of our users' plans: rooms, members, messages, with RLS through membership. */
+const CHAT = `
+create table public.profiles (id uuid primary key references auth.users (id) on delete cascade, username text unique not null, avatar_url text);
+create function public.handle_new_user() returns trigger language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.profiles (id, username) values (new.id, new.raw_user_meta_data ->> 'username');
+  return new;
+end $$;
+create trigger on_auth_user_created after insert on auth.users for each row execute procedure public.handle_new_user();
+
+create table public.rooms (id bigint generated always as identity primary key, name text not null unique, is_private boolean not null default false, created_at timestamptz not null default now());
+create table public.members (room_id bigint references public.rooms (id) on delete cascade, user_id uuid references public.profiles (id) on delete cascade, role text not null default 'member', primary key (room_id, user_id));
+create table public.messages (
+  id bigint generated always as identity primary key,
+  room_id bigint not null references public.rooms (id) on delete cascade,
+  author_id uuid not null default auth.uid() references public.profiles (id),
+  body text not null check (length(body) between 1 and 2000),
+  data jsonb not null default '{}',
+  created_at timestamptz not null default now()
+);
+create index on public.messages (room_id, id desc);
+create table public.tags (id serial primary key, name text unique not null);
+create table public.room_tags (room_id bigint references public.rooms (id), tag_id int references public.tags (id), primary key (room_id, tag_id));
+
+create function public.is_member(room bigint) returns boolean language sql stable security definer set search_path = '' as $$
+  select exists (select 1 from public.members where room_id = room and user_id = auth.uid())
+$$;
+
+alter table public.profiles enable row level security;
+alter table public.rooms enable row level security;
+alter table public.members enable row level security;
+alter table public.messages enable row level security;
+create policy "profiles are public" on public.profiles for select using (true);
+create policy "public rooms or member" on public.rooms for select using (not is_private or public.is_member(id));
+create policy "members see members" on public.members for select using (public.is_member(room_id));
+create policy "members read messages" on public.messages for select using (public.is_member(room_id));
+create policy "members post as themselves" on public.messages for insert to authenticated with check (public.is_member(room_id) and author_id = auth.uid());
+create policy "authors edit" on public.messages for update to authenticated using (author_id = auth.uid());
+create policy "authors delete" on public.messages for delete to authenticated using (author_id = auth.uid());
+alter table public.tags enable row level security;
+create policy "tags are public" on public.tags for select using (true);
+alter table public.room_tags enable row level security;
+create policy "room tags are public" on public.room_tags for select using (true);
+
+create function public.add(a int, b int default 1) returns int language sql immutable as $$ select a + b $$;
+create function public.room_stats(room bigint) returns table (message_count bigint, authors bigint) language sql stable as $$
+  select count(*), count(distinct author_id) from public.messages where room_id = room
+$$;
+create function public.search_messages(q text) returns setof public.messages language sql stable as $$
+  select * from public.messages where body ilike '%' || q || '%'
+$$;
+create function public.bump(room bigint) returns void language sql as $$ update public.rooms set name = name where id = room $$;
+`;
+
+let server: TestServer;
+let admin: SupabaseClient;
+let alice: SupabaseClient;
+let bob: SupabaseClient;
+let anon: SupabaseClient;
+let aliceId: string;
+let bobId: string;
+let general: number;
+let secret: number;
+
+async function signedUp(username: string): Promise<[SupabaseClient, string]> {
+  const client = supabaseClient(server);
+  const { data, error } = await client.auth.signUp({ email: `${username}@example.com`, password: `${username} password`, options: { data: { username } } });
+  if (error) throw error;
+  return [client, data.user?.id ?? ''];
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ migrations: { '20240101000000_chat.sql': CHAT } });
+  admin = supabaseClient(server, server.serviceRoleKey);
+  anon = supabaseClient(server);
+  [alice, aliceId] = await signedUp('alice');
+  [bob, bobId] = await signedUp('bob');
+  const rooms = await admin.from('rooms').insert([{ name: 'general', is_private: false }, { name: 'secret', is_private: true }]).select('id, name');
+  expect(rooms.error).toBeNull();
+  general = rooms.data?.find((r) => r.name === 'general')?.id;
+  secret = rooms.data?.find((r) => r.name === 'secret')?.id;
+  const members = await admin.from('members').insert([
+    { room_id: general, user_id: aliceId, role: 'owner' },
+    { room_id: general, user_id: bobId, role: 'member' },
+    { room_id: secret, user_id: aliceId, role: 'owner' },
+  ]);
+  expect(members.error).toBeNull();
+  const tags = await admin.from('tags').insert([{ name: 'fun' }, { name: 'work' }]).select();
+  await admin.from('room_tags').insert(tags.data?.map((t) => ({ room_id: general, tag_id: t.id })) ?? []);
+});
+afterAll(() => server.stop());
+
+describe('writes under RLS', () => {
+  test('members post messages; the author comes from the JWT', async () => {
+    for (let i = 1; i <= 30; i++) {
+      const who = i % 3 === 0 ? bob : alice;
+      const { error } = await who.from('messages').insert({ room_id: general, body: `hello ${i}`, data: { n: i, tags: i % 2 ? ['odd'] : ['even'] } });
+      expect(error).toBeNull();
+    }
+    const { data, error } = await alice.from('messages').insert({ room_id: secret, body: 'just us' }).select('id, body, author_id').single();
+    expect(error).toBeNull();
+    expect(data).toMatchObject({ body: 'just us', author_id: aliceId });
+  });
+
+  test('a non-member cannot post into a room', async () => {
+    const { error, status } = await bob.from('messages').insert({ room_id: secret, body: 'let me in' });
+    expect(status).toBe(403);
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toMatch(/row-level security/);
+  });
+
+  test('anon cannot write at all', async () => {
+    const { status, error } = await anon.from('messages').insert({ room_id: general, body: 'anonymous' });
+    expect(status).toBe(401);
+    expect(error?.code).toBe('42501');
+  });
+
+  test('authors update and delete their own messages only', async () => {
+    const mine = await alice.from('messages').insert({ room_id: general, body: 'typo' }).select().single();
+    const edited = await alice.from('messages').update({ body: 'fixed' }).eq('id', mine.data?.id).select('body');
+    expect(edited.data).toEqual([{ body: 'fixed' }]);
+    const notMine = await bob.from('messages').update({ body: 'hijacked' }).eq('id', mine.data?.id).select();
+    expect(notMine.data).toEqual([]);
+    const deleted = await alice.from('messages').delete().eq('id', mine.data?.id).select('id');
+    expect(deleted.data).toEqual([{ id: mine.data?.id }]);
+  });
+});
+
+describe('reads', () => {
+  test('latest 50 messages of a room, newest first, with authors embedded', async () => {
+    const { data, error } = await bob
+      .from('messages')
+      .select('id, body, author:profiles(username)')
+      .eq('room_id', general)
+      .order('id', { ascending: false })
+      .limit(5);
+    expect(error).toBeNull();
+    expect(data?.map((m) => m.body)).toEqual(['hello 30', 'hello 29', 'hello 28', 'hello 27', 'hello 26']);
+    expect(data?.[0]?.author).toEqual({ username: 'bob' });
+    expect(data?.[1]?.author).toEqual({ username: 'alice' });
+  });
+
+  test('RLS hides rooms and messages a user is not a member of', async () => {
+    const bobRooms = await bob.from('rooms').select('name').order('name');
+    expect(bobRooms.data).toEqual([{ name: 'general' }]);
+    const aliceRooms = await alice.from('rooms').select('name').order('name');
+    expect(aliceRooms.data).toEqual([{ name: 'general' }, { name: 'secret' }]);
+    const bobSecret = await bob.from('messages').select('id').eq('room_id', secret);
+    expect(bobSecret.data).toEqual([]);
+    const anonMessages = await anon.from('messages').select('id');
+    expect(anonMessages.data).toEqual([]);
+  });
+
+  test('one-to-many and many-to-many embeds, with filters and order inside the embed', async () => {
+    const { data, error } = await alice
+      .from('rooms')
+      .select('name, tags(name), messages(body)')
+      .eq('name', 'general')
+      .order('id', { referencedTable: 'messages', ascending: false })
+      .limit(2, { referencedTable: 'messages' })
+      .single();
+    expect(error).toBeNull();
+    expect(data?.tags).toEqual([{ name: 'fun' }, { name: 'work' }]);
+    expect(data?.messages).toEqual([{ body: 'hello 30' }, { body: 'hello 29' }]);
+  });
+
+  test('!inner embeds filter the parents', async () => {
+    const { data } = await alice.from('rooms').select('name, messages!inner(body)').eq('messages.body', 'just us');
+    expect(data).toEqual([{ name: 'secret', messages: [{ body: 'just us' }] }]);
+  });
+
+  test('filters: in, ilike, or, not, is, gte, JSON paths and contains', async () => {
+    const q = () => alice.from('messages').select('body').eq('room_id', general);
+    expect((await q().in('body', ['hello 1', 'hello 2'])).data?.length).toBe(2);
+    expect((await q().ilike('body', 'HELLO 1%')).data?.length).toBe(11);
+    expect((await q().or('body.eq.hello 3,body.eq.hello 4')).data?.length).toBe(2);
+    expect((await q().not('body', 'like', 'hello%')).data?.length).toBe(0);
+    expect((await q().is('data->n', null)).data?.length).toBe(0);
+    expect((await q().gte('data->n', 29)).data?.map((m) => m.body).sort()).toEqual(['hello 29', 'hello 30']);
+    expect((await q().eq('data->>n', '7')).data).toEqual([{ body: 'hello 7' }]);
+    expect((await q().contains('data', { tags: ['even'] })).data?.length).toBe(15);
+    const { data } = await alice.from('messages').select('n:data->n, body').eq('data->>n', '5').single();
+    expect(data).toEqual({ n: 5, body: 'hello 5' });
+  });
+
+  test('range, exact count and Content-Range', async () => {
+    const { data, count, status } = await alice.from('messages').select('id', { count: 'exact' }).eq('room_id', general).order('id').range(10, 19);
+    expect(data?.length).toBe(10);
+    expect(count).toBe(30);
+    expect(status).toBe(206);
+    const head = await alice.from('messages').select('*', { count: 'exact', head: true }).eq('room_id', general);
+    expect(head.count).toBe(30);
+    expect(head.data).toBeNull();
+  });
+
+  test('single() and maybeSingle()', async () => {
+    const none = await alice.from('rooms').select().eq('name', 'nope').maybeSingle();
+    expect(none).toMatchObject({ data: null, error: null });
+    const many = await alice.from('rooms').select().single();
+    expect(many.status).toBe(406);
+    expect(many.error?.code).toBe('PGRST116');
+  });
+
+  test('csv()', async () => {
+    const { data } = await alice.from('rooms').select('name, is_private').order('name').csv();
+    expect(data).toBe('name,is_private\ngeneral,false\nsecret,true');
+  });
+});
+
+describe('upsert', () => {
+  test('merges on the primary key or a unique column, or ignores duplicates', async () => {
+    const first = await admin.from('tags').upsert({ name: 'fun' }, { onConflict: 'name' }).select('name');
+    expect(first.error).toBeNull();
+    const ignored = await admin.from('tags').upsert([{ name: 'fun' }, { name: 'new' }], { onConflict: 'name', ignoreDuplicates: true }).select('name');
+    expect(ignored.data).toEqual([{ name: 'new' }]);
+    const count = await admin.from('tags').select('*', { count: 'exact', head: true });
+    expect(count.count).toBe(3);
+  });
+
+  test('bulk insert with differing keys: missing ones are NULL, or defaults with defaultToNull: false', async () => {
+    const nulls = await admin.from('rooms').insert([{ name: 'a' }, { name: 'b', is_private: true }]);
+    expect(nulls.error?.code).toBe('23502');
+    const { data, error } = await admin.from('rooms').insert([{ name: 'a' }, { name: 'b', is_private: true }], { defaultToNull: false }).select('name, is_private');
+    expect(error).toBeNull();
+    expect(data).toEqual([{ name: 'a', is_private: false }, { name: 'b', is_private: true }]);
+  });
+});
+
+describe('rpc', () => {
+  test('scalar, table and setof functions, with filters on the result', async () => {
+    expect((await anon.rpc('add', { a: 2, b: 3 })).data).toBe(5);
+    expect((await anon.rpc('add', { a: 2 })).data).toBe(3);
+    const stats = await alice.rpc('room_stats', { room: general });
+    expect(stats.data).toEqual([{ message_count: 30, authors: 2 }]);
+    const found = await alice.rpc('search_messages', { q: 'hello 1' }).select('body').order('id').limit(3);
+    expect(found.data).toEqual([{ body: 'hello 1' }, { body: 'hello 10' }, { body: 'hello 11' }]);
+    const get = await alice.rpc('add', { a: 40, b: 2 }, { get: true });
+    expect(get.data).toBe(42);
+  });
+
+  test('a volatile function called with GET is refused; void answers 204', async () => {
+    const viaGet = await admin.rpc('bump', { room: general }, { get: true });
+    expect(viaGet.error, JSON.stringify(viaGet.error)).not.toBeNull();
+    expect(viaGet.status).toBe(405);
+    expect(viaGet.error?.code).toBe('25006');
+    const viaPost = await admin.rpc('bump', { room: general });
+    expect(viaPost.error).toBeNull();
+    expect(viaPost.status).toBe(204);
+  });
+
+  test('an unknown function is a 404', async () => {
+    const { error, status } = await anon.rpc('nope', { x: 1 });
+    expect(status).toBe(404);
+    expect(error?.code).toBe('PGRST202');
+  });
+});
+
+describe('errors in PostgREST shape', () => {
+  test.each([
+    ['unknown table', (c: SupabaseClient) => c.from('nope').select(), 404, 'PGRST205'],
+    ['unknown column', (c: SupabaseClient) => c.from('rooms').select('nope'), 400, '42703'],
+    ['unknown embed', (c: SupabaseClient) => c.from('rooms').select('*, nope(*)'), 400, 'PGRST200'],
+    ['unique violation', (c: SupabaseClient) => c.from('rooms').insert({ name: 'general' }), 409, '23505'],
+    ['check violation', (c: SupabaseClient) => c.from('messages').insert({ room_id: 1, body: '', author_id: '00000000-0000-0000-0000-000000000000' }), 400, '23514'],
+    ['bad type', (c: SupabaseClient) => c.from('rooms').select().eq('id', 'abc'), 400, '22P02'],
+    ['insert into unknown column', (c: SupabaseClient) => c.from('rooms').insert({ nope: 1 }), 400, 'PGRST204'],
+  ])('%s', async (_, run, status, code) => {
+    const result = await run(admin);
+    expect(result.status).toBe(status);
+    expect(result.error?.code).toBe(code);
+  });
+});
