@@ -130,15 +130,24 @@ function throwIfAborted(abort: AbortSignal | undefined): void {
 async function cancellable<T>(db: Db, client: pg.PoolClient, abort: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
   if (!abort) return work();
   const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
-  const cancel = () => void db.query('select pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  // A cancel reaches only a statement already running, so it repeats until the work has ended.
+  let repeat: NodeJS.Timeout | undefined;
+  const cancel = () => {
+    const once = () => void db.query('select pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    once();
+    repeat = setInterval(once, 250);
+  };
   abort.addEventListener('abort', cancel, { once: true });
   try {
+    // A signal that came while the pid was being read has already fired its event.
+    throwIfAborted(abort);
     return await work();
   } catch (err) {
     throwIfAborted(abort);
     throw err;
   } finally {
     abort.removeEventListener('abort', cancel);
+    clearInterval(repeat);
   }
 }
 

@@ -78,10 +78,12 @@ export function createDb(options: PoolOptions): Db {
         // set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL.
         // The statement timeout is set here, not at connect, because PgBouncer refuses it as a
         // startup parameter.
-        await client.query(
-          "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
-          [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
-        );
+        // A named statement: parsed once per connection, as this runs before every request.
+        await client.query({
+          name: 'trellis_set_claims',
+          text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
+          values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
+        });
         return fn({ query: (text, values) => client.query(text, values) });
       });
     },

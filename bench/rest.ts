@@ -1,0 +1,108 @@
+/**
+ * Data API throughput (issue 4) on the chat schema, through a started Trellis (embedded
+ * PostgreSQL): "latest 50 messages of a room" and "insert one message", each beside its floor: the
+ * same SQL with the same role and JWT claims sent by raw `pg` in a transaction, in the same run.
+ *
+ *   npx tsx bench/rest.ts [--seconds 8] [--concurrency 8] [--write]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeJwt } from 'jose';
+import pg from 'pg';
+import { signApiKeys } from '../src/project/secrets.js';
+import { freePort } from '../test/helpers/cli.js';
+import { runLoad, type LoadResult } from './stats.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, write: { type: 'boolean', default: false } },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const LATEST = `select coalesce(json_agg(m), '[]'::json)::text from (select id, body, author_id, created_at from public.messages where room_id = $1 order by id desc limit 50) m`;
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-rest-'));
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'bench', 'fixtures', 'chat.sql'), path.join(dir, 'supabase', 'migrations', '20240101000000_chat.sql'));
+  const port = await freePort();
+  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', AUTH_RATE_LIMIT_SIGN_IN: '1000000' },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
+    const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
+    const { anonKey } = await signApiKeys(state.jwtSecret);
+    const signup = await fetch(`${url}/auth/v1/signup`, {
+      method: 'POST',
+      headers: { apikey: anonKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }),
+    });
+    const session = (await signup.json()) as { access_token: string; user: { id: string } };
+    const token = session.access_token;
+    const claims = decodeJwt(token);
+
+    // Seed as the database owner: one room of 10,000 messages the user is a member of.
+    const pool = new pg.Pool({ connectionString: state.dbUrl, max: 10 });
+    const room = (await pool.query<{ id: string }>(`insert into public.rooms (name) values ('bench') returning id`)).rows[0]?.id;
+    await pool.query('insert into public.members (room_id, user_id) values ($1, $2)', [room, session.user.id]);
+    await pool.query(`insert into public.messages (room_id, author_id, body) select $1, $2, 'message ' || g from generate_series(1, 10000) g`, [room, session.user.id]);
+    await pool.query('analyze');
+
+    const headers = { apikey: anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const latestUrl = `${url}/rest/v1/messages?select=id,body,author_id,created_at&room_id=eq.${room}&order=id.desc&limit=50`;
+    const ok = async (r: Response) => {
+      if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+    };
+    const viaTrellisRead = await runLoad(async () => ok(await fetch(latestUrl, { headers })), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const viaTrellisInsert = await runLoad(
+      async () => ok(await fetch(`${url}/rest/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+      { concurrency: CONCURRENCY, seconds: SECONDS },
+    );
+
+    const asUser = async (sql: string, params: unknown[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        await client.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
+        await client.query(sql, params);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
+    };
+    const floorRead = await runLoad(() => asUser(LATEST, [room]), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const floorInsert = await runLoad(() => asUser('insert into public.messages (room_id, body) values ($1, $2)', [room, 'hello']), { concurrency: CONCURRENCY, seconds: SECONDS });
+    await pool.end();
+
+    const row = (what: string, r: LoadResult, floor: LoadResult) =>
+      `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${floor.perSecond.toFixed(0)}/s, p99 ${floor.p99.toFixed(1)} ms | ${(r.perSecond / floor.perSecond).toFixed(2)} |`;
+    const table = [
+      '| Operation | Through Trellis | p50 | p99 | Errors | Floor: raw `pg`, same SQL and claims | Ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      row('latest 50 messages of a room (`GET /rest/v1/messages?…&order=id.desc&limit=50`)', viaTrellisRead, floorRead),
+      row('insert one message (`POST /rest/v1/messages`)', viaTrellisInsert, floorInsert),
+    ].join('\n');
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+    const section = `<!-- rest:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each after 1 s warm-up; 10,000 messages in the room; RLS through a membership check).\n\n${table}\n<!-- rest:end -->`;
+    console.log(section);
+    if (values.write) {
+      const file = path.join(ROOT, 'docs', 'benchmarks.md');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/<!-- rest:begin -->[\s\S]*<!-- rest:end -->/, section));
+    }
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
