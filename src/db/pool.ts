@@ -84,7 +84,9 @@ export function createDb(options: PoolOptions): Db {
           text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
           values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
         });
-        return fn({ query: (text, values) => client.query(text, values) });
+        // The extended protocol runs exactly one statement: whatever text a request leads to, it
+        // cannot smuggle a second command in.
+        return fn({ query: (text, values) => client.query(extended(text, values)) });
       });
     },
     transaction: (fn) =>
@@ -126,6 +128,11 @@ function listenForever(options: PoolOptions, channel: string, onNotify: (payload
     clearTimeout(timer);
     await client?.end().catch(() => undefined);
   };
+}
+
+/** pg's `queryMode` (not in @types/pg yet): force the extended protocol even without values. */
+function extended(text: string, values: unknown[] | undefined): pg.QueryConfig {
+  return { text, values, queryMode: 'extended' } as pg.QueryConfig;
 }
 
 const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;

@@ -90,6 +90,11 @@ describe('db.withClaims', () => {
     expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
   });
 
+  test('a request runs exactly one statement: a second one smuggled into the text is refused', async () => {
+    await expect(db.withClaims({ role: 'service_role' }, (tx) => tx.query('select 1; drop table todos'))).rejects.toThrow(/cannot insert multiple commands/);
+    expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
+  });
+
   test('the statement timeout applies inside a request transaction', async () => {
     const short = testDb(database.url, { statementTimeoutMs: 200 });
     try {
