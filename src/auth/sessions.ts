@@ -89,38 +89,41 @@ export async function reissue(tx: Tx, settings: SessionSettings, user: UserRow, 
  */
 export async function refresh(tx: Tx, settings: SessionSettings, presented: string, client: Client): Promise<SessionResponse | ApiError> {
   const hash = sha256(presented);
+  // The token and its session, both locked: two refreshes of one token queue here.
   const row = (
-    await tx.query<{ id: string; revoked: boolean; updated_at: Date; session_id: string | null }>(
-      'select id, revoked, updated_at, session_id from auth.refresh_tokens where token = $1 for update',
+    await tx.query<SessionRow & { token_id: string; revoked: boolean; token_updated_at: Date }>(
+      `select rt.id as token_id, rt.revoked, rt.updated_at as token_updated_at, s.id, s.user_id, s.aal, s.factor_id, s.not_after
+       from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
+       where rt.token = $1 for update of rt, s`,
       [hash],
     )
   ).rows[0];
-  if (!row?.session_id) throw errors.refreshNotFound();
-  const session = (
-    await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1 for update', [row.session_id])
-  ).rows[0];
-  if (!session) throw errors.refreshNotFound();
+  if (!row) throw errors.refreshNotFound();
+  const session: SessionRow = { id: row.id, user_id: row.user_id, aal: row.aal, factor_id: row.factor_id, not_after: row.not_after };
   if (session.not_after && session.not_after.getTime() < Date.now()) throw errors.sessionExpired();
   const user = await findUserById(tx, session.user_id);
   if (!user) throw errors.refreshNotFound();
   if (isBanned(user)) throw errors.userBanned();
 
   if (row.revoked) {
-    const sinceRevoked = (Date.now() - row.updated_at.getTime()) / 1000;
+    const sinceRevoked = (Date.now() - row.token_updated_at.getTime()) / 1000;
     if (sinceRevoked > settings.refreshReuseInterval) {
       // Reuse after the grace period: someone else may hold this token. End the session.
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();
     }
-  } else {
-    await tx.query('update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1', [row.id]);
   }
-  await tx.query(`update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(), user_agent = coalesce($2, user_agent), ip = coalesce($3, ip) where id = $1`, [
-    session.id,
-    client.userAgent?.slice(0, 512) ?? null,
-    client.ip ?? null,
-  ]);
-  const token = await issueRefreshToken(tx, session, user.id, hash);
+  // Revoke the presented token (unless a retry within the grace period), note the refresh on the
+  // session and issue the child, in one round trip.
+  const token = randomToken();
+  await tx.query(
+    `with revoked as (update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1 and not revoked),
+          touched as (update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(),
+                        user_agent = coalesce($3, user_agent), ip = coalesce($4, ip) where id = $2)
+     insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id)
+     values ('00000000-0000-0000-0000-000000000000', $5, $6, $7, $2)`,
+    [row.token_id, session.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null, sha256(token), user.id, hash],
+  );
   return sessionResponse(tx, settings, user, session, token);
 }
 

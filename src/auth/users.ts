@@ -129,13 +129,17 @@ export async function updateUser(tx: Tx, id: string, set: string, values: unknow
 
 /** The user object GoTrue sends: user fields, identities and MFA factors. */
 export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, unknown>> {
-  const [identities, factors] = await Promise.all([
-    tx.query<IdentityRow>('select * from auth.identities where user_id = $1 order by created_at', [user.id]),
-    tx.query<FactorRow>(
-      'select id, friendly_name, factor_type, status, created_at, updated_at from auth.mfa_factors where user_id = $1 order by created_at',
+  // One round trip for both lists: this runs on every sign-in and refresh.
+  const lists = (
+    await tx.query<{ identities: IdentityRow[] | null; factors: FactorRow[] | null }>(
+      `select (select json_agg(i order by i.created_at) from auth.identities i where i.user_id = $1) as identities,
+              (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, status, created_at, updated_at
+                 from auth.mfa_factors where user_id = $1) f) as factors`,
       [user.id],
-    ),
-  ]);
+    )
+  ).rows[0];
+  const identities = { rows: (lists?.identities ?? []).map(withDates) };
+  const factors = { rows: (lists?.factors ?? []).map(withDates) };
   return {
     id: user.id,
     aud: user.aud ?? 'authenticated',
@@ -183,6 +187,12 @@ export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, un
 
 export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+/** json_agg gives timestamps as text; the row types (and iso()) expect Dates. */
+function withDates<T extends { created_at: Date; updated_at: Date; last_sign_in_at?: Date | null }>(row: T): T {
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+  return { ...row, created_at: date(row.created_at), updated_at: date(row.updated_at), ...('last_sign_in_at' in row ? { last_sign_in_at: date(row.last_sign_in_at) } : {}) } as T;
 }
 
 function iso(date: Date | null | undefined): string | undefined {
