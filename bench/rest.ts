@@ -1,11 +1,12 @@
 /**
  * Data API throughput (issue 4) on the chat schema, through a started Trellis (embedded
- * PostgreSQL): "latest 50 messages of a room" and "insert one message", each beside its floor: the
- * same SQL with the same role and JWT claims sent by raw `pg` in a transaction, in the same run.
+ * PostgreSQL): "latest 50 messages of a room" and "insert one message", each beside its floor, in
+ * the same run: bench/floors/rest-floor.mjs, a minimal node:http handler sending the same SQL with
+ * the same SET LOCAL role and claims through the same driver. Target: Trellis ≥ 0.8 × floor.
  *
  *   npx tsx bench/rest.ts [--seconds 8] [--concurrency 8] [--write]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const ROOT = path.resolve(import.meta.dirname, '..');
-const LATEST = `select coalesce(json_agg(m), '[]'::json)::text from (select id, body, author_id, created_at from public.messages where room_id = $1 order by id desc limit 50) m`;
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-rest-'));
@@ -67,25 +67,27 @@ async function main() {
       { concurrency: CONCURRENCY, seconds: SECONDS },
     );
 
-    const asUser = async (sql: string, params: unknown[]) => {
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        await client.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
-        await client.query(sql, params);
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
-    };
-    const floorRead = await runLoad(() => asUser(LATEST, [room]), { concurrency: CONCURRENCY, seconds: SECONDS });
-    const floorInsert = await runLoad(() => asUser('insert into public.messages (room_id, body) values ($1, $2)', [room, 'hello']), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const floorPort = await freePort();
+    const floor = fork(path.join(ROOT, 'bench', 'floors', 'rest-floor.mjs'), [String(floorPort), state.dbUrl, JSON.stringify(claims)], { stdio: 'ignore' });
+    await new Promise((resolve) => floor.once('message', resolve));
+    const floorUrl = `http://127.0.0.1:${floorPort}`;
+    let floorRead: LoadResult;
+    let floorInsert: LoadResult;
+    try {
+      floorRead = await runLoad(async () => ok(await fetch(`${floorUrl}/messages?room=${room}`)), { concurrency: CONCURRENCY, seconds: SECONDS });
+      floorInsert = await runLoad(
+        async () => ok(await fetch(`${floorUrl}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+        { concurrency: CONCURRENCY, seconds: SECONDS },
+      );
+    } finally {
+      floor.kill();
+    }
     await pool.end();
 
     const row = (what: string, r: LoadResult, floor: LoadResult) =>
       `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${floor.perSecond.toFixed(0)}/s, p99 ${floor.p99.toFixed(1)} ms | ${(r.perSecond / floor.perSecond).toFixed(2)} |`;
     const table = [
-      '| Operation | Through Trellis | p50 | p99 | Errors | Floor: raw `pg`, same SQL and claims | Ratio |',
+      '| Operation | Through Trellis | p50 | p99 | Errors | Floor: minimal node:http + pg, same SQL and claims | Ratio |',
       '| --- | --- | --- | --- | --- | --- | --- |',
       row('latest 50 messages of a room (`GET /rest/v1/messages?…&order=id.desc&limit=50`)', viaTrellisRead, floorRead),
       row('insert one message (`POST /rest/v1/messages`)', viaTrellisInsert, floorInsert),

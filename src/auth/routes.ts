@@ -1,7 +1,6 @@
 /** /auth/v1: the GoTrue endpoints @supabase/auth-js calls, mounted with the apikey check. */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { MAX_JSON_BODY } from '../platform/body.js';
+import { limitBody, MAX_JSON_BODY } from '../platform/body.js';
 import { requireApiKey } from '../platform/keys.js';
 import type { Services } from '../server.js';
 import { getUser, logout, putUser, settings, signup, token } from './account.js';
@@ -29,11 +28,8 @@ export function authRoutes(services: Services): Hono {
   app.use('*', requireApiKey(services.keys.jwtSecret));
   app.use(
     '*',
-    bodyLimit({
-      maxSize: MAX_JSON_BODY,
-      onError: () => {
-        throw errors.bodyTooLarge(MAX_JSON_BODY);
-      },
+    limitBody(MAX_JSON_BODY, () => {
+      throw errors.bodyTooLarge(MAX_JSON_BODY);
     }),
   );
 

@@ -22,16 +22,15 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
     const given = c.req.header('x-request-id');
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     c.set('requestId', requestId);
-    c.set('log', log.child({ reqId: requestId }));
+    c.set('log', log);
     await next();
     c.header('x-request-id', requestId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = routeOf(c);
     metrics.observeRequest(c.req.method, route, c.res.status, seconds);
-    c.get('log').info(
-      { method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 },
-      'request',
-    );
+    if (log.isLevelEnabled('info')) {
+      log.info({ reqId: requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    }
   };
 }
 
@@ -50,7 +49,7 @@ export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
     for (const [name, value] of Object.entries(err.extra.headers ?? {})) c.header(name, value);
     return c.json(errorBody(c, err), err.status as ContentfulStatusCode);
   }
-  (c.get('log') ?? console).error({ err }, 'unhandled error');
+  (c.get('log') ?? console).error({ reqId: c.get('requestId'), err }, 'unhandled error');
   const bug = new ApiError(500, 'unexpected_failure', 'internal server error');
   return c.json(errorBody(c, bug), 500);
 };

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
 import type { Claims } from '../db/index.js';
+import { limitBody } from '../platform/body.js';
 import { bearerToken, requireApiKey, verifyJwt, describeJwtError, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../server.js';
 import { schemaCacheHolder, type SchemaCacheHolder } from './cache.js';
@@ -13,7 +14,6 @@ import type { Relation, SchemaCache } from './schema.js';
 import { parsePrefer, type Preferences } from './prefer.js';
 import { rpc } from './rpc.js';
 import { write } from './write.js';
-import { bodyLimit } from 'hono/body-limit';
 
 export interface RestContext {
   readonly services: Services;
@@ -29,7 +29,12 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
   };
   const app = new Hono<KeyEnv>();
   app.use('*', requireApiKey(services.keys.jwtSecret));
-  app.use('*', bodyLimit({ maxSize: ctx.services.config.rest.maxBodyBytes, onError: () => { throw new ApiError(413, 'PGRST413', 'Payload Too Large', { headers: { connection: 'close' } }); } }));
+  app.use(
+    '*',
+    limitBody(ctx.services.config.rest.maxBodyBytes, () => {
+      throw new ApiError(413, 'PGRST413', 'Payload Too Large', { headers: { connection: 'close' } });
+    }),
+  );
   app.on(['GET', 'HEAD'], '/:relation', (c) => read(ctx, c));
   app.post('/:relation', (c) => write(ctx, c, 'insert'));
   app.patch('/:relation', (c) => write(ctx, c, 'update'));
@@ -86,13 +91,16 @@ export interface ExecuteOptions<R> {
 /** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
 export async function execute<R extends Record<string, unknown>>(ctx: RestContext, claims: Claims, plan: SqlPlan, options: ExecuteOptions<R> = {}): Promise<R> {
   try {
-    return await ctx.services.db.withClaims(claims, async (tx) => {
-      if (options.readOnly) await tx.query('set transaction read only');
-      const row = (await tx.query<R>(plan.text, plan.values)).rows[0] as R;
-      options.check?.(row);
-      if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
-      return row;
-    });
+    return await ctx.services.db.withClaims(
+      claims,
+      async (tx) => {
+        const row = (await tx.query<R>(plan.text, plan.values)).rows[0] as R;
+        options.check?.(row);
+        if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
+        return row;
+      },
+      { readOnly: options.readOnly },
+    );
   } catch (err) {
     if (err instanceof RollbackRequested) return err.row as R;
     if (isPgError(err)) throw fromPgError(err, claims.role);
