@@ -77,6 +77,7 @@ export const settings = {
   restSchemas: { env: 'REST_SCHEMAS', schema: z.string().regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }), fallback: 'public', doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).' },
   restMaxRows: { env: 'REST_MAX_ROWS', schema: int(1, 1_000_000), fallback: '1000', doc: 'Most rows one data API response returns, as Supabase\'s "max rows".' },
   restMaxBody: { env: 'REST_MAX_BODY_BYTES', schema: int(1024, 1_073_741_824), fallback: '10485760', doc: 'Largest request body the data API accepts, in bytes (413 beyond).' },
+  restMaxResponse: { env: 'REST_MAX_RESPONSE_BYTES', schema: int(1024, 268_435_456), fallback: '33554432', doc: 'Largest data API response body, in bytes (413 beyond).' },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info', doc: 'Least severe log level written.' },
 } as const;
 
@@ -126,7 +127,7 @@ export interface Config {
     };
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
-  readonly rest: { readonly schemas: readonly string[]; readonly maxRows: number; readonly maxBodyBytes: number };
+  readonly rest: { readonly schemas: readonly string[]; readonly maxRows: number; readonly maxBodyBytes: number; readonly maxResponseBytes: number };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
@@ -205,6 +206,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       schemas: Object.freeze(read('restSchemas', flags, env).split(',').map((s) => s.trim())),
       maxRows: read('restMaxRows', flags, env),
       maxBodyBytes: read('restMaxBody', flags, env),
+      maxResponseBytes: read('restMaxResponse', flags, env),
     }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,

@@ -49,3 +49,17 @@ export function limitBody(maxSize: number, onError: () => never): MiddlewareHand
   const limit = bodyLimit({ maxSize, onError });
   return (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next));
 }
+
+/** JSON deeper than this is refused: serialising it again would overflow the stack (a 500). */
+export const MAX_JSON_DEPTH = 64;
+
+export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -13,6 +13,11 @@ import { castType, ident, Params } from './sql.js';
 export interface SqlPlan {
   readonly text: string;
   readonly values: unknown[];
+  /**
+   * The plan already answers `bytes` and withholds a body over the size cap (a data-modifying WITH
+   * must stay at the top level, so writes cannot be wrapped from outside).
+   */
+  readonly capped?: boolean;
 }
 
 export interface ReadOptions {
@@ -26,6 +31,8 @@ export interface Level {
   readonly cache: SchemaCache;
   readonly query: ReadQuery;
   readonly params: Params;
+  /** Every embedded to-many resource is capped too, so one request cannot multiply rows unbounded. */
+  readonly maxRows: number;
   nextAlias: number;
 }
 
@@ -78,7 +85,9 @@ function levelSql(
     const childPath = [...path, key];
     const join = joinCondition(relationship, alias, child);
     const childFilters = filtersAt(level, childPath, relationship.target, child, item.relation, path);
-    const sub = levelSql(level, relationship.target, child, item.select, childPath, [join, ...childFilters], rangeAt(level, childPath, item.relation, path));
+    const asked = rangeAt(level, childPath, item.relation, path);
+    const childRange = { offset: asked?.offset, limit: Math.min(asked?.limit ?? level.maxRows, level.maxRows) };
+    const sub = levelSql(level, relationship.target, child, item.select, childPath, [join, ...childFilters], childRange);
     if (item.joinType === 'inner') {
       where.push(`exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`);
     }
@@ -166,7 +175,8 @@ function orderTermSql(level: Level, relation: Relation, alias: string, term: Ord
  * counting), for Content-Range.
  */
 export function planRead(cache: SchemaCache, relation: Relation, query: ReadQuery, options: ReadOptions): SqlPlan {
-  const level: Level = { cache, query, params: new Params(), nextAlias: 1 };
+  const level: Level = { cache, query, params: new Params(), maxRows: options.maxRows, nextAlias: 1 };
+  checkPaths(query);
   const rootFilters = filtersAt(level, [], relation, 't0');
   const requested = rangeAt(level, []);
   const limit = Math.min(requested?.limit ?? options.maxRows, options.maxRows);
@@ -198,9 +208,54 @@ function innerEmbedConditions(level: Level, relation: Relation, alias: string): 
  * The representation of written rows: `select=` (with embeds) applied to the rows a data-modifying
  * CTE named `source` returned.
  */
-export function planRepresentation(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, source: string, applyRoot = false): string {
-  const level: Level = { cache, query, params, nextAlias: 1 };
+export function planRepresentation(
+  cache: SchemaCache,
+  relation: Relation,
+  query: ReadQuery,
+  params: Params,
+  source: string,
+  maxRows: number,
+  applyRoot = false,
+): string {
+  const level: Level = { cache, query, params, maxRows, nextAlias: 1 };
+  checkPaths(query);
   // Written rows were already chosen by the DML's filters; a function's rows are filtered here.
   const where = applyRoot ? filtersAt(level, [], relation, 't0') : [];
   return levelSql(level, relation, 't0', query.select, [], where, applyRoot ? rangeAt(level, []) : undefined, source);
+}
+
+/** The names an embed answers to in filter/order/limit paths: its alias and its relation. */
+function embedPaths(items: readonly SelectItem[], prefix: EmbedPath, into: EmbedPath[]): EmbedPath[] {
+  for (const item of items) {
+    if (item.kind !== 'embed') continue;
+    const names = new Set([item.alias ?? item.relation, item.relation]);
+    for (const name of names) {
+      into.push([...prefix, name]);
+      embedPaths(item.select, [...prefix, name], into);
+    }
+  }
+  return into;
+}
+
+/**
+ * A filter, order or limit on `rel.…` needs `rel` embedded in `select=`; PostgREST answers 400
+ * (PGRST108) otherwise, and silently ignoring it would return, change or delete more rows than asked.
+ */
+export function checkPaths(query: ReadQuery): void {
+  const known = embedPaths(query.select, [], []);
+  const used = [...query.filters.map((f) => f.path), ...query.order.map((o) => o.path), ...query.ranges.map((r) => r.path)];
+  for (const path of used) {
+    if (path.length > 0 && !known.some((k) => samePath(k, path))) {
+      throw new ApiError(400, 'PGRST108', `'${path.join('.')}' is not an embedded resource in this request`, {
+        details: null,
+        hint: `Verify that '${path.join('.')}' is included in the 'select' query parameter.`,
+      });
+    }
+  }
+}
+
+/** `order by …` for a statement's root, outside a read (limited PATCH/DELETE). */
+export function rootOrderSql(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, alias: string): string {
+  const level: Level = { cache, query, params, maxRows: 0, nextAlias: 1 };
+  return orderAt(level, [], relation, alias);
 }

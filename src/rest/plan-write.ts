@@ -5,7 +5,7 @@
 import { ApiError } from '../errors.js';
 import type { ReadQuery } from './ast.js';
 import { conditionSql } from './conditions.js';
-import { checkColumn, planRepresentation, qualified, type SqlPlan } from './plan-read.js';
+import { checkColumn, checkPaths, planRepresentation, qualified, rootOrderSql, type SqlPlan } from './plan-read.js';
 import type { Preferences } from './prefer.js';
 import type { Relation, SchemaCache } from './schema.js';
 import { ident, Params } from './sql.js';
@@ -19,6 +19,9 @@ export interface WriteInput {
   readonly prefer: Preferences;
   /** Include the written rows in the body (return=representation). */
   readonly representation: boolean;
+  readonly maxRows: number;
+  /** REST_MAX_RESPONSE_BYTES: a larger representation is withheld (the caller answers 413). */
+  readonly maxBytes: number;
 }
 
 function missingColumn(relation: Relation, name: string): ApiError {
@@ -28,19 +31,44 @@ function missingColumn(relation: Relation, name: string): ApiError {
 function finish(input: WriteInput, params: Params, dml: string): SqlPlan {
   const returning = input.representation ? 'returning t.*' : 'returning 1';
   const body = input.representation
-    ? `(select coalesce(json_agg(_r), '[]'::json)::text from (${planRepresentation(input.cache, input.relation, input.query, params, 'source')}) as _r)`
+    ? `(select coalesce(json_agg(_r), '[]'::json)::text from (${planRepresentation(input.cache, input.relation, input.query, params, 'source', input.maxRows)}) as _r)`
     : `'[]'`;
-  return { text: `with source as (${dml} ${returning}) select ${body} as body, (select count(*) from source) as page, null::bigint as total`, values: params.values };
+  const max = params.add(input.maxBytes);
+  return {
+    text: `with source as (${dml} ${returning}), result as (select ${body} as body) select case when octet_length(result.body) <= ${max} then result.body end as body, octet_length(result.body) as bytes, (select count(*) from source) as page, null::bigint as total from result`,
+    values: params.values,
+    capped: true,
+  };
 }
 
-function rootWhere(input: WriteInput, params: Params): string {
+function rootWhere(input: WriteInput, params: Params, alias = 't'): string {
   const conditions = input.query.filters
     .filter((f) => f.path.length === 0)
     .map((f) => {
       checkFilterColumns(input.relation, f.condition);
-      return conditionSql('t', f.condition, params);
+      return conditionSql(alias, f.condition, params);
     });
   return conditions.length ? ` where ${conditions.join(' and ')}` : '';
+}
+
+/**
+ * The rows a PATCH or DELETE touches: its filters, and with `limit` (supabase-js
+ * `.order().limit()`) only the first rows in that order, picked by ctid as PostgREST does.
+ */
+function targetRows(input: WriteInput, params: Params): string {
+  const range = input.query.ranges.find((r) => r.path.length === 0);
+  if (!range) return rootWhere(input, params);
+  const hasOrder = input.query.order.some((o) => o.path.length === 0 && o.terms.length > 0);
+  if (!hasOrder) {
+    throw new ApiError(400, 'PGRST109', "A 'limit' was applied without an explicit 'order'", { details: null, hint: "Apply an 'order' using unique column(s)" });
+  }
+  if (input.relation.kind !== 'table' && input.relation.kind !== 'partitioned_table') {
+    throw new ApiError(400, 'PGRST109', `'limit' on a PATCH or DELETE needs a table; ${input.relation.name} is a ${input.relation.kind.replace('_', ' ')}`);
+  }
+  const order = rootOrderSql(input.cache, input.relation, input.query, params, 's');
+  const limit = range.limit !== undefined ? ` limit ${params.add(range.limit)}` : '';
+  const offset = range.offset ? ` offset ${params.add(range.offset)}` : '';
+  return ` where t.ctid in (select s.ctid from ${qualified(input.relation)} as s${rootWhere(input, params, 's')}${order}${limit}${offset})`;
 }
 
 function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][number]['condition']): void {
@@ -54,6 +82,7 @@ function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][
  * rows are grouped by the keys they have and each group is its own INSERT naming only those.
  */
 export function planInsert(input: WriteInput, body: unknown, columnsParam: string | undefined, onConflict: string | undefined): SqlPlan {
+  checkPaths(input.query);
   const rows = (Array.isArray(body) ? body : [body]) as unknown[];
   if (rows.some((r) => r === null || typeof r !== 'object' || Array.isArray(r))) {
     throw new ApiError(400, 'PGRST102', 'All object keys must match', { details: 'The body must be a JSON object or an array of objects' });
@@ -98,7 +127,7 @@ export function planInsert(input: WriteInput, body: unknown, columnsParam: strin
   const ctes = inserts.map((sql, i) => `g${i} as (${sql} ${returning})`).join(', ');
   const union = inserts.map((_, i) => `select * from g${i}`).join(' union all ');
   const plan = finish(input, params, 'SOURCE');
-  return { text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`), values: plan.values };
+  return { ...plan, text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`) };
 }
 
 function conflictClause(input: WriteInput, relation: Relation, onConflict: string | undefined, columns: string[]): string {
@@ -114,6 +143,7 @@ function conflictClause(input: WriteInput, relation: Relation, onConflict: strin
 
 /** PATCH: the body's keys are the columns set; filters choose the rows. */
 export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
+  checkPaths(input.query);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: 'A PATCH body must be a JSON object' });
   }
@@ -126,7 +156,7 @@ export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
   }
   const payload = params.add(JSON.stringify(body));
   const set = columns.map((c) => `${ident(c)} = _x.${ident(c)}`).join(', ');
-  const where = rootWhere(input, params);
+  const where = targetRows(input, params);
   return finish(
     input,
     params,
@@ -136,6 +166,7 @@ export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
 
 /** DELETE: filters choose the rows. */
 export function planDelete(input: WriteInput): SqlPlan {
+  checkPaths(input.query);
   const params = new Params();
-  return finish(input, params, `delete from ${qualified(input.relation)} as t${rootWhere(input, params)}`);
+  return finish(input, params, `delete from ${qualified(input.relation)} as t${targetRows(input, params)}`);
 }

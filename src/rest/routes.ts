@@ -91,10 +91,25 @@ export interface ExecuteOptions<R> {
 /** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
 export async function execute<R extends Record<string, unknown>>(ctx: RestContext, claims: Claims, plan: SqlPlan, options: ExecuteOptions<R> = {}): Promise<R> {
   try {
+    // PostgreSQL measures the body and sends it only under the cap: a request whose answer would
+    // be hundreds of megabytes gets a 413, not a server that runs out of memory building it.
+    const maxBytes = ctx.services.config.rest.maxResponseBytes;
+    const capped = plan.capped
+      ? plan
+      : {
+          text: `select case when octet_length(q.body) <= $${plan.values.length + 1} then q.body end as body, octet_length(q.body) as bytes, q.page, q.total from (${plan.text}) as q`,
+          values: [...plan.values, maxBytes],
+        };
     return await ctx.services.db.withClaims(
       claims,
       async (tx) => {
-        const row = (await tx.query<R>(plan.text, plan.values)).rows[0] as R;
+        const row = (await tx.query<R & { bytes: number | null }>(capped.text, capped.values)).rows[0] as R & { bytes: number | null };
+        if (row.body === null && row.bytes !== null) {
+          throw new ApiError(413, '54000', `The response would be ${row.bytes} bytes, over the limit of ${maxBytes}`, {
+            details: null,
+            hint: 'Select fewer columns, filter, or page with limit/range (REST_MAX_RESPONSE_BYTES).',
+          });
+        }
         options.check?.(row);
         if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
         return row;
@@ -135,6 +150,8 @@ export function rangeHeader(c: Context): { offset: number; limit?: number } | un
 const SINGLE = 'application/vnd.pgrst.object+json';
 
 async function read(ctx: RestContext, c: Context<KeyEnv>) {
+  // The token first: without a valid one, nothing about the schema is revealed.
+  const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
   const relation = findRelation(cache, requestSchema(ctx, c, 'accept-profile'), c.req.param('relation') ?? '');
   const prefer = parsePrefer(c.req.header('prefer'));
@@ -143,7 +160,6 @@ async function read(ctx: RestContext, c: Context<KeyEnv>) {
   if (range && !query.ranges.some((r) => r.path.length === 0)) {
     query = { ...query, ranges: [...query.ranges, { path: [], limit: range.limit, offset: range.offset }] };
   }
-  const claims = await requestClaims(ctx, c);
   const plan = planRead(cache, relation, query, { count: prefer.count !== undefined, maxRows: ctx.services.config.rest.maxRows });
   const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true });
   const page = Number(row.page);

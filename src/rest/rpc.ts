@@ -6,6 +6,7 @@
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { KeyEnv } from '../platform/keys.js';
 import type { ReadQuery } from './ast.js';
 import { parseReadQuery } from './parse.js';
@@ -39,6 +40,7 @@ function pickFunction(cache: SchemaCache, schema: string, name: string, given: s
 }
 
 export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
+  const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
   const isGet = c.req.method !== 'POST';
   const schema = requestSchema(ctx, c, isGet ? 'accept-profile' : 'content-profile');
@@ -64,6 +66,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
     } catch (err) {
       throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
     }
+    if (jsonDepthExceeds(body)) throw new ApiError(400, 'PGRST102', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { details: null, hint: null });
     args = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { '': body };
   }
   const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));
@@ -96,7 +99,6 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
       text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
     }
   }
-  const claims = await requestClaims(ctx, c);
   const row = await execute<ReadRow>(ctx, claims, { text, values: params.values }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
   if (fn.returnType === 'void') return c.body(null, 204);
   if ((c.req.header('accept') ?? '').includes(SINGLE)) {
@@ -107,7 +109,8 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
     }
     return respond(c, 200, JSON.stringify(rows[0]), `${SINGLE}; charset=utf-8`);
   }
-  return respond(c, 200, row.body, 'application/json; charset=utf-8');
+  // A scalar function that returned SQL NULL answers JSON null.
+  return respond(c, 200, row.body ?? 'null', 'application/json; charset=utf-8');
 }
 
 /** The relation whose columns a set-returning function yields (a table type), or an open one. */
@@ -124,5 +127,5 @@ function planRows(cache: SchemaCache, relation: Relation, query: ReadQuery, para
     ...query,
     ranges: [...query.ranges.filter((r) => r.path.length > 0), { path: [], limit: Math.min(root?.limit ?? maxRows, maxRows), offset: root?.offset }],
   };
-  return planRepresentation(cache, relation, limited, params, source, true);
+  return planRepresentation(cache, relation, limited, params, source, maxRows, true);
 }

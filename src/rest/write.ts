@@ -1,6 +1,7 @@
 /** POST (insert/upsert), PATCH (update) and DELETE on a table or view. */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { KeyEnv } from '../platform/keys.js';
 import { parseReadQuery } from './parse.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
@@ -12,14 +13,19 @@ const SINGLE = 'application/vnd.pgrst.object+json';
 async function jsonBody(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
   }
+  if (jsonDepthExceeds(body)) throw new ApiError(400, 'PGRST102', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { details: null, hint: null });
+  return body;
 }
 
 export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert' | 'update' | 'delete') {
+  // The token first: without a valid one, nothing about the schema is revealed.
+  const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
   const relation = findRelation(cache, requestSchema(ctx, c, 'content-profile'), c.req.param('relation') ?? '');
   const url = new URL(c.req.url);
@@ -27,7 +33,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   const query = parseReadQuery(url.searchParams);
   const single = (c.req.header('accept') ?? '').includes(SINGLE);
   const representation = prefer.return === 'representation';
-  const input: WriteInput = { cache, relation, query, prefer, representation };
+  const input: WriteInput = { cache, relation, query, prefer, representation, maxRows: ctx.services.config.rest.maxRows, maxBytes: ctx.services.config.rest.maxResponseBytes };
   const body = kind === 'delete' ? undefined : await jsonBody(c);
   const plan =
     kind === 'insert'
@@ -35,7 +41,6 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
       : kind === 'update'
         ? planUpdate(input, body)
         : planDelete(input);
-  const claims = await requestClaims(ctx, c);
   const row = await execute<ReadRow>(ctx, claims, plan, {
     prefer,
     check: (r) => {

@@ -94,6 +94,30 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
+describe('response size', () => {
+  test('an answer over REST_MAX_RESPONSE_BYTES is a 413, and embeds are capped at REST_MAX_ROWS', async () => {
+    const small = await startTestServer({
+      env: { REST_MAX_RESPONSE_BYTES: '4096', REST_MAX_ROWS: '5' },
+      migrations: { '20240101000000_t.sql': `create table items (id int primary key, label text); create table parts (id int primary key, item_id int references items (id));
+        insert into items select g, repeat('x', 100) from generate_series(1, 200) g; insert into parts select g, 1 from generate_series(1, 50) g;
+        grant select on items, parts to anon;` },
+    });
+    try {
+      const client = supabaseClient(small);
+      const big = await client.from('items').select('*').limit(100);
+      expect(big.data?.length).toBe(5);
+      const embeds = await client.from('items').select('id, parts(id)').eq('id', 1).single();
+      expect((embeds.data?.parts as unknown[]).length).toBe(5);
+      const wide = await client.from('items').select('id, label, a:label, b:label, c:label, d:label, e:label, f:label, g:label, h:label');
+      expect(wide.status).toBe(413);
+      expect(wide.error?.code).toBe('54000');
+      expect((await fetch(`${small.url}/health`)).status).toBe(200);
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
 describe('writes under RLS', () => {
   test('members post messages; the author comes from the JWT', async () => {
     for (let i = 1; i <= 30; i++) {
@@ -256,6 +280,63 @@ describe('rpc', () => {
     const { error, status } = await anon.rpc('nope', { x: 1 });
     expect(status).toBe(404);
     expect(error?.code).toBe('PGRST202');
+  });
+});
+
+describe('hostile and careless requests', () => {
+  test('a cast cannot carry SQL', async () => {
+    // supabase-js strips the spaces (the cast becomes one unknown type name); a raw request keeps them.
+    const viaClient = await anon.from('rooms').select('name::text from rooms t0 union select usename from pg_user union select name');
+    expect(viaClient.status).toBe(400);
+    const raw = await fetch(`${server.url}/rest/v1/rooms?select=${encodeURIComponent('name::text from rooms t0 union select usename from pg_user union select name')}`, { headers: { apikey: server.anonKey } });
+    expect(raw.status).toBe(400);
+    expect((await raw.json()).code).toBe('PGRST100');
+    const fine = await admin.from('rooms').select('id::text, created_at::timestamptz').eq('name', 'general').single();
+    expect(fine.data).toMatchObject({ id: String(general) });
+  });
+
+  test('delete with order and limit removes only those rows; limit without order is refused', async () => {
+    for (const body of ['d1', 'd2', 'd3']) await alice.from('messages').insert({ room_id: secret, body });
+    const deleted = await alice.from('messages').delete().eq('room_id', secret).like('body', 'd%').order('id', { ascending: false }).limit(1).select('body');
+    expect(deleted.error).toBeNull();
+    expect(deleted.data).toEqual([{ body: 'd3' }]);
+    const left = await alice.from('messages').select('body').like('body', 'd%').order('id');
+    expect(left.data).toEqual([{ body: 'd1' }, { body: 'd2' }]);
+    const unordered = await fetch(`${server.url}/rest/v1/messages?body=like.d*&limit=1`, {
+      method: 'DELETE',
+      headers: { apikey: server.anonKey, authorization: `Bearer ${(await alice.auth.getSession()).data.session?.access_token}` },
+    });
+    expect(unordered.status).toBe(400);
+    expect((await unordered.json()).code).toBe('PGRST109');
+    expect((await alice.from('messages').select('body').like('body', 'd%')).data?.length).toBe(2);
+  });
+
+  test('a filter on a resource that is not embedded is refused, never ignored', async () => {
+    const patch = await alice.from('messages').update({ body: 'patched' }).eq('rooms.name', 'general');
+    expect(patch.status).toBe(400);
+    expect(patch.error?.code).toBe('PGRST108');
+    const read = await alice.from('rooms').select('name').eq('messages.body', 'x');
+    expect(read.error?.code).toBe('PGRST108');
+    expect((await alice.from('messages').select('id').eq('body', 'patched')).data).toEqual([]);
+  });
+
+  test('deeply nested JSON is a 400, not a crash', async () => {
+    // Written by hand: JSON.stringify itself overflows on this.
+    const deep = `{"data":${'['.repeat(5000)}1${']'.repeat(5000)}}`;
+    const headers = { apikey: server.serviceRoleKey, authorization: `Bearer ${server.serviceRoleKey}`, 'content-type': 'application/json' };
+    for (const path of ['/rest/v1/messages', '/rest/v1/rpc/add']) {
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: deep });
+      expect([path, response.status, await response.text()]).toEqual([path, 400, expect.stringContaining('nested deeper')]);
+    }
+  });
+
+  test('a forged token learns nothing about which tables exist', async () => {
+    const headers = { apikey: server.anonKey, authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.AAAA' };
+    for (const table of ['rooms', 'no_such_table']) {
+      const response = await fetch(`${server.url}/rest/v1/${table}`, { headers });
+      expect(response.status).toBe(401);
+      expect((await response.json()).code).toBe('PGRST301');
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
+import { castType } from '../../src/rest/sql.js';
 import type { Field, Filter, JsonPathStep, Logic, OrderTerm, ReadQuery, SelectColumn, SelectEmbed, SelectItem } from '../../src/rest/ast.js';
 import { parseFilter, parseLogic, parseOrder, parseReadQuery, parseSelect } from '../../src/rest/parse.js';
 
@@ -459,4 +460,15 @@ describe('injection-looking input is inert data or a 400', () => {
     if (Array.isArray(expected)) expect(q.select).toEqual(expected);
     else expect(q.filters).toEqual([{ path: [], condition: expected }]);
   });
+});
+
+describe('cast targets spliced into SQL', () => {
+  test.each(['text', 'int[]', 'numeric(10,2)', 'public.mood', 'double precision', 'timestamp with time zone', 'timestamp(3) without time zone', 'character varying(20)[]'])(
+    'accepts %j',
+    (type) => expect(castType(type)).toBe(type),
+  );
+  test.each(['text from rooms t0 union select usename from pg_user union select name', 'int; drop table x', 'text)', 'a b', 'text--', '"quoted"', 'x'.repeat(101)])(
+    'refuses %j',
+    (type) => expect(() => castType(type)).toThrow(/is not a valid type name/),
+  );
 });
