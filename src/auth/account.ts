@@ -141,13 +141,24 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
 
   const redirectTo = c.req.query('redirect_to');
   const { user, prepared } = await ctx.db.transaction(async (tx) => {
-    let { user } = await requireCaller(ctx, c, tx, true);
+    const caller = await requireCaller(ctx, c, tx, true);
+    let { user } = caller;
+    // With a verified second factor, the credentials themselves change only from an aal2 session:
+    // a stolen password alone must not be enough to take the account over (GoTrue does the same).
+    if ((password !== undefined || newEmail !== undefined) && caller.session.aal !== 'aal2') {
+      const factors = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified' limit 1`, [user.id]);
+      if (factors.rowCount) throw errors.insufficientAalForUpdate();
+    }
     if (password !== undefined && (await verifyPassword(user.encrypted_password, password))) throw errors.samePassword();
     if (body.data) {
       // GoTrue merges the given keys into user_metadata; a key set to null is removed.
       user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2)`, [body.data]);
     }
-    if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
+    if (passwordHash !== undefined) {
+      user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
+      // A new password ends every other session: whoever knew the old one is signed out.
+      await tx.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, caller.session.id]);
+    }
     let prepared: PreparedMail | undefined;
     if (newEmail !== undefined && newEmail !== user.email) {
       const taken = await findUserByEmail(tx, newEmail);

@@ -44,16 +44,25 @@ export interface IssuedLink {
 }
 
 /** Creates the one-time token for `email` (the new address for an email change). */
-export async function issueLink(ctx: AuthContext, tx: Tx, user: UserRow, type: LinkType, email: string, redirectTo: string | undefined): Promise<IssuedLink> {
+export async function issueLink(
+  ctx: AuthContext,
+  tx: Tx,
+  user: UserRow,
+  type: LinkType,
+  email: string,
+  redirectTo: string | undefined,
+  dropsPassword = false,
+): Promise<IssuedLink> {
   const code = randomCode();
   const linkToken = randomToken();
   const redirect = safeRedirect(ctx, redirectTo);
   await tx.query(
-    `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at)
-     values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+    `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at, drops_password)
+     values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)
      on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
-       relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at`,
-    [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry],
+       relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at,
+       drops_password = excluded.drops_password`,
+    [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry, dropsPassword],
   );
   if (type === 'email_change') await updateUser(tx, user.id, 'email_change = $2', [email]);
   const query = new URLSearchParams({ token: linkToken, type, redirect_to: redirect });
@@ -75,7 +84,7 @@ export async function prepareMail(
   ctx: AuthContext,
   limits: AuthLimits,
   tx: Tx,
-  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
+  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; dropsPassword?: boolean },
 ): Promise<PreparedMail> {
   const { user, type, email } = request;
   const perAddress = limits.emailPerAddress;
@@ -84,7 +93,7 @@ export async function prepareMail(
     await ctx.limit(perAddress, email, () => errors.emailTooFrequent(perAddress.durationS));
   }
   await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
-  const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo);
+  const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo, request.dropsPassword);
   const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
   const rendered = render(ctx.templates, MAIL_KIND[type], {
     ConfirmationURL: issued.actionLink,
@@ -161,7 +170,10 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
     // An address that has not finished signing up gets the sign-up confirmation mail, as on
     // GoTrue; confirming it signs in. Without create_user that counts as a sign-up, refused.
     if (body.create_user === false) throw errors.otpSignupDisabled();
-    if (existing) return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'signup', email, redirectTo }), created: false };
+    if (existing) {
+      const request = { user: existing, type: 'signup' as const, email, redirectTo, dropsPassword: true };
+      return { prepared: await prepareMail(ctx, limits, tx, request), created: false };
+    }
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
     const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
     return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: true };
@@ -225,10 +237,11 @@ interface TokenRow {
   relates_to: string;
   code_hash: string;
   redirect_to: string | null;
+  drops_password: boolean;
   expired: boolean;
 }
 
-const TOKEN_COLUMNS = 't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.expires_at < now() as expired';
+const TOKEN_COLUMNS = 't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.drops_password, t.expires_at < now() as expired';
 
 async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string } | { email: string; code: string }): Promise<TokenRow | undefined> {
   if ('linkToken' in lookup) {
@@ -276,7 +289,11 @@ async function verifyToken(
         user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
       }
     } else if (!user.email_confirmed_at) {
-      user = await updateUser(tx, user.id, 'email_confirmed_at = now()', []);
+      // Whoever chose the password of an unconfirmed account never proved they own the address.
+      // When its owner now proves it another way (magic link, code, recovery, invite), that
+      // password goes: otherwise an attacker who signed up first would share the account.
+      const foreignPassword = row.token_type !== 'signup' || row.drops_password;
+      user = await updateUser(tx, user.id, `email_confirmed_at = now()${foreignPassword ? ', encrypted_password = null' : ''}`, []);
       if (user.email) await insertEmailIdentity(tx, user.id, user.email, true);
     }
     return { session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client), redirectTo: row.redirect_to };

@@ -44,6 +44,7 @@ export const errors = {
   mfaChallengeExpired: () => authError(422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'),
   mfaVerificationFailed: () => authError(422, 'mfa_verification_failed', 'Invalid TOTP code entered'),
   mfaFactorNameConflict: (name: string) => authError(422, 'mfa_factor_name_conflict', `A factor with the friendly name "${name.slice(0, 100)}" for this user already exists`),
+  insufficientAalForUpdate: () => authError(403, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.'),
   insufficientAal: () => authError(422, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
   insufficientAalToEnroll: () => authError(403, 'insufficient_aal', 'AAL2 required to enroll a new factor'),
   tooManyFactors: () => authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),

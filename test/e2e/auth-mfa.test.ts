@@ -167,6 +167,13 @@ describe('TOTP enrolment and aal2', () => {
     expect(sneaky.error?.code).toBe('insufficient_aal');
     expect(sneaky.error?.status).toBe(403);
     expect((await aal1.auth.mfa.listFactors()).data?.totp).toHaveLength(1);
+    // Nor change the credentials: a stolen password alone must not take the account over.
+    const password = await aal1.auth.updateUser({ password: 'thief password' });
+    expect(password.error?.code).toBe('insufficient_aal');
+    expect(password.error?.status).toBe(403);
+    const email = await aal1.auth.updateUser({ email: 'thief@example.com' });
+    expect(email.error?.code).toBe('insufficient_aal');
+    expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password' })).error).toBeNull();
   });
 
   test('unenrolling from aal2 removes the factor and drops sessions back to aal1', async () => {

@@ -115,12 +115,16 @@ describe('password sign-up and sign-in through supabase-js', () => {
     }
   });
 
-  test('a password change takes effect and the same password is refused', async () => {
+  test('a password change takes effect, ends the other sessions, and the same password is refused', async () => {
+    const other = client();
+    await other.auth.signInWithPassword({ email: 'alice@example.com', password: 'correct horse' });
     const supabase = client();
     await supabase.auth.signInWithPassword({ email: 'alice@example.com', password: 'correct horse' });
     const same = await supabase.auth.updateUser({ password: 'correct horse' });
     expect(same.error?.code).toBe('same_password');
     expect((await supabase.auth.updateUser({ password: 'battery staple' })).error).toBeNull();
+    expect((await other.auth.refreshSession()).error?.code).toBe('refresh_token_not_found');
+    expect((await supabase.auth.getUser()).error).toBeNull();
     expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'battery staple' })).error).toBeNull();
     expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'correct horse' })).error?.code).toBe('invalid_credentials');
   });
