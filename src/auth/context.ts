@@ -9,7 +9,7 @@ import type { Templates } from '../platform/mailer/templates.js';
 import { bearerToken, describeJwtError, verifyJwt, type JwtClaims } from '../platform/keys.js';
 import { clientInfo, type ClientInfo } from '../platform/client.js';
 import { errors } from './errors.js';
-import { findSession, type SessionRow, type SessionSettings } from './sessions.js';
+import { findSession, refreshSealKey, type SessionRow, type SessionSettings } from './sessions.js';
 import { findUserById, type UserRow } from './users.js';
 
 export interface AuthDeps {
@@ -35,7 +35,13 @@ export function authContext(deps: AuthDeps): AuthContext {
   return {
     ...deps,
     secret,
-    settings: { jwtSecret: secret, jwtExpiry: deps.config.auth.jwtExpiry, refreshReuseInterval: deps.config.auth.refreshReuseInterval, issuer: `${deps.config.publicUrl}/auth/v1` },
+    settings: {
+      jwtSecret: secret,
+      jwtExpiry: deps.config.auth.jwtExpiry,
+      refreshReuseInterval: deps.config.auth.refreshReuseInterval,
+      sealKey: refreshSealKey(secret),
+      issuer: `${deps.config.publicUrl}/auth/v1`,
+    },
     client: (c) => clientInfo(c, deps.config.trustProxy),
     async limit(rule, key, error = errors.rateLimited) {
       const result = await deps.limiter.consume(rule, key ?? 'unknown');

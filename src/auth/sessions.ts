@@ -16,6 +16,8 @@ export interface SessionSettings {
   readonly jwtSecret: Uint8Array;
   readonly jwtExpiry: number;
   readonly refreshReuseInterval: number;
+  /** Seals the active refresh token of each session (see sealToken). */
+  readonly sealKey: Buffer;
   /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
   readonly issuer: string;
 }
@@ -54,7 +56,7 @@ export async function startSession(tx: Tx, settings: SessionSettings, user: User
   await addAmr(tx, session.id, method);
   await tx.query('update auth.users set last_sign_in_at = now() where id = $1', [user.id]);
   await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
-  const token = await issueRefreshToken(tx, session, user.id, null);
+  const token = await issueRefreshToken(tx, settings, session, user.id, null);
   return sessionResponse(tx, settings, user, session, token);
 }
 
@@ -66,20 +68,43 @@ export async function addAmr(tx: Tx, sessionId: string, method: string): Promise
   );
 }
 
-async function issueRefreshToken(tx: Tx, session: SessionRow, userId: string, parentHash: string | null): Promise<string> {
+async function issueRefreshToken(tx: Tx, settings: SessionSettings, session: SessionRow, userId: string, parentHash: string | null): Promise<string> {
   const token = randomToken();
   await tx.query(
-    `insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id)
-     values ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4)`,
-    [sha256(token), userId, parentHash, session.id],
+    `insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
+     values ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5)`,
+    [sha256(token), userId, parentHash, session.id, sealToken(settings.sealKey, token)],
   );
   return token;
 }
 
+/** The key that seals refresh tokens, derived from the JWT secret (every instance derives the same). */
+export function refreshSealKey(jwtSecret: Uint8Array): Buffer {
+  return Buffer.from(crypto.hkdfSync('sha256', jwtSecret, 'trellis', 'refresh-token-seal', 32));
+}
+
+function sealToken(key: Buffer, token: string): string {
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+  const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+}
+
+function unsealToken(key: Buffer, sealed: string): string | undefined {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined; // sealed with another JWT secret: treat as absent
+  }
+}
+
 /** Issues a fresh token pair for an existing session (after MFA verification, a password change). */
 export async function reissue(tx: Tx, settings: SessionSettings, user: UserRow, session: SessionRow): Promise<SessionResponse> {
-  await tx.query('update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and not revoked', [session.id]);
-  const token = await issueRefreshToken(tx, session, user.id, null);
+  await tx.query('update auth.refresh_tokens set revoked = true, sealed = null, updated_at = now() where session_id = $1 and not revoked', [session.id]);
+  const token = await issueRefreshToken(tx, settings, session, user.id, null);
   return sessionResponse(tx, settings, user, session, token);
 }
 
@@ -106,23 +131,31 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
   if (isBanned(user)) throw errors.userBanned();
 
   if (row.revoked) {
+    // A retry within the reuse interval (a client that lost the response) gets the token its
+    // first attempt was given, as on GoTrue: never a second live token, so a thief replaying an
+    // old token cannot start a chain of their own. Anything else is reuse: end the session.
     const sinceRevoked = (Date.now() - row.token_updated_at.getTime()) / 1000;
-    if (sinceRevoked > settings.refreshReuseInterval) {
-      // Reuse after the grace period: someone else may hold this token. End the session.
+    const child =
+      sinceRevoked <= settings.refreshReuseInterval
+        ? (await tx.query<{ sealed: string | null }>('select sealed from auth.refresh_tokens where parent = $1 and session_id = $2 and not revoked order by id desc limit 1', [hash, session.id])).rows[0]
+        : undefined;
+    const active = child?.sealed ? unsealToken(settings.sealKey, child.sealed) : undefined;
+    if (!active) {
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();
     }
+    return sessionResponse(tx, settings, user, session, active);
   }
-  // Revoke the presented token (unless a retry within the grace period), note the refresh on the
-  // session and issue the child, in one round trip.
+  // Revoke the presented token, note the refresh on the session and issue the child, in one
+  // round trip.
   const token = randomToken();
   await tx.query(
-    `with revoked as (update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1 and not revoked),
+    `with revoked as (update auth.refresh_tokens set revoked = true, sealed = null, updated_at = now() where id = $1),
           touched as (update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(),
                         user_agent = coalesce($3, user_agent), ip = coalesce($4, ip) where id = $2)
-     insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id)
-     values ('00000000-0000-0000-0000-000000000000', $5, $6, $7, $2)`,
-    [row.token_id, session.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null, sha256(token), user.id, hash],
+     insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
+     values ('00000000-0000-0000-0000-000000000000', $5, $6, $7, $2, $8)`,
+    [row.token_id, session.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null, sha256(token), user.id, hash, sealToken(settings.sealKey, token)],
   );
   return sessionResponse(tx, settings, user, session, token);
 }

@@ -140,9 +140,11 @@ describe('refresh tokens', () => {
     const second = refreshed.data.session?.refresh_token ?? '';
     expect(second).not.toBe(first);
 
-    // Within the reuse interval a retry with the old token still works (a lost response).
+    // Within the reuse interval a retry with the old token (a lost response) gets the same new
+    // token, never a second live one.
     const retry = await client().auth.refreshSession({ refresh_token: first });
     expect(retry.error).toBeNull();
+    expect(retry.data.session?.refresh_token).toBe(second);
 
     await new Promise((r) => setTimeout(r, 1200));
     const reuse = await client().auth.refreshSession({ refresh_token: first });
@@ -151,6 +153,21 @@ describe('refresh tokens', () => {
     const legit = await client().auth.refreshSession({ refresh_token: second });
     expect(legit.error, JSON.stringify(legit.error)).not.toBeNull();
     expect(legit.error?.code).toBe('refresh_token_not_found');
+  });
+
+  test('concurrent refreshes of one token get one child; an older ancestor is reuse', async () => {
+    const { data } = await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'battery staple' });
+    const root = data.session?.refresh_token ?? '';
+    const [a, b] = await Promise.all([client().auth.refreshSession({ refresh_token: root }), client().auth.refreshSession({ refresh_token: root })]);
+    expect(a.error).toBeNull();
+    expect(b.error).toBeNull();
+    expect(a.data.session?.refresh_token).toBe(b.data.session?.refresh_token);
+    const grandchild = await client().auth.refreshSession({ refresh_token: a.data.session?.refresh_token ?? '' });
+    expect(grandchild.error).toBeNull();
+    // `root` is now a grandparent: presenting it, even within the interval, is reuse.
+    const replay = await client().auth.refreshSession({ refresh_token: root });
+    expect(replay.error?.code).toBe('refresh_token_already_used');
+    expect((await client().auth.refreshSession({ refresh_token: grandchild.data.session?.refresh_token ?? '' })).error?.code).toBe('refresh_token_not_found');
   });
 
   test('an unknown refresh token is refused', async () => {
