@@ -8,6 +8,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
 import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
+import { prepareRequestRole } from './db/request-role.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
@@ -92,8 +93,11 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const templates = await loadTemplates(config.auth.templatesDir);
     limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
     mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db: database.db, log });
-    const services: Services = { config, log, metrics, db: database.db, keys, limiter, mailer, templates };
-    app = buildApp(services, databaseReadiness(database.db, config.migrationsDir));
+    const requestUrl = await prepareRequestRole(database.db, database.url, keys.jwtSecret, log);
+    if (requestUrl) database.routeRequests(requestUrl);
+    const db = database.db;
+    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates };
+    app = buildApp(services, databaseReadiness(db, config.migrationsDir));
 
     await writeRuntimeState(config.dataDir, {
       pid: process.pid,

@@ -10,6 +10,8 @@ export { redactUrl, type Claims, type Db, type Tx, type PoolStats } from './pool
 
 export interface OpenDatabase {
   readonly db: Db;
+  /** From now on, requests (withClaims) log in at `url` (see request-role.ts). */
+  routeRequests(url: string): void;
   /** The URL a person can give psql (includes the embedded database's password). */
   readonly url: string;
   close(): Promise<void>;
@@ -36,10 +38,6 @@ export async function openDatabase(
     url,
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
-  const close = async () => {
-    await db.close().catch(() => undefined);
-    await embedded?.stop();
-  };
   try {
     const setting = config.databaseUrl ? 'DATABASE_URL' : embedded ? 'embedded database' : 'running Trellis database';
     await checkConnection(db, setting, redactUrl(url));
@@ -50,5 +48,18 @@ export async function openDatabase(
     await embedded?.stop();
     throw err;
   }
-  return { db, url, close };
+  let current = db;
+  return {
+    get db() {
+      return current;
+    },
+    url,
+    routeRequests(requestUrl) {
+      current = current.forRequests(requestUrl);
+    },
+    close: async () => {
+      await current.close().catch(() => undefined);
+      await embedded?.stop();
+    },
+  };
 }

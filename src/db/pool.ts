@@ -31,6 +31,8 @@ export interface Db extends Tx {
   /** Runs `fn` on one dedicated connection (migrations, advisory locks); `discard` closes it after. */
   withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>, options?: { discard?: boolean }): Promise<T>;
   stats(): PoolStats;
+  /** The same database, with requests (withClaims) on connections that log in at `url`. */
+  forRequests(url: string): Db;
   /**
    * LISTENs on `channel` on a connection of its own, reconnecting after failures; `onNotify` gets
    * each payload (and '' after a reconnect, since notifications may have been missed meanwhile).
@@ -66,7 +68,7 @@ export function createDb(options: PoolOptions): Db {
     }
   };
 
-  return {
+  const db: Db = {
     query: (text, values) => pool.query(text, values),
     withConnection,
     withClaims: (claims, fn, txOptions = {}) => {
@@ -98,7 +100,23 @@ export function createDb(options: PoolOptions): Db {
       await Promise.all(listeners.map((stop) => stop()));
       await pool.end();
     },
+    forRequests(url) {
+      const requests = createDb({ ...options, url });
+      return {
+        ...db,
+        withClaims: requests.withClaims,
+        stats: () => {
+          const [a, b] = [db.stats(), requests.stats()];
+          return { total: a.total + b.total, idle: a.idle + b.idle, waiting: a.waiting + b.waiting };
+        },
+        close: async () => {
+          await requests.close();
+          await db.close();
+        },
+      };
+    },
   };
+  return db;
 }
 
 function listenForever(options: PoolOptions, channel: string, onNotify: (payload: string) => void): () => Promise<void> {

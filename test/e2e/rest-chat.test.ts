@@ -53,6 +53,8 @@ $$;
 create function public.search_messages(q text) returns setof public.messages language sql stable as $$
   select * from public.messages where body ilike '%' || q || '%'
 $$;
+-- Dynamic SQL in a project function: whatever it runs, it runs as the caller.
+create function public.run_sql(q text) returns text language plpgsql as $f$ declare r text; begin execute q into r; return r; end $f$;
 create function public.bump(room bigint) returns void language sql as $$ update public.rooms set name = name where id = room $$;
 `;
 
@@ -328,6 +330,16 @@ describe('hostile and careless requests', () => {
       const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: deep });
       expect([path, response.status, await response.text()]).toEqual([path, 400, expect.stringContaining('nested deeper')]);
     }
+  });
+
+  test('SQL run as anon cannot become another role: requests log in as a role that can only be anon, authenticated or service_role', async () => {
+    expect((await anon.rpc('run_sql', { q: 'select current_user' })).data).toBe('anon');
+    for (const role of ['postgres', 'authenticator']) {
+      const escalate = await anon.rpc('run_sql', { q: `select set_config('role', '${role}', true)` });
+      expect(escalate.error?.code).toBe('42501');
+    }
+    const session = await anon.rpc('run_sql', { q: 'select session_user' });
+    expect(session.data).toMatch(/^trellis_request_[0-9a-f]{16}$/);
   });
 
   test('a forged token learns nothing about which tables exist', async () => {
