@@ -4,7 +4,7 @@
  * the same run: bench/floors/rest-floor.mjs, a minimal node:http handler sending the same SQL with
  * the same SET LOCAL role and claims through the same driver. Target: Trellis ≥ 0.8 × floor.
  *
- *   npx tsx bench/rest.ts [--seconds 8] [--concurrency 8] [--write]
+ *   npx tsx bench/rest.ts [--seconds 4] [--rounds 3] [--concurrency 8] [--write]
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,12 +15,18 @@ import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { signApiKeys } from '../src/project/secrets.js';
 import { freePort } from '../test/helpers/cli.js';
-import { runLoad, type LoadResult } from './stats.js';
+import { medianResult, runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, write: { type: 'boolean', default: false } },
+  options: {
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    write: { type: 'boolean', default: false },
+  },
 });
 const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -61,27 +67,34 @@ async function main() {
       if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
       await r.arrayBuffer();
     };
-    const viaTrellisRead = await runLoad(async () => ok(await fetch(latestUrl, { headers })), { concurrency: CONCURRENCY, seconds: SECONDS });
-    const viaTrellisInsert = await runLoad(
-      async () => ok(await fetch(`${url}/rest/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
-      { concurrency: CONCURRENCY, seconds: SECONDS },
-    );
-
     const floorPort = await freePort();
     const floor = fork(path.join(ROOT, 'bench', 'floors', 'rest-floor.mjs'), [String(floorPort), state.dbUrl, JSON.stringify(claims)], { stdio: 'ignore' });
     await new Promise((resolve) => floor.once('message', resolve));
     const floorUrl = `http://127.0.0.1:${floorPort}`;
-    let floorRead: LoadResult;
-    let floorInsert: LoadResult;
+    const load = { concurrency: CONCURRENCY, seconds: SECONDS };
+    const scenarios = {
+      trellisRead: async () => ok(await fetch(latestUrl, { headers })),
+      floorRead: async () => ok(await fetch(`${floorUrl}/messages?room=${room}`)),
+      trellisInsert: async () => ok(await fetch(`${url}/rest/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+      floorInsert: async () => ok(await fetch(`${floorUrl}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+    };
+    // Rounds alternate Trellis and floor, so drift in a shared machine's speed hits both alike;
+    // each figure is the median over the rounds.
+    const results: Record<keyof typeof scenarios, LoadResult[]> = { trellisRead: [], floorRead: [], trellisInsert: [], floorInsert: [] };
     try {
-      floorRead = await runLoad(async () => ok(await fetch(`${floorUrl}/messages?room=${room}`)), { concurrency: CONCURRENCY, seconds: SECONDS });
-      floorInsert = await runLoad(
-        async () => ok(await fetch(`${floorUrl}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
-        { concurrency: CONCURRENCY, seconds: SECONDS },
-      );
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
+          results[name].push(await runLoad(scenarios[name], load));
+          process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${results[name].at(-1)?.perSecond.toFixed(0)}/s\n`);
+        }
+      }
     } finally {
       floor.kill();
     }
+    const viaTrellisRead = medianResult(results.trellisRead);
+    const floorRead = medianResult(results.floorRead);
+    const viaTrellisInsert = medianResult(results.trellisInsert);
+    const floorInsert = medianResult(results.floorInsert);
     await pool.end();
 
     const row = (what: string, r: LoadResult, floor: LoadResult) =>
@@ -94,7 +107,7 @@ async function main() {
     ].join('\n');
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-    const section = `<!-- rest:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each after 1 s warm-up; 10,000 messages in the room; RLS through a membership check).\n\n${table}\n<!-- rest:end -->`;
+    const section = `<!-- rest:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} alternating rounds of ${SECONDS} s after 1 s warm-up, medians; 10,000 messages in the room; RLS through a membership check).\n\n${table}\n<!-- rest:end -->`;
     console.log(section);
     if (values.write) {
       const file = path.join(ROOT, 'docs', 'benchmarks.md');

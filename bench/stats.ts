@@ -49,3 +49,12 @@ export async function runLoad(
     p99: percentile(latencies, 99),
   };
 }
+
+/** The median of several runs of one scenario, figure by figure. */
+export function medianResult(runs: readonly LoadResult[]): LoadResult {
+  const mid = (pick: (r: LoadResult) => number) => {
+    const sorted = runs.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  };
+  return { ops: mid((r) => r.ops), errors: runs.reduce((n, r) => n + r.errors, 0), perSecond: mid((r) => r.perSecond), p50: mid((r) => r.p50), p99: mid((r) => r.p99) };
+}

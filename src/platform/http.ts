@@ -23,8 +23,10 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     c.set('requestId', requestId);
     c.set('log', log);
-    await next();
+    // Set before the handler builds its response: a header added to a finished response makes
+    // @hono/node-server materialise a full WHATWG Response (a stream and all) for every request.
     c.header('x-request-id', requestId);
+    await next();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = routeOf(c);
     metrics.observeRequest(c.req.method, route, c.res.status, seconds);
