@@ -20,11 +20,11 @@ export function schemaCacheHolder(db: Db, schemas: readonly string[], log: Logge
     },
     reload() {
       current = undefined;
-      log.info('schema cache reloaded');
     },
   };
   // PostgREST's channel and payloads: '' or 'reload schema' reloads; 'reload config' has nothing to reload.
   db.listen('pgrst', (payload) => {
+    if (payload === 'reload schema') log.info('schema cache reload requested');
     if (payload === '' || payload === 'reload schema') holder.reload();
   });
   return holder;
