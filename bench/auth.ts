@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/auth.ts [--seconds 8] [--concurrency 8] [--write]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { hash, verify, Algorithm } from '@node-rs/argon2';
 import pg from 'pg';
 import { signApiKeys } from '../src/project/secrets.js';
 import { freePort } from '../test/helpers/cli.js';
+import { report } from './report.js';
 import { runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -75,14 +76,7 @@ async function main() {
       row('password sign-in (`POST /token?grant_type=password`)', signIn, argon, 'argon2id verify alone'),
       row('refresh-token grant (`POST /token?grant_type=refresh_token`)', refresh, roundTrip, 'bare `pg` `select 1`'),
     ].join('\n');
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-    const section = `<!-- auth:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1).\n\n${table}\n<!-- auth:end -->`;
-    console.log(section);
-    if (values.write) {
-      const file = path.join(ROOT, 'docs', 'benchmarks.md');
-      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/<!-- auth:begin -->[\s\S]*<!-- auth:end -->/, section));
-    }
+    report('auth', `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1)`, table, values.write === true);
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.on('exit', r));

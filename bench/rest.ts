@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/rest.ts [--seconds 4] [--rounds 3] [--concurrency 8] [--write]
  */
-import { fork, spawn, spawnSync } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { signApiKeys } from '../src/project/secrets.js';
 import { freePort } from '../test/helpers/cli.js';
+import { report } from './report.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -105,14 +106,7 @@ async function main() {
       row('latest 50 messages of a room (`GET /rest/v1/messages?…&order=id.desc&limit=50`)', viaTrellisRead, floorRead),
       row('insert one message (`POST /rest/v1/messages`)', viaTrellisInsert, floorInsert),
     ].join('\n');
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-    const section = `<!-- rest:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} alternating rounds of ${SECONDS} s after 1 s warm-up, medians; 10,000 messages in the room; RLS through a membership check).\n\n${table}\n<!-- rest:end -->`;
-    console.log(section);
-    if (values.write) {
-      const file = path.join(ROOT, 'docs', 'benchmarks.md');
-      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/<!-- rest:begin -->[\s\S]*<!-- rest:end -->/, section));
-    }
+    report('rest', `\`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} alternating rounds of ${SECONDS} s after 1 s warm-up, medians; 10,000 messages in the room; RLS through a membership check)`, table, values.write === true);
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.on('exit', r));

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../test/helpers/cli.js';
+import { report } from './report.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, write: { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
@@ -150,15 +151,7 @@ async function main() {
     row('idle RSS of the Trellis process', trellisRss / 1024, nodeRss / 1024, 'MiB', 'idle `node -e setInterval`'),
     row('idle PSS of the embedded PostgreSQL (all its processes)', trellisPgPss / 1024, barePgPss / 1024, 'MiB', 'same cluster started bare'),
   ].join('\n');
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
-  const section = `<!-- startup:begin -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}, commit ${commit}, by \`npx tsx bench/startup.ts\`.\n\n${table}\n<!-- startup:end -->`;
-  console.log(section);
-  if (values.write) {
-    const file = path.join(ROOT, 'docs', 'benchmarks.md');
-    const doc = fs.readFileSync(file, 'utf8');
-    fs.writeFileSync(file, doc.replace(/<!-- startup:begin -->[\s\S]*<!-- startup:end -->/, section));
-  }
+  report('startup', '`npx tsx bench/startup.ts`', table, values.write === true);
 }
 
 await main();

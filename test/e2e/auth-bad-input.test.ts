@@ -10,12 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
-const clients: SupabaseClient[] = [];
-function client(): SupabaseClient {
-  const c = supabaseClient(server);
-  clients.push(c);
-  return c;
-}
+// Clients keep no session and never refresh on their own (see supabaseClient).
+const client = (): SupabaseClient => supabaseClient(server);
 
 // A signed-in user with a pending magic-link code and a verified TOTP factor.
 let alice: SupabaseClient;
@@ -49,7 +45,6 @@ beforeAll(async () => {
   otpLink = /https?:\/\/\S+\/auth\/v1\/verify\?\S+/.exec(mail.rows[0]?.text ?? '')?.[0] ?? '';
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.auth.stopAutoRefresh()));
   await server?.stop();
 });
 

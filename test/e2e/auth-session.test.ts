@@ -4,12 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
-const clients: SupabaseClient[] = [];
-function client(): SupabaseClient {
-  const c = supabaseClient(server);
-  clients.push(c);
-  return c;
-}
+// Clients keep no session and never refresh on their own (see supabaseClient).
+const client = (): SupabaseClient => supabaseClient(server);
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -34,7 +30,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.auth.stopAutoRefresh()));
   await server.stop();
 });
 
