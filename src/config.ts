@@ -54,6 +54,7 @@ export const settings = {
   poolMax: { env: 'DB_POOL_MAX', schema: int(1, 1000), fallback: '10', doc: 'Most connections the server opens to PostgreSQL.' },
   poolIdleTimeoutMs: { env: 'DB_POOL_IDLE_TIMEOUT_MS', schema: int(0, 3_600_000), fallback: '10000', doc: 'An idle connection is closed after this many milliseconds (0: never).' },
   connectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', schema: int(100, 60_000), fallback: '5000', doc: 'Give up opening a connection after this many milliseconds.' },
+  preparedStatements: { env: 'DB_PREPARED_STATEMENTS', schema: boolean, fallback: 'true', doc: 'Name (prepare) the statements requests repeat. Set false behind PgBouncer older than 1.21 in transaction mode.' },
   statementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: int(0, 3_600_000), fallback: '8000', doc: 'PostgreSQL cancels a statement that runs longer (0: no limit). Migrations are not limited.' },
   redisUrl: { env: 'REDIS_URL', schema: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(), doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.' },
   trustProxy: { env: 'TRUST_PROXY', schema: boolean, fallback: 'false', doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.' },
@@ -101,6 +102,7 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
+    readonly preparedStatements: boolean;
   };
   readonly redisUrl: string | undefined;
   readonly trustProxy: boolean;
@@ -178,6 +180,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       idleTimeoutMs: read('poolIdleTimeoutMs', flags, env),
       connectTimeoutMs: read('connectTimeoutMs', flags, env),
       statementTimeoutMs: read('statementTimeoutMs', flags, env),
+      preparedStatements: read('preparedStatements', flags, env),
     }),
     redisUrl: read('redisUrl', flags, env),
     trustProxy: read('trustProxy', flags, env),

@@ -83,7 +83,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     const metrics = createMetrics(() => database?.db.stats());
     let app = startingApp(log, metrics);
-    server = http.createServer(getRequestListener((request) => app.fetch(request)));
+    // The env carries Node's IncomingMessage, which headerOf() reads headers from.
+    server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
     await listen(server, config);
     checkpoint();
     database = await openDatabase(config, secrets, log);

@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     expect(config.migrationsDir).toBe(path.join(process.cwd(), 'supabase', 'migrations'));
     expect(config.publicUrl).toBe('http://127.0.0.1:54321');
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000 });
+    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000, preparedStatements: true });
     expect(Object.isFrozen(config)).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 // The floor for bench/rest.ts: the thinnest HTTP handler that does the same work as Trellis for
 // "latest 50 messages" and "insert one message": node:http, the same driver (pg, same pool size),
-// the same SQL with the same SET LOCAL role and claims, the JSON body built by PostgreSQL.
+// the same SQL with the same SET LOCAL role and claims, the JSON body built by PostgreSQL, the
+// statements prepared as Trellis prepares them.
 // Usage: node bench/floors/rest-floor.mjs <port> <database url> <claims json>
 import http from 'node:http';
 import pg from 'pg';
@@ -10,12 +11,13 @@ const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
 const LATEST = `select coalesce(json_agg(m), '[]'::json)::text as body from (select id, body, author_id, created_at from public.messages where room_id = $1 order by id desc limit 50) m`;
 const INSERT = `insert into public.messages (room_id, body) select room_id, body from json_populate_record(null::public.messages, $1::json)`;
 
-async function asUser(text, values) {
+// Named like Trellis names its statements, so the comparison is of the rest of the work.
+async function asUser(name, text, values) {
   const client = await pool.connect();
   try {
     await client.query('begin');
     await client.query({ name: 'claims', text: "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", values: [claims] });
-    const result = await client.query(text, values);
+    const result = await client.query({ name, text, values });
     await client.query('commit');
     return result;
   } catch (err) {
@@ -31,12 +33,12 @@ http
     try {
       const url = new URL(req.url, 'http://x');
       if (req.method === 'GET') {
-        const result = await asUser(LATEST, [url.searchParams.get('room')]);
+        const result = await asUser('latest', LATEST, [url.searchParams.get('room')]);
         res.writeHead(200, { 'content-type': 'application/json' }).end(result.rows[0].body);
       } else {
         let body = '';
         for await (const chunk of req) body += chunk;
-        await asUser(INSERT, [body]);
+        await asUser('insert', INSERT, [body]);
         res.writeHead(201).end();
       }
     } catch (err) {

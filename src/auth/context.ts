@@ -1,4 +1,5 @@
 /** What the auth handlers share: settings, services, and the checks every endpoint makes. */
+import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import type { Config } from '../config.js';
 import type { Db, Tx } from '../db/index.js';
@@ -68,7 +69,7 @@ export async function requireCaller(ctx: AuthContext, c: Context, tx: Tx, lock =
 }
 
 export async function callerClaims(ctx: AuthContext, c: Context): Promise<JwtClaims> {
-  const token = bearerToken(c.req.header('authorization'));
+  const token = bearerToken(headerOf(c, 'authorization'));
   if (!token) throw errors.missingJwt();
   try {
     return await verifyJwt(ctx.secret, token);

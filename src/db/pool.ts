@@ -3,6 +3,7 @@
  * which runs a callback in a transaction as the request's role with its JWT claims set, so that
  * PostgreSQL's row-level security decides what the request sees.
  */
+import crypto from 'node:crypto';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { ApiError, FatalError } from '../errors.js';
@@ -82,13 +83,13 @@ export function createDb(options: PoolOptions): Db {
         // startup parameter.
         // A named statement: parsed once per connection, as this runs before every request.
         await client.query({
-          name: 'trellis_set_claims',
+          ...(options.preparedStatements && { name: 'trellis_set_claims' }),
           text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
           values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
         });
         // The extended protocol runs exactly one statement: whatever text a request leads to, it
         // cannot smuggle a second command in.
-        return fn({ query: (text, values) => client.query(extended(text, values)) });
+        return fn({ query: (text, values) => client.query(extended(text, values, options.preparedStatements)) });
         // Read-only is part of BEGIN, not a statement of its own: one round trip less per read.
       }, txOptions.readOnly ? 'set transaction read only' : undefined);
     },
@@ -150,8 +151,22 @@ function listenForever(options: PoolOptions, channel: string, onNotify: (payload
 }
 
 /** pg's `queryMode` (not in @types/pg yet): force the extended protocol even without values. */
-function extended(text: string, values: unknown[] | undefined): pg.QueryConfig {
-  return { text, values, queryMode: 'extended' } as pg.QueryConfig;
+/**
+ * Requests repeat a small set of statement shapes ("latest 50 messages of room $1"). Naming them
+ * lets each connection parse a shape once and PostgreSQL reuse its plan. Names are bounded so that
+ * endlessly varied requests cannot grow every connection's prepared-statement list: past the bound,
+ * statements go unnamed, as before.
+ */
+const preparedNames = new Map<string, string>();
+const MAX_PREPARED = 500;
+
+function extended(text: string, values: unknown[] | undefined, prepare: boolean): pg.QueryConfig {
+  let name = prepare ? preparedNames.get(text) : undefined;
+  if (prepare && name === undefined && preparedNames.size < MAX_PREPARED) {
+    name = `trellis_${crypto.createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    preparedNames.set(text, name);
+  }
+  return { text, values, queryMode: 'extended', ...(name !== undefined && { name }) } as pg.QueryConfig;
 }
 
 const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;

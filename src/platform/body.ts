@@ -1,4 +1,5 @@
 /** Reads a JSON request body with a size bound and validates it with zod; bad input is a 4xx. */
+import { headerOf } from './http.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
@@ -14,7 +15,7 @@ export interface BodyErrors {
 }
 
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes: BodyErrors): Promise<z.output<S>> {
-  const declared = Number(c.req.header('content-length') ?? '0');
+  const declared = Number(headerOf(c, 'content-length') ?? '0');
   if (declared > MAX_JSON_BODY) throw tooLarge();
   const buffer = await c.req.arrayBuffer();
   if (buffer.byteLength > MAX_JSON_BODY) throw tooLarge();
@@ -51,7 +52,7 @@ export function limitBody(maxSize: number, onError: () => never): MiddlewareHand
   const streaming = bodyLimit({ maxSize, onError });
   return (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    const declared = c.req.header('content-length');
+    const declared = headerOf(c, 'content-length');
     if (declared === undefined) return streaming(c, next);
     if (!/^\d+$/.test(declared) || Number(declared) > maxSize) onError();
     return next();

@@ -1,4 +1,5 @@
 /** Who is on the other end of a request: address (for rate limits, sessions) and user agent. */
+import { headerOf } from './http.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 
@@ -11,7 +12,7 @@ export function clientInfo(c: Context, trustProxy: boolean): ClientInfo {
   let ip: string | undefined;
   if (trustProxy) {
     // The proxy appends the address it saw; earlier entries are whatever the client claimed.
-    ip = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim() || undefined;
+    ip = headerOf(c, 'x-forwarded-for')?.split(',').at(-1)?.trim() || undefined;
   }
   if (!ip) {
     try {
@@ -22,5 +23,5 @@ export function clientInfo(c: Context, trustProxy: boolean): ClientInfo {
   }
   if (ip?.startsWith('::ffff:')) ip = ip.slice(7);
   if (ip && !/^[0-9a-fA-F:.]{2,45}$/.test(ip)) ip = undefined;
-  return { ip, userAgent: c.req.header('user-agent') };
+  return { ip, userAgent: headerOf(c, 'user-agent') };
 }

@@ -3,6 +3,7 @@
  * response, and the one place where errors become responses.
  */
 import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -14,12 +15,24 @@ export interface HttpEnv {
   Variables: { log: Logger; requestId: string };
 }
 
+/**
+ * A request header (name in lower case). Served by @hono/node-server, it is read from Node's
+ * IncomingMessage: `c.req.header()` first builds a WHATWG Headers of every header, which showed in
+ * profiles of the hot path.
+ */
+export function headerOf(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const started = process.hrtime.bigint();
-    const given = c.req.header('x-request-id');
+    const given = headerOf(c, 'x-request-id');
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
     c.set('requestId', requestId);
     c.set('log', log);
@@ -65,7 +78,7 @@ function errorBody(c: Context, err: ApiError): Record<string, unknown> {
     // GoTrue answers clients that send X-Supabase-Api-Version >= 2024-01-01 (auth-js does) with
     // {code, message}; older clients get {code: status, error_code, msg}.
     c.header('x-supabase-api-version', '2024-01-01');
-    const versioned = (c.req.header('x-supabase-api-version') ?? '') >= '2024-01-01';
+    const versioned = (headerOf(c, 'x-supabase-api-version') ?? '') >= '2024-01-01';
     const base = versioned
       ? { code: err.code, message: err.message }
       : { code: err.status, error_code: err.code, msg: err.message };

@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { ApiError } from '../errors.js';
-import { GATEWAY_ERROR, type HttpEnv } from './http.js';
+import { GATEWAY_ERROR, headerOf, type HttpEnv } from './http.js';
 
 export type JwtClaims = JWTPayload & { role?: string; [claim: string]: unknown };
 
@@ -17,7 +17,7 @@ export interface KeyEnv {
 export function requireApiKey(jwtSecret: string): MiddlewareHandler<KeyEnv> {
   const secret = new TextEncoder().encode(jwtSecret);
   return async (c, next) => {
-    const apikey = c.req.header('apikey') ?? c.req.query('apikey');
+    const apikey = headerOf(c, 'apikey') ?? c.req.query('apikey');
     if (!apikey) {
       throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', { hint: 'No `apikey` request header or url param was found.' });
     }

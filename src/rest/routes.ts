@@ -1,4 +1,5 @@
 /** /rest/v1: PostgREST's HTTP surface over the planner, run as the caller's role under RLS. */
+import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
@@ -45,7 +46,7 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
 
 /** The JWT's claims (the user's access token, or the apikey's role when there is none). */
 export async function requestClaims(ctx: RestContext, c: Context<KeyEnv>): Promise<Claims> {
-  const token = bearerToken(c.req.header('authorization'));
+  const token = bearerToken(headerOf(c, 'authorization'));
   if (!token) return { role: c.get('apikeyRole') };
   try {
     const claims = await verifyJwt(ctx.secret, token);
@@ -61,7 +62,7 @@ export async function requestClaims(ctx: RestContext, c: Context<KeyEnv>): Promi
 /** The schema a request addresses: Accept-Profile (reads) or Content-Profile (writes). */
 export function requestSchema(ctx: RestContext, c: Context, header: 'accept-profile' | 'content-profile'): string {
   const schemas = ctx.services.config.rest.schemas;
-  const asked = c.req.header(header);
+  const asked = headerOf(c, header);
   if (asked === undefined) return schemas[0] ?? 'public';
   if (!schemas.includes(asked)) {
     throw new ApiError(406, 'PGRST106', `The schema must be one of the following: ${schemas.join(', ')}`);
@@ -137,7 +138,7 @@ export interface ReadRow extends Record<string, unknown> {
 
 /** `Range: 0-9` (items), as postgrest-js sends for `.range()`. */
 export function rangeHeader(c: Context): { offset: number; limit?: number } | undefined {
-  const header = c.req.header('range');
+  const header = headerOf(c, 'range');
   if (!header) return undefined;
   const match = /^(?:items=)?(\d+)-(\d*)$/.exec(header.trim());
   if (!match) throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', { details: `"${header.slice(0, 40)}" is not a range like 0-9` });
@@ -154,7 +155,7 @@ async function read(ctx: RestContext, c: Context<KeyEnv>) {
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
   const relation = findRelation(cache, requestSchema(ctx, c, 'accept-profile'), c.req.param('relation') ?? '');
-  const prefer = parsePrefer(c.req.header('prefer'));
+  const prefer = parsePrefer(headerOf(c, 'prefer'));
   let query = parseReadQuery(new URL(c.req.url).searchParams);
   const range = rangeHeader(c);
   if (range && !query.ranges.some((r) => r.path.length === 0)) {
@@ -167,7 +168,7 @@ async function read(ctx: RestContext, c: Context<KeyEnv>) {
   const offset = query.ranges.find((r) => r.path.length === 0)?.offset ?? 0;
   c.header('content-range', page === 0 ? `*/${total ?? '*'}` : `${offset}-${offset + page - 1}/${total ?? '*'}`);
   if (prefer.count) c.header('preference-applied', `count=${prefer.count}`);
-  const accept = c.req.header('accept') ?? '';
+  const accept = headerOf(c, 'accept') ?? '';
   if (accept.includes(SINGLE)) {
     if (page !== 1) {
       throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${page} rows`, hint: null });

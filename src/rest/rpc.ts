@@ -4,6 +4,7 @@
  * arrays, JSON and every scalar type arrive typed. A function returning rows can be filtered,
  * ordered, limited and shaped with `select=` like a table.
  */
+import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
@@ -46,7 +47,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
   const schema = requestSchema(ctx, c, isGet ? 'accept-profile' : 'content-profile');
   const name = c.req.param('fn') ?? '';
   const url = new URL(c.req.url);
-  const prefer = parsePrefer(c.req.header('prefer'));
+  const prefer = parsePrefer(headerOf(c, 'prefer'));
 
   // GET: parameters named like an argument are arguments; the rest filter the result.
   let args: Record<string, unknown> = {};
@@ -101,7 +102,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
   }
   const row = await execute<ReadRow>(ctx, claims, { text, values: params.values }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
   if (fn.returnType === 'void') return c.body(null, 204);
-  if ((c.req.header('accept') ?? '').includes(SINGLE)) {
+  if ((headerOf(c, 'accept') ?? '').includes(SINGLE)) {
     const value = JSON.parse(row.body) as unknown;
     const rows = Array.isArray(value) ? value : [value];
     if (rows.length !== 1) {

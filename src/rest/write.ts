@@ -1,4 +1,5 @@
 /** POST (insert/upsert), PATCH (update) and DELETE on a table or view. */
+import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
@@ -29,9 +30,9 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   const cache = await ctx.cache.get();
   const relation = findRelation(cache, requestSchema(ctx, c, 'content-profile'), c.req.param('relation') ?? '');
   const url = new URL(c.req.url);
-  const prefer = parsePrefer(c.req.header('prefer'));
+  const prefer = parsePrefer(headerOf(c, 'prefer'));
   const query = parseReadQuery(url.searchParams);
-  const single = (c.req.header('accept') ?? '').includes(SINGLE);
+  const single = (headerOf(c, 'accept') ?? '').includes(SINGLE);
   const representation = prefer.return === 'representation';
   const input: WriteInput = { cache, relation, query, prefer, representation, maxRows: ctx.services.config.rest.maxRows, maxBytes: ctx.services.config.rest.maxResponseBytes };
   const body = kind === 'delete' ? undefined : await jsonBody(c);

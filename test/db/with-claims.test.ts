@@ -95,6 +95,19 @@ describe('db.withClaims', () => {
     expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
   });
 
+  test('with DB_PREPARED_STATEMENTS=false nothing is prepared, and requests still work', async () => {
+    const plain = testDb(database.url, { preparedStatements: false });
+    try {
+      const rows = await plain.withClaims(user(alice), async (tx) => {
+        await tx.query('select 1');
+        return (await tx.query(`select count(*)::int as n, (select count(*)::int from pg_prepared_statements) as prepared from todos`)).rows[0];
+      });
+      expect(rows).toEqual({ n: 2, prepared: 0 });
+    } finally {
+      await plain.close();
+    }
+  });
+
   test('the statement timeout applies inside a request transaction', async () => {
     const short = testDb(database.url, { statementTimeoutMs: 200 });
     try {

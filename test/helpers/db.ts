@@ -45,6 +45,7 @@ export function testDb(url: string, overrides: Partial<Parameters<typeof createD
     idleTimeoutMs: 1000,
     connectTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
+    preparedStatements: true,
     onIdleError: () => undefined,
     ...overrides,
   });
