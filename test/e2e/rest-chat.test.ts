@@ -285,6 +285,48 @@ describe('rpc', () => {
   });
 });
 
+describe('Prefer, profiles and the schema cache', () => {
+  const raw = (path: string, init: RequestInit & { token?: string } = {}) =>
+    fetch(`${server.url}/rest/v1/${path}`, {
+      ...init,
+      headers: { apikey: server.anonKey, authorization: `Bearer ${init.token ?? server.serviceRoleKey}`, 'content-type': 'application/json', ...init.headers },
+    });
+
+  test('Prefer: tx=rollback answers as if committed and keeps nothing', async () => {
+    const response = await raw('rooms?select=name', { method: 'POST', body: JSON.stringify({ name: 'ephemeral', is_private: false }), headers: { prefer: 'return=representation, tx=rollback' } });
+    expect(response.status).toBe(201);
+    expect(await response.json()).toEqual([{ name: 'ephemeral' }]);
+    expect(response.headers.get('preference-applied')).toContain('tx=rollback');
+    expect((await admin.from('rooms').select('id').eq('name', 'ephemeral')).data).toEqual([]);
+  });
+
+  test('Prefer: max-affected with handling=strict refuses a wider change and rolls it back', async () => {
+    await admin.from('tags').insert([{ name: 'x1' }, { name: 'x2' }]);
+    const response = await raw('tags?name=like.x*', { method: 'DELETE', headers: { prefer: 'handling=strict, max-affected=1' } });
+    expect(response.status).toBe(400);
+    expect((await response.json()).code).toBe('PGRST124');
+    expect((await admin.from('tags').select('name').like('name', 'x*')).data?.length).toBe(2);
+  });
+
+  test('a schema that is not exposed is refused through Accept-Profile', async () => {
+    const { status, error } = await admin.schema('auth').from('users').select('id');
+    expect(status).toBe(406);
+    expect(error?.code).toBe('PGRST106');
+  });
+
+  test('NOTIFY pgrst reloads the schema cache: a table made after start becomes reachable', async () => {
+    await server.sql.query('create table public.late (id int primary key); grant select on public.late to anon, authenticated, service_role');
+    expect((await admin.from('late').select()).status).toBe(404);
+    await server.sql.query(`notify pgrst, 'reload schema'`);
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await admin.from('late').select()).status;
+    }
+    expect(status).toBe(200);
+  });
+});
+
 describe('hostile and careless requests', () => {
   test('a cast cannot carry SQL', async () => {
     // supabase-js strips the spaces (the cast becomes one unknown type name); a raw request keeps them.
