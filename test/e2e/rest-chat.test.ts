@@ -194,6 +194,19 @@ describe('reads', () => {
     expect(data?.messages).toEqual([{ body: 'hello 30' }, { body: 'hello 29' }]);
   });
 
+  test('hints by foreign key name or column, and spreads of a to-one embed', async () => {
+    const byFk = await bob.from('messages').select('body, who:profiles!messages_author_id_fkey(username)').eq('body', 'hello 3').single();
+    expect(byFk.data).toEqual({ body: 'hello 3', who: { username: 'bob' } });
+    const byColumn = await bob.from('messages').select('body, profiles!author_id(username)').eq('body', 'hello 3').single();
+    expect(byColumn.data).toEqual({ body: 'hello 3', profiles: { username: 'bob' } });
+    const spread = await bob.from('messages').select('body, ...profiles(username)').eq('body', 'hello 4').single();
+    expect(spread.data).toEqual({ body: 'hello 4', username: 'alice' });
+    const wrongHint = await bob.from('messages').select('body, profiles!nope(username)');
+    expect(wrongHint.error?.code).toBe('PGRST200');
+    const planned = await bob.from('messages').select('id', { count: 'planned', head: true }).eq('room_id', general);
+    expect(planned.count).toBe(30);
+  });
+
   test('!inner embeds filter the parents', async () => {
     const { data } = await alice.from('rooms').select('name, messages!inner(body)').eq('messages.body', 'just us');
     expect(data).toEqual([{ name: 'secret', messages: [{ body: 'just us' }] }]);
