@@ -94,7 +94,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const templates = await loadTemplates(config.auth.templatesDir);
     limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
     mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db: database.db, log });
-    const requestUrl = await prepareRequestRole(database.db, database.url, keys.jwtSecret, log);
+    const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
     const db = database.db;
     const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates };

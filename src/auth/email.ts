@@ -61,7 +61,7 @@ export async function issueLink(
      values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)
      on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
        relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at,
-       drops_password = excluded.drops_password`,
+       drops_password = auth.one_time_tokens.drops_password or excluded.drops_password`,
     [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry, dropsPassword],
   );
   if (type === 'email_change') await updateUser(tx, user.id, 'email_change = $2', [email]);

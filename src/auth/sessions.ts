@@ -85,7 +85,7 @@ export function refreshSealKey(jwtSecret: Uint8Array): Buffer {
 
 function sealToken(key: Buffer, token: string): string {
   const iv = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
   const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
 }
@@ -93,7 +93,7 @@ function sealToken(key: Buffer, token: string): string {
 function unsealToken(key: Buffer, sealed: string): string | undefined {
   try {
     const raw = Buffer.from(sealed, 'base64url');
-    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   } catch {
@@ -116,8 +116,9 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
   const hash = sha256(presented);
   // The token and its session, both locked: two refreshes of one token queue here.
   const row = (
-    await tx.query<SessionRow & { token_id: string; revoked: boolean; token_updated_at: Date }>(
-      `select rt.id as token_id, rt.revoked, rt.updated_at as token_updated_at, s.id, s.user_id, s.aal, s.factor_id, s.not_after
+    await tx.query<SessionRow & { token_id: string; revoked: boolean; seconds_since_revoked: number }>(
+      `select rt.id as token_id, rt.revoked, extract(epoch from now() - rt.updated_at)::float8 as seconds_since_revoked,
+              s.id, s.user_id, s.aal, s.factor_id, s.not_after
        from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
        where rt.token = $1 for update of rt, s`,
       [hash],
@@ -134,12 +135,15 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
     // A retry within the reuse interval (a client that lost the response) gets the token its
     // first attempt was given, as on GoTrue: never a second live token, so a thief replaying an
     // old token cannot start a chain of their own. Anything else is reuse: end the session.
-    const sinceRevoked = (Date.now() - row.token_updated_at.getTime()) / 1000;
+    // Measured by the database's clock, which also stamped updated_at.
+    const sinceRevoked = row.seconds_since_revoked;
     const child =
       sinceRevoked <= settings.refreshReuseInterval
-        ? (await tx.query<{ sealed: string | null }>('select sealed from auth.refresh_tokens where parent = $1 and session_id = $2 and not revoked order by id desc limit 1', [hash, session.id])).rows[0]
+        ? (await tx.query<{ sealed: string | null; token: string }>('select sealed, token from auth.refresh_tokens where parent = $1 and session_id = $2 and not revoked order by id desc limit 1', [hash, session.id])).rows[0]
         : undefined;
-    const active = child?.sealed ? unsealToken(settings.sealKey, child.sealed) : undefined;
+    const unsealed = child?.sealed ? unsealToken(settings.sealKey, child.sealed) : undefined;
+    // The sealed copy must be of that very row's token.
+    const active = unsealed !== undefined && sha256(unsealed) === child?.token ? unsealed : undefined;
     if (!active) {
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();

@@ -102,7 +102,11 @@ export function createDb(options: PoolOptions): Db {
       await pool.end();
     },
     forRequests(url) {
-      const requests = createDb({ ...options, url });
+      // DB_POOL_MAX is shared between the two logins, not doubled: half (rounded up) stays with the
+      // server login (auth, bookkeeping), the rest serves requests. pg-pool reads `max` per connect.
+      const own = Math.ceil(options.max / 2);
+      (pool as unknown as { options: { max: number } }).options.max = own;
+      const requests = createDb({ ...options, url, max: Math.max(1, options.max - own) });
       return {
         ...db,
         withClaims: requests.withClaims,
@@ -153,18 +157,39 @@ function listenForever(options: PoolOptions, channel: string, onNotify: (payload
 /** pg's `queryMode` (not in @types/pg yet): force the extended protocol even without values. */
 /**
  * Requests repeat a small set of statement shapes ("latest 50 messages of room $1"). Naming them
- * lets each connection parse a shape once and PostgreSQL reuse its plan. Names are bounded so that
- * endlessly varied requests cannot grow every connection's prepared-statement list: past the bound,
- * statements go unnamed, as before.
+ * lets each connection parse a shape once and PostgreSQL reuse its plan. A shape is named on its
+ * second use, so one-off shapes never take a name, and at most MAX_PREPARED are named per
+ * generation: the bound on what each connection's prepared statements hold.
  */
-const preparedNames = new Map<string, string>();
-const MAX_PREPARED = 500;
+const seenShapes = new Map<string, string | null>();
+const MAX_PREPARED = 100;
+let generation = 0;
+let named = 0;
+
+/**
+ * After a schema change: name statements afresh. (PostgreSQL replans prepared statements when a
+ * table they read changes, but not one whose row type a function returns: a cached plan would keep
+ * the old row type.) Connections drop the old ones as they retire.
+ */
+export function forgetPreparedStatements(): void {
+  generation++;
+  named = 0;
+  seenShapes.clear();
+}
 
 function extended(text: string, values: unknown[] | undefined, prepare: boolean): pg.QueryConfig {
-  let name = prepare ? preparedNames.get(text) : undefined;
-  if (prepare && name === undefined && preparedNames.size < MAX_PREPARED) {
-    name = `trellis_${crypto.createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
-    preparedNames.set(text, name);
+  let name: string | undefined;
+  if (prepare) {
+    const seen = seenShapes.get(text);
+    if (typeof seen === 'string') {
+      name = seen;
+    } else if (seen === null && named < MAX_PREPARED) {
+      name = `trellis_${generation}_${crypto.createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      seenShapes.set(text, name);
+      named++;
+    } else if (seen === undefined && seenShapes.size < MAX_PREPARED * 4) {
+      seenShapes.set(text, null); // once seen; named if it comes again
+    }
   }
   return { text, values, queryMode: 'extended', ...(name !== undefined && { name }) } as pg.QueryConfig;
 }

@@ -1,5 +1,6 @@
 /** Holds the schema cache: loaded on first use, reloaded on `NOTIFY pgrst, 'reload schema'`. */
 import type { Db } from '../db/index.js';
+import { forgetPreparedStatements } from '../db/pool.js';
 import type { Logger } from '../platform/logger.js';
 import { loadSchemaCache, type SchemaCache } from './schema.js';
 
@@ -20,6 +21,7 @@ export function schemaCacheHolder(db: Db, schemas: readonly string[], log: Logge
     },
     reload() {
       current = undefined;
+      forgetPreparedStatements();
     },
   };
   // PostgREST's channel and payloads: '' or 'reload schema' reloads; 'reload config' has nothing to reload.

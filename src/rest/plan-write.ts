@@ -68,7 +68,8 @@ function targetRows(input: WriteInput, params: Params): string {
   const order = rootOrderSql(input.cache, input.relation, input.query, params, 's');
   const limit = range.limit !== undefined ? ` limit ${params.add(range.limit)}` : '';
   const offset = range.offset ? ` offset ${params.add(range.offset)}` : '';
-  return ` where t.ctid in (select s.ctid from ${qualified(input.relation)} as s${rootWhere(input, params, 's')}${order}${limit}${offset})`;
+  // ctid is unique only within one partition (or inheritance child): tableoid completes it.
+  return ` where (t.tableoid, t.ctid) in (select s.tableoid, s.ctid from ${qualified(input.relation)} as s${rootWhere(input, params, 's')}${order}${limit}${offset})`;
 }
 
 function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][number]['condition']): void {

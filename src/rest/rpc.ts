@@ -77,16 +77,23 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
   if (range && !query.ranges.some((r) => r.path.length === 0)) query = { ...query, ranges: [...query.ranges, { path: [], ...range }] };
 
   const params = new Params();
-  const payload = params.add(JSON.stringify(singleArg ? (args[''] ?? args) : args));
+  const passed = fn.args.filter((a) => a.name in args);
+  // The arguments travel as one JSON parameter, added only when something reads it: a function
+  // called without arguments has no parameter at all.
+  const payload = singleArg || passed.length > 0 ? params.add(JSON.stringify(singleArg ? (args[''] ?? args) : args)) : '';
   // Declared types come from the catalog (format_type), never from the request.
   const call = singleArg
     ? `${ident(fn.schema)}.${ident(fn.name)}(${payload}::${fn.args[0]?.type ?? 'json'})`
-    : `${ident(fn.schema)}.${ident(fn.name)}(${fn.args.filter((a) => a.name in args).map((a) => `${ident(a.name)} := _a.${ident(a.name)}`).join(', ')})`;
-  const from = singleArg || fn.args.every((a) => !(a.name in args)) ? '' : ` from json_to_record(${payload}::json) as _a(${fn.args.filter((a) => a.name in args).map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
+    : `${ident(fn.schema)}.${ident(fn.name)}(${passed.map((a) => `${ident(a.name)} := _a.${ident(a.name)}`).join(', ')})`;
+  const from = singleArg || passed.length === 0 ? '' : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
 
   let text: string;
+  let capped = false;
   if (fn.returnType === 'void') {
-    text = `select ${call} as _void, '' as body, 1 as page, null::bigint as total${from}`;
+    // Not wrapped by the response-size guard: an outer query that never reads the call would let
+    // PostgreSQL skip a stable or immutable function (and the exception it may raise).
+    text = `select ${call} as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total${from}`;
+    capped = true;
   } else if (!fn.returnsSet && !fn.returnsComposite) {
     text = `select to_json(${call})::text as body, 1 as page, null::bigint as total${from}`;
   } else {
@@ -100,7 +107,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
       text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
     }
   }
-  const row = await execute<ReadRow>(ctx, claims, { text, values: params.values }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
+  const row = await execute<ReadRow>(ctx, claims, { text, values: params.values, capped }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
   if (fn.returnType === 'void') return c.body(null, 204);
   if ((headerOf(c, 'accept') ?? '').includes(SINGLE)) {
     const value = JSON.parse(row.body) as unknown;

@@ -411,5 +411,14 @@ describe('a password chosen by someone who does not own the address', () => {
     const stolen = await client().auth.signInWithPassword({ email: 'victim@example.com', password: 'attacker password' });
     expect(stolen.error?.code).toBe('invalid_credentials');
   });
+
+  test('stays dropped when the first sign-up asks for its confirmation mail again afterwards', async () => {
+    expect((await client().auth.signUp({ email: 'victim2@example.com', password: 'attacker password' })).error).toBeNull();
+    await mailFrom('victim2@example.com', () => client().auth.signInWithOtp({ email: 'victim2@example.com' }));
+    // The attacker re-sends the sign-up confirmation: it replaces the owner's code, not the flag.
+    const latest = await mailFrom('victim2@example.com', () => client().auth.resend({ type: 'signup', email: 'victim2@example.com' }));
+    expect((await client().auth.verifyOtp({ email: 'victim2@example.com', token: codeOf(latest), type: 'email' })).error).toBeNull();
+    expect((await client().auth.signInWithPassword({ email: 'victim2@example.com', password: 'attacker password' })).error?.code).toBe('invalid_credentials');
+  });
 });
 

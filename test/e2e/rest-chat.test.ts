@@ -55,6 +55,13 @@ create function public.search_messages(q text) returns setof public.messages lan
 $$;
 -- Dynamic SQL in a project function: whatever it runs, it runs as the caller.
 create function public.run_sql(q text) returns text language plpgsql as $f$ declare r text; begin execute q into r; return r; end $f$;
+create function public.guard(x int) returns void language plpgsql stable as $f$ begin if x < 0 then raise exception 'negative: %', x; end if; end $f$;
+create function public.hello() returns text language sql stable as $$ select 'hello' $$;
+create table public.events (id int not null, part int not null) partition by list (part);
+create table public.events_1 partition of public.events for values in (1);
+create table public.events_2 partition of public.events for values in (2);
+insert into public.events values (1, 1), (2, 2), (3, 1), (4, 2);
+grant select, delete on public.events to service_role;
 create function public.bump(room bigint) returns void language sql as $$ update public.rooms set name = name where id = room $$;
 `;
 
@@ -291,6 +298,27 @@ describe('rpc', () => {
     expect(viaPost.status).toBe(204);
   });
 
+  test('a stable void function still runs (its exception reaches the caller); no-argument functions work', async () => {
+    const refused = await anon.rpc('guard', { x: -1 });
+    expect(refused.status).toBe(400);
+    expect(refused.error?.code).toBe('P0001');
+    expect(refused.error?.message).toBe('negative: -1');
+    expect((await anon.rpc('guard', { x: 1 })).status).toBe(204);
+    expect((await anon.rpc('hello')).data).toBe('hello');
+  });
+
+  test('a schema change reloaded by NOTIFY does not leave stale prepared plans behind', async () => {
+    for (let i = 0; i < 3; i++) expect((await alice.rpc('search_messages', { q: 'hello 2' }).select('body').limit(1)).error).toBeNull();
+    await server.sql.query('alter table public.messages alter column body type varchar(4000)');
+    await server.sql.query(`notify pgrst, 'reload schema'`);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 3; i++) {
+      const { data, error } = await alice.rpc('search_messages', { q: 'hello 2' }).select('body').order('id').limit(1);
+      expect(error).toBeNull();
+      expect(data).toEqual([{ body: 'hello 2' }]);
+    }
+  });
+
   test('an unknown function is a 404', async () => {
     const { error, status } = await anon.rpc('nope', { x: 1 });
     expect(status).toBe(404);
@@ -366,6 +394,12 @@ describe('hostile and careless requests', () => {
     expect(unordered.status).toBe(400);
     expect((await unordered.json()).code).toBe('PGRST109');
     expect((await alice.from('messages').select('body').like('body', 'd%')).data?.length).toBe(2);
+  });
+
+  test('a limited delete on a partitioned table removes exactly the rows asked for', async () => {
+    const deleted = await admin.from('events').delete().order('id').limit(1).select('id');
+    expect(deleted.data).toEqual([{ id: 1 }]);
+    expect((await admin.from('events').select('id').order('id')).data).toEqual([{ id: 2 }, { id: 3 }, { id: 4 }]);
   });
 
   test('a filter on a resource that is not embedded is refused, never ignored', async () => {

@@ -31,6 +31,9 @@ export async function freshDatabase(): Promise<TestDatabase> {
       await client.connect();
       try {
         await client.query(`drop database if exists ${name} with (force)`);
+        // Its request role (src/db/request-role.ts) belongs to the whole server: it goes too.
+        const role = `trellis_request_${crypto.createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+        await client.query(`drop role if exists "${role}"`);
       } finally {
         await client.end();
       }
