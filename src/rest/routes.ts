@@ -150,6 +150,22 @@ export function rangeHeader(c: Context): { offset: number; limit?: number } | un
 
 const SINGLE = 'application/vnd.pgrst.object+json';
 
+/** `Accept: application/vnd.pgrst.object+json` (postgrest-js `.single()`, `.maybeSingle()`). */
+export function wantsSingle(c: Context): boolean {
+  return (headerOf(c, 'accept') ?? '').includes(SINGLE);
+}
+
+/** PostgREST's 406 when one object was asked for and `rows` came. */
+export function notSingle(rows: number): ApiError {
+  return new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${rows} rows`, hint: null });
+}
+
+/** Answers the one row of a JSON array body as an object (the caller checked there is one). */
+export function respondSingle(c: Context, status: 200 | 201, body: string): Response {
+  const [only] = JSON.parse(body) as unknown[];
+  return respond(c, status, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+}
+
 async function read(ctx: RestContext, c: Context<KeyEnv>) {
   // The token first: without a valid one, nothing about the schema is revealed.
   const claims = await requestClaims(ctx, c);
@@ -168,14 +184,11 @@ async function read(ctx: RestContext, c: Context<KeyEnv>) {
   const offset = query.ranges.find((r) => r.path.length === 0)?.offset ?? 0;
   c.header('content-range', page === 0 ? `*/${total ?? '*'}` : `${offset}-${offset + page - 1}/${total ?? '*'}`);
   if (prefer.count) c.header('preference-applied', `count=${prefer.count}`);
-  const accept = headerOf(c, 'accept') ?? '';
-  if (accept.includes(SINGLE)) {
-    if (page !== 1) {
-      throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${page} rows`, hint: null });
-    }
-    const [only] = JSON.parse(row.body) as unknown[];
-    return respond(c, 200, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+  if (wantsSingle(c)) {
+    if (page !== 1) throw notSingle(page);
+    return respondSingle(c, 200, row.body);
   }
+  const accept = headerOf(c, 'accept') ?? '';
   const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
   if (accept.startsWith('text/csv')) return respond(c, partial ? 206 : 200, toCsv(JSON.parse(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
   return respond(c, partial ? 206 : 200, row.body, 'application/json; charset=utf-8');

@@ -7,17 +7,15 @@
 import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { KeyEnv } from '../platform/keys.js';
 import type { ReadQuery } from './ast.js';
 import { parseReadQuery } from './parse.js';
 import { planRepresentation } from './plan-read.js';
 import { parsePrefer } from './prefer.js';
-import { execute, rangeHeader, requestClaims, requestSchema, respond, type ReadRow, type RestContext } from './routes.js';
+import { jsonBody } from './write.js';
+import { execute, notSingle, rangeHeader, requestClaims, requestSchema, respond, respondSingle, wantsSingle, type ReadRow, type RestContext } from './routes.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
 import { ident, Params } from './sql.js';
-
-const SINGLE = 'application/vnd.pgrst.object+json';
 
 function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
   const overloads = cache.functions(schema, name);
@@ -60,14 +58,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
     }
   } else {
     for (const [key, value] of url.searchParams) filterParams.append(key, value);
-    const text = await c.req.text();
-    let body: unknown = {};
-    try {
-      body = text.trim() === '' ? {} : JSON.parse(text);
-    } catch (err) {
-      throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
-    }
-    if (jsonDepthExceeds(body)) throw new ApiError(400, 'PGRST102', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { details: null, hint: null });
+    const body = await jsonBody(c);
     args = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { '': body };
   }
   const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));
@@ -109,13 +100,11 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
   }
   const row = await execute<ReadRow>(ctx, claims, { text, values: params.values, capped }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
   if (fn.returnType === 'void') return c.body(null, 204);
-  if ((headerOf(c, 'accept') ?? '').includes(SINGLE)) {
-    const value = JSON.parse(row.body) as unknown;
+  if (wantsSingle(c)) {
+    const value = JSON.parse(row.body ?? 'null') as unknown;
     const rows = Array.isArray(value) ? value : [value];
-    if (rows.length !== 1) {
-      throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${rows.length} rows`, hint: null });
-    }
-    return respond(c, 200, JSON.stringify(rows[0]), `${SINGLE}; charset=utf-8`);
+    if (rows.length !== 1) throw notSingle(rows.length);
+    return respondSingle(c, 200, JSON.stringify(rows));
   }
   // A scalar function that returned SQL NULL answers JSON null.
   return respond(c, 200, row.body ?? 'null', 'application/json; charset=utf-8');

@@ -7,11 +7,10 @@ import type { KeyEnv } from '../platform/keys.js';
 import { parseReadQuery } from './parse.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
 import { parsePrefer } from './prefer.js';
-import { execute, findRelation, requestClaims, requestSchema, respond, type ReadRow, type RestContext } from './routes.js';
+import { execute, findRelation, notSingle, requestClaims, requestSchema, respond, respondSingle, wantsSingle, type ReadRow, type RestContext } from './routes.js';
 
-const SINGLE = 'application/vnd.pgrst.object+json';
-
-async function jsonBody(c: Context): Promise<unknown> {
+/** A data API request body: JSON (empty is `{}`), nested at most MAX_JSON_DEPTH deep. */
+export async function jsonBody(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
   let body: unknown;
@@ -32,7 +31,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   const url = new URL(c.req.url);
   const prefer = parsePrefer(headerOf(c, 'prefer'));
   const query = parseReadQuery(url.searchParams);
-  const single = (headerOf(c, 'accept') ?? '').includes(SINGLE);
+  const single = wantsSingle(c);
   const representation = prefer.return === 'representation';
   const input: WriteInput = { cache, relation, query, prefer, representation, maxRows: ctx.services.config.rest.maxRows, maxBytes: ctx.services.config.rest.maxResponseBytes };
   const body = kind === 'delete' ? undefined : await jsonBody(c);
@@ -50,9 +49,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
       if (prefer.handling === 'strict' && prefer.maxAffected !== undefined && affected > prefer.maxAffected) {
         throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, { details: `The query affects ${affected} rows`, hint: null });
       }
-      if (single && representation && affected !== 1) {
-        throw new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${affected} rows`, hint: null });
-      }
+      if (single && representation && affected !== 1) throw notSingle(affected);
     },
   });
   const affected = Number(row.page);
@@ -67,9 +64,6 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   c.header('content-range', kind === 'insert' ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
   const status = kind === 'insert' ? 201 : 200;
   if (!representation) return c.body(null, kind === 'insert' ? 201 : 204);
-  if (single) {
-    const [only] = JSON.parse(row.body) as unknown[];
-    return respond(c, status, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
-  }
+  if (single) return respondSingle(c, status, row.body);
   return respond(c, status, row.body, 'application/json; charset=utf-8');
 }
