@@ -7,16 +7,11 @@
  *
  *   npx tsx bench/auth.ts [--seconds 8] [--concurrency 8] [--write]
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import pg from 'pg';
-import { signApiKeys } from '../src/project/secrets.js';
-import { freePort } from '../test/helpers/cli.js';
 import { report } from './report.js';
+import { withBenchServer } from './server.js';
 import { runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -24,24 +19,10 @@ const { values } = parseArgs({
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-auth-'));
-  fs.chmodSync(dir, 0o755);
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    LOG_LEVEL: 'warn',
-    AUTH_RATE_LIMIT_SIGN_IN: '1000000',
-    AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000',
-  };
-  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], { env, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
-    const status = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
-    const { anonKey } = await signApiKeys(status.jwtSecret);
+  const env = { AUTH_RATE_LIMIT_SIGN_IN: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000' };
+  await withBenchServer({ env }, async ({ url, dbUrl, anonKey }) => {
     const headers = { apikey: anonKey, 'content-type': 'application/json' };
     const post = async (p: string, body: unknown) => {
       const r = await fetch(`${url}/auth/v1${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -64,7 +45,7 @@ async function main() {
     const params = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
     const stored = await hash('bench password', params);
     const argon = await runLoad(async () => void (await verify(stored, 'bench password')), { concurrency: CONCURRENCY, seconds: SECONDS });
-    const pool = new pg.Pool({ connectionString: status.dbUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
     const roundTrip = await runLoad(async () => void (await pool.query('select 1')), { concurrency: CONCURRENCY, seconds: SECONDS });
     await pool.end();
 
@@ -77,11 +58,7 @@ async function main() {
       row('refresh-token grant (`POST /token?grant_type=refresh_token`)', refresh, roundTrip, 'bare `pg` `select 1`'),
     ].join('\n');
     report('auth', `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1)`, table, values.write === true);
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await main();

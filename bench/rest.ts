@@ -6,16 +6,14 @@
  *
  *   npx tsx bench/rest.ts [--seconds 4] [--rounds 3] [--concurrency 8] [--write]
  */
-import { fork, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
+import { fork } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
-import { signApiKeys } from '../src/project/secrets.js';
 import { freePort } from '../test/helpers/cli.js';
 import { report } from './report.js';
+import { ROOT, withBenchServer } from './server.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -29,23 +27,10 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-rest-'));
-  fs.chmodSync(dir, 0o755);
-  fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'bench', 'fixtures', 'chat.sql'), path.join(dir, 'supabase', 'migrations', '20240101000000_chat.sql'));
-  const port = await freePort();
-  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', AUTH_RATE_LIMIT_SIGN_IN: '1000000' },
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
-    const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
-    const { anonKey } = await signApiKeys(state.jwtSecret);
+  const migrations = { '20240101000000_chat.sql': path.join(ROOT, 'bench', 'fixtures', 'chat.sql') };
+  await withBenchServer({ env: { AUTH_RATE_LIMIT_SIGN_IN: '1000000' }, migrations }, async ({ url, dbUrl, anonKey }) => {
     const signup = await fetch(`${url}/auth/v1/signup`, {
       method: 'POST',
       headers: { apikey: anonKey, 'content-type': 'application/json' },
@@ -56,7 +41,7 @@ async function main() {
     const claims = decodeJwt(token);
 
     // Seed as the database owner: one room of 10,000 messages the user is a member of.
-    const pool = new pg.Pool({ connectionString: state.dbUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
     const room = (await pool.query<{ id: string }>(`insert into public.rooms (name) values ('bench') returning id`)).rows[0]?.id;
     await pool.query('insert into public.members (room_id, user_id) values ($1, $2)', [room, session.user.id]);
     await pool.query(`insert into public.messages (room_id, author_id, body) select $1, $2, 'message ' || g from generate_series(1, 10000) g`, [room, session.user.id]);
@@ -69,7 +54,7 @@ async function main() {
       await r.arrayBuffer();
     };
     const floorPort = await freePort();
-    const floor = fork(path.join(ROOT, 'bench', 'floors', 'rest-floor.mjs'), [String(floorPort), state.dbUrl, JSON.stringify(claims)], { stdio: 'ignore' });
+    const floor = fork(path.join(ROOT, 'bench', 'floors', 'rest-floor.mjs'), [String(floorPort), dbUrl, JSON.stringify(claims)], { stdio: 'ignore' });
     await new Promise((resolve) => floor.once('message', resolve));
     const floorUrl = `http://127.0.0.1:${floorPort}`;
     const load = { concurrency: CONCURRENCY, seconds: SECONDS };
@@ -107,11 +92,7 @@ async function main() {
       row('insert one message (`POST /rest/v1/messages`)', viaTrellisInsert, floorInsert),
     ].join('\n');
     report('rest', `\`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} alternating rounds of ${SECONDS} s after 1 s warm-up, medians; 10,000 messages in the room; RLS through a membership check)`, table, values.write === true);
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await main();

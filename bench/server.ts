@@ -1,0 +1,42 @@
+/** Starts the built Trellis CLI on a temporary project for a benchmark, and cleans up after it. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { signApiKeys } from '../src/project/secrets.js';
+import { freePort } from '../test/helpers/cli.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface BenchServer {
+  readonly url: string;
+  readonly dbUrl: string;
+  readonly anonKey: string;
+}
+
+/** Runs `work` against a Trellis started with `env` and the given migration files (name → path). */
+export async function withBenchServer<T>(options: { env: Record<string, string>; migrations?: Record<string, string> }, work: (server: BenchServer) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
+  for (const [name, file] of Object.entries(options.migrations ?? {})) fs.copyFileSync(file, path.join(dir, 'supabase', 'migrations', name));
+  const port = await freePort();
+  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) {
+      if (server.exitCode !== null) throw new Error(`trellis start exited ${server.exitCode}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
+    const { anonKey } = await signApiKeys(state.jwtSecret);
+    return await work({ url, dbUrl: state.dbUrl, anonKey });
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
