@@ -59,12 +59,20 @@ export async function readMigrationFiles(dir: string, onSkip: (message: string) 
   return files;
 }
 
-async function ownSchemaFiles(): Promise<MigrationFile[]> {
-  const names = (await fs.readdir(OWN_SQL_DIR)).filter((n) => FILE_PATTERN.test(n)).sort();
-  return names.map((n) => {
-    const [, version = '', name = ''] = FILE_PATTERN.exec(n) ?? [];
-    return { version, name, file: path.join(OWN_SQL_DIR, n) };
-  });
+// Trellis's own schema files ship with the code: listed once per process, not on every /ready.
+let ownFiles: Promise<MigrationFile[]> | undefined;
+
+function ownSchemaFiles(): Promise<MigrationFile[]> {
+  ownFiles ??= fs.readdir(OWN_SQL_DIR).then((all) =>
+    all
+      .filter((n) => FILE_PATTERN.test(n))
+      .sort()
+      .map((n) => {
+        const [, version = '', name = ''] = FILE_PATTERN.exec(n) ?? [];
+        return { version, name, file: path.join(OWN_SQL_DIR, n) };
+      }),
+  );
+  return ownFiles;
 }
 
 export interface MigrateOptions {
