@@ -1,4 +1,4 @@
-/** Reads a JSON request body with a size bound and validates it with zod; bad input is a 4xx. */
+/** Request bodies: a size bound for a router (limitBody), and JSON read and validated with zod. */
 import { headerOf } from './http.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -14,12 +14,9 @@ export interface BodyErrors {
   readonly invalid: string;
 }
 
+/** The JSON body validated by `schema`; the size bound is the router's limitBody. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes: BodyErrors): Promise<z.output<S>> {
-  const declared = Number(headerOf(c, 'content-length') ?? '0');
-  if (declared > MAX_JSON_BODY) throw tooLarge();
-  const buffer = await c.req.arrayBuffer();
-  if (buffer.byteLength > MAX_JSON_BODY) throw tooLarge();
-  const text = new TextDecoder().decode(buffer).trim();
+  const text = (await c.req.text()).trim();
   let json: unknown = {};
   if (text !== '') {
     try {
@@ -35,11 +32,6 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes
     throw new ApiError(400, codes.invalid, `${where}${issue?.message ?? 'invalid request body'}`);
   }
   return parsed.data;
-}
-
-function tooLarge(): ApiError {
-  // The rest of an oversized body is never read: the connection cannot carry another request.
-  return new ApiError(413, 'request_too_large', `Request body is larger than ${MAX_JSON_BODY} bytes`, { headers: { connection: 'close' } });
 }
 
 /**
