@@ -1,0 +1,16 @@
+/**
+ * Pub/sub between the parts of one instance and, with REDIS_URL, between instances. Delivery is
+ * at most once and only to subscribers present when a message is published: the bus carries
+ * realtime traffic (broadcasts, presence diffs, change events), never state that must survive.
+ *
+ * Contract only; the memory and Redis implementations land with the realtime module.
+ */
+export interface Bus {
+  /** Sends `message` to every subscriber of `topic` on every instance, this one included. */
+  publish(topic: string, message: Uint8Array | string): Promise<void>;
+  /** Calls `onMessage` for each message published to `topic` from now on; returns the unsubscribe. */
+  subscribe(topic: string, onMessage: (message: Uint8Array | string) => void): () => void;
+  /** False while the shared transport (Redis) is unreachable; local delivery continues meanwhile. */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
