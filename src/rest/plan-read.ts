@@ -18,11 +18,16 @@ export interface SqlPlan {
    * must stay at the top level, so writes cannot be wrapped from outside).
    */
   readonly capped?: boolean;
+  /** For count=planned/estimated: the rows to count, for EXPLAIN to estimate (own parameters). */
+  readonly estimate?: { readonly text: string; readonly values: unknown[] };
 }
 
 export interface ReadOptions {
-  /** Count the rows matching the filters (Prefer: count=…), without the limit. */
-  readonly count: boolean;
+  /**
+   * Count the rows matching the filters (Prefer: count=…), without the limit: exactly; or planned
+   * (estimated by EXPLAIN); or estimated (exactly up to maxRows, planned beyond), as PostgREST.
+   */
+  readonly count: 'exact' | 'planned' | 'estimated' | undefined;
   /** Most rows a response may hold (Supabase's "max rows", 1000 by default). */
   readonly maxRows: number;
 }
@@ -182,13 +187,21 @@ export function planRead(cache: SchemaCache, relation: Relation, query: ReadQuer
   const limit = Math.min(requested?.limit ?? options.maxRows, options.maxRows);
   const rows = levelSql(level, relation, 't0', query.select, [], rootFilters, { limit, offset: requested?.offset });
   let total = 'null::bigint';
-  if (options.count) {
-    const countWhere = [...filtersAt(level, [], relation, 'c0'), ...innerEmbedConditions(level, relation, 'c0')];
-    total = `(select count(*) from ${qualified(relation)} as c0${countWhere.length ? ` where ${countWhere.join(' and ')}` : ''})`;
+  let estimate: SqlPlan['estimate'];
+  const counted = (l: Level) => {
+    const where = [...filtersAt(l, [], relation, 'c0'), ...innerEmbedConditions(l, relation, 'c0')];
+    return `from ${qualified(relation)} as c0${where.length ? ` where ${where.join(' and ')}` : ''}`;
+  };
+  if (options.count === 'exact') total = `(select count(*) ${counted(level)})`;
+  if (options.count === 'estimated') total = `(select count(*) from (select 1 ${counted(level)} limit ${level.params.add(options.maxRows + 1)}) as c)`;
+  if (options.count === 'planned' || options.count === 'estimated') {
+    const own: Level = { ...level, params: new Params() };
+    estimate = { text: `select 1 ${counted(own)}`, values: own.params.values };
   }
   return {
     text: `select coalesce(json_agg(_r), '[]'::json)::text as body, count(_r) as page, ${total} as total from (${rows}) as _r`,
     values: level.params.values,
+    estimate,
   };
 }
 

@@ -20,6 +20,8 @@ export interface WriteInput {
   /** Include the written rows in the body (return=representation). */
   readonly representation: boolean;
   readonly maxRows: number;
+  /** Answer the primary key of the first written row, for a `Location` header (POST, return=headers-only). */
+  readonly location: boolean;
   /** REST_MAX_RESPONSE_BYTES: a larger representation is withheld (the caller answers 413). */
   readonly maxBytes: number;
 }
@@ -28,14 +30,27 @@ function missingColumn(relation: Relation, name: string): ApiError {
   return new ApiError(400, 'PGRST204', `Could not find the '${name}' column of '${relation.name}' in the schema cache`, { details: null, hint: null });
 }
 
+/** What the written rows give back: whole rows for the body or the Location header, else a count. */
+function returningClause(input: WriteInput): string {
+  return input.representation || locationKey(input).length > 0 ? 'returning t.*' : 'returning 1';
+}
+
+function locationKey(input: WriteInput): readonly string[] {
+  return input.location ? input.relation.primaryKey : [];
+}
+
 function finish(input: WriteInput, params: Params, dml: string): SqlPlan {
-  const returning = input.representation ? 'returning t.*' : 'returning 1';
+  const returning = returningClause(input);
+  const key = locationKey(input);
+  const location = key.length
+    ? `(select json_build_array(${key.map((k) => `s.${ident(k)}::text`).join(', ')})::text from source as s limit 1)`
+    : 'null::text';
   const body = input.representation
     ? `(select coalesce(json_agg(_r), '[]'::json)::text from (${planRepresentation(input.cache, input.relation, input.query, params, 'source', input.maxRows)}) as _r)`
     : `'[]'`;
   const max = params.add(input.maxBytes);
   return {
-    text: `with source as (${dml} ${returning}), result as (select ${body} as body) select case when octet_length(result.body) <= ${max} then result.body end as body, octet_length(result.body) as bytes, (select count(*) from source) as page, null::bigint as total from result`,
+    text: `with source as (${dml} ${returning}), result as (select ${body} as body) select case when octet_length(result.body) <= ${max} then result.body end as body, octet_length(result.body) as bytes, (select count(*) from source) as page, null::bigint as total, ${location} as location from result`,
     values: params.values,
     capped: true,
   };
@@ -124,7 +139,7 @@ export function planInsert(input: WriteInput, body: unknown, columnsParam: strin
     return finish(input, params, inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`);
   }
   // Several groups: each INSERT is its own CTE; `source` is their union.
-  const returning = input.representation ? 'returning t.*' : 'returning 1';
+  const returning = returningClause(input);
   const ctes = inserts.map((sql, i) => `g${i} as (${sql} ${returning})`).join(', ');
   const union = inserts.map((_, i) => `select * from g${i}`).join(' union all ');
   const plan = finish(input, params, 'SOURCE');

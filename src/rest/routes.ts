@@ -3,7 +3,7 @@ import { headerOf } from '../platform/http.js';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
-import type { Claims } from '../db/index.js';
+import type { Claims, Tx } from '../db/index.js';
 import { limitBody } from '../platform/body.js';
 import { bearerToken, requireApiKey, verifyJwt, describeJwtError, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../server.js';
@@ -111,6 +111,9 @@ export async function execute<R extends Record<string, unknown>>(ctx: RestContex
             hint: 'Select fewer columns, filter, or page with limit/range (REST_MAX_RESPONSE_BYTES).',
           });
         }
+        if (plan.estimate && (row.total === null || Number(row.total) > ctx.services.config.rest.maxRows)) {
+          (row as Record<string, unknown>).total = await plannedRows(tx, plan.estimate);
+        }
         options.check?.(row);
         if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
         return row;
@@ -122,6 +125,12 @@ export async function execute<R extends Record<string, unknown>>(ctx: RestContex
     if (isPgError(err)) throw fromPgError(err, claims.role);
     throw err;
   }
+}
+
+/** count=planned: the planner's estimate of the rows, under the caller's role (RLS shapes the plan). */
+async function plannedRows(tx: Tx, estimate: NonNullable<SqlPlan['estimate']>): Promise<string> {
+  const result = await tx.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`explain (format json) ${estimate.text}`, estimate.values);
+  return String(Math.round(result.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0));
 }
 
 class RollbackRequested extends Error {
@@ -177,7 +186,7 @@ async function read(ctx: RestContext, c: Context<KeyEnv>) {
   if (range && !query.ranges.some((r) => r.path.length === 0)) {
     query = { ...query, ranges: [...query.ranges, { path: [], limit: range.limit, offset: range.offset }] };
   }
-  const plan = planRead(cache, relation, query, { count: prefer.count !== undefined, maxRows: ctx.services.config.rest.maxRows });
+  const plan = planRead(cache, relation, query, { count: prefer.count, maxRows: ctx.services.config.rest.maxRows });
   const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true });
   const page = Number(row.page);
   const total = row.total === null ? undefined : Number(row.total);

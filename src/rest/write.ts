@@ -33,7 +33,8 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   const query = parseReadQuery(url.searchParams);
   const single = wantsSingle(c);
   const representation = prefer.return === 'representation';
-  const input: WriteInput = { cache, relation, query, prefer, representation, maxRows: ctx.services.config.rest.maxRows, maxBytes: ctx.services.config.rest.maxResponseBytes };
+  const location = kind === 'insert' && prefer.return === 'headers-only';
+  const input: WriteInput = { cache, relation, query, prefer, representation, location, maxRows: ctx.services.config.rest.maxRows, maxBytes: ctx.services.config.rest.maxResponseBytes };
   const body = kind === 'delete' ? undefined : await jsonBody(c);
   const plan =
     kind === 'insert'
@@ -41,7 +42,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
       : kind === 'update'
         ? planUpdate(input, body)
         : planDelete(input);
-  const row = await execute<ReadRow>(ctx, claims, plan, {
+  const row = await execute<ReadRow & { location: string | null }>(ctx, claims, plan, {
     prefer,
     check: (r) => {
       const affected = Number(r.page);
@@ -63,7 +64,17 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
   if (applied.length) c.header('preference-applied', applied.join(', '));
   c.header('content-range', kind === 'insert' ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
   const status = kind === 'insert' ? 201 : 200;
+  if (location && row.location !== null) c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
   if (!representation) return c.body(null, kind === 'insert' ? 201 : 204);
   if (single) return respondSingle(c, status, row.body);
   return respond(c, status, row.body, 'application/json; charset=utf-8');
+}
+
+/** PostgREST's `Location: /table?id=eq.7` for the first inserted row (a NULL key part reads `is.null`). */
+function locationOf(table: string, key: readonly string[], values: readonly (string | null)[]): string {
+  const filters = key.map((k, i) => {
+    const v = values[i] ?? null;
+    return `${encodeURIComponent(k)}=${v === null ? 'is.null' : `eq.${encodeURIComponent(v)}`}`;
+  });
+  return `/${encodeURIComponent(table)}?${filters.join('&')}`;
 }

@@ -88,10 +88,10 @@ test(`${ITERATIONS} fuzzed reads and writes plan to valid SQL or a 4xx, and touc
     try {
       const query = parseReadQuery(new URLSearchParams(input));
       const body = { [input.slice(0, 8)]: input.slice(8, 20), name: 'n' };
-      const write = { cache, relation, query, prefer: {}, representation: random() < 0.5, maxRows: 100, maxBytes: 1_000_000 };
+      const write = { cache, relation, query, prefer: {}, representation: random() < 0.5, location: random() < 0.3, maxRows: 100, maxBytes: 1_000_000 };
       plan =
         kind < 0.7
-          ? planRead(cache, relation, query, { count: random() < 0.3, maxRows: 100 })
+          ? planRead(cache, relation, query, { count: random() < 0.3 ? 'exact' : random() < 0.3 ? 'estimated' : undefined, maxRows: 100 })
           : kind < 0.8
             ? planInsert(write, body, undefined, undefined)
             : kind < 0.9
