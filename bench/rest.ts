@@ -3,6 +3,8 @@
  * PostgreSQL): "latest 50 messages of a room" and "insert one message", each beside its floor, in
  * the same run: bench/floors/rest-floor.mjs, a minimal node:http handler sending the same SQL with
  * the same SET LOCAL role and claims through the same driver. Target: Trellis ≥ 0.8 × floor.
+ * A second floor sends those statements pipelined in one write, as Trellis does: the ratio to it is
+ * the cost of Trellis's HTTP, auth, parsing and planning alone.
  *
  *   npx tsx bench/rest.ts [--seconds 4] [--rounds 3] [--concurrency 8] [--write]
  */
@@ -61,12 +63,14 @@ async function main() {
     const scenarios = {
       trellisRead: async () => ok(await fetch(latestUrl, { headers })),
       floorRead: async () => ok(await fetch(`${floorUrl}/messages?room=${room}`)),
+      pipelinedRead: async () => ok(await fetch(`${floorUrl}/pipelined/messages?room=${room}`)),
       trellisInsert: async () => ok(await fetch(`${url}/rest/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
       floorInsert: async () => ok(await fetch(`${floorUrl}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+      pipelinedInsert: async () => ok(await fetch(`${floorUrl}/pipelined/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
     };
     // Rounds alternate Trellis and floor, so drift in a shared machine's speed hits both alike;
     // each figure is the median over the rounds.
-    const results: Record<keyof typeof scenarios, LoadResult[]> = { trellisRead: [], floorRead: [], trellisInsert: [], floorInsert: [] };
+    const results: Record<keyof typeof scenarios, LoadResult[]> = { trellisRead: [], floorRead: [], pipelinedRead: [], trellisInsert: [], floorInsert: [], pipelinedInsert: [] };
     try {
       for (let round = 0; round < ROUNDS; round++) {
         for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
@@ -77,19 +81,16 @@ async function main() {
     } finally {
       floor.kill();
     }
-    const viaTrellisRead = medianResult(results.trellisRead);
-    const floorRead = medianResult(results.floorRead);
-    const viaTrellisInsert = medianResult(results.trellisInsert);
-    const floorInsert = medianResult(results.floorInsert);
     await pool.end();
 
-    const row = (what: string, r: LoadResult, floor: LoadResult) =>
-      `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${floor.perSecond.toFixed(0)}/s, p99 ${floor.p99.toFixed(1)} ms | ${(r.perSecond / floor.perSecond).toFixed(2)} |`;
+    const m = (name: keyof typeof scenarios) => medianResult(results[name]);
+    const row = (what: string, r: LoadResult, floor: LoadResult, pipelined: LoadResult) =>
+      `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${floor.perSecond.toFixed(0)}/s, p99 ${floor.p99.toFixed(1)} ms | **${(r.perSecond / floor.perSecond).toFixed(2)}** | ${pipelined.perSecond.toFixed(0)}/s, p99 ${pipelined.p99.toFixed(1)} ms | ${(r.perSecond / pipelined.perSecond).toFixed(2)} |`;
     const table = [
-      '| Operation | Through Trellis | p50 | p99 | Errors | Floor: minimal node:http + pg, same SQL and claims | Ratio |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
-      row('latest 50 messages of a room (`GET /rest/v1/messages?…&order=id.desc&limit=50`)', viaTrellisRead, floorRead),
-      row('insert one message (`POST /rest/v1/messages`)', viaTrellisInsert, floorInsert),
+      '| Operation | Through Trellis | p50 | p99 | Errors | Floor: minimal node:http + pg, same SQL and claims | Ratio | Floor, pipelined as Trellis sends it | Ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      row('latest 50 messages of a room (`GET /rest/v1/messages?…&order=id.desc&limit=50`)', m('trellisRead'), m('floorRead'), m('pipelinedRead')),
+      row('insert one message (`POST /rest/v1/messages`)', m('trellisInsert'), m('floorInsert'), m('pipelinedInsert')),
     ].join('\n');
     report('rest', `\`npx tsx bench/rest.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} alternating rounds of ${SECONDS} s after 1 s warm-up, medians; 10,000 messages in the room; RLS through a membership check)`, table, values.write === true);
   });

@@ -21,7 +21,9 @@ export async function withBenchServer<T>(options: { env: Record<string, string>;
   fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
   for (const [name, file] of Object.entries(options.migrations ?? {})) fs.copyFileSync(file, path.join(dir, 'supabase', 'migrations', name));
   const port = await freePort();
-  const server = spawn(process.execPath, [path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under load.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
     stdio: 'ignore',
   });

@@ -27,6 +27,8 @@ export interface PoolStats {
 export interface Db extends Tx {
   /** Runs `fn` in one transaction as `claims.role`, with `request.jwt.claims` set to `claims`. */
   withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>, options?: { readOnly?: boolean }): Promise<T>;
+  /** One statement as `claims`, in one round trip: withClaims for a callback that runs one query. */
+  queryAs<R extends pg.QueryResultRow = pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], options?: { readOnly?: boolean }): Promise<pg.QueryResult<R>>;
   /** Runs `fn` in one transaction as the server's own role (auth bookkeeping, not user data). */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs `fn` on one dedicated connection (migrations, advisory locks); `discard` closes it after. */
@@ -51,6 +53,9 @@ export function createDb(options: PoolOptions): Db {
     idleTimeoutMillis: options.idleTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
     application_name: 'trellis',
+    // Queries are written without waiting for the previous answer: withClaims sends BEGIN, the
+    // claims and the first statement in one round trip (see `corked`).
+    pipeline: true,
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);
@@ -73,28 +78,37 @@ export function createDb(options: PoolOptions): Db {
     query: (text, values) => pool.query(text, values),
     withConnection,
     withClaims: (claims, fn, txOptions = {}) => {
-      // The server's login role can become any role; a request may only be one of the API roles.
-      if (!API_ROLES.has(claims.role)) {
-        return Promise.reject(new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`));
-      }
-      return inTransaction(pool, async (client) => {
-        // set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL.
-        // The statement timeout is set here, not at connect, because PgBouncer refuses it as a
-        // startup parameter.
-        // A named statement: parsed once per connection, as this runs before every request.
-        await client.query({
-          ...(options.preparedStatements && { name: 'trellis_set_claims' }),
-          text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
-          values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
-        });
+      const refused = refuseRole(claims);
+      if (refused) return Promise.reject(refused);
+      return inTransaction(pool, beginFor(txOptions), setClaims(claims, options), (client) =>
         // The extended protocol runs exactly one statement: whatever text a request leads to, it
         // cannot smuggle a second command in.
-        return fn({ query: (text, values) => client.query(extended(text, values, options.preparedStatements)) });
-        // Read-only is part of BEGIN, not a statement of its own: one round trip less per read.
-      }, txOptions.readOnly ? 'set transaction read only' : undefined);
+        fn({ query: (text, values) => client.query(extended(text, values, options.preparedStatements)) }),
+      );
+    },
+    queryAs: async <R extends pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], txOptions: { readOnly?: boolean } = {}) => {
+      const refused = refuseRole(claims);
+      if (refused) throw refused;
+      const client = await pool.connect();
+      // One write, one round trip: BEGIN, the claims, the statement and COMMIT, each with its own
+      // Sync. A failed statement aborts the transaction, and its COMMIT then rolls back; all four
+      // answers are awaited, so the connection goes back idle.
+      const settled = await corked(client, () =>
+        Promise.allSettled([
+          client.query(beginFor(txOptions)),
+          client.query(setClaims(claims, options)),
+          client.query(extended(text, values, options.preparedStatements)),
+          client.query('commit'),
+        ]),
+      );
+      const idle = (client as unknown as { _txStatus: string | null })._txStatus === 'I';
+      client.release(!idle);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
     },
     transaction: (fn) =>
-      inTransaction(pool, (client) => fn({ query: (text, values) => client.query(text, values) }), `set local statement_timeout = ${options.statementTimeoutMs}`),
+      inTransaction(pool, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (client) => fn({ query: (text, values) => client.query(text, values) })),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, onNotify) => listeners.push(listenForever(options, channel, onNotify)),
     close: async () => {
@@ -110,6 +124,7 @@ export function createDb(options: PoolOptions): Db {
       return {
         ...db,
         withClaims: requests.withClaims,
+        queryAs: requests.queryAs,
         stats: () => {
           const [a, b] = [db.stats(), requests.stats()];
           return { total: a.total + b.total, idle: a.idle + b.idle, waiting: a.waiting + b.waiting };
@@ -196,13 +211,56 @@ function extended(text: string, values: unknown[] | undefined, prepare: boolean)
 
 const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** `setup` is fixed SQL sent with BEGIN in one round trip (never input: it is not parameterised). */
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, setup?: string): Promise<T> {
+/** Read-only is part of BEGIN, not a statement of its own. */
+const beginFor = (txOptions: { readOnly?: boolean }) => (txOptions.readOnly ? 'begin read only' : 'begin');
+
+/** A request may only be one of the API roles: the server's login role can become any role. */
+function refuseRole(claims: Claims): ApiError | undefined {
+  return API_ROLES.has(claims.role) ? undefined : new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`);
+}
+
+/**
+ * set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL. The
+ * statement timeout is set here, not at connect, because PgBouncer refuses it as a startup
+ * parameter. A named statement: parsed once per connection, as it runs before every request.
+ */
+function setClaims(claims: Claims, options: PoolOptions): pg.QueryConfig {
+  return {
+    ...(options.preparedStatements && { name: 'trellis_set_claims' }),
+    text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
+    values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
+  };
+}
+
+/**
+ * Runs `send` with the connection's socket corked: the pipelined queries it issues in this tick
+ * (pg writes each protocol message on its own) leave in one write. On this class of machine a
+ * write system call costs more than parsing a query; profiles of the data API showed them first.
+ */
+function corked<T>(client: pg.PoolClient, send: () => Promise<T>): Promise<T> {
+  const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
+
+/**
+ * BEGIN, then `setup` (a statement of its own, its values parameters), then the first statement of
+ * `fn`, all in one round trip; COMMIT after. If `setup` fails, the transaction is aborted and so
+ * is every statement after it: `fn` never runs anything outside the claims.
+ */
+async function inTransaction<T>(pool: pg.Pool, begin: string, setup: string | pg.QueryConfig, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let reusable = true;
   try {
-    await client.query(setup ? `begin; ${setup}` : 'begin');
-    const result = await fn(client);
+    const [, , result] = await corked(client, () => {
+      const begun = client.query(begin);
+      const set = client.query(setup);
+      return Promise.all([begun, set, fn(client)]);
+    });
     await client.query('commit');
     return result;
   } catch (err) {

@@ -85,6 +85,8 @@ export interface ExecuteOptions<R> {
   readonly prefer?: Preferences;
   /** GET requests run read-only, as PostgREST runs them: a volatile function that writes fails. */
   readonly readOnly?: boolean;
+  /** A write that answers its rows (return=representation): a body over the cap must roll it back. */
+  readonly mayExceedCap?: boolean;
   /** Runs before COMMIT; throwing rolls the statement back (max-affected, single object). */
   readonly check?: (row: R) => void;
 }
@@ -101,16 +103,25 @@ export async function execute<R extends Record<string, unknown>>(ctx: RestContex
           text: `select case when octet_length(q.body) <= $${plan.values.length + 1} then q.body end as body, octet_length(q.body) as bytes, q.page, q.total from (${plan.text}) as q`,
           values: [...plan.values, maxBytes],
         };
+    const checked = (row: R & { bytes: number | null }) => {
+      if (row.body === null && row.bytes !== null) {
+        throw new ApiError(413, '54000', `The response would be ${row.bytes} bytes, over the limit of ${maxBytes}`, {
+          details: null,
+          hint: 'Select fewer columns, filter, or page with limit/range (REST_MAX_RESPONSE_BYTES).',
+        });
+      }
+      return row;
+    };
+    // Most requests are one statement with nothing to decide before COMMIT: one round trip. A write
+    // whose body could exceed the cap is not among them, as its 413 must roll it back.
+    if (!options.check && options.prefer?.tx !== 'rollback' && !plan.estimate && (options.readOnly || !options.mayExceedCap)) {
+      const result = await ctx.services.db.queryAs<R & { bytes: number | null }>(claims, capped.text, capped.values, { readOnly: options.readOnly });
+      return checked(result.rows[0] as R & { bytes: number | null });
+    }
     return await ctx.services.db.withClaims(
       claims,
       async (tx) => {
-        const row = (await tx.query<R & { bytes: number | null }>(capped.text, capped.values)).rows[0] as R & { bytes: number | null };
-        if (row.body === null && row.bytes !== null) {
-          throw new ApiError(413, '54000', `The response would be ${row.bytes} bytes, over the limit of ${maxBytes}`, {
-            details: null,
-            hint: 'Select fewer columns, filter, or page with limit/range (REST_MAX_RESPONSE_BYTES).',
-          });
-        }
+        const row = checked((await tx.query<R & { bytes: number | null }>(capped.text, capped.values)).rows[0] as R & { bytes: number | null });
         if (plan.estimate && (row.total === null || Number(row.total) > ctx.services.config.rest.maxRows)) {
           (row as Record<string, unknown>).total = await plannedRows(tx, plan.estimate);
         }

@@ -98,7 +98,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>) {
       text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
     }
   }
-  const row = await execute<ReadRow>(ctx, claims, { text, values: params.values, capped }, { prefer, readOnly: isGet || fn.volatility !== 'volatile' });
+  const row = await execute<ReadRow>(ctx, claims, { text, values: params.values, capped }, { prefer, readOnly: isGet || fn.volatility !== 'volatile', mayExceedCap: true });
   if (fn.returnType === 'void') return c.body(null, 204);
   if (wantsSingle(c)) {
     const value = JSON.parse(row.body ?? 'null') as unknown;

@@ -42,16 +42,21 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>, kind: 'insert'
       : kind === 'update'
         ? planUpdate(input, body)
         : planDelete(input);
+  const strict = prefer.handling === 'strict' && prefer.maxAffected !== undefined;
   const row = await execute<ReadRow & { location: string | null }>(ctx, claims, plan, {
     prefer,
-    check: (r) => {
-      const affected = Number(r.page);
-      // Checked before COMMIT: a violation leaves the table as it was.
-      if (prefer.handling === 'strict' && prefer.maxAffected !== undefined && affected > prefer.maxAffected) {
-        throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, { details: `The query affects ${affected} rows`, hint: null });
-      }
-      if (single && representation && affected !== 1) throw notSingle(affected);
-    },
+    mayExceedCap: representation,
+    // Checked before COMMIT: a violation leaves the table as it was.
+    check:
+      strict || (single && representation)
+        ? (r) => {
+            const affected = Number(r.page);
+            if (strict && affected > (prefer.maxAffected ?? Infinity)) {
+              throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, { details: `The query affects ${affected} rows`, hint: null });
+            }
+            if (single && representation && affected !== 1) throw notSingle(affected);
+          }
+        : undefined,
   });
   const affected = Number(row.page);
   const applied = [

@@ -117,3 +117,48 @@ describe('db.withClaims', () => {
     }
   });
 });
+
+describe('db.queryAs: one statement as the caller, in one round trip', () => {
+  test('runs under the claims and RLS, as withClaims does', async () => {
+    const mine = await db.queryAs<{ title: string; uid: string }>(user(bob), 'select title, auth.uid() as uid from todos order by id', []);
+    expect(mine.rows).toEqual([{ title: 'bob 1', uid: bob }]);
+    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`)).rows[0];
+    expect(after?.who).not.toBe('authenticated');
+    expect(after?.claims ?? '').toBe('');
+  });
+
+  test('a failing statement commits nothing, and the connection is reused in a clean state', async () => {
+    await expect(db.queryAs(user(alice), `with w as (insert into todos (title) values ('half written') returning 1) select 1/0 from w`, [])).rejects.toThrow(/division by zero/);
+    expect((await db.queryAs({ role: 'service_role' }, `select 1 from todos where title = 'half written'`, [])).rowCount).toBe(0);
+    for (let i = 0; i < 10; i++) {
+      const row = (await db.queryAs<{ state: string }>({ role: 'anon' }, `select current_setting('transaction_read_only') as state`, [])).rows[0];
+      expect(row?.state).toBe('off');
+    }
+    const single = testDb(database.url, { max: 1 });
+    try {
+      const pid = async () => (await single.queryAs<{ pid: number }>({ role: 'anon' }, 'select pg_backend_pid() as pid', [])).rows[0]?.pid;
+      const before = await pid();
+      await expect(single.queryAs({ role: 'anon' }, 'select 1/0', [])).rejects.toThrow(/division by zero/);
+      expect(await pid()).toBe(before);
+    } finally {
+      await single.close();
+    }
+  });
+
+  test('read-only refuses a write; a refused role runs nothing; a second statement is refused', async () => {
+    await expect(db.queryAs(user(alice), `insert into todos (title) values ('no')`, [], { readOnly: true })).rejects.toThrow(/read-only transaction/);
+    await expect(db.queryAs({ role: 'postgres' }, 'drop table todos', [])).rejects.toThrow(/is not an API role/);
+    await expect(db.queryAs({ role: 'service_role' }, 'select 1; drop table todos', [])).rejects.toThrow(/cannot insert multiple commands/);
+    expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
+  });
+
+  test('the statement timeout applies', async () => {
+    const short = testDb(database.url, { statementTimeoutMs: 200 });
+    try {
+      await expect(short.queryAs({ role: 'anon' }, 'select pg_sleep(1)', [])).rejects.toThrow(/statement timeout/);
+      expect((await short.queryAs<{ n: number }>({ role: 'anon' }, 'select 1 as n', [])).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await short.close();
+    }
+  });
+});
