@@ -227,3 +227,8 @@ export function childProcessEnv(): NodeJS.ProcessEnv {
   if (process.env.TZ) env.TZ = process.env.TZ;
   return env;
 }
+
+/** The environment for a Trellis the benchmark harness starts: this one's, with `overrides` on top. */
+export function benchServerEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}

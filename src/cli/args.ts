@@ -9,7 +9,9 @@ export function parseFlags(command: string, argv: string[], options: OptionSpec)
     const { values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
     return values;
   } catch (err) {
-    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\.$/, '');
+    // node:util's messages run over several lines; the CLI's contract is one.
+    const [first = 'bad option'] = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '').split('\n');
+    const message = first.replace(/\.$/, '') + (first.includes('ambiguous') ? " (write a value that starts with '-' as --option=-value)" : '');
     throw new FatalError(`${message} (see \`trellis ${command} --help\`)`);
   }
 }

@@ -1,5 +1,6 @@
 /** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
+import { benchCommand, benchHelp } from './bench.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -8,6 +9,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
   status: statusCommand,
   migrate: migrateCommand,
+  bench: benchCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -16,12 +18,15 @@ Commands:
   start     serve the project (default command)
   status    print URLs and keys of the running server
   migrate   apply pending migrations without serving
+  bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}
 
 ${statusHelp}
 
 ${migrateHelp}
+
+${benchHelp}
 
 Configuration: docs/configuration.md`;
 

@@ -18,6 +18,8 @@ export interface TestServer {
   readonly dir: string;
   /** A superuser connection to the server's database, for assertions. */
   readonly sql: pg.Pool;
+  /** The URL of that database (superuser). */
+  readonly dbUrl: string;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startTestServer(
     jwtSecret: trellis.keys.jwtSecret,
     dir,
     sql,
+    dbUrl: database.url,
     async stop() {
       await sql.end();
       await trellis.stop();

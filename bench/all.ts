@@ -1,0 +1,30 @@
+/**
+ * `npm run bench`: a quick run of every benchmark, rewriting its table in docs/benchmarks.md (with
+ * date, machine and commit). About four minutes on two cores; run it on a quiet machine.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from './server.js';
+
+const docs = path.join(ROOT, 'docs', 'benchmarks.md');
+const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const runs: [string, string[]][] = [
+  ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '3', '--write']],
+  ['data API', [tsx, 'bench/rest.ts', '--seconds', '3', '--rounds', '3', '--write']],
+  ['auth', [tsx, 'bench/auth.ts', '--seconds', '4', '--write']],
+  ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],
+  ['capacity: auth', ['bin/trellis.js', 'bench', 'auth', '--quick', '--markdown', docs]],
+];
+
+const started = Date.now();
+let failed = 0;
+for (const [name, args] of runs) {
+  process.stderr.write(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(0)} s so far)\n`);
+  const run = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+  if (run.status !== 0) {
+    failed++;
+    process.stderr.write(`${name} failed (exit ${run.status})\n`);
+  }
+}
+process.stderr.write(`\nall benchmarks done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `, ${failed} failed` : ''}\n`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,64 @@
+/**
+ * The floor a scenario is compared against: the thinnest HTTP handler that does the same database
+ * work as Trellis — node:http and pg, each statement in a transaction with the same SET LOCAL role
+ * and claims, sent as Trellis sends them (BEGIN, claims, statement, COMMIT pipelined in one write)
+ * — and nothing else (no router, no parser, no planner, no JWT). Run as a child process:
+ *
+ *   node dist/bench/floor-server.js <database url> <statements json>
+ *
+ * `POST /<name>` with `{"claims": {...}, "values": [...]}` runs statement <name>; the first column
+ * of its first row is the body. It prints its port on stdout (or sends it over IPC).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+
+export type FloorStatements = Record<string, string>;
+
+const SET_CLAIMS = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
+
+export function floorServer(dbUrl: string, statements: FloorStatements, poolMax: number): http.Server {
+  const pool = new pg.Pool({ connectionString: dbUrl, max: poolMax, pipeline: true });
+  const server = http.createServer(async (req, res) => {
+    const name = (req.url ?? '').slice(1);
+    const text = statements[name];
+    if (!text || req.method !== 'POST') return void res.writeHead(404).end();
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const client = await pool.connect();
+    try {
+      const { claims, values } = JSON.parse(raw) as { claims: { role: string }; values: unknown[] };
+      const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+      socket.cork();
+      const sent = Promise.all([
+        client.query('begin'),
+        client.query({ name: 'claims', text: SET_CLAIMS, values: [claims.role, JSON.stringify(claims)] }),
+        client.query({ name, text, values }),
+        client.query('commit'),
+      ]);
+      socket.uncork();
+      const [, , result] = await sent;
+      const first = result.rows[0] as Record<string, unknown> | undefined;
+      const body = first ? Object.values(first)[0] : undefined;
+      res.writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' }).end(body === undefined ? undefined : String(body));
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      res.writeHead(500).end(String(err));
+    } finally {
+      client.release();
+    }
+  });
+  server.on('close', () => void pool.end());
+  return server;
+}
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  const [dbUrl, statements, poolMax] = process.argv.slice(2);
+  const server = floorServer(dbUrl ?? '', JSON.parse(statements ?? '{}') as FloorStatements, Number(poolMax ?? 5));
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as AddressInfo;
+    if (process.send) process.send({ port });
+    else process.stdout.write(`${port}\n`);
+  });
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}

@@ -1,0 +1,158 @@
+/**
+ * `trellis bench <scenario>`: find how many virtual users the target holds within the latency and
+ * error budget (stepping the load), then compare Trellis with the scenario's floor at full speed in
+ * the same run.
+ */
+import os from 'node:os';
+import type { Scenario } from './scenarios/index.js';
+import { UserPool, runStep } from './runner.js';
+import { errorRate, type LatencyRecorder, type OpSummary } from './stats.js';
+import { capacity, nextUsers, type Budget, type SearchOptions, type StepResult } from './stepping.js';
+import { sampleProcess, type Target } from './target.js';
+
+export interface HarnessOptions {
+  readonly budget: Budget;
+  readonly search: SearchOptions;
+  readonly stepSeconds: number;
+  readonly warmupSeconds: number;
+  /** Users of the full-speed comparison with the floor (no think time). */
+  readonly saturationUsers: number;
+  readonly saturationSeconds: number;
+  /** A live line while a step runs (`final` once it ends). */
+  readonly progress: (line: string, final: boolean) => void;
+}
+
+export interface StepReport extends StepResult {
+  readonly p50: number;
+  readonly p95: number;
+  readonly errors: number;
+  readonly holds: boolean;
+  /** The server process's CPU (100 = one core) and resident memory, when the harness started it. */
+  readonly serverCpuPercent: number | undefined;
+  readonly serverRssMb: number | undefined;
+}
+
+export interface RunSummary {
+  readonly overall: OpSummary;
+  readonly operations: readonly OpSummary[];
+}
+
+export interface BenchReport {
+  readonly scenario: string;
+  readonly description: string;
+  readonly target: string;
+  readonly machine: string;
+  readonly date: string;
+  readonly budget: Budget;
+  readonly thinkMs: number;
+  readonly steps: readonly StepReport[];
+  readonly capacity: number;
+  readonly statement: string;
+  /** Per operation, at the largest load that held. */
+  readonly atCapacity: readonly OpSummary[];
+  readonly saturation: {
+    readonly users: number;
+    readonly trellis: RunSummary;
+    readonly floor: RunSummary | undefined;
+    readonly floorDescription: string;
+    /** Trellis's throughput over the floor's. */
+    readonly ratio: number | undefined;
+  };
+}
+
+export function machineDescription(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
+
+export async function runBench(scenario: Scenario, target: Target, options: HarnessOptions): Promise<BenchReport> {
+  const prepared = await scenario.prepare(target);
+  const users = new UserPool((i) => prepared.user(i));
+  const floorUsers = prepared.floorUser ? new UserPool(prepared.floorUser) : undefined;
+  // A step shorter than two think times would measure each user once or not at all.
+  const stepSeconds = Math.max(options.stepSeconds, (2 * scenario.thinkMs) / 1000);
+  try {
+    const steps: StepReport[] = [];
+    const recorders = new Map<number, LatencyRecorder>();
+    for (let n = nextUsers(steps, options.budget, options.search); n !== undefined; n = nextUsers(steps, options.budget, options.search)) {
+      const count = n;
+      options.progress(`${scenario.name} · ${count} users · preparing`, false);
+      const before = target.pid !== undefined ? await sampleProcess(target.pid) : undefined;
+      const startedAt = performance.now();
+      const recorder = await runStep(users, {
+        users: count,
+        seconds: stepSeconds,
+        warmupSeconds: options.warmupSeconds,
+        thinkMs: scenario.thinkMs,
+        onProgress: (t, r) => options.progress(liveLine(scenario.name, count, t, r.overall(t)), false),
+      });
+      const after = target.pid !== undefined ? await sampleProcess(target.pid) : undefined;
+      const wall = (performance.now() - startedAt) / 1000;
+      const overall = recorder.overall(stepSeconds);
+      const step: StepReport = {
+        users: count,
+        perSecond: overall.perSecond,
+        p50: overall.p50,
+        p95: overall.p95,
+        p99: overall.p99,
+        errors: overall.errors,
+        errorRate: errorRate(overall),
+        holds: false,
+        serverCpuPercent: before && after ? ((after.cpuSeconds - before.cpuSeconds) / wall) * 100 : undefined,
+        serverRssMb: after ? after.rssBytes / 2 ** 20 : undefined,
+      };
+      const held = capacity([step], options.budget) > 0;
+      steps.push({ ...step, holds: held });
+      recorders.set(count, recorder);
+      options.progress(`${liveLine(scenario.name, count, stepSeconds, overall)} · ${held ? 'holds' : 'over budget'}`, true);
+    }
+    const best = capacity(steps, options.budget);
+
+    const saturate = async (pool: UserPool, label: string): Promise<RunSummary> => {
+      const recorder = await runStep(pool, {
+        users: options.saturationUsers,
+        seconds: options.saturationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        thinkMs: 0,
+        onProgress: (t, r) => options.progress(liveLine(`${scenario.name} at full speed, ${label}`, options.saturationUsers, t, r.overall(t)), false),
+      });
+      const summary = { overall: recorder.overall(options.saturationSeconds), operations: recorder.summary(options.saturationSeconds) };
+      options.progress(liveLine(`${scenario.name} at full speed, ${label}`, options.saturationUsers, options.saturationSeconds, summary.overall), true);
+      return summary;
+    };
+    const trellis = await saturate(users, 'Trellis');
+    const floor = floorUsers ? await saturate(floorUsers, 'floor') : undefined;
+
+    return {
+      scenario: scenario.name,
+      description: scenario.description,
+      target: target.url,
+      machine: machineDescription(),
+      date: new Date().toISOString(),
+      budget: options.budget,
+      thinkMs: scenario.thinkMs,
+      steps,
+      capacity: best,
+      statement:
+        best > 0
+          ? `this machine sustains ${best} concurrent ${scenario.users} at p99 < ${options.budget.p99Ms} ms`
+          : `no load held p99 < ${options.budget.p99Ms} ms with at most ${(options.budget.maxErrorRate * 100).toFixed(1)} % errors`,
+      atCapacity: recorders.get(best)?.summary(stepSeconds) ?? [],
+      saturation: {
+        users: options.saturationUsers,
+        trellis,
+        floor,
+        floorDescription: prepared.floorDescription,
+        ratio: floor ? trellis.overall.perSecond / floor.overall.perSecond : undefined,
+      },
+    };
+  } finally {
+    await Promise.allSettled([users.close(), floorUsers?.close(), prepared.close()]);
+  }
+}
+
+function liveLine(name: string, users: number, seconds: number, s: OpSummary): string {
+  return `${name} · ${users} users · ${seconds.toFixed(0)} s · ${fmt(s.perSecond)} ops/s · p99 ${fmt(s.p99)} ms · ${s.errors} errors`;
+}

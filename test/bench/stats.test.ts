@@ -1,0 +1,67 @@
+import { describe, expect, test } from 'vitest';
+import { errorRate, LatencyRecorder, percentile } from '../../src/bench/stats.js';
+import { parseProcStat } from '../../src/bench/target.js';
+
+describe('percentile (nearest rank)', () => {
+  const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+  test.each([
+    [[], 50, NaN],
+    [[7], 0, 7],
+    [[7], 99, 7],
+    [[1, 2], 50, 1],
+    [[1, 2], 51, 2],
+    [hundred, 50, 50],
+    [hundred, 95, 95],
+    [hundred, 99, 99],
+    [hundred, 100, 100],
+    [[1, 2, 3, 4, 1000], 99, 1000],
+  ])('percentile(%j, %d) = %d', (sorted, p, expected) => {
+    expect(percentile(sorted, p)).toEqual(expected);
+  });
+});
+
+describe('LatencyRecorder', () => {
+  test('summarises each operation and all together, errors apart from latencies', async () => {
+    const r = new LatencyRecorder();
+    for (let i = 1; i <= 100; i++) r.record('read', i);
+    r.record('write', 500);
+    r.error('write');
+    expect(await r.time('failing', () => Promise.reject(new Error('no')))).toBe(false);
+    expect(await r.time('ok', () => Promise.resolve())).toBe(true);
+    const byOp = Object.fromEntries(r.summary(10).map((s) => [s.op, s]));
+    expect(byOp.read).toMatchObject({ count: 100, errors: 0, perSecond: 10, p50: 50, p95: 95, p99: 99, max: 100 });
+    expect(byOp.write).toMatchObject({ count: 1, errors: 1, p99: 500 });
+    expect(byOp.failing).toMatchObject({ count: 0, errors: 1 });
+    const all = r.overall(10);
+    expect(all.count).toBe(102);
+    expect(all.errors).toBe(2);
+    expect(all.max).toBe(500);
+    expect(errorRate(all)).toBeCloseTo(2 / 104);
+    expect(errorRate({ count: 0, errors: 0 })).toBe(0);
+  });
+
+  test('memory is bounded: past 200,000 samples a reservoir keeps percentiles right', () => {
+    let seed = 1;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const r = new LatencyRecorder(random);
+    // 400,000 samples, uniform over 0..999: the reservoir must still say p50 ≈ 500, p99 ≈ 990.
+    for (let i = 0; i < 400_000; i++) r.record('op', (i * 7919) % 1000);
+    const s = r.summary(1)[0];
+    expect(s?.count).toBe(400_000);
+    expect(s?.p50).toBeGreaterThan(480);
+    expect(s?.p50).toBeLessThan(520);
+    expect(s?.p99).toBeGreaterThan(980);
+  });
+});
+
+describe('parseProcStat', () => {
+  const status = 'Name:\tnode\nVmRSS:\t  123456 kB\nThreads:\t11\n';
+  test('reads utime+stime after a command name holding spaces and parentheses', () => {
+    const stat = '4242 (node (main) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 11 0 100 0 0';
+    expect(parseProcStat(stat, status)).toEqual({ cpuSeconds: 4, rssBytes: 123456 * 1024 });
+  });
+  test('a malformed file gives undefined', () => {
+    expect(parseProcStat('garbage', status)).toBeUndefined();
+    expect(parseProcStat('1 (x) S 1 1 1 0 -1 0 0 0 0 0 5 5', 'Name: x\n')).toBeUndefined();
+  });
+});
