@@ -1,9 +1,5 @@
 /** Small statistics and load helpers shared by the benchmarks. */
-export function percentile(sortedMs: readonly number[], p: number): number {
-  if (sortedMs.length === 0) return NaN;
-  const index = Math.min(sortedMs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedMs.length) - 1));
-  return sortedMs[index] ?? NaN;
-}
+import { percentile } from '../src/bench/stats.js';
 
 export interface LoadResult {
   readonly ops: number;
