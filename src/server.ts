@@ -16,7 +16,7 @@ import { healthRoutes, type Readiness } from './platform/health.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
-import { renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
+import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { loadOrCreateSecrets, signApiKeys, type ApiKeys } from './project/secrets.js';
@@ -46,6 +46,7 @@ export interface RunningTrellis {
 export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
+  app.use('*', cors);
   app.route('/', healthRoutes(readiness, services.metrics));
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));

@@ -49,6 +49,35 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
   };
 }
 
+/** Response headers a browser app may read (Supabase's gateway exposes these). */
+const EXPOSED = 'content-range, content-profile, content-location, location, preference-applied, range, x-request-id, etag, last-modified, content-length, x-upsert';
+const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * CORS as Supabase's API gateway answers it: any origin (access is decided by the apikey and the
+ * JWT, which a browser sends as headers, never as cookies), any request header, a day of preflight
+ * caching. A request without an Origin (servers, scripts) is left untouched.
+ */
+export const cors: MiddlewareHandler = async (c, next) => {
+  const origin = headerOf(c, 'origin');
+  if (origin === undefined) return next();
+  const asked = headerOf(c, 'access-control-request-method');
+  if (c.req.method === 'OPTIONS' && asked !== undefined) {
+    const headers: Record<string, string> = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': METHODS,
+      'access-control-max-age': '86400',
+      vary: 'Access-Control-Request-Headers',
+    };
+    const requested = headerOf(c, 'access-control-request-headers');
+    if (requested) headers['access-control-allow-headers'] = requested.slice(0, 4096);
+    return c.body(null, 204, headers);
+  }
+  c.header('access-control-allow-origin', '*');
+  c.header('access-control-expose-headers', EXPOSED);
+  return next();
+};
+
 /** The route pattern that answered (`/rest/v1/:table`), never the raw path: metrics stay bounded. */
 function routeOf(c: Context): string {
   // Wildcard entries are middleware (request context, auth), not the handler that answered.
