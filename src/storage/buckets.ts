@@ -61,9 +61,13 @@ export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
   const body = await readJsonBody(c);
   const sets: string[] = [];
   const values: unknown[] = [id];
-  if (body.public !== undefined) values.push(body.public === true) && sets.push(`public = $${values.length}`);
-  if (body.file_size_limit !== undefined) values.push(parseFileSizeLimit(body.file_size_limit)) && sets.push(`file_size_limit = $${values.length}`);
-  if (body.allowed_mime_types !== undefined) values.push(mimeList(body.allowed_mime_types)) && sets.push(`allowed_mime_types = $${values.length}`);
+  const set = (column: string, value: unknown) => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (body.public !== undefined) set('public', body.public === true);
+  if (body.file_size_limit !== undefined) set('file_size_limit', parseFileSizeLimit(body.file_size_limit));
+  if (body.allowed_mime_types !== undefined) set('allowed_mime_types', mimeList(body.allowed_mime_types));
   sets.push('updated_at = now()');
   const updated = await asCaller(ctx, claims, async (tx) => (await tx.query(`update storage.buckets set ${sets.join(', ')} where id = $1 returning id`, values)).rowCount);
   if (!updated) throw StorageErrors.bucketNotFound();

@@ -65,6 +65,11 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
     await backend?.stop();
   });
 
+  test('storage.foldername, filename and extension answer as on Supabase', async () => {
+    const row = await w.server.sql.query("select storage.foldername('u1/photos/cat.PNG') as f, storage.filename('u1/photos/cat.PNG') as n, storage.extension('u1/photos/cat.PNG') as e, storage.foldername('top.txt') as top, storage.extension('README') as bare");
+    expect(row.rows[0]).toEqual({ f: ['u1', 'photos'], n: 'cat.PNG', e: 'PNG', top: [], bare: 'README' });
+  });
+
   describe('buckets', () => {
     test('the service role creates, gets, lists, updates, empties and deletes a bucket', async () => {
       const s = w.admin.storage;
