@@ -94,12 +94,18 @@ export function rawPathAfter(c: StorageHttp, prefix: string): string {
 /** Most bytes a JSON request body (list, sign, move, …) may have. */
 const MAX_JSON_BODY = 1024 * 1024;
 
-/** A JSON request body as an object ({} when empty). */
+/** A JSON request body as an object ({} when empty), read with a bound even when chunked. */
 export async function readJsonBody(c: StorageHttp): Promise<Record<string, unknown>> {
   const declared = Number(headerOf(c, 'content-length') ?? '0');
   if (declared > MAX_JSON_BODY) throw StorageErrors.tooLarge();
-  const text = (await c.req.text()).trim();
-  if (text.length > MAX_JSON_BODY) throw StorageErrors.tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of nodeRequest(c) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BODY) throw StorageErrors.tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
   if (text === '') return {};
   let value: unknown;
   try {

@@ -53,6 +53,10 @@ export function encodeTransform(value: unknown): string | undefined {
 }
 
 export async function sendTransformed(ctx: StorageContext, c: StorageHttp, row: ObjectRow, transform: Transform): Promise<Response> {
+  const headers = objectHeaders(row, c.req.query('download'));
+  // The transformed image's tag: the object's, marked with the transform, so a CDN can revalidate.
+  const etag = `${(headers.etag ?? '""').replace(/"$/, '')}-${transformTag(transform)}"`;
+  if (c.req.header('if-none-match')?.split(',').some((t) => t.trim() === etag)) return sendRaw(c, 304, { ...headers, etag });
   const size = row.metadata?.size ?? 0;
   const limit = ctx.services.config.storage.imageMaxInputBytes;
   if (size > limit) throw storageError(413, 'EntityTooLarge', 'Payload too large', `The image is larger than ${limit} bytes, the most the transformer reads`);
@@ -77,6 +81,9 @@ export async function sendTransformed(ctx: StorageContext, c: StorageHttp, row: 
   } catch (err) {
     throw StorageErrors.imageError(`The object is not an image sharp can transform: ${(err as Error).message}`);
   }
-  const headers = objectHeaders(row, c.req.query('download'));
-  return sendRaw(c, 200, { ...headers, 'content-type': mime, 'content-length': String(output.length), etag: `${headers.etag?.replace(/"$/, '')}-t"` }, undefined, output);
+  return sendRaw(c, 200, { ...headers, 'content-type': mime, 'content-length': String(output.length), etag }, undefined, output);
+}
+
+function transformTag(t: Transform): string {
+  return `${t.width ?? ''}x${t.height ?? ''}.${t.resize}.${t.quality}.${t.format}`;
 }

@@ -26,6 +26,8 @@ export interface UploadTarget {
 
 interface UploadSource {
   readonly body: Readable;
+  /** Whether the body itself failed (client gone, truncated form): watched from its creation. */
+  readonly failed: () => boolean;
   readonly contentType: string;
   readonly cacheControl: string;
   readonly userMetadata: Record<string, unknown> | null;
@@ -71,12 +73,14 @@ export async function upload(ctx: StorageContext, c: StorageHttp, target: Upload
   const version = crypto.randomUUID();
   const key: ObjectKey = { bucket: target.bucket, name: target.name, version };
   let written;
+  // An error of the body itself (a client gone, a truncated form) is the client's; the store's own
+  // failures (disk full, S3 unreachable) are ours.
   try {
     written = await ctx.store.write(key, source.body, { maxBytes, contentType: source.contentType });
   } catch (err) {
     source.body.destroy();
     if (err instanceof TooLarge) throw StorageErrors.tooLarge();
-    if (isClientGone(err)) throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
+    if (source.failed() || isClientGone(err)) throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
   }
   const metadata: ObjectMetadata = {
@@ -145,6 +149,7 @@ function checkMime(mime: string, bucket: BucketLimits): void {
 function rawBody(request: IncomingMessage, c: StorageHttp): UploadSource {
   return {
     body: request,
+    failed: watchFailure(request),
     contentType: headerOf(c, 'content-type') ?? 'application/octet-stream',
     cacheControl: cacheControlOf(headerOf(c, 'cache-control')),
     userMetadata: userMetadataOf(headerOf(c, 'x-metadata'), true),
@@ -169,12 +174,15 @@ function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSourc
       // The file stream is handed on through a PassThrough so a parser error (a truncated form)
       // reaches the store as an error of the body, not as a silently short file.
       const body = new PassThrough();
+      const failed = watchFailure(body);
       stream.pipe(body);
+      stream.on('error', (err: Error) => body.destroy(err));
       parser.on('error', (err: Error) => body.destroy(err));
       request.on('aborted', () => body.destroy(new Error('aborted')));
       try {
         resolve({
           body,
+          failed,
           contentType: info.mimeType || 'application/octet-stream',
           cacheControl: cacheControlOf(fields.cacheControl === undefined ? undefined : `max-age=${fields.cacheControl}`),
           userMetadata: userMetadataOf(fields.metadata, false),
@@ -206,6 +214,13 @@ function userMetadataOf(value: string | undefined, base64: boolean): Record<stri
     // answered below
   }
   throw StorageErrors.invalidRequest('metadata must be a JSON object');
+}
+
+function watchFailure(stream: Readable): () => boolean {
+  let failed = false;
+  stream.once('error', () => (failed = true));
+  stream.once('aborted', () => (failed = true));
+  return () => failed || stream.errored !== null;
 }
 
 function isClientGone(err: unknown): boolean {

@@ -136,6 +136,19 @@ describe('limits', () => {
     await expectNoOrphans(w, backend);
   });
 
+  test('a form cut off in the middle of its file is a 400 and leaves nothing', async () => {
+    const boundary = 'trellisboundary';
+    const head = `--${boundary}\r\ncontent-disposition: form-data; name="cacheControl"\r\n\r\n3600\r\n--${boundary}\r\ncontent-disposition: form-data; name=""; filename="cut.txt"\r\ncontent-type: text/plain\r\n\r\n`;
+    // The closing boundary never comes: the form ends inside the file.
+    const answer = await raw('POST', `/storage/v1/object/documents/${w.aliceId}/cut.txt`, {
+      body: Buffer.concat([Buffer.from(head), Buffer.alloc(5000, 99)]),
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    expect(answer).toMatchObject({ status: 400, body: { statusCode: '400', error: 'InvalidRequest' } });
+    expect((await w.server.sql.query("select 1 from storage.objects where name like '%cut.txt'")).rowCount).toBe(0);
+    await expectNoOrphans(w, backend);
+  });
+
   test('a MIME type the bucket does not allow is refused with 415', async () => {
     const result = await w.alice.storage.from('documents').upload(`${w.aliceId}/a.zip`, 'PK', { contentType: 'application/zip' });
     expect(result.error).toMatchObject({ status: 400, statusCode: '415', message: 'mime type application/zip is not supported' });

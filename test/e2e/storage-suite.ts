@@ -295,6 +295,8 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       const res = await fetch(`${publicUrl}&format=avif`);
       expect(res.headers.get('content-type')).toBe('image/avif');
       expect(await sharp(Buffer.from(await res.arrayBuffer())).metadata()).toMatchObject({ width: 40, height: 20 });
+      const again = await fetch(`${publicUrl}&format=avif`, { headers: { 'if-none-match': res.headers.get('etag') as string } });
+      expect(again.status).toBe(304);
       const signed = await w.alice.storage.from('avatars').createSignedUrl(name, 60, { transform: { width: 20, height: 20 } });
       const signedRes = await fetch(signed.data?.signedUrl as string);
       expect(await sharp(Buffer.from(await signedRes.arrayBuffer())).metadata()).toMatchObject({ format: 'png', width: 20, height: 20 });

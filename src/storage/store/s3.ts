@@ -5,7 +5,7 @@
  */
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { countingHasher } from './hash.js';
 import { MissingObject, type ObjectKey, type ObjectStore } from './index.js';
@@ -28,8 +28,8 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
   return {
     async write(key, body, { maxBytes, contentType }) {
       const hasher = countingHasher(maxBytes);
-      body.on('error', (err) => hasher.destroy(err));
-      body.pipe(hasher);
+      // pipeline, not pipe: a body that errors or ends early destroys the hasher, which aborts the upload.
+      pipeline(body, hasher, () => undefined);
       // 5 MiB parts, at most 2 in flight: memory per upload is bounded whatever the size.
       const upload = new Upload({ client, params: { Bucket, Key: keyOf(key), Body: hasher, ContentType: contentType }, queueSize: 2, partSize: 5 * 1024 * 1024, leavePartsOnError: false });
       try {
