@@ -50,6 +50,9 @@ export interface ObjectMetadata {
   httpStatusCode: number;
 }
 
+/** Bodies up to this size are stored before the permission is known (see upload()). */
+const PROBE_ABOVE_BYTES = 256 * 1024;
+
 /** Thrown inside a transaction to roll it back on purpose (the permission test before an upload). */
 class RollBack extends Error {}
 
@@ -65,8 +68,9 @@ export async function upload(ctx: StorageContext, c: StorageHttp, target: Upload
   if (declared !== undefined && Number(declared) > maxBytes + (multipart ? 64 * 1024 : 0)) throw StorageErrors.tooLarge();
   if (!multipart) checkMime(headerOf(c, 'content-type') ?? 'application/octet-stream', bucket);
 
-  // Refused by RLS or taken by another object: answered before the body is read.
-  await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
+  // Refused by RLS or taken by another object: answered before a large body is read. A small one
+  // is cheaper to store and remove on refusal than to test for (a transaction more per upload).
+  if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES) await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
 
   const source = multipart ? await formFile(request, c) : rawBody(request, c);
   checkMime(source.contentType, bucket);

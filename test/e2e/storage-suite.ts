@@ -119,6 +119,9 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       expect(bobReads.error).toMatchObject({ status: 400 });
       const bobWrites = await w.bob.storage.from('documents').upload(`${w.aliceId}/evil.txt`, 'x', { contentType: 'text/plain' });
       expect(bobWrites.error).toMatchObject({ status: 400, statusCode: '403', message: 'new row violates row-level security policy for table "objects"' });
+      // Larger bodies are refused before they are read (the permission is tested first).
+      const bobWritesLarge = await w.bob.storage.from('documents').upload(`${w.aliceId}/evil.bin`, Buffer.alloc(300 * 1024), { contentType: 'application/octet-stream' });
+      expect(bobWritesLarge.error).toMatchObject({ status: 400, statusCode: '403' });
       const anonWrites = await w.anon.storage.from('documents').upload(`${w.aliceId}/evil.txt`, 'x', { contentType: 'text/plain' });
       expect(anonWrites.error).toMatchObject({ statusCode: '403' });
       const bobRemoves = await w.bob.storage.from('documents').remove([`${w.aliceId}/notes.txt`]);
