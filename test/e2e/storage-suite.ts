@@ -175,6 +175,12 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       expect((await docs.copy(`${base}/a.txt`, `${base}/copy.txt`)).error).toMatchObject({ statusCode: '409' });
       expect((await docs.copy(`${base}/a.txt`, `${w.bobId}/gift.txt`)).error).toMatchObject({ statusCode: '403' });
 
+      // Across buckets: Alice's own folder in the public avatars bucket.
+      expect((await docs.copy(`${base}/a.txt`, `${w.aliceId}/from-docs.txt`, { destinationBucket: 'avatars' })).data).toEqual({ path: `avatars/${w.aliceId}/from-docs.txt` });
+      expect(await (await fetch(w.anon.storage.from('avatars').getPublicUrl(`${w.aliceId}/from-docs.txt`).data.publicUrl)).text()).toBe('body of a.txt');
+      expect((await docs.move(`${base}/c.pdf`, `${w.aliceId}/moved.pdf`, { destinationBucket: 'avatars' })).error).toBeNull();
+      expect((await w.anon.storage.from('avatars').exists(`${w.aliceId}/moved.pdf`)).data).toBe(true);
+
       const removed = await docs.remove([`${base}/a.txt`, `${base}/copy.txt`, `${base}/missing.txt`]);
       expect(removed.data?.map((o) => o.name).sort()).toEqual([`${base}/a.txt`, `${base}/copy.txt`]);
       expect((await docs.exists(`${base}/a.txt`)).data).toBe(false);
