@@ -20,13 +20,19 @@ export type StorageHttp = Context<KeyEnv>;
 export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise<Claims> {
   const token = bearerToken(headerOf(c, 'authorization'));
   if (!token) return { role: c.get('apikeyRole') };
+  let claims;
   try {
-    const claims = await verifyJwt(ctx.secret, token);
-    return { ...claims, role: typeof claims.role === 'string' ? claims.role : c.get('apikeyRole') };
+    claims = await verifyJwt(ctx.secret, token);
   } catch (err) {
     throw StorageErrors.invalidJwt(jwtMessage(err));
   }
+  const role = typeof claims.role === 'string' ? claims.role : c.get('apikeyRole');
+  // withClaims would refuse any other role too; this gives the refusal storage-api's shape.
+  if (!API_ROLES.has(role)) throw StorageErrors.accessDenied(`role "${role.slice(0, 64)}" is not allowed`);
+  return { ...claims, role };
 }
+
+const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role']);
 
 /** The messages storage-api (jsonwebtoken) gives for a refused token. */
 export function jwtMessage(err: unknown): string {

@@ -133,7 +133,8 @@ export async function moveObject(ctx: StorageContext, c: StorageHttp) {
   let copied = false;
   try {
     const old = await asCaller(ctx, claims, async (tx) => {
-      const row = await findObject(tx, from.bucket, from.name);
+      // Locked: two moves (or a move and an upsert) of one object cannot both copy its bytes.
+      const row = await findObject(tx, from.bucket, from.name, true);
       await lockName(tx, to.bucket, to.name);
       const updated = await tx.query('update storage.objects set bucket_id = $2, name = $3, version = $4, updated_at = now() where id = $1', [row.id, to.bucket, to.name, version]);
       if (updated.rowCount === 0) throw StorageErrors.objectNotFound();

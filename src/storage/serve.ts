@@ -29,8 +29,9 @@ export interface ObjectRow {
 const ROW_COLUMNS = 'id, bucket_id, name, version, metadata, user_metadata, owner_id, created_at, updated_at, last_accessed_at';
 
 /** The object's row as `tx` sees it (the caller under RLS, or the server). */
-export async function findObject(tx: Pick<Tx, 'query'>, bucket: string, name: string): Promise<ObjectRow> {
-  const row = (await tx.query<ObjectRow>(`select ${ROW_COLUMNS} from storage.objects where bucket_id = $1 and name = $2`, [bucket, name])).rows[0];
+export async function findObject(tx: Pick<Tx, 'query'>, bucket: string, name: string, forUpdate = false): Promise<ObjectRow> {
+  const lock = forUpdate ? ' for update' : '';
+  const row = (await tx.query<ObjectRow>(`select ${ROW_COLUMNS} from storage.objects where bucket_id = $1 and name = $2${lock}`, [bucket, name])).rows[0];
   if (!row || !row.version) throw StorageErrors.objectNotFound();
   return row;
 }

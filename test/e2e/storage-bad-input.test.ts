@@ -178,6 +178,13 @@ describe('missing things and bad tokens', () => {
     expect(answer).toEqual({ status: 400, body: { statusCode: '400', code: 'InvalidJWT', error: 'InvalidJWT', message: 'jwt malformed' } });
   });
 
+  test('a token for a role other than the API roles is refused', async () => {
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ role: 'postgres', sub: w.aliceId }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(w.server.jwtSecret));
+    const answer = await raw('GET', `/storage/v1/object/documents/${w.aliceId}/a.txt`, { headers: { authorization: `Bearer ${token}` } });
+    expect(answer).toMatchObject({ status: 400, body: { statusCode: '403', error: 'Unauthorized' } });
+  });
+
   test('a signed URL without a token, or with one for another object, is refused', async () => {
     expect((await raw('GET', `/storage/v1/object/sign/documents/${w.aliceId}/a.txt`)).body).toMatchObject({ statusCode: '400', message: 'Missing Required Parameter token' });
   });

@@ -30,7 +30,9 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
       const temp = path.join(tmp, crypto.randomUUID());
       const hasher = countingHasher(maxBytes);
       try {
-        await pipeline(body, hasher, fs.createWriteStream(temp, { flags: 'wx' }));
+        // flush: the bytes reach the disk before the rename makes them the object (and before the
+        // row that points at them commits).
+        await pipeline(body, hasher, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
         const final = fileOf(key);
         await fsp.mkdir(path.dirname(final), { recursive: true });
         await fsp.rename(temp, final);
