@@ -35,7 +35,13 @@ export async function withBenchServer<T>(options: { env: Record<string, string>;
       if (server.exitCode !== null) throw new Error(`trellis start exited ${server.exitCode}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
+    // /ready answers before the runtime state is written (startTrellis swaps the app in first).
+    const readState = () => JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl?: string; jwtSecret?: string };
+    let state = readState();
+    while (!state.jwtSecret || !state.dbUrl) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = readState();
+    }
     const { anonKey } = await signApiKeys(state.jwtSecret);
     return await work({ url, dbUrl: state.dbUrl, anonKey, pid: server.pid ?? 0, dir });
   } finally {

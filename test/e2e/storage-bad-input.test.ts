@@ -4,15 +4,19 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { localBackend, type StorageBackend } from '../helpers/storage.js';
+import { localBackend, s3Backend, type StorageBackend } from '../helpers/storage.js';
 import { expectNoOrphans, startStorageWorld, type StorageWorld } from './storage-suite.js';
 
+describe.each([
+  ['the local disk', localBackend],
+  ['an S3-protocol server', s3Backend],
+])('bad input on %s', (_where, makeBackend) => {
 let backend: StorageBackend;
 let w: StorageWorld;
 let aliceToken: string;
 
 beforeAll(async () => {
-  backend = await localBackend();
+  backend = await makeBackend();
   w = await startStorageWorld(backend);
   aliceToken = (await w.alice.auth.getSession()).data.session?.access_token as string;
 });
@@ -66,6 +70,7 @@ describe('names', () => {
   test('a name at the 1024-byte limit is accepted', async () => {
     const name = `${w.aliceId}/${'a'.repeat(1024 - w.aliceId.length - 1)}`;
     expect((await upload(name)).status).toBe(200);
+    expect(await (await w.alice.storage.from('documents').download(name)).data?.text()).toBe('x');
   });
 
   test('move and copy check the names in their bodies', async () => {
@@ -206,4 +211,5 @@ describe('missing things and bad tokens', () => {
     const tmp = await backend.storedKeys(`${w.server.dir}/.trellis`);
     expect(tmp.every((k) => !k.includes('.tmp'))).toBe(true);
   });
+});
 });

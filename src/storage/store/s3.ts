@@ -1,10 +1,12 @@
 /**
- * Objects in any S3-compatible service, all in one bucket under `<bucket>/<name>/<version>`.
+ * Objects in any S3-compatible service, all in one bucket under `<bucket>/<name>/<version>`
+ * (`<bucket>/~long/<sha256 of name>/<version>` when that would pass S3's 1024-byte key limit).
  * S3 makes an object visible only when its upload completes, so writes are atomic; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import crypto from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { countingHasher } from './hash.js';
@@ -23,7 +25,13 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const Bucket = settings.bucket ?? '';
-  const keyOf = (key: ObjectKey) => `${key.bucket}/${key.name}/${key.version}`;
+  const keyOf = (key: ObjectKey) => {
+    const readable = `${key.bucket}/${key.name}/${key.version}`;
+    // S3 keys are at most 1024 bytes, as object names are: a long name is stored under its hash.
+    // (No readable key can equal a hashed one: the random version would have to match too.)
+    if (Buffer.byteLength(readable) <= 1024) return readable;
+    return `${key.bucket}/~long/${crypto.createHash('sha256').update(key.name).digest('hex')}/${key.version}`;
+  };
 
   return {
     async write(key, body, { maxBytes, contentType }) {
