@@ -2,7 +2,9 @@
  * Bad input to /storage/v1: each gets storage-api's status and body, leaves no orphan file or row,
  * and the server stays healthy.
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { localBackend, s3Backend, type StorageBackend } from '../helpers/storage.js';
 import { expectNoOrphans, startStorageWorld, type StorageWorld } from './storage-suite.js';
@@ -17,7 +19,7 @@ let aliceToken: string;
 
 beforeAll(async () => {
   backend = await makeBackend();
-  w = await startStorageWorld(backend);
+  w = await startStorageWorld(backend, { STORAGE_IMAGE_MAX_INPUT_BYTES: '20000' });
   aliceToken = (await w.alice.auth.getSession()).data.session?.access_token as string;
 });
 afterAll(async () => {
@@ -152,6 +154,19 @@ describe('limits', () => {
     expect(answer).toMatchObject({ status: 400, body: { statusCode: '400', error: 'InvalidRequest' } });
     expect((await w.server.sql.query("select 1 from storage.objects where name like '%cut.txt'")).rowCount).toBe(0);
     await expectNoOrphans(w, backend);
+  });
+
+  test("an image over the transformer's input bound is refused; a smaller one is transformed", async () => {
+    const noisy = await sharp(crypto.randomBytes(120 * 120 * 3), { raw: { width: 120, height: 120, channels: 3 } }).png().toBuffer();
+    expect(noisy.length).toBeGreaterThan(20000);
+    const small = await sharp({ create: { width: 50, height: 50, channels: 3, background: 'red' } }).png().toBuffer();
+    await w.alice.storage.from('avatars').upload(`${w.aliceId}/noisy.png`, noisy, { contentType: 'image/png' });
+    await w.alice.storage.from('avatars').upload(`${w.aliceId}/small.png`, small, { contentType: 'image/png' });
+    const big = await raw('GET', `/storage/v1/render/image/public/avatars/${w.aliceId}/noisy.png?width=10`);
+    expect(big).toMatchObject({ status: 400, body: { statusCode: '413', error: 'Payload too large' } });
+    const ok = await fetch(`${w.server.url}/storage/v1/render/image/public/avatars/${w.aliceId}/small.png?width=10`);
+    expect(ok.status).toBe(200);
+    expect((await sharp(Buffer.from(await ok.arrayBuffer())).metadata()).width).toBe(10);
   });
 
   test('a MIME type the bucket does not allow is refused with 415', async () => {
