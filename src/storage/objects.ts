@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { headerOf } from '../platform/http.js';
 import type { Claims, Tx } from '../db/index.js';
-import { asCaller, callerClaims, fromPg, ownerOf, rawPathAfter, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
+import { asCaller, callerClaims, fromPg, nodeRequest, ownerOf, rawPathAfter, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { planList } from './list.js';
 import { parseObjectPath, validBucketId, validObjectName } from './names.js';
@@ -19,7 +19,21 @@ export async function uploadObject(ctx: StorageContext, c: StorageHttp, prefix: 
   const claims = await callerClaims(ctx, c);
   const { bucket, name } = parseObjectPath(rawPathAfter(c, prefix));
   const upsert = c.req.method === 'PUT' || headerOf(c, 'x-upsert') === 'true';
-  return c.json(await upload(ctx, c, { bucket, name, upsert, claims }));
+  return c.json(await closingOnRefusal(c, upload(ctx, c, { bucket, name, upsert, claims })));
+}
+
+/**
+ * An upload refused before its body was read ends the connection after the answer, as for a body
+ * over the limit: otherwise Node would read (and discard) the rest of a large body to keep the
+ * connection alive.
+ */
+async function closingOnRefusal<T>(c: StorageHttp, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!nodeRequest(c).complete) c.header('connection', 'close');
+    throw err;
+  }
 }
 
 /** GET/HEAD of an object: as the caller, from a public bucket, or with a signed token; optionally transformed. */
@@ -246,6 +260,6 @@ export async function uploadToSignedUrl(ctx: StorageContext, c: StorageHttp) {
   const owner = typeof payload.owner === 'string' ? payload.owner : undefined;
   // Written past RLS: the signer's permission was checked when the URL was made.
   const claims: Claims = { role: 'service_role', ...(owner && { sub: owner }) };
-  const result = await upload(ctx, c, { bucket, name, upsert: payload.upsert === true, claims });
+  const result = await closingOnRefusal(c, upload(ctx, c, { bucket, name, upsert: payload.upsert === true, claims }));
   return c.json({ Key: result.Key, Id: result.Id });
 }
