@@ -117,7 +117,7 @@ export async function removeObjects(ctx: StorageContext, c: StorageHttp) {
   });
   const removed: ObjectKey[] = rows.filter((r) => r.version).map((r) => ({ bucket: r.bucket_id as string, name: r.name as string, version: r.version as string }));
   await ctx.store.remove(removed);
-  return c.json(rows.map(({ version: _v, user_metadata, ...row }) => ({ ...row, user_metadata })));
+  return c.json(rows.map(({ version: _version, ...row }) => row));
 }
 
 interface Transfer {

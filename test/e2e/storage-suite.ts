@@ -216,6 +216,11 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       const late = await fetch(url.replace(token, expired));
       expect(await late.json()).toMatchObject({ statusCode: '400', error: 'InvalidJWT', message: 'jwt expired' });
 
+      // A URL made to last one second, used two seconds later.
+      const brief = await docs.createSignedUrl(name, 1);
+      await new Promise((r) => setTimeout(r, 2100));
+      expect(await (await fetch(brief.data?.signedUrl as string)).json()).toMatchObject({ statusCode: '400', error: 'InvalidJWT', message: 'jwt expired' });
+
       const notMine = await w.bob.storage.from('documents').createSignedUrl(name, 60);
       expect(notMine.error).toMatchObject({ statusCode: '404', message: 'Object not found' });
       const many = await docs.createSignedUrls([name, `${w.aliceId}/nope.txt`], 60);
