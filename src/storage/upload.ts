@@ -126,9 +126,9 @@ function rowValues(target: UploadTarget, metadata: ObjectMetadata, userMetadata:
 }
 
 /**
- * Inserts (or, with upsert, replaces) the row; returns the version it replaced. Uploads of one name
- * are serialised by a transaction-scoped advisory lock, so two concurrent upserts cannot both miss
- * the version the other one replaces.
+ * Inserts (or, with upsert, replaces) the row; returns the version it replaced. Writes of one name
+ * (uploads, moves and copies to it) are serialised by a transaction-scoped advisory lock, so an
+ * upsert always sees the version it replaces, even one a concurrent plain upload just committed.
  */
 async function writeRow(tx: Tx, values: unknown[], upsert: boolean): Promise<{ id: string; replaced: string | undefined }> {
   await tx.query("select pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 6))", [values[0], values[1]]);
