@@ -333,6 +333,13 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       const upserts = await Promise.all(Array.from({ length: 6 }, (_, i) => docs.upload(name, `upsert ${i}`, { contentType: 'text/plain', upsert: true })));
       expect(upserts.every((r) => r.error === null)).toBe(true);
       expect(await (await docs.download(name)).data?.text()).toMatch(/^upsert \d$/);
+      // Plain uploads, upserts and removals of one new name at once: whatever wins, rows and bytes agree.
+      const mixed = `${w.aliceId}/mixed.txt`;
+      await Promise.all(
+        Array.from({ length: 9 }, (_, i) =>
+          i % 3 === 2 ? docs.remove([mixed]) : docs.upload(mixed, `mixed ${i}`, { contentType: 'text/plain', upsert: i % 3 === 1 }),
+        ),
+      );
       await expectNoOrphans(w, backend);
     });
 
