@@ -1,6 +1,7 @@
 /**
  * Objects in any S3-compatible service, all in one bucket under `<bucket>/<name>/<version>`
- * (`<bucket>/~long/<sha256 of name>/<version>` when that would pass S3's 1024-byte key limit).
+ * (`<bucket>/~long/<sha256 of name>/<version>` when that would pass S3's 1024-byte key limit or
+ * the name has dot segments).
  * S3 makes an object visible only when its upload completes, so writes are atomic; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
@@ -28,8 +29,11 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
   const keyOf = (key: ObjectKey) => {
     const readable = `${key.bucket}/${key.name}/${key.version}`;
     // S3 keys are at most 1024 bytes, as object names are: a long name is stored under its hash.
-    // (No readable key can equal a hashed one: the random version would have to match too.)
-    if (Buffer.byteLength(readable) <= 1024) return readable;
+    // So is a name with `.`/`..`/empty segments (the API refuses them; some S3-compatible servers
+    // and proxies would resolve them as paths). No readable key can equal a hashed one: the random
+    // version would have to match too.
+    const plain = key.name.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+    if (plain && Buffer.byteLength(readable) <= 1024) return readable;
     return `${key.bucket}/~long/${crypto.createHash('sha256').update(key.name).digest('hex')}/${key.version}`;
   };
 
