@@ -144,6 +144,17 @@ export function storageSuite(makeBackend: () => Promise<StorageBackend>) {
       await expectNoOrphans(w, backend);
     });
 
+    test('names with spaces, unicode and punctuation round-trip through upload, list, download and signed URLs', async () => {
+      const docs = w.alice.storage.from('documents');
+      const name = `${w.aliceId}/Résumé final (v2) + notes, 100 pages.txt`;
+      expect((await docs.upload(name, 'unicode body', { contentType: 'text/plain' })).error).toBeNull();
+      expect(await (await docs.download(name)).data?.text()).toBe('unicode body');
+      expect((await docs.list(w.aliceId, { search: 'Résumé' })).data?.map((f) => f.name)).toEqual(['Résumé final (v2) + notes, 100 pages.txt']);
+      const signed = await docs.createSignedUrl(name, 60);
+      expect(await (await fetch(signed.data?.signedUrl as string)).text()).toBe('unicode body');
+      expect((await docs.remove([name])).data).toHaveLength(1);
+    });
+
     test('info, list with prefix/limit/offset/sort/search, move, copy and remove', async () => {
       const docs = w.alice.storage.from('documents');
       const base = `${w.aliceId}/lists`;
