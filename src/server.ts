@@ -131,7 +131,7 @@ interface Running {
   readonly database: OpenDatabase | undefined;
   readonly limiter: RateLimiter | undefined;
   readonly mailer: Mailer | undefined;
-  readonly store?: ObjectStore | undefined;
+  readonly store: ObjectStore | undefined;
 }
 
 async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store }: Running) {
