@@ -79,6 +79,15 @@ export const settings = {
   restMaxRows: { env: 'REST_MAX_ROWS', schema: int(1, 1_000_000), fallback: '1000', doc: 'Most rows one data API response returns, as Supabase\'s "max rows".' },
   restMaxBody: { env: 'REST_MAX_BODY_BYTES', schema: int(1024, 1_073_741_824), fallback: '10485760', doc: 'Largest request body the data API accepts, in bytes (413 beyond).' },
   restMaxResponse: { env: 'REST_MAX_RESPONSE_BYTES', schema: int(1024, 268_435_456), fallback: '33554432', doc: 'Largest data API response body, in bytes (413 beyond).' },
+  storageBackend: { env: 'STORAGE_BACKEND', schema: z.enum(['local', 's3'], { error: 'must be local or s3' }), fallback: 'local', doc: 'Where /storage/v1 keeps file bytes: local (DIR/.trellis/storage) or s3 (the STORAGE_S3_* settings).' },
+  storageFileSizeLimit: { env: 'STORAGE_FILE_SIZE_LIMIT', schema: int(1, 1_099_511_627_776), fallback: '52428800', doc: 'Largest object any upload may store, in bytes; a bucket\'s file_size_limit can only lower it.' },
+  storageImageMaxInput: { env: 'STORAGE_IMAGE_MAX_INPUT_BYTES', schema: int(1, 1_073_741_824), fallback: '26214400', doc: 'Largest object the image transformer (/render/image) reads, in bytes.' },
+  storageS3Endpoint: { env: 'STORAGE_S3_ENDPOINT', schema: httpUrl.optional(), doc: 'S3-compatible endpoint (MinIO, R2, …); unset for AWS S3.' },
+  storageS3Region: { env: 'STORAGE_S3_REGION', schema: z.string().min(1), fallback: 'us-east-1', doc: 'S3 region.' },
+  storageS3Bucket: { env: 'STORAGE_S3_BUCKET', schema: z.string().min(1).optional(), doc: 'The S3 bucket that holds every storage object (required with STORAGE_BACKEND=s3).' },
+  storageS3AccessKeyId: { env: 'STORAGE_S3_ACCESS_KEY_ID', schema: z.string().min(1).optional(), doc: 'S3 access key id; the AWS SDK\'s default credential chain when unset.' },
+  storageS3SecretAccessKey: { env: 'STORAGE_S3_SECRET_ACCESS_KEY', schema: z.string().min(1).optional(), doc: 'S3 secret access key.' },
+  storageS3ForcePathStyle: { env: 'STORAGE_S3_FORCE_PATH_STYLE', schema: boolean, fallback: 'false', doc: 'Address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO and most self-hosted services need true).' },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info', doc: 'Least severe log level written.' },
 } as const;
 
@@ -130,6 +139,21 @@ export interface Config {
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly rest: { readonly schemas: readonly string[]; readonly maxRows: number; readonly maxBodyBytes: number; readonly maxResponseBytes: number };
+  readonly storage: {
+    readonly backend: 'local' | 's3';
+    /** Where the local backend keeps objects: `dataDir/storage`. */
+    readonly localDir: string;
+    readonly fileSizeLimit: number;
+    readonly imageMaxInputBytes: number;
+    readonly s3: {
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly bucket: string | undefined;
+      readonly accessKeyId: string | undefined;
+      readonly secretAccessKey: string | undefined;
+      readonly forcePathStyle: boolean;
+    };
+  };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
@@ -211,8 +235,29 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxBodyBytes: read('restMaxBody', flags, env),
       maxResponseBytes: read('restMaxResponse', flags, env),
     }),
+    storage: storageConfig(path.join(dir, '.trellis'), flags, env),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,
+  });
+}
+
+function storageConfig(dataDir: string, flags: Flags, env: NodeJS.ProcessEnv): Config['storage'] {
+  const backend = read('storageBackend', flags, env);
+  const bucket = read('storageS3Bucket', flags, env);
+  if (backend === 's3' && bucket === undefined) throw new FatalError('must be set when STORAGE_BACKEND=s3', 'STORAGE_S3_BUCKET');
+  return Object.freeze({
+    backend,
+    localDir: path.join(dataDir, 'storage'),
+    fileSizeLimit: read('storageFileSizeLimit', flags, env),
+    imageMaxInputBytes: read('storageImageMaxInput', flags, env),
+    s3: Object.freeze({
+      endpoint: read('storageS3Endpoint', flags, env),
+      region: read('storageS3Region', flags, env),
+      bucket,
+      accessKeyId: read('storageS3AccessKeyId', flags, env),
+      secretAccessKey: read('storageS3SecretAccessKey', flags, env),
+      forcePathStyle: read('storageS3ForcePathStyle', flags, env),
+    }),
   });
 }
 

@@ -12,6 +12,8 @@ import { prepareRequestRole } from './db/request-role.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
+import { storageRoutes } from './storage/routes.js';
+import { createObjectStore, type ObjectStore } from './storage/store/index.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
@@ -32,6 +34,7 @@ export interface Services {
   readonly limiter: RateLimiter;
   readonly mailer: Mailer;
   readonly templates: Templates;
+  readonly store: ObjectStore;
 }
 
 export interface RunningTrellis {
@@ -50,6 +53,7 @@ export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv
   app.route('/', healthRoutes(readiness, services.metrics));
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
+  app.route('/storage/v1', storageRoutes(services));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -76,6 +80,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   let database: OpenDatabase | undefined;
   let limiter: RateLimiter | undefined;
   let mailer: Mailer | undefined;
+  let store: ObjectStore | undefined;
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -95,10 +100,11 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const templates = await loadTemplates(config.auth.templatesDir);
     limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
     mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db: database.db, log });
+    store = await createObjectStore(config);
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
     const db = database.db;
-    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates };
+    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates, store };
     app = buildApp(services, databaseReadiness(db, config.migrationsDir));
 
     await writeRuntimeState(config.dataDir, {
@@ -108,7 +114,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
-    const running = { server, database, limiter, mailer };
+    const running = { server, database, limiter, mailer, store };
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,
@@ -116,7 +122,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {
-    await stopTrellis(config, log, { server, database, limiter, mailer });
+    await stopTrellis(config, log, { server, database, limiter, mailer, store });
     throw err;
   }
 }
@@ -126,9 +132,10 @@ interface Running {
   readonly database: OpenDatabase | undefined;
   readonly limiter: RateLimiter | undefined;
   readonly mailer: Mailer | undefined;
+  readonly store: ObjectStore | undefined;
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer }: Running) {
+async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store }: Running) {
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -137,7 +144,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, limi
     await closed;
     clearTimeout(force);
   }
-  await Promise.all([limiter?.close(), mailer?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
+  await Promise.all([limiter?.close(), mailer?.close(), store?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
   await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
   await releaseDataDir(config.dataDir);
 }

@@ -1,0 +1,124 @@
+/** What every storage handler uses: services, the object store, and the caller's claims. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import type { Claims, Tx } from '../db/index.js';
+import { headerOf } from '../platform/http.js';
+import { bearerToken, verifyJwt, type KeyEnv } from '../platform/keys.js';
+import type { Services } from '../server.js';
+import { StorageErrors } from './errors.js';
+import type { ObjectStore } from './store/index.js';
+
+export interface StorageContext {
+  readonly services: Services;
+  readonly store: ObjectStore;
+  readonly secret: Uint8Array;
+}
+
+export type StorageHttp = Context<KeyEnv>;
+
+/** The caller's claims: the bearer JWT, else the apikey's role. A bad token is storage-api's InvalidJWT. */
+export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise<Claims> {
+  const token = bearerToken(headerOf(c, 'authorization'));
+  if (!token) return { role: c.get('apikeyRole') };
+  let claims;
+  try {
+    claims = await verifyJwt(ctx.secret, token);
+  } catch (err) {
+    throw StorageErrors.invalidJwt(jwtMessage(err));
+  }
+  const role = typeof claims.role === 'string' ? claims.role : c.get('apikeyRole');
+  // withClaims would refuse any other role too; this gives the refusal storage-api's shape.
+  if (!API_ROLES.has(role)) throw StorageErrors.accessDenied(`role "${role.slice(0, 64)}" is not allowed`);
+  return { ...claims, role };
+}
+
+const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role']);
+
+/** The messages storage-api (jsonwebtoken) gives for a refused token. */
+export function jwtMessage(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'ERR_JWT_EXPIRED') return 'jwt expired';
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'invalid signature';
+  return 'jwt malformed';
+}
+
+/** The user id the claims name, as storage.objects.owner (uuid) wants it, or null. */
+export function ownerOf(claims: Claims): string | null {
+  const sub = claims.sub;
+  return typeof sub === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub) ? sub : null;
+}
+
+/** Runs `fn` as the caller; PostgreSQL's refusals become storage-api's errors. */
+export async function asCaller<T>(ctx: StorageContext, claims: Claims, fn: (tx: Tx) => Promise<T>, readOnly = false): Promise<T> {
+  try {
+    return await ctx.services.db.withClaims(claims, fn, { readOnly });
+  } catch (err) {
+    throw fromPg(err);
+  }
+}
+
+interface PgError extends Error {
+  readonly code: string;
+  readonly constraint?: string;
+}
+
+function isPgError(err: unknown): err is PgError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as unknown as { code: string }).code);
+}
+
+/** storage-api maps an RLS refusal to 403 "Unauthorized" with PostgreSQL's message, a duplicate to 409. */
+export function fromPg(err: unknown): unknown {
+  if (!isPgError(err)) return err;
+  if (err.code === '42501') return StorageErrors.accessDenied(err.message);
+  if (err.code === '23505') return err.constraint === 'buckets_pkey' || err.constraint === 'bname' ? StorageErrors.bucketExists() : StorageErrors.objectExists();
+  if (err.code === '23503') return StorageErrors.bucketNotFound();
+  return err;
+}
+
+export function nodeRequest(c: StorageHttp): IncomingMessage {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) throw StorageErrors.internal('storage needs the Node.js server');
+  return incoming;
+}
+
+export function nodeResponse(c: StorageHttp): ServerResponse {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing) throw StorageErrors.internal('storage needs the Node.js server');
+  return outgoing;
+}
+
+/** The raw, still percent-encoded path after `/storage/v1/<prefix>/` (never normalised). */
+export function rawPathAfter(c: StorageHttp, prefix: string): string {
+  const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url ?? new URL(c.req.url).pathname;
+  const pathOnly = raw.split('?')[0] ?? '';
+  const marker = `/storage/v1/${prefix}/`;
+  const at = pathOnly.indexOf(marker);
+  if (at < 0) throw StorageErrors.invalidKey(pathOnly);
+  return pathOnly.slice(at + marker.length);
+}
+
+/** Most bytes a JSON request body (list, sign, move, …) may have. */
+const MAX_JSON_BODY = 1024 * 1024;
+
+/** A JSON request body as an object ({} when empty), read with a bound even when chunked. */
+export async function readJsonBody(c: StorageHttp): Promise<Record<string, unknown>> {
+  const declared = Number(headerOf(c, 'content-length') ?? '0');
+  if (declared > MAX_JSON_BODY) throw StorageErrors.tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of nodeRequest(c) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BODY) throw StorageErrors.tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw StorageErrors.invalidRequest('Body is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw StorageErrors.invalidRequest('Body must be a JSON object');
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,54 @@
+/**
+ * /storage/v1: the storage API storage-js calls. Every object and bucket decision is PostgreSQL's
+ * row-level security on storage.objects / storage.buckets under the caller's JWT; the bytes live
+ * in an ObjectStore (local disk or S3). Object paths are parsed from the raw URL (see names.ts).
+ */
+import { Hono } from 'hono';
+import { requireApiKey, type KeyEnv } from '../platform/keys.js';
+import type { Services } from '../server.js';
+import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
+import type { StorageContext } from './context.js';
+import { copyObject, downloadObject, listObjects, moveObject, objectInfo, removeObjects, signObject, signUpload, uploadObject, uploadToSignedUrl } from './objects.js';
+
+export function storageRoutes(services: Services): Hono<KeyEnv> {
+  const ctx: StorageContext = { services, store: services.store, secret: new TextEncoder().encode(services.keys.jwtSecret) };
+  const app = new Hono<KeyEnv>();
+  // Public and signed URLs are opened by whoever holds them (an <img> tag, a CDN): no apikey.
+  const apiKey = requireApiKey(services.keys.jwtSecret);
+  app.use('*', (c, next) => (opensWithoutKey(c.req.method, c.req.path) ? next() : apiKey(c, next)));
+
+  app.get('/bucket', (c) => listBuckets(ctx, c));
+  app.get('/bucket/:id', (c) => getBucket(ctx, c));
+  app.post('/bucket', (c) => createBucket(ctx, c));
+  app.put('/bucket/:id', (c) => updateBucket(ctx, c));
+  app.post('/bucket/:id/empty', (c) => emptyBucket(ctx, c));
+  app.delete('/bucket/:id', (c) => deleteBucket(ctx, c));
+
+  app.post('/object/list/:bucket', (c) => listObjects(ctx, c));
+  app.post('/object/move', (c) => moveObject(ctx, c));
+  app.post('/object/copy', (c) => copyObject(ctx, c));
+  app.post('/object/sign/*', (c) => signObject(ctx, c));
+  app.on(['GET', 'HEAD'], '/object/sign/*', (c) => downloadObject(ctx, c, 'object/sign', 'sign'));
+  app.post('/object/upload/sign/*', (c) => signUpload(ctx, c));
+  app.put('/object/upload/sign/*', (c) => uploadToSignedUrl(ctx, c));
+  app.get('/object/info/public/*', (c) => objectInfo(ctx, c, 'object/info/public', 'public'));
+  app.get('/object/info/authenticated/*', (c) => objectInfo(ctx, c, 'object/info/authenticated', 'authenticated'));
+  app.get('/object/info/*', (c) => objectInfo(ctx, c, 'object/info', 'authenticated'));
+  app.on(['GET', 'HEAD'], '/object/public/*', (c) => downloadObject(ctx, c, 'object/public', 'public'));
+  app.on(['GET', 'HEAD'], '/object/authenticated/*', (c) => downloadObject(ctx, c, 'object/authenticated', 'authenticated'));
+  app.on(['GET', 'HEAD'], '/object/*', (c) => downloadObject(ctx, c, 'object', 'authenticated'));
+  app.post('/object/*', (c) => uploadObject(ctx, c, 'object'));
+  app.put('/object/*', (c) => uploadObject(ctx, c, 'object'));
+  app.delete('/object/:bucket', (c) => removeObjects(ctx, c));
+
+  app.on(['GET', 'HEAD'], '/render/image/public/*', (c) => downloadObject(ctx, c, 'render/image/public', 'public', true));
+  app.on(['GET', 'HEAD'], '/render/image/sign/*', (c) => downloadObject(ctx, c, 'render/image/sign', 'sign', true));
+  app.on(['GET', 'HEAD'], '/render/image/authenticated/*', (c) => downloadObject(ctx, c, 'render/image/authenticated', 'authenticated', true));
+  return app;
+}
+
+function opensWithoutKey(method: string, path: string): boolean {
+  if (/^\/storage\/v1\/(object|render\/image)\/public\//.test(path)) return true;
+  if (method !== 'POST' && /^\/storage\/v1\/(object|render\/image)\/sign\//.test(path)) return true;
+  return method === 'PUT' && /^\/storage\/v1\/object\/upload\/sign\//.test(path);
+}
