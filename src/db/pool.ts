@@ -194,7 +194,8 @@ function extended(text: string, values: unknown[] | undefined, prepare: boolean)
   return { text, values, queryMode: 'extended', ...(name !== undefined && { name }) } as pg.QueryConfig;
 }
 
-const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** Quotes an identifier (the change feed builds its lookups with it too). */
+export const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** `setup` is fixed SQL sent with BEGIN in one round trip (never input: it is not parameterised). */
 async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, setup?: string): Promise<T> {

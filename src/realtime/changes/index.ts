@@ -1,0 +1,187 @@
+/**
+ * The postgres_changes feed behind the ChangeHub seam (contract.ts). The WAL consumer (one per
+ * cluster) publishes committed changes on the bus; every instance's hub hears them, authorises
+ * each change for its own subscribers (filters and row-level security, one query each per change)
+ * and calls their `deliver`.
+ */
+import { API_ROLES, type Db } from '../../db/pool.js';
+import { errorMessage } from '../../errors.js';
+import type { Bus } from '../../platform/bus/index.js';
+import type { Logger } from '../../platform/logger.js';
+import { evaluateConditions, checkCondition, visibleTo, type AuthorisationMode } from './authorise.js';
+import { Catalog, PUBLICATION, replicationProblem } from './catalog.js';
+import { startWalConsumer, type WalConsumer } from './consumer.js';
+import type { ChangeData, ChangeHub, ChangeSubscribeResult, ChangeSubscriber, ChangeSubscriptionRequest } from './contract.js';
+import { parseFilter } from './filter.js';
+import { buildChangeData, filterValues, primaryKeyOf } from './payload.js';
+import { SubscriberRegistry, conditionKey, distinctConditions, groupByClaims, roleOf, type Candidate, type LocalSubscription } from './registry.js';
+import { CHANGES_TOPIC, decodeBatch, type WalChange } from './wire.js';
+
+export type { ChangeHub } from './contract.js';
+
+export interface ChangeHubOptions {
+  /** Catalog reads and authorisation (withClaims, so on the request login when there is one). */
+  readonly db: Db;
+  /** Where the WAL consumer connects: the server login (DATABASE_URL or the embedded database). */
+  readonly replicationUrl: string;
+  readonly bus: Bus;
+  readonly log: Logger;
+  /** False: never read the WAL here, only deliver what other instances publish. Default true. */
+  readonly consume?: boolean;
+  /** How often an instance that is not the consumer tries to become it. Default 2000 ms. */
+  readonly electionRetryMs?: number;
+  /** 'perSubscriber' is Supabase's way, kept for the benchmark's comparison. Default 'batched'. */
+  readonly authorisation?: AuthorisationMode;
+}
+
+const FIRST_ATTEMPT_WAIT_MS = 10_000;
+
+interface Delivery {
+  readonly subscriber: ChangeSubscriber;
+  readonly ids: number[];
+  readonly data: ChangeData;
+}
+
+export async function createChangeHub(options: ChangeHubOptions): Promise<ChangeHub> {
+  const { db, bus, log } = options;
+  const mode = options.authorisation ?? 'batched';
+  const catalog = new Catalog(db);
+  const registry = new SubscriberRegistry();
+  const fixedProblem = await replicationProblem(db).catch((err: unknown) => `cannot check the database for logical replication: ${errorMessage(err)}`);
+  if (fixedProblem) log.warn(`realtime: postgres_changes is unavailable: ${fixedProblem}`);
+
+  let consumer: WalConsumer | undefined;
+  if (!fixedProblem && options.consume !== false) {
+    consumer = startWalConsumer({
+      url: options.replicationUrl,
+      bus,
+      log,
+      retryMs: options.electionRetryMs ?? 2000,
+      onRelation: (schema, table) => catalog.forget(schema, table),
+    });
+    // Once the slot exists, every later commit is captured: wait for that (bounded).
+    await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, FIRST_ATTEMPT_WAIT_MS).unref())]);
+  }
+
+  // Changes are authorised concurrently but delivered in commit order.
+  let delivered: Promise<void> = Promise.resolve();
+  const unsubscribeBus = bus.subscribe(CHANGES_TOPIC, (message) => {
+    if (registry.size() === 0) return;
+    const batch = decodeBatch(message);
+    if (!batch) return;
+    for (const change of batch.changes) {
+      const work = route(change, batch.commitTimestamp).catch((err: unknown) => {
+        // Fail closed: a change that cannot be authorised reaches no one.
+        log.error({ err: errorMessage(err), table: `${change.schema}.${change.table}` }, 'realtime: cannot authorise a change');
+        return [] as Delivery[];
+      });
+      delivered = delivered.then(async () => {
+        for (const d of await work) {
+          try {
+            d.subscriber.deliver(d.ids, d.data);
+          } catch (err) {
+            log.error({ err: errorMessage(err) }, 'realtime: a subscriber failed to take a change');
+          }
+        }
+      });
+    }
+  });
+
+  async function route(change: WalChange, commitTimestamp: string): Promise<Delivery[]> {
+    const candidates = registry.candidates(change.schema, change.table, change.type);
+    if (candidates.length === 0) return [];
+    const table = await catalog.table(change.schema, change.table);
+    if (!table) return [];
+    const passing = await applyFilters(candidates, change, table);
+    const groups = groupByClaims(passing).filter((g) => API_ROLES.has(g.role) && table.selectableBy.has(g.role));
+    if (groups.length === 0) return [];
+    const checkRows = change.type !== 'DELETE' && table.rls && table.hasPrimaryKey;
+    const visible = checkRows ? await visibleTo(db, table, primaryKeyOf(change, table), groups, mode) : groups.map(() => true);
+    const dataByRole = new Map<string, ChangeData>();
+    const out: Delivery[] = [];
+    groups.forEach((group, i) => {
+      if (!visible[i]) return;
+      let data = dataByRole.get(group.role);
+      if (!data) dataByRole.set(group.role, (data = buildChangeData(change, commitTimestamp, table, group.role)));
+      for (const m of group.members) out.push({ subscriber: m.entry.subscriber, ids: m.ids, data });
+    });
+    return out;
+  }
+
+  async function applyFilters(candidates: readonly Candidate[], change: WalChange, table: Parameters<typeof evaluateConditions>[1]) {
+    const conditions = distinctConditions(candidates);
+    const results = new Map<string, boolean>();
+    if (conditions.size > 0) {
+      const list = [...conditions.values()];
+      const values = await evaluateConditions(db, table, list, filterValues(change));
+      list.forEach((c, i) => results.set(conditionKey(c), values[i] === true));
+    }
+    return candidates
+      .map((c) => ({
+        entry: c.entry,
+        ids: c.subscriptions.filter((s) => s.conditions.every((f) => results.get(conditionKey(f)))).map((s) => s.id),
+      }))
+      .filter((p) => p.ids.length > 0);
+  }
+
+  const problem = () => fixedProblem ?? (consumer?.lastError() ? `postgres_changes cannot read the WAL: ${consumer.lastError()}` : undefined);
+
+  return {
+    problem,
+    async subscribe(subscriber) {
+      const why = problem();
+      if (why) return { ok: false, message: why };
+      const role = roleOf(subscriber.claims);
+      if (!API_ROLES.has(role)) return { ok: false, message: `role "${role.slice(0, 64)}" may not subscribe to postgres_changes` };
+      const subscriptions: LocalSubscription[] = [];
+      for (const request of subscriber.subscriptions) {
+        const checked = await checkRequest(request, role);
+        if (typeof checked === 'string') return refuse(request, checked);
+        subscriptions.push({ id: request.id, event: request.event, schema: request.schema, table: checked.table, conditions: checked.conditions });
+      }
+      const unsubscribe = registry.add({ subscriber, subscriptions });
+      return { ok: true, unsubscribe } satisfies ChangeSubscribeResult;
+    },
+    async close() {
+      unsubscribeBus();
+      await consumer?.close();
+      await delivered;
+    },
+  };
+
+  async function checkRequest(request: ChangeSubscriptionRequest, role: string) {
+    if (!['INSERT', 'UPDATE', 'DELETE', '*'].includes(request.event)) return `"${String(request.event)}" is not an event (INSERT, UPDATE, DELETE or *)`;
+    if (typeof request.schema !== 'string' || request.schema === '') return 'a schema is required';
+    const published = await catalog.publishedTables(true);
+    const wildcard = request.table === undefined || request.table === '*';
+    const parsed = parseFilter(request.filter);
+    if (!parsed.ok) return parsed.message;
+    if (wildcard) {
+      if (parsed.conditions.length > 0) return 'a filter needs a table';
+      const any = [...published].some((t) => request.schema === '*' || t.startsWith(`${request.schema}.`));
+      return any ? { table: undefined, conditions: [] } : `no table of schema "${request.schema}" is in the ${PUBLICATION} publication`;
+    }
+    const table = request.table as string;
+    if (!published.has(`${request.schema}.${table}`)) return `table ${request.schema}.${table} is not in the ${PUBLICATION} publication`;
+    const info = await catalog.table(request.schema, table, true);
+    if (!info) return `table ${request.schema}.${table} does not exist`;
+    if (!info.selectableBy.has(role)) return `permission denied for table ${request.schema}.${table} (role ${role} has no SELECT)`;
+    for (const condition of parsed.conditions) {
+      const column = info.byName.get(condition.column);
+      if (!column?.selectableBy.has(role)) return `invalid column for filter ${condition.column}`;
+      const bad = await checkCondition(db, info, condition);
+      if (bad) return bad;
+    }
+    return { table, conditions: parsed.conditions };
+  }
+}
+
+/** Supabase's words for a refused postgres_changes join, then why. */
+function refuse(request: ChangeSubscriptionRequest, reason: string): ChangeSubscribeResult {
+  return {
+    ok: false,
+    message:
+      `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ` +
+      `[event: ${request.event}, schema: ${request.schema}, table: ${request.table ?? '*'}, filters: [${request.filter ?? ''}]]: ${reason}`,
+  };
+}

@@ -1,0 +1,56 @@
+-- Authorisation of postgres_changes (src/realtime/changes/authorise.ts): for one changed row and
+-- many subscribers' claims, which of them may SELECT it. Supabase's Realtime asks PostgreSQL once
+-- per subscriber; this asks once per change, and PostgreSQL loops over the distinct claim sets.
+--
+-- For each claim set it becomes the claimed role with `request.jwt.claims` set, exactly as a data
+-- API request does, and looks the row up by its primary key: the table's row-level security
+-- policies (auth.uid() and the rest) decide. It runs inside db.withClaims as service_role, so on
+-- the request login (a member of only the API roles): it can become no other role. Only
+-- service_role may call it; service_role already sees every row, so the function tells it
+-- nothing new.
+create or replace function realtime.trellis_visible_to(
+  entity regclass,
+  -- The row's primary key: column name -> value as text.
+  pk jsonb,
+  roles text[],
+  claims text[]
+) returns boolean[]
+language plpgsql
+volatile
+as $$
+declare
+  lookup text;
+  caller text := current_user;
+  caller_claims text := current_setting('request.jwt.claims', true);
+  result boolean[] := '{}';
+  visible boolean;
+  n int := coalesce(array_length(roles, 1), 0);
+begin
+  select format('select exists (select 1 from %I.%I where %s)', ns.nspname, c.relname,
+           string_agg(format('%I = ($1 ->> %L)::%s', a.attname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ' and '))
+    into lookup
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+    join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary
+    join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum = any (i.indkey)
+   where c.oid = entity
+   group by ns.nspname, c.relname;
+  if lookup is null then
+    raise exception 'table % has no primary key', entity using errcode = '22023';
+  end if;
+  for i in 1 .. n loop
+    if not pg_catalog.has_table_privilege(roles[i], entity, 'SELECT') then
+      result := result || false;
+      continue;
+    end if;
+    perform pg_catalog.set_config('role', roles[i], true), pg_catalog.set_config('request.jwt.claims', claims[i], true);
+    execute lookup into visible using pk;
+    result := result || coalesce(visible, false);
+  end loop;
+  perform pg_catalog.set_config('role', caller, true), pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true);
+  return result;
+end
+$$;
+
+revoke all on function realtime.trellis_visible_to(regclass, jsonb, text[], text[]) from public;
+grant execute on function realtime.trellis_visible_to(regclass, jsonb, text[], text[]) to service_role;
