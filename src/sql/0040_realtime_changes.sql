@@ -20,10 +20,16 @@ volatile
 as $$
 declare
   lookup text;
+  -- A prepared statement per table and connection: planned once, not once per claim group.
+  -- PostgreSQL re-plans it when the table or its policies change, and applies row-level security
+  -- for the role current at each EXECUTE (a plan made for another role is rewritten).
+  prepared text;
   caller text := current_user;
   caller_claims text := current_setting('request.jwt.claims', true);
   result boolean[] := '{}';
   visible boolean;
+  current_role_name text;
+  may_select boolean;
   n int := coalesce(array_length(roles, 1), 0);
 begin
   select format('select exists (select 1 from %I.%I where %s)', ns.nspname, c.relname,
@@ -38,13 +44,28 @@ begin
   if lookup is null then
     raise exception 'table % has no primary key', entity using errcode = '22023';
   end if;
+  -- Named after its text: a renamed table or a changed primary key gets a statement of its own.
+  prepared := 'trellis_visible_' || md5(lookup);
+  if not exists (select 1 from pg_catalog.pg_prepared_statements where name = prepared) then
+    execute format('prepare %I (jsonb) as %s', prepared, lookup);
+  end if;
+  lookup := format('execute %I(%L)', prepared, pk::text);
+  -- Groups come sorted by role: the role (and its SELECT grant) changes only between runs of them.
   for i in 1 .. n loop
-    if not pg_catalog.has_table_privilege(roles[i], entity, 'SELECT') then
+    if current_role_name is distinct from roles[i] then
+      perform pg_catalog.set_config('role', caller, true);
+      may_select := pg_catalog.has_table_privilege(roles[i], entity, 'SELECT');
+      if may_select then
+        perform pg_catalog.set_config('role', roles[i], true);
+      end if;
+      current_role_name := roles[i];
+    end if;
+    if not may_select then
       result := result || false;
       continue;
     end if;
-    perform pg_catalog.set_config('role', roles[i], true), pg_catalog.set_config('request.jwt.claims', claims[i], true);
-    execute lookup into visible using pk;
+    perform pg_catalog.set_config('request.jwt.claims', claims[i], true);
+    execute lookup into visible;
     result := result || coalesce(visible, false);
   end loop;
   perform pg_catalog.set_config('role', caller, true), pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true);

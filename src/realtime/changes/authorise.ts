@@ -99,6 +99,16 @@ export async function visibleTo(
 ): Promise<boolean[]> {
   if (groups.length === 0) return [];
   if (mode === 'perSubscriber') return Promise.all(groups.map((g) => lookupOrDeny(db, table, key, g)));
+  // The function switches role only between runs of one role: hand it the groups sorted by role.
+  const order = groups.map((_, i) => i).sort((a, b) => ((groups[a]?.role ?? '') < (groups[b]?.role ?? '') ? -1 : 1));
+  const sorted = order.map((i) => groups[i] as ClaimGroup);
+  const answers = await visibleSorted(db, table, key, sorted);
+  const out: boolean[] = new Array<boolean>(groups.length).fill(false);
+  order.forEach((original, i) => (out[original] = answers[i] === true));
+  return out;
+}
+
+async function visibleSorted(db: Db, table: TableInfo, key: Readonly<Record<string, string | null>>, groups: readonly ClaimGroup[]): Promise<boolean[]> {
   const calls: Promise<boolean[]>[] = [];
   const size = Math.max(GROUPS_PER_CALL, Math.ceil(groups.length / MAX_PARALLEL_CALLS));
   for (let i = 0; i < groups.length; i += size) {
