@@ -44,6 +44,7 @@ export function slotName(database: string): string {
 // pg_advisory_lock key for the consumer of this database (advisory locks are per database).
 const LOCK_KEY = '32772479246854517';
 const STATUS_INTERVAL_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 5000;
 
 export function startWalConsumer(options: ConsumerOptions): WalConsumer {
   let stopped = false;
@@ -56,7 +57,7 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
 
   const attempt = async () => {
     if (stopped) return;
-    const next = new pg.Client({ connectionString: options.url, replication: 'database', application_name: 'trellis-realtime' } as pg.ClientConfig);
+    const next = new pg.Client({ connectionString: options.url, replication: 'database', application_name: 'trellis-realtime', connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as pg.ClientConfig);
     next.on('error', () => undefined);
     try {
       await next.connect();
