@@ -14,8 +14,10 @@ import { startWalConsumer, type WalConsumer } from './consumer.js';
 import type { ChangeData, ChangeHub, ChangeSubscribeResult, ChangeSubscriber, ChangeSubscriptionRequest } from './contract.js';
 import { parseFilter } from './filter.js';
 import { buildChangeData, filterValues, primaryKeyOf } from './payload.js';
-import { SubscriberRegistry, conditionKey, distinctConditions, groupByClaims, roleOf, type Candidate, type LocalSubscription } from './registry.js';
+import { SubscriberRegistry, conditionKey, distinctConditions, groupByClaims, roleOf, type Candidate, type Entry, type LocalSubscription } from './registry.js';
 import { CHANGES_TOPIC, decodeBatch, type WalChange } from './wire.js';
+import { changeMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 
 export type { ChangeHub } from './contract.js';
 
@@ -32,11 +34,14 @@ export interface ChangeHubOptions {
   readonly electionRetryMs?: number;
   /** 'perSubscriber' is Supabase's way, kept for the benchmark's comparison. Default 'batched'. */
   readonly authorisation?: AuthorisationMode;
+  /** Where to register the feed's metrics (the registry of src/platform/metrics.ts). */
+  readonly metrics?: { readonly registry: Registry };
 }
 
 const FIRST_ATTEMPT_WAIT_MS = 10_000;
 
 interface Delivery {
+  readonly entry: Entry;
   readonly subscriber: ChangeSubscriber;
   readonly ids: number[];
   readonly data: ChangeData;
@@ -47,6 +52,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
   const mode = options.authorisation ?? 'batched';
   const catalog = new Catalog(db);
   const registry = new SubscriberRegistry();
+  const figures = changeMetrics(options.metrics?.registry);
   const fixedProblem = await replicationProblem(db).catch((err: unknown) => `cannot check the database for logical replication: ${errorMessage(err)}`);
   if (fixedProblem) log.warn(`realtime: postgres_changes is unavailable: ${fixedProblem}`);
 
@@ -70,13 +76,24 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     const batch = decodeBatch(message);
     if (!batch) return;
     for (const change of batch.changes) {
-      const work = route(change, batch.commitTimestamp).catch((err: unknown) => {
-        // Fail closed: a change that cannot be authorised reaches no one.
-        log.error({ err: errorMessage(err), table: `${change.schema}.${change.table}` }, 'realtime: cannot authorise a change');
-        return [] as Delivery[];
-      });
+      figures.changeReceived();
+      const started = performance.now();
+      const work = route(change, batch.commitTimestamp).then(
+        (out) => {
+          figures.authorised((performance.now() - started) / 1000);
+          return out;
+        },
+        (err: unknown) => {
+          // Fail closed: a change that cannot be authorised reaches no one.
+          log.error({ err: errorMessage(err), table: `${change.schema}.${change.table}` }, 'realtime: cannot authorise a change');
+          return [] as Delivery[];
+        },
+      );
       delivered = delivered.then(async () => {
-        for (const d of await work) {
+        const deliveries = await work;
+        figures.delivered(deliveries.length);
+        for (const d of deliveries) {
+          if (!registry.has(d.entry)) continue;
           try {
             d.subscriber.deliver(d.ids, d.data);
           } catch (err) {
@@ -103,7 +120,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
       if (!visible[i]) return;
       let data = dataByRole.get(group.role);
       if (!data) dataByRole.set(group.role, (data = buildChangeData(change, commitTimestamp, table, group.role)));
-      for (const m of group.members) out.push({ subscriber: m.entry.subscriber, ids: m.ids, data });
+      for (const m of group.members) out.push({ entry: m.entry, subscriber: m.entry.subscriber, ids: m.ids, data });
     });
     return out;
   }

@@ -28,7 +28,7 @@ export interface Candidate {
 export class SubscriberRegistry {
   private readonly byTable = new Map<string, Set<Entry>>();
   private readonly wildcard = new Set<Entry>();
-  private count = 0;
+  private readonly entries = new Set<Entry>();
 
   add(entry: Entry): () => void {
     const keys = new Set<string>();
@@ -43,12 +43,9 @@ export class SubscriberRegistry {
       set.add(entry);
     }
     if (wild) this.wildcard.add(entry);
-    this.count++;
-    let removed = false;
+    this.entries.add(entry);
     return () => {
-      if (removed) return;
-      removed = true;
-      this.count--;
+      if (!this.entries.delete(entry)) return;
       for (const key of keys) {
         const set = this.byTable.get(key);
         set?.delete(entry);
@@ -59,7 +56,12 @@ export class SubscriberRegistry {
   }
 
   size(): number {
-    return this.count;
+    return this.entries.size;
+  }
+
+  /** Still subscribed (a change authorised before an unsubscribe is not delivered after it). */
+  has(entry: Entry): boolean {
+    return this.entries.has(entry);
   }
 
   /** The subscribers with a subscription matching this table and event (filters not yet applied). */

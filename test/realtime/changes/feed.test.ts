@@ -2,6 +2,7 @@
  * The change feed end to end below the socket: plain SQL writes (not the API) on an embedded
  * PostgreSQL with wal_level=logical reach ChangeHub subscribers, filtered and authorised.
  */
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../../src/db/pool.js';
 import { createChangeHub } from '../../../src/realtime/changes/index.js';
@@ -18,6 +19,7 @@ let database: { url: string; stop(): Promise<void> };
 let db: Db;
 let hub: ChangeHub;
 const bus = memoryBus();
+const metrics = { registry: new Registry() };
 
 beforeAll(async () => {
   database = await logicalDatabase();
@@ -34,7 +36,7 @@ beforeAll(async () => {
      alter table nokey replica identity full;
      alter publication supabase_realtime add table messages, notes, nokey;`,
   );
-  hub = await createChangeHub({ db, replicationUrl: database.url, bus, log: silentLog, electionRetryMs: 200 });
+  hub = await createChangeHub({ db, replicationUrl: database.url, bus, log: silentLog, electionRetryMs: 200, metrics });
   expect(hub.problem()).toBeUndefined();
 });
 
@@ -186,5 +188,16 @@ describe('postgres_changes from the WAL', () => {
     } finally {
       await db.query('grant select on notes to anon');
     }
+  });
+
+  test('an unsubscribed subscriber gets nothing more, and /metrics counts what was delivered', async () => {
+    const sub = await subscribed(service, [{ event: 'INSERT', schema: 'public', table: 'notes' }]);
+    sub.unsubscribe();
+    await db.query(`insert into notes values (70, 'after unsubscribe')`);
+    await sleep(300);
+    expect(sub.received).toEqual([]);
+    const text = await metrics.registry.metrics();
+    expect(Number(/trellis_realtime_change_deliveries_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(5);
+    expect(text).toMatch(/trellis_realtime_change_authorise_seconds_count \d+/);
   });
 });
