@@ -8,12 +8,31 @@
 -- the request login (a member of only the API roles): it can become no other role. Only
 -- service_role may call it; service_role already sees every row, so the function tells it
 -- nothing new.
+-- Whether the transaction with this (32-bit, as in the WAL) id is visible to a snapshot taken now.
+create or replace function realtime.trellis_committed_visible(xid bigint) returns boolean
+language sql
+volatile
+as $$
+  with s as (select pg_catalog.pg_current_snapshot() as snap,
+                    pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint as xmax)
+  -- The full id: the epoch of the snapshot's xmax, or the one before when the id wrapped since.
+  select pg_catalog.pg_visible_in_snapshot(
+           (case when ((xmax >> 32) << 32 | xid) > xmax then ((xmax >> 32) - 1) << 32 | xid else (xmax >> 32) << 32 | xid end)::text::xid8,
+           snap)
+    from s
+$$;
+
+revoke all on function realtime.trellis_committed_visible(bigint) from public;
+grant execute on function realtime.trellis_committed_visible(bigint) to service_role;
+
 create or replace function realtime.trellis_visible_to(
   entity regclass,
   -- The row's primary key: column name -> value as text.
   pk jsonb,
   roles text[],
-  claims text[]
+  claims text[],
+  -- The transaction that made the change (from the WAL): the lookups wait until it is visible.
+  xid bigint default null
 ) returns boolean[]
 language plpgsql
 volatile
@@ -32,6 +51,14 @@ declare
   may_select boolean;
   n int := coalesce(array_length(roles, 1), 0);
 begin
+  -- The WAL has a transaction's commit record a moment before the transaction is visible to new
+  -- snapshots: wait for that moment (typically already past), or early lookups would miss the row.
+  if xid is not null then
+    for attempt in 1 .. 2000 loop
+      exit when realtime.trellis_committed_visible(xid);
+      perform pg_catalog.pg_sleep(0.0005);
+    end loop;
+  end if;
   select format('select exists (select 1 from %I.%I where %s)', ns.nspname, c.relname,
            string_agg(format('%I = ($1 ->> %L)::%s', a.attname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ' and '))
     into lookup
@@ -73,5 +100,5 @@ begin
 end
 $$;
 
-revoke all on function realtime.trellis_visible_to(regclass, jsonb, text[], text[]) from public;
-grant execute on function realtime.trellis_visible_to(regclass, jsonb, text[], text[]) to service_role;
+revoke all on function realtime.trellis_visible_to(regclass, jsonb, text[], text[], bigint) from public;
+grant execute on function realtime.trellis_visible_to(regclass, jsonb, text[], text[], bigint) to service_role;

@@ -24,7 +24,7 @@ export const MAX_CHANGES_PER_MESSAGE = 500;
 
 export class TransactionAssembler {
   private readonly relations = new Map<number, Relation>();
-  private open: { commitTimestamp: string; changes: WalChange[] } | undefined;
+  private open: { commitTimestamp: string; xid: number; changes: WalChange[] } | undefined;
 
   constructor(private readonly onRelation: (schema: string, table: string) => void = () => undefined) {}
 
@@ -36,7 +36,7 @@ export class TransactionAssembler {
   push(message: PgOutputMessage): Committed[] | undefined {
     switch (message.tag) {
       case 'begin':
-        this.open = { commitTimestamp: message.commitTime.toISOString(), changes: [] };
+        this.open = { commitTimestamp: message.commitTime.toISOString(), xid: message.xid >>> 0, changes: [] };
         return undefined;
       case 'relation':
         this.relations.set(message.relationId, {
@@ -70,10 +70,10 @@ export class TransactionAssembler {
         if (!open) return [];
         const out: Committed[] = [];
         for (let i = 0; i < open.changes.length; i += MAX_CHANGES_PER_MESSAGE) {
-          out.push({ batch: { commitTimestamp: open.commitTimestamp, changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) }, endLsn: message.endLsn });
+          out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) }, endLsn: message.endLsn });
         }
         // An empty transaction still moves the slot forward.
-        if (out.length === 0) out.push({ batch: { commitTimestamp: open.commitTimestamp, changes: [] }, endLsn: message.endLsn });
+        if (out.length === 0) out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] }, endLsn: message.endLsn });
         return out;
       }
       // TRUNCATE has no rows to send; Supabase's Realtime does not send it either.

@@ -96,19 +96,30 @@ export async function visibleTo(
   key: Readonly<Record<string, string | null>>,
   groups: readonly ClaimGroup[],
   mode: AuthorisationMode,
+  /** The change's transaction (from the WAL); lookups wait until it is visible. */
+  xid?: number,
 ): Promise<boolean[]> {
   if (groups.length === 0) return [];
-  if (mode === 'perSubscriber') return Promise.all(groups.map((g) => lookupOrDeny(db, table, key, g)));
+  if (mode === 'perSubscriber') {
+    if (xid !== undefined) await waitVisible(db, xid);
+    return Promise.all(groups.map((g) => lookupOrDeny(db, table, key, g)));
+  }
   // The function switches role only between runs of one role: hand it the groups sorted by role.
   const order = groups.map((_, i) => i).sort((a, b) => ((groups[a]?.role ?? '') < (groups[b]?.role ?? '') ? -1 : 1));
   const sorted = order.map((i) => groups[i] as ClaimGroup);
-  const answers = await visibleSorted(db, table, key, sorted);
+  const answers = await visibleSorted(db, table, key, sorted, xid);
   const out: boolean[] = new Array<boolean>(groups.length).fill(false);
   order.forEach((original, i) => (out[original] = answers[i] === true));
   return out;
 }
 
-async function visibleSorted(db: Db, table: TableInfo, key: Readonly<Record<string, string | null>>, groups: readonly ClaimGroup[]): Promise<boolean[]> {
+async function visibleSorted(
+  db: Db,
+  table: TableInfo,
+  key: Readonly<Record<string, string | null>>,
+  groups: readonly ClaimGroup[],
+  xid: number | undefined,
+): Promise<boolean[]> {
   const calls: Promise<boolean[]>[] = [];
   const size = Math.max(GROUPS_PER_CALL, Math.ceil(groups.length / MAX_PARALLEL_CALLS));
   for (let i = 0; i < groups.length; i += size) {
@@ -116,17 +127,30 @@ async function visibleSorted(db: Db, table: TableInfo, key: Readonly<Record<stri
     calls.push(
       db
         .withClaims({ role: 'service_role' }, (tx) =>
-          tx.query<{ v: boolean[] }>('select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb, $3::text[], $4::text[]) as v', [
+          tx.query<{ v: boolean[] }>('select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb, $3::text[], $4::text[], $5::bigint) as v', [
             table.oid,
             JSON.stringify(key),
             chunk.map((g) => g.role),
             chunk.map((g) => g.claims),
+            xid ?? null,
           ]),
         )
         .then((r) => r.rows[0]?.v ?? chunk.map(() => false)),
     );
   }
   return (await Promise.all(calls)).flat();
+}
+
+/**
+ * The WAL carries a commit a moment before the transaction is visible to new snapshots; a lookup
+ * in that moment would miss the row. Waits (bounded) until it is visible.
+ */
+async function waitVisible(db: Db, xid: number): Promise<void> {
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const { rows } = await db.withClaims({ role: 'service_role' }, (tx) => tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid]), { readOnly: true });
+    if (rows[0]?.v) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /** Supabase's way: a transaction per subscriber, as its role with its claims, looking the row up. */

@@ -78,7 +78,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     for (const change of batch.changes) {
       figures.changeReceived();
       const started = performance.now();
-      const work = route(change, batch.commitTimestamp).then(
+      const work = route(change, batch.commitTimestamp, batch.xid).then(
         (out) => {
           figures.authorised((performance.now() - started) / 1000);
           return out;
@@ -104,7 +104,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     }
   });
 
-  async function route(change: WalChange, commitTimestamp: string): Promise<Delivery[]> {
+  async function route(change: WalChange, commitTimestamp: string, xid: number): Promise<Delivery[]> {
     const candidates = registry.candidates(change.schema, change.table, change.type);
     if (candidates.length === 0) return [];
     const table = await catalog.table(change.schema, change.table);
@@ -113,7 +113,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     const groups = groupByClaims(passing).filter((g) => API_ROLES.has(g.role) && table.selectableBy.has(g.role));
     if (groups.length === 0) return [];
     const checkRows = change.type !== 'DELETE' && table.rls && table.hasPrimaryKey;
-    const visible = checkRows ? await visibleTo(db, table, primaryKeyOf(change, table), groups, mode) : groups.map(() => true);
+    const visible = checkRows ? await visibleTo(db, table, primaryKeyOf(change, table), groups, mode, xid) : groups.map(() => true);
     const dataByRole = new Map<string, ChangeData>();
     const out: Delivery[] = [];
     groups.forEach((group, i) => {

@@ -31,6 +31,8 @@ export interface WalChange {
 export interface WalBatch {
   /** The commit's time, ISO 8601 in UTC with milliseconds, as Supabase sends `commit_timestamp`. */
   readonly commitTimestamp: string;
+  /** The transaction's id (32-bit, from the WAL): authorisation waits until it is visible. */
+  readonly xid: number;
   readonly changes: readonly WalChange[];
 }
 

@@ -81,6 +81,18 @@ describe('realtime.trellis_visible_to', () => {
     expect(after).toEqual({ r: 'service_role', c: JSON.stringify({ role: 'service_role', marker: 1 }) });
   });
 
+  test('a transaction is visible only once committed (what the lookups wait for)', async () => {
+    const visible = (xid: number) =>
+      requests.withClaims({ role: 'service_role' }, async (tx) => (await tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid])).rows[0]?.v);
+    await server.withConnection(async (client) => {
+      await client.query('begin');
+      const xid = Number((await client.query<{ x: string }>(`select (pg_current_xact_id()::text::bigint & 4294967295)::text as x`)).rows[0]?.x);
+      expect(await visible(xid)).toBe(false);
+      await client.query('commit');
+      expect(await visible(xid)).toBe(true);
+    });
+  });
+
   test('only service_role may call it', async () => {
     for (const role of ['anon', 'authenticated']) {
       await expect(
