@@ -51,6 +51,8 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
   let leader = false;
   let failure: string | undefined;
   let client: pg.Client | undefined;
+  // Sends the slot the position handed on so far (set while streaming).
+  let confirmNow: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let settleFirst: () => void = () => undefined;
   const firstAttempt = new Promise<void>((resolve) => (settleFirst = resolve));
@@ -81,7 +83,8 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
       leader = true;
       failure = undefined;
       options.log.info({ slot }, 'realtime: this instance reads the WAL');
-      await stream(next, slot, options, () => stopped, settleFirst);
+      await stream(next, slot, options, () => stopped, settleFirst, (confirm) => (confirmNow = confirm));
+      confirmNow = undefined;
     } catch (err) {
       if (!stopped) {
         failure = errorMessage(err);
@@ -106,13 +109,27 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
     close: async () => {
       stopped = true;
       clearTimeout(timer);
+      // What was handed to the bus is confirmed before the connection goes, so the next consumer
+      // does not deliver it again.
+      try {
+        confirmNow?.();
+      } catch {
+        // The connection is already gone: the next consumer resumes from the last confirmation.
+      }
       await client?.end().catch(() => undefined);
     },
   };
 }
 
 /** Streams until the connection ends; resolves then, rejects on a stream error. */
-function stream(client: pg.Client, slot: string, options: ConsumerOptions, stopped: () => boolean, onStreaming: () => void): Promise<void> {
+function stream(
+  client: pg.Client,
+  slot: string,
+  options: ConsumerOptions,
+  stopped: () => boolean,
+  onStreaming: () => void,
+  exposeConfirm: (confirm: () => void) => void,
+): Promise<void> {
   const connection = (client as unknown as { connection: ReplicationConnection }).connection;
   const assembler = new TransactionAssembler(options.onRelation);
   let received = 0n; // the end of the WAL the server has sent
@@ -173,7 +190,10 @@ function stream(client: pg.Client, slot: string, options: ConsumerOptions, stopp
       void client.end();
     }
   });
-  connection.once('replicationStart', onStreaming);
+  connection.once('replicationStart', () => {
+    exposeConfirm(() => sendStatus());
+    onStreaming();
+  });
   const status = setInterval(() => sendStatus(), STATUS_INTERVAL_MS);
   return new Promise<void>((resolve, reject) => {
     client
