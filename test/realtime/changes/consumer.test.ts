@@ -103,4 +103,36 @@ describe('the WAL consumer', () => {
     await waitFor(() => sub.received.length >= 1, 5000);
     expect(sub.received[0]?.data.record.body).toBe('standby delivers');
   });
+
+  test('a change the bus failed to take is not confirmed: the stream restarts and delivers it', async () => {
+    await Promise.all(hubs.splice(0).map((h) => h.close()));
+    const bus = memoryBus();
+    const publish = bus.publish.bind(bus);
+    let failures = 1;
+    bus.publish = async (topic, message) => {
+      if (failures-- > 0) throw new Error('bus down');
+      return publish(topic, message);
+    };
+    const listener = await hub(bus, false);
+    const sub = recorder(service, all);
+    expect((await listener.subscribe(sub)).ok).toBe(true);
+    await hub(bus);
+    await db.query(`insert into events values (30, 'retried')`);
+    await waitFor(() => sub.received.length >= 1, 5000);
+    expect(sub.received.map((r) => r.data.record.body)).toEqual(['retried']);
+  });
+
+  test('a transaction of 1,200 rows arrives whole, in order, over several bus messages', async () => {
+    await Promise.all(hubs.splice(0).map((h) => h.close()));
+    const bus = memoryBus();
+    const listener = await hub(bus, false);
+    const sub = recorder(service, [{ event: 'INSERT', schema: 'public', table: 'events' }]);
+    expect((await listener.subscribe(sub)).ok).toBe(true);
+    await hub(bus);
+    const before = bus.published;
+    await db.query(`insert into events select g, 'bulk ' || g from generate_series(1000, 2199) g`);
+    await waitFor(() => sub.received.length >= 1200, 20_000);
+    expect(sub.received.map((r) => r.data.record.id)).toEqual(Array.from({ length: 1200 }, (_, i) => 1000 + i));
+    expect(bus.published - before).toBe(3);
+  });
 });
