@@ -4,12 +4,13 @@
  * each change for its own subscribers (filters and row-level security, one query each per change)
  * and calls their `deliver`.
  */
+import type { Registry } from 'prom-client';
 import { API_ROLES, type Db } from '../../db/pool.js';
 import { errorMessage } from '../../errors.js';
 import type { Bus } from '../../platform/bus/index.js';
 import type { Logger } from '../../platform/logger.js';
-import { evaluateConditions, checkCondition, visibleTo, type AuthorisationMode } from './authorise.js';
-import { Catalog, PUBLICATION, replicationProblem } from './catalog.js';
+import { checkCondition, evaluateConditions, visibleTo, type AuthorisationMode } from './authorise.js';
+import { Catalog, PUBLICATION, replicationProblem, type TableInfo } from './catalog.js';
 import { startWalConsumer, type WalConsumer } from './consumer.js';
 import type { ChangeData, ChangeHub, ChangeSubscribeResult, ChangeSubscriber, ChangeSubscriptionRequest } from './contract.js';
 import { parseFilter } from './filter.js';
@@ -17,7 +18,6 @@ import { buildChangeData, filterValues, primaryKeyOf } from './payload.js';
 import { SubscriberRegistry, conditionKey, distinctConditions, groupByClaims, roleOf, type Candidate, type Entry, type LocalSubscription } from './registry.js';
 import { CHANGES_TOPIC, decodeBatch, type WalChange } from './wire.js';
 import { changeMetrics } from './metrics.js';
-import type { Registry } from 'prom-client';
 
 export type { ChangeHub } from './contract.js';
 
@@ -125,7 +125,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     return out;
   }
 
-  async function applyFilters(candidates: readonly Candidate[], change: WalChange, table: Parameters<typeof evaluateConditions>[1]) {
+  async function applyFilters(candidates: readonly Candidate[], change: WalChange, table: TableInfo) {
     const conditions = distinctConditions(candidates);
     const results = new Map<string, boolean>();
     if (conditions.size > 0) {
