@@ -25,13 +25,15 @@ $$;
 revoke all on function realtime.trellis_committed_visible(bigint) from public;
 grant execute on function realtime.trellis_committed_visible(bigint) to service_role;
 
+-- Returns, for each claim set (outer) and each row (inner), whether that claim set may see that row:
+-- array_length(roles) * array_length(pks) answers, claim set by claim set.
 create or replace function realtime.trellis_visible_to(
   entity regclass,
-  -- The row's primary key: column name -> value as text.
-  pk jsonb,
+  -- The rows' primary keys, each column name -> value as text (the rows of one transaction).
+  pks jsonb[],
   roles text[],
   claims text[],
-  -- The transaction that made the change (from the WAL): the lookups wait until it is visible.
+  -- The transaction that made the changes (from the WAL): the lookups wait until it is visible.
   xid bigint default null
 ) returns boolean[]
 language plpgsql
@@ -50,6 +52,8 @@ declare
   current_role_name text;
   may_select boolean;
   n int := coalesce(array_length(roles, 1), 0);
+  k int := coalesce(array_length(pks, 1), 0);
+  lookups text[] := '{}';
 begin
   -- The WAL has a transaction's commit record a moment before the transaction is visible to new
   -- snapshots: wait for that moment (typically already past), or early lookups would miss the row.
@@ -76,7 +80,9 @@ begin
   if not exists (select 1 from pg_catalog.pg_prepared_statements where name = prepared) then
     execute format('prepare %I (jsonb) as %s', prepared, lookup);
   end if;
-  lookup := format('execute %I(%L)', prepared, pk::text);
+  for j in 1 .. k loop
+    lookups := lookups || format('execute %I(%L)', prepared, pks[j]::text);
+  end loop;
   -- Groups come sorted by role: the role (and its SELECT grant) changes only between runs of them.
   for i in 1 .. n loop
     if current_role_name is distinct from roles[i] then
@@ -88,17 +94,19 @@ begin
       current_role_name := roles[i];
     end if;
     if not may_select then
-      result := result || false;
+      result := result || array_fill(false, array[k]);
       continue;
     end if;
     perform pg_catalog.set_config('request.jwt.claims', claims[i], true);
-    execute lookup into visible;
-    result := result || coalesce(visible, false);
+    for j in 1 .. k loop
+      execute lookups[j] into visible;
+      result := result || coalesce(visible, false);
+    end loop;
   end loop;
   perform pg_catalog.set_config('role', caller, true), pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true);
   return result;
 end
 $$;
 
-revoke all on function realtime.trellis_visible_to(regclass, jsonb, text[], text[], bigint) from public;
-grant execute on function realtime.trellis_visible_to(regclass, jsonb, text[], text[], bigint) to service_role;
+revoke all on function realtime.trellis_visible_to(regclass, jsonb[], text[], text[], bigint) from public;
+grant execute on function realtime.trellis_visible_to(regclass, jsonb[], text[], text[], bigint) to service_role;

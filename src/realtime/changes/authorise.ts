@@ -16,8 +16,8 @@ import type { FilterCondition } from './filter.js';
 
 export type AuthorisationMode = 'batched' | 'perSubscriber';
 
-/** Above this many claim groups, a change's lookup is split over parallel calls. */
-const GROUPS_PER_CALL = 250;
+/** Above this many lookups (claim groups x rows), the work is split over parallel calls. */
+const LOOKUPS_PER_CALL = 250;
 const MAX_PARALLEL_CALLS = 4;
 
 const COMPARISONS: Readonly<Record<string, string>> = {
@@ -89,56 +89,65 @@ export interface ClaimGroup {
   readonly claims: string;
 }
 
-/** For each group, whether its role and claims may SELECT the row with primary key `key`. */
+export type RowKey = Readonly<Record<string, string | null>>;
+
+/**
+ * For each row (by primary key) and each group: whether the group's role and claims may SELECT
+ * the row. `answers[row][group]`. The rows are those of one transaction on one table.
+ */
 export async function visibleTo(
   db: Db,
   table: TableInfo,
-  key: Readonly<Record<string, string | null>>,
+  keys: readonly RowKey[],
   groups: readonly ClaimGroup[],
   mode: AuthorisationMode,
-  /** The change's transaction (from the WAL); lookups wait until it is visible. */
+  /** The changes' transaction (from the WAL); lookups wait until it is visible. */
   xid?: number,
-): Promise<boolean[]> {
-  if (groups.length === 0) return [];
+): Promise<boolean[][]> {
+  if (groups.length === 0 || keys.length === 0) return keys.map(() => groups.map(() => false));
   if (mode === 'perSubscriber') {
     if (xid !== undefined) await waitVisible(db, xid);
-    return Promise.all(groups.map((g) => lookupOrDeny(db, table, key, g)));
+    return Promise.all(keys.map((key) => Promise.all(groups.map((g) => lookupOrDeny(db, table, key, g)))));
   }
   // The function switches role only between runs of one role: hand it the groups sorted by role.
   const order = groups.map((_, i) => i).sort((a, b) => ((groups[a]?.role ?? '') < (groups[b]?.role ?? '') ? -1 : 1));
   const sorted = order.map((i) => groups[i] as ClaimGroup);
-  const answers = await visibleSorted(db, table, key, sorted, xid);
-  const out: boolean[] = new Array<boolean>(groups.length).fill(false);
-  order.forEach((original, i) => (out[original] = answers[i] === true));
-  return out;
+  // Calls of at most LOOKUPS_PER_CALL lookups (groups x rows), up to MAX_PARALLEL_CALLS at a time.
+  const groupSize = Math.min(sorted.length, Math.max(LOOKUPS_PER_CALL, Math.ceil(sorted.length / MAX_PARALLEL_CALLS)));
+  const keySize = Math.max(1, Math.floor(LOOKUPS_PER_CALL / groupSize));
+  const calls: { g: number; k: number; groups: ClaimGroup[]; keys: RowKey[] }[] = [];
+  for (let g = 0; g < sorted.length; g += groupSize) {
+    for (let k = 0; k < keys.length; k += keySize) calls.push({ g, k, groups: sorted.slice(g, g + groupSize), keys: keys.slice(k, k + keySize) });
+  }
+  const answers: boolean[][] = keys.map(() => new Array<boolean>(groups.length).fill(false));
+  let next = 0;
+  const worker = async () => {
+    while (next < calls.length) {
+      const call = calls[next++] as (typeof calls)[number];
+      const flat = await lookupCall(db, table, call.keys, call.groups, xid);
+      call.groups.forEach((_, gi) =>
+        call.keys.forEach((_, ki) => {
+          const row = answers[call.k + ki] as boolean[];
+          row[order[call.g + gi] as number] = flat[gi * call.keys.length + ki] === true;
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_CALLS, calls.length) }, worker));
+  return answers;
 }
 
-async function visibleSorted(
-  db: Db,
-  table: TableInfo,
-  key: Readonly<Record<string, string | null>>,
-  groups: readonly ClaimGroup[],
-  xid: number | undefined,
-): Promise<boolean[]> {
-  const calls: Promise<boolean[]>[] = [];
-  const size = Math.max(GROUPS_PER_CALL, Math.ceil(groups.length / MAX_PARALLEL_CALLS));
-  for (let i = 0; i < groups.length; i += size) {
-    const chunk = groups.slice(i, i + size);
-    calls.push(
-      db
-        .withClaims({ role: 'service_role' }, (tx) =>
-          tx.query<{ v: boolean[] }>('select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb, $3::text[], $4::text[], $5::bigint) as v', [
-            table.oid,
-            JSON.stringify(key),
-            chunk.map((g) => g.role),
-            chunk.map((g) => g.claims),
-            xid ?? null,
-          ]),
-        )
-        .then((r) => r.rows[0]?.v ?? chunk.map(() => false)),
-    );
-  }
-  return (await Promise.all(calls)).flat();
+async function lookupCall(db: Db, table: TableInfo, keys: readonly RowKey[], groups: readonly ClaimGroup[], xid: number | undefined): Promise<boolean[]> {
+  const result = await db.withClaims({ role: 'service_role' }, (tx) =>
+    tx.query<{ v: boolean[] }>('select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb[], $3::text[], $4::text[], $5::bigint) as v', [
+      table.oid,
+      keys.map((key) => JSON.stringify(key)),
+      groups.map((g) => g.role),
+      groups.map((g) => g.claims),
+      xid ?? null,
+    ]),
+  );
+  return result.rows[0]?.v ?? [];
 }
 
 /**
@@ -154,7 +163,7 @@ async function waitVisible(db: Db, xid: number): Promise<void> {
 }
 
 /** Supabase's way: a transaction per subscriber, as its role with its claims, looking the row up. */
-async function lookupAs(db: Db, table: TableInfo, key: Readonly<Record<string, string | null>>, group: ClaimGroup): Promise<boolean> {
+async function lookupAs(db: Db, table: TableInfo, key: RowKey, group: ClaimGroup): Promise<boolean> {
   const keyColumns = table.columns.filter((c) => c.isKey);
   const where = keyColumns.map((c, i) => `${pgIdent(c.name)} = $${i + 1}::${c.sqlType}`).join(' and ');
   const claims = JSON.parse(group.claims) as { role: string };
@@ -170,7 +179,7 @@ async function lookupAs(db: Db, table: TableInfo, key: Readonly<Record<string, s
   return result.rows[0]?.v === true;
 }
 
-function lookupOrDeny(db: Db, table: TableInfo, key: Readonly<Record<string, string | null>>, group: ClaimGroup): Promise<boolean> {
+function lookupOrDeny(db: Db, table: TableInfo, key: RowKey, group: ClaimGroup): Promise<boolean> {
   // No SELECT grant: PostgreSQL refuses the lookup, and the subscriber sees nothing.
   return lookupAs(db, table, key, group).catch(() => false);
 }

@@ -136,8 +136,12 @@ function stream(
   let confirmed = 0n; // published to the bus
   let inFlight = 0;
   let publishing: Promise<void> = Promise.resolve();
+  // After a failed publish nothing more is confirmed on this stream (a later transaction must not
+  // confirm past the failed one): the stream ends and the slot sends both again.
+  let failed = false;
 
   const sendStatus = (reply = false) => {
+    if (failed) return;
     // With nothing waiting to be published, everything sent so far is handed on: confirm it all,
     // so the slot does not hold WAL written by other databases or unpublished tables.
     const flushed = inFlight === 0 && !assembler.inTransaction() && received > confirmed ? received : confirmed;
@@ -155,18 +159,19 @@ function stream(
     inFlight++;
     publishing = publishing
       .then(async () => {
+        if (failed) return;
         for (const c of committed) if (c.batch.changes.length > 0) await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
         const last = committed.at(-1);
         if (last && last.endLsn > confirmed) confirmed = last.endLsn;
       })
       .catch((err: unknown) => {
-        // Not confirmed: the slot replays it after a reconnect. End the stream so that happens now.
+        failed = true;
         options.log.error({ err: errorMessage(err) }, 'realtime: publishing a change failed; restarting the stream');
         void client.end();
       })
       .finally(() => {
         inFlight--;
-        if (!stopped()) sendStatus();
+        if (!stopped() && !failed) sendStatus();
       });
   };
 

@@ -9,14 +9,14 @@ import { API_ROLES, type Db } from '../../db/pool.js';
 import { errorMessage } from '../../errors.js';
 import type { Bus } from '../../platform/bus/index.js';
 import type { Logger } from '../../platform/logger.js';
-import { checkCondition, evaluateConditions, visibleTo, type AuthorisationMode } from './authorise.js';
-import { Catalog, PUBLICATION, replicationProblem, type TableInfo } from './catalog.js';
+import { checkCondition, type AuthorisationMode } from './authorise.js';
+import { Catalog, PUBLICATION, replicationProblem } from './catalog.js';
 import { startWalConsumer, type WalConsumer } from './consumer.js';
-import type { ChangeData, ChangeHub, ChangeSubscribeResult, ChangeSubscriber, ChangeSubscriptionRequest } from './contract.js';
+import type { ChangeHub, ChangeSubscribeResult, ChangeSubscriptionRequest } from './contract.js';
 import { parseFilter } from './filter.js';
-import { buildChangeData, filterValues, primaryKeyOf } from './payload.js';
-import { SubscriberRegistry, conditionKey, distinctConditions, groupByClaims, roleOf, type Candidate, type Entry, type LocalSubscription } from './registry.js';
-import { CHANGES_TOPIC, decodeBatch, type WalChange } from './wire.js';
+import { SubscriberRegistry, roleOf, type LocalSubscription } from './registry.js';
+import { routeBatch, type Delivery } from './router.js';
+import { CHANGES_TOPIC, decodeBatch } from './wire.js';
 import { changeMetrics } from './metrics.js';
 
 export type { ChangeHub } from './contract.js';
@@ -40,13 +40,6 @@ export interface ChangeHubOptions {
 
 const FIRST_ATTEMPT_WAIT_MS = 10_000;
 
-interface Delivery {
-  readonly entry: Entry;
-  readonly subscriber: ChangeSubscriber;
-  readonly ids: number[];
-  readonly data: ChangeData;
-}
-
 export async function createChangeHub(options: ChangeHubOptions): Promise<ChangeHub> {
   const { db, bus, log } = options;
   const mode = options.authorisation ?? 'batched';
@@ -69,77 +62,39 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, FIRST_ATTEMPT_WAIT_MS).unref())]);
   }
 
-  // Changes are authorised concurrently but delivered in commit order.
+  // Transactions are authorised concurrently but delivered in commit order.
+  const deps = { db, catalog, registry, mode };
   let delivered: Promise<void> = Promise.resolve();
   const unsubscribeBus = bus.subscribe(CHANGES_TOPIC, (message) => {
     if (registry.size() === 0) return;
     const batch = decodeBatch(message);
     if (!batch) return;
-    for (const change of batch.changes) {
-      figures.changeReceived();
-      const started = performance.now();
-      const work = route(change, batch.commitTimestamp, batch.xid).then(
-        (out) => {
-          figures.authorised((performance.now() - started) / 1000);
-          return out;
-        },
-        (err: unknown) => {
-          // Fail closed: a change that cannot be authorised reaches no one.
-          log.error({ err: errorMessage(err), table: `${change.schema}.${change.table}` }, 'realtime: cannot authorise a change');
-          return [] as Delivery[];
-        },
-      );
-      delivered = delivered.then(async () => {
-        const deliveries = await work;
-        figures.delivered(deliveries.length);
-        for (const d of deliveries) {
-          if (!registry.has(d.entry)) continue;
-          try {
-            d.subscriber.deliver(d.ids, d.data);
-          } catch (err) {
-            log.error({ err: errorMessage(err) }, 'realtime: a subscriber failed to take a change');
-          }
+    batch.changes.forEach(() => figures.changeReceived());
+    const started = performance.now();
+    const work = routeBatch(deps, batch).then(
+      (out) => {
+        figures.authorised((performance.now() - started) / 1000);
+        return out;
+      },
+      (err: unknown) => {
+        // Fail closed: changes that cannot be authorised reach no one.
+        log.error({ err: errorMessage(err), changes: batch.changes.length }, 'realtime: cannot authorise a transaction');
+        return [] as Delivery[];
+      },
+    );
+    delivered = delivered.then(async () => {
+      const deliveries = await work;
+      figures.delivered(deliveries.length);
+      for (const d of deliveries) {
+        if (!registry.has(d.entry)) continue;
+        try {
+          d.subscriber.deliver(d.ids, d.data);
+        } catch (err) {
+          log.error({ err: errorMessage(err) }, 'realtime: a subscriber failed to take a change');
         }
-      });
-    }
-  });
-
-  async function route(change: WalChange, commitTimestamp: string, xid: number): Promise<Delivery[]> {
-    const candidates = registry.candidates(change.schema, change.table, change.type);
-    if (candidates.length === 0) return [];
-    const table = await catalog.table(change.schema, change.table);
-    if (!table) return [];
-    const passing = await applyFilters(candidates, change, table);
-    const groups = groupByClaims(passing).filter((g) => API_ROLES.has(g.role) && table.selectableBy.has(g.role));
-    if (groups.length === 0) return [];
-    const checkRows = change.type !== 'DELETE' && table.rls && table.hasPrimaryKey;
-    const visible = checkRows ? await visibleTo(db, table, primaryKeyOf(change, table), groups, mode, xid) : groups.map(() => true);
-    const dataByRole = new Map<string, ChangeData>();
-    const out: Delivery[] = [];
-    groups.forEach((group, i) => {
-      if (!visible[i]) return;
-      let data = dataByRole.get(group.role);
-      if (!data) dataByRole.set(group.role, (data = buildChangeData(change, commitTimestamp, table, group.role)));
-      for (const m of group.members) out.push({ entry: m.entry, subscriber: m.entry.subscriber, ids: m.ids, data });
+      }
     });
-    return out;
-  }
-
-  async function applyFilters(candidates: readonly Candidate[], change: WalChange, table: TableInfo) {
-    const conditions = distinctConditions(candidates);
-    const results = new Map<string, boolean>();
-    if (conditions.size > 0) {
-      const list = [...conditions.values()];
-      const values = await evaluateConditions(db, table, list, filterValues(change));
-      list.forEach((c, i) => results.set(conditionKey(c), values[i] === true));
-    }
-    return candidates
-      .map((c) => ({
-        entry: c.entry,
-        ids: c.subscriptions.filter((s) => s.conditions.every((f) => results.get(conditionKey(f)))).map((s) => s.id),
-      }))
-      .filter((p) => p.ids.length > 0);
-  }
+  });
 
   const problem = () => fixedProblem ?? (consumer?.lastError() ? `postgres_changes cannot read the WAL: ${consumer.lastError()}` : undefined);
 

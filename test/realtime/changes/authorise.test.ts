@@ -65,17 +65,38 @@ describe('realtime.trellis_visible_to', () => {
     // A row that is gone (deleted since the change) is visible to no one.
     [{ id: '9', part: 'a' }, [false, false, false, false, false, false]],
   ])('row %j: the same answers as one transaction per subscriber', async (key, expected) => {
-    const batched = await visibleTo(requests, docs, key, groups, 'batched');
-    const perSubscriber = await visibleTo(requests, docs, key, groups, 'perSubscriber');
-    expect(batched).toEqual(expected);
-    expect(perSubscriber).toEqual(expected);
+    const batched = await visibleTo(requests, docs, [key], groups, 'batched');
+    const perSubscriber = await visibleTo(requests, docs, [key], groups, 'perSubscriber');
+    expect(batched).toEqual([expected]);
+    expect(perSubscriber).toEqual([expected]);
+  });
+
+  test('the rows of one transaction are checked together, each with its own answers', async () => {
+    const keys = [
+      { id: '1', part: 'a' },
+      { id: '9', part: 'a' },
+      { id: '3', part: 'public' },
+      { id: '2', part: 'a' },
+    ];
+    const batched = await visibleTo(requests, docs, keys, groups, 'batched');
+    expect(batched).toEqual(await visibleTo(requests, docs, keys, groups, 'perSubscriber'));
+    expect(batched).toEqual([
+      [true, false, false, true, true, false],
+      [false, false, false, false, false, false],
+      [false, true, false, true, false, false],
+      [false, false, true, true, true, false],
+    ]);
+    // Many rows for few groups are split over calls of at most 250 lookups, in order.
+    const many = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? { id: '1', part: 'a' } : { id: '2', part: 'a' }));
+    const answers = await visibleTo(requests, docs, many, groups.slice(0, 1), 'batched');
+    expect(answers).toEqual(many.map((k) => [k.id === '1']));
   });
 
   test('without a SELECT grant nothing is visible, and the caller keeps its own role and claims', async () => {
     const closed = (await new Catalog(requests).table('public', 'closed')) as TableInfo;
-    expect(await visibleTo(requests, closed, { id: '1' }, groups, 'batched')).toEqual([false, false, false, true, false, false]);
+    expect(await visibleTo(requests, closed, [{ id: '1' }], groups, 'batched')).toEqual([[false, false, false, true, false, false]]);
     const after = await requests.withClaims({ role: 'service_role', marker: 1 }, async (tx) => {
-      await tx.query('select realtime.trellis_visible_to($1::regclass, $2::jsonb, $3, $4)', ['public.docs', '{"id":"1","part":"a"}', ['anon', 'authenticated'], ['{}', '{}']]);
+      await tx.query('select realtime.trellis_visible_to($1::regclass, $2::jsonb[], $3, $4)', ['public.docs', ['{"id":"1","part":"a"}'], ['anon', 'authenticated'], ['{}', '{}']]);
       return (await tx.query<{ r: string; c: string }>(`select current_user as r, current_setting('request.jwt.claims') as c`)).rows[0];
     });
     expect(after).toEqual({ r: 'service_role', c: JSON.stringify({ role: 'service_role', marker: 1 }) });
@@ -96,14 +117,14 @@ describe('realtime.trellis_visible_to', () => {
   test('only service_role may call it', async () => {
     for (const role of ['anon', 'authenticated']) {
       await expect(
-        requests.withClaims({ role }, (tx) => tx.query(`select realtime.trellis_visible_to('public.docs', '{}', '{service_role}', '{"{}"}')`)),
+        requests.withClaims({ role }, (tx) => tx.query(`select realtime.trellis_visible_to('public.docs', '{}'::jsonb[], '{service_role}', '{"{}"}')`)),
       ).rejects.toThrow(/permission denied for function trellis_visible_to/);
     }
   });
 
   test('many claim groups, split over parallel calls, keep their order', async () => {
     const many = Array.from({ length: 700 }, (_, i) => group({ role: 'authenticated', sub: i % 7 === 0 ? alice : bob, n: i }));
-    const answers = await visibleTo(requests, docs, { id: '1', part: 'a' }, many, 'batched');
-    expect(answers).toEqual(many.map((_, i) => i % 7 === 0));
+    const answers = await visibleTo(requests, docs, [{ id: '1', part: 'a' }], many, 'batched');
+    expect(answers).toEqual([many.map((_, i) => i % 7 === 0)]);
   });
 });
