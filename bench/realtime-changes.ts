@@ -121,7 +121,7 @@ async function main() {
       `Trellis is ${(perSubscriber.p50 / batched.p50).toFixed(1)}× (p50) and ${(perSubscriber.p99 / batched.p99).toFixed(1)}× (p99) faster than one query per subscriber; ` +
         `Trellis's p99 is ${(batched.p99 / floor.p99).toFixed(1)}× the no-RLS floor.`,
     ].join('\n');
-    report('realtime-changes', '`npx tsx bench/realtime-changes.ts`' + (values.write ? ' --write' : ''), table, values.write === true);
+    report('realtime-changes', `\`npx tsx bench/realtime-changes.ts --subscribers ${SUBSCRIBERS} --inserts ${INSERTS}\``, table, values.write === true);
   } finally {
     await db.close();
     await database.stop();
