@@ -80,6 +80,8 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
         await next.query(`select pg_catalog.pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
         options.log.info({ slot }, 'realtime: created the logical replication slot');
       }
+      // close() may have come while this connection was being set up: it ends here, not later.
+      if (stopped) throw new Error('closed');
       leader = true;
       failure = undefined;
       options.log.info({ slot }, 'realtime: this instance reads the WAL');
@@ -97,10 +99,11 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
     await next.end().catch(() => undefined);
     schedule();
   };
+  let current: Promise<void> = Promise.resolve();
   const schedule = () => {
-    if (!stopped) timer = setTimeout(() => void attempt(), options.retryMs);
+    if (!stopped) timer = setTimeout(() => (current = attempt()), options.retryMs);
   };
-  void attempt();
+  current = attempt();
 
   return {
     firstAttempt,
@@ -117,6 +120,8 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
         // The connection is already gone: the next consumer resumes from the last confirmation.
       }
       await client?.end().catch(() => undefined);
+      // An attempt under way (connecting, taking the lock) finishes and ends its connection.
+      await current;
     },
   };
 }
