@@ -3,6 +3,8 @@
  * PostgreSQL with wal_level=logical reach ChangeHub subscribers, filtered and authorised.
  */
 import { Registry } from 'prom-client';
+// What supabase-js applies to `record`/`old_record` before a callback sees `new`/`old`.
+import { convertChangeData } from '@supabase/realtime-js/dist/main/lib/transformers.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../../src/db/pool.js';
 import { createChangeHub } from '../../../src/realtime/changes/index.js';
@@ -85,6 +87,9 @@ describe('postgres_changes from the WAL', () => {
     expect(ins?.columns).toContainEqual({ name: 'id', type: 'int8' });
     expect(ins?.columns).toContainEqual({ name: 'tags', type: '_text' });
     expect(upd).toMatchObject({ type: 'UPDATE', record: { id, body: 'edited', done: true }, old_record: { id } });
+    // What a supabase-js callback receives as `new`: the same values, nothing re-typed wrongly.
+    const seen = convertChangeData(ins?.columns.map((c) => ({ ...c })) ?? [], { ...ins?.record } as Parameters<typeof convertChangeData>[1]);
+    expect(seen).toEqual(ins?.record);
     // RLS is on: a delete carries only the primary key (the deleted row cannot be checked).
     expect(del).toMatchObject({ type: 'DELETE', record: {}, old_record: { id } });
     expect(Object.keys(del?.old_record ?? {})).toEqual(['id']);
