@@ -209,7 +209,8 @@ function extended(text: string, values: unknown[] | undefined, prepare: boolean)
   return { text, values, queryMode: 'extended', ...(name !== undefined && { name }) } as pg.QueryConfig;
 }
 
-const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** Quotes an identifier (the change feed builds its lookups with it too). */
+export const pgIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Read-only is part of BEGIN, not a statement of its own. */
 const beginFor = (txOptions: { readOnly?: boolean }) => (txOptions.readOnly ? 'begin read only' : 'begin');

@@ -30,6 +30,20 @@ export async function freshDatabase(): Promise<TestDatabase> {
       const client = new pg.Client({ connectionString: adminUrl() });
       await client.connect();
       try {
+        // A logical replication slot (the realtime change feed's, on a wal_level=logical server)
+        // keeps its database from being dropped: end its reader and drop it first.
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const slots = await client.query<{ slot_name: string; active_pid: number | null }>(
+            'select slot_name, active_pid from pg_replication_slots where database = $1',
+            [name],
+          );
+          if (slots.rowCount === 0) break;
+          for (const slot of slots.rows) {
+            if (slot.active_pid) await client.query('select pg_terminate_backend($1)', [slot.active_pid]);
+            await client.query('select pg_drop_replication_slot($1)', [slot.slot_name]).catch(() => undefined);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await client.query(`drop database if exists ${name} with (force)`);
         // Its request role (src/db/request-role.ts) belongs to the whole server: it goes too.
         const role = `trellis_request_${crypto.createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
