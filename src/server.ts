@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
@@ -13,6 +14,10 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
+import { createBus, type Bus } from './platform/bus/index.js';
+import { unavailableChangeHub } from './realtime/changes-unavailable.js';
+import { realtimeRoutes } from './realtime/routes.js';
+import { clusterIdOf, createRealtime, type Realtime } from './realtime/socket.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
@@ -32,6 +37,7 @@ export interface Services {
   readonly limiter: RateLimiter;
   readonly mailer: Mailer;
   readonly templates: Templates;
+  readonly bus: Bus;
 }
 
 export interface RunningTrellis {
@@ -43,12 +49,13 @@ export interface RunningTrellis {
 }
 
 /** The full application: health endpoints now, the Supabase modules as they land. */
-export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv> {
+export function buildApp(services: Services, readiness: Readiness, realtime?: Realtime): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.route('/', healthRoutes(readiness, services.metrics));
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
+  if (realtime) app.route('/realtime/v1', realtimeRoutes(realtime, services.keys.jwtSecret));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -75,6 +82,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   let database: OpenDatabase | undefined;
   let limiter: RateLimiter | undefined;
   let mailer: Mailer | undefined;
+  let bus: Bus | undefined;
+  let realtime: Realtime | undefined;
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -85,6 +94,12 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     let app = startingApp(log, metrics);
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
     server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
+    // WebSocket upgrades bypass Hono: realtime takes them once it exists; until then, 503.
+    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      if (realtime) realtime.handleUpgrade(request, socket, head);
+      else socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
     await listen(server, config);
     checkpoint();
     database = await openDatabase(config, secrets, log);
@@ -97,8 +112,25 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
     const db = database.db;
-    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates };
-    app = buildApp(services, databaseReadiness(db, config.migrationsDir));
+    bus = createBus({ redisUrl: config.redisUrl, log });
+    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates, bus };
+    const live = createRealtime({
+      config,
+      db,
+      jwtSecret: keys.jwtSecret,
+      log,
+      metrics,
+      bus,
+      // The postgres_changes feed lands separately; until then joins asking for it are refused.
+      changes: unavailableChangeHub(),
+      clusterId: clusterIdOf(keys.jwtSecret, database.url),
+    });
+    realtime = live;
+    const readiness: Readiness = {
+      check: databaseReadiness(db, config.migrationsDir).check,
+      degraded: () => [live.degraded()].filter((d): d is string => d !== undefined),
+    };
+    app = buildApp(services, readiness, live);
 
     await writeRuntimeState(config.dataDir, {
       pid: process.pid,
@@ -107,7 +139,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
-    const running = { server, database, limiter, mailer };
+    const running = { server, database, limiter, mailer, bus, realtime };
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,
@@ -115,7 +147,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {
-    await stopTrellis(config, log, { server, database, limiter, mailer });
+    await stopTrellis(config, log, { server, database, limiter, mailer, bus, realtime });
     throw err;
   }
 }
@@ -125,9 +157,13 @@ interface Running {
   readonly database: OpenDatabase | undefined;
   readonly limiter: RateLimiter | undefined;
   readonly mailer: Mailer | undefined;
+  readonly bus?: Bus | undefined;
+  readonly realtime?: Realtime | undefined;
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer }: Running) {
+async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, bus, realtime }: Running) {
+  // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
+  await realtime?.close().catch((err: unknown) => log.warn(`closing realtime failed: ${errorMessage(err)}`));
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -136,7 +172,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, limi
     await closed;
     clearTimeout(force);
   }
-  await Promise.all([limiter?.close(), mailer?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
+  await Promise.all([limiter?.close(), mailer?.close(), bus?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
   await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
   await releaseDataDir(config.dataDir);
 }
