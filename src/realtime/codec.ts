@@ -99,7 +99,7 @@ function decodeBinary(bytes: Uint8Array): Decoded {
     }
     broadcast = { event, json: text, ...(meta !== '' && { meta }) };
   } else {
-    broadcast = { event, binary: body.slice(), ...(meta !== '' && { meta }) };
+    broadcast = { event, binary: new Uint8Array(body), ...(meta !== '' && { meta }) };
   }
   return { ok: true, frame: { joinRef: joinRef || null, ref: ref || null, topic, event: 'broadcast', payload: {}, broadcast } };
 }
