@@ -61,6 +61,7 @@ export class RealtimeHub {
   readonly #peers = new Map<string, { seq: number | undefined; seenAt: number }>();
   #seq = 0;
   #busWasHealthy: boolean;
+  #closed = false;
 
   constructor(private readonly options: HubOptions) {
     this.#busTopic = `trellis:realtime:${options.clusterId}`;
@@ -73,6 +74,8 @@ export class RealtimeHub {
     const heartbeatMs = options.heartbeatMs ?? 5000;
     this.#timer = setInterval(() => this.#beat(heartbeatMs), heartbeatMs);
     this.#timer.unref();
+    // Redis is usually connected within moments of the start: exchange presence then, not a heartbeat later.
+    for (const delay of [200, 1000]) setTimeout(() => this.#closed || this.#beat(heartbeatMs), delay).unref();
     this.#publish({ k: 'pq', o: this.instanceId });
   }
 
@@ -121,6 +124,7 @@ export class RealtimeHub {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
     if (this.options.clustered) this.#publish({ k: 'bye', o: this.instanceId });
     this.#unsubscribe();
