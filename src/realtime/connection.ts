@@ -80,9 +80,9 @@ export class Connection implements ChannelSocket {
       return this.close(CLOSE.invalidData, `invalid frame: ${decoded.reason}`);
     }
     const frame = decoded.frame;
-    if (frame.topic === 'phoenix' && frame.event === 'heartbeat') return this.#reply(frame, 'ok', {});
-
+    const heartbeat = frame.topic === 'phoenix' && frame.event === 'heartbeat';
     const now = Date.now();
+    // Heartbeats count too (a flood of them is a flood), but one refused is dropped without a word.
     const verdict = this.#rate.check(now);
     if (verdict === 'disconnect') {
       this.ctx.metrics.dropped.inc({ reason: 'rate_limit' });
@@ -90,8 +90,9 @@ export class Connection implements ChannelSocket {
     }
     if (verdict === 'refused') {
       this.ctx.metrics.dropped.inc({ reason: 'rate_limit' });
-      return this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages per second' });
+      return heartbeat ? undefined : this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages per second' });
     }
+    if (heartbeat) return this.#reply(frame, 'ok', {});
     if (!this.ctx.tenantRate.take(now)) {
       this.ctx.metrics.dropped.inc({ reason: 'tenant_rate_limit' });
       return this.#reply(frame, 'error', { reason: 'TenantRateLimitReached: Too many messages per second' });
