@@ -12,6 +12,7 @@ export interface BenchServer {
   readonly url: string;
   readonly dbUrl: string;
   readonly anonKey: string;
+  readonly jwtSecret: string;
 }
 
 /** Runs `work` against a Trellis started with `env` and the given migration files (name → path). */
@@ -33,7 +34,7 @@ export async function withBenchServer<T>(options: { env: Record<string, string>;
     }
     const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
     const { anonKey } = await signApiKeys(state.jwtSecret);
-    return await work({ url, dbUrl: state.dbUrl, anonKey });
+    return await work({ url, dbUrl: state.dbUrl, anonKey, jwtSecret: state.jwtSecret });
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.on('exit', r));
