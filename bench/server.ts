@@ -32,7 +32,19 @@ export async function withBenchServer<T>(options: { env: Record<string, string>;
       if (server.exitCode !== null) throw new Error(`trellis start exited ${server.exitCode}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const state = JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl: string; jwtSecret: string };
+    // /ready answers as soon as the app is in place, a moment before the runtime state is written.
+    const readState = () => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl?: string; jwtSecret?: string };
+      } catch {
+        return {};
+      }
+    };
+    let state = readState();
+    while (!state.jwtSecret || !state.dbUrl) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = readState();
+    }
     const { anonKey } = await signApiKeys(state.jwtSecret);
     return await work({ url, dbUrl: state.dbUrl, anonKey, jwtSecret: state.jwtSecret });
   } finally {
