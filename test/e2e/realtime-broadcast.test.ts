@@ -1,4 +1,5 @@
-import type { SupabaseClient } from '@supabase/supabase-js';
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
@@ -119,6 +120,38 @@ describe('broadcast between realtime-js clients', () => {
     await sleep(100);
     expect(got[0]).toEqual({ body: 'hello from SQL' });
     expect((got[1] as { body: string }).body).toHaveLength(20000);
+  });
+});
+
+describe('serializer 1.0.0 through realtime-js', () => {
+  test('a vsn 1.0.0 client and a 2.0.0 client share a topic; binary payloads skip the 1.0.0 client', async () => {
+    const old = createClient(server.url, server.anonKey, {
+      auth: { persistSession: false },
+      realtime: { transport: WebSocket as unknown as never, vsn: '1.0.0' },
+    });
+    clients.push(old);
+    const fresh = client();
+    const gotOld: unknown[] = [];
+    const gotFresh: unknown[] = [];
+    const chOld = await subscribed(old.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotOld.push(m.payload)));
+    const chFresh = await subscribed(fresh.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotFresh.push(m.payload)));
+    await chOld.send({ type: 'broadcast', event: 'e', payload: { from: 'v1' } });
+    await chFresh.send({ type: 'broadcast', event: 'e', payload: { from: 'v2' } });
+    await chFresh.send({ type: 'broadcast', event: 'e', payload: new Uint8Array([1, 2]).buffer });
+    await chFresh.send({ type: 'broadcast', event: 'e', payload: { from: 'v2 again' } });
+    await waitFor(() => gotOld.length === 2 && gotFresh.length === 1);
+    expect(gotOld).toEqual([{ from: 'v2' }, { from: 'v2 again' }]);
+    expect(gotFresh).toEqual([{ from: 'v1' }]);
+  });
+
+  test('/metrics counts connections, channels and messages', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+    expect(value('trellis_realtime_connections')).toBeGreaterThan(0);
+    expect(value('trellis_realtime_channels')).toBeGreaterThan(0);
+    expect(value('trellis_realtime_messages_in_total')).toBeGreaterThan(0);
+    expect(value('trellis_realtime_messages_out_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/trellis_realtime_delivery_seconds_bucket\{le="0.005"\} [1-9]/);
   });
 });
 

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort } from '../helpers/cli.js';
-import { closeRealtime, sleep, subscribed, waitFor } from '../helpers/realtime.js';
+import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
 
 const redisUrl = process.env.REDIS_URL;
@@ -122,8 +122,13 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
       await waitFor(() => (chC.presenceState() as State).ann, 10_000, 'C to see ann');
       await chC.track({ at: 'c' });
       await waitFor(() => (chA.presenceState() as State).cat, 10_000, 'A to see cat');
-    } finally {
+      // Stopping closes realtime sockets with "going away".
+      const raw = await RawSocket.open(c.url, c.anonKey);
       await c.stop();
+      expect(await raw.waitClose()).toBe(1001);
+    } catch (err) {
+      await c.stop().catch(() => undefined);
+      throw err;
     }
     await waitFor(() => !(chA.presenceState() as State).cat, 10_000, 'cat to leave when C stopped');
   });
