@@ -21,5 +21,5 @@ export interface Bus {
 
 /** Redis pub/sub when `redisUrl` is set (a cluster), otherwise in-process (one instance). */
 export function createBus(options: { redisUrl: string | undefined; log: Logger }): Bus {
-  return options.redisUrl === undefined ? createMemoryBus() : createRedisBus({ redisUrl: options.redisUrl, log: options.log });
+  return options.redisUrl === undefined ? createMemoryBus(options.log) : createRedisBus({ redisUrl: options.redisUrl, log: options.log });
 }

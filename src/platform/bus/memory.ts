@@ -1,14 +1,15 @@
 /** The in-process bus of a single instance: the embedded default, when REDIS_URL is unset. */
+import type { Logger } from '../logger.js';
 import type { Bus, BusListener } from './index.js';
 
-export function createMemoryBus(): Bus {
+export function createMemoryBus(log?: Logger): Bus {
   const topics = new Map<string, Set<BusListener>>();
   return {
     async publish(topic, message) {
       const listeners = topics.get(topic);
       if (!listeners) return;
       // A snapshot: a listener that subscribes or unsubscribes while we deliver does not change who gets this one.
-      for (const listener of [...listeners]) deliver(listener, message);
+      for (const listener of [...listeners]) deliver(listener, message, log);
     },
     subscribe(topic, onMessage) {
       let listeners = topics.get(topic);
@@ -26,13 +27,14 @@ export function createMemoryBus(): Bus {
   };
 }
 
-/** One subscriber's exception must not keep the message from the others, nor reach the publisher. */
-export function deliver(listener: BusListener, message: Uint8Array | string): void {
+/**
+ * One subscriber's exception must not keep the message from the others, reach the publisher, or
+ * (from a Redis event handler) crash the process: it is a bug, logged.
+ */
+export function deliver(listener: BusListener, message: Uint8Array | string, log: Logger | undefined): void {
   try {
     listener(message);
   } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
+    log?.error({ err }, 'a bus subscriber failed');
   }
 }

@@ -47,7 +47,7 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
     const listeners = topics.get(channel.toString());
     if (!listeners || raw.length === 0) return;
     const message = raw[0] === BYTES ? new Uint8Array(raw.buffer, raw.byteOffset + 1, raw.length - 1) : raw.toString('utf8', 1);
-    for (const listener of [...listeners]) deliver(listener, message);
+    for (const listener of [...listeners]) deliver(listener, message, log);
   });
 
   return {
