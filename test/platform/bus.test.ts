@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Bus } from '../../src/platform/bus/index.js';
 import { createMemoryBus } from '../../src/platform/bus/memory.js';
@@ -58,6 +59,57 @@ function contract(name: string, make: () => Bus) {
 
 contract('memory', createMemoryBus);
 if (redisUrl || process.env.CI === 'true') contract('Redis', () => createRedisBus({ redisUrl: redisUrl!, log }));
+
+describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('Redis bus and an outage', () => {
+  test('topics subscribed before Redis was reachable, and across an outage, receive once it is back', async () => {
+    const target = new URL(redisUrl!);
+    const sockets = new Set<net.Socket>();
+    let server: net.Server | undefined;
+    const open = (port: number) =>
+      new Promise<number>((resolve) => {
+        server = net.createServer((client) => {
+          const upstream = net.connect(Number(target.port || 6379), target.hostname);
+          for (const s of [client, upstream]) {
+            sockets.add(s);
+            s.on('error', () => undefined);
+            s.on('close', () => sockets.delete(s));
+          }
+          client.pipe(upstream).pipe(client);
+        });
+        server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
+      });
+    const cut = () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server!.close(r));
+    };
+    const port = await open(0);
+    await cut();
+    // Redis is unreachable when the bus starts and when the topic is subscribed.
+    const bus = createRedisBus({ redisUrl: `redis://127.0.0.1:${port}`, log });
+    const direct = createRedisBus({ redisUrl: redisUrl!, log });
+    closing.push(bus, direct);
+    const topic = `t-${crypto.randomUUID()}`;
+    const got: unknown[] = [];
+    bus.subscribe(topic, (m) => got.push(m));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bus.isHealthy()).toBe(false);
+    await open(port);
+    await waitFor(() => bus.isHealthy(), 10_000, 'the bus to reconnect');
+    await waitFor(() => direct.isHealthy());
+    await new Promise((r) => setTimeout(r, 100));
+    await direct.publish(topic, 'first');
+    await waitFor(() => got.includes('first'));
+    // An outage, and back.
+    await cut();
+    await waitFor(() => !bus.isHealthy());
+    await open(port);
+    await waitFor(() => bus.isHealthy(), 10_000, 'the bus to reconnect again');
+    await new Promise((r) => setTimeout(r, 100));
+    await direct.publish(topic, 'second');
+    await waitFor(() => got.includes('second'));
+    await cut();
+  });
+});
 
 describe('Redis bus without Redis', () => {
   test('an unreachable Redis makes publish fail fast and isHealthy false; nothing throws elsewhere', async () => {

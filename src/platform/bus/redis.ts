@@ -23,9 +23,14 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
   };
   // A publish while Redis is away fails at once instead of queueing for the whole outage.
   const publisher = new Redis(options.redisUrl, { ...common, enableOfflineQueue: false, commandTimeout: 1000 });
-  // The subscriber queues its SUBSCRIBE commands until it is connected and re-subscribes after a reconnect.
-  const subscriber = new Redis(options.redisUrl, { ...common, autoResubscribe: true });
+  // The subscriber subscribes to every topic each time it is (re)connected, so a topic subscribed
+  // while Redis was away (or before it was first reached) is never lost; ioredis's own resubscribe
+  // only knows the subscriptions that once succeeded.
+  const subscriber = new Redis(options.redisUrl, { ...common, enableOfflineQueue: false, autoResubscribe: false });
   const topics = new Map<string, Set<BusListener>>();
+  subscriber.on('ready', () => {
+    if (topics.size > 0) subscriber.subscribe(...topics.keys()).catch((err: unknown) => onError(err));
+  });
   let closing = false;
   let down = false;
 
@@ -62,7 +67,7 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
       let listeners = topics.get(topic);
       if (!listeners) {
         topics.set(topic, (listeners = new Set()));
-        subscriber.subscribe(topic).catch((err: unknown) => onError(err));
+        if (subscriber.status === 'ready') subscriber.subscribe(topic).catch((err: unknown) => onError(err));
       }
       const listener: BusListener = (m) => onMessage(m);
       listeners.add(listener);
@@ -70,7 +75,7 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
         listeners.delete(listener);
         if (listeners.size > 0 || topics.get(topic) !== listeners) return;
         topics.delete(topic);
-        if (!closing) subscriber.unsubscribe(topic).catch(() => undefined);
+        if (!closing && subscriber.status === 'ready') subscriber.unsubscribe(topic).catch(() => undefined);
       };
     },
     isHealthy: () => publisher.status === 'ready' && subscriber.status === 'ready',
