@@ -33,20 +33,28 @@ beforeAll(async () => {
         create function public.is_room_member(topic text) returns boolean language sql stable security definer set search_path = '' as $$
           select exists (select 1 from public.room_members m where m.user_id = auth.uid() and 'room:' || m.room = topic)
         $$;
+        -- Readers may listen but not send.
+        create table public.room_readers (room text not null, user_id uuid not null, primary key (room, user_id));
+        alter table public.room_readers enable row level security;
+        create function public.is_room_reader(topic text) returns boolean language sql stable security definer set search_path = '' as $$
+          select exists (select 1 from public.room_readers r where r.user_id = auth.uid() and 'room:' || r.room = topic)
+        $$;
         -- Supabase's documented pattern: members receive and send broadcasts; presence is read-only.
-        create policy "members receive" on realtime.messages for select to authenticated using (public.is_room_member(realtime.topic()));
+        create policy "members receive" on realtime.messages for select to authenticated
+          using (public.is_room_member(realtime.topic()) or public.is_room_reader(realtime.topic()));
         create policy "members send broadcasts" on realtime.messages for insert to authenticated
           with check (public.is_room_member(realtime.topic()) and realtime.messages.extension = 'broadcast');
       `,
     },
   });
-  for (const name of ['alice', 'bob']) {
+  for (const name of ['alice', 'bob', 'carol']) {
     const c = supabaseClient(server);
     const { data, error } = await c.auth.signUp({ email: `${name}@example.com`, password: `${name} password 123` });
     if (error || !data.session) throw error ?? new Error('no session');
     users[name] = { id: data.session.user.id, token: data.session.access_token };
   }
   await server.sql.query(`insert into public.room_members values ('secret', $1)`, [users.alice!.id]);
+  await server.sql.query(`insert into public.room_readers values ('secret', $1)`, [users.carol!.id]);
 });
 afterAll(async () => {
   await closeRealtime(...clients);
@@ -72,6 +80,19 @@ describe('private channels authorised by RLS on realtime.messages', () => {
 
     // Presence is not writable under these policies.
     expect(await ch1.track({ here: true })).toBe('error');
+
+    // A reader receives but may not send: with ack, the send is refused.
+    const readerGot: unknown[] = [];
+    const reader = await subscribed(
+      client(users.carol!.token)
+        .channel('room:secret', { config: { private: true, broadcast: { ack: true } } })
+        .on('broadcast', { event: 'm' }, (m) => readerGot.push(m.payload)),
+    );
+    expect(await reader.send({ type: 'broadcast', event: 'm', payload: { n: 'from reader' } })).toBe('error');
+    await ch1.send({ type: 'broadcast', event: 'm', payload: { n: 2 } });
+    await waitFor(() => readerGot.length === 1 && got.length === 2);
+    expect(readerGot).toEqual([{ n: 2 }]);
+    expect(got).toEqual([{ n: 1 }, { n: 2 }]);
     await sleep(100);
     expect(publicGot).toEqual([]);
   });
