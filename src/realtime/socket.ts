@@ -87,10 +87,13 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes + FRAME_HEADROOM, perMessageDeflate: false });
   const connections = new Set<Connection>();
 
+  // One timer for all sockets. A socket is closed once silent for the timeout less one sweep period,
+  // so none stays open longer than the timeout after its last message.
+  const sweepEvery = Math.min(5000, Math.max(250, limits.heartbeatTimeoutMs / 4));
   const sweep = setInterval(() => {
-    const deadline = Date.now() - limits.heartbeatTimeoutMs;
+    const deadline = Date.now() - (limits.heartbeatTimeoutMs - sweepEvery);
     for (const connection of connections) if (connection.lastSeen < deadline) connection.close(CLOSE.goingAway, 'heartbeat timeout');
-  }, Math.min(5000, Math.max(250, limits.heartbeatTimeoutMs / 4)));
+  }, sweepEvery);
   sweep.unref();
 
   deps.db.listen(NOTIFY_CHANNEL, (payload) => {
