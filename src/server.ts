@@ -17,7 +17,7 @@ import { healthRoutes, type Readiness } from './platform/health.js';
 import { createBus, type Bus } from './platform/bus/index.js';
 import { unavailableChangeHub } from './realtime/changes-unavailable.js';
 import { realtimeRoutes } from './realtime/routes.js';
-import { clusterIdOf, createRealtime, type Realtime } from './realtime/socket.js';
+import { createRealtime, realtimeClusterId, type Realtime } from './realtime/socket.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
@@ -123,7 +123,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       bus,
       // The postgres_changes feed lands separately; until then joins asking for it are refused.
       changes: unavailableChangeHub(),
-      clusterId: clusterIdOf(keys.jwtSecret, database.url),
+      clusterId: await realtimeClusterId(db),
     });
     realtime = live;
     const readiness: Readiness = {

@@ -3,7 +3,6 @@
  * query string, as realtime-js sends them), the heartbeat sweep, broadcasts written by SQL
  * (realtime.send, rows inserted into realtime.messages) read through LISTEN, and shutdown.
  */
-import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -55,10 +54,11 @@ export interface Realtime {
   close(): Promise<void>;
 }
 
-/** A cluster id from what every instance of one project shares: its JWT secret and its database. */
-export function clusterIdOf(jwtSecret: string, databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  return crypto.createHash('sha256').update(`${jwtSecret}\0${url.hostname}:${url.port}${url.pathname}`).digest('base64url').slice(0, 16);
+/** The id every instance on this database shares (trellis.realtime_cluster), naming the bus channel. */
+export async function realtimeClusterId(db: Db): Promise<string> {
+  const { rows } = await db.query<{ id: string }>('select id from trellis.realtime_cluster limit 1');
+  if (!rows[0]) throw new Error('trellis.realtime_cluster is empty');
+  return rows[0].id;
 }
 
 export function createRealtime(deps: RealtimeDeps): Realtime {

@@ -122,3 +122,11 @@ end
 $$;
 revoke execute on function realtime.trellis_policies(text) from public;
 grant execute on function realtime.trellis_policies(text) to anon, authenticated, service_role;
+
+-- Names this project's realtime traffic on a Redis that other projects may share: every instance
+-- on this database reads the same id, however its DATABASE_URL spells the server's address.
+create table if not exists trellis.realtime_cluster (
+  id uuid primary key default gen_random_uuid(),
+  singleton boolean not null unique default true check (singleton)
+);
+insert into trellis.realtime_cluster default values on conflict (singleton) do nothing;
