@@ -9,8 +9,7 @@ import type { JwtClaims } from '../platform/keys.js';
 import type { ChangeData, ChangeSubscriber, ChangeSubscriptionRequest } from './changes/contract.js';
 import { checkToken, PUBLIC_TOPIC, readDenied, topicPolicies, type TopicPolicies } from './authorize.js';
 import { broadcastSize, encodeFrame, outFrame, userBroadcastOf, type Frame, type OutFrame, type Vsn } from './codec.js';
-import type { Member } from './hub.js';
-import { topicKey } from './hub.js';
+import { topicKey, type Member } from './hub.js';
 import type { Meta } from './presence.js';
 import type { ConnectionContext } from './context.js';
 
