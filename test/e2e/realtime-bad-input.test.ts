@@ -64,7 +64,7 @@ describe('bad frames close only their own socket', () => {
 });
 
 describe('protocol errors get a phx_reply error', () => {
-  test('unknown topics and events, topics without a name, malformed postgres_changes, changes not yet available', async () => {
+  test('unknown topics and events, topics without a name, malformed postgres_changes, a table the change hub refuses', async () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     try {
       expect(await raw.push(null, 'realtime:never-joined', 'broadcast', { type: 'broadcast', event: 'x' })).toEqual({ status: 'error', response: { reason: 'unmatched topic' } });
@@ -79,9 +79,12 @@ describe('protocol errors get a phx_reply error', () => {
       expect((await raw.join('pg', { config: { postgres_changes: [{ event: 'TRUNCATE', schema: 'public' }] } })).reply.response).toEqual({
         reason: 'InvalidJoinPayload: postgres_changes event must be INSERT, UPDATE, DELETE or *',
       });
-      expect((await raw.join('pg', { config: { postgres_changes: [{ event: '*', schema: 'public', table: 'notes' }] } })).reply.response).toEqual({
-        reason: 'postgres_changes is not available on this server yet',
-      });
+      // A table that does not exist is refused by the change hub (today's placeholder refuses every
+      // postgres_changes join; the feed refuses tables outside supabase_realtime): the socket carries its reason.
+      const pg = await raw.join('pg', { config: { postgres_changes: [{ event: '*', schema: 'public', table: 'no_such_table' }] } });
+      expect(pg.reply.status).toBe('error');
+      expect(pg.reply.response.reason).toEqual(expect.any(String));
+      expect(await raw.push(null, 'phoenix', 'heartbeat', {})).toEqual({ status: 'ok', response: {} });
     } finally {
       raw.close();
     }
