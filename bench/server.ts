@@ -16,6 +16,7 @@ export interface BenchServer {
   readonly pid: number;
   /** The project folder (data in `dir/.trellis`). */
   readonly dir: string;
+  readonly jwtSecret: string;
 }
 
 /** Runs `work` against a Trellis started with `env` and the given migration files (name → path). */
@@ -37,15 +38,21 @@ export async function withBenchServer<T>(options: { env: Record<string, string>;
       if (server.exitCode !== null) throw new Error(`trellis start exited ${server.exitCode}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    // /ready answers before the runtime state is written (startTrellis swaps the app in first).
-    const readState = () => JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl?: string; jwtSecret?: string };
+    // /ready answers as soon as the app is in place, a moment before the runtime state is written.
+    const readState = () => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl?: string; jwtSecret?: string };
+      } catch {
+        return {};
+      }
+    };
     let state = readState();
     while (!state.jwtSecret || !state.dbUrl) {
       await new Promise((r) => setTimeout(r, 50));
       state = readState();
     }
     const { anonKey } = await signApiKeys(state.jwtSecret);
-    return await work({ url, dbUrl: state.dbUrl, anonKey, pid: server.pid ?? 0, dir });
+    return await work({ url, dbUrl: state.dbUrl, anonKey, jwtSecret: state.jwtSecret, pid: server.pid ?? 0, dir });
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.on('exit', r));

@@ -88,6 +88,14 @@ export const settings = {
   storageS3AccessKeyId: { env: 'STORAGE_S3_ACCESS_KEY_ID', schema: z.string().min(1).optional(), doc: 'S3 access key id; the AWS SDK\'s default credential chain when unset.' },
   storageS3SecretAccessKey: { env: 'STORAGE_S3_SECRET_ACCESS_KEY', schema: z.string().min(1).optional(), doc: 'S3 secret access key.' },
   storageS3ForcePathStyle: { env: 'STORAGE_S3_FORCE_PATH_STYLE', schema: boolean, fallback: 'false', doc: 'Address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO and most self-hosted services need true).' },
+
+  realtimeMaxConnections: { env: 'REALTIME_MAX_CONNECTIONS', schema: int(1, 1_000_000), fallback: '10000', doc: 'Most realtime sockets one instance holds open; more are refused (HTTP 503 on the upgrade).' },
+  realtimeMaxChannels: { env: 'REALTIME_MAX_CHANNELS_PER_CLIENT', schema: int(1, 10_000), fallback: '100', doc: 'Most channels one realtime socket may join at once (Supabase\'s default: 100).' },
+  realtimeMaxEvents: { env: 'REALTIME_MAX_EVENTS_PER_SECOND', schema: int(1, 1_000_000), fallback: '100', doc: 'Messages (broadcast, presence, other pushes) one realtime socket may send per second; heartbeats do not count.' },
+  realtimeMaxTenantEvents: { env: 'REALTIME_MAX_TENANT_EVENTS_PER_SECOND', schema: int(1, 100_000_000), fallback: '20000', doc: 'Messages all the sockets of one instance may send per second together.' },
+  realtimeMaxPayload: { env: 'REALTIME_MAX_PAYLOAD_BYTES', schema: int(1024, 67_108_864), fallback: '262144', doc: 'Largest broadcast or presence payload, in bytes (Supabase\'s free-plan limit: 256 KB).' },
+  realtimeMaxBuffered: { env: 'REALTIME_MAX_BUFFERED_BYTES', schema: int(65_536, 1_073_741_824), fallback: '4194304', doc: 'A socket whose unsent data grows past this many bytes (a slow consumer) is disconnected.' },
+  realtimeHeartbeatTimeout: { env: 'REALTIME_HEARTBEAT_TIMEOUT_MS', schema: int(1000, 3_600_000), fallback: '60000', doc: 'A realtime socket that sends nothing (not even a heartbeat) for this long is closed and its presences leave.' },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info', doc: 'Least severe log level written.' },
 } as const;
 
@@ -153,6 +161,15 @@ export interface Config {
       readonly secretAccessKey: string | undefined;
       readonly forcePathStyle: boolean;
     };
+  };
+  readonly realtime: {
+    readonly maxConnections: number;
+    readonly maxChannelsPerClient: number;
+    readonly maxEventsPerSecond: number;
+    readonly maxTenantEventsPerSecond: number;
+    readonly maxPayloadBytes: number;
+    readonly maxBufferedBytes: number;
+    readonly heartbeatTimeoutMs: number;
   };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
@@ -236,6 +253,15 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxResponseBytes: read('restMaxResponse', flags, env),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), flags, env),
+    realtime: Object.freeze({
+      maxConnections: read('realtimeMaxConnections', flags, env),
+      maxChannelsPerClient: read('realtimeMaxChannels', flags, env),
+      maxEventsPerSecond: read('realtimeMaxEvents', flags, env),
+      maxTenantEventsPerSecond: read('realtimeMaxTenantEvents', flags, env),
+      maxPayloadBytes: read('realtimeMaxPayload', flags, env),
+      maxBufferedBytes: read('realtimeMaxBuffered', flags, env),
+      heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', flags, env),
+    }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,
   });

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
@@ -15,6 +16,11 @@ import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { createObjectStore, type ObjectStore } from './storage/store/index.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
+import { createBus, type Bus } from './platform/bus/index.js';
+import { createChangeHub } from './realtime/changes/index.js';
+import type { ChangeHub } from './realtime/changes/contract.js';
+import { realtimeRoutes } from './realtime/routes.js';
+import { createRealtime, realtimeClusterId, type Realtime } from './realtime/socket.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
@@ -35,6 +41,7 @@ export interface Services {
   readonly mailer: Mailer;
   readonly templates: Templates;
   readonly store: ObjectStore;
+  readonly bus: Bus;
 }
 
 export interface RunningTrellis {
@@ -46,7 +53,7 @@ export interface RunningTrellis {
 }
 
 /** The full application: health endpoints now, the Supabase modules as they land. */
-export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv> {
+export function buildApp(services: Services, readiness: Readiness, realtime?: Realtime): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
@@ -54,6 +61,7 @@ export function buildApp(services: Services, readiness: Readiness): Hono<HttpEnv
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
+  if (realtime) app.route('/realtime/v1', realtimeRoutes(realtime, services.keys.jwtSecret));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -81,6 +89,9 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   let limiter: RateLimiter | undefined;
   let mailer: Mailer | undefined;
   let store: ObjectStore | undefined;
+  let bus: Bus | undefined;
+  let realtime: Realtime | undefined;
+  let changes: ChangeHub | undefined;
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -91,6 +102,12 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     let app = startingApp(log, metrics);
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
     server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
+    // WebSocket upgrades bypass Hono: realtime takes them once it exists; until then, 503.
+    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      if (realtime) realtime.handleUpgrade(request, socket, head);
+      else socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
     await listen(server, config);
     checkpoint();
     database = await openDatabase(config, secrets, log);
@@ -104,8 +121,29 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
     const db = database.db;
-    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates, store };
-    app = buildApp(services, databaseReadiness(db, config.migrationsDir));
+    bus = createBus({ redisUrl: config.redisUrl, log });
+    // Changes are read from the WAL by the server login (it needs REPLICATION; the embedded
+    // cluster's superuser has it) and authorised on the request login.
+    const hub = await createChangeHub({ db, replicationUrl: database.url, bus, log, metrics });
+    changes = hub;
+    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates, store, bus };
+    const live = createRealtime({
+      config,
+      db,
+      jwtSecret: keys.jwtSecret,
+      log,
+      metrics,
+      bus,
+      changes: hub,
+      clusterId: await realtimeClusterId(db),
+    });
+    realtime = live;
+    const readiness: Readiness = {
+      check: databaseReadiness(db, config.migrationsDir).check,
+      // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
+      degraded: () => [live.degraded(), hub.problem() && `postgres_changes: ${hub.problem()}`].filter((d): d is string => typeof d === 'string'),
+    };
+    app = buildApp(services, readiness, live);
 
     await writeRuntimeState(config.dataDir, {
       pid: process.pid,
@@ -114,7 +152,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
-    const running = { server, database, limiter, mailer, store };
+    const running = { server, database, limiter, mailer, store, bus, realtime, changes };
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,
@@ -122,7 +160,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {
-    await stopTrellis(config, log, { server, database, limiter, mailer, store });
+    await stopTrellis(config, log, { server, database, limiter, mailer, store, bus, realtime, changes });
     throw err;
   }
 }
@@ -133,9 +171,14 @@ interface Running {
   readonly limiter: RateLimiter | undefined;
   readonly mailer: Mailer | undefined;
   readonly store: ObjectStore | undefined;
+  readonly bus?: Bus | undefined;
+  readonly realtime?: Realtime | undefined;
+  readonly changes?: ChangeHub | undefined;
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store }: Running) {
+async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store, bus, realtime, changes }: Running) {
+  // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
+  await realtime?.close().catch((err: unknown) => log.warn(`closing realtime failed: ${errorMessage(err)}`));
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -144,7 +187,9 @@ async function stopTrellis(config: Config, log: Logger, { server, database, limi
     await closed;
     clearTimeout(force);
   }
-  await Promise.all([limiter?.close(), mailer?.close(), store?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
+  // The change feed before the bus it publishes to and the database it reads.
+  await changes?.close().catch((err: unknown) => log.warn(`closing the change feed failed: ${errorMessage(err)}`));
+  await Promise.all([limiter?.close(), mailer?.close(), store?.close(), bus?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
   await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
   await releaseDataDir(config.dataDir);
 }

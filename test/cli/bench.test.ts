@@ -87,7 +87,7 @@ describe('trellis bench crud, for real and briefly', () => {
     afterAll(() => server.stop());
 
     test('uses its keys from the JWT secret and its database for the floor', async () => {
-      const result = await runCli(['bench', 'crud', '--target', server.url, '--jwt-secret', server.jwtSecret, '--db-url', server.dbUrl, '--quick', '--step-seconds', '1', '--max-users', '20', '--json'], {}, 90_000);
+      const result = await runCli(['bench', 'crud', '--target', server.url, '--jwt-secret', server.jwtSecret, '--db-url', server.databaseUrl, '--quick', '--step-seconds', '1', '--max-users', '20', '--json'], {}, 90_000);
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout) as BenchReport;
       expectRealReport(report);

@@ -18,15 +18,21 @@ export interface TestServer {
   readonly dir: string;
   /** A superuser connection to the server's database, for assertions. */
   readonly sql: pg.Pool;
-  /** The URL of that database (superuser). */
-  readonly dbUrl: string;
+  /** The database's URL, for a second instance on the same database (`databaseUrl` option). */
+  readonly databaseUrl: string;
   stop(): Promise<void>;
 }
 
 export async function startTestServer(
-  options: { env?: Record<string, string>; migrations?: Record<string, string>; templates?: Record<string, string> } = {},
+  options: {
+    env?: Record<string, string>;
+    migrations?: Record<string, string>;
+    templates?: Record<string, string>;
+    /** Run on this (another test server's) database instead of a fresh one; it is not dropped at stop. */
+    databaseUrl?: string;
+  } = {},
 ): Promise<TestServer> {
-  const database = await freshDatabase();
+  const database = options.databaseUrl === undefined ? await freshDatabase() : { url: options.databaseUrl, drop: async () => undefined };
   const dir = await tempProject(options.migrations ?? {});
   // Email template overrides, in place before the server reads them (supabase/templates/<kind>.html).
   if (options.templates) {
@@ -54,7 +60,7 @@ export async function startTestServer(
     jwtSecret: trellis.keys.jwtSecret,
     dir,
     sql,
-    dbUrl: database.url,
+    databaseUrl: database.url,
     async stop() {
       await sql.end();
       await trellis.stop();

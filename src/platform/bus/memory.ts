@@ -1,0 +1,40 @@
+/** The in-process bus of a single instance: the embedded default, when REDIS_URL is unset. */
+import type { Logger } from '../logger.js';
+import type { Bus, BusListener } from './index.js';
+
+export function createMemoryBus(log?: Logger): Bus {
+  const topics = new Map<string, Set<BusListener>>();
+  return {
+    async publish(topic, message) {
+      const listeners = topics.get(topic);
+      if (!listeners) return;
+      // A snapshot: a listener that subscribes or unsubscribes while we deliver does not change who gets this one.
+      for (const listener of [...listeners]) deliver(listener, message, log);
+    },
+    subscribe(topic, onMessage) {
+      let listeners = topics.get(topic);
+      if (!listeners) topics.set(topic, (listeners = new Set()));
+      // A wrapper per call, so subscribing the same function twice gives two independent subscriptions.
+      const listener: BusListener = (m) => onMessage(m);
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && topics.get(topic) === listeners) topics.delete(topic);
+      };
+    },
+    isHealthy: () => true,
+    close: async () => topics.clear(),
+  };
+}
+
+/**
+ * One subscriber's exception must not keep the message from the others, reach the publisher, or
+ * (from a Redis event handler) crash the process: it is a bug, logged.
+ */
+export function deliver(listener: BusListener, message: Uint8Array | string, log: Logger | undefined): void {
+  try {
+    listener(message);
+  } catch (err) {
+    log?.error({ err }, 'a bus subscriber failed');
+  }
+}

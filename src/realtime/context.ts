@@ -1,0 +1,20 @@
+/** What every socket and channel of the realtime server shares. */
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../platform/logger.js';
+import type { ChangeHub } from './changes/contract.js';
+import type { RealtimeHub } from './hub.js';
+import type { TokenBucket } from './limits.js';
+import type { RealtimeMetrics } from './metrics.js';
+
+export interface ConnectionContext {
+  readonly limits: Config['realtime'];
+  readonly secret: Uint8Array;
+  readonly db: Db;
+  readonly hub: RealtimeHub;
+  readonly changes: ChangeHub;
+  readonly metrics: RealtimeMetrics;
+  readonly log: Logger;
+  /** The instance-wide ("tenant") message budget. */
+  readonly tenantRate: TokenBucket;
+}

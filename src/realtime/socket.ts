@@ -1,0 +1,184 @@
+/**
+ * The realtime server's entry: WebSocket upgrades at /realtime/v1/websocket (apikey and vsn in the
+ * query string, as realtime-js sends them), the heartbeat sweep, broadcasts written by SQL
+ * (realtime.send, rows inserted into realtime.messages) read through LISTEN, and shutdown.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { Bus } from '../platform/bus/index.js';
+import { verifyJwt } from '../platform/keys.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { ChangeHub } from './changes/contract.js';
+import { VSNS, type UserBroadcast, type Vsn } from './codec.js';
+import { CLOSE, Connection } from './connection.js';
+import type { ConnectionContext } from './context.js';
+import { RealtimeHub, topicKey } from './hub.js';
+import { TokenBucket } from './limits.js';
+import { createRealtimeMetrics } from './metrics.js';
+
+export const WEBSOCKET_PATH = '/realtime/v1/websocket';
+const NOTIFY_CHANNEL = 'trellis_realtime';
+// Supabase keeps realtime.messages for three days; so does Trellis.
+const MESSAGE_RETENTION = '3 days';
+const CLEANUP_EVERY_MS = 60 * 60 * 1000;
+// Frames a little over the payload limit still arrive whole, so their sender gets a proper error
+// reply; beyond this the socket is closed with 1009 before the frame is even buffered.
+const FRAME_HEADROOM = 64 * 1024;
+
+export interface RealtimeDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly jwtSecret: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly bus: Bus;
+  readonly changes: ChangeHub;
+  /** Names the cluster on the bus: instances of one project share it, other projects do not. */
+  readonly clusterId: string;
+  /** Presence heartbeat between instances (tests shorten it). */
+  readonly presenceHeartbeatMs?: number;
+}
+
+export interface Realtime {
+  readonly ctx: ConnectionContext;
+  /** For the HTTP server's 'upgrade' event; answers paths other than the socket's with 404. */
+  handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** A broadcast from the server side (HTTP API), to every instance. */
+  broadcast(subTopic: string, isPrivate: boolean, broadcast: UserBroadcast): void;
+  /** What /ready should mention while realtime works but not fully (Redis away). */
+  degraded(): string | undefined;
+  close(): Promise<void>;
+}
+
+/** The id every instance on this database shares (trellis.realtime_cluster), naming the bus channel. */
+export async function realtimeClusterId(db: Db): Promise<string> {
+  const { rows } = await db.query<{ id: string }>('select id from trellis.realtime_cluster limit 1');
+  if (!rows[0]) throw new Error('trellis.realtime_cluster is empty');
+  return rows[0].id;
+}
+
+export function createRealtime(deps: RealtimeDeps): Realtime {
+  const { config, log } = deps;
+  const limits = config.realtime;
+  const metrics = createRealtimeMetrics(deps.metrics);
+  const secret = new TextEncoder().encode(deps.jwtSecret);
+  const hub = new RealtimeHub({
+    bus: deps.bus,
+    clustered: config.redisUrl !== undefined,
+    clusterId: deps.clusterId,
+    log,
+    metrics,
+    ...(deps.presenceHeartbeatMs !== undefined && { heartbeatMs: deps.presenceHeartbeatMs }),
+  });
+  const ctx: ConnectionContext = {
+    limits,
+    secret,
+    db: deps.db,
+    hub,
+    changes: deps.changes,
+    metrics,
+    log,
+    tenantRate: new TokenBucket(limits.maxTenantEventsPerSecond, Date.now()),
+  };
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes + FRAME_HEADROOM, perMessageDeflate: false });
+  const connections = new Set<Connection>();
+
+  // One timer for all sockets. A socket is closed once silent for the timeout less one sweep period,
+  // so none stays open longer than the timeout after its last message.
+  const sweepEvery = Math.min(5000, Math.max(250, limits.heartbeatTimeoutMs / 4));
+  const sweep = setInterval(() => {
+    const deadline = Date.now() - (limits.heartbeatTimeoutMs - sweepEvery);
+    for (const connection of connections) if (connection.lastSeen < deadline) connection.close(CLOSE.goingAway, 'heartbeat timeout');
+  }, sweepEvery);
+  sweep.unref();
+
+  deps.db.listen(NOTIFY_CHANNEL, (payload) => {
+    if (payload === '') return;
+    void deliverStored(deps.db, hub, payload).catch((err: unknown) => log.warn({ err }, 'realtime: reading a broadcast from realtime.messages failed'));
+  });
+  const cleanup = setInterval(() => {
+    deps.db.query(`delete from realtime.messages where inserted_at < now() - interval '${MESSAGE_RETENTION}'`).catch(() => undefined);
+  }, CLEANUP_EVERY_MS);
+  cleanup.unref();
+
+  return {
+    ctx,
+    handleUpgrade(request, socket, head) {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const path = url.pathname.replace(/\/+$/, '');
+      if (path !== WEBSOCKET_PATH) return refuse(socket, 404, { message: 'no Route matched with those values' });
+      const vsn = (url.searchParams.get('vsn') ?? '1.0.0') as Vsn;
+      if (!VSNS.includes(vsn)) return refuse(socket, 400, { message: `vsn must be one of ${VSNS.join(', ')}` });
+      if (connections.size >= limits.maxConnections) {
+        metrics.dropped.inc({ reason: 'rate_limit' });
+        return refuse(socket, 503, { message: 'ConnectionRateLimitReached: Too many connected users' });
+      }
+      const apikey = url.searchParams.get('apikey') ?? request.headers.apikey;
+      if (typeof apikey !== 'string' || apikey === '') return refuse(socket, 401, { message: 'No API key found in request' });
+      verifyJwt(secret, apikey).then(
+        (claims) => {
+          if (claims.role !== 'anon' && claims.role !== 'service_role') return refuse(socket, 401, { message: 'Invalid API key' });
+          if (socket.destroyed) return;
+          wss.handleUpgrade(request, socket, head, (ws) => {
+            const connection = new Connection(ws, vsn, apikey, ctx);
+            connections.add(connection);
+            metrics.connections.inc();
+            ws.on('close', () => connections.delete(connection));
+          });
+        },
+        () => refuse(socket, 401, { message: 'Invalid API key' }),
+      );
+    },
+    broadcast(subTopic, isPrivate, broadcast) {
+      hub.broadcast(topicKey(subTopic, isPrivate), broadcast);
+    },
+    degraded() {
+      if (config.redisUrl === undefined || deps.bus.isHealthy()) return undefined;
+      return 'realtime: Redis is unreachable; messages reach only the sockets of the instance they were sent on';
+    },
+    async close() {
+      clearInterval(sweep);
+      clearInterval(cleanup);
+      for (const connection of connections) connection.close(CLOSE.goingAway, 'server shutting down');
+      await hub.close();
+      // Sockets that do not answer the close handshake are cut after a moment.
+      await new Promise((resolve) => setTimeout(resolve, connections.size > 0 ? 200 : 0));
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, body: Record<string, unknown>): void {
+  if (socket.destroyed) return;
+  const text = JSON.stringify(body);
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+interface StoredMessage {
+  id?: string;
+  topic?: string;
+  event?: string;
+  private?: boolean;
+  payload?: unknown;
+}
+
+/** A NOTIFY from the realtime.messages trigger: the message itself, or its id when it was too big. */
+async function deliverStored(db: Db, hub: RealtimeHub, note: string): Promise<void> {
+  let message = JSON.parse(note) as StoredMessage;
+  if (message.topic === undefined && typeof message.id === 'string') {
+    const { rows } = await db.query<StoredMessage>('select topic, event, private, payload from realtime.messages where id = $1', [message.id]);
+    if (!rows[0]) return;
+    message = rows[0];
+  }
+  if (typeof message.topic !== 'string' || typeof message.event !== 'string') return;
+  hub.deliverLocally(topicKey(message.topic, message.private === true), {
+    event: message.event,
+    json: JSON.stringify(message.payload ?? {}),
+  });
+}
