@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: a quick run of every benchmark, rewriting its table in docs/benchmarks.md (with
- * date, machine and commit). About four minutes on two cores; run it on a quiet machine.
+ * date, machine and commit). Under five minutes on two cores; run it on a quiet machine.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -10,8 +10,12 @@ const docs = path.join(ROOT, 'docs', 'benchmarks.md');
 const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const runs: [string, string[]][] = [
   ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '3', '--write']],
-  ['data API', [tsx, 'bench/rest.ts', '--seconds', '3', '--rounds', '3', '--write']],
+  ['data API', [tsx, 'bench/rest.ts', '--seconds', '2', '--rounds', '3', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '4', '--write']],
+  ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],
+  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '2', '--no-cluster', '--write']],
+  ['postgres_changes under RLS', [tsx, 'bench/realtime-changes.ts', '--inserts', '15', '--write']],
+  ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--markdown', docs]],
   ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],
   ['capacity: auth', ['bin/trellis.js', 'bench', 'auth', '--quick', '--markdown', docs]],
 ];

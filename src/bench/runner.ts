@@ -73,6 +73,8 @@ export async function runStep(pool: UserPool, options: StepOptions): Promise<Lat
     );
   } finally {
     clearInterval(progress);
+    warmup.freeze();
+    measured.freeze();
   }
   return measured;
 }

@@ -27,6 +27,7 @@ const MAX_SAMPLES = 200_000;
  */
 export class LatencyRecorder {
   private readonly ops = new Map<string, { samples: number[]; seen: number; errors: number }>();
+  private frozen = false;
 
   constructor(private readonly random: () => number = Math.random) {}
 
@@ -39,7 +40,13 @@ export class LatencyRecorder {
     return e;
   }
 
+  /** Ends the window: what arrives later (a delivery still in flight) is not counted. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
   record(op: string, ms: number): void {
+    if (this.frozen) return;
     const e = this.entry(op);
     e.seen++;
     if (e.samples.length < MAX_SAMPLES) e.samples.push(ms);
@@ -50,6 +57,7 @@ export class LatencyRecorder {
   }
 
   error(op: string): void {
+    if (this.frozen) return;
     this.entry(op).errors++;
   }
 

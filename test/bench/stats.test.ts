@@ -40,6 +40,15 @@ describe('LatencyRecorder', () => {
     expect(errorRate({ count: 0, errors: 0 })).toBe(0);
   });
 
+  test('a frozen recorder ignores what arrives after its window', () => {
+    const r = new LatencyRecorder();
+    r.record('delivered', 5);
+    r.freeze();
+    r.record('delivered', 500);
+    r.error('delivered');
+    expect(r.summary(1)).toEqual([expect.objectContaining({ op: 'delivered', count: 1, errors: 0, max: 5 })]);
+  });
+
   test('memory is bounded: past 200,000 samples a reservoir keeps percentiles right', () => {
     let seed = 1;
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;

@@ -19,9 +19,9 @@ const SECRET = 'a-bench-secret-with-at-least-32-characters';
 
 describe('trellis bench refuses bad input with one line', () => {
   test.each([
-    [['bench'], /name a scenario first: trellis bench <crud\|auth>/],
+    [['bench'], /name a scenario first: trellis bench <chat\|crud\|auth>/],
     [['bench', '--quick'], /name a scenario first/],
-    [['bench', 'chatroulette'], /unknown scenario "chatroulette" \(scenarios: crud, auth\)/],
+    [['bench', 'chatroulette'], /unknown scenario "chatroulette" \(scenarios: chat, crud, auth\)/],
     [['bench', 'crud', '--p99', 'fast'], /--p99: must be a number between 0 and 60000 \(got "fast"\)/],
     [['bench', 'crud', '--max-users', '-5'], /Option '--max-users' argument is ambiguous \(write a value that starts with '-' as --option=-value\)/],
     [['bench', 'crud', '--max-users=-5'], /--max-users: must be a number/],
@@ -77,6 +77,20 @@ describe('trellis bench crud, for real and briefly', () => {
     expect(doc).not.toContain('old');
     expect(doc).toMatch(/<!-- bench-crud:begin -->\nMeasured \d{4}-\d\d-\d\d on .* .* by `trellis bench crud --quick`[\s\S]*\| \*\*all\*\* \|[\s\S]*<!-- bench-crud:end -->/);
     await fs.rm(path.dirname(markdown), { recursive: true });
+  }, 120_000);
+
+  test('chat: users on realtime channels see each other\'s messages and typing, and the deliveries are timed', async () => {
+    const result = await runCli(['bench', 'chat', '--quick', '--step-seconds', '2', '--max-users', '20', '--json'], {}, 90_000);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as BenchReport;
+    const ops = Object.fromEntries(report.saturation.trellis.operations.map((o) => [o.op, o]));
+    for (const op of ['read history', 'type', 'post message', 'message delivered', 'typing delivered']) {
+      expect(ops[op]?.count, op).toBeGreaterThan(0);
+      expect(ops[op]?.errors, op).toBe(0);
+    }
+    // Ten users a room (the last room six): a message reaches five to nine others; some land after the window.
+    expect(ops['message delivered']?.count).toBeGreaterThan((ops['post message']?.count ?? 0) * 3);
+    expect(report.saturation.floor).toBeUndefined();
   }, 120_000);
 
   describe('against a running Trellis (--target)', () => {

@@ -2,6 +2,7 @@
 import type { VirtualUser } from '../runner.js';
 import type { Target } from '../target.js';
 import { authScenario } from './auth.js';
+import { chatScenario } from './chat.js';
 import { crudScenario } from './crud.js';
 
 export interface Scenario {
@@ -29,6 +30,7 @@ export interface PreparedScenario {
 }
 
 export const scenarios: Readonly<Record<string, Scenario>> = {
+  chat: chatScenario,
   crud: crudScenario,
   auth: authScenario,
 };

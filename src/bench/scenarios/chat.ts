@@ -1,0 +1,142 @@
+/**
+ * `chat`: the messenger of our users' plans. Users sit ten to a room on a realtime channel (live
+ * messages by postgres_changes under RLS, typing by broadcast, presence). Each turn a user reads
+ * the room's history (60 %), types (25 %) or posts a message (15 %). Besides each operation's own
+ * time, every receiver records how long a message and a typing event took to reach it.
+ */
+import { FatalError } from '../../errors.js';
+import { PhoenixSocket } from '../phoenix.js';
+import type { VirtualUser } from '../runner.js';
+import type { LatencyRecorder } from '../stats.js';
+import type { Target } from '../target.js';
+import { accessToken, syntheticUserId } from '../tokens.js';
+import type { PreparedScenario, Scenario } from './index.js';
+
+const USERS_PER_ROOM = 10;
+const ROOMS = 1000;
+
+const SCHEMA = `-- trellis bench chat: rooms, members and messages under RLS (tables prefixed bench_chat_).
+create table if not exists public.bench_chat_rooms (id bigint generated always as identity primary key, name text not null);
+create table if not exists public.bench_chat_members (room_id bigint references public.bench_chat_rooms (id), user_id uuid not null default auth.uid(), primary key (room_id, user_id));
+create table if not exists public.bench_chat_messages (
+  id bigint generated always as identity primary key,
+  room_id bigint not null references public.bench_chat_rooms (id),
+  author_id uuid not null default auth.uid(),
+  body text not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists bench_chat_messages_room on public.bench_chat_messages (room_id, id desc);
+create or replace function public.bench_chat_is_member(room bigint) returns boolean language sql stable security definer set search_path = '' as $$
+  select exists (select 1 from public.bench_chat_members where room_id = room and user_id = auth.uid())
+$$;
+alter table public.bench_chat_rooms enable row level security;
+alter table public.bench_chat_members enable row level security;
+alter table public.bench_chat_messages enable row level security;
+drop policy if exists "rooms are listed" on public.bench_chat_rooms;
+create policy "rooms are listed" on public.bench_chat_rooms for select to authenticated using (true);
+drop policy if exists "join as yourself" on public.bench_chat_members;
+create policy "join as yourself" on public.bench_chat_members for insert to authenticated with check (user_id = auth.uid());
+drop policy if exists "see your memberships" on public.bench_chat_members;
+create policy "see your memberships" on public.bench_chat_members for select to authenticated using (user_id = auth.uid());
+drop policy if exists "members read" on public.bench_chat_messages;
+create policy "members read" on public.bench_chat_messages for select to authenticated using (public.bench_chat_is_member(room_id));
+drop policy if exists "members post" on public.bench_chat_messages;
+create policy "members post" on public.bench_chat_messages for insert to authenticated with check (author_id = auth.uid() and public.bench_chat_is_member(room_id));
+do $$ begin
+  if not exists (select 1 from pg_publication_tables where pubname = 'supabase_realtime' and tablename = 'bench_chat_messages') then
+    alter publication supabase_realtime add table public.bench_chat_messages;
+  end if;
+end $$;
+`;
+
+const ok = async (response: Response): Promise<void> => {
+  if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
+  await response.arrayBuffer();
+};
+
+const now = () => performance.timeOrigin + performance.now();
+
+async function seed(target: Target): Promise<number[]> {
+  const headers = { apikey: target.anonKey, authorization: `Bearer ${target.serviceRoleKey}`, 'content-type': 'application/json' };
+  const list = async () => fetch(`${target.url}/rest/v1/bench_chat_rooms?select=id&order=id&limit=${ROOMS}`, { headers });
+  let response = await list();
+  if (response.status === 404) throw new FatalError('the target has no bench_chat_rooms table: apply the schema `trellis bench chat --print-schema` prints as a migration first', '--target');
+  let rooms = (await response.json()) as { id: number }[];
+  if (rooms.length < ROOMS) {
+    const rows = Array.from({ length: ROOMS - rooms.length }, (_, i) => ({ name: `room ${rooms.length + i}` }));
+    await ok(await fetch(`${target.url}/rest/v1/bench_chat_rooms`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify(rows) }));
+    response = await list();
+    rooms = (await response.json()) as { id: number }[];
+  }
+  return rooms.map((r) => r.id);
+}
+
+export const chatScenario: Scenario = {
+  name: 'chat',
+  description: `a messenger: ${USERS_PER_ROOM} users a room on a realtime channel (postgres_changes, broadcast, presence); read history (60 %), type (25 %), post (15 %)`,
+  users: 'chat users',
+  schema: SCHEMA,
+  serverEnv: {},
+  thinkMs: 1000,
+  async prepare(target: Target): Promise<PreparedScenario> {
+    const rooms = await seed(target);
+    const run = Math.floor(Math.random() * 0xffffffff);
+    const rest = `${target.url}/rest/v1`;
+
+    const user = async (index: number): Promise<VirtualUser> => {
+      const uid = syntheticUserId(run, index);
+      const { token } = await accessToken(target.jwtSecret, uid);
+      const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
+      await ok(await fetch(`${rest}/bench_chat_members`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room }) }));
+      let recorder: LatencyRecorder | undefined;
+      const socket = await PhoenixSocket.open(target.url, target.anonKey);
+      const topic = `realtime:room:${room}`;
+      await socket.join(
+        topic,
+        {
+          config: {
+            broadcast: { self: false, ack: false },
+            presence: { key: uid, enabled: true },
+            postgres_changes: [{ event: 'INSERT', schema: 'public', table: 'bench_chat_messages', filter: `room_id=eq.${room}` }],
+            private: false,
+          },
+          access_token: token,
+        },
+        (event, payload) => {
+          if (!recorder) return;
+          if (event === 'broadcast' && payload.event === 'typing') {
+            const sentAt = Number((payload.payload as { sentAt?: number } | undefined)?.sentAt);
+            if (Number.isFinite(sentAt)) recorder.record('typing delivered', now() - sentAt);
+          } else if (event === 'postgres_changes') {
+            const record = (payload.data as { record?: { body?: string; author_id?: string } } | undefined)?.record;
+            const sentAt = Number(record?.body?.split(' ')[1]);
+            if (record?.author_id !== uid && Number.isFinite(sentAt)) recorder.record('message delivered', now() - sentAt);
+          }
+        },
+      );
+      await socket.push(topic, 'presence', { type: 'presence', event: 'track', payload: { online_at: new Date().toISOString() } });
+      return {
+        async turn(r) {
+          recorder = r;
+          const pick = Math.random();
+          if (pick < 0.6) {
+            await r.time('read history', async () => ok(await fetch(`${rest}/bench_chat_messages?select=id,body,author_id,created_at&room_id=eq.${room}&order=id.desc&limit=50`, { headers })));
+          } else if (pick < 0.85) {
+            await r.time('type', () => socket.push(topic, 'broadcast', { type: 'broadcast', event: 'typing', payload: { sentAt: now() } }));
+          } else {
+            await r.time('post message', async () => ok(await fetch(`${rest}/bench_chat_messages`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room, body: `sent ${now()}` }) })));
+          }
+        },
+        close: async () => socket.close(),
+      };
+    };
+
+    return {
+      user,
+      floorUser: undefined,
+      floorDescription: 'not run for chat yet: bench/realtime.ts measures broadcast against raw ws and Socket.IO, bench/rest.ts the data API against raw pg',
+      close: async () => undefined,
+    };
+  },
+};
