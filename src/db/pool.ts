@@ -80,10 +80,10 @@ export function createDb(options: PoolOptions): Db {
     withClaims: (claims, fn, txOptions = {}) => {
       const refused = refuseRole(claims);
       if (refused) return Promise.reject(refused);
-      return inTransaction(pool, beginFor(txOptions), setClaims(claims, options), (client) =>
+      return inTransaction(pool, beginFor(txOptions), setClaims(claims, options), (send) =>
         // The extended protocol runs exactly one statement: whatever text a request leads to, it
         // cannot smuggle a second command in.
-        fn({ query: (text, values) => client.query(extended(text, values, options.preparedStatements)) }),
+        fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
       );
     },
     queryAs: async <R extends pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], txOptions: { readOnly?: boolean } = {}) => {
@@ -101,14 +101,14 @@ export function createDb(options: PoolOptions): Db {
           client.query('commit'),
         ]),
       );
-      const idle = (client as unknown as { _txStatus: string | null })._txStatus === 'I';
+      const idle = client.getTransactionStatus() === 'I';
       client.release(!idle);
       const failed = settled.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
     },
     transaction: (fn) =>
-      inTransaction(pool, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (client) => fn({ query: (text, values) => client.query(text, values) })),
+      inTransaction(pool, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (send) => fn({ query: (text, values) => send(text, values) as never })),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, onNotify) => listeners.push(listenForever(options, channel, onNotify)),
     close: async () => {
@@ -248,32 +248,51 @@ function corked<T>(client: pg.PoolClient, send: () => Promise<T>): Promise<T> {
   }
 }
 
+type Send = (query: string | pg.QueryConfig, values?: unknown[]) => Promise<pg.QueryResult>;
+
 /**
  * BEGIN, then `setup` (a statement of its own, its values parameters), then the first statement of
  * `fn`, all in one round trip; COMMIT after. If `setup` fails, the transaction is aborted and so
- * is every statement after it: `fn` never runs anything outside the claims.
+ * is every statement after it: `fn` never runs anything outside the claims. `fn` sends through a
+ * guard that refuses once the transaction is over, so a callback still running after a failure
+ * cannot reach the connection after it went back to the pool.
  */
-async function inTransaction<T>(pool: pg.Pool, begin: string, setup: string | pg.QueryConfig, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTransaction<T>(pool: pg.Pool, begin: string, setup: string | pg.QueryConfig, fn: (send: Send) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  let reusable = true;
-  try {
-    const [, , result] = await corked(client, () => {
-      const begun = client.query(begin);
-      const set = client.query(setup);
-      return Promise.all([begun, set, fn(client)]);
-    });
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
-    reusable = await client.query('rollback').then(
-      () => true,
-      () => false,
-    );
-    throw err;
-  } finally {
-    client.release(!reusable);
+  let open = true;
+  const send: Send = (query, values) =>
+    open ? client.query(query as pg.QueryConfig, values) : Promise.reject(new Error('a query after the end of its transaction'));
+  const settled = await corked(client, () => {
+    const begun = client.query(begin);
+    const set = client.query(setup);
+    let work: Promise<T>;
+    try {
+      work = fn(send);
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    // Every step is awaited, the callback included, before the connection is committed or rolled back.
+    return Promise.allSettled([begun, set, work]);
+  });
+  let failure = settled.find((r) => r.status === 'rejected');
+  if (!failure) {
+    try {
+      await client.query('commit');
+      open = false;
+      client.release();
+      return (settled[2] as PromiseFulfilledResult<T>).value;
+    } catch (err) {
+      failure = { status: 'rejected', reason: err };
+    }
   }
+  open = false;
+  // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
+  const reusable = await client.query('rollback').then(
+    () => true,
+    () => false,
+  );
+  client.release(!reusable);
+  throw failure.reason;
 }
 
 /** Checks that the server answers, turning a failure into one line that names the setting. */

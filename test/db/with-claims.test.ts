@@ -77,6 +77,18 @@ describe('db.withClaims', () => {
     for (let i = 0; i < 10; i++) await db.withClaims({ role: 'anon' }, (tx) => tx.query('select 1'));
   });
 
+  test('a callback still running after its transaction failed cannot reach the connection', async () => {
+    let late: Promise<unknown> | undefined;
+    await expect(
+      db.withClaims(user(alice), async (tx) => {
+        late = new Promise((r) => setTimeout(r, 50)).then(() => tx.query('select current_user'));
+        late.catch(() => undefined);
+        await tx.query('select 1/0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    await expect(late).rejects.toThrow(/a query after the end of its transaction/);
+  });
+
   test.each([
     'anon; drop table todos',
     "anon'; drop table todos; --",
