@@ -72,6 +72,9 @@ export async function startCommand(argv: string[]): Promise<number> {
         },
       );
     };
+    // A signal that came after the start's last checkpoint (while /ready already answered) was
+    // only recorded: act on it now rather than run on.
+    if (startAbort.signal.aborted) onSignal(startAbort.signal.reason as NodeJS.Signals);
   });
 }
 
