@@ -106,7 +106,10 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => undefined);
       if (realtime) realtime.handleUpgrade(request, socket, head);
-      else socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      else {
+        socket.once('finish', () => socket.destroy());
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      }
     });
     await listen(server, config);
     checkpoint();
@@ -177,20 +180,35 @@ interface Running {
 }
 
 async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store, bus, realtime, changes }: Running) {
+  // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
+  // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
+  const deadline = Date.now() + config.shutdownTimeoutMs - 500;
+  const left = (reserve: number) => Math.max(0, deadline - reserve - Date.now());
+  const step = async (what: string, work: Promise<unknown> | undefined, ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn(`${what} did not finish within ${ms} ms; going on`);
+        resolve();
+      }, ms);
+    });
+    await Promise.race([Promise.resolve(work).catch((err: unknown) => log.warn(`${what} failed: ${errorMessage(err)}`)), late]);
+    clearTimeout(timer);
+  };
   // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
-  await realtime?.close().catch((err: unknown) => log.warn(`closing realtime failed: ${errorMessage(err)}`));
+  await step('closing realtime', realtime?.close(), left(6000));
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // In-flight requests get most of the budget; the database needs the rest to stop cleanly.
-    const force = setTimeout(() => server.closeAllConnections(), Math.max(0, config.shutdownTimeoutMs - 3000));
-    await closed;
+    const force = setTimeout(() => server.closeAllConnections(), left(3500));
+    await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
   // The change feed before the bus it publishes to and the database it reads.
-  await changes?.close().catch((err: unknown) => log.warn(`closing the change feed failed: ${errorMessage(err)}`));
-  await Promise.all([limiter?.close(), mailer?.close(), store?.close(), bus?.close()]).catch((err: unknown) => log.warn(`closing a service failed: ${errorMessage(err)}`));
-  await database?.close().catch((err: unknown) => log.error(`stopping the database failed: ${errorMessage(err)}`));
+  await step('closing the change feed', changes?.close(), Math.min(1500, left(2800)));
+  await step('closing services', Promise.all([limiter?.close(), mailer?.close(), store?.close(), bus?.close()]), left(2500));
+  await step('stopping the database', database?.close(), left(0));
   await releaseDataDir(config.dataDir);
 }
 

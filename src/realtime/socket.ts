@@ -157,6 +157,9 @@ function refuse(socket: Duplex, status: number, body: Record<string, unknown>): 
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
   const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  // Destroyed once written: an upgraded socket is outside the server's connection list, and a
+  // client that never closes its side would otherwise hold it (and server.close()) forever.
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }
 
