@@ -73,10 +73,17 @@ export const cors: MiddlewareHandler = async (c, next) => {
     if (requested) headers['access-control-allow-headers'] = requested.slice(0, 4096);
     return c.body(null, 204, headers);
   }
-  c.header('access-control-allow-origin', '*');
-  c.header('access-control-expose-headers', EXPOSED);
+  for (const [name, value] of Object.entries(corsHeaders(c))) c.header(name, value);
   return next();
 };
+
+/**
+ * The CORS headers of an answer to `c` (none without an Origin): for a handler that writes on
+ * Node's response itself (a streamed download), past the headers the middleware set on `c`.
+ */
+export function corsHeaders(c: Context): Record<string, string> {
+  return headerOf(c, 'origin') === undefined ? {} : { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
+}
 
 /** The route pattern that answered (`/rest/v1/:table`), never the raw path: metrics stay bounded. */
 function routeOf(c: Context): string {

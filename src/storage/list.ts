@@ -49,6 +49,7 @@ export function planList(bucket: string, body: Record<string, unknown>): SqlPlan
 
 function intOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw StorageErrors.invalidRequest(`${name} must be a whole number`);
+  // Bounded, so PostgreSQL never sees a bigint it cannot hold (that would be a 500, not a 400).
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1_000_000_000) throw StorageErrors.invalidRequest(`${name} must be a whole number from 0 to 1000000000`);
   return value;
 }

@@ -50,7 +50,7 @@ export async function downloadObject(ctx: StorageContext, c: StorageHttp, prefix
     if (!isPublic) throw StorageErrors.bucketNotFound();
     row = await findObject(ctx.services.db, bucket, name);
   } else {
-    const payload = await verifyToken(ctx, c.req.query('token'), `${bucket}/${name}`);
+    const payload = await verifyToken(ctx, c.req.query('token'), `${bucket}/${name}`, 'download');
     if (typeof payload.transformations === 'string') {
       transformQuery = new URLSearchParams(payload.transformations);
       render = true;
@@ -210,7 +210,7 @@ export async function signObject(ctx: StorageContext, c: StorageHttp) {
   const transformations = encodeTransform(body.transform);
   await asCaller(ctx, claims, (tx) => findObject(tx, bucket, name), true);
   const url = `${bucket}/${name}`;
-  const token = await signToken(ctx, { url, ...(transformations && { transformations }) }, expiresIn);
+  const token = await signToken(ctx, 'download', { url, ...(transformations && { transformations }) }, expiresIn);
   return c.json({ signedURL: `/${transformations ? 'render/image' : 'object'}/sign/${url}?token=${token}` });
 }
 
@@ -232,7 +232,7 @@ async function signObjects(ctx: StorageContext, c: StorageHttp, claims: Claims, 
     (paths as string[]).map(async (path) => {
       if (!visible.has(path)) return { error: 'Either the object does not exist or you do not have access to it', path, signedURL: null };
       const url = `${bucket}/${path}`;
-      return { error: null, path, signedURL: `/object/sign/${url}?token=${await signToken(ctx, { url }, expiresIn)}` };
+      return { error: null, path, signedURL: `/object/sign/${url}?token=${await signToken(ctx, 'download', { url }, expiresIn)}` };
     }),
   );
   return c.json(results);
@@ -249,14 +249,14 @@ export async function signUpload(ctx: StorageContext, c: StorageHttp) {
   await probeUpload(ctx, { bucket, name, upsert, claims }, '');
   const url = `${bucket}/${name}`;
   const owner = typeof claims.sub === 'string' ? claims.sub : undefined;
-  const token = await signToken(ctx, { url, upsert, ...(owner && { owner }) }, UPLOAD_URL_SECONDS);
+  const token = await signToken(ctx, 'upload', { url, upsert, ...(owner && { owner }) }, UPLOAD_URL_SECONDS);
   return c.json({ url: `/object/upload/sign/${url}?token=${token}`, token });
 }
 
 /** PUT /object/upload/sign/<bucket>/<name>?token=: the upload a signed upload URL allows. */
 export async function uploadToSignedUrl(ctx: StorageContext, c: StorageHttp) {
   const { bucket, name } = parseObjectPath(rawPathAfter(c, 'object/upload/sign'));
-  const payload = await verifyToken(ctx, c.req.query('token'), `${bucket}/${name}`);
+  const payload = await verifyToken(ctx, c.req.query('token'), `${bucket}/${name}`, 'upload');
   const owner = typeof payload.owner === 'string' ? payload.owner : undefined;
   // Written past RLS: the signer's permission was checked when the URL was made.
   const claims: Claims = { role: 'service_role', ...(owner && { sub: owner }) };

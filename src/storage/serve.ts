@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Tx } from '../db/index.js';
-import { headerOf } from '../platform/http.js';
+import { corsHeaders, headerOf } from '../platform/http.js';
 import { nodeResponse, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { MissingObject, type ByteRange } from './store/index.js';
@@ -91,11 +91,14 @@ export function sendRaw(c: StorageHttp, status: number, headers: Record<string, 
     return c.body(typeof body === 'string' ? body : new Uint8Array(body), status as 200, headers);
   }
   const res = nodeResponse(c);
-  res.writeHead(status, { ...headers, 'x-request-id': c.get('requestId') });
+  const cors = corsHeaders(c);
+  res.writeHead(status, { ...headers, ...cors, 'x-request-id': c.get('requestId') });
   pipeline(stream, res, () => undefined);
-  // The request id was written above; a header left on the context would make Hono build a new
-  // response around RESPONSE_ALREADY_SENT, which @hono/node-server would then try to send again.
+  // The request id and CORS headers were written above; a header left on the context would make
+  // Hono build a new response around RESPONSE_ALREADY_SENT, which @hono/node-server would then
+  // try to send again.
   c.header('x-request-id', undefined);
+  for (const name of Object.keys(cors)) c.header(name, undefined);
   return RESPONSE_ALREADY_SENT;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Signed URLs, as storage-api makes them: the token is an HS256 JWT signed with the project's JWT
  * secret, naming the one object it opens (`url: "<bucket>/<name>"`) and expiring with `exp`. A
- * changed path, a changed token or a late visit is refused.
+ * changed path, a changed token or a late visit is refused. Each token also names what it is for
+ * (`purpose`): a download URL, valid for years, must not open the path for uploads, nor the reverse.
  */
 import { SignJWT, jwtVerify } from 'jose';
 import { jwtMessage, type StorageContext } from './context.js';
@@ -21,13 +22,15 @@ export interface UploadToken {
 /** storage-api's lifetime of a signed upload URL. */
 export const UPLOAD_URL_SECONDS = 2 * 60 * 60;
 
-export async function signToken(ctx: StorageContext, payload: Record<string, unknown>, expiresIn: number): Promise<string> {
+export type TokenPurpose = 'download' | 'upload';
+
+export async function signToken(ctx: StorageContext, purpose: TokenPurpose, payload: Record<string, unknown>, expiresIn: number): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(now).setExpirationTime(now + expiresIn).sign(ctx.secret);
+  return new SignJWT({ ...payload, purpose }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(now).setExpirationTime(now + expiresIn).sign(ctx.secret);
 }
 
-/** The verified payload of `token`, which must have been made for `url`. */
-export async function verifyToken(ctx: StorageContext, token: string | undefined, url: string): Promise<Record<string, unknown>> {
+/** The verified payload of `token`, which must have been made for `url` and `purpose`. */
+export async function verifyToken(ctx: StorageContext, token: string | undefined, url: string, purpose: TokenPurpose): Promise<Record<string, unknown>> {
   if (!token) throw StorageErrors.missingParameter('token');
   let payload: Record<string, unknown>;
   try {
@@ -36,6 +39,7 @@ export async function verifyToken(ctx: StorageContext, token: string | undefined
     throw StorageErrors.invalidJwt(jwtMessage(err));
   }
   if (payload.url !== url) throw StorageErrors.invalidSignature('The url do not match the signature');
+  if (payload.purpose !== purpose) throw StorageErrors.invalidSignature(`This token is not for ${purpose === 'upload' ? 'uploads' : 'downloads'}`);
   return payload;
 }
 

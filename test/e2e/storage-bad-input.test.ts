@@ -209,12 +209,32 @@ describe('missing things and bad tokens', () => {
     expect((await raw('GET', `/storage/v1/object/sign/documents/${w.aliceId}/a.txt`)).body).toMatchObject({ statusCode: '400', message: 'Missing Required Parameter token' });
   });
 
+  test('a download token does not open its path for uploads, nor an upload token for downloads', async () => {
+    const docs = w.alice.storage.from('documents');
+    const kept = `${w.aliceId}/kept-${crypto.randomUUID()}.txt`;
+    expect((await docs.upload(kept, 'original', { contentType: 'text/plain' })).error).toBeNull();
+    const download = (await docs.createSignedUrl(kept, 3600)).data?.signedUrl ?? '';
+    const downloadToken = new URL(download).searchParams.get('token') ?? '';
+    // The owner removes the file; a holder of the old download URL tries to plant one there.
+    expect((await docs.remove([kept])).error).toBeNull();
+    const planted = await raw('PUT', `/storage/v1/object/upload/sign/documents/${kept}?token=${downloadToken}`, { body: 'planted', headers: { 'content-type': 'text/plain' } });
+    expect(planted).toMatchObject({ status: 400, body: { statusCode: '400', error: 'InvalidSignature', message: 'This token is not for uploads' } });
+    expect((await docs.exists(kept)).data).toBe(false);
+
+    const fresh = `${w.aliceId}/fresh-${crypto.randomUUID()}.txt`;
+    const uploadToken = (await docs.createSignedUploadUrl(fresh)).data?.token ?? '';
+    expect((await docs.uploadToSignedUrl(fresh, uploadToken, 'via upload url', { contentType: 'text/plain' })).error).toBeNull();
+    const read = await raw('GET', `/storage/v1/object/sign/documents/${fresh}?token=${uploadToken}`);
+    expect(read).toMatchObject({ status: 400, body: { statusCode: '400', error: 'InvalidSignature', message: 'This token is not for downloads' } });
+  });
+
   test('bodies that are not JSON objects, and list options out of range', async () => {
     const notJson = await raw('POST', '/storage/v1/object/list/documents', { body: '{nope', headers: { 'content-type': 'application/json' } });
     expect(notJson).toMatchObject({ status: 400, body: { statusCode: '400', error: 'InvalidRequest' } });
     const sort = await w.alice.storage.from('documents').list('', { sortBy: { column: 'size; drop table x', order: 'asc' } });
     expect(sort.error).toMatchObject({ statusCode: '400' });
     expect((await w.alice.storage.from('documents').list('', { limit: 100000 })).error).toMatchObject({ statusCode: '400' });
+    expect((await w.alice.storage.from('documents').list('', { offset: 1e20 })).error).toMatchObject({ statusCode: '400' });
     expect((await w.alice.storage.from('documents').remove([])).error).toMatchObject({ statusCode: '400' });
     expect((await w.alice.storage.from('documents').createSignedUrl(`${w.aliceId}/a.txt`, -5)).error).toMatchObject({ statusCode: '400' });
   });

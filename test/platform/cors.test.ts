@@ -35,6 +35,19 @@ describe('CORS, as Supabase\'s gateway answers browsers', () => {
     expect(missing.headers.get('access-control-allow-origin')).toBe('*');
   });
 
+  test('a streamed storage download carries them too', async () => {
+    await server.sql.query(`insert into storage.buckets (id, name, public) values ('pics', 'pics', true)`);
+    const put = await fetch(`${server.url}/storage/v1/object/pics/a.txt`, { method: 'POST', headers: { apikey: server.anonKey, authorization: `Bearer ${server.serviceRoleKey}`, 'content-type': 'text/plain' }, body: 'hello' });
+    expect(put.status).toBe(200);
+    for (const path of ['/storage/v1/object/public/pics/a.txt', '/storage/v1/object/authenticated/pics/a.txt']) {
+      const got = await fetch(`${server.url}${path}`, { headers: { origin: ORIGIN, apikey: server.anonKey, authorization: `Bearer ${server.serviceRoleKey}`, range: 'bytes=0-1' } });
+      expect(got.status, path).toBe(206);
+      expect(await got.text()).toBe('he');
+      expect(got.headers.get('access-control-allow-origin')).toBe('*');
+      expect(got.headers.get('access-control-expose-headers')).toContain('content-range');
+    }
+  });
+
   test('requests without an Origin get no CORS headers', async () => {
     const response = await fetch(`${server.url}/rest/v1/notes`, { headers: { apikey: server.anonKey } });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
