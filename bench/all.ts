@@ -9,9 +9,9 @@ import { ROOT } from './server.js';
 const docs = path.join(ROOT, 'docs', 'benchmarks.md');
 const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const runs: [string, string[]][] = [
-  ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '3', '--write']],
-  ['data API', [tsx, 'bench/rest.ts', '--seconds', '2', '--rounds', '3', '--write']],
-  ['auth', [tsx, 'bench/auth.ts', '--seconds', '4', '--write']],
+  ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '2', '--write']],
+  ['data API', [tsx, 'bench/rest.ts', '--seconds', '2', '--rounds', '2', '--write']],
+  ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
   ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],
   ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '2', '--no-cluster', '--write']],
   ['postgres_changes under RLS', [tsx, 'bench/realtime-changes.ts', '--inserts', '15', '--write']],

@@ -57,6 +57,8 @@ export interface BenchReport {
     readonly floorDescription: string;
     /** Trellis's throughput over the floor's. */
     readonly ratio: number | undefined;
+    readonly peer: RunSummary | undefined;
+    readonly peerDescription: string | undefined;
   };
 }
 
@@ -71,6 +73,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
   const prepared = await scenario.prepare(target);
   const users = new UserPool((i) => prepared.user(i));
   const floorUsers = prepared.floorUser ? new UserPool(prepared.floorUser) : undefined;
+  const peerUsers = prepared.peerUser ? new UserPool(prepared.peerUser) : undefined;
   // A step shorter than two think times would measure each user once or not at all.
   const stepSeconds = Math.max(options.stepSeconds, (2 * scenario.thinkMs) / 1000);
   try {
@@ -124,6 +127,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     };
     const trellis = await saturate(users, 'Trellis');
     const floor = floorUsers ? await saturate(floorUsers, 'floor') : undefined;
+    const peer = peerUsers ? await saturate(peerUsers, 'peer') : undefined;
 
     return {
       scenario: scenario.name,
@@ -146,10 +150,12 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
         floor,
         floorDescription: prepared.floorDescription,
         ratio: floor ? trellis.overall.perSecond / floor.overall.perSecond : undefined,
+        peer,
+        peerDescription: prepared.peerDescription,
       },
     };
   } finally {
-    await Promise.allSettled([users.close(), floorUsers?.close(), prepared.close()]);
+    await Promise.allSettled([users.close(), floorUsers?.close(), peerUsers?.close(), prepared.close()]);
   }
 }
 

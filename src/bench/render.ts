@@ -1,5 +1,5 @@
 /** The report of `trellis bench` as a Markdown table (what docs/benchmarks.md keeps). Pure. */
-import type { BenchReport } from './harness.js';
+import type { BenchReport, RunSummary } from './harness.js';
 import type { OpSummary } from './stats.js';
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : '–');
@@ -20,14 +20,24 @@ export function renderReport(report: BenchReport): string {
     lines.push('', `At ${report.capacity} users, per operation:`, '', ...operationTable(report.atCapacity));
   }
   const { saturation } = report;
-  lines.push('', `At full speed (${saturation.users} users, no think time), beside the floor (${saturation.floorDescription}):`, '');
-  lines.push('| Operation | Trellis | p99 | Floor | p99 | Ratio |', '| --- | --- | --- | --- | --- | --- |');
-  const floorOps = new Map((saturation.floor?.operations ?? []).map((o) => [o.op, o]));
+  const peer = saturation.peer;
+  lines.push('', `At full speed (${saturation.users} users, no think time), beside the floor (${saturation.floorDescription})${peer ? ` and the peer (${saturation.peerDescription ?? 'peer'})` : ''}:`, '');
+  lines.push(
+    `| Operation | Trellis | p99 | Floor | p99 | Ratio |${peer ? ' Peer | p99 | Trellis ÷ peer |' : ''}`,
+    `| --- | --- | --- | --- | --- | --- |${peer ? ' --- | --- | --- |' : ''}`,
+  );
+  const byOp = (run: RunSummary | undefined) => new Map((run?.operations ?? []).map((o) => [o.op, o]));
+  const floorOps = byOp(saturation.floor);
+  const peerOps = byOp(peer);
+  const cells = (op: OpSummary, other: OpSummary | undefined, bold: boolean) => {
+    const ratio = other ? (op.perSecond / other.perSecond).toFixed(2) : '–';
+    return `${other ? rate(other.perSecond) : 'not run'} | ${other ? ms(other.p99) : '–'} | ${bold ? `**${ratio}**` : ratio} |`;
+  };
   for (const op of [saturation.trellis.overall, ...saturation.trellis.operations]) {
-    const f = op.op === 'all' ? saturation.floor?.overall : floorOps.get(op.op);
-    const name = op.op === 'all' ? '**all**' : op.op;
-    const ratio = f ? (op.perSecond / f.perSecond).toFixed(2) : '–';
-    lines.push(`| ${name} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${f ? rate(f.perSecond) : 'not run'} | ${f ? ms(f.p99) : '–'} | ${op.op === 'all' ? `**${ratio}**` : ratio} |`);
+    const all = op.op === 'all';
+    const f = all ? saturation.floor?.overall : floorOps.get(op.op);
+    const p = all ? peer?.overall : peerOps.get(op.op);
+    lines.push(`| ${all ? '**all**' : op.op} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${cells(op, f, all)}${peer ? ` ${cells(op, p, all)}` : ''}`);
   }
   return lines.join('\n');
 }

@@ -39,20 +39,21 @@ export async function startLocalTarget(options: { schema: string | undefined; en
     env: benchServerEnv({ LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '', ...options.env }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // exitCode stays null for a child killed by a signal: wait on the event, check both codes.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+    if (running()) child.kill('SIGTERM');
+    await exited;
     await fs.rm(dir, { recursive: true, force: true });
   };
   try {
     const deadline = Date.now() + 60_000;
     while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) {
-      if (child.exitCode !== null) throw new FatalError(`the benchmark's Trellis did not start: ${stderr.trim() || `exit ${child.exitCode}`}`);
+      if (!running()) throw new FatalError(`the benchmark's Trellis did not start: ${stderr.trim() || `exit ${child.exitCode ?? child.signalCode}`}`);
       if (Date.now() > deadline) throw new FatalError('the benchmark\'s Trellis was not ready within 60 s');
       await new Promise((r) => setTimeout(r, 100));
     }

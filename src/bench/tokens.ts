@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 
 /** A stable user id for virtual user `index` of a run. */
 export function syntheticUserId(run: number, index: number): string {
-  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0').slice(-width);
+  const hex = (n: number, width: number) => (n >>> 0).toString(16).padStart(width, '0').slice(-width);
   return `${hex(run, 8)}-0000-4000-8000-${hex(index, 12)}`;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { errorRate, LatencyRecorder, percentile } from '../../src/bench/stats.js';
 import { parseProcStat } from '../../src/bench/target.js';
+import { syntheticUserId } from '../../src/bench/tokens.js';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -72,5 +73,11 @@ describe('parseProcStat', () => {
   test('a malformed file gives undefined', () => {
     expect(parseProcStat('garbage', status)).toBeUndefined();
     expect(parseProcStat('1 (x) S 1 1 1 0 -1 0 0 0 0 0 5 5', 'Name: x\n')).toBeUndefined();
+  });
+});
+
+describe('syntheticUserId', () => {
+  test.each([0, 1, 0xffffffff, -1, 0x5a5a5a5a ^ 0xf0f0f0f0])('run %d gives a valid uuid', (run) => {
+    expect(syntheticUserId(run, 42)).toMatch(/^[0-9a-f]{8}-0000-4000-8000-00000000002a$/);
   });
 });

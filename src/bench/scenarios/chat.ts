@@ -3,7 +3,12 @@
  * messages by postgres_changes under RLS, typing by broadcast, presence). Each turn a user reads
  * the room's history (60 %), types (25 %) or posts a message (15 %). Besides each operation's own
  * time, every receiver records how long a message and a typing event took to reach it.
+ * The floor and the Socket.IO peer do the same rooms and database work with the thinnest code
+ * (src/bench/chat-floor-server.ts).
  */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import WebSocket from 'ws';
 import { FatalError } from '../../errors.js';
 import { PhoenixSocket } from '../phoenix.js';
 import type { VirtualUser } from '../runner.js';
@@ -132,11 +137,91 @@ export const chatScenario: Scenario = {
       };
     };
 
+    const join = async (uid: string, token: string, room: number) =>
+      ok(await fetch(`${rest}/bench_chat_members`, { method: 'POST', headers: { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room, user_id: uid }) }));
+    const servers = target.dbUrl ? await Promise.all([startChatFloor(target.dbUrl, 'ws'), startChatFloor(target.dbUrl, 'socket.io').catch(() => undefined)]) : [];
+    const [floor, peer] = servers;
+
+    /** A user of the floor or the peer: the same turns, HTTP for the database, a room socket. */
+    const baselineUser = (server: ChatFloor, kind: 'ws' | 'socket.io', salt: number) => async (index: number): Promise<VirtualUser> => {
+      const uid = syntheticUserId(run ^ salt, index);
+      const { token, claims } = await accessToken(target.jwtSecret, uid);
+      const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
+      await join(uid, token, room ?? 0);
+      let recorder: LatencyRecorder | undefined;
+      const received = (kindOf: 'typing' | 'message', value: { sentAt?: number; body?: string; author_id?: string }) => {
+        if (!recorder) return;
+        if (kindOf === 'typing' && Number.isFinite(Number(value.sentAt))) recorder.record('typing delivered', now() - Number(value.sentAt));
+        const sentAt = Number(value.body?.split(' ')[1]);
+        if (kindOf === 'message' && value.author_id !== uid && Number.isFinite(sentAt)) recorder.record('message delivered', now() - sentAt);
+      };
+      const live = await connectLive(server.url, room ?? 0, kind, received);
+      const call = async (what: 'history' | 'post', values: unknown[]) =>
+        ok(await fetch(`${server.url}/${what}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claims, values }) }));
+      return {
+        async turn(r) {
+          recorder = r;
+          const pick = Math.random();
+          if (pick < 0.6) await r.time('read history', () => call('history', [room]));
+          else if (pick < 0.85) await r.time('type', async () => live.typing({ sentAt: now() }));
+          else await r.time('post message', () => call('post', [room, `sent ${now()}`]));
+        },
+        close: async () => live.close(),
+      };
+    };
+
     return {
       user,
-      floorUser: undefined,
-      floorDescription: 'not run for chat yet: bench/realtime.ts measures broadcast against raw ws and Socket.IO, bench/rest.ts the data API against raw pg',
-      close: async () => undefined,
+      floorUser: floor ? baselineUser(floor, 'ws', 0x0f100f10) : undefined,
+      floorDescription: 'node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed, each message sent to its room by the server that stored it, no WAL and no per-receiver RLS check',
+      peerUser: peer ? baselineUser(peer, 'socket.io', 0x50c7e710) : undefined,
+      peerDescription: 'the same with Socket.IO rooms (websocket transport)',
+      close: async () => {
+        floor?.stop();
+        peer?.stop();
+      },
     };
   },
 };
+
+interface ChatFloor {
+  readonly url: string;
+  stop(): void;
+}
+
+async function startChatFloor(dbUrl: string, mode: 'ws' | 'socket.io'): Promise<ChatFloor> {
+  const child = fork(path.join(import.meta.dirname, '..', 'chat-floor-server.js'), [dbUrl, mode], { stdio: 'ignore' });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the ${mode} floor exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+interface Live {
+  typing(payload: { sentAt: number }): void;
+  close(): void;
+}
+
+type Received = (kind: 'typing' | 'message', value: { sentAt?: number; body?: string; author_id?: string }) => void;
+
+/** A room socket on the floor (raw ws, JSON frames) or the peer (Socket.IO events). */
+async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', received: Received): Promise<Live> {
+  if (kind === 'ws') {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?room=${room}`, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { typing?: { sentAt: number }; message?: { body: string; author_id: string } };
+      if (frame.typing) received('typing', frame.typing);
+      if (frame.message) received('message', frame.message);
+    });
+    return { typing: (payload) => ws.send(JSON.stringify({ typing: payload })), close: () => ws.close() };
+  }
+  // A development dependency: the peer runs where the repository's benchmarks run.
+  const { io } = await import('socket.io-client');
+  const socket = io(url, { transports: ['websocket'], query: { room: String(room) }, forceNew: true });
+  await new Promise((resolve, reject) => socket.once('connect', () => resolve(undefined)).once('connect_error', reject));
+  socket.on('typing', (p: { sentAt: number }) => received('typing', p));
+  socket.on('message', (m: { body: string; author_id: string }) => received('message', m));
+  return { typing: (payload) => void socket.emit('typing', payload), close: () => void socket.close() };
+}

@@ -26,6 +26,9 @@ export interface PreparedScenario {
   readonly floorUser: ((index: number) => Promise<VirtualUser>) | undefined;
   /** What the floor is, for the report. */
   readonly floorDescription: string;
+  /** The same operations on a peer (Socket.IO for realtime), when the scenario has one. */
+  readonly peerUser?: ((index: number) => Promise<VirtualUser>) | undefined;
+  readonly peerDescription?: string;
   close(): Promise<void>;
 }
 
