@@ -13,7 +13,7 @@ const runs: [string, string[]][] = [
   ['data API', [tsx, 'bench/rest.ts', '--seconds', '2', '--rounds', '2', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
   ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],
-  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '2', '--no-cluster', '--write']],
+  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '1', '--rounds', '2', '--no-cluster', '--write']],
   ['postgres_changes under RLS', [tsx, 'bench/realtime-changes.ts', '--inserts', '15', '--write']],
   ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--markdown', docs]],
   ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],

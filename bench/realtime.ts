@@ -9,7 +9,10 @@
  * - Cluster: 1, 2 and 3 Trellis instances on one database and one Redis (REDIS_URL), clients spread
  *   round-robin, the same ramp.
  *
- *   npx tsx bench/realtime.ts [--clients 1000] [--rooms 100] [--seconds 3] [--idle 2000] [--no-cluster] [--write]
+ *   npx tsx bench/realtime.ts [--clients 1000] [--rooms 100] [--seconds 3] [--rounds 1] [--idle 2000] [--no-cluster] [--write]
+ *
+ * With several rounds, the three servers take turns and each keeps its best round: a shared
+ * machine's hiccups only ever lower a ramp, so the best is the least disturbed measurement.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '1000' },
     rooms: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
     idle: { type: 'string', default: '2000' },
     'no-cluster': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
@@ -34,6 +38,7 @@ const { values } = parseArgs({
 const CLIENTS = Number(values.clients);
 const ROOMS = Number(values.rooms);
 const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
 const IDLE = Number(values.idle);
 const RATES = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40];
 const P99_BOUND_MS = 100;
@@ -217,15 +222,21 @@ const describe = (r: { best: Step | undefined; steps: Step[] }) =>
   r.best ? `${fmt(r.best.delivered)} (at ${r.best.rate} msg/s per client, p99 ${r.best.p99.toFixed(1)} ms)` : `— (first step over bounds: p99 ${r.steps[0]?.p99.toFixed(1)} ms)`;
 
 async function main() {
-  const floorChild = await startChild('realtime-floor.mjs');
-  const floor = await fanOut('floor (raw ws)', phoenix([floorChild.url], 'none'));
-  await stopChild(floorChild.child);
-
-  const sioChild = await startChild('realtime-socketio.mjs');
-  const sio = await fanOut('Socket.IO', socketIo(sioChild.url));
-  await stopChild(sioChild.child);
-
-  const trellis = await withBenchServer({ env: TRELLIS_ENV }, (server) => fanOut('Trellis', phoenix([server.url], server.anonKey)));
+  type Ramp = Awaited<ReturnType<typeof fanOut>>;
+  const better = (a: Ramp | undefined, b: Ramp) => (a && (a.best?.delivered ?? 0) >= (b.best?.delivered ?? 0) ? a : b);
+  let floor: Ramp | undefined;
+  let sio: Ramp | undefined;
+  let trellis: Ramp | undefined;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const floorChild = await startChild('realtime-floor.mjs');
+    floor = better(floor, await fanOut(`floor (raw ws), round ${round}`, phoenix([floorChild.url], 'none')));
+    await stopChild(floorChild.child);
+    trellis = better(trellis, await withBenchServer({ env: TRELLIS_ENV }, (server) => fanOut(`Trellis, round ${round}`, phoenix([server.url], server.anonKey))));
+    const sioChild = await startChild('realtime-socketio.mjs');
+    sio = better(sio, await fanOut(`Socket.IO, round ${round}`, socketIo(sioChild.url)));
+    await stopChild(sioChild.child);
+  }
+  if (!floor || !sio || !trellis) throw new Error('--rounds must be at least 1');
   const perSocket = await idleMemory('trellis');
   const perSocketFloor = await idleMemory('floor');
 
@@ -255,7 +266,7 @@ async function main() {
       ['Trellis', trellis],
       ['Socket.IO 4', sio],
     ].map(([name, r]) => {
-      const res = r as typeof floor;
+      const res = r as Ramp;
       return `| ${name as string} | ${describe(res)} | ${ratio(res.best, floor.best)} | ${res.steps.map((s) => `${s.rate}: ${fmt(s.delivered)}, ${s.p99.toFixed(0)}`).join('; ')} |`;
     }),
     '',
@@ -263,17 +274,18 @@ async function main() {
     '',
     `Idle connections (${IDLE} sockets, heap after GC): ${fmt(perSocket)} bytes per open socket with one channel joined; the raw \`ws\` floor holds ${fmt(perSocketFloor)} (target ≤ 10 KB).`,
   ];
+  report('realtime', `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS} --rounds ${ROUNDS}\` (best of ${ROUNDS} alternating round${ROUNDS > 1 ? 's' : ''} per server; clients, servers, PostgreSQL and Redis share the machine's cores)`, rows.join('\n'), values.write);
+  // Its own section: a quick run (--no-cluster, as npm run bench does) leaves the last cluster figures in place.
   if (cluster.length > 0) {
-    rows.push(
-      '',
+    const table = [
       `Cluster (one PostgreSQL, one Redis, all on this machine; clients round-robin over the instances):`,
       '',
       '| Instances | Delivered/s | Ratio to 1 instance |',
       '| --- | --- | --- |',
       ...cluster.map((c) => `| ${c.instances} | ${describe(c.result)} | ${ratio(c.result.best, cluster[0]?.result.best)} |`),
-    );
+    ];
+    report('realtime-cluster', `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS}\` with REDIS_URL set`, table.join('\n'), values.write);
   }
-  report('realtime', `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS}\` (clients, servers, PostgreSQL and Redis share the machine's cores)`, rows.join('\n'), values.write);
 }
 
 await main();
