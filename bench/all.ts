@@ -10,14 +10,14 @@ const docs = path.join(ROOT, 'docs', 'benchmarks.md');
 const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const runs: [string, string[]][] = [
   ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '2', '--write']],
-  ['data API', [tsx, 'bench/rest.ts', '--seconds', '2', '--rounds', '2', '--write']],
+  ['data API', [tsx, 'bench/rest.ts', '--seconds', '1', '--rounds', '2', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
   ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],
-  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '1', '--rounds', '2', '--no-cluster', '--write']],
+  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '1', '--rounds', '2', '--from-rate', '4', '--idle', '1000', '--no-cluster', '--write']],
   ['postgres_changes under RLS', [tsx, 'bench/realtime-changes.ts', '--inserts', '15', '--write']],
-  ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--markdown', docs]],
+  ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--max-users', '640', '--markdown', docs]],
   ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],
-  ['capacity: auth', ['bin/trellis.js', 'bench', 'auth', '--quick', '--markdown', docs]],
+  ['capacity: auth', ['bin/trellis.js', 'bench', 'auth', '--quick', '--max-users', '80', '--markdown', docs]],
 ];
 
 const started = Date.now();

@@ -139,10 +139,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
       thinkMs: scenario.thinkMs,
       steps,
       capacity: best,
-      statement:
-        best > 0
-          ? `this machine sustains ${best} concurrent ${scenario.users} at p99 < ${options.budget.p99Ms} ms`
-          : `no load held p99 < ${options.budget.p99Ms} ms with at most ${(options.budget.maxErrorRate * 100).toFixed(1)} % errors`,
+      statement: capacityStatement(steps, best, scenario.users, options.budget),
       atCapacity: recorders.get(best)?.summary(stepSeconds) ?? [],
       saturation: {
         users: options.saturationUsers,
@@ -157,6 +154,13 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
   } finally {
     await Promise.allSettled([users.close(), floorUsers?.close(), peerUsers?.close(), prepared.close()]);
   }
+}
+
+/** The sentence the run ends with; "at least" when the search stopped before the budget broke. */
+export function capacityStatement(steps: readonly StepReport[], best: number, users: string, budget: Budget): string {
+  if (best === 0) return `no load held p99 < ${budget.p99Ms} ms with at most ${(budget.maxErrorRate * 100).toFixed(1)} % errors`;
+  const brokeAbove = steps.some((s) => !s.holds && s.users > best);
+  return `this machine sustains ${brokeAbove ? '' : 'at least '}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${brokeAbove ? '' : ' (the search stopped at its ceiling before the budget broke)'}`;
 }
 
 function liveLine(name: string, users: number, seconds: number, s: OpSummary): string {

@@ -76,7 +76,8 @@ export async function remoteTarget(url: string, jwtSecret: string, dbUrl: string
   return { url: base, anonKey: keys.anonKey, serviceRoleKey: keys.serviceRoleKey, jwtSecret, dbUrl, pid: undefined, close: async () => undefined };
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -22,7 +22,7 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
   --max-errors PCT    error budget in percent of attempts, default 1
   --start-users N     first load step, default 10
   --max-users N       ceiling of the search, default 5000
-  --step-seconds N    measured seconds per step, default 10
+  --step-seconds N    measured seconds per step, default 10 (2 with --quick)
   --quick             short steps and a coarse search (about a minute)
   --json              print the report as one JSON object
   --markdown FILE     also write the report into FILE, between <!-- bench-<scenario>:begin/end -->
@@ -67,7 +67,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const quick = flags.quick === true;
-  const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 3 : 10, 3600);
+  const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 2 : 10, 3600);
   const options: HarnessOptions = {
     budget: { p99Ms: positive('p99', flags.p99, 100, 60_000), maxErrorRate: positive('max-errors', flags['max-errors'], 1, 100) / 100 },
     search: {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { capacityStatement, type StepReport } from '../../src/bench/harness.js';
 import { capacity, holds, nextUsers, type Budget, type SearchOptions, type StepResult } from '../../src/bench/stepping.js';
 
 const budget: Budget = { p99Ms: 100, maxErrorRate: 0.01 };
@@ -58,5 +59,16 @@ describe('the capacity search', () => {
     ];
     expect(capacity(history, budget)).toBe(40);
     expect(nextUsers(history, budget, search)).toBe(80);
+  });
+});
+
+describe('the capacity statement', () => {
+  const step = (users: number, ok: boolean): StepReport => ({ users, p99: ok ? 10 : 500, p50: 1, p95: 5, errors: 0, errorRate: 0, perSecond: users, holds: ok, serverCpuPercent: undefined, serverRssMb: undefined });
+  test.each([
+    [[step(10, true), step(20, false), step(15, true)], 15, 'this machine sustains 15 concurrent chat users at p99 < 100 ms'],
+    [[step(10, true), step(20, true)], 20, 'this machine sustains at least 20 concurrent chat users at p99 < 100 ms (the search stopped at its ceiling before the budget broke)'],
+    [[step(10, false), step(5, false)], 0, 'no load held p99 < 100 ms with at most 1.0 % errors'],
+  ])('%#', (steps, best, sentence) => {
+    expect(capacityStatement(steps, best, 'chat users', budget)).toBe(sentence);
   });
 });

@@ -1,10 +1,10 @@
 /** Runs the built CLI (bin/trellis.js) as a user would, and waits for it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/bench/target.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/trellis.js', import.meta.url));
 
@@ -83,16 +83,8 @@ export async function startCli(dir: string, env: Record<string, string> = {}): P
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A loopback port nobody listens on right now (the one the benchmark harness uses). */
+export { freePort };
 
 /** A project folder the embedded database's user can enter when tests run as root. */
 export async function tempProject(migrations: Record<string, string> = {}): Promise<string> {
