@@ -3,11 +3,11 @@
  * error budget (stepping the load), then compare Trellis with the scenario's floor at full speed in
  * the same run.
  */
-import os from 'node:os';
 import type { Scenario } from './scenarios/index.js';
 import { UserPool, runStep } from './runner.js';
 import { errorRate, type LatencyRecorder, type OpSummary } from './stats.js';
 import { capacity, nextUsers, type Budget, type SearchOptions, type StepResult } from './stepping.js';
+import { machineDescription } from './provenance.js';
 import { sampleProcess, type Target } from './target.js';
 
 export interface HarnessOptions {
@@ -62,10 +62,6 @@ export interface BenchReport {
   };
 }
 
-export function machineDescription(): string {
-  const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
-}
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
 

@@ -1,8 +1,7 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs/promises';
 import { FatalError } from '../errors.js';
 import { runBench, type HarnessOptions } from '../bench/harness.js';
+import { currentCommit, writeMarkdownSection } from '../bench/provenance.js';
 import { renderReport } from '../bench/render.js';
 import { scenarios } from '../bench/scenarios/index.js';
 import { remoteTarget, startLocalTarget, type Target } from '../bench/target.js';
@@ -90,7 +89,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (typeof flags.markdown === 'string') {
       const commit = currentCommit();
       const how = `Measured ${report.date.slice(0, 10)} on ${report.machine}${commit ? `, commit ${commit}` : ''}, by \`trellis bench ${scenario.name}${quick ? ' --quick' : ''}\`.`;
-      await writeSection(flags.markdown, `bench-${scenario.name}`, `${how}\n\n${markdown}`);
+      writeMarkdownSection(flags.markdown, `bench-${scenario.name}`, `${how}\n\n${markdown}`);
     }
   } finally {
     await target.close();
@@ -119,17 +118,4 @@ function progressPrinter(): HarnessOptions['progress'] {
     if (tty) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
     else if (final) process.stderr.write(`${line}\n`);
   };
-}
-
-/** The commit of the working folder, when it is a git checkout (the report names what was measured). */
-function currentCommit(): string | undefined {
-  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  return git.status === 0 ? git.stdout.trim() : undefined;
-}
-
-async function writeSection(file: string, name: string, body: string): Promise<void> {
-  const text = await fs.readFile(file, 'utf8').catch(() => '');
-  const section = `<!-- ${name}:begin -->\n${body}\n<!-- ${name}:end -->`;
-  const marked = new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->`);
-  await fs.writeFile(file, marked.test(text) ? text.replace(marked, section) : `${text.trimEnd()}\n\n${section}\n`);
 }
