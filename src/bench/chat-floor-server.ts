@@ -16,31 +16,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { asUserPipelined } from './floor-server.js';
 
 const SQL = {
   history: `select coalesce(json_agg(t), '[]')::text as body from (select id, body, author_id, created_at from public.bench_chat_messages where room_id = $1 order by id desc limit 50) t`,
   post: `insert into public.bench_chat_messages (room_id, body) values ($1, $2) returning json_build_object('id', id, 'room_id', room_id, 'body', body, 'author_id', author_id)::text as body`,
 };
-const SET_CLAIMS = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
 
 type Publish = (room: string, text: string) => void;
 
 async function asUser(pool: pg.Pool, name: keyof typeof SQL, claims: { role: string }, values: unknown[]): Promise<string> {
-  const client = await pool.connect();
-  try {
-    const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
-    socket.cork();
-    const sent = Promise.all([
-      client.query('begin'),
-      client.query({ name: 'claims', text: SET_CLAIMS, values: [claims.role, JSON.stringify(claims)] }),
-      client.query<{ body: string }>({ name, text: SQL[name], values }),
-      client.query('commit'),
-    ]);
-    socket.uncork();
-    return (await sent)[2].rows[0]?.body ?? '';
-  } finally {
-    client.release();
-  }
+  const result = await asUserPipelined(pool, name, SQL[name], claims, values);
+  return String((result.rows[0] as { body?: string } | undefined)?.body ?? '');
 }
 
 function rawWsRooms(server: http.Server): Publish {

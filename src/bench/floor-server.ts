@@ -17,6 +17,29 @@ export type FloorStatements = Record<string, string>;
 
 const SET_CLAIMS = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
 
+/**
+ * One statement as `claims`, sent as Trellis sends it: BEGIN, the claims, the statement and COMMIT
+ * in one write (pg's pipeline mode, the socket corked). A failed statement's COMMIT rolls back;
+ * every answer is awaited before the connection goes back.
+ */
+export async function asUserPipelined(pool: pg.Pool, name: string, text: string, claims: { role: string }, values: unknown[]): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+  socket.cork();
+  const sent = Promise.allSettled([
+    client.query('begin'),
+    client.query({ name: 'claims', text: SET_CLAIMS, values: [claims.role, JSON.stringify(claims)] }),
+    client.query({ name, text, values }),
+    client.query('commit'),
+  ]);
+  socket.uncork();
+  const settled = await sent;
+  client.release(client.getTransactionStatus() !== 'I');
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return (settled[2] as PromiseFulfilledResult<pg.QueryResult>).value;
+}
+
 export function floorServer(dbUrl: string, statements: FloorStatements, poolMax: number): http.Server {
   const pool = new pg.Pool({ connectionString: dbUrl, max: poolMax, pipeline: true });
   const server = http.createServer(async (req, res) => {
@@ -25,27 +48,14 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
     if (!text || req.method !== 'POST') return void res.writeHead(404).end();
     let raw = '';
     for await (const chunk of req) raw += chunk;
-    const client = await pool.connect();
     try {
       const { claims, values } = JSON.parse(raw) as { claims: { role: string }; values: unknown[] };
-      const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
-      socket.cork();
-      const sent = Promise.all([
-        client.query('begin'),
-        client.query({ name: 'claims', text: SET_CLAIMS, values: [claims.role, JSON.stringify(claims)] }),
-        client.query({ name, text, values }),
-        client.query('commit'),
-      ]);
-      socket.uncork();
-      const [, , result] = await sent;
+      const result = await asUserPipelined(pool, name, text, claims, values);
       const first = result.rows[0] as Record<string, unknown> | undefined;
       const body = first ? Object.values(first)[0] : undefined;
       res.writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' }).end(body === undefined ? undefined : String(body));
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
       res.writeHead(500).end(String(err));
-    } finally {
-      client.release();
     }
   });
   server.on('close', () => void pool.end());
