@@ -14,7 +14,7 @@
  *   npx tsx bench/realtime-changes.ts [--subscribers 1000] [--inserts 30] [--write]
  */
 import { parseArgs } from 'node:util';
-import { createDb, type Db } from '../src/db/pool.js';
+import { createDb, type Db } from '../src/db/index.js';
 import { createChangeHub } from '../src/realtime/changes/index.js';
 import type { AuthorisationMode } from '../src/realtime/changes/authorise.js';
 import { logicalDatabase, memoryBus, migrateWith, silentLog } from '../test/realtime/changes/helpers.js';

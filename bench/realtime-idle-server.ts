@@ -10,8 +10,8 @@ import type { Db } from '../src/db/index.js';
 import { createMemoryBus } from '../src/platform/bus/memory.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
+import { createTokens } from '../src/platform/tokens.js';
 import { signApiKeys } from '../src/project/secrets.js';
-import { unavailableChangeHub } from '../src/realtime/changes-unavailable.js';
 import { createRealtime } from '../src/realtime/socket.js';
 
 const SECRET = 'bench-secret-with-at-least-32-characters';
@@ -23,11 +23,12 @@ if (process.argv[2] === 'trellis') {
   const realtime = createRealtime({
     config: loadConfig({}, { JWT_SECRET: SECRET, REALTIME_MAX_CONNECTIONS: '1000000' }),
     db,
-    jwtSecret: SECRET,
+    tokens: createTokens(SECRET),
     log: createLogger({ level: 'silent', pretty: false }),
     metrics: createMetrics(() => undefined),
     bus: createMemoryBus(),
-    changes: unavailableChangeHub(),
+    // Idle public channels ask nothing of postgres_changes.
+    changes: { subscribe: async () => ({ ok: false, message: 'not in this benchmark' }), problem: () => undefined, close: async () => undefined },
     clusterId: 'bench',
   });
   server.on('upgrade', (request, socket, head) => realtime.handleUpgrade(request, socket, head));

@@ -8,41 +8,19 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
-import { isMigrated, migrate, openDatabase, type Db, type OpenDatabase } from './db/index.js';
-import { prepareRequestRole } from './db/request-role.js';
+import { isMigrated, migrate, openDatabase, prepareRequestRole, type Db, type OpenDatabase } from './db/index.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
-import { createObjectStore, type ObjectStore } from './storage/store/index.js';
+import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { healthRoutes, type Readiness } from './platform/health.js';
-import { createBus, type Bus } from './platform/bus/index.js';
-import { createChangeHub } from './realtime/changes/index.js';
-import type { ChangeHub } from './realtime/changes/contract.js';
-import { realtimeRoutes } from './realtime/routes.js';
-import { createRealtime, realtimeClusterId, type Realtime } from './realtime/socket.js';
-import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
-import { createMailer, type Mailer } from './platform/mailer/index.js';
-import { loadTemplates, type Templates } from './platform/mailer/templates.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { loadOrCreateSecrets, signApiKeys, type ApiKeys } from './project/secrets.js';
 import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from './project/state.js';
-
-/** What every module may use; `server.ts` builds it once. */
-export interface Services {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  readonly db: Db;
-  readonly keys: ApiKeys;
-  readonly limiter: RateLimiter;
-  readonly mailer: Mailer;
-  readonly templates: Templates;
-  readonly store: ObjectStore;
-  readonly bus: Bus;
-}
+import { createServices, type OwnedServices, type Services } from './services.js';
 
 export interface RunningTrellis {
   readonly apiUrl: string;
@@ -52,8 +30,8 @@ export interface RunningTrellis {
   stop(): Promise<void>;
 }
 
-/** The full application: health endpoints now, the Supabase modules as they land. */
-export function buildApp(services: Services, readiness: Readiness, realtime?: Realtime): Hono<HttpEnv> {
+/** The full application: one mount per module. */
+function buildApp(services: Services, readiness: Readiness, realtime: RealtimeModule): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
@@ -61,7 +39,7 @@ export function buildApp(services: Services, readiness: Readiness, realtime?: Re
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
-  if (realtime) app.route('/realtime/v1', realtimeRoutes(realtime, services.keys.jwtSecret));
+  app.route('/realtime/v1', realtime.routes);
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -77,6 +55,14 @@ function startingApp(log: Logger, metrics: Metrics): Hono<HttpEnv> {
   return app;
 }
 
+/** What a start has opened so far, closed in reverse by stopTrellis. */
+interface Running {
+  server?: http.Server;
+  database?: OpenDatabase;
+  owned?: OwnedServices;
+  realtime?: RealtimeModule;
+}
+
 /**
  * Starts Trellis. `abort` (SIGTERM/SIGINT during start) is checked between steps and between
  * migration files; an aborted start undoes what it did and throws StartAborted.
@@ -84,28 +70,22 @@ function startingApp(log: Logger, metrics: Metrics): Hono<HttpEnv> {
 export async function startTrellis(config: Config, log: Logger, abort?: AbortSignal): Promise<RunningTrellis> {
   await prepareDataDir(config.dir, config.dataDir);
   await lockDataDir(config.dataDir);
-  let server: http.Server | undefined;
-  let database: OpenDatabase | undefined;
-  let limiter: RateLimiter | undefined;
-  let mailer: Mailer | undefined;
-  let store: ObjectStore | undefined;
-  let bus: Bus | undefined;
-  let realtime: Realtime | undefined;
-  let changes: ChangeHub | undefined;
+  const running: Running = {};
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
-    const metrics = createMetrics(() => database?.db.stats());
+    const metrics = createMetrics(() => running.database?.db.stats());
     let app = startingApp(log, metrics);
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
-    server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
+    const server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
+    running.server = server;
     // WebSocket upgrades bypass Hono: realtime takes them once it exists; until then, 503.
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => undefined);
-      if (realtime) realtime.handleUpgrade(request, socket, head);
+      if (running.realtime) running.realtime.handleUpgrade(request, socket, head);
       else {
         socket.once('finish', () => socket.destroy());
         socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
@@ -113,40 +93,23 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     });
     await listen(server, config);
     checkpoint();
-    database = await openDatabase(config, secrets, log);
+    const database = await openDatabase(config, secrets, log);
+    running.database = database;
     checkpoint();
     await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), abort });
     checkpoint();
-    const templates = await loadTemplates(config.auth.templatesDir);
-    limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
-    mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db: database.db, log });
-    store = await createObjectStore(config);
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const db = database.db;
-    bus = createBus({ redisUrl: config.redisUrl, log });
-    // Changes are read from the WAL by the server login (it needs REPLICATION; the embedded
-    // cluster's superuser has it) and authorised on the request login.
-    const hub = await createChangeHub({ db, replicationUrl: database.url, bus, log, metrics });
-    changes = hub;
-    const services: Services = { config, log, metrics, db, keys, limiter, mailer, templates, store, bus };
-    const live = createRealtime({
-      config,
-      db,
-      jwtSecret: keys.jwtSecret,
-      log,
-      metrics,
-      bus,
-      changes: hub,
-      clusterId: await realtimeClusterId(db),
-    });
-    realtime = live;
+    const owned = await createServices({ config, log, metrics, db: database.db, keys });
+    running.owned = owned;
+    const realtime = await realtimeModule(owned.services, database.url);
     const readiness: Readiness = {
-      check: databaseReadiness(db, config.migrationsDir).check,
+      check: databaseReadiness(database.db, config.migrationsDir).check,
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
-      degraded: () => [live.degraded(), hub.problem() && `postgres_changes: ${hub.problem()}`].filter((d): d is string => typeof d === 'string'),
+      degraded: () => realtime.degraded(),
     };
-    app = buildApp(services, readiness, live);
+    app = buildApp(owned.services, readiness, realtime);
+    running.realtime = realtime;
 
     await writeRuntimeState(config.dataDir, {
       pid: process.pid,
@@ -155,7 +118,6 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
-    const running = { server, database, limiter, mailer, store, bus, realtime, changes };
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,
@@ -163,23 +125,12 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {
-    await stopTrellis(config, log, { server, database, limiter, mailer, store, bus, realtime, changes });
+    await stopTrellis(config, log, running);
     throw err;
   }
 }
 
-interface Running {
-  readonly server: http.Server | undefined;
-  readonly database: OpenDatabase | undefined;
-  readonly limiter: RateLimiter | undefined;
-  readonly mailer: Mailer | undefined;
-  readonly store: ObjectStore | undefined;
-  readonly bus?: Bus | undefined;
-  readonly realtime?: Realtime | undefined;
-  readonly changes?: ChangeHub | undefined;
-}
-
-async function stopTrellis(config: Config, log: Logger, { server, database, limiter, mailer, store, bus, realtime, changes }: Running) {
+async function stopTrellis(config: Config, log: Logger, { server, database, owned, realtime }: Running) {
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -205,9 +156,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, limi
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
-  // The change feed before the bus it publishes to and the database it reads.
-  await step('closing the change feed', changes?.close(), Math.min(1500, left(2800)));
-  await step('closing services', Promise.all([limiter?.close(), mailer?.close(), store?.close(), bus?.close()]), left(2500));
+  await step('closing services', owned?.close(), left(2500));
   await step('stopping the database', database?.close(), left(0));
   await releaseDataDir(config.dataDir);
 }

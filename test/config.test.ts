@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, settings } from '../src/config.js';
-import { redactUrl } from '../src/db/pool.js';
+import { redactUrl } from '../src/db/index.js';
 import { FatalError, describeFatal } from '../src/errors.js';
 
 const fail = (flags: Record<string, string>, env: Record<string, string>) => {

@@ -7,7 +7,7 @@ import type { RateLimiter, RateLimitRule } from '../platform/limiter/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Mailer } from '../platform/mailer/index.js';
 import type { Templates } from '../platform/mailer/templates.js';
-import { bearerToken, describeJwtError, verifyJwt, type JwtClaims } from '../platform/keys.js';
+import { bearerToken, describeProblem, type JwtClaims, type Tokens } from '../platform/tokens.js';
 import { clientInfo, type ClientInfo } from '../platform/client.js';
 import { errors } from './errors.js';
 import { findSession, refreshSealKey, type SessionRow, type SessionSettings } from './sessions.js';
@@ -16,7 +16,7 @@ import { findUserById, type UserRow } from './users.js';
 export interface AuthDeps {
   readonly config: Config;
   readonly db: Db;
-  readonly jwtSecret: string;
+  readonly tokens: Tokens;
   readonly limiter: RateLimiter;
   readonly mailer: Mailer;
   readonly templates: Templates;
@@ -25,17 +25,15 @@ export interface AuthDeps {
 
 export interface AuthContext extends AuthDeps {
   readonly settings: SessionSettings;
-  readonly secret: Uint8Array;
   client(c: Context): ClientInfo;
   /** Throws 429 when `key` has used up `rule`. */
   limit(rule: RateLimitRule, key: string | undefined, error?: () => Error): Promise<void>;
 }
 
 export function authContext(deps: AuthDeps): AuthContext {
-  const secret = new TextEncoder().encode(deps.jwtSecret);
+  const secret = deps.tokens.secret;
   return {
     ...deps,
-    secret,
     settings: {
       jwtSecret: secret,
       jwtExpiry: deps.config.auth.jwtExpiry,
@@ -69,13 +67,10 @@ export async function requireCaller(ctx: AuthContext, c: Context, tx: Tx, lock =
 }
 
 export async function callerClaims(ctx: AuthContext, c: Context): Promise<JwtClaims> {
-  const token = bearerToken(headerOf(c, 'authorization'));
-  if (!token) throw errors.missingJwt();
-  try {
-    return await verifyJwt(ctx.secret, token);
-  } catch (err) {
-    throw errors.badJwt(describeJwtError(err));
-  }
+  const check = await ctx.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')));
+  if (check.ok) return check.claims;
+  if (check.problem.kind === 'missing') throw errors.missingJwt();
+  throw errors.badJwt(describeProblem(check.problem));
 }
 
 /**

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { limitBody, MAX_JSON_BODY } from '../platform/body.js';
 import { requireApiKey } from '../platform/keys.js';
-import type { Services } from '../server.js';
+import type { Services } from '../services.js';
 import { getUser, logout, putUser, settings, signup, token } from './account.js';
 import { adminRoutes, invite } from './admin.js';
 import { authContext } from './context.js';
@@ -15,7 +15,7 @@ export function authRoutes(services: Services): Hono {
   const ctx = authContext({
     config: services.config,
     db: services.db,
-    jwtSecret: services.keys.jwtSecret,
+    tokens: services.tokens,
     limiter: services.limiter,
     mailer: services.mailer,
     templates: services.templates,
@@ -25,7 +25,7 @@ export function authRoutes(services: Services): Hono {
   const app = new Hono();
   // The link in an email is opened by a browser, which sends no apikey (on Supabase too).
   app.get('/verify', (c) => verifyGet(ctx, limits, c));
-  app.use('*', requireApiKey(services.keys.jwtSecret));
+  app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
     limitBody(MAX_JSON_BODY, () => {

@@ -1,65 +1,14 @@
-/** Opens the database Trellis runs on: the server in DATABASE_URL, or the embedded one. */
-import type { Config } from '../config.js';
-import type { Logger } from '../platform/logger.js';
-import type { StoredSecrets } from '../project/secrets.js';
-import { startEmbedded, type EmbeddedDatabase } from './embedded.js';
-import { checkConnection, createDb, redactUrl, type Db } from './pool.js';
-
+/**
+ * The database's one door: everything outside src/db reaches PostgreSQL through what is exported
+ * here (the pool and its claims-scoped transactions, the quoting function, migrations, the embedded
+ * launcher). Nothing is implemented in this file.
+ */
+export { openDatabase, type OpenDatabase } from './open.js';
+export { createDb, type Db, type PoolOptions, type PoolStats } from './pool.js';
+export { API_ROLES, type Claims, type Tx, type TxOptions } from './claims.js';
+export { ident } from './sql.js';
+export { forgetPreparedStatements } from './prepared.js';
+export { redactUrl } from './connect.js';
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
-export { redactUrl, type Claims, type Db, type Tx, type PoolStats } from './pool.js';
-
-export interface OpenDatabase {
-  readonly db: Db;
-  /** From now on, requests (withClaims) log in at `url` (see request-role.ts). */
-  routeRequests(url: string): void;
-  /** The URL a person can give psql (includes the embedded database's password). */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export async function openDatabase(
-  config: Config,
-  secrets: StoredSecrets,
-  log: Logger,
-  /** A URL to use instead (`trellis migrate` on a folder whose Trellis is running). */
-  runningUrl?: string,
-): Promise<OpenDatabase> {
-  let embedded: EmbeddedDatabase | undefined;
-  const url =
-    config.databaseUrl ??
-    runningUrl ??
-    (embedded = await startEmbedded({
-      dataDir: config.dataDir,
-      password: secrets.dbPassword,
-      onProgress: (message) => log.info(message),
-    })).url;
-  const db = createDb({
-    ...config.pool,
-    url,
-    onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
-  });
-  try {
-    const setting = config.databaseUrl ? 'DATABASE_URL' : embedded ? 'embedded database' : 'running Trellis database';
-    await checkConnection(db, setting, redactUrl(url));
-  } catch (err) {
-    // Not awaited: ending the pool waits for the connect attempt still under way, which may last
-    // DB_CONNECT_TIMEOUT_MS; the start must fail now. The embedded database is stopped properly.
-    void db.close().catch(() => undefined);
-    await embedded?.stop();
-    throw err;
-  }
-  let current = db;
-  return {
-    get db() {
-      return current;
-    },
-    url,
-    routeRequests(requestUrl) {
-      current = current.forRequests(requestUrl);
-    },
-    close: async () => {
-      await current.close().catch(() => undefined);
-      await embedded?.stop();
-    },
-  };
-}
+export { prepareRequestRole } from './request-role.js';
+export { startEmbedded, type EmbeddedDatabase } from './embedded.js';

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { FatalError, errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Db } from './pool.js';
+import { ident } from './sql.js';
 
 const LOCK_KEY = '32772479246854516';
 
@@ -31,7 +32,7 @@ export async function prepareRequestRole(db: Db, serverUrl: string, log: Logger)
           return;
         }
         password = crypto.randomBytes(24).toString('hex');
-        const role = `"${name}"`;
+        const role = ident(name);
         try {
           await client.query(`${exists ? 'alter' : 'create'} role ${role} with login noinherit password '${scramVerifier(password)}'`);
           await client.query(`grant anon, authenticated, service_role to ${role}`);

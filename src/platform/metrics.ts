@@ -1,6 +1,6 @@
 /** Prometheus metrics: HTTP requests by route and status, the pool, and Node's process metrics. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PoolStats } from '../db/pool.js';
+import type { PoolStats } from '../db/index.js';
 
 export interface Metrics {
   readonly registry: Registry;

@@ -3,32 +3,31 @@
  * private channel, what the project's RLS policies on realtime.messages let it do. The refusal
  * texts are Supabase Realtime's, code first, so clients that match on them keep working.
  */
-import { errors as joseErrors } from 'jose';
 import type { Db } from '../db/index.js';
-import { API_ROLES } from '../db/pool.js';
-import { verifyJwt, type JwtClaims } from '../platform/keys.js';
+import type { JwtClaims, Tokens } from '../platform/tokens.js';
 
 export type TokenCheck = { readonly ok: true; readonly claims: JwtClaims & { role: string; exp: number } } | { readonly ok: false; readonly reason: string };
 
-export async function checkToken(secret: Uint8Array, token: string, now = Date.now()): Promise<TokenCheck> {
-  let claims: JwtClaims;
-  try {
-    claims = await verifyJwt(secret, token);
-  } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) {
-      const exp = typeof err.payload.exp === 'number' ? err.payload.exp : now / 1000;
-      return { ok: false, reason: `InvalidJWTToken: Token has expired ${Math.max(0, Math.floor(now / 1000 - exp))} seconds ago` };
+export async function checkToken(tokens: Tokens, token: string, now = Date.now()): Promise<TokenCheck> {
+  const check = await tokens.checkBearer(token);
+  if (!check.ok) {
+    const { problem } = check;
+    switch (problem.kind) {
+      case 'expired':
+        return { ok: false, reason: `InvalidJWTToken: Token has expired ${Math.max(0, Math.floor(now / 1000 - (problem.expiredAt ?? now / 1000)))} seconds ago` };
+      case 'bad_signature':
+      case 'bad_algorithm':
+        return { ok: false, reason: 'JwtSignatureError: Failed to validate JWT signature' };
+      case 'no_role':
+        return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
+      case 'not_api_role':
+        return { ok: false, reason: `InvalidJWTToken: role "${problem.role.slice(0, 64)}" is not allowed` };
+      default:
+        return { ok: false, reason: 'MalformedJWT: The token provided is not a valid JWT' };
     }
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JOSEAlgNotAllowed) {
-      return { ok: false, reason: 'JwtSignatureError: Failed to validate JWT signature' };
-    }
-    return { ok: false, reason: 'MalformedJWT: The token provided is not a valid JWT' };
   }
-  if (typeof claims.role !== 'string' || typeof claims.exp !== 'number') {
-    return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
-  }
-  if (!API_ROLES.has(claims.role)) return { ok: false, reason: `InvalidJWTToken: role "${claims.role.slice(0, 64)}" is not allowed` };
-  return { ok: true, claims: claims as JwtClaims & { role: string; exp: number } };
+  if (typeof check.claims.exp !== 'number') return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
+  return { ok: true, claims: check.claims as JwtClaims & { role: string; exp: number } };
 }
 
 export interface TopicPolicies {

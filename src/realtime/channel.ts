@@ -5,7 +5,7 @@
  * error with `{reason}`; a channel shut while open gets a `system` message, then `phx_close`.
  */
 import crypto from 'node:crypto';
-import type { JwtClaims } from '../platform/keys.js';
+import type { JwtClaims } from '../platform/tokens.js';
 import type { ChangeData, ChangeSubscriber, ChangeSubscriptionRequest } from './changes/contract.js';
 import { checkToken, PUBLIC_TOPIC, readDenied, topicPolicies, type TopicPolicies } from './authorize.js';
 import { broadcastSize, encodeFrame, outFrame, userBroadcastOf, type Frame, type OutFrame, type Vsn } from './codec.js';
@@ -90,7 +90,7 @@ export class Channel implements Member {
     const given = typeof payload.access_token === 'string' ? payload.access_token : typeof payload.user_token === 'string' ? payload.user_token : undefined;
     // New-style publishable keys (sb_...) stand for the apikey, as on Supabase.
     this.#token = given === undefined || given.startsWith('sb_') ? this.socket.apikey : given;
-    const check = await checkToken(this.ctx.secret, this.#token);
+    const check = await checkToken(this.ctx.tokens, this.#token);
     if (!check.ok) return { ok: false, reason: check.reason };
     this.#claims = check.claims;
 
@@ -222,7 +222,7 @@ export class Channel implements Member {
   async #refreshToken(token: unknown): Promise<void> {
     if (typeof token !== 'string' || token === this.#token || token.startsWith('sb_')) return;
     this.#token = token;
-    const check = await checkToken(this.ctx.secret, token);
+    const check = await checkToken(this.ctx.tokens, token);
     if (this.state !== 'joined' || token !== this.#token) return;
     if (!check.ok) return this.shutdown(check.reason.slice(check.reason.indexOf(': ') + 2));
     if (this.#private) {

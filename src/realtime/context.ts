@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../platform/logger.js';
+import type { Tokens } from '../platform/tokens.js';
 import type { ChangeHub } from './changes/contract.js';
 import type { RealtimeHub } from './hub.js';
 import type { TokenBucket } from './limits.js';
@@ -9,7 +10,7 @@ import type { RealtimeMetrics } from './metrics.js';
 
 export interface ConnectionContext {
   readonly limits: Config['realtime'];
-  readonly secret: Uint8Array;
+  readonly tokens: Tokens;
   readonly db: Db;
   readonly hub: RealtimeHub;
   readonly changes: ChangeHub;

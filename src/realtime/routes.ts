@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { readJson, limitBody, jsonDepthExceeds } from '../platform/body.js';
 import { headerOf } from '../platform/http.js';
-import { bearerToken, requireApiKey, type KeyEnv } from '../platform/keys.js';
+import { requireApiKey, type KeyEnv } from '../platform/keys.js';
+import { bearerToken } from '../platform/tokens.js';
 import { checkToken, topicPolicies } from './authorize.js';
 import type { UserBroadcast } from './codec.js';
 import type { Realtime } from './socket.js';
@@ -33,10 +34,10 @@ interface Outgoing {
   readonly broadcast: UserBroadcast;
 }
 
-export function realtimeRoutes(realtime: Realtime, jwtSecret: string): Hono<KeyEnv> {
+export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
   const { ctx } = realtime;
   const app = new Hono<KeyEnv>();
-  app.use('*', requireApiKey(jwtSecret));
+  app.use('*', requireApiKey(ctx.tokens));
   app.use(
     '*',
     limitBody(MAX_MESSAGES * ctx.limits.maxPayloadBytes, () => {
@@ -52,7 +53,7 @@ export function realtimeRoutes(realtime: Realtime, jwtSecret: string): Hono<KeyE
     const privateTopics = [...new Set(messages.filter((m) => m.isPrivate).map((m) => m.topic))];
     if (privateTopics.length > 0) {
       const token = bearerToken(headerOf(c, 'authorization')) ?? headerOf(c, 'apikey') ?? c.req.query('apikey') ?? '';
-      const check = await checkToken(ctx.secret, token);
+      const check = await checkToken(ctx.tokens, token);
       if (!check.ok) throw new ApiError(401, 'unauthorized', check.reason);
       for (const topic of privateTopics) {
         const policies = await topicPolicies(ctx.db, check.claims, topic);

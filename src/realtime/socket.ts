@@ -9,9 +9,9 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Bus } from '../platform/bus/index.js';
-import { verifyJwt } from '../platform/keys.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import type { Tokens } from '../platform/tokens.js';
 import type { ChangeHub } from './changes/contract.js';
 import { VSNS, type UserBroadcast, type Vsn } from './codec.js';
 import { CLOSE, Connection } from './connection.js';
@@ -32,7 +32,7 @@ const FRAME_HEADROOM = 64 * 1024;
 export interface RealtimeDeps {
   readonly config: Config;
   readonly db: Db;
-  readonly jwtSecret: string;
+  readonly tokens: Tokens;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly bus: Bus;
@@ -65,7 +65,6 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const { config, log } = deps;
   const limits = config.realtime;
   const metrics = createRealtimeMetrics(deps.metrics);
-  const secret = new TextEncoder().encode(deps.jwtSecret);
   const hub = new RealtimeHub({
     bus: deps.bus,
     clustered: config.redisUrl !== undefined,
@@ -76,7 +75,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   });
   const ctx: ConnectionContext = {
     limits,
-    secret,
+    tokens: deps.tokens,
     db: deps.db,
     hub,
     changes: deps.changes,
@@ -119,7 +118,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       }
       const apikey = url.searchParams.get('apikey') ?? request.headers.apikey;
       if (typeof apikey !== 'string' || apikey === '') return refuse(socket, 401, { message: 'No API key found in request' });
-      verifyJwt(secret, apikey).then(
+      deps.tokens.verify(apikey).then(
         (claims) => {
           if (claims.role !== 'anon' && claims.role !== 'service_role') return refuse(socket, 401, { message: 'Invalid API key' });
           if (socket.destroyed) return;

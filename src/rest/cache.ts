@@ -1,6 +1,6 @@
 /** Holds the schema cache: loaded on first use, reloaded on `NOTIFY pgrst, 'reload schema'`. */
 import type { Db } from '../db/index.js';
-import { forgetPreparedStatements } from '../db/pool.js';
+import { forgetPreparedStatements } from '../db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { loadSchemaCache, type SchemaCache } from './schema.js';
 

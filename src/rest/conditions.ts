@@ -1,7 +1,8 @@
 /** Filters, logic trees and fields as SQL. Every value becomes a parameter; names are quoted. */
 import { ApiError } from '../errors.js';
 import type { Condition, Field, Filter } from './ast.js';
-import { ident, type Params } from './sql.js';
+import { ident } from '../db/index.js';
+import type { Params } from './sql.js';
 
 /** `t."data"->$1::text->>$2::text`: JSON path keys are parameters too. */
 export function fieldSql(alias: string, field: Field, params: Params): string {

@@ -8,7 +8,8 @@ import type { EmbedPath, OrderTerm, ReadQuery, SelectItem } from './ast.js';
 import { conditionSql, fieldSql } from './conditions.js';
 import { resolveRelationship, type Relationship } from './relationships.js';
 import type { Relation, SchemaCache } from './schema.js';
-import { castType, ident, Params } from './sql.js';
+import { ident } from '../db/index.js';
+import { castType, Params } from './sql.js';
 
 export interface SqlPlan {
   readonly text: string;

@@ -8,7 +8,8 @@ import { conditionSql } from './conditions.js';
 import { checkColumn, checkPaths, planRepresentation, qualified, rootOrderSql, type SqlPlan } from './plan-read.js';
 import type { Preferences } from './prefer.js';
 import type { Relation, SchemaCache } from './schema.js';
-import { ident, Params } from './sql.js';
+import { ident } from '../db/index.js';
+import { Params } from './sql.js';
 
 type JsonObject = Record<string, unknown>;
 

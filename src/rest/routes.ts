@@ -5,8 +5,9 @@ import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
 import type { Claims, Tx } from '../db/index.js';
 import { limitBody } from '../platform/body.js';
-import { bearerToken, requireApiKey, verifyJwt, describeJwtError, type KeyEnv } from '../platform/keys.js';
-import type { Services } from '../server.js';
+import { requireApiKey, type KeyEnv } from '../platform/keys.js';
+import { bearerToken, describeProblem } from '../platform/tokens.js';
+import type { Services } from '../services.js';
 import { schemaCacheHolder, type SchemaCacheHolder } from './cache.js';
 import { fromPgError, isPgError } from './errors.js';
 import { parseReadQuery } from './parse.js';
@@ -19,17 +20,15 @@ import { write } from './write.js';
 export interface RestContext {
   readonly services: Services;
   readonly cache: SchemaCacheHolder;
-  readonly secret: Uint8Array;
 }
 
 export function restRoutes(services: Services): Hono<KeyEnv> {
   const ctx: RestContext = {
     services,
     cache: schemaCacheHolder(services.db, services.config.rest.schemas, services.log),
-    secret: new TextEncoder().encode(services.keys.jwtSecret),
   };
   const app = new Hono<KeyEnv>();
-  app.use('*', requireApiKey(services.keys.jwtSecret));
+  app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
     limitBody(ctx.services.config.rest.maxBodyBytes, () => {
@@ -46,17 +45,13 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
 
 /** The JWT's claims (the user's access token, or the apikey's role when there is none). */
 export async function requestClaims(ctx: RestContext, c: Context<KeyEnv>): Promise<Claims> {
-  const token = bearerToken(headerOf(c, 'authorization'));
-  if (!token) return { role: c.get('apikeyRole') };
-  try {
-    const claims = await verifyJwt(ctx.secret, token);
-    return { ...claims, role: typeof claims.role === 'string' ? claims.role : c.get('apikeyRole') };
-  } catch (err) {
-    const why = describeJwtError(err);
-    throw new ApiError(401, 'PGRST301', why === 'token is expired' ? 'JWT expired' : `JWT invalid: ${why}`, {
-      headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${why}"` },
-    });
-  }
+  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), c.get('apikeyRole'));
+  if (check.ok) return check.claims;
+  const why = describeProblem(check.problem);
+  if (check.problem.kind === 'not_api_role') throw new ApiError(401, 'PGRST301', why);
+  throw new ApiError(401, 'PGRST301', check.problem.kind === 'expired' ? 'JWT expired' : `JWT invalid: ${why}`, {
+    headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${why}"` },
+  });
 }
 
 /** The schema a request addresses: Accept-Profile (reads) or Content-Profile (writes). */

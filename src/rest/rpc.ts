@@ -15,7 +15,8 @@ import { parsePrefer } from './prefer.js';
 import { jsonBody } from './write.js';
 import { execute, notSingle, rangeHeader, requestClaims, requestSchema, respond, respondSingle, wantsSingle, type ReadRow, type RestContext } from './routes.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
-import { ident, Params } from './sql.js';
+import { ident } from '../db/index.js';
+import { Params } from './sql.js';
 
 function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
   const overloads = cache.functions(schema, name);

@@ -1,11 +1,9 @@
-/** The only way SQL text is built from names and values: one quoting function, numbered parameters. */
+/**
+ * How the planners build SQL text from values and type names: numbered parameters, and cast types
+ * checked to be exactly one type name. Identifiers go through the database's one quoting function
+ * (`ident` in db/sql.ts).
+ */
 import { ApiError } from '../errors.js';
-
-/** Quotes an identifier: any name is safe, whatever characters it holds. */
-export function ident(name: string): string {
-  if (name.includes('\u0000')) throw new ApiError(400, 'PGRST100', 'identifiers cannot contain NUL characters');
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 /** Collects values and hands out their placeholders. */
 export class Params {

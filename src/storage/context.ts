@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Claims, Tx } from '../db/index.js';
 import { headerOf } from '../platform/http.js';
-import { bearerToken, verifyJwt, type KeyEnv } from '../platform/keys.js';
-import type { Services } from '../server.js';
+import type { KeyEnv } from '../platform/keys.js';
+import { bearerToken, type TokenProblem } from '../platform/tokens.js';
+import type { Services } from '../services.js';
 import { StorageErrors } from './errors.js';
 import type { ObjectStore } from './store/index.js';
 
@@ -18,27 +19,17 @@ export type StorageHttp = Context<KeyEnv>;
 
 /** The caller's claims: the bearer JWT, else the apikey's role. A bad token is storage-api's InvalidJWT. */
 export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise<Claims> {
-  const token = bearerToken(headerOf(c, 'authorization'));
-  if (!token) return { role: c.get('apikeyRole') };
-  let claims;
-  try {
-    claims = await verifyJwt(ctx.secret, token);
-  } catch (err) {
-    throw StorageErrors.invalidJwt(jwtMessage(err));
-  }
-  const role = typeof claims.role === 'string' ? claims.role : c.get('apikeyRole');
-  // withClaims would refuse any other role too; this gives the refusal storage-api's shape.
-  if (!API_ROLES.has(role)) throw StorageErrors.accessDenied(`role "${role.slice(0, 64)}" is not allowed`);
-  return { ...claims, role };
+  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), c.get('apikeyRole'));
+  if (check.ok) return check.claims;
+  // withClaims would refuse another role too; this gives the refusal storage-api's shape.
+  if (check.problem.kind === 'not_api_role') throw StorageErrors.accessDenied(`role "${check.problem.role.slice(0, 64)}" is not allowed`);
+  throw StorageErrors.invalidJwt(jwtMessage(check.problem));
 }
 
-const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role']);
-
 /** The messages storage-api (jsonwebtoken) gives for a refused token. */
-export function jwtMessage(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  if (code === 'ERR_JWT_EXPIRED') return 'jwt expired';
-  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'invalid signature';
+export function jwtMessage(problem: TokenProblem): string {
+  if (problem.kind === 'expired') return 'jwt expired';
+  if (problem.kind === 'bad_signature') return 'invalid signature';
   return 'jwt malformed';
 }
 

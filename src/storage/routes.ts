@@ -5,16 +5,16 @@
  */
 import { Hono } from 'hono';
 import { requireApiKey, type KeyEnv } from '../platform/keys.js';
-import type { Services } from '../server.js';
+import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
 import type { StorageContext } from './context.js';
 import { copyObject, downloadObject, listObjects, moveObject, objectInfo, removeObjects, signObject, signUpload, uploadObject, uploadToSignedUrl } from './objects.js';
 
 export function storageRoutes(services: Services): Hono<KeyEnv> {
-  const ctx: StorageContext = { services, store: services.store, secret: new TextEncoder().encode(services.keys.jwtSecret) };
+  const ctx: StorageContext = { services, store: services.store, secret: services.tokens.secret };
   const app = new Hono<KeyEnv>();
   // Public and signed URLs are opened by whoever holds them (an <img> tag, a CDN): no apikey.
-  const apiKey = requireApiKey(services.keys.jwtSecret);
+  const apiKey = requireApiKey(services.tokens);
   app.use('*', (c, next) => (opensWithoutKey(c.req.method, c.req.path) ? next() : apiKey(c, next)));
 
   app.get('/bucket', (c) => listBuckets(ctx, c));

@@ -4,7 +4,8 @@
  * changed path, a changed token or a late visit is refused. Each token also names what it is for
  * (`purpose`): a download URL, valid for years, must not open the path for uploads, nor the reverse.
  */
-import { SignJWT, jwtVerify } from 'jose';
+import { SignJWT } from 'jose';
+import { tokenProblem } from '../platform/tokens.js';
 import { jwtMessage, type StorageContext } from './context.js';
 import { StorageErrors } from './errors.js';
 
@@ -34,9 +35,9 @@ export async function verifyToken(ctx: StorageContext, token: string | undefined
   if (!token) throw StorageErrors.missingParameter('token');
   let payload: Record<string, unknown>;
   try {
-    payload = (await jwtVerify(token, ctx.secret, { algorithms: ['HS256'] })).payload;
+    payload = await ctx.services.tokens.verify(token);
   } catch (err) {
-    throw StorageErrors.invalidJwt(jwtMessage(err));
+    throw StorageErrors.invalidJwt(jwtMessage(tokenProblem(err)));
   }
   if (payload.url !== url) throw StorageErrors.invalidSignature('The url do not match the signature');
   if (payload.purpose !== purpose) throw StorageErrors.invalidSignature(`This token is not for ${purpose === 'upload' ? 'uploads' : 'downloads'}`);

@@ -15,6 +15,7 @@ import type { Db } from '../../src/db/index.js';
 import { createMemoryBus } from '../../src/platform/bus/memory.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createMetrics } from '../../src/platform/metrics.js';
+import { createTokens } from '../../src/platform/tokens.js';
 import { signApiKeys, type ApiKeys } from '../../src/project/secrets.js';
 import type { ChangeData, ChangeHub, ChangeSubscriber } from '../../src/realtime/changes/contract.js';
 import { createRealtime, type Realtime } from '../../src/realtime/socket.js';
@@ -62,7 +63,7 @@ beforeAll(async () => {
   realtime = createRealtime({
     config,
     db,
-    jwtSecret: SECRET,
+    tokens: createTokens(SECRET),
     log: createLogger({ level: 'silent', pretty: false }),
     metrics: createMetrics(() => undefined),
     bus: createMemoryBus(),

@@ -3,7 +3,7 @@
  * developer can follow a link from the terminal) and kept in `trellis.mail_outbox` (so tests and
  * tools can read it), never sent anywhere.
  */
-import type { Db } from '../../db/pool.js';
+import type { Db } from '../../db/index.js';
 import type { Logger } from '../logger.js';
 import { createOutboxMailer } from './outbox.js';
 import { createSmtpMailer } from './smtp.js';

@@ -1,5 +1,5 @@
 /** No SMTP configured: mail goes to the log and to trellis.mail_outbox instead of to anyone. */
-import type { Db } from '../../db/pool.js';
+import type { Db } from '../../db/index.js';
 import type { Logger } from '../logger.js';
 import type { Mailer } from './index.js';
 

@@ -10,7 +10,7 @@
  * `perSubscriber` is that Supabase way (one transaction per subscriber), kept as the benchmark's
  * peer and as a reference the tests compare against.
  */
-import { pgIdent, type Db } from '../../db/pool.js';
+import { ident, type Db } from '../../db/index.js';
 import type { TableInfo } from './catalog.js';
 import type { FilterCondition } from './filter.js';
 
@@ -165,13 +165,13 @@ async function waitVisible(db: Db, xid: number): Promise<void> {
 /** Supabase's way: a transaction per subscriber, as its role with its claims, looking the row up. */
 async function lookupAs(db: Db, table: TableInfo, key: RowKey, group: ClaimGroup): Promise<boolean> {
   const keyColumns = table.columns.filter((c) => c.isKey);
-  const where = keyColumns.map((c, i) => `${pgIdent(c.name)} = $${i + 1}::${c.sqlType}`).join(' and ');
+  const where = keyColumns.map((c, i) => `${ident(c.name)} = $${i + 1}::${c.sqlType}`).join(' and ');
   const claims = JSON.parse(group.claims) as { role: string };
   const result = await db.withClaims(
     { ...claims, role: group.role },
     (tx) =>
       tx.query<{ v: boolean }>(
-        `select exists (select 1 from ${pgIdent(table.schema)}.${pgIdent(table.table)} where ${where}) as v`,
+        `select exists (select 1 from ${ident(table.schema)}.${ident(table.table)} where ${where}) as v`,
         keyColumns.map((c) => key[c.name]),
       ),
     { readOnly: true },

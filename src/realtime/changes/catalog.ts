@@ -4,7 +4,7 @@
  * row-level security and which API roles may select which columns. Cached briefly (schemas change
  * rarely; a stale answer is refreshed in the background, never waited for on the hot path).
  */
-import type { Db } from '../../db/pool.js';
+import type { Db } from '../../db/index.js';
 
 export const PUBLICATION = 'supabase_realtime';
 export const API_ROLE_NAMES = ['anon', 'authenticated', 'service_role'] as const;

@@ -3,7 +3,7 @@
  * consumer, filters and authorisation of postgres_changes). The socket side only ever sees these
  * types; the change side never sees a socket.
  */
-import type { JwtClaims } from '../../platform/keys.js';
+import type { JwtClaims } from '../../platform/tokens.js';
 
 export type ChangeEvent = 'INSERT' | 'UPDATE' | 'DELETE';
 

@@ -5,7 +5,7 @@
  * and calls their `deliver`.
  */
 import type { Registry } from 'prom-client';
-import { API_ROLES, type Db } from '../../db/pool.js';
+import { API_ROLES, type Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Bus } from '../../platform/bus/index.js';
 import type { Logger } from '../../platform/logger.js';

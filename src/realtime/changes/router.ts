@@ -4,7 +4,7 @@
  * need it — all rows of one table in the transaction checked together, in as few calls as the
  * lookups allow — and the payload per role. Deliveries come out in commit order.
  */
-import { API_ROLES, type Db } from '../../db/pool.js';
+import { API_ROLES, type Db } from '../../db/index.js';
 import { evaluateConditions, visibleTo, type AuthorisationMode, type ClaimGroup } from './authorise.js';
 import type { Catalog, TableInfo } from './catalog.js';
 import type { ChangeData, ChangeSubscriber } from './contract.js';

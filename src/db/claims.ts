@@ -1,0 +1,149 @@
+/**
+ * Claims and transactions: how a request's JWT becomes PostgreSQL's role and `request.jwt.claims`,
+ * so row-level security decides what it sees, and how those transactions are sent in one write.
+ */
+import type pg from 'pg';
+import { ApiError } from '../errors.js';
+import { extended } from './prepared.js';
+
+export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
+
+/** The roles a request may run as (PostgREST lets a JWT name any role the authenticator can become). */
+export const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role']);
+
+/** What a callback may do inside a transaction. */
+export interface Tx {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface ClaimsOptions {
+  readonly statementTimeoutMs: number;
+  readonly preparedStatements: boolean;
+}
+
+export type TxOptions = { readonly readOnly?: boolean };
+
+/** A request's two ways in: a callback in a transaction as `claims`, or one statement as `claims`. */
+export interface AsClaims {
+  withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>, options?: TxOptions): Promise<T>;
+  queryAs<R extends pg.QueryResultRow = pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], options?: TxOptions): Promise<pg.QueryResult<R>>;
+}
+
+export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
+  return {
+    withClaims: (claims, fn, txOptions = {}) => {
+      const refused = refuseRole(claims);
+      if (refused) return Promise.reject(refused);
+      return inTransaction(pool, beginFor(txOptions), setClaims(claims, options), (send) =>
+        // The extended protocol runs exactly one statement: whatever text a request leads to, it
+        // cannot smuggle a second command in.
+        fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
+      );
+    },
+    queryAs: async <R extends pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], txOptions: TxOptions = {}) => {
+      const refused = refuseRole(claims);
+      if (refused) throw refused;
+      const client = await pool.connect();
+      // One write, one round trip: BEGIN, the claims, the statement and COMMIT, each with its own
+      // Sync. A failed statement aborts the transaction, and its COMMIT then rolls back; all four
+      // answers are awaited, so the connection goes back idle.
+      const settled = await corked(client, () =>
+        Promise.allSettled([
+          client.query(beginFor(txOptions)),
+          client.query(setClaims(claims, options)),
+          client.query(extended(text, values, options.preparedStatements)),
+          client.query('commit'),
+        ]),
+      );
+      const idle = client.getTransactionStatus() === 'I';
+      client.release(!idle);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
+    },
+  };
+}
+
+/** Read-only is part of BEGIN, not a statement of its own. */
+const beginFor = (txOptions: TxOptions) => (txOptions.readOnly ? 'begin read only' : 'begin');
+
+/** A request may only be one of the API roles: the server's login role can become any role. */
+function refuseRole(claims: Claims): ApiError | undefined {
+  return API_ROLES.has(claims.role) ? undefined : new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`);
+}
+
+/**
+ * set_config(..., true) is SET LOCAL with parameters: the role name is never spliced into SQL. The
+ * statement timeout is set here, not at connect, because PgBouncer refuses it as a startup
+ * parameter. A named statement: parsed once per connection, as it runs before every request.
+ */
+function setClaims(claims: Claims, options: ClaimsOptions): pg.QueryConfig {
+  return {
+    ...(options.preparedStatements && { name: 'trellis_set_claims' }),
+    text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
+    values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
+  };
+}
+
+/**
+ * Runs `send` with the connection's socket corked: the pipelined queries it issues in this tick
+ * (pg writes each protocol message on its own) leave in one write. On this class of machine a
+ * write system call costs more than parsing a query; profiles of the data API showed them first.
+ */
+export function corked<T>(client: pg.PoolClient, send: () => Promise<T>): Promise<T> {
+  const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
+
+export type Send = (query: string | pg.QueryConfig, values?: unknown[]) => Promise<pg.QueryResult>;
+
+/**
+ * BEGIN, then `setup` (a statement of its own, its values parameters), then the first statement of
+ * `fn`, all in one round trip; COMMIT after. If `setup` fails, the transaction is aborted and so
+ * is every statement after it: `fn` never runs anything outside the claims. `fn` sends through a
+ * guard that refuses once the transaction is over, so a callback still running after a failure
+ * cannot reach the connection after it went back to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, begin: string, setup: string | pg.QueryConfig, fn: (send: Send) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let open = true;
+  const send: Send = (query, values) =>
+    open ? client.query(query as pg.QueryConfig, values) : Promise.reject(new Error('a query after the end of its transaction'));
+  const settled = await corked(client, () => {
+    const begun = client.query(begin);
+    const set = client.query(setup);
+    let work: Promise<T>;
+    try {
+      work = fn(send);
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    // Every step is awaited, the callback included, before the connection is committed or rolled back.
+    return Promise.allSettled([begun, set, work]);
+  });
+  let failure = settled.find((r) => r.status === 'rejected');
+  if (!failure) {
+    try {
+      await client.query('commit');
+      open = false;
+      client.release();
+      return (settled[2] as PromiseFulfilledResult<T>).value;
+    } catch (err) {
+      failure = { status: 'rejected', reason: err };
+    }
+  }
+  open = false;
+  // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
+  const reusable = await client.query('rollback').then(
+    () => true,
+    () => false,
+  );
+  client.release(!reusable);
+  throw failure.reason;
+}
+

@@ -1,0 +1,40 @@
+/** LISTEN on a connection of its own that reconnects: the one notification channel loop. */
+import pg from 'pg';
+import { ident } from './sql.js';
+
+export interface ListenOptions {
+  readonly url: string;
+  readonly connectTimeoutMs: number;
+  readonly onError: (err: Error) => void;
+}
+
+/** Calls `onNotify` with each payload on `channel`, and with '' after each (re)connect; returns the stop. */
+export function listenForever(options: ListenOptions, channel: string, onNotify: (payload: string) => void): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const connect = async () => {
+    if (stopped) return;
+    const next = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, application_name: 'trellis-listen' });
+    next.on('error', () => undefined);
+    next.on('end', () => {
+      if (!stopped) timer = setTimeout(() => void connect(), 1000);
+    });
+    next.on('notification', (n) => n.channel === channel && onNotify(n.payload ?? ''));
+    try {
+      await next.connect();
+      await next.query(`listen ${ident(channel)}`);
+      client = next;
+      onNotify('');
+    } catch (err) {
+      options.onError(err instanceof Error ? err : new Error(String(err)));
+      await next.end().catch(() => undefined);
+    }
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await client?.end().catch(() => undefined);
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The realtime module's door: Phoenix channels at /realtime/v1/websocket (broadcast, presence,
+ * postgres_changes from the WAL) and the broadcast HTTP API, built from the services.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Hono } from 'hono';
+import type { KeyEnv } from '../platform/keys.js';
+import type { Services } from '../services.js';
+import { createChangeHub } from './changes/index.js';
+import { realtimeRoutes } from './routes.js';
+import { createRealtime, realtimeClusterId } from './socket.js';
+
+export interface RealtimeModule {
+  /** /realtime/v1 over HTTP (the broadcast API). */
+  readonly routes: Hono<KeyEnv>;
+  /** For the HTTP server's 'upgrade' event. */
+  handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** What /ready should mention while realtime works only in part. */
+  degraded(): string[];
+  /** Closes the sockets with going-away, then the change feed. */
+  close(): Promise<void>;
+}
+
+/**
+ * `replicationUrl`: where the WAL is read, the server login (it needs REPLICATION; the embedded
+ * cluster's superuser has it); changes are authorised on the request login (`services.db`).
+ */
+export async function realtimeModule(services: Services, replicationUrl: string): Promise<RealtimeModule> {
+  const { config, db, log, metrics, bus, tokens } = services;
+  const changes = await createChangeHub({ db, replicationUrl, bus, log, metrics });
+  try {
+    const realtime = createRealtime({ config, db, tokens, log, metrics, bus, changes, clusterId: await realtimeClusterId(db) });
+    return {
+      routes: realtimeRoutes(realtime),
+      handleUpgrade: realtime.handleUpgrade,
+      degraded: () => {
+        const problem = changes.problem();
+        return [realtime.degraded(), problem && `postgres_changes: ${problem}`].filter((d): d is string => typeof d === 'string');
+      },
+      async close() {
+        await realtime.close();
+        // The change feed before the bus it publishes to and the database it reads.
+        await changes.close();
+      },
+    };
+  } catch (err) {
+    await changes.close();
+    throw err;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The Services every module may use, built once by `createServices`. Each is an interface whose
+ * implementation the configuration picks (in-process, or shared through Redis / S3 / SMTP).
+ */
+import type { Config } from './config.js';
+import type { Db } from './db/index.js';
+import { errorMessage } from './errors.js';
+import { createBus, type Bus } from './platform/bus/index.js';
+import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
+import type { Logger } from './platform/logger.js';
+import { createMailer, type Mailer } from './platform/mailer/index.js';
+import { loadTemplates, type Templates } from './platform/mailer/templates.js';
+import type { Metrics } from './platform/metrics.js';
+import { createTokens, type Tokens } from './platform/tokens.js';
+import type { ApiKeys } from './project/secrets.js';
+import { createObjectStore, type ObjectStore } from './storage/store/index.js';
+
+export interface Services {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly db: Db;
+  /** The anon and service_role keys (and the secret they are signed with), as `trellis status` shows them. */
+  readonly keys: ApiKeys;
+  /** The one check of bearer tokens and API keys, with the secret as bytes. */
+  readonly tokens: Tokens;
+  readonly limiter: RateLimiter;
+  readonly mailer: Mailer;
+  readonly templates: Templates;
+  readonly store: ObjectStore;
+  readonly bus: Bus;
+}
+
+export interface OwnedServices {
+  readonly services: Services;
+  /** Closes what createServices opened (not the database, which the caller opened). */
+  close(): Promise<void>;
+}
+
+export type ServiceBase = Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'keys'>;
+
+export async function createServices(base: ServiceBase): Promise<OwnedServices> {
+  const { config, log, db } = base;
+  const opened: { close(): Promise<void> }[] = [];
+  const close = async () => {
+    const results = await Promise.allSettled(opened.map((s) => s.close()));
+    for (const r of results) if (r.status === 'rejected') log.warn(`closing a service failed: ${errorMessage(r.reason)}`);
+  };
+  try {
+    const templates = await loadTemplates(config.auth.templatesDir);
+    const limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
+    opened.push(limiter);
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log });
+    opened.push(mailer);
+    const store = await createObjectStore(config);
+    opened.push(store);
+    const bus = createBus({ redisUrl: config.redisUrl, log });
+    opened.push(bus);
+    const services: Services = { ...base, tokens: createTokens(base.keys.jwtSecret), limiter, mailer, templates, store, bus };
+    return { services, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
