@@ -59,6 +59,7 @@ export const settings = {
   redisUrl: { env: 'REDIS_URL', schema: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(), doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.' },
   trustProxy: { env: 'TRUST_PROXY', schema: boolean, fallback: 'false', doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.' },
   jwtExpiry: { env: 'JWT_EXPIRY', schema: int(30, 604_800), fallback: '3600', doc: 'Lifetime of an access token, in seconds.' },
+  sessionCheck: { env: 'AUTH_SESSION_CHECK_SECONDS', schema: int(0, 3600), fallback: '0', doc: 'Refuse an access token whose session is gone (signed out, user deleted or banned) on every API, not only /auth; each answer is cached this many seconds, and revocations reach every instance at once by NOTIFY. 0: off, as on Supabase, where a token is good until it expires.' },
   refreshReuseInterval: { env: 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', schema: int(0, 3600), fallback: '10', doc: 'Seconds during which a just-used refresh token may be presented again (a client retrying) without revoking its session.' },
   siteUrl: { env: 'AUTH_SITE_URL', schema: httpUrl.optional(), doc: 'Where verification links send the user by default; defaults to the API URL.' },
   redirectUrls: { env: 'AUTH_ADDITIONAL_REDIRECT_URLS', schema: z.string(), fallback: '', doc: 'Comma-separated URLs (a trailing * matches any suffix) that redirect_to may name besides the site URL.' },
@@ -125,6 +126,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly auth: {
     readonly jwtExpiry: number;
+    /** Seconds a session lookup is cached; 0: access tokens are not checked against auth.sessions. */
+    readonly sessionCheckSeconds: number;
     readonly refreshReuseInterval: number;
     readonly siteUrl: string;
     readonly redirectUrls: readonly string[];
@@ -227,6 +230,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     trustProxy: read('trustProxy', flags, env),
     auth: Object.freeze({
       jwtExpiry: read('jwtExpiry', flags, env),
+      sessionCheckSeconds: read('sessionCheck', flags, env),
       refreshReuseInterval: read('refreshReuseInterval', flags, env),
       siteUrl: (read('siteUrl', flags, env) ?? publicUrl).replace(/\/+$/, ''),
       redirectUrls: Object.freeze(redirectUrls),

@@ -11,6 +11,7 @@ import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
 import type { Metrics } from './platform/metrics.js';
+import { createSessionCheck } from './platform/sessions.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
 import type { ApiKeys } from './project/secrets.js';
 import { createObjectStore, type ObjectStore } from './storage/store/index.js';
@@ -56,7 +57,9 @@ export async function createServices(base: ServiceBase): Promise<OwnedServices> 
     opened.push(store);
     const bus = createBus({ redisUrl: config.redisUrl, log });
     opened.push(bus);
-    const services: Services = { ...base, tokens: createTokens(base.keys.jwtSecret), limiter, mailer, templates, store, bus };
+    const sessions = config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
+    const tokens = createTokens(base.keys.jwtSecret, sessions);
+    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
     return { services, close };
   } catch (err) {
     await close();

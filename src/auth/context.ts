@@ -70,6 +70,7 @@ export async function callerClaims(ctx: AuthContext, c: Context): Promise<JwtCla
   const check = await ctx.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')));
   if (check.ok) return check.claims;
   if (check.problem.kind === 'missing') throw errors.missingJwt();
+  if (check.problem.kind === 'session_revoked') throw errors.sessionNotFound();
   throw errors.badJwt(describeProblem(check.problem));
 }
 

@@ -5,6 +5,7 @@
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { API_ROLES, type Claims } from '../db/index.js';
+import type { Revoked, SessionCheck } from './sessions.js';
 
 export type JwtClaims = JWTPayload & { role?: string; [claim: string]: unknown };
 
@@ -16,7 +17,9 @@ export type TokenProblem =
   | { readonly kind: 'bad_algorithm' }
   | { readonly kind: 'malformed' }
   | { readonly kind: 'no_role' }
-  | { readonly kind: 'not_api_role'; readonly role: string };
+  | { readonly kind: 'not_api_role'; readonly role: string }
+  /** The token's session was deleted (only with the session check on). */
+  | { readonly kind: 'session_revoked' };
 
 export type BearerCheck = { readonly ok: true; readonly claims: Claims & JwtClaims } | { readonly ok: false; readonly problem: TokenProblem };
 
@@ -30,11 +33,14 @@ export interface Tokens {
    * no role or there is no token. Only the API roles pass.
    */
   checkBearer(token: string | undefined, fallbackRole?: string): Promise<BearerCheck>;
+  /** Calls `listener` when sessions are revoked (never, with the session check off); returns the unsubscribe. */
+  onRevoked(listener: (revoked: Revoked) => void): () => void;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
 
-export function createTokens(jwtSecret: string): Tokens {
+/** `sessions`: also refuse tokens whose session is gone (AUTH_SESSION_CHECK_SECONDS). */
+export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens {
   const secret = new TextEncoder().encode(jwtSecret);
   // A client sends the same access token with every request until it expires, and verifying
   // (WebCrypto HMAC) was a tenth of a data API request's CPU. Only tokens that passed are kept;
@@ -67,8 +73,12 @@ export function createTokens(jwtSecret: string): Tokens {
       const role = typeof claims.role === 'string' ? claims.role : fallbackRole;
       if (role === undefined) return { ok: false, problem: { kind: 'no_role' } };
       if (!API_ROLES.has(role)) return { ok: false, problem: { kind: 'not_api_role', role } };
+      if (sessions && typeof claims.session_id === 'string' && !(await sessions.isLive(claims.session_id))) {
+        return { ok: false, problem: { kind: 'session_revoked' } };
+      }
       return { ok: true, claims: { ...claims, role } };
     },
+    onRevoked: (listener) => sessions?.onRevoked(listener) ?? (() => undefined),
   };
 }
 
@@ -97,6 +107,8 @@ export function describeProblem(problem: TokenProblem): string {
       return 'invalid claim: missing role claim';
     case 'not_api_role':
       return `role "${problem.role.slice(0, 64)}" is not an API role`;
+    case 'session_revoked':
+      return 'session from session_id claim in JWT does not exist';
   }
 }
 

@@ -20,6 +20,8 @@ export async function checkToken(tokens: Tokens, token: string, now = Date.now()
         return { ok: false, reason: 'JwtSignatureError: Failed to validate JWT signature' };
       case 'no_role':
         return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
+      case 'session_revoked':
+        return { ok: false, reason: 'InvalidJWTToken: Session from session_id claim in JWT does not exist' };
       case 'not_api_role':
         return { ok: false, reason: `InvalidJWTToken: role "${problem.role.slice(0, 64)}" is not allowed` };
       default:

@@ -5,6 +5,7 @@
  * error with `{reason}`; a channel shut while open gets a `system` message, then `phx_close`.
  */
 import crypto from 'node:crypto';
+import type { Revoked } from '../platform/sessions.js';
 import type { JwtClaims } from '../platform/tokens.js';
 import type { ChangeData, ChangeSubscriber, ChangeSubscriptionRequest } from './changes/contract.js';
 import { checkToken, PUBLIC_TOPIC, readDenied, topicPolicies, type TopicPolicies } from './authorize.js';
@@ -169,6 +170,15 @@ export class Channel implements Member {
   }
 
   /** Supabase's shutdown_response: a system error naming why, then phx_close. */
+  /** Sessions were revoked (AUTH_SESSION_CHECK_SECONDS): a channel joined with one of them closes. */
+  async sessionsRevoked(revoked: Revoked): Promise<void> {
+    const session = this.#claims?.session_id;
+    if (this.state !== 'joined' || typeof session !== 'string') return;
+    if (revoked !== 'all' && !revoked.has(session)) return;
+    const check = await checkToken(this.ctx.tokens, this.#token);
+    if (!check.ok) this.shutdown(check.reason.slice(check.reason.indexOf(': ') + 2));
+  }
+
   shutdown(message: string): void {
     if (this.state === 'closed') return;
     this.#push('system', { extension: 'system', status: 'error', message, channel: this.subTopic });

@@ -103,6 +103,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     deps.db.query(`delete from realtime.messages where inserted_at < now() - interval '${MESSAGE_RETENTION}'`).catch(() => undefined);
   }, CLEANUP_EVERY_MS);
   cleanup.unref();
+  // With the session check on, a channel joined with a now-revoked session closes within moments.
+  const stopRevocations = deps.tokens.onRevoked((revoked) => {
+    for (const connection of connections) for (const channel of connection.channels.values()) void channel.sessionsRevoked(revoked).catch((err: unknown) => log.warn({ err }, 'realtime: re-checking a revoked session failed'));
+  });
 
   return {
     ctx,
@@ -140,6 +144,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       return 'realtime: Redis is unreachable; messages reach only the sockets of the instance they were sent on';
     },
     async close() {
+      stopRevocations();
       clearInterval(sweep);
       clearInterval(cleanup);
       for (const connection of connections) connection.close(CLOSE.goingAway, 'server shutting down');

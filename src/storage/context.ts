@@ -30,6 +30,7 @@ export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise
 export function jwtMessage(problem: TokenProblem): string {
   if (problem.kind === 'expired') return 'jwt expired';
   if (problem.kind === 'bad_signature') return 'invalid signature';
+  if (problem.kind === 'session_revoked') return 'session from session_id claim in JWT does not exist';
   return 'jwt malformed';
 }
 
