@@ -5,8 +5,8 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
-import { linkAndCode, startMailSink, type MailSink } from '../helpers/smtp.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
+import { linkAndCode, startMailSink, type MailSink } from '../../helpers/smtp.js';
 
 let server: TestServer;
 let sink: MailSink;

@@ -7,7 +7,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { decodeJwt, SignJWT } from 'jose';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
 // Clients keep no session and never refresh on their own (see supabaseClient).

@@ -6,9 +6,9 @@
 import net from 'node:net';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../helpers/cli.js';
-import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../helpers/realtime.js';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { freePort } from '../../helpers/cli.js';
+import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../../helpers/realtime.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl && process.env.CI !== 'true') console.warn('realtime-cluster: REDIS_URL is not set, the cluster tests are skipped');

@@ -1,6 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 /** The chat schema of our users' plans: rooms, members, messages, with RLS through membership. */
 const CHAT = `

@@ -6,8 +6,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { localBackend, s3Backend, type StorageBackend } from '../helpers/storage.js';
-import { expectNoOrphans, startStorageWorld, type StorageWorld } from './storage-suite.js';
+import { localBackend, s3Backend, type StorageBackend } from '../../helpers/storage.js';
+import { expectNoOrphans, startStorageWorld, type StorageWorld } from './suite.js';
 
 describe.each([
   ['the local disk', localBackend],

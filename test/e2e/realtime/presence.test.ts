@@ -1,8 +1,8 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { closeRealtime, RawSocket, subscribed, waitFor } from '../helpers/realtime.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { closeRealtime, RawSocket, subscribed, waitFor } from '../../helpers/realtime.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 const HEARTBEAT_TIMEOUT_MS = 2000;
 let server: TestServer;

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { EXAMPLE_DIR, serveBuilt, type ServedPage } from '../../examples/chat/page.js';
-import { freePort } from '../helpers/cli.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { logicalDatabase } from '../realtime/changes/helpers.js';
+import { EXAMPLE_DIR, serveBuilt, type ServedPage } from '../../../examples/chat/page.js';
+import { freePort } from '../../helpers/cli.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { logicalDatabase } from '../../realtime/changes/helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = fs.existsSync(CHROMIUM);

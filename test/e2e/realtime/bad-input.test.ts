@@ -1,8 +1,8 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { closeRealtime, RawSocket, subscribed, waitFor } from '../helpers/realtime.js';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { closeRealtime, RawSocket, subscribed, waitFor } from '../../helpers/realtime.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
 const clients: SupabaseClient[] = [];

@@ -5,9 +5,9 @@
  */
 import type { RealtimePostgresChangesPayload, SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { closeRealtime, sleep, subscribed, waitFor } from '../helpers/realtime.js';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
-import { logicalDatabase } from '../realtime/changes/helpers.js';
+import { closeRealtime, sleep, subscribed, waitFor } from '../../helpers/realtime.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
+import { logicalDatabase } from '../../realtime/changes/helpers.js';
 
 const SCHEMA = `
 create table public.rooms (id bigint primary key, name text not null);

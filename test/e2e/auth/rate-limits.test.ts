@@ -4,7 +4,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
 let admin: SupabaseClient;

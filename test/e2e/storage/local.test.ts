@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { localBackend } from '../helpers/storage.js';
-import { storageSuite } from './storage-suite.js';
+import { localBackend } from '../../helpers/storage.js';
+import { storageSuite } from './suite.js';
 
 describe('storage on the local disk', () => storageSuite(localBackend));

@@ -1,8 +1,8 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../helpers/realtime.js';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
+import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../../helpers/realtime.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
 const clients: SupabaseClient[] = [];

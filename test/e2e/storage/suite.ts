@@ -8,8 +8,8 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
-import type { StorageBackend } from '../helpers/storage.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
+import type { StorageBackend } from '../../helpers/storage.js';
 
 export const STORAGE_POLICIES = `
 insert into storage.buckets (id, name, public) values ('avatars', 'avatars', true);

@@ -7,9 +7,9 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import type { ParsedMail } from 'mailparser';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../helpers/cli.js';
-import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
-import { linkAndCode, startMailSink, type MailSink } from '../helpers/smtp.js';
+import { freePort } from '../../helpers/cli.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
+import { linkAndCode, startMailSink, type MailSink } from '../../helpers/smtp.js';
 
 // Project overrides of the built-in templates (the subject line and {{ .Data.name }} included).
 const TEMPLATES: Record<string, string> = {
