@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { asClaims, inTransaction, type AsClaims, type Tx } from './claims.js';
 import { listenForever } from './listen.js';
+import { parseJson } from '../platform/json.js';
 
 export interface PoolStats {
   readonly total: number;
@@ -34,6 +35,14 @@ export interface Db extends Tx, AsClaims {
   close(): Promise<void>;
 }
 
+// json and jsonb columns are parsed keeping every number as stored (platform/json.ts): a bigint or
+// a numeric scale in a jsonb value survives the round trip through the server.
+const JSON_OIDS = new Set([114, 3802]);
+const jsonTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    format !== 'binary' && JSON_OIDS.has(oid) ? parseJson : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
 export type PoolOptions = Config['pool'] & { readonly url: string; readonly onIdleError: (err: Error) => void };
 
 export function createDb(options: PoolOptions): Db {
@@ -46,6 +55,7 @@ export function createDb(options: PoolOptions): Db {
     // Queries are written without waiting for the previous answer: withClaims sends BEGIN, the
     // claims and the first statement in one round trip (see `corked`).
     pipeline: true,
+    types: jsonTypes,
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);

@@ -6,11 +6,28 @@
  *
  * Fast path: when every number in the text reads back the same through a double (the common case),
  * it is plain `JSON.parse`. Otherwise lossless-json parses it, and each number that would change is
- * a `LosslessNumber` holding its text, which `stringifyJson` writes back verbatim.
+ * a `JsonNumber` holding its text, which `stringifyJson` writes back verbatim. Plain
+ * `JSON.stringify` (pg parameters, Hono's c.json, jose) writes a JsonNumber verbatim too where the
+ * runtime has `JSON.rawJSON` (Node.js 21+); on Node.js 20 it writes the nearest double, so every
+ * path that stores or answers user JSON calls `stringifyJson`.
  */
-import { isLosslessNumber, LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 
-export { isLosslessNumber, LosslessNumber };
+const rawJSON = (JSON as { rawJSON?: (text: string) => unknown }).rawJSON;
+
+/** A JSON number that a double would change, kept as its text. */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return rawJSON ? rawJSON(this.text) : Number(this.text);
+  }
+  valueOf(): number {
+    return Number(this.text);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
 
 // A JSON string (skipped) or a number token. Only valid JSON reaches it (JSON.parse ran first).
 const TOKENS = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
@@ -23,29 +40,30 @@ function numbersRoundTrip(text: string): boolean {
   return true;
 }
 
-const exactOrLossless = (text: string): number | LosslessNumber => (String(Number(text)) === text ? Number(text) : new LosslessNumber(text));
+const exactOrKept = (text: string): number | JsonNumber => (String(Number(text)) === text ? Number(text) : new JsonNumber(text));
+const VERBATIM = [{ test: (v: unknown) => v instanceof JsonNumber, stringify: (v: unknown) => (v as JsonNumber).text }];
 
-/** Parses JSON text; throws SyntaxError as JSON.parse does (also for a duplicate key whose numbers needed the lossless path). */
+/** Parses JSON text; throws SyntaxError as JSON.parse does (and for a duplicate key on the lossless path). */
 export function parseJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
   if (numbersRoundTrip(text)) return value;
   try {
-    return parseLossless(text, null, exactOrLossless);
+    return parseLossless(text, null, exactOrKept);
   } catch (err) {
     throw new SyntaxError(err instanceof Error ? err.message : String(err));
   }
 }
 
-/** JSON.stringify that writes a LosslessNumber as its original text. */
+/** JSON.stringify that writes a JsonNumber as its original text, on every runtime. */
 export function stringifyJson(value: unknown): string {
-  // Plain values (no LosslessNumber inside) take JSON.stringify's speed.
-  return containsLossless(value) ? (stringifyLossless(value) ?? 'null') : JSON.stringify(value);
+  // Plain values (no JsonNumber inside) take JSON.stringify's speed.
+  return containsKept(value) ? (stringifyLossless(value, undefined, undefined, VERBATIM) ?? 'null') : JSON.stringify(value);
 }
 
-function containsLossless(value: unknown, depth = 0): boolean {
+function containsKept(value: unknown, depth = 0): boolean {
   if (value === null || typeof value !== 'object' || depth > 1000) return false;
-  if (isLosslessNumber(value)) return true;
-  if (Array.isArray(value)) return value.some((v) => containsLossless(v, depth + 1));
-  for (const key in value) if (containsLossless((value as Record<string, unknown>)[key], depth + 1)) return true;
+  if (value instanceof JsonNumber) return true;
+  if (Array.isArray(value)) return value.some((v) => containsKept(v, depth + 1));
+  for (const key in value) if (containsKept((value as Record<string, unknown>)[key], depth + 1)) return true;
   return false;
 }
