@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util';
 import { createDb, type Db } from '../src/db/pool.js';
 import { createChangeHub } from '../src/realtime/changes/index.js';
 import type { AuthorisationMode } from '../src/realtime/changes/authorise.js';
-import { logicalDatabase, memoryBus, migrateWith, silentLog } from '../test/realtime/changes/helpers.js';
+import { createMemoryBus } from '../src/platform/bus/memory.js';
+import { logicalDatabase, migrateWith, silentLog } from './embedded.js';
 import { report } from './report.js';
-import { percentile } from '../src/bench/stats.js';
+import { percentile } from '../src/capacity/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +43,8 @@ interface Result {
 }
 
 async function measure(db: Db, url: string, mode: AuthorisationMode, table: string, sameClaims = false): Promise<Result> {
-  const bus = memoryBus();
+  // The in-process bus Trellis itself runs without REDIS_URL.
+  const bus = createMemoryBus(silentLog);
   const hub = await createChangeHub({ db, replicationUrl: url, bus, log: silentLog, authorisation: mode });
   let currentId = -1;
   let arrivals: number[] = [];

@@ -4,7 +4,7 @@
  * the room's history (60 %), types (25 %) or posts a message (15 %). Besides each operation's own
  * time, every receiver records how long a message and a typing event took to reach it.
  * The floor and the Socket.IO peer do the same rooms and database work with the thinnest code
- * (src/bench/chat-floor-server.ts).
+ * (src/capacity/chat-floor-server.ts).
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
