@@ -93,6 +93,9 @@ async function main() {
   const database = await logicalDatabase();
   const db = createDb({ url: database.url, max: 10, idleTimeoutMs: 10_000, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, preparedStatements: true, onIdleError: () => undefined });
   try {
+    // Not the chat fixture (examples/chat): a thousand subscribers with no auth.users rows (the
+    // app's foreign keys to profiles would refuse them), an inline membership check, and a twin
+    // table without RLS as the floor; the figures in docs/benchmarks.md were measured on this.
     await migrateWith(
       db,
       `create table members (room int, user_id uuid, primary key (room, user_id));
