@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util';
 import { createDb, type Db } from '../src/db/index.js';
 import { createChangeHub } from '../src/realtime/changes/index.js';
 import type { AuthorisationMode } from '../src/realtime/changes/authorise.js';
-import { logicalDatabase, memoryBus, migrateWith, silentLog } from '../test/realtime/changes/helpers.js';
+import { createMemoryBus } from '../src/platform/bus/memory.js';
+import { logicalDatabase, migrateWith, silentLog } from './embedded.js';
 import { report } from './report.js';
-import { percentile } from '../src/bench/stats.js';
+import { percentile } from '../src/capacity/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +43,8 @@ interface Result {
 }
 
 async function measure(db: Db, url: string, mode: AuthorisationMode, table: string, sameClaims = false): Promise<Result> {
-  const bus = memoryBus();
+  // The in-process bus Trellis itself runs without REDIS_URL.
+  const bus = createMemoryBus(silentLog);
   const hub = await createChangeHub({ db, replicationUrl: url, bus, log: silentLog, authorisation: mode });
   let currentId = -1;
   let arrivals: number[] = [];
@@ -91,6 +93,9 @@ async function main() {
   const database = await logicalDatabase();
   const db = createDb({ url: database.url, max: 10, idleTimeoutMs: 10_000, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, preparedStatements: true, onIdleError: () => undefined });
   try {
+    // Not the chat fixture (examples/chat): a thousand subscribers with no auth.users rows (the
+    // app's foreign keys to profiles would refuse them), an inline membership check, and a twin
+    // table without RLS as the floor; the figures in docs/benchmarks.md were measured on this.
     await migrateWith(
       db,
       `create table members (room int, user_id uuid, primary key (room, user_id));

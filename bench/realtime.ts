@@ -19,10 +19,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { freePort } from '../test/helpers/cli.js';
+import { freePort } from '../src/platform/net.js';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
-import { percentile } from '../src/bench/stats.js';
+import { percentile } from '../src/capacity/stats.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,8 +1,9 @@
 /**
  * Data API throughput (issue 4) on the chat schema, through a started Trellis (embedded
  * PostgreSQL): "latest 50 messages of a room" and "insert one message", each beside its floor, in
- * the same run: bench/floors/rest-floor.mjs, a minimal node:http handler sending the same SQL with
- * the same SET LOCAL role and claims through the same driver. Target: Trellis ≥ 0.8 × floor.
+ * the same run: src/capacity/floor-server.ts (the floor `trellis bench crud` uses), a minimal
+ * node:http handler sending the same SQL with the same SET LOCAL role and claims through the same
+ * driver, here with pg used plainly (its /sequential/ routes). Target: Trellis ≥ 0.8 × floor.
  * A second floor sends those statements pipelined in one write, as Trellis does: the ratio to it is
  * the cost of Trellis's HTTP, auth, parsing and planning alone.
  *
@@ -13,7 +14,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
-import { freePort } from '../test/helpers/cli.js';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
@@ -31,7 +31,12 @@ const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
 
 async function main() {
-  const migrations = { '20240101000000_chat.sql': path.join(ROOT, 'bench', 'fixtures', 'chat.sql') };
+  // The chat app's schema (the one chat fixture), and messages out of the realtime publication:
+  // this measures the data API alone, without the WAL reader sharing the server's CPU.
+  const migrations = {
+    '20240101000000_chat.sql': path.join(ROOT, 'examples', 'chat', 'supabase', 'migrations', '20240101000000_chat.sql'),
+    '20240101000001_rest_only.sql': path.join(ROOT, 'bench', 'fixtures', 'rest-only.sql'),
+  };
   await withBenchServer({ env: { AUTH_RATE_LIMIT_SIGN_IN: '1000000' }, migrations }, async ({ url, dbUrl, anonKey }) => {
     const signup = await fetch(`${url}/auth/v1/signup`, {
       method: 'POST',
@@ -55,18 +60,25 @@ async function main() {
       if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
       await r.arrayBuffer();
     };
-    const floorPort = await freePort();
-    const floor = fork(path.join(ROOT, 'bench', 'floors', 'rest-floor.mjs'), [String(floorPort), dbUrl, JSON.stringify(claims)], { stdio: 'ignore' });
-    await new Promise((resolve) => floor.once('message', resolve));
+    // The statements as Trellis names and prepares them; the JSON body is built by PostgreSQL.
+    const statements = {
+      latest: `select coalesce(json_agg(m), '[]'::json)::text as body from (select id, body, author_id, created_at from public.messages where room_id = $1 order by id desc limit 50) m`,
+      insert: `insert into public.messages (room_id, body) select room_id, body from json_populate_record(null::public.messages, $1::json)`,
+    };
+    const floor = fork(path.join(ROOT, 'dist', 'capacity', 'floor-server.js'), [dbUrl, JSON.stringify(statements), '10'], { stdio: 'ignore' });
+    const floorPort = await new Promise<number>((resolve) => floor.once('message', (m) => resolve((m as { port: number }).port)));
     const floorUrl = `http://127.0.0.1:${floorPort}`;
+    const floorCall = async (route: string, values: unknown[]) =>
+      ok(await fetch(`${floorUrl}/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claims, values }) }));
+    const message = JSON.stringify({ room_id: room, body: 'hello' });
     const load = { concurrency: CONCURRENCY, seconds: SECONDS };
     const scenarios = {
       trellisRead: async () => ok(await fetch(latestUrl, { headers })),
-      floorRead: async () => ok(await fetch(`${floorUrl}/messages?room=${room}`)),
-      pipelinedRead: async () => ok(await fetch(`${floorUrl}/pipelined/messages?room=${room}`)),
+      floorRead: () => floorCall('sequential/latest', [room]),
+      pipelinedRead: () => floorCall('latest', [room]),
       trellisInsert: async () => ok(await fetch(`${url}/rest/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
-      floorInsert: async () => ok(await fetch(`${floorUrl}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
-      pipelinedInsert: async () => ok(await fetch(`${floorUrl}/pipelined/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room_id: room, body: 'hello' }) })),
+      floorInsert: () => floorCall('sequential/insert', [message]),
+      pipelinedInsert: () => floorCall('insert', [message]),
     };
     // Rounds alternate Trellis and floor, so drift in a shared machine's speed hits both alike;
     // each figure is the median over the rounds.

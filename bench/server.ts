@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { signApiKeys } from '../src/project/secrets.js';
-import { freePort } from '../test/helpers/cli.js';
+import { freePort } from '../src/platform/net.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 

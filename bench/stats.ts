@@ -1,5 +1,12 @@
-/** Small statistics and load helpers shared by the benchmarks. */
-import { percentile } from '../src/bench/stats.js';
+/**
+ * The closed-loop load of the developer benchmarks: a fixed number of loops, each sending its next
+ * request as soon as the last one answered, for a fixed time; throughput and latency over it.
+ * The arithmetic (percentiles) is src/capacity/stats.ts's. The loop itself stays here because
+ * it does another job than the capacity harness (src/capacity/runner.ts): that one paces virtual
+ * users with think time and steps their number until a latency budget breaks; this one measures
+ * the most a fixed concurrency gets through, the figure docs/benchmarks.md compares to a floor.
+ */
+import { percentile } from '../src/capacity/stats.js';
 
 export interface LoadResult {
   readonly ops: number;

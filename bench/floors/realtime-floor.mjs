@@ -1,6 +1,9 @@
 // The floor for realtime fan-out: raw `ws`, rooms in a Map, the same Phoenix 2.0.0 frames Trellis
 // exchanges (join reply, broadcast to the others in the room), encoded once per message. Nothing
 // else: no tokens, no limits, no presence, no bus.
+// Not src/capacity/chat-floor-server.ts: that floor speaks its own small JSON frames and does the
+// chat's database work; this one must speak Phoenix, so that one client (bench/realtime.ts's bare
+// Phoenix sockets) drives Trellis and the floor alike and only the servers differ.
 import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2]);

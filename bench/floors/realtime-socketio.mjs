@@ -1,4 +1,7 @@
 // The peer for realtime fan-out: Socket.IO doing the same rooms (websocket transport only).
+// Not src/capacity/chat-floor-server.ts's Socket.IO mode: that one joins the room named in the
+// handshake and relays chat typing/messages backed by the database; this one is pure fan-out of
+// broadcasts, with an explicit join (acknowledged, as a Phoenix join is) to match bench/realtime.ts.
 import http from 'node:http';
 import { Server } from 'socket.io';
 

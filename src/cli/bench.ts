@@ -1,10 +1,10 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
 import { FatalError } from '../errors.js';
-import { runBench, type HarnessOptions } from '../bench/harness.js';
-import { currentCommit, writeMarkdownSection } from '../bench/provenance.js';
-import { renderReport } from '../bench/render.js';
-import { scenarios } from '../bench/scenarios/index.js';
-import { remoteTarget, startLocalTarget, type Target } from '../bench/target.js';
+import { runBench, type HarnessOptions } from '../capacity/harness.js';
+import { currentCommit, writeMarkdownSection } from '../capacity/provenance.js';
+import { renderReport } from '../capacity/render.js';
+import { scenarios } from '../capacity/scenarios/index.js';
+import { remoteTarget, startLocalTarget, type Target } from '../capacity/target.js';
 import { parseFlags } from './args.js';
 
 export const benchHelp = `Usage: trellis bench <${Object.keys(scenarios).join('|')}> [options]

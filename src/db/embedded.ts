@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { childProcessEnv } from '../config.js';
 import { FatalError, errorMessage } from '../errors.js';
+import { freePort } from '../platform/net.js';
 
 export interface EmbeddedDatabase {
   readonly url: string;
@@ -214,17 +214,6 @@ async function checkReachable(pgDir: string, runAs: RunAs): Promise<void> {
     }
     if (dir === path.dirname(dir)) return;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** The last error PostgreSQL logged since `offset` (earlier runs' lines are not this start's reason). */

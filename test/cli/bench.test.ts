@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { BenchReport } from '../../src/bench/harness.js';
-import { crudScenario } from '../../src/bench/scenarios/crud.js';
+import type { BenchReport } from '../../src/capacity/harness.js';
+import { crudScenario } from '../../src/capacity/scenarios/crud.js';
 import { freePort, runCli, type CliResult } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

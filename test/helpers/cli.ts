@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/bench/target.js';
+import { freePort } from '../../src/platform/net.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/trellis.js', import.meta.url));
 
@@ -83,7 +83,7 @@ export async function startCli(dir: string, env: Record<string, string> = {}): P
   };
 }
 
-/** A loopback port nobody listens on right now (the one the benchmark harness uses). */
+/** A loopback port nobody listens on right now (src/platform/net.ts: the one the server, the capacity harness and the benchmarks use). */
 export { freePort };
 
 /** A project folder the embedded database's user can enter when tests run as root. */

@@ -1,6 +1,6 @@
 /** The in-process bus of a single instance: the embedded default, when REDIS_URL is unset. */
 import type { Logger } from '../logger.js';
-import type { Bus, BusListener } from './index.js';
+import { deliver, type Bus, type BusListener } from './bus.js';
 
 export function createMemoryBus(log?: Logger): Bus {
   const topics = new Map<string, Set<BusListener>>();
@@ -27,14 +27,3 @@ export function createMemoryBus(log?: Logger): Bus {
   };
 }
 
-/**
- * One subscriber's exception must not keep the message from the others, reach the publisher, or
- * (from a Redis event handler) crash the process: it is a bug, logged.
- */
-export function deliver(listener: BusListener, message: Uint8Array | string, log: Logger | undefined): void {
-  try {
-    listener(message);
-  } catch (err) {
-    log?.error({ err }, 'a bus subscriber failed');
-  }
-}

@@ -7,8 +7,7 @@
 import { Redis } from 'ioredis';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
-import type { Bus, BusListener } from './index.js';
-import { deliver } from './memory.js';
+import { deliver, type Bus, type BusListener } from './bus.js';
 
 // Redis keeps no type: a one-byte tag says whether a message was published as text or as bytes.
 const TEXT = 0x74; // 't'

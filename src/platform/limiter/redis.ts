@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
-import type { RateLimiter } from './index.js';
-import { consumeOne, keyPrefixOf, LimiterCache, memoryLimiterFor } from './memory.js';
+import { consumeOne, keyPrefixOf, LimiterCache, memoryLimiterFor } from './flexible.js';
+import type { RateLimiter } from './limiter.js';
 
 // A healthy Redis answers in well under a millisecond; one that takes longer than this is treated
 // as down for this request rather than making a sign-in wait for it.

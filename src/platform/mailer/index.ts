@@ -5,23 +5,11 @@
  */
 import type { Db } from '../../db/index.js';
 import type { Logger } from '../logger.js';
+import type { Mailer } from './mailer.js';
 import { createOutboxMailer } from './outbox.js';
 import { createSmtpMailer } from './smtp.js';
 
-export interface Mail {
-  readonly to: string;
-  readonly subject: string;
-  readonly html: string;
-  readonly text: string;
-  /** What the mail is for (`confirmation`, `magic_link`, …): logged and kept with an outbox row. */
-  readonly kind: string;
-}
-
-export interface Mailer {
-  /** Resolves once the mail is handed over (SMTP server accepted it, or the outbox row is written). */
-  send(mail: Mail): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Mail, Mailer } from './mailer.js';
 
 export function createMailer(options: { smtpUrl: string | undefined; from: string; db: Db; log: Logger }): Mailer {
   return options.smtpUrl === undefined

@@ -1,7 +1,7 @@
 /** No SMTP configured: mail goes to the log and to trellis.mail_outbox instead of to anyone. */
 import type { Db } from '../../db/index.js';
 import type { Logger } from '../logger.js';
-import type { Mailer } from './index.js';
+import type { Mailer } from './mailer.js';
 
 export function createOutboxMailer(options: { db: Db; log: Logger }): Mailer {
   const { db, log } = options;

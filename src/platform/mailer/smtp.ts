@@ -1,6 +1,6 @@
 /** Mail through the SMTP server in SMTP_URL, over a small pool of kept-open connections. */
 import nodemailer from 'nodemailer';
-import type { Mailer } from './index.js';
+import type { Mailer } from './mailer.js';
 
 export function createSmtpMailer(options: { smtpUrl: string; from: string }): Mailer {
   // A pool: a burst of sign-ups reuses connections instead of a TCP and TLS handshake per mail.

@@ -1,7 +1,7 @@
 /** A pass-through stream that counts and hashes bytes and fails once they pass a bound. */
 import crypto from 'node:crypto';
 import { Transform } from 'node:stream';
-import { TooLarge, type WriteResult } from './index.js';
+import { TooLarge, type WriteResult } from './store.js';
 
 export interface CountingHasher extends Transform {
   result(): WriteResult;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { countingHasher } from './hash.js';
-import { MissingObject, type ByteRange, type ObjectKey, type ObjectStore, type WriteResult } from './index.js';
+import { MissingObject, type ByteRange, type ObjectKey, type ObjectStore, type WriteResult } from './store.js';
 
 export async function createLocalStore(root: string): Promise<ObjectStore> {
   const tmp = path.join(root, '.tmp');

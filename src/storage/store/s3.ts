@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { countingHasher } from './hash.js';
-import { MissingObject, type ObjectKey, type ObjectStore } from './index.js';
+import { MissingObject, type ObjectKey, type ObjectStore } from './store.js';
 
 export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
   const client = new S3Client({

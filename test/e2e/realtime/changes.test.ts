@@ -5,23 +5,20 @@
  */
 import type { RealtimePostgresChangesPayload, SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CHAT_FIXTURE } from '../../helpers/chat.js';
 import { closeRealtime, sleep, subscribed, waitFor } from '../../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 import { logicalDatabase } from '../../realtime/changes/helpers.js';
 
-const SCHEMA = `
-create table public.rooms (id bigint primary key, name text not null);
-create table public.members (room_id bigint references public.rooms (id), user_id uuid not null, primary key (room_id, user_id));
-create table public.messages (id bigint generated always as identity primary key, room_id bigint not null references public.rooms (id), body text not null, author_id uuid default auth.uid());
+/**
+ * What this suite adds to the chat fixture (examples/chat): rooms 1 and 2 in place of the app's
+ * seed rooms, messages written from plain SQL with no author, and a table outside the publication.
+ */
+const CHAT_EXTRAS = `
+delete from public.rooms;
+insert into public.rooms (id, name) overriding system value values (1, 'one'), (2, 'two');
+alter table public.messages alter column author_id drop not null;
 create table public.audit (id bigint generated always as identity primary key, note text);
-create function public.is_member(room bigint) returns boolean language sql stable security definer set search_path = '' as $$
-  select exists (select 1 from public.members where room_id = room and user_id = auth.uid())
-$$;
-alter table public.messages enable row level security;
-create policy "members read" on public.messages for select to authenticated using (public.is_member(room_id));
-create policy "members post" on public.messages for insert to authenticated with check (public.is_member(room_id));
-alter publication supabase_realtime add table public.messages;
-insert into public.rooms values (1, 'one'), (2, 'two');
 `;
 
 type Change = RealtimePostgresChangesPayload<{ id: number; room_id: number; body: string }>;
@@ -47,7 +44,7 @@ function listen(client: SupabaseClient, name: string, filter: { event: '*' | 'IN
 
 beforeAll(async () => {
   database = await logicalDatabase();
-  server = await startTestServer({ databaseUrl: database.url, migrations: { '20240101000000_chat.sql': SCHEMA } });
+  server = await startTestServer({ databaseUrl: database.url, migrations: { '20240101000000_chat.sql': CHAT_FIXTURE, '20240101000001_changes_extras.sql': CHAT_EXTRAS } });
 }, 120_000);
 afterAll(async () => {
   await closeRealtime(...clients);

@@ -4,10 +4,12 @@
  * and claims, sent as Trellis sends them (BEGIN, claims, statement, COMMIT pipelined in one write)
  * — and nothing else (no router, no parser, no planner, no JWT). Run as a child process:
  *
- *   node dist/bench/floor-server.js <database url> <statements json>
+ *   node dist/capacity/floor-server.js <database url> <statements json> [pool size]
  *
  * `POST /<name>` with `{"claims": {...}, "values": [...]}` runs statement <name>; the first column
- * of its first row is the body. It prints its port on stdout (or sends it over IPC).
+ * of its first row is the body. `POST /sequential/<name>` runs it with pg used plainly instead (four
+ * round trips: the floor bench/rest.ts also reports, beside this pipelined one). It prints its port
+ * on stdout (or sends it over IPC).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,17 +42,39 @@ export async function asUserPipelined(pool: pg.Pool, name: string, text: string,
   return (settled[2] as PromiseFulfilledResult<pg.QueryResult>).value;
 }
 
+/** The same transaction with pg used plainly: each statement awaited before the next is sent. */
+export async function asUserSequential(pool: pg.Pool, name: string, text: string, claims: { role: string }, values: unknown[]): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query({ name: 'claims', text: SET_CLAIMS, values: [claims.role, JSON.stringify(claims)] });
+    const result = await client.query({ name, text, values });
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback');
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 export function floorServer(dbUrl: string, statements: FloorStatements, poolMax: number): http.Server {
   const pool = new pg.Pool({ connectionString: dbUrl, max: poolMax, pipeline: true });
+  // Opened on first use only: the capacity floors never send a sequential request.
+  let sequentialPool: pg.Pool | undefined;
   const server = http.createServer(async (req, res) => {
-    const name = (req.url ?? '').slice(1);
+    const sequential = (req.url ?? '').startsWith('/sequential/');
+    const name = (req.url ?? '').slice(sequential ? '/sequential/'.length : 1);
     const text = statements[name];
     if (!text || req.method !== 'POST') return void res.writeHead(404).end();
     let raw = '';
     for await (const chunk of req) raw += chunk;
     try {
       const { claims, values } = JSON.parse(raw) as { claims: { role: string }; values: unknown[] };
-      const result = await asUserPipelined(pool, name, text, claims, values);
+      const result = sequential
+        ? await asUserSequential((sequentialPool ??= new pg.Pool({ connectionString: dbUrl, max: poolMax })), name, text, claims, values)
+        : await asUserPipelined(pool, name, text, claims, values);
       const first = result.rows[0] as Record<string, unknown> | undefined;
       const body = first ? Object.values(first)[0] : undefined;
       res.writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' }).end(body === undefined ? undefined : String(body));
@@ -58,7 +82,10 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
       res.writeHead(500).end(String(err));
     }
   });
-  server.on('close', () => void pool.end());
+  server.on('close', () => {
+    void pool.end();
+    void sequentialPool?.end();
+  });
   return server;
 }
 

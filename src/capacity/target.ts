@@ -4,11 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { benchServerEnv } from '../config.js';
 import { FatalError } from '../errors.js';
+import { freePort } from '../platform/net.js';
 import { signApiKeys } from '../project/secrets.js';
 import { readRuntimeState } from '../project/state.js';
 
@@ -74,18 +74,6 @@ export async function remoteTarget(url: string, jwtSecret: string, dbUrl: string
   if (health !== 200) throw new FatalError(`no Trellis answers at ${base} (GET /health gave ${health || 'no answer'})`, '--target');
   const keys = await signApiKeys(jwtSecret);
   return { url: base, anonKey: keys.anonKey, serviceRoleKey: keys.serviceRoleKey, jwtSecret, dbUrl, pid: undefined, close: async () => undefined };
-}
-
-/** A loopback port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ProcessSample {

@@ -6,7 +6,7 @@
  * by the server that stored it (no WAL, no per-receiver RLS check: what a hand-written chat
  * server does). Run as a child process:
  *
- *   node dist/bench/chat-floor-server.js <database url> <ws|socket.io>
+ *   node dist/capacity/chat-floor-server.js <database url> <ws|socket.io>
  *
  * HTTP: `POST /history` and `POST /post` with `{"claims": {...}, "values": [...]}`. Live: a
  * socket per user joined to `?room=R`; it sends `{"typing": {...}}` and receives

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { errorRate, LatencyRecorder, percentile } from '../../src/bench/stats.js';
-import { parseProcStat } from '../../src/bench/target.js';
-import { syntheticUserId } from '../../src/bench/tokens.js';
+import { errorRate, LatencyRecorder, percentile } from '../../src/capacity/stats.js';
+import { parseProcStat } from '../../src/capacity/target.js';
+import { syntheticUserId } from '../../src/capacity/tokens.js';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);

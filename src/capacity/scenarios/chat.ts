@@ -4,7 +4,7 @@
  * the room's history (60 %), types (25 %) or posts a message (15 %). Besides each operation's own
  * time, every receiver records how long a message and a typing event took to reach it.
  * The floor and the Socket.IO peer do the same rooms and database work with the thinnest code
- * (src/bench/chat-floor-server.ts).
+ * (src/capacity/chat-floor-server.ts).
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
@@ -20,6 +20,13 @@ import type { PreparedScenario, Scenario } from './index.js';
 const USERS_PER_ROOM = 10;
 const ROOMS = 1000;
 
+/**
+ * Not the chat app's schema (examples/chat, the tests' and bench/rest.ts's chat fixture), on
+ * purpose: the virtual users are synthetic (tokens signed here for ids that have no auth.users row
+ * or profile, so that stepping to thousands of users costs no sign-ups), which the app's foreign
+ * keys to profiles would refuse; and `--print-schema` is applied to a user's own project behind
+ * --target, where prefixed tables and `if not exists` keep clear of their own rooms and messages.
+ */
 const SCHEMA = `-- trellis bench chat: rooms, members and messages under RLS (tables prefixed bench_chat_).
 create table if not exists public.bench_chat_rooms (id bigint generated always as identity primary key, name text not null);
 create table if not exists public.bench_chat_members (room_id bigint references public.bench_chat_rooms (id), user_id uuid not null default auth.uid(), primary key (room_id, user_id));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { capacityStatement, type StepReport } from '../../src/bench/harness.js';
-import { capacity, holds, nextUsers, type Budget, type SearchOptions, type StepResult } from '../../src/bench/stepping.js';
+import { capacityStatement, type StepReport } from '../../src/capacity/harness.js';
+import { capacity, holds, nextUsers, type Budget, type SearchOptions, type StepResult } from '../../src/capacity/stepping.js';
 
 const budget: Budget = { p99Ms: 100, maxErrorRate: 0.01 };
 const search: SearchOptions = { startUsers: 10, maxUsers: 5000, resolution: 0.1, maxSteps: 20 };

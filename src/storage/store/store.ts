@@ -1,0 +1,54 @@
+/**
+ * The ObjectStore seam: where object bytes live. Metadata (names, owners, policies) is in
+ * PostgreSQL; a store only keeps bytes under a key and never decides who may read them.
+ */
+import type { Readable } from 'node:stream';
+
+/** One stored copy of an object's bytes. A new upload is a new version; the row names the current one. */
+export interface ObjectKey {
+  readonly bucket: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface WriteResult {
+  readonly size: number;
+  /** Hex MD5 of the bytes (what S3 reports as the ETag of a single-part upload). */
+  readonly md5: string;
+}
+
+export interface ByteRange {
+  readonly start: number;
+  /** Inclusive. */
+  readonly end: number;
+}
+
+/** Thrown by `write` when the body passes `maxBytes`: nothing is left behind. */
+export class TooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the object exceeded ${limit} bytes`);
+    this.name = 'TooLarge';
+  }
+}
+
+/** Thrown by `read` when the key has no bytes. */
+export class MissingObject extends Error {
+  constructor() {
+    super('no such stored object');
+    this.name = 'MissingObject';
+  }
+}
+
+export interface ObjectStore {
+  /**
+   * Streams `body` to `key`. Atomic: after a failure (body error, abort, `maxBytes` passed) the key
+   * holds nothing; the bytes appear only once all of them are written. Memory stays bounded.
+   */
+  write(key: ObjectKey, body: Readable, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  /** The bytes of `key`, or a part of them. */
+  read(key: ObjectKey, range?: ByteRange): Promise<Readable>;
+  copy(from: ObjectKey, to: ObjectKey): Promise<void>;
+  /** Removes keys; missing ones are ignored. */
+  remove(keys: readonly ObjectKey[]): Promise<void>;
+  close(): Promise<void>;
+}
