@@ -27,11 +27,26 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
   // only knows the subscriptions that once succeeded.
   const subscriber = new Redis(options.redisUrl, { ...common, enableOfflineQueue: false, autoResubscribe: false });
   const topics = new Map<string, Set<BusListener>>();
+  // Healthy only once every topic is subscribed again: a message published between the reconnect
+  // and the SUBSCRIBE's answer would be lost while /ready already said all is well.
+  let resubscribed = false;
   subscriber.on('ready', () => {
-    if (topics.size > 0) subscriber.subscribe(...topics.keys()).catch((err: unknown) => onError(err));
+    resubscribed = false;
+    const again = topics.size > 0 ? subscriber.subscribe(...topics.keys()) : Promise.resolve();
+    again.then(
+      () => {
+        resubscribed = subscriber.status === 'ready';
+        onReady();
+      },
+      (err: unknown) => onError(err),
+    );
+  });
+  subscriber.on('close', () => {
+    resubscribed = false;
   });
   let closing = false;
   let down = false;
+  const healthy = () => publisher.status === 'ready' && subscriber.status === 'ready' && resubscribed;
 
   const onError = (err: unknown) => {
     if (closing || down) return;
@@ -39,13 +54,14 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
     log.warn({ err: errorMessage(err) }, 'Redis is unreachable: realtime messages reach this instance only until it returns');
   };
   const onReady = () => {
-    if (down && publisher.status === 'ready' && subscriber.status === 'ready') {
+    if (down && healthy()) {
       down = false;
       log.info('Redis is reachable again: realtime messages reach every instance again');
     }
   };
   // Without 'error' listeners ioredis reports every failed reconnect attempt on stderr.
-  for (const client of [publisher, subscriber]) client.on('error', onError).on('ready', onReady);
+  for (const client of [publisher, subscriber]) client.on('error', onError);
+  publisher.on('ready', onReady);
 
   subscriber.on('messageBuffer', (channel: Buffer, raw: Buffer) => {
     const listeners = topics.get(channel.toString());
@@ -77,7 +93,7 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
         if (!closing && subscriber.status === 'ready') subscriber.unsubscribe(topic).catch(() => undefined);
       };
     },
-    isHealthy: () => publisher.status === 'ready' && subscriber.status === 'ready',
+    isHealthy: healthy,
     async close() {
       closing = true;
       topics.clear();
