@@ -73,6 +73,12 @@ export const settings = {
   rateLimitVerify: { env: 'AUTH_RATE_LIMIT_VERIFY', schema: int(1, 1_000_000), fallback: '30', doc: 'OTP, link and TOTP verification attempts per IP address per 5 minutes.' },
   rateLimitEmailSent: { env: 'AUTH_RATE_LIMIT_EMAIL_SENT', schema: int(1, 1_000_000), fallback: '30', doc: 'Emails (confirmation, magic link, recovery) sent per hour, across the whole server.' },
   emailMaxFrequency: { env: 'AUTH_EMAIL_MAX_FREQUENCY', schema: int(0, 86_400), fallback: '60', doc: 'Seconds before another email may go to the same address (0: no minimum).' },
+  rateLimitEmailPerAddress: { env: 'AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS', schema: int(1, 1_000_000), fallback: '10', doc: 'Emails sent to one address per hour (besides AUTH_EMAIL_MAX_FREQUENCY), so one inbox cannot be flooded.' },
+  rateLimitEmailPerIp: { env: 'AUTH_RATE_LIMIT_EMAIL_PER_IP', schema: int(1, 1_000_000), fallback: '10', doc: 'Emails the requests of one client address may cause per hour (admin invites with the service role key are not counted).' },
+  emailReservePercent: { env: 'AUTH_EMAIL_RESERVE_PERCENT', schema: int(0, 100), fallback: '25', doc: 'Share of AUTH_RATE_LIMIT_EMAIL_SENT kept for recovery and sign-in mails to confirmed users: mails to new or unconfirmed addresses may use only the rest.' },
+  rateLimitPasswordFailures: { env: 'AUTH_RATE_LIMIT_PASSWORD_FAILURES', schema: int(1, 1_000_000), fallback: '10', doc: 'Wrong passwords one account (email address) may get per AUTH_PASSWORD_FAILURE_WINDOW, from any client address; beyond, its password sign-in is refused (429), right password or not, until the window ends.' },
+  passwordFailureWindow: { env: 'AUTH_PASSWORD_FAILURE_WINDOW', schema: int(1, 86_400), fallback: '900', doc: 'Seconds of the window AUTH_RATE_LIMIT_PASSWORD_FAILURES counts in, from the first wrong password.' },
+  otpMaxAttempts: { env: 'AUTH_OTP_MAX_ATTEMPTS', schema: int(1, 1000), fallback: '5', doc: 'Wrong codes an emailed one-time code or a TOTP challenge takes before it is invalidated (then even the right code is refused).' },
   rateLimitAnonymous: { env: 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', schema: int(1, 1_000_000), fallback: '30', doc: 'Anonymous sign-ins per IP address per hour.' },
   smtpUrl: { env: 'SMTP_URL', schema: z.string().regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' }).optional(), doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.' },
   smtpFrom: { env: 'SMTP_FROM', schema: z.string().min(3), fallback: 'Trellis <noreply@localhost>', doc: 'The From header of outgoing mail.' },
@@ -146,6 +152,13 @@ export interface Config {
       readonly anonymous: number;
       /** Seconds between two mails to one address. */
       readonly emailMaxFrequency: number;
+      readonly emailPerAddress: number;
+      readonly emailPerIp: number;
+      /** Percent of `emailSent` only recovery and sign-in mails of confirmed users may use. */
+      readonly emailReservePercent: number;
+      readonly passwordFailures: number;
+      readonly passwordFailureWindowS: number;
+      readonly otpMaxAttempts: number;
     };
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
@@ -247,6 +260,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         emailSent: read('rateLimitEmailSent', flags, env),
         anonymous: read('rateLimitAnonymous', flags, env),
         emailMaxFrequency: read('emailMaxFrequency', flags, env),
+        emailPerAddress: read('rateLimitEmailPerAddress', flags, env),
+        emailPerIp: read('rateLimitEmailPerIp', flags, env),
+        emailReservePercent: read('emailReservePercent', flags, env),
+        passwordFailures: read('rateLimitPasswordFailures', flags, env),
+        passwordFailureWindowS: read('passwordFailureWindow', flags, env),
+        otpMaxAttempts: read('otpMaxAttempts', flags, env),
       }),
     }),
     mail: Object.freeze({ smtpUrl: read('smtpUrl', flags, env), from: read('smtpFrom', flags, env) }),

@@ -9,6 +9,7 @@ import { errors } from './errors.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
 import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
 import type { AuthLimits } from './limits.js';
+import { beginPasswordAttempt } from './attempts.js';
 import { refresh, startSession } from './sessions.js';
 import { findUserByEmail, insertEmailIdentity, insertUser, isBanned, normaliseEmail, updateUser, userJson } from './users.js';
 
@@ -57,7 +58,7 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
     // first one (whoever confirms must not inherit a password someone else chose).
     const user = existing ?? (await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: !confirm }));
     if (!confirm) return { kind: 'session' as const, session: await startSession(tx, ctx.settings, user, 'password', client) };
-    return { kind: 'confirm' as const, prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: !existing };
+    return { kind: 'confirm' as const, prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester: { ip: client.ip } }), created: !existing };
   });
 
   if (outcome.kind === 'session') return c.json(outcome.session);
@@ -96,13 +97,21 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (!body.email || !body.password) throw errors.invalidCredentials();
     await ctx.limit(limits.signIn, client.ip);
     const email = normaliseEmail(body.email);
+    // A string that is no address matches no user, so there is no account to protect.
+    const attempt = email ? await beginPasswordAttempt(ctx.db, limits, email) : undefined;
     const user = email ? await ctx.db.transaction((tx) => findUserByEmail(tx, email)) : undefined;
     // Always pays for one hash, found or not, so timing does not reveal registered addresses.
     const ok = await verifyPassword(user?.encrypted_password, body.password);
     if (!user || !ok) throw errors.invalidCredentials();
-    if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) throw errors.emailNotConfirmed();
-    if (isBanned(user)) throw errors.userBanned();
-    return c.json(await ctx.db.transaction((tx) => startSession(tx, ctx.settings, user, 'password', client)));
+    // The password was right: the attempt is no failure, whatever follows.
+    const session = await ctx.db.transaction(async (tx) => {
+      await attempt?.succeeded(tx);
+      if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) return errors.emailNotConfirmed();
+      if (isBanned(user)) return errors.userBanned();
+      return startSession(tx, ctx.settings, user, 'password', client);
+    });
+    if (session instanceof ApiError) throw session;
+    return c.json(session);
   }
   if (grant === 'refresh_token') {
     const body = await readJson(c, refreshGrant, codes);
@@ -166,7 +175,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
       if (confirm) {
         // The change waits for the new address to confirm it (anonymous users included, as on
         // GoTrue); the mail is prepared here so that over the email budget nothing changes.
-        prepared = await prepareMail(ctx, limits, tx, { user, type: 'email_change', email: newEmail, redirectTo });
+        prepared = await prepareMail(ctx, limits, tx, { user, type: 'email_change', email: newEmail, redirectTo, requester: { ip: ctx.client(c).ip } });
         user = prepared.user;
       } else {
         user = await updateUser(tx, user.id, `email = $2, email_confirmed_at = now()`, [newEmail]);

@@ -287,7 +287,7 @@ export async function invite(ctx: AuthContext, limits: AuthLimits, c: Context) {
     const existing = await findUserByEmail(tx, email, true);
     if (existing?.email_confirmed_at) throw errors.emailExists();
     const user = existing ?? (await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true }));
-    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'invite', email, redirectTo }), created: !existing };
+    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'invite', email, redirectTo, requester: 'service_role' }), created: !existing };
   });
   const user = await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
   return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));

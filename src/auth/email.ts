@@ -16,6 +16,7 @@ import { safeRedirect, type AuthContext } from './context.js';
 import { randomCode, randomToken, safeEqual, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
+import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
 import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isBanned, updateUser, type UserRow } from './users.js';
 
@@ -60,7 +61,7 @@ export async function issueLink(
     `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at, drops_password)
      values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)
      on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
-       relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at,
+       relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at, failed_attempts = 0,
        drops_password = auth.one_time_tokens.drops_password or excluded.drops_password`,
     [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry, dropsPassword],
   );
@@ -76,23 +77,20 @@ export interface PreparedMail {
 }
 
 /**
- * Within `tx`: counts the mail against the server's hourly email budget, issues its link and
- * renders it. Over budget, the error rolls back whatever `tx` did before (such as creating the
- * user the mail was for). The mail is sent after commit, by `deliver`.
+ * Within `tx`: counts the mail against its budgets (mail-budget.ts), issues its link and renders
+ * it. Over a budget, the error rolls back whatever `tx` did before (such as creating the user the
+ * mail was for). The mail is sent after commit, by `deliver`.
  */
 export async function prepareMail(
   ctx: AuthContext,
   limits: AuthLimits,
   tx: Tx,
-  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; dropsPassword?: boolean },
+  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; requester: MailRequester; dropsPassword?: boolean },
 ): Promise<PreparedMail> {
   const { user, type, email } = request;
-  const perAddress = limits.emailPerAddress;
-  if (perAddress) {
-    // Checked before the server-wide budget, so one address asked for again and again cannot spend it.
-    await ctx.limit(perAddress, email, () => errors.emailTooFrequent(perAddress.durationS));
-  }
-  await ctx.limit(limits.emailSent, 'server', errors.emailRateLimited);
+  // Recovery and sign-in mails of users who proved their address may use the reserved budget.
+  const reserved = (type === 'recovery' || type === 'magiclink') && user.email_confirmed_at !== null;
+  await chargeMailBudgets(ctx, limits, { email, requester: request.requester, reserved });
   const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo, request.dropsPassword);
   const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
   const rendered = render(ctx.templates, MAIL_KIND[type], {
@@ -134,7 +132,7 @@ export function forgetNewUser(ctx: AuthContext, userId: string): () => Promise<v
 export async function sendEmailLink(
   ctx: AuthContext,
   limits: AuthLimits,
-  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined },
+  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; requester: MailRequester },
 ): Promise<UserRow> {
   return deliver(ctx, await ctx.db.transaction((tx) => prepareMail(ctx, limits, tx, request)));
 }
@@ -146,7 +144,8 @@ export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) 
   const email = requireEmail((await readJson(c, emailBody, codes)).email);
   const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
   // The answer is the same whether or not the address is registered.
-  if (user) await sendEmailLink(ctx, limits, { user, type: 'recovery', email, redirectTo: c.req.query('redirect_to') });
+  const requester = { ip: ctx.client(c).ip };
+  if (user) await sendEmailLink(ctx, limits, { user, type: 'recovery', email, redirectTo: c.req.query('redirect_to'), requester });
   return c.json({});
 }
 
@@ -162,21 +161,22 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (body.phone) throw errors.phoneDisabled();
   const email = requireEmail(body.email);
   const redirectTo = c.req.query('redirect_to');
+  const requester = { ip: ctx.client(c).ip };
   const { prepared, created } = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
     if (existing?.email_confirmed_at) {
-      return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo }), created: false };
+      return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo, requester }), created: false };
     }
     // An address that has not finished signing up gets the sign-up confirmation mail, as on
     // GoTrue; confirming it signs in. Without create_user that counts as a sign-up, refused.
     if (body.create_user === false) throw errors.otpSignupDisabled();
     if (existing) {
-      const request = { user: existing, type: 'signup' as const, email, redirectTo, dropsPassword: true };
+      const request = { user: existing, type: 'signup' as const, email, redirectTo, requester, dropsPassword: true };
       return { prepared: await prepareMail(ctx, limits, tx, request), created: false };
     }
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
     const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
-    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo }), created: true };
+    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester }), created: true };
   });
   await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
   return c.json({});
@@ -189,9 +189,10 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
   const email = requireEmail(body.email);
   const redirectTo = c.req.query('redirect_to');
+  const requester = { ip: ctx.client(c).ip };
   if (body.type === 'signup') {
     const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
-    if (user && !user.email_confirmed_at) await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo });
+    if (user && !user.email_confirmed_at) await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo, requester });
   } else {
     const user = await ctx.db.transaction(async (tx) => {
       const found = await tx.query<{ id: string }>(
@@ -200,7 +201,7 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
       );
       return found.rows[0] ? findUserById(tx, found.rows[0].id) : undefined;
     });
-    if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo });
+    if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo, requester });
   }
   return c.json({});
 }
@@ -243,13 +244,21 @@ interface TokenRow {
 
 const TOKEN_COLUMNS = 't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.drops_password, t.expires_at < now() as expired';
 
-async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string } | { email: string; code: string }): Promise<TokenRow | undefined> {
+interface TokenLookup {
+  readonly row: TokenRow | undefined;
+  /** The tokens a wrong code was tried against: those of the address the code came with. */
+  readonly tried: readonly TokenRow[];
+}
+
+async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string } | { email: string; code: string }): Promise<TokenLookup> {
   if ('linkToken' in lookup) {
+    // A link token is 32 random bytes: a wrong one names no token, so there is nothing to count
+    // it against (the per-IP verify limit bounds the tries).
     const result = await tx.query<TokenRow>(
       `select ${TOKEN_COLUMNS} from auth.one_time_tokens t where t.link_hash = $1 and t.token_type = any($2) for update`,
       [sha256(lookup.linkToken), ACCEPTS[type]],
     );
-    return result.rows[0];
+    return { row: result.rows[0], tried: [] };
   }
   // A code is hashed with the address it was sent to. For an email change that is the new address,
   // but GoTrue also takes the user's current one, so candidates come from both.
@@ -260,7 +269,20 @@ async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string }
      for update of t`,
     [lookup.email, ACCEPTS[type]],
   );
-  return candidates.rows.find((row) => safeEqual(row.code_hash, sha256(`${row.relates_to}:${lookup.code}`)));
+  const row = candidates.rows.find((r) => safeEqual(r.code_hash, sha256(`${r.relates_to}:${lookup.code}`)));
+  return { row, tried: row ? [] : candidates.rows };
+}
+
+/**
+ * A 6-digit code is guessable: each wrong try counts against every token it was tried on, and the
+ * one that reaches AUTH_OTP_MAX_ATTEMPTS deletes the token (its link too). GoTrue relies on the
+ * per-IP verify limit alone, which guesses from many addresses get around.
+ */
+async function countWrongCode(tx: Tx, tried: readonly TokenRow[], maxAttempts: number): Promise<void> {
+  if (tried.length === 0) return;
+  const ids = tried.map((t) => t.id);
+  await tx.query('update auth.one_time_tokens set failed_attempts = failed_attempts + 1 where id = any($1::uuid[])', [ids]);
+  await tx.query('delete from auth.one_time_tokens where id = any($1::uuid[]) and failed_attempts >= $2', [ids, maxAttempts]);
 }
 
 /** Consumes a token and signs the user in; the same error for wrong, used and expired tokens. */
@@ -269,11 +291,17 @@ async function verifyToken(
   type: VerifyType,
   lookup: { linkToken: string } | { email: string; code: string },
   client: Client,
+  maxAttempts: number,
 ): Promise<{ session: SessionResponse; redirectTo: string | null }> {
   const invalid = 'linkToken' in lookup ? errors.linkExpired : errors.otpExpired;
-  return ctx.db.transaction(async (tx) => {
-    const row = await findToken(tx, type, lookup);
-    if (!row || row.expired) throw invalid();
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const { row, tried } = await findToken(tx, type, lookup);
+    if (!row) {
+      // Returned, not thrown, so that the count of wrong tries commits.
+      await countWrongCode(tx, tried, maxAttempts);
+      return undefined;
+    }
+    if (row.expired) throw invalid();
     let user = await findUserById(tx, row.user_id, true);
     if (!user) throw invalid();
     if (isBanned(user)) throw errors.userBannedForbidden();
@@ -298,6 +326,8 @@ async function verifyToken(
     }
     return { session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client), redirectTo: row.redirect_to };
   });
+  if (!outcome) throw invalid();
+  return outcome;
 }
 
 export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Context) {
@@ -309,7 +339,7 @@ export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Contex
   if (body.token_hash) lookup = { linkToken: body.token_hash };
   else if (body.token && body.email) lookup = { email: requireEmail(body.email), code: body.token.trim() };
   else throw errors.validation('Verify requires either a token and an email, or a token_hash');
-  const { session } = await verifyToken(ctx, body.type, lookup, client);
+  const { session } = await verifyToken(ctx, body.type, lookup, client, limits.otpMaxAttempts);
   return c.json(session);
 }
 
@@ -326,7 +356,7 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
   if (!type || !token || !verifyTypes.includes(type)) return fail('validation_failed', 'Verify requires a token and a type');
   try {
     await ctx.limit(limits.verify, client.ip);
-    const { session, redirectTo } = await verifyToken(ctx, type, { linkToken: token }, client);
+    const { session, redirectTo } = await verifyToken(ctx, type, { linkToken: token }, client, limits.otpMaxAttempts);
     const fragment = new URLSearchParams({
       access_token: session.access_token,
       expires_at: String(session.expires_at),

@@ -38,6 +38,9 @@ export const errors = {
   mailFailed: (kind: string) => authError(500, 'unexpected_failure', `Error sending ${kind.replace('_', ' ')} email`),
   samePassword: () => authError(422, 'same_password', 'New password should be different from the old password.'),
   rateLimited: () => authError(429, 'over_request_rate_limit', 'Request rate limit reached'),
+  /** An account over its wrong-password limit: GoTrue's rate-limit answer, with how long to wait. */
+  accountLocked: (retryAfterS: number) =>
+    new ApiError(429, 'over_request_rate_limit', 'Request rate limit reached', { headers: { 'retry-after': String(Math.max(1, retryAfterS)) } }),
   emailTooFrequent: (seconds: number) => authError(429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${seconds} seconds.`),
   emailRateLimited: () => authError(429, 'over_email_send_rate_limit', 'email rate limit exceeded'),
   mfaFactorNotFound: () => authError(404, 'mfa_factor_not_found', 'Factor not found'),

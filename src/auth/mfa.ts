@@ -105,16 +105,16 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
   if (body.code.trim() === '') throw errors.validation('Code needs to be non-empty');
   const client = ctx.client(c);
   await ctx.limit(limits.verify, client.ip);
-  // The attempt is judged first and the outcome written after, so a wrong code is not rolled back
-  // with the error (the challenge stays usable for another try until it expires).
+  // The attempt is judged first and the outcome written after, so a wrong code (and its count) is
+  // not rolled back with the error.
   const outcome = await ctx.db.transaction(async (tx) => {
     const { caller, factor } = await callerFactor(ctx, c, tx);
     const row = /^[0-9a-f-]{36}$/i.test(body.challenge_id)
       ? (
           await tx.query<{ verified_at: Date | null; expired: boolean; ip: string | null }>(
-            `select verified_at, created_at < now() - make_interval(secs => $3) as expired, host(ip_address) as ip
+            `select verified_at, (created_at < now() - make_interval(secs => $3) or failed_attempts >= $4) as expired, host(ip_address) as ip
              from auth.mfa_challenges where id = $1 and factor_id = $2 for update`,
-            [body.challenge_id, factor.id, CHALLENGE_TTL_S],
+            [body.challenge_id, factor.id, CHALLENGE_TTL_S, limits.otpMaxAttempts],
           )
         ).rows[0]
       : undefined;
@@ -123,7 +123,12 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     if (row.verified_at || (row.ip !== null && client.ip !== undefined && row.ip !== client.ip)) throw errors.mfaChallengeSpent();
     if (row.expired) throw errors.mfaChallengeExpired();
     const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(() => ({ valid: false }));
-    if (!result.valid) return { ok: false as const };
+    if (!result.valid) {
+      // A challenge takes AUTH_OTP_MAX_ATTEMPTS wrong codes, then answers as expired (even to the
+      // right code): guessing goes on only through new challenges, each one per-IP limited.
+      await tx.query('update auth.mfa_challenges set failed_attempts = failed_attempts + 1 where id = $1', [body.challenge_id]);
+      return { ok: false as const };
+    }
     await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
     await tx.query(`update auth.mfa_factors set status = 'verified', updated_at = now() where id = $1`, [factor.id]);
     const session = (

@@ -46,8 +46,11 @@ export async function startTestServer(
       DATABASE_URL: database.url,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       JWT_SECRET: 'test-secret-with-at-least-32-characters!',
-      // Flows in tests mail one address several times a second; the interval has its own test.
+      // Flows in tests mail one address several times a second, all from 127.0.0.1; the interval
+      // and the per-address and per-client budgets have their own tests.
       AUTH_EMAIL_MAX_FREQUENCY: '0',
+      AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS: '1000',
+      AUTH_RATE_LIMIT_EMAIL_PER_IP: '1000',
       ...options.env,
     },
   );

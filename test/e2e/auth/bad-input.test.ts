@@ -27,6 +27,9 @@ beforeAll(async () => {
       AUTH_RATE_LIMIT_SIGN_IN: '10000',
       AUTH_RATE_LIMIT_VERIFY: '10000',
       AUTH_RATE_LIMIT_EMAIL_SENT: '10000',
+      // Many bad codes and passwords for alice; the attempt limits have their own test (auth/abuse-limits).
+      AUTH_OTP_MAX_ATTEMPTS: '1000',
+      AUTH_RATE_LIMIT_PASSWORD_FAILURES: '10000',
       AUTH_REFRESH_TOKEN_REUSE_INTERVAL: '0',
     },
   });
