@@ -38,6 +38,7 @@ describe('auth errors', () => {
     ['rateLimited', errors.rateLimited, 429, 'over_request_rate_limit', 'Request rate limit reached'],
     ['emailTooFrequent', () => errors.emailTooFrequent(42), 429, 'over_email_send_rate_limit', 'For security purposes, you can only request this after 42 seconds.'],
     ['emailRateLimited', errors.emailRateLimited, 429, 'over_email_send_rate_limit', 'email rate limit exceeded'],
+    ['accountLocked', () => errors.accountLocked(90), 429, 'over_request_rate_limit', 'Request rate limit reached'],
     ['mfaFactorNotFound', errors.mfaFactorNotFound, 404, 'mfa_factor_not_found', 'Factor not found'],
     ['mfaChallengeExpired', errors.mfaChallengeExpired, 422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'],
     ['mfaVerificationFailed', errors.mfaVerificationFailed, 422, 'mfa_verification_failed', 'Invalid TOTP code entered'],
@@ -57,7 +58,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(43);
+    expect(Object.keys(errors)).toHaveLength(44);
   });
 
   test('weak_password carries GoTrue\'s reasons field', () => {

@@ -12,6 +12,12 @@ describe('authLimits', () => {
       emailSent: { name: 'auth_email_sent', points: 30, durationS: 3600 },
       anonymous: { name: 'auth_anonymous', points: 30, durationS: 3600 },
       emailPerAddress: { name: 'auth_email_per_address', points: 1, durationS: 60 },
+      emailPerAddressHourly: { name: 'auth_email_per_address_hour', points: 10, durationS: 3600 },
+      emailPerIp: { name: 'auth_email_per_ip', points: 10, durationS: 3600 },
+      // A quarter of the hourly budget is kept for recovery and sign-in mails of confirmed users.
+      emailSentUnreserved: { name: 'auth_email_sent_unreserved', points: 23, durationS: 3600 },
+      passwordFailures: { max: 10, windowS: 900 },
+      otpMaxAttempts: 5,
     });
   });
 
@@ -34,7 +40,10 @@ describe('authLimits', () => {
   });
 
   test('every rule has its own name, so the limiter counts each apart', () => {
-    const names = Object.values(authLimits(loadConfig({}, {}))).map((rule) => rule?.name);
+    const names = Object.values(authLimits(loadConfig({}, {})))
+      .filter((rule) => typeof rule === 'object' && 'name' in rule)
+      .map((rule) => (rule as { name: string }).name);
+    expect(names).toHaveLength(9);
     expect(new Set(names).size).toBe(names.length);
   });
 });
