@@ -13,7 +13,7 @@ import { createChangeHub } from '../../../src/realtime/changes/index.js';
 import type { ChangeHub } from '../../../src/realtime/changes/contract.js';
 import { crashablePostgres, embeddedBinaries, systemBinaries, type CrashablePostgres, type PostgresBinaries } from '../../helpers/crashable-postgres.js';
 import { testDb } from '../../helpers/db.js';
-import { memoryBus, migrateWith, recorder, silentLog, sleep, waitFor } from './helpers.js';
+import { memoryBus, migrateWith, recorder, silentLog, sleep, waitFor, type Recorder } from './helpers.js';
 
 const EXTERNAL_BIN = '/usr/lib/postgresql/15/bin';
 const external = await systemBinaries(EXTERNAL_BIN);
@@ -26,28 +26,33 @@ describe.each([
 ] as const)('a crash of the %s under a live subscriber', (_name, binaries: () => Promise<PostgresBinaries>) => {
   let cluster: CrashablePostgres;
   let db: Db;
-  let hub: ChangeHub;
+  const hubs: ChangeHub[] = [];
+  const bus = memoryBus();
+  const ids = { next: 1 };
 
   beforeAll(async () => {
     // A long checkpoint interval, as on a real server: the slot's position on disk stays behind.
     cluster = await crashablePostgres(await binaries(), ['checkpoint_timeout=30min']);
     db = testDb(cluster.url, { max: 4 });
     await migrateWith(db, `create table ticks (id int primary key); alter publication supabase_realtime add table ticks;`);
-    hub = await createChangeHub({ db, replicationUrl: cluster.url, bus: memoryBus(), log: silentLog, electionRetryMs: 200 });
-    expect(hub.problem()).toBeUndefined();
   });
 
   afterAll(async () => {
-    await hub?.close();
+    await Promise.all(hubs.map((h) => h.close()));
     await db?.close();
     await cluster?.destroy();
   });
 
-  test('every acknowledged row arrives exactly once; nothing arrives twice', async () => {
-    const sub = recorder({ role: 'service_role' }, [{ event: 'INSERT', schema: 'public', table: 'ticks' }]);
-    expect((await hub.subscribe(sub)).ok).toBe(true);
-    const writer = new InsertStream(cluster.url);
+  async function hub(consume = true) {
+    const h = await createChangeHub({ db, replicationUrl: cluster.url, bus, log: silentLog, consume, electionRetryMs: 200 });
+    expect(h.problem()).toBeUndefined();
+    hubs.push(h);
+    return h;
+  }
 
+  /** Inserts, a crash in the middle of more inserts, a restart, inserts: what the subscriber got. */
+  async function crashUnder(sub: Recorder, steps: { whileDown?: () => Promise<void>; afterRestart?: () => Promise<void> } = {}) {
+    const writer = new InsertStream(cluster.url, ids);
     await writer.runFor(1500, 'before');
     // Let the consumer hand on (and confirm to the slot) what was written so far: without a
     // checkpoint that confirmation lives only in PostgreSQL's memory, and the crash undoes it.
@@ -56,17 +61,23 @@ describe.each([
     await sleep(300);
     await cluster.crash();
     await crashing;
+    await steps.whileDown?.();
     await cluster.start();
+    const restarted = steps.afterRestart?.();
     await writer.runFor(1500, 'after');
+    await restarted;
     await writer.close();
 
     const acknowledged = [...writer.acknowledged('before'), ...writer.acknowledged('around'), ...writer.acknowledged('after')];
-    const counts = new Map<number, number>();
     const received = () => sub.received.map((r) => Number(r.data.record.id));
     // The stream is in commit order: once the last row written after the restart is in, a replay
     // of older transactions would have come before it. A short wait more catches stragglers.
-    await waitFor(() => new Set(received()).size >= new Set(acknowledged).size && acknowledged.every((id) => received().includes(id)), 30_000).catch(() => undefined);
+    await waitFor(() => {
+      const seen = new Set(received());
+      return acknowledged.every((id) => seen.has(id));
+    }, 30_000).catch(() => undefined);
     await sleep(1000);
+    const counts = new Map<number, number>();
     for (const id of received()) counts.set(id, (counts.get(id) ?? 0) + 1);
 
     const duplicates = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
@@ -78,11 +89,36 @@ describe.each([
     expect(writer.acknowledged('before').length).toBeGreaterThan(50);
     expect(writer.acknowledged('after').length).toBeGreaterThan(50);
     // Counts and the first few ids: a failure says how many, not thousands of lines.
-    const summary = (ids: number[]) => ({ count: ids.length, first: ids.slice(0, 5) });
+    const summary = (list: number[]) => ({ count: list.length, first: list.slice(0, 5) });
     expect({ duplicates: summary(duplicates), missing: summary(missing), phantom: summary(phantom) }).toEqual({
       duplicates: summary([]),
       missing: summary([]),
       phantom: summary([]),
+    });
+  }
+
+  const inserts = [{ event: 'INSERT' as const, schema: 'public', table: 'ticks' }];
+
+  test('the consumer reconnects: every acknowledged row arrives exactly once, nothing twice', async () => {
+    const sub = recorder({ role: 'service_role' }, inserts);
+    expect((await (await hub()).subscribe(sub)).ok).toBe(true);
+    await crashUnder(sub);
+  });
+
+  test('another instance is the consumer after the crash: it skips what the first one handed on', async () => {
+    await Promise.all(hubs.splice(0).map((h) => h.close()));
+    const listener = await hub(false);
+    const sub = recorder({ role: 'service_role' }, inserts);
+    expect((await listener.subscribe(sub)).ok).toBe(true);
+    const first = await hub();
+    // The first consumer's instance goes away while the database is down (its memory with it);
+    // a new instance is elected once the database is back.
+    await crashUnder(sub, {
+      whileDown: async () => {
+        await first.close();
+        hubs.splice(hubs.indexOf(first), 1);
+      },
+      afterRestart: async () => void (await hub()),
     });
   });
 });
@@ -93,11 +129,13 @@ function fail(): never {
 
 /** One insert per transaction, one after the other, reconnecting after errors; records what was acknowledged. */
 class InsertStream {
-  private next = 1;
   private client: pg.Client | undefined;
   private readonly done = new Map<string, number[]>();
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly ids: { next: number },
+  ) {}
 
   acknowledged(phase: string): number[] {
     return this.done.get(phase) ?? [];
@@ -108,7 +146,7 @@ class InsertStream {
     this.done.set(phase, list);
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      const id = this.next++;
+      const id = this.ids.next++;
       try {
         this.client ??= await this.connect();
         await this.client.query('insert into ticks values ($1)', [id]);
