@@ -1,6 +1,6 @@
 /**
  * The WAL consumer's high-water mark: the commit LSN of the last transaction handed to the bus,
- * kept in PostgreSQL (realtime.trellis_change_position, src/sql/0041_realtime_changes_position.sql)
+ * kept in PostgreSQL (realtime.trellis_change_position, src/sql/0051_realtime_changes_position.sql)
  * so that it survives what the slot's own confirmed position does not.
  *
  * Why: a logical slot's confirmed position reaches disk only at a checkpoint, so after a crash of
