@@ -15,6 +15,8 @@ interface Relation {
 
 export interface Committed {
   readonly batch: WalBatch;
+  /** The transaction's commit record: what the consumer's high-water mark compares (position.ts). */
+  readonly commitLsn: bigint;
   /** Confirm this LSN to the slot once the batch is published. */
   readonly endLsn: bigint;
 }
@@ -70,10 +72,10 @@ export class TransactionAssembler {
         if (!open) return [];
         const out: Committed[] = [];
         for (let i = 0; i < open.changes.length; i += MAX_CHANGES_PER_MESSAGE) {
-          out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) }, endLsn: message.endLsn });
+          out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) }, commitLsn: message.commitLsn, endLsn: message.endLsn });
         }
         // An empty transaction still moves the slot forward.
-        if (out.length === 0) out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] }, endLsn: message.endLsn });
+        if (out.length === 0) out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] }, commitLsn: message.commitLsn, endLsn: message.endLsn });
         return out;
       }
       // TRUNCATE has no rows to send; Supabase's Realtime does not send it either.

@@ -3,8 +3,11 @@
  * advisory lock on it (so the lock dies with the stream), makes sure the database's persistent
  * logical slot exists, and streams `pgoutput` from it. Each committed transaction goes to the bus;
  * only after the bus took it is its LSN confirmed to the slot, so a restart resumes from the first
- * transaction not yet handed on. The other instances retry the lock every `retryMs` and take over
- * when the holder's connection ends.
+ * transaction not yet handed on. Before it goes to the bus, the high-water mark in PostgreSQL
+ * (position.ts) moves to its commit LSN, and a transaction at or below the mark is never published
+ * again: after a crash the slot's confirmation falls back to the last checkpoint and PostgreSQL
+ * sends those transactions once more. The other instances retry the lock every `retryMs` and take
+ * over when the holder's connection ends.
  */
 import crypto from 'node:crypto';
 import pg from 'pg';
@@ -14,6 +17,7 @@ import type { Logger } from '../../platform/logger.js';
 import { TransactionAssembler, type Committed } from './assembler.js';
 import { PUBLICATION } from './catalog.js';
 import { decodePgOutput, formatLsn } from './pgoutput.js';
+import { HandedOnPosition, type PositionMemory } from './position.js';
 import { CHANGES_TOPIC, encodeBatch } from './wire.js';
 
 export interface ConsumerOptions {
@@ -57,6 +61,10 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
   let settleFirst: () => void = () => undefined;
   const firstAttempt = new Promise<void>((resolve) => (settleFirst = resolve));
 
+  // The mark's write whose answer never came, kept across this consumer's reconnects (position.ts).
+  const memory: PositionMemory = { inDoubt: undefined };
+  let position: HandedOnPosition | undefined;
+
   const attempt = async () => {
     if (stopped) return;
     const next = new pg.Client({ connectionString: options.url, replication: 'database', application_name: 'trellis-realtime', connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as pg.ClientConfig);
@@ -80,12 +88,24 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
         await next.query(`select pg_catalog.pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
         options.log.info({ slot }, 'realtime: created the logical replication slot');
       }
+      const systemId = (await next.query<{ systemid: string }>('IDENTIFY_SYSTEM')).rows[0]?.systemid ?? '';
+      const pid = (await next.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid ?? 0;
+      position = await HandedOnPosition.open({
+        url: options.url,
+        slot,
+        systemId,
+        lockHolderPid: pid,
+        lockKey: BigInt(LOCK_KEY),
+        memory,
+        onRecovered: (from, to) =>
+          options.log.warn({ from: formatLsn(from), to: formatLsn(to) }, 'realtime: the last high-water mark write was never answered and did commit; resending from before it'),
+      });
       // close() may have come while this connection was being set up: it ends here, not later.
       if (stopped) throw new Error('closed');
       leader = true;
       failure = undefined;
-      options.log.info({ slot }, 'realtime: this instance reads the WAL');
-      await stream(next, slot, options, () => stopped, settleFirst, (confirm) => (confirmNow = confirm));
+      options.log.info({ slot, handedOn: formatLsn(position.handedOn()) }, 'realtime: this instance reads the WAL');
+      await stream(next, slot, options, position, () => stopped, settleFirst, (confirm) => (confirmNow = confirm));
       confirmNow = undefined;
     } catch (err) {
       if (!stopped) {
@@ -97,6 +117,8 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
     leader = false;
     client = undefined;
     await next.end().catch(() => undefined);
+    await position?.close();
+    position = undefined;
     schedule();
   };
   let current: Promise<void> = Promise.resolve();
@@ -131,6 +153,7 @@ function stream(
   client: pg.Client,
   slot: string,
   options: ConsumerOptions,
+  position: HandedOnPosition,
   stopped: () => boolean,
   onStreaming: () => void,
   exposeConfirm: (confirm: () => void) => void,
@@ -139,17 +162,20 @@ function stream(
   const assembler = new TransactionAssembler(options.onRelation);
   let received = 0n; // the end of the WAL the server has sent
   let confirmed = 0n; // published to the bus
-  let inFlight = 0;
-  let publishing: Promise<void> = Promise.resolve();
   // After a failed publish nothing more is confirmed on this stream (a later transaction must not
   // confirm past the failed one): the stream ends and the slot sends both again.
   let failed = false;
+  let ended = false;
+  // Committed transactions wait here and are handed on in groups: one write of the high-water
+  // mark (position.ts) covers every transaction that arrived while the previous group was out.
+  const queue: Committed[] = [];
+  let draining: Promise<void> | undefined;
 
   const sendStatus = (reply = false) => {
     if (failed) return;
     // With nothing waiting to be published, everything sent so far is handed on: confirm it all,
     // so the slot does not hold WAL written by other databases or unpublished tables.
-    const flushed = inFlight === 0 && !assembler.inTransaction() && received > confirmed ? received : confirmed;
+    const flushed = queue.length === 0 && draining === undefined && !assembler.inTransaction() && received > confirmed ? received : confirmed;
     const buf = Buffer.alloc(34);
     buf.write('r', 0);
     buf.writeBigUInt64BE(received, 1);
@@ -160,24 +186,47 @@ function stream(
     connection.sendCopyFromChunk(buf);
   };
 
-  const publish = (committed: Committed[]) => {
-    inFlight++;
-    publishing = publishing
-      .then(async () => {
-        if (failed) return;
-        for (const c of committed) if (c.batch.changes.length > 0) await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
-        const last = committed.at(-1);
+  const drain = () => {
+    draining ??= drainQueue().finally(() => (draining = undefined));
+  };
+  const drainQueue = async () => {
+    try {
+      // Once the stream ended, what is left is not handed on: the next stream sends it again.
+      while (queue.length > 0 && !failed && !ended) {
+        const group = queue.splice(0);
+        await handOn(group);
+        const last = group.at(-1);
         if (last && last.endLsn > confirmed) confirmed = last.endLsn;
-      })
-      .catch((err: unknown) => {
-        failed = true;
-        options.log.error({ err: errorMessage(err) }, 'realtime: publishing a change failed; restarting the stream');
-        void client.end();
-      })
-      .finally(() => {
-        inFlight--;
-        if (!stopped() && !failed) sendStatus();
-      });
+        if (!stopped()) sendStatus();
+      }
+    } catch (err) {
+      failed = true;
+      options.log.error({ err: errorMessage(err) }, 'realtime: handing a change on failed; restarting the stream');
+      void client.end();
+    }
+  };
+
+  // At or below the mark: handed on before (a replay after a crash, or a resend after a
+  // reconnect): confirmed to the slot again, never published again.
+  const handOn = async (group: readonly Committed[]) => {
+    const fresh = group.filter((c) => c.commitLsn > position.handedOn() && c.batch.changes.length > 0);
+    const last = fresh.at(-1);
+    if (!last) return;
+    const previous = position.handedOn();
+    // The mark moves first: a crash between the two loses these transactions rather than sends them twice.
+    await position.advance(last.commitLsn);
+    let done = previous; // the last transaction whose every part the bus took
+    for (let i = 0; i < fresh.length; i++) {
+      const c = fresh[i] as Committed;
+      try {
+        await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
+      } catch (err) {
+        // Nothing from here on reached the bus: the mark goes back so that the stream's restart sends it.
+        await position.restore(done).catch(() => undefined);
+        throw err;
+      }
+      if (fresh[i + 1]?.commitLsn !== c.commitLsn) done = c.commitLsn;
+    }
   };
 
   connection.on('copyData', (msg: { chunk: Buffer }) => {
@@ -188,7 +237,10 @@ function stream(
         const end = chunk.readBigUInt64BE(9);
         if (end > received) received = end;
         const committed = assembler.push(decodePgOutput(chunk.subarray(25)));
-        if (committed) publish(committed);
+        if (committed) {
+          queue.push(...committed);
+          drain();
+        }
       } else if (kind === 0x6b /* k: keepalive */) {
         const end = chunk.readBigUInt64BE(1);
         if (end > received) received = end;
@@ -214,7 +266,13 @@ function stream(
       clearInterval(status);
       resolve();
     });
-  }).finally(() => options.log.debug({ slot, confirmed: formatLsn(confirmed) }, 'realtime: WAL stream ended'));
+  })
+    .finally(() => {
+      ended = true;
+      // A mark write under way finishes before the caller closes the mark's connection.
+      return draining;
+    })
+    .finally(() => options.log.debug({ slot, confirmed: formatLsn(confirmed) }, 'realtime: WAL stream ended'));
 }
 
 interface ReplicationConnection {

@@ -36,9 +36,13 @@ export interface ChangeHubOptions {
   readonly authorisation?: AuthorisationMode;
   /** Where to register the feed's metrics (the registry of src/platform/metrics.ts). */
   readonly metrics?: { readonly registry: Registry };
+  /** How long createChangeHub waits for the WAL consumer's first attempt. Default 10 s. */
+  readonly startWaitMs?: number;
 }
 
 const FIRST_ATTEMPT_WAIT_MS = 10_000;
+/** A join waits this long for the consumer's first attempt (about realtime-js's join timeout). */
+const JOIN_WAIT_MS = 10_000;
 
 export async function createChangeHub(options: ChangeHubOptions): Promise<ChangeHub> {
   const { db, bus, log } = options;
@@ -59,8 +63,18 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
       onRelation: (schema, table) => catalog.forget(schema, table),
     });
     // Once the slot exists, every later commit is captured: wait for that (bounded).
-    await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, FIRST_ATTEMPT_WAIT_MS).unref())]);
+    await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, options.startWaitMs ?? FIRST_ATTEMPT_WAIT_MS).unref())]);
   }
+  // Until the consumer's first attempt settles, the slot may not exist yet (making it waits for
+  // every transaction running at that moment to end): a change committed then is never in the
+  // WAL stream. A join is accepted only once every later commit is captured.
+  let started = false;
+  void consumer?.firstAttempt.then(() => (started = true));
+  const consumerStarted = async () => {
+    if (!consumer || started) return true;
+    await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, JOIN_WAIT_MS).unref())]);
+    return started;
+  };
 
   // Transactions are authorised concurrently but delivered in commit order.
   const deps = { db, catalog, registry, mode };
@@ -101,6 +115,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
   return {
     problem,
     async subscribe(subscriber) {
+      if (!(await consumerStarted())) return { ok: false, message: 'postgres_changes is starting (the WAL consumer is not reading yet); join again in a moment' };
       const why = problem();
       if (why) return { ok: false, message: why };
       const role = roleOf(subscriber.claims);

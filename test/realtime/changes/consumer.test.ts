@@ -3,6 +3,7 @@
  * committed while no consumer runs is delivered when one starts again, and when the consumer's
  * instance closes another takes over.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../../src/db/pool.js';
 import { createChangeHub } from '../../../src/realtime/changes/index.js';
@@ -26,8 +27,8 @@ afterAll(async () => {
   await database?.stop();
 });
 
-async function hub(bus: ReturnType<typeof memoryBus>, consume = true) {
-  const h = await createChangeHub({ db, replicationUrl: database.url, bus, log: silentLog, consume, electionRetryMs: 200 });
+async function hub(bus: ReturnType<typeof memoryBus>, consume = true, startWaitMs?: number) {
+  const h = await createChangeHub({ db, replicationUrl: database.url, bus, log: silentLog, consume, electionRetryMs: 200, startWaitMs });
   hubs.push(h);
   return h;
 }
@@ -134,5 +135,42 @@ describe('the WAL consumer', () => {
     await waitFor(() => sub.received.length >= 1200, 20_000);
     expect(sub.received.map((r) => r.data.record.id)).toEqual(Array.from({ length: 1200 }, (_, i) => 1000 + i));
     expect(bus.published - before).toBe(3);
+  });
+
+  test('a join while the slot is still being made waits for it: a change committed right after the join arrives', async () => {
+    await Promise.all(hubs.splice(0).map((h) => h.close()));
+    // No slot: the next consumer makes it, and making it waits for every transaction running then
+    // to end. One that holds a transaction id stays open meanwhile (as autovacuum or a long
+    // request may), longer than the hub waits at start.
+    for (let attempt = 0; ; attempt++) {
+      const dropped = await db.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name like 'trellis_realtime_%'`).then(
+        () => true,
+        () => false,
+      );
+      if (dropped) break;
+      if (attempt > 50) throw new Error('the slot stayed active');
+      await sleep(100);
+    }
+    const blocker = new pg.Client({ connectionString: database.url });
+    await blocker.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select pg_current_xact_id()');
+      const bus = memoryBus();
+      const h = await hub(bus, true, 300);
+      const sub = recorder(service, all);
+      const joined = h.subscribe(sub).then(async (result) => {
+        // The subscriber is told it joined: what is committed from now on is its to receive.
+        if (result.ok) await db.query(`insert into events values (40, 'right after the join')`);
+        return result.ok;
+      });
+      await sleep(700);
+      await blocker.query('commit');
+      expect(await joined).toBe(true);
+      await waitFor(() => sub.received.length >= 1, 5000);
+      expect(sub.received.map((r) => r.data.record.body)).toEqual(['right after the join']);
+    } finally {
+      await blocker.end();
+    }
   });
 });
