@@ -40,6 +40,17 @@ export function parseObjectPath(rawPath: string): { bucket: string; name: string
   return { bucket, name: validObjectName(segments.join('/')) };
 }
 
+/** A bucket id still percent-encoded in the raw path (`POST /object/sign/<bucket>`); a malformed escape is a bad name. */
+export function parseBucketSegment(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw StorageErrors.invalidBucketName();
+  }
+  return validBucketId(decoded);
+}
+
 function decodeSegment(segment: string, whole: string): string {
   try {
     return decodeURIComponent(segment);

@@ -5,6 +5,7 @@
  * 5xx, and the server is still healthy after the whole table.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RawSocket } from '../../helpers/realtime.js';
 import { headersFor, startWorld, type Caller, type World } from './world.js';
 
 interface Row {
@@ -67,6 +68,9 @@ const STORAGE: Row[] = [
   { name: 'copy: NUL in the bucket id', method: 'POST', url: '/storage/v1/object/copy', json: { bucketId: `docs${NUL}`, sourceKey: 'a/b', destinationKey: 'a/c' }, ...storage400('bucketId must not contain the NUL character') },
   { name: 'sign one: %00 in the path', method: 'POST', url: '/storage/v1/object/sign/docs/a%00b', json: { expiresIn: 60 }, ...storage400('Invalid key') },
   { name: 'sign many: %00 in the bucket', method: 'POST', url: '/storage/v1/object/sign/docs%00', json: { expiresIn: 60, paths: ['a'] }, ...storage400('Bucket name invalid') },
+  // Found by the fuzz run: a malformed escape in the bucket of a multi-sign was a URIError (500).
+  { name: 'sign many: a malformed escape in the bucket', method: 'POST', url: '/storage/v1/object/sign/docs%ff', json: { expiresIn: 60, paths: ['a'] }, ...storage400('Bucket name invalid') },
+  { name: 'sign many: a lone % in the bucket', method: 'POST', url: '/storage/v1/object/sign/docs%', json: { expiresIn: 60, paths: ['a'] }, ...storage400('Bucket name invalid') },
   { name: 'download: %00 in the name', method: 'GET', url: '/storage/v1/object/authenticated/docs/a%00', ...storage400('Invalid key') },
   { name: 'public download: %00 in the bucket', method: 'GET', url: '/storage/v1/object/public/pi%00cs/a.png', caller: 'none', ...storage400('Bucket name invalid') },
   { name: 'bucket list: NUL in search', method: 'GET', url: '/storage/v1/bucket?search=a%00', ...storage400('search') },
@@ -231,6 +235,51 @@ describe('bad input', () => {
     if (row.url.startsWith('/storage/v1') && answer.status === 400 && answer.text !== '') {
       // storage-api's shape: the error's own status as text in the body.
       expect(JSON.parse(answer.text)).toMatchObject({ statusCode: expect.stringMatching(/^4\d\d$/), error: expect.any(String), message: expect.any(String) });
+    }
+  });
+});
+
+/** Joins over a raw socket, whose refusals are phx_reply errors with a reason (Realtime's shape), not HTTP statuses. */
+const JOINS: { name: string; topic: string; payload: (w: World) => Record<string, unknown>; reason: string }[] = [
+  { name: 'a private topic with NUL', topic: `room:a${NUL}`, payload: (w) => ({ config: { private: true }, access_token: w.tokens.user }), reason: 'the topic must not contain the NUL character' },
+  { name: 'a public topic with NUL', topic: `a${NUL}`, payload: () => ({ config: {} }), reason: 'the topic must not contain the NUL character' },
+  {
+    name: 'a postgres_changes filter with NUL',
+    topic: 'changes',
+    payload: (w) => ({ config: { postgres_changes: [{ event: '*', schema: 'public', table: 'notes', filter: `title=eq.a${NUL}` }] }, access_token: w.tokens.user }),
+    reason: 'postgres_changes must not contain the NUL character',
+  },
+  {
+    name: 'a postgres_changes table with NUL',
+    topic: 'changes2',
+    payload: (w) => ({ config: { postgres_changes: [{ event: '*', schema: 'public', table: `no${NUL}tes` }] }, access_token: w.tokens.user }),
+    reason: 'postgres_changes must not contain the NUL character',
+  },
+  { name: 'a forged access token', topic: 'room:b', payload: (w) => ({ config: { private: true }, access_token: w.tokens.forged }), reason: 'JwtSignatureError' },
+  { name: 'an alg:none access token', topic: 'room:b', payload: (w) => ({ config: { private: true }, access_token: w.tokens.algNone }), reason: 'JwtSignatureError' },
+];
+
+describe('bad realtime joins', () => {
+  test.each(JOINS.map((j) => [j.name, j] as const))('%s is refused, and the socket still works', async (_name, join) => {
+    const socket = await RawSocket.open(world.server.url, world.tokens.anon);
+    try {
+      const { reply } = await socket.join(join.topic, join.payload(world));
+      expect(reply).toMatchObject({ status: 'error', response: { reason: expect.stringContaining(join.reason) } });
+      expect((await socket.join('room:ok', { config: { private: true }, access_token: world.tokens.user })).reply.status).toBe('ok');
+    } finally {
+      socket.close();
+    }
+  });
+
+  test('presence with NUL in its key and payload is relayed (it is never stored)', async () => {
+    const socket = await RawSocket.open(world.server.url, world.tokens.anon);
+    try {
+      const { joinRef } = await socket.join('lobby', { config: { presence: { key: `k${NUL}` } } });
+      const reply = await socket.push(joinRef, 'realtime:lobby', 'presence', { type: 'presence', event: 'track', payload: { [`n${NUL}`]: NUL } });
+      expect(reply.status).toBe('ok');
+      await socket.waitFrame((f) => f[3] === 'presence_diff');
+    } finally {
+      socket.close();
     }
   });
 });
