@@ -11,6 +11,8 @@ const REFUSED_TEXT = new Set(['22021', '22P05']);
 
 /** `err` as the client's 400 when it is PostgreSQL refusing the request's text; else undefined. */
 export function refusedText(err: unknown, path: string): ApiError | undefined {
+  // An ApiError was already worded by its module (PostgREST's carries the SQLSTATE as its code).
+  if (err instanceof ApiError) return undefined;
   const code = (err as { code?: unknown } | null)?.code;
   if (!(err instanceof Error) || typeof code !== 'string' || !REFUSED_TEXT.has(code)) return undefined;
   const message = 'The request must not contain the NUL character (\\u0000)';

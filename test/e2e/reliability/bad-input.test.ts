@@ -85,6 +85,8 @@ const STORAGE: Row[] = [
   { name: 'remove: prefixes is a string', method: 'DELETE', url: '/storage/v1/object/docs', json: { prefixes: 'a' }, ...storage400('prefixes') },
   { name: 'sign many: expiresIn is an object', method: 'POST', url: '/storage/v1/object/sign/docs', json: { expiresIn: { a: 1 }, paths: ['a'] }, ...storage400('expiresIn') },
   { name: 'create bucket: file_size_limit is nonsense', method: 'POST', url: '/storage/v1/bucket', caller: 'service', json: { name: 'b2', file_size_limit: '12 parsecs' }, ...storage400('file size') },
+  // Found while probing: a limit past bigint was PostgreSQL's error (a 500).
+  { name: 'create bucket: a file_size_limit past bigint', method: 'POST', url: '/storage/v1/bucket', caller: 'service', json: { name: 'b3', file_size_limit: '99999999999999999999GB' }, ...storage400('file_size_limit is too large') },
   { name: 'list: a body of 2 MB', method: 'POST', url: '/storage/v1/object/list/docs', body: huge(2 * 1024 * 1024), ...storage400('maximum allowed size') },
   { name: 'list: JSON nested 100,000 deep', method: 'POST', url: '/storage/v1/object/list/docs', body: `{"prefix":${deepArray(100_000)}}`, ...storage400('nested too deeply') },
   { name: 'upload: x-metadata nested 1,000 deep', method: 'POST', url: '/storage/v1/object/docs/$USER/deep.txt', headers: { 'content-type': 'text/plain', 'x-metadata': b64(deepObject(1000)) }, body: 'x', ...storage400('metadata is nested too deeply') },
@@ -187,6 +189,10 @@ const AUTH: Row[] = [
   { name: 'user: a forged token', method: 'GET', url: '/auth/v1/user', caller: 'forged', status: 403, has: 'signature is invalid' },
   { name: 'user: an expired token', method: 'GET', url: '/auth/v1/user', caller: 'expired', status: 403, has: 'token is expired' },
   { name: 'user: an alg:none token', method: 'GET', url: '/auth/v1/user', caller: 'algNone', status: 403, has: 'signing method is not allowed' },
+  // Found while probing: each of these was a 500 (a NUL reaching text, a ban past timestamptz).
+  { name: 'factors: \\u0000 in the friendly name', method: 'POST', url: '/auth/v1/factors', json: { factor_type: 'totp', friendly_name: `f${NUL}` }, status: 400, has: 'NUL character' },
+  { name: 'admin: \\u0000 in a user\'s role', method: 'PUT', url: '/auth/v1/admin/users/$USER', caller: 'service', json: { role: `r${NUL}` }, status: 400, has: 'NUL character' },
+  { name: 'admin: a ban past what a duration can be', method: 'PUT', url: '/auth/v1/admin/users/$USER', caller: 'service', json: { ban_duration: '99999999999h' }, status: 400, has: 'longer than a Go duration' },
   { name: 'admin: a user token', method: 'GET', url: '/auth/v1/admin/users', status: 403, has: 'not_admin' },
 ];
 

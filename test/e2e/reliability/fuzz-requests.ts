@@ -26,7 +26,7 @@ interface Template {
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const NUMBERS = ['0', '-0', '1e400', '-1e400', '9007199254740993', '1234567890123456789', '12345678901234567890123456789', '1.5e-400', '0.1', '2147483648', '-9223372036854775809', '1E2', '3.14159265358979323846264338327950288'];
 const STRINGS = ['', 'a', 'é名🙂', '\u0000', 'a\u0000b', '\ud800', '\u202e', "'; drop table notes; --", '" or 1=1 --', '../../etc/passwd', '%00', '\\', '*', '%', '_', 'null', 'true', '{"a":1}', '[1,2]', '(a,b)', 'x'.repeat(300)];
-const KEYS = ['title', 'body', 'n', 'tags', 'id', 'owner', 'email', 'password', 'data', 'prefix', 'search', 'limit', 'offset', 'sortBy', 'prefixes', 'paths', 'expiresIn', 'bucketId', 'sourceKey', 'destinationKey', 'messages', 'topic', 'event', 'payload', 'private', 'name', 'public', 'file_size_limit', 'allowed_mime_types', 'refresh_token', 'type', 'token', 'a', 'b', 't', '\u0000', 'ti\u0000tle', ''];
+const KEYS = ['ban_duration', 'role', 'friendly_name', 'factor_type', 'user_metadata', 'app_metadata', 'title', 'body', 'n', 'tags', 'id', 'owner', 'email', 'password', 'data', 'prefix', 'search', 'limit', 'offset', 'sortBy', 'prefixes', 'paths', 'expiresIn', 'bucketId', 'sourceKey', 'destinationKey', 'messages', 'topic', 'event', 'payload', 'private', 'name', 'public', 'file_size_limit', 'allowed_mime_types', 'refresh_token', 'type', 'token', 'a', 'b', 't', '\u0000', 'ti\u0000tle', ''];
 const PGRST_PIECES = [
   'select=*', 'select=id,title,body->>k,n::text', 'select=id,notes(id)', 'select=count()', 'id=eq.1', 'id=in.(1,2,3)', 'title=like.*a*', 'title=ilike.A%25', 'title=is.null', 'n=gte.5',
   'tags=cs.{a,b}', 'body=cs.{"k":1}', 'or=(id.eq.1,title.eq.x)', 'and=(n.gt.1,not.n.eq.3)', 'order=id.desc.nullslast', 'order=created_at', 'limit=10', 'offset=5', 'title=fts.word',
@@ -88,6 +88,10 @@ function templates(id: FuzzIdentity): Template[] {
     { method: 'POST', path: '/auth/v1/factors', body: { factor_type: 'totp', friendly_name: 'f' } },
     { method: 'GET', path: '/auth/v1/admin/users', query: 'page=1&per_page=5' },
     { method: 'GET', path: `/auth/v1/admin/users/${me}` },
+    { method: 'PUT', path: `/auth/v1/admin/users/${me}`, body: { ban_duration: '1s', user_metadata: { a: 1 }, app_metadata: { plan: 'x' } } },
+    { method: 'POST', path: '/auth/v1/admin/generate_link', body: { type: 'magiclink', email: 'mallory@example.com' } },
+    { method: 'POST', path: '/auth/v1/invite', body: { email: 'invited@example.com', data: { a: 1 } } },
+    { method: 'POST', path: '/auth/v1/resend', body: { type: 'signup', email: 'mallory@example.com' } },
     { method: 'POST', path: '/auth/v1/admin/users', body: { email: 'made@example.com', password: 'made password 1', user_metadata: { a: 1 } } },
     { method: 'GET', path: '/storage/v1/bucket', query: 'limit=5&search=d' },
     { method: 'GET', path: '/storage/v1/bucket/docs' },
