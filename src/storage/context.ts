@@ -64,8 +64,7 @@ export function fromPg(err: unknown): unknown {
   if (err.code === '42501') return StorageErrors.accessDenied(err.message);
   if (err.code === '23505') return err.constraint === 'buckets_pkey' || err.constraint === 'bname' ? StorageErrors.bucketExists() : StorageErrors.objectExists();
   if (err.code === '23503') return StorageErrors.bucketNotFound();
-  // What the parse boundary missed: text with NUL (22021) or jsonb with \u0000 (22P05).
-  if (err.code === '22021' || err.code === '22P05') return StorageErrors.invalidRequest('The request must not contain the NUL character (\\u0000)');
+  // NUL that got past readJsonBody (22021/22P05) is answered by platform/refused-text.ts, for every module.
   return err;
 }
 
