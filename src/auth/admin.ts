@@ -33,7 +33,10 @@ export function parseBanDuration(value: string): number | null {
   if (value === 'none') return null;
   const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
   if (!match || value === '') throw errors.validation(`ban_duration "${value}" is not a duration like 24h, 30m or none`);
-  return (Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0)) * 1000;
+  const seconds = Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
+  // Go's durations end near 2,562,047 h (int64 nanoseconds); a longer ban overflowed timestamptz (a 500).
+  if (seconds > 2_562_047 * 3600) throw errors.validation(`ban_duration "${value}" is longer than a Go duration can be`);
+  return seconds * 1000;
 }
 
 export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {

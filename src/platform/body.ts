@@ -64,3 +64,32 @@ export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean 
   }
   return false;
 }
+
+/**
+ * Where `value` holds the NUL character, in a key or a string (`prefixes.0`, `metadata.a`; the
+ * empty string for `value` itself), or undefined. PostgreSQL's text refuses NUL (22021) and jsonb
+ * refuses `\u0000` (22P05), so what would reach it is refused at the parse boundary instead, with
+ * the field named. Iterative: hostile depth cannot overflow the stack.
+ */
+export function nulAt(value: unknown, base = ''): string | undefined {
+  const stack: [unknown, string][] = [[value, base]];
+  while (stack.length > 0) {
+    const [item, path] = stack.pop() as [unknown, string];
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return path;
+      continue;
+    }
+    if (item === null || typeof item !== 'object') continue;
+    for (const [key, child] of Object.entries(item)) {
+      const at = path === '' ? key : `${path}.${key}`;
+      if (key.includes('\u0000')) return at.replace(/\u0000/g, '\\u0000');
+      stack.push([child, at]);
+    }
+  }
+  return undefined;
+}
+
+/** The words of a NUL refusal: `prefixes.0 must not contain the NUL character (\u0000)`. */
+export function nulMessage(path: string): string {
+  return `${path === '' ? 'the value' : path} must not contain the NUL character (\\u0000)`;
+}

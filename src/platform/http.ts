@@ -10,6 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ApiError } from '../errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { refusedText } from './refused-text.js';
 
 export interface HttpEnv {
   Variables: { log: Logger; requestId: string };
@@ -96,6 +97,8 @@ function routeOf(c: Context): string {
 export const GATEWAY_ERROR = 'gateway';
 
 export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
+  // PostgreSQL refusing the request's text (NUL) is the client's 400, whichever module let it by.
+  err = refusedText(err, c.req.path) ?? err;
   if (err instanceof ApiError) {
     for (const [name, value] of Object.entries(err.extra.headers ?? {})) c.header(name, value);
     return c.json(errorBody(c, err), err.status as ContentfulStatusCode);

@@ -86,6 +86,8 @@ export class Channel implements Member {
     this.#presenceKey = typeof presence.key === 'string' && presence.key !== '' ? presence.key : crypto.randomUUID();
     this.#key = topicKey(this.subTopic, this.#private);
 
+    // A private topic is looked up in PostgreSQL, whose text refuses NUL: refused for every topic alike.
+    if (this.subTopic.includes('\u0000')) return { ok: false, reason: 'InvalidJoinPayload: the topic must not contain the NUL character (\\u0000)' };
     const requests = parseChangeRequests(config.postgres_changes);
     if (typeof requests === 'string') return { ok: false, reason: requests };
     const given = typeof payload.access_token === 'string' ? payload.access_token : typeof payload.user_token === 'string' ? payload.user_token : undefined;
@@ -299,6 +301,8 @@ function parseChangeRequests(value: unknown): { request: ChangeSubscriptionReque
     if (typeof schema !== 'string' || schema === '') return 'InvalidJoinPayload: postgres_changes needs a schema';
     if (table !== undefined && typeof table !== 'string') return 'InvalidJoinPayload: postgres_changes table must be a string';
     if (filter !== undefined && typeof filter !== 'string') return 'InvalidJoinPayload: postgres_changes filter must be a string';
+    // Schema, table and filter values reach PostgreSQL as text, which refuses NUL.
+    if ([schema, table, filter].some((s) => s?.includes('\u0000'))) return 'InvalidJoinPayload: postgres_changes must not contain the NUL character (\\u0000)';
     out.push({
       request: { event: event.toUpperCase() as ChangeSubscriptionRequest['event'], schema, ...(table !== undefined && { table }), ...(filter !== undefined && { filter }) },
       echo: item,

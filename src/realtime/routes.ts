@@ -9,7 +9,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
-import { readJson, limitBody, jsonDepthExceeds } from '../platform/body.js';
+import { readJson, limitBody, jsonDepthExceeds, nulMessage } from '../platform/body.js';
 import { headerOf } from '../platform/http.js';
 import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import { bearerToken } from '../platform/tokens.js';
@@ -20,9 +20,12 @@ import type { Realtime } from './socket.js';
 const CODES = { badJson: 'bad_json', invalid: 'validation_failed' };
 const MAX_MESSAGES = 100;
 
+// A topic names a private channel's policies in PostgreSQL, whose text refuses NUL (22021); an
+// event goes out beside it. Neither may hold one, on private topics and public alike.
+const name = z.string().min(1).max(255).refine((s) => !s.includes('\u0000'), 'must not contain the NUL character (\\u0000)');
 const messageSchema = z.object({
-  topic: z.string().min(1).max(255),
-  event: z.string().min(1).max(255),
+  topic: name,
+  event: name,
   payload: z.unknown().optional(),
   private: z.boolean().optional(),
 });
@@ -81,6 +84,9 @@ export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
     const topic = c.req.param('topic');
     const event = c.req.param('event');
     const isPrivate = c.req.query('private') === 'true';
+    for (const [field, value] of [['topic', topic], ['event', event]] as const) {
+      if (value.includes('\u0000')) throw new ApiError(400, CODES.invalid, nulMessage(field));
+    }
     const type = headerOf(c, 'content-type') ?? '';
     let broadcast: UserBroadcast;
     if (type.startsWith('application/octet-stream')) {

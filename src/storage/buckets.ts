@@ -1,5 +1,6 @@
 /** /bucket: create, get, list, update, empty and delete buckets, each as the caller under RLS. */
 import type { Tx } from '../db/index.js';
+import { nulMessage } from '../platform/body.js';
 import { asCaller, callerClaims, ownerOf, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { parseFileSizeLimit, validBucketId } from './names.js';
@@ -13,6 +14,7 @@ export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
   const limit = optionalInt(c.req.query('limit'), 'limit');
   const offset = optionalInt(c.req.query('offset'), 'offset') ?? 0;
   const search = c.req.query('search') ?? '';
+  if (search.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('search'));
   const column = c.req.query('sortColumn') ?? 'name';
   const order = (c.req.query('sortOrder') ?? 'asc').toLowerCase();
   if (!SORTABLE.has(column)) throw StorageErrors.invalidRequest(`sortColumn must be one of ${[...SORTABLE].join(', ')}`);

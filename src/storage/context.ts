@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Claims, Tx } from '../db/index.js';
+import { jsonDepthExceeds, nulAt, nulMessage } from '../platform/body.js';
 import { headerOf } from '../platform/http.js';
 import type { KeyEnv } from '../platform/keys.js';
 import { bearerToken, type TokenProblem } from '../platform/tokens.js';
@@ -64,6 +65,7 @@ export function fromPg(err: unknown): unknown {
   if (err.code === '42501') return StorageErrors.accessDenied(err.message);
   if (err.code === '23505') return err.constraint === 'buckets_pkey' || err.constraint === 'bname' ? StorageErrors.bucketExists() : StorageErrors.objectExists();
   if (err.code === '23503') return StorageErrors.bucketNotFound();
+  // NUL that got past readJsonBody (22021/22P05) is answered by platform/refused-text.ts, for every module.
   return err;
 }
 
@@ -112,5 +114,9 @@ export async function readJsonBody(c: StorageHttp): Promise<Record<string, unkno
     throw StorageErrors.invalidRequest('Body is not valid JSON');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw StorageErrors.invalidRequest('Body must be a JSON object');
+  // Every name, prefix and option in a storage body reaches PostgreSQL as text or jsonb.
+  const nul = nulAt(value);
+  if (nul !== undefined) throw StorageErrors.invalidRequest(nulMessage(nul));
+  if (jsonDepthExceeds(value)) throw StorageErrors.invalidRequest('Body is nested too deeply');
   return value as Record<string, unknown>;
 }

@@ -3,6 +3,7 @@
  * sub-folders one level below a prefix, as storage-api's `storage.search` returns them (a folder is
  * a row with a null id). It runs as the caller, so RLS hides the objects they may not see.
  */
+import { nulMessage } from '../platform/body.js';
 import { StorageErrors } from './errors.js';
 
 const SORT_COLUMNS = new Set(['name', 'updated_at', 'created_at', 'last_accessed_at']);
@@ -15,12 +16,14 @@ export interface SqlPlan {
 
 export function planList(bucket: string, body: Record<string, unknown>): SqlPlan {
   const prefix = typeof body.prefix === 'string' ? body.prefix.replace(/^\/+/, '') : '';
-  if (/[\u0000]/.test(prefix)) throw StorageErrors.invalidRequest('prefix must not contain NUL');
+  // readJsonBody refuses NUL in any body; kept here too, for the planner's own callers.
+  if (prefix.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('prefix'));
   const folder = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   const limit = intOption(body.limit, 'limit', 100);
   if (limit < 1 || limit > MAX_LIST_LIMIT) throw StorageErrors.invalidRequest(`limit must be between 1 and ${MAX_LIST_LIMIT}`);
   const offset = intOption(body.offset, 'offset', 0);
   const search = typeof body.search === 'string' ? body.search : '';
+  if (search.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('search'));
   const sortBy = (body.sortBy ?? {}) as { column?: unknown; order?: unknown };
   const column = typeof sortBy.column === 'string' ? sortBy.column : 'name';
   const order = typeof sortBy.order === 'string' ? sortBy.order.toLowerCase() : 'asc';

@@ -40,6 +40,17 @@ export function parseObjectPath(rawPath: string): { bucket: string; name: string
   return { bucket, name: validObjectName(segments.join('/')) };
 }
 
+/** A bucket id still percent-encoded in the raw path (`POST /object/sign/<bucket>`); a malformed escape is a bad name. */
+export function parseBucketSegment(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw StorageErrors.invalidBucketName();
+  }
+  return validBucketId(decoded);
+}
+
 function decodeSegment(segment: string, whole: string): string {
   try {
     return decodeURIComponent(segment);
@@ -73,5 +84,7 @@ export function parseFileSizeLimit(value: unknown): number | null {
   const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value) : null;
   if (!match) throw StorageErrors.invalidRequest('Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B');
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  // storage.buckets.file_size_limit is a bigint: a larger limit would be PostgreSQL's error (a 500).
+  if (!Number.isSafeInteger(bytes)) throw StorageErrors.invalidRequest('file_size_limit is too large');
   return bytes === 0 ? null : bytes;
 }

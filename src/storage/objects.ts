@@ -5,7 +5,7 @@ import type { Claims, Tx } from '../db/index.js';
 import { asCaller, callerClaims, fromPg, nodeRequest, ownerOf, rawPathAfter, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { planList } from './list.js';
-import { parseObjectPath, validBucketId, validObjectName } from './names.js';
+import { parseBucketSegment, parseObjectPath, validBucketId, validObjectName } from './names.js';
 import { encodeTransform, parseTransform, sendTransformed } from './render.js';
 import { findObject, sendObject, type ObjectRow } from './serve.js';
 import { expiresInOf, signToken, UPLOAD_URL_SECONDS, verifyToken } from './signed.js';
@@ -203,7 +203,7 @@ async function copyBytes(ctx: StorageContext, row: ObjectRow, target: ObjectKey)
 export async function signObject(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const raw = rawPathAfter(c, 'object/sign');
-  if (!raw.includes('/')) return signObjects(ctx, c, claims, validBucketId(decodeURIComponent(raw)));
+  if (!raw.includes('/')) return signObjects(ctx, c, claims, parseBucketSegment(raw));
   const { bucket, name } = parseObjectPath(raw);
   const body = await readJsonBody(c);
   const expiresIn = expiresInOf(body.expiresIn);

@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Claims, Tx } from '../db/index.js';
+import { jsonDepthExceeds, nulAt, nulMessage } from '../platform/body.js';
 import { headerOf } from '../platform/http.js';
 import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
@@ -211,11 +212,19 @@ function cacheControlOf(value: string | undefined): string {
 
 function userMetadataOf(value: string | undefined, base64: boolean): Record<string, unknown> | null {
   if (value === undefined || value === '') return null;
+  let metadata: Record<string, unknown> | undefined;
   try {
     const parsed: unknown = JSON.parse(base64 ? Buffer.from(value, 'base64').toString('utf8') : value);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) metadata = parsed as Record<string, unknown>;
   } catch {
     // answered below
+  }
+  if (metadata) {
+    // Stored as jsonb, which refuses \u0000 (22P05) and whose parser refuses deep nesting.
+    const nul = nulAt(metadata, 'metadata');
+    if (nul !== undefined) throw StorageErrors.invalidRequest(nulMessage(nul));
+    if (jsonDepthExceeds(metadata)) throw StorageErrors.invalidRequest('metadata is nested too deeply');
+    return metadata;
   }
   throw StorageErrors.invalidRequest('metadata must be a JSON object');
 }
