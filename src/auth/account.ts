@@ -12,6 +12,7 @@ import type { AuthLimits } from './limits.js';
 import { beginPasswordAttempt } from './attempts.js';
 import { refresh, startSession } from './sessions.js';
 import { findUserByEmail, insertEmailIdentity, insertUser, isBanned, normaliseEmail, updateUser, userJson } from './users.js';
+import { respondJson, stringifyJson } from '../platform/json.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
@@ -35,7 +36,7 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
       const user = await insertUser(tx, { email: null, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, anonymous: true });
       return startSession(tx, ctx.settings, user, 'anonymous', client);
     });
-    return c.json(session);
+    return respondJson(c, session);
   }
 
   if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
@@ -61,10 +62,10 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
     return { kind: 'confirm' as const, prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester: { ip: client.ip } }), created: !existing };
   });
 
-  if (outcome.kind === 'session') return c.json(outcome.session);
-  if (outcome.kind === 'fake') return c.json(fakeUser(email, body.data ?? {}));
+  if (outcome.kind === 'session') return respondJson(c, outcome.session);
+  if (outcome.kind === 'fake') return respondJson(c, fakeUser(email, body.data ?? {}));
   const user = await deliver(ctx, outcome.prepared, outcome.created ? forgetNewUser(ctx, outcome.prepared.user.id) : undefined);
-  return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));
+  return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, user)));
 }
 
 function fakeUser(email: string, data: Record<string, unknown>) {
@@ -111,20 +112,20 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
       return startSession(tx, ctx.settings, user, 'password', client);
     });
     if (session instanceof ApiError) throw session;
-    return c.json(session);
+    return respondJson(c, session);
   }
   if (grant === 'refresh_token') {
     const body = await readJson(c, refreshGrant, codes);
     await ctx.limit(limits.tokenRefresh, client.ip);
     const outcome = await ctx.db.transaction((tx) => refresh(tx, ctx.settings, body.refresh_token, client));
     if (outcome instanceof ApiError) throw outcome;
-    return c.json(outcome);
+    return respondJson(c, outcome);
   }
   throw errors.unsupportedGrant(grant);
 }
 
 export async function getUser(ctx: AuthContext, c: Context) {
-  return c.json(
+  return respondJson(c, 
     await ctx.db.transaction(async (tx) => {
       const { user } = await requireCaller(ctx, c, tx);
       return userJson(tx, user);
@@ -161,7 +162,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
     if (password !== undefined && (await verifyPassword(user.encrypted_password, password))) throw errors.samePassword();
     if (body.data) {
       // GoTrue merges the given keys into user_metadata; a key set to null is removed.
-      user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2)`, [body.data]);
+      user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)`, [stringifyJson(body.data)]);
     }
     if (passwordHash !== undefined) {
       user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
@@ -190,7 +191,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
     return { user, prepared };
   });
   const updated = prepared ? await deliver(ctx, prepared) : user;
-  return c.json(await ctx.db.transaction((tx) => userJson(tx, updated)));
+  return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, updated)));
 }
 
 export async function logout(ctx: AuthContext, c: Context) {
@@ -207,7 +208,7 @@ export async function logout(ctx: AuthContext, c: Context) {
 
 export function settings(ctx: AuthContext, c: Context) {
   const auth = ctx.config.auth;
-  return c.json({
+  return respondJson(c, {
     external: { anonymous_users: auth.anonymousSignIns, email: true, phone: false },
     disable_signup: auth.disableSignup,
     mailer_autoconfirm: !auth.emailConfirmation,

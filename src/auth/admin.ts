@@ -11,6 +11,7 @@ import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isUuid, updateUser, userJson, USER_COLUMNS, type UserRow } from './users.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
+import { respondJson, stringifyJson } from '../platform/json.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
@@ -63,7 +64,7 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const links = [...(page < last ? [link(page + 1, 'next')] : []), link(last, 'last')];
     c.header('x-total-count', String(total));
     c.header('link', links.join(', '));
-    return c.json({ users, aud: 'authenticated' });
+    return respondJson(c, { users, aud: 'authenticated' });
   });
 
   app.post('/users', async (c) => {
@@ -73,7 +74,7 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const id = body.id !== undefined ? customUserId(body.id) : undefined;
     const passwordHash = await adminPasswordHash(ctx, body.password, body.password_hash);
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : null;
-    return c.json(
+    return respondJson(c, 
       await ctx.db.transaction(async (tx) => {
         if (await findUserByEmail(tx, email)) throw errors.emailExists();
         if (id && (await tx.query('select 1 from auth.users where id = $1', [id])).rowCount) throw errors.validation(`A user with id ${id} already exists`);
@@ -93,7 +94,7 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   });
 
   app.get('/users/:id', async (c) =>
-    c.json(await ctx.db.transaction(async (tx) => userJson(tx, await existingUser(tx, c.req.param('id'))))),
+    respondJson(c, await ctx.db.transaction(async (tx) => userJson(tx, await existingUser(tx, c.req.param('id'))))),
   );
 
   app.put('/users/:id', async (c) => {
@@ -102,7 +103,7 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const email = body.email !== undefined ? requireEmail(body.email) : undefined;
     const passwordHash = body.password !== undefined ? await hashPassword(checkPassword(ctx, body.password)) : undefined;
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : undefined;
-    return c.json(
+    return respondJson(c, 
       await ctx.db.transaction(async (tx) => {
         let user = await existingUser(tx, c.req.param('id'), true);
         if (email !== undefined && email !== user.email) {
@@ -114,8 +115,8 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
         }
         if (body.email_confirm === true) user = await updateUser(tx, user.id, 'email_confirmed_at = coalesce(email_confirmed_at, now())', []);
         if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
-        if (body.user_metadata) user = await updateUser(tx, user.id, 'raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2)', [body.user_metadata]);
-        if (body.app_metadata) user = await updateUser(tx, user.id, 'raw_app_meta_data = jsonb_strip_nulls(raw_app_meta_data || $2)', [body.app_metadata]);
+        if (body.user_metadata) user = await updateUser(tx, user.id, 'raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)', [stringifyJson(body.user_metadata)]);
+        if (body.app_metadata) user = await updateUser(tx, user.id, 'raw_app_meta_data = jsonb_strip_nulls(raw_app_meta_data || $2::jsonb)', [stringifyJson(body.app_metadata)]);
         if (body.role) user = await updateUser(tx, user.id, 'role = $2', [body.role]);
         if (banMs !== undefined) {
           user = await updateUser(tx, user.id, `banned_until = case when $2::float8 is null then null else now() + make_interval(secs => $2::float8) end`, [
@@ -151,11 +152,11 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
         [],
       );
     });
-    return c.json({});
+    return respondJson(c, {});
   });
 
   app.get('/users/:id/factors', async (c) =>
-    c.json(
+    respondJson(c, 
       await ctx.db.transaction(async (tx) => {
         const user = await existingUser(tx, c.req.param('id'));
         const json = await userJson(tx, user);
@@ -165,7 +166,7 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   );
 
   app.delete('/users/:id/factors/:factorId', async (c) =>
-    c.json(
+    respondJson(c, 
       await ctx.db.transaction(async (tx) => {
         const user = await existingUser(tx, c.req.param('id'));
         const deleted = await tx.query('delete from auth.mfa_factors where id::text = $1 and user_id = $2 returning id', [c.req.param('factorId'), user.id]);
@@ -237,7 +238,7 @@ async function generateLink(ctx: AuthContext, c: Context) {
     switch (body.type) {
       case 'signup':
         if (user?.email_confirmed_at) throw errors.emailExists();
-        if (user && body.data) user = await updateUser(tx, user.id, 'raw_user_meta_data = raw_user_meta_data || $2', [body.data]);
+        if (user && body.data) user = await updateUser(tx, user.id, 'raw_user_meta_data = raw_user_meta_data || $2::jsonb', [stringifyJson(body.data)]);
         user ??= await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: false });
         type = 'signup';
         break;
@@ -267,7 +268,7 @@ async function generateLink(ctx: AuthContext, c: Context) {
     if (type === 'email_change') user = (await findUserById(tx, user.id)) ?? user;
     return { user: await userJson(tx, user), link, type };
   });
-  return c.json({
+  return respondJson(c, {
     ...result.user,
     action_link: result.link.actionLink,
     email_otp: result.link.code,
@@ -293,5 +294,5 @@ export async function invite(ctx: AuthContext, limits: AuthLimits, c: Context) {
     return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'invite', email, redirectTo, requester: 'service_role' }), created: !existing };
   });
   const user = await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
-  return c.json(await ctx.db.transaction((tx) => userJson(tx, user)));
+  return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, user)));
 }

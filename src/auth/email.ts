@@ -19,6 +19,7 @@ import type { AuthLimits } from './limits.js';
 import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
 import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isBanned, updateUser, type UserRow } from './users.js';
+import { respondJson } from '../platform/json.js';
 
 export type LinkType = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
 
@@ -146,7 +147,7 @@ export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) 
   // The answer is the same whether or not the address is registered.
   const requester = { ip: ctx.client(c).ip };
   if (user) await sendEmailLink(ctx, limits, { user, type: 'recovery', email, redirectTo: c.req.query('redirect_to'), requester });
-  return c.json({});
+  return respondJson(c, {});
 }
 
 const otpBody = z.object({
@@ -179,7 +180,7 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
     return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester }), created: true };
   });
   await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
-  return c.json({});
+  return respondJson(c, {});
 }
 
 const resendBody = z.object({ type: z.enum(['signup', 'email_change', 'sms', 'phone_change']), email: z.string().max(320).optional() });
@@ -203,7 +204,7 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
     });
     if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo, requester });
   }
-  return c.json({});
+  return respondJson(c, {});
 }
 
 const verifyTypes = ['signup', 'invite', 'magiclink', 'recovery', 'email_change', 'email'] as const;
@@ -340,7 +341,7 @@ export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Contex
   else if (body.token && body.email) lookup = { email: requireEmail(body.email), code: body.token.trim() };
   else throw errors.validation('Verify requires either a token and an email, or a token_hash');
   const { session } = await verifyToken(ctx, body.type, lookup, client, limits.otpMaxAttempts);
-  return c.json(session);
+  return respondJson(c, session);
 }
 
 /** The link in a mail: verify, then send the browser on with the session in the URL fragment. */

@@ -13,6 +13,7 @@ import { authError, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
 import { findUserById } from './users.js';
+import { respondJson } from '../platform/json.js';
 
 const CHALLENGE_TTL_S = 300;
 const MAX_VERIFIED_FACTORS = 10;
@@ -65,7 +66,7 @@ export async function enroll(ctx: AuthContext, c: Context) {
   const uri = generateURI({ issuer, label: factor.label, secret });
   // auth-js prefixes the SVG with `data:image/svg+xml;utf-8,` itself.
   const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
-  return c.json({ id: factor.id, type: 'totp', friendly_name: factor.name, totp: { qr_code: qr, secret, uri } });
+  return respondJson(c, { id: factor.id, type: 'totp', friendly_name: factor.name, totp: { qr_code: qr, secret, uri } });
 }
 
 async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof requireCaller>[2]) {
@@ -80,7 +81,7 @@ async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof 
 
 export async function challenge(ctx: AuthContext, c: Context) {
   const client = ctx.client(c);
-  return c.json(
+  return respondJson(c, 
     await ctx.db.transaction(async (tx) => {
       const { factor } = await callerFactor(ctx, c, tx);
       const id = crypto.randomUUID();
@@ -145,11 +146,11 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     return { ok: true as const, session: await reissue(tx, ctx.settings, user, session) };
   });
   if (!outcome.ok) throw errors.mfaVerificationFailed();
-  return c.json(outcome.session);
+  return respondJson(c, outcome.session);
 }
 
 export async function unenroll(ctx: AuthContext, c: Context) {
-  return c.json(
+  return respondJson(c, 
     await ctx.db.transaction(async (tx) => {
       const { caller, factor } = await callerFactor(ctx, c, tx);
       if (factor.status === 'verified' && caller.session.aal !== 'aal2') throw errors.insufficientAal();

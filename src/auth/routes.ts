@@ -10,6 +10,7 @@ import { errors } from './errors.js';
 import { otp, recover, resend, verifyGet, verifyPost } from './email.js';
 import { authLimits } from './limits.js';
 import { challenge, enroll, unenroll, verifyFactor } from './mfa.js';
+import { respondJson } from '../platform/json.js';
 
 export function authRoutes(services: Services): Hono {
   const ctx = authContext({
@@ -34,7 +35,7 @@ export function authRoutes(services: Services): Hono {
   );
 
   app.get('/settings', (c) => settings(ctx, c));
-  app.get('/health', (c) => c.json({ version: 'trellis', name: 'GoTrue', description: 'Trellis auth (GoTrue-compatible)' }));
+  app.get('/health', (c) => respondJson(c, { version: 'trellis', name: 'GoTrue', description: 'Trellis auth (GoTrue-compatible)' }));
   app.post('/signup', (c) => signup(ctx, limits, c));
   app.post('/token', (c) => token(ctx, limits, c));
   app.get('/user', (c) => getUser(ctx, c));

@@ -1,6 +1,7 @@
 /** auth.users rows and the user object GoTrue returns for them. */
 import crypto from 'node:crypto';
 import type { Tx } from '../db/index.js';
+import { stringifyJson } from '../platform/json.js';
 
 export interface UserRow {
   id: string;
@@ -101,9 +102,10 @@ export async function insertUser(tx: Tx, user: NewUser): Promise<UserRow> {
     `insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, invited_at,
        raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at)
      values ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated', $2, $3,
-       case when $4::boolean then now() end, case when $7::boolean then now() end, $5, $6, $8, now(), now())
+       case when $4::boolean then now() end, case when $7::boolean then now() end, $5::jsonb, $6::jsonb, $8, now(), now())
      returning ${USER_COLUMNS}`,
-    [id, user.email, user.passwordHash, user.confirmed, appMetadata, user.userMetadata, user.invited ?? false, user.anonymous ?? false],
+    // Metadata goes as text written by stringifyJson: pg's own JSON.stringify would round big numbers.
+    [id, user.email, user.passwordHash, user.confirmed, stringifyJson(appMetadata), stringifyJson(user.userMetadata), user.invited ?? false, user.anonymous ?? false],
   );
   if (user.email) await insertEmailIdentity(tx, id, user.email, user.confirmed);
   return result.rows[0] as UserRow;

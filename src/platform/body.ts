@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { ApiError } from '../errors.js';
+import { JsonNumber, parseJson } from './json.js';
 
 export const MAX_JSON_BODY = 256 * 1024;
 
@@ -20,7 +21,10 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, codes
   let json: unknown = {};
   if (text !== '') {
     try {
-      json = JSON.parse(text);
+      // Numbers as written (platform/json.ts): metadata is stored as sent. A body that is one bare
+      // number is no object for any schema.
+      json = parseJson(text);
+      if (json instanceof JsonNumber) json = json.valueOf();
     } catch (err) {
       throw new ApiError(400, codes.badJson, `Could not parse request body as JSON: ${(err as Error).message}`);
     }

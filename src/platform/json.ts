@@ -11,6 +11,8 @@
  * runtime has `JSON.rawJSON` (Node.js 21+); on Node.js 20 it writes the nearest double, so every
  * path that stores or answers user JSON calls `stringifyJson`.
  */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 
 const rawJSON = (JSON as { rawJSON?: (text: string) => unknown }).rawJSON;
@@ -66,4 +68,9 @@ function containsKept(value: unknown, depth = 0): boolean {
   if (Array.isArray(value)) return value.some((v) => containsKept(v, depth + 1));
   for (const key in value) if (containsKept((value as Record<string, unknown>)[key], depth + 1)) return true;
   return false;
+}
+
+/** A JSON response written by stringifyJson (Hono's c.json uses JSON.stringify). */
+export function respondJson(c: Context, value: unknown, status: ContentfulStatusCode = 200): Response {
+  return c.body(stringifyJson(value), status, { 'content-type': 'application/json' });
 }

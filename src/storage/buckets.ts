@@ -5,6 +5,7 @@ import { asCaller, callerClaims, ownerOf, readJsonBody, type StorageContext, typ
 import { StorageErrors } from './errors.js';
 import { parseFileSizeLimit, validBucketId } from './names.js';
 import type { ObjectKey } from './store/index.js';
+import { respondJson } from '../platform/json.js';
 
 const BUCKET_COLUMNS = `id, name, coalesce(owner_id, owner::text, '') as owner, public, file_size_limit::float8 as file_size_limit, allowed_mime_types, avif_autodetection, type, created_at, updated_at`;
 const SORTABLE = new Set(['id', 'name', 'created_at', 'updated_at']);
@@ -29,7 +30,7 @@ export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
     ).rows,
     true,
   );
-  return c.json(rows);
+  return respondJson(c, rows);
 }
 
 export async function getBucket(ctx: StorageContext, c: StorageHttp) {
@@ -37,7 +38,7 @@ export async function getBucket(ctx: StorageContext, c: StorageHttp) {
   const id = validBucketId(c.req.param('id'));
   const row = await asCaller(ctx, claims, async (tx) => (await tx.query(`select ${BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0], true);
   if (!row) throw StorageErrors.bucketNotFound();
-  return c.json(row);
+  return respondJson(c, row);
 }
 
 export async function createBucket(ctx: StorageContext, c: StorageHttp) {
@@ -54,7 +55,7 @@ export async function createBucket(ctx: StorageContext, c: StorageHttp) {
       [id, name, owner, typeof claims.sub === 'string' ? claims.sub : null, body.public === true, limit, mimes],
     ),
   );
-  return c.json({ name: id });
+  return respondJson(c, { name: id });
 }
 
 export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
@@ -73,7 +74,7 @@ export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
   sets.push('updated_at = now()');
   const updated = await asCaller(ctx, claims, async (tx) => (await tx.query(`update storage.buckets set ${sets.join(', ')} where id = $1 returning id`, values)).rowCount);
   if (!updated) throw StorageErrors.bucketNotFound();
-  return c.json({ message: 'Successfully updated' });
+  return respondJson(c, { message: 'Successfully updated' });
 }
 
 export async function emptyBucket(ctx: StorageContext, c: StorageHttp) {
@@ -85,7 +86,7 @@ export async function emptyBucket(ctx: StorageContext, c: StorageHttp) {
   });
   // After the commit: a failed removal leaves unreferenced bytes, never a row without its bytes.
   await ctx.store.remove(removed);
-  return c.json({ message: 'Successfully emptied' });
+  return respondJson(c, { message: 'Successfully emptied' });
 }
 
 export async function deleteBucket(ctx: StorageContext, c: StorageHttp) {
@@ -104,7 +105,7 @@ export async function deleteBucket(ctx: StorageContext, c: StorageHttp) {
     }
   });
   if (!deleted) throw StorageErrors.bucketNotFound();
-  return c.json({ message: 'Successfully deleted' });
+  return respondJson(c, { message: 'Successfully deleted' });
 }
 
 /** Deletes object rows matching `where` as the caller; the stored keys to remove after commit. */

@@ -11,6 +11,7 @@ import { findObject, sendObject, type ObjectRow } from './serve.js';
 import { expiresInOf, signToken, UPLOAD_URL_SECONDS, verifyToken } from './signed.js';
 import { MissingObject, type ObjectKey } from './store/index.js';
 import { probeUpload, upload } from './upload.js';
+import { respondJson, stringifyJson } from '../platform/json.js';
 
 export type Access = 'authenticated' | 'public' | 'sign';
 
@@ -19,7 +20,7 @@ export async function uploadObject(ctx: StorageContext, c: StorageHttp, prefix: 
   const claims = await callerClaims(ctx, c);
   const { bucket, name } = parseObjectPath(rawPathAfter(c, prefix));
   const upsert = c.req.method === 'PUT' || headerOf(c, 'x-upsert') === 'true';
-  return c.json(await closingOnRefusal(c, upload(ctx, c, { bucket, name, upsert, claims })));
+  return respondJson(c, await closingOnRefusal(c, upload(ctx, c, { bucket, name, upsert, claims })));
 }
 
 /**
@@ -73,7 +74,7 @@ export async function objectInfo(ctx: StorageContext, c: StorageHttp, prefix: st
     row = await asCaller(ctx, await callerClaims(ctx, c), (tx) => findObject(tx, bucket, name), true);
   }
   const meta = row.metadata;
-  return c.json({
+  return respondJson(c, {
     id: row.id,
     version: row.version,
     name: row.name,
@@ -96,7 +97,7 @@ export async function listObjects(ctx: StorageContext, c: StorageHttp) {
   const bucket = validBucketId(c.req.param('bucket'));
   const plan = planList(bucket, await readJsonBody(c));
   const rows = await asCaller(ctx, claims, async (tx) => (await tx.query(plan.text, plan.values)).rows, true);
-  return c.json(rows);
+  return respondJson(c, rows);
 }
 
 /** DELETE /object/<bucket> with `{prefixes: [names]}`: removes what the caller may delete. */
@@ -117,7 +118,7 @@ export async function removeObjects(ctx: StorageContext, c: StorageHttp) {
   });
   const removed: ObjectKey[] = rows.filter((r) => r.version).map((r) => ({ bucket: r.bucket_id as string, name: r.name as string, version: r.version as string }));
   await ctx.store.remove(removed);
-  return c.json(rows.map(({ version: _version, ...row }) => row));
+  return respondJson(c, rows.map(({ version: _version, ...row }) => row));
 }
 
 interface Transfer {
@@ -161,7 +162,7 @@ export async function moveObject(ctx: StorageContext, c: StorageHttp) {
     if (copied) await ctx.store.remove([target]).catch(() => undefined);
     throw err;
   }
-  return c.json({ message: 'Successfully moved' });
+  return respondJson(c, { message: 'Successfully moved' });
 }
 
 /** POST /object/copy: a new row (owned by the caller) and a copy of the bytes. */
@@ -180,13 +181,13 @@ export async function copyObject(ctx: StorageContext, c: StorageHttp) {
       const metadata = { ...row.metadata, lastModified: new Date().toISOString() };
       const inserted = await tx.query<{ id: string }>(
         'insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version) values ($1, $2, $3, $4, $5, $6, $7) returning id',
-        [to.bucket, to.name, ownerOf(claims), typeof claims.sub === 'string' ? claims.sub : null, JSON.stringify(metadata), copyMetadata && row.user_metadata ? JSON.stringify(row.user_metadata) : null, version],
+        [to.bucket, to.name, ownerOf(claims), typeof claims.sub === 'string' ? claims.sub : null, JSON.stringify(metadata), copyMetadata && row.user_metadata ? stringifyJson(row.user_metadata) : null, version],
       );
       await copyBytes(ctx, row, target);
       copied = true;
       return inserted.rows[0]?.id;
     });
-    return c.json({ Id: id, Key: `${to.bucket}/${to.name}` });
+    return respondJson(c, { Id: id, Key: `${to.bucket}/${to.name}` });
   } catch (err) {
     if (copied) await ctx.store.remove([target]).catch(() => undefined);
     throw fromPg(err);
@@ -211,7 +212,7 @@ export async function signObject(ctx: StorageContext, c: StorageHttp) {
   await asCaller(ctx, claims, (tx) => findObject(tx, bucket, name), true);
   const url = `${bucket}/${name}`;
   const token = await signToken(ctx, 'download', { url, ...(transformations && { transformations }) }, expiresIn);
-  return c.json({ signedURL: `/${transformations ? 'render/image' : 'object'}/sign/${url}?token=${token}` });
+  return respondJson(c, { signedURL: `/${transformations ? 'render/image' : 'object'}/sign/${url}?token=${token}` });
 }
 
 /** POST /object/sign/<bucket> `{expiresIn, paths}`: a signed URL (or an error) per path. */
@@ -235,7 +236,7 @@ async function signObjects(ctx: StorageContext, c: StorageHttp, claims: Claims, 
       return { error: null, path, signedURL: `/object/sign/${url}?token=${await signToken(ctx, 'download', { url }, expiresIn)}` };
     }),
   );
-  return c.json(results);
+  return respondJson(c, results);
 }
 
 /** POST /object/upload/sign/<bucket>/<name>: a URL anyone holding it may upload to, for two hours. */
@@ -250,7 +251,7 @@ export async function signUpload(ctx: StorageContext, c: StorageHttp) {
   const url = `${bucket}/${name}`;
   const owner = typeof claims.sub === 'string' ? claims.sub : undefined;
   const token = await signToken(ctx, 'upload', { url, upsert, ...(owner && { owner }) }, UPLOAD_URL_SECONDS);
-  return c.json({ url: `/object/upload/sign/${url}?token=${token}`, token });
+  return respondJson(c, { url: `/object/upload/sign/${url}?token=${token}`, token });
 }
 
 /** PUT /object/upload/sign/<bucket>/<name>?token=: the upload a signed upload URL allows. */
@@ -261,5 +262,5 @@ export async function uploadToSignedUrl(ctx: StorageContext, c: StorageHttp) {
   // Written past RLS: the signer's permission was checked when the URL was made.
   const claims: Claims = { role: 'service_role', ...(owner && { sub: owner }) };
   const result = await closingOnRefusal(c, upload(ctx, c, { bucket, name, upsert: payload.upsert === true, claims }));
-  return c.json({ Key: result.Key, Id: result.Id });
+  return respondJson(c, { Key: result.Key, Id: result.Id });
 }

@@ -16,6 +16,7 @@ import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp }
 import { StorageErrors } from './errors.js';
 import { mimeAllowed, validMimeType } from './names.js';
 import { TooLarge, type ObjectKey } from './store/index.js';
+import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
 
 export interface UploadTarget {
   readonly bucket: string;
@@ -123,7 +124,7 @@ export async function probeUpload(ctx: StorageContext, target: UploadTarget, mim
 
 function rowValues(target: UploadTarget, metadata: ObjectMetadata, userMetadata: Record<string, unknown> | null, version: string): unknown[] {
   const sub = typeof target.claims.sub === 'string' ? target.claims.sub : null;
-  return [target.bucket, target.name, ownerOf(target.claims), sub, JSON.stringify(metadata), userMetadata === null ? null : JSON.stringify(userMetadata), version];
+  return [target.bucket, target.name, ownerOf(target.claims), sub, JSON.stringify(metadata), userMetadata === null ? null : stringifyJson(userMetadata), version];
 }
 
 /**
@@ -214,8 +215,9 @@ function userMetadataOf(value: string | undefined, base64: boolean): Record<stri
   if (value === undefined || value === '') return null;
   let metadata: Record<string, unknown> | undefined;
   try {
-    const parsed: unknown = JSON.parse(base64 ? Buffer.from(value, 'base64').toString('utf8') : value);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) metadata = parsed as Record<string, unknown>;
+    // Numbers as written (platform/json.ts): user metadata is stored as sent.
+    const parsed: unknown = parseJson(base64 ? Buffer.from(value, 'base64').toString('utf8') : value);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && !(parsed instanceof JsonNumber)) metadata = parsed as Record<string, unknown>;
   } catch {
     // answered below
   }
