@@ -36,7 +36,8 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     }
   } else {
     for (const [key, value] of request.params) filterParams.append(key, value);
-    const body = request.body?.value ?? {};
+    // A POST always has a body (an empty one is `{}`); JSON `null` is a value like any other.
+    const body = request.body ? request.body.value : {};
     args = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { '': body };
   }
   const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));

@@ -105,6 +105,12 @@ describe('result shapes: the SQL text and values', () => {
       { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['{"any":[1,2],"thing":null}'], capped: false, returnsVoid: false, readOnly: false },
     ],
     [
+      'a single unnamed jsonb argument takes a JSON null body',
+      call('echo', 'POST', '', null),
+      // The whole body stands for the argument: `{"": null}`, as it always has.
+      { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['{"":null}'], capped: false, returnsVoid: false, readOnly: false },
+    ],
+    [
       'a single unnamed jsonb argument takes a body that is not an object',
       call('echo', 'POST', '', [1, 'two']),
       { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['[1,"two"]'], capped: false, returnsVoid: false, readOnly: false },
