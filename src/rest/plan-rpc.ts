@@ -1,0 +1,120 @@
+/**
+ * Plans POST/GET /rpc/fn: a call with named arguments. Arguments are converted by PostgreSQL from
+ * one JSON object (json_to_record with the arguments' declared types), as PostgREST does, so
+ * arrays, JSON and every scalar type arrive typed. A function returning rows can be filtered,
+ * ordered, limited and shaped with `select=` like a table. Pure: the request and the schema cache in,
+ * SQL text and parameters out.
+ */
+import { ApiError } from '../errors.js';
+import { ident } from '../db/index.js';
+import type { ReadQuery } from './ast.js';
+import { parseReadQuery } from './parse.js';
+import { planRepresentation, type SqlPlan } from './plan-read.js';
+import { withRange, type RpcRequest } from './request.js';
+import type { DbFunction, Relation, SchemaCache } from './schema.js';
+import { Params } from './sql.js';
+
+export interface RpcPlan extends SqlPlan {
+  /** `returns void`: answered 204 with no body. */
+  readonly returnsVoid: boolean;
+  /** GET/HEAD calls, and calls of functions that are not volatile, run read-only. */
+  readonly readOnly: boolean;
+}
+
+export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number): RpcPlan {
+  const { schema, name } = request;
+  const isGet = request.method !== 'POST';
+
+  // GET: parameters named like an argument are arguments; the rest filter the result.
+  let args: Record<string, unknown> = {};
+  const filterParams = new URLSearchParams();
+  const argNames = new Set(cache.functions(schema, name).flatMap((f) => f.args.map((a) => a.name)));
+  if (isGet) {
+    for (const [key, value] of request.params) {
+      if (argNames.has(key)) args[key] = value;
+      else filterParams.append(key, value);
+    }
+  } else {
+    for (const [key, value] of request.params) filterParams.append(key, value);
+    // A POST always has a body (an empty one is `{}`); JSON `null` is a value like any other.
+    const body = request.body ? request.body.value : {};
+    args = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { '': body };
+  }
+  const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));
+  const singleArg = fn.args.length === 1 && fn.args[0]?.name === '';
+  const filters = parseReadQuery(filterParams);
+  if (request.range instanceof ApiError) throw request.range;
+  const query = withRange(filters, request.range);
+
+  const params = new Params();
+  const passed = fn.args.filter((a) => a.name in args);
+  // The arguments travel as one JSON parameter, added only when something reads it: a function
+  // called without arguments has no parameter at all.
+  const payload = singleArg || passed.length > 0 ? params.add(JSON.stringify(singleArg ? (args[''] ?? args) : args)) : '';
+  // Declared types come from the catalog (format_type), never from the request.
+  const call = singleArg
+    ? `${ident(fn.schema)}.${ident(fn.name)}(${payload}::${fn.args[0]?.type ?? 'json'})`
+    : `${ident(fn.schema)}.${ident(fn.name)}(${passed.map((a) => `${ident(a.name)} := _a.${ident(a.name)}`).join(', ')})`;
+  const from = singleArg || passed.length === 0 ? '' : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
+
+  let text: string;
+  let capped = false;
+  if (fn.returnType === 'void') {
+    // Not wrapped by the response-size guard: an outer query that never reads the call would let
+    // PostgreSQL skip a stable or immutable function (and the exception it may raise).
+    text = `select ${call} as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total${from}`;
+    capped = true;
+  } else if (!fn.returnsSet && !fn.returnsComposite) {
+    text = `select to_json(${call})::text as body, 1 as page, null::bigint as total${from}`;
+  } else {
+    // Planned for setof a scalar too: its select/filter checks (and the parameters they add) apply.
+    const relation = resultRelation(cache, fn);
+    const source = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    const rows = planRows(cache, relation, query, params, source, maxRows);
+    const aggregate = fn.returnsSet ? `coalesce(json_agg(_r), '[]'::json)` : `(array_agg(to_json(_r)))[1]`;
+    text = `select ${aggregate}::text as body, count(_r) as page, null::bigint as total from (${rows}) as _r`;
+    if (!fn.returnsComposite) {
+      // setof a scalar: PostgREST answers a JSON array of the values.
+      text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
+    }
+  }
+  return { text, values: params.values, capped, returnsVoid: fn.returnType === 'void', readOnly: isGet || fn.volatility !== 'volatile' };
+}
+
+export function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
+  const overloads = cache.functions(schema, name);
+  const fits = overloads.filter((f) => {
+    const names = new Set(f.args.map((a) => a.name));
+    return given.every((g) => names.has(g)) && f.args.every((a) => a.hasDefault || given.includes(a.name));
+  });
+  // A single unnamed json/jsonb argument takes the whole body (Prefer: params=single-object).
+  const single = overloads.filter((f) => f.args.length === 1 && f.args[0]?.name === '' && /^jsonb?$/.test(f.args[0]?.type ?? ''));
+  const found = fits.length ? fits : single;
+  if (found.length === 1) return found[0] as DbFunction;
+  if (found.length > 1) {
+    throw new ApiError(300, 'PGRST203', `Could not choose the best candidate function between: ${found.map((f) => `${schema}.${name}(${f.args.map((a) => `${a.name} => ${a.type}`).join(', ')})`).join(', ')}`, {
+      hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
+    });
+  }
+  throw new ApiError(404, 'PGRST202', `Could not find the function ${schema}.${name}${given.length ? `(${given.join(', ')})` : ' without parameters'} in the schema cache`, {
+    details: `Searched for the function ${schema}.${name}${given.length ? ` with parameters ${given.join(', ')}` : ' without parameters'}, but no matches were found in the schema cache.`,
+    hint: null,
+  });
+}
+
+/** The relation whose columns a set-returning function yields (a table type), or an open one. */
+function resultRelation(cache: SchemaCache, fn: DbFunction): Relation {
+  const typeName = fn.returnType.replace(/^setof\s+/i, '').replaceAll('"', '');
+  const [maybeSchema, maybeName] = typeName.includes('.') ? typeName.split('.') : [fn.schema, typeName];
+  const table = cache.relation(maybeSchema ?? fn.schema, maybeName ?? typeName);
+  return table ?? { schema: fn.schema, name: fn.name, kind: 'view', columns: new Map(), primaryKey: [], insertable: false, dynamicColumns: true };
+}
+
+function planRows(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, source: string, maxRows: number): string {
+  const root = query.ranges.find((r) => r.path.length === 0);
+  const limited: ReadQuery = {
+    ...query,
+    ranges: [...query.ranges.filter((r) => r.path.length > 0), { path: [], limit: Math.min(root?.limit ?? maxRows, maxRows), offset: root?.offset }],
+  };
+  return planRepresentation(cache, relation, limited, params, source, maxRows, true);
+}

@@ -1,0 +1,95 @@
+/**
+ * The one place /rest/v1 answers are written: Content-Range, Preference-Applied, Location, a single
+ * object, CSV, and HEAD (the headers of a GET, no body).
+ */
+import type { Context } from 'hono';
+import { ApiError } from '../errors.js';
+import type { ReadRow } from './execute.js';
+import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
+
+const SINGLE = 'application/vnd.pgrst.object+json';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** PostgREST's 406 when one object was asked for and `rows` came. */
+export function notSingle(rows: number): ApiError {
+  return new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${rows} rows`, hint: null });
+}
+
+export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Response {
+  const page = Number(row.page);
+  const total = row.total === null ? undefined : Number(row.total);
+  const offset = request.query.ranges.find((r) => r.path.length === 0)?.offset ?? 0;
+  c.header('content-range', page === 0 ? `*/${total ?? '*'}` : `${offset}-${offset + page - 1}/${total ?? '*'}`);
+  if (request.prefer.count) c.header('preference-applied', `count=${request.prefer.count}`);
+  if (request.single) {
+    if (page !== 1) throw notSingle(page);
+    return respondSingle(c, request, 200, row.body);
+  }
+  const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
+  if (request.csv) return respond(c, request, partial ? 206 : 200, toCsv(JSON.parse(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
+  return respond(c, request, partial ? 206 : 200, row.body, JSON_TYPE);
+}
+
+export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & { location: string | null }): Response {
+  const { prefer, relation } = request;
+  const affected = Number(row.page);
+  const applied = [
+    prefer.return && `return=${prefer.return}`,
+    prefer.resolution && `resolution=${prefer.resolution}`,
+    prefer.missing && `missing=${prefer.missing}`,
+    prefer.tx && `tx=${prefer.tx}`,
+    prefer.maxAffected !== undefined && prefer.handling === 'strict' && `max-affected=${prefer.maxAffected}`,
+  ].filter(Boolean);
+  if (applied.length) c.header('preference-applied', applied.join(', '));
+  const insert = request.action === 'insert';
+  c.header('content-range', insert ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
+  const status = insert ? 201 : 200;
+  if (request.location && row.location !== null) c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
+  if (!request.representation) return c.body(null, insert ? 201 : 204);
+  if (request.single) return respondSingle(c, request, status, row.body);
+  return respond(c, request, status, row.body, JSON_TYPE);
+}
+
+export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, returnsVoid: boolean): Response {
+  if (returnsVoid) return c.body(null, 204);
+  if (request.single) {
+    const value = JSON.parse(row.body ?? 'null') as unknown;
+    const rows = Array.isArray(value) ? value : [value];
+    if (rows.length !== 1) throw notSingle(rows.length);
+    return respondSingle(c, request, 200, JSON.stringify(rows));
+  }
+  // A scalar function that returned SQL NULL answers JSON null.
+  return respond(c, request, 200, row.body ?? 'null', JSON_TYPE);
+}
+
+/** HEAD answers the headers a GET would, and no body. */
+function respond(c: Context, request: { readonly head: boolean }, status: 200 | 201 | 206, body: string, contentType: string): Response {
+  c.header('content-type', contentType);
+  return request.head ? c.body(null, status) : c.body(body, status);
+}
+
+/** Answers the one row of a JSON array body as an object (the caller checked there is one). */
+function respondSingle(c: Context, request: { readonly head: boolean }, status: 200 | 201, body: string): Response {
+  const [only] = JSON.parse(body) as unknown[];
+  return respond(c, request, status, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+}
+
+/** `Accept: text/csv` (postgrest-js `.csv()`): a header line, then one line per row. */
+export function toCsv(rows: readonly Record<string, unknown>[]): string {
+  const keys = Object.keys(rows[0] ?? {});
+  const cell = (v: unknown) => {
+    if (v === null || v === undefined) return '';
+    const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [keys.map(cell).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n');
+}
+
+/** PostgREST's `Location: /table?id=eq.7` for the first inserted row (a NULL key part reads `is.null`). */
+function locationOf(table: string, key: readonly string[], values: readonly (string | null)[]): string {
+  const filters = key.map((k, i) => {
+    const v = values[i] ?? null;
+    return `${encodeURIComponent(k)}=${v === null ? 'is.null' : `eq.${encodeURIComponent(v)}`}`;
+  });
+  return `/${encodeURIComponent(table)}?${filters.join('&')}`;
+}
