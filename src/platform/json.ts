@@ -56,6 +56,11 @@ export function parseJson(text: string): unknown {
   }
 }
 
+/** A JSON object (not an array, not a kept number). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof JsonNumber);
+}
+
 /** JSON.stringify that writes a JsonNumber as its original text, on every runtime. */
 export function stringifyJson(value: unknown): string {
   // Plain values (no JsonNumber inside) take JSON.stringify's speed.

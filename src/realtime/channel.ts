@@ -13,6 +13,7 @@ import { broadcastSize, encodeFrame, outFrame, userBroadcastOf, type Frame, type
 import { topicKey, type Member } from './hub.js';
 import type { Meta } from './presence.js';
 import type { ConnectionContext } from './context.js';
+import { stringifyJson } from '../platform/json.js';
 
 type Claims = JwtClaims & { role: string; exp: number };
 export type JoinResult = { readonly ok: true; readonly response: Record<string, unknown> } | { readonly ok: false; readonly reason: string };
@@ -211,7 +212,7 @@ export class Channel implements Member {
     }
     if (event !== 'track') return this.#reply(frame.ref, 'error', { reason: 'presence event must be "track" or "untrack"' });
     if (!isRecord(payload)) return this.#reply(frame.ref, 'error', { reason: 'Presence track payload must be a map' });
-    if (Buffer.byteLength(JSON.stringify(payload)) > this.ctx.limits.maxPayloadBytes) {
+    if (Buffer.byteLength(stringifyJson(payload)) > this.ctx.limits.maxPayloadBytes) {
       this.ctx.metrics.dropped.inc({ reason: 'payload_too_large' });
       return this.#reply(frame.ref, 'error', { reason: 'Track message size exceeded' });
     }

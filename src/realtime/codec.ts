@@ -3,6 +3,7 @@
  * the binary user-broadcast frames of @supabase/realtime-js's serializer (kind 3 from the client,
  * kind 4 to it). Nothing here touches a socket; every malformed input is a `{ ok: false }` value.
  */
+import { isJsonObject, parseJson, stringifyJson } from '../platform/json.js';
 
 export type Vsn = '1.0.0' | '2.0.0';
 export const VSNS: readonly Vsn[] = ['1.0.0', '2.0.0'];
@@ -38,7 +39,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const fail = (reason: string): Decoded => ({ ok: false, reason });
 
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return isJsonObject(value);
 }
 
 const isRef = (value: unknown): value is string | null | undefined => value === null || value === undefined || typeof value === 'string';
@@ -48,7 +49,8 @@ export function decodeFrame(vsn: Vsn, data: string | Uint8Array): Decoded {
   if (typeof data !== 'string') return vsn === '2.0.0' ? decodeBinary(data) : fail('binary frames need serializer 2.0.0');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(data);
+    // Numbers as written (platform/json.ts): a payload reaches the other clients as it was sent.
+    parsed = parseJson(data);
   } catch {
     return fail('frame is not JSON');
   }
@@ -117,14 +119,14 @@ export function userBroadcastOf(frame: Frame): UserBroadcast | undefined {
   if (frame.broadcast) return frame.broadcast;
   const { event, payload, meta } = frame.payload;
   if (frame.event !== 'broadcast' || typeof event !== 'string') return undefined;
-  return { event, json: JSON.stringify(payload === undefined ? {} : payload), ...(isRecord(meta) && { meta: JSON.stringify(meta) }) };
+  return { event, json: stringifyJson(payload === undefined ? {} : payload), ...(isRecord(meta) && { meta: stringifyJson(meta) }) };
 }
 
 /** Encodes a message to the client; `payload` must be JSON-serialisable. */
 export function encodeFrame(vsn: Vsn, joinRef: string | null, ref: string | null, topic: string, event: string, payload: unknown): string {
   return vsn === '2.0.0'
-    ? JSON.stringify([joinRef, ref, topic, event, payload])
-    : JSON.stringify({ join_ref: joinRef, ref, topic, event, payload });
+    ? stringifyJson([joinRef, ref, topic, event, payload])
+    : stringifyJson({ join_ref: joinRef, ref, topic, event, payload });
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Logger } from '../platform/logger.js';
 import { encodeBroadcast, encodeFrame, outFrame, type OutFrame, type UserBroadcast, type Vsn } from './codec.js';
 import type { RealtimeMetrics } from './metrics.js';
 import { isEmptyDiff, PresenceTracker, type Meta, type OriginState, type PresenceDiff } from './presence.js';
+import { parseJson, stringifyJson } from '../platform/json.js';
 
 /** A joined channel, as the hub sees it. */
 export interface Member {
@@ -168,7 +169,7 @@ export class RealtimeHub {
   }
 
   #publish(envelope: Envelope): void {
-    this.options.bus.publish(this.#busTopic, JSON.stringify(envelope)).catch(() => {
+    this.options.bus.publish(this.#busTopic, stringifyJson(envelope)).catch(() => {
       if (envelope.k === 'b') this.options.metrics.dropped.inc({ reason: 'bus_unavailable' });
     });
   }
@@ -176,7 +177,7 @@ export class RealtimeHub {
   #receive(message: Uint8Array | string): void {
     let envelope: Envelope;
     try {
-      envelope = JSON.parse(typeof message === 'string' ? message : Buffer.from(message).toString('utf8')) as Envelope;
+      envelope = parseJson(typeof message === 'string' ? message : Buffer.from(message).toString('utf8')) as Envelope;
     } catch {
       return;
     }

@@ -16,6 +16,7 @@ import { bearerToken } from '../platform/tokens.js';
 import { checkToken, topicPolicies } from './authorize.js';
 import type { UserBroadcast } from './codec.js';
 import type { Realtime } from './socket.js';
+import { stringifyJson } from '../platform/json.js';
 
 const CODES = { badJson: 'bad_json', invalid: 'validation_failed' };
 const MAX_MESSAGES = 100;
@@ -75,7 +76,7 @@ export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
       body.messages.map((m) => ({
         topic: m.topic,
         isPrivate: m.private === true,
-        broadcast: { event: m.event, json: JSON.stringify(m.payload ?? {}) },
+        broadcast: { event: m.event, json: stringifyJson(m.payload ?? {}) },
       })),
     );
   });

@@ -19,6 +19,7 @@ import type { ConnectionContext } from './context.js';
 import { RealtimeHub, topicKey } from './hub.js';
 import { TokenBucket } from './limits.js';
 import { createRealtimeMetrics } from './metrics.js';
+import { parseJson, stringifyJson } from '../platform/json.js';
 
 export const WEBSOCKET_PATH = '/realtime/v1/websocket';
 const NOTIFY_CHANNEL = 'trellis_realtime';
@@ -177,7 +178,8 @@ interface StoredMessage {
 
 /** A NOTIFY from the realtime.messages trigger: the message itself, or its id when it was too big. */
 async function deliverStored(db: Db, hub: RealtimeHub, note: string): Promise<void> {
-  let message = JSON.parse(note) as StoredMessage;
+  // Numbers as written (platform/json.ts): realtime.send's payload is delivered as it was stored.
+  let message = parseJson(note) as StoredMessage;
   if (message.topic === undefined && typeof message.id === 'string') {
     const { rows } = await db.query<StoredMessage>('select topic, event, private, payload from realtime.messages where id = $1', [message.id]);
     if (!rows[0]) return;
@@ -186,6 +188,6 @@ async function deliverStored(db: Db, hub: RealtimeHub, note: string): Promise<vo
   if (typeof message.topic !== 'string' || typeof message.event !== 'string') return;
   hub.deliverLocally(topicKey(message.topic, message.private === true), {
     event: message.event,
-    json: JSON.stringify(message.payload ?? {}),
+    json: stringifyJson(message.payload ?? {}),
   });
 }

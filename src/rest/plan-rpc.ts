@@ -13,6 +13,7 @@ import { planRepresentation, type SqlPlan } from './plan-read.js';
 import { withRange, type RpcRequest } from './request.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
 import { Params } from './sql.js';
+import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 export interface RpcPlan extends SqlPlan {
   /** `returns void`: answered 204 with no body. */
@@ -38,7 +39,7 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     for (const [key, value] of request.params) filterParams.append(key, value);
     // A POST always has a body (an empty one is `{}`); JSON `null` is a value like any other.
     const body = request.body ? request.body.value : {};
-    args = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : { '': body };
+    args = isJsonObject(body) ? body : { '': body };
   }
   const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));
   const singleArg = fn.args.length === 1 && fn.args[0]?.name === '';
@@ -50,7 +51,7 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
   const passed = fn.args.filter((a) => a.name in args);
   // The arguments travel as one JSON parameter, added only when something reads it: a function
   // called without arguments has no parameter at all.
-  const payload = singleArg || passed.length > 0 ? params.add(JSON.stringify(singleArg ? (args[''] ?? args) : args)) : '';
+  const payload = singleArg || passed.length > 0 ? params.add(stringifyJson(singleArg ? (args[''] ?? args) : args)) : '';
   // Declared types come from the catalog (format_type), never from the request.
   const call = singleArg
     ? `${ident(fn.schema)}.${ident(fn.name)}(${payload}::${fn.args[0]?.type ?? 'json'})`

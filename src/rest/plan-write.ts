@@ -10,6 +10,7 @@ import type { Preferences } from './prefer.js';
 import type { Relation, SchemaCache } from './schema.js';
 import { ident } from '../db/index.js';
 import { Params } from './sql.js';
+import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -101,7 +102,7 @@ function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][
 export function planInsert(input: WriteInput, body: unknown, columnsParam: string | undefined, onConflict: string | undefined): SqlPlan {
   checkPaths(input.query);
   const rows = (Array.isArray(body) ? body : [body]) as unknown[];
-  if (rows.some((r) => r === null || typeof r !== 'object' || Array.isArray(r))) {
+  if (!rows.every(isJsonObject)) {
     throw new ApiError(400, 'PGRST102', 'All object keys must match', { details: 'The body must be a JSON object or an array of objects' });
   }
   const objects = rows as JsonObject[];
@@ -130,11 +131,11 @@ export function planInsert(input: WriteInput, body: unknown, columnsParam: strin
   const conflict = conflictClause(input, relation, onConflict, columns);
   const inserts = [...groups.values()].map((g) => {
     if (g.columns.length === 0) {
-      return `insert into ${qualified(relation)} as t select from json_array_elements(${params.add(JSON.stringify(g.rows))}::json)`;
+      return `insert into ${qualified(relation)} as t select from json_array_elements(${params.add(stringifyJson(g.rows))}::json)`;
     }
     const names = g.columns.map(ident).join(', ');
     const picked = g.rows.map((r) => Object.fromEntries(g.columns.map((c) => [c, r[c] ?? null])));
-    return `insert into ${qualified(relation)} as t (${names}) select ${names} from json_populate_recordset(null::${qualified(relation)}, ${params.add(JSON.stringify(picked))}::json)${conflict}`;
+    return `insert into ${qualified(relation)} as t (${names}) select ${names} from json_populate_recordset(null::${qualified(relation)}, ${params.add(stringifyJson(picked))}::json)${conflict}`;
   });
   if (inserts.length === 1 || objects.length === 0) {
     return finish(input, params, inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`);
@@ -161,7 +162,7 @@ function conflictClause(input: WriteInput, relation: Relation, onConflict: strin
 /** PATCH: the body's keys are the columns set; filters choose the rows. */
 export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
   checkPaths(input.query);
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: 'A PATCH body must be a JSON object' });
   }
   const { relation } = input;
@@ -171,7 +172,7 @@ export function planUpdate(input: WriteInput, body: unknown): SqlPlan {
   if (columns.length === 0) {
     return finish(input, params, `select t.* from ${qualified(relation)} as t where false`);
   }
-  const payload = params.add(JSON.stringify(body));
+  const payload = params.add(stringifyJson(body));
   const set = columns.map((c) => `${ident(c)} = _x.${ident(c)}`).join(', ');
   const where = targetRows(input, params);
   return finish(

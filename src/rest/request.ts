@@ -13,6 +13,7 @@ import type { ReadQuery } from './ast.js';
 import { parseReadQuery } from './parse.js';
 import { parsePrefer, type Preferences } from './prefer.js';
 import type { Relation, SchemaCache } from './schema.js';
+import { parseJson } from '../platform/json.js';
 
 /** What the parser reads of an HTTP request: nothing else of it reaches the planners. */
 export interface RestInput {
@@ -180,7 +181,8 @@ export function parseJsonBody(text: string): JsonBody {
   if (text.trim() === '') return { text, value: {} };
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // Numbers as written (platform/json.ts): PostgREST hands PostgreSQL the text as it came.
+    value = parseJson(text);
   } catch (err) {
     throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
   }

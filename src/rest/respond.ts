@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
 import type { ReadRow } from './execute.js';
 import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
+import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
 
 const SINGLE = 'application/vnd.pgrst.object+json';
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -26,7 +27,7 @@ export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Res
     return respondSingle(c, request, 200, row.body);
   }
   const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
-  if (request.csv) return respond(c, request, partial ? 206 : 200, toCsv(JSON.parse(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
+  if (request.csv) return respond(c, request, partial ? 206 : 200, toCsv(parseJson(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
   return respond(c, request, partial ? 206 : 200, row.body, JSON_TYPE);
 }
 
@@ -53,10 +54,10 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
 export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, returnsVoid: boolean): Response {
   if (returnsVoid) return c.body(null, 204);
   if (request.single) {
-    const value = JSON.parse(row.body ?? 'null') as unknown;
+    const value = parseJson(row.body ?? 'null');
     const rows = Array.isArray(value) ? value : [value];
     if (rows.length !== 1) throw notSingle(rows.length);
-    return respondSingle(c, request, 200, JSON.stringify(rows));
+    return respondSingle(c, request, 200, stringifyJson(rows));
   }
   // A scalar function that returned SQL NULL answers JSON null.
   return respond(c, request, 200, row.body ?? 'null', JSON_TYPE);
@@ -70,8 +71,9 @@ function respond(c: Context, request: { readonly head: boolean }, status: 200 | 
 
 /** Answers the one row of a JSON array body as an object (the caller checked there is one). */
 function respondSingle(c: Context, request: { readonly head: boolean }, status: 200 | 201, body: string): Response {
-  const [only] = JSON.parse(body) as unknown[];
-  return respond(c, request, status, JSON.stringify(only), `${SINGLE}; charset=utf-8`);
+  // Through parseJson and back: a bigint or numeric in the row is answered as PostgreSQL wrote it.
+  const [only] = parseJson(body) as unknown[];
+  return respond(c, request, status, stringifyJson(only), `${SINGLE}; charset=utf-8`);
 }
 
 /** `Accept: text/csv` (postgrest-js `.csv()`): a header line, then one line per row. */
@@ -79,7 +81,7 @@ export function toCsv(rows: readonly Record<string, unknown>[]): string {
   const keys = Object.keys(rows[0] ?? {});
   const cell = (v: unknown) => {
     if (v === null || v === undefined) return '';
-    const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    const text = v instanceof JsonNumber ? v.text : typeof v === 'object' ? stringifyJson(v) : String(v);
     return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   return [keys.map(cell).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n');

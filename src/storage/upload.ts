@@ -16,7 +16,7 @@ import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp }
 import { StorageErrors } from './errors.js';
 import { mimeAllowed, validMimeType } from './names.js';
 import { TooLarge, type ObjectKey } from './store/index.js';
-import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
+import { isJsonObject, parseJson, stringifyJson } from '../platform/json.js';
 
 export interface UploadTarget {
   readonly bucket: string;
@@ -217,7 +217,7 @@ function userMetadataOf(value: string | undefined, base64: boolean): Record<stri
   try {
     // Numbers as written (platform/json.ts): user metadata is stored as sent.
     const parsed: unknown = parseJson(base64 ? Buffer.from(value, 'base64').toString('utf8') : value);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && !(parsed instanceof JsonNumber)) metadata = parsed as Record<string, unknown>;
+    if (isJsonObject(parsed)) metadata = parsed;
   } catch {
     // answered below
   }
