@@ -41,6 +41,8 @@ export type RawFrame = [string | null, string | null, string, string, Record<str
 /** A bare socket speaking serializer 2.0.0 (arrays) or 1.0.0 (objects), for protocol-level tests. */
 export class RawSocket {
   readonly frames: (RawFrame | Buffer)[] = [];
+  /** Every text frame as it arrived, for tests that must see the bytes (numbers a parse would round). */
+  readonly texts: string[] = [];
   closeCode: number | undefined;
   closeReason = '';
   #ref = 0;
@@ -51,6 +53,7 @@ export class RawSocket {
   ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) return void this.frames.push(data);
+      this.texts.push(data.toString());
       const parsed = JSON.parse(data.toString()) as RawFrame | { join_ref: string | null; ref: string | null; topic: string; event: string; payload: Record<string, unknown> };
       this.frames.push(Array.isArray(parsed) ? parsed : [parsed.join_ref, parsed.ref, parsed.topic, parsed.event, parsed.payload]);
     });
