@@ -77,6 +77,10 @@ export function createDb(given: PoolOptions): Db {
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);
+  // Nor one that dies while checked out (the query deadline destroys its socket, the server goes
+  // away mid-request): pg-pool listens only on idle connections, and an 'error' nobody listens to
+  // is thrown. The request learns of it from its query's rejection.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const listeners: (() => Promise<void>)[] = [];
 
   // Migrations and advisory locks are not bounded by the query deadline (they may run long, as
