@@ -111,7 +111,9 @@ describe('the log', () => {
       "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name = 'trellis' and state = 'idle'",
     );
     expect(ended.rows[0]?.n).toBeGreaterThan(0);
-    await until(() => lines.slice(from).some((l) => l.msg.startsWith('database connection failed')));
+    // Each ended connection is reported once it has been noticed: wait for all of them.
+    const reported = () => lines.slice(lines.length - (raw.length - from)).filter((l) => l.msg.startsWith('database connection failed')).length;
+    await until(() => reported() >= (ended.rows[0]?.n ?? 0));
     const broken = raw.slice(from).filter((text) => text.includes('database connection failed'));
     expect(broken.length).toBeGreaterThan(0);
     for (const text of broken) {
