@@ -31,7 +31,8 @@ export function listenForever(options: ListenOptions, channel: string, onNotify:
     next.on('notification', (n) => n.channel === channel && onNotify(n.payload ?? ''));
     try {
       await next.connect();
-      await next.query(`listen ${ident(channel)}`);
+      // Bounded like the connect: a server that froze right after accepting must not hold the loop.
+      await next.query({ text: `listen ${ident(channel)}`, query_timeout: options.connectTimeoutMs } as pg.QueryConfig);
       client = next;
       onNotify('');
     } catch (err) {
