@@ -26,8 +26,10 @@ export class DatabaseOutage extends Error {
     message: string,
     /** The SQLSTATE when PostgreSQL sent one. */
     readonly sqlstate?: string,
+    /** What node-postgres or the socket threw (Error's own `cause`). */
+    original?: unknown,
   ) {
-    super(message);
+    super(message, { cause: original });
     this.name = 'DatabaseOutage';
     this.code = kind === 'timeout' ? 'DATABASE_TIMEOUT' : 'DATABASE_UNAVAILABLE';
   }
@@ -74,13 +76,13 @@ export function classifyOutage(err: unknown): DatabaseOutage | undefined {
   if (typeof code === 'string') {
     if (/^[0-9A-Z]{5}$/.test(code)) {
       const kind = sqlstateOutage(code);
-      return kind && new DatabaseOutage(kind, 'server', err.message, code);
+      return kind && new DatabaseOutage(kind, 'server', err.message, code, err);
     }
-    if (CONNECT_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connect', `${code}: ${err.message}`);
-    if (LOST_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connection', `${code}: ${err.message}`);
+    if (CONNECT_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connect', `${code}: ${err.message}`, undefined, err);
+    if (LOST_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connection', `${code}: ${err.message}`, undefined, err);
   }
   for (const [pattern, kind, cause] of PG_MESSAGES) {
-    if (pattern.test(err.message)) return new DatabaseOutage(kind, cause, err.message);
+    if (pattern.test(err.message)) return new DatabaseOutage(kind, cause, err.message, undefined, err);
   }
   return undefined;
 }
