@@ -161,7 +161,7 @@ describe('a database outage', () => {
     expect(open.rows[0]?.n).toBeLessThanOrEqual(12);
   });
 
-  test('a stopped database answers 503 with Retry-After: PostgREST PGRST000 for /rest, GoTrue and storage-api shapes', async () => {
+  test('a stopped database answers 503 with Retry-After: PostgREST PGRST000 for /rest, GoTrue, storage-api and realtime shapes', async () => {
     expect((await readItems()).status).toBe(200);
     await db.stop();
     // The first answers may come from pooled connections that learn of the shutdown only now
@@ -189,5 +189,15 @@ describe('a database outage', () => {
     const { error, status } = await supabaseClient(server).from('items').select('id');
     expect(status).toBe(503);
     expect(error?.code).toBe('PGRST000');
+
+    // Realtime's broadcast API asks the database whether a private topic may be written.
+    const broadcast = await call('/realtime/v1/api/broadcast', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.anonKey}` },
+      body: JSON.stringify({ messages: [{ topic: 'room', event: 'ping', payload: {}, private: true }] }),
+    });
+    expect(broadcast.status).toBe(503);
+    expect(broadcast.retryAfter).toBe('1');
+    expect(broadcast.body).toEqual({ code: 'database_unavailable', message: 'The database is unavailable, please retry after a moment', details: null, hint: null });
   });
 });
