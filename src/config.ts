@@ -56,6 +56,12 @@ export const settings = {
   connectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', schema: int(100, 60_000), fallback: '5000', doc: 'Give up opening a connection after this many milliseconds.' },
   preparedStatements: { env: 'DB_PREPARED_STATEMENTS', schema: boolean, fallback: 'true', doc: 'Name (prepare) the statements requests repeat. Set false behind PgBouncer older than 1.21 in transaction mode.' },
   statementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: int(0, 3_600_000), fallback: '8000', doc: 'PostgreSQL cancels a statement that runs longer (0: no limit). Migrations are not limited.' },
+  queryTimeoutMs: {
+    env: 'DB_QUERY_TIMEOUT_MS',
+    schema: int(0, 3_600_000).optional(),
+    doc: 'Client-side deadline of each statement: when PostgreSQL does not answer within it (a frozen server, a black-holed network), the connection is dropped and the request answered 503 (0: none). Defaults to DB_STATEMENT_TIMEOUT_MS + 2000 (none when that is 0). Migrations are not limited.',
+  },
+  metricsPublic: { env: 'METRICS_PUBLIC', schema: boolean, fallback: 'false', doc: 'Serve /metrics to anyone. By default it needs the service_role key (apikey header or bearer token).' },
   redisUrl: { env: 'REDIS_URL', schema: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).optional(), doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.' },
   trustProxy: { env: 'TRUST_PROXY', schema: boolean, fallback: 'false', doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.' },
   jwtExpiry: { env: 'JWT_EXPIRY', schema: int(30, 604_800), fallback: '3600', doc: 'Lifetime of an access token, in seconds.' },
@@ -126,8 +132,12 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
+    /** The client-side deadline of each request statement (0: none). */
+    readonly queryTimeoutMs: number;
     readonly preparedStatements: boolean;
   };
+  /** /metrics without the service_role key. */
+  readonly metricsPublic: boolean;
   readonly redisUrl: string | undefined;
   readonly trustProxy: boolean;
   readonly auth: {
@@ -232,13 +242,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     publicUrl,
     databaseUrl: read('databaseUrl', flags, env),
     jwtSecret: read('jwtSecret', flags, env),
-    pool: Object.freeze({
-      max: read('poolMax', flags, env),
-      idleTimeoutMs: read('poolIdleTimeoutMs', flags, env),
-      connectTimeoutMs: read('connectTimeoutMs', flags, env),
-      statementTimeoutMs: read('statementTimeoutMs', flags, env),
-      preparedStatements: read('preparedStatements', flags, env),
-    }),
+    pool: poolConfig(flags, env),
+    metricsPublic: read('metricsPublic', flags, env),
     redisUrl: read('redisUrl', flags, env),
     trustProxy: read('trustProxy', flags, env),
     auth: Object.freeze({
@@ -287,6 +292,22 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,
+  });
+}
+
+/** Margin of the query deadline over the statement timeout: PostgreSQL's own cancel answers first. */
+const DEADLINE_MARGIN_MS = 2000;
+
+function poolConfig(flags: Flags, env: NodeJS.ProcessEnv): Config['pool'] {
+  const statementTimeoutMs = read('statementTimeoutMs', flags, env);
+  const queryTimeoutMs = read('queryTimeoutMs', flags, env) ?? (statementTimeoutMs === 0 ? 0 : statementTimeoutMs + DEADLINE_MARGIN_MS);
+  return Object.freeze({
+    max: read('poolMax', flags, env),
+    idleTimeoutMs: read('poolIdleTimeoutMs', flags, env),
+    connectTimeoutMs: read('connectTimeoutMs', flags, env),
+    statementTimeoutMs,
+    queryTimeoutMs,
+    preparedStatements: read('preparedStatements', flags, env),
   });
 }
 

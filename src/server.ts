@@ -14,10 +14,11 @@ import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
-import { healthRoutes, type Readiness } from './platform/health.js';
+import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
+import { createTokens, type Tokens } from './platform/tokens.js';
 import { loadOrCreateSecrets, signApiKeys, type ApiKeys } from './project/secrets.js';
 import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from './project/state.js';
 import { createServices, type OwnedServices, type Services } from './services.js';
@@ -35,7 +36,7 @@ function buildApp(services: Services, readiness: Readiness, realtime: RealtimeMo
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
-  app.route('/', healthRoutes(readiness, services.metrics));
+  app.route('/', healthRoutes(readiness, services.metrics, metricsAccess(services.config.metricsPublic, services.tokens)));
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
@@ -46,10 +47,10 @@ function buildApp(services: Services, readiness: Readiness, realtime: RealtimeMo
 }
 
 /** Answers while the database starts: alive, not ready, nothing else served yet. */
-function startingApp(log: Logger, metrics: Metrics): Hono<HttpEnv> {
+function startingApp(log: Logger, metrics: Metrics, access: MetricsAccess): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(log, metrics));
-  app.route('/', healthRoutes({ check: async () => 'starting' }, metrics));
+  app.route('/', healthRoutes({ check: async () => 'starting' }, metrics, access));
   app.all('*', (c) => c.json({ message: 'Trellis is starting' }, 503, { 'retry-after': '1' }));
   app.onError(renderError);
   return app;
@@ -78,7 +79,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const secrets = await loadOrCreateSecrets(config.dataDir);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     const metrics = createMetrics(() => running.database?.db.stats());
-    let app = startingApp(log, metrics);
+    let app = startingApp(log, metrics, metricsAccess(config.metricsPublic, createTokens(keys.jwtSecret)));
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
     const server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
     running.server = server;
@@ -160,6 +161,8 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
   await step('stopping the database', database?.close(), left(0));
   await releaseDataDir(config.dataDir);
 }
+
+const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess => (isPublic ? { public: true } : { public: false, tokens });
 
 function listen(server: http.Server, config: Config): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -24,8 +24,19 @@ describe('loadConfig', () => {
     expect(config.migrationsDir).toBe(path.join(process.cwd(), 'supabase', 'migrations'));
     expect(config.publicUrl).toBe('http://127.0.0.1:54321');
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000, preparedStatements: true });
+    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000, queryTimeoutMs: 10000, preparedStatements: true });
+    expect(config.metricsPublic).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test.each([
+    [{}, 10_000],
+    [{ DB_STATEMENT_TIMEOUT_MS: '3000' }, 5000],
+    [{ DB_STATEMENT_TIMEOUT_MS: '0' }, 0],
+    [{ DB_STATEMENT_TIMEOUT_MS: '0', DB_QUERY_TIMEOUT_MS: '30000' }, 30_000],
+    [{ DB_QUERY_TIMEOUT_MS: '0' }, 0],
+  ])('the query deadline of %o is %i ms: the statement timeout and a margin unless set', (env, expected) => {
+    expect(loadConfig({}, env).pool.queryTimeoutMs).toBe(expected);
   });
 
   test('a flag wins over its environment variable', () => {

@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { ApiError } from '../errors.js';
+import { asOutage } from './outage.js';
 import { extended } from './prepared.js';
 
 export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
@@ -18,6 +19,8 @@ export interface Tx {
 
 export interface ClaimsOptions {
   readonly statementTimeoutMs: number;
+  /** The client-side deadline of each statement (0: none); see `bounded`. */
+  readonly queryTimeoutMs: number;
   readonly preparedStatements: boolean;
 }
 
@@ -34,7 +37,7 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
     withClaims: (claims, fn, txOptions = {}) => {
       const refused = refuseRole(claims);
       if (refused) return Promise.reject(refused);
-      return inTransaction(pool, beginFor(txOptions), setClaims(claims, options), (send) =>
+      return inTransaction(pool, options.queryTimeoutMs, beginFor(txOptions), setClaims(claims, options), (send) =>
         // The extended protocol runs exactly one statement: whatever text a request leads to, it
         // cannot smuggle a second command in.
         fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
@@ -43,22 +46,23 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
     queryAs: async <R extends pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], txOptions: TxOptions = {}) => {
       const refused = refuseRole(claims);
       if (refused) throw refused;
-      const client = await pool.connect();
+      const client = await connect(pool);
+      const deadline = options.queryTimeoutMs;
       // One write, one round trip: BEGIN, the claims, the statement and COMMIT, each with its own
       // Sync. A failed statement aborts the transaction, and its COMMIT then rolls back; all four
       // answers are awaited, so the connection goes back idle.
       const settled = await corked(client, () =>
         Promise.allSettled([
-          client.query(beginFor(txOptions)),
-          client.query(setClaims(claims, options)),
-          client.query(extended(text, values, options.preparedStatements)),
-          client.query('commit'),
+          client.query(bounded(beginFor(txOptions), undefined, deadline)),
+          client.query(bounded(setClaims(claims, options), undefined, deadline)),
+          client.query(bounded(extended(text, values, options.preparedStatements), undefined, deadline)),
+          client.query(bounded('commit', undefined, deadline)),
         ]),
       );
       const idle = client.getTransactionStatus() === 'I';
       client.release(!idle);
       const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed) throw asOutage(failed.reason);
       return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
     },
   };
@@ -103,20 +107,46 @@ export function corked<T>(client: pg.PoolClient, send: () => Promise<T>): Promis
 export type Send = (query: string | pg.QueryConfig, values?: unknown[]) => Promise<pg.QueryResult>;
 
 /**
+ * `query` with the client-side deadline: PostgreSQL's statement_timeout cannot fire when the
+ * server is frozen (SIGSTOP, a hung host) or the network drops every packet, so node-postgres
+ * gives up after `deadlineMs` ("Query read timeout"). On a pipelined connection it destroys the
+ * socket (pg 8.23, client.js), so the connection is never reused: its release sees it broken.
+ */
+export function bounded(query: string | pg.QueryConfig, values: unknown[] | undefined, deadlineMs: number): pg.QueryConfig {
+  const config: pg.QueryConfig = typeof query === 'string' ? { text: query } : { ...query };
+  if (values !== undefined) config.values = values;
+  if (deadlineMs > 0) (config as { query_timeout?: number }).query_timeout = deadlineMs;
+  return config;
+}
+
+/** A connection of the pool; a failure to get one (refused, the wait bounded by DB_CONNECT_TIMEOUT_MS) as an outage. */
+function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  return pool.connect().catch((err: unknown) => {
+    throw asOutage(err);
+  });
+}
+
+/**
  * BEGIN, then `setup` (a statement of its own, its values parameters), then the first statement of
  * `fn`, all in one round trip; COMMIT after. If `setup` fails, the transaction is aborted and so
  * is every statement after it: `fn` never runs anything outside the claims. `fn` sends through a
  * guard that refuses once the transaction is over, so a callback still running after a failure
  * cannot reach the connection after it went back to the pool.
  */
-export async function inTransaction<T>(pool: pg.Pool, begin: string, setup: string | pg.QueryConfig, fn: (send: Send) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  deadlineMs: number,
+  begin: string,
+  setup: string | pg.QueryConfig,
+  fn: (send: Send) => Promise<T>,
+): Promise<T> {
+  const client = await connect(pool);
   let open = true;
   const send: Send = (query, values) =>
-    open ? client.query(query as pg.QueryConfig, values) : Promise.reject(new Error('a query after the end of its transaction'));
+    open ? client.query(bounded(query, values, deadlineMs)) : Promise.reject(new Error('a query after the end of its transaction'));
   const settled = await corked(client, () => {
-    const begun = client.query(begin);
-    const set = client.query(setup);
+    const begun = client.query(bounded(begin, undefined, deadlineMs));
+    const set = client.query(bounded(setup, undefined, deadlineMs));
     let work: Promise<T>;
     try {
       work = fn(send);
@@ -129,7 +159,7 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, setup: stri
   let failure = settled.find((r) => r.status === 'rejected');
   if (!failure) {
     try {
-      await client.query('commit');
+      await client.query(bounded('commit', undefined, deadlineMs));
       open = false;
       client.release();
       return (settled[2] as PromiseFulfilledResult<T>).value;
@@ -139,11 +169,11 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, setup: stri
   }
   open = false;
   // A failed statement is the caller's error; only a connection that cannot roll back is dropped.
-  const reusable = await client.query('rollback').then(
+  const reusable = await client.query(bounded('rollback', undefined, deadlineMs)).then(
     () => true,
     () => false,
   );
   client.release(!reusable);
-  throw failure.reason;
+  throw asOutage(failure.reason);
 }
 

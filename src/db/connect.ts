@@ -1,6 +1,7 @@
 /** The first contact with a database server, and how its failures and URLs are shown to a person. */
 import { FatalError } from '../errors.js';
 import type { Tx } from './claims.js';
+import { DatabaseOutage } from './outage.js';
 
 /** Checks that the server answers, turning a failure into one line that names the setting. */
 export async function checkConnection(db: Tx, setting: string, displayUrl: string): Promise<void> {
@@ -19,6 +20,8 @@ export async function checkConnection(db: Tx, setting: string, displayUrl: strin
 }
 
 export function describeConnectError(err: unknown): string {
+  // The pool hands on a failure as a DatabaseOutage: describe what the socket or server said.
+  if (err instanceof DatabaseOutage && err.cause !== undefined) return describeConnectError(err.cause);
   const e = err as { code?: string; message?: string; hostname?: string };
   switch (e.code) {
     case 'ECONNREFUSED':

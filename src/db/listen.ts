@@ -5,6 +5,8 @@ import { ident } from './sql.js';
 export interface ListenOptions {
   readonly url: string;
   readonly connectTimeoutMs: number;
+  /** TCP keepalive: a LISTEN connection is idle for long stretches, when a vanished peer shows only this way. */
+  readonly keepAliveInitialDelayMs: number;
   readonly onError: (err: Error) => void;
 }
 
@@ -15,7 +17,13 @@ export function listenForever(options: ListenOptions, channel: string, onNotify:
   let timer: NodeJS.Timeout | undefined;
   const connect = async () => {
     if (stopped) return;
-    const next = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, application_name: 'trellis-listen' });
+    const next = new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: options.keepAliveInitialDelayMs,
+      application_name: 'trellis-listen',
+    });
     next.on('error', () => undefined);
     next.on('end', () => {
       if (!stopped) timer = setTimeout(() => void connect(), 1000);
@@ -23,7 +31,8 @@ export function listenForever(options: ListenOptions, channel: string, onNotify:
     next.on('notification', (n) => n.channel === channel && onNotify(n.payload ?? ''));
     try {
       await next.connect();
-      await next.query(`listen ${ident(channel)}`);
+      // Bounded like the connect: a server that froze right after accepting must not hold the loop.
+      await next.query({ text: `listen ${ident(channel)}`, query_timeout: options.connectTimeoutMs } as pg.QueryConfig);
       client = next;
       onNotify('');
     } catch (err) {

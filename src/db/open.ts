@@ -4,6 +4,7 @@ import type { Logger } from '../platform/logger.js';
 import type { StoredSecrets } from '../project/secrets.js';
 import { startEmbedded, type EmbeddedDatabase } from './embedded.js';
 import { checkConnection, redactUrl } from './connect.js';
+import { describeDbError } from './outage.js';
 import { createDb, type Db } from './pool.js';
 
 export interface OpenDatabase {
@@ -34,7 +35,8 @@ export async function openDatabase(
   const db = createDb({
     ...config.pool,
     url,
-    onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
+    // One line with the code and message: pg-pool hangs the whole pg Client on the error (`err.client`).
+    onIdleError: (err) => log.warn(`database connection failed: ${describeDbError(err)}`),
   });
   try {
     const setting = config.databaseUrl ? 'DATABASE_URL' : embedded ? 'embedded database' : 'running Trellis database';

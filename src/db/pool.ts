@@ -5,8 +5,9 @@
  */
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { asClaims, inTransaction, type AsClaims, type Tx } from './claims.js';
+import { asClaims, bounded, inTransaction, type AsClaims, type Tx } from './claims.js';
 import { listenForever } from './listen.js';
+import { asOutage } from './outage.js';
 import { parseJson } from '../platform/json.js';
 
 export interface PoolStats {
@@ -43,14 +44,31 @@ const jsonTypes = {
     format !== 'binary' && JSON_OIDS.has(oid) ? parseJson : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
-export type PoolOptions = Config['pool'] & { readonly url: string; readonly onIdleError: (err: Error) => void };
+export type PoolOptions = Omit<Config['pool'], 'queryTimeoutMs'> & {
+  readonly url: string;
+  readonly onIdleError: (err: Error) => void;
+  /** The client-side deadline of each statement; none when absent (tools, benchmarks). */
+  readonly queryTimeoutMs?: number;
+};
 
-export function createDb(options: PoolOptions): Db {
+/**
+ * TCP keepalive on every connection: a peer that vanished (a black-holed network, a host gone)
+ * is noticed by the kernel instead of holding the socket open forever. A frozen server on a live
+ * host still answers the probes; the query deadline (DB_QUERY_TIMEOUT_MS) covers that.
+ */
+export const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+
+export function createDb(given: PoolOptions): Db {
+  const options = { ...given, queryTimeoutMs: given.queryTimeoutMs ?? 0 };
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max,
     idleTimeoutMillis: options.idleTimeoutMs,
+    // Bounds both opening a connection and waiting for a free one when all are in use (pg-pool's
+    // queue), so a request never waits for the pool longer than this.
     connectionTimeoutMillis: options.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     application_name: 'trellis',
     // Queries are written without waiting for the previous answer: withClaims sends BEGIN, the
     // claims and the first statement in one round trip (see `corked`).
@@ -59,10 +77,18 @@ export function createDb(options: PoolOptions): Db {
   });
   // A connection that dies while idle (server restart, network) must not crash the process.
   pool.on('error', options.onIdleError);
+  // Nor one that dies while checked out (the query deadline destroys its socket, the server goes
+  // away mid-request): pg-pool listens only on idle connections, and an 'error' nobody listens to
+  // is thrown. The request learns of it from its query's rejection.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const listeners: (() => Promise<void>)[] = [];
 
+  // Migrations and advisory locks are not bounded by the query deadline (they may run long, as
+  // statement_timeout does not limit them either); only the wait for their connection is.
   const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { discard?: boolean } = {}): Promise<T> => {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((err: unknown) => {
+      throw asOutage(err);
+    });
     try {
       const result = await fn(client);
       client.release(opts.discard === true);
@@ -75,13 +101,21 @@ export function createDb(options: PoolOptions): Db {
   };
 
   const db: Db = {
-    query: (text, values) => pool.query(text, values),
+    query: (text, values) =>
+      pool.query(bounded(text, values, options.queryTimeoutMs)).catch((err: unknown) => {
+        throw asOutage(err);
+      }) as never,
     withConnection,
     ...asClaims(pool, options),
     transaction: (fn) =>
-      inTransaction(pool, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (send) => fn({ query: (text, values) => send(text, values) as never })),
+      inTransaction(pool, options.queryTimeoutMs, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (send) =>
+        fn({ query: (text, values) => send(text, values) as never }),
+      ),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    listen: (channel, onNotify) => listeners.push(listenForever({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, onError: options.onIdleError }, channel, onNotify)),
+    listen: (channel, onNotify) =>
+      listeners.push(
+        listenForever({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, keepAliveInitialDelayMs: KEEPALIVE_INITIAL_DELAY_MS, onError: options.onIdleError }, channel, onNotify),
+      ),
     close: async () => {
       await Promise.all(listeners.map((stop) => stop()));
       await pool.end();

@@ -1,7 +1,12 @@
 /** GET /health (the process lives), /ready (database answers, migrations applied), /metrics. */
 import { Hono } from 'hono';
-import type { HttpEnv } from './http.js';
+import { ApiError } from '../errors.js';
+import { GATEWAY_ERROR, headerOf, type HttpEnv } from './http.js';
 import type { Metrics } from './metrics.js';
+import { bearerToken, type Tokens } from './tokens.js';
+
+/** Who may read /metrics: anyone (METRICS_PUBLIC), or a caller with the service_role key. */
+export type MetricsAccess = { readonly public: true } | { readonly public: false; readonly tokens: Tokens };
 
 export interface Readiness {
   /** Resolves to the name of what is not ready yet, or undefined when everything is. */
@@ -10,7 +15,7 @@ export interface Readiness {
   degraded?(): readonly string[];
 }
 
-export function healthRoutes(readiness: Readiness, metrics: Metrics): Hono<HttpEnv> {
+export function healthRoutes(readiness: Readiness, metrics: Metrics, access: MetricsAccess): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
@@ -20,8 +25,17 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics): Hono<HttpE
     const degraded = readiness.degraded?.() ?? [];
     return c.json(degraded.length === 0 ? { status: 'ready' } : { status: 'ready', degraded });
   });
-  app.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-  );
+  app.get('/metrics', async (c) => {
+    // The metrics name every route and its traffic: by default only an operator's scraper reads them.
+    if (!access.public) await requireServiceRole(access.tokens, headerOf(c, 'apikey') ?? bearerToken(headerOf(c, 'authorization')));
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
   return app;
+}
+
+/** The service_role key (apikey header or bearer token), with the API gateway's answers otherwise. */
+async function requireServiceRole(tokens: Tokens, key: string | undefined): Promise<void> {
+  if (!key) throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', { hint: 'GET /metrics needs the service_role key (apikey header or bearer token), or METRICS_PUBLIC=true.' });
+  const claims = await tokens.verify(key).catch(() => undefined);
+  if (claims?.role !== 'service_role') throw new ApiError(401, GATEWAY_ERROR, 'Invalid API key', { hint: 'GET /metrics needs the service_role key.' });
 }

@@ -3,10 +3,11 @@
  * response, and the one place where errors become responses.
  */
 import crypto from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { classifyOutage, type DatabaseOutage } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -99,14 +100,86 @@ export const GATEWAY_ERROR = 'gateway';
 export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
   // PostgreSQL refusing the request's text (NUL) is the client's 400, whichever module let it by.
   err = refusedText(err, c.req.path) ?? err;
-  if (err instanceof ApiError) {
-    for (const [name, value] of Object.entries(err.extra.headers ?? {})) c.header(name, value);
-    return c.json(errorBody(c, err), err.status as ContentfulStatusCode);
+  if (err instanceof ApiError) return renderApiError(c, err);
+  const log = c.get('log') ?? console;
+  if (clientGone(c)) {
+    // The client hung up (a closed tab, a cancelled upload): nobody reads this answer, and it is
+    // no bug. nginx's 499 "client closed request" keeps it apart in the metrics.
+    log.info({ reqId: c.get('requestId'), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+    return c.body(null, 499 as ContentfulStatusCode);
   }
-  (c.get('log') ?? console).error({ reqId: c.get('requestId'), err }, 'unhandled error');
+  const outage = classifyOutage(err);
+  if (outage) {
+    // Expected while the database is away: one line, no stack, never a connection object.
+    log.warn({ reqId: c.get('requestId'), code: outage.sqlstate ?? outage.code, stage: outage.stage }, `database ${outage.kind === 'timeout' ? 'timed out' : 'unavailable'}: ${outage.message}`);
+    return renderApiError(c, outageError(familyOf(c.req.path), outage));
+  }
+  log.error({ reqId: c.get('requestId'), err }, 'unhandled error');
   const bug = new ApiError(500, 'unexpected_failure', 'internal server error');
   return c.json(errorBody(c, bug), 500);
 };
+
+function renderApiError(c: Context<HttpEnv>, err: ApiError) {
+  for (const [name, value] of Object.entries(err.extra.headers ?? {})) c.header(name, value);
+  return c.json(errorBody(c, err), err.status as ContentfulStatusCode);
+}
+
+/** Whether the client closed its connection before the answer: its request or our response is destroyed. */
+function clientGone(c: Context): boolean {
+  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  return env?.outgoing?.destroyed === true || (env?.incoming?.destroyed === true && !env.incoming.complete);
+}
+
+export type ApiFamily = 'rest' | 'auth' | 'storage' | 'realtime';
+
+function familyOf(path: string): ApiFamily {
+  if (path.startsWith('/auth/v1')) return 'auth';
+  if (path.startsWith('/storage/v1')) return 'storage';
+  if (path.startsWith('/rest/v1')) return 'rest';
+  return 'realtime';
+}
+
+/** Seconds a client is asked to wait before retrying while the database is away. */
+export const OUTAGE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The one mapping of a database outage to each family's answer: 503 when the database is
+ * unavailable, 504 when it did not answer in time, always with Retry-After (PostgREST sends it
+ * with its 503s; supabase-js's auth client retries 502/503/504 by itself).
+ * - rest, as PostgREST (src/PostgREST/Error.hs): cannot connect → PGRST000 "Database connection
+ *   error."; a connection lost or silent mid-request → PGRST001 "Database client error. Retrying the
+ *   connection."; no free pooled connection in time → 504 PGRST003; PostgreSQL's own SQLSTATE
+ *   (08xxx, 53xxx, 57P01, 57P03) with its message; a statement timeout (57014) → 504, where
+ *   PostgREST answers 500 (see docs/reliability.md).
+ * - auth, as GoTrue: a timeout → 504 `request_timeout` (its timeout middleware); unavailable →
+ *   503 `unexpected_failure` (GoTrue has no code of its own for it).
+ * - storage, as storage-api: a timeout → `DatabaseTimeout` (statusCode "544" in the body, as
+ *   storage-api; HTTP 504, not storage-api's nonstandard 544); unavailable → `DatabaseError`, 503.
+ * - realtime's HTTP API: its snake_case codes.
+ */
+export function outageError(family: ApiFamily, outage: DatabaseOutage): ApiError {
+  const timeout = outage.kind === 'timeout';
+  const headers = { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) };
+  if (family === 'rest') {
+    if (outage.sqlstate) return new ApiError(timeout ? 504 : 503, outage.sqlstate, outage.message, { headers });
+    if (outage.stage === 'pool_wait') return new ApiError(504, 'PGRST003', 'Timed out acquiring connection from connection pool.', { headers });
+    if (outage.stage === 'connect') return new ApiError(503, 'PGRST000', 'Database connection error.', { details: outage.message, headers });
+    return new ApiError(503, 'PGRST001', 'Database client error. Retrying the connection.', { details: outage.message, headers });
+  }
+  if (family === 'auth') {
+    return timeout
+      ? new ApiError(504, 'request_timeout', 'Processing this request timed out, please retry after a moment.', { headers })
+      : new ApiError(503, 'unexpected_failure', 'The database is unavailable, please retry after a moment.', { headers });
+  }
+  if (family === 'storage') {
+    return timeout
+      ? new ApiError(504, 'DatabaseTimeout', 'The connection to the database timed out', { fields: { statusCode: '544', code: 'DatabaseTimeout' }, headers })
+      : new ApiError(503, 'DatabaseError', 'The database is unavailable, please retry after a moment', { fields: { statusCode: '503', code: 'DatabaseError' }, headers });
+  }
+  return timeout
+    ? new ApiError(504, 'database_timeout', 'The database did not answer in time, please retry after a moment', { headers })
+    : new ApiError(503, 'database_unavailable', 'The database is unavailable, please retry after a moment', { headers });
+}
 
 /** The body each Supabase service sends for an error. */
 function errorBody(c: Context, err: ApiError): Record<string, unknown> {

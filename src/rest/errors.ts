@@ -1,5 +1,7 @@
 /** PostgreSQL errors as PostgREST reports them: its status for each SQLSTATE, its body shape. */
+import { classifyOutage } from '../db/index.js';
 import { ApiError } from '../errors.js';
+import { outageError } from '../platform/http.js';
 
 interface PgError {
   code?: string;
@@ -20,7 +22,10 @@ export function pgStatus(code: string, role: string): number {
   if (code === '25006') return 405;
   if (code === 'P0001') return 400;
   if (code === '42P17') return 500;
-  if (code === '57014') return 500;
+  // PostgREST answers 500; a statement timeout is an expected condition, not a bug (docs/reliability.md).
+  if (code === '57014') return 504;
+  if (code === '57P01' || code === '57P03') return 503;
+  if (code === '53400') return 500;
   const cls = code.slice(0, 2);
   if (cls === '08' || cls === '53') return 503;
   if (cls === '0L' || cls === '0P' || cls === '28') return 403;
@@ -30,6 +35,9 @@ export function pgStatus(code: string, role: string): number {
 }
 
 export function fromPgError(err: PgError, role: string): ApiError {
+  // An outage (08, 53, 57P01, 57014, …) is answered the way every family answers it, Retry-After included.
+  const outage = classifyOutage(err);
+  if (outage) return outageError('rest', outage);
   const code = err.code ?? 'XX000';
   return new ApiError(pgStatus(code, role), code, err.message ?? 'database error', { details: err.detail ?? null, hint: err.hint ?? null });
 }

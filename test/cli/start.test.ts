@@ -49,9 +49,12 @@ describe('trellis start on the embedded database', () => {
       expect(missing.status).toBe(404);
       expect(await missing.json()).toEqual({ message: 'no Route matched with those values' });
 
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const serviceRoleKey = /service_role key: (\S+)/.exec(server.output())?.[1] ?? '';
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+      const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${serviceRoleKey}` } })).text();
       expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="\/health",status="200"\} 1/);
       expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+      expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="\/metrics",status="401"\} 1/);
       expect(metrics).toMatch(/trellis_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/ready",status="200"\} [1-9]\d*/);
       expect(metrics).toMatch(/trellis_db_pool_idle \d+/);
       expect(metrics).toMatch(/trellis_db_pool_in_use \d+/);

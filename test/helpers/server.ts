@@ -5,7 +5,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/platform/logger.js';
+import { createLogger, type Logger } from '../../src/platform/logger.js';
 import { startTrellis } from '../../src/server.js';
 import { freePort, tempProject } from './cli.js';
 import { freshDatabase } from './db.js';
@@ -30,6 +30,8 @@ export async function startTestServer(
     templates?: Record<string, string>;
     /** Run on this (another test server's) database instead of a fresh one; it is not dropped at stop. */
     databaseUrl?: string;
+    /** The server's logger instead of one at TEST_LOG_LEVEL (a test that reads the log). */
+    log?: Logger;
   } = {},
 ): Promise<TestServer> {
   const database = options.databaseUrl === undefined ? await freshDatabase() : { url: options.databaseUrl, drop: async () => undefined };
@@ -54,7 +56,7 @@ export async function startTestServer(
       ...options.env,
     },
   );
-  const trellis = await startTrellis(config, createLogger({ level: config.logLevel, pretty: false }));
+  const trellis = await startTrellis(config, options.log ?? createLogger({ level: config.logLevel, pretty: false }));
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });
   // An idle connection cut while the database stops (57P01 at teardown) is not a test failure.
   sql.on('error', () => undefined);

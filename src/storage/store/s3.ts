@@ -24,6 +24,10 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     // S3-compatible service; integrity is checked with our own MD5.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Deadlines, so that an unreachable or silent S3 fails the request instead of holding it: a
+    // connection must open within 5 s, and a socket that carries nothing for 30 s is dropped (an
+    // idle timeout, so a long upload or download that keeps moving is never cut).
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
   });
   const Bucket = settings.bucket ?? '';
   const keyOf = (key: ObjectKey) => {

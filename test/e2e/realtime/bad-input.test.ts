@@ -39,7 +39,7 @@ async function bystander(topic: string) {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { apikey: server.serviceRoleKey } })).text();
   const line = text.split('\n').find((l) => l.startsWith(name));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }

@@ -145,7 +145,7 @@ describe('serializer 1.0.0 through realtime-js', () => {
   });
 
   test('/metrics counts connections, channels and messages', async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { apikey: server.serviceRoleKey } })).text();
     const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
     expect(value('trellis_realtime_connections')).toBeGreaterThan(0);
     expect(value('trellis_realtime_channels')).toBeGreaterThan(0);
