@@ -7,9 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startEmbedded } from '../src/db/embedded.js';
-import { migrate } from '../src/db/migrate.js';
-import type { Db } from '../src/db/pool.js';
+import { migrate, startEmbedded, type Db } from '../src/db/index.js';
 
 export const silentLog = pino({ level: 'silent' });
 

@@ -15,12 +15,11 @@
  */
 import { parseArgs } from 'node:util';
 import { createDb, type Db } from '../src/db/index.js';
-import { createChangeHub } from '../src/realtime/changes/index.js';
-import type { AuthorisationMode } from '../src/realtime/changes/authorise.js';
+import { createChangeHub, type AuthorisationMode } from '../src/realtime/index.js';
 import { createMemoryBus } from '../src/platform/bus/memory.js';
 import { logicalDatabase, migrateWith, silentLog } from './embedded.js';
 import { report } from './report.js';
-import { percentile } from '../src/capacity/stats.js';
+import { percentile } from '../src/capacity/index.js';
 
 const { values } = parseArgs({
   options: {

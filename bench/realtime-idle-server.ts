@@ -12,7 +12,7 @@ import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { createTokens } from '../src/platform/tokens.js';
 import { signApiKeys } from '../src/project/secrets.js';
-import { createRealtime } from '../src/realtime/socket.js';
+import { createRealtime } from '../src/realtime/index.js';
 
 const SECRET = 'bench-secret-with-at-least-32-characters';
 const keys = await signApiKeys(SECRET);

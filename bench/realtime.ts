@@ -22,7 +22,7 @@ import WebSocket from 'ws';
 import { freePort } from '../src/platform/net.js';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
-import { percentile } from '../src/capacity/stats.js';
+import { percentile } from '../src/capacity/index.js';
 
 const { values } = parseArgs({
   options: {

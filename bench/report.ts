@@ -1,6 +1,6 @@
 /** Prints a benchmark's table with the date, machine and commit, and (with --write) puts it in docs/benchmarks.md. */
 import path from 'node:path';
-import { currentCommit, machineDescription, writeMarkdownSection } from '../src/capacity/provenance.js';
+import { currentCommit, machineDescription, writeMarkdownSection } from '../src/capacity/index.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 

@@ -6,7 +6,7 @@
  * users with think time and steps their number until a latency budget breaks; this one measures
  * the most a fixed concurrency gets through, the figure docs/benchmarks.md compares to a floor.
  */
-import { percentile } from '../src/capacity/stats.js';
+import { percentile } from '../src/capacity/index.js';
 
 export interface LoadResult {
   readonly ops: number;

@@ -14,7 +14,7 @@ import type { Metrics } from './platform/metrics.js';
 import { createSessionCheck } from './platform/sessions.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
 import type { ApiKeys } from './project/secrets.js';
-import { createObjectStore, type ObjectStore } from './storage/store/index.js';
+import { createObjectStore, type ObjectStore } from './platform/store/index.js';
 
 export interface Services {
   readonly config: Config;

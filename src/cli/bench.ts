@@ -1,10 +1,6 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
 import { FatalError } from '../errors.js';
-import { runBench, type HarnessOptions } from '../capacity/harness.js';
-import { currentCommit, writeMarkdownSection } from '../capacity/provenance.js';
-import { renderReport } from '../capacity/render.js';
-import { scenarios } from '../capacity/scenarios/index.js';
-import { remoteTarget, startLocalTarget, type Target } from '../capacity/target.js';
+import { currentCommit, remoteTarget, renderReport, runBench, scenarios, startLocalTarget, writeMarkdownSection, type HarnessOptions, type Target } from '../capacity/index.js';
 import { parseFlags } from './args.js';
 
 export const benchHelp = `Usage: trellis bench <${Object.keys(scenarios).join('|')}> [options]

@@ -11,6 +11,12 @@ import { createChangeHub } from './changes/index.js';
 import { realtimeRoutes } from './routes.js';
 import { createRealtime, realtimeClusterId } from './socket.js';
 
+// The parts benchmarks drive on their own: the change feed (with either authorisation mode) and
+// the socket server (idle memory, without a database).
+export { createChangeHub, type ChangeHubOptions } from './changes/index.js';
+export type { AuthorisationMode } from './changes/authorise.js';
+export { createRealtime } from './socket.js';
+
 export interface RealtimeModule {
   /** /realtime/v1 over HTTP (the broadcast API). */
   readonly routes: Hono<KeyEnv>;

@@ -4,7 +4,7 @@ import { nulMessage } from '../platform/body.js';
 import { asCaller, callerClaims, ownerOf, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { parseFileSizeLimit, validBucketId } from './names.js';
-import type { ObjectKey } from './store/index.js';
+import type { ObjectKey } from '../platform/store/index.js';
 import { respondJson } from '../platform/json.js';
 
 const BUCKET_COLUMNS = `id, name, coalesce(owner_id, owner::text, '') as owner, public, file_size_limit::float8 as file_size_limit, allowed_mime_types, avif_autodetection, type, created_at, updated_at`;

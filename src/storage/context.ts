@@ -8,7 +8,7 @@ import type { KeyEnv } from '../platform/keys.js';
 import { bearerToken, type TokenProblem } from '../platform/tokens.js';
 import type { Services } from '../services.js';
 import { StorageErrors } from './errors.js';
-import type { ObjectStore } from './store/index.js';
+import type { ObjectStore } from '../platform/store/index.js';
 
 export interface StorageContext {
   readonly services: Services;

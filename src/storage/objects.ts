@@ -9,7 +9,7 @@ import { parseBucketSegment, parseObjectPath, validBucketId, validObjectName } f
 import { encodeTransform, parseTransform, sendTransformed } from './render.js';
 import { findObject, sendObject, type ObjectRow } from './serve.js';
 import { expiresInOf, signToken, UPLOAD_URL_SECONDS, verifyToken } from './signed.js';
-import { MissingObject, type ObjectKey } from './store/index.js';
+import { MissingObject, type ObjectKey } from '../platform/store/index.js';
 import { probeUpload, upload } from './upload.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
 

@@ -10,7 +10,7 @@ import type { Tx } from '../db/index.js';
 import { corsHeaders, headerOf } from '../platform/http.js';
 import { nodeResponse, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
-import { MissingObject, type ByteRange } from './store/index.js';
+import { MissingObject, type ByteRange } from '../platform/store/index.js';
 import type { ObjectMetadata } from './upload.js';
 
 export interface ObjectRow {

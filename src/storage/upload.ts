@@ -15,7 +15,7 @@ import { headerOf } from '../platform/http.js';
 import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { mimeAllowed, validMimeType } from './names.js';
-import { TooLarge, type ObjectKey } from './store/index.js';
+import { TooLarge, type ObjectKey } from '../platform/store/index.js';
 import { isJsonObject, parseJson, stringifyJson } from '../platform/json.js';
 
 export interface UploadTarget {

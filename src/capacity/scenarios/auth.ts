@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import type { VirtualUser } from '../runner.js';
 import type { Target } from '../target.js';
-import type { PreparedScenario, Scenario } from './index.js';
+import type { PreparedScenario, Scenario } from './scenario.js';
 
 // The parameters Trellis hashes passwords with (src/auth/crypto.ts): the floor pays the same.
 const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;

@@ -15,7 +15,7 @@ import type { VirtualUser } from '../runner.js';
 import type { LatencyRecorder } from '../stats.js';
 import type { Target } from '../target.js';
 import { accessToken, syntheticUserId } from '../tokens.js';
-import type { PreparedScenario, Scenario } from './index.js';
+import type { PreparedScenario, Scenario } from './scenario.js';
 
 const USERS_PER_ROOM = 10;
 const ROOMS = 1000;

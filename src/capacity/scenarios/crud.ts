@@ -9,7 +9,7 @@ import { FatalError } from '../../errors.js';
 import type { VirtualUser } from '../runner.js';
 import type { Target } from '../target.js';
 import { accessToken, syntheticUserId } from '../tokens.js';
-import type { PreparedScenario, Scenario } from './index.js';
+import type { PreparedScenario, Scenario } from './scenario.js';
 
 const CITIES = 20;
 const LISTINGS = 1000;

@@ -6,7 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { createObjectStore, MissingObject, TooLarge, type ObjectKey, type ObjectStore } from '../../../src/storage/store/index.js';
+import { createObjectStore, MissingObject, TooLarge, type ObjectKey, type ObjectStore } from '../../../src/platform/store/index.js';
 import { localBackend, s3Backend, type StorageBackend } from '../../helpers/storage.js';
 
 const key = (name: string, version = 'v1'): ObjectKey => ({ bucket: 'b', name, version });

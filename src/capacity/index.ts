@@ -1,0 +1,10 @@
+/**
+ * The capacity module's door: what `trellis bench` runs (the harness, its scenarios, local and
+ * remote targets, the report) and the pieces bench/ shares with it (percentiles, provenance).
+ */
+export { runBench, type HarnessOptions } from './harness.js';
+export { currentCommit, machineDescription, writeMarkdownSection } from './provenance.js';
+export { renderReport } from './render.js';
+export { scenarios, type PreparedScenario, type Scenario } from './scenarios/index.js';
+export { percentile } from './stats.js';
+export { remoteTarget, startLocalTarget, type Target } from './target.js';
