@@ -13,7 +13,23 @@ const runs: [string, string[]][] = [
   ['data API', [tsx, 'bench/rest.ts', '--seconds', '1', '--rounds', '2', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
   ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],
-  ['realtime fan-out and idle sockets', [tsx, 'bench/realtime.ts', '--seconds', '1', '--rounds', '2', '--from-rate', '4', '--idle', '1000', '--no-cluster', '--write']],
+  [
+    'realtime fan-out and idle sockets',
+    [
+      tsx,
+      'bench/realtime.ts',
+      '--seconds',
+      '1',
+      '--rounds',
+      '2',
+      '--from-rate',
+      '4',
+      '--idle',
+      '1000',
+      '--no-cluster',
+      '--write',
+    ],
+  ],
   ['postgres_changes under RLS', [tsx, 'bench/realtime-changes.ts', '--inserts', '15', '--write']],
   ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--max-users', '640', '--markdown', docs]],
   ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],
@@ -30,5 +46,7 @@ for (const [name, args] of runs) {
     process.stderr.write(`${name} failed (exit ${run.status})\n`);
   }
 }
-process.stderr.write(`\nall benchmarks done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `, ${failed} failed` : ''}\n`);
+process.stderr.write(
+  `\nall benchmarks done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `, ${failed} failed` : ''}\n`,
+);
 process.exit(failed ? 1 : 0);

@@ -15,7 +15,11 @@ import { withBenchServer } from './server.js';
 import { runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, write: { type: 'boolean', default: false } },
+  options: {
+    seconds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '8' },
+    write: { type: 'boolean', default: false },
+  },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
@@ -30,13 +34,21 @@ async function main() {
       return (await r.json()) as { refresh_token: string };
     };
 
-    const users = Array.from({ length: CONCURRENCY }, (_, i) => ({ email: `bench${i}@example.com`, password: `bench password ${i}` }));
+    const users = Array.from({ length: CONCURRENCY }, (_, i) => ({
+      email: `bench${i}@example.com`,
+      password: `bench password ${i}`,
+    }));
     const refreshTokens = await Promise.all(users.map(async (u) => (await post('/signup', u)).refresh_token));
 
-    const signIn = await runLoad(async (loop) => void (await post('/token?grant_type=password', users[loop])), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const signIn = await runLoad(async (loop) => void (await post('/token?grant_type=password', users[loop])), {
+      concurrency: CONCURRENCY,
+      seconds: SECONDS,
+    });
     const refresh = await runLoad(
       async (loop) => {
-        refreshTokens[loop] = (await post('/token?grant_type=refresh_token', { refresh_token: refreshTokens[loop] })).refresh_token;
+        refreshTokens[loop] = (
+          await post('/token?grant_type=refresh_token', { refresh_token: refreshTokens[loop] })
+        ).refresh_token;
       },
       { concurrency: CONCURRENCY, seconds: SECONDS },
     );
@@ -44,9 +56,15 @@ async function main() {
     // Floors, same run, same machine.
     const params = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
     const stored = await hash('bench password', params);
-    const argon = await runLoad(async () => void (await verify(stored, 'bench password')), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const argon = await runLoad(async () => void (await verify(stored, 'bench password')), {
+      concurrency: CONCURRENCY,
+      seconds: SECONDS,
+    });
     const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
-    const roundTrip = await runLoad(async () => void (await pool.query('select 1')), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const roundTrip = await runLoad(async () => void (await pool.query('select 1')), {
+      concurrency: CONCURRENCY,
+      seconds: SECONDS,
+    });
     await pool.end();
 
     const row = (what: string, r: LoadResult, floor: LoadResult, floorName: string) =>
@@ -57,7 +75,12 @@ async function main() {
       row('password sign-in (`POST /token?grant_type=password`)', signIn, argon, 'argon2id verify alone'),
       row('refresh-token grant (`POST /token?grant_type=refresh_token`)', refresh, roundTrip, 'bare `pg` `select 1`'),
     ].join('\n');
-    report('auth', `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1)`, table, values.write === true);
+    report(
+      'auth',
+      `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients, ${SECONDS} s each, after 1 s warm-up; argon2id m=19 MiB, t=2, p=1)`,
+      table,
+      values.write === true,
+    );
   });
 }
 

@@ -16,7 +16,11 @@ export async function logicalDatabase(): Promise<{ url: string; stop(): Promise<
   // The embedded server runs as "postgres" when we are root: it must be able to enter the folder.
   await fs.chmod(dataDir, 0o755);
   try {
-    const embedded = await startEmbedded({ dataDir, password: 'bench-password-not-secret', onProgress: () => undefined });
+    const embedded = await startEmbedded({
+      dataDir,
+      password: 'bench-password-not-secret',
+      onProgress: () => undefined,
+    });
     return {
       url: embedded.url,
       stop: async () => {

@@ -41,7 +41,13 @@ interface Result {
   readonly lastMedian: number;
 }
 
-async function measure(db: Db, url: string, mode: AuthorisationMode, table: string, sameClaims = false): Promise<Result> {
+async function measure(
+  db: Db,
+  url: string,
+  mode: AuthorisationMode,
+  table: string,
+  sameClaims = false,
+): Promise<Result> {
   // The in-process bus Trellis itself runs without REDIS_URL.
   const bus = createMemoryBus(silentLog);
   const hub = await createChangeHub({ db, replicationUrl: url, bus, log: silentLog, authorisation: mode });
@@ -75,7 +81,10 @@ async function measure(db: Db, url: string, mode: AuthorisationMode, table: stri
     const committedAt = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${mode}: ${SUBSCRIBERS - arrivals.length} deliveries missing`)), 30_000);
+      timer = setTimeout(
+        () => reject(new Error(`${mode}: ${SUBSCRIBERS - arrivals.length} deliveries missing`)),
+        30_000,
+      );
     });
     await Promise.race([all, timeout]).finally(() => clearTimeout(timer));
     if (n < WARMUP) continue;
@@ -90,7 +99,15 @@ async function measure(db: Db, url: string, mode: AuthorisationMode, table: stri
 
 async function main() {
   const database = await logicalDatabase();
-  const db = createDb({ url: database.url, max: 10, idleTimeoutMs: 10_000, connectTimeoutMs: 5000, statementTimeoutMs: 30_000, preparedStatements: true, onIdleError: () => undefined });
+  const db = createDb({
+    url: database.url,
+    max: 10,
+    idleTimeoutMs: 10_000,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 30_000,
+    preparedStatements: true,
+    onIdleError: () => undefined,
+  });
   try {
     // Not the chat fixture (examples/chat): a thousand subscribers with no auth.users rows (the
     // app's foreign keys to profiles would refuse them), an inline membership check, and a twin
@@ -105,27 +122,36 @@ async function main() {
        create table open_messages (id bigserial primary key, room int not null, body text);
        alter publication supabase_realtime add table messages, open_messages;`,
     );
-    await db.query(`insert into members select 1, ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid from generate_series(1, $1::int) g`, [SUBSCRIBERS]);
+    await db.query(
+      `insert into members select 1, ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid from generate_series(1, $1::int) g`,
+      [SUBSCRIBERS],
+    );
     await db.query('analyze');
     const batched = await measure(db, database.url, 'batched', 'messages');
     const perSubscriber = await measure(db, database.url, 'perSubscriber', 'messages');
     const floor = await measure(db, database.url, 'batched', 'open_messages');
     const shared = await measure(db, database.url, 'batched', 'messages', true);
-    const row = (name: string, r: Result) => `| ${name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.lastMedian.toFixed(1)} |`;
+    const row = (name: string, r: Result) =>
+      `| ${name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.lastMedian.toFixed(1)} |`;
     const table = [
       `One insert seen by ${SUBSCRIBERS.toLocaleString('en')} subscribers (distinct users) under RLS; ${INSERTS} inserts after ${WARMUP} warm-up; ms from the insert's commit returning to deliver().`,
       '',
       '| authorisation | p50 | p99 | last delivery (median) |',
       '|---|---|---|---|',
       row('Trellis: one call per change, PostgreSQL loops over claim groups', batched),
-      row('peer: one transaction per subscriber (Supabase\'s way)', perSubscriber),
+      row("peer: one transaction per subscriber (Supabase's way)", perSubscriber),
       row('floor: same pipeline, table without RLS (no lookup)', floor),
       row('Trellis, 1,000 subscribers with identical claims (one user, many tabs): one lookup', shared),
       '',
       `Trellis is ${(perSubscriber.p50 / batched.p50).toFixed(1)}× (p50) and ${(perSubscriber.p99 / batched.p99).toFixed(1)}× (p99) faster than one query per subscriber; ` +
         `Trellis's p99 is ${(batched.p99 / floor.p99).toFixed(1)}× the no-RLS floor.`,
     ].join('\n');
-    report('realtime-changes', `\`npx tsx bench/realtime-changes.ts --subscribers ${SUBSCRIBERS} --inserts ${INSERTS}\``, table, values.write === true);
+    report(
+      'realtime-changes',
+      `\`npx tsx bench/realtime-changes.ts --subscribers ${SUBSCRIBERS} --inserts ${INSERTS}\``,
+      table,
+      values.write === true,
+    );
   } finally {
     await db.close();
     await database.stop();

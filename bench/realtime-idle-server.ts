@@ -28,7 +28,11 @@ if (process.argv[2] === 'trellis') {
     metrics: createMetrics(() => undefined),
     bus: createMemoryBus(),
     // Idle public channels ask nothing of postgres_changes.
-    changes: { subscribe: async () => ({ ok: false, message: 'not in this benchmark' }), problem: () => undefined, close: async () => undefined },
+    changes: {
+      subscribe: async () => ({ ok: false, message: 'not in this benchmark' }),
+      problem: () => undefined,
+      close: async () => undefined,
+    },
     clusterId: 'bench',
   });
   server.on('upgrade', (request, socket, head) => realtime.handleUpgrade(request, socket, head));
@@ -41,7 +45,9 @@ if (process.argv[2] === 'trellis') {
     }),
   );
 }
-server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as { port: number }).port, apikey: keys.anonKey }));
+server.listen(0, '127.0.0.1', () =>
+  process.send?.({ port: (server.address() as { port: number }).port, apikey: keys.anonKey }),
+);
 process.on('message', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();

@@ -72,7 +72,9 @@ function phoenix(urls: readonly string[], apikey: string): Connect {
       let joined = false;
       let heartbeat: NodeJS.Timeout | undefined;
       ws.on('error', reject);
-      ws.on('open', () => ws.send(JSON.stringify(['1', '1', topic, 'phx_join', { config: { broadcast: { self: false } } }])));
+      ws.on('open', () =>
+        ws.send(JSON.stringify(['1', '1', topic, 'phx_join', { config: { broadcast: { self: false } } }])),
+      );
       ws.on('message', (data: Buffer) => {
         const text = data.toString();
         if (joined) {
@@ -82,7 +84,8 @@ function phoenix(urls: readonly string[], apikey: string): Connect {
         joined = true;
         heartbeat = setInterval(() => ws.send(JSON.stringify([null, 'hb', 'phoenix', 'heartbeat', {}])), 20_000);
         resolve({
-          send: (sentAt) => ws.send(`["1",null,"${topic}","broadcast",{"type":"broadcast","event":"m","payload":{"t":${sentAt}}}]`),
+          send: (sentAt) =>
+            ws.send(`["1",null,"${topic}","broadcast",{"type":"broadcast","event":"m","payload":{"t":${sentAt}}}]`),
           close: () => {
             clearInterval(heartbeat);
             ws.terminate();
@@ -170,10 +173,15 @@ async function fanOut(name: string, connect: Connect): Promise<{ best: Step | un
       p99: percentile(sorted, 99),
       // Against the offered load, not what was sent: a client process that falls behind (sending
       // less) must fail the step, or a slower server would be measured at a lighter load.
-      complete: Math.min(latencies.length / (total * SECONDS * (perRoom - 1)), latencies.length / Math.max(1, sentMeasured * (perRoom - 1))),
+      complete: Math.min(
+        latencies.length / (total * SECONDS * (perRoom - 1)),
+        latencies.length / Math.max(1, sentMeasured * (perRoom - 1)),
+      ),
     };
     steps.push(step);
-    console.error(`${name}: ${rate} msg/s per client -> ${step.delivered} delivered/s, p99 ${step.p99.toFixed(1)} ms, ${(step.complete * 100).toFixed(0)}% delivered`);
+    console.error(
+      `${name}: ${rate} msg/s per client -> ${step.delivered} delivered/s, p99 ${step.p99.toFixed(1)} ms, ${(step.complete * 100).toFixed(0)}% delivered`,
+    );
     if (!(step.p99 <= P99_BOUND_MS) || step.complete < 0.9) break;
     best = step;
     await new Promise((r) => setTimeout(r, 500));
@@ -185,7 +193,9 @@ async function fanOut(name: string, connect: Connect): Promise<{ best: Step | un
 
 async function startChild(file: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = fork(path.join(ROOT, 'bench', 'floors', file), [String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(ROOT, 'bench', 'floors', file), [String(port)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   await new Promise((resolve) => child.once('message', resolve));
   return { url: `http://127.0.0.1:${port}`, child };
 }
@@ -197,9 +207,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Heap per socket with one channel joined, after GC, in a child: Trellis's realtime server or the floor. */
 async function idleMemory(mode: 'trellis' | 'floor'): Promise<number> {
-  const child = fork(path.join(ROOT, 'bench', 'realtime-idle-server.ts'), [mode], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(ROOT, 'bench', 'realtime-idle-server.ts'), [mode], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   try {
-    const { port, apikey } = await new Promise<{ port: number; apikey: string }>((resolve) => child.once('message', (m) => resolve(m as { port: number; apikey: string })));
+    const { port, apikey } = await new Promise<{ port: number; apikey: string }>((resolve) =>
+      child.once('message', (m) => resolve(m as { port: number; apikey: string })),
+    );
     const heap = () =>
       new Promise<number>((resolve) => {
         child.once('message', (m) => resolve((m as { heap: number }).heap));
@@ -209,7 +224,13 @@ async function idleMemory(mode: 'trellis' | 'floor'): Promise<number> {
     const connect = phoenix([`http://127.0.0.1:${port}`], apikey);
     const clients: Client[] = [];
     for (let i = 0; i < IDLE; i += 100) {
-      clients.push(...(await Promise.all(Array.from({ length: Math.min(100, IDLE - i) }, (_, j) => connect(i + j, `idle-${(i + j) % ROOMS}`, () => undefined)))));
+      clients.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(100, IDLE - i) }, (_, j) =>
+            connect(i + j, `idle-${(i + j) % ROOMS}`, () => undefined),
+          ),
+        )),
+      );
     }
     const after = await heap();
     for (const c of clients) c.close();
@@ -219,9 +240,12 @@ async function idleMemory(mode: 'trellis' | 'floor'): Promise<number> {
   }
 }
 
-const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+const fmt = (n: number | undefined) =>
+  n === undefined || Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US');
 const describe = (r: { best: Step | undefined; steps: Step[] }) =>
-  r.best ? `${fmt(r.best.delivered)} (at ${r.best.rate} msg/s per client, p99 ${r.best.p99.toFixed(1)} ms)` : `— (first step over bounds: p99 ${r.steps[0]?.p99.toFixed(1)} ms)`;
+  r.best
+    ? `${fmt(r.best.delivered)} (at ${r.best.rate} msg/s per client, p99 ${r.best.p99.toFixed(1)} ms)`
+    : `— (first step over bounds: p99 ${r.steps[0]?.p99.toFixed(1)} ms)`;
 
 async function main() {
   type Ramp = Awaited<ReturnType<typeof fanOut>>;
@@ -233,7 +257,12 @@ async function main() {
     const floorChild = await startChild('realtime-floor.mjs');
     floor = better(floor, await fanOut(`floor (raw ws), round ${round}`, phoenix([floorChild.url], 'none')));
     await stopChild(floorChild.child);
-    trellis = better(trellis, await withBenchServer({ env: TRELLIS_ENV }, (server) => fanOut(`Trellis, round ${round}`, phoenix([server.url], server.anonKey))));
+    trellis = better(
+      trellis,
+      await withBenchServer({ env: TRELLIS_ENV }, (server) =>
+        fanOut(`Trellis, round ${round}`, phoenix([server.url], server.anonKey)),
+      ),
+    );
     const sioChild = await startChild('realtime-socketio.mjs');
     sio = better(sio, await fanOut(`Socket.IO, round ${round}`, socketIo(sioChild.url)));
     await stopChild(sioChild.child);
@@ -249,9 +278,15 @@ async function main() {
       const env = { ...TRELLIS_ENV, REDIS_URL: redisUrl, DATABASE_URL: first.dbUrl, JWT_SECRET: first.jwtSecret };
       cluster.push({ instances: 1, result: await fanOut('cluster of 1', phoenix([first.url], first.anonKey)) });
       await withBenchServer({ env }, async (second) => {
-        cluster.push({ instances: 2, result: await fanOut('cluster of 2', phoenix([first.url, second.url], first.anonKey)) });
+        cluster.push({
+          instances: 2,
+          result: await fanOut('cluster of 2', phoenix([first.url, second.url], first.anonKey)),
+        });
         await withBenchServer({ env }, async (third) => {
-          cluster.push({ instances: 3, result: await fanOut('cluster of 3', phoenix([first.url, second.url, third.url], first.anonKey)) });
+          cluster.push({
+            instances: 3,
+            result: await fanOut('cluster of 3', phoenix([first.url, second.url, third.url], first.anonKey)),
+          });
         });
       });
     });
@@ -276,7 +311,12 @@ async function main() {
     '',
     `Idle connections (${IDLE} sockets, heap after GC): ${fmt(perSocket)} bytes per open socket with one channel joined; the raw \`ws\` floor holds ${fmt(perSocketFloor)} (target ≤ 10 KB).`,
   ];
-  report('realtime', `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS} --rounds ${ROUNDS}\` (best of ${ROUNDS} alternating round${ROUNDS > 1 ? 's' : ''} per server; clients, servers, PostgreSQL and Redis share the machine's cores)`, rows.join('\n'), values.write);
+  report(
+    'realtime',
+    `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS} --rounds ${ROUNDS}\` (best of ${ROUNDS} alternating round${ROUNDS > 1 ? 's' : ''} per server; clients, servers, PostgreSQL and Redis share the machine's cores)`,
+    rows.join('\n'),
+    values.write,
+  );
   // Its own section: a quick run (--no-cluster, as npm run bench does) leaves the last cluster figures in place.
   if (cluster.length > 0) {
     const table = [
@@ -284,9 +324,16 @@ async function main() {
       '',
       '| Instances | Delivered/s | Ratio to 1 instance |',
       '| --- | --- | --- |',
-      ...cluster.map((c) => `| ${c.instances} | ${describe(c.result)} | ${ratio(c.result.best, cluster[0]?.result.best)} |`),
+      ...cluster.map(
+        (c) => `| ${c.instances} | ${describe(c.result)} | ${ratio(c.result.best, cluster[0]?.result.best)} |`,
+      ),
     ];
-    report('realtime-cluster', `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS}\` with REDIS_URL set`, table.join('\n'), values.write);
+    report(
+      'realtime-cluster',
+      `\`npx tsx bench/realtime.ts --clients ${CLIENTS} --rooms ${ROOMS} --seconds ${SECONDS}\` with REDIS_URL set`,
+      table.join('\n'),
+      values.write,
+    );
   }
 }
 

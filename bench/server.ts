@@ -20,28 +20,44 @@ export interface BenchServer {
 }
 
 /** Runs `work` against a Trellis started with `env` and the given migration files (name → path). */
-export async function withBenchServer<T>(options: { env: Record<string, string>; migrations?: Record<string, string> }, work: (server: BenchServer) => Promise<T>): Promise<T> {
+export async function withBenchServer<T>(
+  options: { env: Record<string, string>; migrations?: Record<string, string> },
+  work: (server: BenchServer) => Promise<T>,
+): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
   fs.chmodSync(dir, 0o755);
   fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
-  for (const [name, file] of Object.entries(options.migrations ?? {})) fs.copyFileSync(file, path.join(dir, 'supabase', 'migrations', name));
+  for (const [name, file] of Object.entries(options.migrations ?? {}))
+    fs.copyFileSync(file, path.join(dir, 'supabase', 'migrations', name));
   const port = await freePort();
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const server = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
-    stdio: 'ignore',
-  });
+  const server = spawn(
+    process.execPath,
+    [...nodeArgs, path.join(ROOT, 'bin', 'trellis.js'), 'start', '--dir', dir, '--port', String(port)],
+    {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+      stdio: 'ignore',
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
-    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) {
+    while (
+      !(await fetch(`${url}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
       if (server.exitCode !== null) throw new Error(`trellis start exited ${server.exitCode}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     // /ready answers as soon as the app is in place, a moment before the runtime state is written.
     const readState = () => {
       try {
-        return JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as { dbUrl?: string; jwtSecret?: string };
+        return JSON.parse(fs.readFileSync(path.join(dir, '.trellis', 'trellis.pid'), 'utf8')) as {
+          dbUrl?: string;
+          jwtSecret?: string;
+        };
       } catch {
         return {};
       }

@@ -34,7 +34,8 @@ const migrations = {
 /** Signs up USERS users in one room of 1,000 messages; returns a request that reads it as the next user. */
 async function prepare(server: BenchServer): Promise<() => Promise<void>> {
   const pool = new pg.Pool({ connectionString: server.dbUrl, max: 4 });
-  const room = (await pool.query<{ id: string }>(`insert into public.rooms (name) values ('bench') returning id`)).rows[0]?.id;
+  const room = (await pool.query<{ id: string }>(`insert into public.rooms (name) values ('bench') returning id`))
+    .rows[0]?.id;
   const tokens: string[] = [];
   for (let i = 0; i < USERS; i++) {
     const r = await fetch(`${server.url}/auth/v1/signup`, {
@@ -46,7 +47,10 @@ async function prepare(server: BenchServer): Promise<() => Promise<void>> {
     await pool.query('insert into public.members (room_id, user_id) values ($1, $2)', [room, session.user.id]);
     tokens.push(session.access_token);
   }
-  await pool.query(`insert into public.messages (room_id, author_id, body) select $1, (select user_id from public.members limit 1), 'message ' || g from generate_series(1, 1000) g`, [room]);
+  await pool.query(
+    `insert into public.messages (room_id, author_id, body) select $1, (select user_id from public.members limit 1), 'message ' || g from generate_series(1, 1000) g`,
+    [room],
+  );
   await pool.query('analyze');
   await pool.end();
   const latest = `${server.url}/rest/v1/messages?select=id,body,author_id,created_at&room_id=eq.${room}&order=id.desc&limit=50`;
@@ -73,13 +77,19 @@ await withBenchServer({ env, migrations }, async (off) =>
       }
     }
     const [a, b] = [medianResult(results.off), medianResult(results.on)];
-    const row = (what: string, r: LoadResult) => `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${(r.perSecond / a.perSecond).toFixed(2)} |`;
+    const row = (what: string, r: LoadResult) =>
+      `| ${what} | ${r.perSecond.toFixed(0)}/s | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} | ${(r.perSecond / a.perSecond).toFixed(2)} |`;
     const table = [
       '| Latest 50 messages, a different session each request | Throughput | p50 | p99 | Errors | Ratio to the check off |',
       '| --- | --- | --- | --- | --- | --- |',
       row('session check off (as on Supabase)', a),
       row('`AUTH_SESSION_CHECK_SECONDS=5`', b),
     ].join('\n');
-    report('session-check', `\`npx tsx bench/session-check.ts\` (${values.concurrency} concurrent clients, ${USERS} users in turn; ${ROUNDS} alternating rounds of ${SECONDS} s, medians)`, table, values.write === true);
+    report(
+      'session-check',
+      `\`npx tsx bench/session-check.ts\` (${values.concurrency} concurrent clients, ${USERS} users in turn; ${ROUNDS} alternating rounds of ${SECONDS} s, medians)`,
+      table,
+      values.write === true,
+    );
   }),
 );

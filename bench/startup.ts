@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../src/platform/net.js';
 import { report } from './report.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, write: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, write: { type: 'boolean', default: false } },
+});
 const RUNS = Number(values.runs);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'trellis.js');
@@ -60,7 +62,10 @@ async function startTrellis(dir: string): Promise<{ ms: number; pid: number; sto
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, 'start', '--dir', dir, '--port', String(port)], { stdio: 'ignore' });
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (child.exitCode !== null) throw new Error(`trellis start exited ${child.exitCode}`);
     await sleep(5);
@@ -80,22 +85,44 @@ async function startTrellis(dir: string): Promise<{ ms: number; pid: number; sto
 /** The floor: the same binaries, the same settings, no Trellis. */
 function bareStart(pgDir: string, init: boolean): number {
   const asPostgres = (cmd: string, args: string[]) => {
-    const r = spawnSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, { encoding: 'utf8' });
+    const r = spawnSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   };
   const started = performance.now();
   if (init) {
     fs.mkdirSync(pgDir, { mode: 0o700 });
     if (asRoot) execFileSync('chown', ['postgres', pgDir]);
-    asPostgres(path.join(PG_BIN, 'initdb'), [`--pgdata=${pgDir}`, '--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions']);
+    asPostgres(path.join(PG_BIN, 'initdb'), [
+      `--pgdata=${pgDir}`,
+      '--username=postgres',
+      '--auth=trust',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ]);
   }
   const port = 20000 + Math.floor(Math.random() * 20000);
-  asPostgres(path.join(PG_BIN, 'pg_ctl'), ['start', '-D', pgDir, '-w', '-s', '-l', path.join(pgDir, 'postgres.log'), '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c wal_level=logical`]);
+  asPostgres(path.join(PG_BIN, 'pg_ctl'), [
+    'start',
+    '-D',
+    pgDir,
+    '-w',
+    '-s',
+    '-l',
+    path.join(pgDir, 'postgres.log'),
+    '-o',
+    `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c wal_level=logical`,
+  ]);
   return performance.now() - started;
 }
 function bareStop(pgDir: string) {
   const args = ['stop', '-D', pgDir, '-m', 'fast', '-w', '-s'];
-  spawnSync(asRoot ? 'runuser' : path.join(PG_BIN, 'pg_ctl'), asRoot ? ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), ...args] : args);
+  spawnSync(
+    asRoot ? 'runuser' : path.join(PG_BIN, 'pg_ctl'),
+    asRoot ? ['-u', 'postgres', '--', path.join(PG_BIN, 'pg_ctl'), ...args] : args,
+  );
 }
 
 async function main() {
@@ -109,7 +136,10 @@ async function main() {
   for (let i = 0; i < RUNS; i++) {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'supabase', 'migrations', '20240101000000_init.sql'), 'create table notes (id serial primary key, body text);');
+    fs.writeFileSync(
+      path.join(dir, 'supabase', 'migrations', '20240101000000_init.sql'),
+      'create table notes (id serial primary key, body text);',
+    );
     const first = await startTrellis(dir);
     fresh.push(first.ms);
     await first.stop();
@@ -134,7 +164,9 @@ async function main() {
     bareStop(pgDir);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(bareDir, { recursive: true, force: true });
-    process.stderr.write(`run ${i + 1}/${RUNS}: fresh ${fresh.at(-1)?.toFixed(0)} ms, existing ${existing.at(-1)?.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `run ${i + 1}/${RUNS}: fresh ${fresh.at(-1)?.toFixed(0)} ms, existing ${existing.at(-1)?.toFixed(0)} ms\n`,
+    );
   }
   const idleNode = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await sleep(1000);
@@ -146,10 +178,28 @@ async function main() {
   const table = [
     '| Measure | Trellis | Floor | Ratio |',
     '| --- | --- | --- | --- |',
-    row('start → /ready, fresh folder (median of ' + RUNS + ')', median(fresh), median(bareFresh), 'ms', 'initdb + pg_ctl start'),
-    row('start → /ready, existing folder (median of ' + RUNS + ')', median(existing), median(bareExisting), 'ms', 'pg_ctl start'),
+    row(
+      'start → /ready, fresh folder (median of ' + RUNS + ')',
+      median(fresh),
+      median(bareFresh),
+      'ms',
+      'initdb + pg_ctl start',
+    ),
+    row(
+      'start → /ready, existing folder (median of ' + RUNS + ')',
+      median(existing),
+      median(bareExisting),
+      'ms',
+      'pg_ctl start',
+    ),
     row('idle RSS of the Trellis process', trellisRss / 1024, nodeRss / 1024, 'MiB', 'idle `node -e setInterval`'),
-    row('idle PSS of the embedded PostgreSQL (all its processes)', trellisPgPss / 1024, barePgPss / 1024, 'MiB', 'same cluster started bare'),
+    row(
+      'idle PSS of the embedded PostgreSQL (all its processes)',
+      trellisPgPss / 1024,
+      barePgPss / 1024,
+      'MiB',
+      'same cluster started bare',
+    ),
   ].join('\n');
   report('startup', '`npx tsx bench/startup.ts`', table, values.write === true);
 }

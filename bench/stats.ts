@@ -59,5 +59,11 @@ export function medianResult(runs: readonly LoadResult[]): LoadResult {
     const sorted = runs.map(pick).sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)] ?? NaN;
   };
-  return { ops: mid((r) => r.ops), errors: runs.reduce((n, r) => n + r.errors, 0), perSecond: mid((r) => r.perSecond), p50: mid((r) => r.p50), p99: mid((r) => r.p99) };
+  return {
+    ops: mid((r) => r.ops),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    perSecond: mid((r) => r.perSecond),
+    p50: mid((r) => r.p50),
+    p99: mid((r) => r.p99),
+  };
 }

@@ -17,7 +17,9 @@ import { parseArgs } from 'node:util';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, write: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, write: { type: 'boolean', default: false } },
+});
 const ROUNDS = Number(values.rounds);
 const SIZES = [
   { label: '1 KB', bytes: 1024, ops: 200 },
@@ -33,7 +35,8 @@ function median(xs: number[]): number {
 function makeFile(file: string, bytes: number) {
   const fd = fs.openSync(file, 'w');
   const block = crypto.randomBytes(Math.min(bytes, 1024 * 1024));
-  for (let written = 0; written < bytes; written += block.length) fs.writeSync(fd, block, 0, Math.min(block.length, bytes - written));
+  for (let written = 0; written < bytes; written += block.length)
+    fs.writeSync(fd, block, 0, Math.min(block.length, bytes - written));
   fs.closeSync(fd);
 }
 
@@ -44,7 +47,13 @@ async function throughput(bytes: number, ops: number, op: (i: number) => Promise
   return (bytes * ops) / 2 ** 20 / ((performance.now() - started) / 1000);
 }
 
-function request(url: string, method: string, headers: Record<string, string>, body?: fs.ReadStream, sink?: string): Promise<void> {
+function request(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: fs.ReadStream,
+  sink?: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers }, (res) => {
       if ((res.statusCode ?? 0) >= 300) {
@@ -75,30 +84,79 @@ async function main() {
     const rows: string[] = [];
     let memory = '';
     await withBenchServer({ env, migrations }, async ({ url, anonKey, pid }) => {
-      const signup = await fetch(`${url}/auth/v1/signup`, { method: 'POST', headers: { apikey: anonKey, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }) });
+      const signup = await fetch(`${url}/auth/v1/signup`, {
+        method: 'POST',
+        headers: { apikey: anonKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }),
+      });
       const session = (await signup.json()) as { access_token: string; user: { id: string } };
       const auth = { apikey: anonKey, authorization: `Bearer ${session.access_token}` };
       const folder = session.user.id;
       for (const size of SIZES) {
         const source = path.join(work, `source-${size.bytes}`);
         makeFile(source, size.bytes);
-        const results = { up: [] as number[], upFloor: [] as number[], upFloorFlush: [] as number[], down: [] as number[], downFloor: [] as number[] };
+        const results = {
+          up: [] as number[],
+          upFloor: [] as number[],
+          upFloorFlush: [] as number[],
+          down: [] as number[],
+          downFloor: [] as number[],
+        };
         for (let round = 0; round < ROUNDS; round++) {
           const name = (i: number) => `${folder}/r${round}-${size.bytes}-${i}.bin`;
-          results.upFloor.push(await throughput(size.bytes, size.ops, (i) => pipeline(fs.createReadStream(source), fs.createWriteStream(path.join(work, `floor-${i}`)))));
-          // Trellis flushes an upload to disk before it counts; the same copy with the flush, for reading.
-          results.upFloorFlush.push(await throughput(size.bytes, size.ops, (i) => pipeline(fs.createReadStream(source), fs.createWriteStream(path.join(work, `floor-${i}`), { flush: true }))));
-          results.up.push(
+          results.upFloor.push(
             await throughput(size.bytes, size.ops, (i) =>
-              request(`${url}/storage/v1/object/bench/${name(i)}`, 'POST', { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size.bytes) }, fs.createReadStream(source)),
+              pipeline(fs.createReadStream(source), fs.createWriteStream(path.join(work, `floor-${i}`))),
             ),
           );
-          results.downFloor.push(await throughput(size.bytes, size.ops, (i) => pipeline(fs.createReadStream(path.join(work, `floor-${i}`)), fs.createWriteStream(path.join(work, `floor-copy-${i}`)))));
-          results.down.push(await throughput(size.bytes, size.ops, (i) => request(`${url}/storage/v1/object/bench/${name(i)}`, 'GET', auth, undefined, path.join(work, `download-${i}`))));
+          // Trellis flushes an upload to disk before it counts; the same copy with the flush, for reading.
+          results.upFloorFlush.push(
+            await throughput(size.bytes, size.ops, (i) =>
+              pipeline(
+                fs.createReadStream(source),
+                fs.createWriteStream(path.join(work, `floor-${i}`), { flush: true }),
+              ),
+            ),
+          );
+          results.up.push(
+            await throughput(size.bytes, size.ops, (i) =>
+              request(
+                `${url}/storage/v1/object/bench/${name(i)}`,
+                'POST',
+                { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size.bytes) },
+                fs.createReadStream(source),
+              ),
+            ),
+          );
+          results.downFloor.push(
+            await throughput(size.bytes, size.ops, (i) =>
+              pipeline(
+                fs.createReadStream(path.join(work, `floor-${i}`)),
+                fs.createWriteStream(path.join(work, `floor-copy-${i}`)),
+              ),
+            ),
+          );
+          results.down.push(
+            await throughput(size.bytes, size.ops, (i) =>
+              request(
+                `${url}/storage/v1/object/bench/${name(i)}`,
+                'GET',
+                auth,
+                undefined,
+                path.join(work, `download-${i}`),
+              ),
+            ),
+          );
           for (const f of fs.readdirSync(work)) if (!f.startsWith('source-')) fs.rmSync(path.join(work, f));
         }
         fs.rmSync(source);
-        const [up, upFloor, upFloorFlush, down, downFloor] = [median(results.up), median(results.upFloor), median(results.upFloorFlush), median(results.down), median(results.downFloor)];
+        const [up, upFloor, upFloorFlush, down, downFloor] = [
+          median(results.up),
+          median(results.upFloor),
+          median(results.upFloorFlush),
+          median(results.down),
+          median(results.downFloor),
+        ];
         rows.push(
           `| ${size.label} | ${up.toFixed(1)} | ${upFloor.toFixed(1)} | **${(up / upFloor).toFixed(2)}** | ${upFloorFlush.toFixed(1)} (${(up / upFloorFlush).toFixed(2)}) | ${down.toFixed(1)} | ${downFloor.toFixed(1)} | **${(down / downFloor).toFixed(2)}** |`,
         );
@@ -111,7 +169,12 @@ async function main() {
       const samples: number[] = [];
       const timer = setInterval(() => samples.push(rssMiB(pid)), 100);
       const started = performance.now();
-      await request(`${url}/storage/v1/object/bench/${folder}/one-gigabyte.bin`, 'POST', { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(1024 ** 3) }, fs.createReadStream(big));
+      await request(
+        `${url}/storage/v1/object/bench/${folder}/one-gigabyte.bin`,
+        'POST',
+        { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(1024 ** 3) },
+        fs.createReadStream(big),
+      );
       clearInterval(timer);
       const seconds = (performance.now() - started) / 1000;
       fs.rmSync(big);
@@ -126,7 +189,12 @@ async function main() {
       '| --- | ---: | ---: | ---: | ---: | ---: |',
       memory,
     ].join('\n');
-    report('storage', `\`npx tsx bench/storage.ts --rounds ${ROUNDS}\` (sequential requests, median of ${ROUNDS} rounds; floor: fs read stream -> fs write stream on the same disk, same run)`, table, values.write);
+    report(
+      'storage',
+      `\`npx tsx bench/storage.ts --rounds ${ROUNDS}\` (sequential requests, median of ${ROUNDS} rounds; floor: fs read stream -> fs write stream on the same disk, same run)`,
+      table,
+      values.write,
+    );
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

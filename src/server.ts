@@ -36,7 +36,10 @@ function buildApp(services: Services, readiness: Readiness, realtime: RealtimeMo
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
-  app.route('/', healthRoutes(readiness, services.metrics, metricsAccess(services.config.metricsPublic, services.tokens)));
+  app.route(
+    '/',
+    healthRoutes(readiness, services.metrics, metricsAccess(services.config.metricsPublic, services.tokens)),
+  );
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
@@ -89,7 +92,9 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       if (running.realtime) running.realtime.handleUpgrade(request, socket, head);
       else {
         socket.once('finish', () => socket.destroy());
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        socket.end(
+          'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        );
       }
     });
     await listen(server, config);
@@ -144,7 +149,10 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
         resolve();
       }, ms);
     });
-    await Promise.race([Promise.resolve(work).catch((err: unknown) => log.warn(`${what} failed: ${errorMessage(err)}`)), late]);
+    await Promise.race([
+      Promise.resolve(work).catch((err: unknown) => log.warn(`${what} failed: ${errorMessage(err)}`)),
+      late,
+    ]);
     clearTimeout(timer);
   };
   // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
@@ -162,20 +170,24 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
   await releaseDataDir(config.dataDir);
 }
 
-const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess => (isPublic ? { public: true } : { public: false, tokens });
+const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess =>
+  isPublic ? { public: true } : { public: false, tokens };
 
 function listen(server: http.Server, config: Config): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const where = `${config.host}:${config.port}`;
-      if (err.code === 'EADDRINUSE') reject(new FatalError(`port ${config.port} is already in use (${where})`, '--port'));
+      if (err.code === 'EADDRINUSE')
+        reject(new FatalError(`port ${config.port} is already in use (${where})`, '--port'));
       else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, '--port'));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new FatalError(`no such local address: ${config.host}`, 'HOST'));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+        reject(new FatalError(`no such local address: ${config.host}`, 'HOST'));
       else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, '--port'));
     });
     server.listen(config.port, config.host, () => {
       const address = server.address() as AddressInfo;
-      if (address.port !== config.port) reject(new FatalError(`listening on an unexpected port ${address.port}`, '--port'));
+      if (address.port !== config.port)
+        reject(new FatalError(`listening on an unexpected port ${address.port}`, '--port'));
       resolve();
     });
   });
@@ -200,4 +212,3 @@ function databaseReadiness(db: Db, migrationsDir: string): Readiness {
     },
   };
 }
-

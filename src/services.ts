@@ -45,7 +45,8 @@ export async function createServices(base: ServiceBase): Promise<OwnedServices> 
   const opened: { close(): Promise<void> }[] = [];
   const close = async () => {
     const results = await Promise.allSettled(opened.map((s) => s.close()));
-    for (const r of results) if (r.status === 'rejected') log.warn(`closing a service failed: ${errorMessage(r.reason)}`);
+    for (const r of results)
+      if (r.status === 'rejected') log.warn(`closing a service failed: ${errorMessage(r.reason)}`);
   };
   try {
     const templates = await loadTemplates(config.auth.templatesDir);
@@ -57,7 +58,8 @@ export async function createServices(base: ServiceBase): Promise<OwnedServices> 
     opened.push(store);
     const bus = createBus({ redisUrl: config.redisUrl, log });
     opened.push(bus);
-    const sessions = config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
+    const sessions =
+      config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
     const tokens = createTokens(base.keys.jwtSecret, sessions);
     const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
     return { services, close };

@@ -25,7 +25,11 @@ const SEAMS = [
   { folder: 'src/platform/store', iface: 'store.ts' },
 ];
 /** Helpers that live in a seam folder but implement nothing: an implementation may import them. */
-const SEAM_HELPERS = ['src/platform/mailer/templates.ts', 'src/platform/store/hash.ts', 'src/platform/limiter/flexible.ts'];
+const SEAM_HELPERS = [
+  'src/platform/mailer/templates.ts',
+  'src/platform/store/hash.ts',
+  'src/platform/limiter/flexible.ts',
+];
 
 const anyModule = `^src/(${MODULES.join('|')})/`;
 const moduleDoor = `^src/(${MODULES.join('|')})/(index|routes)\\.ts$`;

@@ -24,7 +24,14 @@ describe('loadConfig', () => {
     expect(config.migrationsDir).toBe(path.join(process.cwd(), 'supabase', 'migrations'));
     expect(config.publicUrl).toBe('http://127.0.0.1:54321');
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.pool).toEqual({ max: 10, idleTimeoutMs: 10000, connectTimeoutMs: 5000, statementTimeoutMs: 8000, queryTimeoutMs: 10000, preparedStatements: true });
+    expect(config.pool).toEqual({
+      max: 10,
+      idleTimeoutMs: 10000,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 8000,
+      queryTimeoutMs: 10000,
+      preparedStatements: true,
+    });
     expect(config.metricsPublic).toBe(false);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -52,7 +59,11 @@ describe('loadConfig', () => {
     [{ port: 'abc' }, {}, '--port: must be a whole number between 1 and 65535 (got "abc")'],
     [{ port: '70000' }, {}, '--port: must be a whole number between 1 and 65535 (got "70000")'],
     [{}, { PORT: '1.5' }, 'PORT: must be a whole number between 1 and 65535 (got "1.5")'],
-    [{}, { DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL: must be a URL like postgres://user:password@host:5432/database'],
+    [
+      {},
+      { DATABASE_URL: 'mysql://x@y/z' },
+      'DATABASE_URL: must be a URL like postgres://user:password@host:5432/database',
+    ],
     [{}, { DATABASE_URL: 'not a url' }, 'DATABASE_URL: must be a URL like postgres://user:password@host:5432/database'],
     [{}, { JWT_SECRET: 'short' }, 'JWT_SECRET: must be at least 32 characters'],
     [{}, { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: must be a whole number between 1 and 1000 (got "0")'],
@@ -86,4 +97,3 @@ describe('redactUrl', () => {
 test.each([['1e3'], ['0x7530'], ['-1'], [' 80']])('a port written as %j is refused', (port) => {
   expect(fail({ port }, {})).toMatch(/^--port: must be a whole number/);
 });
-

@@ -36,5 +36,8 @@ export async function serveBuilt(apiUrl: string, anonKey: string, port: number, 
   const base = config(apiUrl, anonKey, port);
   await build({ ...base, build: { outDir: path.resolve(outDir), emptyOutDir: true } });
   const server = await preview({ ...base, build: { outDir: path.resolve(outDir) } });
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.httpServer.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.httpServer.close(() => resolve())),
+  };
 }

@@ -10,13 +10,22 @@ const BIN = path.resolve(EXAMPLE_DIR, '..', '..', 'bin', 'trellis.js');
 const API_PORT = Number(process.env.PORT ?? 54321);
 const PAGE_PORT = Number(process.env.PAGE_PORT ?? 5173);
 
-const trellis = spawn(process.execPath, [BIN, 'start', '--dir', EXAMPLE_DIR, '--port', String(API_PORT)], { stdio: 'inherit' });
+const trellis = spawn(process.execPath, [BIN, 'start', '--dir', EXAMPLE_DIR, '--port', String(API_PORT)], {
+  stdio: 'inherit',
+});
 const apiUrl = `http://127.0.0.1:${API_PORT}`;
-while (!(await fetch(`${apiUrl}/ready`).then((r) => r.ok, () => false))) {
+while (
+  !(await fetch(`${apiUrl}/ready`).then(
+    (r) => r.ok,
+    () => false,
+  ))
+) {
   if (trellis.exitCode !== null) process.exit(trellis.exitCode);
   await new Promise((r) => setTimeout(r, 200));
 }
-const status = JSON.parse(spawnSync(process.execPath, [BIN, 'status', '--dir', EXAMPLE_DIR, '-o', 'json'], { encoding: 'utf8' }).stdout) as { ANON_KEY: string };
+const status = JSON.parse(
+  spawnSync(process.execPath, [BIN, 'status', '--dir', EXAMPLE_DIR, '-o', 'json'], { encoding: 'utf8' }).stdout,
+) as { ANON_KEY: string };
 const page = await serveDev(apiUrl, status.ANON_KEY, PAGE_PORT);
 console.log(`\nchat example: open ${page.url} (API ${apiUrl})\n`);
 

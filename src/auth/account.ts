@@ -11,7 +11,15 @@ import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.
 import type { AuthLimits } from './limits.js';
 import { beginPasswordAttempt } from './attempts.js';
 import { refresh, startSession } from './sessions.js';
-import { findUserByEmail, insertEmailIdentity, insertUser, isBanned, normaliseEmail, updateUser, userJson } from './users.js';
+import {
+  findUserByEmail,
+  insertEmailIdentity,
+  insertUser,
+  isBanned,
+  normaliseEmail,
+  updateUser,
+  userJson,
+} from './users.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
@@ -33,7 +41,13 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (!ctx.config.auth.anonymousSignIns) throw errors.anonymousDisabled();
     await ctx.limit(limits.anonymous, client.ip);
     const session = await ctx.db.transaction(async (tx) => {
-      const user = await insertUser(tx, { email: null, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, anonymous: true });
+      const user = await insertUser(tx, {
+        email: null,
+        passwordHash: null,
+        userMetadata: body.data ?? {},
+        confirmed: false,
+        anonymous: true,
+      });
       return startSession(tx, ctx.settings, user, 'anonymous', client);
     });
     return respondJson(c, session);
@@ -57,14 +71,30 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
     }
     // An unconfirmed address signing up again gets a new confirmation mail; its password stays the
     // first one (whoever confirms must not inherit a password someone else chose).
-    const user = existing ?? (await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: !confirm }));
-    if (!confirm) return { kind: 'session' as const, session: await startSession(tx, ctx.settings, user, 'password', client) };
-    return { kind: 'confirm' as const, prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester: { ip: client.ip } }), created: !existing };
+    const user =
+      existing ?? (await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: !confirm }));
+    if (!confirm)
+      return { kind: 'session' as const, session: await startSession(tx, ctx.settings, user, 'password', client) };
+    return {
+      kind: 'confirm' as const,
+      prepared: await prepareMail(ctx, limits, tx, {
+        user,
+        type: 'signup',
+        email,
+        redirectTo,
+        requester: { ip: client.ip },
+      }),
+      created: !existing,
+    };
   });
 
   if (outcome.kind === 'session') return respondJson(c, outcome.session);
   if (outcome.kind === 'fake') return respondJson(c, fakeUser(email, body.data ?? {}));
-  const user = await deliver(ctx, outcome.prepared, outcome.created ? forgetNewUser(ctx, outcome.prepared.user.id) : undefined);
+  const user = await deliver(
+    ctx,
+    outcome.prepared,
+    outcome.created ? forgetNewUser(ctx, outcome.prepared.user.id) : undefined,
+  );
   return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, user)));
 }
 
@@ -86,7 +116,11 @@ function fakeUser(email: string, data: Record<string, unknown>) {
   };
 }
 
-const passwordGrant = z.object({ email: z.string().max(320).optional(), phone: z.string().optional(), password: z.string().max(1024).optional() });
+const passwordGrant = z.object({
+  email: z.string().max(320).optional(),
+  phone: z.string().optional(),
+  password: z.string().max(1024).optional(),
+});
 const refreshGrant = z.object({ refresh_token: z.string().min(1, { error: 'refresh_token is required' }).max(512) });
 
 export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
@@ -125,7 +159,8 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
 }
 
 export async function getUser(ctx: AuthContext, c: Context) {
-  return respondJson(c, 
+  return respondJson(
+    c,
     await ctx.db.transaction(async (tx) => {
       const { user } = await requireCaller(ctx, c, tx);
       return userJson(tx, user);
@@ -156,13 +191,19 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
     // With a verified second factor, the credentials themselves change only from an aal2 session:
     // a stolen password alone must not be enough to take the account over (GoTrue does the same).
     if ((password !== undefined || newEmail !== undefined) && caller.session.aal !== 'aal2') {
-      const factors = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified' limit 1`, [user.id]);
+      const factors = await tx.query(
+        `select 1 from auth.mfa_factors where user_id = $1 and status = 'verified' limit 1`,
+        [user.id],
+      );
       if (factors.rowCount) throw errors.insufficientAalForUpdate();
     }
-    if (password !== undefined && (await verifyPassword(user.encrypted_password, password))) throw errors.samePassword();
+    if (password !== undefined && (await verifyPassword(user.encrypted_password, password)))
+      throw errors.samePassword();
     if (body.data) {
       // GoTrue merges the given keys into user_metadata; a key set to null is removed.
-      user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)`, [stringifyJson(body.data)]);
+      user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)`, [
+        stringifyJson(body.data),
+      ]);
     }
     if (passwordHash !== undefined) {
       user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
@@ -176,7 +217,13 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
       if (confirm) {
         // The change waits for the new address to confirm it (anonymous users included, as on
         // GoTrue); the mail is prepared here so that over the email budget nothing changes.
-        prepared = await prepareMail(ctx, limits, tx, { user, type: 'email_change', email: newEmail, redirectTo, requester: { ip: ctx.client(c).ip } });
+        prepared = await prepareMail(ctx, limits, tx, {
+          user,
+          type: 'email_change',
+          email: newEmail,
+          redirectTo,
+          requester: { ip: ctx.client(c).ip },
+        });
         user = prepared.user;
       } else {
         user = await updateUser(tx, user.id, `email = $2, email_confirmed_at = now()`, [newEmail]);
@@ -186,7 +233,12 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
     }
     if (user.is_anonymous && user.email && user.email_confirmed_at) {
       // An anonymous user with a confirmed email is a permanent user now (GoTrue's emailChangeVerify).
-      user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
+      user = await updateUser(
+        tx,
+        user.id,
+        `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`,
+        [],
+      );
     }
     return { user, prepared };
   });
@@ -200,7 +252,8 @@ export async function logout(ctx: AuthContext, c: Context) {
   await ctx.db.transaction(async (tx) => {
     const { user, session } = await requireCaller(ctx, c, tx);
     if (scope === 'local') await tx.query('delete from auth.sessions where id = $1', [session.id]);
-    else if (scope === 'others') await tx.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, session.id]);
+    else if (scope === 'others')
+      await tx.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, session.id]);
     else await tx.query('delete from auth.sessions where user_id = $1', [user.id]);
   });
   return c.body(null, 204);

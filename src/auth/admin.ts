@@ -9,7 +9,17 @@ import { hashPassword } from './crypto.js';
 import { deliver, forgetNewUser, issueLink, prepareMail, type LinkType } from './email.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
-import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isUuid, updateUser, userJson, USER_COLUMNS, type UserRow } from './users.js';
+import {
+  findUserByEmail,
+  findUserById,
+  insertEmailIdentity,
+  insertUser,
+  isUuid,
+  updateUser,
+  userJson,
+  USER_COLUMNS,
+  type UserRow,
+} from './users.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
 
@@ -33,10 +43,12 @@ const userAttributes = z.object({
 export function parseBanDuration(value: string): number | null {
   if (value === 'none') return null;
   const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
-  if (!match || value === '') throw errors.validation(`ban_duration "${value}" is not a duration like 24h, 30m or none`);
+  if (!match || value === '')
+    throw errors.validation(`ban_duration "${value}" is not a duration like 24h, 30m or none`);
   const seconds = Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
   // Go's durations end near 2,562,047 h (int64 nanoseconds); a longer ban overflowed timestamptz (a 500).
-  if (seconds > 2_562_047 * 3600) throw errors.validation(`ban_duration "${value}" is longer than a Go duration can be`);
+  if (seconds > 2_562_047 * 3600)
+    throw errors.validation(`ban_duration "${value}" is longer than a Go duration can be`);
   return seconds * 1000;
 }
 
@@ -74,10 +86,12 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const id = body.id !== undefined ? customUserId(body.id) : undefined;
     const passwordHash = await adminPasswordHash(ctx, body.password, body.password_hash);
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : null;
-    return respondJson(c, 
+    return respondJson(
+      c,
       await ctx.db.transaction(async (tx) => {
         if (await findUserByEmail(tx, email)) throw errors.emailExists();
-        if (id && (await tx.query('select 1 from auth.users where id = $1', [id])).rowCount) throw errors.validation(`A user with id ${id} already exists`);
+        if (id && (await tx.query('select 1 from auth.users where id = $1', [id])).rowCount)
+          throw errors.validation(`A user with id ${id} already exists`);
         let user = await insertUser(tx, {
           id,
           email,
@@ -86,7 +100,8 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
           appMetadata: body.app_metadata,
           confirmed: body.email_confirm === true,
         });
-        if (banMs !== null) user = await updateUser(tx, user.id, `banned_until = now() + make_interval(secs => $2)`, [banMs / 1000]);
+        if (banMs !== null)
+          user = await updateUser(tx, user.id, `banned_until = now() + make_interval(secs => $2)`, [banMs / 1000]);
         if (body.role) user = await updateUser(tx, user.id, 'role = $2', [body.role]);
         return userJson(tx, user);
       }),
@@ -101,9 +116,11 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
     const body = await readJson(c, userAttributes, codes);
     if (body.phone) throw errors.phoneDisabled();
     const email = body.email !== undefined ? requireEmail(body.email) : undefined;
-    const passwordHash = body.password !== undefined ? await hashPassword(checkPassword(ctx, body.password)) : undefined;
+    const passwordHash =
+      body.password !== undefined ? await hashPassword(checkPassword(ctx, body.password)) : undefined;
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : undefined;
-    return respondJson(c, 
+    return respondJson(
+      c,
       await ctx.db.transaction(async (tx) => {
         let user = await existingUser(tx, c.req.param('id'), true);
         if (email !== undefined && email !== user.email) {
@@ -111,17 +128,38 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
           if (taken) throw errors.emailExists();
           user = await updateUser(tx, user.id, 'email = $2', [email]);
           await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
-          await insertEmailIdentity(tx, user.id, email, body.email_confirm === true || user.email_confirmed_at !== null);
+          await insertEmailIdentity(
+            tx,
+            user.id,
+            email,
+            body.email_confirm === true || user.email_confirmed_at !== null,
+          );
         }
-        if (body.email_confirm === true) user = await updateUser(tx, user.id, 'email_confirmed_at = coalesce(email_confirmed_at, now())', []);
+        if (body.email_confirm === true)
+          user = await updateUser(tx, user.id, 'email_confirmed_at = coalesce(email_confirmed_at, now())', []);
         if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
-        if (body.user_metadata) user = await updateUser(tx, user.id, 'raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)', [stringifyJson(body.user_metadata)]);
-        if (body.app_metadata) user = await updateUser(tx, user.id, 'raw_app_meta_data = jsonb_strip_nulls(raw_app_meta_data || $2::jsonb)', [stringifyJson(body.app_metadata)]);
+        if (body.user_metadata)
+          user = await updateUser(
+            tx,
+            user.id,
+            'raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)',
+            [stringifyJson(body.user_metadata)],
+          );
+        if (body.app_metadata)
+          user = await updateUser(
+            tx,
+            user.id,
+            'raw_app_meta_data = jsonb_strip_nulls(raw_app_meta_data || $2::jsonb)',
+            [stringifyJson(body.app_metadata)],
+          );
         if (body.role) user = await updateUser(tx, user.id, 'role = $2', [body.role]);
         if (banMs !== undefined) {
-          user = await updateUser(tx, user.id, `banned_until = case when $2::float8 is null then null else now() + make_interval(secs => $2::float8) end`, [
-            banMs === null ? null : banMs / 1000,
-          ]);
+          user = await updateUser(
+            tx,
+            user.id,
+            `banned_until = case when $2::float8 is null then null else now() + make_interval(secs => $2::float8) end`,
+            [banMs === null ? null : banMs / 1000],
+          );
           // A banned user's sessions end now, not when their access tokens expire.
           if (banMs !== null) await tx.query('delete from auth.sessions where user_id = $1', [user.id]);
         }
@@ -156,7 +194,8 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   });
 
   app.get('/users/:id/factors', async (c) =>
-    respondJson(c, 
+    respondJson(
+      c,
       await ctx.db.transaction(async (tx) => {
         const user = await existingUser(tx, c.req.param('id'));
         const json = await userJson(tx, user);
@@ -166,12 +205,19 @@ export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   );
 
   app.delete('/users/:id/factors/:factorId', async (c) =>
-    respondJson(c, 
+    respondJson(
+      c,
       await ctx.db.transaction(async (tx) => {
         const user = await existingUser(tx, c.req.param('id'));
-        const deleted = await tx.query('delete from auth.mfa_factors where id::text = $1 and user_id = $2 returning id', [c.req.param('factorId'), user.id]);
+        const deleted = await tx.query(
+          'delete from auth.mfa_factors where id::text = $1 and user_id = $2 returning id',
+          [c.req.param('factorId'), user.id],
+        );
         if (!deleted.rowCount) throw errors.mfaFactorNotFound();
-        await tx.query(`update auth.sessions set aal = 'aal1', factor_id = null where user_id = $1 and factor_id::text = $2`, [user.id, c.req.param('factorId')]);
+        await tx.query(
+          `update auth.sessions set aal = 'aal1', factor_id = null where user_id = $1 and factor_id::text = $2`,
+          [user.id, c.req.param('factorId')],
+        );
         return { id: c.req.param('factorId') };
       }),
     ),
@@ -197,12 +243,19 @@ function customUserId(raw: string): string {
 }
 
 /** A password to hash, an imported hash, or neither (the user signs in by link or code). */
-async function adminPasswordHash(ctx: AuthContext, password: string | undefined, imported: string | undefined): Promise<string | null> {
-  if (password !== undefined && imported !== undefined) throw errors.validation('Only a password or a password hash should be provided');
+async function adminPasswordHash(
+  ctx: AuthContext,
+  password: string | undefined,
+  imported: string | undefined,
+): Promise<string | null> {
+  if (password !== undefined && imported !== undefined)
+    throw errors.validation('Only a password or a password hash should be provided');
   if (imported !== undefined) {
     // GoTrue also imports bcrypt hashes; Trellis verifies argon2 only, so it takes only those.
     if (!/^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(imported)) {
-      throw errors.validation('password_hash must be an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash); bcrypt hashes are not supported');
+      throw errors.validation(
+        'password_hash must be an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash); bcrypt hashes are not supported',
+      );
     }
     return imported;
   }
@@ -212,7 +265,8 @@ async function adminPasswordHash(ctx: AuthContext, password: string | undefined,
 function boundedInt(raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw errors.validation(`must be a whole number between ${min} and ${max}: ${raw.slice(0, 20)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw errors.validation(`must be a whole number between ${min} and ${max}: ${raw.slice(0, 20)}`);
   return n;
 }
 
@@ -238,13 +292,22 @@ async function generateLink(ctx: AuthContext, c: Context) {
     switch (body.type) {
       case 'signup':
         if (user?.email_confirmed_at) throw errors.emailExists();
-        if (user && body.data) user = await updateUser(tx, user.id, 'raw_user_meta_data = raw_user_meta_data || $2::jsonb', [stringifyJson(body.data)]);
+        if (user && body.data)
+          user = await updateUser(tx, user.id, 'raw_user_meta_data = raw_user_meta_data || $2::jsonb', [
+            stringifyJson(body.data),
+          ]);
         user ??= await insertUser(tx, { email, passwordHash, userMetadata: body.data ?? {}, confirmed: false });
         type = 'signup';
         break;
       case 'invite':
         if (user?.email_confirmed_at) throw errors.emailExists();
-        user ??= await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true });
+        user ??= await insertUser(tx, {
+          email,
+          passwordHash: null,
+          userMetadata: body.data ?? {},
+          confirmed: false,
+          invited: true,
+        });
         user = await updateUser(tx, user.id, 'invited_at = now()', []);
         type = 'invite';
         break;
@@ -290,8 +353,25 @@ export async function invite(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const { prepared, created } = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
     if (existing?.email_confirmed_at) throw errors.emailExists();
-    const user = existing ?? (await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false, invited: true }));
-    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'invite', email, redirectTo, requester: 'service_role' }), created: !existing };
+    const user =
+      existing ??
+      (await insertUser(tx, {
+        email,
+        passwordHash: null,
+        userMetadata: body.data ?? {},
+        confirmed: false,
+        invited: true,
+      }));
+    return {
+      prepared: await prepareMail(ctx, limits, tx, {
+        user,
+        type: 'invite',
+        email,
+        redirectTo,
+        requester: 'service_role',
+      }),
+      created: !existing,
+    };
   });
   const user = await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
   return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, user)));

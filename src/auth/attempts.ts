@@ -49,7 +49,10 @@ export async function beginPasswordAttempt(db: Db, limits: AuthLimits, email: st
   if (counted.failures > max) throw errors.accountLocked(counted.retry_after);
   return {
     async succeeded(tx) {
-      await tx.query('update trellis.auth_password_failures set failures = greatest(failures - 1, 0) where email = $1', [email]);
+      await tx.query(
+        'update trellis.auth_password_failures set failures = greatest(failures - 1, 0) where email = $1',
+        [email],
+      );
     },
   };
 }

@@ -88,13 +88,20 @@ export function safeRedirect(ctx: AuthContext, requested: string | undefined): s
   } catch {
     return site;
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return site;
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '')
+    return site;
   const href = url.href;
   const allowed = [site, ctx.config.publicUrl, ...ctx.config.auth.redirectUrls];
   const ok = allowed.some((pattern) => {
     if (pattern.endsWith('*')) return href.startsWith(pattern.slice(0, -1));
     const base = pattern.replace(/\/$/, '');
-    return href === pattern || href === `${base}/` || href.startsWith(`${base}/`) || href.startsWith(`${base}?`) || href.startsWith(`${base}#`);
+    return (
+      href === pattern ||
+      href === `${base}/` ||
+      href.startsWith(`${base}/`) ||
+      href.startsWith(`${base}?`) ||
+      href.startsWith(`${base}#`)
+    );
   });
   return ok ? href : site;
 }

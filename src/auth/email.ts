@@ -18,7 +18,15 @@ import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
-import { findUserByEmail, findUserById, insertEmailIdentity, insertUser, isBanned, updateUser, type UserRow } from './users.js';
+import {
+  findUserByEmail,
+  findUserById,
+  insertEmailIdentity,
+  insertUser,
+  isBanned,
+  updateUser,
+  type UserRow,
+} from './users.js';
 import { respondJson } from '../platform/json.js';
 
 export type LinkType = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
@@ -64,7 +72,16 @@ export async function issueLink(
      on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
        relates_to = excluded.relates_to, redirect_to = excluded.redirect_to, created_at = now(), expires_at = excluded.expires_at, failed_attempts = 0,
        drops_password = auth.one_time_tokens.drops_password or excluded.drops_password`,
-    [user.id, type, sha256(`${email}:${code}`), sha256(linkToken), email, redirect, ctx.config.auth.otpExpiry, dropsPassword],
+    [
+      user.id,
+      type,
+      sha256(`${email}:${code}`),
+      sha256(linkToken),
+      email,
+      redirect,
+      ctx.config.auth.otpExpiry,
+      dropsPassword,
+    ],
   );
   if (type === 'email_change') await updateUser(tx, user.id, 'email_change = $2', [email]);
   const query = new URLSearchParams({ token: linkToken, type, redirect_to: redirect });
@@ -86,7 +103,14 @@ export async function prepareMail(
   ctx: AuthContext,
   limits: AuthLimits,
   tx: Tx,
-  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; requester: MailRequester; dropsPassword?: boolean },
+  request: {
+    user: UserRow;
+    type: LinkType;
+    email: string;
+    redirectTo: string | undefined;
+    requester: MailRequester;
+    dropsPassword?: boolean;
+  },
 ): Promise<PreparedMail> {
   const { user, type, email } = request;
   // Recovery and sign-in mails of users who proved their address may use the reserved budget.
@@ -116,7 +140,10 @@ export async function deliver(ctx: AuthContext, prepared: PreparedMail, undo?: (
     await ctx.mailer.send(prepared.mail);
   } catch (err) {
     ctx.log.error({ err, kind: prepared.mail.kind }, 'sending an auth email failed');
-    if (undo) await undo().catch((undoErr: unknown) => ctx.log.error({ err: undoErr }, 'removing the user of an unsent email failed'));
+    if (undo)
+      await undo().catch((undoErr: unknown) =>
+        ctx.log.error({ err: undoErr }, 'removing the user of an unsent email failed'),
+      );
     throw errors.mailFailed(prepared.mail.kind);
   }
   return prepared.user;
@@ -125,7 +152,9 @@ export async function deliver(ctx: AuthContext, prepared: PreparedMail, undo?: (
 /** An `undo` for `deliver`: the user created for the mail goes, so signing up again starts clean. */
 export function forgetNewUser(ctx: AuthContext, userId: string): () => Promise<void> {
   return async () => {
-    await ctx.db.transaction((tx) => tx.query('delete from auth.users where id = $1 and email_confirmed_at is null', [userId]));
+    await ctx.db.transaction((tx) =>
+      tx.query('delete from auth.users where id = $1 and email_confirmed_at is null', [userId]),
+    );
   };
 }
 
@@ -146,7 +175,14 @@ export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) 
   const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
   // The answer is the same whether or not the address is registered.
   const requester = { ip: ctx.client(c).ip };
-  if (user) await sendEmailLink(ctx, limits, { user, type: 'recovery', email, redirectTo: c.req.query('redirect_to'), requester });
+  if (user)
+    await sendEmailLink(ctx, limits, {
+      user,
+      type: 'recovery',
+      email,
+      redirectTo: c.req.query('redirect_to'),
+      requester,
+    });
   return respondJson(c, {});
 }
 
@@ -166,7 +202,16 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const { prepared, created } = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email, true);
     if (existing?.email_confirmed_at) {
-      return { prepared: await prepareMail(ctx, limits, tx, { user: existing, type: 'magiclink', email, redirectTo, requester }), created: false };
+      return {
+        prepared: await prepareMail(ctx, limits, tx, {
+          user: existing,
+          type: 'magiclink',
+          email,
+          redirectTo,
+          requester,
+        }),
+        created: false,
+      };
     }
     // An address that has not finished signing up gets the sign-up confirmation mail, as on
     // GoTrue; confirming it signs in. Without create_user that counts as a sign-up, refused.
@@ -177,13 +222,19 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
     }
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
     const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
-    return { prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester }), created: true };
+    return {
+      prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester }),
+      created: true,
+    };
   });
   await deliver(ctx, prepared, created ? forgetNewUser(ctx, prepared.user.id) : undefined);
   return respondJson(c, {});
 }
 
-const resendBody = z.object({ type: z.enum(['signup', 'email_change', 'sms', 'phone_change']), email: z.string().max(320).optional() });
+const resendBody = z.object({
+  type: z.enum(['signup', 'email_change', 'sms', 'phone_change']),
+  email: z.string().max(320).optional(),
+});
 
 export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, resendBody, codes);
@@ -193,7 +244,8 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const requester = { ip: ctx.client(c).ip };
   if (body.type === 'signup') {
     const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
-    if (user && !user.email_confirmed_at) await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo, requester });
+    if (user && !user.email_confirmed_at)
+      await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo, requester });
   } else {
     const user = await ctx.db.transaction(async (tx) => {
       const found = await tx.query<{ id: string }>(
@@ -202,7 +254,8 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
       );
       return found.rows[0] ? findUserById(tx, found.rows[0].id) : undefined;
     });
-    if (user?.email_change) await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo, requester });
+    if (user?.email_change)
+      await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo, requester });
   }
   return respondJson(c, {});
 }
@@ -210,7 +263,9 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
 const verifyTypes = ['signup', 'invite', 'magiclink', 'recovery', 'email_change', 'email'] as const;
 type VerifyType = (typeof verifyTypes)[number];
 const verifyBody = z.object({
-  type: z.enum([...verifyTypes, 'sms', 'phone_change'], { error: 'type must be one of signup, invite, magiclink, recovery, email_change, email' }),
+  type: z.enum([...verifyTypes, 'sms', 'phone_change'], {
+    error: 'type must be one of signup, invite, magiclink, recovery, email_change, email',
+  }),
   token: z.string().max(512).optional(),
   token_hash: z.string().max(512).optional(),
   email: z.string().max(320).optional(),
@@ -230,7 +285,13 @@ const ACCEPTS: Record<VerifyType, LinkType[]> = {
   email_change: ['email_change'],
   email: ['signup', 'invite', 'magiclink', 'recovery'],
 };
-const AMR: Record<LinkType, string> = { signup: 'email/signup', magiclink: 'magiclink', recovery: 'recovery', email_change: 'email_change', invite: 'invite' };
+const AMR: Record<LinkType, string> = {
+  signup: 'email/signup',
+  magiclink: 'magiclink',
+  recovery: 'recovery',
+  email_change: 'email_change',
+  invite: 'invite',
+};
 
 interface TokenRow {
   id: string;
@@ -243,7 +304,8 @@ interface TokenRow {
   expired: boolean;
 }
 
-const TOKEN_COLUMNS = 't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.drops_password, t.expires_at < now() as expired';
+const TOKEN_COLUMNS =
+  't.id, t.user_id, t.token_type, t.relates_to, t.code_hash, t.redirect_to, t.drops_password, t.expires_at < now() as expired';
 
 interface TokenLookup {
   readonly row: TokenRow | undefined;
@@ -251,7 +313,11 @@ interface TokenLookup {
   readonly tried: readonly TokenRow[];
 }
 
-async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string } | { email: string; code: string }): Promise<TokenLookup> {
+async function findToken(
+  tx: Tx,
+  type: VerifyType,
+  lookup: { linkToken: string } | { email: string; code: string },
+): Promise<TokenLookup> {
   if ('linkToken' in lookup) {
     // A link token is 32 random bytes: a wrong one names no token, so there is nothing to count
     // it against (the per-IP verify limit bounds the tries).
@@ -282,8 +348,13 @@ async function findToken(tx: Tx, type: VerifyType, lookup: { linkToken: string }
 async function countWrongCode(tx: Tx, tried: readonly TokenRow[], maxAttempts: number): Promise<void> {
   if (tried.length === 0) return;
   const ids = tried.map((t) => t.id);
-  await tx.query('update auth.one_time_tokens set failed_attempts = failed_attempts + 1 where id = any($1::uuid[])', [ids]);
-  await tx.query('delete from auth.one_time_tokens where id = any($1::uuid[]) and failed_attempts >= $2', [ids, maxAttempts]);
+  await tx.query('update auth.one_time_tokens set failed_attempts = failed_attempts + 1 where id = any($1::uuid[])', [
+    ids,
+  ]);
+  await tx.query('delete from auth.one_time_tokens where id = any($1::uuid[]) and failed_attempts >= $2', [
+    ids,
+    maxAttempts,
+  ]);
 }
 
 /** Consumes a token and signs the user in; the same error for wrong, used and expired tokens. */
@@ -310,22 +381,40 @@ async function verifyToken(
     if (row.token_type === 'email_change') {
       const taken = await findUserByEmail(tx, row.relates_to);
       if (taken && taken.id !== user.id) throw errors.emailExists();
-      user = await updateUser(tx, user.id, `email = $2, email_change = '', email_confirmed_at = coalesce(email_confirmed_at, now())`, [row.relates_to]);
+      user = await updateUser(
+        tx,
+        user.id,
+        `email = $2, email_change = '', email_confirmed_at = coalesce(email_confirmed_at, now())`,
+        [row.relates_to],
+      );
       await tx.query(`delete from auth.identities where user_id = $1 and provider = 'email'`, [user.id]);
       await insertEmailIdentity(tx, user.id, row.relates_to, true);
       if (user.is_anonymous) {
         // A confirmed email makes an anonymous user a permanent one (GoTrue's emailChangeVerify).
-        user = await updateUser(tx, user.id, `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`, []);
+        user = await updateUser(
+          tx,
+          user.id,
+          `is_anonymous = false, raw_app_meta_data = raw_app_meta_data || '{"provider":"email","providers":["email"]}'`,
+          [],
+        );
       }
     } else if (!user.email_confirmed_at) {
       // Whoever chose the password of an unconfirmed account never proved they own the address.
       // When its owner now proves it another way (magic link, code, recovery, invite), that
       // password goes: otherwise an attacker who signed up first would share the account.
       const foreignPassword = row.token_type !== 'signup' || row.drops_password;
-      user = await updateUser(tx, user.id, `email_confirmed_at = now()${foreignPassword ? ', encrypted_password = null' : ''}`, []);
+      user = await updateUser(
+        tx,
+        user.id,
+        `email_confirmed_at = now()${foreignPassword ? ', encrypted_password = null' : ''}`,
+        [],
+      );
       if (user.email) await insertEmailIdentity(tx, user.id, user.email, true);
     }
-    return { session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client), redirectTo: row.redirect_to };
+    return {
+      session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client),
+      redirectTo: row.redirect_to,
+    };
   });
   if (!outcome) throw invalid();
   return outcome;
@@ -354,7 +443,8 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
     const fragment = new URLSearchParams({ error: 'access_denied', error_code: code, error_description: description });
     return c.redirect(`${safeRedirect(ctx, requested)}#${fragment}`, 303);
   };
-  if (!type || !token || !verifyTypes.includes(type)) return fail('validation_failed', 'Verify requires a token and a type');
+  if (!type || !token || !verifyTypes.includes(type))
+    return fail('validation_failed', 'Verify requires a token and a type');
   try {
     await ctx.limit(limits.verify, client.ip);
     const { session, redirectTo } = await verifyToken(ctx, type, { linkToken: token }, client, limits.otpMaxAttempts);
@@ -372,4 +462,3 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
     return fail(err.code, err.message);
   }
 }
-

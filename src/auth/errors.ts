@@ -7,7 +7,8 @@ export const authError = (status: number, code: string, message: string, fields?
 export const errors = {
   badJson: (message: string) => authError(400, 'bad_json', message),
   validation: (message: string) => authError(400, 'validation_failed', message),
-  invalidEmail: (email: string) => authError(400, 'email_address_invalid', `Email address "${email.slice(0, 100)}" is invalid`),
+  invalidEmail: (email: string) =>
+    authError(400, 'email_address_invalid', `Email address "${email.slice(0, 100)}" is invalid`),
   weakPassword: (min: number) =>
     authError(422, 'weak_password', `Password should be at least ${min} characters.`, {
       weak_password: { reasons: ['length'] },
@@ -23,7 +24,8 @@ export const errors = {
   anonymousDisabled: () => authError(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled'),
   phoneDisabled: () => authError(422, 'phone_provider_disabled', 'Phone signups are disabled'),
   otpSignupDisabled: () => authError(422, 'otp_disabled', 'Signups not allowed for otp'),
-  unsupportedGrant: (grant: string) => authError(400, 'unsupported_grant_type', `unsupported_grant_type: ${grant.slice(0, 40)}`),
+  unsupportedGrant: (grant: string) =>
+    authError(400, 'unsupported_grant_type', `unsupported_grant_type: ${grant.slice(0, 40)}`),
   refreshNotFound: () => authError(400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found'),
   refreshReused: () => authError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used'),
   sessionExpired: () => authError(400, 'session_expired', 'Invalid Refresh Token: Session Expired'),
@@ -40,21 +42,44 @@ export const errors = {
   rateLimited: () => authError(429, 'over_request_rate_limit', 'Request rate limit reached'),
   /** An account over its wrong-password limit: GoTrue's rate-limit answer, with how long to wait. */
   accountLocked: (retryAfterS: number) =>
-    new ApiError(429, 'over_request_rate_limit', 'Request rate limit reached', { headers: { 'retry-after': String(Math.max(1, retryAfterS)) } }),
-  emailTooFrequent: (seconds: number) => authError(429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${seconds} seconds.`),
+    new ApiError(429, 'over_request_rate_limit', 'Request rate limit reached', {
+      headers: { 'retry-after': String(Math.max(1, retryAfterS)) },
+    }),
+  emailTooFrequent: (seconds: number) =>
+    authError(
+      429,
+      'over_email_send_rate_limit',
+      `For security purposes, you can only request this after ${seconds} seconds.`,
+    ),
   emailRateLimited: () => authError(429, 'over_email_send_rate_limit', 'email rate limit exceeded'),
   mfaFactorNotFound: () => authError(404, 'mfa_factor_not_found', 'Factor not found'),
-  mfaChallengeExpired: () => authError(422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'),
+  mfaChallengeExpired: () =>
+    authError(
+      422,
+      'mfa_challenge_expired',
+      'MFA challenge has expired, verify against another challenge or create a new challenge.',
+    ),
   mfaVerificationFailed: () => authError(422, 'mfa_verification_failed', 'Invalid TOTP code entered'),
-  mfaFactorNameConflict: (name: string) => authError(422, 'mfa_factor_name_conflict', `A factor with the friendly name "${name.slice(0, 100)}" for this user already exists`),
-  insufficientAalForUpdate: () => authError(403, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.'),
+  mfaFactorNameConflict: (name: string) =>
+    authError(
+      422,
+      'mfa_factor_name_conflict',
+      `A factor with the friendly name "${name.slice(0, 100)}" for this user already exists`,
+    ),
+  insufficientAalForUpdate: () =>
+    authError(403, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.'),
   insufficientAal: () => authError(422, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
   insufficientAalToEnroll: () => authError(403, 'insufficient_aal', 'AAL2 required to enroll a new factor'),
-  tooManyFactors: () => authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
-  mfaChallengeNotFound: () => authError(404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'),
+  tooManyFactors: () =>
+    authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
+  mfaChallengeNotFound: () =>
+    authError(404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'),
   // GoTrue words a spent challenge like a challenge from another address, to leak neither.
   mfaChallengeSpent: () => authError(422, 'mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch'),
   notFound: () => authError(404, 'not_found', 'Not found'),
   /** The body was not read to its end, so the connection cannot carry another request. */
-  bodyTooLarge: (max: number) => new ApiError(413, 'request_too_large', `Request body is larger than ${max} bytes`, { headers: { connection: 'close' } }),
+  bodyTooLarge: (max: number) =>
+    new ApiError(413, 'request_too_large', `Request body is larger than ${max} bytes`, {
+      headers: { connection: 'close' },
+    }),
 };

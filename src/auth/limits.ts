@@ -34,7 +34,10 @@ export function authLimits(config: Config): AuthLimits {
     emailSent: { name: 'auth_email_sent', points: l.emailSent, durationS: 3600 },
     emailSentUnreserved: { name: 'auth_email_sent_unreserved', points: l.emailSent - reserved, durationS: 3600 },
     anonymous: { name: 'auth_anonymous', points: l.anonymous, durationS: 3600 },
-    emailPerAddress: l.emailMaxFrequency > 0 ? { name: 'auth_email_per_address', points: 1, durationS: l.emailMaxFrequency } : undefined,
+    emailPerAddress:
+      l.emailMaxFrequency > 0
+        ? { name: 'auth_email_per_address', points: 1, durationS: l.emailMaxFrequency }
+        : undefined,
     emailPerAddressHourly: { name: 'auth_email_per_address_hour', points: l.emailPerAddress, durationS: 3600 },
     emailPerIp: { name: 'auth_email_per_ip', points: l.emailPerIp, durationS: 3600 },
     passwordFailures: { max: l.passwordFailures, windowS: l.passwordFailureWindowS },

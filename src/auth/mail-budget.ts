@@ -30,7 +30,8 @@ export interface MailCharge {
 
 /** Throws 429 `over_email_send_rate_limit` when any budget of the mail is spent. */
 export async function chargeMailBudgets(ctx: AuthContext, limits: AuthLimits, charge: MailCharge): Promise<void> {
-  if (charge.requester !== 'service_role') await ctx.limit(limits.emailPerIp, charge.requester.ip, errors.emailRateLimited);
+  if (charge.requester !== 'service_role')
+    await ctx.limit(limits.emailPerIp, charge.requester.ip, errors.emailRateLimited);
   const interval = limits.emailPerAddress;
   if (interval) await ctx.limit(interval, charge.email, () => errors.emailTooFrequent(interval.durationS));
   await ctx.limit(limits.emailPerAddressHourly, charge.email, errors.emailRateLimited);

@@ -37,20 +37,29 @@ const enrollBody = z.object({
 export async function enroll(ctx: AuthContext, c: Context) {
   const body = await readJson(c, enrollBody, codes);
   if (body.factor_type === 'phone' || body.factor_type === 'webauthn') {
-    throw authError(422, `mfa_${body.factor_type}_enroll_not_enabled`, `MFA enroll is disabled for ${body.factor_type === 'phone' ? 'Phone' : 'WebAuthn'}; Trellis supports totp`);
+    throw authError(
+      422,
+      `mfa_${body.factor_type}_enroll_not_enabled`,
+      `MFA enroll is disabled for ${body.factor_type === 'phone' ? 'Phone' : 'WebAuthn'}; Trellis supports totp`,
+    );
   }
   if (body.factor_type !== 'totp') throw errors.validation('factor_type needs to be totp or phone');
   const secret = generateSecret();
   const factor = await ctx.db.transaction(async (tx) => {
     const { user, session } = await requireCaller(ctx, c, tx, true);
-    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [user.id]);
+    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
+      user.id,
+    ]);
     if ((verified.rowCount ?? 0) >= MAX_VERIFIED_FACTORS) throw errors.tooManyFactors();
     // Otherwise a stolen password would be enough to add the thief's own authenticator, verify it
     // and reach aal2: once a factor protects the account, only an aal2 session adds another.
     if ((verified.rowCount ?? 0) > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
     const name = body.friendly_name ?? '';
     if (name.trim() !== '') {
-      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [user.id, name]);
+      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [
+        user.id,
+        name,
+      ]);
       if (clash.rowCount) throw errors.mfaFactorNameConflict(name);
     }
     // Unverified factors abandoned earlier would pile up: a new enrolment replaces them.
@@ -66,14 +75,24 @@ export async function enroll(ctx: AuthContext, c: Context) {
   const uri = generateURI({ issuer, label: factor.label, secret });
   // auth-js prefixes the SVG with `data:image/svg+xml;utf-8,` itself.
   const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
-  return respondJson(c, { id: factor.id, type: 'totp', friendly_name: factor.name, totp: { qr_code: qr, secret, uri } });
+  return respondJson(c, {
+    id: factor.id,
+    type: 'totp',
+    friendly_name: factor.name,
+    totp: { qr_code: qr, secret, uri },
+  });
 }
 
 async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof requireCaller>[2]) {
   const caller = await requireCaller(ctx, c, tx);
   const id = c.req.param('id') ?? '';
   const factor = /^[0-9a-f-]{36}$/i.test(id)
-    ? (await tx.query<FactorRow>('select * from auth.mfa_factors where id = $1 and user_id = $2 for update', [id, caller.user.id])).rows[0]
+    ? (
+        await tx.query<FactorRow>('select * from auth.mfa_factors where id = $1 and user_id = $2 for update', [
+          id,
+          caller.user.id,
+        ])
+      ).rows[0]
     : undefined;
   if (!factor) throw errors.mfaFactorNotFound();
   return { caller, factor };
@@ -81,16 +100,16 @@ async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof 
 
 export async function challenge(ctx: AuthContext, c: Context) {
   const client = ctx.client(c);
-  return respondJson(c, 
+  return respondJson(
+    c,
     await ctx.db.transaction(async (tx) => {
       const { factor } = await callerFactor(ctx, c, tx);
       const id = crypto.randomUUID();
       const created = (
-        await tx.query<{ created_at: Date }>('insert into auth.mfa_challenges (id, factor_id, ip_address) values ($1, $2, $3) returning created_at', [
-          id,
-          factor.id,
-          client.ip ?? null,
-        ])
+        await tx.query<{ created_at: Date }>(
+          'insert into auth.mfa_challenges (id, factor_id, ip_address) values ($1, $2, $3) returning created_at',
+          [id, factor.id, client.ip ?? null],
+        )
       ).rows[0];
       await tx.query('update auth.mfa_factors set last_challenged_at = now() where id = $1', [factor.id]);
       const expiresAt = Math.floor((created?.created_at.getTime() ?? Date.now()) / 1000) + CHALLENGE_TTL_S;
@@ -99,7 +118,10 @@ export async function challenge(ctx: AuthContext, c: Context) {
   );
 }
 
-const verifyBody = z.object({ challenge_id: z.string().max(64), code: z.string().max(16, { error: 'code is at most 16 characters' }) });
+const verifyBody = z.object({
+  challenge_id: z.string().max(64),
+  code: z.string().max(16, { error: 'code is at most 16 characters' }),
+});
 
 export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, verifyBody, codes);
@@ -121,13 +143,18 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
       : undefined;
     if (!row) throw errors.mfaChallengeNotFound();
     // A challenge is answered once, from the address that asked for it (GoTrue's rule).
-    if (row.verified_at || (row.ip !== null && client.ip !== undefined && row.ip !== client.ip)) throw errors.mfaChallengeSpent();
+    if (row.verified_at || (row.ip !== null && client.ip !== undefined && row.ip !== client.ip))
+      throw errors.mfaChallengeSpent();
     if (row.expired) throw errors.mfaChallengeExpired();
-    const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(() => ({ valid: false }));
+    const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(
+      () => ({ valid: false }),
+    );
     if (!result.valid) {
       // A challenge takes AUTH_OTP_MAX_ATTEMPTS wrong codes, then answers as expired (even to the
       // right code): guessing goes on only through new challenges, each one per-IP limited.
-      await tx.query('update auth.mfa_challenges set failed_attempts = failed_attempts + 1 where id = $1', [body.challenge_id]);
+      await tx.query('update auth.mfa_challenges set failed_attempts = failed_attempts + 1 where id = $1', [
+        body.challenge_id,
+      ]);
       return { ok: false as const };
     }
     await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
@@ -150,12 +177,16 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
 }
 
 export async function unenroll(ctx: AuthContext, c: Context) {
-  return respondJson(c, 
+  return respondJson(
+    c,
     await ctx.db.transaction(async (tx) => {
       const { caller, factor } = await callerFactor(ctx, c, tx);
       if (factor.status === 'verified' && caller.session.aal !== 'aal2') throw errors.insufficientAal();
       await tx.query('delete from auth.mfa_factors where id = $1', [factor.id]);
-      await tx.query(`update auth.sessions set aal = 'aal1', factor_id = null where user_id = $1 and factor_id = $2`, [caller.user.id, factor.id]);
+      await tx.query(`update auth.sessions set aal = 'aal1', factor_id = null where user_id = $1 and factor_id = $2`, [
+        caller.user.id,
+        factor.id,
+      ]);
       return { id: factor.id };
     }),
   );

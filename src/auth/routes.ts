@@ -35,7 +35,9 @@ export function authRoutes(services: Services): Hono {
   );
 
   app.get('/settings', (c) => settings(ctx, c));
-  app.get('/health', (c) => respondJson(c, { version: 'trellis', name: 'GoTrue', description: 'Trellis auth (GoTrue-compatible)' }));
+  app.get('/health', (c) =>
+    respondJson(c, { version: 'trellis', name: 'GoTrue', description: 'Trellis auth (GoTrue-compatible)' }),
+  );
   app.post('/signup', (c) => signup(ctx, limits, c));
   app.post('/token', (c) => token(ctx, limits, c));
   app.get('/user', (c) => getUser(ctx, c));

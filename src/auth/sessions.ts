@@ -45,7 +45,13 @@ export interface Client {
 }
 
 /** Starts a session for a user who just proved `method` (password, otp, anonymous, …). */
-export async function startSession(tx: Tx, settings: SessionSettings, user: UserRow, method: string, client: Client): Promise<SessionResponse> {
+export async function startSession(
+  tx: Tx,
+  settings: SessionSettings,
+  user: UserRow,
+  method: string,
+  client: Client,
+): Promise<SessionResponse> {
   const session = (
     await tx.query<SessionRow>(
       `insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at)
@@ -68,7 +74,13 @@ export async function addAmr(tx: Tx, sessionId: string, method: string): Promise
   );
 }
 
-async function issueRefreshToken(tx: Tx, settings: SessionSettings, session: SessionRow, userId: string, parentHash: string | null): Promise<string> {
+async function issueRefreshToken(
+  tx: Tx,
+  settings: SessionSettings,
+  session: SessionRow,
+  userId: string,
+  parentHash: string | null,
+): Promise<string> {
   const token = randomToken();
   await tx.query(
     `insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
@@ -102,8 +114,16 @@ function unsealToken(key: Buffer, sealed: string): string | undefined {
 }
 
 /** Issues a fresh token pair for an existing session (after MFA verification, a password change). */
-export async function reissue(tx: Tx, settings: SessionSettings, user: UserRow, session: SessionRow): Promise<SessionResponse> {
-  await tx.query('update auth.refresh_tokens set revoked = true, sealed = null, updated_at = now() where session_id = $1 and not revoked', [session.id]);
+export async function reissue(
+  tx: Tx,
+  settings: SessionSettings,
+  user: UserRow,
+  session: SessionRow,
+): Promise<SessionResponse> {
+  await tx.query(
+    'update auth.refresh_tokens set revoked = true, sealed = null, updated_at = now() where session_id = $1 and not revoked',
+    [session.id],
+  );
   const token = await issueRefreshToken(tx, settings, session, user.id, null);
   return sessionResponse(tx, settings, user, session, token);
 }
@@ -112,7 +132,12 @@ export async function reissue(tx: Tx, settings: SessionSettings, user: UserRow, 
  * grant_type=refresh_token. Reuse detection must outlive the request's failure, so that outcome is
  * returned as a value: the caller commits the revocation, then reports the error.
  */
-export async function refresh(tx: Tx, settings: SessionSettings, presented: string, client: Client): Promise<SessionResponse | ApiError> {
+export async function refresh(
+  tx: Tx,
+  settings: SessionSettings,
+  presented: string,
+  client: Client,
+): Promise<SessionResponse | ApiError> {
   const hash = sha256(presented);
   // The token and its session, both locked: two refreshes of one token queue here.
   const row = (
@@ -125,7 +150,13 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
     )
   ).rows[0];
   if (!row) throw errors.refreshNotFound();
-  const session: SessionRow = { id: row.id, user_id: row.user_id, aal: row.aal, factor_id: row.factor_id, not_after: row.not_after };
+  const session: SessionRow = {
+    id: row.id,
+    user_id: row.user_id,
+    aal: row.aal,
+    factor_id: row.factor_id,
+    not_after: row.not_after,
+  };
   if (session.not_after && session.not_after.getTime() < Date.now()) throw errors.sessionExpired();
   const user = await findUserById(tx, session.user_id);
   if (!user) throw errors.refreshNotFound();
@@ -139,7 +170,12 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
     const sinceRevoked = row.seconds_since_revoked;
     const child =
       sinceRevoked <= settings.refreshReuseInterval
-        ? (await tx.query<{ sealed: string | null; token: string }>('select sealed, token from auth.refresh_tokens where parent = $1 and session_id = $2 and not revoked order by id desc limit 1', [hash, session.id])).rows[0]
+        ? (
+            await tx.query<{ sealed: string | null; token: string }>(
+              'select sealed, token from auth.refresh_tokens where parent = $1 and session_id = $2 and not revoked order by id desc limit 1',
+              [hash, session.id],
+            )
+          ).rows[0]
         : undefined;
     const unsealed = child?.sealed ? unsealToken(settings.sealKey, child.sealed) : undefined;
     // The sealed copy must be of that very row's token.
@@ -159,12 +195,27 @@ export async function refresh(tx: Tx, settings: SessionSettings, presented: stri
                         user_agent = coalesce($3, user_agent), ip = coalesce($4, ip) where id = $2)
      insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
      values ('00000000-0000-0000-0000-000000000000', $5, $6, $7, $2, $8)`,
-    [row.token_id, session.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null, sha256(token), user.id, hash, sealToken(settings.sealKey, token)],
+    [
+      row.token_id,
+      session.id,
+      client.userAgent?.slice(0, 512) ?? null,
+      client.ip ?? null,
+      sha256(token),
+      user.id,
+      hash,
+      sealToken(settings.sealKey, token),
+    ],
   );
   return sessionResponse(tx, settings, user, session, token);
 }
 
-async function sessionResponse(tx: Tx, settings: SessionSettings, user: UserRow, session: SessionRow, refreshToken: string): Promise<SessionResponse> {
+async function sessionResponse(
+  tx: Tx,
+  settings: SessionSettings,
+  user: UserRow,
+  session: SessionRow,
+  refreshToken: string,
+): Promise<SessionResponse> {
   const amr = (
     await tx.query<{ method: string; timestamp: number }>(
       `select authentication_method as method, extract(epoch from updated_at)::bigint as timestamp
@@ -204,5 +255,7 @@ async function sessionResponse(tx: Tx, settings: SessionSettings, user: UserRow,
 
 export async function findSession(tx: Tx, id: unknown): Promise<SessionRow | undefined> {
   if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-  return (await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1', [id])).rows[0];
+  return (
+    await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1', [id])
+  ).rows[0];
 }

@@ -53,7 +53,8 @@ export const USER_COLUMNS = `id, aud, role, email, encrypted_password, email_con
   created_at, updated_at, phone, phone_confirmed_at, confirmed_at, banned_until, is_anonymous`;
 
 // No whitespace, control characters or the specials RFC 5322 only allows quoted.
-const EMAIL = /^[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+@[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+\.[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+$/;
+const EMAIL =
+  /^[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+@[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+\.[^\s\u0000-\u001f\u007f@"<>()[\]\\,;:]+$/;
 
 /** GoTrue lower-cases and trims emails; returns undefined when the address is not plausible. */
 export function normaliseEmail(email: string): string | undefined {
@@ -105,7 +106,16 @@ export async function insertUser(tx: Tx, user: NewUser): Promise<UserRow> {
        case when $4::boolean then now() end, case when $7::boolean then now() end, $5::jsonb, $6::jsonb, $8, now(), now())
      returning ${USER_COLUMNS}`,
     // Metadata goes as text written by stringifyJson: pg's own JSON.stringify would round big numbers.
-    [id, user.email, user.passwordHash, user.confirmed, stringifyJson(appMetadata), stringifyJson(user.userMetadata), user.invited ?? false, user.anonymous ?? false],
+    [
+      id,
+      user.email,
+      user.passwordHash,
+      user.confirmed,
+      stringifyJson(appMetadata),
+      stringifyJson(user.userMetadata),
+      user.invited ?? false,
+      user.anonymous ?? false,
+    ],
   );
   if (user.email) await insertEmailIdentity(tx, id, user.email, user.confirmed);
   return result.rows[0] as UserRow;
@@ -194,7 +204,12 @@ export function isUuid(value: string): boolean {
 /** json_agg gives timestamps as text; the row types (and iso()) expect Dates. */
 function withDates<T extends { created_at: Date; updated_at: Date; last_sign_in_at?: Date | null }>(row: T): T {
   const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
-  return { ...row, created_at: date(row.created_at), updated_at: date(row.updated_at), ...('last_sign_in_at' in row ? { last_sign_in_at: date(row.last_sign_in_at) } : {}) } as T;
+  return {
+    ...row,
+    created_at: date(row.created_at),
+    updated_at: date(row.updated_at),
+    ...('last_sign_in_at' in row ? { last_sign_in_at: date(row.last_sign_in_at) } : {}),
+  } as T;
 }
 
 function iso(date: Date | null | undefined): string | undefined {

@@ -6,7 +6,8 @@ import { normaliseEmail } from './users.js';
 
 export function checkPassword(ctx: AuthContext, password: string | undefined): string {
   if (password === undefined || password === '') throw errors.validation('Password is required');
-  if ([...password].length < ctx.config.auth.passwordMinLength) throw errors.weakPassword(ctx.config.auth.passwordMinLength);
+  if ([...password].length < ctx.config.auth.passwordMinLength)
+    throw errors.weakPassword(ctx.config.auth.passwordMinLength);
   if (Buffer.byteLength(password) > 72) throw errors.validation('Password cannot be longer than 72 characters');
   return password;
 }

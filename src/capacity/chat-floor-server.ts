@@ -25,7 +25,12 @@ const SQL = {
 
 type Publish = (room: string, text: string) => void;
 
-async function asUser(pool: pg.Pool, name: keyof typeof SQL, claims: { role: string }, values: unknown[]): Promise<string> {
+async function asUser(
+  pool: pg.Pool,
+  name: keyof typeof SQL,
+  claims: { role: string },
+  values: unknown[],
+): Promise<string> {
   const result = await asUserPipelined(pool, name, SQL[name], claims, values);
   return String((result.rows[0] as { body?: string } | undefined)?.body ?? '');
 }

@@ -24,7 +24,13 @@ const SET_CLAIMS = "select set_config('role', $1, true), set_config('request.jwt
  * in one write (pg's pipeline mode, the socket corked). A failed statement's COMMIT rolls back;
  * every answer is awaited before the connection goes back.
  */
-export async function asUserPipelined(pool: pg.Pool, name: string, text: string, claims: { role: string }, values: unknown[]): Promise<pg.QueryResult> {
+export async function asUserPipelined(
+  pool: pg.Pool,
+  name: string,
+  text: string,
+  claims: { role: string },
+  values: unknown[],
+): Promise<pg.QueryResult> {
   const client = await pool.connect();
   const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
   socket.cork();
@@ -43,7 +49,13 @@ export async function asUserPipelined(pool: pg.Pool, name: string, text: string,
 }
 
 /** The same transaction with pg used plainly: each statement awaited before the next is sent. */
-export async function asUserSequential(pool: pg.Pool, name: string, text: string, claims: { role: string }, values: unknown[]): Promise<pg.QueryResult> {
+export async function asUserSequential(
+  pool: pg.Pool,
+  name: string,
+  text: string,
+  claims: { role: string },
+  values: unknown[],
+): Promise<pg.QueryResult> {
   const client = await pool.connect();
   try {
     await client.query('begin');
@@ -73,11 +85,19 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
     try {
       const { claims, values } = JSON.parse(raw) as { claims: { role: string }; values: unknown[] };
       const result = sequential
-        ? await asUserSequential((sequentialPool ??= new pg.Pool({ connectionString: dbUrl, max: poolMax })), name, text, claims, values)
+        ? await asUserSequential(
+            (sequentialPool ??= new pg.Pool({ connectionString: dbUrl, max: poolMax })),
+            name,
+            text,
+            claims,
+            values,
+          )
         : await asUserPipelined(pool, name, text, claims, values);
       const first = result.rows[0] as Record<string, unknown> | undefined;
       const body = first ? Object.values(first)[0] : undefined;
-      res.writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' }).end(body === undefined ? undefined : String(body));
+      res
+        .writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' })
+        .end(body === undefined ? undefined : String(body));
     } catch (err) {
       res.writeHead(500).end(String(err));
     }

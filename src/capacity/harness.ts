@@ -62,7 +62,6 @@ export interface BenchReport {
   };
 }
 
-
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : '–');
 
 export async function runBench(scenario: Scenario, target: Target, options: HarnessOptions): Promise<BenchReport> {
@@ -75,7 +74,11 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
   try {
     const steps: StepReport[] = [];
     const recorders = new Map<number, LatencyRecorder>();
-    for (let n = nextUsers(steps, options.budget, options.search); n !== undefined; n = nextUsers(steps, options.budget, options.search)) {
+    for (
+      let n = nextUsers(steps, options.budget, options.search);
+      n !== undefined;
+      n = nextUsers(steps, options.budget, options.search)
+    ) {
       const count = n;
       options.progress(`${scenario.name} · ${count} users · preparing`, false);
       const before = target.pid !== undefined ? await sampleProcess(target.pid) : undefined;
@@ -105,7 +108,10 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
       const held = capacity([step], options.budget) > 0;
       steps.push({ ...step, holds: held });
       recorders.set(count, recorder);
-      options.progress(`${liveLine(scenario.name, count, stepSeconds, overall)} · ${held ? 'holds' : 'over budget'}`, true);
+      options.progress(
+        `${liveLine(scenario.name, count, stepSeconds, overall)} · ${held ? 'holds' : 'over budget'}`,
+        true,
+      );
     }
     const best = capacity(steps, options.budget);
 
@@ -115,10 +121,25 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
         seconds: options.saturationSeconds,
         warmupSeconds: options.warmupSeconds,
         thinkMs: 0,
-        onProgress: (t, r) => options.progress(liveLine(`${scenario.name} at full speed, ${label}`, options.saturationUsers, t, r.overall(t)), false),
+        onProgress: (t, r) =>
+          options.progress(
+            liveLine(`${scenario.name} at full speed, ${label}`, options.saturationUsers, t, r.overall(t)),
+            false,
+          ),
       });
-      const summary = { overall: recorder.overall(options.saturationSeconds), operations: recorder.summary(options.saturationSeconds) };
-      options.progress(liveLine(`${scenario.name} at full speed, ${label}`, options.saturationUsers, options.saturationSeconds, summary.overall), true);
+      const summary = {
+        overall: recorder.overall(options.saturationSeconds),
+        operations: recorder.summary(options.saturationSeconds),
+      };
+      options.progress(
+        liveLine(
+          `${scenario.name} at full speed, ${label}`,
+          options.saturationUsers,
+          options.saturationSeconds,
+          summary.overall,
+        ),
+        true,
+      );
       return summary;
     };
     const trellis = await saturate(users, 'Trellis');
@@ -154,7 +175,8 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
 
 /** The sentence the run ends with; "at least" when the search stopped before the budget broke. */
 export function capacityStatement(steps: readonly StepReport[], best: number, users: string, budget: Budget): string {
-  if (best === 0) return `no load held p99 < ${budget.p99Ms} ms with at most ${(budget.maxErrorRate * 100).toFixed(1)} % errors`;
+  if (best === 0)
+    return `no load held p99 < ${budget.p99Ms} ms with at most ${(budget.maxErrorRate * 100).toFixed(1)} % errors`;
   const brokeAbove = steps.some((s) => !s.holds && s.users > best);
   return `this machine sustains ${brokeAbove ? '' : 'at least '}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${brokeAbove ? '' : ' (the search stopped at its ceiling before the budget broke)'}`;
 }

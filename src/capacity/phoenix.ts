@@ -32,12 +32,18 @@ export class PhoenixSocket {
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new PhoenixSocket(ws)));
       ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`realtime refused the socket: HTTP ${res.statusCode}`)));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`realtime refused the socket: HTTP ${res.statusCode}`)),
+      );
     });
   }
 
   /** Joins `topic` and resolves with the join reply's response, or rejects with its reason. */
-  async join(topic: string, payload: Record<string, unknown>, onMessage: PhoenixHandler): Promise<Record<string, unknown>> {
+  async join(
+    topic: string,
+    payload: Record<string, unknown>,
+    onMessage: PhoenixHandler,
+  ): Promise<Record<string, unknown>> {
     this.handlers.set(topic, onMessage);
     const reply = await this.push(topic, 'phx_join', payload, true);
     if (reply.status !== 'ok') throw new Error(`join ${topic} refused: ${JSON.stringify(reply.response)}`);
@@ -45,7 +51,12 @@ export class PhoenixSocket {
   }
 
   /** Sends a frame; with `awaitReply`, resolves with its phx_reply payload. */
-  push(topic: string, event: string, payload: Record<string, unknown>, awaitReply = false): Promise<Record<string, unknown>> {
+  push(
+    topic: string,
+    event: string,
+    payload: Record<string, unknown>,
+    awaitReply = false,
+  ): Promise<Record<string, unknown>> {
     const ref = String(++this.ref);
     const frame: Frame = { topic, event, payload, ref, join_ref: event === 'phx_join' ? ref : null };
     const replied = awaitReply

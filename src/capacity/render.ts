@@ -21,7 +21,11 @@ export function renderReport(report: BenchReport): string {
   }
   const { saturation } = report;
   const peer = saturation.peer;
-  lines.push('', `At full speed (${saturation.users} users, no think time), beside the floor (${saturation.floorDescription})${peer ? ` and the peer (${saturation.peerDescription ?? 'peer'})` : ''}:`, '');
+  lines.push(
+    '',
+    `At full speed (${saturation.users} users, no think time), beside the floor (${saturation.floorDescription})${peer ? ` and the peer (${saturation.peerDescription ?? 'peer'})` : ''}:`,
+    '',
+  );
   lines.push(
     `| Operation | Trellis | p99 | Floor | p99 | Ratio |${peer ? ' Peer | p99 | Trellis ÷ peer |' : ''}`,
     `| --- | --- | --- | --- | --- | --- |${peer ? ' --- | --- | --- |' : ''}`,
@@ -37,7 +41,9 @@ export function renderReport(report: BenchReport): string {
     const all = op.op === 'all';
     const f = all ? saturation.floor?.overall : floorOps.get(op.op);
     const p = all ? peer?.overall : peerOps.get(op.op);
-    lines.push(`| ${all ? '**all**' : op.op} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${cells(op, f, all)}${peer ? ` ${cells(op, p, all)}` : ''}`);
+    lines.push(
+      `| ${all ? '**all**' : op.op} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${cells(op, f, all)}${peer ? ` ${cells(op, p, all)}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

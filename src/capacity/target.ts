@@ -27,7 +27,11 @@ export interface Target {
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'trellis.js');
 
 /** Starts `trellis start` on a fresh temporary project whose only migration is `schema`. */
-export async function startLocalTarget(options: { schema: string | undefined; env: Record<string, string>; log: (line: string) => void }): Promise<Target> {
+export async function startLocalTarget(options: {
+  schema: string | undefined;
+  env: Record<string, string>;
+  log: (line: string) => void;
+}): Promise<Target> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-bench-'));
   await fs.chmod(dir, 0o755);
   const migrations = path.join(dir, 'supabase', 'migrations');
@@ -52,15 +56,31 @@ export async function startLocalTarget(options: { schema: string | undefined; en
   };
   try {
     const deadline = Date.now() + 60_000;
-    while (!(await fetch(`${url}/ready`).then((r) => r.ok, () => false))) {
-      if (!running()) throw new FatalError(`the benchmark's Trellis did not start: ${stderr.trim() || `exit ${child.exitCode ?? child.signalCode}`}`);
-      if (Date.now() > deadline) throw new FatalError('the benchmark\'s Trellis was not ready within 60 s');
+    while (
+      !(await fetch(`${url}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (!running())
+        throw new FatalError(
+          `the benchmark's Trellis did not start: ${stderr.trim() || `exit ${child.exitCode ?? child.signalCode}`}`,
+        );
+      if (Date.now() > deadline) throw new FatalError("the benchmark's Trellis was not ready within 60 s");
       await new Promise((r) => setTimeout(r, 100));
     }
     const state = await readRuntimeState(path.join(dir, '.trellis'));
-    if (!state) throw new FatalError('the benchmark\'s Trellis wrote no runtime state');
+    if (!state) throw new FatalError("the benchmark's Trellis wrote no runtime state");
     const keys = await signApiKeys(state.jwtSecret);
-    return { url, anonKey: keys.anonKey, serviceRoleKey: keys.serviceRoleKey, jwtSecret: state.jwtSecret, dbUrl: state.dbUrl, pid: child.pid, close: stop };
+    return {
+      url,
+      anonKey: keys.anonKey,
+      serviceRoleKey: keys.serviceRoleKey,
+      jwtSecret: state.jwtSecret,
+      dbUrl: state.dbUrl,
+      pid: child.pid,
+      close: stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -70,10 +90,22 @@ export async function startLocalTarget(options: { schema: string | undefined; en
 /** A Trellis the user runs: its URL and JWT secret (`trellis status` prints both). */
 export async function remoteTarget(url: string, jwtSecret: string, dbUrl: string | undefined): Promise<Target> {
   const base = url.replace(/\/+$/, '');
-  const health = await fetch(`${base}/health`).then((r) => r.status, () => 0);
-  if (health !== 200) throw new FatalError(`no Trellis answers at ${base} (GET /health gave ${health || 'no answer'})`, '--target');
+  const health = await fetch(`${base}/health`).then(
+    (r) => r.status,
+    () => 0,
+  );
+  if (health !== 200)
+    throw new FatalError(`no Trellis answers at ${base} (GET /health gave ${health || 'no answer'})`, '--target');
   const keys = await signApiKeys(jwtSecret);
-  return { url: base, anonKey: keys.anonKey, serviceRoleKey: keys.serviceRoleKey, jwtSecret, dbUrl, pid: undefined, close: async () => undefined };
+  return {
+    url: base,
+    anonKey: keys.anonKey,
+    serviceRoleKey: keys.serviceRoleKey,
+    jwtSecret,
+    dbUrl,
+    pid: undefined,
+    close: async () => undefined,
+  };
 }
 
 export interface ProcessSample {
@@ -85,7 +117,10 @@ export interface ProcessSample {
 /** CPU time and resident memory of a process, from /proc (Linux); undefined elsewhere. */
 export async function sampleProcess(pid: number): Promise<ProcessSample | undefined> {
   try {
-    const [stat, status] = await Promise.all([fs.readFile(`/proc/${pid}/stat`, 'utf8'), fs.readFile(`/proc/${pid}/status`, 'utf8')]);
+    const [stat, status] = await Promise.all([
+      fs.readFile(`/proc/${pid}/stat`, 'utf8'),
+      fs.readFile(`/proc/${pid}/status`, 'utf8'),
+    ]);
     return parseProcStat(stat, status);
   } catch {
     return undefined;

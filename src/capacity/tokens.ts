@@ -7,9 +7,14 @@ export function syntheticUserId(run: number, index: number): string {
   return `${hex(run, 8)}-0000-4000-8000-${hex(index, 12)}`;
 }
 
-export async function accessToken(jwtSecret: string, sub: string): Promise<{ token: string; claims: Record<string, unknown> }> {
+export async function accessToken(
+  jwtSecret: string,
+  sub: string,
+): Promise<{ token: string; claims: Record<string, unknown> }> {
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub, role: 'authenticated', aud: 'authenticated', aal: 'aal1', iat: now, exp: now + 3600 };
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(jwtSecret));
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .sign(new TextEncoder().encode(jwtSecret));
   return { token, claims };
 }

@@ -1,6 +1,16 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
 import { FatalError } from '../errors.js';
-import { currentCommit, remoteTarget, renderReport, runBench, scenarios, startLocalTarget, writeMarkdownSection, type HarnessOptions, type Target } from '../capacity/index.js';
+import {
+  currentCommit,
+  remoteTarget,
+  renderReport,
+  runBench,
+  scenarios,
+  startLocalTarget,
+  writeMarkdownSection,
+  type HarnessOptions,
+  type Target,
+} from '../capacity/index.js';
 import { parseFlags } from './args.js';
 
 export const benchHelp = `Usage: trellis bench <${Object.keys(scenarios).join('|')}> [options]
@@ -26,7 +36,8 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
 const positive = (flag: string, raw: unknown, fallback: number, max = 1_000_000): number => {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !/^\d+(\.\d+)?$/.test(raw) || !(n > 0) || n > max) throw new FatalError(`must be a number between 0 and ${max} (got "${String(raw)}")`, `--${flag}`);
+  if (typeof raw !== 'string' || !/^\d+(\.\d+)?$/.test(raw) || !(n > 0) || n > max)
+    throw new FatalError(`must be a number between 0 and ${max} (got "${String(raw)}")`, `--${flag}`);
   return n;
 };
 
@@ -36,7 +47,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${benchHelp}\n`);
     return 0;
   }
-  if (name === undefined || name.startsWith('-')) throw new FatalError(`name a scenario first: trellis bench <${Object.keys(scenarios).join('|')}> [options]`);
+  if (name === undefined || name.startsWith('-'))
+    throw new FatalError(`name a scenario first: trellis bench <${Object.keys(scenarios).join('|')}> [options]`);
   const scenario = scenarios[name];
   if (!scenario) throw new FatalError(`unknown scenario "${name}" (scenarios: ${Object.keys(scenarios).join(', ')})`);
   const flags = parseFlags('bench', rest, {
@@ -64,7 +76,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const quick = flags.quick === true;
   const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 2 : 10, 3600);
   const options: HarnessOptions = {
-    budget: { p99Ms: positive('p99', flags.p99, 100, 60_000), maxErrorRate: positive('max-errors', flags['max-errors'], 1, 100) / 100 },
+    budget: {
+      p99Ms: positive('p99', flags.p99, 100, 60_000),
+      maxErrorRate: positive('max-errors', flags['max-errors'], 1, 100) / 100,
+    },
     search: {
       startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 20 : 10)),
       maxUsers: Math.round(positive('max-users', flags['max-users'], 5000)),
@@ -93,17 +108,28 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function openTarget(flags: Record<string, string | boolean | undefined>, schema: string | undefined, env: Readonly<Record<string, string>>): Promise<Target> {
+async function openTarget(
+  flags: Record<string, string | boolean | undefined>,
+  schema: string | undefined,
+  env: Readonly<Record<string, string>>,
+): Promise<Target> {
   const url = flags.target;
   if (typeof url !== 'string') {
-    if (flags['jwt-secret'] !== undefined || flags['db-url'] !== undefined) throw new FatalError('only with --target', flags['jwt-secret'] !== undefined ? '--jwt-secret' : '--db-url');
+    if (flags['jwt-secret'] !== undefined || flags['db-url'] !== undefined)
+      throw new FatalError('only with --target', flags['jwt-secret'] !== undefined ? '--jwt-secret' : '--db-url');
     return startLocalTarget({ schema, env: { ...env }, log: (line) => process.stderr.write(`${line}\n`) });
   }
-  if (!/^https?:\/\/[^/]+/.test(url)) throw new FatalError(`must be an http:// or https:// URL (got "${url}")`, '--target');
+  if (!/^https?:\/\/[^/]+/.test(url))
+    throw new FatalError(`must be an http:// or https:// URL (got "${url}")`, '--target');
   const secret = flags['jwt-secret'];
-  if (typeof secret !== 'string' || secret.length < 32) throw new FatalError('--target needs the server\'s JWT secret (at least 32 characters; `trellis status` prints it)', '--jwt-secret');
+  if (typeof secret !== 'string' || secret.length < 32)
+    throw new FatalError(
+      "--target needs the server's JWT secret (at least 32 characters; `trellis status` prints it)",
+      '--jwt-secret',
+    );
   const dbUrl = flags['db-url'];
-  if (dbUrl !== undefined && (typeof dbUrl !== 'string' || !/^postgres(ql)?:\/\//.test(dbUrl))) throw new FatalError('must be a postgres:// URL', '--db-url');
+  if (dbUrl !== undefined && (typeof dbUrl !== 'string' || !/^postgres(ql)?:\/\//.test(dbUrl)))
+    throw new FatalError('must be a postgres:// URL', '--db-url');
   return remoteTarget(url, secret, dbUrl);
 }
 

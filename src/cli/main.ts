@@ -49,7 +49,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`trellis: ${describeFatal(err)}\n`);
     } else {
       // Not a user's mistake but a bug: the stack is for the report.
-      process.stderr.write(`trellis: unexpected error (a bug, please report it): ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+      process.stderr.write(
+        `trellis: unexpected error (a bug, please report it): ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`,
+      );
     }
     process.exit(1);
   },

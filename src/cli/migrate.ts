@@ -25,9 +25,16 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const dryRun = flags['dry-run'] === true;
   const report = (verb: string, files: readonly MigrationFile[]) => {
     const names = files.map((m) => `  ${path.basename(m.file)}`);
-    process.stdout.write(names.length === 0 ? `no migrations ${verb}; the database is up to date\n` : `${names.length} migration(s) ${verb}:\n${names.join('\n')}\n`);
+    process.stdout.write(
+      names.length === 0
+        ? `no migrations ${verb}; the database is up to date\n`
+        : `${names.length} migration(s) ${verb}:\n${names.join('\n')}\n`,
+    );
   };
-  const hasCluster = await fs.access(path.join(config.dataDir, 'pg', 'PG_VERSION')).then(() => true, () => false);
+  const hasCluster = await fs.access(path.join(config.dataDir, 'pg', 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
   if (dryRun && !config.databaseUrl && !hasCluster) {
     // No database yet: everything is pending, and a dry run must not create one to find that out.
     report('pending', await readMigrationFiles(config.migrationsDir, (m) => process.stdout.write(`${m}\n`)));
@@ -47,7 +54,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
         dryRun,
         onProgress: (m) => process.stdout.write(`${m}\n`),
       });
-      if (result.schemaPending > 0) process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);
+      if (result.schemaPending > 0)
+        process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);
       report(dryRun ? 'pending' : 'applied', dryRun ? result.pending : result.applied);
     } finally {
       await database.close();

@@ -12,7 +12,11 @@ Serves the project in D (default .): data in D/.trellis, migrations from D/supab
 HTTP on P (default 54321). Uses DATABASE_URL when set, an embedded PostgreSQL otherwise.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('start', argv, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } });
+  const flags = parseFlags('start', argv, {
+    dir: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+  });
   if (flags.help) return help(startHelp);
   const config = loadConfig(flags);
   const log = createLogger({ level: config.logLevel, pretty: stdoutIsTty() });

@@ -22,7 +22,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const config = loadConfig(flags);
   const state = await readRuntimeState(config.dataDir);
   if (!state) {
-    throw new FatalError(`Trellis is not running in ${config.dir} (start it with \`trellis start --dir ${config.dir}\`)`);
+    throw new FatalError(
+      `Trellis is not running in ${config.dir} (start it with \`trellis start --dir ${config.dir}\`)`,
+    );
   }
   const keys = await signApiKeys(state.jwtSecret);
   const status = {

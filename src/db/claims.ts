@@ -29,7 +29,12 @@ export type TxOptions = { readonly readOnly?: boolean };
 /** A request's two ways in: a callback in a transaction as `claims`, or one statement as `claims`. */
 export interface AsClaims {
   withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>, options?: TxOptions): Promise<T>;
-  queryAs<R extends pg.QueryResultRow = pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], options?: TxOptions): Promise<pg.QueryResult<R>>;
+  queryAs<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    claims: Claims,
+    text: string,
+    values: unknown[],
+    options?: TxOptions,
+  ): Promise<pg.QueryResult<R>>;
 }
 
 export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
@@ -43,7 +48,12 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
         fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
       );
     },
-    queryAs: async <R extends pg.QueryResultRow>(claims: Claims, text: string, values: unknown[], txOptions: TxOptions = {}) => {
+    queryAs: async <R extends pg.QueryResultRow>(
+      claims: Claims,
+      text: string,
+      values: unknown[],
+      txOptions: TxOptions = {},
+    ) => {
       const refused = refuseRole(claims);
       if (refused) throw refused;
       const client = await connect(pool);
@@ -73,7 +83,9 @@ const beginFor = (txOptions: TxOptions) => (txOptions.readOnly ? 'begin read onl
 
 /** A request may only be one of the API roles: the server's login role can become any role. */
 function refuseRole(claims: Claims): ApiError | undefined {
-  return API_ROLES.has(claims.role) ? undefined : new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`);
+  return API_ROLES.has(claims.role)
+    ? undefined
+    : new ApiError(401, 'PGRST301', `role "${String(claims.role).slice(0, 64)}" is not an API role`);
 }
 
 /**
@@ -112,7 +124,11 @@ export type Send = (query: string | pg.QueryConfig, values?: unknown[]) => Promi
  * gives up after `deadlineMs` ("Query read timeout"). On a pipelined connection it destroys the
  * socket (pg 8.23, client.js), so the connection is never reused: its release sees it broken.
  */
-export function bounded(query: string | pg.QueryConfig, values: unknown[] | undefined, deadlineMs: number): pg.QueryConfig {
+export function bounded(
+  query: string | pg.QueryConfig,
+  values: unknown[] | undefined,
+  deadlineMs: number,
+): pg.QueryConfig {
   const config: pg.QueryConfig = typeof query === 'string' ? { text: query } : { ...query };
   if (values !== undefined) config.values = values;
   if (deadlineMs > 0) (config as { query_timeout?: number }).query_timeout = deadlineMs;
@@ -143,7 +159,9 @@ export async function inTransaction<T>(
   const client = await connect(pool);
   let open = true;
   const send: Send = (query, values) =>
-    open ? client.query(bounded(query, values, deadlineMs)) : Promise.reject(new Error('a query after the end of its transaction'));
+    open
+      ? client.query(bounded(query, values, deadlineMs))
+      : Promise.reject(new Error('a query after the end of its transaction'));
   const settled = await corked(client, () => {
     const begun = client.query(bounded(begin, undefined, deadlineMs));
     const set = client.query(bounded(setup, undefined, deadlineMs));
@@ -176,4 +194,3 @@ export async function inTransaction<T>(
   client.release(!reusable);
   throw asOutage(failure.reason);
 }
-

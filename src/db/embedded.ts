@@ -69,7 +69,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     `-c max_replication_slots=10`,
     `-c max_wal_senders=10`,
   ].join(' ');
-  const logOffset = await fs.stat(logFile).then((st) => st.size, () => 0);
+  const logOffset = await fs.stat(logFile).then(
+    (st) => st.size,
+    () => 0,
+  );
   const started = await run(
     bin.pg_ctl,
     ['start', '-D', pgDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', settings],
@@ -121,7 +124,9 @@ async function readDataFolderVersion(pgDir: string): Promise<string | undefined>
   try {
     return (await fs.readFile(path.join(pgDir, 'PG_VERSION'), 'utf8')).trim();
   } catch {
-    throw new FatalError(`${pgDir} is not a PostgreSQL data folder (it has no PG_VERSION); move it away and start again`);
+    throw new FatalError(
+      `${pgDir} is not a PostgreSQL data folder (it has no PG_VERSION); move it away and start again`,
+    );
   }
 }
 
@@ -179,7 +184,9 @@ async function stopOrphan(bin: Binaries, pgDir: string, runAs: RunAs | undefined
   onProgress(`stopping the embedded PostgreSQL (pid ${pid}) left running by an earlier Trellis`);
   const stopped = await run(bin.pg_ctl, ['stop', '-D', pgDir, '-m', 'fast', '-w', '-t', '8', '-s'], runAs);
   if (stopped.code !== 0) {
-    throw new FatalError(`cannot stop the PostgreSQL (pid ${pid}) already running on ${pgDir}: ${stopped.output.trim()}`);
+    throw new FatalError(
+      `cannot stop the PostgreSQL (pid ${pid}) already running on ${pgDir}: ${stopped.output.trim()}`,
+    );
   }
 }
 
@@ -194,9 +201,14 @@ async function unprivilegedUser(onProgress: (m: string) => void): Promise<RunAs 
   const found = await lookup();
   if (found) return found;
   onProgress('running as root: creating the system user "postgres" to run the embedded PostgreSQL');
-  await run('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', EMBEDDED_USER], undefined);
+  await run(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', EMBEDDED_USER],
+    undefined,
+  );
   const made = await lookup();
-  if (!made) throw new FatalError('running as root, and the system user "postgres" that PostgreSQL needs could not be created');
+  if (!made)
+    throw new FatalError('running as root, and the system user "postgres" that PostgreSQL needs could not be created');
   return made;
 }
 
@@ -205,7 +217,8 @@ async function checkReachable(pgDir: string, runAs: RunAs): Promise<void> {
   for (let dir = path.dirname(pgDir); ; dir = path.dirname(dir)) {
     const stat = await fs.stat(dir).catch(() => undefined);
     if (stat) {
-      const traversable = stat.uid === runAs.uid ? stat.mode & 0o100 : stat.gid === runAs.gid ? stat.mode & 0o010 : stat.mode & 0o001;
+      const traversable =
+        stat.uid === runAs.uid ? stat.mode & 0o100 : stat.gid === runAs.gid ? stat.mode & 0o010 : stat.mode & 0o001;
       if (!traversable) {
         throw new FatalError(
           `${dir} cannot be entered by the "postgres" user that runs the embedded database as root (chmod o+x ${dir}, or run Trellis as a normal user)`,
@@ -219,7 +232,10 @@ async function checkReachable(pgDir: string, runAs: RunAs): Promise<void> {
 /** The last error PostgreSQL logged since `offset` (earlier runs' lines are not this start's reason). */
 async function lastLogLine(logFile: string, offset: number): Promise<string | undefined> {
   const text = (await fs.readFile(logFile).catch(() => Buffer.alloc(0))).subarray(offset).toString('utf8');
-  const lines = text.trim().split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => /FATAL|ERROR|PANIC/.test(l));
   return lines.at(-1)?.replace(/^.*?(FATAL|ERROR|PANIC):\s*/, '');
 }
 
@@ -227,7 +243,12 @@ function run(command: string, args: string[], runAs: RunAs | undefined): Promise
   return new Promise((resolve) => {
     // Detached: a terminal's Ctrl-C goes to Trellis, which stops the database in order, not to
     // initdb or pg_ctl mid-way. The environment is minimal: the database needs none of our secrets.
-    const child = spawn(command, args, { ...runAs, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childProcessEnv() });
+    const child = spawn(command, args, {
+      ...runAs,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childProcessEnv(),
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -235,4 +256,3 @@ function run(command: string, args: string[], runAs: RunAs | undefined): Promise
     child.on('close', (code) => resolve({ code: code ?? -1, output }));
   });
 }
-

@@ -11,7 +11,11 @@ export interface ListenOptions {
 }
 
 /** Calls `onNotify` with each payload on `channel`, and with '' after each (re)connect; returns the stop. */
-export function listenForever(options: ListenOptions, channel: string, onNotify: (payload: string) => void): () => Promise<void> {
+export function listenForever(
+  options: ListenOptions,
+  channel: string,
+  onNotify: (payload: string) => void,
+): () => Promise<void> {
   let stopped = false;
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -120,7 +120,11 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
 }
 
 /** Polls for the lock, so a signal can end the wait. */
-async function acquireLock(client: pg.PoolClient, abort: AbortSignal | undefined, onProgress: (m: string) => void): Promise<void> {
+async function acquireLock(
+  client: pg.PoolClient,
+  abort: AbortSignal | undefined,
+  onProgress: (m: string) => void,
+): Promise<void> {
   for (let waited = 0; ; waited += LOCK_POLL_MS) {
     const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LOCK_KEY]);
     if (rows[0]?.locked) return;
@@ -135,7 +139,12 @@ function throwIfAborted(abort: AbortSignal | undefined): void {
 }
 
 /** Runs `work`; a signal meanwhile cancels the statement in progress, which rolls the file back. */
-async function cancellable<T>(db: Db, client: pg.PoolClient, abort: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+async function cancellable<T>(
+  db: Db,
+  client: pg.PoolClient,
+  abort: AbortSignal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
   if (!abort) return work();
   const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
   // A cancel reaches only a statement already running, so it repeats until the work has ended.
@@ -205,7 +214,10 @@ async function applyOwnSchema(client: pg.PoolClient): Promise<void> {
       try {
         await inTransaction(client, async () => {
           await client.query(sql);
-          await client.query('insert into trellis.schema_versions (version, name) values ($1, $2)', [file.version, file.name]);
+          await client.query('insert into trellis.schema_versions (version, name) values ($1, $2)', [
+            file.version,
+            file.name,
+          ]);
         });
         break;
       } catch (err) {
@@ -230,17 +242,19 @@ async function applyUserMigration(client: pg.PoolClient, migration: MigrationFil
       try {
         await client.query(statement.text);
       } catch (err) {
-        if ((err as { code?: string }).code === '57014' && !(err as Error).message.includes('statement timeout')) throw err;
-        throw new FatalError(`migration ${migration.file} failed at line ${errorLine(statement, err)}: ${errorMessage(err)}`);
+        if ((err as { code?: string }).code === '57014' && !(err as Error).message.includes('statement timeout'))
+          throw err;
+        throw new FatalError(
+          `migration ${migration.file} failed at line ${errorLine(statement, err)}: ${errorMessage(err)}`,
+        );
       }
     }
     // A file may have switched role (SET ROLE): the bookkeeping is the server's own.
     await client.query('reset role');
-    await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
-      migration.version,
-      migration.name,
-      statements.map((s) => s.text),
-    ]);
+    await client.query(
+      'insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)',
+      [migration.version, migration.name, statements.map((s) => s.text)],
+    );
   });
 }
 
@@ -249,11 +263,14 @@ function errorLine(statement: SqlStatement, err: unknown): number {
   const position = Number((err as { position?: string }).position);
   if (!Number.isInteger(position) || position <= 0) return statement.line;
   // PostgreSQL counts characters; JavaScript strings count UTF-16 units.
-  const prefix = Array.from(statement.text).slice(0, position - 1).join('');
+  const prefix = Array.from(statement.text)
+    .slice(0, position - 1)
+    .join('');
   return statement.line + lineAt(prefix, prefix.length) - 1;
 }
 
-const TRANSACTION_CONTROL = /^(begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
+const TRANSACTION_CONTROL =
+  /^(begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
 const OPENING = /^(begin|start\s+transaction)\b/i;
 const CLOSING = /^(commit|end)\b/i;
 
@@ -269,7 +286,9 @@ function withoutTransactionWrapper(statements: SqlStatement[], file: string): Sq
   const control = body.find((s) => TRANSACTION_CONTROL.test(s.text));
   if (control) {
     const word = control.text.split(/\s+/)[0]?.toUpperCase();
-    throw new FatalError(`migration ${file} line ${control.line}: ${word} is not allowed inside a migration (each file runs in one transaction)`);
+    throw new FatalError(
+      `migration ${file} line ${control.line}: ${word} is not allowed inside a migration (each file runs in one transaction)`,
+    );
   }
   return body;
 }

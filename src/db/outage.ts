@@ -36,7 +36,15 @@ export class DatabaseOutage extends Error {
 }
 
 /** Socket errors of a connection that could not be opened. */
-const CONNECT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
+const CONNECT_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+]);
 /** Socket errors of a connection lost while in use. */
 const LOST_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
@@ -78,8 +86,10 @@ export function classifyOutage(err: unknown): DatabaseOutage | undefined {
       const kind = sqlstateOutage(code);
       return kind && new DatabaseOutage(kind, 'server', err.message, code, err);
     }
-    if (CONNECT_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connect', `${code}: ${err.message}`, undefined, err);
-    if (LOST_ERRNOS.has(code)) return new DatabaseOutage('unavailable', 'connection', `${code}: ${err.message}`, undefined, err);
+    if (CONNECT_ERRNOS.has(code))
+      return new DatabaseOutage('unavailable', 'connect', `${code}: ${err.message}`, undefined, err);
+    if (LOST_ERRNOS.has(code))
+      return new DatabaseOutage('unavailable', 'connection', `${code}: ${err.message}`, undefined, err);
   }
   for (const [pattern, kind, cause] of PG_MESSAGES) {
     if (pattern.test(err.message)) return new DatabaseOutage(kind, cause, err.message, undefined, err);

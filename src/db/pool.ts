@@ -41,7 +41,9 @@ export interface Db extends Tx, AsClaims {
 const JSON_OIDS = new Set([114, 3802]);
 const jsonTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    format !== 'binary' && JSON_OIDS.has(oid) ? parseJson : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    format !== 'binary' && JSON_OIDS.has(oid)
+      ? parseJson
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
 export type PoolOptions = Omit<Config['pool'], 'queryTimeoutMs'> & {
@@ -85,7 +87,10 @@ export function createDb(given: PoolOptions): Db {
 
   // Migrations and advisory locks are not bounded by the query deadline (they may run long, as
   // statement_timeout does not limit them either); only the wait for their connection is.
-  const withConnection = async <T>(fn: (client: pg.PoolClient) => Promise<T>, opts: { discard?: boolean } = {}): Promise<T> => {
+  const withConnection = async <T>(
+    fn: (client: pg.PoolClient) => Promise<T>,
+    opts: { discard?: boolean } = {},
+  ): Promise<T> => {
     const client = await pool.connect().catch((err: unknown) => {
       throw asOutage(err);
     });
@@ -108,13 +113,26 @@ export function createDb(given: PoolOptions): Db {
     withConnection,
     ...asClaims(pool, options),
     transaction: (fn) =>
-      inTransaction(pool, options.queryTimeoutMs, 'begin', `set local statement_timeout = ${options.statementTimeoutMs}`, (send) =>
-        fn({ query: (text, values) => send(text, values) as never }),
+      inTransaction(
+        pool,
+        options.queryTimeoutMs,
+        'begin',
+        `set local statement_timeout = ${options.statementTimeoutMs}`,
+        (send) => fn({ query: (text, values) => send(text, values) as never }),
       ),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, onNotify) =>
       listeners.push(
-        listenForever({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, keepAliveInitialDelayMs: KEEPALIVE_INITIAL_DELAY_MS, onError: options.onIdleError }, channel, onNotify),
+        listenForever(
+          {
+            url: options.url,
+            connectTimeoutMs: options.connectTimeoutMs,
+            keepAliveInitialDelayMs: KEEPALIVE_INITIAL_DELAY_MS,
+            onError: options.onIdleError,
+          },
+          channel,
+          onNotify,
+        ),
       ),
     close: async () => {
       await Promise.all(listeners.map((stop) => stop()));

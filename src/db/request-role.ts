@@ -25,7 +25,11 @@ export async function prepareRequestRole(db: Db, serverUrl: string, log: Logger)
       try {
         const database = (await client.query<{ d: string }>('select current_database() as d')).rows[0]?.d ?? '';
         name = `trellis_request_${crypto.createHash('sha256').update(database).digest('hex').slice(0, 16)}`;
-        const stored = (await client.query<{ password: string }>('select password from trellis.request_roles where role_name = $1', [name])).rows[0];
+        const stored = (
+          await client.query<{ password: string }>('select password from trellis.request_roles where role_name = $1', [
+            name,
+          ])
+        ).rows[0];
         const exists = ((await client.query('select 1 from pg_roles where rolname = $1', [name])).rowCount ?? 0) > 0;
         if (stored && exists) {
           password = stored.password;
@@ -34,7 +38,9 @@ export async function prepareRequestRole(db: Db, serverUrl: string, log: Logger)
         password = crypto.randomBytes(24).toString('hex');
         const role = ident(name);
         try {
-          await client.query(`${exists ? 'alter' : 'create'} role ${role} with login noinherit password '${scramVerifier(password)}'`);
+          await client.query(
+            `${exists ? 'alter' : 'create'} role ${role} with login noinherit password '${scramVerifier(password)}'`,
+          );
           await client.query(`grant anon, authenticated, service_role to ${role}`);
           await client.query(
             `insert into trellis.request_roles (role_name, password) values ($1, $2) on conflict (role_name) do update set password = excluded.password`,
@@ -50,7 +56,8 @@ export async function prepareRequestRole(db: Db, serverUrl: string, log: Logger)
       }
     });
   } catch (err) {
-    if ((err as { code?: string }).code !== '42501') throw new FatalError(`cannot set up the login role for requests: ${errorMessage(err)}`);
+    if ((err as { code?: string }).code !== '42501')
+      throw new FatalError(`cannot set up the login role for requests: ${errorMessage(err)}`);
     log.warn(
       { err: errorMessage(err) },
       'the database user may not create roles or grant anon/authenticated/service_role: requests use the server login, which can become any role',
@@ -66,7 +73,10 @@ export async function prepareRequestRole(db: Db, serverUrl: string, log: Logger)
     await probe.connect();
     await probe.query('select 1');
   } catch (err) {
-    log.warn({ err: errorMessage(err) }, `the login role ${name} cannot connect: requests use the server login, which can become any role`);
+    log.warn(
+      { err: errorMessage(err) },
+      `the login role ${name} cannot connect: requests use the server login, which can become any role`,
+    );
     return undefined;
   } finally {
     await probe.end().catch(() => undefined);

@@ -27,7 +27,8 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
   });
   app.get('/metrics', async (c) => {
     // The metrics name every route and its traffic: by default only an operator's scraper reads them.
-    if (!access.public) await requireServiceRole(access.tokens, headerOf(c, 'apikey') ?? bearerToken(headerOf(c, 'authorization')));
+    if (!access.public)
+      await requireServiceRole(access.tokens, headerOf(c, 'apikey') ?? bearerToken(headerOf(c, 'authorization')));
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });
   return app;
@@ -35,7 +36,11 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
 
 /** The service_role key (apikey header or bearer token), with the API gateway's answers otherwise. */
 async function requireServiceRole(tokens: Tokens, key: string | undefined): Promise<void> {
-  if (!key) throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', { hint: 'GET /metrics needs the service_role key (apikey header or bearer token), or METRICS_PUBLIC=true.' });
+  if (!key)
+    throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', {
+      hint: 'GET /metrics needs the service_role key (apikey header or bearer token), or METRICS_PUBLIC=true.',
+    });
   const claims = await tokens.verify(key).catch(() => undefined);
-  if (claims?.role !== 'service_role') throw new ApiError(401, GATEWAY_ERROR, 'Invalid API key', { hint: 'GET /metrics needs the service_role key.' });
+  if (claims?.role !== 'service_role')
+    throw new ApiError(401, GATEWAY_ERROR, 'Invalid API key', { hint: 'GET /metrics needs the service_role key.' });
 }

@@ -46,13 +46,24 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
     const route = routeOf(c);
     metrics.observeRequest(c.req.method, route, c.res.status, seconds);
     if (log.isLevelEnabled('info')) {
-      log.info({ reqId: requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      log.info(
+        {
+          reqId: requestId,
+          method: c.req.method,
+          route,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
+        'request',
+      );
     }
   };
 }
 
 /** Response headers a browser app may read (Supabase's gateway exposes these). */
-const EXPOSED = 'content-range, content-profile, content-location, location, preference-applied, range, x-request-id, etag, last-modified, content-length, x-upsert';
+const EXPOSED =
+  'content-range, content-profile, content-location, location, preference-applied, range, x-request-id, etag, last-modified, content-length, x-upsert';
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 /**
@@ -84,7 +95,9 @@ export const cors: MiddlewareHandler = async (c, next) => {
  * Node's response itself (a streamed download), past the headers the middleware set on `c`.
  */
 export function corsHeaders(c: Context): Record<string, string> {
-  return headerOf(c, 'origin') === undefined ? {} : { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
+  return headerOf(c, 'origin') === undefined
+    ? {}
+    : { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
 }
 
 /** The route pattern that answered (`/rest/v1/:table`), never the raw path: metrics stay bounded. */
@@ -105,13 +118,19 @@ export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
   if (clientGone(c)) {
     // The client hung up (a closed tab, a cancelled upload): nobody reads this answer, and it is
     // no bug. nginx's 499 "client closed request" keeps it apart in the metrics.
-    log.info({ reqId: c.get('requestId'), reason: (err as { code?: string }).code ?? err.message }, 'request aborted by the client');
+    log.info(
+      { reqId: c.get('requestId'), reason: (err as { code?: string }).code ?? err.message },
+      'request aborted by the client',
+    );
     return c.body(null, 499 as ContentfulStatusCode);
   }
   const outage = classifyOutage(err);
   if (outage) {
     // Expected while the database is away: one line, no stack, never a connection object.
-    log.warn({ reqId: c.get('requestId'), code: outage.sqlstate ?? outage.code, stage: outage.stage }, `database ${outage.kind === 'timeout' ? 'timed out' : 'unavailable'}: ${outage.message}`);
+    log.warn(
+      { reqId: c.get('requestId'), code: outage.sqlstate ?? outage.code, stage: outage.stage },
+      `database ${outage.kind === 'timeout' ? 'timed out' : 'unavailable'}: ${outage.message}`,
+    );
     return renderApiError(c, outageError(familyOf(c.req.path), outage));
   }
   log.error({ reqId: c.get('requestId'), err }, 'unhandled error');
@@ -162,23 +181,42 @@ export function outageError(family: ApiFamily, outage: DatabaseOutage): ApiError
   const headers = { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) };
   if (family === 'rest') {
     if (outage.sqlstate) return new ApiError(timeout ? 504 : 503, outage.sqlstate, outage.message, { headers });
-    if (outage.stage === 'pool_wait') return new ApiError(504, 'PGRST003', 'Timed out acquiring connection from connection pool.', { headers });
-    if (outage.stage === 'connect') return new ApiError(503, 'PGRST000', 'Database connection error.', { details: outage.message, headers });
-    return new ApiError(503, 'PGRST001', 'Database client error. Retrying the connection.', { details: outage.message, headers });
+    if (outage.stage === 'pool_wait')
+      return new ApiError(504, 'PGRST003', 'Timed out acquiring connection from connection pool.', { headers });
+    if (outage.stage === 'connect')
+      return new ApiError(503, 'PGRST000', 'Database connection error.', { details: outage.message, headers });
+    return new ApiError(503, 'PGRST001', 'Database client error. Retrying the connection.', {
+      details: outage.message,
+      headers,
+    });
   }
   if (family === 'auth') {
     return timeout
-      ? new ApiError(504, 'request_timeout', 'Processing this request timed out, please retry after a moment.', { headers })
-      : new ApiError(503, 'unexpected_failure', 'The database is unavailable, please retry after a moment.', { headers });
+      ? new ApiError(504, 'request_timeout', 'Processing this request timed out, please retry after a moment.', {
+          headers,
+        })
+      : new ApiError(503, 'unexpected_failure', 'The database is unavailable, please retry after a moment.', {
+          headers,
+        });
   }
   if (family === 'storage') {
     return timeout
-      ? new ApiError(504, 'DatabaseTimeout', 'The connection to the database timed out', { fields: { statusCode: '544', code: 'DatabaseTimeout' }, headers })
-      : new ApiError(503, 'DatabaseError', 'The database is unavailable, please retry after a moment', { fields: { statusCode: '503', code: 'DatabaseError' }, headers });
+      ? new ApiError(504, 'DatabaseTimeout', 'The connection to the database timed out', {
+          fields: { statusCode: '544', code: 'DatabaseTimeout' },
+          headers,
+        })
+      : new ApiError(503, 'DatabaseError', 'The database is unavailable, please retry after a moment', {
+          fields: { statusCode: '503', code: 'DatabaseError' },
+          headers,
+        });
   }
   return timeout
-    ? new ApiError(504, 'database_timeout', 'The database did not answer in time, please retry after a moment', { headers })
-    : new ApiError(503, 'database_unavailable', 'The database is unavailable, please retry after a moment', { headers });
+    ? new ApiError(504, 'database_timeout', 'The database did not answer in time, please retry after a moment', {
+        headers,
+      })
+    : new ApiError(503, 'database_unavailable', 'The database is unavailable, please retry after a moment', {
+        headers,
+      });
 }
 
 /** The body each Supabase service sends for an error. */
@@ -199,8 +237,15 @@ function errorBody(c: Context, err: ApiError): Record<string, unknown> {
   if (path.startsWith('/storage/v1')) {
     return { statusCode: String(err.status), error: err.code, message: err.message, ...err.extra.fields };
   }
-  return { code: err.code, message: err.message, details: err.extra.details ?? null, hint: err.extra.hint ?? null, ...err.extra.fields };
+  return {
+    code: err.code,
+    message: err.message,
+    details: err.extra.details ?? null,
+    hint: err.extra.hint ?? null,
+    ...err.extra.fields,
+  };
 }
 
 // The body Supabase's API gateway sends for a path no service serves.
-export const renderNotFound: NotFoundHandler<HttpEnv> = (c) => c.json({ message: 'no Route matched with those values' }, 404);
+export const renderNotFound: NotFoundHandler<HttpEnv> = (c) =>
+  c.json({ message: 'no Route matched with those values' }, 404);

@@ -50,7 +50,8 @@ function numbersRoundTrip(text: string): boolean {
   return true;
 }
 
-const exactOrKept = (text: string): number | JsonNumber => (String(Number(text)) === text ? Number(text) : new JsonNumber(text));
+const exactOrKept = (text: string): number | JsonNumber =>
+  String(Number(text)) === text ? Number(text) : new JsonNumber(text);
 const VERBATIM = [{ test: (v: unknown) => v instanceof JsonNumber, stringify: (v: unknown) => (v as JsonNumber).text }];
 
 /** Parses JSON text; throws SyntaxError as JSON.parse does (and for a duplicate key on the lossless path). */

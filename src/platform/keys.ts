@@ -16,11 +16,15 @@ export function requireApiKey(tokens: Tokens): MiddlewareHandler<KeyEnv> {
   return async (c, next) => {
     const apikey = headerOf(c, 'apikey') ?? c.req.query('apikey');
     if (!apikey) {
-      throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', { hint: 'No `apikey` request header or url param was found.' });
+      throw new ApiError(401, GATEWAY_ERROR, 'No API key found in request', {
+        hint: 'No `apikey` request header or url param was found.',
+      });
     }
     const claims = await tokens.verify(apikey).catch(() => undefined);
     if (!claims || (claims.role !== 'anon' && claims.role !== 'service_role')) {
-      throw new ApiError(401, GATEWAY_ERROR, 'Invalid API key', { hint: 'Double check your Supabase `anon` or `service_role` API key.' });
+      throw new ApiError(401, GATEWAY_ERROR, 'Invalid API key', {
+        hint: 'Double check your Supabase `anon` or `service_role` API key.',
+      });
     }
     c.set('apikeyRole', claims.role);
     await next();

@@ -16,7 +16,8 @@ export function refusedText(err: unknown, path: string): ApiError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (!(err instanceof Error) || typeof code !== 'string' || !REFUSED_TEXT.has(code)) return undefined;
   const message = 'The request must not contain the NUL character (\\u0000)';
-  if (path.startsWith('/storage/v1')) return new ApiError(400, 'InvalidRequest', message, { fields: { code: 'InvalidRequest' } });
+  if (path.startsWith('/storage/v1'))
+    return new ApiError(400, 'InvalidRequest', message, { fields: { code: 'InvalidRequest' } });
   if (path.startsWith('/auth/v1')) return new ApiError(400, 'validation_failed', message);
   // PostgREST (and Realtime's API, which answers in the same shape here) name the SQLSTATE.
   return new ApiError(400, code, message, { details: err.message });

@@ -21,7 +21,8 @@ export type TokenProblem =
   /** The token's session was deleted (only with the session check on). */
   | { readonly kind: 'session_revoked' };
 
-export type BearerCheck = { readonly ok: true; readonly claims: Claims & JwtClaims } | { readonly ok: false; readonly problem: TokenProblem };
+export type BearerCheck =
+  { readonly ok: true; readonly claims: Claims & JwtClaims } | { readonly ok: false; readonly problem: TokenProblem };
 
 export interface Tokens {
   /** The project's JWT secret as bytes, for the modules that sign (auth sessions, storage URLs). */
@@ -49,7 +50,8 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
   const verify = async (token: string): Promise<JwtClaims> => {
     const hit = verified.get(token);
     const now = Date.now() / 1000;
-    if (hit && (typeof hit.exp !== 'number' || hit.exp > now) && (typeof hit.nbf !== 'number' || hit.nbf <= now)) return hit;
+    if (hit && (typeof hit.exp !== 'number' || hit.exp > now) && (typeof hit.nbf !== 'number' || hit.nbf <= now))
+      return hit;
     if (hit) verified.delete(token);
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value as string);
@@ -84,7 +86,8 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
 
 /** Why jose refused a token. */
 export function tokenProblem(err: unknown): TokenProblem {
-  if (err instanceof joseErrors.JWTExpired) return { kind: 'expired', expiredAt: typeof err.payload.exp === 'number' ? err.payload.exp : undefined };
+  if (err instanceof joseErrors.JWTExpired)
+    return { kind: 'expired', expiredAt: typeof err.payload.exp === 'number' ? err.payload.exp : undefined };
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return { kind: 'bad_signature' };
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return { kind: 'bad_algorithm' };
   return { kind: 'malformed' };

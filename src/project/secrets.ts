@@ -32,9 +32,14 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<StoredSecret
   const existing = await readSecrets(dataDir);
   if (existing) return existing;
   // New secrets cannot open an existing embedded cluster: its password is in the lost file.
-  const hasCluster = await fs.access(path.join(dataDir, 'pg', 'PG_VERSION')).then(() => true, () => false);
+  const hasCluster = await fs.access(path.join(dataDir, 'pg', 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
   if (hasCluster) {
-    throw new FatalError(`${path.join(dataDir, SECRETS_FILE)} is missing but ${path.join(dataDir, 'pg')} holds a database; restore the file from a backup`);
+    throw new FatalError(
+      `${path.join(dataDir, SECRETS_FILE)} is missing but ${path.join(dataDir, 'pg')} holds a database; restore the file from a backup`,
+    );
   }
   const fresh: StoredSecrets = {
     jwtSecret: crypto.randomBytes(32).toString('base64url'),
@@ -61,12 +66,16 @@ export async function readSecrets(dataDir: string): Promise<StoredSecrets | unde
   try {
     json = JSON.parse(text);
   } catch {
-    throw new FatalError(`${file} is not valid JSON; restore it from a backup (the embedded database's password is in it)`);
+    throw new FatalError(
+      `${file} is not valid JSON; restore it from a backup (the embedded database's password is in it)`,
+    );
   }
   const parsed = storedSecrets.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FatalError(`${file} is not a Trellis secrets file (${issue?.path.join('.') || 'value'}: ${issue?.message})`);
+    throw new FatalError(
+      `${file} is not a Trellis secrets file (${issue?.path.join('.') || 'value'}: ${issue?.message})`,
+    );
   }
   return parsed.data;
 }

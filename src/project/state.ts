@@ -48,7 +48,8 @@ export async function lockDataDir(dataDir: string): Promise<void> {
         await fs.link(temp, file);
         return;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new FatalError(`cannot write ${file}: ${errorMessage(err)}`);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new FatalError(`cannot write ${file}: ${errorMessage(err)}`);
       }
       const holder = await readHolderPid(file);
       if (holder !== undefined && holder !== process.pid && isAlive(holder)) {

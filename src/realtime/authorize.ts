@@ -6,7 +6,9 @@
 import type { Db } from '../db/index.js';
 import type { JwtClaims, Tokens } from '../platform/tokens.js';
 
-export type TokenCheck = { readonly ok: true; readonly claims: JwtClaims & { role: string; exp: number } } | { readonly ok: false; readonly reason: string };
+export type TokenCheck =
+  | { readonly ok: true; readonly claims: JwtClaims & { role: string; exp: number } }
+  | { readonly ok: false; readonly reason: string };
 
 export async function checkToken(tokens: Tokens, token: string, now = Date.now()): Promise<TokenCheck> {
   const check = await tokens.checkBearer(token);
@@ -14,7 +16,10 @@ export async function checkToken(tokens: Tokens, token: string, now = Date.now()
     const { problem } = check;
     switch (problem.kind) {
       case 'expired':
-        return { ok: false, reason: `InvalidJWTToken: Token has expired ${Math.max(0, Math.floor(now / 1000 - (problem.expiredAt ?? now / 1000)))} seconds ago` };
+        return {
+          ok: false,
+          reason: `InvalidJWTToken: Token has expired ${Math.max(0, Math.floor(now / 1000 - (problem.expiredAt ?? now / 1000)))} seconds ago`,
+        };
       case 'bad_signature':
       case 'bad_algorithm':
         return { ok: false, reason: 'JwtSignatureError: Failed to validate JWT signature' };
@@ -28,7 +33,8 @@ export async function checkToken(tokens: Tokens, token: string, now = Date.now()
         return { ok: false, reason: 'MalformedJWT: The token provided is not a valid JWT' };
     }
   }
-  if (typeof check.claims.exp !== 'number') return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
+  if (typeof check.claims.exp !== 'number')
+    return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };
   return { ok: true, claims: check.claims as JwtClaims & { role: string; exp: number } };
 }
 
@@ -39,10 +45,19 @@ export interface TopicPolicies {
   readonly presenceWrite: boolean;
 }
 
-export const PUBLIC_TOPIC: TopicPolicies = { broadcastRead: true, presenceRead: true, broadcastWrite: true, presenceWrite: true };
+export const PUBLIC_TOPIC: TopicPolicies = {
+  broadcastRead: true,
+  presenceRead: true,
+  broadcastWrite: true,
+  presenceWrite: true,
+};
 
 /** One round trip: the four answers of realtime.trellis_policies under the caller's role and claims. */
-export async function topicPolicies(db: Db, claims: JwtClaims & { role: string }, subTopic: string): Promise<TopicPolicies> {
+export async function topicPolicies(
+  db: Db,
+  claims: JwtClaims & { role: string },
+  subTopic: string,
+): Promise<TopicPolicies> {
   const { rows } = await db.withClaims(claims, (tx) =>
     tx.query<{ broadcast_read: boolean; presence_read: boolean; broadcast_write: boolean; presence_write: boolean }>(
       'select * from realtime.trellis_policies($1)',
@@ -58,4 +73,5 @@ export async function topicPolicies(db: Db, claims: JwtClaims & { role: string }
   };
 }
 
-export const readDenied = (subTopic: string) => `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`;
+export const readDenied = (subTopic: string) =>
+  `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`;

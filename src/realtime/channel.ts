@@ -16,7 +16,8 @@ import type { ConnectionContext } from './context.js';
 import { stringifyJson } from '../platform/json.js';
 
 type Claims = JwtClaims & { role: string; exp: number };
-export type JoinResult = { readonly ok: true; readonly response: Record<string, unknown> } | { readonly ok: false; readonly reason: string };
+export type JoinResult =
+  { readonly ok: true; readonly response: Record<string, unknown> } | { readonly ok: false; readonly reason: string };
 
 /** What a channel needs from its socket. */
 export interface ChannelSocket {
@@ -33,7 +34,8 @@ const MAX_EXPIRY_TIMER_MS = 60 * 60 * 1000;
 const EVENTS = new Set(['INSERT', 'UPDATE', 'DELETE', '*']);
 let nextSubscriptionId = 1;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export class Channel implements Member {
   readonly subTopic: string;
@@ -88,10 +90,16 @@ export class Channel implements Member {
     this.#key = topicKey(this.subTopic, this.#private);
 
     // A private topic is looked up in PostgreSQL, whose text refuses NUL: refused for every topic alike.
-    if (this.subTopic.includes('\u0000')) return { ok: false, reason: 'InvalidJoinPayload: the topic must not contain the NUL character (\\u0000)' };
+    if (this.subTopic.includes('\u0000'))
+      return { ok: false, reason: 'InvalidJoinPayload: the topic must not contain the NUL character (\\u0000)' };
     const requests = parseChangeRequests(config.postgres_changes);
     if (typeof requests === 'string') return { ok: false, reason: requests };
-    const given = typeof payload.access_token === 'string' ? payload.access_token : typeof payload.user_token === 'string' ? payload.user_token : undefined;
+    const given =
+      typeof payload.access_token === 'string'
+        ? payload.access_token
+        : typeof payload.user_token === 'string'
+          ? payload.user_token
+          : undefined;
     // New-style publishable keys (sb_...) stand for the apikey, as on Supabase.
     this.#token = given === undefined || given.startsWith('sb_') ? this.socket.apikey : given;
     const check = await checkToken(this.ctx.tokens, this.#token);
@@ -102,10 +110,11 @@ export class Channel implements Member {
       try {
         this.#policies = await topicPolicies(this.ctx.db, check.claims, this.subTopic);
       } catch (err) {
-        this.ctx.log.warn({ err, topic: this.subTopic }, 'realtime: checking a private channel\'s policies failed');
+        this.ctx.log.warn({ err, topic: this.subTopic }, "realtime: checking a private channel's policies failed");
         return { ok: false, reason: readDenied(this.subTopic) };
       }
-      if (!this.#policies.broadcastRead && !this.#policies.presenceRead) return { ok: false, reason: readDenied(this.subTopic) };
+      if (!this.#policies.broadcastRead && !this.#policies.presenceRead)
+        return { ok: false, reason: readDenied(this.subTopic) };
     }
 
     let reply: Record<string, unknown>[] = [];
@@ -136,7 +145,13 @@ export class Channel implements Member {
   /** After the join reply: the presence state and, with postgres_changes, Supabase's "subscribed" notice. */
   afterJoin(): void {
     if (this.receivesPresence) this.#sendPresenceState();
-    if (this.#changes) this.#push('system', { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: this.subTopic });
+    if (this.#changes)
+      this.#push('system', {
+        extension: 'postgres_changes',
+        status: 'ok',
+        message: 'Subscribed to PostgreSQL',
+        channel: this.subTopic,
+      });
   }
 
   /** A frame for this channel, after the socket's checks (joined, rate, size of the frame). */
@@ -194,10 +209,14 @@ export class Channel implements Member {
     if (!broadcast) return this.#reply(frame.ref, 'error', { reason: 'a broadcast needs a string "event"' });
     if (broadcastSize(broadcast) > this.ctx.limits.maxPayloadBytes) {
       this.ctx.metrics.dropped.inc({ reason: 'payload_too_large' });
-      return this.#reply(frame.ref, 'error', { reason: `Payload too large: the limit is ${this.ctx.limits.maxPayloadBytes} bytes` });
+      return this.#reply(frame.ref, 'error', {
+        reason: `Payload too large: the limit is ${this.ctx.limits.maxPayloadBytes} bytes`,
+      });
     }
     if (!this.#policies.broadcastWrite) {
-      return this.#reply(frame.ref, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${this.subTopic}` });
+      return this.#reply(frame.ref, 'error', {
+        reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${this.subTopic}`,
+      });
     }
     this.ctx.hub.broadcast(this.#key, broadcast, this, this.#self, startedAt);
     if (this.#ack) this.#reply(frame.ref, 'ok', {});
@@ -210,14 +229,17 @@ export class Channel implements Member {
       this.#presenceRef = undefined;
       return this.#reply(frame.ref, 'ok', {});
     }
-    if (event !== 'track') return this.#reply(frame.ref, 'error', { reason: 'presence event must be "track" or "untrack"' });
+    if (event !== 'track')
+      return this.#reply(frame.ref, 'error', { reason: 'presence event must be "track" or "untrack"' });
     if (!isRecord(payload)) return this.#reply(frame.ref, 'error', { reason: 'Presence track payload must be a map' });
     if (Buffer.byteLength(stringifyJson(payload)) > this.ctx.limits.maxPayloadBytes) {
       this.ctx.metrics.dropped.inc({ reason: 'payload_too_large' });
       return this.#reply(frame.ref, 'error', { reason: 'Track message size exceeded' });
     }
     if (!this.#policies.presenceWrite) {
-      return this.#reply(frame.ref, 'error', { reason: `Unauthorized: You do not have permissions to track presence on this Channel topic: ${this.subTopic}` });
+      return this.#reply(frame.ref, 'error', {
+        reason: `Unauthorized: You do not have permissions to track presence on this Channel topic: ${this.subTopic}`,
+      });
     }
     const previous = this.#presenceRef;
     const ref = crypto.randomBytes(9).toString('base64url');
@@ -262,10 +284,14 @@ export class Channel implements Member {
     const exp = this.#claims?.exp;
     if (exp === undefined) return;
     const wait = exp * 1000 - Date.now();
-    this.#expiryTimer = setTimeout(() => {
-      if (Date.now() >= exp * 1000) this.shutdown(`Token has expired ${Math.floor(Date.now() / 1000 - exp)} seconds ago`);
-      else this.#scheduleExpiry();
-    }, Math.max(0, Math.min(wait, MAX_EXPIRY_TIMER_MS)));
+    this.#expiryTimer = setTimeout(
+      () => {
+        if (Date.now() >= exp * 1000)
+          this.shutdown(`Token has expired ${Math.floor(Date.now() / 1000 - exp)} seconds ago`);
+        else this.#scheduleExpiry();
+      },
+      Math.max(0, Math.min(wait, MAX_EXPIRY_TIMER_MS)),
+    );
     this.#expiryTimer.unref();
   }
 
@@ -290,7 +316,9 @@ export class Channel implements Member {
 }
 
 /** The join's `config.postgres_changes`, checked for shape (the change hub checks tables and filters). */
-function parseChangeRequests(value: unknown): { request: ChangeSubscriptionRequest; echo: Record<string, unknown> }[] | string {
+function parseChangeRequests(
+  value: unknown,
+): { request: ChangeSubscriptionRequest; echo: Record<string, unknown> }[] | string {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) return 'InvalidJoinPayload: config.postgres_changes must be a list';
   const out: { request: ChangeSubscriptionRequest; echo: Record<string, unknown> }[] = [];
@@ -298,14 +326,23 @@ function parseChangeRequests(value: unknown): { request: ChangeSubscriptionReque
     if (item === null) continue;
     if (!isRecord(item)) return 'InvalidJoinPayload: each postgres_changes entry must be an object';
     const { event, schema, table, filter } = item;
-    if (typeof event !== 'string' || !EVENTS.has(event.toUpperCase())) return 'InvalidJoinPayload: postgres_changes event must be INSERT, UPDATE, DELETE or *';
+    if (typeof event !== 'string' || !EVENTS.has(event.toUpperCase()))
+      return 'InvalidJoinPayload: postgres_changes event must be INSERT, UPDATE, DELETE or *';
     if (typeof schema !== 'string' || schema === '') return 'InvalidJoinPayload: postgres_changes needs a schema';
-    if (table !== undefined && typeof table !== 'string') return 'InvalidJoinPayload: postgres_changes table must be a string';
-    if (filter !== undefined && typeof filter !== 'string') return 'InvalidJoinPayload: postgres_changes filter must be a string';
+    if (table !== undefined && typeof table !== 'string')
+      return 'InvalidJoinPayload: postgres_changes table must be a string';
+    if (filter !== undefined && typeof filter !== 'string')
+      return 'InvalidJoinPayload: postgres_changes filter must be a string';
     // Schema, table and filter values reach PostgreSQL as text, which refuses NUL.
-    if ([schema, table, filter].some((s) => s?.includes('\u0000'))) return 'InvalidJoinPayload: postgres_changes must not contain the NUL character (\\u0000)';
+    if ([schema, table, filter].some((s) => s?.includes('\u0000')))
+      return 'InvalidJoinPayload: postgres_changes must not contain the NUL character (\\u0000)';
     out.push({
-      request: { event: event.toUpperCase() as ChangeSubscriptionRequest['event'], schema, ...(table !== undefined && { table }), ...(filter !== undefined && { filter }) },
+      request: {
+        event: event.toUpperCase() as ChangeSubscriptionRequest['event'],
+        schema,
+        ...(table !== undefined && { table }),
+        ...(filter !== undefined && { filter }),
+      },
       echo: item,
     });
   }

@@ -42,11 +42,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return isJsonObject(value);
 }
 
-const isRef = (value: unknown): value is string | null | undefined => value === null || value === undefined || typeof value === 'string';
+const isRef = (value: unknown): value is string | null | undefined =>
+  value === null || value === undefined || typeof value === 'string';
 
 /** Decodes one WebSocket message (`data` is a string for a text frame, bytes for a binary one). */
 export function decodeFrame(vsn: Vsn, data: string | Uint8Array): Decoded {
-  if (typeof data !== 'string') return vsn === '2.0.0' ? decodeBinary(data) : fail('binary frames need serializer 2.0.0');
+  if (typeof data !== 'string')
+    return vsn === '2.0.0' ? decodeBinary(data) : fail('binary frames need serializer 2.0.0');
   let parsed: unknown;
   try {
     // Numbers as written (platform/json.ts): a payload reaches the other clients as it was sent.
@@ -56,7 +58,8 @@ export function decodeFrame(vsn: Vsn, data: string | Uint8Array): Decoded {
   }
   let joinRef: unknown, ref: unknown, topic: unknown, event: unknown, payload: unknown;
   if (vsn === '2.0.0') {
-    if (!Array.isArray(parsed) || parsed.length !== 5) return fail('a 2.0.0 frame is an array [join_ref, ref, topic, event, payload]');
+    if (!Array.isArray(parsed) || parsed.length !== 5)
+      return fail('a 2.0.0 frame is an array [join_ref, ref, topic, event, payload]');
     [joinRef, ref, topic, event, payload] = parsed as unknown[];
   } else {
     if (!isRecord(parsed)) return fail('a 1.0.0 frame is an object {join_ref, ref, topic, event, payload}');
@@ -72,10 +75,12 @@ export function decodeFrame(vsn: Vsn, data: string | Uint8Array): Decoded {
 /** realtime-js's user broadcast push: kind, 5 lengths, encoding, then the strings and the payload. */
 function decodeBinary(bytes: Uint8Array): Decoded {
   if (bytes.length < 7) return fail('binary frame is too short');
-  if (bytes[0] !== KIND_USER_BROADCAST_PUSH) return fail(`binary frame kind ${bytes[0]} is not a user broadcast push (3)`);
+  if (bytes[0] !== KIND_USER_BROADCAST_PUSH)
+    return fail(`binary frame kind ${bytes[0]} is not a user broadcast push (3)`);
   const lengths = [bytes[1]!, bytes[2]!, bytes[3]!, bytes[4]!, bytes[5]!];
   const encoding = bytes[6];
-  if (encoding !== ENCODING_BINARY && encoding !== ENCODING_JSON) return fail(`binary frame payload encoding ${encoding} is unknown`);
+  if (encoding !== ENCODING_BINARY && encoding !== ENCODING_JSON)
+    return fail(`binary frame payload encoding ${encoding} is unknown`);
   let offset = 7;
   const strings: string[] = [];
   for (const length of lengths) {
@@ -103,7 +108,10 @@ function decodeBinary(bytes: Uint8Array): Decoded {
   } else {
     broadcast = { event, binary: new Uint8Array(body), ...(meta !== '' && { meta }) };
   }
-  return { ok: true, frame: { joinRef: joinRef || null, ref: ref || null, topic, event: 'broadcast', payload: {}, broadcast } };
+  return {
+    ok: true,
+    frame: { joinRef: joinRef || null, ref: ref || null, topic, event: 'broadcast', payload: {}, broadcast },
+  };
 }
 
 function isJsonObjectText(text: string): boolean {
@@ -119,11 +127,22 @@ export function userBroadcastOf(frame: Frame): UserBroadcast | undefined {
   if (frame.broadcast) return frame.broadcast;
   const { event, payload, meta } = frame.payload;
   if (frame.event !== 'broadcast' || typeof event !== 'string') return undefined;
-  return { event, json: stringifyJson(payload === undefined ? {} : payload), ...(isRecord(meta) && { meta: stringifyJson(meta) }) };
+  return {
+    event,
+    json: stringifyJson(payload === undefined ? {} : payload),
+    ...(isRecord(meta) && { meta: stringifyJson(meta) }),
+  };
 }
 
 /** Encodes a message to the client; `payload` must be JSON-serialisable. */
-export function encodeFrame(vsn: Vsn, joinRef: string | null, ref: string | null, topic: string, event: string, payload: unknown): string {
+export function encodeFrame(
+  vsn: Vsn,
+  joinRef: string | null,
+  ref: string | null,
+  topic: string,
+  event: string,
+  payload: unknown,
+): string {
   return vsn === '2.0.0'
     ? stringifyJson([joinRef, ref, topic, event, payload])
     : stringifyJson({ join_ref: joinRef, ref, topic, event, payload });

@@ -90,7 +90,9 @@ export class Connection implements ChannelSocket {
     }
     if (verdict === 'refused') {
       this.ctx.metrics.dropped.inc({ reason: 'rate_limit' });
-      return heartbeat ? undefined : this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages per second' });
+      return heartbeat
+        ? undefined
+        : this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages per second' });
     }
     if (heartbeat) return this.#reply(frame, 'ok', {});
     if (!this.ctx.tenantRate.take(now)) {
@@ -112,7 +114,8 @@ export class Connection implements ChannelSocket {
 
   async #join(frame: Frame): Promise<void> {
     if (!frame.topic.startsWith('realtime:')) return this.#reply(frame, 'error', { reason: 'unmatched topic' });
-    if (frame.topic === 'realtime:') return this.#reply(frame, 'error', { reason: 'TopicNameRequired: You must provide a topic name' });
+    if (frame.topic === 'realtime:')
+      return this.#reply(frame, 'error', { reason: 'TopicNameRequired: You must provide a topic name' });
     // A second join of a topic replaces the first, as in Phoenix: the old one is closed.
     const existing = this.channels.get(frame.topic);
     if (existing) {
@@ -143,7 +146,9 @@ export class Connection implements ChannelSocket {
 
   #reply(frame: Frame, status: 'ok' | 'error', response: Record<string, unknown>): void {
     if (frame.ref === null) return;
-    this.send(outFrame(encodeFrame(this.vsn, frame.joinRef, frame.ref, frame.topic, 'phx_reply', { status, response })));
+    this.send(
+      outFrame(encodeFrame(this.vsn, frame.joinRef, frame.ref, frame.topic, 'phx_reply', { status, response })),
+    );
   }
 
   #push(topic: string, joinRef: string | null, event: string, payload: unknown, ref: string | null = null): void {

@@ -94,7 +94,13 @@ export class RealtimeHub {
   }
 
   /** Delivers a broadcast here (not back to `sender` unless `toSender`) and to the other instances. */
-  broadcast(key: string, broadcast: UserBroadcast, sender?: Member, toSender = false, startedAt = performance.now()): void {
+  broadcast(
+    key: string,
+    broadcast: UserBroadcast,
+    sender?: Member,
+    toSender = false,
+    startedAt = performance.now(),
+  ): void {
     this.#deliverBroadcast(key, broadcast, toSender ? undefined : sender);
     this.options.metrics.latency.observe((performance.now() - startedAt) / 1000);
     if (!this.options.clustered) return;
@@ -196,7 +202,8 @@ export class RealtimeHub {
       }
       case 'p': {
         const peer = this.#heard(envelope.o);
-        if (peer.seq === undefined || envelope.s !== peer.seq + 1) this.#publish({ k: 'pq', o: this.instanceId, to: envelope.o });
+        if (peer.seq === undefined || envelope.s !== peer.seq + 1)
+          this.#publish({ k: 'pq', o: this.instanceId, to: envelope.o });
         peer.seq = envelope.s;
         const diff = this.presence.applyDiff(envelope.t, envelope.o, envelope.d);
         if (!isEmptyDiff(diff)) this.#deliverPresence(envelope.t, diff);
@@ -204,7 +211,8 @@ export class RealtimeHub {
       }
       case 'ps': {
         this.#heard(envelope.o).seq = envelope.s;
-        for (const [key, diff] of this.presence.replaceOrigin(envelope.o, envelope.st)) this.#deliverPresence(key, diff);
+        for (const [key, diff] of this.presence.replaceOrigin(envelope.o, envelope.st))
+          this.#deliverPresence(key, diff);
         return;
       }
       case 'pq':

@@ -36,13 +36,24 @@ export async function realtimeModule(services: Services, replicationUrl: string)
   const { config, db, log, metrics, bus, tokens } = services;
   const changes = await createChangeHub({ db, replicationUrl, bus, log, metrics });
   try {
-    const realtime = createRealtime({ config, db, tokens, log, metrics, bus, changes, clusterId: await realtimeClusterId(db) });
+    const realtime = createRealtime({
+      config,
+      db,
+      tokens,
+      log,
+      metrics,
+      bus,
+      changes,
+      clusterId: await realtimeClusterId(db),
+    });
     return {
       routes: realtimeRoutes(realtime),
       handleUpgrade: realtime.handleUpgrade,
       degraded: () => {
         const problem = changes.problem();
-        return [realtime.degraded(), problem && `postgres_changes: ${problem}`].filter((d): d is string => typeof d === 'string');
+        return [realtime.degraded(), problem && `postgres_changes: ${problem}`].filter(
+          (d): d is string => typeof d === 'string',
+        );
       },
       async close() {
         await realtime.close();

@@ -42,7 +42,10 @@ export class ConnectionRate {
   readonly #bucket: TokenBucket;
   #refusedInARow = 0;
 
-  constructor(readonly ratePerSecond: number, now: number) {
+  constructor(
+    readonly ratePerSecond: number,
+    now: number,
+  ) {
     this.#bucket = new TokenBucket(ratePerSecond, now);
   }
 

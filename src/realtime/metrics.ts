@@ -2,7 +2,8 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../platform/metrics.js';
 
-export type DropReason = 'rate_limit' | 'tenant_rate_limit' | 'payload_too_large' | 'slow_consumer' | 'bus_unavailable' | 'bad_frame';
+export type DropReason =
+  'rate_limit' | 'tenant_rate_limit' | 'payload_too_large' | 'slow_consumer' | 'bus_unavailable' | 'bad_frame';
 
 export interface RealtimeMetrics {
   readonly connections: Gauge;
@@ -50,7 +51,7 @@ export function createRealtimeMetrics(metrics: Metrics): RealtimeMetrics {
     }),
     latency: new Histogram({
       name: 'trellis_realtime_delivery_seconds',
-      help: 'Time from a broadcast entering Trellis to its frames being written to this instance\'s sockets.',
+      help: "Time from a broadcast entering Trellis to its frames being written to this instance's sockets.",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),

@@ -20,7 +20,8 @@ interface Entry {
   readonly origin: string;
 }
 
-export const isEmptyDiff = (diff: PresenceDiff) => Object.keys(diff.joins).length === 0 && Object.keys(diff.leaves).length === 0;
+export const isEmptyDiff = (diff: PresenceDiff) =>
+  Object.keys(diff.joins).length === 0 && Object.keys(diff.leaves).length === 0;
 
 function add(map: PresenceMap, key: string, meta: Meta): void {
   (map[key] ??= { metas: [] }).metas.push(meta);

@@ -23,7 +23,11 @@ const MAX_MESSAGES = 100;
 
 // A topic names a private channel's policies in PostgreSQL, whose text refuses NUL (22021); an
 // event goes out beside it. Neither may hold one, on private topics and public alike.
-const name = z.string().min(1).max(255).refine((s) => !s.includes('\u0000'), 'must not contain the NUL character (\\u0000)');
+const name = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => !s.includes('\u0000'), 'must not contain the NUL character (\\u0000)');
 const messageSchema = z.object({
   topic: name,
   event: name,
@@ -52,7 +56,12 @@ export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
   const send = async (c: Context<KeyEnv>, messages: readonly Outgoing[]) => {
     for (const m of messages) {
       const size = m.broadcast.binary ? m.broadcast.binary.length : Buffer.byteLength(m.broadcast.json ?? '');
-      if (size > ctx.limits.maxPayloadBytes) throw new ApiError(413, 'payload_too_large', `Payload too large: the limit is ${ctx.limits.maxPayloadBytes} bytes`);
+      if (size > ctx.limits.maxPayloadBytes)
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `Payload too large: the limit is ${ctx.limits.maxPayloadBytes} bytes`,
+        );
     }
     const privateTopics = [...new Set(messages.filter((m) => m.isPrivate).map((m) => m.topic))];
     if (privateTopics.length > 0) {
@@ -61,7 +70,12 @@ export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
       if (!check.ok) throw new ApiError(401, 'unauthorized', check.reason);
       for (const topic of privateTopics) {
         const policies = await topicPolicies(ctx.db, check.claims, topic);
-        if (!policies.broadcastWrite) throw new ApiError(403, 'unauthorized', `You do not have permissions to write to this Channel topic: ${topic}`);
+        if (!policies.broadcastWrite)
+          throw new ApiError(
+            403,
+            'unauthorized',
+            `You do not have permissions to write to this Channel topic: ${topic}`,
+          );
       }
     }
     for (const m of messages) realtime.broadcast(m.topic, m.isPrivate, m.broadcast);
@@ -85,7 +99,10 @@ export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
     const topic = c.req.param('topic');
     const event = c.req.param('event');
     const isPrivate = c.req.query('private') === 'true';
-    for (const [field, value] of [['topic', topic], ['event', event]] as const) {
+    for (const [field, value] of [
+      ['topic', topic],
+      ['event', event],
+    ] as const) {
       if (value.includes('\u0000')) throw new ApiError(400, CODES.invalid, nulMessage(field));
     }
     const type = headerOf(c, 'content-type') ?? '';

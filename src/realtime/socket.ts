@@ -84,7 +84,11 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     log,
     tenantRate: new TokenBucket(limits.maxTenantEventsPerSecond, Date.now()),
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes + FRAME_HEADROOM, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxPayloadBytes + FRAME_HEADROOM,
+    perMessageDeflate: false,
+  });
   const connections = new Set<Connection>();
 
   // One timer for all sockets. A socket is closed once silent for the timeout less one sweep period,
@@ -92,21 +96,30 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const sweepEvery = Math.min(5000, Math.max(250, limits.heartbeatTimeoutMs / 4));
   const sweep = setInterval(() => {
     const deadline = Date.now() - (limits.heartbeatTimeoutMs - sweepEvery);
-    for (const connection of connections) if (connection.lastSeen < deadline) connection.close(CLOSE.goingAway, 'heartbeat timeout');
+    for (const connection of connections)
+      if (connection.lastSeen < deadline) connection.close(CLOSE.goingAway, 'heartbeat timeout');
   }, sweepEvery);
   sweep.unref();
 
   deps.db.listen(NOTIFY_CHANNEL, (payload) => {
     if (payload === '') return;
-    void deliverStored(deps.db, hub, payload).catch((err: unknown) => log.warn({ err }, 'realtime: reading a broadcast from realtime.messages failed'));
+    void deliverStored(deps.db, hub, payload).catch((err: unknown) =>
+      log.warn({ err }, 'realtime: reading a broadcast from realtime.messages failed'),
+    );
   });
   const cleanup = setInterval(() => {
-    deps.db.query(`delete from realtime.messages where inserted_at < now() - interval '${MESSAGE_RETENTION}'`).catch(() => undefined);
+    deps.db
+      .query(`delete from realtime.messages where inserted_at < now() - interval '${MESSAGE_RETENTION}'`)
+      .catch(() => undefined);
   }, CLEANUP_EVERY_MS);
   cleanup.unref();
   // With the session check on, a channel joined with a now-revoked session closes within moments.
   const stopRevocations = deps.tokens.onRevoked((revoked) => {
-    for (const connection of connections) for (const channel of connection.channels.values()) void channel.sessionsRevoked(revoked).catch((err: unknown) => log.warn({ err }, 'realtime: re-checking a revoked session failed'));
+    for (const connection of connections)
+      for (const channel of connection.channels.values())
+        void channel
+          .sessionsRevoked(revoked)
+          .catch((err: unknown) => log.warn({ err }, 'realtime: re-checking a revoked session failed'));
   });
 
   return {
@@ -122,10 +135,12 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
         return refuse(socket, 503, { message: 'ConnectionRateLimitReached: Too many connected users' });
       }
       const apikey = url.searchParams.get('apikey') ?? request.headers.apikey;
-      if (typeof apikey !== 'string' || apikey === '') return refuse(socket, 401, { message: 'No API key found in request' });
+      if (typeof apikey !== 'string' || apikey === '')
+        return refuse(socket, 401, { message: 'No API key found in request' });
       deps.tokens.verify(apikey).then(
         (claims) => {
-          if (claims.role !== 'anon' && claims.role !== 'service_role') return refuse(socket, 401, { message: 'Invalid API key' });
+          if (claims.role !== 'anon' && claims.role !== 'service_role')
+            return refuse(socket, 401, { message: 'Invalid API key' });
           if (socket.destroyed) return;
           wss.handleUpgrade(request, socket, head, (ws) => {
             const connection = new Connection(ws, vsn, apikey, ctx);
@@ -161,11 +176,14 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
 function refuse(socket: Duplex, status: number, body: Record<string, unknown>): void {
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason =
+    { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
   // Destroyed once written: an upgraded socket is outside the server's connection list, and a
   // client that never closes its side would otherwise hold it (and server.close()) forever.
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
 }
 
 interface StoredMessage {
@@ -181,7 +199,10 @@ async function deliverStored(db: Db, hub: RealtimeHub, note: string): Promise<vo
   // Numbers as written (platform/json.ts): realtime.send's payload is delivered as it was stored.
   let message = parseJson(note) as StoredMessage;
   if (message.topic === undefined && typeof message.id === 'string') {
-    const { rows } = await db.query<StoredMessage>('select topic, event, private, payload from realtime.messages where id = $1', [message.id]);
+    const { rows } = await db.query<StoredMessage>(
+      'select topic, event, private, payload from realtime.messages where id = $1',
+      [message.id],
+    );
     if (!rows[0]) return;
     message = rows[0];
   }

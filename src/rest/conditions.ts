@@ -8,19 +8,44 @@ import type { Params } from './sql.js';
 export function fieldSql(alias: string, field: Field, params: Params): string {
   let sql = `${alias}.${ident(field.name)}`;
   for (const step of field.jsonPath) {
-    sql += typeof step.key === 'number' ? `${step.arrow}${params.add(step.key)}::int` : `${step.arrow}${params.add(step.key)}::text`;
+    sql +=
+      typeof step.key === 'number'
+        ? `${step.arrow}${params.add(step.key)}::int`
+        : `${step.arrow}${params.add(step.key)}::text`;
   }
   return sql;
 }
 
 const COMPARISON: Partial<Record<Filter['operator'], string>> = {
-  eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=', like: 'like', ilike: 'ilike', match: '~', imatch: '~*',
-  cs: '@>', cd: '<@', ov: '&&', sl: '<<', sr: '>>', nxl: '&<', nxr: '&>', adj: '-|-',
+  eq: '=',
+  neq: '<>',
+  gt: '>',
+  gte: '>=',
+  lt: '<',
+  lte: '<=',
+  like: 'like',
+  ilike: 'ilike',
+  match: '~',
+  imatch: '~*',
+  cs: '@>',
+  cd: '<@',
+  ov: '&&',
+  sl: '<<',
+  sr: '>>',
+  nxl: '&<',
+  nxr: '&>',
+  adj: '-|-',
 };
-const FTS: Partial<Record<Filter['operator'], string>> = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' };
+const FTS: Partial<Record<Filter['operator'], string>> = {
+  fts: 'to_tsquery',
+  plfts: 'plainto_tsquery',
+  phfts: 'phraseto_tsquery',
+  wfts: 'websearch_to_tsquery',
+};
 
 /** PostgREST writes `*` for SQL's `%` in like patterns (a URL-friendly wildcard). */
-const likePattern = (value: string, operator: Filter['operator']) => (operator === 'like' || operator === 'ilike' ? value.replaceAll('*', '%') : value);
+const likePattern = (value: string, operator: Filter['operator']) =>
+  operator === 'like' || operator === 'ilike' ? value.replaceAll('*', '%') : value;
 
 export function filterSql(alias: string, filter: Filter, params: Params): string {
   const field = fieldSql(alias, filter.field, params);
@@ -48,7 +73,11 @@ function positiveFilterSql(field: string, filter: Filter, params: Params): strin
       case 'unknown':
         return `${field} is unknown`;
       default:
-        throw new ApiError(400, 'PGRST100', `"${String(value).slice(0, 40)}" is not a valid value for is (null, not_null, true, false, unknown)`);
+        throw new ApiError(
+          400,
+          'PGRST100',
+          `"${String(value).slice(0, 40)}" is not a valid value for is (null, not_null, true, false, unknown)`,
+        );
     }
   }
   if (operator === 'isdistinct') return `${field} is distinct from ${params.add(value)}`;
@@ -71,6 +100,8 @@ function positiveFilterSql(field: string, filter: Filter, params: Params): strin
 export function conditionSql(alias: string, condition: Condition, params: Params): string {
   if (condition.kind === 'filter') return filterSql(alias, condition, params);
   if (condition.conditions.length === 0) return condition.negate ? 'false' : 'true';
-  const joined = condition.conditions.map((c) => conditionSql(alias, c, params)).join(condition.operator === 'and' ? ' and ' : ' or ');
+  const joined = condition.conditions
+    .map((c) => conditionSql(alias, c, params))
+    .join(condition.operator === 'and' ? ' and ' : ' or ');
   return condition.negate ? `not (${joined})` : `(${joined})`;
 }

@@ -11,7 +11,11 @@ interface PgError {
 }
 
 export function isPgError(err: unknown): err is PgError & Error {
-  return err instanceof Error && typeof (err as PgError).code === 'string' && /^[0-9A-Z]{5}$/.test((err as PgError).code ?? '');
+  return (
+    err instanceof Error &&
+    typeof (err as PgError).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as PgError).code ?? '')
+  );
 }
 
 /** PostgREST's mapping (src/PostgREST/Error.hs, pgErrorStatus). */
@@ -39,5 +43,8 @@ export function fromPgError(err: PgError, role: string): ApiError {
   const outage = classifyOutage(err);
   if (outage) return outageError('rest', outage);
   const code = err.code ?? 'XX000';
-  return new ApiError(pgStatus(code, role), code, err.message ?? 'database error', { details: err.detail ?? null, hint: err.hint ?? null });
+  return new ApiError(pgStatus(code, role), code, err.message ?? 'database error', {
+    details: err.detail ?? null,
+    hint: err.hint ?? null,
+  });
 }

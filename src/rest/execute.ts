@@ -17,7 +17,12 @@ export interface ExecuteOptions<R> {
 }
 
 /** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
-export async function execute<R extends Record<string, unknown>>(ctx: RestContext, claims: Claims, plan: SqlPlan, options: ExecuteOptions<R> = {}): Promise<R> {
+export async function execute<R extends Record<string, unknown>>(
+  ctx: RestContext,
+  claims: Claims,
+  plan: SqlPlan,
+  options: ExecuteOptions<R> = {},
+): Promise<R> {
   try {
     // PostgreSQL measures the body and sends it only under the cap: a request whose answer would
     // be hundreds of megabytes gets a 413, not a server that runs out of memory building it.
@@ -39,14 +44,25 @@ export async function execute<R extends Record<string, unknown>>(ctx: RestContex
     };
     // Most requests are one statement with nothing to decide before COMMIT: one round trip. A write
     // whose body could exceed the cap is not among them, as its 413 must roll it back.
-    if (!options.check && options.prefer?.tx !== 'rollback' && !plan.estimate && (options.readOnly || !options.mayExceedCap)) {
-      const result = await ctx.services.db.queryAs<R & { bytes: number | null }>(claims, capped.text, capped.values, { readOnly: options.readOnly });
+    if (
+      !options.check &&
+      options.prefer?.tx !== 'rollback' &&
+      !plan.estimate &&
+      (options.readOnly || !options.mayExceedCap)
+    ) {
+      const result = await ctx.services.db.queryAs<R & { bytes: number | null }>(claims, capped.text, capped.values, {
+        readOnly: options.readOnly,
+      });
       return checked(result.rows[0] as R & { bytes: number | null });
     }
     return await ctx.services.db.withClaims(
       claims,
       async (tx) => {
-        const row = checked((await tx.query<R & { bytes: number | null }>(capped.text, capped.values)).rows[0] as R & { bytes: number | null });
+        const row = checked(
+          (await tx.query<R & { bytes: number | null }>(capped.text, capped.values)).rows[0] as R & {
+            bytes: number | null;
+          },
+        );
         if (plan.estimate && (row.total === null || Number(row.total) > ctx.services.config.rest.maxRows)) {
           (row as Record<string, unknown>).total = await plannedRows(tx, plan.estimate);
         }
@@ -65,7 +81,10 @@ export async function execute<R extends Record<string, unknown>>(ctx: RestContex
 
 /** count=planned: the planner's estimate of the rows, under the caller's role (RLS shapes the plan). */
 async function plannedRows(tx: Tx, estimate: NonNullable<SqlPlan['estimate']>): Promise<string> {
-  const result = await tx.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`explain (format json) ${estimate.text}`, estimate.values);
+  const result = await tx.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    `explain (format json) ${estimate.text}`,
+    estimate.values,
+  );
   return String(Math.round(result.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0));
 }
 

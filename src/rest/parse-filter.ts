@@ -1,7 +1,19 @@
 /** Filters (`column=[not.]op.value`) and `and`/`or` trees of them. */
 import type { Condition, EmbedPath, Field, Filter, FilterOperator, Logic } from './ast.js';
 import {
-  DELIMITER, MAX_DEPTH, ParseFailure, attempt, field, fieldName, furthest, identifier, jsonPath, quoted, run, token, type Cursor,
+  DELIMITER,
+  MAX_DEPTH,
+  ParseFailure,
+  attempt,
+  field,
+  fieldName,
+  furthest,
+  identifier,
+  jsonPath,
+  quoted,
+  run,
+  token,
+  type Cursor,
 } from './parse-grammar.js';
 
 const OPERATOR = 'operator (eq, gt, ...)';
@@ -13,10 +25,21 @@ const WORD = /[a-z]+/y;
 const ARRAY_BARE_ELEMENT = /[^,{}"\\]*(?:\\[\s\S][^,{}"\\]*)*/y;
 
 const SIMPLE_OPERATORS = new Set<FilterOperator>(['neq', 'cs', 'cd', 'ov', 'sl', 'sr', 'nxr', 'nxl', 'adj']);
-const QUANTIFIABLE_OPERATORS = new Set<FilterOperator>(['eq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch']);
+const QUANTIFIABLE_OPERATORS = new Set<FilterOperator>([
+  'eq',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'like',
+  'ilike',
+  'match',
+  'imatch',
+]);
 const FTS_OPERATORS = new Set<FilterOperator>(['fts', 'plfts', 'phfts', 'wfts']);
 const IS_VALUES = new Set(['null', 'not_null', 'true', 'false', 'unknown']);
-const ALL_OPERATORS = 'eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, isdistinct, fts, plfts, phfts, wfts, cs, cd, ov, sl, sr, nxl, nxr, adj';
+const ALL_OPERATORS =
+  'eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, isdistinct, fts, plfts, phfts, wfts, cs, cd, ov, sl, sr, nxl, nxr, adj';
 
 // ---------------------------------------------------------------------------------------------
 // Filters: `[not.]op[(any|all)|(language)].value`
@@ -136,7 +159,8 @@ function arrayValue(c: Cursor): string[] {
     else {
       const bare = (c.match(ARRAY_BARE_ELEMENT) ?? '').trim();
       if (bare === '') c.fail(['array element'], start);
-      if (bare.toLowerCase() === 'null') c.failWith('unexpected NULL in a quantified list: quote it ("NULL") to mean the text', start);
+      if (bare.toLowerCase() === 'null')
+        c.failWith('unexpected NULL in a quantified list: quote it ("NULL") to mean the text', start);
       items.push(bare.replace(/\\([\s\S])/g, '$1'));
     }
     c.skipSpaces();
@@ -182,7 +206,11 @@ function condition(c: Cursor, depth: number): Condition {
 
 function logicGroup(c: Cursor, depth: number): Logic {
   const negate = c.eat('not.');
-  const operator = c.eat('and') ? 'and' : c.eat('or') ? 'or' : c.fail(negate ? [LOGIC_OPERATOR] : [NEGATION, LOGIC_OPERATOR]);
+  const operator = c.eat('and')
+    ? 'and'
+    : c.eat('or')
+      ? 'or'
+      : c.fail(negate ? [LOGIC_OPERATOR] : [NEGATION, LOGIC_OPERATOR]);
   if (depth >= MAX_DEPTH) c.failWith(`and/or groups nest deeper than ${MAX_DEPTH} levels`);
   c.skipSpaces();
   c.expect('(');

@@ -1,6 +1,16 @@
 /** `select=`: columns, casts, JSON paths, aggregates, `count()`, and embedded resources. */
 import type { SelectColumn, SelectEmbed, SelectItem } from './ast.js';
-import { END, MAX_DEPTH, fieldName, identifier, isQuotedAt, jsonPath, run, token, type Cursor } from './parse-grammar.js';
+import {
+  END,
+  MAX_DEPTH,
+  fieldName,
+  identifier,
+  isQuotedAt,
+  jsonPath,
+  run,
+  token,
+  type Cursor,
+} from './parse-grammar.js';
 
 const AGGREGATE = /\.(sum|avg|count|max|min)\(\)/y;
 

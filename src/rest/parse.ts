@@ -11,7 +11,20 @@
  */
 import type { Condition, EmbedPath, Field, OrderTerm, ReadQuery, SelectItem } from './ast.js';
 import { filterFrom, logicParam } from './parse-filter.js';
-import { DELIMITER, END, ParseFailure, describe, field, fieldName, jsonPath, parseError, run, token, treePath, type Cursor } from './parse-grammar.js';
+import {
+  DELIMITER,
+  END,
+  ParseFailure,
+  describe,
+  field,
+  fieldName,
+  jsonPath,
+  parseError,
+  run,
+  token,
+  treePath,
+  type Cursor,
+} from './parse-grammar.js';
 import { parseSelect } from './parse-select.js';
 
 export { parseFilter, parseLogic } from './parse-filter.js';
@@ -40,7 +53,8 @@ function orderTerm(c: Cursor): OrderTerm {
   let nulls: 'first' | 'last' | undefined;
   while (c.peek() === '.' && nulls === undefined) {
     const at = ++c.pos;
-    if (direction === undefined && (c.eat('asc') || c.eat('desc'))) direction = c.text.charAt(at) === 'a' ? 'asc' : 'desc';
+    if (direction === undefined && (c.eat('asc') || c.eat('desc')))
+      direction = c.text.charAt(at) === 'a' ? 'asc' : 'desc';
     else if (c.eat('nullsfirst')) nulls = 'first';
     else if (c.eat('nullslast')) nulls = 'last';
     else {
@@ -114,6 +128,15 @@ function nonNegativeInteger(param: 'limit' | 'offset', value: string): number {
   const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
   if (Number.isSafeInteger(n)) return n;
   const bad = value.search(/[^0-9]/);
-  const details = bad === -1 && value !== '' ? 'unexpected number too large' : describe(value, new ParseFailure(bad === -1 ? 0 : bad, ['digit']));
-  throw parseError(`failed to parse ${param} parameter (${value})`, value, Math.max(bad, 0), details, `${param} must be a non-negative integer`);
+  const details =
+    bad === -1 && value !== ''
+      ? 'unexpected number too large'
+      : describe(value, new ParseFailure(bad === -1 ? 0 : bad, ['digit']));
+  throw parseError(
+    `failed to parse ${param} parameter (${value})`,
+    value,
+    Math.max(bad, 0),
+    details,
+    `${param} must be a non-negative integer`,
+  );
 }

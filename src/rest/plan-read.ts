@@ -93,13 +93,28 @@ function levelSql(
     const childFilters = filtersAt(level, childPath, relationship.target, child, item.relation, path);
     const asked = rangeAt(level, childPath, item.relation, path);
     const childRange = { offset: asked?.offset, limit: Math.min(asked?.limit ?? level.maxRows, level.maxRows) };
-    const sub = levelSql(level, relationship.target, child, item.select, childPath, [join, ...childFilters], childRange);
+    const sub = levelSql(
+      level,
+      relationship.target,
+      child,
+      item.select,
+      childPath,
+      [join, ...childFilters],
+      childRange,
+    );
     if (item.joinType === 'inner') {
-      where.push(`exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`);
+      where.push(
+        `exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`,
+      );
     }
     const toOne = relationship.kind === 'many-to-one';
     if (item.spread) {
-      if (!toOne) throw new ApiError(400, 'PGRST119', `A spread operation on '${item.relation}' is only supported on to-one relationships`);
+      if (!toOne)
+        throw new ApiError(
+          400,
+          'PGRST119',
+          `A spread operation on '${item.relation}' is only supported on to-one relationships`,
+        );
       const spread = `s${level.nextAlias++}`;
       joins.push(`left join lateral (${sub}) as ${spread} on true`);
       columns.push(`${spread}.*`);
@@ -134,7 +149,14 @@ function matchesEmbed(level: Level, path: EmbedPath, candidates: EmbedPath[]): b
   return candidates.some((c) => samePath(c, path));
 }
 
-function filtersAt(level: Level, path: EmbedPath, relation: Relation, alias: string, relationName?: string, parentPath?: EmbedPath): string[] {
+function filtersAt(
+  level: Level,
+  path: EmbedPath,
+  relation: Relation,
+  alias: string,
+  relationName?: string,
+  parentPath?: EmbedPath,
+): string[] {
   const alternatives = relationName !== undefined && parentPath ? [path, [...parentPath, relationName]] : [path];
   return level.query.filters
     .filter((f) => matchesEmbed(level, f.path, alternatives))
@@ -164,8 +186,18 @@ function orderTermSql(level: Level, relation: Relation, alias: string, term: Ord
   let expr: string;
   if (term.relation !== undefined) {
     // Ordering by a column of a to-one embed: `order=author(name).desc`.
-    const r = resolveRelationship(level.cache, relation, { kind: 'embed', relation: term.relation, spread: false, select: [] });
-    if (r.kind !== 'many-to-one') throw new ApiError(400, 'PGRST118', `A related order on '${term.relation}' is not possible: it is not a to-one relationship`);
+    const r = resolveRelationship(level.cache, relation, {
+      kind: 'embed',
+      relation: term.relation,
+      spread: false,
+      select: [],
+    });
+    if (r.kind !== 'many-to-one')
+      throw new ApiError(
+        400,
+        'PGRST118',
+        `A related order on '${term.relation}' is not possible: it is not a to-one relationship`,
+      );
     checkColumn(r.target, term.field.name);
     const child = `t${level.nextAlias++}`;
     expr = `(select ${fieldSql(child, term.field, level.params)} from ${qualified(r.target)} as ${child} where ${joinCondition(r, alias, child)})`;
@@ -194,7 +226,8 @@ export function planRead(cache: SchemaCache, relation: Relation, query: ReadQuer
     return `from ${qualified(relation)} as c0${where.length ? ` where ${where.join(' and ')}` : ''}`;
   };
   if (options.count === 'exact') total = `(select count(*) ${counted(level)})`;
-  if (options.count === 'estimated') total = `(select count(*) from (select 1 ${counted(level)} limit ${level.params.add(options.maxRows + 1)}) as c)`;
+  if (options.count === 'estimated')
+    total = `(select count(*) from (select 1 ${counted(level)} limit ${level.params.add(options.maxRows + 1)}) as c)`;
   if (options.count === 'planned' || options.count === 'estimated') {
     const own: Level = { ...level, params: new Params() };
     estimate = { text: `select 1 ${counted(own)}`, values: own.params.values };
@@ -257,7 +290,11 @@ function embedPaths(items: readonly SelectItem[], prefix: EmbedPath, into: Embed
  */
 export function checkPaths(query: ReadQuery): void {
   const known = embedPaths(query.select, [], []);
-  const used = [...query.filters.map((f) => f.path), ...query.order.map((o) => o.path), ...query.ranges.map((r) => r.path)];
+  const used = [
+    ...query.filters.map((f) => f.path),
+    ...query.order.map((o) => o.path),
+    ...query.ranges.map((r) => r.path),
+  ];
   for (const path of used) {
     if (path.length > 0 && !known.some((k) => samePath(k, path))) {
       throw new ApiError(400, 'PGRST108', `'${path.join('.')}' is not an embedded resource in this request`, {
@@ -269,7 +306,13 @@ export function checkPaths(query: ReadQuery): void {
 }
 
 /** `order by …` for a statement's root, outside a read (limited PATCH/DELETE). */
-export function rootOrderSql(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, alias: string): string {
+export function rootOrderSql(
+  cache: SchemaCache,
+  relation: Relation,
+  query: ReadQuery,
+  params: Params,
+  alias: string,
+): string {
   const level: Level = { cache, query, params, maxRows: 0, nextAlias: 1 };
   return orderAt(level, [], relation, alias);
 }

@@ -41,7 +41,12 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     const body = request.body ? request.body.value : {};
     args = isJsonObject(body) ? body : { '': body };
   }
-  const fn = pickFunction(cache, schema, name, Object.keys(args).filter((k) => k !== ''));
+  const fn = pickFunction(
+    cache,
+    schema,
+    name,
+    Object.keys(args).filter((k) => k !== ''),
+  );
   const singleArg = fn.args.length === 1 && fn.args[0]?.name === '';
   const filters = parseReadQuery(filterParams);
   if (request.range instanceof ApiError) throw request.range;
@@ -51,12 +56,16 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
   const passed = fn.args.filter((a) => a.name in args);
   // The arguments travel as one JSON parameter, added only when something reads it: a function
   // called without arguments has no parameter at all.
-  const payload = singleArg || passed.length > 0 ? params.add(stringifyJson(singleArg ? (args[''] ?? args) : args)) : '';
+  const payload =
+    singleArg || passed.length > 0 ? params.add(stringifyJson(singleArg ? (args[''] ?? args) : args)) : '';
   // Declared types come from the catalog (format_type), never from the request.
   const call = singleArg
     ? `${ident(fn.schema)}.${ident(fn.name)}(${payload}::${fn.args[0]?.type ?? 'json'})`
     : `${ident(fn.schema)}.${ident(fn.name)}(${passed.map((a) => `${ident(a.name)} := _a.${ident(a.name)}`).join(', ')})`;
-  const from = singleArg || passed.length === 0 ? '' : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
+  const from =
+    singleArg || passed.length === 0
+      ? ''
+      : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
 
   let text: string;
   let capped = false;
@@ -79,7 +88,13 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
       text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
     }
   }
-  return { text, values: params.values, capped, returnsVoid: fn.returnType === 'void', readOnly: isGet || fn.volatility !== 'volatile' };
+  return {
+    text,
+    values: params.values,
+    capped,
+    returnsVoid: fn.returnType === 'void',
+    readOnly: isGet || fn.volatility !== 'volatile',
+  };
 }
 
 export function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
@@ -89,18 +104,30 @@ export function pickFunction(cache: SchemaCache, schema: string, name: string, g
     return given.every((g) => names.has(g)) && f.args.every((a) => a.hasDefault || given.includes(a.name));
   });
   // A single unnamed json/jsonb argument takes the whole body (Prefer: params=single-object).
-  const single = overloads.filter((f) => f.args.length === 1 && f.args[0]?.name === '' && /^jsonb?$/.test(f.args[0]?.type ?? ''));
+  const single = overloads.filter(
+    (f) => f.args.length === 1 && f.args[0]?.name === '' && /^jsonb?$/.test(f.args[0]?.type ?? ''),
+  );
   const found = fits.length ? fits : single;
   if (found.length === 1) return found[0] as DbFunction;
   if (found.length > 1) {
-    throw new ApiError(300, 'PGRST203', `Could not choose the best candidate function between: ${found.map((f) => `${schema}.${name}(${f.args.map((a) => `${a.name} => ${a.type}`).join(', ')})`).join(', ')}`, {
-      hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-    });
+    throw new ApiError(
+      300,
+      'PGRST203',
+      `Could not choose the best candidate function between: ${found.map((f) => `${schema}.${name}(${f.args.map((a) => `${a.name} => ${a.type}`).join(', ')})`).join(', ')}`,
+      {
+        hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
+      },
+    );
   }
-  throw new ApiError(404, 'PGRST202', `Could not find the function ${schema}.${name}${given.length ? `(${given.join(', ')})` : ' without parameters'} in the schema cache`, {
-    details: `Searched for the function ${schema}.${name}${given.length ? ` with parameters ${given.join(', ')}` : ' without parameters'}, but no matches were found in the schema cache.`,
-    hint: null,
-  });
+  throw new ApiError(
+    404,
+    'PGRST202',
+    `Could not find the function ${schema}.${name}${given.length ? `(${given.join(', ')})` : ' without parameters'} in the schema cache`,
+    {
+      details: `Searched for the function ${schema}.${name}${given.length ? ` with parameters ${given.join(', ')}` : ' without parameters'}, but no matches were found in the schema cache.`,
+      hint: null,
+    },
+  );
 }
 
 /** The relation whose columns a set-returning function yields (a table type), or an open one. */
@@ -108,14 +135,34 @@ function resultRelation(cache: SchemaCache, fn: DbFunction): Relation {
   const typeName = fn.returnType.replace(/^setof\s+/i, '').replaceAll('"', '');
   const [maybeSchema, maybeName] = typeName.includes('.') ? typeName.split('.') : [fn.schema, typeName];
   const table = cache.relation(maybeSchema ?? fn.schema, maybeName ?? typeName);
-  return table ?? { schema: fn.schema, name: fn.name, kind: 'view', columns: new Map(), primaryKey: [], insertable: false, dynamicColumns: true };
+  return (
+    table ?? {
+      schema: fn.schema,
+      name: fn.name,
+      kind: 'view',
+      columns: new Map(),
+      primaryKey: [],
+      insertable: false,
+      dynamicColumns: true,
+    }
+  );
 }
 
-function planRows(cache: SchemaCache, relation: Relation, query: ReadQuery, params: Params, source: string, maxRows: number): string {
+function planRows(
+  cache: SchemaCache,
+  relation: Relation,
+  query: ReadQuery,
+  params: Params,
+  source: string,
+  maxRows: number,
+): string {
   const root = query.ranges.find((r) => r.path.length === 0);
   const limited: ReadQuery = {
     ...query,
-    ranges: [...query.ranges.filter((r) => r.path.length > 0), { path: [], limit: Math.min(root?.limit ?? maxRows, maxRows), offset: root?.offset }],
+    ranges: [
+      ...query.ranges.filter((r) => r.path.length > 0),
+      { path: [], limit: Math.min(root?.limit ?? maxRows, maxRows), offset: root?.offset },
+    ],
   };
   return planRepresentation(cache, relation, limited, params, source, maxRows, true);
 }

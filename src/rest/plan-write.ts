@@ -29,7 +29,12 @@ export interface WriteInput {
 }
 
 function missingColumn(relation: Relation, name: string): ApiError {
-  return new ApiError(400, 'PGRST204', `Could not find the '${name}' column of '${relation.name}' in the schema cache`, { details: null, hint: null });
+  return new ApiError(
+    400,
+    'PGRST204',
+    `Could not find the '${name}' column of '${relation.name}' in the schema cache`,
+    { details: null, hint: null },
+  );
 }
 
 /** What the written rows give back: whole rows for the body or the Location header, else a count. */
@@ -77,10 +82,17 @@ function targetRows(input: WriteInput, params: Params): string {
   if (!range) return rootWhere(input, params);
   const hasOrder = input.query.order.some((o) => o.path.length === 0 && o.terms.length > 0);
   if (!hasOrder) {
-    throw new ApiError(400, 'PGRST109', "A 'limit' was applied without an explicit 'order'", { details: null, hint: "Apply an 'order' using unique column(s)" });
+    throw new ApiError(400, 'PGRST109', "A 'limit' was applied without an explicit 'order'", {
+      details: null,
+      hint: "Apply an 'order' using unique column(s)",
+    });
   }
   if (input.relation.kind !== 'table' && input.relation.kind !== 'partitioned_table') {
-    throw new ApiError(400, 'PGRST109', `'limit' on a PATCH or DELETE needs a table; ${input.relation.name} is a ${input.relation.kind.replace('_', ' ')}`);
+    throw new ApiError(
+      400,
+      'PGRST109',
+      `'limit' on a PATCH or DELETE needs a table; ${input.relation.name} is a ${input.relation.kind.replace('_', ' ')}`,
+    );
   }
   const order = rootOrderSql(input.cache, input.relation, input.query, params, 's');
   const limit = range.limit !== undefined ? ` limit ${params.add(range.limit)}` : '';
@@ -99,17 +111,27 @@ function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][
  * type. Rows that lack a column get NULL, or, with Prefer: missing=default, the column's default:
  * rows are grouped by the keys they have and each group is its own INSERT naming only those.
  */
-export function planInsert(input: WriteInput, body: unknown, columnsParam: string | undefined, onConflict: string | undefined): SqlPlan {
+export function planInsert(
+  input: WriteInput,
+  body: unknown,
+  columnsParam: string | undefined,
+  onConflict: string | undefined,
+): SqlPlan {
   checkPaths(input.query);
   const rows = (Array.isArray(body) ? body : [body]) as unknown[];
   if (!rows.every(isJsonObject)) {
-    throw new ApiError(400, 'PGRST102', 'All object keys must match', { details: 'The body must be a JSON object or an array of objects' });
+    throw new ApiError(400, 'PGRST102', 'All object keys must match', {
+      details: 'The body must be a JSON object or an array of objects',
+    });
   }
   const objects = rows as JsonObject[];
   const { relation } = input;
   let columns: string[];
   if (columnsParam !== undefined) {
-    columns = columnsParam.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1')).filter((c) => c !== '');
+    columns = columnsParam
+      .split(',')
+      .map((c) => c.trim().replace(/^"(.*)"$/, '$1'))
+      .filter((c) => c !== '');
   } else {
     columns = Object.keys(objects[0] ?? {});
     const key = columns.slice().sort().join('\u0000');
@@ -138,25 +160,40 @@ export function planInsert(input: WriteInput, body: unknown, columnsParam: strin
     return `insert into ${qualified(relation)} as t (${names}) select ${names} from json_populate_recordset(null::${qualified(relation)}, ${params.add(stringifyJson(picked))}::json)${conflict}`;
   });
   if (inserts.length === 1 || objects.length === 0) {
-    return finish(input, params, inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`);
+    return finish(
+      input,
+      params,
+      inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`,
+    );
   }
   // Several groups: each INSERT is its own CTE; `source` is their union.
   const returning = returningClause(input);
   const ctes = inserts.map((sql, i) => `g${i} as (${sql} ${returning})`).join(', ');
   const union = inserts.map((_, i) => `select * from g${i}`).join(' union all ');
   const plan = finish(input, params, 'SOURCE');
-  return { ...plan, text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`) };
+  return {
+    ...plan,
+    text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`),
+  };
 }
 
-function conflictClause(input: WriteInput, relation: Relation, onConflict: string | undefined, columns: string[]): string {
+function conflictClause(
+  input: WriteInput,
+  relation: Relation,
+  onConflict: string | undefined,
+  columns: string[],
+): string {
   if (!input.prefer.resolution) return '';
   const target = onConflict !== undefined ? onConflict.split(',').map((c) => c.trim()) : relation.primaryKey;
-  if (target.length === 0) throw new ApiError(400, 'PGRST100', `on_conflict is required: ${relation.name} has no primary key`);
+  if (target.length === 0)
+    throw new ApiError(400, 'PGRST100', `on_conflict is required: ${relation.name} has no primary key`);
   for (const c of target) if (!relation.columns.has(c)) throw missingColumn(relation, c);
   const list = target.map(ident).join(', ');
   if (input.prefer.resolution === 'ignore-duplicates') return ` on conflict (${list}) do nothing`;
   const updates = columns.filter((c) => !target.includes(c)).map((c) => `${ident(c)} = excluded.${ident(c)}`);
-  return updates.length ? ` on conflict (${list}) do update set ${updates.join(', ')}` : ` on conflict (${list}) do nothing`;
+  return updates.length
+    ? ` on conflict (${list}) do update set ${updates.join(', ')}`
+    : ` on conflict (${list}) do nothing`;
 }
 
 /** PATCH: the body's keys are the columns set; filters choose the rows. */

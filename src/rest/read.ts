@@ -13,8 +13,15 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
   // The token first: without a valid one, nothing about the schema is revealed.
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
-  const request = parseRestRequest(await readRestInput(c, 'relation'), ctx.services.config.rest.schemas, cache) as ReadRequest;
-  const plan = planRead(cache, request.relation, request.query, { count: request.prefer.count, maxRows: ctx.services.config.rest.maxRows });
+  const request = parseRestRequest(
+    await readRestInput(c, 'relation'),
+    ctx.services.config.rest.schemas,
+    cache,
+  ) as ReadRequest;
+  const plan = planRead(cache, request.relation, request.query, {
+    count: request.prefer.count,
+    maxRows: ctx.services.config.rest.maxRows,
+  });
   const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true });
   return respondRead(c, request, row);
 }

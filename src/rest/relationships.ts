@@ -31,7 +31,9 @@ function candidates(cache: SchemaCache, parent: Relation, target: Relation): Rel
     if (is(fk, target.schema, target.name, parent.schema, parent.name)) found.push({ kind: 'one-to-many', target, fk });
   }
   // Junctions: a third table with a foreign key to each side.
-  const toParent = cache.foreignKeys(parent.schema, parent.name).filter((fk) => fk.refSchema === parent.schema && fk.refTable === parent.name);
+  const toParent = cache
+    .foreignKeys(parent.schema, parent.name)
+    .filter((fk) => fk.refSchema === parent.schema && fk.refTable === parent.name);
   for (const a of toParent) {
     if (a.table === parent.name && a.schema === parent.schema) continue;
     const junction = cache.relation(a.schema, a.table);
@@ -46,8 +48,13 @@ function candidates(cache: SchemaCache, parent: Relation, target: Relation): Rel
 }
 
 function matchesHint(r: Relationship, hint: string): boolean {
-  if (r.kind === 'many-to-many') return r.junction.name === hint || r.toParent.name === hint || r.toTarget.name === hint;
-  return r.fk.name === hint || (r.fk.columns.length === 1 && r.fk.columns[0] === hint) || (r.kind === 'many-to-one' && r.fk.refColumns[0] === hint && r.fk.columns.length === 1);
+  if (r.kind === 'many-to-many')
+    return r.junction.name === hint || r.toParent.name === hint || r.toTarget.name === hint;
+  return (
+    r.fk.name === hint ||
+    (r.fk.columns.length === 1 && r.fk.columns[0] === hint) ||
+    (r.kind === 'many-to-one' && r.fk.refColumns[0] === hint && r.fk.columns.length === 1)
+  );
 }
 
 export function resolveRelationship(cache: SchemaCache, parent: Relation, embed: SelectEmbed): Relationship {
@@ -59,7 +66,12 @@ export function resolveRelationship(cache: SchemaCache, parent: Relation, embed:
     // PostgREST also embeds through a foreign key's name or its column: `author_id(*)`.
     found = cache
       .foreignKeys(parent.schema, parent.name)
-      .filter((fk) => fk.schema === parent.schema && fk.table === parent.name && (fk.name === embed.relation || (fk.columns.length === 1 && fk.columns[0] === embed.relation)))
+      .filter(
+        (fk) =>
+          fk.schema === parent.schema &&
+          fk.table === parent.name &&
+          (fk.name === embed.relation || (fk.columns.length === 1 && fk.columns[0] === embed.relation)),
+      )
       .flatMap((fk) => {
         const to = cache.relation(fk.refSchema, fk.refTable);
         return to ? [{ kind: 'many-to-one' as const, target: to, fk }] : [];
@@ -79,7 +91,10 @@ export function resolveRelationship(cache: SchemaCache, parent: Relation, embed:
       found.map((r) => ({
         cardinality: r.kind,
         embedding: `${parent.name} with ${r.target.name}`,
-        relationship: r.kind === 'many-to-many' ? `${r.junction.name} using ${r.toParent.name} and ${r.toTarget.name}` : `${r.fk.name} using ${r.fk.table}(${r.fk.columns.join(', ')}) and ${r.fk.refTable}(${r.fk.refColumns.join(', ')})`,
+        relationship:
+          r.kind === 'many-to-many'
+            ? `${r.junction.name} using ${r.toParent.name} and ${r.toTarget.name}`
+            : `${r.fk.name} using ${r.fk.table}(${r.fk.columns.join(', ')}) and ${r.fk.refTable}(${r.fk.refColumns.join(', ')})`,
       })),
     ),
     hint: `Try changing '${embed.relation}' to one of the following: ${found.map((r) => `'${embed.relation}!${r.kind === 'many-to-many' ? r.junction.name : r.fk.name}'`).join(', ')}. Find the desired relationship in the 'details' key.`,

@@ -104,7 +104,11 @@ export type RestRequest = ReadRequest | WriteRequest | RpcRequest;
 
 const SINGLE = 'application/vnd.pgrst.object+json';
 
-const WRITE_ACTIONS: Readonly<Record<string, WriteRequest['action']>> = { POST: 'insert', PATCH: 'update', DELETE: 'delete' };
+const WRITE_ACTIONS: Readonly<Record<string, WriteRequest['action']>> = {
+  POST: 'insert',
+  PATCH: 'update',
+  DELETE: 'delete',
+};
 
 /** `cache` resolves the table or view (its 404 comes before any query-string error). */
 export function parseRestRequest(input: RestInput, schemas: readonly string[], cache: SchemaCache): RestRequest {
@@ -138,7 +142,16 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   const prefer = parsePrefer(input.headers.prefer);
   const query = parseReadQuery(input.search);
   if (action === 'read') {
-    return { action, schema, prefer, single, head, relation, query: withRange(query, parseRange(input.headers.range)), csv: accept.startsWith('text/csv') };
+    return {
+      action,
+      schema,
+      prefer,
+      single,
+      head,
+      relation,
+      query: withRange(query, parseRange(input.headers.range)),
+      csv: accept.startsWith('text/csv'),
+    };
   }
   return {
     action,
@@ -186,7 +199,11 @@ export function parseJsonBody(text: string): JsonBody {
   } catch (err) {
     throw new ApiError(400, 'PGRST102', 'Empty or invalid json', { details: (err as Error).message, hint: null });
   }
-  if (jsonDepthExceeds(value)) throw new ApiError(400, 'PGRST102', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { details: null, hint: null });
+  if (jsonDepthExceeds(value))
+    throw new ApiError(400, 'PGRST102', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
+      details: null,
+      hint: null,
+    });
   return { text, value };
 }
 
@@ -194,10 +211,16 @@ export function parseJsonBody(text: string): JsonBody {
 export function parseRange(header: string | undefined): ItemRange | undefined {
   if (!header) return undefined;
   const match = /^(?:items=)?(\d+)-(\d*)$/.exec(header.trim());
-  if (!match) throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', { details: `"${header.slice(0, 40)}" is not a range like 0-9` });
+  if (!match)
+    throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', {
+      details: `"${header.slice(0, 40)}" is not a range like 0-9`,
+    });
   const from = Number(match[1]);
   const to = match[2] === '' ? undefined : Number(match[2]);
-  if (to !== undefined && to < from) throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', { details: 'The lower boundary must be lower than or equal to the upper boundary' });
+  if (to !== undefined && to < from)
+    throw new ApiError(416, 'PGRST103', 'Requested range not satisfiable', {
+      details: 'The lower boundary must be lower than or equal to the upper boundary',
+    });
   return { offset: from, limit: to === undefined ? undefined : to - from + 1 };
 }
 

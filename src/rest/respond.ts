@@ -13,7 +13,10 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** PostgREST's 406 when one object was asked for and `rows` came. */
 export function notSingle(rows: number): ApiError {
-  return new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', { details: `The result contains ${rows} rows`, hint: null });
+  return new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', {
+    details: `The result contains ${rows} rows`,
+    hint: null,
+  });
 }
 
 export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Response {
@@ -27,7 +30,14 @@ export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Res
     return respondSingle(c, request, 200, row.body);
   }
   const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
-  if (request.csv) return respond(c, request, partial ? 206 : 200, toCsv(parseJson(row.body) as Record<string, unknown>[]), 'text/csv; charset=utf-8');
+  if (request.csv)
+    return respond(
+      c,
+      request,
+      partial ? 206 : 200,
+      toCsv(parseJson(row.body) as Record<string, unknown>[]),
+      'text/csv; charset=utf-8',
+    );
   return respond(c, request, partial ? 206 : 200, row.body, JSON_TYPE);
 }
 
@@ -45,7 +55,8 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   const insert = request.action === 'insert';
   c.header('content-range', insert ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
   const status = insert ? 201 : 200;
-  if (request.location && row.location !== null) c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
+  if (request.location && row.location !== null)
+    c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
   if (!request.representation) return c.body(null, insert ? 201 : 204);
   if (request.single) return respondSingle(c, request, status, row.body);
   return respond(c, request, status, row.body, JSON_TYPE);
@@ -64,7 +75,13 @@ export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, return
 }
 
 /** HEAD answers the headers a GET would, and no body. */
-function respond(c: Context, request: { readonly head: boolean }, status: 200 | 201 | 206, body: string, contentType: string): Response {
+function respond(
+  c: Context,
+  request: { readonly head: boolean },
+  status: 200 | 201 | 206,
+  body: string,
+  contentType: string,
+): Response {
   c.header('content-type', contentType);
   return request.head ? c.body(null, status) : c.body(body, status);
 }

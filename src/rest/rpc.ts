@@ -12,8 +12,16 @@ import { respondRpc } from './respond.js';
 export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Response> {
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
-  const request = parseRestRequest(await readRestInput(c, 'function'), ctx.services.config.rest.schemas, cache) as RpcRequest;
+  const request = parseRestRequest(
+    await readRestInput(c, 'function'),
+    ctx.services.config.rest.schemas,
+    cache,
+  ) as RpcRequest;
   const plan = planRpc(cache, request, ctx.services.config.rest.maxRows);
-  const row = await execute<ReadRow>(ctx, claims, plan, { prefer: request.prefer, readOnly: plan.readOnly, mayExceedCap: true });
+  const row = await execute<ReadRow>(ctx, claims, plan, {
+    prefer: request.prefer,
+    readOnly: plan.readOnly,
+    mayExceedCap: true,
+  });
   return respondRpc(c, request, row, plan.returnsVoid);
 }

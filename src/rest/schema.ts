@@ -60,12 +60,50 @@ export interface SchemaCache {
 }
 
 interface RawCache {
-  relations: { schema: string; name: string; kind: string; insertable: boolean; pk: string[] | null; columns: { name: string; type: string; nullable: boolean; has_default: boolean; generated: boolean }[] }[] | null;
-  fks: { name: string; schema: string; table: string; columns: string[]; ref_schema: string; ref_table: string; ref_columns: string[] }[] | null;
-  functions: { schema: string; name: string; arg_names: string[] | null; arg_types: string[] | null; arg_modes: string[] | null; defaults: number; return_type: string; returns_set: boolean; returns_composite: boolean; volatility: string }[] | null;
+  relations:
+    | {
+        schema: string;
+        name: string;
+        kind: string;
+        insertable: boolean;
+        pk: string[] | null;
+        columns: { name: string; type: string; nullable: boolean; has_default: boolean; generated: boolean }[];
+      }[]
+    | null;
+  fks:
+    | {
+        name: string;
+        schema: string;
+        table: string;
+        columns: string[];
+        ref_schema: string;
+        ref_table: string;
+        ref_columns: string[];
+      }[]
+    | null;
+  functions:
+    | {
+        schema: string;
+        name: string;
+        arg_names: string[] | null;
+        arg_types: string[] | null;
+        arg_modes: string[] | null;
+        defaults: number;
+        return_type: string;
+        returns_set: boolean;
+        returns_composite: boolean;
+        volatility: string;
+      }[]
+    | null;
 }
 
-const KINDS: Record<string, Relation['kind']> = { r: 'table', v: 'view', m: 'materialized_view', f: 'foreign_table', p: 'partitioned_table' };
+const KINDS: Record<string, Relation['kind']> = {
+  r: 'table',
+  v: 'view',
+  m: 'materialized_view',
+  f: 'foreign_table',
+  p: 'partitioned_table',
+};
 const VOLATILITY: Record<string, DbFunction['volatility']> = { i: 'immutable', s: 'stable', v: 'volatile' };
 
 const INTROSPECT = `
@@ -118,14 +156,26 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       insertable: r.insertable,
       primaryKey: r.pk ?? [],
       columns: new Map(
-        (r.columns ?? []).map((c) => [c.name, { name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.has_default, generated: c.generated }]),
+        (r.columns ?? []).map((c) => [
+          c.name,
+          { name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.has_default, generated: c.generated },
+        ]),
       ),
     });
   }
   const fks = new Map<string, ForeignKey[]>();
   for (const f of raw?.fks ?? []) {
-    const fk: ForeignKey = { name: f.name, schema: f.schema, table: f.table, columns: f.columns, refSchema: f.ref_schema, refTable: f.ref_table, refColumns: f.ref_columns };
-    for (const key of new Set([`${f.schema}.${f.table}`, `${f.ref_schema}.${f.ref_table}`])) fks.set(key, [...(fks.get(key) ?? []), fk]);
+    const fk: ForeignKey = {
+      name: f.name,
+      schema: f.schema,
+      table: f.table,
+      columns: f.columns,
+      refSchema: f.ref_schema,
+      refTable: f.ref_table,
+      refColumns: f.ref_columns,
+    };
+    for (const key of new Set([`${f.schema}.${f.table}`, `${f.ref_schema}.${f.ref_table}`]))
+      fks.set(key, [...(fks.get(key) ?? []), fk]);
   }
   const functions = new Map<string, DbFunction[]>();
   for (const f of raw?.functions ?? []) {

@@ -14,13 +14,30 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
   // The token first: without a valid one, nothing about the schema is revealed.
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
-  const request = parseRestRequest(await readRestInput(c, 'relation'), ctx.services.config.rest.schemas, cache) as WriteRequest;
+  const request = parseRestRequest(
+    await readRestInput(c, 'relation'),
+    ctx.services.config.rest.schemas,
+    cache,
+  ) as WriteRequest;
   const { relation, query, prefer, representation, location } = request;
   const { maxRows, maxResponseBytes } = ctx.services.config.rest;
-  const input: WriteInput = { cache, relation, query, prefer, representation, location, maxRows, maxBytes: maxResponseBytes };
+  const input: WriteInput = {
+    cache,
+    relation,
+    query,
+    prefer,
+    representation,
+    location,
+    maxRows,
+    maxBytes: maxResponseBytes,
+  };
   const body = request.body?.value;
   const plan =
-    request.action === 'insert' ? planInsert(input, body, request.columns, request.onConflict) : request.action === 'update' ? planUpdate(input, body) : planDelete(input);
+    request.action === 'insert'
+      ? planInsert(input, body, request.columns, request.onConflict)
+      : request.action === 'update'
+        ? planUpdate(input, body)
+        : planDelete(input);
   const row = await execute<ReadRow & { location: string | null }>(ctx, claims, plan, {
     prefer,
     mayExceedCap: representation,
@@ -37,7 +54,10 @@ function affectedCheck(request: WriteRequest): ((row: ReadRow) => void) | undefi
   return (r) => {
     const affected = Number(r.page);
     if (strict && affected > (prefer.maxAffected ?? Infinity)) {
-      throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, { details: `The query affects ${affected} rows`, hint: null });
+      throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, {
+        details: `The query affects ${affected} rows`,
+        hint: null,
+      });
     }
     if (single && representation && affected !== 1) throw notSingle(affected);
   };

@@ -18,16 +18,20 @@ export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
   if (search.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('search'));
   const column = c.req.query('sortColumn') ?? 'name';
   const order = (c.req.query('sortOrder') ?? 'asc').toLowerCase();
-  if (!SORTABLE.has(column)) throw StorageErrors.invalidRequest(`sortColumn must be one of ${[...SORTABLE].join(', ')}`);
+  if (!SORTABLE.has(column))
+    throw StorageErrors.invalidRequest(`sortColumn must be one of ${[...SORTABLE].join(', ')}`);
   if (order !== 'asc' && order !== 'desc') throw StorageErrors.invalidRequest('sortOrder must be asc or desc');
   // `column` and `order` are checked against fixed lists above; values are parameters.
-  const rows = await asCaller(ctx, claims, async (tx) =>
-    (
-      await tx.query(
-        `select ${BUCKET_COLUMNS} from storage.buckets where ($1 = '' or name ilike '%' || replace(replace(replace($1, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') order by ${column} ${order}, id limit $2 offset $3`,
-        [search, limit ?? null, offset],
-      )
-    ).rows,
+  const rows = await asCaller(
+    ctx,
+    claims,
+    async (tx) =>
+      (
+        await tx.query(
+          `select ${BUCKET_COLUMNS} from storage.buckets where ($1 = '' or name ilike '%' || replace(replace(replace($1, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') order by ${column} ${order}, id limit $2 offset $3`,
+          [search, limit ?? null, offset],
+        )
+      ).rows,
     true,
   );
   return respondJson(c, rows);
@@ -36,7 +40,12 @@ export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
 export async function getBucket(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const id = validBucketId(c.req.param('id'));
-  const row = await asCaller(ctx, claims, async (tx) => (await tx.query(`select ${BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0], true);
+  const row = await asCaller(
+    ctx,
+    claims,
+    async (tx) => (await tx.query(`select ${BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0],
+    true,
+  );
   if (!row) throw StorageErrors.bucketNotFound();
   return respondJson(c, row);
 }
@@ -72,7 +81,12 @@ export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
   if (body.file_size_limit !== undefined) set('file_size_limit', parseFileSizeLimit(body.file_size_limit));
   if (body.allowed_mime_types !== undefined) set('allowed_mime_types', mimeList(body.allowed_mime_types));
   sets.push('updated_at = now()');
-  const updated = await asCaller(ctx, claims, async (tx) => (await tx.query(`update storage.buckets set ${sets.join(', ')} where id = $1 returning id`, values)).rowCount);
+  const updated = await asCaller(
+    ctx,
+    claims,
+    async (tx) =>
+      (await tx.query(`update storage.buckets set ${sets.join(', ')} where id = $1 returning id`, values)).rowCount,
+  );
   if (!updated) throw StorageErrors.bucketNotFound();
   return respondJson(c, { message: 'Successfully updated' });
 }
@@ -81,7 +95,8 @@ export async function emptyBucket(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const id = validBucketId(c.req.param('id'));
   const removed = await asCaller(ctx, claims, async (tx) => {
-    if ((await tx.query('select 1 from storage.buckets where id = $1', [id])).rowCount === 0) throw StorageErrors.bucketNotFound();
+    if ((await tx.query('select 1 from storage.buckets where id = $1', [id])).rowCount === 0)
+      throw StorageErrors.bucketNotFound();
     return deleteObjectRows(tx, 'bucket_id = $1', [id]);
   });
   // After the commit: a failed removal leaves unreferenced bytes, never a row without its bytes.
@@ -110,8 +125,15 @@ export async function deleteBucket(ctx: StorageContext, c: StorageHttp) {
 
 /** Deletes object rows matching `where` as the caller; the stored keys to remove after commit. */
 export async function deleteObjectRows(tx: Tx, where: string, values: unknown[]): Promise<ObjectKey[]> {
-  const rows = (await tx.query<{ bucket_id: string; name: string; version: string | null }>(`delete from storage.objects where ${where} returning bucket_id, name, version`, values)).rows;
-  return rows.filter((r) => r.version).map((r) => ({ bucket: r.bucket_id, name: r.name, version: r.version as string }));
+  const rows = (
+    await tx.query<{ bucket_id: string; name: string; version: string | null }>(
+      `delete from storage.objects where ${where} returning bucket_id, name, version`,
+      values,
+    )
+  ).rows;
+  return rows
+    .filter((r) => r.version)
+    .map((r) => ({ bucket: r.bucket_id, name: r.name, version: r.version as string }));
 }
 
 function mimeList(value: unknown): string[] | null {

@@ -23,7 +23,8 @@ export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise
   const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), c.get('apikeyRole'));
   if (check.ok) return check.claims;
   // withClaims would refuse another role too; this gives the refusal storage-api's shape.
-  if (check.problem.kind === 'not_api_role') throw StorageErrors.accessDenied(`role "${check.problem.role.slice(0, 64)}" is not allowed`);
+  if (check.problem.kind === 'not_api_role')
+    throw StorageErrors.accessDenied(`role "${check.problem.role.slice(0, 64)}" is not allowed`);
   throw StorageErrors.invalidJwt(jwtMessage(check.problem));
 }
 
@@ -38,11 +39,18 @@ export function jwtMessage(problem: TokenProblem): string {
 /** The user id the claims name, as storage.objects.owner (uuid) wants it, or null. */
 export function ownerOf(claims: Claims): string | null {
   const sub = claims.sub;
-  return typeof sub === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub) ? sub : null;
+  return typeof sub === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub)
+    ? sub
+    : null;
 }
 
 /** Runs `fn` as the caller; PostgreSQL's refusals become storage-api's errors. */
-export async function asCaller<T>(ctx: StorageContext, claims: Claims, fn: (tx: Tx) => Promise<T>, readOnly = false): Promise<T> {
+export async function asCaller<T>(
+  ctx: StorageContext,
+  claims: Claims,
+  fn: (tx: Tx) => Promise<T>,
+  readOnly = false,
+): Promise<T> {
   try {
     return await ctx.services.db.withClaims(claims, fn, { readOnly });
   } catch (err) {
@@ -56,14 +64,21 @@ interface PgError extends Error {
 }
 
 function isPgError(err: unknown): err is PgError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as unknown as { code: string }).code);
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as unknown as { code: string }).code)
+  );
 }
 
 /** storage-api maps an RLS refusal to 403 "Unauthorized" with PostgreSQL's message, a duplicate to 409. */
 export function fromPg(err: unknown): unknown {
   if (!isPgError(err)) return err;
   if (err.code === '42501') return StorageErrors.accessDenied(err.message);
-  if (err.code === '23505') return err.constraint === 'buckets_pkey' || err.constraint === 'bname' ? StorageErrors.bucketExists() : StorageErrors.objectExists();
+  if (err.code === '23505')
+    return err.constraint === 'buckets_pkey' || err.constraint === 'bname'
+      ? StorageErrors.bucketExists()
+      : StorageErrors.objectExists();
   if (err.code === '23503') return StorageErrors.bucketNotFound();
   // NUL that got past readJsonBody (22021/22P05) is answered by platform/refused-text.ts, for every module.
   return err;
@@ -113,7 +128,8 @@ export async function readJsonBody(c: StorageHttp): Promise<Record<string, unkno
   } catch {
     throw StorageErrors.invalidRequest('Body is not valid JSON');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw StorageErrors.invalidRequest('Body must be a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw StorageErrors.invalidRequest('Body must be a JSON object');
   // Every name, prefix and option in a storage body reaches PostgreSQL as text or jsonb.
   const nul = nulAt(value);
   if (nul !== undefined) throw StorageErrors.invalidRequest(nulMessage(nul));

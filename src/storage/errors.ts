@@ -6,9 +6,18 @@
  */
 import { ApiError } from '../errors.js';
 
-export function storageError(statusCode: number, code: string, error: string, message: string, headers?: Record<string, string>): ApiError {
+export function storageError(
+  statusCode: number,
+  code: string,
+  error: string,
+  message: string,
+  headers?: Record<string, string>,
+): ApiError {
   const http = statusCode >= 500 ? 500 : 400;
-  return new ApiError(http, error, message, { fields: { statusCode: String(statusCode), code }, ...(headers && { headers }) });
+  return new ApiError(http, error, message, {
+    fields: { statusCode: String(statusCode), code },
+    ...(headers && { headers }),
+  });
 }
 
 export const StorageErrors = {
@@ -16,16 +25,22 @@ export const StorageErrors = {
   objectNotFound: () => storageError(404, 'NoSuchKey', 'not_found', 'Object not found'),
   objectExists: () => storageError(409, 'KeyAlreadyExists', 'Duplicate', 'The resource already exists'),
   bucketExists: () => storageError(409, 'BucketAlreadyExists', 'Duplicate', 'The resource already exists'),
-  bucketNotEmpty: () => storageError(409, 'ResourceNotEmpty', 'ResourceNotEmpty', 'The bucket you tried to delete is not empty'),
+  bucketNotEmpty: () =>
+    storageError(409, 'ResourceNotEmpty', 'ResourceNotEmpty', 'The bucket you tried to delete is not empty'),
   invalidBucketName: () => storageError(400, 'InvalidBucketName', 'Invalid Input', 'Bucket name invalid'),
   invalidKey: (key: string) => storageError(400, 'InvalidKey', 'InvalidKey', `Invalid key: ${printable(key)}`),
   // The request is closed after the answer: the rest of the body is not read.
-  tooLarge: () => storageError(413, 'EntityTooLarge', 'Payload too large', 'The object exceeded the maximum allowed size', { connection: 'close' }),
-  invalidMimeType: (mime: string) => storageError(415, 'InvalidMimeType', 'invalid_mime_type', `mime type ${printable(mime)} is not supported`),
+  tooLarge: () =>
+    storageError(413, 'EntityTooLarge', 'Payload too large', 'The object exceeded the maximum allowed size', {
+      connection: 'close',
+    }),
+  invalidMimeType: (mime: string) =>
+    storageError(415, 'InvalidMimeType', 'invalid_mime_type', `mime type ${printable(mime)} is not supported`),
   accessDenied: (message: string) => storageError(403, 'AccessDenied', 'Unauthorized', message),
   invalidJwt: (message: string) => storageError(400, 'InvalidJWT', 'InvalidJWT', message),
   invalidSignature: (message: string) => storageError(400, 'InvalidSignature', 'InvalidSignature', message),
-  missingParameter: (name: string) => storageError(400, 'MissingParameter', 'MissingParameter', `Missing Required Parameter ${name}`),
+  missingParameter: (name: string) =>
+    storageError(400, 'MissingParameter', 'MissingParameter', `Missing Required Parameter ${name}`),
   invalidRequest: (message: string) => storageError(400, 'InvalidRequest', 'InvalidRequest', message),
   invalidRange: () => storageError(400, 'InvalidRange', 'invalid_range', 'invalid range provided'),
   noContent: () => storageError(400, 'InvalidRequest', 'InvalidRequest', 'No content provided'),

@@ -20,14 +20,16 @@ export function planList(bucket: string, body: Record<string, unknown>): SqlPlan
   if (prefix.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('prefix'));
   const folder = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   const limit = intOption(body.limit, 'limit', 100);
-  if (limit < 1 || limit > MAX_LIST_LIMIT) throw StorageErrors.invalidRequest(`limit must be between 1 and ${MAX_LIST_LIMIT}`);
+  if (limit < 1 || limit > MAX_LIST_LIMIT)
+    throw StorageErrors.invalidRequest(`limit must be between 1 and ${MAX_LIST_LIMIT}`);
   const offset = intOption(body.offset, 'offset', 0);
   const search = typeof body.search === 'string' ? body.search : '';
   if (search.includes('\u0000')) throw StorageErrors.invalidRequest(nulMessage('search'));
   const sortBy = (body.sortBy ?? {}) as { column?: unknown; order?: unknown };
   const column = typeof sortBy.column === 'string' ? sortBy.column : 'name';
   const order = typeof sortBy.order === 'string' ? sortBy.order.toLowerCase() : 'asc';
-  if (!SORT_COLUMNS.has(column)) throw StorageErrors.invalidRequest(`sortBy.column must be one of ${[...SORT_COLUMNS].join(', ')}`);
+  if (!SORT_COLUMNS.has(column))
+    throw StorageErrors.invalidRequest(`sortBy.column must be one of ${[...SORT_COLUMNS].join(', ')}`);
   if (order !== 'asc' && order !== 'desc') throw StorageErrors.invalidRequest('sortBy.order must be asc or desc');
   // `column` and `order` come from the fixed lists above; every value is a parameter.
   return {
@@ -53,6 +55,7 @@ export function planList(bucket: string, body: Record<string, unknown>): SqlPlan
 function intOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined || value === null) return fallback;
   // Bounded, so PostgreSQL never sees a bigint it cannot hold (that would be a 500, not a 400).
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1_000_000_000) throw StorageErrors.invalidRequest(`${name} must be a whole number from 0 to 1000000000`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1_000_000_000)
+    throw StorageErrors.invalidRequest(`${name} must be a whole number from 0 to 1000000000`);
   return value;
 }

@@ -11,14 +11,16 @@ const BUCKET_ID = /^[A-Za-z0-9_!\-.*'() &$@=;:+,?]{1,100}$/;
 export const MAX_KEY_BYTES = 1024;
 
 export function validBucketId(id: unknown): string {
-  if (typeof id !== 'string' || !BUCKET_ID.test(id) || id === '.' || id === '..') throw StorageErrors.invalidBucketName();
+  if (typeof id !== 'string' || !BUCKET_ID.test(id) || id === '.' || id === '..')
+    throw StorageErrors.invalidBucketName();
   return id;
 }
 
 /** Checks an object name given in a JSON body (move, copy, remove, sign): `folder/file.png`. */
 export function validObjectName(name: unknown): string {
   if (typeof name !== 'string') throw StorageErrors.invalidKey(String(name));
-  if (name === '' || Buffer.byteLength(name) > MAX_KEY_BYTES || /[\u0000-\u001f\u007f\\]/.test(name)) throw StorageErrors.invalidKey(name);
+  if (name === '' || Buffer.byteLength(name) > MAX_KEY_BYTES || /[\u0000-\u001f\u007f\\]/.test(name))
+    throw StorageErrors.invalidKey(name);
   for (const segment of name.split('/')) {
     if (segment === '' || segment === '.' || segment === '..') throw StorageErrors.invalidKey(name);
   }
@@ -71,7 +73,8 @@ export function mimeAllowed(mime: string, allowed: readonly string[] | null): bo
 
 /** A MIME type as a client may send it; anything that does not look like one is refused. */
 export function validMimeType(mime: string): string {
-  if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(mime) || mime.length > 255 || /[\u0000-\u001f\u007f]/.test(mime)) throw StorageErrors.invalidMimeType(mime);
+  if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(mime) || mime.length > 255 || /[\u0000-\u001f\u007f]/.test(mime))
+    throw StorageErrors.invalidMimeType(mime);
   return mime;
 }
 

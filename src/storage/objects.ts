@@ -2,7 +2,17 @@
 import crypto from 'node:crypto';
 import { headerOf } from '../platform/http.js';
 import type { Claims, Tx } from '../db/index.js';
-import { asCaller, callerClaims, fromPg, nodeRequest, ownerOf, rawPathAfter, readJsonBody, type StorageContext, type StorageHttp } from './context.js';
+import {
+  asCaller,
+  callerClaims,
+  fromPg,
+  nodeRequest,
+  ownerOf,
+  rawPathAfter,
+  readJsonBody,
+  type StorageContext,
+  type StorageHttp,
+} from './context.js';
 import { StorageErrors } from './errors.js';
 import { planList } from './list.js';
 import { parseBucketSegment, parseObjectPath, validBucketId, validObjectName } from './names.js';
@@ -38,7 +48,13 @@ async function closingOnRefusal<T>(c: StorageHttp, work: Promise<T>): Promise<T>
 }
 
 /** GET/HEAD of an object: as the caller, from a public bucket, or with a signed token; optionally transformed. */
-export async function downloadObject(ctx: StorageContext, c: StorageHttp, prefix: string, access: Access, render = false) {
+export async function downloadObject(
+  ctx: StorageContext,
+  c: StorageHttp,
+  prefix: string,
+  access: Access,
+  render = false,
+) {
   const { bucket, name } = parseObjectPath(rawPathAfter(c, prefix));
   let row: ObjectRow;
   let transformQuery = new URLSearchParams(new URL(c.req.url).search);
@@ -47,7 +63,8 @@ export async function downloadObject(ctx: StorageContext, c: StorageHttp, prefix
     row = await asCaller(ctx, claims, (tx) => findObject(tx, bucket, name), true);
   } else if (access === 'public') {
     // Public buckets are read past RLS, as on Supabase; a bucket that is not public is "not found".
-    const isPublic = (await ctx.services.db.query('select 1 from storage.buckets where id = $1 and public', [bucket])).rowCount;
+    const isPublic = (await ctx.services.db.query('select 1 from storage.buckets where id = $1 and public', [bucket]))
+      .rowCount;
     if (!isPublic) throw StorageErrors.bucketNotFound();
     row = await findObject(ctx.services.db, bucket, name);
   } else {
@@ -63,11 +80,17 @@ export async function downloadObject(ctx: StorageContext, c: StorageHttp, prefix
 }
 
 /** GET /object/info/<bucket>/<name>: the object's facts (storage-js camelises them). */
-export async function objectInfo(ctx: StorageContext, c: StorageHttp, prefix: string, access: 'authenticated' | 'public') {
+export async function objectInfo(
+  ctx: StorageContext,
+  c: StorageHttp,
+  prefix: string,
+  access: 'authenticated' | 'public',
+) {
   const { bucket, name } = parseObjectPath(rawPathAfter(c, prefix));
   let row: ObjectRow;
   if (access === 'public') {
-    const isPublic = (await ctx.services.db.query('select 1 from storage.buckets where id = $1 and public', [bucket])).rowCount;
+    const isPublic = (await ctx.services.db.query('select 1 from storage.buckets where id = $1 and public', [bucket]))
+      .rowCount;
     if (!isPublic) throw StorageErrors.bucketNotFound();
     row = await findObject(ctx.services.db, bucket, name);
   } else {
@@ -106,7 +129,12 @@ export async function removeObjects(ctx: StorageContext, c: StorageHttp) {
   const bucket = validBucketId(c.req.param('bucket'));
   const body = await readJsonBody(c);
   const names = body.prefixes;
-  if (!Array.isArray(names) || names.length === 0 || names.length > 1000 || !names.every((n) => typeof n === 'string')) {
+  if (
+    !Array.isArray(names) ||
+    names.length === 0 ||
+    names.length > 1000 ||
+    !names.every((n) => typeof n === 'string')
+  ) {
     throw StorageErrors.invalidRequest('prefixes must be a list of 1 to 1000 object names');
   }
   const rows = await asCaller(ctx, claims, async (tx) => {
@@ -116,9 +144,14 @@ export async function removeObjects(ctx: StorageContext, c: StorageHttp) {
     );
     return deleted.rows;
   });
-  const removed: ObjectKey[] = rows.filter((r) => r.version).map((r) => ({ bucket: r.bucket_id as string, name: r.name as string, version: r.version as string }));
+  const removed: ObjectKey[] = rows
+    .filter((r) => r.version)
+    .map((r) => ({ bucket: r.bucket_id as string, name: r.name as string, version: r.version as string }));
   await ctx.store.remove(removed);
-  return respondJson(c, rows.map(({ version: _version, ...row }) => row));
+  return respondJson(
+    c,
+    rows.map(({ version: _version, ...row }) => row),
+  );
 }
 
 interface Transfer {
@@ -128,8 +161,14 @@ interface Transfer {
 
 function transferOf(body: Record<string, unknown>): Transfer {
   const bucket = validBucketId(body.bucketId);
-  const destinationBucket = body.destinationBucket === undefined || body.destinationBucket === null ? bucket : validBucketId(body.destinationBucket);
-  return { from: { bucket, name: validObjectName(body.sourceKey) }, to: { bucket: destinationBucket, name: validObjectName(body.destinationKey) } };
+  const destinationBucket =
+    body.destinationBucket === undefined || body.destinationBucket === null
+      ? bucket
+      : validBucketId(body.destinationBucket);
+  return {
+    from: { bucket, name: validObjectName(body.sourceKey) },
+    to: { bucket: destinationBucket, name: validObjectName(body.destinationKey) },
+  };
 }
 
 async function lockName(tx: Tx, bucket: string, name: string) {
@@ -151,13 +190,18 @@ export async function moveObject(ctx: StorageContext, c: StorageHttp) {
       // Locked: two moves (or a move and an upsert) of one object cannot both copy its bytes.
       const row = await findObject(tx, from.bucket, from.name, true);
       await lockName(tx, to.bucket, to.name);
-      const updated = await tx.query('update storage.objects set bucket_id = $2, name = $3, version = $4, updated_at = now() where id = $1', [row.id, to.bucket, to.name, version]);
+      const updated = await tx.query(
+        'update storage.objects set bucket_id = $2, name = $3, version = $4, updated_at = now() where id = $1',
+        [row.id, to.bucket, to.name, version],
+      );
       if (updated.rowCount === 0) throw StorageErrors.objectNotFound();
       await copyBytes(ctx, row, target);
       copied = true;
       return row;
     });
-    await ctx.store.remove([{ bucket: old.bucket_id, name: old.name, version: old.version as string }]).catch(() => undefined);
+    await ctx.store
+      .remove([{ bucket: old.bucket_id, name: old.name, version: old.version as string }])
+      .catch(() => undefined);
   } catch (err) {
     if (copied) await ctx.store.remove([target]).catch(() => undefined);
     throw err;
@@ -181,7 +225,15 @@ export async function copyObject(ctx: StorageContext, c: StorageHttp) {
       const metadata = { ...row.metadata, lastModified: new Date().toISOString() };
       const inserted = await tx.query<{ id: string }>(
         'insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version) values ($1, $2, $3, $4, $5, $6, $7) returning id',
-        [to.bucket, to.name, ownerOf(claims), typeof claims.sub === 'string' ? claims.sub : null, JSON.stringify(metadata), copyMetadata && row.user_metadata ? stringifyJson(row.user_metadata) : null, version],
+        [
+          to.bucket,
+          to.name,
+          ownerOf(claims),
+          typeof claims.sub === 'string' ? claims.sub : null,
+          JSON.stringify(metadata),
+          copyMetadata && row.user_metadata ? stringifyJson(row.user_metadata) : null,
+          version,
+        ],
       );
       await copyBytes(ctx, row, target);
       copied = true;
@@ -195,9 +247,11 @@ export async function copyObject(ctx: StorageContext, c: StorageHttp) {
 }
 
 async function copyBytes(ctx: StorageContext, row: ObjectRow, target: ObjectKey) {
-  await ctx.store.copy({ bucket: row.bucket_id, name: row.name, version: row.version as string }, target).catch((err: unknown) => {
-    throw err instanceof MissingObject ? StorageErrors.objectNotFound() : err;
-  });
+  await ctx.store
+    .copy({ bucket: row.bucket_id, name: row.name, version: row.version as string }, target)
+    .catch((err: unknown) => {
+      throw err instanceof MissingObject ? StorageErrors.objectNotFound() : err;
+    });
 }
 
 /** POST /object/sign/<bucket>/<name> `{expiresIn, transform?}`: one signed download URL. */
@@ -220,20 +274,38 @@ async function signObjects(ctx: StorageContext, c: StorageHttp, claims: Claims, 
   const body = await readJsonBody(c);
   const expiresIn = expiresInOf(body.expiresIn);
   const paths = body.paths;
-  if (!Array.isArray(paths) || paths.length === 0 || paths.length > 1000 || !paths.every((p) => typeof p === 'string')) {
+  if (
+    !Array.isArray(paths) ||
+    paths.length === 0 ||
+    paths.length > 1000 ||
+    !paths.every((p) => typeof p === 'string')
+  ) {
     throw StorageErrors.invalidRequest('paths must be a list of 1 to 1000 object names');
   }
   const visible = await asCaller(
     ctx,
     claims,
-    async (tx) => new Set((await tx.query<{ name: string }>('select name from storage.objects where bucket_id = $1 and name = any($2::text[])', [bucket, paths])).rows.map((r) => r.name)),
+    async (tx) =>
+      new Set(
+        (
+          await tx.query<{ name: string }>(
+            'select name from storage.objects where bucket_id = $1 and name = any($2::text[])',
+            [bucket, paths],
+          )
+        ).rows.map((r) => r.name),
+      ),
     true,
   );
   const results = await Promise.all(
     (paths as string[]).map(async (path) => {
-      if (!visible.has(path)) return { error: 'Either the object does not exist or you do not have access to it', path, signedURL: null };
+      if (!visible.has(path))
+        return { error: 'Either the object does not exist or you do not have access to it', path, signedURL: null };
       const url = `${bucket}/${path}`;
-      return { error: null, path, signedURL: `/object/sign/${url}?token=${await signToken(ctx, 'download', { url }, expiresIn)}` };
+      return {
+        error: null,
+        path,
+        signedURL: `/object/sign/${url}?token=${await signToken(ctx, 'download', { url }, expiresIn)}`,
+      };
     }),
   );
   return respondJson(c, results);

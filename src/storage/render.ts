@@ -32,13 +32,21 @@ export function parseTransform(params: URLSearchParams): Transform {
     return Number(raw);
   };
   const resize = params.get('resize') ?? 'cover';
-  if (resize !== 'cover' && resize !== 'contain' && resize !== 'fill') throw StorageErrors.imageError('resize must be cover, contain or fill');
+  if (resize !== 'cover' && resize !== 'contain' && resize !== 'fill')
+    throw StorageErrors.imageError('resize must be cover, contain or fill');
   const qualityRaw = params.get('quality');
   const quality = qualityRaw === null ? 80 : Number(qualityRaw);
-  if (!Number.isInteger(quality) || quality < 20 || quality > 100) throw StorageErrors.imageError('quality must be a whole number between 20 and 100');
+  if (!Number.isInteger(quality) || quality < 20 || quality > 100)
+    throw StorageErrors.imageError('quality must be a whole number between 20 and 100');
   const format = (params.get('format') ?? 'origin').toLowerCase();
   if (!FORMATS.has(format)) throw StorageErrors.imageError('format must be origin, webp, avif, png or jpeg');
-  return { width: dimension('width'), height: dimension('height'), resize, quality, format: (format === 'jpg' ? 'jpeg' : format) as Transform['format'] };
+  return {
+    width: dimension('width'),
+    height: dimension('height'),
+    resize,
+    quality,
+    format: (format === 'jpg' ? 'jpeg' : format) as Transform['format'],
+  };
 }
 
 /** The transform as a signed token carries it (`width:100,height:50`), in storage-api's form. */
@@ -46,34 +54,60 @@ export function encodeTransform(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const params = new URLSearchParams();
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    if (['width', 'height', 'resize', 'quality', 'format'].includes(key) && (typeof v === 'string' || typeof v === 'number')) params.set(key, String(v));
+    if (
+      ['width', 'height', 'resize', 'quality', 'format'].includes(key) &&
+      (typeof v === 'string' || typeof v === 'number')
+    )
+      params.set(key, String(v));
   }
   parseTransform(params);
   return params.toString() || undefined;
 }
 
-export async function sendTransformed(ctx: StorageContext, c: StorageHttp, row: ObjectRow, transform: Transform): Promise<Response> {
+export async function sendTransformed(
+  ctx: StorageContext,
+  c: StorageHttp,
+  row: ObjectRow,
+  transform: Transform,
+): Promise<Response> {
   const headers = objectHeaders(row, c.req.query('download'));
   // The transformed image's tag: the object's, marked with the transform, so a CDN can revalidate.
   const etag = `${(headers.etag ?? '""').replace(/"$/, '')}-${transformTag(transform)}"`;
-  if (c.req.header('if-none-match')?.split(',').some((t) => t.trim() === etag)) return sendRaw(c, 304, { ...headers, etag });
+  if (
+    c.req
+      .header('if-none-match')
+      ?.split(',')
+      .some((t) => t.trim() === etag)
+  )
+    return sendRaw(c, 304, { ...headers, etag });
   const size = row.metadata?.size ?? 0;
   const limit = ctx.services.config.storage.imageMaxInputBytes;
-  if (size > limit) throw storageError(413, 'EntityTooLarge', 'Payload too large', `The image is larger than ${limit} bytes, the most the transformer reads`);
+  if (size > limit)
+    throw storageError(
+      413,
+      'EntityTooLarge',
+      'Payload too large',
+      `The image is larger than ${limit} bytes, the most the transformer reads`,
+    );
   const stream = await ctx.store.read({ bucket: row.bucket_id, name: row.name, version: row.version as string });
   const input = await buffer(stream);
   // Loaded on the first transform: sharp (libvips) adds about 0.15 s to every start otherwise.
   const { default: sharp } = await import('sharp');
   let image: Sharp = sharp(input, { limitInputPixels: 100_000_000, failOn: 'error' }).rotate();
   if (transform.width !== undefined || transform.height !== undefined) {
-    image = image.resize({ width: transform.width, height: transform.height, fit: transform.resize, withoutEnlargement: false });
+    image = image.resize({
+      width: transform.width,
+      height: transform.height,
+      fit: transform.resize,
+      withoutEnlargement: false,
+    });
   }
   let mime = row.metadata?.mimetype ?? 'application/octet-stream';
   const q = transform.quality;
-  if (transform.format === 'webp') (image = image.webp({ quality: q })), (mime = 'image/webp');
-  else if (transform.format === 'avif') (image = image.avif({ quality: q })), (mime = 'image/avif');
-  else if (transform.format === 'png') (image = image.png()), (mime = 'image/png');
-  else if (transform.format === 'jpeg') (image = image.jpeg({ quality: q })), (mime = 'image/jpeg');
+  if (transform.format === 'webp') ((image = image.webp({ quality: q })), (mime = 'image/webp'));
+  else if (transform.format === 'avif') ((image = image.avif({ quality: q })), (mime = 'image/avif'));
+  else if (transform.format === 'png') ((image = image.png()), (mime = 'image/png'));
+  else if (transform.format === 'jpeg') ((image = image.jpeg({ quality: q })), (mime = 'image/jpeg'));
   else if (/jpe?g/.test(mime)) image = image.jpeg({ quality: q });
   else if (/webp/.test(mime)) image = image.webp({ quality: q });
   else if (/avif/.test(mime)) image = image.avif({ quality: q });
@@ -83,7 +117,13 @@ export async function sendTransformed(ctx: StorageContext, c: StorageHttp, row: 
   } catch (err) {
     throw StorageErrors.imageError(`The object is not an image sharp can transform: ${(err as Error).message}`);
   }
-  return sendRaw(c, 200, { ...headers, 'content-type': mime, 'content-length': String(output.length), etag }, undefined, output);
+  return sendRaw(
+    c,
+    200,
+    { ...headers, 'content-type': mime, 'content-length': String(output.length), etag },
+    undefined,
+    output,
+  );
 }
 
 function transformTag(t: Transform): string {

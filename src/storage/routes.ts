@@ -8,7 +8,18 @@ import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
 import type { StorageContext } from './context.js';
-import { copyObject, downloadObject, listObjects, moveObject, objectInfo, removeObjects, signObject, signUpload, uploadObject, uploadToSignedUrl } from './objects.js';
+import {
+  copyObject,
+  downloadObject,
+  listObjects,
+  moveObject,
+  objectInfo,
+  removeObjects,
+  signObject,
+  signUpload,
+  uploadObject,
+  uploadToSignedUrl,
+} from './objects.js';
 
 export function storageRoutes(services: Services): Hono<KeyEnv> {
   const ctx: StorageContext = { services, store: services.store, secret: services.tokens.secret };
@@ -35,15 +46,21 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   app.get('/object/info/authenticated/*', (c) => objectInfo(ctx, c, 'object/info/authenticated', 'authenticated'));
   app.get('/object/info/*', (c) => objectInfo(ctx, c, 'object/info', 'authenticated'));
   app.on(['GET', 'HEAD'], '/object/public/*', (c) => downloadObject(ctx, c, 'object/public', 'public'));
-  app.on(['GET', 'HEAD'], '/object/authenticated/*', (c) => downloadObject(ctx, c, 'object/authenticated', 'authenticated'));
+  app.on(['GET', 'HEAD'], '/object/authenticated/*', (c) =>
+    downloadObject(ctx, c, 'object/authenticated', 'authenticated'),
+  );
   app.on(['GET', 'HEAD'], '/object/*', (c) => downloadObject(ctx, c, 'object', 'authenticated'));
   app.post('/object/*', (c) => uploadObject(ctx, c, 'object'));
   app.put('/object/*', (c) => uploadObject(ctx, c, 'object'));
   app.delete('/object/:bucket', (c) => removeObjects(ctx, c));
 
-  app.on(['GET', 'HEAD'], '/render/image/public/*', (c) => downloadObject(ctx, c, 'render/image/public', 'public', true));
+  app.on(['GET', 'HEAD'], '/render/image/public/*', (c) =>
+    downloadObject(ctx, c, 'render/image/public', 'public', true),
+  );
   app.on(['GET', 'HEAD'], '/render/image/sign/*', (c) => downloadObject(ctx, c, 'render/image/sign', 'sign', true));
-  app.on(['GET', 'HEAD'], '/render/image/authenticated/*', (c) => downloadObject(ctx, c, 'render/image/authenticated', 'authenticated', true));
+  app.on(['GET', 'HEAD'], '/render/image/authenticated/*', (c) =>
+    downloadObject(ctx, c, 'render/image/authenticated', 'authenticated', true),
+  );
   return app;
 }
 

@@ -26,12 +26,23 @@ export interface ObjectRow {
   readonly last_accessed_at: Date;
 }
 
-const ROW_COLUMNS = 'id, bucket_id, name, version, metadata, user_metadata, owner_id, created_at, updated_at, last_accessed_at';
+const ROW_COLUMNS =
+  'id, bucket_id, name, version, metadata, user_metadata, owner_id, created_at, updated_at, last_accessed_at';
 
 /** The object's row as `tx` sees it (the caller under RLS, or the server). */
-export async function findObject(tx: Pick<Tx, 'query'>, bucket: string, name: string, forUpdate = false): Promise<ObjectRow> {
+export async function findObject(
+  tx: Pick<Tx, 'query'>,
+  bucket: string,
+  name: string,
+  forUpdate = false,
+): Promise<ObjectRow> {
   const lock = forUpdate ? ' for update' : '';
-  const row = (await tx.query<ObjectRow>(`select ${ROW_COLUMNS} from storage.objects where bucket_id = $1 and name = $2${lock}`, [bucket, name])).rows[0];
+  const row = (
+    await tx.query<ObjectRow>(`select ${ROW_COLUMNS} from storage.objects where bucket_id = $1 and name = $2${lock}`, [
+      bucket,
+      name,
+    ])
+  ).rows[0];
   if (!row || !row.version) throw StorageErrors.objectNotFound();
   return row;
 }
@@ -48,7 +59,8 @@ export function objectHeaders(row: ObjectRow, download: string | undefined): Rec
   };
   if (download !== undefined) {
     const filename = download === '' ? (row.name.split('/').pop() ?? row.name) : download;
-    headers['content-disposition'] = `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+    headers['content-disposition'] =
+      `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
   }
   return headers;
 }
@@ -63,20 +75,37 @@ export async function sendObject(ctx: StorageContext, c: StorageHttp, row: Objec
   if (asked !== undefined) {
     const parsed = parseRange(asked, size);
     if (parsed === 'unsatisfiable') {
-      return sendRaw(c, 416, { 'content-range': `bytes */${size}`, 'content-type': 'application/json' }, undefined, JSON.stringify({ statusCode: '416', code: 'InvalidRange', error: 'invalid_range', message: 'invalid range provided' }));
+      return sendRaw(
+        c,
+        416,
+        { 'content-range': `bytes */${size}`, 'content-type': 'application/json' },
+        undefined,
+        JSON.stringify({
+          statusCode: '416',
+          code: 'InvalidRange',
+          error: 'invalid_range',
+          message: 'invalid range provided',
+        }),
+      );
     }
     range = parsed;
   }
   const length = range ? range.end - range.start + 1 : size;
   const status = range ? 206 : 200;
-  const sent = { ...headers, 'content-length': String(length), ...(range && { 'content-range': `bytes ${range.start}-${range.end}/${size}` }) };
+  const sent = {
+    ...headers,
+    'content-length': String(length),
+    ...(range && { 'content-range': `bytes ${range.start}-${range.end}/${size}` }),
+  };
   if (c.req.method === 'HEAD') return sendRaw(c, status, sent);
   // An empty object has no bytes to range over; the store is not asked for them.
   if (length === 0) return sendRaw(c, status, sent);
-  const stream = await ctx.store.read({ bucket: row.bucket_id, name: row.name, version: row.version as string }, range).catch((err: unknown) => {
-    if (err instanceof MissingObject) throw StorageErrors.objectNotFound();
-    throw err;
-  });
+  const stream = await ctx.store
+    .read({ bucket: row.bucket_id, name: row.name, version: row.version as string }, range)
+    .catch((err: unknown) => {
+      if (err instanceof MissingObject) throw StorageErrors.objectNotFound();
+      throw err;
+    });
   return sendRaw(c, status, sent, stream);
 }
 
@@ -85,7 +114,13 @@ export async function sendObject(ctx: StorageContext, c: StorageHttp, row: Objec
  * is an ordinary Hono response (HEAD among them: Hono rebuilds HEAD responses, so they cannot be
  * sent past it).
  */
-export function sendRaw(c: StorageHttp, status: number, headers: Record<string, string>, stream?: Readable, body?: string | Buffer): Response {
+export function sendRaw(
+  c: StorageHttp,
+  status: number,
+  headers: Record<string, string>,
+  stream?: Readable,
+  body?: string | Buffer,
+): Response {
   if (!stream) {
     if (body === undefined) return c.body(null, status as 200, headers);
     return c.body(typeof body === 'string' ? body : new Uint8Array(body), status as 200, headers);

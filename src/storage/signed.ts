@@ -25,13 +25,27 @@ export const UPLOAD_URL_SECONDS = 2 * 60 * 60;
 
 export type TokenPurpose = 'download' | 'upload';
 
-export async function signToken(ctx: StorageContext, purpose: TokenPurpose, payload: Record<string, unknown>, expiresIn: number): Promise<string> {
+export async function signToken(
+  ctx: StorageContext,
+  purpose: TokenPurpose,
+  payload: Record<string, unknown>,
+  expiresIn: number,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ ...payload, purpose }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(now).setExpirationTime(now + expiresIn).sign(ctx.secret);
+  return new SignJWT({ ...payload, purpose })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt(now)
+    .setExpirationTime(now + expiresIn)
+    .sign(ctx.secret);
 }
 
 /** The verified payload of `token`, which must have been made for `url` and `purpose`. */
-export async function verifyToken(ctx: StorageContext, token: string | undefined, url: string, purpose: TokenPurpose): Promise<Record<string, unknown>> {
+export async function verifyToken(
+  ctx: StorageContext,
+  token: string | undefined,
+  url: string,
+  purpose: TokenPurpose,
+): Promise<Record<string, unknown>> {
   if (!token) throw StorageErrors.missingParameter('token');
   let payload: Record<string, unknown>;
   try {
@@ -40,7 +54,8 @@ export async function verifyToken(ctx: StorageContext, token: string | undefined
     throw StorageErrors.invalidJwt(jwtMessage(tokenProblem(err)));
   }
   if (payload.url !== url) throw StorageErrors.invalidSignature('The url do not match the signature');
-  if (payload.purpose !== purpose) throw StorageErrors.invalidSignature(`This token is not for ${purpose === 'upload' ? 'uploads' : 'downloads'}`);
+  if (payload.purpose !== purpose)
+    throw StorageErrors.invalidSignature(`This token is not for ${purpose === 'upload' ? 'uploads' : 'downloads'}`);
   return payload;
 }
 

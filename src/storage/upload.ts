@@ -58,21 +58,35 @@ const PROBE_ABOVE_BYTES = 256 * 1024;
 /** Thrown inside a transaction to roll it back on purpose (the permission test before an upload). */
 class RollBack extends Error {}
 
-export async function upload(ctx: StorageContext, c: StorageHttp, target: UploadTarget): Promise<{ Id: string; Key: string }> {
+export async function upload(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+): Promise<{ Id: string; Key: string }> {
   // The bucket's limits are read as the server, as storage-api does: RLS decides on the row.
-  const bucket = (await ctx.services.db.query<BucketLimits>('select id, file_size_limit, allowed_mime_types from storage.buckets where id = $1', [target.bucket])).rows[0];
+  const bucket = (
+    await ctx.services.db.query<BucketLimits>(
+      'select id, file_size_limit, allowed_mime_types from storage.buckets where id = $1',
+      [target.bucket],
+    )
+  ).rows[0];
   if (!bucket) throw StorageErrors.bucketNotFound();
-  const maxBytes = Math.min(ctx.services.config.storage.fileSizeLimit, bucket.file_size_limit === null ? Infinity : Number(bucket.file_size_limit));
+  const maxBytes = Math.min(
+    ctx.services.config.storage.fileSizeLimit,
+    bucket.file_size_limit === null ? Infinity : Number(bucket.file_size_limit),
+  );
   const request = nodeRequest(c);
   const multipart = (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
   const declared = headerOf(c, 'content-length');
   // A declared length over the bound is refused before a byte is read (a form carries some framing).
-  if (declared !== undefined && Number(declared) > maxBytes + (multipart ? 64 * 1024 : 0)) throw StorageErrors.tooLarge();
+  if (declared !== undefined && Number(declared) > maxBytes + (multipart ? 64 * 1024 : 0))
+    throw StorageErrors.tooLarge();
   if (!multipart) checkMime(headerOf(c, 'content-type') ?? 'application/octet-stream', bucket);
 
   // Refused by RLS or taken by another object: answered before a large body is read. A small one
   // is cheaper to store and remove on refusal than to test for (a transaction more per upload).
-  if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES) await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
+  if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES)
+    await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
 
   const source = multipart ? await formFile(request, c) : rawBody(request, c);
   checkMime(source.contentType, bucket);
@@ -86,7 +100,8 @@ export async function upload(ctx: StorageContext, c: StorageHttp, target: Upload
   } catch (err) {
     source.body.destroy();
     if (err instanceof TooLarge) throw StorageErrors.tooLarge();
-    if (source.failed() || isClientGone(err)) throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
+    if (source.failed() || isClientGone(err))
+      throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
   }
   const metadata: ObjectMetadata = {
@@ -99,8 +114,13 @@ export async function upload(ctx: StorageContext, c: StorageHttp, target: Upload
     httpStatusCode: 200,
   };
   try {
-    const { id, replaced } = await asCaller(ctx, target.claims, (tx) => writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert));
-    if (replaced && replaced !== version) await ctx.store.remove([{ ...key, version: replaced }]).catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));
+    const { id, replaced } = await asCaller(ctx, target.claims, (tx) =>
+      writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert),
+    );
+    if (replaced && replaced !== version)
+      await ctx.store
+        .remove([{ ...key, version: replaced }])
+        .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));
     return { Id: id, Key: `${target.bucket}/${target.name}` };
   } catch (err) {
     await ctx.store.remove([key]).catch(() => undefined);
@@ -113,7 +133,12 @@ export async function upload(ctx: StorageContext, c: StorageHttp, target: Upload
  * the same): RLS refusals and taken names are answered before any byte is stored.
  */
 export async function probeUpload(ctx: StorageContext, target: UploadTarget, mimetype: string): Promise<void> {
-  const probe = rowValues(target, { eTag: '', size: 0, mimetype, cacheControl: '', lastModified: '', contentLength: 0, httpStatusCode: 200 }, null, 'probe');
+  const probe = rowValues(
+    target,
+    { eTag: '', size: 0, mimetype, cacheControl: '', lastModified: '', contentLength: 0, httpStatusCode: 200 },
+    null,
+    'probe',
+  );
   await asCaller(ctx, target.claims, async (tx) => {
     await writeRow(tx, probe, target.upsert);
     throw new RollBack();
@@ -122,9 +147,22 @@ export async function probeUpload(ctx: StorageContext, target: UploadTarget, mim
   });
 }
 
-function rowValues(target: UploadTarget, metadata: ObjectMetadata, userMetadata: Record<string, unknown> | null, version: string): unknown[] {
+function rowValues(
+  target: UploadTarget,
+  metadata: ObjectMetadata,
+  userMetadata: Record<string, unknown> | null,
+  version: string,
+): unknown[] {
   const sub = typeof target.claims.sub === 'string' ? target.claims.sub : null;
-  return [target.bucket, target.name, ownerOf(target.claims), sub, JSON.stringify(metadata), userMetadata === null ? null : stringifyJson(userMetadata), version];
+  return [
+    target.bucket,
+    target.name,
+    ownerOf(target.claims),
+    sub,
+    JSON.stringify(metadata),
+    userMetadata === null ? null : stringifyJson(userMetadata),
+    version,
+  ];
 }
 
 /**
@@ -132,9 +170,20 @@ function rowValues(target: UploadTarget, metadata: ObjectMetadata, userMetadata:
  * (uploads, moves and copies to it) are serialised by a transaction-scoped advisory lock, so an
  * upsert always sees the version it replaces, even one a concurrent plain upload just committed.
  */
-async function writeRow(tx: Tx, values: unknown[], upsert: boolean): Promise<{ id: string; replaced: string | undefined }> {
+async function writeRow(
+  tx: Tx,
+  values: unknown[],
+  upsert: boolean,
+): Promise<{ id: string; replaced: string | undefined }> {
   await tx.query("select pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 6))", [values[0], values[1]]);
-  const prior = upsert ? (await tx.query<{ version: string | null }>('select version from storage.objects where bucket_id = $1 and name = $2 for update', [values[0], values[1]])).rows[0] : undefined;
+  const prior = upsert
+    ? (
+        await tx.query<{ version: string | null }>(
+          'select version from storage.objects where bucket_id = $1 and name = $2 for update',
+          [values[0], values[1]],
+        )
+      ).rows[0]
+    : undefined;
   const row = (
     await tx.query<{ id: string }>(
       `insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version) values ($1, $2, $3, $4, $5, $6, $7)
@@ -190,7 +239,9 @@ function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSourc
           body,
           failed,
           contentType: info.mimeType || 'application/octet-stream',
-          cacheControl: cacheControlOf(fields.cacheControl === undefined ? undefined : `max-age=${fields.cacheControl}`),
+          cacheControl: cacheControlOf(
+            fields.cacheControl === undefined ? undefined : `max-age=${fields.cacheControl}`,
+          ),
           userMetadata: userMetadataOf(fields.metadata, false),
         });
       } catch (err) {
@@ -199,7 +250,11 @@ function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSourc
       }
     });
     parser.on('close', () => settled || reject(StorageErrors.noContent()));
-    parser.on('error', (err: Error) => settled || reject(StorageErrors.invalidRequest(`The multipart body is malformed: ${err.message}`)));
+    parser.on(
+      'error',
+      (err: Error) =>
+        settled || reject(StorageErrors.invalidRequest(`The multipart body is malformed: ${err.message}`)),
+    );
     pipeline(request, parser, () => undefined);
   });
 }
@@ -207,7 +262,8 @@ function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSourc
 /** Supabase stores what the client sent (`max-age=3600`), and `no-cache` when it sent nothing. */
 function cacheControlOf(value: string | undefined): string {
   if (!value) return 'no-cache';
-  if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) throw StorageErrors.invalidRequest('Invalid Cache-Control');
+  if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
+    throw StorageErrors.invalidRequest('Invalid Cache-Control');
   return value;
 }
 

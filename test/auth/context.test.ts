@@ -27,18 +27,46 @@ describe('safeRedirect honours the site, the API and the allowed URLs', () => {
     ['the default port, dropped', `${SITE}:443/x`, `${SITE}/x`],
     ['dot segments, resolved on the site', `${SITE}/a/../../b`, `${SITE}/b`],
     ['a backslash, read as a path separator the way browsers read it', `${SITE}\\@evil.com`, `${SITE}/@evil.com`],
-    ['a percent-encoded CR LF, which stays encoded', `${SITE}/%0d%0aSet-Cookie:%20x=1`, `${SITE}/%0d%0aSet-Cookie:%20x=1`],
+    [
+      'a percent-encoded CR LF, which stays encoded',
+      `${SITE}/%0d%0aSet-Cookie:%20x=1`,
+      `${SITE}/%0d%0aSet-Cookie:%20x=1`,
+    ],
     ['the API URL', 'https://api.example.com/auth/v1/verify', 'https://api.example.com/auth/v1/verify'],
     ['an allowed URL exactly', 'https://partner.example.org/callback', 'https://partner.example.org/callback'],
-    ['an allowed URL with a trailing slash', 'https://partner.example.org/callback/', 'https://partner.example.org/callback/'],
-    ['a path below an allowed URL', 'https://partner.example.org/callback/deeper', 'https://partner.example.org/callback/deeper'],
-    ['an allowed URL with a query', 'https://partner.example.org/callback?code=1', 'https://partner.example.org/callback?code=1'],
-    ['an allowed URL with a fragment', 'https://partner.example.org/callback#done', 'https://partner.example.org/callback#done'],
+    [
+      'an allowed URL with a trailing slash',
+      'https://partner.example.org/callback/',
+      'https://partner.example.org/callback/',
+    ],
+    [
+      'a path below an allowed URL',
+      'https://partner.example.org/callback/deeper',
+      'https://partner.example.org/callback/deeper',
+    ],
+    [
+      'an allowed URL with a query',
+      'https://partner.example.org/callback?code=1',
+      'https://partner.example.org/callback?code=1',
+    ],
+    [
+      'an allowed URL with a fragment',
+      'https://partner.example.org/callback#done',
+      'https://partner.example.org/callback#done',
+    ],
     ['anything under a trailing-* pattern', 'http://localhost:3000/any/path?x=1', 'http://localhost:3000/any/path?x=1'],
     ['anything after a slashless trailing-* pattern', 'https://staging.example.org/x', 'https://staging.example.org/x'],
     ['the bare origin of a trailing-/* pattern', 'http://localhost:3000', 'http://localhost:3000/'],
-    ['a path below a pattern written with a trailing slash', 'https://trailing.example.org/app/page', 'https://trailing.example.org/app/page'],
-    ['a pattern written with a trailing slash, as written', 'https://trailing.example.org/app/', 'https://trailing.example.org/app/'],
+    [
+      'a path below a pattern written with a trailing slash',
+      'https://trailing.example.org/app/page',
+      'https://trailing.example.org/app/page',
+    ],
+    [
+      'a pattern written with a trailing slash, as written',
+      'https://trailing.example.org/app/',
+      'https://trailing.example.org/app/',
+    ],
   ])('%s', (_name, requested, expected) => {
     expect(safeRedirect(ctx, requested)).toBe(expected);
   });
@@ -70,7 +98,10 @@ describe('safeRedirect sends anything else to the site URL', () => {
     ['user info in front of a trailing-* pattern', 'http://localhost:3000@evil.com/'],
     ['a slashless trailing-* pattern as user name (https://pattern@evil)', 'https://staging.example.org@evil.com/'],
     ['a pattern written with a trailing slash, without it', 'https://trailing.example.org/app'],
-    ['a subdomain of a pattern with * in its host: only a trailing * is a wildcard', 'https://pr-1.preview.example.com/'],
+    [
+      'a subdomain of a pattern with * in its host: only a trailing * is a wildcard',
+      'https://pr-1.preview.example.com/',
+    ],
   ])('%s', (_name, requested) => {
     expect(safeRedirect(ctx, requested)).toBe(SITE);
   });

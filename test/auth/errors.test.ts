@@ -7,50 +7,164 @@ const shape = (err: ApiError) => ({ status: err.status, code: err.code, message:
 
 describe('auth errors', () => {
   test.each<[string, () => ApiError, number, string, string]>([
-    ['badJson', () => errors.badJson('Could not parse request body as JSON'), 400, 'bad_json', 'Could not parse request body as JSON'],
+    [
+      'badJson',
+      () => errors.badJson('Could not parse request body as JSON'),
+      400,
+      'bad_json',
+      'Could not parse request body as JSON',
+    ],
     ['validation', () => errors.validation('Password is required'), 400, 'validation_failed', 'Password is required'],
-    ['invalidEmail', () => errors.invalidEmail('nope'), 400, 'email_address_invalid', 'Email address "nope" is invalid'],
+    [
+      'invalidEmail',
+      () => errors.invalidEmail('nope'),
+      400,
+      'email_address_invalid',
+      'Email address "nope" is invalid',
+    ],
     ['weakPassword', () => errors.weakPassword(8), 422, 'weak_password', 'Password should be at least 8 characters.'],
     ['invalidCredentials', errors.invalidCredentials, 400, 'invalid_credentials', 'Invalid login credentials'],
     ['emailNotConfirmed', errors.emailNotConfirmed, 400, 'email_not_confirmed', 'Email not confirmed'],
     ['userBanned', errors.userBanned, 400, 'user_banned', 'User is banned'],
     ['userBannedForbidden', errors.userBannedForbidden, 403, 'user_banned', 'User is banned'],
     ['userExists', errors.userExists, 422, 'user_already_exists', 'User already registered'],
-    ['emailExists', errors.emailExists, 422, 'email_exists', 'A user with this email address has already been registered'],
+    [
+      'emailExists',
+      errors.emailExists,
+      422,
+      'email_exists',
+      'A user with this email address has already been registered',
+    ],
     ['signupDisabled', errors.signupDisabled, 422, 'signup_disabled', 'Signups not allowed for this instance'],
-    ['anonymousDisabled', errors.anonymousDisabled, 422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled'],
+    [
+      'anonymousDisabled',
+      errors.anonymousDisabled,
+      422,
+      'anonymous_provider_disabled',
+      'Anonymous sign-ins are disabled',
+    ],
     ['phoneDisabled', errors.phoneDisabled, 422, 'phone_provider_disabled', 'Phone signups are disabled'],
     ['otpSignupDisabled', errors.otpSignupDisabled, 422, 'otp_disabled', 'Signups not allowed for otp'],
-    ['unsupportedGrant', () => errors.unsupportedGrant('id_token'), 400, 'unsupported_grant_type', 'unsupported_grant_type: id_token'],
-    ['refreshNotFound', errors.refreshNotFound, 400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found'],
+    [
+      'unsupportedGrant',
+      () => errors.unsupportedGrant('id_token'),
+      400,
+      'unsupported_grant_type',
+      'unsupported_grant_type: id_token',
+    ],
+    [
+      'refreshNotFound',
+      errors.refreshNotFound,
+      400,
+      'refresh_token_not_found',
+      'Invalid Refresh Token: Refresh Token Not Found',
+    ],
     ['refreshReused', errors.refreshReused, 400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used'],
     ['sessionExpired', errors.sessionExpired, 400, 'session_expired', 'Invalid Refresh Token: Session Expired'],
     ['missingJwt', errors.missingJwt, 401, 'no_authorization', 'This endpoint requires a valid Bearer token'],
-    ['badJwt', () => errors.badJwt('token is expired'), 403, 'bad_jwt', 'invalid JWT: unable to parse or verify signature, token is expired'],
-    ['sessionNotFound', errors.sessionNotFound, 403, 'session_not_found', 'Session from session_id claim in JWT does not exist'],
+    [
+      'badJwt',
+      () => errors.badJwt('token is expired'),
+      403,
+      'bad_jwt',
+      'invalid JWT: unable to parse or verify signature, token is expired',
+    ],
+    [
+      'sessionNotFound',
+      errors.sessionNotFound,
+      403,
+      'session_not_found',
+      'Session from session_id claim in JWT does not exist',
+    ],
     ['userNotFound', errors.userNotFound, 404, 'user_not_found', 'User not found'],
     ['userNotFoundByEmail', errors.userNotFoundByEmail, 404, 'user_not_found', 'User with this email not found'],
     ['notAdmin', errors.notAdmin, 403, 'not_admin', 'User not allowed'],
     ['otpExpired', errors.otpExpired, 403, 'otp_expired', 'Token has expired or is invalid'],
     ['linkExpired', errors.linkExpired, 403, 'otp_expired', 'Email link is invalid or has expired'],
     ['mailFailed', () => errors.mailFailed('magic_link'), 500, 'unexpected_failure', 'Error sending magic link email'],
-    ['samePassword', errors.samePassword, 422, 'same_password', 'New password should be different from the old password.'],
+    [
+      'samePassword',
+      errors.samePassword,
+      422,
+      'same_password',
+      'New password should be different from the old password.',
+    ],
     ['rateLimited', errors.rateLimited, 429, 'over_request_rate_limit', 'Request rate limit reached'],
-    ['emailTooFrequent', () => errors.emailTooFrequent(42), 429, 'over_email_send_rate_limit', 'For security purposes, you can only request this after 42 seconds.'],
+    [
+      'emailTooFrequent',
+      () => errors.emailTooFrequent(42),
+      429,
+      'over_email_send_rate_limit',
+      'For security purposes, you can only request this after 42 seconds.',
+    ],
     ['emailRateLimited', errors.emailRateLimited, 429, 'over_email_send_rate_limit', 'email rate limit exceeded'],
     ['accountLocked', () => errors.accountLocked(90), 429, 'over_request_rate_limit', 'Request rate limit reached'],
     ['mfaFactorNotFound', errors.mfaFactorNotFound, 404, 'mfa_factor_not_found', 'Factor not found'],
-    ['mfaChallengeExpired', errors.mfaChallengeExpired, 422, 'mfa_challenge_expired', 'MFA challenge has expired, verify against another challenge or create a new challenge.'],
-    ['mfaVerificationFailed', errors.mfaVerificationFailed, 422, 'mfa_verification_failed', 'Invalid TOTP code entered'],
-    ['mfaFactorNameConflict', () => errors.mfaFactorNameConflict('phone'), 422, 'mfa_factor_name_conflict', 'A factor with the friendly name "phone" for this user already exists'],
-    ['insufficientAalForUpdate', errors.insufficientAalForUpdate, 403, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.'],
+    [
+      'mfaChallengeExpired',
+      errors.mfaChallengeExpired,
+      422,
+      'mfa_challenge_expired',
+      'MFA challenge has expired, verify against another challenge or create a new challenge.',
+    ],
+    [
+      'mfaVerificationFailed',
+      errors.mfaVerificationFailed,
+      422,
+      'mfa_verification_failed',
+      'Invalid TOTP code entered',
+    ],
+    [
+      'mfaFactorNameConflict',
+      () => errors.mfaFactorNameConflict('phone'),
+      422,
+      'mfa_factor_name_conflict',
+      'A factor with the friendly name "phone" for this user already exists',
+    ],
+    [
+      'insufficientAalForUpdate',
+      errors.insufficientAalForUpdate,
+      403,
+      'insufficient_aal',
+      'AAL2 session is required to update email or password when MFA is enabled.',
+    ],
     ['insufficientAal', errors.insufficientAal, 422, 'insufficient_aal', 'AAL2 required to unenroll verified factor'],
-    ['insufficientAalToEnroll', errors.insufficientAalToEnroll, 403, 'insufficient_aal', 'AAL2 required to enroll a new factor'],
-    ['tooManyFactors', errors.tooManyFactors, 403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'],
-    ['mfaChallengeNotFound', errors.mfaChallengeNotFound, 404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'],
-    ['mfaChallengeSpent', errors.mfaChallengeSpent, 422, 'mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch'],
+    [
+      'insufficientAalToEnroll',
+      errors.insufficientAalToEnroll,
+      403,
+      'insufficient_aal',
+      'AAL2 required to enroll a new factor',
+    ],
+    [
+      'tooManyFactors',
+      errors.tooManyFactors,
+      403,
+      'too_many_enrolled_mfa_factors',
+      'Maximum number of verified factors reached, unenroll to continue',
+    ],
+    [
+      'mfaChallengeNotFound',
+      errors.mfaChallengeNotFound,
+      404,
+      'mfa_factor_not_found',
+      'MFA factor with the provided challenge ID not found',
+    ],
+    [
+      'mfaChallengeSpent',
+      errors.mfaChallengeSpent,
+      422,
+      'mfa_ip_address_mismatch',
+      'Challenge and verify IP addresses mismatch',
+    ],
     ['notFound', errors.notFound, 404, 'not_found', 'Not found'],
-    ['bodyTooLarge', () => errors.bodyTooLarge(1024), 413, 'request_too_large', 'Request body is larger than 1024 bytes'],
+    [
+      'bodyTooLarge',
+      () => errors.bodyTooLarge(1024),
+      413,
+      'request_too_large',
+      'Request body is larger than 1024 bytes',
+    ],
   ])('%s is %i %s', (_name, make, status, code, message) => {
     const err = make();
     expect(err).toBeInstanceOf(ApiError);
@@ -61,7 +175,7 @@ describe('auth errors', () => {
     expect(Object.keys(errors)).toHaveLength(44);
   });
 
-  test('weak_password carries GoTrue\'s reasons field', () => {
+  test("weak_password carries GoTrue's reasons field", () => {
     expect(errors.weakPassword(6).extra).toEqual({ fields: { weak_password: { reasons: ['length'] } } });
   });
 
@@ -77,7 +191,11 @@ describe('auth errors', () => {
   test.each([
     ['an email address', () => errors.invalidEmail('e'.repeat(500)), `Email address "${'e'.repeat(100)}" is invalid`],
     ['a grant type', () => errors.unsupportedGrant('g'.repeat(500)), `unsupported_grant_type: ${'g'.repeat(40)}`],
-    ['a factor name', () => errors.mfaFactorNameConflict('n'.repeat(500)), `A factor with the friendly name "${'n'.repeat(100)}" for this user already exists`],
+    [
+      'a factor name',
+      () => errors.mfaFactorNameConflict('n'.repeat(500)),
+      `A factor with the friendly name "${'n'.repeat(100)}" for this user already exists`,
+    ],
   ])('user input echoed in a message is cut short: %s', (_name, make, message) => {
     expect(make().message).toBe(message);
   });

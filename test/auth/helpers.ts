@@ -14,7 +14,12 @@ export function refusal(fn: () => unknown): { status: number; code: string; mess
     fn();
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    return { status: err.status, code: err.code, message: err.message, ...(err.extra.fields ? { fields: err.extra.fields } : {}) };
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      ...(err.extra.fields ? { fields: err.extra.fields } : {}),
+    };
   }
   throw new Error('expected an ApiError, nothing was thrown');
 }

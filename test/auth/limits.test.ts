@@ -32,7 +32,11 @@ describe('authLimits', () => {
   });
 
   test('AUTH_EMAIL_MAX_FREQUENCY is the window of one mail per address', () => {
-    expect(authLimits(loadConfig({}, { AUTH_EMAIL_MAX_FREQUENCY: '600' })).emailPerAddress).toEqual({ name: 'auth_email_per_address', points: 1, durationS: 600 });
+    expect(authLimits(loadConfig({}, { AUTH_EMAIL_MAX_FREQUENCY: '600' })).emailPerAddress).toEqual({
+      name: 'auth_email_per_address',
+      points: 1,
+      durationS: 600,
+    });
   });
 
   test('AUTH_EMAIL_MAX_FREQUENCY=0 means no per-address rule', () => {

@@ -9,11 +9,17 @@ describe('refreshSealKey', () => {
     // Computed with OpenSSL (`openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt key:<secret>
     // -kdfopt salt:trellis -kdfopt info:refresh-token-seal HKDF`). Tokens sealed in existing
     // databases only unseal while this stays the same.
-    expect(refreshSealKey(SECRET).toString('hex')).toBe('42036eab1db5e63008667a49601290d27b3f22224f55a02de290fb5b1031f10c');
+    expect(refreshSealKey(SECRET).toString('hex')).toBe(
+      '42036eab1db5e63008667a49601290d27b3f22224f55a02de290fb5b1031f10c',
+    );
   });
 
   test('every instance with the same secret derives the same key; another secret another key', () => {
     expect(refreshSealKey(SECRET).equals(refreshSealKey(new Uint8Array(SECRET)))).toBe(true);
-    expect(refreshSealKey(new TextEncoder().encode('another-secret-with-at-least-32-characters')).equals(refreshSealKey(SECRET))).toBe(false);
+    expect(
+      refreshSealKey(new TextEncoder().encode('another-secret-with-at-least-32-characters')).equals(
+        refreshSealKey(SECRET),
+      ),
+    ).toBe(false);
   });
 });

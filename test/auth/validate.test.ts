@@ -43,7 +43,11 @@ describe('checkPassword', () => {
 
 describe('requireEmail', () => {
   const required = { status: 400, code: 'validation_failed', message: 'An email address is required' };
-  const invalid = (shown: string) => ({ status: 400, code: 'email_address_invalid', message: `Email address "${shown}" is invalid` });
+  const invalid = (shown: string) => ({
+    status: 400,
+    code: 'email_address_invalid',
+    message: `Email address "${shown}" is invalid`,
+  });
 
   test.each([
     ['ada@example.com', 'ada@example.com'],
@@ -100,15 +104,27 @@ describe('metadata', () => {
   test.each([
     ['a NUL in a string', { name: 'a\u0000b' }, 'metadata cannot contain the NUL character (\\u0000)'],
     ['a NUL in a key', { 'a\u0000': 1 }, 'metadata cannot contain the NUL character (\\u0000)'],
-    ['a NUL deep inside an array', { list: [{ x: ['ok', '\u0000'] }] }, 'metadata cannot contain the NUL character (\\u0000)'],
+    [
+      'a NUL deep inside an array',
+      { list: [{ x: ['ok', '\u0000'] }] },
+      'metadata cannot contain the NUL character (\\u0000)',
+    ],
     ['65 levels of nesting', nested(65), 'metadata is nested more than 64 levels deep'],
-    ['65 levels through arrays', { a: JSON.parse(`${'['.repeat(64)}${']'.repeat(64)}`) as unknown }, 'metadata is nested more than 64 levels deep'],
+    [
+      '65 levels through arrays',
+      { a: JSON.parse(`${'['.repeat(64)}${']'.repeat(64)}`) as unknown },
+      'metadata is nested more than 64 levels deep',
+    ],
     ['100 000 levels, without overflowing the stack', nested(100_000), 'metadata is nested more than 64 levels deep'],
   ])('refuses %s', (_name, value, message) => {
     expect(messages(value)).toEqual([message]);
   });
 
-  test.each([['a string', 'x'], ['an array', [1]], ['null', null]])('refuses %s: metadata is an object', (_name, value) => {
+  test.each([
+    ['a string', 'x'],
+    ['an array', [1]],
+    ['null', null],
+  ])('refuses %s: metadata is an object', (_name, value) => {
     expect(metadata.safeParse(value).success).toBe(false);
   });
 });

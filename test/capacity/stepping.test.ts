@@ -1,16 +1,26 @@
 import { describe, expect, test } from 'vitest';
 import { capacityStatement, type StepReport } from '../../src/capacity/harness.js';
-import { capacity, holds, nextUsers, type Budget, type SearchOptions, type StepResult } from '../../src/capacity/stepping.js';
+import {
+  capacity,
+  holds,
+  nextUsers,
+  type Budget,
+  type SearchOptions,
+  type StepResult,
+} from '../../src/capacity/stepping.js';
 
 const budget: Budget = { p99Ms: 100, maxErrorRate: 0.01 };
 const search: SearchOptions = { startUsers: 10, maxUsers: 5000, resolution: 0.1, maxSteps: 20 };
 
 /** A system whose p99 passes the budget exactly above `limit` users. */
-const system = (limit: number) => (users: number): StepResult => ({ users, p99: users <= limit ? 50 : 150, errorRate: 0, perSecond: users });
+const system =
+  (limit: number) =>
+  (users: number): StepResult => ({ users, p99: users <= limit ? 50 : 150, errorRate: 0, perSecond: users });
 
 function drive(at: (users: number) => StepResult, options = search): StepResult[] {
   const history: StepResult[] = [];
-  for (let n = nextUsers(history, budget, options); n !== undefined; n = nextUsers(history, budget, options)) history.push(at(n));
+  for (let n = nextUsers(history, budget, options); n !== undefined; n = nextUsers(history, budget, options))
+    history.push(at(n));
   return history;
 }
 
@@ -63,10 +73,29 @@ describe('the capacity search', () => {
 });
 
 describe('the capacity statement', () => {
-  const step = (users: number, ok: boolean): StepReport => ({ users, p99: ok ? 10 : 500, p50: 1, p95: 5, errors: 0, errorRate: 0, perSecond: users, holds: ok, serverCpuPercent: undefined, serverRssMb: undefined });
+  const step = (users: number, ok: boolean): StepReport => ({
+    users,
+    p99: ok ? 10 : 500,
+    p50: 1,
+    p95: 5,
+    errors: 0,
+    errorRate: 0,
+    perSecond: users,
+    holds: ok,
+    serverCpuPercent: undefined,
+    serverRssMb: undefined,
+  });
   test.each([
-    [[step(10, true), step(20, false), step(15, true)], 15, 'this machine sustains 15 concurrent chat users at p99 < 100 ms'],
-    [[step(10, true), step(20, true)], 20, 'this machine sustains at least 20 concurrent chat users at p99 < 100 ms (the search stopped at its ceiling before the budget broke)'],
+    [
+      [step(10, true), step(20, false), step(15, true)],
+      15,
+      'this machine sustains 15 concurrent chat users at p99 < 100 ms',
+    ],
+    [
+      [step(10, true), step(20, true)],
+      20,
+      'this machine sustains at least 20 concurrent chat users at p99 < 100 ms (the search stopped at its ceiling before the budget broke)',
+    ],
     [[step(10, false), step(5, false)], 0, 'no load held p99 < 100 ms with at most 1.0 % errors'],
   ])('%#', (steps, best, sentence) => {
     expect(capacityStatement(steps, best, 'chat users', budget)).toBe(sentence);

@@ -36,7 +36,10 @@ describe('the CLI refuses bad flags and settings', () => {
   });
 
   test('an invalid environment value names the variable', async () => {
-    expectOneLineFailure(await runCli(['start', '--dir', await project()], { PORT: 'abc' }), /^trellis: PORT: must be a whole number/);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', await project()], { PORT: 'abc' }),
+      /^trellis: PORT: must be a whole number/,
+    );
   });
 
   test('--help describes the command and succeeds', async () => {
@@ -48,7 +51,10 @@ describe('the CLI refuses bad flags and settings', () => {
 
 describe('start refuses a folder it cannot use', () => {
   test('a --dir that does not exist', async () => {
-    expectOneLineFailure(await runCli(['start', '--dir', '/nonexistent/project']), /--dir: \/nonexistent\/project does not exist/);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', '/nonexistent/project']),
+      /--dir: \/nonexistent\/project does not exist/,
+    );
   });
 
   test('a --dir that cannot be written', async () => {
@@ -66,7 +72,10 @@ describe('start refuses a folder it cannot use', () => {
     const dir = await project();
     await fs.mkdir(path.join(dir, '.trellis', 'pg'), { recursive: true });
     await fs.writeFile(path.join(dir, '.trellis', 'pg', 'something.txt'), 'not a database');
-    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /\.trellis\/pg is not a PostgreSQL data folder/);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', dir, '--port', String(await freePort())]),
+      /\.trellis\/pg is not a PostgreSQL data folder/,
+    );
     expect(await fs.readFile(path.join(dir, '.trellis', 'pg', 'something.txt'), 'utf8')).toBe('not a database');
   });
 
@@ -74,30 +83,47 @@ describe('start refuses a folder it cannot use', () => {
     const dir = await project();
     await fs.mkdir(path.join(dir, '.trellis', 'pg'), { recursive: true });
     await fs.writeFile(path.join(dir, '.trellis', 'pg', 'PG_VERSION'), '9\n');
-    await fs.writeFile(path.join(dir, '.trellis', 'secrets.json'), JSON.stringify({ jwtSecret: 'x'.repeat(40), dbPassword: 'y'.repeat(20) }));
-    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /holds a PostgreSQL 9 cluster but Trellis embeds PostgreSQL \d+/);
+    await fs.writeFile(
+      path.join(dir, '.trellis', 'secrets.json'),
+      JSON.stringify({ jwtSecret: 'x'.repeat(40), dbPassword: 'y'.repeat(20) }),
+    );
+    expectOneLineFailure(
+      await runCli(['start', '--dir', dir, '--port', String(await freePort())]),
+      /holds a PostgreSQL 9 cluster but Trellis embeds PostgreSQL \d+/,
+    );
   });
 
   test('a corrupt secrets file', async () => {
     const dir = await project();
     await fs.mkdir(path.join(dir, '.trellis'), { recursive: true });
     await fs.writeFile(path.join(dir, '.trellis', 'secrets.json'), '{"jwtSecret": ');
-    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is not valid JSON/);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', dir, '--port', String(await freePort())]),
+      /secrets\.json is not valid JSON/,
+    );
     await fs.writeFile(path.join(dir, '.trellis', 'secrets.json'), '{"jwtSecret": "short"}');
-    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is not a Trellis secrets file \(jwtSecret: /);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', dir, '--port', String(await freePort())]),
+      /secrets\.json is not a Trellis secrets file \(jwtSecret: /,
+    );
   });
 
   test('a lost secrets file beside an existing cluster is refused, not replaced', async () => {
     const dir = await project();
     await (await startCli(dir)).stop();
     await fs.rm(path.join(dir, '.trellis', 'secrets.json'));
-    expectOneLineFailure(await runCli(['start', '--dir', dir, '--port', String(await freePort())]), /secrets\.json is missing but .*\.trellis\/pg holds a database; restore the file from a backup/);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', dir, '--port', String(await freePort())]),
+      /secrets\.json is missing but .*\.trellis\/pg holds a database; restore the file from a backup/,
+    );
     await expect(fs.access(path.join(dir, '.trellis', 'secrets.json'))).rejects.toThrow();
   });
 
   test('a port already in use, found before the database starts', async () => {
     const blocker = net.createServer();
-    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)),
+    );
     try {
       const dir = await project();
       const result = await runCli(['start', '--dir', dir, '--port', String(port)]);
@@ -125,36 +151,60 @@ describe('start refuses a database it cannot use', () => {
   });
 
   test('a second Trellis on the same data folder', async () => {
-    expectOneLineFailure(await runCli(['start', '--dir', runningDir, '--port', String(await freePort())]), /another Trellis \(pid \d+\) is already running on /);
+    expectOneLineFailure(
+      await runCli(['start', '--dir', runningDir, '--port', String(await freePort())]),
+      /another Trellis \(pid \d+\) is already running on /,
+    );
     expect((await fetch(`${running.url}/ready`)).status).toBe(200);
   });
 
   test('an unreachable DATABASE_URL ends the start within 10 s', async () => {
     const url = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
-    const result = await runCli(['start', '--dir', await project(), '--port', String(await freePort())], { DATABASE_URL: url });
-    expectOneLineFailure(result, /^trellis: DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres: connection refused/);
+    const result = await runCli(['start', '--dir', await project(), '--port', String(await freePort())], {
+      DATABASE_URL: url,
+    });
+    expectOneLineFailure(
+      result,
+      /^trellis: DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres: connection refused/,
+    );
     expect(result.ms).toBeLessThan(10_000);
   });
 
   test('a DATABASE_URL with a wrong password, without echoing it', async () => {
-    const status = JSON.parse((await runCli(['status', '--dir', runningDir, '-o', 'json'])).stdout) as { DB_URL: string };
+    const status = JSON.parse((await runCli(['status', '--dir', runningDir, '-o', 'json'])).stdout) as {
+      DB_URL: string;
+    };
     const wrong = new URL(status.DB_URL);
     wrong.password = 'wrong-password';
-    const result = await runCli(['start', '--dir', await project(), '--port', String(await freePort())], { DATABASE_URL: wrong.toString() });
-    expectOneLineFailure(result, /^trellis: DATABASE_URL: cannot connect to .*: password authentication failed for user "postgres"/);
+    const result = await runCli(['start', '--dir', await project(), '--port', String(await freePort())], {
+      DATABASE_URL: wrong.toString(),
+    });
+    expectOneLineFailure(
+      result,
+      /^trellis: DATABASE_URL: cannot connect to .*: password authentication failed for user "postgres"/,
+    );
     expect(result.stderr).not.toContain('wrong-password');
   });
 
   test('a migration with a syntax error names file and line and leaves nothing half-applied', async () => {
     const dir = await project({
       '20240101000000_ok.sql': 'create table ok (id int);',
-      '20240102000000_broken.sql': 'create table half (id int);\ninsert into half values (1);\ncreat table oops (id int);\n',
+      '20240102000000_broken.sql':
+        'create table half (id int);\ninsert into half values (1);\ncreat table oops (id int);\n',
     });
-    const result = await runCli(['start', '--dir', dir, '--port', String(await freePort())], { DATABASE_URL: database.url });
-    expectOneLineFailure(result, /migration .*20240102000000_broken\.sql failed at line 3: syntax error at or near "creat"/);
+    const result = await runCli(['start', '--dir', dir, '--port', String(await freePort())], {
+      DATABASE_URL: database.url,
+    });
+    expectOneLineFailure(
+      result,
+      /migration .*20240102000000_broken\.sql failed at line 3: syntax error at or near "creat"/,
+    );
     const check = await runCli(['migrate', '--dir', dir, '--dry-run'], { DATABASE_URL: database.url });
     expect(check.stdout).toContain('1 migration(s) pending:\n  20240102000000_broken.sql');
-    await fs.writeFile(path.join(dir, 'supabase', 'migrations', '20240102000000_broken.sql'), 'create table half (id int);\ninsert into half values (1);\n');
+    await fs.writeFile(
+      path.join(dir, 'supabase', 'migrations', '20240102000000_broken.sql'),
+      'create table half (id int);\ninsert into half values (1);\n',
+    );
     const fixed = await runCli(['migrate', '--dir', dir], { DATABASE_URL: database.url });
     expect(fixed.stderr).toBe('');
     expect(fixed.stdout).toContain('1 migration(s) applied');

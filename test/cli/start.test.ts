@@ -51,11 +51,15 @@ describe('trellis start on the embedded database', () => {
 
       const serviceRoleKey = /service_role key: (\S+)/.exec(server.output())?.[1] ?? '';
       expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
-      const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${serviceRoleKey}` } })).text();
+      const metrics = await (
+        await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${serviceRoleKey}` } })
+      ).text();
       expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="\/health",status="200"\} 1/);
       expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
       expect(metrics).toMatch(/trellis_http_requests_total\{method="GET",route="\/metrics",status="401"\} 1/);
-      expect(metrics).toMatch(/trellis_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/ready",status="200"\} [1-9]\d*/);
+      expect(metrics).toMatch(
+        /trellis_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/ready",status="200"\} [1-9]\d*/,
+      );
       expect(metrics).toMatch(/trellis_db_pool_idle \d+/);
       expect(metrics).toMatch(/trellis_db_pool_in_use \d+/);
       expect(metrics).toMatch(/trellis_db_pool_waiting 0/);
@@ -111,7 +115,10 @@ describe('trellis start on the embedded database', () => {
   });
 
   test('trellis migrate applies pending files without serving, and through a running server', async () => {
-    await fs.writeFile(path.join(dir, 'supabase', 'migrations', '20240102000000_more.sql'), `insert into notes (body) values ('more');`);
+    await fs.writeFile(
+      path.join(dir, 'supabase', 'migrations', '20240102000000_more.sql'),
+      `insert into notes (body) values ('more');`,
+    );
     const dry = await runCli(['migrate', '--dir', dir, '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('1 migration(s) pending:\n  20240102000000_more.sql');
@@ -119,10 +126,16 @@ describe('trellis start on the embedded database', () => {
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toContain('1 migration(s) applied:\n  20240102000000_more.sql');
 
-    await fs.writeFile(path.join(dir, 'supabase', 'migrations', '20240103000000_again.sql'), `insert into notes (body) values ('again');`);
+    await fs.writeFile(
+      path.join(dir, 'supabase', 'migrations', '20240103000000_again.sql'),
+      `insert into notes (body) values ('again');`,
+    );
     const server = await startCli(dir);
     try {
-      await fs.writeFile(path.join(dir, 'supabase', 'migrations', '20240104000000_live.sql'), `insert into notes (body) values ('live');`);
+      await fs.writeFile(
+        path.join(dir, 'supabase', 'migrations', '20240104000000_live.sql'),
+        `insert into notes (body) values ('live');`,
+      );
       expect((await fetch(`${server.url}/ready`)).status).toBe(503);
       const live = await runCli(['migrate', '--dir', dir]);
       expect(live.stdout).toContain('20240104000000_live.sql');

@@ -31,9 +31,15 @@ describe('Trellis schema', () => {
   beforeAll(() => migrate(db, dir, quiet));
 
   test('creates Supabase schemas, roles and the realtime publication', async () => {
-    const schemas = (await db.query(`select nspname from pg_namespace where nspname in ('auth','storage','realtime','extensions')`)).rows;
+    const schemas = (
+      await db.query(`select nspname from pg_namespace where nspname in ('auth','storage','realtime','extensions')`)
+    ).rows;
     expect(schemas.map((r) => r.nspname).sort()).toEqual(['auth', 'extensions', 'realtime', 'storage']);
-    const roles = (await db.query(`select rolname, rolbypassrls, rolcanlogin from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by rolname`)).rows;
+    const roles = (
+      await db.query(
+        `select rolname, rolbypassrls, rolcanlogin from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by rolname`,
+      )
+    ).rows;
     expect(roles).toEqual([
       { rolname: 'anon', rolbypassrls: false, rolcanlogin: false },
       { rolname: 'authenticated', rolbypassrls: false, rolcanlogin: false },
@@ -45,10 +51,14 @@ describe('Trellis schema', () => {
 
   test('is recorded by version and applying it again changes nothing', async () => {
     const before = (await db.query('select version, applied_at from trellis.schema_versions order by version')).rows;
-    const files = (await fs.readdir(new URL('../../src/sql/', import.meta.url))).filter((f) => f.endsWith('.sql')).sort();
+    const files = (await fs.readdir(new URL('../../src/sql/', import.meta.url)))
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     expect(before.map((r) => r.version)).toEqual(files.map((f) => f.split('_')[0]));
     await migrate(db, dir, quiet);
-    expect((await db.query('select version, applied_at from trellis.schema_versions order by version')).rows).toEqual(before);
+    expect((await db.query('select version, applied_at from trellis.schema_versions order by version')).rows).toEqual(
+      before,
+    );
   });
 
   test('a table created in public is granted to the API roles, as on Supabase', async () => {
@@ -65,16 +75,27 @@ describe('Trellis schema', () => {
 describe('project migrations', () => {
   test('apply in file-name order, once, recorded where the Supabase CLI records them', async () => {
     await write('20240102000000_second.sql', `insert into notes (body) values ('second');`);
-    await write('20240101000000_first.sql', `create table notes (id serial primary key, body text not null);\ninsert into notes (body) values ('first');`);
+    await write(
+      '20240101000000_first.sql',
+      `create table notes (id serial primary key, body text not null);\ninsert into notes (body) values ('first');`,
+    );
     await write('README.md', 'not a migration');
     expect((await migrate(db, dir, quiet)).applied.map((m) => m.version)).toEqual(['20240101000000', '20240102000000']);
     expect((await migrate(db, dir, quiet)).applied).toEqual([]);
-    expect((await db.query('select body from notes order by id')).rows).toEqual([{ body: 'first' }, { body: 'second' }]);
-    const recorded = (await db.query('select version, name, statements from supabase_migrations.schema_migrations order by version')).rows;
+    expect((await db.query('select body from notes order by id')).rows).toEqual([
+      { body: 'first' },
+      { body: 'second' },
+    ]);
+    const recorded = (
+      await db.query('select version, name, statements from supabase_migrations.schema_migrations order by version')
+    ).rows;
     expect(recorded[0]).toEqual({
       version: '20240101000000',
       name: 'first',
-      statements: ['create table notes (id serial primary key, body text not null)', "insert into notes (body) values ('first')"],
+      statements: [
+        'create table notes (id serial primary key, body text not null)',
+        "insert into notes (body) values ('first')",
+      ],
     });
     expect(await isMigrated(db, dir)).toBe(true);
   });
@@ -90,21 +111,33 @@ describe('project migrations', () => {
   });
 
   test('a failing file names its line and leaves the database as before that file', async () => {
-    await write('20240104000000_broken.sql', 'create table half (id int);\n\n-- the next statement is wrong\ninsert into half values (1);\nselect * fromm half;\n');
+    await write(
+      '20240104000000_broken.sql',
+      'create table half (id int);\n\n-- the next statement is wrong\ninsert into half values (1);\nselect * fromm half;\n',
+    );
     const error = await migrate(db, dir, quiet).then(
       () => undefined,
       (err: unknown) => err,
     );
     expect(error).toBeInstanceOf(FatalError);
-    expect((error as Error).message).toMatch(/20240104000000_broken\.sql failed at line 5: syntax error at or near "fromm"/);
+    expect((error as Error).message).toMatch(
+      /20240104000000_broken\.sql failed at line 5: syntax error at or near "fromm"/,
+    );
     expect(await scalar(`select to_regclass('public.half')::text`)).toBeNull();
-    expect(await scalar(`select count(*)::int from supabase_migrations.schema_migrations where version = '20240104000000'`)).toBe(0);
+    expect(
+      await scalar(`select count(*)::int from supabase_migrations.schema_migrations where version = '20240104000000'`),
+    ).toBe(0);
     await fs.rm(path.join(dir, '20240104000000_broken.sql'));
   });
 
   test('a runtime error is reported at the line of the statement that raised it', async () => {
-    await write('20240105000000_runtime.sql', 'create table r (id int primary key);\ninsert into r values (1);\n\ninsert into r\n  values (1);\n');
-    await expect(migrate(db, dir, quiet)).rejects.toThrow(/20240105000000_runtime\.sql failed at line 4: duplicate key value/);
+    await write(
+      '20240105000000_runtime.sql',
+      'create table r (id int primary key);\ninsert into r values (1);\n\ninsert into r\n  values (1);\n',
+    );
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(
+      /20240105000000_runtime\.sql failed at line 4: duplicate key value/,
+    );
     await fs.rm(path.join(dir, '20240105000000_runtime.sql'));
   });
 
@@ -124,7 +157,7 @@ describe('project migrations', () => {
     const skipped: string[] = [];
     await write('notes.sql', 'select 1;');
     await readMigrationFiles(dir, (m) => skipped.push(m));
-    expect(skipped).toEqual(['skipping notes.sql: a migration\'s name must look like <timestamp>_<name>.sql']);
+    expect(skipped).toEqual(["skipping notes.sql: a migration's name must look like <timestamp>_<name>.sql"]);
     await write('20240101000000_again.sql', 'select 1;');
     await expect(readMigrationFiles(dir, () => undefined)).rejects.toThrow(/same version 20240101000000/);
     await fs.rm(path.join(dir, '20240101000000_again.sql'));
@@ -144,18 +177,30 @@ describe('project migrations', () => {
   test.each([
     ['commit', 'create table c1 (id int);\ncommit;\ncreate table c2 (id int);\nselect 1;', 2, 'COMMIT'],
     ['rollback', 'create table r1 (id int);\nbegin;\ninsert into r1 values (1);\nrollback;\nselect 1;', 2, 'BEGIN'],
-  ])('transaction control inside a file (%s) is refused with its line, and nothing runs', async (_, sql, line, word) => {
-    await write('20240108000000_control.sql', sql);
-    await expect(migrate(db, dir, quiet)).rejects.toThrow(new RegExp(`20240108000000_control\\.sql line ${line}: ${word} is not allowed`));
-    expect(await scalar(`select count(*)::int from pg_tables where tablename in ('c1', 'c2', 'r1')`)).toBe(0);
-    await fs.rm(path.join(dir, '20240108000000_control.sql'));
-  });
+  ])(
+    'transaction control inside a file (%s) is refused with its line, and nothing runs',
+    async (_, sql, line, word) => {
+      await write('20240108000000_control.sql', sql);
+      await expect(migrate(db, dir, quiet)).rejects.toThrow(
+        new RegExp(`20240108000000_control\\.sql line ${line}: ${word} is not allowed`),
+      );
+      expect(await scalar(`select count(*)::int from pg_tables where tablename in ('c1', 'c2', 'r1')`)).toBe(0);
+      await fs.rm(path.join(dir, '20240108000000_control.sql'));
+    },
+  );
 
   test('SET commands in a file do not leak into the pool that serves requests', async () => {
-    await write('20240109000000_settings.sql', `select set_config('search_path', '', false);\nset row_security = off;\nset role authenticated;\n`);
+    await write(
+      '20240109000000_settings.sql',
+      `select set_config('search_path', '', false);\nset row_security = off;\nset role authenticated;\n`,
+    );
     await migrate(db, dir, quiet);
     for (let i = 0; i < 6; i++) {
-      const row = (await db.query(`select current_setting('search_path') as sp, current_setting('row_security') as rs, current_user as who`)).rows[0];
+      const row = (
+        await db.query(
+          `select current_setting('search_path') as sp, current_setting('row_security') as rs, current_user as who`,
+        )
+      ).rows[0];
       expect(row?.sp).not.toBe('');
       expect(row?.rs).toBe('on');
       expect(row?.who).not.toBe('authenticated');
@@ -164,12 +209,17 @@ describe('project migrations', () => {
 
   test('an error after non-BMP characters names the right line', async () => {
     await write('20240110000000_emoji.sql', `select '${'😀'.repeat(24)}'\n  , 1\n  , 2\n  , nosuchcolumn;\n`);
-    await expect(migrate(db, dir, quiet)).rejects.toThrow(/20240110000000_emoji\.sql failed at line 4: column "nosuchcolumn" does not exist/);
+    await expect(migrate(db, dir, quiet)).rejects.toThrow(
+      /20240110000000_emoji\.sql failed at line 4: column "nosuchcolumn" does not exist/,
+    );
     await fs.rm(path.join(dir, '20240110000000_emoji.sql'));
   });
 
   test('SQL-standard function bodies (BEGIN ATOMIC) apply', async () => {
-    await write('20240111000000_atomic.sql', `create function add_one(x int) returns int language sql\nbegin atomic\n  select x + 1;\nend;\nselect add_one(1);\n`);
+    await write(
+      '20240111000000_atomic.sql',
+      `create function add_one(x int) returns int language sql\nbegin atomic\n  select x + 1;\nend;\nselect add_one(1);\n`,
+    );
     await migrate(db, dir, quiet);
     expect(await scalar('select add_one(41)')).toBe(42);
   });
@@ -235,7 +285,9 @@ describe('a dry run', () => {
       const report = await migrate(freshDb, dir, { ...quiet, dryRun: true });
       expect(report.schemaPending).toBeGreaterThan(0);
       expect(report.pending.length).toBeGreaterThan(0);
-      const schemas = await freshDb.query(`select nspname from pg_namespace where nspname in ('trellis', 'auth', 'supabase_migrations')`);
+      const schemas = await freshDb.query(
+        `select nspname from pg_namespace where nspname in ('trellis', 'auth', 'supabase_migrations')`,
+      );
       expect(schemas.rowCount).toBe(0);
     } finally {
       await freshDb.close();

@@ -6,19 +6,61 @@ const withCode = (code: string, message = 'x') => Object.assign(new Error(messag
 
 describe('classifyOutage', () => {
   test.each([
-    ['57014 statement timeout', withCode('57014', 'canceling statement due to statement timeout'), 'timeout', 'server', '57014'],
-    ['57P01 admin shutdown', withCode('57P01', 'terminating connection due to administrator command'), 'unavailable', 'server', '57P01'],
-    ['57P03 cannot connect now', withCode('57P03', 'the database system is starting up'), 'unavailable', 'server', '57P03'],
-    ['53300 too many connections', withCode('53300', 'sorry, too many clients already'), 'unavailable', 'server', '53300'],
+    [
+      '57014 statement timeout',
+      withCode('57014', 'canceling statement due to statement timeout'),
+      'timeout',
+      'server',
+      '57014',
+    ],
+    [
+      '57P01 admin shutdown',
+      withCode('57P01', 'terminating connection due to administrator command'),
+      'unavailable',
+      'server',
+      '57P01',
+    ],
+    [
+      '57P03 cannot connect now',
+      withCode('57P03', 'the database system is starting up'),
+      'unavailable',
+      'server',
+      '57P03',
+    ],
+    [
+      '53300 too many connections',
+      withCode('53300', 'sorry, too many clients already'),
+      'unavailable',
+      'server',
+      '53300',
+    ],
     ['08006 connection failure', withCode('08006'), 'unavailable', 'server', '08006'],
-    ['ECONNREFUSED', withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'), 'unavailable', 'connect', undefined],
+    [
+      'ECONNREFUSED',
+      withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
+      'unavailable',
+      'connect',
+      undefined,
+    ],
     ['ECONNRESET', withCode('ECONNRESET', 'read ECONNRESET'), 'unavailable', 'connection', undefined],
     ['refused on every address', new AggregateError([withCode('ECONNREFUSED')]), 'unavailable', 'connect', undefined],
     ['the pool queue timeout', new Error('timeout exceeded when trying to connect'), 'timeout', 'pool_wait', undefined],
-    ['the connect timeout', new Error('Connection terminated due to connection timeout'), 'timeout', 'connect', undefined],
+    [
+      'the connect timeout',
+      new Error('Connection terminated due to connection timeout'),
+      'timeout',
+      'connect',
+      undefined,
+    ],
     ['the query deadline', new Error('Query read timeout'), 'timeout', 'deadline', undefined],
     ['a lost connection', new Error('Connection terminated unexpectedly'), 'unavailable', 'connection', undefined],
-    ['a broken client', new Error('Client has encountered a connection error and is not queryable'), 'unavailable', 'connection', undefined],
+    [
+      'a broken client',
+      new Error('Client has encountered a connection error and is not queryable'),
+      'unavailable',
+      'connection',
+      undefined,
+    ],
   ])('%s is an outage', (_name, err, kind, stage, sqlstate) => {
     const outage = classifyOutage(err);
     expect(outage).toBeInstanceOf(DatabaseOutage);
@@ -37,6 +79,7 @@ describe('classifyOutage', () => {
   });
 
   test("an outage's code is never a SQLSTATE, so the modules' PostgreSQL mappers leave it alone", () => {
-    for (const err of [withCode('57014'), new Error('Query read timeout')]) expect(classifyOutage(err)?.code).not.toMatch(/^[0-9A-Z]{5}$/);
+    for (const err of [withCode('57014'), new Error('Query read timeout')])
+      expect(classifyOutage(err)?.code).not.toMatch(/^[0-9A-Z]{5}$/);
   });
 });

@@ -11,7 +11,10 @@ describe('splitSql', () => {
     ["select 'it''s;'; select 2", ["select 'it''s;'", 'select 2']],
     ["select E'\\';'; select 2", ["select E'\\';'", 'select 2']],
     ['select "a;b" from t; select 2', ['select "a;b" from t', 'select 2']],
-    ['create function f() returns int as $$ select 1; $$ language sql; select 2', ['create function f() returns int as $$ select 1; $$ language sql', 'select 2']],
+    [
+      'create function f() returns int as $$ select 1; $$ language sql; select 2',
+      ['create function f() returns int as $$ select 1; $$ language sql', 'select 2'],
+    ],
     ['do $body$ begin perform 1; end $body$; select 2', ['do $body$ begin perform 1; end $body$', 'select 2']],
     ['select 1; -- a comment; with a semicolon\nselect 2', ['select 1', 'select 2']],
     ['select 1; /* block; /* nested; */ still; */ select 2', ['select 1', 'select 2']],
@@ -20,7 +23,10 @@ describe('splitSql', () => {
     ['select a$b; select 2', ['select a$b', 'select 2']],
     [
       'create function f() returns int language sql begin atomic select 1; select case when true then 1 end; end; select 2',
-      ['create function f() returns int language sql begin atomic select 1; select case when true then 1 end; end', 'select 2'],
+      [
+        'create function f() returns int language sql begin atomic select 1; select case when true then 1 end; end',
+        'select 2',
+      ],
     ],
   ])('splits %j', (sql, expected) => {
     expect(texts(sql)).toEqual(expected);

@@ -34,15 +34,26 @@ afterAll(async () => {
 
 describe('db.withClaims', () => {
   test('runs as the claimed role with the claims visible to auth.*()', async () => {
-    const row = await db.withClaims(user(alice), async (tx) =>
-      (await tx.query(`select current_user, auth.uid(), auth.role(), auth.email(), auth.jwt() ->> 'aal' as aal`)).rows[0],
+    const row = await db.withClaims(
+      user(alice),
+      async (tx) =>
+        (await tx.query(`select current_user, auth.uid(), auth.role(), auth.email(), auth.jwt() ->> 'aal' as aal`))
+          .rows[0],
     );
-    expect(row).toEqual({ current_user: 'authenticated', uid: alice, role: 'authenticated', email: 'a@example.com', aal: 'aal1' });
+    expect(row).toEqual({
+      current_user: 'authenticated',
+      uid: alice,
+      role: 'authenticated',
+      email: 'a@example.com',
+      aal: 'aal1',
+    });
   });
 
   test('row-level security decides what each user sees and writes', async () => {
     const titles = (sub: string) =>
-      db.withClaims(user(sub), async (tx) => (await tx.query('select title from todos order by id')).rows.map((r) => r.title));
+      db.withClaims(user(sub), async (tx) =>
+        (await tx.query('select title from todos order by id')).rows.map((r) => r.title),
+      );
     expect(await titles(alice)).toEqual(['alice 1', 'alice 2']);
     expect(await titles(bob)).toEqual(['bob 1']);
     await expect(
@@ -59,7 +70,8 @@ describe('db.withClaims', () => {
 
   test('settings do not leak to the next transaction on the same connection', async () => {
     await db.withClaims(user(alice), (tx) => tx.query('select 1'));
-    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`)).rows[0];
+    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`))
+      .rows[0];
     expect(after?.who).not.toBe('authenticated');
     expect(after?.claims ?? '').toBe('');
   });
@@ -71,7 +83,9 @@ describe('db.withClaims', () => {
         await tx.query('select 1/0');
       }),
     ).rejects.toThrow(/division by zero/);
-    const rows = await db.withClaims({ role: 'service_role' }, (tx) => tx.query(`select 1 from todos where title = 'rolled back'`));
+    const rows = await db.withClaims({ role: 'service_role' }, (tx) =>
+      tx.query(`select 1 from todos where title = 'rolled back'`),
+    );
     expect(rows.rowCount).toBe(0);
     // The pool has two connections; ten more transactions prove none was left in a broken state.
     for (let i = 0; i < 10; i++) await db.withClaims({ role: 'anon' }, (tx) => tx.query('select 1'));
@@ -103,7 +117,9 @@ describe('db.withClaims', () => {
   });
 
   test('a request runs exactly one statement: a second one smuggled into the text is refused', async () => {
-    await expect(db.withClaims({ role: 'service_role' }, (tx) => tx.query('select 1; drop table todos'))).rejects.toThrow(/cannot insert multiple commands/);
+    await expect(
+      db.withClaims({ role: 'service_role' }, (tx) => tx.query('select 1; drop table todos')),
+    ).rejects.toThrow(/cannot insert multiple commands/);
     expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
   });
 
@@ -112,7 +128,11 @@ describe('db.withClaims', () => {
     try {
       const rows = await plain.withClaims(user(alice), async (tx) => {
         await tx.query('select 1');
-        return (await tx.query(`select count(*)::int as n, (select count(*)::int from pg_prepared_statements) as prepared from todos`)).rows[0];
+        return (
+          await tx.query(
+            `select count(*)::int as n, (select count(*)::int from pg_prepared_statements) as prepared from todos`,
+          )
+        ).rows[0];
       });
       expect(rows).toEqual({ n: 2, prepared: 0 });
     } finally {
@@ -123,7 +143,9 @@ describe('db.withClaims', () => {
   test('the statement timeout applies inside a request transaction', async () => {
     const short = testDb(database.url, { statementTimeoutMs: 200 });
     try {
-      await expect(short.withClaims({ role: 'anon' }, (tx) => tx.query('select pg_sleep(1)'))).rejects.toThrow(/statement timeout/);
+      await expect(short.withClaims({ role: 'anon' }, (tx) => tx.query('select pg_sleep(1)'))).rejects.toThrow(
+        /statement timeout/,
+      );
     } finally {
       await short.close();
     }
@@ -132,23 +154,43 @@ describe('db.withClaims', () => {
 
 describe('db.queryAs: one statement as the caller, in one round trip', () => {
   test('runs under the claims and RLS, as withClaims does', async () => {
-    const mine = await db.queryAs<{ title: string; uid: string }>(user(bob), 'select title, auth.uid() as uid from todos order by id', []);
+    const mine = await db.queryAs<{ title: string; uid: string }>(
+      user(bob),
+      'select title, auth.uid() as uid from todos order by id',
+      [],
+    );
     expect(mine.rows).toEqual([{ title: 'bob 1', uid: bob }]);
-    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`)).rows[0];
+    const after = (await db.query(`select current_user as who, current_setting('request.jwt.claims', true) as claims`))
+      .rows[0];
     expect(after?.who).not.toBe('authenticated');
     expect(after?.claims ?? '').toBe('');
   });
 
   test('a failing statement commits nothing, and the connection is reused in a clean state', async () => {
-    await expect(db.queryAs(user(alice), `with w as (insert into todos (title) values ('half written') returning 1) select 1/0 from w`, [])).rejects.toThrow(/division by zero/);
-    expect((await db.queryAs({ role: 'service_role' }, `select 1 from todos where title = 'half written'`, [])).rowCount).toBe(0);
+    await expect(
+      db.queryAs(
+        user(alice),
+        `with w as (insert into todos (title) values ('half written') returning 1) select 1/0 from w`,
+        [],
+      ),
+    ).rejects.toThrow(/division by zero/);
+    expect(
+      (await db.queryAs({ role: 'service_role' }, `select 1 from todos where title = 'half written'`, [])).rowCount,
+    ).toBe(0);
     for (let i = 0; i < 10; i++) {
-      const row = (await db.queryAs<{ state: string }>({ role: 'anon' }, `select current_setting('transaction_read_only') as state`, [])).rows[0];
+      const row = (
+        await db.queryAs<{ state: string }>(
+          { role: 'anon' },
+          `select current_setting('transaction_read_only') as state`,
+          [],
+        )
+      ).rows[0];
       expect(row?.state).toBe('off');
     }
     const single = testDb(database.url, { max: 1 });
     try {
-      const pid = async () => (await single.queryAs<{ pid: number }>({ role: 'anon' }, 'select pg_backend_pid() as pid', [])).rows[0]?.pid;
+      const pid = async () =>
+        (await single.queryAs<{ pid: number }>({ role: 'anon' }, 'select pg_backend_pid() as pid', [])).rows[0]?.pid;
       const before = await pid();
       await expect(single.queryAs({ role: 'anon' }, 'select 1/0', [])).rejects.toThrow(/division by zero/);
       expect(await pid()).toBe(before);
@@ -158,9 +200,13 @@ describe('db.queryAs: one statement as the caller, in one round trip', () => {
   });
 
   test('read-only refuses a write; a refused role runs nothing; a second statement is refused', async () => {
-    await expect(db.queryAs(user(alice), `insert into todos (title) values ('no')`, [], { readOnly: true })).rejects.toThrow(/read-only transaction/);
+    await expect(
+      db.queryAs(user(alice), `insert into todos (title) values ('no')`, [], { readOnly: true }),
+    ).rejects.toThrow(/read-only transaction/);
     await expect(db.queryAs({ role: 'postgres' }, 'drop table todos', [])).rejects.toThrow(/is not an API role/);
-    await expect(db.queryAs({ role: 'service_role' }, 'select 1; drop table todos', [])).rejects.toThrow(/cannot insert multiple commands/);
+    await expect(db.queryAs({ role: 'service_role' }, 'select 1; drop table todos', [])).rejects.toThrow(
+      /cannot insert multiple commands/,
+    );
     expect((await db.query(`select to_regclass('public.todos')::text as t`)).rows[0]?.t).toBe('todos');
   });
 

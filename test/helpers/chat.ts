@@ -5,6 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const CHAT_FIXTURE_FILE = path.resolve(import.meta.dirname, '..', '..', 'examples', 'chat', 'supabase', 'migrations', '20240101000000_chat.sql');
+export const CHAT_FIXTURE_FILE = path.resolve(
+  import.meta.dirname,
+  '..',
+  '..',
+  'examples',
+  'chat',
+  'supabase',
+  'migrations',
+  '20240101000000_chat.sql',
+);
 
 export const CHAT_FIXTURE = fs.readFileSync(CHAT_FIXTURE_FILE, 'utf8');

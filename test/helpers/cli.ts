@@ -18,7 +18,8 @@ export interface CliResult {
 /** Environment for a child: this one minus anything that would point Trellis elsewhere. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'JWT_SECRET', 'API_EXTERNAL_URL', 'TRELLIS_DIR', 'LOG_LEVEL']) delete env[key];
+  for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'JWT_SECRET', 'API_EXTERNAL_URL', 'TRELLIS_DIR', 'LOG_LEVEL'])
+    delete env[key];
   return { ...env, ...extra };
 }
 
@@ -61,7 +62,10 @@ export async function startCli(dir: string, env: Record<string, string> = {}): P
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`trellis start exited ${child.exitCode}:\n${output}`);
-    const ready = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -91,6 +95,7 @@ export async function tempProject(migrations: Record<string, string> = {}): Prom
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-project-'));
   await fs.chmod(dir, 0o755);
   await fs.mkdir(path.join(dir, 'supabase', 'migrations'), { recursive: true });
-  for (const [name, sql] of Object.entries(migrations)) await fs.writeFile(path.join(dir, 'supabase', 'migrations', name), sql);
+  for (const [name, sql] of Object.entries(migrations))
+    await fs.writeFile(path.join(dir, 'supabase', 'migrations', name), sql);
   return dir;
 }

@@ -40,11 +40,21 @@ export async function embeddedBinaries(): Promise<PostgresBinaries> {
 export async function systemBinaries(binDir: string): Promise<PostgresBinaries | undefined> {
   const initdb = path.join(binDir, 'initdb');
   const pg_ctl = path.join(binDir, 'pg_ctl');
-  const found = await Promise.all([initdb, pg_ctl].map((f) => fs.access(f, fs.constants.X_OK).then(() => true, () => false)));
+  const found = await Promise.all(
+    [initdb, pg_ctl].map((f) =>
+      fs.access(f, fs.constants.X_OK).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return found.every(Boolean) ? { initdb, pg_ctl } : undefined;
 }
 
-export async function crashablePostgres(bin: PostgresBinaries, settings: readonly string[] = []): Promise<CrashablePostgres> {
+export async function crashablePostgres(
+  bin: PostgresBinaries,
+  settings: readonly string[] = [],
+): Promise<CrashablePostgres> {
   const runAs = await postgresUser();
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-crashable-'));
   // The postgres user must be able to enter the folder (mkdtemp makes it 0700 for root).
@@ -56,7 +66,18 @@ export async function crashablePostgres(bin: PostgresBinaries, settings: readonl
   await fs.writeFile(logFile, '');
   if (runAs) await fs.chown(logFile, runAs.uid, runAs.gid);
 
-  const init = await run(bin.initdb, [`--pgdata=${dataDir}`, '--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions'], runAs);
+  const init = await run(
+    bin.initdb,
+    [
+      `--pgdata=${dataDir}`,
+      '--username=postgres',
+      '--auth=trust',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ],
+    runAs,
+  );
   if (init.code !== 0) throw new Error(`initdb failed: ${init.output}`);
   const port = await freePort();
   const options = [
@@ -73,14 +94,19 @@ export async function crashablePostgres(bin: PostgresBinaries, settings: readonl
     // Right after a SIGKILL the old shared memory may still be attached for a moment: retry.
     let last = '';
     for (let attempt = 0; attempt < 20; attempt++) {
-      const started = await run(bin.pg_ctl, ['start', '-D', dataDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', options], runAs);
+      const started = await run(
+        bin.pg_ctl,
+        ['start', '-D', dataDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', options],
+        runAs,
+      );
       if (started.code === 0) return;
       last = started.output + (await fs.readFile(logFile, 'utf8')).split('\n').slice(-5).join('\n');
       await sleep(250);
     }
     throw new Error(`PostgreSQL did not start on ${dataDir}: ${last}`);
   };
-  const postmasterPid = async () => Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  const postmasterPid = async () =>
+    Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
 
   await start();
   return {
@@ -115,7 +141,8 @@ async function postgresUser(): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number((await run('id', ['-u', 'postgres'], undefined)).output.trim());
   const gid = Number((await run('id', ['-g', 'postgres'], undefined)).output.trim());
-  if (!Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid)) throw new Error('running as root and there is no "postgres" system user to run PostgreSQL');
+  if (!Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid))
+    throw new Error('running as root and there is no "postgres" system user to run PostgreSQL');
   return { uid, gid };
 }
 
@@ -142,7 +169,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -152,7 +181,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function run(command: string, args: string[], runAs: RunAs | undefined): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     // Detached, with output piped: pg_ctl's postmaster must not hold the test runner's stdio.
-    const child = spawn(command, args, { ...runAs, detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: os.tmpdir() });
+    const child = spawn(command, args, {
+      ...runAs,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: os.tmpdir(),
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -18,7 +18,11 @@ export function subscribed(channel: RealtimeChannel, timeoutMs = 10_000): Promis
   });
 }
 
-export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -54,8 +58,18 @@ export class RawSocket {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) return void this.frames.push(data);
       this.texts.push(data.toString());
-      const parsed = JSON.parse(data.toString()) as RawFrame | { join_ref: string | null; ref: string | null; topic: string; event: string; payload: Record<string, unknown> };
-      this.frames.push(Array.isArray(parsed) ? parsed : [parsed.join_ref, parsed.ref, parsed.topic, parsed.event, parsed.payload]);
+      const parsed = JSON.parse(data.toString()) as
+        | RawFrame
+        | {
+            join_ref: string | null;
+            ref: string | null;
+            topic: string;
+            event: string;
+            payload: Record<string, unknown>;
+          };
+      this.frames.push(
+        Array.isArray(parsed) ? parsed : [parsed.join_ref, parsed.ref, parsed.topic, parsed.event, parsed.payload],
+      );
     });
     ws.on('close', (code, reason) => {
       this.closeCode = code;
@@ -82,11 +96,20 @@ export class RawSocket {
   }
 
   send(joinRef: string | null, ref: string | null, topic: string, event: string, payload: unknown): void {
-    this.ws.send(this.vsn === '2.0.0' ? JSON.stringify([joinRef, ref, topic, event, payload]) : JSON.stringify({ join_ref: joinRef, ref, topic, event, payload }));
+    this.ws.send(
+      this.vsn === '2.0.0'
+        ? JSON.stringify([joinRef, ref, topic, event, payload])
+        : JSON.stringify({ join_ref: joinRef, ref, topic, event, payload }),
+    );
   }
 
   /** Sends a push and waits for its phx_reply. */
-  async push(joinRef: string | null, topic: string, event: string, payload: unknown): Promise<{ status: string; response: Record<string, unknown> }> {
+  async push(
+    joinRef: string | null,
+    topic: string,
+    event: string,
+    payload: unknown,
+  ): Promise<{ status: string; response: Record<string, unknown> }> {
     const ref = this.nextRef();
     this.send(joinRef, ref, topic, event, payload);
     const reply = await this.waitFrame((f) => f[1] === ref && f[3] === 'phx_reply');

@@ -34,12 +34,16 @@ export async function startTestServer(
     log?: Logger;
   } = {},
 ): Promise<TestServer> {
-  const database = options.databaseUrl === undefined ? await freshDatabase() : { url: options.databaseUrl, drop: async () => undefined };
+  const database =
+    options.databaseUrl === undefined
+      ? await freshDatabase()
+      : { url: options.databaseUrl, drop: async () => undefined };
   const dir = await tempProject(options.migrations ?? {});
   // Email template overrides, in place before the server reads them (supabase/templates/<kind>.html).
   if (options.templates) {
     await fs.mkdir(path.join(dir, 'supabase', 'templates'), { recursive: true });
-    for (const [name, body] of Object.entries(options.templates)) await fs.writeFile(path.join(dir, 'supabase', 'templates', name), body);
+    for (const [name, body] of Object.entries(options.templates))
+      await fs.writeFile(path.join(dir, 'supabase', 'templates', name), body);
   }
   const port = await freePort();
   const config = loadConfig(

@@ -20,7 +20,9 @@ export async function localBackend(): Promise<StorageBackend> {
     async storedKeys(dataDir) {
       const root = path.join(dataDir, 'storage');
       const files = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-      return files.filter((f) => f.isFile() && !f.parentPath.includes(`${path.sep}.tmp`)).map((f) => path.join(f.parentPath, f.name));
+      return files
+        .filter((f) => f.isFile() && !f.parentPath.includes(`${path.sep}.tmp`))
+        .map((f) => path.join(f.parentPath, f.name));
     },
     async stop() {},
   };
@@ -28,10 +30,21 @@ export async function localBackend(): Promise<StorageBackend> {
 
 export async function s3Backend(): Promise<StorageBackend> {
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-s3rver-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: 'trellis' }] });
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: [{ name: 'trellis' }],
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   return {
     name: 's3',
     env: {

@@ -16,7 +16,8 @@ describe('nulAt', () => {
     ['numbers and booleans', { n: 0, t: true }, undefined],
   ])('%s', (_what, value, expected) => expect(nulAt(value)).toBe(expected));
 
-  test('a base path names the field the value came from', () => expect(nulAt({ a: '\u0000' }, 'metadata')).toBe('metadata.a'));
+  test('a base path names the field the value came from', () =>
+    expect(nulAt({ a: '\u0000' }, 'metadata')).toBe('metadata.a'));
 
   test('hostile depth does not overflow the stack', () => {
     let deep: unknown = 'x\u0000';
@@ -25,11 +26,13 @@ describe('nulAt', () => {
     expect(jsonDepthExceeds(deep)).toBe(true);
   });
 
-  test('the message names the field', () => expect(nulMessage('paths.0')).toBe('paths.0 must not contain the NUL character (\\u0000)'));
+  test('the message names the field', () =>
+    expect(nulMessage('paths.0')).toBe('paths.0 must not contain the NUL character (\\u0000)'));
 });
 
 describe('refusedText', () => {
-  const pgError = (code: string) => Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code });
+  const pgError = (code: string) =>
+    Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code });
 
   test.each([
     ['/storage/v1/object/list/docs', 'InvalidRequest'],
@@ -41,7 +44,8 @@ describe('refusedText', () => {
     expect(err).toMatchObject({ status: 400, code });
   });
 
-  test('22P05 (\\u0000 in jsonb) too', () => expect(refusedText(pgError('22P05'), '/rest/v1/x')).toMatchObject({ status: 400, code: '22P05' }));
+  test('22P05 (\\u0000 in jsonb) too', () =>
+    expect(refusedText(pgError('22P05'), '/rest/v1/x')).toMatchObject({ status: 400, code: '22P05' }));
 
   test.each([
     ['another SQLSTATE', pgError('23505')],

@@ -124,47 +124,50 @@ describe('Redis bus without Redis', () => {
   });
 });
 
-describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('Redis bus back from an outage on a slow link', () => {
-  test('isHealthy turns true only once its topics are subscribed again: a message published at once arrives', async () => {
-    const target = new URL(redisUrl!);
-    const sockets = new Set<net.Socket>();
-    let server: net.Server | undefined;
-    // Commands reach Redis 300 ms late (a slow link): the SUBSCRIBE sent on reconnecting lands well
-    // after ioredis reports 'ready', which is the window a health check must not cover.
-    const open = (port: number) =>
-      new Promise<number>((resolve) => {
-        server = net.createServer((client) => {
-          const upstream = net.connect(Number(target.port || 6379), target.hostname);
-          for (const s of [client, upstream]) {
-            sockets.add(s);
-            s.on('error', () => undefined);
-            s.on('close', () => sockets.delete(s));
-          }
-          client.on('data', (chunk: Buffer) => setTimeout(() => upstream.writable && upstream.write(chunk), 300));
-          upstream.pipe(client);
+describe.runIf(redisUrl !== undefined || process.env.CI === 'true')(
+  'Redis bus back from an outage on a slow link',
+  () => {
+    test('isHealthy turns true only once its topics are subscribed again: a message published at once arrives', async () => {
+      const target = new URL(redisUrl!);
+      const sockets = new Set<net.Socket>();
+      let server: net.Server | undefined;
+      // Commands reach Redis 300 ms late (a slow link): the SUBSCRIBE sent on reconnecting lands well
+      // after ioredis reports 'ready', which is the window a health check must not cover.
+      const open = (port: number) =>
+        new Promise<number>((resolve) => {
+          server = net.createServer((client) => {
+            const upstream = net.connect(Number(target.port || 6379), target.hostname);
+            for (const s of [client, upstream]) {
+              sockets.add(s);
+              s.on('error', () => undefined);
+              s.on('close', () => sockets.delete(s));
+            }
+            client.on('data', (chunk: Buffer) => setTimeout(() => upstream.writable && upstream.write(chunk), 300));
+            upstream.pipe(client);
+          });
+          server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
         });
-        server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
-      });
-    const cut = () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server!.close(r));
-    };
-    const port = await open(0);
-    const bus = createRedisBus({ redisUrl: `redis://127.0.0.1:${port}`, log });
-    const direct = createRedisBus({ redisUrl: redisUrl!, log });
-    closing.push(bus, direct);
-    const topics = Array.from({ length: 5 }, () => `t-${crypto.randomUUID()}`);
-    const got: string[] = [];
-    for (const topic of topics) bus.subscribe(topic, (m) => got.push(`${topic}:${String(m)}`));
-    await waitFor(() => bus.isHealthy() && direct.isHealthy(), 10_000, 'both buses to be healthy');
-    await cut();
-    await waitFor(() => !bus.isHealthy(), 5000, 'the outage to be seen');
-    await open(port);
-    await waitFor(() => bus.isHealthy(), 15_000, 'the bus to be healthy again');
-    // No grace period: healthy means subscribed.
-    for (const topic of topics) await direct.publish(topic, 'at-once');
-    await waitFor(() => got.length === topics.length, 5000, 'every message published at once');
-    expect(got.sort()).toEqual(topics.map((t) => `${t}:at-once`).sort());
-    await cut();
-  });
-});
+      const cut = () => {
+        for (const s of sockets) s.destroy();
+        return new Promise((r) => server!.close(r));
+      };
+      const port = await open(0);
+      const bus = createRedisBus({ redisUrl: `redis://127.0.0.1:${port}`, log });
+      const direct = createRedisBus({ redisUrl: redisUrl!, log });
+      closing.push(bus, direct);
+      const topics = Array.from({ length: 5 }, () => `t-${crypto.randomUUID()}`);
+      const got: string[] = [];
+      for (const topic of topics) bus.subscribe(topic, (m) => got.push(`${topic}:${String(m)}`));
+      await waitFor(() => bus.isHealthy() && direct.isHealthy(), 10_000, 'both buses to be healthy');
+      await cut();
+      await waitFor(() => !bus.isHealthy(), 5000, 'the outage to be seen');
+      await open(port);
+      await waitFor(() => bus.isHealthy(), 15_000, 'the bus to be healthy again');
+      // No grace period: healthy means subscribed.
+      for (const topic of topics) await direct.publish(topic, 'at-once');
+      await waitFor(() => got.length === topics.length, 5000, 'every message published at once');
+      expect(got.sort()).toEqual(topics.map((t) => `${t}:at-once`).sort());
+      await cut();
+    });
+  },
+);

@@ -12,7 +12,11 @@ const redisTest = test.skipIf(skipRedis);
 // Rule names are part of the Redis key: a random suffix keeps runs (and test files) apart.
 const run = crypto.randomBytes(4).toString('hex');
 let ruleCount = 0;
-const rule = (points: number, durationS = 60): RateLimitRule => ({ name: `test_${run}_${++ruleCount}`, points, durationS });
+const rule = (points: number, durationS = 60): RateLimitRule => ({
+  name: `test_${run}_${++ruleCount}`,
+  points,
+  durationS,
+});
 
 /** A logger that keeps its lines, to count the warnings. */
 function capturingLogger() {
@@ -35,12 +39,13 @@ function behaviours(name: string, make: () => RateLimiter, needsRedis: boolean) 
   describe(name, () => {
     let limiter: RateLimiter;
     beforeAll(() => {
-      if (needsRedis && redisUrl === undefined) throw new Error('CI=true: the Redis tests must run, but REDIS_URL is not set');
+      if (needsRedis && redisUrl === undefined)
+        throw new Error('CI=true: the Redis tests must run, but REDIS_URL is not set');
       limiter = make();
     });
     afterAll(() => limiter?.close());
 
-    only('allows the rule\'s points, then refuses until the window ends', async () => {
+    only("allows the rule's points, then refuses until the window ends", async () => {
       const r = rule(3, 60);
       const results = await consumeTimes(limiter, r, '203.0.113.1', 4);
       expect(results.slice(0, 3)).toEqual([

@@ -37,7 +37,10 @@ describe('email templates', () => {
   };
 
   test.each([
-    ['{{ .ConfirmationURL }}', 'https://api.example.com/auth/v1/verify?token=abc&amp;type=signup&amp;redirect_to=https://app.example.com'],
+    [
+      '{{ .ConfirmationURL }}',
+      'https://api.example.com/auth/v1/verify?token=abc&amp;type=signup&amp;redirect_to=https://app.example.com',
+    ],
     ['{{ .Token }}', '123456'],
     ['{{.TokenHash}}', 'f00dfeed'],
     ['{{ .SiteURL }}', 'https://app.example.com'],
@@ -86,8 +89,13 @@ describe('email templates', () => {
       const templates = await loadTemplates(dir);
       const recovery = render(templates, 'recovery', vars);
       expect(recovery.subject).toBe('Reset your https://app.example.com password');
-      expect(recovery.html).toBe(`<p>Hello old@example.com, <a href="${vars.ConfirmationURL?.replaceAll('&', '&amp;')}">reset</a></p>\n`);
-      expect(render(templates, 'invite', vars)).toMatchObject({ subject: 'You have been invited', html: '<p>Join us</p>' });
+      expect(recovery.html).toBe(
+        `<p>Hello old@example.com, <a href="${vars.ConfirmationURL?.replaceAll('&', '&amp;')}">reset</a></p>\n`,
+      );
+      expect(render(templates, 'invite', vars)).toMatchObject({
+        subject: 'You have been invited',
+        html: '<p>Join us</p>',
+      });
       expect(templates.confirmation).toBe(DEFAULT_TEMPLATES.confirmation);
     } finally {
       await fs.rm(dir, { recursive: true });
@@ -100,7 +108,10 @@ describe('email templates', () => {
       await fs.mkdir(path.join(dir, 'invite.html'));
       await expect(loadTemplates(dir)).rejects.toThrow(`cannot read email template ${path.join(dir, 'invite.html')}`);
       await fs.rmdir(path.join(dir, 'invite.html'));
-      await fs.writeFile(path.join(dir, 'magic_link.html'), '<!-- subject: Hi -->\n<p>\n{{ if .Token }}code{{ end }}</p>');
+      await fs.writeFile(
+        path.join(dir, 'magic_link.html'),
+        '<!-- subject: Hi -->\n<p>\n{{ if .Token }}code{{ end }}</p>',
+      );
       await expect(loadTemplates(dir)).rejects.toThrow(
         `email template ${path.join(dir, 'magic_link.html')} at line 3: "{{ if .Token }}" is not supported`,
       );
@@ -136,9 +147,17 @@ describe('mailer without SMTP', () => {
     };
     await mailer.send(mail);
     await mailer.close();
-    const rows = (await db.query('select kind, recipient, subject, html, text, created_at from trellis.mail_outbox')).rows;
+    const rows = (await db.query('select kind, recipient, subject, html, text, created_at from trellis.mail_outbox'))
+      .rows;
     expect(rows).toEqual([
-      { kind: 'magic_link', recipient: mail.to, subject: mail.subject, html: mail.html, text: mail.text, created_at: expect.any(Date) },
+      {
+        kind: 'magic_link',
+        recipient: mail.to,
+        subject: mail.subject,
+        html: mail.html,
+        text: mail.text,
+        created_at: expect.any(Date),
+      },
     ]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 30, to: mail.to, subject: mail.subject, kind: 'magic_link' });
@@ -188,7 +207,10 @@ describe('mailer over SMTP', () => {
   test('sends the mail with its From, To, Subject, html and text', async () => {
     const mailer = smtpMailer('Trellis <noreply@trellis.test>');
     try {
-      const mail = render(DEFAULT_TEMPLATES, 'magic_link', { ConfirmationURL: 'http://127.0.0.1/verify?t=1&u=2', Token: '654321' });
+      const mail = render(DEFAULT_TEMPLATES, 'magic_link', {
+        ConfirmationURL: 'http://127.0.0.1/verify?t=1&u=2',
+        Token: '654321',
+      });
       await mailer.send({ ...mail, to: 'ada@example.com', kind: 'magic_link' });
       expect(received).toHaveLength(1);
       const message = received[0]!;
@@ -220,5 +242,7 @@ describe('mailer over SMTP', () => {
 
 /** Enough of quoted-printable for nodemailer's parts: soft line breaks and =XX bytes. */
 function decodeQuotedPrintable(raw: string): string {
-  return raw.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return raw
+    .replace(/=\r\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

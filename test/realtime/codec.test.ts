@@ -3,23 +3,57 @@ import { describe, expect, test } from 'vitest';
 import { decodeFrame, encodeBroadcast, encodeFrame, userBroadcastOf, type Frame } from '../../src/realtime/codec.js';
 
 /** realtime-js's kind-3 push, built the way its serializer builds it. */
-function userPush(joinRef: string, ref: string, topic: string, event: string, meta: string, encoding: 0 | 1, payload: Uint8Array): Uint8Array {
+function userPush(
+  joinRef: string,
+  ref: string,
+  topic: string,
+  event: string,
+  meta: string,
+  encoding: 0 | 1,
+  payload: Uint8Array,
+): Uint8Array {
   const head = [3, joinRef.length, ref.length, topic.length, event.length, meta.length, encoding];
   return Buffer.concat([Buffer.from(head), Buffer.from(joinRef + ref + topic + event + meta), payload]);
 }
 
 describe('decodeFrame', () => {
   test.each<[string, '1.0.0' | '2.0.0', string, Frame]>([
-    ['2.0.0 join', '2.0.0', '["1","1","realtime:room","phx_join",{"config":{}}]', { joinRef: '1', ref: '1', topic: 'realtime:room', event: 'phx_join', payload: { config: {} } }],
-    ['2.0.0 heartbeat', '2.0.0', '[null,"5","phoenix","heartbeat",{}]', { joinRef: null, ref: '5', topic: 'phoenix', event: 'heartbeat', payload: {} }],
-    ['2.0.0 null payload', '2.0.0', '["1","2","realtime:a","phx_leave",null]', { joinRef: '1', ref: '2', topic: 'realtime:a', event: 'phx_leave', payload: {} }],
+    [
+      '2.0.0 join',
+      '2.0.0',
+      '["1","1","realtime:room","phx_join",{"config":{}}]',
+      { joinRef: '1', ref: '1', topic: 'realtime:room', event: 'phx_join', payload: { config: {} } },
+    ],
+    [
+      '2.0.0 heartbeat',
+      '2.0.0',
+      '[null,"5","phoenix","heartbeat",{}]',
+      { joinRef: null, ref: '5', topic: 'phoenix', event: 'heartbeat', payload: {} },
+    ],
+    [
+      '2.0.0 null payload',
+      '2.0.0',
+      '["1","2","realtime:a","phx_leave",null]',
+      { joinRef: '1', ref: '2', topic: 'realtime:a', event: 'phx_leave', payload: {} },
+    ],
     [
       '1.0.0 object',
       '1.0.0',
       '{"topic":"realtime:a","event":"broadcast","payload":{"type":"broadcast","event":"e","payload":{"x":1}},"ref":"3","join_ref":"1"}',
-      { joinRef: '1', ref: '3', topic: 'realtime:a', event: 'broadcast', payload: { type: 'broadcast', event: 'e', payload: { x: 1 } } },
+      {
+        joinRef: '1',
+        ref: '3',
+        topic: 'realtime:a',
+        event: 'broadcast',
+        payload: { type: 'broadcast', event: 'e', payload: { x: 1 } },
+      },
     ],
-    ['1.0.0 without refs', '1.0.0', '{"topic":"phoenix","event":"heartbeat","payload":{}}', { joinRef: null, ref: null, topic: 'phoenix', event: 'heartbeat', payload: {} }],
+    [
+      '1.0.0 without refs',
+      '1.0.0',
+      '{"topic":"phoenix","event":"heartbeat","payload":{}}',
+      { joinRef: null, ref: null, topic: 'phoenix', event: 'heartbeat', payload: {} },
+    ],
   ])('%s', (_name, vsn, text, frame) => {
     expect(decodeFrame(vsn, text)).toEqual({ ok: true, frame });
   });
@@ -46,10 +80,20 @@ describe('decodeFrame', () => {
   });
 
   test('a binary JSON user broadcast push keeps its payload text', () => {
-    const decoded = decodeFrame('2.0.0', userPush('1', '7', 'realtime:room', 'typing', '{"id":"m1"}', 1, Buffer.from('{"who":"ann"}')));
+    const decoded = decodeFrame(
+      '2.0.0',
+      userPush('1', '7', 'realtime:room', 'typing', '{"id":"m1"}', 1, Buffer.from('{"who":"ann"}')),
+    );
     expect(decoded).toEqual({
       ok: true,
-      frame: { joinRef: '1', ref: '7', topic: 'realtime:room', event: 'broadcast', payload: {}, broadcast: { event: 'typing', json: '{"who":"ann"}', meta: '{"id":"m1"}' } },
+      frame: {
+        joinRef: '1',
+        ref: '7',
+        topic: 'realtime:room',
+        event: 'broadcast',
+        payload: {},
+        broadcast: { event: 'typing', json: '{"who":"ann"}', meta: '{"id":"m1"}' },
+      },
     });
   });
 
@@ -62,7 +106,9 @@ describe('decodeFrame', () => {
 
 describe('encoding', () => {
   test('frames in both serializers', () => {
-    expect(encodeFrame('2.0.0', '1', '2', 'realtime:a', 'phx_reply', { status: 'ok', response: {} })).toBe('["1","2","realtime:a","phx_reply",{"status":"ok","response":{}}]');
+    expect(encodeFrame('2.0.0', '1', '2', 'realtime:a', 'phx_reply', { status: 'ok', response: {} })).toBe(
+      '["1","2","realtime:a","phx_reply",{"status":"ok","response":{}}]',
+    );
     expect(JSON.parse(encodeFrame('1.0.0', null, '2', 'phoenix', 'phx_reply', { status: 'ok' }))).toEqual({
       join_ref: null,
       ref: '2',
@@ -74,7 +120,13 @@ describe('encoding', () => {
 
   test('a JSON broadcast is spliced in as text and parses back to what was sent', () => {
     const frame = encodeBroadcast('2.0.0', 'realtime:r', { event: 'e"vil', json: '{"a":[1,2]}', meta: '{"id":"x"}' });
-    expect(JSON.parse(frame as string)).toEqual([null, null, 'realtime:r', 'broadcast', { type: 'broadcast', event: 'e"vil', payload: { a: [1, 2] }, meta: { id: 'x' } }]);
+    expect(JSON.parse(frame as string)).toEqual([
+      null,
+      null,
+      'realtime:r',
+      'broadcast',
+      { type: 'broadcast', event: 'e"vil', payload: { a: [1, 2] }, meta: { id: 'x' } },
+    ]);
     expect(JSON.parse(encodeBroadcast('1.0.0', 'realtime:r', { event: 'e', json: '3' }) as string)).toEqual({
       join_ref: null,
       ref: null,
@@ -91,7 +143,10 @@ describe('encoding', () => {
   });
 
   test('userBroadcastOf a JSON push', () => {
-    const decoded = decodeFrame('2.0.0', '["1","2","realtime:a","broadcast",{"type":"broadcast","event":"e","payload":{"x":1}}]');
+    const decoded = decodeFrame(
+      '2.0.0',
+      '["1","2","realtime:a","broadcast",{"type":"broadcast","event":"e","payload":{"x":1}}]',
+    );
     expect(decoded.ok && userBroadcastOf(decoded.frame)).toEqual({ event: 'e', json: '{"x":1}' });
     const noEvent = decodeFrame('2.0.0', '["1","2","realtime:a","broadcast",{"type":"broadcast"}]');
     expect(noEvent.ok && userBroadcastOf(noEvent.frame)).toBeUndefined();

@@ -51,7 +51,14 @@ function hub(bus: Bus): RealtimeHub {
 
 function member(topic = 'realtime:room'): Member & { frames: string[] } {
   const frames: string[] = [];
-  return { vsn: '2.0.0', topic, receivesBroadcast: true, receivesPresence: true, frames, send: (f: OutFrame) => void frames.push(f.data.toString()) };
+  return {
+    vsn: '2.0.0',
+    topic,
+    receivesBroadcast: true,
+    receivesPresence: true,
+    frames,
+    send: (f: OutFrame) => void frames.push(f.data.toString()),
+  };
 }
 
 afterEach(async () => {
@@ -67,12 +74,18 @@ describe('RealtimeHub across instances', () => {
     b.join('public:other', mb2);
     a.broadcast('public:room', { event: 'e', json: '{"n":1}' }, ma);
     await waitFor(() => mb.frames.length === 1);
-    expect(JSON.parse(mb.frames[0]!)).toEqual([null, null, 'realtime:room', 'broadcast', { type: 'broadcast', event: 'e', payload: { n: 1 } }]);
+    expect(JSON.parse(mb.frames[0]!)).toEqual([
+      null,
+      null,
+      'realtime:room',
+      'broadcast',
+      { type: 'broadcast', event: 'e', payload: { n: 1 } },
+    ]);
     expect(ma.frames).toEqual([]);
     expect(mb2.frames).toEqual([]);
   });
 
-  test('presence: a newcomer hub learns the others\' state; a silent hub\'s presences leave', async () => {
+  test("presence: a newcomer hub learns the others' state; a silent hub's presences leave", async () => {
     const busA = lossyBus();
     const a = hub(busA);
     a.track('public:room', 'ann', { phx_ref: 'r1', at: 'a' });

@@ -47,11 +47,17 @@ const fakeHub: ChangeHub = {
 };
 
 const mint = (sub: string) =>
-  new SignJWT({ role: 'authenticated', sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+  new SignJWT({ role: 'authenticated', sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
 
 const clients: SupabaseClient[] = [];
 const client = () => {
-  const c = createClient(url, keys.anonKey, { auth: { persistSession: false }, realtime: { transport: WebSocket as unknown as never } });
+  const c = createClient(url, keys.anonKey, {
+    auth: { persistSession: false },
+    realtime: { transport: WebSocket as unknown as never },
+  });
   clients.push(c);
   return c;
 };
@@ -106,7 +112,9 @@ describe('postgres_changes on the socket', () => {
     const system: unknown[] = [];
     const ch = c
       .channel('db')
-      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'messages', filter: 'room_id=eq.7' }, (p) => inserts.push(p))
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'messages', filter: 'room_id=eq.7' }, (p) =>
+        inserts.push(p),
+      )
       .on('postgres_changes', { event: '*', schema: 'public' }, (p) => all.push(p))
       .on('system', {}, (m) => system.push(m));
     await subscribed(ch);
@@ -117,14 +125,27 @@ describe('postgres_changes on the socket', () => {
     ]);
     expect(sub.claims).toMatchObject({ role: 'authenticated', sub: 'user-1' });
     await waitFor(() => system.length === 1);
-    expect(system[0]).toMatchObject({ extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: 'db' });
+    expect(system[0]).toMatchObject({
+      extension: 'postgres_changes',
+      status: 'ok',
+      message: 'Subscribed to PostgreSQL',
+      channel: 'db',
+    });
 
     const [first, second] = sub.subscriptions.map((s) => s.id) as [number, number];
     sub.deliver([first, second], row);
     sub.deliver([second], { ...row, type: 'DELETE', record: {}, old_record: { id: 1 } });
     await waitFor(() => all.length === 2);
     expect(inserts).toEqual([
-      { schema: 'public', table: 'messages', commit_timestamp: '2026-01-01T00:00:00Z', eventType: 'INSERT', new: { id: 1, body: 'hello' }, old: {}, errors: null },
+      {
+        schema: 'public',
+        table: 'messages',
+        commit_timestamp: '2026-01-01T00:00:00Z',
+        eventType: 'INSERT',
+        new: { id: 1, body: 'hello' },
+        old: {},
+        errors: null,
+      },
     ]);
     expect(all[1]).toMatchObject({ eventType: 'DELETE', old: { id: 1 }, new: {} });
 
@@ -139,13 +160,20 @@ describe('postgres_changes on the socket', () => {
 
   test('a refusal from the hub refuses the join with its message; a closed socket unsubscribes', async () => {
     const c = client();
-    refuseNext = 'Unable to subscribe to changes with given parameters: table "nope" is not in publication supabase_realtime';
-    await expect(subscribed(c.channel('db2').on('postgres_changes', { event: '*', schema: 'public', table: 'nope' }, () => undefined))).rejects.toThrow(
-      /table "nope" is not in publication/,
-    );
+    refuseNext =
+      'Unable to subscribe to changes with given parameters: table "nope" is not in publication supabase_realtime';
+    await expect(
+      subscribed(
+        c.channel('db2').on('postgres_changes', { event: '*', schema: 'public', table: 'nope' }, () => undefined),
+      ),
+    ).rejects.toThrow(/table "nope" is not in publication/);
     await c.removeAllChannels();
     const d = client();
-    await subscribed(d.channel('db3').on('postgres_changes', { event: 'UPDATE', schema: 'public', table: 'messages' }, () => undefined));
+    await subscribed(
+      d
+        .channel('db3')
+        .on('postgres_changes', { event: 'UPDATE', schema: 'public', table: 'messages' }, () => undefined),
+    );
     const before = unsubscribed;
     d.realtime.disconnect();
     await waitFor(() => unsubscribed === before + 1);

@@ -12,9 +12,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-
-
-const ALPHABET = '(),.:!"\\*->{}[] ' + 'abcdeinorstqluyz0123456789_$' + '=&%;\'\t\0é名';
+const ALPHABET = '(),.:!"\\*->{}[] ' + 'abcdeinorstqluyz0123456789_$' + "=&%;'\t\0é名";
 
 export function pick<T>(random: () => number, items: readonly T[] | string): T {
   return items[Math.floor(random() * items.length)] as T;
@@ -39,14 +37,31 @@ export function mutate(random: () => number, text: string, pieces: readonly stri
         out = out.slice(0, at) + pick<string>(random, ALPHABET) + out.slice(at + 1);
         break;
       default: // splice in a piece of another example
-        out = out.slice(0, at) + pick<string>(random, pieces).slice(Math.floor(random() * 20), 20 + Math.floor(random() * 40)) + out.slice(at);
+        out =
+          out.slice(0, at) +
+          pick<string>(random, pieces).slice(Math.floor(random() * 20), 20 + Math.floor(random() * 40)) +
+          out.slice(at);
     }
   }
   return out;
 }
 
 export function randomQuery(random: () => number): string {
-  const keys = ['select', 'order', 'limit', 'offset', 'or', 'and', 'not.or', 'id', 'a.b', 'data->>x', 'm.order', 'm.limit', 'm.or'];
+  const keys = [
+    'select',
+    'order',
+    'limit',
+    'offset',
+    'or',
+    'and',
+    'not.or',
+    'id',
+    'a.b',
+    'data->>x',
+    'm.order',
+    'm.limit',
+    'm.or',
+  ];
   const params: string[] = [];
   const count = 1 + Math.floor(random() * 3);
   for (let i = 0; i < count; i++) {

@@ -5,7 +5,14 @@
  */
 import { expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
-import { FILTER_OPERATORS, type Condition, type Field, type OrderTerm, type ReadQuery, type SelectItem } from '../../src/rest/ast.js';
+import {
+  FILTER_OPERATORS,
+  type Condition,
+  type Field,
+  type OrderTerm,
+  type ReadQuery,
+  type SelectItem,
+} from '../../src/rest/ast.js';
 import { parseReadQuery } from '../../src/rest/parse.js';
 import { mutate, pick, prng, randomQuery } from './fuzz-inputs.js';
 
@@ -38,7 +45,11 @@ function checkField(f: Field): void {
   if (!isName(f.name)) throw new Error(`bad field name ${JSON.stringify(f.name)}`);
   for (const step of f.jsonPath) {
     if (step.arrow !== '->' && step.arrow !== '->>') throw new Error('bad arrow');
-    if (typeof step.key === 'number' ? !Number.isSafeInteger(step.key) : typeof step.key !== 'string' || step.key.includes('\0')) {
+    if (
+      typeof step.key === 'number'
+        ? !Number.isSafeInteger(step.key)
+        : typeof step.key !== 'string' || step.key.includes('\0')
+    ) {
       throw new Error(`bad JSON key ${String(step.key)}`);
     }
   }
@@ -69,7 +80,8 @@ function checkCondition(c: Condition): void {
     c.conditions.forEach(checkCondition);
     return;
   }
-  if (c.kind !== 'filter' || !FILTER_OPERATORS.includes(c.operator) || typeof c.negate !== 'boolean') throw new Error('bad filter');
+  if (c.kind !== 'filter' || !FILTER_OPERATORS.includes(c.operator) || typeof c.negate !== 'boolean')
+    throw new Error('bad filter');
   checkField(c.field);
   const list = Array.isArray(c.value);
   if ((c.operator === 'in' || c.quantifier !== undefined) !== list) throw new Error(`bad operand for ${c.operator}`);

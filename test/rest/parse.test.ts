@@ -1,13 +1,26 @@
 import { describe, expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import { castType } from '../../src/rest/sql.js';
-import type { Field, Filter, JsonPathStep, Logic, OrderTerm, ReadQuery, SelectColumn, SelectEmbed, SelectItem } from '../../src/rest/ast.js';
+import type {
+  Field,
+  Filter,
+  JsonPathStep,
+  Logic,
+  OrderTerm,
+  ReadQuery,
+  SelectColumn,
+  SelectEmbed,
+  SelectItem,
+} from '../../src/rest/ast.js';
 import { parseFilter, parseLogic, parseOrder, parseReadQuery, parseSelect } from '../../src/rest/parse.js';
 
 // ---- builders, so each table row reads like the query it pins down
 
 type Step = [JsonPathStep['arrow'], string | number];
-const fld = (name: string, ...steps: Step[]): Field => ({ name, jsonPath: steps.map(([arrow, key]) => ({ arrow, key })) });
+const fld = (name: string, ...steps: Step[]): Field => ({
+  name,
+  jsonPath: steps.map(([arrow, key]) => ({ arrow, key })),
+});
 const star: SelectItem = { kind: 'star' };
 const col = (name: string | Field, extra: Partial<SelectColumn> = {}): SelectColumn => ({
   kind: 'column',
@@ -21,7 +34,12 @@ const embed = (relation: string, select: SelectItem[], extra: Partial<SelectEmbe
   select,
   ...extra,
 });
-const flt = (name: string | Field, operator: Filter['operator'], value: Filter['value'], extra: Partial<Filter> = {}): Filter => ({
+const flt = (
+  name: string | Field,
+  operator: Filter['operator'],
+  value: Filter['value'],
+  extra: Partial<Filter> = {},
+): Filter => ({
   kind: 'filter',
   field: typeof name === 'string' ? fld(name) : name,
   operator,
@@ -30,9 +48,22 @@ const flt = (name: string | Field, operator: Filter['operator'], value: Filter['
   ...extra,
 });
 const not = (filter: Filter): Filter => ({ ...filter, negate: true });
-const and = (...conditions: Logic['conditions']): Logic => ({ kind: 'logic', operator: 'and', negate: false, conditions });
-const or = (...conditions: Logic['conditions']): Logic => ({ kind: 'logic', operator: 'or', negate: false, conditions });
-const term = (name: string | Field, extra: Partial<OrderTerm> = {}): OrderTerm => ({ field: typeof name === 'string' ? fld(name) : name, ...extra });
+const and = (...conditions: Logic['conditions']): Logic => ({
+  kind: 'logic',
+  operator: 'and',
+  negate: false,
+  conditions,
+});
+const or = (...conditions: Logic['conditions']): Logic => ({
+  kind: 'logic',
+  operator: 'or',
+  negate: false,
+  conditions,
+});
+const term = (name: string | Field, extra: Partial<OrderTerm> = {}): OrderTerm => ({
+  field: typeof name === 'string' ? fld(name) : name,
+  ...extra,
+});
 
 /** The ApiError `run` throws, or a test failure when it returns or throws anything else. */
 function rejection(run: () => unknown): ApiError {
@@ -50,7 +81,11 @@ const at = (label: string, column: number) => `${JSON.stringify(label)} (line 1,
 
 function expectParseError(run: () => unknown, message: string, details?: string): ApiError {
   const err = rejection(run);
-  expect({ status: err.status, code: err.code, message: err.message }).toEqual({ status: 400, code: 'PGRST100', message });
+  expect({ status: err.status, code: err.code, message: err.message }).toEqual({
+    status: 400,
+    code: 'PGRST100',
+    message,
+  });
   if (details !== undefined) expect(err.extra.details).toBe(details);
   return err;
 }
@@ -105,7 +140,14 @@ describe('parseSelect', () => {
     ['...author!fk!inner(name)', [embed('author', [col('name')], { spread: true, hint: 'fk', joinType: 'inner' })]],
     [
       'id,messages(id,author:users!author_id(name),...rooms(topic))',
-      [col('id'), embed('messages', [col('id'), embed('users', [col('name')], { alias: 'author', hint: 'author_id' }), embed('rooms', [col('topic')], { spread: true })])],
+      [
+        col('id'),
+        embed('messages', [
+          col('id'),
+          embed('users', [col('name')], { alias: 'author', hint: 'author_id' }),
+          embed('rooms', [col('topic')], { spread: true }),
+        ]),
+      ],
     ],
     ['count()', [{ kind: 'count' }]],
     ['total:count()::int', [{ kind: 'count', alias: 'total', cast: 'int' }]],
@@ -113,8 +155,14 @@ describe('parseSelect', () => {
     ['"count"(id)', [embed('count', [col('id')])]],
     ['amount.sum()', [col('amount', { aggregate: 'sum' })]],
     ['amount.avg()::int', [col('amount', { aggregate: 'avg', aggregateCast: 'int' })]],
-    ['id.count(),amount.max(),amount.min()', [col('id', { aggregate: 'count' }), col('amount', { aggregate: 'max' }), col('amount', { aggregate: 'min' })]],
-    ['total:amount::numeric.sum()::text', [col('amount', { alias: 'total', cast: 'numeric', aggregate: 'sum', aggregateCast: 'text' })]],
+    [
+      'id.count(),amount.max(),amount.min()',
+      [col('id', { aggregate: 'count' }), col('amount', { aggregate: 'max' }), col('amount', { aggregate: 'min' })],
+    ],
+    [
+      'total:amount::numeric.sum()::text',
+      [col('amount', { alias: 'total', cast: 'numeric', aggregate: 'sum', aggregateCast: 'text' })],
+    ],
     ['data->>n.sum()', [col(fld('data', ['->>', 'n']), { aggregate: 'sum' })]],
   ])('parses %j', (text, items) => {
     expect(parseSelect(text)).toEqual(items);
@@ -152,7 +200,9 @@ describe('parseSelect', () => {
   test('embeds nest at most 32 deep, and deeper input is a 400, not a stack overflow', () => {
     const nested = (depth: number) => `${'r('.repeat(depth)}id${')'.repeat(depth)}`;
     expect(parseSelect(nested(32))).toHaveLength(1);
-    expect(rejection(() => parseSelect(nested(33))).extra.details).toBe('embedded resources nest deeper than 32 levels');
+    expect(rejection(() => parseSelect(nested(33))).extra.details).toBe(
+      'embedded resources nest deeper than 32 levels',
+    );
     expect(rejection(() => parseSelect(nested(100_000))).status).toBe(400);
   });
 });
@@ -170,9 +220,32 @@ describe('parseFilter', () => {
     ['data->>name', 'eq.x', flt(fld('data', ['->>', 'name']), 'eq', 'x')],
     ['data->tags->0', 'eq."a"', flt(fld('data', ['->', 'tags'], ['->', 0]), 'eq', '"a"')],
     ['"my col"', 'eq.1', flt('my col', 'eq', '1')],
-    ...(['neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch', 'isdistinct', 'cs', 'cd', 'ov', 'sl', 'sr', 'nxl', 'nxr', 'adj', 'fts', 'plfts', 'phfts', 'wfts'] as const).map(
-      (op): [string, string, Filter] => ['c', `${op}.v`, flt('c', op, 'v')],
-    ),
+    ...(
+      [
+        'neq',
+        'gt',
+        'gte',
+        'lt',
+        'lte',
+        'like',
+        'ilike',
+        'match',
+        'imatch',
+        'isdistinct',
+        'cs',
+        'cd',
+        'ov',
+        'sl',
+        'sr',
+        'nxl',
+        'nxr',
+        'adj',
+        'fts',
+        'plfts',
+        'phfts',
+        'wfts',
+      ] as const
+    ).map((op): [string, string, Filter] => ['c', `${op}.v`, flt('c', op, 'v')]),
     ['id', 'in.(1,2,3)', flt('id', 'in', ['1', '2', '3'])],
     ['name', 'in.(a,b,"c,d")', flt('name', 'in', ['a', 'b', 'c,d'])],
     ['name', 'in.( a, b )', flt('name', 'in', ['a', ' b '])],
@@ -194,7 +267,11 @@ describe('parseFilter', () => {
     ['tsv', 'phfts.the cat', flt('tsv', 'phfts', 'the cat')],
     ['id', 'eq(any).{1,2}', flt('id', 'eq', ['1', '2'], { quantifier: 'any' })],
     ['name', 'like(all).{a*,*b}', flt('name', 'like', ['a*', '*b'], { quantifier: 'all' })],
-    ['name', 'not.eq(any).{"a,b", c ,"N\\"q",NULLS}', not(flt('name', 'eq', ['a,b', 'c', 'N"q', 'NULLS'], { quantifier: 'any' }))],
+    [
+      'name',
+      'not.eq(any).{"a,b", c ,"N\\"q",NULLS}',
+      not(flt('name', 'eq', ['a,b', 'c', 'N"q', 'NULLS'], { quantifier: 'any' })),
+    ],
     ['name', 'eq(any).{}', flt('name', 'eq', [], { quantifier: 'any' })],
     ['name', 'eq(any).{"NULL"}', flt('name', 'eq', ['NULL'], { quantifier: 'any' })],
     ['n', 'gte(all).{1,2}', flt('n', 'gte', ['1', '2'], { quantifier: 'all' })],
@@ -274,16 +351,31 @@ describe('parseLogic', () => {
     [
       'or',
       '(a.eq.1,not.and(b.eq.2,or(c.eq.3,d.is.null)))',
-      or(flt('a', 'eq', '1'), { ...and(flt('b', 'eq', '2'), or(flt('c', 'eq', '3'), flt('d', 'is', 'null'))), negate: true }),
+      or(flt('a', 'eq', '1'), {
+        ...and(flt('b', 'eq', '2'), or(flt('c', 'eq', '3'), flt('d', 'is', 'null'))),
+        negate: true,
+      }),
     ],
     ['or', '(a.not.eq.1,b.not.in.(1,2))', or(not(flt('a', 'eq', '1')), not(flt('b', 'in', ['1', '2'])))],
     ['or', '(name.eq."a,b)",c.is.null)', or(flt('name', 'eq', 'a,b)'), flt('c', 'is', 'null'))],
     ['or', '(name.eq."say \\"hi\\"")', or(flt('name', 'eq', 'say "hi"'))],
     ['or', '(name.eq."a"b)', or(flt('name', 'eq', '"a"b'))],
     ['or', '(name.eq.)', or(flt('name', 'eq', ''))],
-    ['or', '(data->>name.eq.x,data->0.eq.y)', or(flt(fld('data', ['->>', 'name']), 'eq', 'x'), flt(fld('data', ['->', 0]), 'eq', 'y'))],
-    ['or', '(id.in.(1,2),tags.cs.{a,b},r.sl."(1,10)")', or(flt('id', 'in', ['1', '2']), flt('tags', 'cs', '{a,b}'), flt('r', 'sl', '(1,10)'))],
-    ['or', '(id.eq(any).{1,2},tsv.fts(english).cat)', or(flt('id', 'eq', ['1', '2'], { quantifier: 'any' }), flt('tsv', 'fts', 'cat', { language: 'english' }))],
+    [
+      'or',
+      '(data->>name.eq.x,data->0.eq.y)',
+      or(flt(fld('data', ['->>', 'name']), 'eq', 'x'), flt(fld('data', ['->', 0]), 'eq', 'y')),
+    ],
+    [
+      'or',
+      '(id.in.(1,2),tags.cs.{a,b},r.sl."(1,10)")',
+      or(flt('id', 'in', ['1', '2']), flt('tags', 'cs', '{a,b}'), flt('r', 'sl', '(1,10)')),
+    ],
+    [
+      'or',
+      '(id.eq(any).{1,2},tsv.fts(english).cat)',
+      or(flt('id', 'eq', ['1', '2'], { quantifier: 'any' }), flt('tsv', 'fts', 'cat', { language: 'english' })),
+    ],
     ['or', '( a.eq.1 , b.eq.2)', or(flt('a', 'eq', '1 '), flt('b', 'eq', '2'))],
     ['or', '(and.eq.1,or.eq.2,not.eq.3)', or(flt('and', 'eq', '1'), flt('or', 'eq', '2'), flt('not', 'eq', '3'))],
     ['or', '(a.eq.1)', or(flt('a', 'eq', '1'))],
@@ -295,10 +387,20 @@ describe('parseLogic', () => {
   test.each([
     ['or', '(a.eq.1', 10, 'unexpected end of input expecting ")" or ","'],
     ['or', '(a.eq.1))', 11, 'unexpected ")" expecting end of input'],
-    ['or', '((a.eq.1)', 4, 'unexpected "(" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)'],
+    [
+      'or',
+      '((a.eq.1)',
+      4,
+      'unexpected "(" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)',
+    ],
     ['or', 'a.eq.1', 3, 'unexpected "a" expecting "("'],
     ['or', '', 3, 'unexpected end of input expecting "("'],
-    ['or', '()', 4, 'unexpected ")" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)'],
+    [
+      'or',
+      '()',
+      4,
+      'unexpected ")" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)',
+    ],
     ['or', '(id.in.1,2,id.eq.3)', 10, 'unexpected "1" expecting "("'],
     ['and', '(ord(id.eq.1,id.eq.1),id.eq.2)', 7, 'unexpected "d" expecting "("'],
     ['or', '(id.eq.1,not.xor(id.eq.2,id.eq.3))', 16, 'unexpected "x" expecting logic operator (and, or)'],
@@ -312,14 +414,20 @@ describe('parseLogic', () => {
   });
 
   test('the key must end in and/or, after an optional not', () => {
-    expectParseError(() => parseLogic('xor', '(a.eq.1)'), at('failed to parse logic path (xor)', 1), 'unexpected "x" expecting logic operator (and, or)');
+    expectParseError(
+      () => parseLogic('xor', '(a.eq.1)'),
+      at('failed to parse logic path (xor)', 1),
+      'unexpected "x" expecting logic operator (and, or)',
+    );
     expect(parseLogic('messages.not.and', '(a.eq.1)')).toEqual({ ...and(flt('a', 'eq', '1')), negate: true });
   });
 
   test('and/or groups nest at most 32 deep, and deeper input is a 400, not a stack overflow', () => {
     const nested = (depth: number) => `(${'and('.repeat(depth)}a.eq.1${')'.repeat(depth)})`;
     expect(parseLogic('or', nested(31))).toMatchObject({ kind: 'logic' });
-    expect(rejection(() => parseLogic('or', nested(32))).extra.details).toBe('and/or groups nest deeper than 32 levels');
+    expect(rejection(() => parseLogic('or', nested(32))).extra.details).toBe(
+      'and/or groups nest deeper than 32 levels',
+    );
     expect(rejection(() => parseLogic('or', nested(100_000))).status).toBe(400);
   });
 });
@@ -337,7 +445,10 @@ describe('parseOrder', () => {
     ['json_col->key.asc.nullslast', [term(fld('json_col', ['->', 'key']), { direction: 'asc', nulls: 'last' })]],
     ['data->0.desc', [term(fld('data', ['->', 0]), { direction: 'desc' })]],
     ['author(name).desc', [term('name', { relation: 'author', direction: 'desc' })]],
-    ['author(data->>n).desc.nullsfirst,id', [term(fld('data', ['->>', 'n']), { relation: 'author', direction: 'desc', nulls: 'first' }), term('id')]],
+    [
+      'author(data->>n).desc.nullsfirst,id',
+      [term(fld('data', ['->>', 'n']), { relation: 'author', direction: 'desc', nulls: 'first' }), term('id')],
+    ],
     ['"my col".desc', [term('my col', { direction: 'desc' })]],
   ])('parses %j', (text, terms) => {
     expect(parseOrder(text)).toEqual(terms);
@@ -372,23 +483,48 @@ describe('parseReadQuery', () => {
     ['select=id,author(name)', query({ select: [col('id'), embed('author', [col('name')])] })],
     ['select=id&select=name', query({ select: [col('id')] })],
     ['id=eq.1', query({ filters: [{ path: [], condition: flt('id', 'eq', '1') }] })],
-    ['id=gt.1&id=lt.5', query({ filters: [{ path: [], condition: flt('id', 'gt', '1') }, { path: [], condition: flt('id', 'lt', '5') }] })],
+    [
+      'id=gt.1&id=lt.5',
+      query({
+        filters: [
+          { path: [], condition: flt('id', 'gt', '1') },
+          { path: [], condition: flt('id', 'lt', '5') },
+        ],
+      }),
+    ],
     ['data->>name=eq.x', query({ filters: [{ path: [], condition: flt(fld('data', ['->>', 'name']), 'eq', 'x') }] })],
     ['messages.author_id=eq.1', query({ filters: [{ path: ['messages'], condition: flt('author_id', 'eq', '1') }] })],
     ['a.b=eq.1', query({ filters: [{ path: ['a'], condition: flt('b', 'eq', '1') }] })],
-    ['a.b.data->>c=is.null', query({ filters: [{ path: ['a', 'b'], condition: flt(fld('data', ['->>', 'c']), 'is', 'null') }] })],
+    [
+      'a.b.data->>c=is.null',
+      query({ filters: [{ path: ['a', 'b'], condition: flt(fld('data', ['->>', 'c']), 'is', 'null') }] }),
+    ],
     ['or=(a.eq.1,b.eq.2)', query({ filters: [{ path: [], condition: or(flt('a', 'eq', '1'), flt('b', 'eq', '2')) }] })],
     ['not.and=(a.eq.1)', query({ filters: [{ path: [], condition: { ...and(flt('a', 'eq', '1')), negate: true } }] })],
     ['messages.or=(a.eq.1)', query({ filters: [{ path: ['messages'], condition: or(flt('a', 'eq', '1')) }] })],
-    ['messages.not.or=(a.eq.1)', query({ filters: [{ path: ['messages'], condition: { ...or(flt('a', 'eq', '1')), negate: true } }] })],
+    [
+      'messages.not.or=(a.eq.1)',
+      query({ filters: [{ path: ['messages'], condition: { ...or(flt('a', 'eq', '1')), negate: true } }] }),
+    ],
     ['order=id.desc', query({ order: [{ path: [], terms: [term('id', { direction: 'desc' })] }] })],
     ['author.order=name', query({ order: [{ path: ['author'], terms: [term('name')] }] })],
-    ['order=author(name).desc', query({ order: [{ path: [], terms: [term('name', { relation: 'author', direction: 'desc' })] }] })],
+    [
+      'order=author(name).desc',
+      query({ order: [{ path: [], terms: [term('name', { relation: 'author', direction: 'desc' })] }] }),
+    ],
     ['limit=10&offset=20', query({ ranges: [{ path: [], limit: 10, offset: 20 }] })],
     ['limit=0', query({ ranges: [{ path: [], limit: 0 }] })],
     ['offset=5', query({ ranges: [{ path: [], offset: 5 }] })],
     ['limit=1&limit=2', query({ ranges: [{ path: [], limit: 2 }] })],
-    ['messages.limit=5&messages.offset=2&limit=1', query({ ranges: [{ path: ['messages'], limit: 5, offset: 2 }, { path: [], limit: 1 }] })],
+    [
+      'messages.limit=5&messages.offset=2&limit=1',
+      query({
+        ranges: [
+          { path: ['messages'], limit: 5, offset: 2 },
+          { path: [], limit: 1 },
+        ],
+      }),
+    ],
     ['columns=a,b&on_conflict=id&apikey=secret', query({})],
     ['name=eq.a+b', query({ filters: [{ path: [], condition: flt('name', 'eq', 'a b') }] })],
     ['name=eq.a%2Cb%26c', query({ filters: [{ path: [], condition: flt('name', 'eq', 'a,b&c') }] })],
@@ -401,15 +537,47 @@ describe('parseReadQuery', () => {
     ['limit=abc', '"failed to parse limit parameter (abc)" (line 1, column 1)', 'unexpected "a" expecting digit'],
     ['limit=1.5', '"failed to parse limit parameter (1.5)" (line 1, column 2)', 'unexpected "." expecting digit'],
     ['limit=', '"failed to parse limit parameter ()" (line 1, column 1)', 'unexpected end of input expecting digit'],
-    ['limit=99999999999999999999', '"failed to parse limit parameter (99999999999999999999)" (line 1, column 1)', 'unexpected number too large'],
+    [
+      'limit=99999999999999999999',
+      '"failed to parse limit parameter (99999999999999999999)" (line 1, column 1)',
+      'unexpected number too large',
+    ],
     ['offset=-3', '"failed to parse offset parameter (-3)" (line 1, column 1)', 'unexpected "-" expecting digit'],
-    ['messages.offset=x', '"failed to parse offset parameter (x)" (line 1, column 1)', 'unexpected "x" expecting digit'],
-    ['id=5', '"failed to parse filter (5)" (line 1, column 1)', 'unexpected "5" expecting "not" or operator (eq, gt, ...)'],
-    ['id=', '"failed to parse filter ()" (line 1, column 1)', 'unexpected end of input expecting "not" or operator (eq, gt, ...)'],
-    ['_=1780199700877', '"failed to parse filter (1780199700877)" (line 1, column 1)', 'unexpected "1" expecting "not" or operator (eq, gt, ...)'],
-    ['a..b=eq.1', '"failed to parse tree path (a..b)" (line 1, column 3)', 'unexpected "." expecting field name (* or [a..z0..9_$])'],
-    ['xor.or=(a.eq.1', '"failed to parse logic tree ((a.eq.1)" (line 1, column 10)', 'unexpected end of input expecting ")" or ","'],
-    ['order=', '"failed to parse order ()" (line 1, column 1)', 'unexpected end of input expecting field name (* or [a..z0..9_$])'],
+    [
+      'messages.offset=x',
+      '"failed to parse offset parameter (x)" (line 1, column 1)',
+      'unexpected "x" expecting digit',
+    ],
+    [
+      'id=5',
+      '"failed to parse filter (5)" (line 1, column 1)',
+      'unexpected "5" expecting "not" or operator (eq, gt, ...)',
+    ],
+    [
+      'id=',
+      '"failed to parse filter ()" (line 1, column 1)',
+      'unexpected end of input expecting "not" or operator (eq, gt, ...)',
+    ],
+    [
+      '_=1780199700877',
+      '"failed to parse filter (1780199700877)" (line 1, column 1)',
+      'unexpected "1" expecting "not" or operator (eq, gt, ...)',
+    ],
+    [
+      'a..b=eq.1',
+      '"failed to parse tree path (a..b)" (line 1, column 3)',
+      'unexpected "." expecting field name (* or [a..z0..9_$])',
+    ],
+    [
+      'xor.or=(a.eq.1',
+      '"failed to parse logic tree ((a.eq.1)" (line 1, column 10)',
+      'unexpected end of input expecting ")" or ","',
+    ],
+    [
+      'order=',
+      '"failed to parse order ()" (line 1, column 1)',
+      'unexpected end of input expecting field name (* or [a..z0..9_$])',
+    ],
   ])('refuses %j', (qs, message, details) => {
     const err = expectParseError(() => read(qs), message, details);
     expect(err.extra.hint === null || typeof err.extra.hint === 'string').toBe(true);
@@ -463,12 +631,23 @@ describe('injection-looking input is inert data or a 400', () => {
 });
 
 describe('cast targets spliced into SQL', () => {
-  test.each(['text', 'int[]', 'numeric(10,2)', 'public.mood', 'double precision', 'timestamp with time zone', 'timestamp(3) without time zone', 'character varying(20)[]'])(
-    'accepts %j',
-    (type) => expect(castType(type)).toBe(type),
-  );
-  test.each(['text from rooms t0 union select usename from pg_user union select name', 'int; drop table x', 'text)', 'a b', 'text--', '"quoted"', 'x'.repeat(101)])(
-    'refuses %j',
-    (type) => expect(() => castType(type)).toThrow(/is not a valid type name/),
-  );
+  test.each([
+    'text',
+    'int[]',
+    'numeric(10,2)',
+    'public.mood',
+    'double precision',
+    'timestamp with time zone',
+    'timestamp(3) without time zone',
+    'character varying(20)[]',
+  ])('accepts %j', (type) => expect(castType(type)).toBe(type));
+  test.each([
+    'text from rooms t0 union select usename from pg_user union select name',
+    'int; drop table x',
+    'text)',
+    'a b',
+    'text--',
+    '"quoted"',
+    'x'.repeat(101),
+  ])('refuses %j', (type) => expect(() => castType(type)).toThrow(/is not a valid type name/));
 });

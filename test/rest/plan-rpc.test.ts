@@ -6,8 +6,18 @@ import type { Column, DbFunction, Relation, SchemaCache } from '../../src/rest/s
 
 // ---- a schema cache of one table and the functions below
 
-const col = (name: string, type: string): [string, Column] => [name, { name, type, nullable: true, hasDefault: false, generated: false }];
-const todos: Relation = { schema: 'public', name: 'todos', kind: 'table', columns: new Map([col('id', 'bigint'), col('title', 'text')]), primaryKey: ['id'], insertable: true };
+const col = (name: string, type: string): [string, Column] => [
+  name,
+  { name, type, nullable: true, hasDefault: false, generated: false },
+];
+const todos: Relation = {
+  schema: 'public',
+  name: 'todos',
+  kind: 'table',
+  columns: new Map([col('id', 'bigint'), col('title', 'text')]),
+  primaryKey: ['id'],
+  insertable: true,
+};
 
 type Arg = [name: string, type: string, hasDefault?: boolean];
 const fn = (name: string, args: Arg[], returnType: string, more: Partial<DbFunction> = {}): DbFunction => ({
@@ -22,7 +32,15 @@ const fn = (name: string, args: Arg[], returnType: string, more: Partial<DbFunct
 });
 const FUNCTIONS: DbFunction[] = [
   fn('ping', [], 'void'),
-  fn('add', [['a', 'integer'], ['b', 'integer', true]], 'integer', { volatility: 'immutable' }),
+  fn(
+    'add',
+    [
+      ['a', 'integer'],
+      ['b', 'integer', true],
+    ],
+    'integer',
+    { volatility: 'immutable' },
+  ),
   fn('echo', [['', 'jsonb']], 'jsonb'),
   fn('numbers', [['n', 'integer']], 'SETOF integer', { returnsSet: true, volatility: 'stable' }),
   fn('list_todos', [['done', 'boolean']], 'SETOF todos', { returnsSet: true, returnsComposite: true }),
@@ -30,7 +48,14 @@ const FUNCTIONS: DbFunction[] = [
   fn('pairs', [], 'SETOF record', { returnsSet: true, returnsComposite: true }),
   // Overloads: one name, two argument lists.
   fn('greet', [['name', 'text']], 'text'),
-  fn('greet', [['name', 'text'], ['loud', 'boolean']], 'text'),
+  fn(
+    'greet',
+    [
+      ['name', 'text'],
+      ['loud', 'boolean'],
+    ],
+    'text',
+  ),
   fn('either', [['x', 'integer', true]], 'integer'),
   fn('either', [['y', 'integer', true]], 'integer'),
 ];
@@ -42,7 +67,13 @@ const cache: SchemaCache = {
 };
 const MAX_ROWS = 1000;
 
-const call = (name: string, method: RpcRequest['method'], qs = '', body?: unknown, range?: RpcRequest['range']): RpcRequest => ({
+const call = (
+  name: string,
+  method: RpcRequest['method'],
+  qs = '',
+  body?: unknown,
+  range?: RpcRequest['range'],
+): RpcRequest => ({
   action: 'rpc',
   schema: 'public',
   prefer: {},
@@ -56,13 +87,25 @@ const call = (name: string, method: RpcRequest['method'], qs = '', body?: unknow
 });
 const plan = (request: RpcRequest): RpcPlan => planRpc(cache, request, MAX_ROWS);
 
-function failure(run: () => unknown): { status: number; code: string; message: string; details?: string | null; hint?: string | null } {
+function failure(run: () => unknown): {
+  status: number;
+  code: string;
+  message: string;
+  details?: string | null;
+  hint?: string | null;
+} {
   try {
     run();
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     const { details, hint } = err.extra;
-    return { status: err.status, code: err.code, message: err.message, ...(details !== undefined && { details }), ...(hint !== undefined && { hint }) };
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      ...(details !== undefined && { details }),
+      ...(hint !== undefined && { hint }),
+    };
   }
   throw new Error('expected an ApiError');
 }
@@ -74,7 +117,13 @@ describe('result shapes: the SQL text and values', () => {
     [
       'void, no arguments: unwrapped, so the call always runs',
       call('ping', 'POST'),
-      { text: `select "public"."ping"() as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total`, values: [], capped: true, returnsVoid: true, readOnly: false },
+      {
+        text: `select "public"."ping"() as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total`,
+        values: [],
+        capped: true,
+        returnsVoid: true,
+        readOnly: false,
+      },
     ],
     [
       'a scalar, POST arguments by name',
@@ -102,18 +151,36 @@ describe('result shapes: the SQL text and values', () => {
     [
       'a single unnamed jsonb argument takes the whole body',
       call('echo', 'POST', '', { any: [1, 2], thing: null }),
-      { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['{"any":[1,2],"thing":null}'], capped: false, returnsVoid: false, readOnly: false },
+      {
+        text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`,
+        values: ['{"any":[1,2],"thing":null}'],
+        capped: false,
+        returnsVoid: false,
+        readOnly: false,
+      },
     ],
     [
       'a single unnamed jsonb argument takes a JSON null body',
       call('echo', 'POST', '', null),
       // The whole body stands for the argument: `{"": null}`, as it always has.
-      { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['{"":null}'], capped: false, returnsVoid: false, readOnly: false },
+      {
+        text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`,
+        values: ['{"":null}'],
+        capped: false,
+        returnsVoid: false,
+        readOnly: false,
+      },
     ],
     [
       'a single unnamed jsonb argument takes a body that is not an object',
       call('echo', 'POST', '', [1, 'two']),
-      { text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`, values: ['[1,"two"]'], capped: false, returnsVoid: false, readOnly: false },
+      {
+        text: `select to_json("public"."echo"($1::jsonb))::text as body, 1 as page, null::bigint as total`,
+        values: ['[1,"two"]'],
+        capped: false,
+        returnsVoid: false,
+        readOnly: false,
+      },
     ],
     [
       // The values carry the root limit although this text does not read it (as it always has).
@@ -190,7 +257,10 @@ describe('GET arguments and filters', () => {
     expect(planned.values).toEqual(['a', 1000]);
     expect(planned.text).toContain(`where t0."title" = $1 limit $2`);
     // `done` names an argument of list_todos, not a column of todos: by POST it is a filter, and fails as one.
-    expect(failure(() => plan(call('list_todos', 'POST', 'done=is.true', { done: false })))).toMatchObject({ status: 400, code: '42703' });
+    expect(failure(() => plan(call('list_todos', 'POST', 'done=is.true', { done: false })))).toMatchObject({
+      status: 400,
+      code: '42703',
+    });
   });
 
   test('HEAD reads arguments like GET, read-only', () => {
@@ -204,40 +274,73 @@ describe('GET arguments and filters', () => {
   });
 
   test('a Range applies when the query string gives no root range', () => {
-    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 10, limit: 5 })).values).toEqual(['{"done":"true"}', 5, 10]);
-    expect(plan(call('list_todos', 'GET', 'done=true&limit=2', undefined, { offset: 10, limit: 5 })).values).toEqual(['{"done":"true"}', 2]);
+    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 10, limit: 5 })).values).toEqual([
+      '{"done":"true"}',
+      5,
+      10,
+    ]);
+    expect(plan(call('list_todos', 'GET', 'done=true&limit=2', undefined, { offset: 10, limit: 5 })).values).toEqual([
+      '{"done":"true"}',
+      2,
+    ]);
     // Capped at REST_MAX_ROWS, like any read.
-    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 0, limit: undefined })).values).toEqual(['{"done":"true"}', 1000]);
-    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 3, limit: 5000 })).values).toEqual(['{"done":"true"}', 1000, 3]);
+    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 0, limit: undefined })).values).toEqual([
+      '{"done":"true"}',
+      1000,
+    ]);
+    expect(plan(call('list_todos', 'GET', 'done=true', undefined, { offset: 3, limit: 5000 })).values).toEqual([
+      '{"done":"true"}',
+      1000,
+      3,
+    ]);
   });
 
   test('a malformed Range is answered after the function is found and its filters parse', () => {
     const range = new ApiError(416, 'PGRST103', 'Requested range not satisfiable');
     expect(failure(() => plan(call('list_todos', 'GET', 'done=true', undefined, range))).code).toBe('PGRST103');
     expect(failure(() => plan(call('nope', 'GET', '', undefined, range))).code).toBe('PGRST202');
-    expect(failure(() => plan(call('list_todos', 'GET', 'done=true&id=bogus', undefined, range))).code).toBe('PGRST100');
+    expect(failure(() => plan(call('list_todos', 'GET', 'done=true&id=bogus', undefined, range))).code).toBe(
+      'PGRST100',
+    );
   });
 });
 
 describe('overload choice', () => {
   test.each<[string, string[], Arg[]]>([
     ['greet', ['name'], [['name', 'text']]],
-    ['greet', ['name', 'loud'], [['name', 'text'], ['loud', 'boolean']]],
+    [
+      'greet',
+      ['name', 'loud'],
+      [
+        ['name', 'text'],
+        ['loud', 'boolean'],
+      ],
+    ],
     ['either', ['x'], [['x', 'integer', true]]],
     ['either', ['y'], [['y', 'integer', true]]],
-    ['add', ['a'], [['a', 'integer'], ['b', 'integer', true]]],
+    [
+      'add',
+      ['a'],
+      [
+        ['a', 'integer'],
+        ['b', 'integer', true],
+      ],
+    ],
     // No named argument fits: the function taking one unnamed json argument takes the body.
     ['echo', ['whatever'], [['', 'jsonb']]],
     ['echo', [], [['', 'jsonb']]],
   ])('%s(%j) is the overload %j', (name, given, args) => {
-    expect(pickFunction(cache, 'public', name, given).args).toEqual(args.map(([n, type, hasDefault]) => ({ name: n, type, hasDefault: hasDefault ?? false })));
+    expect(pickFunction(cache, 'public', name, given).args).toEqual(
+      args.map(([n, type, hasDefault]) => ({ name: n, type, hasDefault: hasDefault ?? false })),
+    );
   });
 
   test('two overloads that fit are 300 PGRST203', () => {
     expect(failure(() => plan(call('either', 'POST')))).toEqual({
       status: 300,
       code: 'PGRST203',
-      message: 'Could not choose the best candidate function between: public.either(x => integer), public.either(y => integer)',
+      message:
+        'Could not choose the best candidate function between: public.either(x => integer), public.either(y => integer)',
       hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
     });
   });

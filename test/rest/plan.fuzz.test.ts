@@ -65,8 +65,14 @@ const VALID = [
 ];
 /** Requests for the other tables. */
 const OTHER: Record<string, string[]> = {
-  users: ['select=id,name,data&name=match.^a&name=imatch.B$&id=lte.5&id=neq.3', 'select=name,rooms(topic),m(b)&data->>x=eq.1&order=name'],
-  rooms: ['select=topic,owner:users(name,data->>x)&owner_id=not.is.null', 'select=*,m!inner(id)&m.a=eq.1&topic=like.g*'],
+  users: [
+    'select=id,name,data&name=match.^a&name=imatch.B$&id=lte.5&id=neq.3',
+    'select=name,rooms(topic),m(b)&data->>x=eq.1&order=name',
+  ],
+  rooms: [
+    'select=topic,owner:users(name,data->>x)&owner_id=not.is.null',
+    'select=*,m!inner(id)&m.a=eq.1&topic=like.g*',
+  ],
 };
 const ITERATIONS = 1500;
 
@@ -88,10 +94,22 @@ test(`${ITERATIONS} fuzzed reads and writes plan to valid SQL or a 4xx, and touc
     try {
       const query = parseReadQuery(new URLSearchParams(input));
       const body = { [input.slice(0, 8)]: input.slice(8, 20), name: 'n' };
-      const write = { cache, relation, query, prefer: {}, representation: random() < 0.5, location: random() < 0.3, maxRows: 100, maxBytes: 1_000_000 };
+      const write = {
+        cache,
+        relation,
+        query,
+        prefer: {},
+        representation: random() < 0.5,
+        location: random() < 0.3,
+        maxRows: 100,
+        maxBytes: 1_000_000,
+      };
       plan =
         kind < 0.7
-          ? planRead(cache, relation, query, { count: random() < 0.3 ? 'exact' : random() < 0.3 ? 'estimated' : undefined, maxRows: 100 })
+          ? planRead(cache, relation, query, {
+              count: random() < 0.3 ? 'exact' : random() < 0.3 ? 'estimated' : undefined,
+              maxRows: 100,
+            })
           : kind < 0.8
             ? planInsert(write, body, undefined, undefined)
             : kind < 0.9
@@ -119,7 +137,9 @@ test(`${ITERATIONS} fuzzed reads and writes plan to valid SQL or a 4xx, and touc
       // A syntax error in the statement carries a position; 42601 from to_tsquery's input does not.
       const inStatement = (err as { position?: string }).position !== undefined;
       if ((code === '42601' && inStatement) || code.startsWith('XX') || code === '') {
-        throw new Error(`input ${JSON.stringify(input)} on ${table} produced broken SQL (${code}): ${(err as Error).message}\n${plan.text}`);
+        throw new Error(
+          `input ${JSON.stringify(input)} on ${table} produced broken SQL (${code}): ${(err as Error).message}\n${plan.text}`,
+        );
       }
       outcomes.dataErrors++;
     }

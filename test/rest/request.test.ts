@@ -1,25 +1,45 @@
 import { describe, expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import { parseReadQuery } from '../../src/rest/parse.js';
-import { parseJsonBody, parseRange, parseRestRequest, withRange, type RestHeaders, type RestInput, type RestRequest } from '../../src/rest/request.js';
+import {
+  parseJsonBody,
+  parseRange,
+  parseRestRequest,
+  withRange,
+  type RestHeaders,
+  type RestInput,
+  type RestRequest,
+} from '../../src/rest/request.js';
 import type { Relation, SchemaCache } from '../../src/rest/schema.js';
 
 // ---- a schema cache with one table in each exposed schema
 
-const table = (schema: string, name: string): Relation => ({ schema, name, kind: 'table', columns: new Map(), primaryKey: ['id'], insertable: true });
+const table = (schema: string, name: string): Relation => ({
+  schema,
+  name,
+  kind: 'table',
+  columns: new Map(),
+  primaryKey: ['id'],
+  insertable: true,
+});
 const todos = table('public', 'todos');
 const audit = table('audit', 'todos');
 const cache: SchemaCache = {
   schemas: ['public', 'audit'],
-  relation: (schema, name) => (name !== 'todos' ? undefined : schema === 'public' ? todos : schema === 'audit' ? audit : undefined),
+  relation: (schema, name) =>
+    name !== 'todos' ? undefined : schema === 'public' ? todos : schema === 'audit' ? audit : undefined,
   foreignKeys: () => [],
   functions: () => [],
 };
 const SCHEMAS = ['public', 'audit'];
 
-const input = (method: string, extra: { qs?: string; headers?: RestHeaders; body?: string; fn?: string; name?: string } = {}): RestInput => ({
+const input = (
+  method: string,
+  extra: { qs?: string; headers?: RestHeaders; body?: string; fn?: string; name?: string } = {},
+): RestInput => ({
   method,
-  target: extra.fn !== undefined ? { kind: 'function', name: extra.fn } : { kind: 'relation', name: extra.name ?? 'todos' },
+  target:
+    extra.fn !== undefined ? { kind: 'function', name: extra.fn } : { kind: 'relation', name: extra.name ?? 'todos' },
   search: new URLSearchParams(extra.qs ?? ''),
   headers: extra.headers ?? {},
   body: extra.body ?? '',
@@ -32,7 +52,12 @@ function failure(run: () => unknown): { status: number; code: string; message: s
     run();
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    return { status: err.status, code: err.code, message: err.message, ...(err.extra.details !== undefined && { details: err.extra.details }) };
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      ...(err.extra.details !== undefined && { details: err.extra.details }),
+    };
   }
   throw new Error('expected an ApiError');
 }
@@ -58,7 +83,11 @@ describe('method and target → action', () => {
     ['PATCH', { fn: 'add' }],
     ['DELETE', { fn: 'add' }],
   ] as const)('%s %j is 405 PGRST117', (method, extra) => {
-    expect(failure(() => parse(input(method, extra)))).toEqual({ status: 405, code: 'PGRST117', message: `Unsupported HTTP method: ${method}` });
+    expect(failure(() => parse(input(method, extra)))).toEqual({
+      status: 405,
+      code: 'PGRST117',
+      message: `Unsupported HTTP method: ${method}`,
+    });
   });
 
   test('a table missing from the schema cache is 404 PGRST205, before the query string is read', () => {
@@ -133,12 +162,19 @@ describe('Range header', () => {
     [`${'9'.repeat(50)}x`, `"${'9'.repeat(40)}" is not a range like 0-9`],
     ['9-3', 'The lower boundary must be lower than or equal to the upper boundary'],
   ])('%j is 416 PGRST103', (header, details) => {
-    expect(failure(() => parseRange(header))).toEqual({ status: 416, code: 'PGRST103', message: 'Requested range not satisfiable', details });
+    expect(failure(() => parseRange(header))).toEqual({
+      status: 416,
+      code: 'PGRST103',
+      message: 'Requested range not satisfiable',
+      details,
+    });
   });
 
   test('a read takes the Range as its root range when the query gives none', () => {
     const request = parse(input('GET', { qs: 'select=id', headers: { range: '10-19' } }));
-    expect(request.action === 'read' && request.query).toEqual(withRange(parseReadQuery(new URLSearchParams('select=id')), { offset: 10, limit: 10 }));
+    expect(request.action === 'read' && request.query).toEqual(
+      withRange(parseReadQuery(new URLSearchParams('select=id')), { offset: 10, limit: 10 }),
+    );
     expect(request.action === 'read' && request.query.ranges).toEqual([{ path: [], limit: 10, offset: 10 }]);
   });
 
@@ -164,14 +200,18 @@ describe('Range header', () => {
   test('writes ignore the Range header', () => {
     for (const method of ['POST', 'PATCH', 'DELETE']) {
       const request = parse(input(method, { headers: { range: 'x' }, body: '{}' }));
-      expect(request.action !== 'read' && request.action !== 'rpc' && request.query).toEqual(parseReadQuery(new URLSearchParams()));
+      expect(request.action !== 'read' && request.action !== 'rpc' && request.query).toEqual(
+        parseReadQuery(new URLSearchParams()),
+      );
     }
   });
 
   test('an rpc keeps a malformed Range as its 416, answered once the function is planned', () => {
     const request = parse(input('GET', { fn: 'add', headers: { range: 'x' } }));
     expect(request.action === 'rpc' && request.range).toBeInstanceOf(ApiError);
-    expect(parse(input('POST', { fn: 'add', headers: { range: '2-3' } }))).toMatchObject({ range: { offset: 2, limit: 2 } });
+    expect(parse(input('POST', { fn: 'add', headers: { range: '2-3' } }))).toMatchObject({
+      range: { offset: 2, limit: 2 },
+    });
   });
 });
 
@@ -182,7 +222,12 @@ describe('Prefer', () => {
     ['return=minimal', { return: 'minimal' }, false, false],
     ['return=headers-only', { return: 'headers-only' }, false, true],
     ['return=representation, count=exact', { return: 'representation', count: 'exact' }, true, false],
-    ['resolution=merge-duplicates,missing=default', { resolution: 'merge-duplicates', missing: 'default' }, false, false],
+    [
+      'resolution=merge-duplicates,missing=default',
+      { resolution: 'merge-duplicates', missing: 'default' },
+      false,
+      false,
+    ],
     ['tx=rollback, return=representation', { tx: 'rollback', return: 'representation' }, true, false],
     ['handling=strict, max-affected=5', { handling: 'strict', maxAffected: 5 }, false, false],
     ['max-affected=-1, count=wrong, return', {}, false, false],
@@ -194,15 +239,24 @@ describe('Prefer', () => {
   });
 
   test('only an insert answers a Location', () => {
-    expect(parse(input('PATCH', { headers: { prefer: 'return=headers-only' }, body: '{}' }))).toMatchObject({ location: false, representation: false });
-    expect(parse(input('DELETE', { headers: { prefer: 'return=representation' } }))).toMatchObject({ location: false, representation: true });
+    expect(parse(input('PATCH', { headers: { prefer: 'return=headers-only' }, body: '{}' }))).toMatchObject({
+      location: false,
+      representation: false,
+    });
+    expect(parse(input('DELETE', { headers: { prefer: 'return=representation' } }))).toMatchObject({
+      location: false,
+      representation: true,
+    });
   });
 
   test.each([
     ['GET', {}],
     ['GET', { fn: 'add' }],
   ] as const)('%s %j reads count= and tx=', (method, extra) => {
-    expect(parse(input(method, { ...extra, headers: { prefer: 'count=exact, tx=rollback' } })).prefer).toEqual({ count: 'exact', tx: 'rollback' });
+    expect(parse(input(method, { ...extra, headers: { prefer: 'count=exact, tx=rollback' } })).prefer).toEqual({
+      count: 'exact',
+      tx: 'rollback',
+    });
   });
 });
 
@@ -227,7 +281,9 @@ describe('Accept', () => {
     ['POST', { fn: 'add' }],
     ['GET', { fn: 'add' }],
   ] as const)('%s %j asks for a single object too', (method, extra) => {
-    expect(parse(input(method, { ...extra, headers: { accept: 'application/vnd.pgrst.object+json' } })).single).toBe(true);
+    expect(parse(input(method, { ...extra, headers: { accept: 'application/vnd.pgrst.object+json' } })).single).toBe(
+      true,
+    );
   });
 });
 
@@ -270,7 +326,10 @@ describe('query string and body', () => {
       columns: undefined,
       onConflict: undefined,
     });
-    expect(parse(input('DELETE', { qs: 'id=eq.1', body: 'not json' }))).toMatchObject({ action: 'delete', body: undefined });
+    expect(parse(input('DELETE', { qs: 'id=eq.1', body: 'not json' }))).toMatchObject({
+      action: 'delete',
+      body: undefined,
+    });
   });
 
   test('an rpc keeps its query string as it came (arguments are told from filters with the function)', () => {
@@ -291,7 +350,10 @@ describe('query string and body', () => {
       body: undefined,
       range: undefined,
     });
-    expect(parse(input('POST', { fn: 'add', body: '{"a":1}' }))).toMatchObject({ method: 'POST', body: { text: '{"a":1}', value: { a: 1 } } });
+    expect(parse(input('POST', { fn: 'add', body: '{"a":1}' }))).toMatchObject({
+      method: 'POST',
+      body: { text: '{"a":1}', value: { a: 1 } },
+    });
   });
 
   test.each([

@@ -1,7 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import { planList } from '../../src/storage/list.js';
-import { mimeAllowed, parseFileSizeLimit, parseObjectPath, validBucketId, validObjectName } from '../../src/storage/names.js';
+import {
+  mimeAllowed,
+  parseFileSizeLimit,
+  parseObjectPath,
+  validBucketId,
+  validObjectName,
+} from '../../src/storage/names.js';
 import { parseTransform } from '../../src/storage/render.js';
 import { parseRange } from '../../src/storage/serve.js';
 
@@ -73,7 +79,9 @@ describe('parseFileSizeLimit', () => {
     [0, null],
   ])('%j is %j bytes', (value, bytes) => expect(parseFileSizeLimit(value)).toBe(bytes));
 
-  test.each([['lots'], [-1], ['20 TB'], [{}]])('%j is refused', (value) => expect(codeOf(() => parseFileSizeLimit(value))).toBe('InvalidRequest'));
+  test.each([['lots'], [-1], ['20 TB'], [{}]])('%j is refused', (value) =>
+    expect(codeOf(() => parseFileSizeLimit(value))).toBe('InvalidRequest'),
+  );
 });
 
 describe('parseRange', () => {
@@ -93,7 +101,13 @@ describe('parseRange', () => {
 
 describe('planList', () => {
   test('the prefix is a folder; search, limit, offset and sort are parameters or fixed words', () => {
-    const plan = planList('docs', { prefix: 'u1', limit: 10, offset: 5, search: 'a%', sortBy: { column: 'created_at', order: 'desc' } });
+    const plan = planList('docs', {
+      prefix: 'u1',
+      limit: 10,
+      offset: 5,
+      search: 'a%',
+      sortBy: { column: 'created_at', order: 'desc' },
+    });
     expect(plan.values).toEqual(['docs', 'u1/', 'a%', 10, 5]);
     expect(plan.text).toContain('order by created_at desc');
     expect(planList('docs', {}).values).toEqual(['docs', '', '', 100, 0]);
@@ -111,11 +125,26 @@ describe('planList', () => {
 
 describe('parseTransform', () => {
   test('defaults and bounds', () => {
-    expect(parseTransform(new URLSearchParams(''))).toEqual({ width: undefined, height: undefined, resize: 'cover', quality: 80, format: 'origin' });
-    expect(parseTransform(new URLSearchParams('width=100&height=50&resize=contain&quality=60&format=avif'))).toEqual({ width: 100, height: 50, resize: 'contain', quality: 60, format: 'avif' });
+    expect(parseTransform(new URLSearchParams(''))).toEqual({
+      width: undefined,
+      height: undefined,
+      resize: 'cover',
+      quality: 80,
+      format: 'origin',
+    });
+    expect(parseTransform(new URLSearchParams('width=100&height=50&resize=contain&quality=60&format=avif'))).toEqual({
+      width: 100,
+      height: 50,
+      resize: 'contain',
+      quality: 60,
+      format: 'avif',
+    });
   });
 
-  test.each([['width=0'], ['width=2501'], ['height=abc'], ['resize=stretch'], ['quality=5'], ['format=gif']])('%s is refused', (query) => {
-    expect(codeOf(() => parseTransform(new URLSearchParams(query)))).toBe('InvalidRequest');
-  });
+  test.each([['width=0'], ['width=2501'], ['height=abc'], ['resize=stretch'], ['quality=5'], ['format=gif']])(
+    '%s is refused',
+    (query) => {
+      expect(codeOf(() => parseTransform(new URLSearchParams(query)))).toBe('InvalidRequest');
+    },
+  );
 });

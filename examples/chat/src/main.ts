@@ -15,7 +15,10 @@ const roomNames = new Map<number, string>();
 
 $('auth-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const { error } = await supabase.auth.signInWithPassword({ email: $<HTMLInputElement>('email').value, password: $<HTMLInputElement>('password').value });
+  const { error } = await supabase.auth.signInWithPassword({
+    email: $<HTMLInputElement>('email').value,
+    password: $<HTMLInputElement>('password').value,
+  });
   showError('auth-error', error);
 });
 
@@ -70,7 +73,11 @@ supabase.auth.onAuthStateChange((event, session) => {
 
 async function signedIn(session: Session): Promise<void> {
   if (me?.id === session.user.id) return;
-  const { data, error } = await supabase.from('profiles').select('id, username, avatar_url').eq('id', session.user.id).single();
+  const { data, error } = await supabase
+    .from('profiles')
+    .select('id, username, avatar_url')
+    .eq('id', session.user.id)
+    .single();
   if (error) return showError('auth-error', error);
   me = data as Profile;
   view = new RoomView(supabase, me, (roomId) => {
@@ -97,7 +104,10 @@ async function signedOut(): Promise<void> {
 }
 
 async function loadRooms(): Promise<void> {
-  const [rooms, counts] = await Promise.all([supabase.from('rooms').select('id, name').order('name'), supabase.rpc('unread_counts')]);
+  const [rooms, counts] = await Promise.all([
+    supabase.from('rooms').select('id, name').order('name'),
+    supabase.rpc('unread_counts'),
+  ]);
   if (rooms.error) return showError('app-error', rooms.error);
   roomNames.clear();
   for (const r of rooms.data) roomNames.set(r.id, r.name);

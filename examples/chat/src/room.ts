@@ -60,16 +60,22 @@ export class RoomView {
   }
 
   private subscribe(roomId: number): void {
-    const channel = this.supabase.channel(`room:${roomId}`, { config: { presence: { key: this.me.id }, broadcast: { self: false } } });
+    const channel = this.supabase.channel(`room:${roomId}`, {
+      config: { presence: { key: this.me.id }, broadcast: { self: false } },
+    });
     channel
-      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'messages', filter: `room_id=eq.${roomId}` }, async ({ new: row }) => {
-        const message = row as Message;
-        message.author = await this.author(message.author_id);
-        this.append([message], true);
-        this.typing.delete(message.author?.username ?? '');
-        this.renderTyping();
-        await this.markRead();
-      })
+      .on(
+        'postgres_changes',
+        { event: 'INSERT', schema: 'public', table: 'messages', filter: `room_id=eq.${roomId}` },
+        async ({ new: row }) => {
+          const message = row as Message;
+          message.author = await this.author(message.author_id);
+          this.append([message], true);
+          this.typing.delete(message.author?.username ?? '');
+          this.renderTyping();
+          await this.markRead();
+        },
+      )
       .on('broadcast', { event: 'typing' }, ({ payload }) => {
         const who = (payload as { username?: string }).username;
         if (!who) return;
@@ -100,7 +106,11 @@ export class RoomView {
 
   async send(body: string): Promise<void> {
     if (this.roomId === undefined || body.trim() === '') return;
-    const { data, error } = await this.supabase.from('messages').insert({ room_id: this.roomId, body }).select('id, body, created_at, author_id').single();
+    const { data, error } = await this.supabase
+      .from('messages')
+      .insert({ room_id: this.roomId, body })
+      .select('id, body, created_at, author_id')
+      .single();
     showError('app-error', error);
     // Shown at once; the same row arriving over realtime is not shown twice.
     if (data) this.append([{ ...(data as Message), author: this.me }], true);
@@ -117,7 +127,11 @@ export class RoomView {
     if (this.roomId === undefined || this.loadingOlder || this.exhausted) return;
     this.loadingOlder = true;
     try {
-      let query = this.supabase.from('messages').select('id, body, created_at, author_id, author:profiles(id, username, avatar_url)').eq('room_id', this.roomId).order('id', { ascending: false });
+      let query = this.supabase
+        .from('messages')
+        .select('id, body, created_at, author_id, author:profiles(id, username, avatar_url)')
+        .eq('room_id', this.roomId)
+        .order('id', { ascending: false });
       if (this.oldest !== undefined) query = query.lt('id', this.oldest);
       const { data, error } = await query.range(0, PAGE - 1);
       if (error) return showError('app-error', error);
@@ -140,13 +154,23 @@ export class RoomView {
 
   private async markRead(): Promise<void> {
     if (this.roomId === undefined) return;
-    await this.supabase.from('members').update({ last_read_at: new Date().toISOString() }).eq('room_id', this.roomId).eq('user_id', this.me.id);
+    await this.supabase
+      .from('members')
+      .update({ last_read_at: new Date().toISOString() })
+      .eq('room_id', this.roomId)
+      .eq('user_id', this.me.id);
     this.onRead(this.roomId);
   }
 
   private item(m: Message): HTMLLIElement {
     const avatar = el('img', { className: 'avatar', alt: '', src: m.author?.avatar_url ?? '' });
-    const text = el('div', {}, el('span', { className: 'who' }, m.author?.username ?? '?'), el('time', {}, new Date(m.created_at).toLocaleTimeString()), el('div', { className: 'body' }, m.body));
+    const text = el(
+      'div',
+      {},
+      el('span', { className: 'who' }, m.author?.username ?? '?'),
+      el('time', {}, new Date(m.created_at).toLocaleTimeString()),
+      el('div', { className: 'body' }, m.body),
+    );
     const li = el('li', {}, avatar, text);
     li.dataset.id = String(m.id);
     return li;
@@ -158,7 +182,10 @@ export class RoomView {
     list.prepend(...page.map((m) => this.item(m)));
     if (page[0]) this.oldest = page[0].id;
     // Keep the view where it was (or at the bottom for the first page).
-    list.scrollTop = this.oldest === page[0]?.id && list.children.length === page.length ? list.scrollHeight : list.scrollHeight - before;
+    list.scrollTop =
+      this.oldest === page[0]?.id && list.children.length === page.length
+        ? list.scrollHeight
+        : list.scrollHeight - before;
   }
 
   private append(messages: Message[], scroll: boolean): void {

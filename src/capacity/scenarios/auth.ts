@@ -33,23 +33,38 @@ export const authScenario: Scenario = {
     const run = Math.floor(Math.random() * 0xffffffff).toString(16);
     const headers = { apikey: target.anonKey, 'content-type': 'application/json' };
     const post = async (path: string, body: unknown, extra: Record<string, string> = {}): Promise<Session> => {
-      const response = await fetch(`${target.url}/auth/v1${path}`, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+      const response = await fetch(`${target.url}/auth/v1${path}`, {
+        method: 'POST',
+        headers: { ...headers, ...extra },
+        body: JSON.stringify(body),
+      });
       if (!response.ok) throw new Error(`${path}: ${response.status} ${(await response.text()).slice(0, 200)}`);
       return (await response.json()) as Session;
     };
 
     const user = async (index: number): Promise<VirtualUser> => {
       const credentials = { email: `bench-${run}-${index}@example.com`, password: `bench password ${index}` };
-      await post('/admin/users', { ...credentials, email_confirm: true }, { authorization: `Bearer ${target.serviceRoleKey}` });
+      await post(
+        '/admin/users',
+        { ...credentials, email_confirm: true },
+        { authorization: `Bearer ${target.serviceRoleKey}` },
+      );
       let session: Session | undefined;
       let turns = 0;
       return {
         async turn(recorder) {
           if (!session || turns++ % 10 === 0) {
-            await recorder.time('sign in', async () => (session = await post('/token?grant_type=password', credentials)));
+            await recorder.time(
+              'sign in',
+              async () => (session = await post('/token?grant_type=password', credentials)),
+            );
           } else {
             const current = session;
-            const ok = await recorder.time('refresh', async () => (session = await post('/token?grant_type=refresh_token', { refresh_token: current.refresh_token })));
+            const ok = await recorder.time(
+              'refresh',
+              async () =>
+                (session = await post('/token?grant_type=refresh_token', { refresh_token: current.refresh_token })),
+            );
             if (!ok) session = undefined;
           }
         },
@@ -67,12 +82,24 @@ export const authScenario: Scenario = {
           let tokenId: string | undefined;
           let turns = 0;
           const issue = async () => {
-            await new SignJWT({ sub: String(index), role: 'authenticated' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(secret);
+            await new SignJWT({ sub: String(index), role: 'authenticated' })
+              .setProtectedHeader({ alg: 'HS256' })
+              .setExpirationTime('1h')
+              .sign(secret);
             const client = await pool.connect();
             try {
               await client.query('begin');
-              if (tokenId) await client.query('update public.bench_refresh_tokens set revoked = true where id = $1 and not revoked', [tokenId]);
-              tokenId = (await client.query<{ id: string }>('insert into public.bench_refresh_tokens (token) values ($1) returning id', [crypto.randomUUID()])).rows[0]?.id;
+              if (tokenId)
+                await client.query(
+                  'update public.bench_refresh_tokens set revoked = true where id = $1 and not revoked',
+                  [tokenId],
+                );
+              tokenId = (
+                await client.query<{ id: string }>(
+                  'insert into public.bench_refresh_tokens (token) values ($1) returning id',
+                  [crypto.randomUUID()],
+                )
+              ).rows[0]?.id;
               await client.query('commit');
             } catch (err) {
               await client.query('rollback').catch(() => undefined);
@@ -99,7 +126,8 @@ export const authScenario: Scenario = {
     return {
       user,
       floorUser,
-      floorDescription: 'in-process: argon2id verification with the same parameters, an access token signed, token rows revoked and written with pg (no HTTP)',
+      floorDescription:
+        'in-process: argon2id verification with the same parameters, an access token signed, token rows revoked and written with pg (no HTTP)',
       close: async () => pool?.end(),
     };
   },

@@ -69,14 +69,29 @@ const ok = async (response: Response): Promise<void> => {
 const now = () => performance.timeOrigin + performance.now();
 
 async function seed(target: Target): Promise<number[]> {
-  const headers = { apikey: target.anonKey, authorization: `Bearer ${target.serviceRoleKey}`, 'content-type': 'application/json' };
-  const list = async () => fetch(`${target.url}/rest/v1/bench_chat_rooms?select=id&order=id&limit=${ROOMS}`, { headers });
+  const headers = {
+    apikey: target.anonKey,
+    authorization: `Bearer ${target.serviceRoleKey}`,
+    'content-type': 'application/json',
+  };
+  const list = async () =>
+    fetch(`${target.url}/rest/v1/bench_chat_rooms?select=id&order=id&limit=${ROOMS}`, { headers });
   let response = await list();
-  if (response.status === 404) throw new FatalError('the target has no bench_chat_rooms table: apply the schema `trellis bench chat --print-schema` prints as a migration first', '--target');
+  if (response.status === 404)
+    throw new FatalError(
+      'the target has no bench_chat_rooms table: apply the schema `trellis bench chat --print-schema` prints as a migration first',
+      '--target',
+    );
   let rooms = (await response.json()) as { id: number }[];
   if (rooms.length < ROOMS) {
     const rows = Array.from({ length: ROOMS - rooms.length }, (_, i) => ({ name: `room ${rooms.length + i}` }));
-    await ok(await fetch(`${target.url}/rest/v1/bench_chat_rooms`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify(rows) }));
+    await ok(
+      await fetch(`${target.url}/rest/v1/bench_chat_rooms`, {
+        method: 'POST',
+        headers: { ...headers, prefer: 'return=minimal' },
+        body: JSON.stringify(rows),
+      }),
+    );
     response = await list();
     rooms = (await response.json()) as { id: number }[];
   }
@@ -100,7 +115,13 @@ export const chatScenario: Scenario = {
       const { token } = await accessToken(target.jwtSecret, uid);
       const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
-      await ok(await fetch(`${rest}/bench_chat_members`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room }) }));
+      await ok(
+        await fetch(`${rest}/bench_chat_members`, {
+          method: 'POST',
+          headers: { ...headers, prefer: 'return=minimal' },
+          body: JSON.stringify({ room_id: room }),
+        }),
+      );
       let recorder: LatencyRecorder | undefined;
       const socket = await PhoenixSocket.open(target.url, target.anonKey);
       const topic = `realtime:room:${room}`;
@@ -110,7 +131,9 @@ export const chatScenario: Scenario = {
           config: {
             broadcast: { self: false, ack: false },
             presence: { key: uid, enabled: true },
-            postgres_changes: [{ event: 'INSERT', schema: 'public', table: 'bench_chat_messages', filter: `room_id=eq.${room}` }],
+            postgres_changes: [
+              { event: 'INSERT', schema: 'public', table: 'bench_chat_messages', filter: `room_id=eq.${room}` },
+            ],
             private: false,
           },
           access_token: token,
@@ -123,21 +146,43 @@ export const chatScenario: Scenario = {
           } else if (event === 'postgres_changes') {
             const record = (payload.data as { record?: { body?: string; author_id?: string } } | undefined)?.record;
             const sentAt = Number(record?.body?.split(' ')[1]);
-            if (record?.author_id !== uid && Number.isFinite(sentAt)) recorder.record('message delivered', now() - sentAt);
+            if (record?.author_id !== uid && Number.isFinite(sentAt))
+              recorder.record('message delivered', now() - sentAt);
           }
         },
       );
-      await socket.push(topic, 'presence', { type: 'presence', event: 'track', payload: { online_at: new Date().toISOString() } });
+      await socket.push(topic, 'presence', {
+        type: 'presence',
+        event: 'track',
+        payload: { online_at: new Date().toISOString() },
+      });
       return {
         async turn(r) {
           recorder = r;
           const pick = Math.random();
           if (pick < 0.6) {
-            await r.time('read history', async () => ok(await fetch(`${rest}/bench_chat_messages?select=id,body,author_id,created_at&room_id=eq.${room}&order=id.desc&limit=50`, { headers })));
+            await r.time('read history', async () =>
+              ok(
+                await fetch(
+                  `${rest}/bench_chat_messages?select=id,body,author_id,created_at&room_id=eq.${room}&order=id.desc&limit=50`,
+                  { headers },
+                ),
+              ),
+            );
           } else if (pick < 0.85) {
-            await r.time('type', () => socket.push(topic, 'broadcast', { type: 'broadcast', event: 'typing', payload: { sentAt: now() } }));
+            await r.time('type', () =>
+              socket.push(topic, 'broadcast', { type: 'broadcast', event: 'typing', payload: { sentAt: now() } }),
+            );
           } else {
-            await r.time('post message', async () => ok(await fetch(`${rest}/bench_chat_messages`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room, body: `sent ${now()}` }) })));
+            await r.time('post message', async () =>
+              ok(
+                await fetch(`${rest}/bench_chat_messages`, {
+                  method: 'POST',
+                  headers: { ...headers, prefer: 'return=minimal' },
+                  body: JSON.stringify({ room_id: room, body: `sent ${now()}` }),
+                }),
+              ),
+            );
           }
         },
         close: async () => socket.close(),
@@ -145,42 +190,72 @@ export const chatScenario: Scenario = {
     };
 
     const join = async (uid: string, token: string, room: number) =>
-      ok(await fetch(`${rest}/bench_chat_members`, { method: 'POST', headers: { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify({ room_id: room, user_id: uid }) }));
-    const servers = target.dbUrl ? await Promise.all([startChatFloor(target.dbUrl, 'ws'), startChatFloor(target.dbUrl, 'socket.io').catch(() => undefined)]) : [];
+      ok(
+        await fetch(`${rest}/bench_chat_members`, {
+          method: 'POST',
+          headers: {
+            apikey: target.anonKey,
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            prefer: 'return=minimal',
+          },
+          body: JSON.stringify({ room_id: room, user_id: uid }),
+        }),
+      );
+    const servers = target.dbUrl
+      ? await Promise.all([
+          startChatFloor(target.dbUrl, 'ws'),
+          startChatFloor(target.dbUrl, 'socket.io').catch(() => undefined),
+        ])
+      : [];
     const [floor, peer] = servers;
 
     /** A user of the floor or the peer: the same turns, HTTP for the database, a room socket. */
-    const baselineUser = (server: ChatFloor, kind: 'ws' | 'socket.io', salt: number) => async (index: number): Promise<VirtualUser> => {
-      const uid = syntheticUserId(run ^ salt, index);
-      const { token, claims } = await accessToken(target.jwtSecret, uid);
-      const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
-      await join(uid, token, room ?? 0);
-      let recorder: LatencyRecorder | undefined;
-      const received = (kindOf: 'typing' | 'message', value: { sentAt?: number; body?: string; author_id?: string }) => {
-        if (!recorder) return;
-        if (kindOf === 'typing' && Number.isFinite(Number(value.sentAt))) recorder.record('typing delivered', now() - Number(value.sentAt));
-        const sentAt = Number(value.body?.split(' ')[1]);
-        if (kindOf === 'message' && value.author_id !== uid && Number.isFinite(sentAt)) recorder.record('message delivered', now() - sentAt);
+    const baselineUser =
+      (server: ChatFloor, kind: 'ws' | 'socket.io', salt: number) =>
+      async (index: number): Promise<VirtualUser> => {
+        const uid = syntheticUserId(run ^ salt, index);
+        const { token, claims } = await accessToken(target.jwtSecret, uid);
+        const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
+        await join(uid, token, room ?? 0);
+        let recorder: LatencyRecorder | undefined;
+        const received = (
+          kindOf: 'typing' | 'message',
+          value: { sentAt?: number; body?: string; author_id?: string },
+        ) => {
+          if (!recorder) return;
+          if (kindOf === 'typing' && Number.isFinite(Number(value.sentAt)))
+            recorder.record('typing delivered', now() - Number(value.sentAt));
+          const sentAt = Number(value.body?.split(' ')[1]);
+          if (kindOf === 'message' && value.author_id !== uid && Number.isFinite(sentAt))
+            recorder.record('message delivered', now() - sentAt);
+        };
+        const live = await connectLive(server.url, room ?? 0, kind, received);
+        const call = async (what: 'history' | 'post', values: unknown[]) =>
+          ok(
+            await fetch(`${server.url}/${what}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ claims, values }),
+            }),
+          );
+        return {
+          async turn(r) {
+            recorder = r;
+            const pick = Math.random();
+            if (pick < 0.6) await r.time('read history', () => call('history', [room]));
+            else if (pick < 0.85) await r.time('type', async () => live.typing({ sentAt: now() }));
+            else await r.time('post message', () => call('post', [room, `sent ${now()}`]));
+          },
+          close: async () => live.close(),
+        };
       };
-      const live = await connectLive(server.url, room ?? 0, kind, received);
-      const call = async (what: 'history' | 'post', values: unknown[]) =>
-        ok(await fetch(`${server.url}/${what}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claims, values }) }));
-      return {
-        async turn(r) {
-          recorder = r;
-          const pick = Math.random();
-          if (pick < 0.6) await r.time('read history', () => call('history', [room]));
-          else if (pick < 0.85) await r.time('type', async () => live.typing({ sentAt: now() }));
-          else await r.time('post message', () => call('post', [room, `sent ${now()}`]));
-        },
-        close: async () => live.close(),
-      };
-    };
 
     return {
       user,
       floorUser: floor ? baselineUser(floor, 'ws', 0x0f100f10) : undefined,
-      floorDescription: 'node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed, each message sent to its room by the server that stored it, no WAL and no per-receiver RLS check',
+      floorDescription:
+        'node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed, each message sent to its room by the server that stored it, no WAL and no per-receiver RLS check',
       peerUser: peer ? baselineUser(peer, 'socket.io', 0x50c7e710) : undefined,
       peerDescription: 'the same with Socket.IO rooms (websocket transport)',
       close: async () => {
@@ -218,7 +293,10 @@ async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', 
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?room=${room}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as { typing?: { sentAt: number }; message?: { body: string; author_id: string } };
+      const frame = JSON.parse(String(data)) as {
+        typing?: { sentAt: number };
+        message?: { body: string; author_id: string };
+      };
       if (frame.typing) received('typing', frame.typing);
       if (frame.message) received('message', frame.message);
     });
@@ -227,7 +305,9 @@ async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', 
   // A development dependency: the peer runs where the repository's benchmarks run.
   const { io } = await import('socket.io-client');
   const socket = io(url, { transports: ['websocket'], query: { room: String(room) }, forceNew: true });
-  await new Promise((resolve, reject) => socket.once('connect', () => resolve(undefined)).once('connect_error', reject));
+  await new Promise((resolve, reject) =>
+    socket.once('connect', () => resolve(undefined)).once('connect_error', reject),
+  );
   socket.on('typing', (p: { sentAt: number }) => received('typing', p));
   socket.on('message', (m: { body: string; author_id: string }) => received('message', m));
   return { typing: (payload) => void socket.emit('typing', payload), close: () => void socket.close() };

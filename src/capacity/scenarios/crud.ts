@@ -53,19 +53,41 @@ const ok = async (response: Response): Promise<void> => {
 };
 
 async function seed(target: Target): Promise<void> {
-  const headers = { apikey: target.anonKey, authorization: `Bearer ${target.serviceRoleKey}`, 'content-type': 'application/json' };
-  const head = await fetch(`${target.url}/rest/v1/bench_listings?select=id`, { method: 'HEAD', headers: { ...headers, prefer: 'count=exact' } });
+  const headers = {
+    apikey: target.anonKey,
+    authorization: `Bearer ${target.serviceRoleKey}`,
+    'content-type': 'application/json',
+  };
+  const head = await fetch(`${target.url}/rest/v1/bench_listings?select=id`, {
+    method: 'HEAD',
+    headers: { ...headers, prefer: 'count=exact' },
+  });
   if (head.status === 404) {
-    throw new FatalError('the target has no bench_listings table: apply the schema `trellis bench crud --print-schema` prints as a migration first', '--target');
+    throw new FatalError(
+      'the target has no bench_listings table: apply the schema `trellis bench crud --print-schema` prints as a migration first',
+      '--target',
+    );
   }
   const have = Number(head.headers.get('content-range')?.split('/')[1] ?? 0);
   if (have >= LISTINGS) return;
-  const rows = Array.from({ length: LISTINGS - have }, (_, i) => ({ city: `city-${i % CITIES}`, title: `listing ${have + i}`, price_cents: 5000 + ((i * 7919) % 50000) }));
-  await ok(await fetch(`${target.url}/rest/v1/bench_listings`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify(rows) }));
+  const rows = Array.from({ length: LISTINGS - have }, (_, i) => ({
+    city: `city-${i % CITIES}`,
+    title: `listing ${have + i}`,
+    price_cents: 5000 + ((i * 7919) % 50000),
+  }));
+  await ok(
+    await fetch(`${target.url}/rest/v1/bench_listings`, {
+      method: 'POST',
+      headers: { ...headers, prefer: 'return=minimal' },
+      body: JSON.stringify(rows),
+    }),
+  );
 }
 
 async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => void }> {
-  const child = fork(path.join(import.meta.dirname, '..', 'floor-server.js'), [dbUrl, JSON.stringify(FLOOR_SQL), '5'], { stdio: 'ignore' });
+  const child = fork(path.join(import.meta.dirname, '..', 'floor-server.js'), [dbUrl, JSON.stringify(FLOOR_SQL), '5'], {
+    stdio: 'ignore',
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the floor server exited ${code}`)));
@@ -75,7 +97,8 @@ async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => voi
 
 export const crudScenario: Scenario = {
   name: 'crud',
-  description: 'booking catalogue: browse a city (50 %), own bookings with the listing embedded (30 %), book (20 %), as signed-in users under RLS',
+  description:
+    'booking catalogue: browse a city (50 %), own bookings with the listing embedded (30 %), book (20 %), as signed-in users under RLS',
   users: 'catalogue users',
   schema: SCHEMA,
   serverEnv: {},
@@ -94,12 +117,34 @@ export const crudScenario: Scenario = {
         async turn(recorder) {
           const r = Math.random();
           if (r < 0.5) {
-            await recorder.time('browse listings', async () => ok(await fetch(`${rest}/bench_listings?select=id,title,price_cents&city=eq.city-${pick(CITIES)}&order=price_cents.asc&limit=20`, { headers })));
+            await recorder.time('browse listings', async () =>
+              ok(
+                await fetch(
+                  `${rest}/bench_listings?select=id,title,price_cents&city=eq.city-${pick(CITIES)}&order=price_cents.asc&limit=20`,
+                  { headers },
+                ),
+              ),
+            );
           } else if (r < 0.8) {
-            await recorder.time('own bookings', async () => ok(await fetch(`${rest}/bench_bookings?select=id,nights,bench_listings(title)&order=created_at.desc&limit=10`, { headers })));
+            await recorder.time('own bookings', async () =>
+              ok(
+                await fetch(
+                  `${rest}/bench_bookings?select=id,nights,bench_listings(title)&order=created_at.desc&limit=10`,
+                  { headers },
+                ),
+              ),
+            );
           } else {
             const body = JSON.stringify({ listing_id: 1 + pick(LISTINGS), nights: 1 + pick(14) });
-            await recorder.time('book', async () => ok(await fetch(`${rest}/bench_bookings`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body })));
+            await recorder.time('book', async () =>
+              ok(
+                await fetch(`${rest}/bench_bookings`, {
+                  method: 'POST',
+                  headers: { ...headers, prefer: 'return=minimal' },
+                  body,
+                }),
+              ),
+            );
           }
         },
       };
@@ -109,7 +154,13 @@ export const crudScenario: Scenario = {
       ? async (index: number): Promise<VirtualUser> => {
           const { claims } = await accessToken(target.jwtSecret, syntheticUserId(run, index));
           const call = async (name: keyof typeof FLOOR_SQL, values: unknown[]) =>
-            ok(await fetch(`${floor.url}/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claims, values }) }));
+            ok(
+              await fetch(`${floor.url}/${name}`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ claims, values }),
+              }),
+            );
           return {
             async turn(recorder) {
               const r = Math.random();
@@ -124,7 +175,8 @@ export const crudScenario: Scenario = {
     return {
       user,
       floorUser,
-      floorDescription: 'node:http + pg, the same SQL in a transaction with the same SET LOCAL role and claims, pipelined as Trellis sends it',
+      floorDescription:
+        'node:http + pg, the same SQL in a transaction with the same SET LOCAL role and claims, pipelined as Trellis sends it',
       close: async () => floor?.stop(),
     };
   },

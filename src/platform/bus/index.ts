@@ -8,5 +8,7 @@ export type { Bus, BusListener } from './bus.js';
 
 /** Redis pub/sub when `redisUrl` is set (a cluster), otherwise in-process (one instance). */
 export function createBus(options: { redisUrl: string | undefined; log: Logger }): Bus {
-  return options.redisUrl === undefined ? createMemoryBus(options.log) : createRedisBus({ redisUrl: options.redisUrl, log: options.log });
+  return options.redisUrl === undefined
+    ? createMemoryBus(options.log)
+    : createRedisBus({ redisUrl: options.redisUrl, log: options.log });
 }

@@ -26,4 +26,3 @@ export function createMemoryBus(log?: Logger): Bus {
     close: async () => topics.clear(),
   };
 }
-

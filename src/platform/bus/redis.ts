@@ -51,7 +51,10 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
   const onError = (err: unknown) => {
     if (closing || down) return;
     down = true;
-    log.warn({ err: errorMessage(err) }, 'Redis is unreachable: realtime messages reach this instance only until it returns');
+    log.warn(
+      { err: errorMessage(err) },
+      'Redis is unreachable: realtime messages reach this instance only until it returns',
+    );
   };
   const onReady = () => {
     if (down && healthy()) {
@@ -66,7 +69,8 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
   subscriber.on('messageBuffer', (channel: Buffer, raw: Buffer) => {
     const listeners = topics.get(channel.toString());
     if (!listeners || raw.length === 0) return;
-    const message = raw[0] === BYTES ? new Uint8Array(raw.buffer, raw.byteOffset + 1, raw.length - 1) : raw.toString('utf8', 1);
+    const message =
+      raw[0] === BYTES ? new Uint8Array(raw.buffer, raw.byteOffset + 1, raw.length - 1) : raw.toString('utf8', 1);
     for (const listener of [...listeners]) deliver(listener, message, log);
   });
 
@@ -99,7 +103,12 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
       topics.clear();
       await Promise.all(
         [publisher, subscriber].map((client) =>
-          client.status === 'ready' ? client.quit().then(() => undefined, () => client.disconnect()) : client.disconnect(),
+          client.status === 'ready'
+            ? client.quit().then(
+                () => undefined,
+                () => client.disconnect(),
+              )
+            : client.disconnect(),
         ),
       );
     },

@@ -41,10 +41,7 @@ export function createRedisRateLimiter(options: { redisUrl: string; log: Logger 
   client.on('error', (err: unknown) => {
     if (closing || state === 'down') return;
     state = 'down';
-    log.warn(
-      { err: errorMessage(err) },
-      'Redis is unreachable: rate limits are counted per instance until it returns',
-    );
+    log.warn({ err: errorMessage(err) }, 'Redis is unreachable: rate limits are counted per instance until it returns');
   });
 
   let firstConnectTimer: NodeJS.Timeout | undefined;

@@ -12,13 +12,10 @@ export function createOutboxMailer(options: { db: Db; log: Logger }): Mailer {
         { to: mail.to, subject: mail.subject, kind: mail.kind },
         `mail not sent (SMTP_URL is not set), kept in trellis.mail_outbox:\n${mail.text}`,
       );
-      await db.query('insert into trellis.mail_outbox (kind, recipient, subject, html, text) values ($1, $2, $3, $4, $5)', [
-        mail.kind,
-        mail.to,
-        mail.subject,
-        mail.html,
-        mail.text,
-      ]);
+      await db.query(
+        'insert into trellis.mail_outbox (kind, recipient, subject, html, text) values ($1, $2, $3, $4, $5)',
+        [mail.kind, mail.to, mail.subject, mail.html, mail.text],
+      );
     },
     // The database belongs to the caller.
     close: async () => undefined,

@@ -8,7 +8,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError, errorMessage } from '../../errors.js';
 
-export const MAIL_KINDS = ['confirmation', 'recovery', 'magic_link', 'email_change', 'invite', 'reauthentication'] as const;
+export const MAIL_KINDS = [
+  'confirmation',
+  'recovery',
+  'magic_link',
+  'email_change',
+  'invite',
+  'reauthentication',
+] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface Template {
@@ -121,7 +128,9 @@ export function render(templates: Templates, kind: MailKind, vars: TemplateVars)
   const template = templates[kind];
   const html = substitute(template.html, vars, escapeHtml);
   // Headers cannot hold line breaks; a newline in metadata must not split the subject.
-  const subject = substitute(template.subject, vars, (s) => s).replace(/\s+/g, ' ').trim();
+  const subject = substitute(template.subject, vars, (s) => s)
+    .replace(/\s+/g, ' ')
+    .trim();
   return { subject, html, text: htmlToText(html) };
 }
 

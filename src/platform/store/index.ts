@@ -3,7 +3,14 @@ import type { Config } from '../../config.js';
 import { createLocalStore } from './local.js';
 import type { ObjectStore } from './store.js';
 
-export { MissingObject, TooLarge, type ByteRange, type ObjectKey, type ObjectStore, type WriteResult } from './store.js';
+export {
+  MissingObject,
+  TooLarge,
+  type ByteRange,
+  type ObjectKey,
+  type ObjectStore,
+  type WriteResult,
+} from './store.js';
 
 export async function createObjectStore(config: Config): Promise<ObjectStore> {
   if (config.storage.backend === 's3') {

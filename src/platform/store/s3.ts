@@ -19,7 +19,9 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     ...(settings.endpoint && { endpoint: settings.endpoint }),
     forcePathStyle: settings.forcePathStyle,
     ...(settings.accessKeyId &&
-      settings.secretAccessKey && { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }),
+      settings.secretAccessKey && {
+        credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+      }),
     // Checksums the SDK would add by default (CRC32 trailers) are not understood by every
     // S3-compatible service; integrity is checked with our own MD5.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -47,7 +49,13 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
       // pipeline, not pipe: a body that errors or ends early destroys the hasher, which aborts the upload.
       pipeline(body, hasher, () => undefined);
       // 5 MiB parts, at most 2 in flight: memory per upload is bounded whatever the size.
-      const upload = new Upload({ client, params: { Bucket, Key: keyOf(key), Body: hasher, ContentType: contentType }, queueSize: 2, partSize: 5 * 1024 * 1024, leavePartsOnError: false });
+      const upload = new Upload({
+        client,
+        params: { Bucket, Key: keyOf(key), Body: hasher, ContentType: contentType },
+        queueSize: 2,
+        partSize: 5 * 1024 * 1024,
+        leavePartsOnError: false,
+      });
       try {
         await upload.done();
       } catch (err) {
@@ -58,7 +66,13 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     },
     async read(key, range) {
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket, Key: keyOf(key), ...(range && { Range: `bytes=${range.start}-${range.end}` }) }));
+        const out = await client.send(
+          new GetObjectCommand({
+            Bucket,
+            Key: keyOf(key),
+            ...(range && { Range: `bytes=${range.start}-${range.end}` }),
+          }),
+        );
         return out.Body as Readable;
       } catch (err) {
         if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') throw new MissingObject();
@@ -72,7 +86,8 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     async remove(keys) {
       for (let i = 0; i < keys.length; i += 1000) {
         const Objects = keys.slice(i, i + 1000).map((k) => ({ Key: keyOf(k) }));
-        if (Objects.length > 0) await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } }));
+        if (Objects.length > 0)
+          await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } }));
       }
     },
     close: async () => client.destroy(),

@@ -56,7 +56,10 @@ export class TransactionAssembler {
         this.add(message.relationId, (rel) => ({
           ...base(rel, 'UPDATE'),
           new: toTuple(rel, message.newTuple),
-          ...(message.oldTuple && { old: toTuple(rel, message.oldTuple, message.oldKind === 'key'), oldKind: message.oldKind }),
+          ...(message.oldTuple && {
+            old: toTuple(rel, message.oldTuple, message.oldKind === 'key'),
+            oldKind: message.oldKind,
+          }),
         }));
         return undefined;
       case 'delete':
@@ -72,10 +75,23 @@ export class TransactionAssembler {
         if (!open) return [];
         const out: Committed[] = [];
         for (let i = 0; i < open.changes.length; i += MAX_CHANGES_PER_MESSAGE) {
-          out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE) }, commitLsn: message.commitLsn, endLsn: message.endLsn });
+          out.push({
+            batch: {
+              commitTimestamp: open.commitTimestamp,
+              xid: open.xid,
+              changes: open.changes.slice(i, i + MAX_CHANGES_PER_MESSAGE),
+            },
+            commitLsn: message.commitLsn,
+            endLsn: message.endLsn,
+          });
         }
         // An empty transaction still moves the slot forward.
-        if (out.length === 0) out.push({ batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] }, commitLsn: message.commitLsn, endLsn: message.endLsn });
+        if (out.length === 0)
+          out.push({
+            batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] },
+            commitLsn: message.commitLsn,
+            endLsn: message.endLsn,
+          });
         return out;
       }
       // TRUNCATE has no rows to send; Supabase's Realtime does not send it either.

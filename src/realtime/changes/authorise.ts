@@ -38,7 +38,8 @@ export function conditionSql(condition: FilterCondition, sqlType: string, col: s
   const left = `${col}::${sqlType}`;
   let expr: string;
   if (condition.op === 'in') expr = `${left} = any (${val}::${sqlType}[])`;
-  else if (condition.op === 'is') expr = `${left} is ${condition.value === 'null' ? 'null' : (condition.value as string)}`;
+  else if (condition.op === 'is')
+    expr = `${left} is ${condition.value === 'null' ? 'null' : (condition.value as string)}`;
   else if (condition.op === 'isdistinct') expr = `${left} is distinct from ${val}::${sqlType}`;
   else expr = `${left} ${COMPARISONS[condition.op] ?? '='} ${val}::${sqlType}`;
   return condition.negate ? `not coalesce(${expr}, false)` : `coalesce(${expr}, false)`;
@@ -63,14 +64,22 @@ export async function evaluateConditions(
     const val = c.op === 'is' ? '' : param(c.value);
     return conditionSql(c, column.sqlType, param(row[c.column] ?? null), val);
   });
-  const result = await db.withClaims({ role: 'service_role' }, (tx) => tx.query<{ r: boolean[] }>(`select array[${parts.join(', ')}] as r`, values), {
-    readOnly: true,
-  });
+  const result = await db.withClaims(
+    { role: 'service_role' },
+    (tx) => tx.query<{ r: boolean[] }>(`select array[${parts.join(', ')}] as r`, values),
+    {
+      readOnly: true,
+    },
+  );
   return result.rows[0]?.r ?? conditions.map(() => false);
 }
 
 /** Checks at subscribe time that a condition's value fits its column (cast and operator exist). */
-export async function checkCondition(db: Db, table: TableInfo, condition: FilterCondition): Promise<string | undefined> {
+export async function checkCondition(
+  db: Db,
+  table: TableInfo,
+  condition: FilterCondition,
+): Promise<string | undefined> {
   const column = table.byName.get(condition.column);
   if (!column) return `column "${condition.column}" does not exist in ${table.schema}.${table.table}`;
   const sql = conditionSql(condition, column.sqlType, '$1', condition.op === 'is' ? '' : '$2');
@@ -117,7 +126,8 @@ export async function visibleTo(
   const keySize = Math.max(1, Math.floor(LOOKUPS_PER_CALL / groupSize));
   const calls: { g: number; k: number; groups: ClaimGroup[]; keys: RowKey[] }[] = [];
   for (let g = 0; g < sorted.length; g += groupSize) {
-    for (let k = 0; k < keys.length; k += keySize) calls.push({ g, k, groups: sorted.slice(g, g + groupSize), keys: keys.slice(k, k + keySize) });
+    for (let k = 0; k < keys.length; k += keySize)
+      calls.push({ g, k, groups: sorted.slice(g, g + groupSize), keys: keys.slice(k, k + keySize) });
   }
   const answers: boolean[][] = keys.map(() => new Array<boolean>(groups.length).fill(false));
   let next = 0;
@@ -137,15 +147,24 @@ export async function visibleTo(
   return answers;
 }
 
-async function lookupCall(db: Db, table: TableInfo, keys: readonly RowKey[], groups: readonly ClaimGroup[], xid: number | undefined): Promise<boolean[]> {
+async function lookupCall(
+  db: Db,
+  table: TableInfo,
+  keys: readonly RowKey[],
+  groups: readonly ClaimGroup[],
+  xid: number | undefined,
+): Promise<boolean[]> {
   const result = await db.withClaims({ role: 'service_role' }, (tx) =>
-    tx.query<{ v: boolean[] }>('select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb[], $3::text[], $4::text[], $5::bigint) as v', [
-      table.oid,
-      keys.map((key) => JSON.stringify(key)),
-      groups.map((g) => g.role),
-      groups.map((g) => g.claims),
-      xid ?? null,
-    ]),
+    tx.query<{ v: boolean[] }>(
+      'select realtime.trellis_visible_to($1::oid::regclass, $2::jsonb[], $3::text[], $4::text[], $5::bigint) as v',
+      [
+        table.oid,
+        keys.map((key) => JSON.stringify(key)),
+        groups.map((g) => g.role),
+        groups.map((g) => g.claims),
+        xid ?? null,
+      ],
+    ),
   );
   return result.rows[0]?.v ?? [];
 }
@@ -156,7 +175,11 @@ async function lookupCall(db: Db, table: TableInfo, keys: readonly RowKey[], gro
  */
 async function waitVisible(db: Db, xid: number): Promise<void> {
   for (let attempt = 0; attempt < 2000; attempt++) {
-    const { rows } = await db.withClaims({ role: 'service_role' }, (tx) => tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid]), { readOnly: true });
+    const { rows } = await db.withClaims(
+      { role: 'service_role' },
+      (tx) => tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid]),
+      { readOnly: true },
+    );
     if (rows[0]?.v) return;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }

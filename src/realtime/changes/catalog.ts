@@ -45,7 +45,8 @@ export async function replicationProblem(db: Db): Promise<string | undefined> {
     return `postgres_changes needs wal_level=logical, and this PostgreSQL runs with wal_level=${row.wal_level} (run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL; the embedded database is set up so)`;
   }
   if (Number(row.slots) < 1) return 'postgres_changes needs a replication slot, and max_replication_slots is 0';
-  if (!row.can) return 'postgres_changes needs the database user to have the REPLICATION attribute (ALTER ROLE ... REPLICATION)';
+  if (!row.can)
+    return 'postgres_changes needs the database user to have the REPLICATION attribute (ALTER ROLE ... REPLICATION)';
   return undefined;
 }
 
@@ -63,7 +64,10 @@ export class Catalog {
     const now = Date.now();
     if (!this.published || fresh || now - this.published.at > this.ttlMs) {
       const value = this.db
-        .query<{ schemaname: string; tablename: string }>('select schemaname, tablename from pg_catalog.pg_publication_tables where pubname = $1', [PUBLICATION])
+        .query<{ schemaname: string; tablename: string }>(
+          'select schemaname, tablename from pg_catalog.pg_publication_tables where pubname = $1',
+          [PUBLICATION],
+        )
         .then((r) => new Set(r.rows.map((t) => `${t.schemaname}.${t.tablename}`)) as ReadonlySet<string>);
       const previous = this.published;
       this.published = { at: now, value };
@@ -117,7 +121,13 @@ async function loadTable(db: Db, schema: string, table: string): Promise<TableIn
       [rel.oid, API_ROLE_NAMES],
     )
   ).rows;
-  const columns = cols.map((c) => ({ name: c.name, type: c.type, sqlType: c.sql_type, isKey: c.is_key, selectableBy: new Set(c.roles) }));
+  const columns = cols.map((c) => ({
+    name: c.name,
+    type: c.type,
+    sqlType: c.sql_type,
+    isKey: c.is_key,
+    selectableBy: new Set(c.roles),
+  }));
   return {
     oid: rel.oid,
     schema,

@@ -67,12 +67,18 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
 
   const attempt = async () => {
     if (stopped) return;
-    const next = new pg.Client({ connectionString: options.url, replication: 'database', application_name: 'trellis-realtime', connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as pg.ClientConfig);
+    const next = new pg.Client({
+      connectionString: options.url,
+      replication: 'database',
+      application_name: 'trellis-realtime',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    } as pg.ClientConfig);
     next.on('error', () => undefined);
     try {
       await next.connect();
       client = next;
-      const locked = (await next.query<{ l: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as l`)).rows[0]?.l === true;
+      const locked =
+        (await next.query<{ l: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as l`)).rows[0]?.l === true;
       if (!locked || stopped) {
         failure = undefined;
         settleFirst();
@@ -83,7 +89,9 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
       }
       const database = (await next.query<{ d: string }>('select current_database() as d')).rows[0]?.d ?? '';
       const slot = slotName(database);
-      const exists = ((await next.query(`select 1 from pg_catalog.pg_replication_slots where slot_name = '${slot}'`)).rowCount ?? 0) > 0;
+      const exists =
+        ((await next.query(`select 1 from pg_catalog.pg_replication_slots where slot_name = '${slot}'`)).rowCount ??
+          0) > 0;
       if (!exists) {
         await next.query(`select pg_catalog.pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
         options.log.info({ slot }, 'realtime: created the logical replication slot');
@@ -98,14 +106,25 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
         lockKey: BigInt(LOCK_KEY),
         memory,
         onRecovered: (from, to) =>
-          options.log.warn({ from: formatLsn(from), to: formatLsn(to) }, 'realtime: the last high-water mark write was never answered and did commit; resending from before it'),
+          options.log.warn(
+            { from: formatLsn(from), to: formatLsn(to) },
+            'realtime: the last high-water mark write was never answered and did commit; resending from before it',
+          ),
       });
       // close() may have come while this connection was being set up: it ends here, not later.
       if (stopped) throw new Error('closed');
       leader = true;
       failure = undefined;
       options.log.info({ slot, handedOn: formatLsn(position.handedOn()) }, 'realtime: this instance reads the WAL');
-      await stream(next, slot, options, position, () => stopped, settleFirst, (confirm) => (confirmNow = confirm));
+      await stream(
+        next,
+        slot,
+        options,
+        position,
+        () => stopped,
+        settleFirst,
+        (confirm) => (confirmNow = confirm),
+      );
       confirmNow = undefined;
     } catch (err) {
       if (!stopped) {
@@ -175,7 +194,10 @@ function stream(
     if (failed) return;
     // With nothing waiting to be published, everything sent so far is handed on: confirm it all,
     // so the slot does not hold WAL written by other databases or unpublished tables.
-    const flushed = queue.length === 0 && draining === undefined && !assembler.inTransaction() && received > confirmed ? received : confirmed;
+    const flushed =
+      queue.length === 0 && draining === undefined && !assembler.inTransaction() && received > confirmed
+        ? received
+        : confirmed;
     const buf = Buffer.alloc(34);
     buf.write('r', 0);
     buf.writeBigUInt64BE(received, 1);
@@ -260,7 +282,10 @@ function stream(
   return new Promise<void>((resolve, reject) => {
     client
       .query(`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${PUBLICATION}')`)
-      .then(() => resolve(), (err: unknown) => (stopped() ? resolve() : reject(err instanceof Error ? err : new Error(String(err)))))
+      .then(
+        () => resolve(),
+        (err: unknown) => (stopped() ? resolve() : reject(err instanceof Error ? err : new Error(String(err)))),
+      )
       .finally(() => clearInterval(status));
     client.once('end', () => {
       clearInterval(status);

@@ -5,7 +5,21 @@
  * Realtime evaluates. Pure: a string in, conditions or an error message out.
  */
 
-export const FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'ilike', 'is', 'match', 'imatch', 'isdistinct'] as const;
+export const FILTER_OPERATORS = [
+  'eq',
+  'neq',
+  'lt',
+  'lte',
+  'gt',
+  'gte',
+  'in',
+  'like',
+  'ilike',
+  'is',
+  'match',
+  'imatch',
+  'isdistinct',
+] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
 export interface FilterCondition {
@@ -16,7 +30,9 @@ export interface FilterCondition {
   readonly value: string | readonly string[];
 }
 
-export type ParsedFilter = { readonly ok: true; readonly conditions: readonly FilterCondition[] } | { readonly ok: false; readonly message: string };
+export type ParsedFilter =
+  | { readonly ok: true; readonly conditions: readonly FilterCondition[] }
+  | { readonly ok: false; readonly message: string };
 
 /** Supabase refuses `in` lists longer than this. */
 export const MAX_IN_VALUES = 100;
@@ -62,7 +78,8 @@ function parseCondition(text: string): FilterCondition | string {
     return { column, op, negate, value: values };
   }
   const value = unquote(raw);
-  if (op === 'is' && !IS_VALUES.has(value.toLowerCase())) return `"is" takes null, true, false or unknown, not "${value}"`;
+  if (op === 'is' && !IS_VALUES.has(value.toLowerCase()))
+    return `"is" takes null, true, false or unknown, not "${value}"`;
   return { column, op, negate, value: op === 'is' ? value.toLowerCase() : value };
 }
 

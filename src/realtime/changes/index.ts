@@ -50,7 +50,9 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
   const catalog = new Catalog(db);
   const registry = new SubscriberRegistry();
   const figures = changeMetrics(options.metrics?.registry);
-  const fixedProblem = await replicationProblem(db).catch((err: unknown) => `cannot check the database for logical replication: ${errorMessage(err)}`);
+  const fixedProblem = await replicationProblem(db).catch(
+    (err: unknown) => `cannot check the database for logical replication: ${errorMessage(err)}`,
+  );
   if (fixedProblem) log.warn(`realtime: postgres_changes is unavailable: ${fixedProblem}`);
 
   let consumer: WalConsumer | undefined;
@@ -63,7 +65,10 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
       onRelation: (schema, table) => catalog.forget(schema, table),
     });
     // Once the slot exists, every later commit is captured: wait for that (bounded).
-    await Promise.race([consumer.firstAttempt, new Promise((r) => setTimeout(r, options.startWaitMs ?? FIRST_ATTEMPT_WAIT_MS).unref())]);
+    await Promise.race([
+      consumer.firstAttempt,
+      new Promise((r) => setTimeout(r, options.startWaitMs ?? FIRST_ATTEMPT_WAIT_MS).unref()),
+    ]);
   }
   // Until the consumer's first attempt settles, the slot may not exist yet (making it waits for
   // every transaction running at that moment to end): a change committed then is never in the
@@ -92,7 +97,10 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
       },
       (err: unknown) => {
         // Fail closed: changes that cannot be authorised reach no one.
-        log.error({ err: errorMessage(err), changes: batch.changes.length }, 'realtime: cannot authorise a transaction');
+        log.error(
+          { err: errorMessage(err), changes: batch.changes.length },
+          'realtime: cannot authorise a transaction',
+        );
         return [] as Delivery[];
       },
     );
@@ -110,21 +118,34 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     });
   });
 
-  const problem = () => fixedProblem ?? (consumer?.lastError() ? `postgres_changes cannot read the WAL: ${consumer.lastError()}` : undefined);
+  const problem = () =>
+    fixedProblem ??
+    (consumer?.lastError() ? `postgres_changes cannot read the WAL: ${consumer.lastError()}` : undefined);
 
   return {
     problem,
     async subscribe(subscriber) {
-      if (!(await consumerStarted())) return { ok: false, message: 'postgres_changes is starting (the WAL consumer is not reading yet); join again in a moment' };
+      if (!(await consumerStarted()))
+        return {
+          ok: false,
+          message: 'postgres_changes is starting (the WAL consumer is not reading yet); join again in a moment',
+        };
       const why = problem();
       if (why) return { ok: false, message: why };
       const role = roleOf(subscriber.claims);
-      if (!API_ROLES.has(role)) return { ok: false, message: `role "${role.slice(0, 64)}" may not subscribe to postgres_changes` };
+      if (!API_ROLES.has(role))
+        return { ok: false, message: `role "${role.slice(0, 64)}" may not subscribe to postgres_changes` };
       const subscriptions: LocalSubscription[] = [];
       for (const request of subscriber.subscriptions) {
         const checked = await checkRequest(request, role);
         if (typeof checked === 'string') return refuse(request, checked);
-        subscriptions.push({ id: request.id, event: request.event, schema: request.schema, table: checked.table, conditions: checked.conditions });
+        subscriptions.push({
+          id: request.id,
+          event: request.event,
+          schema: request.schema,
+          table: checked.table,
+          conditions: checked.conditions,
+        });
       }
       const unsubscribe = registry.add({ subscriber, subscriptions });
       return { ok: true, unsubscribe } satisfies ChangeSubscribeResult;
@@ -137,7 +158,8 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
   };
 
   async function checkRequest(request: ChangeSubscriptionRequest, role: string) {
-    if (!['INSERT', 'UPDATE', 'DELETE', '*'].includes(request.event)) return `"${String(request.event)}" is not an event (INSERT, UPDATE, DELETE or *)`;
+    if (!['INSERT', 'UPDATE', 'DELETE', '*'].includes(request.event))
+      return `"${String(request.event)}" is not an event (INSERT, UPDATE, DELETE or *)`;
     if (typeof request.schema !== 'string' || request.schema === '') return 'a schema is required';
     const published = await catalog.publishedTables(true);
     const wildcard = request.table === undefined || request.table === '*';
@@ -146,13 +168,17 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     if (wildcard) {
       if (parsed.conditions.length > 0) return 'a filter needs a table';
       const any = [...published].some((t) => request.schema === '*' || t.startsWith(`${request.schema}.`));
-      return any ? { table: undefined, conditions: [] } : `no table of schema "${request.schema}" is in the ${PUBLICATION} publication`;
+      return any
+        ? { table: undefined, conditions: [] }
+        : `no table of schema "${request.schema}" is in the ${PUBLICATION} publication`;
     }
     const table = request.table as string;
-    if (!published.has(`${request.schema}.${table}`)) return `table ${request.schema}.${table} is not in the ${PUBLICATION} publication`;
+    if (!published.has(`${request.schema}.${table}`))
+      return `table ${request.schema}.${table} is not in the ${PUBLICATION} publication`;
     const info = await catalog.table(request.schema, table, true);
     if (!info) return `table ${request.schema}.${table} does not exist`;
-    if (!info.selectableBy.has(role)) return `permission denied for table ${request.schema}.${table} (role ${role} has no SELECT)`;
+    if (!info.selectableBy.has(role))
+      return `permission denied for table ${request.schema}.${table} (role ${role} has no SELECT)`;
     for (const condition of parsed.conditions) {
       const column = info.byName.get(condition.column);
       if (!column?.selectableBy.has(role)) return `invalid column for filter ${condition.column}`;

@@ -7,7 +7,11 @@ export interface ChangeMetrics {
   authorised(seconds: number): void;
 }
 
-export const noMetrics: ChangeMetrics = { changeReceived: () => undefined, delivered: () => undefined, authorised: () => undefined };
+export const noMetrics: ChangeMetrics = {
+  changeReceived: () => undefined,
+  delivered: () => undefined,
+  authorised: () => undefined,
+};
 
 export function changeMetrics(registry: Registry | undefined): ChangeMetrics {
   if (!registry) return noMetrics;
@@ -23,7 +27,7 @@ export function changeMetrics(registry: Registry | undefined): ChangeMetrics {
   });
   const authorise = new Histogram({
     name: 'trellis_realtime_change_authorise_seconds',
-    help: 'Time to filter and authorise one committed transaction (one bus message) for all of this instance\'s subscribers.',
+    help: "Time to filter and authorise one committed transaction (one bus message) for all of this instance's subscribers.",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });

@@ -16,14 +16,25 @@ const KEPT_WHEN_TOO_LARGE = 64;
 export const ERROR_NO_PRIMARY_KEY = 'Error 400: Bad Request, no primary key';
 export const ERROR_TOO_LARGE = 'Error 413: Payload Too Large';
 
-export function buildChangeData(change: WalChange, commitTimestamp: string, table: TableInfo, role: string): ChangeData {
+export function buildChangeData(
+  change: WalChange,
+  commitTimestamp: string,
+  table: TableInfo,
+  role: string,
+): ChangeData {
   const selectable = (name: string) => table.byName.get(name)?.selectableBy.has(role) ?? false;
   const isKey = (name: string) => table.byName.get(name)?.isKey ?? false;
   const columns = change.columns
     .filter((c) => selectable(c.name))
     .map((c) => ({ name: c.name, type: table.byName.get(c.name)?.type ?? '' }));
   const typeOf = new Map(change.columns.map((c) => [c.name, c.typeOid]));
-  const base = { schema: change.schema, table: change.table, commit_timestamp: commitTimestamp, type: change.type, columns };
+  const base = {
+    schema: change.schema,
+    table: change.table,
+    commit_timestamp: commitTimestamp,
+    type: change.type,
+    columns,
+  };
 
   if (change.type !== 'DELETE' && !table.hasPrimaryKey) {
     return { ...base, record: {}, old_record: {}, errors: [ERROR_NO_PRIMARY_KEY] };

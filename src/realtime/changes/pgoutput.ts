@@ -40,7 +40,12 @@ export type PgOutputMessage =
       readonly oldKind: 'key' | 'full' | undefined;
       readonly newTuple: readonly TupleValue[];
     }
-  | { readonly tag: 'delete'; readonly relationId: number; readonly oldKind: 'key' | 'full'; readonly oldTuple: readonly TupleValue[] }
+  | {
+      readonly tag: 'delete';
+      readonly relationId: number;
+      readonly oldKind: 'key' | 'full';
+      readonly oldTuple: readonly TupleValue[];
+    }
   | { readonly tag: 'truncate'; readonly relationIds: readonly number[] }
   /** Origin, Type and logical Message: nothing realtime needs. */
   | { readonly tag: 'other'; readonly code: string };
@@ -55,7 +60,8 @@ class Reader {
   constructor(private readonly buf: Uint8Array) {}
   private view = () => new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private need(n: number) {
-    if (this.offset + n > this.buf.byteLength) throw new PgOutputError(`pgoutput message truncated at byte ${this.offset}`);
+    if (this.offset + n > this.buf.byteLength)
+      throw new PgOutputError(`pgoutput message truncated at byte ${this.offset}`);
   }
   u8(): number {
     this.need(1);

@@ -140,7 +140,15 @@ export class HandedOnPosition {
             and exists (select 1 from pg_catalog.pg_locks
                          where locktype = 'advisory' and granted and pid = $5
                            and classid = $6::oid and objid = $7::oid and objsubid = 1)`,
-        [this.options.slot, formatLsn(lsn), this.options.systemId, writer, this.options.lockHolderPid, String(key >> 32n), String(key & 0xffffffffn)],
+        [
+          this.options.slot,
+          formatLsn(lsn),
+          this.options.systemId,
+          writer,
+          this.options.lockHolderPid,
+          String(key >> 32n),
+          String(key & 0xffffffffn),
+        ],
       );
       updated = result.rowCount ?? 0;
     } catch (err) {

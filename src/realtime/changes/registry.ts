@@ -86,7 +86,8 @@ export class SubscriberRegistry {
 /** The distinct conditions among the candidates, each with a stable key. */
 export function distinctConditions(candidates: readonly Candidate[]): Map<string, FilterCondition> {
   const out = new Map<string, FilterCondition>();
-  for (const c of candidates) for (const s of c.subscriptions) for (const f of s.conditions) out.set(conditionKey(f), f);
+  for (const c of candidates)
+    for (const s of c.subscriptions) for (const f of s.conditions) out.set(conditionKey(f), f);
   return out;
 }
 

@@ -9,7 +9,15 @@ import { evaluateConditions, visibleTo, type AuthorisationMode, type ClaimGroup 
 import type { Catalog, TableInfo } from './catalog.js';
 import type { ChangeData, ChangeSubscriber } from './contract.js';
 import { buildChangeData, filterValues, primaryKeyOf } from './payload.js';
-import { conditionKey, distinctConditions, groupByClaims, type Candidate, type Entry, type Group, type SubscriberRegistry } from './registry.js';
+import {
+  conditionKey,
+  distinctConditions,
+  groupByClaims,
+  type Candidate,
+  type Entry,
+  type Group,
+  type SubscriberRegistry,
+} from './registry.js';
 import type { WalBatch, WalChange } from './wire.js';
 
 export interface Delivery {
@@ -35,7 +43,9 @@ interface Plan {
 }
 
 export async function routeBatch(deps: RouterDeps, batch: WalBatch): Promise<Delivery[]> {
-  const plans = (await Promise.all(batch.changes.map((change) => plan(deps, change)))).filter((p): p is Plan => p !== undefined);
+  const plans = (await Promise.all(batch.changes.map((change) => plan(deps, change)))).filter(
+    (p): p is Plan => p !== undefined,
+  );
   const checks = new Map<string, Plan[]>();
   for (const p of plans) {
     // DELETEs are not checked (the row is gone), as on Supabase; without RLS, grants decide.
@@ -50,7 +60,8 @@ export async function routeBatch(deps: RouterDeps, batch: WalBatch): Promise<Del
     p.groups.forEach((group, i) => {
       if (!p.visible[i]) return;
       let data = dataByRole.get(group.role);
-      if (!data) dataByRole.set(group.role, (data = buildChangeData(p.change, batch.commitTimestamp, p.table, group.role)));
+      if (!data)
+        dataByRole.set(group.role, (data = buildChangeData(p.change, batch.commitTimestamp, p.table, group.role)));
       for (const m of group.members) out.push({ entry: m.entry, subscriber: m.entry.subscriber, ids: m.ids, data });
     });
   }
@@ -80,7 +91,14 @@ async function checkRows(deps: RouterDeps, plans: readonly Plan[], xid: number):
       groups.push({ role: g.role, claims: g.claims });
     }
   }
-  const answers = await visibleTo(deps.db, table, plans.map((p) => primaryKeyOf(p.change, table)), groups, deps.mode, xid);
+  const answers = await visibleTo(
+    deps.db,
+    table,
+    plans.map((p) => primaryKeyOf(p.change, table)),
+    groups,
+    deps.mode,
+    xid,
+  );
   plans.forEach((p, row) => {
     p.visible = p.groups.map((g) => answers[row]?.[index.get(g.claims) as number] === true);
   });

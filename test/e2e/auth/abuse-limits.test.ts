@@ -22,7 +22,11 @@ function clientFrom(server: TestServer, ip: string): SupabaseClient {
 }
 
 async function createConfirmedUser(server: TestServer, email: string, password: string): Promise<void> {
-  const { error } = await supabaseClient(server, server.serviceRoleKey).auth.admin.createUser({ email, password, email_confirm: true });
+  const { error } = await supabaseClient(server, server.serviceRoleKey).auth.admin.createUser({
+    email,
+    password,
+    email_confirm: true,
+  });
   if (error) throw error;
 }
 
@@ -38,7 +42,9 @@ describe('the server-wide mail budget keeps a reserve for existing users', () =>
   beforeAll(async () => {
     sink = await startMailSink();
     // The defaults of AUTH_RATE_LIMIT_EMAIL_SENT (30) and AUTH_EMAIL_RESERVE_PERCENT (25): 7 kept.
-    server = await startTestServer({ env: { SMTP_URL: sink.url, TRUST_PROXY: 'true', AUTH_RATE_LIMIT_EMAIL_PER_IP: '10' } });
+    server = await startTestServer({
+      env: { SMTP_URL: sink.url, TRUST_PROXY: 'true', AUTH_RATE_LIMIT_EMAIL_PER_IP: '10' },
+    });
     await createConfirmedUser(server, 'ada@example.com', 'ada password');
     await createConfirmedUser(server, 'bea@example.com', 'bea password');
   });
@@ -62,7 +68,14 @@ describe('the server-wide mail budget keeps a reserve for existing users', () =>
   test('a password reset and a magic link for existing users still go out, from the reserve', async () => {
     const since = sink.mails.length;
     expect((await clientFrom(server, '203.0.113.7').auth.resetPasswordForEmail('ada@example.com')).error).toBeNull();
-    expect((await clientFrom(server, '203.0.113.8').auth.signInWithOtp({ email: 'bea@example.com', options: { shouldCreateUser: false } })).error).toBeNull();
+    expect(
+      (
+        await clientFrom(server, '203.0.113.8').auth.signInWithOtp({
+          email: 'bea@example.com',
+          options: { shouldCreateUser: false },
+        })
+      ).error,
+    ).toBeNull();
     await sink.next('ada@example.com', since);
     await sink.next('bea@example.com', since);
     // New addresses cannot reach into the reserve, whoever asks.
@@ -78,7 +91,12 @@ describe('mail budgets per client and per address', () => {
   beforeAll(async () => {
     sink = await startMailSink();
     server = await startTestServer({
-      env: { SMTP_URL: sink.url, TRUST_PROXY: 'true', AUTH_RATE_LIMIT_EMAIL_PER_IP: '10', AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS: '3' },
+      env: {
+        SMTP_URL: sink.url,
+        TRUST_PROXY: 'true',
+        AUTH_RATE_LIMIT_EMAIL_PER_IP: '10',
+        AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS: '3',
+      },
     });
     await createConfirmedUser(server, 'cy@example.com', 'cy password');
     await createConfirmedUser(server, 'di@example.com', 'di password');
@@ -98,7 +116,9 @@ describe('mail budgets per client and per address', () => {
     expect(outcomes.slice(0, 10)).toEqual(Array(10).fill('sent'));
     expect(outcomes.slice(10)).toEqual(Array(21).fill('429 over_email_send_rate_limit email rate limit exceeded'));
     // The same client asking for an existing user's reset is still over its own budget.
-    expect((await attacker.auth.resetPasswordForEmail('cy@example.com')).error?.code).toBe('over_email_send_rate_limit');
+    expect((await attacker.auth.resetPasswordForEmail('cy@example.com')).error?.code).toBe(
+      'over_email_send_rate_limit',
+    );
 
     const since = sink.mails.length;
     expect((await clientFrom(server, '192.0.2.67').auth.resetPasswordForEmail('cy@example.com')).error).toBeNull();
@@ -107,7 +127,8 @@ describe('mail budgets per client and per address', () => {
 
   test('one address gets AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS mails an hour, from any clients', async () => {
     // cy had one reset above; two more, each from another client, then the fourth is refused.
-    for (const ip of ['192.0.2.70', '192.0.2.71']) expect((await clientFrom(server, ip).auth.resetPasswordForEmail('cy@example.com')).error).toBeNull();
+    for (const ip of ['192.0.2.70', '192.0.2.71'])
+      expect((await clientFrom(server, ip).auth.resetPasswordForEmail('cy@example.com')).error).toBeNull();
     const fourth = await clientFrom(server, '192.0.2.72').auth.resetPasswordForEmail('cy@example.com');
     expect(fourth.error?.status).toBe(429);
     expect(fourth.error?.code).toBe('over_email_send_rate_limit');
@@ -128,7 +149,8 @@ describe('wrong passwords per account, from any client address', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ env: { TRUST_PROXY: 'true', AUTH_RATE_LIMIT_PASSWORD_FAILURES: '5' } });
-    for (const name of ['eve', 'fay', 'gus', 'hal']) await createConfirmedUser(server, `${name}@example.com`, `${name} password`);
+    for (const name of ['eve', 'fay', 'gus', 'hal'])
+      await createConfirmedUser(server, `${name}@example.com`, `${name} password`);
   });
   afterAll(async () => {
     await server?.stop();
@@ -137,13 +159,19 @@ describe('wrong passwords per account, from any client address', () => {
   test('80 wrong passwords from 80 addresses: 5 are evaluated, 75 get 429, and then the right one does too', async () => {
     const outcomes = [];
     for (let i = 0; i < 80; i++) {
-      const { error } = await clientFrom(server, `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`).auth.signInWithPassword({ email: 'eve@example.com', password: `guess ${i}` });
+      const { error } = await clientFrom(
+        server,
+        `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      ).auth.signInWithPassword({ email: 'eve@example.com', password: `guess ${i}` });
       outcomes.push(`${error?.status} ${error?.code}`);
     }
     expect(outcomes.slice(0, 5)).toEqual(Array(5).fill('400 invalid_credentials'));
     expect(outcomes.slice(5)).toEqual(Array(75).fill('429 over_request_rate_limit'));
 
-    const right = await clientFrom(server, '10.9.9.9').auth.signInWithPassword({ email: 'EVE@example.com', password: 'eve password' });
+    const right = await clientFrom(server, '10.9.9.9').auth.signInWithPassword({
+      email: 'EVE@example.com',
+      password: 'eve password',
+    });
     expect(right.error?.status).toBe(429);
     expect(right.error?.code).toBe('over_request_rate_limit');
     expect(right.data.session).toBeNull();
@@ -158,25 +186,49 @@ describe('wrong passwords per account, from any client address', () => {
     expect(Number(raw.headers.get('retry-after'))).toBeGreaterThan(800);
 
     // Other accounts are not affected.
-    expect((await clientFrom(server, '10.9.9.11').auth.signInWithPassword({ email: 'fay@example.com', password: 'fay password' })).error).toBeNull();
+    expect(
+      (
+        await clientFrom(server, '10.9.9.11').auth.signInWithPassword({
+          email: 'fay@example.com',
+          password: 'fay password',
+        })
+      ).error,
+    ).toBeNull();
   });
 
   test('once the window has passed, the right password works again', async () => {
-    await server.sql.query(`update trellis.auth_password_failures set window_ends_at = now() - interval '1 second' where email = 'eve@example.com'`);
-    const { data, error } = await clientFrom(server, '10.9.9.12').auth.signInWithPassword({ email: 'eve@example.com', password: 'eve password' });
+    await server.sql.query(
+      `update trellis.auth_password_failures set window_ends_at = now() - interval '1 second' where email = 'eve@example.com'`,
+    );
+    const { data, error } = await clientFrom(server, '10.9.9.12').auth.signInWithPassword({
+      email: 'eve@example.com',
+      password: 'eve password',
+    });
     expect(error).toBeNull();
     expect(data.session?.access_token).toBeTruthy();
   });
 
   test('right passwords do not count: a user who signs in often is never limited', async () => {
     for (let i = 0; i < 8; i++) {
-      expect((await clientFrom(server, `10.1.0.${i + 1}`).auth.signInWithPassword({ email: 'gus@example.com', password: 'gus password' })).error).toBeNull();
+      expect(
+        (
+          await clientFrom(server, `10.1.0.${i + 1}`).auth.signInWithPassword({
+            email: 'gus@example.com',
+            password: 'gus password',
+          })
+        ).error,
+      ).toBeNull();
     }
   });
 
   test('20 concurrent wrong passwords still evaluate at most 5', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => clientFrom(server, `10.2.0.${i + 1}`).auth.signInWithPassword({ email: 'hal@example.com', password: `guess ${i}` })),
+      Array.from({ length: 20 }, (_, i) =>
+        clientFrom(server, `10.2.0.${i + 1}`).auth.signInWithPassword({
+          email: 'hal@example.com',
+          password: `guess ${i}`,
+        }),
+      ),
     );
     const codes = results.map((r) => r.error?.code);
     expect(codes.filter((c) => c === 'invalid_credentials').length).toBeLessThanOrEqual(5);
@@ -186,7 +238,10 @@ describe('wrong passwords per account, from any client address', () => {
   test('an unregistered address is limited the same way, so the limit reveals nothing', async () => {
     const outcomes = [];
     for (let i = 0; i < 6; i++) {
-      const { error } = await clientFrom(server, `10.3.0.${i + 1}`).auth.signInWithPassword({ email: 'nobody@example.com', password: `guess ${i}` });
+      const { error } = await clientFrom(server, `10.3.0.${i + 1}`).auth.signInWithPassword({
+        email: 'nobody@example.com',
+        password: `guess ${i}`,
+      });
       outcomes.push(error?.code);
     }
     expect(outcomes).toEqual([...Array(5).fill('invalid_credentials'), 'over_request_rate_limit']);
@@ -214,34 +269,61 @@ describe('a one-time code dies after AUTH_OTP_MAX_ATTEMPTS wrong tries', () => {
   test('four wrong codes leave the code usable', async () => {
     const { code, wrong } = await magicLink('ivy@example.com');
     for (let i = 0; i < 4; i++) {
-      const { error } = await clientFrom(server, `172.16.0.${i + 1}`).auth.verifyOtp({ email: 'ivy@example.com', token: wrong, type: 'email' });
+      const { error } = await clientFrom(server, `172.16.0.${i + 1}`).auth.verifyOtp({
+        email: 'ivy@example.com',
+        token: wrong,
+        type: 'email',
+      });
       expect(error?.code).toBe('otp_expired');
     }
-    expect((await clientFrom(server, '172.16.0.9').auth.verifyOtp({ email: 'ivy@example.com', token: code, type: 'email' })).error).toBeNull();
+    expect(
+      (await clientFrom(server, '172.16.0.9').auth.verifyOtp({ email: 'ivy@example.com', token: code, type: 'email' }))
+        .error,
+    ).toBeNull();
   });
 
   test('the fifth wrong code, from yet another address, kills it: the right code and its link then get otp_expired', async () => {
     const { code, hash, wrong } = await magicLink('ivy@example.com');
     for (let i = 0; i < 5; i++) {
-      const { error } = await clientFrom(server, `172.17.0.${i + 1}`).auth.verifyOtp({ email: 'ivy@example.com', token: wrong, type: 'email' });
+      const { error } = await clientFrom(server, `172.17.0.${i + 1}`).auth.verifyOtp({
+        email: 'ivy@example.com',
+        token: wrong,
+        type: 'email',
+      });
       expect(error?.status).toBe(403);
       expect(error?.code).toBe('otp_expired');
       expect(error?.message).toBe('Token has expired or is invalid');
     }
-    const right = await clientFrom(server, '172.17.0.9').auth.verifyOtp({ email: 'ivy@example.com', token: code, type: 'email' });
+    const right = await clientFrom(server, '172.17.0.9').auth.verifyOtp({
+      email: 'ivy@example.com',
+      token: code,
+      type: 'email',
+    });
     expect(right.error?.status).toBe(403);
     expect(right.error?.code).toBe('otp_expired');
     expect(right.error?.message).toBe('Token has expired or is invalid');
     expect(right.data.session).toBeNull();
     const link = await clientFrom(server, '172.17.0.10').auth.verifyOtp({ token_hash: hash, type: 'magiclink' });
     expect(link.error?.code).toBe('otp_expired');
-    expect((await server.sql.query(`select 1 from auth.one_time_tokens t join auth.users u on u.id = t.user_id where u.email = 'ivy@example.com'`)).rowCount).toBe(0);
+    expect(
+      (
+        await server.sql.query(
+          `select 1 from auth.one_time_tokens t join auth.users u on u.id = t.user_id where u.email = 'ivy@example.com'`,
+        )
+      ).rowCount,
+    ).toBe(0);
   });
 
   test('a new code starts with a clean count', async () => {
     const { code, wrong } = await magicLink('ivy@example.com');
-    expect((await clientFrom(server, '172.18.0.1').auth.verifyOtp({ email: 'ivy@example.com', token: wrong, type: 'email' })).error?.code).toBe('otp_expired');
-    expect((await clientFrom(server, '172.18.0.2').auth.verifyOtp({ email: 'ivy@example.com', token: code, type: 'email' })).error).toBeNull();
+    expect(
+      (await clientFrom(server, '172.18.0.1').auth.verifyOtp({ email: 'ivy@example.com', token: wrong, type: 'email' }))
+        .error?.code,
+    ).toBe('otp_expired');
+    expect(
+      (await clientFrom(server, '172.18.0.2').auth.verifyOtp({ email: 'ivy@example.com', token: code, type: 'email' }))
+        .error,
+    ).toBeNull();
   });
 });
 
@@ -277,7 +359,9 @@ describe('a TOTP challenge dies after AUTH_OTP_MAX_ATTEMPTS wrong codes', () => 
 
     const fresh = await c.auth.mfa.challenge({ factorId });
     if (fresh.error) throw fresh.error;
-    expect((await c.auth.mfa.verify({ factorId, challengeId: fresh.data.id, code: await generate({ secret }) })).error).toBeNull();
+    expect(
+      (await c.auth.mfa.verify({ factorId, challengeId: fresh.data.id, code: await generate({ secret }) })).error,
+    ).toBeNull();
   });
 });
 
@@ -295,15 +379,35 @@ describe('bad input around the limited endpoints is a 4xx', () => {
     ['a huge code', '/verify', { type: 'email', email: 'kit@example.com', token: '1'.repeat(100_000) }],
     ['a code of 513 characters', '/verify', { type: 'email', email: 'kit@example.com', token: '1'.repeat(513) }],
     ['a NUL byte in the code', '/verify', { type: 'email', email: 'kit@example.com', token: '12\u000034' }],
-    ['a NUL byte in the email of a code', '/verify', { type: 'email', email: 'kit\u0000@example.com', token: '123456' }],
+    [
+      'a NUL byte in the email of a code',
+      '/verify',
+      { type: 'email', email: 'kit\u0000@example.com', token: '123456' },
+    ],
     ['a NUL byte in a token hash', '/verify', { type: 'magiclink', token_hash: 'abc\u0000def' }],
     ['a numeric code', '/verify', { type: 'email', email: 'kit@example.com', token: 123456 }],
     ['an object as email', '/verify', { type: 'email', email: { a: 1 }, token: '123456' }],
-    ['a NUL byte in the email of a sign-in', '/token?grant_type=password', { email: 'kit\u0000@example.com', password: 'x' }],
-    ['a NUL byte in the password', '/token?grant_type=password', { email: 'kit@example.com', password: 'kit\u0000password' }],
-    ['a password that is an array', '/token?grant_type=password', { email: 'kit@example.com', password: ['kit password'] }],
+    [
+      'a NUL byte in the email of a sign-in',
+      '/token?grant_type=password',
+      { email: 'kit\u0000@example.com', password: 'x' },
+    ],
+    [
+      'a NUL byte in the password',
+      '/token?grant_type=password',
+      { email: 'kit@example.com', password: 'kit\u0000password' },
+    ],
+    [
+      'a password that is an array',
+      '/token?grant_type=password',
+      { email: 'kit@example.com', password: ['kit password'] },
+    ],
     ['an email that is a number', '/token?grant_type=password', { email: 42, password: 'kit password' }],
-    ['a 2000-character email', '/token?grant_type=password', { email: `${'a'.repeat(2000)}@example.com`, password: 'x' }],
+    [
+      'a 2000-character email',
+      '/token?grant_type=password',
+      { email: `${'a'.repeat(2000)}@example.com`, password: 'x' },
+    ],
     ['a NUL byte in an OTP address', '/otp', { email: 'new\u0000@example.com' }],
     ['an OTP address that is an array', '/otp', { email: ['a@example.com'] }],
     ['a NUL byte in a recovery address', '/recover', { email: 'kit@example.com\u0000' }],

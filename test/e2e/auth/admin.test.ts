@@ -40,7 +40,9 @@ afterAll(async () => {
 /** GET /user with the client's access token; auth-js turns session_not_found into AuthSessionMissingError. */
 async function userStatus(supabase: SupabaseClient): Promise<number> {
   const token = (await supabase.auth.getSession()).data.session?.access_token;
-  const response = await fetch(`${server.url}/auth/v1/user`, { headers: { apikey: server.anonKey, authorization: `Bearer ${token}` } });
+  const response = await fetch(`${server.url}/auth/v1/user`, {
+    headers: { apikey: server.anonKey, authorization: `Bearer ${token}` },
+  });
   return response.status;
 }
 
@@ -72,7 +74,12 @@ describe('creating and reading users', () => {
 
   test('createUser keeps a given id and refuses a taken email', async () => {
     const id = crypto.randomUUID();
-    const made = await admin.auth.admin.createUser({ id, email: 'ben@example.com', password: 'ben password', email_confirm: true });
+    const made = await admin.auth.admin.createUser({
+      id,
+      email: 'ben@example.com',
+      password: 'ben password',
+      email_confirm: true,
+    });
     expect(made.error).toBeNull();
     expect(made.data.user?.id).toBe(id);
     const again = await admin.auth.admin.createUser({ email: 'ben@example.com', password: 'ben password' });
@@ -82,7 +89,9 @@ describe('creating and reading users', () => {
 
   test('listUsers pages through users with the total', async () => {
     for (const name of ['cat', 'dan', 'eve']) {
-      expect((await admin.auth.admin.createUser({ email: `${name}@example.com`, email_confirm: true })).error).toBeNull();
+      expect(
+        (await admin.auth.admin.createUser({ email: `${name}@example.com`, email_confirm: true })).error,
+      ).toBeNull();
     }
     const first = await admin.auth.admin.listUsers({ page: 1, perPage: 2 });
     expect(first.error).toBeNull();
@@ -92,7 +101,13 @@ describe('creating and reading users', () => {
     expect(last.data.users).toHaveLength(1);
     expect(last.data).toMatchObject({ total: 5, nextPage: null, lastPage: 3 });
     const all = await admin.auth.admin.listUsers();
-    expect(all.data.users.map((u) => u.email).sort()).toEqual(['ann@example.com', 'ben@example.com', 'cat@example.com', 'dan@example.com', 'eve@example.com']);
+    expect(all.data.users.map((u) => u.email).sort()).toEqual([
+      'ann@example.com',
+      'ben@example.com',
+      'cat@example.com',
+      'dan@example.com',
+      'eve@example.com',
+    ]);
   });
 
   test('getUserById finds a user; an unknown or malformed id is user_not_found', async () => {
@@ -112,17 +127,32 @@ describe('creating and reading users', () => {
 
 describe('updating, banning and deleting', () => {
   test('updateUserById merges metadata and changes the password', async () => {
-    const { data } = await admin.auth.admin.createUser({ email: 'fay@example.com', password: 'fay password', email_confirm: true, user_metadata: { a: 1, b: 2 } });
+    const { data } = await admin.auth.admin.createUser({
+      email: 'fay@example.com',
+      password: 'fay password',
+      email_confirm: true,
+      user_metadata: { a: 1, b: 2 },
+    });
     const id = data.user?.id ?? '';
-    const updated = await admin.auth.admin.updateUserById(id, { user_metadata: { b: null, c: 3 }, app_metadata: { role: 'editor' }, password: 'fay new password' });
+    const updated = await admin.auth.admin.updateUserById(id, {
+      user_metadata: { b: null, c: 3 },
+      app_metadata: { role: 'editor' },
+      password: 'fay new password',
+    });
     expect(updated.error).toBeNull();
     expect(updated.data.user?.user_metadata).toEqual({ a: 1, c: 3 });
     expect(updated.data.user?.app_metadata).toMatchObject({ provider: 'email', role: 'editor' });
-    expect((await client().auth.signInWithPassword({ email: 'fay@example.com', password: 'fay new password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'fay@example.com', password: 'fay new password' })).error,
+    ).toBeNull();
   });
 
   test('ban_duration refuses sign-in and ends sessions; none lifts the ban', async () => {
-    const { data } = await admin.auth.admin.createUser({ email: 'gus@example.com', password: 'gus password', email_confirm: true });
+    const { data } = await admin.auth.admin.createUser({
+      email: 'gus@example.com',
+      password: 'gus password',
+      email_confirm: true,
+    });
     const id = data.user?.id ?? '';
     const gus = client();
     const before = await gus.auth.signInWithPassword({ email: 'gus@example.com', password: 'gus password' });
@@ -138,13 +168,18 @@ describe('updating, banning and deleting', () => {
     expect(await count('auth.sessions where user_id = $1', [id])).toBe(0);
     // Nor through an emailed link.
     const link = await admin.auth.admin.generateLink({ type: 'magiclink', email: 'gus@example.com' });
-    const viaLink = await client().auth.verifyOtp({ token_hash: link.data.properties?.hashed_token ?? '', type: 'magiclink' });
+    const viaLink = await client().auth.verifyOtp({
+      token_hash: link.data.properties?.hashed_token ?? '',
+      type: 'magiclink',
+    });
     expect(viaLink.error?.code).toBe('user_banned');
 
     const lifted = await admin.auth.admin.updateUserById(id, { ban_duration: 'none' });
     expect(lifted.error).toBeNull();
     expect(lifted.data.user?.banned_until).toBeUndefined();
-    expect((await client().auth.signInWithPassword({ email: 'gus@example.com', password: 'gus password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'gus@example.com', password: 'gus password' })).error,
+    ).toBeNull();
   });
 
   test('a malformed ban_duration is a 400', async () => {
@@ -155,7 +190,12 @@ describe('updating, banning and deleting', () => {
   });
 
   test('deleteUser removes the user, its sessions and, by cascade, its profile row', async () => {
-    const { data } = await admin.auth.admin.createUser({ email: 'hal@example.com', password: 'hal password', email_confirm: true, user_metadata: { name: 'Hal' } });
+    const { data } = await admin.auth.admin.createUser({
+      email: 'hal@example.com',
+      password: 'hal password',
+      email_confirm: true,
+      user_metadata: { name: 'Hal' },
+    });
     const id = data.user?.id ?? '';
     const hal = client();
     await hal.auth.signInWithPassword({ email: 'hal@example.com', password: 'hal password' });
@@ -174,7 +214,12 @@ describe('updating, banning and deleting', () => {
   });
 
   test('a soft delete keeps the row (and its profile) but the user is gone from the API', async () => {
-    const { data } = await admin.auth.admin.createUser({ email: 'ivy@example.com', password: 'ivy password', email_confirm: true, user_metadata: { name: 'Ivy' } });
+    const { data } = await admin.auth.admin.createUser({
+      email: 'ivy@example.com',
+      password: 'ivy password',
+      email_confirm: true,
+      user_metadata: { name: 'Ivy' },
+    });
     const id = data.user?.id ?? '';
     const ivy = client();
     await ivy.auth.signInWithPassword({ email: 'ivy@example.com', password: 'ivy password' });
@@ -183,7 +228,9 @@ describe('updating, banning and deleting', () => {
     expect(await count('public.profiles where id = $1', [id])).toBe(1);
     expect(await count('auth.sessions where user_id = $1', [id])).toBe(0);
     expect((await admin.auth.admin.getUserById(id)).error?.code).toBe('user_not_found');
-    expect((await client().auth.signInWithPassword({ email: 'ivy@example.com', password: 'ivy password' })).error?.code).toBe('invalid_credentials');
+    expect(
+      (await client().auth.signInWithPassword({ email: 'ivy@example.com', password: 'ivy password' })).error?.code,
+    ).toBe('invalid_credentials');
     // The address is free again.
     expect((await admin.auth.admin.createUser({ email: 'ivy@example.com', email_confirm: true })).error).toBeNull();
   });
@@ -191,27 +238,45 @@ describe('updating, banning and deleting', () => {
 
 describe('generated links', () => {
   test('signup: the email_otp confirms the new user', async () => {
-    const { data, error } = await admin.auth.admin.generateLink({ type: 'signup', email: 'jo@example.com', password: 'jo password', options: { data: { name: 'Jo' } } });
+    const { data, error } = await admin.auth.admin.generateLink({
+      type: 'signup',
+      email: 'jo@example.com',
+      password: 'jo password',
+      options: { data: { name: 'Jo' } },
+    });
     expect(error).toBeNull();
     expect(data.properties?.verification_type).toBe('signup');
     expect(data.properties?.email_otp).toMatch(/^\d{6}$/);
     expect(data.properties?.action_link).toContain('/auth/v1/verify?');
     expect(data.user?.email).toBe('jo@example.com');
     expect(data.user?.user_metadata).toEqual({ name: 'Jo' });
-    const verified = await client().auth.verifyOtp({ email: 'jo@example.com', token: data.properties?.email_otp ?? '', type: 'signup' });
+    const verified = await client().auth.verifyOtp({
+      email: 'jo@example.com',
+      token: data.properties?.email_otp ?? '',
+      type: 'signup',
+    });
     expect(verified.error).toBeNull();
     expect(verified.data.user?.email_confirmed_at).toBeTruthy();
-    expect((await client().auth.signInWithPassword({ email: 'jo@example.com', password: 'jo password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'jo@example.com', password: 'jo password' })).error,
+    ).toBeNull();
   });
 
   test('magiclink: the hashed_token signs in; the action link works in a browser', async () => {
     const one = await admin.auth.admin.generateLink({ type: 'magiclink', email: 'ann@example.com' });
     expect(one.data.properties?.verification_type).toBe('magiclink');
-    const viaHash = await client().auth.verifyOtp({ token_hash: one.data.properties?.hashed_token ?? '', type: 'magiclink' });
+    const viaHash = await client().auth.verifyOtp({
+      token_hash: one.data.properties?.hashed_token ?? '',
+      type: 'magiclink',
+    });
     expect(viaHash.error).toBeNull();
     expect(viaHash.data.user?.email).toBe('ann@example.com');
 
-    const two = await admin.auth.admin.generateLink({ type: 'magiclink', email: 'ann@example.com', options: { redirectTo: `${server.url}/home` } });
+    const two = await admin.auth.admin.generateLink({
+      type: 'magiclink',
+      email: 'ann@example.com',
+      options: { redirectTo: `${server.url}/home` },
+    });
     expect(two.data.properties?.redirect_to).toBe(`${server.url}/home`);
     const response = await fetch(two.data.properties?.action_link ?? '', { redirect: 'manual' });
     expect(response.status).toBe(303);
@@ -223,17 +288,27 @@ describe('generated links', () => {
     const { data, error } = await admin.auth.admin.generateLink({ type: 'magiclink', email: 'kim@example.com' });
     expect(error).toBeNull();
     expect(data.properties?.verification_type).toBe('signup');
-    const verified = await client().auth.verifyOtp({ email: 'kim@example.com', token: data.properties?.email_otp ?? '', type: 'email' });
+    const verified = await client().auth.verifyOtp({
+      email: 'kim@example.com',
+      token: data.properties?.email_otp ?? '',
+      type: 'email',
+    });
     expect(verified.error).toBeNull();
   });
 
   test('recovery: the code signs in for a password change; an unknown address is user_not_found', async () => {
     const { data } = await admin.auth.admin.generateLink({ type: 'recovery', email: 'ben@example.com' });
     const ben = client();
-    const verified = await ben.auth.verifyOtp({ email: 'ben@example.com', token: data.properties?.email_otp ?? '', type: 'recovery' });
+    const verified = await ben.auth.verifyOtp({
+      email: 'ben@example.com',
+      token: data.properties?.email_otp ?? '',
+      type: 'recovery',
+    });
     expect(verified.error).toBeNull();
     expect((await ben.auth.updateUser({ password: 'ben recovered' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'ben@example.com', password: 'ben recovered' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'ben@example.com', password: 'ben recovered' })).error,
+    ).toBeNull();
     const unknown = await admin.auth.admin.generateLink({ type: 'recovery', email: 'nobody@example.com' });
     expect(unknown.error?.code).toBe('user_not_found');
     expect(unknown.error?.status).toBe(404);
@@ -247,13 +322,22 @@ describe('generated links', () => {
     const accepted = await lee.auth.verifyOtp({ token_hash: data.properties?.hashed_token ?? '', type: 'invite' });
     expect(accepted.error).toBeNull();
     expect((await lee.auth.updateUser({ password: 'lee password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'lee@example.com', password: 'lee password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'lee@example.com', password: 'lee password' })).error,
+    ).toBeNull();
   });
 
   test('email_change_new: verifying it moves the user to the new address', async () => {
-    const { data, error } = await admin.auth.admin.generateLink({ type: 'email_change_new', email: 'dan@example.com', newEmail: 'daniel@example.com' });
+    const { data, error } = await admin.auth.admin.generateLink({
+      type: 'email_change_new',
+      email: 'dan@example.com',
+      newEmail: 'daniel@example.com',
+    });
     expect(error).toBeNull();
-    const verified = await client().auth.verifyOtp({ token_hash: data.properties?.hashed_token ?? '', type: 'email_change' });
+    const verified = await client().auth.verifyOtp({
+      token_hash: data.properties?.hashed_token ?? '',
+      type: 'email_change',
+    });
     expect(verified.error).toBeNull();
     expect(verified.data.user?.email).toBe('daniel@example.com');
   });
@@ -262,7 +346,10 @@ describe('generated links', () => {
 describe('invites by mail', () => {
   test('inviteUserByEmail mails a link that signs the invited user in', async () => {
     const since = sink.mails.length;
-    const { data, error } = await admin.auth.admin.inviteUserByEmail('max@example.com', { data: { name: 'Max' }, redirectTo: `${server.url}/welcome` });
+    const { data, error } = await admin.auth.admin.inviteUserByEmail('max@example.com', {
+      data: { name: 'Max' },
+      redirectTo: `${server.url}/welcome`,
+    });
     expect(error).toBeNull();
     expect(data.user?.email).toBe('max@example.com');
     expect(data.user?.invited_at).toBeTruthy();
@@ -286,7 +373,7 @@ describe('invites by mail', () => {
 });
 
 describe('only the service_role may administer', () => {
-  test('the anon key and a user\'s token are not_admin 403', async () => {
+  test("the anon key and a user's token are not_admin 403", async () => {
     const anon = client();
     const asAnon = await anon.auth.admin.listUsers();
     expect(asAnon.error?.code).toBe('not_admin');
@@ -297,7 +384,11 @@ describe('only the service_role may administer', () => {
     const { data } = await ann.auth.signInWithPassword({ email: 'ann@example.com', password: 'ann password' });
     const asUser = supabaseClient(server, server.anonKey);
     const response = await fetch(`${server.url}/auth/v1/admin/users`, {
-      headers: { apikey: server.anonKey, authorization: `Bearer ${data.session?.access_token}`, 'x-supabase-api-version': '2024-01-01' },
+      headers: {
+        apikey: server.anonKey,
+        authorization: `Bearer ${data.session?.access_token}`,
+        'x-supabase-api-version': '2024-01-01',
+      },
     });
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ code: 'not_admin' });

@@ -39,7 +39,12 @@ const client = (): SupabaseClient => supabaseClient(server);
 beforeAll(async () => {
   sink = await startMailSink();
   server = await startTestServer({
-    env: { AUTH_EMAIL_CONFIRMATION: 'true', AUTH_ANONYMOUS_SIGN_INS: 'true', SMTP_URL: sink.url, AUTH_RATE_LIMIT_EMAIL_SENT: '1000' },
+    env: {
+      AUTH_EMAIL_CONFIRMATION: 'true',
+      AUTH_ANONYMOUS_SIGN_INS: 'true',
+      SMTP_URL: sink.url,
+      AUTH_RATE_LIMIT_EMAIL_SENT: '1000',
+    },
     templates: TEMPLATES,
   });
 });
@@ -75,7 +80,11 @@ async function follow(link: URL): Promise<{ status: number; location: string; fr
 }
 
 async function userRow(email: string) {
-  return (await server.sql.query('select id, email, email_confirmed_at, email_change from auth.users where email = $1', [email])).rows[0];
+  return (
+    await server.sql.query('select id, email, email_confirmed_at, email_change from auth.users where email = $1', [
+      email,
+    ])
+  ).rows[0];
 }
 
 describe('sign-up with email confirmation', () => {
@@ -128,13 +137,21 @@ describe('sign-up with email confirmation', () => {
     expect(replay.fragment.get('error_code')).toBe('otp_expired');
     expect(replay.fragment.get('access_token')).toBeNull();
 
-    expect((await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'carol password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'carol password' })).error,
+    ).toBeNull();
   });
 
   test('the mailed code confirms through verifyOtp type signup, once', async () => {
-    const mail = await mailFrom('dave@example.com', () => client().auth.signUp({ email: 'dave@example.com', password: 'dave password' }));
+    const mail = await mailFrom('dave@example.com', () =>
+      client().auth.signUp({ email: 'dave@example.com', password: 'dave password' }),
+    );
     const code = codeOf(mail);
-    const wrong = await client().auth.verifyOtp({ email: 'dave@example.com', token: code === '000000' ? '111111' : '000000', type: 'signup' });
+    const wrong = await client().auth.verifyOtp({
+      email: 'dave@example.com',
+      token: code === '000000' ? '111111' : '000000',
+      type: 'signup',
+    });
     expect(wrong.error?.code).toBe('otp_expired');
     expect(wrong.error?.status).toBe(403);
 
@@ -150,14 +167,18 @@ describe('sign-up with email confirmation', () => {
   });
 
   test('verifyOtp type email accepts the sign-up code too', async () => {
-    const mail = await mailFrom('erin@example.com', () => client().auth.signUp({ email: 'erin@example.com', password: 'erin password' }));
+    const mail = await mailFrom('erin@example.com', () =>
+      client().auth.signUp({ email: 'erin@example.com', password: 'erin password' }),
+    );
     const verified = await client().auth.verifyOtp({ email: 'erin@example.com', token: codeOf(mail), type: 'email' });
     expect(verified.error).toBeNull();
     expect(verified.data.session).not.toBeNull();
   });
 
   test('resend mails a new link; the earlier one no longer works', async () => {
-    const firstMail = await mailFrom('frank@example.com', () => client().auth.signUp({ email: 'frank@example.com', password: 'frank password' }));
+    const firstMail = await mailFrom('frank@example.com', () =>
+      client().auth.signUp({ email: 'frank@example.com', password: 'frank password' }),
+    );
     let resent: { error: unknown } | undefined;
     const secondMail = await mailFrom('frank@example.com', async () => {
       resent = await client().auth.resend({ type: 'signup', email: 'frank@example.com' });
@@ -170,7 +191,9 @@ describe('sign-up with email confirmation', () => {
   });
 
   test('an expired code is refused', async () => {
-    const mail = await mailFrom('gina@example.com', () => client().auth.signUp({ email: 'gina@example.com', password: 'gina password' }));
+    const mail = await mailFrom('gina@example.com', () =>
+      client().auth.signUp({ email: 'gina@example.com', password: 'gina password' }),
+    );
     await server.sql.query(
       `update auth.one_time_tokens set expires_at = now() - interval '1 second' where user_id = (select id from auth.users where email = 'gina@example.com')`,
     );
@@ -185,7 +208,9 @@ describe('sign-up with email confirmation', () => {
     expect(error).toBeNull();
     expect(data.session).toBeNull();
     expect(data.user?.identities).toEqual([]);
-    expect((await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'other password' })).error?.code).toBe('invalid_credentials');
+    expect(
+      (await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'other password' })).error?.code,
+    ).toBe('invalid_credentials');
     await new Promise((r) => setTimeout(r, 200));
     expect(sink.mails.slice(since).length).toBe(0);
   });
@@ -194,18 +219,30 @@ describe('sign-up with email confirmation', () => {
 describe('password recovery', () => {
   test('resetPasswordForEmail → code → verifyOtp recovery → updateUser password → sign in', async () => {
     const mail = await mailFrom('carol@example.com', async () => {
-      const { error } = await client().auth.resetPasswordForEmail('carol@example.com', { redirectTo: `${server.url}/reset` });
+      const { error } = await client().auth.resetPasswordForEmail('carol@example.com', {
+        redirectTo: `${server.url}/reset`,
+      });
       expect(error).toBeNull();
     });
     expect(mail.subject).toBe('Reset Your Password');
     expect(linkOf(mail).searchParams.get('redirect_to')).toBe(`${server.url}/reset`);
     const supabase = client();
-    const verified = await supabase.auth.verifyOtp({ email: 'carol@example.com', token: codeOf(mail), type: 'recovery' });
+    const verified = await supabase.auth.verifyOtp({
+      email: 'carol@example.com',
+      token: codeOf(mail),
+      type: 'recovery',
+    });
     expect(verified.error).toBeNull();
-    expect(decodeJwt(verified.data.session?.access_token ?? '').amr).toEqual([expect.objectContaining({ method: 'recovery' })]);
+    expect(decodeJwt(verified.data.session?.access_token ?? '').amr).toEqual([
+      expect.objectContaining({ method: 'recovery' }),
+    ]);
     expect((await supabase.auth.updateUser({ password: 'new carol password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'new carol password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'carol password' })).error?.code).toBe('invalid_credentials');
+    expect(
+      (await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'new carol password' })).error,
+    ).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'carol@example.com', password: 'carol password' })).error?.code,
+    ).toBe('invalid_credentials');
   });
 
   test('the recovery link works through its token hash, and once', async () => {
@@ -248,8 +285,12 @@ describe('magic links and email codes', () => {
     const supabase = client();
     const verified = await supabase.auth.verifyOtp({ email: 'dave@example.com', token: code ?? '', type: 'email' });
     expect(verified.error).toBeNull();
-    expect(decodeJwt(verified.data.session?.access_token ?? '').amr).toEqual([expect.objectContaining({ method: 'magiclink' })]);
-    expect((await client().auth.verifyOtp({ email: 'dave@example.com', token: code ?? '', type: 'email' })).error?.code).toBe('otp_expired');
+    expect(decodeJwt(verified.data.session?.access_token ?? '').amr).toEqual([
+      expect.objectContaining({ method: 'magiclink' }),
+    ]);
+    expect(
+      (await client().auth.verifyOtp({ email: 'dave@example.com', token: code ?? '', type: 'email' })).error?.code,
+    ).toBe('otp_expired');
   });
 
   test('the magic link works through verifyOtp with its token hash, and through the browser', async () => {
@@ -270,27 +311,42 @@ describe('magic links and email codes', () => {
   });
 
   test('shouldCreateUser false refuses an unknown address and creates nothing', async () => {
-    const { error } = await client().auth.signInWithOtp({ email: 'stranger@example.com', options: { shouldCreateUser: false } });
+    const { error } = await client().auth.signInWithOtp({
+      email: 'stranger@example.com',
+      options: { shouldCreateUser: false },
+    });
     expect(error?.status).toBe(422);
     expect(error?.code).toBe('otp_disabled');
     expect(await userRow('stranger@example.com')).toBeUndefined();
   });
 
   test('an address that has not confirmed its sign-up gets the confirmation mail again', async () => {
-    await mailFrom('jack@example.com', () => client().auth.signUp({ email: 'jack@example.com', password: 'jack password' }));
-    const refused = await client().auth.signInWithOtp({ email: 'jack@example.com', options: { shouldCreateUser: false } });
+    await mailFrom('jack@example.com', () =>
+      client().auth.signUp({ email: 'jack@example.com', password: 'jack password' }),
+    );
+    const refused = await client().auth.signInWithOtp({
+      email: 'jack@example.com',
+      options: { shouldCreateUser: false },
+    });
     expect(refused.error?.code).toBe('otp_disabled');
     const mail = await mailFrom('jack@example.com', () => client().auth.signInWithOtp({ email: 'jack@example.com' }));
     expect(mail.subject).toMatch(/^Confirm your email/);
-    expect((await client().auth.verifyOtp({ email: 'jack@example.com', token: codeOf(mail), type: 'email' })).error).toBeNull();
+    expect(
+      (await client().auth.verifyOtp({ email: 'jack@example.com', token: codeOf(mail), type: 'email' })).error,
+    ).toBeNull();
     // Unlike GoTrue, the unconfirmed sign-up's password does not survive a confirmation by code:
     // whoever chose it never proved the address (see the pre-account-hijack test below).
-    expect((await client().auth.signInWithPassword({ email: 'jack@example.com', password: 'jack password' })).error?.code).toBe('invalid_credentials');
+    expect(
+      (await client().auth.signInWithPassword({ email: 'jack@example.com', password: 'jack password' })).error?.code,
+    ).toBe('invalid_credentials');
   });
 
   test('an unknown address signs up through the code it is mailed', async () => {
     const mail = await mailFrom('hana@example.com', async () => {
-      const { error } = await client().auth.signInWithOtp({ email: 'hana@example.com', options: { data: { name: 'Hana' } } });
+      const { error } = await client().auth.signInWithOtp({
+        email: 'hana@example.com',
+        options: { data: { name: 'Hana' } },
+      });
       expect(error).toBeNull();
     });
     expect(mail.subject).toBe('Confirm your email, Hana');
@@ -304,7 +360,9 @@ describe('magic links and email codes', () => {
 describe('email change with confirmation', () => {
   test('mails the new address; verifying switches the email; sign-in uses the new one', async () => {
     const supabase = client();
-    expect((await supabase.auth.signInWithPassword({ email: 'erin@example.com', password: 'erin password' })).error).toBeNull();
+    expect(
+      (await supabase.auth.signInWithPassword({ email: 'erin@example.com', password: 'erin password' })).error,
+    ).toBeNull();
     let updated: Awaited<ReturnType<SupabaseClient['auth']['updateUser']>> | undefined;
     const mail = await mailFrom('erin.new@example.com', async () => {
       updated = await supabase.auth.updateUser({ email: 'Erin.New@example.com' });
@@ -321,11 +379,19 @@ describe('email change with confirmation', () => {
     expect(verified.error).toBeNull();
     expect(verified.data.user?.email).toBe('erin.new@example.com');
     expect(verified.data.user?.new_email).toBeUndefined();
-    expect((await client().auth.verifyOtp({ token_hash: tokenHash, type: 'email_change' })).error?.code).toBe('otp_expired');
+    expect((await client().auth.verifyOtp({ token_hash: tokenHash, type: 'email_change' })).error?.code).toBe(
+      'otp_expired',
+    );
 
-    expect((await client().auth.signInWithPassword({ email: 'erin.new@example.com', password: 'erin password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'erin@example.com', password: 'erin password' })).error?.code).toBe('invalid_credentials');
-    const identity = await server.sql.query(`select identity_data ->> 'email' as email from auth.identities where provider = 'email' and email = 'erin.new@example.com'`);
+    expect(
+      (await client().auth.signInWithPassword({ email: 'erin.new@example.com', password: 'erin password' })).error,
+    ).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'erin@example.com', password: 'erin password' })).error?.code,
+    ).toBe('invalid_credentials');
+    const identity = await server.sql.query(
+      `select identity_data ->> 'email' as email from auth.identities where provider = 'email' and email = 'erin.new@example.com'`,
+    );
     expect(identity.rowCount).toBe(1);
   });
 
@@ -333,7 +399,15 @@ describe('email change with confirmation', () => {
     const supabase = client();
     // Hana signed up without a password: a magic link signs her in, then she changes her address.
     const magic = await mailFrom('hana@example.com', () => client().auth.signInWithOtp({ email: 'hana@example.com' }));
-    expect((await supabase.auth.verifyOtp({ email: 'hana@example.com', token: linkAndCode(magic).code ?? '', type: 'email' })).error).toBeNull();
+    expect(
+      (
+        await supabase.auth.verifyOtp({
+          email: 'hana@example.com',
+          token: linkAndCode(magic).code ?? '',
+          type: 'email',
+        })
+      ).error,
+    ).toBeNull();
     const mail = await mailFrom('hana2@example.com', () => supabase.auth.updateUser({ email: 'hana2@example.com' }));
     const opened = await follow(linkOf(mail));
     expect(opened.fragment.get('type')).toBe('email_change');
@@ -342,9 +416,17 @@ describe('email change with confirmation', () => {
 
   test('the email-change code verifies with the current address too, as GoTrue allows', async () => {
     const supabase = client();
-    expect((await supabase.auth.signInWithPassword({ email: 'dave@example.com', password: 'dave password' })).error).toBeNull();
-    const mail = await mailFrom('dave.new@example.com', () => supabase.auth.updateUser({ email: 'dave.new@example.com' }));
-    const verified = await client().auth.verifyOtp({ email: 'dave@example.com', token: codeOf(mail), type: 'email_change' });
+    expect(
+      (await supabase.auth.signInWithPassword({ email: 'dave@example.com', password: 'dave password' })).error,
+    ).toBeNull();
+    const mail = await mailFrom('dave.new@example.com', () =>
+      supabase.auth.updateUser({ email: 'dave.new@example.com' }),
+    );
+    const verified = await client().auth.verifyOtp({
+      email: 'dave@example.com',
+      token: codeOf(mail),
+      type: 'email_change',
+    });
     expect(verified.error).toBeNull();
     expect(verified.data.user?.email).toBe('dave.new@example.com');
   });
@@ -359,21 +441,34 @@ describe('email change with confirmation', () => {
       expect(data.user?.is_anonymous).toBe(true);
       expect(data.user?.new_email).toBe('ivan@example.com');
     });
-    const verified = await supabase.auth.verifyOtp({ email: 'ivan@example.com', token: codeOf(mail), type: 'email_change' });
+    const verified = await supabase.auth.verifyOtp({
+      email: 'ivan@example.com',
+      token: codeOf(mail),
+      type: 'email_change',
+    });
     expect(verified.error).toBeNull();
     expect(verified.data.user?.is_anonymous).toBe(false);
     expect(verified.data.user?.email).toBe('ivan@example.com');
     expect(decodeJwt(verified.data.session?.access_token ?? '').is_anonymous).toBe(false);
     expect((await supabase.auth.updateUser({ password: 'ivan password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'ivan@example.com', password: 'ivan password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'ivan@example.com', password: 'ivan password' })).error,
+    ).toBeNull();
   });
 
   test('resend of an email change mails the pending address again', async () => {
     const supabase = client();
-    expect((await supabase.auth.signInWithPassword({ email: 'frank@example.com', password: 'frank password' })).error).toBeNull();
+    expect(
+      (await supabase.auth.signInWithPassword({ email: 'frank@example.com', password: 'frank password' })).error,
+    ).toBeNull();
     await mailFrom('frank.new@example.com', () => supabase.auth.updateUser({ email: 'frank.new@example.com' }));
-    const again = await mailFrom('frank.new@example.com', () => client().auth.resend({ type: 'email_change', email: 'frank@example.com' }));
-    const verified = await client().auth.verifyOtp({ token_hash: linkOf(again).searchParams.get('token') ?? '', type: 'email_change' });
+    const again = await mailFrom('frank.new@example.com', () =>
+      client().auth.resend({ type: 'email_change', email: 'frank@example.com' }),
+    );
+    const verified = await client().auth.verifyOtp({
+      token_hash: linkOf(again).searchParams.get('token') ?? '',
+      type: 'email_change',
+    });
     expect(verified.error).toBeNull();
     expect(verified.data.user?.email).toBe('frank.new@example.com');
   });
@@ -383,7 +478,9 @@ describe('when the mail server is down', () => {
   let down: TestServer;
   beforeAll(async () => {
     const closedPort = await freePort();
-    down = await startTestServer({ env: { AUTH_EMAIL_CONFIRMATION: 'true', SMTP_URL: `smtp://127.0.0.1:${closedPort}?ignoreTLS=true` } });
+    down = await startTestServer({
+      env: { AUTH_EMAIL_CONFIRMATION: 'true', SMTP_URL: `smtp://127.0.0.1:${closedPort}?ignoreTLS=true` },
+    });
   });
   afterAll(() => down?.stop());
 
@@ -405,20 +502,35 @@ describe('a password chosen by someone who does not own the address', () => {
     const signUp = await attacker.auth.signUp({ email: 'victim@example.com', password: 'attacker password' });
     expect(signUp.error).toBeNull();
     expect(signUp.data.session).toBeNull();
-    const mail = await mailFrom('victim@example.com', () => client().auth.signInWithOtp({ email: 'victim@example.com' }));
+    const mail = await mailFrom('victim@example.com', () =>
+      client().auth.signInWithOtp({ email: 'victim@example.com' }),
+    );
     const owner = client();
-    expect((await owner.auth.verifyOtp({ email: 'victim@example.com', token: codeOf(mail), type: 'email' })).error).toBeNull();
-    const stolen = await client().auth.signInWithPassword({ email: 'victim@example.com', password: 'attacker password' });
+    expect(
+      (await owner.auth.verifyOtp({ email: 'victim@example.com', token: codeOf(mail), type: 'email' })).error,
+    ).toBeNull();
+    const stolen = await client().auth.signInWithPassword({
+      email: 'victim@example.com',
+      password: 'attacker password',
+    });
     expect(stolen.error?.code).toBe('invalid_credentials');
   });
 
   test('stays dropped when the first sign-up asks for its confirmation mail again afterwards', async () => {
-    expect((await client().auth.signUp({ email: 'victim2@example.com', password: 'attacker password' })).error).toBeNull();
+    expect(
+      (await client().auth.signUp({ email: 'victim2@example.com', password: 'attacker password' })).error,
+    ).toBeNull();
     await mailFrom('victim2@example.com', () => client().auth.signInWithOtp({ email: 'victim2@example.com' }));
     // The attacker re-sends the sign-up confirmation: it replaces the owner's code, not the flag.
-    const latest = await mailFrom('victim2@example.com', () => client().auth.resend({ type: 'signup', email: 'victim2@example.com' }));
-    expect((await client().auth.verifyOtp({ email: 'victim2@example.com', token: codeOf(latest), type: 'email' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'victim2@example.com', password: 'attacker password' })).error?.code).toBe('invalid_credentials');
+    const latest = await mailFrom('victim2@example.com', () =>
+      client().auth.resend({ type: 'signup', email: 'victim2@example.com' }),
+    );
+    expect(
+      (await client().auth.verifyOtp({ email: 'victim2@example.com', token: codeOf(latest), type: 'email' })).error,
+    ).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'victim2@example.com', password: 'attacker password' })).error
+        ?.code,
+    ).toBe('invalid_credentials');
   });
 });
-

@@ -64,7 +64,11 @@ describe('TOTP enrolment and aal2', () => {
   test('enroll returns a secret, an otpauth URI and a QR code; the factor starts unverified', async () => {
     alice = client();
     expect((await alice.auth.signUp({ email: 'alice@example.com', password: 'alice password' })).error).toBeNull();
-    const { data, error } = await alice.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'phone app', issuer: 'Trellis Test' });
+    const { data, error } = await alice.auth.mfa.enroll({
+      factorType: 'totp',
+      friendlyName: 'phone app',
+      issuer: 'Trellis Test',
+    });
     expect(error).toBeNull();
     expect(data?.type).toBe('totp');
     expect(data?.friendly_name).toBe('phone app');
@@ -76,7 +80,9 @@ describe('TOTP enrolment and aal2', () => {
 
     const factors = await alice.auth.mfa.listFactors();
     expect(factors.error).toBeNull();
-    expect(factors.data?.all).toEqual([expect.objectContaining({ id: factorId, status: 'unverified', factor_type: 'totp' })]);
+    expect(factors.data?.all).toEqual([
+      expect.objectContaining({ id: factorId, status: 'unverified', factor_type: 'totp' }),
+    ]);
     expect(factors.data?.totp).toEqual([]);
     const level = await alice.auth.mfa.getAuthenticatorAssuranceLevel();
     expect(level.data).toMatchObject({ currentLevel: 'aal1', nextLevel: 'aal1' });
@@ -93,25 +99,40 @@ describe('TOTP enrolment and aal2', () => {
     expect(challenge.error).toBeNull();
     expect(challenge.data?.type).toBe('totp');
     expect(challenge.data?.expires_at).toBeGreaterThan(Date.now() / 1000);
-    const wrong = await alice.auth.mfa.verify({ factorId, challengeId: challenge.data?.id ?? '', code: await wrongCode(secret) });
+    const wrong = await alice.auth.mfa.verify({
+      factorId,
+      challengeId: challenge.data?.id ?? '',
+      code: await wrongCode(secret),
+    });
     expect(wrong.error?.code).toBe('mfa_verification_failed');
     expect(wrong.error?.status).toBe(422);
     expect(decodeJwt(await accessToken(alice)).aal).toBe('aal1');
 
-    const right = await alice.auth.mfa.verify({ factorId, challengeId: challenge.data?.id ?? '', code: await generate({ secret }) });
+    const right = await alice.auth.mfa.verify({
+      factorId,
+      challengeId: challenge.data?.id ?? '',
+      code: await generate({ secret }),
+    });
     expect(right.error).toBeNull();
     // A verified challenge is spent.
-    const again = await alice.auth.mfa.verify({ factorId, challengeId: challenge.data?.id ?? '', code: await generate({ secret }) });
+    const again = await alice.auth.mfa.verify({
+      factorId,
+      challengeId: challenge.data?.id ?? '',
+      code: await generate({ secret }),
+    });
     expect(again.error?.code).toBe('mfa_ip_address_mismatch');
   });
 
-  test('verifying the first factor ends the user\'s other aal1 sessions', async () => {
+  test("verifying the first factor ends the user's other aal1 sessions", async () => {
     const dora = client();
     await dora.auth.signUp({ email: 'dora@example.com', password: 'dora password' });
     const other = client();
     await other.auth.signInWithPassword({ email: 'dora@example.com', password: 'dora password' });
     const enrolled = await dora.auth.mfa.enroll({ factorType: 'totp' });
-    const verified = await dora.auth.mfa.challengeAndVerify({ factorId: enrolled.data?.id ?? '', code: await generate({ secret: enrolled.data?.totp.secret ?? '' }) });
+    const verified = await dora.auth.mfa.challengeAndVerify({
+      factorId: enrolled.data?.id ?? '',
+      code: await generate({ secret: enrolled.data?.totp.secret ?? '' }),
+    });
     expect(verified.error).toBeNull();
     expect((await dora.auth.getUser()).error).toBeNull();
     expect((await other.auth.refreshSession()).error?.code).toBe('refresh_token_not_found');
@@ -139,7 +160,9 @@ describe('TOTP enrolment and aal2', () => {
 
   test('an RLS policy on auth.jwt() aal lets the aal2 session read and the aal1 session not', async () => {
     const aal1 = client();
-    expect((await aal1.auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password' })).error).toBeNull();
+    expect(
+      (await aal1.auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password' })).error,
+    ).toBeNull();
     const level = await aal1.auth.mfa.getAuthenticatorAssuranceLevel();
     expect(level.data).toMatchObject({ currentLevel: 'aal1', nextLevel: 'aal2' });
     expect(await vaultAs(await accessToken(alice))).toEqual([{ secret: 'launch codes' }]);
@@ -168,7 +191,9 @@ describe('TOTP enrolment and aal2', () => {
     expect(password.error?.status).toBe(403);
     const email = await aal1.auth.updateUser({ email: 'thief@example.com' });
     expect(email.error?.code).toBe('insufficient_aal');
-    expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password' })).error,
+    ).toBeNull();
   });
 
   test('unenrolling from aal2 removes the factor and drops sessions back to aal1', async () => {
@@ -183,7 +208,7 @@ describe('TOTP enrolment and aal2', () => {
 });
 
 describe('factor and challenge errors', () => {
-  test('unknown factors and challenges, other users\' factors, and unsupported types', async () => {
+  test("unknown factors and challenges, other users' factors, and unsupported types", async () => {
     const bob = client();
     await bob.auth.signUp({ email: 'bob@example.com', password: 'bob password' });
     const mallory = client();
@@ -195,7 +220,11 @@ describe('factor and challenge errors', () => {
     expect(stolen.error?.code).toBe('mfa_factor_not_found');
     expect((await mallory.auth.mfa.unenroll({ factorId: bobFactor })).error?.code).toBe('mfa_factor_not_found');
     expect((await bob.auth.mfa.challenge({ factorId: 'not-a-uuid' })).error?.status).toBe(404);
-    const noChallenge = await bob.auth.mfa.verify({ factorId: bobFactor, challengeId: crypto.randomUUID(), code: '123456' });
+    const noChallenge = await bob.auth.mfa.verify({
+      factorId: bobFactor,
+      challengeId: crypto.randomUUID(),
+      code: '123456',
+    });
     expect(noChallenge.error?.code).toBe('mfa_factor_not_found');
     expect(noChallenge.error?.status).toBe(404);
     const phone = await bob.auth.mfa.enroll({ factorType: 'phone', phone: '+15555550100' });
@@ -209,13 +238,19 @@ describe('factor and challenge errors', () => {
     expect((await carol.auth.mfa.unenroll({ factorId: first.data?.id ?? '' })).error).toBeNull();
 
     const second = await carol.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'second' });
-    const verified = await carol.auth.mfa.challengeAndVerify({ factorId: second.data?.id ?? '', code: await generate({ secret: second.data?.totp.secret ?? '' }) });
+    const verified = await carol.auth.mfa.challengeAndVerify({
+      factorId: second.data?.id ?? '',
+      code: await generate({ secret: second.data?.totp.secret ?? '' }),
+    });
     expect(verified.error).toBeNull();
     const admin = supabaseClient(server, server.serviceRoleKey);
     const listed = await admin.auth.admin.mfa.listFactors({ userId: signUp.data.user?.id ?? '' });
     expect(listed.error).toBeNull();
     expect(listed.data?.factors).toEqual([expect.objectContaining({ id: second.data?.id, status: 'verified' })]);
-    const deleted = await admin.auth.admin.mfa.deleteFactor({ userId: signUp.data.user?.id ?? '', id: second.data?.id ?? '' });
+    const deleted = await admin.auth.admin.mfa.deleteFactor({
+      userId: signUp.data.user?.id ?? '',
+      id: second.data?.id ?? '',
+    });
     expect(deleted.error).toBeNull();
     expect((await carol.auth.mfa.listFactors()).data?.all).toEqual([]);
   });

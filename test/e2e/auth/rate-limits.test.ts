@@ -25,7 +25,11 @@ beforeAll(async () => {
   admin = supabaseClient(server, server.serviceRoleKey);
   // Admin calls are not limited: the fixtures cost no points.
   for (const name of ['ada', 'bea']) {
-    const { error } = await admin.auth.admin.createUser({ email: `${name}@example.com`, password: `${name} password`, email_confirm: true });
+    const { error } = await admin.auth.admin.createUser({
+      email: `${name}@example.com`,
+      password: `${name} password`,
+      email_confirm: true,
+    });
     if (error) throw error;
   }
 });
@@ -79,9 +83,15 @@ describe('mails to one address', () => {
 
 describe('sign-in attempts per address', () => {
   test('the fourth attempt is over_request_rate_limit, right password or not; sign-up shares the budget', async () => {
-    expect((await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'wrong' })).error?.code).toBe('invalid_credentials');
-    expect((await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'ada password' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'nobody@example.com', password: 'wrong' })).error?.code).toBe('invalid_credentials');
+    expect((await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'wrong' })).error?.code).toBe(
+      'invalid_credentials',
+    );
+    expect(
+      (await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'ada password' })).error,
+    ).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'nobody@example.com', password: 'wrong' })).error?.code,
+    ).toBe('invalid_credentials');
     const fourth = await client().auth.signInWithPassword({ email: 'ada@example.com', password: 'ada password' });
     expect(fourth.error?.status).toBe(429);
     expect(fourth.error?.code).toBe('over_request_rate_limit');
@@ -97,7 +107,9 @@ describe('verification attempts per address', () => {
     const code = link.data.properties?.email_otp ?? '';
     const wrong = code === '000000' ? '111111' : '000000';
     for (let i = 0; i < 3; i++) {
-      expect((await client().auth.verifyOtp({ email: 'bea@example.com', token: wrong, type: 'email' })).error?.code).toBe('otp_expired');
+      expect(
+        (await client().auth.verifyOtp({ email: 'bea@example.com', token: wrong, type: 'email' })).error?.code,
+      ).toBe('otp_expired');
     }
     const limited = await client().auth.verifyOtp({ email: 'bea@example.com', token: code, type: 'email' });
     expect(limited.error?.status).toBe(429);

@@ -24,7 +24,10 @@ const MIGRATION = {
 
 const clients: SupabaseClient[] = [];
 
-async function signUp(server: TestServer, email: string): Promise<{ id: string; token: string; client: SupabaseClient }> {
+async function signUp(
+  server: TestServer,
+  email: string,
+): Promise<{ id: string; token: string; client: SupabaseClient }> {
   const client = supabaseClient(server);
   clients.push(client);
   const { data, error } = await client.auth.signUp({ email, password: 'a long password 123' });
@@ -41,10 +44,19 @@ async function reach(server: TestServer, token: string) {
     headers: { ...headers, 'content-type': 'text/plain' },
     body: 'bytes',
   });
-  return { rest: rest.status, restBody: (await rest.json()) as Record<string, unknown>, upload: upload.status, uploadBody: (await upload.json()) as Record<string, unknown> };
+  return {
+    rest: rest.status,
+    restBody: (await rest.json()) as Record<string, unknown>,
+    upload: upload.status,
+    uploadBody: (await upload.json()) as Record<string, unknown>,
+  };
 }
 
-function joinWith(server: TestServer, token: string, topic: string): { client: SupabaseClient; channel: RealtimeChannel; closed: () => boolean } {
+function joinWith(
+  server: TestServer,
+  token: string,
+  topic: string,
+): { client: SupabaseClient; channel: RealtimeChannel; closed: () => boolean } {
   const client = supabaseClient(server);
   clients.push(client);
   void client.realtime.setAuth(token);
@@ -88,14 +100,24 @@ describe('with the session check on', () => {
     const after = await reach(server, bob.token);
     expect(Date.now() - startedAt).toBeLessThan(5000);
     expect(after.rest).toBe(401);
-    expect(after.restBody).toMatchObject({ code: 'PGRST301', message: 'JWT invalid: session from session_id claim in JWT does not exist' });
+    expect(after.restBody).toMatchObject({
+      code: 'PGRST301',
+      message: 'JWT invalid: session from session_id claim in JWT does not exist',
+    });
     expect(after.upload).toBe(400);
-    expect(after.uploadBody).toMatchObject({ error: 'InvalidJWT', message: 'session from session_id claim in JWT does not exist' });
+    expect(after.uploadBody).toMatchObject({
+      error: 'InvalidJWT',
+      message: 'session from session_id claim in JWT does not exist',
+    });
     // A new join with the revoked token is refused with Realtime's wording.
     const again = joinWith(server, bob.token, 'room:again');
-    await expect(subscribed(again.channel, 5000)).rejects.toThrow(/Session from session_id claim in JWT does not exist/);
+    await expect(subscribed(again.channel, 5000)).rejects.toThrow(
+      /Session from session_id claim in JWT does not exist/,
+    );
     // And auth itself (GoTrue) says the session is gone.
-    const user = await fetch(`${server.url}/auth/v1/user`, { headers: { apikey: server.anonKey, authorization: `Bearer ${bob.token}` } });
+    const user = await fetch(`${server.url}/auth/v1/user`, {
+      headers: { apikey: server.anonKey, authorization: `Bearer ${bob.token}` },
+    });
     expect(user.status).toBe(403);
     expect(await user.json()).toMatchObject({ error_code: 'session_not_found' });
   });
@@ -116,7 +138,11 @@ describe('with the session check on', () => {
   test('a token naming a session id that is not a uuid is refused, and the server stays healthy', async () => {
     const { SignJWT } = await import('jose');
     const now = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({ role: 'authenticated', sub: crypto.randomUUID(), session_id: "x'; drop table auth.sessions; --\u0000" })
+    const forged = await new SignJWT({
+      role: 'authenticated',
+      sub: crypto.randomUUID(),
+      session_id: "x'; drop table auth.sessions; --\u0000",
+    })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
@@ -144,7 +170,9 @@ describe('with the session check off (the default, as on Supabase)', () => {
     const after = await reach(server, eve.token);
     expect(after.rest).toBe(200);
     expect(after.upload).toBe(200);
-    const user = await fetch(`${server.url}/auth/v1/user`, { headers: { apikey: server.anonKey, authorization: `Bearer ${eve.token}` } });
+    const user = await fetch(`${server.url}/auth/v1/user`, {
+      headers: { apikey: server.anonKey, authorization: `Bearer ${eve.token}` },
+    });
     expect(user.status).toBe(403);
   });
 });

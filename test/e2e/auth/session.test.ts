@@ -71,7 +71,11 @@ describe('password sign-up and sign-in through supabase-js', () => {
   });
 
   test('a trigger that fails rolls the whole sign-up back', async () => {
-    const { error } = await client().auth.signUp({ email: 'boom@example.com', password: 'correct horse', options: { data: { display_name: 'explode' } } });
+    const { error } = await client().auth.signUp({
+      email: 'boom@example.com',
+      password: 'correct horse',
+      options: { data: { display_name: 'explode' } },
+    });
     expect(error?.status).toBe(500);
     const rows = await server.sql.query(`select 1 from auth.users where email = 'boom@example.com'`);
     expect(rows.rowCount).toBe(0);
@@ -120,8 +124,12 @@ describe('password sign-up and sign-in through supabase-js', () => {
     expect((await supabase.auth.updateUser({ password: 'battery staple' })).error).toBeNull();
     expect((await other.auth.refreshSession()).error?.code).toBe('refresh_token_not_found');
     expect((await supabase.auth.getUser()).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'battery staple' })).error).toBeNull();
-    expect((await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'correct horse' })).error?.code).toBe('invalid_credentials');
+    expect(
+      (await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'battery staple' })).error,
+    ).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'correct horse' })).error?.code,
+    ).toBe('invalid_credentials');
   });
 });
 
@@ -153,7 +161,10 @@ describe('refresh tokens', () => {
   test('concurrent refreshes of one token get one child; an older ancestor is reuse', async () => {
     const { data } = await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'battery staple' });
     const root = data.session?.refresh_token ?? '';
-    const [a, b] = await Promise.all([client().auth.refreshSession({ refresh_token: root }), client().auth.refreshSession({ refresh_token: root })]);
+    const [a, b] = await Promise.all([
+      client().auth.refreshSession({ refresh_token: root }),
+      client().auth.refreshSession({ refresh_token: root }),
+    ]);
     expect(a.error).toBeNull();
     expect(b.error).toBeNull();
     expect(a.data.session?.refresh_token).toBe(b.data.session?.refresh_token);
@@ -162,7 +173,9 @@ describe('refresh tokens', () => {
     // `root` is now a grandparent: presenting it, even within the interval, is reuse.
     const replay = await client().auth.refreshSession({ refresh_token: root });
     expect(replay.error?.code).toBe('refresh_token_already_used');
-    expect((await client().auth.refreshSession({ refresh_token: grandchild.data.session?.refresh_token ?? '' })).error?.code).toBe('refresh_token_not_found');
+    expect(
+      (await client().auth.refreshSession({ refresh_token: grandchild.data.session?.refresh_token ?? '' })).error?.code,
+    ).toBe('refresh_token_not_found');
   });
 
   test('an unknown refresh token is refused', async () => {
@@ -187,7 +200,10 @@ describe('sign-out scopes', () => {
     expect((await a.auth.getUser()).error).toBeNull();
     await a.auth.signOut({ scope: 'others' });
     const cUser = await fetch(`${server.url}/auth/v1/user`, {
-      headers: { apikey: server.anonKey, authorization: `Bearer ${(await c.auth.getSession()).data.session?.access_token}` },
+      headers: {
+        apikey: server.anonKey,
+        authorization: `Bearer ${(await c.auth.getSession()).data.session?.access_token}`,
+      },
     });
     expect(cUser.status).toBe(403);
     expect((await a.auth.getUser()).error).toBeNull();
@@ -204,13 +220,19 @@ describe('anonymous users', () => {
     const upgraded = await supabase.auth.updateUser({ email: 'guest@example.com', password: 'guest password' });
     expect(upgraded.error).toBeNull();
     expect(upgraded.data.user?.is_anonymous).toBe(false);
-    expect((await client().auth.signInWithPassword({ email: 'guest@example.com', password: 'guest password' })).error).toBeNull();
+    expect(
+      (await client().auth.signInWithPassword({ email: 'guest@example.com', password: 'guest password' })).error,
+    ).toBeNull();
   });
 });
 
 describe('settings', () => {
   test('describe the enabled providers', async () => {
     const response = await fetch(`${server.url}/auth/v1/settings`, { headers: { apikey: server.anonKey } });
-    expect(await response.json()).toMatchObject({ external: { email: true, anonymous_users: true }, mailer_autoconfirm: true, disable_signup: false });
+    expect(await response.json()).toMatchObject({
+      external: { email: true, anonymous_users: true },
+      mailer_autoconfirm: true,
+      disable_signup: false,
+    });
   });
 });

@@ -21,7 +21,10 @@ if (!available) {
 }
 
 // A 1×1 PNG, the avatar.
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 describe.skipIf(!available)('examples/chat in Chromium', () => {
   let server: TestServer;
@@ -31,7 +34,10 @@ describe.skipIf(!available)('examples/chat in Chromium', () => {
   let database: Awaited<ReturnType<typeof logicalDatabase>>;
 
   beforeAll(async () => {
-    const migration = fs.readFileSync(path.join(EXAMPLE_DIR, 'supabase', 'migrations', '20240101000000_chat.sql'), 'utf8');
+    const migration = fs.readFileSync(
+      path.join(EXAMPLE_DIR, 'supabase', 'migrations', '20240101000000_chat.sql'),
+      'utf8',
+    );
     // Live messages come from the WAL: an embedded PostgreSQL (wal_level=logical), as `npm start` runs.
     database = await logicalDatabase();
     server = await startTestServer({ databaseUrl: database.url, migrations: { '20240101000000_chat.sql': migration } });
@@ -79,10 +85,14 @@ describe.skipIf(!available)('examples/chat in Chromium', () => {
     // Messages: inserted through the data API, delivered by postgres_changes under RLS.
     await ada.fill('#message', 'hello bob');
     await ada.press('#message', 'Enter');
-    await expect.poll(() => bob.locator('#messages li').allTextContents(), { timeout: 10_000 }).toEqual([expect.stringContaining('hello bob')]);
+    await expect
+      .poll(() => bob.locator('#messages li').allTextContents(), { timeout: 10_000 })
+      .toEqual([expect.stringContaining('hello bob')]);
     await bob.fill('#message', 'hi ada');
     await bob.press('#message', 'Enter');
-    await expect.poll(() => ada.locator('#messages .body').allTextContents(), { timeout: 10_000 }).toEqual(['hello bob', 'hi ada']);
+    await expect
+      .poll(() => ada.locator('#messages .body').allTextContents(), { timeout: 10_000 })
+      .toEqual(['hello bob', 'hi ada']);
     await expect.poll(() => bob.textContent('#typing')).toBe('');
 
     // Unread counts: bob looks at #random; ada writes twice in #general.
@@ -97,9 +107,16 @@ describe.skipIf(!available)('examples/chat in Chromium', () => {
     await expect.poll(() => bob.locator('#rooms li[data-room="general"] .badge').count()).toBe(0);
 
     // History: 45 older messages in #random; the page shows 30, scrolling up loads the rest.
-    const adaId = (await server.sql.query<{ id: string }>(`select id from public.profiles where username = 'ada'`)).rows[0]?.id;
-    await server.sql.query(`insert into public.members (room_id, user_id) select id, $1 from public.rooms where name = 'random' on conflict do nothing`, [adaId]);
-    await server.sql.query(`insert into public.messages (room_id, author_id, body) select (select id from public.rooms where name = 'random'), $1, 'old ' || g from generate_series(1, 45) g`, [adaId]);
+    const adaId = (await server.sql.query<{ id: string }>(`select id from public.profiles where username = 'ada'`))
+      .rows[0]?.id;
+    await server.sql.query(
+      `insert into public.members (room_id, user_id) select id, $1 from public.rooms where name = 'random' on conflict do nothing`,
+      [adaId],
+    );
+    await server.sql.query(
+      `insert into public.messages (room_id, author_id, body) select (select id from public.rooms where name = 'random'), $1, 'old ' || g from generate_series(1, 45) g`,
+      [adaId],
+    );
     await bob.click('#rooms li[data-room="random"]');
     await expect.poll(() => bob.locator('#messages li').count(), { timeout: 10_000 }).toBe(30);
     expect(await bob.locator('#messages .body').last().textContent()).toBe('old 45');
@@ -109,7 +126,9 @@ describe.skipIf(!available)('examples/chat in Chromium', () => {
 
     // Avatar: uploaded to storage in the user's own folder, served from the public URL.
     await ada.setInputFiles('#avatar-file', { name: 'me.png', mimeType: 'image/png', buffer: PNG });
-    await expect.poll(() => ada.getAttribute('#my-avatar', 'src'), { timeout: 10_000 }).toContain(`/storage/v1/object/public/avatars/${adaId}/avatar`);
+    await expect
+      .poll(() => ada.getAttribute('#my-avatar', 'src'), { timeout: 10_000 })
+      .toContain(`/storage/v1/object/public/avatars/${adaId}/avatar`);
     const src = (await ada.getAttribute('#my-avatar', 'src')) ?? '';
     const image = await fetch(src);
     expect(image.status).toBe(200);
@@ -123,7 +142,10 @@ describe.skipIf(!available)('examples/chat in Chromium', () => {
     await bob.type('#message', 'see you');
     await expect.poll(() => ada.textContent('#typing'), { timeout: 10_000 }).toBe('bob is typing…');
     // The screenshot kept in docs/ is refreshed on request; every run takes one.
-    const shot = process.env.TRELLIS_UPDATE_SCREENSHOTS === '1' ? path.join(EXAMPLE_DIR, '..', '..', 'docs', 'chat-example.png') : path.join(outDir, 'chat.png');
+    const shot =
+      process.env.TRELLIS_UPDATE_SCREENSHOTS === '1'
+        ? path.join(EXAMPLE_DIR, '..', '..', 'docs', 'chat-example.png')
+        : path.join(outDir, 'chat.png');
     await ada.screenshot({ path: shot });
     expect(fs.statSync(shot).size).toBeGreaterThan(5000);
   }, 120_000);

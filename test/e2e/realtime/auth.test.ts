@@ -67,16 +67,26 @@ describe('private channels authorised by RLS on realtime.messages', () => {
     const got: unknown[] = [];
     const publicGot: unknown[] = [];
     const ch1 = await subscribed(a1.channel('room:secret', { config: { private: true } }));
-    await subscribed(a2.channel('room:secret', { config: { private: true } }).on('broadcast', { event: 'm' }, (m) => got.push(m.payload)));
+    await subscribed(
+      a2
+        .channel('room:secret', { config: { private: true } })
+        .on('broadcast', { event: 'm' }, (m) => got.push(m.payload)),
+    );
     // A public channel of the same name is another topic.
-    await subscribed(client().channel('room:secret').on('broadcast', { event: 'm' }, (m) => publicGot.push(m.payload)));
+    await subscribed(
+      client()
+        .channel('room:secret')
+        .on('broadcast', { event: 'm' }, (m) => publicGot.push(m.payload)),
+    );
     await ch1.send({ type: 'broadcast', event: 'm', payload: { n: 1 } });
     await waitFor(() => got.length === 1);
 
-    await expect(subscribed(client(users.bob!.token).channel('room:secret', { config: { private: true } }))).rejects.toThrow(
-      'Unauthorized: You do not have permissions to read from this Channel topic: room:secret',
+    await expect(
+      subscribed(client(users.bob!.token).channel('room:secret', { config: { private: true } })),
+    ).rejects.toThrow('Unauthorized: You do not have permissions to read from this Channel topic: room:secret');
+    await expect(subscribed(client().channel('room:secret', { config: { private: true } }))).rejects.toThrow(
+      /Unauthorized/,
     );
-    await expect(subscribed(client().channel('room:secret', { config: { private: true } }))).rejects.toThrow(/Unauthorized/);
 
     // Presence is not writable under these policies.
     expect(await ch1.track({ here: true })).toBe('error');
@@ -100,8 +110,16 @@ describe('private channels authorised by RLS on realtime.messages', () => {
   test('realtime.send(private => true) and the broadcast API reach private subscribers only, as the policies allow', async () => {
     const got: unknown[] = [];
     const publicGot: unknown[] = [];
-    await subscribed(client(users.alice!.token).channel('room:secret', { config: { private: true } }).on('broadcast', { event: '*' }, (m) => got.push(m.payload)));
-    await subscribed(client().channel('room:secret').on('broadcast', { event: '*' }, (m) => publicGot.push(m.payload)));
+    await subscribed(
+      client(users.alice!.token)
+        .channel('room:secret', { config: { private: true } })
+        .on('broadcast', { event: '*' }, (m) => got.push(m.payload)),
+    );
+    await subscribed(
+      client()
+        .channel('room:secret')
+        .on('broadcast', { event: '*' }, (m) => publicGot.push(m.payload)),
+    );
     await server.sql.query(`select realtime.send('{"from":"sql"}'::jsonb, 'e', 'room:secret')`);
     await waitFor(() => got.length === 1);
 
@@ -109,12 +127,16 @@ describe('private channels authorised by RLS on realtime.messages', () => {
       fetch(`${server.url}/realtime/v1/api/broadcast`, {
         method: 'POST',
         headers: { apikey: server.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ messages: [{ topic: 'room:secret', event: 'e', payload: { from: 'api' }, private: true }] }),
+        body: JSON.stringify({
+          messages: [{ topic: 'room:secret', event: 'e', payload: { from: 'api' }, private: true }],
+        }),
       });
     expect((await post(users.alice!.token)).status).toBe(202);
     const refused = await post(users.bob!.token);
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { message: string }).message).toBe('You do not have permissions to write to this Channel topic: room:secret');
+    expect(((await refused.json()) as { message: string }).message).toBe(
+      'You do not have permissions to write to this Channel topic: room:secret',
+    );
     expect((await post(server.serviceRoleKey)).status).toBe(202);
     await waitFor(() => got.length === 3);
     await sleep(100);
@@ -127,15 +149,23 @@ describe('tokens', () => {
   test('forged, malformed, expired and role-less tokens are refused with Supabase reasons; no token means the apikey', async () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     try {
-      const reason = async (access_token: unknown) => ((await raw.join('t', { config: {}, access_token })).reply.response as { reason?: string }).reason;
+      const reason = async (access_token: unknown) =>
+        ((await raw.join('t', { config: {}, access_token })).reply.response as { reason?: string }).reason;
       expect(await reason(await mint({ sub: users.bob!.id }, 60, 'another-secret-with-at-least-32-characters'))).toBe(
         'JwtSignatureError: Failed to validate JWT signature',
       );
       expect(await reason('a.b.c')).toBe('MalformedJWT: The token provided is not a valid JWT');
-      expect(await reason(await mint({ sub: users.bob!.id }, -30))).toMatch(/^InvalidJWTToken: Token has expired \d+ seconds ago$/);
-      const roleless = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(server.jwtSecret));
+      expect(await reason(await mint({ sub: users.bob!.id }, -30))).toMatch(
+        /^InvalidJWTToken: Token has expired \d+ seconds ago$/,
+      );
+      const roleless = await new SignJWT({ sub: 'x' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(server.jwtSecret));
       expect(await reason(roleless)).toBe('InvalidJWTToken: Fields `role` and `exp` are required in JWT');
-      expect(await reason(await mint({ role: 'postgres' }, 60))).toMatch(/^InvalidJWTToken: role "postgres" is not allowed/);
+      expect(await reason(await mint({ role: 'postgres' }, 60))).toMatch(
+        /^InvalidJWTToken: role "postgres" is not allowed/,
+      );
       const ok = await raw.join('t', { config: {} });
       expect(ok.reply.status).toBe('ok');
       // The socket survived every refusal.
@@ -157,7 +187,10 @@ describe('tokens', () => {
       if (status === 'CLOSED') closed = true;
     });
     await waitFor(() => system.length > 0, 6000, 'the expiry notice');
-    expect(system[0]).toMatchObject({ status: 'error', message: expect.stringMatching(/^Token has expired \d+ seconds ago$/) });
+    expect(system[0]).toMatchObject({
+      status: 'error',
+      message: expect.stringMatching(/^Token has expired \d+ seconds ago$/),
+    });
     await waitFor(() => closed || ch.state === 'closed', 3000, 'the channel to close');
   });
 
@@ -167,7 +200,9 @@ describe('tokens', () => {
     const system: { message: string }[] = [];
     const got: unknown[] = [];
     const ch = c.channel('room:secret', { config: { private: true } });
-    ch.on('system', {}, (m: { message: string }) => system.push(m)).on('broadcast', { event: 'x' }, (m) => got.push(m.payload));
+    ch.on('system', {}, (m: { message: string }) => system.push(m)).on('broadcast', { event: 'x' }, (m) =>
+      got.push(m.payload),
+    );
     await subscribed(ch);
     await c.realtime.setAuth(await mint({ sub: users.alice!.id }, 600));
     await sleep(4000);

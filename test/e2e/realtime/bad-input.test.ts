@@ -28,7 +28,11 @@ async function bystander(topic: string) {
   const c = supabaseClient(server);
   clients.push(c);
   const got: unknown[] = [];
-  const ch = await subscribed(c.channel(topic, { config: { broadcast: { self: true } } }).on('broadcast', { event: '*' }, (m) => got.push(m.payload)));
+  const ch = await subscribed(
+    c
+      .channel(topic, { config: { broadcast: { self: true } } })
+      .on('broadcast', { event: '*' }, (m) => got.push(m.payload)),
+  );
   return {
     async stillWorks() {
       const before = got.length;
@@ -53,7 +57,10 @@ describe('bad frames close only their own socket', () => {
     ['a payload that is not an object', '[null,"1","realtime:x","phx_join",[1,2]]'],
     ['a binary frame of an unknown kind', Buffer.from([9, 0, 0, 0, 0, 0, 1])],
     ['a binary push shorter than its header says', Buffer.from([3, 5, 5, 5, 5, 0, 1, 65])],
-    ['a binary JSON push whose payload is not JSON', Buffer.concat([Buffer.from([3, 0, 0, 9, 1, 0, 1]), Buffer.from('realtime:xe{')])],
+    [
+      'a binary JSON push whose payload is not JSON',
+      Buffer.concat([Buffer.from([3, 0, 0, 9, 1, 0, 1]), Buffer.from('realtime:xe{')]),
+    ],
   ])('%s: close code 1007', async (_name, frame) => {
     const other = await bystander('bad-frames');
     const raw = await RawSocket.open(server.url, server.anonKey);
@@ -67,21 +74,38 @@ describe('protocol errors get a phx_reply error', () => {
   test('unknown topics and events, topics without a name, malformed postgres_changes, a table the change hub refuses', async () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     try {
-      expect(await raw.push(null, 'realtime:never-joined', 'broadcast', { type: 'broadcast', event: 'x' })).toEqual({ status: 'error', response: { reason: 'unmatched topic' } });
-      expect(await raw.push(null, 'elsewhere', 'phx_join', {})).toEqual({ status: 'error', response: { reason: 'unmatched topic' } });
-      expect((await raw.join('', {})).reply).toEqual({ status: 'error', response: { reason: 'TopicNameRequired: You must provide a topic name' } });
+      expect(await raw.push(null, 'realtime:never-joined', 'broadcast', { type: 'broadcast', event: 'x' })).toEqual({
+        status: 'error',
+        response: { reason: 'unmatched topic' },
+      });
+      expect(await raw.push(null, 'elsewhere', 'phx_join', {})).toEqual({
+        status: 'error',
+        response: { reason: 'unmatched topic' },
+      });
+      expect((await raw.join('', {})).reply).toEqual({
+        status: 'error',
+        response: { reason: 'TopicNameRequired: You must provide a topic name' },
+      });
       const { joinRef } = await raw.join('room');
-      expect(await raw.push(joinRef, 'realtime:room', 'make_coffee', {})).toEqual({ status: 'error', response: { reason: 'unknown event "make_coffee"' } });
+      expect(await raw.push(joinRef, 'realtime:room', 'make_coffee', {})).toEqual({
+        status: 'error',
+        response: { reason: 'unknown event "make_coffee"' },
+      });
       expect(await raw.push(joinRef, 'realtime:room', 'broadcast', { type: 'broadcast', payload: {} })).toEqual({
         status: 'error',
         response: { reason: 'a broadcast needs a string "event"' },
       });
-      expect((await raw.join('pg', { config: { postgres_changes: [{ event: 'TRUNCATE', schema: 'public' }] } })).reply.response).toEqual({
+      expect(
+        (await raw.join('pg', { config: { postgres_changes: [{ event: 'TRUNCATE', schema: 'public' }] } })).reply
+          .response,
+      ).toEqual({
         reason: 'InvalidJoinPayload: postgres_changes event must be INSERT, UPDATE, DELETE or *',
       });
       // A table that does not exist is refused by the change hub (today's placeholder refuses every
       // postgres_changes join; the feed refuses tables outside supabase_realtime): the socket carries its reason.
-      const pg = await raw.join('pg', { config: { postgres_changes: [{ event: '*', schema: 'public', table: 'no_such_table' }] } });
+      const pg = await raw.join('pg', {
+        config: { postgres_changes: [{ event: '*', schema: 'public', table: 'no_such_table' }] },
+      });
       expect(pg.reply.status).toBe('error');
       expect(pg.reply.response.reason).toEqual(expect.any(String));
       expect(await raw.push(null, 'phoenix', 'heartbeat', {})).toEqual({ status: 'ok', response: {} });
@@ -94,7 +118,10 @@ describe('protocol errors get a phx_reply error', () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     try {
       for (const t of ['a', 'b', 'c']) expect((await raw.join(t)).reply.status).toBe('ok');
-      expect((await raw.join('d')).reply).toEqual({ status: 'error', response: { reason: 'ChannelRateLimitReached: Too many channels' } });
+      expect((await raw.join('d')).reply).toEqual({
+        status: 'error',
+        response: { reason: 'ChannelRateLimitReached: Too many channels' },
+      });
       // Joining a topic again replaces it (the old join is closed) and does not count twice.
       const again = await raw.join('a');
       expect(again.reply.status).toBe('ok');
@@ -110,12 +137,21 @@ describe('limits', () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     const { joinRef } = await raw.join('big', { config: { broadcast: { ack: true } } });
     const big = 'x'.repeat(MAX_PAYLOAD + 10);
-    expect(await raw.push(joinRef, 'realtime:big', 'broadcast', { type: 'broadcast', event: 'e', payload: { big } })).toEqual({
+    expect(
+      await raw.push(joinRef, 'realtime:big', 'broadcast', { type: 'broadcast', event: 'e', payload: { big } }),
+    ).toEqual({
       status: 'error',
       response: { reason: `Payload too large: the limit is ${MAX_PAYLOAD} bytes` },
     });
-    expect((await raw.push(joinRef, 'realtime:big', 'broadcast', { type: 'broadcast', event: 'e', payload: { small: 1 } })).status).toBe('ok');
-    raw.send(joinRef, raw.nextRef(), 'realtime:big', 'broadcast', { type: 'broadcast', event: 'e', payload: { huge: 'x'.repeat(3 * MAX_PAYLOAD) } });
+    expect(
+      (await raw.push(joinRef, 'realtime:big', 'broadcast', { type: 'broadcast', event: 'e', payload: { small: 1 } }))
+        .status,
+    ).toBe('ok');
+    raw.send(joinRef, raw.nextRef(), 'realtime:big', 'broadcast', {
+      type: 'broadcast',
+      event: 'e',
+      payload: { huge: 'x'.repeat(3 * MAX_PAYLOAD) },
+    });
     expect(await raw.waitClose()).toBe(1009);
     await other.stillWorks();
   });
@@ -124,10 +160,20 @@ describe('limits', () => {
     const other = await bystander('flood');
     const raw = await RawSocket.open(server.url, server.anonKey);
     const { joinRef } = await raw.join('flood', { config: { broadcast: { ack: true } } });
-    for (let i = 0; i < 200; i++) raw.send(joinRef, raw.nextRef(), 'realtime:flood', 'broadcast', { type: 'broadcast', event: 'e', payload: { i } });
+    for (let i = 0; i < 200; i++)
+      raw.send(joinRef, raw.nextRef(), 'realtime:flood', 'broadcast', {
+        type: 'broadcast',
+        event: 'e',
+        payload: { i },
+      });
     expect(await raw.waitClose()).toBe(1008);
-    const replies = raw.frames.filter((f): f is [string, string, string, string, { status: string; response: { reason?: string } }] => Array.isArray(f) && f[3] === 'phx_reply');
-    expect(replies.some((r) => r[4].response.reason === 'ClientRateLimitReached: Too many messages per second')).toBe(true);
+    const replies = raw.frames.filter(
+      (f): f is [string, string, string, string, { status: string; response: { reason?: string } }] =>
+        Array.isArray(f) && f[3] === 'phx_reply',
+    );
+    expect(replies.some((r) => r[4].response.reason === 'ClientRateLimitReached: Too many messages per second')).toBe(
+      true,
+    );
     expect(replies.filter((r) => r[4].status === 'ok').length).toBeLessThanOrEqual(21);
     await other.stillWorks();
   });

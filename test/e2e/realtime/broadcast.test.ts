@@ -54,7 +54,9 @@ describe('broadcast between realtime-js clients', () => {
     const a = client();
     const got: unknown[] = [];
     const ch = await subscribed(
-      a.channel('room-self', { config: { broadcast: { self: true, ack: true } } }).on('broadcast', { event: '*' }, (m) => got.push([m.event, m.payload])),
+      a
+        .channel('room-self', { config: { broadcast: { self: true, ack: true } } })
+        .on('broadcast', { event: '*' }, (m) => got.push([m.event, m.payload])),
     );
     expect(await ch.send({ type: 'broadcast', event: 'ping', payload: { n: 7 } })).toBe('ok');
     await waitFor(() => got.length === 1);
@@ -75,10 +77,16 @@ describe('broadcast between realtime-js clients', () => {
   test('the server side: POST /realtime/v1/api/broadcast with the service key, and httpSend', async () => {
     const b = client();
     const got: unknown[] = [];
-    const ch = await subscribed(b.channel('news').on('broadcast', { event: '*' }, (m) => got.push([m.event, m.payload])));
+    const ch = await subscribed(
+      b.channel('news').on('broadcast', { event: '*' }, (m) => got.push([m.event, m.payload])),
+    );
     const res = await fetch(`${server.url}/realtime/v1/api/broadcast`, {
       method: 'POST',
-      headers: { apikey: server.serviceRoleKey, authorization: `Bearer ${server.serviceRoleKey}`, 'content-type': 'application/json' },
+      headers: {
+        apikey: server.serviceRoleKey,
+        authorization: `Bearer ${server.serviceRoleKey}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ messages: [{ topic: 'news', event: 'headline', payload: { title: 'Trellis ships' } }] }),
     });
     expect(res.status).toBe(202);
@@ -115,7 +123,9 @@ describe('broadcast between realtime-js clients', () => {
     await server.sql.query(`begin; insert into public.notes (room, body) values ('lobby', 'rolled back'); rollback;`);
     await waitFor(() => got.length === 1);
     // A large payload goes through NOTIFY by its id and is read back.
-    await server.sql.query(`select realtime.send(jsonb_build_object('body', repeat('x', 20000)), 'note', 'room:lobby', false)`);
+    await server.sql.query(
+      `select realtime.send(jsonb_build_object('body', repeat('x', 20000)), 'note', 'room:lobby', false)`,
+    );
     await waitFor(() => got.length === 2);
     await sleep(100);
     expect(got[0]).toEqual({ body: 'hello from SQL' });
@@ -133,8 +143,12 @@ describe('serializer 1.0.0 through realtime-js', () => {
     const fresh = client();
     const gotOld: unknown[] = [];
     const gotFresh: unknown[] = [];
-    const chOld = await subscribed(old.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotOld.push(m.payload)));
-    const chFresh = await subscribed(fresh.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotFresh.push(m.payload)));
+    const chOld = await subscribed(
+      old.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotOld.push(m.payload)),
+    );
+    const chFresh = await subscribed(
+      fresh.channel('vsn-room').on('broadcast', { event: '*' }, (m) => gotFresh.push(m.payload)),
+    );
     await chOld.send({ type: 'broadcast', event: 'e', payload: { from: 'v1' } });
     await chFresh.send({ type: 'broadcast', event: 'e', payload: { from: 'v2' } });
     await chFresh.send({ type: 'broadcast', event: 'e', payload: new Uint8Array([1, 2]).buffer });
@@ -146,7 +160,13 @@ describe('serializer 1.0.0 through realtime-js', () => {
 
   test('/metrics counts connections, channels and messages', async () => {
     const text = await (await fetch(`${server.url}/metrics`, { headers: { apikey: server.serviceRoleKey } })).text();
-    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+    const value = (name: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')[1],
+      );
     expect(value('trellis_realtime_connections')).toBeGreaterThan(0);
     expect(value('trellis_realtime_channels')).toBeGreaterThan(0);
     expect(value('trellis_realtime_messages_in_total')).toBeGreaterThan(0);
@@ -166,14 +186,26 @@ describe('the Phoenix protocol at the frame level', () => {
       const j2 = await v2.join('mixed', { config: {} });
       expect(j1.reply).toEqual({ status: 'ok', response: { postgres_changes: [] } });
       expect(j2.reply.status).toBe('ok');
-      v2.send(j2.joinRef, v2.nextRef(), 'realtime:mixed', 'broadcast', { type: 'broadcast', event: 'e', payload: { a: 1 } });
+      v2.send(j2.joinRef, v2.nextRef(), 'realtime:mixed', 'broadcast', {
+        type: 'broadcast',
+        event: 'e',
+        payload: { a: 1 },
+      });
       const got = await v1.waitFrame((f) => f[3] === 'broadcast');
-      expect(got).toEqual([null, null, 'realtime:mixed', 'broadcast', { type: 'broadcast', event: 'e', payload: { a: 1 } }]);
+      expect(got).toEqual([
+        null,
+        null,
+        'realtime:mixed',
+        'broadcast',
+        { type: 'broadcast', event: 'e', payload: { a: 1 } },
+      ]);
       const left = await v1.push(j1.joinRef, 'realtime:mixed', 'phx_leave', {});
       expect(left.status).toBe('ok');
       await v1.waitFrame((f) => f[3] === 'phx_close' && f[0] === j1.joinRef);
       // After leaving, pushes to the topic are unmatched.
-      expect(await v1.push(j1.joinRef, 'realtime:mixed', 'broadcast', { type: 'broadcast', event: 'e', payload: {} })).toEqual({
+      expect(
+        await v1.push(j1.joinRef, 'realtime:mixed', 'broadcast', { type: 'broadcast', event: 'e', payload: {} }),
+      ).toEqual({
         status: 'error',
         response: { reason: 'unmatched topic' },
       });

@@ -36,15 +36,28 @@ async function signedIn(name: string, rooms: number[]): Promise<[SupabaseClient,
   return [client, data.user.id];
 }
 
-function listen(client: SupabaseClient, name: string, filter: { event: '*' | 'INSERT' | 'UPDATE' | 'DELETE'; filter?: string }): Promise<Change[]> {
+function listen(
+  client: SupabaseClient,
+  name: string,
+  filter: { event: '*' | 'INSERT' | 'UPDATE' | 'DELETE'; filter?: string },
+): Promise<Change[]> {
   const got: Change[] = [];
-  const channel = client.channel(name).on('postgres_changes', { schema: 'public', table: 'messages', ...filter } as never, (p: Change) => void got.push(p));
+  const channel = client
+    .channel(name)
+    .on(
+      'postgres_changes',
+      { schema: 'public', table: 'messages', ...filter } as never,
+      (p: Change) => void got.push(p),
+    );
   return subscribed(channel).then(() => got);
 }
 
 beforeAll(async () => {
   database = await logicalDatabase();
-  server = await startTestServer({ databaseUrl: database.url, migrations: { '20240101000000_chat.sql': CHAT_FIXTURE, '20240101000001_changes_extras.sql': CHAT_EXTRAS } });
+  server = await startTestServer({
+    databaseUrl: database.url,
+    migrations: { '20240101000000_chat.sql': CHAT_FIXTURE, '20240101000001_changes_extras.sql': CHAT_EXTRAS },
+  });
 }, 120_000);
 afterAll(async () => {
   await closeRealtime(...clients);
@@ -66,7 +79,13 @@ describe('postgres_changes through realtime-js', () => {
     await server.sql.query(`insert into public.messages (room_id, body) values (2, 'from psql')`);
 
     await waitFor(() => aliceRoom1.length === 1 && bobAll.length === 1, 10_000, 'both deliveries');
-    expect(aliceRoom1[0]).toMatchObject({ schema: 'public', table: 'messages', eventType: 'INSERT', new: { room_id: 1, body: 'for room one', id: posted.data?.id }, errors: null });
+    expect(aliceRoom1[0]).toMatchObject({
+      schema: 'public',
+      table: 'messages',
+      eventType: 'INSERT',
+      new: { room_id: 1, body: 'for room one', id: posted.data?.id },
+      errors: null,
+    });
     expect(Date.parse(aliceRoom1[0]?.commit_timestamp ?? '')).toBeGreaterThan(Date.now() - 60_000);
     expect(bobAll[0]).toMatchObject({ eventType: 'INSERT', new: { room_id: 2, body: 'from psql' } });
     // Room 1 is not bob's, room 2 does not pass alice's filter, carol is in no room.
@@ -80,7 +99,9 @@ describe('postgres_changes through realtime-js', () => {
     const [dave] = await signedIn('dave', [2]);
     const filtered = await listen(dave, 'd', { event: '*', filter: 'room_id=eq.2' });
     const all = await listen(dave, 'd-all', { event: '*' });
-    const { rows } = await server.sql.query<{ id: number }>(`insert into public.messages (room_id, body) values (2, 'draft') returning id`);
+    const { rows } = await server.sql.query<{ id: number }>(
+      `insert into public.messages (room_id, body) values (2, 'draft') returning id`,
+    );
     const id = Number(rows[0]?.id);
     // RLS is checked against the row as it is when the change is handled (Supabase does the same):
     // each step waits for the previous delivery, or a row deleted at once would reach no one.
@@ -115,9 +136,17 @@ describe('postgres_changes through realtime-js', () => {
 
   test('a table outside the publication and a bad filter refuse the subscription', async () => {
     const [frank] = await signedIn('frank', [1]);
-    const audit = frank.channel('f1').on('postgres_changes', { event: '*', schema: 'public', table: 'audit' }, () => undefined);
+    const audit = frank
+      .channel('f1')
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'audit' }, () => undefined);
     await expect(subscribed(audit)).rejects.toThrow(/audit|publication/i);
-    const bad = frank.channel('f2').on('postgres_changes', { event: '*', schema: 'public', table: 'messages', filter: 'room_id=between.1' }, () => undefined);
+    const bad = frank
+      .channel('f2')
+      .on(
+        'postgres_changes',
+        { event: '*', schema: 'public', table: 'messages', filter: 'room_id=between.1' },
+        () => undefined,
+      );
     await expect(subscribed(bad)).rejects.toThrow(/filter|between/i);
   });
 });
@@ -130,7 +159,8 @@ describe('a server without logical decoding', () => {
       const ready = await fetch(`${plain.url}/ready`);
       expect(ready.status).toBe(200);
       const body = (await ready.json()) as { degraded?: string[] };
-      if (level === 'logical') expect(body.degraded ?? []).not.toContainEqual(expect.stringContaining('postgres_changes'));
+      if (level === 'logical')
+        expect(body.degraded ?? []).not.toContainEqual(expect.stringContaining('postgres_changes'));
       else expect(body.degraded).toContainEqual(expect.stringMatching(/^postgres_changes: .*wal_level=logical/));
     } finally {
       await plain.stop();

@@ -11,7 +11,8 @@ import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../../help
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 const redisUrl = process.env.REDIS_URL;
-if (!redisUrl && process.env.CI !== 'true') console.warn('realtime-cluster: REDIS_URL is not set, the cluster tests are skipped');
+if (!redisUrl && process.env.CI !== 'true')
+  console.warn('realtime-cluster: REDIS_URL is not set, the cluster tests are skipped');
 
 /** A TCP proxy to Redis that can be cut and restored. */
 class Proxy {
@@ -72,8 +73,16 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
   test('broadcasts, the broadcast API and realtime.send reach clients on both instances', async () => {
     const gotA: unknown[] = [];
     const gotB: unknown[] = [];
-    const chA = await subscribed(on(a).channel('shared').on('broadcast', { event: '*' }, (m) => gotA.push(m.payload)));
-    const chB = await subscribed(on(b).channel('shared').on('broadcast', { event: '*' }, (m) => gotB.push(m.payload)));
+    const chA = await subscribed(
+      on(a)
+        .channel('shared')
+        .on('broadcast', { event: '*' }, (m) => gotA.push(m.payload)),
+    );
+    const chB = await subscribed(
+      on(b)
+        .channel('shared')
+        .on('broadcast', { event: '*' }, (m) => gotB.push(m.payload)),
+    );
     await sleep(300);
     await chA.send({ type: 'broadcast', event: 'm', payload: { from: 'a' } });
     await chB.send({ type: 'broadcast', event: 'm', payload: { from: 'b' } });
@@ -98,7 +107,7 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
     }
   });
 
-  test('presence is one picture across instances, and a stopped instance\'s presences leave', async () => {
+  test("presence is one picture across instances, and a stopped instance's presences leave", async () => {
     type State = Record<string, unknown[]>;
     const chA = on(a).channel('hall', { config: { presence: { key: 'ann' } } });
     chA.on('presence', { event: 'sync' }, () => undefined);
@@ -137,7 +146,11 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
     const gotA: unknown[] = [];
     const gotB: unknown[] = [];
     const a1 = on(a);
-    const chA = await subscribed(a1.channel('outage', { config: { broadcast: { self: true } } }).on('broadcast', { event: '*' }, (m) => gotA.push(m.payload)));
+    const chA = await subscribed(
+      a1
+        .channel('outage', { config: { broadcast: { self: true } } })
+        .on('broadcast', { event: '*' }, (m) => gotA.push(m.payload)),
+    );
     const chB = on(b).channel('outage', { config: { presence: { key: 'watcher' } } });
     chB.on('broadcast', { event: '*' }, (m) => gotB.push(m.payload)).on('presence', { event: 'sync' }, () => undefined);
     await subscribed(chB);
@@ -153,7 +166,10 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
       }
       return undefined;
     })();
-    expect(degraded).toMatchObject({ status: 'ready', degraded: expect.arrayContaining([expect.stringMatching(/Redis is unreachable/)]) });
+    expect(degraded).toMatchObject({
+      status: 'ready',
+      degraded: expect.arrayContaining([expect.stringMatching(/Redis is unreachable/)]),
+    });
     expect((await fetch(`${b.url}/ready`)).status).toBe(200);
 
     // Local delivery on A continues; B misses what A sends meanwhile.
@@ -167,7 +183,10 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
     expect(gotB).toEqual([]);
 
     await proxy.open();
-    const redisNotes = async () => (((await (await fetch(`${a.url}/ready`)).json()) as { degraded?: string[] }).degraded ?? []).filter((d) => d.includes('Redis'));
+    const redisNotes = async () =>
+      (((await (await fetch(`${a.url}/ready`)).json()) as { degraded?: string[] }).degraded ?? []).filter((d) =>
+        d.includes('Redis'),
+      );
     for (let i = 0; i < 150; i++) {
       if ((await redisNotes()).length === 0) break;
       await sleep(100);
@@ -177,6 +196,10 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('two instanc
     await waitFor(() => gotB.length === 1, 5000, 'B to get a message after Redis returned');
     expect(gotB).toEqual([{ n: 2 }]);
     // The presence missed during the outage arrives with the state exchange after reconnecting.
-    await waitFor(() => (chB.presenceState() as Record<string, unknown>)['during-outage'], 15_000, 'the missed presence to reach B');
+    await waitFor(
+      () => (chB.presenceState() as Record<string, unknown>)['during-outage'],
+      15_000,
+      'the missed presence to reach B',
+    );
   });
 });

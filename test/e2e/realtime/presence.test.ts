@@ -33,13 +33,17 @@ describe('presence through realtime-js', () => {
     const joins: string[] = [];
     const leaves: string[] = [];
     const chA = a.channel('lobby', { config: { presence: { key: 'alice' } } });
-    chA.on('presence', { event: 'join' }, ({ key }) => joins.push(key)).on('presence', { event: 'leave' }, ({ key }) => leaves.push(key));
+    chA
+      .on('presence', { event: 'join' }, ({ key }) => joins.push(key))
+      .on('presence', { event: 'leave' }, ({ key }) => leaves.push(key));
     await subscribed(chA);
     expect(await chA.track({ status: 'online' })).toBe('ok');
     await waitFor(() => joins.includes('alice'));
 
     // A second connection of alice and one of bob.
-    const chB = await subscribed(b.channel('lobby', { config: { presence: { key: 'alice' } } }).on('presence', { event: 'sync' }, () => undefined));
+    const chB = await subscribed(
+      b.channel('lobby', { config: { presence: { key: 'alice' } } }).on('presence', { event: 'sync' }, () => undefined),
+    );
     await chB.track({ status: 'phone' });
     const chC = c.channel('lobby', { config: { presence: { key: 'bob' } } });
     chC.on('presence', { event: 'sync' }, () => undefined);
@@ -62,8 +66,13 @@ describe('presence through realtime-js', () => {
       await raw.join('lobby', { config: { presence: { key: 'watcher', enabled: true } } });
       await raw.waitFrame((f) => f[3] === 'presence_state');
       await chB.track({ status: 'phone-2' });
-      const diff = (await raw.waitFrame((f) => f[3] === 'presence_diff'))[4] as { joins: Record<string, { metas: Record<string, unknown>[] }>; leaves: Record<string, { metas: Record<string, unknown>[] }> };
-      expect(diff.joins.alice!.metas).toEqual([{ status: 'phone-2', phx_ref: expect.any(String), phx_ref_prev: diff.leaves.alice!.metas[0]!.phx_ref }]);
+      const diff = (await raw.waitFrame((f) => f[3] === 'presence_diff'))[4] as {
+        joins: Record<string, { metas: Record<string, unknown>[] }>;
+        leaves: Record<string, { metas: Record<string, unknown>[] }>;
+      };
+      expect(diff.joins.alice!.metas).toEqual([
+        { status: 'phone-2', phx_ref: expect.any(String), phx_ref_prev: diff.leaves.alice!.metas[0]!.phx_ref },
+      ]);
       expect(diff.leaves.alice!.metas).toEqual([{ status: 'phone', phx_ref: expect.any(String) }]);
     } finally {
       raw.close();
@@ -98,7 +107,15 @@ describe('presence through realtime-js', () => {
 
     const dropped = await RawSocket.open(server.url, server.anonKey);
     const j1 = await dropped.join('drop-room', { config: { presence: { key: 'dropper' } } });
-    expect((await dropped.push(j1.joinRef, 'realtime:drop-room', 'presence', { type: 'presence', event: 'track', payload: { x: 1 } })).status).toBe('ok');
+    expect(
+      (
+        await dropped.push(j1.joinRef, 'realtime:drop-room', 'presence', {
+          type: 'presence',
+          event: 'track',
+          payload: { x: 1 },
+        })
+      ).status,
+    ).toBe('ok');
     await waitFor(() => (ch.presenceState() as State).dropper);
     dropped.close();
     await waitFor(() => !(ch.presenceState() as State).dropper, 2000, 'the dropped socket to leave');
@@ -120,7 +137,9 @@ describe('presence through realtime-js', () => {
     const raw = await RawSocket.open(server.url, server.anonKey);
     try {
       const { joinRef } = await raw.join('p2', { config: { presence: { key: 'k', enabled: false } } });
-      expect(await raw.push(joinRef, 'realtime:p2', 'presence', { type: 'presence', event: 'track', payload: 'nope' })).toEqual({
+      expect(
+        await raw.push(joinRef, 'realtime:p2', 'presence', { type: 'presence', event: 'track', payload: 'nope' }),
+      ).toEqual({
         status: 'error',
         response: { reason: 'Presence track payload must be a map' },
       });

@@ -41,7 +41,11 @@ beforeAll(async () => {
   server.sql.on('error', () => undefined);
   // A user to sign in as, and a bucket to list, made while the database is up.
   const admin = supabaseClient(server, server.serviceRoleKey);
-  const created = await admin.auth.admin.createUser({ email: 'frozen@example.com', password: 'password-1', email_confirm: true });
+  const created = await admin.auth.admin.createUser({
+    email: 'frozen@example.com',
+    password: 'password-1',
+    email_confirm: true,
+  });
   expect(created.error).toBeNull();
   expect((await admin.storage.createBucket('photos')).error).toBeNull();
 });
@@ -61,9 +65,17 @@ interface Answer {
 
 async function call(path: string, init: RequestInit = {}, key = server.anonKey): Promise<Answer> {
   const started = Date.now();
-  const res = await fetch(`${server.url}${path}`, { ...init, headers: { apikey: key, 'content-type': 'application/json', ...init.headers } });
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { apikey: key, 'content-type': 'application/json', ...init.headers },
+  });
   const text = await res.text();
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, ms: Date.now() - started };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    ms: Date.now() - started,
+  };
 }
 
 const signIn = () =>
@@ -82,7 +94,12 @@ describe('a database outage', () => {
     const answer = await call('/rest/v1/rpc/nap', { method: 'POST', body: JSON.stringify({ seconds: 5 }) });
     expect(answer.status).toBe(504);
     expect(answer.retryAfter).toBe('1');
-    expect(answer.body).toEqual({ code: '57014', message: 'canceling statement due to statement timeout', details: null, hint: null });
+    expect(answer.body).toEqual({
+      code: '57014',
+      message: 'canceling statement due to statement timeout',
+      details: null,
+      hint: null,
+    });
     expect(answer.ms).toBeLessThan(STATEMENT_TIMEOUT_MS + MARGIN_MS);
     // supabase-js hands the status and PostgREST's code to the caller.
     const { error, status } = await supabaseClient(server).rpc('nap', { seconds: 5 });
@@ -95,7 +112,9 @@ describe('a database outage', () => {
   test('a frozen database (SIGSTOP) answers every family 503/504 within the deadline, and the same server recovers on SIGCONT', async () => {
     expect((await readItems()).status).toBe(200);
     // Five requests in flight when the database freezes, on connections the pool holds.
-    const inFlight = Array.from({ length: 5 }, () => call('/rest/v1/rpc/nap', { method: 'POST', body: JSON.stringify({ seconds: 1 }) }));
+    const inFlight = Array.from({ length: 5 }, () =>
+      call('/rest/v1/rpc/nap', { method: 'POST', body: JSON.stringify({ seconds: 1 }) }),
+    );
     await sleep(300);
     await db.freeze();
     try {
@@ -105,7 +124,11 @@ describe('a database outage', () => {
         expect({ status: answer.status, retryAfter: answer.retryAfter, body: answer.body }).toMatchObject({
           status: 503,
           retryAfter: '1',
-          body: { code: 'PGRST001', message: 'Database client error. Retrying the connection.', details: `Query read timeout` },
+          body: {
+            code: 'PGRST001',
+            message: 'Database client error. Retrying the connection.',
+            details: `Query read timeout`,
+          },
         });
       }
       expect(Date.now() - frozenAt).toBeLessThan(QUERY_TIMEOUT_MS + MARGIN_MS);
@@ -127,8 +150,18 @@ describe('a database outage', () => {
       );
       expect(storage.body).toEqual(
         storage.status === 504
-          ? { statusCode: '544', code: 'DatabaseTimeout', error: 'DatabaseTimeout', message: 'The connection to the database timed out' }
-          : { statusCode: '503', code: 'DatabaseError', error: 'DatabaseError', message: 'The database is unavailable, please retry after a moment' },
+          ? {
+              statusCode: '544',
+              code: 'DatabaseTimeout',
+              error: 'DatabaseTimeout',
+              message: 'The connection to the database timed out',
+            }
+          : {
+              statusCode: '503',
+              code: 'DatabaseError',
+              error: 'DatabaseError',
+              message: 'The database is unavailable, please retry after a moment',
+            },
       );
       // supabase-js: auth-js treats 503/504 as retryable; storage-js and postgrest-js report the status.
       const client = supabaseClient(server);
@@ -155,9 +188,13 @@ describe('a database outage', () => {
     }
     expect(recovered.status).toBe(200);
     expect(recovered.body).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 }]);
-    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? signIn() : i % 3 === 1 ? listBuckets() : readItems())));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? signIn() : i % 3 === 1 ? listBuckets() : readItems())),
+    );
     expect(burst.map((a) => a.status)).toEqual(Array(20).fill(200));
-    const open = await server.sql.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'trellis'");
+    const open = await server.sql.query<{ n: number }>(
+      "select count(*)::int as n from pg_stat_activity where application_name = 'trellis'",
+    );
     expect(open.rows[0]?.n).toBeLessThanOrEqual(12);
   });
 
@@ -179,12 +216,20 @@ describe('a database outage', () => {
     const auth = await signIn();
     expect(auth.status).toBe(503);
     expect(auth.retryAfter).toBe('1');
-    expect(auth.body).toEqual({ code: 'unexpected_failure', message: 'The database is unavailable, please retry after a moment.' });
+    expect(auth.body).toEqual({
+      code: 'unexpected_failure',
+      message: 'The database is unavailable, please retry after a moment.',
+    });
 
     const storage = await listBuckets();
     expect(storage.status).toBe(503);
     expect(storage.retryAfter).toBe('1');
-    expect(storage.body).toEqual({ statusCode: '503', code: 'DatabaseError', error: 'DatabaseError', message: 'The database is unavailable, please retry after a moment' });
+    expect(storage.body).toEqual({
+      statusCode: '503',
+      code: 'DatabaseError',
+      error: 'DatabaseError',
+      message: 'The database is unavailable, please retry after a moment',
+    });
 
     const { error, status } = await supabaseClient(server).from('items').select('id');
     expect(status).toBe(503);
@@ -198,6 +243,11 @@ describe('a database outage', () => {
     });
     expect(broadcast.status).toBe(503);
     expect(broadcast.retryAfter).toBe('1');
-    expect(broadcast.body).toEqual({ code: 'database_unavailable', message: 'The database is unavailable, please retry after a moment', details: null, hint: null });
+    expect(broadcast.body).toEqual({
+      code: 'database_unavailable',
+      message: 'The database is unavailable, please retry after a moment',
+      details: null,
+      hint: null,
+    });
   });
 });

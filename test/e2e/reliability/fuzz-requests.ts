@@ -9,7 +9,9 @@ import type { RawRequest } from './raw-http.js';
 
 export interface FuzzIdentity {
   readonly userId: string;
-  readonly tokens: Readonly<Record<'anon' | 'service' | 'user' | 'forged' | 'expired' | 'algNone' | 'superuser', string>>;
+  readonly tokens: Readonly<
+    Record<'anon' | 'service' | 'user' | 'forged' | 'expired' | 'algNone' | 'superuser', string>
+  >;
 }
 
 type Random = () => number;
@@ -24,18 +26,155 @@ interface Template {
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-const NUMBERS = ['0', '-0', '1e400', '-1e400', '9007199254740993', '1234567890123456789', '12345678901234567890123456789', '1.5e-400', '0.1', '2147483648', '-9223372036854775809', '1E2', '3.14159265358979323846264338327950288'];
-const STRINGS = ['', 'a', 'é名🙂', '\u0000', 'a\u0000b', '\ud800', '\u202e', "'; drop table notes; --", '" or 1=1 --', '../../etc/passwd', '%00', '\\', '*', '%', '_', 'null', 'true', '{"a":1}', '[1,2]', '(a,b)', 'x'.repeat(300)];
-const KEYS = ['ban_duration', 'role', 'friendly_name', 'factor_type', 'user_metadata', 'app_metadata', 'title', 'body', 'n', 'tags', 'id', 'owner', 'email', 'password', 'data', 'prefix', 'search', 'limit', 'offset', 'sortBy', 'prefixes', 'paths', 'expiresIn', 'bucketId', 'sourceKey', 'destinationKey', 'messages', 'topic', 'event', 'payload', 'private', 'name', 'public', 'file_size_limit', 'allowed_mime_types', 'refresh_token', 'type', 'token', 'a', 'b', 't', '\u0000', 'ti\u0000tle', ''];
+const NUMBERS = [
+  '0',
+  '-0',
+  '1e400',
+  '-1e400',
+  '9007199254740993',
+  '1234567890123456789',
+  '12345678901234567890123456789',
+  '1.5e-400',
+  '0.1',
+  '2147483648',
+  '-9223372036854775809',
+  '1E2',
+  '3.14159265358979323846264338327950288',
+];
+const STRINGS = [
+  '',
+  'a',
+  'é名🙂',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  '\u202e',
+  "'; drop table notes; --",
+  '" or 1=1 --',
+  '../../etc/passwd',
+  '%00',
+  '\\',
+  '*',
+  '%',
+  '_',
+  'null',
+  'true',
+  '{"a":1}',
+  '[1,2]',
+  '(a,b)',
+  'x'.repeat(300),
+];
+const KEYS = [
+  'ban_duration',
+  'role',
+  'friendly_name',
+  'factor_type',
+  'user_metadata',
+  'app_metadata',
+  'title',
+  'body',
+  'n',
+  'tags',
+  'id',
+  'owner',
+  'email',
+  'password',
+  'data',
+  'prefix',
+  'search',
+  'limit',
+  'offset',
+  'sortBy',
+  'prefixes',
+  'paths',
+  'expiresIn',
+  'bucketId',
+  'sourceKey',
+  'destinationKey',
+  'messages',
+  'topic',
+  'event',
+  'payload',
+  'private',
+  'name',
+  'public',
+  'file_size_limit',
+  'allowed_mime_types',
+  'refresh_token',
+  'type',
+  'token',
+  'a',
+  'b',
+  't',
+  '\u0000',
+  'ti\u0000tle',
+  '',
+];
 const PGRST_PIECES = [
-  'select=*', 'select=id,title,body->>k,n::text', 'select=id,notes(id)', 'select=count()', 'id=eq.1', 'id=in.(1,2,3)', 'title=like.*a*', 'title=ilike.A%25', 'title=is.null', 'n=gte.5',
-  'tags=cs.{a,b}', 'body=cs.{"k":1}', 'or=(id.eq.1,title.eq.x)', 'and=(n.gt.1,not.n.eq.3)', 'order=id.desc.nullslast', 'order=created_at', 'limit=10', 'offset=5', 'title=fts.word',
-  'body->k=eq.1', 'body->>k=eq.%00', 'n=eq.1e400', 'id=eq.99999999999999999999', 'created_at=gt.not-a-date', 'columns=title,n', 'on_conflict=id', 'title=eq.%00', 'id=not.in.()', 'n=eq(any).{1,2}',
+  'select=*',
+  'select=id,title,body->>k,n::text',
+  'select=id,notes(id)',
+  'select=count()',
+  'id=eq.1',
+  'id=in.(1,2,3)',
+  'title=like.*a*',
+  'title=ilike.A%25',
+  'title=is.null',
+  'n=gte.5',
+  'tags=cs.{a,b}',
+  'body=cs.{"k":1}',
+  'or=(id.eq.1,title.eq.x)',
+  'and=(n.gt.1,not.n.eq.3)',
+  'order=id.desc.nullslast',
+  'order=created_at',
+  'limit=10',
+  'offset=5',
+  'title=fts.word',
+  'body->k=eq.1',
+  'body->>k=eq.%00',
+  'n=eq.1e400',
+  'id=eq.99999999999999999999',
+  'created_at=gt.not-a-date',
+  'columns=title,n',
+  'on_conflict=id',
+  'title=eq.%00',
+  'id=not.in.()',
+  'n=eq(any).{1,2}',
 ];
 const HEADER_VALUES: Record<string, readonly string[]> = {
-  'content-type': ['application/json', 'text/plain', 'application/octet-stream', 'multipart/form-data', 'multipart/form-data; boundary=x', 'image/png', 'application/vnd.pgrst.object+json', 'text/csv', 'x/y; charset=utf-16'],
-  prefer: ['return=representation', 'return=minimal', 'count=exact', 'count=planned', 'resolution=merge-duplicates', 'resolution=ignore-duplicates', 'missing=default', 'handling=strict', 'tx=rollback', 'params=single-object', 'return=headers-only, count=estimated'],
-  accept: ['application/json', 'application/vnd.pgrst.object+json', 'text/csv', 'application/geo+json', 'application/openapi+json', '*/*', 'text/html'],
+  'content-type': [
+    'application/json',
+    'text/plain',
+    'application/octet-stream',
+    'multipart/form-data',
+    'multipart/form-data; boundary=x',
+    'image/png',
+    'application/vnd.pgrst.object+json',
+    'text/csv',
+    'x/y; charset=utf-16',
+  ],
+  prefer: [
+    'return=representation',
+    'return=minimal',
+    'count=exact',
+    'count=planned',
+    'resolution=merge-duplicates',
+    'resolution=ignore-duplicates',
+    'missing=default',
+    'handling=strict',
+    'tx=rollback',
+    'params=single-object',
+    'return=headers-only, count=estimated',
+  ],
+  accept: [
+    'application/json',
+    'application/vnd.pgrst.object+json',
+    'text/csv',
+    'application/geo+json',
+    'application/openapi+json',
+    '*/*',
+    'text/html',
+  ],
   range: ['0-9', '5-1', '0-', 'items=0-2', '-5', '99999999999999999999-1'],
   'accept-profile': ['public', 'storage', 'auth', 'pg_catalog', 'x'],
   'content-profile': ['public', 'storage', 'nope'],
@@ -68,15 +207,31 @@ function templates(id: FuzzIdentity): Template[] {
   return [
     { method: 'GET', path: '/rest/v1/notes', query: 'select=*&order=id.desc&limit=5' },
     { method: 'HEAD', path: '/rest/v1/notes', query: 'select=*', headers: { prefer: 'count=exact' } },
-    { method: 'POST', path: '/rest/v1/notes', body: { title: 'hello', body: { k: 1 }, n: 3, tags: ['a'] }, headers: { prefer: 'return=representation' } },
-    { method: 'POST', path: '/rest/v1/notes', query: 'on_conflict=id', body: [{ id: 1, title: 'up' }], headers: { prefer: 'resolution=merge-duplicates' } },
+    {
+      method: 'POST',
+      path: '/rest/v1/notes',
+      body: { title: 'hello', body: { k: 1 }, n: 3, tags: ['a'] },
+      headers: { prefer: 'return=representation' },
+    },
+    {
+      method: 'POST',
+      path: '/rest/v1/notes',
+      query: 'on_conflict=id',
+      body: [{ id: 1, title: 'up' }],
+      headers: { prefer: 'resolution=merge-duplicates' },
+    },
     { method: 'PATCH', path: '/rest/v1/notes', query: 'id=eq.1', body: { title: 'edited' } },
     { method: 'DELETE', path: '/rest/v1/notes', query: 'id=eq.1' },
     { method: 'POST', path: '/rest/v1/rpc/echo', body: { t: 'hi' } },
     { method: 'GET', path: '/rest/v1/rpc/add_them', query: 'a=1&b=2' },
     { method: 'GET', path: '/rest/v1/', query: '' },
     { method: 'POST', path: '/auth/v1/signup', body: { email: 'fuzz@example.com', password: 'fuzz password 1' } },
-    { method: 'POST', path: '/auth/v1/token', query: 'grant_type=password', body: { email: 'mallory@example.com', password: 'mallory password 123' } },
+    {
+      method: 'POST',
+      path: '/auth/v1/token',
+      query: 'grant_type=password',
+      body: { email: 'mallory@example.com', password: 'mallory password 123' },
+    },
     { method: 'POST', path: '/auth/v1/token', query: 'grant_type=refresh_token', body: { refresh_token: 'abcdefgh' } },
     { method: 'GET', path: '/auth/v1/user' },
     { method: 'PUT', path: '/auth/v1/user', body: { data: { nick: 'm' } } },
@@ -88,32 +243,84 @@ function templates(id: FuzzIdentity): Template[] {
     { method: 'POST', path: '/auth/v1/factors', body: { factor_type: 'totp', friendly_name: 'f' } },
     { method: 'GET', path: '/auth/v1/admin/users', query: 'page=1&per_page=5' },
     { method: 'GET', path: `/auth/v1/admin/users/${me}` },
-    { method: 'PUT', path: `/auth/v1/admin/users/${me}`, body: { ban_duration: '1s', user_metadata: { a: 1 }, app_metadata: { plan: 'x' } } },
+    {
+      method: 'PUT',
+      path: `/auth/v1/admin/users/${me}`,
+      body: { ban_duration: '1s', user_metadata: { a: 1 }, app_metadata: { plan: 'x' } },
+    },
     { method: 'POST', path: '/auth/v1/admin/generate_link', body: { type: 'magiclink', email: 'mallory@example.com' } },
     { method: 'POST', path: '/auth/v1/invite', body: { email: 'invited@example.com', data: { a: 1 } } },
     { method: 'POST', path: '/auth/v1/resend', body: { type: 'signup', email: 'mallory@example.com' } },
-    { method: 'POST', path: '/auth/v1/admin/users', body: { email: 'made@example.com', password: 'made password 1', user_metadata: { a: 1 } } },
+    {
+      method: 'POST',
+      path: '/auth/v1/admin/users',
+      body: { email: 'made@example.com', password: 'made password 1', user_metadata: { a: 1 } },
+    },
     { method: 'GET', path: '/storage/v1/bucket', query: 'limit=5&search=d' },
     { method: 'GET', path: '/storage/v1/bucket/docs' },
-    { method: 'POST', path: '/storage/v1/bucket', body: { id: 'fz', name: 'fz', public: false, file_size_limit: '1MB', allowed_mime_types: ['text/plain'] } },
+    {
+      method: 'POST',
+      path: '/storage/v1/bucket',
+      body: { id: 'fz', name: 'fz', public: false, file_size_limit: '1MB', allowed_mime_types: ['text/plain'] },
+    },
     { method: 'PUT', path: '/storage/v1/bucket/fz', body: { public: true } },
     { method: 'POST', path: '/storage/v1/bucket/fz/empty' },
     { method: 'DELETE', path: '/storage/v1/bucket/fz' },
-    { method: 'POST', path: '/storage/v1/object/list/docs', body: { prefix: me, limit: 10, offset: 0, sortBy: { column: 'name', order: 'asc' }, search: '' } },
-    { method: 'POST', path: `/storage/v1/object/docs/${me}/f.txt`, body: 'file body', raw: true, headers: { 'content-type': 'text/plain', 'x-upsert': 'true', 'x-metadata': Buffer.from('{"k":1}').toString('base64') } },
+    {
+      method: 'POST',
+      path: '/storage/v1/object/list/docs',
+      body: { prefix: me, limit: 10, offset: 0, sortBy: { column: 'name', order: 'asc' }, search: '' },
+    },
+    {
+      method: 'POST',
+      path: `/storage/v1/object/docs/${me}/f.txt`,
+      body: 'file body',
+      raw: true,
+      headers: {
+        'content-type': 'text/plain',
+        'x-upsert': 'true',
+        'x-metadata': Buffer.from('{"k":1}').toString('base64'),
+      },
+    },
     { method: 'GET', path: `/storage/v1/object/authenticated/docs/${me}/f.txt` },
     { method: 'GET', path: `/storage/v1/object/info/docs/${me}/f.txt` },
     { method: 'GET', path: '/storage/v1/object/public/pics/a.png' },
-    { method: 'GET', path: '/storage/v1/render/image/authenticated/docs/a.png', query: 'width=10&height=10&resize=cover' },
-    { method: 'POST', path: `/storage/v1/object/sign/docs/${me}/f.txt`, body: { expiresIn: 60, transform: { width: 5 } } },
+    {
+      method: 'GET',
+      path: '/storage/v1/render/image/authenticated/docs/a.png',
+      query: 'width=10&height=10&resize=cover',
+    },
+    {
+      method: 'POST',
+      path: `/storage/v1/object/sign/docs/${me}/f.txt`,
+      body: { expiresIn: 60, transform: { width: 5 } },
+    },
     { method: 'POST', path: '/storage/v1/object/sign/docs', body: { expiresIn: 60, paths: [`${me}/f.txt`] } },
     { method: 'GET', path: `/storage/v1/object/sign/docs/${me}/f.txt`, query: 'token=abc' },
     { method: 'POST', path: `/storage/v1/object/upload/sign/docs/${me}/g.txt` },
-    { method: 'PUT', path: `/storage/v1/object/upload/sign/docs/${me}/g.txt`, query: 'token=abc', body: 'x', raw: true },
-    { method: 'POST', path: '/storage/v1/object/move', body: { bucketId: 'docs', sourceKey: `${me}/f.txt`, destinationKey: `${me}/h.txt` } },
-    { method: 'POST', path: '/storage/v1/object/copy', body: { bucketId: 'docs', sourceKey: `${me}/h.txt`, destinationKey: `${me}/f.txt` } },
+    {
+      method: 'PUT',
+      path: `/storage/v1/object/upload/sign/docs/${me}/g.txt`,
+      query: 'token=abc',
+      body: 'x',
+      raw: true,
+    },
+    {
+      method: 'POST',
+      path: '/storage/v1/object/move',
+      body: { bucketId: 'docs', sourceKey: `${me}/f.txt`, destinationKey: `${me}/h.txt` },
+    },
+    {
+      method: 'POST',
+      path: '/storage/v1/object/copy',
+      body: { bucketId: 'docs', sourceKey: `${me}/h.txt`, destinationKey: `${me}/f.txt` },
+    },
     { method: 'DELETE', path: '/storage/v1/object/docs', body: { prefixes: [`${me}/f.txt`] } },
-    { method: 'POST', path: '/realtime/v1/api/broadcast', body: { messages: [{ topic: 'room:a', event: 'e', payload: { n: 1 }, private: true }] } },
+    {
+      method: 'POST',
+      path: '/realtime/v1/api/broadcast',
+      body: { messages: [{ topic: 'room:a', event: 'e', payload: { n: 1 }, private: true }] },
+    },
     { method: 'POST', path: '/realtime/v1/api/broadcast/room:a/events/e', query: 'private=true', body: { n: 1 } },
     { method: 'GET', path: '/health' },
     { method: 'GET', path: '/ready' },
@@ -128,7 +335,9 @@ function mutateJson(random: Random, body: unknown): string {
   if (r < 0.6 && body !== null && typeof body === 'object' && !Array.isArray(body)) {
     const keys = Object.keys(body);
     const key = random() < 0.7 && keys.length > 0 ? pick<string>(random, keys) : pick<string>(random, KEYS);
-    const others = keys.filter((k) => k !== key).map((k) => `${JSON.stringify(k)}:${JSON.stringify((body as Record<string, unknown>)[k])}`);
+    const others = keys
+      .filter((k) => k !== key)
+      .map((k) => `${JSON.stringify(k)}:${JSON.stringify((body as Record<string, unknown>)[k])}`);
     return `{${[...others, `${JSON.stringify(key)}:${randomJson(random)}`].join(',')}}`;
   }
   if (r < 0.8) return mutate(random, text, [text, ...STRINGS, ...NUMBERS]);
@@ -138,7 +347,9 @@ function mutateJson(random: Random, body: unknown): string {
 
 /** Percent-encodes what cannot stand in a request line, byte by byte (a lone surrogate too, as U+FFFD). */
 function escapeUnsafe(text: string): string {
-  return text.replace(/[^\x21-\x7e]|#/gu, (ch) => [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join(''));
+  return text.replace(/[^\x21-\x7e]|#/gu, (ch) =>
+    [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join(''),
+  );
 }
 
 function mutatePath(random: Random, path: string): string {
@@ -156,23 +367,52 @@ function mutateRawPath(random: Random, path: string): string {
     parts[1 + Math.floor(random() * (parts.length - 1))] = escapeUnsafe(pick<string>(random, STRINGS));
     return parts.join('/');
   }
-  return path.replace(/[^/]+$/, (last) => `${last}${pick<string>(random, ['%00', '%', '..', '%20', '%ff', 'x'.repeat(2000)])}`);
+  return path.replace(
+    /[^/]+$/,
+    (last) => `${last}${pick<string>(random, ['%00', '%', '..', '%20', '%ff', 'x'.repeat(2000)])}`,
+  );
 }
 
 function randomQueryString(random: Random, base: string): string {
   const parts = base === '' ? [] : base.split('&');
   const n = Math.floor(random() * 4);
-  for (let i = 0; i < n; i++) parts.push(random() < 0.7 ? pick<string>(random, PGRST_PIECES) : mutate(random, pick<string>(random, PGRST_PIECES), PGRST_PIECES));
+  for (let i = 0; i < n; i++)
+    parts.push(
+      random() < 0.7
+        ? pick<string>(random, PGRST_PIECES)
+        : mutate(random, pick<string>(random, PGRST_PIECES), PGRST_PIECES),
+    );
   // Percent-encode what would break the request line; leave %-escapes as they are.
   return parts.map(escapeUnsafe).join('&');
 }
 
 function authHeaders(random: Random, id: FuzzIdentity): Record<string, string> {
   const r = random();
-  const bearer = pick<keyof FuzzIdentity['tokens']>(random, ['user', 'user', 'user', 'service', 'anon', 'forged', 'expired', 'algNone', 'superuser']);
+  const bearer = pick<keyof FuzzIdentity['tokens']>(random, [
+    'user',
+    'user',
+    'user',
+    'service',
+    'anon',
+    'forged',
+    'expired',
+    'algNone',
+    'superuser',
+  ]);
   if (r < 0.04) return {};
   if (r < 0.08) return { apikey: 'not-a-key' };
-  if (r < 0.12) return { apikey: id.tokens.anon, authorization: pick<string>(random, ['Bearer', 'Bearer ', 'Basic abc', `Bearer ${id.tokens.user}x`, 'Bearer a.b.c', `Bearer ${'e'.repeat(5000)}`]) };
+  if (r < 0.12)
+    return {
+      apikey: id.tokens.anon,
+      authorization: pick<string>(random, [
+        'Bearer',
+        'Bearer ',
+        'Basic abc',
+        `Bearer ${id.tokens.user}x`,
+        'Bearer a.b.c',
+        `Bearer ${'e'.repeat(5000)}`,
+      ]),
+    };
   return { apikey: id.tokens.anon, authorization: `Bearer ${id.tokens[bearer]}` };
 }
 
@@ -183,13 +423,18 @@ export function randomRequest(random: Random, id: FuzzIdentity): RawRequest {
   let path = t.path;
   let query = t.query ?? '';
   const headers: Record<string, string> = { ...authHeaders(random, id), ...t.headers };
-  let body: string | Buffer | undefined = t.body === undefined ? undefined : t.raw ? String(t.body) : JSON.stringify(t.body);
+  let body: string | Buffer | undefined =
+    t.body === undefined ? undefined : t.raw ? String(t.body) : JSON.stringify(t.body);
   if (t.body !== undefined && !t.raw) headers['content-type'] ??= 'application/json';
 
   if (random() < 0.1) method = pick<string>(random, METHODS);
   if (random() < 0.3) path = mutatePath(random, path);
   if (random() < 0.5) query = randomQueryString(random, query);
-  if (random() < 0.6) body = t.raw && random() < 0.5 ? Buffer.from(mutate(random, String(t.body), STRINGS), 'utf8') : mutateJson(random, t.raw ? {} : t.body);
+  if (random() < 0.6)
+    body =
+      t.raw && random() < 0.5
+        ? Buffer.from(mutate(random, String(t.body), STRINGS), 'utf8')
+        : mutateJson(random, t.raw ? {} : t.body);
   const extra = Math.floor(random() * 3);
   for (let i = 0; i < extra; i++) {
     const name = pick<string>(random, Object.keys(HEADER_VALUES));
@@ -197,5 +442,10 @@ export function randomRequest(random: Random, id: FuzzIdentity): RawRequest {
     headers[name] = pick<string>(random, HEADER_VALUES[name] as readonly string[]);
   }
   if (random() < 0.05) headers['x-metadata'] = Buffer.from(mutateJson(random, { k: 1 })).toString('base64');
-  return { method, path: query === '' ? path : `${path}?${query}`, headers, ...(body !== undefined && method !== 'GET' && method !== 'HEAD' && { body }) };
+  return {
+    method,
+    path: query === '' ? path : `${path}?${query}`,
+    headers,
+    ...(body !== undefined && method !== 'GET' && method !== 'HEAD' && { body }),
+  };
 }

@@ -64,11 +64,19 @@ test(`no fuzzed request gets a 5xx (seed ${SEED})`, { timeout: MAX_MS + 30_000 }
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  const sent = [...statuses.values()].reduce((a, b) => a + b, 0) + failures.filter((f) => f.includes('no answer')).length;
-  console.log(`fuzz: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
-  expect(failures, `${failures.length} fuzzed requests failed (seed ${SEED}):\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+  const sent =
+    [...statuses.values()].reduce((a, b) => a + b, 0) + failures.filter((f) => f.includes('no answer')).length;
+  console.log(
+    `fuzz: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`,
+  );
+  expect(
+    failures,
+    `${failures.length} fuzzed requests failed (seed ${SEED}):\n${failures.slice(0, 20).join('\n')}`,
+  ).toEqual([]);
   expect(sent).toBeGreaterThan(100);
 
   expect((await world.send({ method: 'GET', path: '/health' })).status).toBe(200);
-  expect((await world.send({ method: 'GET', path: '/rest/v1/notes?select=id', headers: headersFor(world, 'user') })).status).toBe(200);
+  expect(
+    (await world.send({ method: 'GET', path: '/rest/v1/notes?select=id', headers: headersFor(world, 'user') })).status,
+  ).toBe(200);
 });

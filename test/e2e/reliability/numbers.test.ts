@@ -30,7 +30,8 @@ const MIGRATION = `
 
 let server: TestServer;
 const random = prng(SEED);
-const digits = (n: number, first = '123456789') => first[Math.floor(random() * first.length)] + Array.from({ length: n - 1 }, () => Math.floor(random() * 10)).join('');
+const digits = (n: number, first = '123456789') =>
+  first[Math.floor(random() * first.length)] + Array.from({ length: n - 1 }, () => Math.floor(random() * 10)).join('');
 const sign = () => (random() < 0.3 ? '-' : '');
 
 /** An int8 that a double cannot hold: 17 to 19 digits, below 2^63. */
@@ -54,7 +55,9 @@ async function canon(json: string): Promise<string> {
 }
 /** The stored row as jsonb text, so key and numeric compare like the documents. */
 async function stored(id: string): Promise<string | undefined> {
-  return (await server.sql.query<{ t: string }>('select to_jsonb(n)::text as t from public.nums where id = $1::bigint', [id])).rows[0]?.t;
+  return (
+    await server.sql.query<{ t: string }>('select to_jsonb(n)::text as t from public.nums where id = $1::bigint', [id])
+  ).rows[0]?.t;
 }
 const headers = () => ({ apikey: server.anonKey, 'content-type': 'application/json' });
 
@@ -71,21 +74,40 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
     for (let i = 0; i < CASES; i++) {
       const [id, n, d] = [bigKey(), exotic().replace(/e\d+$/i, ''), doc()];
       const body = `{"id":${id},"n":${n},"doc":${d}}`;
-      const insert = await fetch(`${server.url}/rest/v1/nums`, { method: 'POST', headers: { ...headers(), prefer: 'return=representation' }, body });
+      const insert = await fetch(`${server.url}/rest/v1/nums`, {
+        method: 'POST',
+        headers: { ...headers(), prefer: 'return=representation' },
+        body,
+      });
       expect(insert.status, body).toBe(201);
-      const row = (await server.sql.query<{ id: string; n: string; doc: string }>('select id::text, to_jsonb(n)::text as n, doc::text from public.nums where id = $1::bigint', [id])).rows[0];
+      const row = (
+        await server.sql.query<{ id: string; n: string; doc: string }>(
+          'select id::text, to_jsonb(n)::text as n, doc::text from public.nums where id = $1::bigint',
+          [id],
+        )
+      ).rows[0];
       expect(row, `row ${id} of ${body}`).toEqual({ id: await canon(id), n: await canon(n), doc: await canon(d) });
       // The answer, read by PostgreSQL: [{"id": …, "n": …, "doc": …}]
       expect(await canon(await insert.text())).toBe(await canon(`[{"f":null,${body.slice(1)}]`));
-      const single = await fetch(`${server.url}/rest/v1/nums?id=eq.${id}`, { headers: { ...headers(), accept: 'application/vnd.pgrst.object+json' } });
+      const single = await fetch(`${server.url}/rest/v1/nums?id=eq.${id}`, {
+        headers: { ...headers(), accept: 'application/vnd.pgrst.object+json' },
+      });
       expect(await canon(await single.text())).toBe(await canon(`{"f":null,${body.slice(1)}`));
 
       const [n2, d2] = [exotic().replace(/e\d+$/i, ''), doc()];
-      const upsert = await fetch(`${server.url}/rest/v1/nums`, { method: 'POST', headers: { ...headers(), prefer: 'resolution=merge-duplicates' }, body: `[{"id":${id},"n":${n2},"doc":${d2}}]` });
+      const upsert = await fetch(`${server.url}/rest/v1/nums`, {
+        method: 'POST',
+        headers: { ...headers(), prefer: 'resolution=merge-duplicates' },
+        body: `[{"id":${id},"n":${n2},"doc":${d2}}]`,
+      });
       expect(upsert.status).toBe(201);
       expect(await stored(id)).toBe(await canon(n2));
       const n3 = exotic().replace(/e\d+$/i, '');
-      const patch = await fetch(`${server.url}/rest/v1/nums?id=eq.${id}`, { method: 'PATCH', headers: headers(), body: `{"n":${n3}}` });
+      const patch = await fetch(`${server.url}/rest/v1/nums?id=eq.${id}`, {
+        method: 'PATCH',
+        headers: headers(),
+        body: `{"n":${n3}}`,
+      });
       expect(patch.status).toBe(204);
       expect(await stored(id)).toBe(await canon(n3));
     }
@@ -93,7 +115,11 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
 
   test('data API: 1e400 into float8 is the refusal PostgreSQL gives (a 400), never a NULL', async () => {
     const id = bigKey();
-    const insert = await fetch(`${server.url}/rest/v1/nums`, { method: 'POST', headers: headers(), body: `{"id":${id},"f":1e400}` });
+    const insert = await fetch(`${server.url}/rest/v1/nums`, {
+      method: 'POST',
+      headers: headers(),
+      body: `{"id":${id},"f":1e400}`,
+    });
     expect(insert.status).toBe(400);
     expect(await insert.json()).toMatchObject({ code: '22003' });
     expect(await stored(id)).toBeUndefined();
@@ -102,10 +128,18 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
   test('data API: RPC arguments and a jsonb result', async () => {
     for (let i = 0; i < CASES; i++) {
       const [id, n, d] = [bigKey(), exotic().replace(/e\d+$/i, ''), doc()];
-      const put = await fetch(`${server.url}/rest/v1/rpc/put_num`, { method: 'POST', headers: headers(), body: `{"p_id":${id},"p_n":${n},"p_doc":${d}}` });
+      const put = await fetch(`${server.url}/rest/v1/rpc/put_num`, {
+        method: 'POST',
+        headers: headers(),
+        body: `{"p_id":${id},"p_n":${n},"p_doc":${d}}`,
+      });
       expect(put.status).toBe(204);
       expect(await stored(id)).toBe(await canon(n));
-      const echo = await fetch(`${server.url}/rest/v1/rpc/echo_doc`, { method: 'POST', headers: headers(), body: `{"d":${d}}` });
+      const echo = await fetch(`${server.url}/rest/v1/rpc/echo_doc`, {
+        method: 'POST',
+        headers: headers(),
+        body: `{"d":${d}}`,
+      });
       expect(await canon(await echo.text())).toBe(await canon(d));
     }
   });
@@ -114,19 +148,44 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
     for (let i = 0; i < 4; i++) {
       const d = doc();
       const email = `n${i}-${SEED}@example.com`;
-      const signup = await fetch(`${server.url}/auth/v1/signup`, { method: 'POST', headers: headers(), body: `{"email":"${email}","password":"a long password 1","data":${d}}` });
+      const signup = await fetch(`${server.url}/auth/v1/signup`, {
+        method: 'POST',
+        headers: headers(),
+        body: `{"email":"${email}","password":"a long password 1","data":${d}}`,
+      });
       expect(signup.status).toBe(200);
-      const { rows } = await server.sql.query<{ id: string; meta: string }>(`select id, (raw_user_meta_data - 'email' - 'email_verified' - 'phone_verified' - 'sub')::text as meta from auth.users where email = $1`, [email]);
+      const { rows } = await server.sql.query<{ id: string; meta: string }>(
+        `select id, (raw_user_meta_data - 'email' - 'email_verified' - 'phone_verified' - 'sub')::text as meta from auth.users where email = $1`,
+        [email],
+      );
       expect(rows[0]?.meta).toBe(await canon(d));
       // Read back through the API: GoTrue's user JSON, read by PostgreSQL.
-      const admin = { apikey: server.serviceRoleKey, authorization: `Bearer ${server.serviceRoleKey}`, 'content-type': 'application/json' };
+      const admin = {
+        apikey: server.serviceRoleKey,
+        authorization: `Bearer ${server.serviceRoleKey}`,
+        'content-type': 'application/json',
+      };
       const user = await fetch(`${server.url}/auth/v1/admin/users/${rows[0]!.id}`, { headers: admin });
-      const answered = (await server.sql.query<{ t: string }>(`select (($1::jsonb -> 'user_metadata') - 'email' - 'email_verified' - 'phone_verified' - 'sub')::text as t`, [await user.text()])).rows[0]!.t;
+      const answered = (
+        await server.sql.query<{ t: string }>(
+          `select (($1::jsonb -> 'user_metadata') - 'email' - 'email_verified' - 'phone_verified' - 'sub')::text as t`,
+          [await user.text()],
+        )
+      ).rows[0]!.t;
       expect(answered).toBe(await canon(d));
       const d2 = doc();
-      const update = await fetch(`${server.url}/auth/v1/admin/users/${rows[0]!.id}`, { method: 'PUT', headers: admin, body: `{"app_metadata":{"plan":${d2}}}` });
+      const update = await fetch(`${server.url}/auth/v1/admin/users/${rows[0]!.id}`, {
+        method: 'PUT',
+        headers: admin,
+        body: `{"app_metadata":{"plan":${d2}}}`,
+      });
       expect(update.status).toBe(200);
-      const app = (await server.sql.query<{ t: string }>(`select (raw_app_meta_data -> 'plan')::text as t from auth.users where id = $1`, [rows[0]!.id])).rows[0]!.t;
+      const app = (
+        await server.sql.query<{ t: string }>(
+          `select (raw_app_meta_data -> 'plan')::text as t from auth.users where id = $1`,
+          [rows[0]!.id],
+        )
+      ).rows[0]!.t;
       expect(app).toBe(await canon(d2));
     }
   });
@@ -137,14 +196,27 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
       const name = `n-${SEED}-${i}.txt`;
       const upload = await fetch(`${server.url}/storage/v1/object/files/${name}`, {
         method: 'POST',
-        headers: { apikey: server.anonKey, 'content-type': 'text/plain', 'x-metadata': Buffer.from(d).toString('base64') },
+        headers: {
+          apikey: server.anonKey,
+          'content-type': 'text/plain',
+          'x-metadata': Buffer.from(d).toString('base64'),
+        },
         body: 'bytes',
       });
       expect(upload.status, await upload.clone().text()).toBe(200);
-      const row = (await server.sql.query<{ t: string }>(`select user_metadata::text as t from storage.objects where bucket_id = 'files' and name = $1`, [name])).rows[0];
+      const row = (
+        await server.sql.query<{ t: string }>(
+          `select user_metadata::text as t from storage.objects where bucket_id = 'files' and name = $1`,
+          [name],
+        )
+      ).rows[0];
       expect(row?.t).toBe(await canon(d));
-      const info = await fetch(`${server.url}/storage/v1/object/info/public/files/${name}`, { headers: { apikey: server.anonKey } });
-      const answered = (await server.sql.query<{ t: string }>(`select ($1::jsonb -> 'metadata')::text as t`, [await info.text()])).rows[0]?.t;
+      const info = await fetch(`${server.url}/storage/v1/object/info/public/files/${name}`, {
+        headers: { apikey: server.anonKey },
+      });
+      const answered = (
+        await server.sql.query<{ t: string }>(`select ($1::jsonb -> 'metadata')::text as t`, [await info.text()])
+      ).rows[0]?.t;
       expect(answered).toBe(await canon(d));
     }
   });
@@ -158,7 +230,8 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
     /** The payload of the broadcast frame that carries `marker`, as text, read by PostgreSQL. */
     const delivered = async (marker: string) => {
       const text = await waitFor(() => listener.texts.find((t) => t.includes(marker)), 5000, `the broadcast ${marker}`);
-      return (await server.sql.query<{ t: string }>(`select ($1::jsonb -> 4 -> 'payload' -> 'd')::text as t`, [text])).rows[0]!.t;
+      return (await server.sql.query<{ t: string }>(`select ($1::jsonb -> 4 -> 'payload' -> 'd')::text as t`, [text]))
+        .rows[0]!.t;
     };
     for (let i = 0; i < 4; i++) {
       const [a, b, c] = [doc(), doc(), doc()];
@@ -170,7 +243,9 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
       expect(api.status).toBe(202);
       expect(await delivered(`"api-${i}"`)).toBe(await canon(a));
       // A client's own frame, as text: the server must not round its numbers on the way through.
-      sender.ws.send(`[${JSON.stringify(joinRef)},"b${i}","realtime:${topic}","broadcast",{"type":"broadcast","event":"ws","payload":{"m":"ws-${i}","d":${b}}}]`);
+      sender.ws.send(
+        `[${JSON.stringify(joinRef)},"b${i}","realtime:${topic}","broadcast",{"type":"broadcast","event":"ws","payload":{"m":"ws-${i}","d":${b}}}]`,
+      );
       expect(await delivered(`"ws-${i}"`)).toBe(await canon(b));
       await server.sql.query(`select realtime.send($1::jsonb, 'sql', $2, false)`, [`{"m":"sql-${i}","d":${c}}`, topic]);
       expect(await delivered(`"sql-${i}"`)).toBe(await canon(c));

@@ -15,7 +15,10 @@ interface LogLine {
 
 const lines: LogLine[] = [];
 const raw: string[] = [];
-const log = pino({ level: 'debug' }, { write: (text: string) => void (raw.push(text), lines.push(JSON.parse(text) as LogLine)) });
+const log = pino(
+  { level: 'debug' },
+  { write: (text: string) => void (raw.push(text), lines.push(JSON.parse(text) as LogLine)) },
+);
 
 const MIGRATION = `
 create table public.notes (id int primary key, body text);
@@ -64,12 +67,17 @@ describe('/metrics', () => {
   });
 
   test('is served with the service_role key, as an apikey header or a bearer token', async () => {
-    const keys: Record<string, string>[] = [{ apikey: server.serviceRoleKey }, { authorization: `Bearer ${server.serviceRoleKey}` }];
+    const keys: Record<string, string>[] = [
+      { apikey: server.serviceRoleKey },
+      { authorization: `Bearer ${server.serviceRoleKey}` },
+    ];
     for (const headers of keys) {
       const answer = await metrics(headers);
       expect(answer.status).toBe(200);
       expect(answer.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(await answer.text()).toMatch(/trellis_http_requests_total\{method="GET",route="\/metrics",status="401"\} [1-9]/);
+      expect(await answer.text()).toMatch(
+        /trellis_http_requests_total\{method="GET",route="\/metrics",status="401"\} [1-9]/,
+      );
     }
   });
 
@@ -96,23 +104,31 @@ describe('the log', () => {
     await sleep(200);
     const mine = lines.slice(from);
     expect(mine.filter((l) => l.level >= 50)).toEqual([]);
-    expect(mine.filter((l) => l.msg === 'request aborted by the client')).toEqual([expect.objectContaining({ level: 30, reason: 'ECONNRESET' })]);
+    expect(mine.filter((l) => l.msg === 'request aborted by the client')).toEqual([
+      expect.objectContaining({ level: 30, reason: 'ECONNRESET' }),
+    ]);
     // nginx's 499 "client closed request": counted apart from the server's own failures.
-    expect(mine.filter((l) => l.msg === 'request' && l.route === '/rest/v1/:relation')).toEqual([expect.objectContaining({ status: 499 })]);
+    expect(mine.filter((l) => l.msg === 'request' && l.route === '/rest/v1/:relation')).toEqual([
+      expect.objectContaining({ status: 499 }),
+    ]);
     // The server still serves.
     expect((await fetch(`${server.url}/rest/v1/notes`, { headers: { apikey: server.anonKey } })).status).toBe(200);
   });
 
   test('a pooled connection that breaks is one line with its code and message, not the pg Client', async () => {
     // Warm the pool, then end its idle connections from the server side (admin_shutdown, 57P01).
-    await Promise.all(Array.from({ length: 4 }, () => fetch(`${server.url}/rest/v1/notes`, { headers: { apikey: server.anonKey } })));
+    await Promise.all(
+      Array.from({ length: 4 }, () => fetch(`${server.url}/rest/v1/notes`, { headers: { apikey: server.anonKey } })),
+    );
     const from = raw.length;
     const ended = await server.sql.query<{ n: number }>(
       "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name = 'trellis' and state = 'idle'",
     );
     expect(ended.rows[0]?.n).toBeGreaterThan(0);
     // Each ended connection is reported once it has been noticed: wait for all of them.
-    const reported = () => lines.slice(lines.length - (raw.length - from)).filter((l) => l.msg.startsWith('database connection failed')).length;
+    const reported = () =>
+      lines.slice(lines.length - (raw.length - from)).filter((l) => l.msg.startsWith('database connection failed'))
+        .length;
     await until(() => reported() >= (ended.rows[0]?.n ?? 0));
     const broken = raw.slice(from).filter((text) => text.includes('database connection failed'));
     expect(broken.length).toBeGreaterThan(0);

@@ -21,7 +21,11 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-own-pg-'));
   // The launcher runs PostgreSQL as the unprivileged `postgres` user when the test runs as root.
   await fs.chmod(dataDir, 0o755);
-  const embedded: EmbeddedDatabase = await startEmbedded({ dataDir, password: 'own-postgres-password', onProgress: () => undefined });
+  const embedded: EmbeddedDatabase = await startEmbedded({
+    dataDir,
+    password: 'own-postgres-password',
+    onProgress: () => undefined,
+  });
   const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
   const postmaster = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
   let frozen: number[] = [];

@@ -22,9 +22,13 @@ export interface RawResponse {
 /** Sends `req` to `baseUrl`'s host and port; resolves with the answer, or status 0 when the connection ended without one. */
 export function sendRaw(baseUrl: string, req: RawRequest, timeoutMs = 15_000): Promise<RawResponse> {
   const u = new URL(baseUrl);
-  const body = req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
+  const body =
+    req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
   const headers: Record<string, string> = { host: u.host, connection: 'close', ...req.headers };
-  if (req.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length' || h.toLowerCase() === 'transfer-encoding')) {
+  if (
+    req.body !== undefined &&
+    !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length' || h.toLowerCase() === 'transfer-encoding')
+  ) {
     headers['content-length'] = String(body.length);
   }
   const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers)

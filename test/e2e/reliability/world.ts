@@ -72,8 +72,12 @@ export async function startWorld(env: Record<string, string> = {}): Promise<Worl
       anon: server.anonKey,
       service: server.serviceRoleKey,
       user,
-      forged: await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('another secret of at least 32 characters')),
-      expired: await new SignJWT({ ...claims, iat: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: 'HS256' }).sign(secret),
+      forged: await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode('another secret of at least 32 characters')),
+      expired: await new SignJWT({ ...claims, iat: now - 7200, exp: now - 3600 })
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(secret),
       algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, role: 'service_role' })}.`,
       superuser: await new SignJWT({ ...claims, role: 'postgres' }).setProtectedHeader({ alg: 'HS256' }).sign(secret),
     },

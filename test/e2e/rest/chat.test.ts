@@ -56,18 +56,30 @@ let secret: number;
 
 async function signedUp(username: string): Promise<[SupabaseClient, string]> {
   const client = supabaseClient(server);
-  const { data, error } = await client.auth.signUp({ email: `${username}@example.com`, password: `${username} password`, options: { data: { username } } });
+  const { data, error } = await client.auth.signUp({
+    email: `${username}@example.com`,
+    password: `${username} password`,
+    options: { data: { username } },
+  });
   if (error) throw error;
   return [client, data.user?.id ?? ''];
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ migrations: { '20240101000000_chat.sql': CHAT_FIXTURE, '20240101000001_rest_extras.sql': CHAT_EXTRAS } });
+  server = await startTestServer({
+    migrations: { '20240101000000_chat.sql': CHAT_FIXTURE, '20240101000001_rest_extras.sql': CHAT_EXTRAS },
+  });
   admin = supabaseClient(server, server.serviceRoleKey);
   anon = supabaseClient(server);
   [alice, aliceId] = await signedUp('alice');
   [bob, bobId] = await signedUp('bob');
-  const rooms = await admin.from('rooms').insert([{ name: 'general', is_private: false }, { name: 'secret', is_private: true }]).select('id, name');
+  const rooms = await admin
+    .from('rooms')
+    .insert([
+      { name: 'general', is_private: false },
+      { name: 'secret', is_private: true },
+    ])
+    .select('id, name');
   expect(rooms.error).toBeNull();
   general = rooms.data?.find((r) => r.name === 'general')?.id;
   secret = rooms.data?.find((r) => r.name === 'secret')?.id;
@@ -77,7 +89,10 @@ beforeAll(async () => {
     { room_id: secret, user_id: aliceId, role: 'owner' },
   ]);
   expect(members.error).toBeNull();
-  const tags = await admin.from('tags').insert([{ name: 'fun' }, { name: 'work' }]).select();
+  const tags = await admin
+    .from('tags')
+    .insert([{ name: 'fun' }, { name: 'work' }])
+    .select();
   await admin.from('room_tags').insert(tags.data?.map((t) => ({ room_id: general, tag_id: t.id })) ?? []);
 });
 afterAll(() => server.stop());
@@ -86,9 +101,11 @@ describe('response size', () => {
   test('an answer over REST_MAX_RESPONSE_BYTES is a 413, and embeds are capped at REST_MAX_ROWS', async () => {
     const small = await startTestServer({
       env: { REST_MAX_RESPONSE_BYTES: '4096', REST_MAX_ROWS: '5' },
-      migrations: { '20240101000000_t.sql': `create table items (id int primary key, label text); create table parts (id int primary key, item_id int references items (id));
+      migrations: {
+        '20240101000000_t.sql': `create table items (id int primary key, label text); create table parts (id int primary key, item_id int references items (id));
         insert into items select g, repeat('x', 100) from generate_series(1, 200) g; insert into parts select g, 1 from generate_series(1, 50) g;
-        grant select on items, parts to anon;` },
+        grant select on items, parts to anon;`,
+      },
     });
     try {
       const client = supabaseClient(small);
@@ -96,7 +113,9 @@ describe('response size', () => {
       expect(big.data?.length).toBe(5);
       const embeds = await client.from('items').select('id, parts(id)').eq('id', 1).single();
       expect((embeds.data?.parts as unknown[]).length).toBe(5);
-      const wide = await client.from('items').select('id, label, a:label, b:label, c:label, d:label, e:label, f:label, g:label, h:label');
+      const wide = await client
+        .from('items')
+        .select('id, label, a:label, b:label, c:label, d:label, e:label, f:label, g:label, h:label');
       expect(wide.status).toBe(413);
       expect(wide.error?.code).toBe('54000');
       expect((await fetch(`${small.url}/health`)).status).toBe(200);
@@ -110,10 +129,16 @@ describe('writes under RLS', () => {
   test('members post messages; the author comes from the JWT', async () => {
     for (let i = 1; i <= 30; i++) {
       const who = i % 3 === 0 ? bob : alice;
-      const { error } = await who.from('messages').insert({ room_id: general, body: `hello ${i}`, data: { n: i, tags: i % 2 ? ['odd'] : ['even'] } });
+      const { error } = await who
+        .from('messages')
+        .insert({ room_id: general, body: `hello ${i}`, data: { n: i, tags: i % 2 ? ['odd'] : ['even'] } });
       expect(error).toBeNull();
     }
-    const { data, error } = await alice.from('messages').insert({ room_id: secret, body: 'just us' }).select('id, body, author_id').single();
+    const { data, error } = await alice
+      .from('messages')
+      .insert({ room_id: secret, body: 'just us' })
+      .select('id, body, author_id')
+      .single();
     expect(error).toBeNull();
     expect(data).toMatchObject({ body: 'just us', author_id: aliceId });
   });
@@ -181,9 +206,17 @@ describe('reads', () => {
   });
 
   test('hints by foreign key name or column, and spreads of a to-one embed', async () => {
-    const byFk = await bob.from('messages').select('body, who:profiles!messages_author_id_fkey(username)').eq('body', 'hello 3').single();
+    const byFk = await bob
+      .from('messages')
+      .select('body, who:profiles!messages_author_id_fkey(username)')
+      .eq('body', 'hello 3')
+      .single();
     expect(byFk.data).toEqual({ body: 'hello 3', who: { username: 'bob' } });
-    const byColumn = await bob.from('messages').select('body, profiles!author_id(username)').eq('body', 'hello 3').single();
+    const byColumn = await bob
+      .from('messages')
+      .select('body, profiles!author_id(username)')
+      .eq('body', 'hello 3')
+      .single();
     expect(byColumn.data).toEqual({ body: 'hello 3', profiles: { username: 'bob' } });
     const spread = await bob.from('messages').select('body, ...profiles(username)').eq('body', 'hello 4').single();
     expect(spread.data).toEqual({ body: 'hello 4', username: 'alice' });
@@ -211,7 +244,12 @@ describe('reads', () => {
   });
 
   test('range, exact count and Content-Range', async () => {
-    const { data, count, status } = await alice.from('messages').select('id', { count: 'exact' }).eq('room_id', general).order('id').range(10, 19);
+    const { data, count, status } = await alice
+      .from('messages')
+      .select('id', { count: 'exact' })
+      .eq('room_id', general)
+      .order('id')
+      .range(10, 19);
     expect(data?.length).toBe(10);
     expect(count).toBe(30);
     expect(status).toBe(206);
@@ -238,7 +276,10 @@ describe('upsert', () => {
   test('merges on the primary key or a unique column, or ignores duplicates', async () => {
     const first = await admin.from('tags').upsert({ name: 'fun' }, { onConflict: 'name' }).select('name');
     expect(first.error).toBeNull();
-    const ignored = await admin.from('tags').upsert([{ name: 'fun' }, { name: 'new' }], { onConflict: 'name', ignoreDuplicates: true }).select('name');
+    const ignored = await admin
+      .from('tags')
+      .upsert([{ name: 'fun' }, { name: 'new' }], { onConflict: 'name', ignoreDuplicates: true })
+      .select('name');
     expect(ignored.data).toEqual([{ name: 'new' }]);
     const count = await admin.from('tags').select('*', { count: 'exact', head: true });
     expect(count.count).toBe(3);
@@ -247,9 +288,15 @@ describe('upsert', () => {
   test('bulk insert with differing keys: missing ones are NULL, or defaults with defaultToNull: false', async () => {
     const nulls = await admin.from('rooms').insert([{ name: 'a' }, { name: 'b', is_private: true }]);
     expect(nulls.error?.code).toBe('23502');
-    const { data, error } = await admin.from('rooms').insert([{ name: 'a' }, { name: 'b', is_private: true }], { defaultToNull: false }).select('name, is_private');
+    const { data, error } = await admin
+      .from('rooms')
+      .insert([{ name: 'a' }, { name: 'b', is_private: true }], { defaultToNull: false })
+      .select('name, is_private');
     expect(error).toBeNull();
-    expect(data).toEqual([{ name: 'a', is_private: false }, { name: 'b', is_private: true }]);
+    expect(data).toEqual([
+      { name: 'a', is_private: false },
+      { name: 'b', is_private: true },
+    ]);
   });
 });
 
@@ -285,7 +332,8 @@ describe('rpc', () => {
   });
 
   test('a schema change reloaded by NOTIFY does not leave stale prepared plans behind', async () => {
-    for (let i = 0; i < 3; i++) expect((await alice.rpc('search_messages', { q: 'hello 2' }).select('body').limit(1)).error).toBeNull();
+    for (let i = 0; i < 3; i++)
+      expect((await alice.rpc('search_messages', { q: 'hello 2' }).select('body').limit(1)).error).toBeNull();
     await server.sql.query('alter table public.messages alter column body type varchar(4000)');
     await server.sql.query(`notify pgrst, 'reload schema'`);
     await new Promise((r) => setTimeout(r, 300));
@@ -307,19 +355,30 @@ describe('Prefer, profiles and the schema cache', () => {
   const raw = (path: string, init: RequestInit & { token?: string } = {}) =>
     fetch(`${server.url}/rest/v1/${path}`, {
       ...init,
-      headers: { apikey: server.anonKey, authorization: `Bearer ${init.token ?? server.serviceRoleKey}`, 'content-type': 'application/json', ...init.headers },
+      headers: {
+        apikey: server.anonKey,
+        authorization: `Bearer ${init.token ?? server.serviceRoleKey}`,
+        'content-type': 'application/json',
+        ...init.headers,
+      },
     });
 
   test('Prefer: tx=rollback answers as if committed and keeps nothing', async () => {
-    const response = await raw('rooms?select=name', { method: 'POST', body: JSON.stringify({ name: 'ephemeral', is_private: false }), headers: { prefer: 'return=representation, tx=rollback' } });
+    const response = await raw('rooms?select=name', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'ephemeral', is_private: false }),
+      headers: { prefer: 'return=representation, tx=rollback' },
+    });
     expect(response.status).toBe(201);
     expect(await response.json()).toEqual([{ name: 'ephemeral' }]);
     expect(response.headers.get('preference-applied')).toContain('tx=rollback');
     expect((await admin.from('rooms').select('id').eq('name', 'ephemeral')).data).toEqual([]);
   });
 
-  test('count=planned is the planner\'s estimate; count=estimated is exact up to max rows, planned beyond', async () => {
-    await server.sql.query('create table public.readings (id int primary key, v int); insert into public.readings select g, g % 7 from generate_series(1, 5000) g; analyze public.readings');
+  test("count=planned is the planner's estimate; count=estimated is exact up to max rows, planned beyond", async () => {
+    await server.sql.query(
+      'create table public.readings (id int primary key, v int); insert into public.readings select g, g % 7 from generate_series(1, 5000) g; analyze public.readings',
+    );
     await server.sql.query("grant select on public.readings to service_role; notify pgrst, 'reload schema'");
     await expect.poll(async () => (await admin.from('readings').select('id').limit(1)).status).toBe(200);
     const planned = await admin.from('readings').select('id', { count: 'planned' }).limit(2);
@@ -329,26 +388,43 @@ describe('Prefer, profiles and the schema cache', () => {
     expect(filtered.count).toBeGreaterThan(50);
     expect(filtered.count).toBeLessThan(200);
     // 30 rows is under REST_MAX_ROWS (1000): counted exactly. 5000 is over it: the estimate.
-    expect((await alice.from('messages').select('id', { count: 'estimated', head: true }).eq('room_id', general)).count).toBe(30);
+    expect(
+      (await alice.from('messages').select('id', { count: 'estimated', head: true }).eq('room_id', general)).count,
+    ).toBe(30);
     const overMax = await admin.from('readings').select('id', { count: 'estimated', head: true }).neq('v', 7);
     expect(overMax.count).toBe(5000);
   });
 
-  test('Prefer: return=headers-only answers 201 with a Location naming the new row\'s key', async () => {
-    const response = await raw('tags', { method: 'POST', body: JSON.stringify({ name: 'located' }), headers: { prefer: 'return=headers-only' } });
+  test("Prefer: return=headers-only answers 201 with a Location naming the new row's key", async () => {
+    const response = await raw('tags', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'located' }),
+      headers: { prefer: 'return=headers-only' },
+    });
     expect(response.status).toBe(201);
     expect(await response.text()).toBe('');
     const { data } = await admin.from('tags').select('id').eq('name', 'located').single();
     expect(response.headers.get('location')).toBe(`/tags?id=eq.${data?.id}`);
-    const composite = await raw('room_tags', { method: 'POST', body: JSON.stringify({ room_id: general, tag_id: data?.id }), headers: { prefer: 'return=headers-only' } });
+    const composite = await raw('room_tags', {
+      method: 'POST',
+      body: JSON.stringify({ room_id: general, tag_id: data?.id }),
+      headers: { prefer: 'return=headers-only' },
+    });
     expect(composite.headers.get('location')).toBe(`/room_tags?room_id=eq.${general}&tag_id=eq.${data?.id}`);
-    const minimal = await raw('tags', { method: 'POST', body: JSON.stringify({ name: 'unlocated' }), headers: { prefer: 'return=minimal' } });
+    const minimal = await raw('tags', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'unlocated' }),
+      headers: { prefer: 'return=minimal' },
+    });
     expect(minimal.headers.get('location')).toBeNull();
   });
 
   test('Prefer: max-affected with handling=strict refuses a wider change and rolls it back', async () => {
     await admin.from('tags').insert([{ name: 'x1' }, { name: 'x2' }]);
-    const response = await raw('tags?name=like.x*', { method: 'DELETE', headers: { prefer: 'handling=strict, max-affected=1' } });
+    const response = await raw('tags?name=like.x*', {
+      method: 'DELETE',
+      headers: { prefer: 'handling=strict, max-affected=1' },
+    });
     expect(response.status).toBe(400);
     expect((await response.json()).code).toBe('PGRST124');
     expect((await admin.from('tags').select('name').like('name', 'x*')).data?.length).toBe(2);
@@ -361,7 +437,9 @@ describe('Prefer, profiles and the schema cache', () => {
   });
 
   test('NOTIFY pgrst reloads the schema cache: a table made after start becomes reachable', async () => {
-    await server.sql.query('create table public.late (id int primary key); grant select on public.late to anon, authenticated, service_role');
+    await server.sql.query(
+      'create table public.late (id int primary key); grant select on public.late to anon, authenticated, service_role',
+    );
     expect((await admin.from('late').select()).status).toBe(404);
     await server.sql.query(`notify pgrst, 'reload schema'`);
     let status = 0;
@@ -376,9 +454,14 @@ describe('Prefer, profiles and the schema cache', () => {
 describe('hostile and careless requests', () => {
   test('a cast cannot carry SQL', async () => {
     // supabase-js strips the spaces (the cast becomes one unknown type name); a raw request keeps them.
-    const viaClient = await anon.from('rooms').select('name::text from rooms t0 union select usename from pg_user union select name');
+    const viaClient = await anon
+      .from('rooms')
+      .select('name::text from rooms t0 union select usename from pg_user union select name');
     expect(viaClient.status).toBe(400);
-    const raw = await fetch(`${server.url}/rest/v1/rooms?select=${encodeURIComponent('name::text from rooms t0 union select usename from pg_user union select name')}`, { headers: { apikey: server.anonKey } });
+    const raw = await fetch(
+      `${server.url}/rest/v1/rooms?select=${encodeURIComponent('name::text from rooms t0 union select usename from pg_user union select name')}`,
+      { headers: { apikey: server.anonKey } },
+    );
     expect(raw.status).toBe(400);
     expect((await raw.json()).code).toBe('PGRST100');
     const fine = await admin.from('rooms').select('id::text, created_at::timestamptz').eq('name', 'general').single();
@@ -387,14 +470,24 @@ describe('hostile and careless requests', () => {
 
   test('delete with order and limit removes only those rows; limit without order is refused', async () => {
     for (const body of ['d1', 'd2', 'd3']) await alice.from('messages').insert({ room_id: secret, body });
-    const deleted = await alice.from('messages').delete().eq('room_id', secret).like('body', 'd%').order('id', { ascending: false }).limit(1).select('body');
+    const deleted = await alice
+      .from('messages')
+      .delete()
+      .eq('room_id', secret)
+      .like('body', 'd%')
+      .order('id', { ascending: false })
+      .limit(1)
+      .select('body');
     expect(deleted.error).toBeNull();
     expect(deleted.data).toEqual([{ body: 'd3' }]);
     const left = await alice.from('messages').select('body').like('body', 'd%').order('id');
     expect(left.data).toEqual([{ body: 'd1' }, { body: 'd2' }]);
     const unordered = await fetch(`${server.url}/rest/v1/messages?body=like.d*&limit=1`, {
       method: 'DELETE',
-      headers: { apikey: server.anonKey, authorization: `Bearer ${(await alice.auth.getSession()).data.session?.access_token}` },
+      headers: {
+        apikey: server.anonKey,
+        authorization: `Bearer ${(await alice.auth.getSession()).data.session?.access_token}`,
+      },
     });
     expect(unordered.status).toBe(400);
     expect((await unordered.json()).code).toBe('PGRST109');
@@ -419,10 +512,18 @@ describe('hostile and careless requests', () => {
   test('deeply nested JSON is a 400, not a crash', async () => {
     // Written by hand: JSON.stringify itself overflows on this.
     const deep = `{"data":${'['.repeat(5000)}1${']'.repeat(5000)}}`;
-    const headers = { apikey: server.serviceRoleKey, authorization: `Bearer ${server.serviceRoleKey}`, 'content-type': 'application/json' };
+    const headers = {
+      apikey: server.serviceRoleKey,
+      authorization: `Bearer ${server.serviceRoleKey}`,
+      'content-type': 'application/json',
+    };
     for (const path of ['/rest/v1/messages', '/rest/v1/rpc/add']) {
       const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: deep });
-      expect([path, response.status, await response.text()]).toEqual([path, 400, expect.stringContaining('nested deeper')]);
+      expect([path, response.status, await response.text()]).toEqual([
+        path,
+        400,
+        expect.stringContaining('nested deeper'),
+      ]);
     }
   });
 
@@ -437,7 +538,10 @@ describe('hostile and careless requests', () => {
   });
 
   test('a forged token learns nothing about which tables exist', async () => {
-    const headers = { apikey: server.anonKey, authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.AAAA' };
+    const headers = {
+      apikey: server.anonKey,
+      authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.AAAA',
+    };
     for (const table of ['rooms', 'no_such_table']) {
       const response = await fetch(`${server.url}/rest/v1/${table}`, { headers });
       expect(response.status).toBe(401);
@@ -452,7 +556,13 @@ describe('errors in PostgREST shape', () => {
     ['unknown column', (c: SupabaseClient) => c.from('rooms').select('nope'), 400, '42703'],
     ['unknown embed', (c: SupabaseClient) => c.from('rooms').select('*, nope(*)'), 400, 'PGRST200'],
     ['unique violation', (c: SupabaseClient) => c.from('rooms').insert({ name: 'general' }), 409, '23505'],
-    ['check violation', (c: SupabaseClient) => c.from('messages').insert({ room_id: 1, body: '', author_id: '00000000-0000-0000-0000-000000000000' }), 400, '23514'],
+    [
+      'check violation',
+      (c: SupabaseClient) =>
+        c.from('messages').insert({ room_id: 1, body: '', author_id: '00000000-0000-0000-0000-000000000000' }),
+      400,
+      '23514',
+    ],
     ['bad type', (c: SupabaseClient) => c.from('rooms').select().eq('id', 'abc'), 400, '22P02'],
     ['insert into unknown column', (c: SupabaseClient) => c.from('rooms').insert({ nope: 1 }), 400, 'PGRST204'],
   ])('%s', async (_, run, status, code) => {

@@ -3,7 +3,14 @@
  * plain-text part. (Variables and override files are pinned in test/platform/mailer.test.ts.)
  */
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_TEMPLATES, MAIL_KINDS, escapeHtml, htmlToText, render, type MailKind } from '../../../src/platform/mailer/templates.js';
+import {
+  DEFAULT_TEMPLATES,
+  MAIL_KINDS,
+  escapeHtml,
+  htmlToText,
+  render,
+  type MailKind,
+} from '../../../src/platform/mailer/templates.js';
 
 const vars = {
   ConfirmationURL: 'https://api.example.com/auth/v1/verify?token=t&type=signup',
@@ -20,9 +27,21 @@ describe('the built-in templates', () => {
   });
 
   test.each<[MailKind, string, string]>([
-    ['confirmation', 'Confirm Your Signup', `Confirm your signup\n\nFollow this link to confirm your user:\n\nConfirm your mail: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`],
-    ['recovery', 'Reset Your Password', `Reset Password\n\nFollow this link to reset the password for your user:\n\nReset Password: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`],
-    ['magic_link', 'Your Magic Link', `Magic Link\n\nFollow this link to login:\n\nLog In: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`],
+    [
+      'confirmation',
+      'Confirm Your Signup',
+      `Confirm your signup\n\nFollow this link to confirm your user:\n\nConfirm your mail: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`,
+    ],
+    [
+      'recovery',
+      'Reset Your Password',
+      `Reset Password\n\nFollow this link to reset the password for your user:\n\nReset Password: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`,
+    ],
+    [
+      'magic_link',
+      'Your Magic Link',
+      `Magic Link\n\nFollow this link to login:\n\nLog In: ${vars.ConfirmationURL}\n\nAlternatively, enter the code: 042137`,
+    ],
     [
       'email_change',
       'Confirm Email Change',
@@ -42,7 +61,9 @@ describe('the built-in templates', () => {
   });
 
   test('the link in the html has its & escaped', () => {
-    expect(render(DEFAULT_TEMPLATES, 'confirmation', vars).html).toContain('href="https://api.example.com/auth/v1/verify?token=t&amp;type=signup"');
+    expect(render(DEFAULT_TEMPLATES, 'confirmation', vars).html).toContain(
+      'href="https://api.example.com/auth/v1/verify?token=t&amp;type=signup"',
+    );
   });
 });
 
@@ -64,10 +85,26 @@ describe('htmlToText', () => {
     ['tags dropped', '<p>Hello <b>Ada</b></p>', 'Hello Ada'],
     ['a block end is a blank line', '<h2>Title</h2><p>Body</p>', 'Title\n\nBody'],
     ['<br> is a line break', 'one<br>two<br/>three<br />four', 'one\ntwo\nthree\nfour'],
-    ['a link keeps its URL beside its label', '<a href="https://x.example/a?b=1&amp;c=2">Open</a>', 'Open: https://x.example/a?b=1&c=2'],
-    ['a link whose label is its URL shows it once', '<a href="https://x.example/">https://x.example/</a>', 'https://x.example/'],
-    ['a link without a label shows its URL', "<a href='https://x.example/'><img src=\"logo.png\"></a>", 'https://x.example/'],
-    ['comments, style, script, head and title dropped', '<!-- hidden --><head><title>T</title></head><style>p{}</style><script>x()</script>Shown', 'Shown'],
+    [
+      'a link keeps its URL beside its label',
+      '<a href="https://x.example/a?b=1&amp;c=2">Open</a>',
+      'Open: https://x.example/a?b=1&c=2',
+    ],
+    [
+      'a link whose label is its URL shows it once',
+      '<a href="https://x.example/">https://x.example/</a>',
+      'https://x.example/',
+    ],
+    [
+      'a link without a label shows its URL',
+      '<a href=\'https://x.example/\'><img src="logo.png"></a>',
+      'https://x.example/',
+    ],
+    [
+      'comments, style, script, head and title dropped',
+      '<!-- hidden --><head><title>T</title></head><style>p{}</style><script>x()</script>Shown',
+      'Shown',
+    ],
     ['named entities decoded', '&lt;tag&gt; &amp; &quot;q&quot; &apos;a&apos;&nbsp;b', '<tag> & "q" \'a\' b'],
     ['numeric entities decoded', '&#65;&#x42;&#X43; &#128273;', 'ABC 🔑'],
     ['unknown or out-of-range entities kept', '&bogus; &#x110000;', '&bogus; &#x110000;'],

@@ -6,7 +6,13 @@ import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { createObjectStore, MissingObject, TooLarge, type ObjectKey, type ObjectStore } from '../../../src/platform/store/index.js';
+import {
+  createObjectStore,
+  MissingObject,
+  TooLarge,
+  type ObjectKey,
+  type ObjectStore,
+} from '../../../src/platform/store/index.js';
 import { localBackend, s3Backend, type StorageBackend } from '../../helpers/storage.js';
 
 const key = (name: string, version = 'v1'): ObjectKey => ({ bucket: 'b', name, version });
@@ -33,7 +39,10 @@ describe.each([
   const stored = () => backend.storedKeys(path.join(dir, '.trellis'));
 
   test('writes, reads whole and in ranges, copies and removes', async () => {
-    const written = await store.write(key('a/b.txt'), Readable.from([Buffer.from('hello '), Buffer.from('world')]), { maxBytes: 100, contentType: 'text/plain' });
+    const written = await store.write(key('a/b.txt'), Readable.from([Buffer.from('hello '), Buffer.from('world')]), {
+      maxBytes: 100,
+      contentType: 'text/plain',
+    });
     expect(written).toEqual({ size: 11, md5: '5eb63bbbe01eeed093cb22bb8f5acdc3' });
     expect(await text(await store.read(key('a/b.txt')))).toBe('hello world');
     expect(await text(await store.read(key('a/b.txt'), { start: 6, end: 10 }))).toBe('world');
@@ -45,17 +54,24 @@ describe.each([
   });
 
   test('a body over maxBytes fails with TooLarge and leaves nothing', async () => {
-    const body = Readable.from((function* () {
-      for (let i = 0; i < 100; i++) yield Buffer.alloc(64 * 1024, i);
-    })());
-    await expect(store.write(key('big'), body, { maxBytes: 1024 * 1024, contentType: 'application/octet-stream' })).rejects.toBeInstanceOf(TooLarge);
+    const body = Readable.from(
+      (function* () {
+        for (let i = 0; i < 100; i++) yield Buffer.alloc(64 * 1024, i);
+      })(),
+    );
+    await expect(
+      store.write(key('big'), body, { maxBytes: 1024 * 1024, contentType: 'application/octet-stream' }),
+    ).rejects.toBeInstanceOf(TooLarge);
     await expect(store.read(key('big'))).rejects.toBeInstanceOf(MissingObject);
     expect(await stored()).toEqual([]);
   });
 
   test('a body that fails midway leaves nothing', async () => {
     const body = new PassThrough();
-    const writing = store.write(key('cut'), body, { maxBytes: 10 * 1024 * 1024, contentType: 'application/octet-stream' });
+    const writing = store.write(key('cut'), body, {
+      maxBytes: 10 * 1024 * 1024,
+      contentType: 'application/octet-stream',
+    });
     body.write(Buffer.alloc(100_000, 1));
     setTimeout(() => body.destroy(new Error('client went away')), 50);
     await expect(writing).rejects.toThrow();
@@ -64,7 +80,10 @@ describe.each([
   });
 
   test('names are never paths: traversal-looking names stay inside the store', async () => {
-    await store.write(key('../../etc/passwd'), Readable.from([Buffer.from('x')]), { maxBytes: 10, contentType: 'text/plain' });
+    await store.write(key('../../etc/passwd'), Readable.from([Buffer.from('x')]), {
+      maxBytes: 10,
+      contentType: 'text/plain',
+    });
     expect(await text(await store.read(key('../../etc/passwd')))).toBe('x');
     const keys = await stored();
     expect(keys).toHaveLength(1);

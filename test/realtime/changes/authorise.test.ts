@@ -47,7 +47,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const group = (claims: Record<string, unknown> & { role: string }): ClaimGroup => ({ role: claims.role, claims: JSON.stringify(claims) });
+const group = (claims: Record<string, unknown> & { role: string }): ClaimGroup => ({
+  role: claims.role,
+  claims: JSON.stringify(claims),
+});
 const groups = [
   group({ role: 'authenticated', sub: alice }),
   group({ role: 'anon' }),
@@ -94,20 +97,36 @@ describe('realtime.trellis_visible_to', () => {
 
   test('without a SELECT grant nothing is visible, and the caller keeps its own role and claims', async () => {
     const closed = (await new Catalog(requests).table('public', 'closed')) as TableInfo;
-    expect(await visibleTo(requests, closed, [{ id: '1' }], groups, 'batched')).toEqual([[false, false, false, true, false, false]]);
+    expect(await visibleTo(requests, closed, [{ id: '1' }], groups, 'batched')).toEqual([
+      [false, false, false, true, false, false],
+    ]);
     const after = await requests.withClaims({ role: 'service_role', marker: 1 }, async (tx) => {
-      await tx.query('select realtime.trellis_visible_to($1::regclass, $2::jsonb[], $3, $4)', ['public.docs', ['{"id":"1","part":"a"}'], ['anon', 'authenticated'], ['{}', '{}']]);
-      return (await tx.query<{ r: string; c: string }>(`select current_user as r, current_setting('request.jwt.claims') as c`)).rows[0];
+      await tx.query('select realtime.trellis_visible_to($1::regclass, $2::jsonb[], $3, $4)', [
+        'public.docs',
+        ['{"id":"1","part":"a"}'],
+        ['anon', 'authenticated'],
+        ['{}', '{}'],
+      ]);
+      return (
+        await tx.query<{ r: string; c: string }>(`select current_user as r, current_setting('request.jwt.claims') as c`)
+      ).rows[0];
     });
     expect(after).toEqual({ r: 'service_role', c: JSON.stringify({ role: 'service_role', marker: 1 }) });
   });
 
   test('a transaction is visible only once committed (what the lookups wait for)', async () => {
     const visible = (xid: number) =>
-      requests.withClaims({ role: 'service_role' }, async (tx) => (await tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid])).rows[0]?.v);
+      requests.withClaims(
+        { role: 'service_role' },
+        async (tx) =>
+          (await tx.query<{ v: boolean }>('select realtime.trellis_committed_visible($1) as v', [xid])).rows[0]?.v,
+      );
     await server.withConnection(async (client) => {
       await client.query('begin');
-      const xid = Number((await client.query<{ x: string }>(`select (pg_current_xact_id()::text::bigint & 4294967295)::text as x`)).rows[0]?.x);
+      const xid = Number(
+        (await client.query<{ x: string }>(`select (pg_current_xact_id()::text::bigint & 4294967295)::text as x`))
+          .rows[0]?.x,
+      );
       expect(await visible(xid)).toBe(false);
       await client.query('commit');
       expect(await visible(xid)).toBe(true);
@@ -117,13 +136,17 @@ describe('realtime.trellis_visible_to', () => {
   test('only service_role may call it', async () => {
     for (const role of ['anon', 'authenticated']) {
       await expect(
-        requests.withClaims({ role }, (tx) => tx.query(`select realtime.trellis_visible_to('public.docs', '{}'::jsonb[], '{service_role}', '{"{}"}')`)),
+        requests.withClaims({ role }, (tx) =>
+          tx.query(`select realtime.trellis_visible_to('public.docs', '{}'::jsonb[], '{service_role}', '{"{}"}')`),
+        ),
       ).rejects.toThrow(/permission denied for function trellis_visible_to/);
     }
   });
 
   test('many claim groups, split over parallel calls, keep their order', async () => {
-    const many = Array.from({ length: 700 }, (_, i) => group({ role: 'authenticated', sub: i % 7 === 0 ? alice : bob, n: i }));
+    const many = Array.from({ length: 700 }, (_, i) =>
+      group({ role: 'authenticated', sub: i % 7 === 0 ? alice : bob, n: i }),
+    );
     const answers = await visibleTo(requests, docs, [{ id: '1', part: 'a' }], many, 'batched');
     expect(answers).toEqual([many.map((_, i) => i % 7 === 0)]);
   });

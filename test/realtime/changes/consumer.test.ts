@@ -18,7 +18,10 @@ const hubs: ChangeHub[] = [];
 beforeAll(async () => {
   database = await logicalDatabase();
   db = testDb(database.url, { max: 6 });
-  await migrateWith(db, `create table events (id int primary key, body text); alter publication supabase_realtime add table events;`);
+  await migrateWith(
+    db,
+    `create table events (id int primary key, body text); alter publication supabase_realtime add table events;`,
+  );
 });
 
 afterAll(async () => {
@@ -28,7 +31,15 @@ afterAll(async () => {
 });
 
 async function hub(bus: ReturnType<typeof memoryBus>, consume = true, startWaitMs?: number) {
-  const h = await createChangeHub({ db, replicationUrl: database.url, bus, log: silentLog, consume, electionRetryMs: 200, startWaitMs });
+  const h = await createChangeHub({
+    db,
+    replicationUrl: database.url,
+    bus,
+    log: silentLog,
+    consume,
+    electionRetryMs: 200,
+    startWaitMs,
+  });
   hubs.push(h);
   return h;
 }
@@ -75,7 +86,9 @@ describe('the WAL consumer', () => {
     expect(bus.published - published).toBe(1);
     expect(sub.received).toHaveLength(1);
 
-    const active = await db.query<{ n: number }>(`select count(*)::int as n from pg_replication_slots where slot_name like 'trellis_realtime_%' and active`);
+    const active = await db.query<{ n: number }>(
+      `select count(*)::int as n from pg_replication_slots where slot_name like 'trellis_realtime_%' and active`,
+    );
     expect(active.rows[0]?.n).toBe(1);
 
     // Whichever is the consumer closes; the subscriber stays on b, which may be that one, so
@@ -143,10 +156,14 @@ describe('the WAL consumer', () => {
     // to end. One that holds a transaction id stays open meanwhile (as autovacuum or a long
     // request may), longer than the hub waits at start.
     for (let attempt = 0; ; attempt++) {
-      const dropped = await db.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name like 'trellis_realtime_%'`).then(
-        () => true,
-        () => false,
-      );
+      const dropped = await db
+        .query(
+          `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name like 'trellis_realtime_%'`,
+        )
+        .then(
+          () => true,
+          () => false,
+        );
       if (dropped) break;
       if (attempt > 50) throw new Error('the slot stayed active');
       await sleep(100);

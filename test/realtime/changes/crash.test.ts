@@ -11,18 +11,27 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../../src/db/pool.js';
 import { createChangeHub } from '../../../src/realtime/changes/index.js';
 import type { ChangeHub } from '../../../src/realtime/changes/contract.js';
-import { crashablePostgres, embeddedBinaries, systemBinaries, type CrashablePostgres, type PostgresBinaries } from '../../helpers/crashable-postgres.js';
+import {
+  crashablePostgres,
+  embeddedBinaries,
+  systemBinaries,
+  type CrashablePostgres,
+  type PostgresBinaries,
+} from '../../helpers/crashable-postgres.js';
 import { testDb } from '../../helpers/db.js';
 import { memoryBus, migrateWith, recorder, silentLog, sleep, waitFor, type Recorder } from './helpers.js';
 
 const EXTERNAL_BIN = '/usr/lib/postgresql/15/bin';
 const external = await systemBinaries(EXTERNAL_BIN);
-if (!external && process.env.CI !== 'true') console.warn(`skipping the external PostgreSQL crash test: no initdb/pg_ctl in ${EXTERNAL_BIN}`);
+if (!external && process.env.CI !== 'true')
+  console.warn(`skipping the external PostgreSQL crash test: no initdb/pg_ctl in ${EXTERNAL_BIN}`);
 
 describe.each([
   ['embedded PostgreSQL', () => embeddedBinaries()],
   // Under CI=true the test runs (and fails without the binaries), as DESIGN.md asks.
-  ...(external || process.env.CI === 'true' ? [['external PostgreSQL 15', async () => external ?? fail()] as const] : []),
+  ...(external || process.env.CI === 'true'
+    ? [['external PostgreSQL 15', async () => external ?? fail()] as const]
+    : []),
 ] as const)('a crash of the %s under a live subscriber', (_name, binaries: () => Promise<PostgresBinaries>) => {
   let cluster: CrashablePostgres;
   let db: Db;
@@ -34,7 +43,10 @@ describe.each([
     // A long checkpoint interval, as on a real server: the slot's position on disk stays behind.
     cluster = await crashablePostgres(await binaries(), ['checkpoint_timeout=30min']);
     db = testDb(cluster.url, { max: 4 });
-    await migrateWith(db, `create table ticks (id int primary key); alter publication supabase_realtime add table ticks;`);
+    await migrateWith(
+      db,
+      `create table ticks (id int primary key); alter publication supabase_realtime add table ticks;`,
+    );
   });
 
   afterAll(async () => {
@@ -44,14 +56,24 @@ describe.each([
   });
 
   async function hub(consume = true) {
-    const h = await createChangeHub({ db, replicationUrl: cluster.url, bus, log: silentLog, consume, electionRetryMs: 200 });
+    const h = await createChangeHub({
+      db,
+      replicationUrl: cluster.url,
+      bus,
+      log: silentLog,
+      consume,
+      electionRetryMs: 200,
+    });
     expect(h.problem()).toBeUndefined();
     hubs.push(h);
     return h;
   }
 
   /** Inserts, a crash in the middle of more inserts, a restart, inserts: what the subscriber got. */
-  async function crashUnder(sub: Recorder, steps: { whileDown?: () => Promise<void>; afterRestart?: () => Promise<void> } = {}) {
+  async function crashUnder(
+    sub: Recorder,
+    steps: { whileDown?: () => Promise<void>; afterRestart?: () => Promise<void> } = {},
+  ) {
     const writer = new InsertStream(cluster.url, ids);
     await writer.runFor(1500, 'before');
     // Let the consumer hand on (and confirm to the slot) what was written so far: without a
@@ -68,7 +90,11 @@ describe.each([
     await restarted;
     await writer.close();
 
-    const acknowledged = [...writer.acknowledged('before'), ...writer.acknowledged('around'), ...writer.acknowledged('after')];
+    const acknowledged = [
+      ...writer.acknowledged('before'),
+      ...writer.acknowledged('around'),
+      ...writer.acknowledged('after'),
+    ];
     const received = () => sub.received.map((r) => Number(r.data.record.id));
     // The stream is in commit order: once the last row written after the restart is in, a replay
     // of older transactions would have come before it. A short wait more catches stragglers.

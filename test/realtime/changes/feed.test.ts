@@ -77,7 +77,16 @@ describe('postgres_changes from the WAL', () => {
       schema: 'public',
       table: 'messages',
       type: 'INSERT',
-      record: { id, room: 1, owner: alice, body: 'hello', tags: ['a', 'b c'], meta: { k: [1, 2] }, score: 1.5, done: false },
+      record: {
+        id,
+        room: 1,
+        owner: alice,
+        body: 'hello',
+        tags: ['a', 'b c'],
+        meta: { k: [1, 2] },
+        score: 1.5,
+        done: false,
+      },
       old_record: {},
       errors: null,
     });
@@ -88,7 +97,9 @@ describe('postgres_changes from the WAL', () => {
     expect(ins?.columns).toContainEqual({ name: 'tags', type: '_text' });
     expect(upd).toMatchObject({ type: 'UPDATE', record: { id, body: 'edited', done: true }, old_record: { id } });
     // What a supabase-js callback receives as `new`: the same values, nothing re-typed wrongly.
-    const seen = convertChangeData(ins?.columns.map((c) => ({ ...c })) ?? [], { ...ins?.record } as Parameters<typeof convertChangeData>[1]);
+    const seen = convertChangeData(ins?.columns.map((c) => ({ ...c })) ?? [], { ...ins?.record } as Parameters<
+      typeof convertChangeData
+    >[1]);
     expect(seen).toEqual(ins?.record);
     // RLS is on: a delete carries only the primary key (the deleted row cannot be checked).
     expect(del).toMatchObject({ type: 'DELETE', record: {}, old_record: { id } });
@@ -114,7 +125,10 @@ describe('postgres_changes from the WAL', () => {
       { event: 'INSERT', schema: 'public', table: 'messages', filter: 'body=like.urgent%' },
       { event: 'INSERT', schema: 'public', table: 'messages', filter: 'room=gt.2,body=not.is.null' },
     ]);
-    await db.query(`insert into messages (room, owner, body) values (1, $1, 'r1'), (2, $1, 'r2'), (3, $1, 'r3'), (4, $1, null), (9, $1, 'urgent: x')`, [alice]);
+    await db.query(
+      `insert into messages (room, owner, body) values (1, $1, 'r1'), (2, $1, 'r2'), (3, $1, 'r3'), (4, $1, null), (9, $1, 'urgent: x')`,
+      [alice],
+    );
     await waitFor(() => sub.received.length >= 3);
     await sleep(200);
     sub.unsubscribe();
@@ -126,12 +140,17 @@ describe('postgres_changes from the WAL', () => {
     ]);
   });
 
-  test('row-level security: two users never see each other\'s rows; anon sees none', async () => {
+  test("row-level security: two users never see each other's rows; anon sees none", async () => {
     const a = await subscribed(user(alice), [{ event: '*', schema: 'public', table: 'messages' }]);
     const b = await subscribed(user(bob), [{ event: '*', schema: 'public', table: 'messages' }]);
     const b2 = await subscribed(user(bob), [{ event: 'INSERT', schema: 'public', table: 'messages' }]);
-    const anon = await subscribed({ role: 'anon' }, [{ event: '*', schema: 'public', table: 'messages' }]).catch((e: Error) => e);
-    await db.query(`insert into messages (room, owner, body) values (5, $1, 'for alice'), (5, $2, 'for bob'), (5, $1, 'alice again')`, [alice, bob]);
+    const anon = await subscribed({ role: 'anon' }, [{ event: '*', schema: 'public', table: 'messages' }]).catch(
+      (e: Error) => e,
+    );
+    await db.query(
+      `insert into messages (room, owner, body) values (5, $1, 'for alice'), (5, $2, 'for bob'), (5, $1, 'alice again')`,
+      [alice, bob],
+    );
     await waitFor(() => a.received.length >= 2 && b.received.length >= 1 && b2.received.length >= 1);
     await sleep(300);
     a.unsubscribe();
@@ -152,7 +171,11 @@ describe('postgres_changes from the WAL', () => {
     await db.query(`insert into nokey values ('x')`);
     await waitFor(() => sub.received.length >= 1);
     sub.unsubscribe();
-    expect(sub.received[0]?.data).toMatchObject({ type: 'INSERT', record: {}, errors: ['Error 400: Bad Request, no primary key'] });
+    expect(sub.received[0]?.data).toMatchObject({
+      type: 'INSERT',
+      record: {},
+      errors: ['Error 400: Bad Request, no primary key'],
+    });
   });
 
   test('a schema-wide subscription hears every published table of the schema', async () => {
@@ -169,7 +192,10 @@ describe('postgres_changes from the WAL', () => {
     [{ event: '*', schema: 'public', table: 'nope' }, /not in the supabase_realtime publication/],
     [{ event: '*', schema: 'public', table: 'messages', filter: 'room=xx.1' }, /"xx" is not a supported operator/],
     [{ event: '*', schema: 'public', table: 'messages', filter: 'room=eq.abc' }, /invalid filter on room.*integer/],
-    [{ event: '*', schema: 'public', table: 'messages', filter: 'nocolumn=eq.1' }, /invalid column for filter nocolumn/],
+    [
+      { event: '*', schema: 'public', table: 'messages', filter: 'nocolumn=eq.1' },
+      /invalid column for filter nocolumn/,
+    ],
     [{ event: '*', schema: 'public', table: 'messages', filter: 'room=like.1%' }, /invalid filter on room/],
     [{ event: '*', schema: 'public', filter: 'room=eq.1' }, /a filter needs a table/],
     [{ event: 'UPSERT', schema: 'public', table: 'messages' }, /not an event/],
@@ -181,14 +207,18 @@ describe('postgres_changes from the WAL', () => {
   });
 
   test('a role that is not an API role is refused', async () => {
-    const result = await hub.subscribe(recorder({ role: 'postgres' }, [{ event: '*', schema: 'public', table: 'notes' }]));
+    const result = await hub.subscribe(
+      recorder({ role: 'postgres' }, [{ event: '*', schema: 'public', table: 'notes' }]),
+    );
     expect(result).toEqual({ ok: false, message: 'role "postgres" may not subscribe to postgres_changes' });
   });
 
   test('a role without SELECT on the table is refused', async () => {
     await db.query('revoke select on notes from anon');
     try {
-      const result = await hub.subscribe(recorder({ role: 'anon' }, [{ event: '*', schema: 'public', table: 'notes' }]));
+      const result = await hub.subscribe(
+        recorder({ role: 'anon' }, [{ event: '*', schema: 'public', table: 'notes' }]),
+      );
       expect(!result.ok && result.message).toMatch(/permission denied for table public.notes/);
     } finally {
       await db.query('grant select on notes to anon');

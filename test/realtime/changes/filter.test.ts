@@ -60,7 +60,10 @@ describe('conditionSql', () => {
     [{ column: 'id', op: 'eq', negate: false, value: '1' }, 'coalesce($1::integer = $2::integer, false)'],
     [{ column: 'id', op: 'in', negate: true, value: ['1'] }, 'not coalesce($1::integer = any ($2::integer[]), false)'],
     [{ column: 'id', op: 'is', negate: false, value: 'null' }, 'coalesce($1::integer is null, false)'],
-    [{ column: 'id', op: 'isdistinct', negate: false, value: '1' }, 'coalesce($1::integer is distinct from $2::integer, false)'],
+    [
+      { column: 'id', op: 'isdistinct', negate: false, value: '1' },
+      'coalesce($1::integer is distinct from $2::integer, false)',
+    ],
     [{ column: 'id', op: 'ilike', negate: false, value: 'a%' }, 'coalesce($1::integer ~~* $2::integer, false)'],
   ] as const)('%j', (condition, sql) => {
     expect(conditionSql(condition, 'integer', '$1', '$2')).toBe(sql);

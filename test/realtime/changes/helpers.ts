@@ -8,7 +8,11 @@ import { migrate } from '../../../src/db/migrate.js';
 import type { Db } from '../../../src/db/pool.js';
 import type { Bus } from '../../../src/platform/bus/index.js';
 import type { JwtClaims } from '../../../src/platform/tokens.js';
-import type { ChangeData, ChangeSubscriber, ChangeSubscriptionRequest } from '../../../src/realtime/changes/contract.js';
+import type {
+  ChangeData,
+  ChangeSubscriber,
+  ChangeSubscriptionRequest,
+} from '../../../src/realtime/changes/contract.js';
 
 export const silentLog = pino({ level: process.env.TEST_LOG ?? 'silent' });
 

@@ -22,7 +22,10 @@ beforeAll(async () => {
   if (walLevel === 'logical') return;
   database = await freshDatabase();
   db = testDb(database.url);
-  await migrateWith(db, `create table notes (id int primary key); alter publication supabase_realtime add table notes;`);
+  await migrateWith(
+    db,
+    `create table notes (id int primary key); alter publication supabase_realtime add table notes;`,
+  );
 });
 
 afterAll(async () => {
@@ -35,13 +38,24 @@ test('without wal_level=logical, problem() explains and subscribe refuses with t
     ctx.skip(`the test server runs with wal_level=logical (set TEST_DATABASE_URL to a server with wal_level=replica)`);
     return;
   }
-  const hub = await createChangeHub({ db: db as Db, replicationUrl: database?.url ?? '', bus: memoryBus(), log: silentLog });
+  const hub = await createChangeHub({
+    db: db as Db,
+    replicationUrl: database?.url ?? '',
+    bus: memoryBus(),
+    log: silentLog,
+  });
   try {
-    expect(hub.problem()).toMatch(new RegExp(`postgres_changes needs wal_level=logical, and this PostgreSQL runs with wal_level=${walLevel}`));
-    const result = await hub.subscribe(recorder({ role: 'service_role' }, [{ event: '*', schema: 'public', table: 'notes' }]));
+    expect(hub.problem()).toMatch(
+      new RegExp(`postgres_changes needs wal_level=logical, and this PostgreSQL runs with wal_level=${walLevel}`),
+    );
+    const result = await hub.subscribe(
+      recorder({ role: 'service_role' }, [{ event: '*', schema: 'public', table: 'notes' }]),
+    );
     expect(result).toEqual({ ok: false, message: hub.problem() });
     // No slot was made on a server that cannot use it.
-    const slots = await (db as Db).query(`select 1 from pg_replication_slots where slot_name like 'trellis_realtime_%'`);
+    const slots = await (db as Db).query(
+      `select 1 from pg_replication_slots where slot_name like 'trellis_realtime_%'`,
+    );
     expect(slots.rowCount).toBe(0);
   } finally {
     await hub.close();

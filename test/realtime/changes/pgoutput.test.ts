@@ -30,16 +30,38 @@ const when = new Date('2024-01-02T03:04:05.678Z');
 const pgTime = (BigInt(when.getTime()) - 946_684_800_000n) * 1000n;
 
 const relation = Buffer.concat([
-  ch('R'), i32(16384), str('public'), str('messages'), ch('d'), i16(3),
-  u8(1), str('id'), i32(20), i32(-1),
-  u8(0), str('body'), i32(25), i32(-1),
-  u8(0), str('tags'), i32(1009), i32(-1),
+  ch('R'),
+  i32(16384),
+  str('public'),
+  str('messages'),
+  ch('d'),
+  i16(3),
+  u8(1),
+  str('id'),
+  i32(20),
+  i32(-1),
+  u8(0),
+  str('body'),
+  i32(25),
+  i32(-1),
+  u8(0),
+  str('tags'),
+  i32(1009),
+  i32(-1),
 ]);
 
 describe('decodePgOutput', () => {
   test.each([
-    ['Begin', Buffer.concat([ch('B'), i64(0x16b374d848n), i64(pgTime), i32(771)]), { tag: 'begin', finalLsn: 0x16b374d848n, commitTime: when, xid: 771 }],
-    ['Commit', Buffer.concat([ch('C'), u8(0), i64(10n), i64(20n), i64(pgTime)]), { tag: 'commit', commitLsn: 10n, endLsn: 20n, commitTime: when }],
+    [
+      'Begin',
+      Buffer.concat([ch('B'), i64(0x16b374d848n), i64(pgTime), i32(771)]),
+      { tag: 'begin', finalLsn: 0x16b374d848n, commitTime: when, xid: 771 },
+    ],
+    [
+      'Commit',
+      Buffer.concat([ch('C'), u8(0), i64(10n), i64(20n), i64(pgTime)]),
+      { tag: 'commit', commitLsn: 10n, endLsn: 20n, commitTime: when },
+    ],
     [
       'Relation',
       relation,
@@ -59,16 +81,33 @@ describe('decodePgOutput', () => {
     [
       'Insert with text, null and a multi-byte value',
       Buffer.concat([ch('I'), i32(16384), ch('N'), tuple(text('7'), ch('n'), text('{é,"b c"}'))]),
-      { tag: 'insert', relationId: 16384, newTuple: [{ kind: 'text', text: '7' }, { kind: 'null' }, { kind: 'text', text: '{é,"b c"}' }] },
+      {
+        tag: 'insert',
+        relationId: 16384,
+        newTuple: [{ kind: 'text', text: '7' }, { kind: 'null' }, { kind: 'text', text: '{é,"b c"}' }],
+      },
     ],
     [
       'Update without old tuple, with an unchanged TOAST value',
       Buffer.concat([ch('U'), i32(16384), ch('N'), tuple(text('7'), ch('u'), ch('n'))]),
-      { tag: 'update', relationId: 16384, oldTuple: undefined, oldKind: undefined, newTuple: [{ kind: 'text', text: '7' }, { kind: 'unchanged' }, { kind: 'null' }] },
+      {
+        tag: 'update',
+        relationId: 16384,
+        oldTuple: undefined,
+        oldKind: undefined,
+        newTuple: [{ kind: 'text', text: '7' }, { kind: 'unchanged' }, { kind: 'null' }],
+      },
     ],
     [
       'Update with the old key (K)',
-      Buffer.concat([ch('U'), i32(16384), ch('K'), tuple(text('6'), ch('n'), ch('n')), ch('N'), tuple(text('7'), text('x'), ch('n'))]),
+      Buffer.concat([
+        ch('U'),
+        i32(16384),
+        ch('K'),
+        tuple(text('6'), ch('n'), ch('n')),
+        ch('N'),
+        tuple(text('7'), text('x'), ch('n')),
+      ]),
       {
         tag: 'update',
         relationId: 16384,
@@ -80,9 +119,18 @@ describe('decodePgOutput', () => {
     [
       'Delete with the whole old row (O)',
       Buffer.concat([ch('D'), i32(16384), ch('O'), tuple(text('7'), text('bye'), ch('n'))]),
-      { tag: 'delete', relationId: 16384, oldKind: 'full', oldTuple: [{ kind: 'text', text: '7' }, { kind: 'text', text: 'bye' }, { kind: 'null' }] },
+      {
+        tag: 'delete',
+        relationId: 16384,
+        oldKind: 'full',
+        oldTuple: [{ kind: 'text', text: '7' }, { kind: 'text', text: 'bye' }, { kind: 'null' }],
+      },
     ],
-    ['Truncate', Buffer.concat([ch('T'), i32(2), u8(0), i32(16384), i32(16390)]), { tag: 'truncate', relationIds: [16384, 16390] }],
+    [
+      'Truncate',
+      Buffer.concat([ch('T'), i32(2), u8(0), i32(16384), i32(16390)]),
+      { tag: 'truncate', relationIds: [16384, 16390] },
+    ],
     ['Origin (ignored)', Buffer.concat([ch('O'), i64(1n), str('origin')]), { tag: 'other', code: 'O' }],
     ['Type (ignored)', Buffer.concat([ch('Y'), i32(99999), str('public'), str('mood')]), { tag: 'other', code: 'Y' }],
   ])('%s', (_name, bytes, expected) => {
@@ -92,7 +140,11 @@ describe('decodePgOutput', () => {
   test.each([
     ['an unknown message', Buffer.concat([ch('Z')]), /unknown pgoutput message "Z"/],
     ['a truncated Begin', Buffer.concat([ch('B'), i32(1)]), /truncated/],
-    ['a binary column', Buffer.concat([ch('I'), i32(1), ch('N'), tuple(Buffer.concat([ch('b'), i32(1), u8(1)]))]), /binary values/],
+    [
+      'a binary column',
+      Buffer.concat([ch('I'), i32(1), ch('N'), tuple(Buffer.concat([ch('b'), i32(1), u8(1)]))]),
+      /binary values/,
+    ],
     ['an Insert without N', Buffer.concat([ch('I'), i32(1), ch('X')]), /expected "N"/],
     ['an unterminated name', Buffer.concat([ch('R'), i32(1), Buffer.from('public')]), /unterminated string/],
   ])('refuses %s', (_name, bytes, message) => {
@@ -113,7 +165,16 @@ describe('TransactionAssembler', () => {
     expect(feed(Buffer.concat([ch('B'), i64(5n), i64(pgTime), i32(1)]))).toBeUndefined();
     feed(relation);
     feed(Buffer.concat([ch('I'), i32(16384), ch('N'), tuple(text('1'), text('a'), ch('n'))]));
-    feed(Buffer.concat([ch('U'), i32(16384), ch('K'), tuple(text('1'), ch('n'), ch('n')), ch('N'), tuple(text('2'), ch('u'), ch('n'))]));
+    feed(
+      Buffer.concat([
+        ch('U'),
+        i32(16384),
+        ch('K'),
+        tuple(text('1'), ch('n'), ch('n')),
+        ch('N'),
+        tuple(text('2'), ch('u'), ch('n')),
+      ]),
+    );
     feed(Buffer.concat([ch('T'), i32(1), u8(0), i32(16384)]));
     expect(a.inTransaction()).toBe(true);
     const out = feed(Buffer.concat([ch('C'), u8(0), i64(5n), i64(9n), i64(pgTime)]));
@@ -142,7 +203,14 @@ describe('values as Supabase sends them', () => {
     [114, '[1,2]', [1, 2]],
     [1007, '{1,2,NULL}', [1, 2, null]],
     [1009, '{a,"b c","d\\"e",NULL}', ['a', 'b c', 'd"e', null]],
-    [1007, '{{1,2},{3,4}}', [[1, 2], [3, 4]]],
+    [
+      1007,
+      '{{1,2},{3,4}}',
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ],
     [1000, '{t,f}', [true, false]],
     [3807, '{"{\\"a\\": 1}"}', [{ a: 1 }]],
     [1184, '2024-05-01 10:00:00.5+00', '2024-05-01T10:00:00.5+00:00'],

@@ -32,11 +32,27 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const open = (slot: string, memory: PositionMemory = { inDoubt: undefined }, overrides: { systemId?: string; pid?: number } = {}) =>
-  HandedOnPosition.open({ url: database.url, slot, systemId: overrides.systemId ?? 'cluster-a', lockHolderPid: overrides.pid ?? holderPid, lockKey: LOCK_KEY, memory });
+const open = (
+  slot: string,
+  memory: PositionMemory = { inDoubt: undefined },
+  overrides: { systemId?: string; pid?: number } = {},
+) =>
+  HandedOnPosition.open({
+    url: database.url,
+    slot,
+    systemId: overrides.systemId ?? 'cluster-a',
+    lockHolderPid: overrides.pid ?? holderPid,
+    lockKey: LOCK_KEY,
+    memory,
+  });
 
 const row = async (slot: string) =>
-  (await db.query<{ lsn: string; writer: string }>(`select commit_lsn::text as lsn, writer from realtime.trellis_change_position where slot_name = $1`, [slot])).rows[0];
+  (
+    await db.query<{ lsn: string; writer: string }>(
+      `select commit_lsn::text as lsn, writer from realtime.trellis_change_position where slot_name = $1`,
+      [slot],
+    )
+  ).rows[0];
 
 describe('the high-water mark', () => {
   test('starts at 0, moves forward only, and the next consumer reads it', async () => {
