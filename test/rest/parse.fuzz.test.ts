@@ -140,20 +140,36 @@ test(`${MUTATED + RANDOM} random and mutated query strings give a ReadQuery or a
 }, 30_000);
 
 test('long hostile inputs parse in linear time', () => {
-  const cases = [
-    `select=${'a,'.repeat(50_000)}a`,
-    `select=${'r('.repeat(50_000)}`,
-    `or=(${'a.eq.1,'.repeat(20_000)}a.eq.1)`,
-    `or=(${'not.and('.repeat(50_000)}`,
-    `id=in.(${'"a\\",'.repeat(20_000)})`,
-    `id=eq(any).{${'"\\"",'.repeat(20_000)}}`,
-    `select=${'"'.repeat(100_001)}`,
-    `order=${'a->'.repeat(50_000)}`,
-    `${'a.'.repeat(50_000)}b=eq.1`,
+  // Each input at n and at 4n: linear parsing takes about 4 times as long, quadratic 16 times. The
+  // ratio (best of three runs each) holds on a loaded machine, where a fixed time limit does not.
+  const cases: [string, (n: number) => string][] = [
+    ['a long select list', (n) => `select=${'a,'.repeat(n)}a`],
+    ['deep embedding', (n) => `select=${'r('.repeat(n)}`],
+    ['a long or list', (n) => `or=(${'a.eq.1,'.repeat(n / 2)}a.eq.1)`],
+    ['deep not.and', (n) => `or=(${'not.and('.repeat(n)}`],
+    ['escaped in-list', (n) => `id=in.(${'"a\\",'.repeat(n / 2)})`],
+    ['escaped quantified list', (n) => `id=eq(any).{${'"\\"",'.repeat(n / 2)}}`],
+    ['an unclosed quote', (n) => `select=${'"'.repeat(2 * n + 1)}`],
+    ['a long json path', (n) => `order=${'a->'.repeat(n)}`],
+    ['a long dotted name', (n) => `${'a.'.repeat(n)}b=eq.1`],
   ];
-  for (const qs of cases) {
-    const started = performance.now();
-    expect(['parsed', 'refused'], qs.slice(0, 40)).toContain(verdict(qs));
-    expect(performance.now() - started, qs.slice(0, 40)).toBeLessThan(500);
+  const best = (qs: string) => {
+    let fastest = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      expect(['parsed', 'refused'], qs.slice(0, 40)).toContain(verdict(qs));
+      fastest = Math.min(fastest, performance.now() - started);
+    }
+    return fastest;
+  };
+  for (const [name, build] of cases) {
+    const small = best(build(12_500));
+    const large = best(build(50_000));
+    // Under 100 ms at 50,000 repetitions is fast, whatever sub-millisecond noise does to the ratio;
+    // a quadratic parser takes seconds there.
+    if (large > 100)
+      expect(large / Math.max(small, 0.5), `${name}: ${small.toFixed(1)} ms -> ${large.toFixed(1)} ms`).toBeLessThan(
+        10,
+      );
   }
 });
