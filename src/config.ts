@@ -394,6 +394,12 @@ export const settings = {
     fallback: '60000',
     doc: 'A realtime socket that sends nothing (not even a heartbeat) for this long is closed and its presences leave.',
   },
+  realtimeReplicationTimeout: {
+    env: 'REALTIME_REPLICATION_TIMEOUT_MS',
+    schema: int(1000, 3_600_000),
+    fallback: '30000',
+    doc: 'The postgres_changes replication stream: nothing from PostgreSQL for this long (a frozen server, a black-holed network) and the WAL consumer reconnects.',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -491,6 +497,7 @@ export interface Config {
     readonly maxPayloadBytes: number;
     readonly maxBufferedBytes: number;
     readonly heartbeatTimeoutMs: number;
+    readonly replicationTimeoutMs: number;
   };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
@@ -588,6 +595,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxPayloadBytes: read('realtimeMaxPayload', flags, env),
       maxBufferedBytes: read('realtimeMaxBuffered', flags, env),
       heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', flags, env),
+      replicationTimeoutMs: read('realtimeReplicationTimeout', flags, env),
     }),
     logLevel: read('logLevel', flags, env),
     shutdownTimeoutMs: 10_000,

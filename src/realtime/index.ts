@@ -34,7 +34,14 @@ export interface RealtimeModule {
  */
 export async function realtimeModule(services: Services, replicationUrl: string): Promise<RealtimeModule> {
   const { config, db, log, metrics, bus, tokens } = services;
-  const changes = await createChangeHub({ db, replicationUrl, bus, log, metrics });
+  const changes = await createChangeHub({
+    db,
+    replicationUrl,
+    bus,
+    log,
+    metrics,
+    replicationTimeoutMs: config.realtime.replicationTimeoutMs,
+  });
   try {
     const realtime = createRealtime({
       config,

@@ -8,6 +8,13 @@
  * again: after a crash the slot's confirmation falls back to the last checkpoint and PostgreSQL
  * sends those transactions once more. The other instances retry the lock every `retryMs` and take
  * over when the holder's connection ends.
+ *
+ * A frozen server (SIGSTOP, a black-holed network) must not hang the feed: the connect and every
+ * setup statement have deadlines, and the stream has one of its own (`timeoutMs`): the consumer
+ * asks the server for a keepalive whenever it has been quiet, and a stream on which nothing at
+ * all arrives for `timeoutMs` is dropped and set up again through the same election. TCP
+ * keepalive is on too, for a peer that vanished, but a frozen server's kernel still answers it:
+ * the stream's deadline is what notices a freeze.
  */
 import crypto from 'node:crypto';
 import pg from 'pg';
@@ -16,6 +23,7 @@ import type { Bus } from '../../platform/bus/index.js';
 import type { Logger } from '../../platform/logger.js';
 import { TransactionAssembler, type Committed } from './assembler.js';
 import { PUBLICATION } from './catalog.js';
+import { dropClient, endClient } from './connection.js';
 import { decodePgOutput, formatLsn } from './pgoutput.js';
 import { HandedOnPosition, type PositionMemory } from './position.js';
 import { CHANGES_TOPIC, encodeBatch } from './wire.js';
@@ -27,6 +35,11 @@ export interface ConsumerOptions {
   readonly log: Logger;
   /** How often a standby instance tries to become the consumer. */
   readonly retryMs: number;
+  /**
+   * A stream on which nothing arrives from the server for this long is dropped and set up again
+   * (REALTIME_REPLICATION_TIMEOUT_MS); also the deadline of each setup statement.
+   */
+  readonly timeoutMs: number;
   /** Told when a table's shape arrives (its cached catalog entry is stale). */
   readonly onRelation?: (schema: string, table: string) => void;
 }
@@ -49,6 +62,13 @@ export function slotName(database: string): string {
 const LOCK_KEY = '32772479246854517';
 const STATUS_INTERVAL_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 5000;
+// Making the slot waits for every transaction running at that moment to end (PostgreSQL must see
+// a consistent snapshot first), so a long transaction legitimately holds it up. Bounded all the
+// same (a frozen server never answers), generously: past it the attempt fails and is retried.
+const SLOT_CREATION_TIMEOUT_MS = 120_000;
+// TCP keepalive on the replication socket: finds a peer that is gone (a host down, a NAT that
+// forgot the flow) while the stream is idle. Not a freeze: see the stream's deadline.
+const KEEPALIVE_DELAY_MS = 10_000;
 
 export function startWalConsumer(options: ConsumerOptions): WalConsumer {
   let stopped = false;
@@ -72,32 +92,39 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
       replication: 'database',
       application_name: 'trellis-realtime',
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     } as pg.ClientConfig);
     next.on('error', () => undefined);
+    // Known to close() from the start, so that a connect to a frozen server ends with it.
+    client = next;
+    // A setup statement past its deadline leaves the connection mid-query: the catch below drops it.
+    const query = <R extends pg.QueryResultRow>(text: string, timeoutMs = options.timeoutMs) =>
+      next.query<R>({ text, query_timeout: timeoutMs } as pg.QueryConfig);
     try {
       await next.connect();
-      client = next;
-      const locked =
-        (await next.query<{ l: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as l`)).rows[0]?.l === true;
+      const locked = (await query<{ l: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as l`)).rows[0]?.l === true;
       if (!locked || stopped) {
         failure = undefined;
         settleFirst();
-        await next.end().catch(() => undefined);
+        await endClient(next);
         client = undefined;
         schedule();
         return;
       }
-      const database = (await next.query<{ d: string }>('select current_database() as d')).rows[0]?.d ?? '';
+      const database = (await query<{ d: string }>('select current_database() as d')).rows[0]?.d ?? '';
       const slot = slotName(database);
       const exists =
-        ((await next.query(`select 1 from pg_catalog.pg_replication_slots where slot_name = '${slot}'`)).rowCount ??
-          0) > 0;
+        ((await query(`select 1 from pg_catalog.pg_replication_slots where slot_name = '${slot}'`)).rowCount ?? 0) > 0;
       if (!exists) {
-        await next.query(`select pg_catalog.pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
+        await query(
+          `select pg_catalog.pg_create_logical_replication_slot('${slot}', 'pgoutput')`,
+          Math.max(SLOT_CREATION_TIMEOUT_MS, options.timeoutMs),
+        );
         options.log.info({ slot }, 'realtime: created the logical replication slot');
       }
-      const systemId = (await next.query<{ systemid: string }>('IDENTIFY_SYSTEM')).rows[0]?.systemid ?? '';
-      const pid = (await next.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid ?? 0;
+      const systemId = (await query<{ systemid: string }>('IDENTIFY_SYSTEM')).rows[0]?.systemid ?? '';
+      const pid = (await query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid ?? 0;
       position = await HandedOnPosition.open({
         url: options.url,
         slot,
@@ -135,7 +162,9 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
     settleFirst();
     leader = false;
     client = undefined;
-    await next.end().catch(() => undefined);
+    // Whatever ended the attempt, this connection is done: nothing graceful is owed to a server
+    // that may be frozen (and the advisory lock goes with the session either way).
+    await dropClient(next);
     await position?.close();
     position = undefined;
     schedule();
@@ -160,14 +189,19 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
       } catch {
         // The connection is already gone: the next consumer resumes from the last confirmation.
       }
-      await client?.end().catch(() => undefined);
-      // An attempt under way (connecting, taking the lock) finishes and ends its connection.
+      // Graceful when the server answers (the confirmation above reaches it first), dropped when
+      // it does not: a frozen server must not hold up the shutdown.
+      if (client) await endClient(client);
+      // An attempt under way (connecting, taking the lock) fails at once and ends its connection.
       await current;
     },
   };
 }
 
-/** Streams until the connection ends; resolves then, rejects on a stream error. */
+/**
+ * Streams until the connection ends; resolves then, rejects on a stream error or when the server
+ * stayed silent past the deadline (the connection is dropped then).
+ */
 function stream(
   client: pg.Client,
   slot: string,
@@ -251,7 +285,19 @@ function stream(
     }
   };
 
+  // The stream's deadline. An idle walsender sends a keepalive only every wal_sender_timeout / 2
+  // since the client last wrote, which the status updates below keep putting off; so whenever the
+  // server has been quiet for a tick the update asks for a reply, and a server that still sends
+  // nothing for `timeoutMs` is taken as frozen or unreachable.
+  let heard = Date.now();
+  const tick = Math.max(100, Math.min(STATUS_INTERVAL_MS, Math.floor(options.timeoutMs / 3)));
+  let silence: Error | undefined;
+  // Status updates are CopyData: only once the server is in COPY mode.
+  let streaming = false;
+  const onSilence: { fail?: (err: Error) => void } = {};
+
   connection.on('copyData', (msg: { chunk: Buffer }) => {
+    heard = Date.now();
     try {
       const chunk = msg.chunk;
       const kind = chunk[0];
@@ -275,21 +321,44 @@ function stream(
     }
   });
   connection.once('replicationStart', () => {
+    streaming = true;
+    heard = Date.now();
     exposeConfirm(() => sendStatus());
     onStreaming();
   });
-  const status = setInterval(() => sendStatus(), STATUS_INTERVAL_MS);
+  const status = setInterval(() => {
+    const quiet = Date.now() - heard;
+    if (quiet >= options.timeoutMs) {
+      silence ??= new Error(
+        `no message from PostgreSQL on the replication connection for ${quiet} ms (REALTIME_REPLICATION_TIMEOUT_MS is ${options.timeoutMs}); reconnecting`,
+      );
+      onSilence.fail?.(silence);
+      void dropClient(client);
+      return;
+    }
+    if (!streaming) return;
+    try {
+      // Asked on every tick but the busiest: the server answers within a round trip, so a live
+      // server is never quiet for much more than a tick, a third of the deadline.
+      sendStatus(quiet >= tick / 2);
+    } catch {
+      // The socket is going: 'end' follows.
+    }
+  }, tick);
   return new Promise<void>((resolve, reject) => {
+    onSilence.fail = reject;
     client
       .query(`START_REPLICATION SLOT ${slot} LOGICAL 0/0 (proto_version '1', publication_names '${PUBLICATION}')`)
       .then(
         () => resolve(),
-        (err: unknown) => (stopped() ? resolve() : reject(err instanceof Error ? err : new Error(String(err)))),
+        (err: unknown) =>
+          stopped() ? resolve() : reject(silence ?? (err instanceof Error ? err : new Error(String(err)))),
       )
       .finally(() => clearInterval(status));
     client.once('end', () => {
       clearInterval(status);
-      resolve();
+      if (silence && !stopped()) reject(silence);
+      else resolve();
     });
   })
     .finally(() => {

@@ -32,6 +32,11 @@ export interface ChangeHubOptions {
   readonly consume?: boolean;
   /** How often an instance that is not the consumer tries to become it. Default 2000 ms. */
   readonly electionRetryMs?: number;
+  /**
+   * The replication stream's deadline: nothing from the server for this long and the consumer
+   * reconnects (REALTIME_REPLICATION_TIMEOUT_MS). Default 30 s.
+   */
+  readonly replicationTimeoutMs?: number;
   /** 'perSubscriber' is Supabase's way, kept for the benchmark's comparison. Default 'batched'. */
   readonly authorisation?: AuthorisationMode;
   /** Where to register the feed's metrics (the registry of src/platform/metrics.ts). */
@@ -41,6 +46,7 @@ export interface ChangeHubOptions {
 }
 
 const FIRST_ATTEMPT_WAIT_MS = 10_000;
+const REPLICATION_TIMEOUT_MS = 30_000;
 /** A join waits this long for the consumer's first attempt (about realtime-js's join timeout). */
 const JOIN_WAIT_MS = 10_000;
 
@@ -62,6 +68,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
       bus,
       log,
       retryMs: options.electionRetryMs ?? 2000,
+      timeoutMs: options.replicationTimeoutMs ?? REPLICATION_TIMEOUT_MS,
       onRelation: (schema, table) => catalog.forget(schema, table),
     });
     // Once the slot exists, every later commit is captured: wait for that (bounded).
@@ -120,7 +127,9 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
 
   const problem = () =>
     fixedProblem ??
-    (consumer?.lastError() ? `postgres_changes cannot read the WAL: ${consumer.lastError()}` : undefined);
+    (consumer?.lastError()
+      ? `postgres_changes cannot read the WAL (reconnecting): ${consumer.lastError()}`
+      : undefined);
 
   return {
     problem,

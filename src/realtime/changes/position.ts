@@ -23,6 +23,7 @@
  */
 import crypto from 'node:crypto';
 import pg from 'pg';
+import { dropClient, endClient } from './connection.js';
 import { formatLsn, parseLsn } from './pgoutput.js';
 
 /** A write whose outcome is unknown; kept by the consumer across its reconnects. */
@@ -97,7 +98,7 @@ export class HandedOnPosition {
       if (row?.system_identifier !== options.systemId) await position.write(0n);
       return position;
     } catch (err) {
-      await client.end().catch(() => undefined);
+      await dropClient(client);
       throw err;
     }
   }
@@ -122,8 +123,9 @@ export class HandedOnPosition {
     if (lsn < this.lsn) await this.write(lsn);
   }
 
+  /** Bounded: on a frozen server the graceful end would wait for ever (connection.ts). */
   async close(): Promise<void> {
-    await this.client.end().catch(() => undefined);
+    await endClient(this.client);
   }
 
   private async write(lsn: bigint): Promise<void> {
