@@ -31,11 +31,18 @@ export interface Tokens {
   verify(token: string): Promise<JwtClaims>;
   /**
    * The caller behind `token`: its claims, with `fallbackRole` (the apikey's) when the token names
-   * no role or there is no token. Only the API roles pass.
+   * no role or there is no token. Only the API roles pass, unless `anyRole`: GoTrue checks a token's
+   * signature, expiry and session but not its role (its admin API admits `supabase_admin`, and an
+   * admin may give a user any role), so auth asks for that.
    */
-  checkBearer(token: string | undefined, fallbackRole?: string): Promise<BearerCheck>;
+  checkBearer(token: string | undefined, options?: BearerOptions): Promise<BearerCheck>;
   /** Calls `listener` when sessions are revoked (never, with the session check off); returns the unsubscribe. */
   onRevoked(listener: (revoked: Revoked) => void): () => void;
+}
+
+export interface BearerOptions {
+  readonly fallbackRole?: string;
+  readonly anyRole?: boolean;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
@@ -61,7 +68,7 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
   return {
     secret,
     verify,
-    async checkBearer(token, fallbackRole) {
+    async checkBearer(token, { fallbackRole, anyRole = false } = {}) {
       let claims: JwtClaims = {};
       if (token !== undefined) {
         try {
@@ -73,12 +80,12 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
         return { ok: false, problem: { kind: 'missing' } };
       }
       const role = typeof claims.role === 'string' ? claims.role : fallbackRole;
-      if (role === undefined) return { ok: false, problem: { kind: 'no_role' } };
-      if (!API_ROLES.has(role)) return { ok: false, problem: { kind: 'not_api_role', role } };
+      if (!anyRole && role === undefined) return { ok: false, problem: { kind: 'no_role' } };
+      if (!anyRole && !API_ROLES.has(role ?? '')) return { ok: false, problem: { kind: 'not_api_role', role: role ?? '' } };
       if (sessions && typeof claims.session_id === 'string' && !(await sessions.isLive(claims.session_id))) {
         return { ok: false, problem: { kind: 'session_revoked' } };
       }
-      return { ok: true, claims: { ...claims, role } };
+      return { ok: true, claims: { ...claims, role: role ?? '' } };
     },
     onRevoked: (listener) => sessions?.onRevoked(listener) ?? (() => undefined),
   };
