@@ -40,22 +40,53 @@ export function createSessionCheck(db: Db, cacheSeconds: number): SessionCheck {
     }
     for (const listener of listeners) listener(ids);
   });
+  // Lookups asked for in the same tick go in one query, and an id already being looked up is not
+  // asked again: after a reconnect every open channel re-checks its session at once.
+  let batch: Map<string, { resolve(live: boolean): void; reject(err: unknown): void }[]> | undefined;
+  const inFlight = new Map<string, Promise<boolean>>();
+  const flush = async (ids: Map<string, { resolve(live: boolean): void; reject(err: unknown): void }[]>) => {
+    try {
+      const { rows } = await db.query<{ id: string }>(
+        'select id::text as id from auth.sessions where id = any($1::uuid[]) and (not_after is null or not_after > now())',
+        [[...ids.keys()]],
+      );
+      const found = new Set(rows.map((r) => r.id));
+      for (const [id, waiting] of ids) {
+        if (found.has(id)) {
+          if (live.size >= MAX_CACHED) live.delete(live.keys().next().value as string);
+          live.set(id, Date.now() + cacheSeconds * 1000);
+        }
+        for (const w of waiting) w.resolve(found.has(id));
+      }
+    } catch (err) {
+      for (const waiting of ids.values()) for (const w of waiting) w.reject(err);
+    }
+  };
+  const lookup = (id: string): Promise<boolean> => {
+    const pending = inFlight.get(id);
+    if (pending) return pending;
+    const promise = new Promise<boolean>((resolve, reject) => {
+      if (!batch) {
+        const current = (batch = new Map());
+        queueMicrotask(() => {
+          batch = undefined;
+          void flush(current);
+        });
+      }
+      const waiting = batch.get(id) ?? [];
+      waiting.push({ resolve, reject });
+      batch.set(id, waiting);
+    }).finally(() => inFlight.delete(id));
+    inFlight.set(id, promise);
+    return promise;
+  };
   return {
     async isLive(sessionId) {
       if (revoked.has(sessionId)) return false;
       if ((live.get(sessionId) ?? 0) > Date.now()) return true;
       // A malformed id names no session; asking PostgreSQL would be a 22P02, not an answer.
       if (!UUID.test(sessionId)) return false;
-      const { rows } = await db.query<{ live: boolean }>(
-        'select exists (select 1 from auth.sessions where id = $1 and (not_after is null or not_after > now())) as live',
-        [sessionId],
-      );
-      const answer = rows[0]?.live === true;
-      if (answer) {
-        if (live.size >= MAX_CACHED) live.delete(live.keys().next().value as string);
-        live.set(sessionId, Date.now() + cacheSeconds * 1000);
-      }
-      return answer;
+      return lookup(sessionId);
     },
     onRevoked(listener) {
       listeners.add(listener);

@@ -81,7 +81,8 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
       }
       const role = typeof claims.role === 'string' ? claims.role : fallbackRole;
       if (!anyRole && role === undefined) return { ok: false, problem: { kind: 'no_role' } };
-      if (!anyRole && !API_ROLES.has(role ?? '')) return { ok: false, problem: { kind: 'not_api_role', role: role ?? '' } };
+      if (!anyRole && !API_ROLES.has(role ?? ''))
+        return { ok: false, problem: { kind: 'not_api_role', role: role ?? '' } };
       if (sessions && typeof claims.session_id === 'string' && !(await sessions.isLive(claims.session_id))) {
         return { ok: false, problem: { kind: 'session_revoked' } };
       }

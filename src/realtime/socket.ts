@@ -11,7 +11,9 @@ import type { Db } from '../db/index.js';
 import type { Bus } from '../platform/bus/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import type { Revoked } from '../platform/sessions.js';
 import type { Tokens } from '../platform/tokens.js';
+import type { Channel } from './channel.js';
 import type { ChangeHub } from './changes/contract.js';
 import { VSNS, type UserBroadcast, type Vsn } from './codec.js';
 import { CLOSE, Connection } from './connection.js';
@@ -114,12 +116,17 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   }, CLEANUP_EVERY_MS);
   cleanup.unref();
   // With the session check on, a channel joined with a now-revoked session closes within moments.
+  // A check that fails (the database is away) is tried again: a revoked session's channel must not
+  // stay open because the database blinked when the revocation came.
+  const recheck = (channel: Channel, revoked: Revoked, attempt = 0): void => {
+    channel.sessionsRevoked(revoked).catch((err: unknown) => {
+      if (attempt >= 4)
+        return log.warn({ err }, 'realtime: re-checking a revoked session failed; the channel stays open');
+      setTimeout(() => recheck(channel, revoked, attempt + 1), 1000 * 2 ** attempt).unref();
+    });
+  };
   const stopRevocations = deps.tokens.onRevoked((revoked) => {
-    for (const connection of connections)
-      for (const channel of connection.channels.values())
-        void channel
-          .sessionsRevoked(revoked)
-          .catch((err: unknown) => log.warn({ err }, 'realtime: re-checking a revoked session failed'));
+    for (const connection of connections) for (const channel of connection.channels.values()) recheck(channel, revoked);
   });
 
   return {

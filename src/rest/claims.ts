@@ -9,7 +9,9 @@ import type { RestContext } from './context.js';
 
 /** The JWT's claims (the user's access token, or the apikey's role when there is none). */
 export async function requestClaims(ctx: RestContext, c: Context<KeyEnv>): Promise<Claims> {
-  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), { fallbackRole: c.get('apikeyRole') });
+  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), {
+    fallbackRole: c.get('apikeyRole'),
+  });
   if (check.ok) return check.claims;
   const why = describeProblem(check.problem);
   if (check.problem.kind === 'not_api_role') throw new ApiError(401, 'PGRST301', why);

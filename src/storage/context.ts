@@ -20,7 +20,9 @@ export type StorageHttp = Context<KeyEnv>;
 
 /** The caller's claims: the bearer JWT, else the apikey's role. A bad token is storage-api's InvalidJWT. */
 export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise<Claims> {
-  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), { fallbackRole: c.get('apikeyRole') });
+  const check = await ctx.services.tokens.checkBearer(bearerToken(headerOf(c, 'authorization')), {
+    fallbackRole: c.get('apikeyRole'),
+  });
   if (check.ok) return check.claims;
   // withClaims would refuse another role too; this gives the refusal storage-api's shape.
   if (check.problem.kind === 'not_api_role')
