@@ -41,7 +41,8 @@ export async function beginPasswordAttempt(db: Db, limits: AuthLimits, email: st
     if (Math.random() < 0.02) {
       await tx.query(
         `delete from trellis.auth_password_failures where email in
-           (select email from trellis.auth_password_failures where window_ends_at < now() order by window_ends_at limit 1000)`,
+           (select email from trellis.auth_password_failures where window_ends_at < now()
+            order by window_ends_at limit 1000 for update skip locked)`,
       );
     }
     return result.rows[0] ?? { failures: 1, retry_after: windowS };

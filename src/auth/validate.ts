@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AuthContext } from './context.js';
 import { errors } from './errors.js';
 import { normaliseEmail } from './users.js';
+import { JsonNumber } from '../platform/json.js';
 
 export function checkPassword(ctx: AuthContext, password: string | undefined): string {
   if (password === undefined || password === '') throw errors.validation('Password is required');
@@ -30,7 +31,7 @@ function unstorable(value: unknown): string | undefined {
       if (current.includes('\u0000')) return 'metadata cannot contain the NUL character (\\u0000)';
       continue;
     }
-    if (current === null || typeof current !== 'object') continue;
+    if (current === null || typeof current !== 'object' || current instanceof JsonNumber) continue;
     if (depth > MAX_METADATA_DEPTH) return `metadata is nested more than ${MAX_METADATA_DEPTH} levels deep`;
     for (const [key, child] of Object.entries(current)) stack.push([key, depth], [child, depth + 1]);
   }

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { ApiError } from '../errors.js';
 import { asOutage } from './outage.js';
 import { extended } from './prepared.js';
+import { stringifyJson } from '../platform/json.js';
 
 export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
 
@@ -97,7 +98,7 @@ function setClaims(claims: Claims, options: ClaimsOptions): pg.QueryConfig {
   return {
     ...(options.preparedStatements && { name: 'trellis_set_claims' }),
     text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",
-    values: [claims.role, JSON.stringify(claims), String(options.statementTimeoutMs)],
+    values: [claims.role, stringifyJson(claims), String(options.statementTimeoutMs)],
   };
 }
 

@@ -39,10 +39,19 @@ export interface Db extends Tx, AsClaims {
 // json and jsonb columns are parsed keeping every number as stored (platform/json.ts): a bigint or
 // a numeric scale in a jsonb value survives the round trip through the server.
 const JSON_OIDS = new Set([114, 3802]);
+// A json (not jsonb) value may hold a duplicate key, which the lossless path refuses: it then reads
+// as JSON.parse reads it (the last key wins) rather than failing the query.
+const parseStoredJson = (text: string): unknown => {
+  try {
+    return parseJson(text);
+  } catch {
+    return JSON.parse(text) as unknown;
+  }
+};
 const jsonTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     format !== 'binary' && JSON_OIDS.has(oid)
-      ? parseJson
+      ? parseStoredJson
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 

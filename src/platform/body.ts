@@ -62,7 +62,8 @@ export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean 
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop() as [unknown, number];
-    if (item === null || typeof item !== 'object') continue;
+    // A kept number (platform/json.ts) is a leaf, as the number it stands for.
+    if (item === null || typeof item !== 'object' || item instanceof JsonNumber) continue;
     if (depth >= max) return true;
     for (const child of Object.values(item)) stack.push([child, depth + 1]);
   }
@@ -83,7 +84,7 @@ export function nulAt(value: unknown, base = ''): string | undefined {
       if (item.includes('\u0000')) return path;
       continue;
     }
-    if (item === null || typeof item !== 'object') continue;
+    if (item === null || typeof item !== 'object' || item instanceof JsonNumber) continue;
     for (const [key, child] of Object.entries(item)) {
       const at = path === '' ? key : `${path}.${key}`;
       if (key.includes('\u0000')) return at.replace(/\u0000/g, '\\u0000');

@@ -13,7 +13,7 @@ import { broadcastSize, encodeFrame, outFrame, userBroadcastOf, type Frame, type
 import { topicKey, type Member } from './hub.js';
 import type { Meta } from './presence.js';
 import type { ConnectionContext } from './context.js';
-import { stringifyJson } from '../platform/json.js';
+import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 type Claims = JwtClaims & { role: string; exp: number };
 export type JoinResult =
@@ -34,8 +34,8 @@ const MAX_EXPIRY_TIMER_MS = 60 * 60 * 1000;
 const EVENTS = new Set(['INSERT', 'UPDATE', 'DELETE', '*']);
 let nextSubscriptionId = 1;
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+// A kept number (platform/json.ts) is an object in JavaScript but no JSON object.
+const isRecord = isJsonObject;
 
 export class Channel implements Member {
   readonly subTopic: string;

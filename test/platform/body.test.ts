@@ -53,3 +53,14 @@ describe('refusedText', () => {
     ['an ApiError its module already worded', new ApiError(400, '22P05', 'unsupported Unicode escape sequence')],
   ])('%s is left alone', (_what, err) => expect(refusedText(err, '/rest/v1/x')).toBeUndefined());
 });
+
+describe('kept numbers are leaves', () => {
+  test('a depth limit counts a kept number as the number it stands for', async () => {
+    const { parseJson } = await import('../../src/platform/json.js');
+    const nested = (leaf: string) => parseJson(`${'['.repeat(63)}${leaf}${']'.repeat(63)}`);
+    expect(jsonDepthExceeds(nested('1'))).toBe(false);
+    expect(jsonDepthExceeds(nested('1.0'))).toBe(false);
+    expect(jsonDepthExceeds(nested('12345678901234567890'))).toBe(false);
+    expect(nulAt(parseJson('{"a":[1.50,{"b":"x\\u0000"}]}'))).toBe('a.1.b');
+  });
+});

@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FatalError, errorMessage } from '../../errors.js';
+import { JsonNumber, stringifyJson } from '../json.js';
 
 export const MAIL_KINDS = [
   'confirmation',
@@ -144,7 +145,13 @@ function substitute(template: string, vars: TemplateVars, escape: (s: string) =>
 function lookup(value: unknown, keys: readonly string[]): unknown {
   let current = value;
   for (const key of keys) {
-    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
+    if (
+      current === null ||
+      typeof current !== 'object' ||
+      current instanceof JsonNumber ||
+      !Object.hasOwn(current, key)
+    )
+      return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
@@ -152,7 +159,9 @@ function lookup(value: unknown, keys: readonly string[]): unknown {
 
 function stringify(value: unknown): string {
   if (value === undefined || value === null) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
+  // A number kept as the user wrote it (platform/json.ts) reads as written: 1.50, not 1.5.
+  if (value instanceof JsonNumber) return value.text;
+  if (typeof value === 'object') return stringifyJson(value);
   return String(value);
 }
 

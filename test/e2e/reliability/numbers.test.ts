@@ -250,6 +250,18 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
       await server.sql.query(`select realtime.send($1::jsonb, 'sql', $2, false)`, [`{"m":"sql-${i}","d":${c}}`, topic]);
       expect(await delivered(`"sql-${i}"`)).toBe(await canon(c));
     }
+    // A presence payload that is one kept number is no map (it was a map of its fields once).
+    const tracked = await sender.push(joinRef, `realtime:${topic}`, 'presence', {
+      type: 'presence',
+      event: 'track',
+      payload: { n: 1 },
+    });
+    expect(tracked).toMatchObject({ status: 'ok' });
+    sender.ws.send(
+      `[${JSON.stringify(joinRef)},"p1","realtime:${topic}","presence",{"type":"presence","event":"track","payload":1.0}]`,
+    );
+    const refused = await sender.waitFrame((f) => f[1] === 'p1' && f[3] === 'phx_reply');
+    expect(refused[4]).toMatchObject({ status: 'error', response: { reason: 'Presence track payload must be a map' } });
     listener.close();
     sender.close();
   });

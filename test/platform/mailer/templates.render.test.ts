@@ -114,3 +114,17 @@ describe('htmlToText', () => {
     expect(htmlToText(html)).toBe(text);
   });
 });
+
+test('metadata numbers read as the user wrote them, and a kept number has no fields', async () => {
+  const { parseJson } = await import('../../../src/platform/json.js');
+  const templates = {
+    ...DEFAULT_TEMPLATES,
+    magic_link: {
+      source: 'test',
+      subject: 'Amount',
+      html: '<p>{{ .Data.amount }} / {{ .Data.amount.text }} / {{ .Data.id }}</p>',
+    },
+  };
+  const Data = parseJson('{"amount":1.50,"id":12345678901234567890}') as Record<string, unknown>;
+  expect(render(templates, 'magic_link', { ...vars, Data }).html).toBe('<p>1.50 /  / 12345678901234567890</p>');
+});
