@@ -39,8 +39,8 @@ if (process.argv[2] === 'trellis') {
 } else {
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   wss.on('connection', (ws) =>
-    ws.on('message', (data) => {
-      const [joinRef, ref, topic] = JSON.parse(data.toString()) as [string, string, string];
+    ws.on('message', (data: Buffer) => {
+      const [joinRef, ref, topic] = JSON.parse(data.toString('utf8')) as [string, string, string];
       ws.send(JSON.stringify([joinRef, ref, topic, 'phx_reply', { status: 'ok', response: {} }]));
     }),
   );

@@ -84,7 +84,9 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const metrics = createMetrics(() => running.database?.db.stats());
     let app = startingApp(log, metrics, metricsAccess(config.metricsPublic, createTokens(keys.jwtSecret)));
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
-    const server = http.createServer(getRequestListener((request, env) => app.fetch(request, env)));
+    const listener = getRequestListener((request, env) => app.fetch(request, env));
+    // The listener answers its own failures (a 500, or the socket destroyed): its promise does not reject.
+    const server = http.createServer((req, res) => void listener(req, res));
     running.server = server;
     // WebSocket upgrades bypass Hono: realtime takes them once it exists; until then, 503.
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -110,7 +112,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     const readiness: Readiness = {
-      check: databaseReadiness(database.db, config.migrationsDir).check,
+      ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
       degraded: () => realtime.degraded(),
     };

@@ -52,9 +52,10 @@ export function parseBanDuration(value: string): number | null {
   return seconds * 1000;
 }
 
-export function adminRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
+export function adminRoutes(ctx: AuthContext): Hono {
   const app = new Hono();
-  app.use('*', async (c, next) => {
+  // Typed as the handlers' Context: a bare `use` handler's context carries an `any` input.
+  app.use('*', async (c: Context, next) => {
     const claims = await callerClaims(ctx, c);
     if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw errors.notAdmin();
     await next();

@@ -53,6 +53,6 @@ export function authRoutes(services: Services): Hono {
   app.post('/factors/:id/verify', (c) => verifyFactor(ctx, limits, c));
   app.delete('/factors/:id', (c) => unenroll(ctx, c));
   app.post('/invite', (c) => invite(ctx, limits, c));
-  app.route('/admin', adminRoutes(ctx, limits));
+  app.route('/admin', adminRoutes(ctx));
   return app;
 }

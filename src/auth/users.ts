@@ -209,7 +209,7 @@ function withDates<T extends { created_at: Date; updated_at: Date; last_sign_in_
     created_at: date(row.created_at),
     updated_at: date(row.updated_at),
     ...('last_sign_in_at' in row ? { last_sign_in_at: date(row.last_sign_in_at) } : {}),
-  } as T;
+  };
 }
 
 function iso(date: Date | null | undefined): string | undefined {

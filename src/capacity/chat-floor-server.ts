@@ -42,8 +42,8 @@ function rawWsRooms(server: http.Server): Publish {
     const room = new URL(req.url ?? '/', 'http://x').searchParams.get('room') ?? '';
     const members = rooms.get(room) ?? new Set<WebSocket>();
     rooms.set(room, members.add(ws));
-    ws.on('message', (data) => {
-      for (const other of members) if (other !== ws) other.send(String(data));
+    ws.on('message', (data: Buffer) => {
+      for (const other of members) if (other !== ws) other.send(data.toString('utf8'));
     });
     ws.on('close', () => members.delete(ws));
   });
@@ -66,7 +66,7 @@ async function socketIoRooms(server: http.Server): Promise<Publish> {
 export async function chatFloorServer(dbUrl: string, mode: 'ws' | 'socket.io'): Promise<http.Server> {
   const pool = new pg.Pool({ connectionString: dbUrl, max: 5, pipeline: true });
   let publish: Publish = () => undefined;
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     let raw = '';
     for await (const chunk of req) raw += chunk;
     try {
@@ -83,7 +83,9 @@ export async function chatFloorServer(dbUrl: string, mode: 'ws' | 'socket.io'): 
     } catch (err) {
       res.writeHead(500).end(String(err));
     }
-  });
+  };
+  // What escapes answer() (the request stream failing, a 500 after the head went out) drops the connection.
+  const server = http.createServer((req, res) => void answer(req, res).catch(() => res.destroy()));
   publish = mode === 'ws' ? rawWsRooms(server) : await socketIoRooms(server);
   server.on('close', () => void pool.end());
   return server;

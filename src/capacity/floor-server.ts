@@ -75,7 +75,7 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
   const pool = new pg.Pool({ connectionString: dbUrl, max: poolMax, pipeline: true });
   // Opened on first use only: the capacity floors never send a sequential request.
   let sequentialPool: pg.Pool | undefined;
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const sequential = (req.url ?? '').startsWith('/sequential/');
     const name = (req.url ?? '').slice(sequential ? '/sequential/'.length : 1);
     const text = statements[name];
@@ -93,7 +93,8 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
             values,
           )
         : await asUserPipelined(pool, name, text, claims, values);
-      const first = result.rows[0] as Record<string, unknown> | undefined;
+      // The statements select their body as text (json_agg(...)::text).
+      const first = result.rows[0] as Record<string, string | null> | undefined;
       const body = first ? Object.values(first)[0] : undefined;
       res
         .writeHead(body === undefined ? 204 : 200, { 'content-type': 'application/json' })
@@ -101,7 +102,9 @@ export function floorServer(dbUrl: string, statements: FloorStatements, poolMax:
     } catch (err) {
       res.writeHead(500).end(String(err));
     }
-  });
+  };
+  // What escapes answer() (the request stream failing, a 500 after the head went out) drops the connection.
+  const server = http.createServer((req, res) => void answer(req, res).catch(() => res.destroy()));
   server.on('close', () => {
     void pool.end();
     void sequentialPool?.end();

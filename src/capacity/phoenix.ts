@@ -21,8 +21,10 @@ export class PhoenixSocket {
   private readonly heartbeat: NodeJS.Timeout;
 
   private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data) => this.receive(String(data)));
-    this.heartbeat = setInterval(() => this.push('phoenix', 'heartbeat', {}), 20_000);
+    // Text frames, as Buffers (ws's default binaryType).
+    ws.on('message', (data: Buffer) => this.receive(data.toString('utf8')));
+    // A push without awaitReply resolves at once and never rejects.
+    this.heartbeat = setInterval(() => void this.push('phoenix', 'heartbeat', {}), 20_000);
     ws.on('close', () => clearInterval(this.heartbeat));
   }
 

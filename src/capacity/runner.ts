@@ -38,7 +38,7 @@ export class UserPool {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.users.map((u) => u.close?.()));
+    await Promise.allSettled(this.users.map(async (u) => u.close?.()));
   }
 }
 

@@ -33,7 +33,7 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
   --markdown FILE     also write the report into FILE, between <!-- bench-<scenario>:begin/end -->
   --print-schema      print the SQL the scenario needs (apply it as a migration before --target)`;
 
-const positive = (flag: string, raw: unknown, fallback: number, max = 1_000_000): number => {
+const positive = (flag: string, raw: string | boolean | undefined, fallback: number, max = 1_000_000): number => {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (typeof raw !== 'string' || !/^\d+(\.\d+)?$/.test(raw) || !(n > 0) || n > max)

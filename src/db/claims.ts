@@ -166,12 +166,8 @@ export async function inTransaction<T>(
   const settled = await corked(client, () => {
     const begun = client.query(bounded(begin, undefined, deadlineMs));
     const set = client.query(bounded(setup, undefined, deadlineMs));
-    let work: Promise<T>;
-    try {
-      work = fn(send);
-    } catch (err) {
-      work = Promise.reject(err);
-    }
+    // Called now, inside the cork; the async wrapper turns a synchronous throw into a rejection.
+    const work = (async () => fn(send))();
     // Every step is awaited, the callback included, before the connection is committed or rolled back.
     return Promise.allSettled([begun, set, work]);
   });

@@ -49,7 +49,7 @@ const parseStoredJson = (text: string): unknown => {
   }
 };
 const jsonTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
     format !== 'binary' && JSON_OIDS.has(oid)
       ? parseStoredJson
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
@@ -155,8 +155,8 @@ export function createDb(given: PoolOptions): Db {
       const requests = createDb({ ...options, url, max: Math.max(1, options.max - own) });
       return {
         ...db,
-        withClaims: requests.withClaims,
-        queryAs: requests.queryAs,
+        withClaims: (claims, fn, txOptions) => requests.withClaims(claims, fn, txOptions),
+        queryAs: (claims, text, values, txOptions) => requests.queryAs(claims, text, values, txOptions),
         stats: () => {
           const [a, b] = [db.stats(), requests.stats()];
           return { total: a.total + b.total, idle: a.idle + b.idle, waiting: a.waiting + b.waiting };

@@ -42,9 +42,10 @@ export function createSessionCheck(db: Db, cacheSeconds: number): SessionCheck {
   });
   // Lookups asked for in the same tick go in one query, and an id already being looked up is not
   // asked again: after a reconnect every open channel re-checks its session at once.
-  let batch: Map<string, { resolve(live: boolean): void; reject(err: unknown): void }[]> | undefined;
+  type Waiting = { resolve(live: boolean): void; reject(err: unknown): void }[];
+  let batch: Map<string, Waiting> | undefined;
   const inFlight = new Map<string, Promise<boolean>>();
-  const flush = async (ids: Map<string, { resolve(live: boolean): void; reject(err: unknown): void }[]>) => {
+  const flush = async (ids: Map<string, Waiting>) => {
     try {
       const { rows } = await db.query<{ id: string }>(
         'select id::text as id from auth.sessions where id = any($1::uuid[]) and (not_after is null or not_after > now())',
@@ -67,7 +68,7 @@ export function createSessionCheck(db: Db, cacheSeconds: number): SessionCheck {
     if (pending) return pending;
     const promise = new Promise<boolean>((resolve, reject) => {
       if (!batch) {
-        const current = (batch = new Map());
+        const current = (batch = new Map<string, Waiting>());
         queueMicrotask(() => {
           batch = undefined;
           void flush(current);

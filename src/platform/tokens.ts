@@ -62,8 +62,8 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
     if (hit) verified.delete(token);
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value as string);
-    verified.set(token, payload as JwtClaims);
-    return payload as JwtClaims;
+    verified.set(token, payload);
+    return payload;
   };
   return {
     secret,

@@ -55,7 +55,7 @@ export async function realtimeModule(services: Services, replicationUrl: string)
     });
     return {
       routes: realtimeRoutes(realtime),
-      handleUpgrade: realtime.handleUpgrade,
+      handleUpgrade: (request, socket, head) => realtime.handleUpgrade(request, socket, head),
       degraded: () => {
         const problem = changes.problem();
         return [realtime.degraded(), problem && `postgres_changes: ${problem}`].filter(

@@ -43,7 +43,7 @@ export class PresenceTracker {
     const diff: PresenceDiff = { joins: {}, leaves: {} };
     if (previousRef !== undefined) this.#remove(topic, previousRef, diff);
     let entries = this.#topics.get(topic);
-    if (!entries) this.#topics.set(topic, (entries = new Map()));
+    if (!entries) this.#topics.set(topic, (entries = new Map<string, Entry>()));
     entries.set(meta.phx_ref, { key, meta, origin });
     add(diff.joins, key, meta);
     return diff;
@@ -67,7 +67,7 @@ export class PresenceTracker {
     for (const [key, { metas }] of Object.entries(diff.joins)) {
       for (const meta of metas) {
         let entries = this.#topics.get(topic);
-        if (!entries) this.#topics.set(topic, (entries = new Map()));
+        if (!entries) this.#topics.set(topic, (entries = new Map<string, Entry>()));
         if (entries.has(meta.phx_ref)) continue;
         entries.set(meta.phx_ref, { key, meta, origin });
         add(effective.joins, key, meta);
@@ -92,7 +92,7 @@ export class PresenceTracker {
         for (const meta of metas) {
           refs.add(meta.phx_ref);
           let entries = this.#topics.get(topic);
-          if (!entries) this.#topics.set(topic, (entries = new Map()));
+          if (!entries) this.#topics.set(topic, (entries = new Map<string, Entry>()));
           if (entries.has(meta.phx_ref)) continue;
           entries.set(meta.phx_ref, { key, meta, origin });
           add(diffOf(topic).joins, key, meta);

@@ -56,7 +56,7 @@ export function filterSql(alias: string, filter: Filter, params: Params): string
 function positiveFilterSql(field: string, filter: Filter, params: Params): string {
   const { operator, value } = filter;
   if (operator === 'in') {
-    const list = Array.isArray(value) ? value : [value as string];
+    const list: readonly string[] = typeof value === 'string' ? [value] : value;
     // Each element is its own parameter so PostgreSQL types it from the column.
     return list.length === 0 ? 'false' : `${field} in (${list.map((v) => params.add(v)).join(', ')})`;
   }
@@ -89,7 +89,7 @@ function positiveFilterSql(field: string, filter: Filter, params: Params): strin
   const op = COMPARISON[operator];
   if (!op) throw new ApiError(400, 'PGRST100', `"${operator}" is not a valid operator`);
   if (filter.quantifier) {
-    const list = Array.isArray(value) ? value : [value as string];
+    const list: readonly string[] = typeof value === 'string' ? [value] : value;
     if (list.length === 0) return filter.quantifier === 'any' ? 'false' : 'true';
     const joiner = filter.quantifier === 'any' ? ' or ' : ' and ';
     return `(${list.map((v) => `${field} ${op} ${params.add(likePattern(v, operator))}`).join(joiner)})`;

@@ -30,5 +30,5 @@ export function parsePrefer(header: string | undefined): Preferences {
       prefs[rawKey] = rawValue;
     }
   }
-  return prefs as Preferences;
+  return prefs;
 }

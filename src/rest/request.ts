@@ -129,7 +129,7 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
       single,
       head,
       name: input.target.name,
-      method: method as RpcRequest['method'],
+      method,
       params: [...input.search],
       body,
       range: rangeOrError(input.headers.range),

@@ -98,7 +98,15 @@ export function toCsv(rows: readonly Record<string, unknown>[]): string {
   const keys = Object.keys(rows[0] ?? {});
   const cell = (v: unknown) => {
     if (v === null || v === undefined) return '';
-    const text = v instanceof JsonNumber ? v.text : typeof v === 'object' ? stringifyJson(v) : String(v);
+    // Cells are JSON values: text as is, scalars as written, arrays and objects as JSON.
+    const text =
+      v instanceof JsonNumber
+        ? v.text
+        : typeof v === 'string'
+          ? v
+          : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+            ? String(v)
+            : stringifyJson(v);
     return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   return [keys.map(cell).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n');

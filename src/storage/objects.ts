@@ -297,7 +297,7 @@ async function signObjects(ctx: StorageContext, c: StorageHttp, claims: Claims, 
     true,
   );
   const results = await Promise.all(
-    (paths as string[]).map(async (path) => {
+    paths.map(async (path) => {
       if (!visible.has(path))
         return { error: 'Either the object does not exist or you do not have access to it', path, signedURL: null };
       const url = `${bucket}/${path}`;

@@ -104,11 +104,19 @@ export async function sendTransformed(
   }
   let mime = row.metadata?.mimetype ?? 'application/octet-stream';
   const q = transform.quality;
-  if (transform.format === 'webp') ((image = image.webp({ quality: q })), (mime = 'image/webp'));
-  else if (transform.format === 'avif') ((image = image.avif({ quality: q })), (mime = 'image/avif'));
-  else if (transform.format === 'png') ((image = image.png()), (mime = 'image/png'));
-  else if (transform.format === 'jpeg') ((image = image.jpeg({ quality: q })), (mime = 'image/jpeg'));
-  else if (/jpe?g/.test(mime)) image = image.jpeg({ quality: q });
+  if (transform.format === 'webp') {
+    image = image.webp({ quality: q });
+    mime = 'image/webp';
+  } else if (transform.format === 'avif') {
+    image = image.avif({ quality: q });
+    mime = 'image/avif';
+  } else if (transform.format === 'png') {
+    image = image.png();
+    mime = 'image/png';
+  } else if (transform.format === 'jpeg') {
+    image = image.jpeg({ quality: q });
+    mime = 'image/jpeg';
+  } else if (/jpe?g/.test(mime)) image = image.jpeg({ quality: q });
   else if (/webp/.test(mime)) image = image.webp({ quality: q });
   else if (/avif/.test(mime)) image = image.avif({ quality: q });
   let output: Buffer;

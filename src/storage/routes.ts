@@ -3,7 +3,7 @@
  * row-level security on storage.objects / storage.buckets under the caller's JWT; the bytes live
  * in an ObjectStore (local disk or S3). Object paths are parsed from the raw URL (see names.ts).
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
@@ -26,7 +26,9 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   const app = new Hono<KeyEnv>();
   // Public and signed URLs are opened by whoever holds them (an <img> tag, a CDN): no apikey.
   const apiKey = requireApiKey(services.tokens);
-  app.use('*', (c, next) => (opensWithoutKey(c.req.method, c.req.path) ? next() : apiKey(c, next)));
+  const apiKeyUnlessOpen: MiddlewareHandler<KeyEnv> = (c, next) =>
+    opensWithoutKey(c.req.method, c.req.path) ? next() : apiKey(c, next);
+  app.use('*', apiKeyUnlessOpen);
 
   app.get('/bucket', (c) => listBuckets(ctx, c));
   app.get('/bucket/:id', (c) => getBucket(ctx, c));

@@ -88,7 +88,7 @@ export async function upload(
   if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES)
     await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
 
-  const source = multipart ? await formFile(request, c) : rawBody(request, c);
+  const source = multipart ? await formFile(request) : rawBody(request, c);
   checkMime(source.contentType, bucket);
   const version = crypto.randomUUID();
   const key: ObjectKey = { bucket: target.bucket, name: target.name, version };
@@ -212,7 +212,7 @@ function rawBody(request: IncomingMessage, c: StorageHttp): UploadSource {
 }
 
 /** A multipart form (Blob/File bodies): the `cacheControl` and `metadata` fields, then the file. */
-function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSource> {
+function formFile(request: IncomingMessage): Promise<UploadSource> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -246,7 +246,7 @@ function formFile(request: IncomingMessage, c: StorageHttp): Promise<UploadSourc
         });
       } catch (err) {
         stream.resume();
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
     parser.on('close', () => settled || reject(StorageErrors.noContent()));

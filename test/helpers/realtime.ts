@@ -1,5 +1,5 @@
 /** Helpers for realtime tests: subscribing through realtime-js, waiting, and a raw Phoenix socket. */
-import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import { REALTIME_SUBSCRIBE_STATES, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 
 /** Subscribes and resolves once SUBSCRIBED; rejects with the server's reason otherwise. */
@@ -7,10 +7,10 @@ export function subscribed(channel: RealtimeChannel, timeoutMs = 10_000): Promis
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('subscribe timed out')), timeoutMs);
     channel.subscribe((status, err) => {
-      if (status === 'SUBSCRIBED') {
+      if (status === REALTIME_SUBSCRIBE_STATES.SUBSCRIBED) {
         clearTimeout(timer);
         resolve(channel);
-      } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
+      } else if (status === REALTIME_SUBSCRIBE_STATES.CHANNEL_ERROR || status === REALTIME_SUBSCRIBE_STATES.TIMED_OUT) {
         clearTimeout(timer);
         reject(err ?? new Error(status));
       }
@@ -37,7 +37,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Closes every realtime connection a client opened. */
 export async function closeRealtime(...clients: SupabaseClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c.removeAllChannels().catch(() => undefined)));
-  for (const c of clients) c.realtime.disconnect();
+  for (const c of clients) void c.realtime.disconnect();
 }
 
 export type RawFrame = [string | null, string | null, string, string, Record<string, unknown>];

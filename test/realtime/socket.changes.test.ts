@@ -82,7 +82,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
-  for (const c of clients) c.realtime.disconnect();
+  for (const c of clients) void c.realtime.disconnect();
   await realtime.close();
   await new Promise((r) => httpServer.close(r));
   await db.close();
@@ -175,7 +175,7 @@ describe('postgres_changes on the socket', () => {
         .on('postgres_changes', { event: 'UPDATE', schema: 'public', table: 'messages' }, () => undefined),
     );
     const before = unsubscribed;
-    d.realtime.disconnect();
+    void d.realtime.disconnect();
     await waitFor(() => unsubscribed === before + 1);
   });
 });

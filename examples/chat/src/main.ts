@@ -13,16 +13,31 @@ let view: RoomView | undefined;
 const unread = new Map<number, number>();
 const roomNames = new Map<number, string>();
 
-$('auth-form').addEventListener('submit', async (event) => {
+/** A row of public.rooms as the app selects it (the client is untyped: no generated Database types). */
+interface Room {
+  id: number;
+  name: string;
+}
+
+// Listeners are void callbacks: each hands its async work off with `void` (the browser logs a failure).
+$('auth-form').addEventListener('submit', (event) => void signIn(event));
+$('sign-up').addEventListener('click', () => void signUp());
+$('sign-out').addEventListener('click', () => void supabase.auth.signOut());
+$('composer').addEventListener('submit', (event) => void send(event));
+$('message').addEventListener('input', () => void view?.typed());
+$('new-room').addEventListener('submit', (event) => void createRoom(event));
+$('avatar-file').addEventListener('change', (event) => void uploadAvatar(event));
+
+async function signIn(event: Event): Promise<void> {
   event.preventDefault();
   const { error } = await supabase.auth.signInWithPassword({
     email: $<HTMLInputElement>('email').value,
     password: $<HTMLInputElement>('password').value,
   });
   showError('auth-error', error);
-});
+}
 
-$('sign-up').addEventListener('click', async () => {
+async function signUp(): Promise<void> {
   const username = $<HTMLInputElement>('username').value.trim();
   const { error } = await supabase.auth.signUp({
     email: $<HTMLInputElement>('email').value,
@@ -30,30 +45,28 @@ $('sign-up').addEventListener('click', async () => {
     options: { data: username ? { username } : {} },
   });
   showError('auth-error', error);
-});
+}
 
-$('sign-out').addEventListener('click', () => void supabase.auth.signOut());
-
-$('composer').addEventListener('submit', async (event) => {
+async function send(event: Event): Promise<void> {
   event.preventDefault();
   const input = $<HTMLInputElement>('message');
   const body = input.value;
   input.value = '';
   await view?.send(body);
-});
-$('message').addEventListener('input', () => void view?.typed());
+}
 
-$('new-room').addEventListener('submit', async (event) => {
+async function createRoom(event: Event): Promise<void> {
   event.preventDefault();
   const input = $<HTMLInputElement>('new-room-name');
   const { data, error } = await supabase.from('rooms').insert({ name: input.value.trim() }).select('id, name').single();
   if (error) return showError('app-error', error);
   input.value = '';
   await loadRooms();
-  await openRoom(data.id, data.name);
-});
+  const room: Room = data;
+  await openRoom(room.id, room.name);
+}
 
-$('avatar-file').addEventListener('change', async (event) => {
+async function uploadAvatar(event: Event): Promise<void> {
   const file = (event.target as HTMLInputElement).files?.[0];
   if (!file || !me) return;
   const path = `${me.id}/avatar`;
@@ -64,7 +77,7 @@ $('avatar-file').addEventListener('change', async (event) => {
   if (saved.error) return showError('app-error', saved.error);
   me.avatar_url = url;
   $<HTMLImageElement>('my-avatar').src = url;
-});
+}
 
 supabase.auth.onAuthStateChange((event, session) => {
   // Work outside the callback: supabase-js holds a lock while it runs.
@@ -79,7 +92,7 @@ async function signedIn(session: Session): Promise<void> {
     .eq('id', session.user.id)
     .single();
   if (error) return showError('auth-error', error);
-  me = data as Profile;
+  me = data;
   view = new RoomView(supabase, me, (roomId) => {
     unread.set(roomId, 0);
     renderRooms();
@@ -110,7 +123,8 @@ async function loadRooms(): Promise<void> {
   ]);
   if (rooms.error) return showError('app-error', rooms.error);
   roomNames.clear();
-  for (const r of rooms.data) roomNames.set(r.id, r.name);
+  const rows: Room[] = rooms.data;
+  for (const r of rows) roomNames.set(r.id, r.name);
   for (const c of (counts.data ?? []) as { room_id: number; unread: number }[]) unread.set(c.room_id, Number(c.unread));
   renderRooms();
 }

@@ -2,7 +2,7 @@
  * One open room: history with infinite scroll (range queries), live messages (postgres_changes),
  * typing indicators (broadcast) and who is online (presence), all on one realtime channel.
  */
-import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import { REALTIME_SUBSCRIBE_STATES, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
 import { $, el, showError } from './dom.js';
 
 export interface Profile {
@@ -67,14 +67,7 @@ export class RoomView {
       .on(
         'postgres_changes',
         { event: 'INSERT', schema: 'public', table: 'messages', filter: `room_id=eq.${roomId}` },
-        async ({ new: row }) => {
-          const message = row as Message;
-          message.author = await this.author(message.author_id);
-          this.append([message], true);
-          this.typing.delete(message.author?.username ?? '');
-          this.renderTyping();
-          await this.markRead();
-        },
+        ({ new: row }) => void this.arrived(row as Message),
       )
       .on('broadcast', { event: 'typing' }, ({ payload }) => {
         const who = (payload as { username?: string }).username;
@@ -90,10 +83,19 @@ export class RoomView {
           .sort();
         $('online').textContent = names.length ? `online: ${names.join(', ')}` : '';
       })
-      .subscribe(async (status) => {
-        if (status === 'SUBSCRIBED') await channel.track({ username: this.me.username });
+      .subscribe((status) => {
+        if (status === REALTIME_SUBSCRIBE_STATES.SUBSCRIBED) void channel.track({ username: this.me.username });
       });
     this.channel = channel;
+  }
+
+  /** A live message: shown with its author, who has stopped typing; the room is read up to it. */
+  private async arrived(message: Message): Promise<void> {
+    message.author = await this.author(message.author_id);
+    this.append([message], true);
+    this.typing.delete(message.author?.username ?? '');
+    this.renderTyping();
+    await this.markRead();
   }
 
   async close(): Promise<void> {
@@ -148,8 +150,8 @@ export class RoomView {
     const known = this.authors.get(id);
     if (known) return known;
     const { data } = await this.supabase.from('profiles').select('id, username, avatar_url').eq('id', id).maybeSingle();
-    if (data) this.authors.set(id, data as Profile);
-    return (data as Profile | null) ?? null;
+    if (data) this.authors.set(id, data);
+    return data ?? null;
   }
 
   private async markRead(): Promise<void> {

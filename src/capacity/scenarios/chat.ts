@@ -292,8 +292,8 @@ async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', 
   if (kind === 'ws') {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?room=${room}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as {
+    ws.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString('utf8')) as {
         typing?: { sentAt: number };
         message?: { body: string; author_id: string };
       };

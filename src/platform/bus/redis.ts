@@ -102,14 +102,10 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
       closing = true;
       topics.clear();
       await Promise.all(
-        [publisher, subscriber].map((client) =>
-          client.status === 'ready'
-            ? client.quit().then(
-                () => undefined,
-                () => client.disconnect(),
-              )
-            : client.disconnect(),
-        ),
+        [publisher, subscriber].map(async (client) => {
+          if (client.status !== 'ready') return client.disconnect();
+          await client.quit().catch(() => client.disconnect());
+        }),
       );
     },
   };

@@ -161,8 +161,10 @@ function stringify(value: unknown): string {
   if (value === undefined || value === null) return '';
   // A number kept as the user wrote it (platform/json.ts) reads as written: 1.50, not 1.5.
   if (value instanceof JsonNumber) return value.text;
-  if (typeof value === 'object') return stringifyJson(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  // Objects and arrays (the metadata is JSON: nothing else reaches here).
+  return stringifyJson(value);
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -171,7 +171,11 @@ export function startWalConsumer(options: ConsumerOptions): WalConsumer {
   };
   let current: Promise<void> = Promise.resolve();
   const schedule = () => {
-    if (!stopped) timer = setTimeout(() => (current = attempt()), options.retryMs);
+    // attempt() settles its own failures (logged, then retried); close() awaits the one under way.
+    if (!stopped)
+      timer = setTimeout(() => {
+        current = attempt();
+      }, options.retryMs);
   };
   current = attempt();
 

@@ -181,7 +181,7 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
         ? { table: undefined, conditions: [] }
         : `no table of schema "${request.schema}" is in the ${PUBLICATION} publication`;
     }
-    const table = request.table as string;
+    const table = request.table;
     if (!published.has(`${request.schema}.${table}`))
       return `table ${request.schema}.${table} is not in the ${PUBLICATION} publication`;
     const info = await catalog.table(request.schema, table, true);

@@ -53,7 +53,7 @@ export function textToJson(typeOid: number, text: string): unknown {
 function convertItem(elementOid: number, item: ArrayItem): unknown {
   if (item === null) return null;
   if (Array.isArray(item)) return item.map((inner) => convertItem(elementOid, inner));
-  return scalar(SCALARS.get(elementOid) ?? 'text', item as string);
+  return scalar(SCALARS.get(elementOid) ?? 'text', item);
 }
 
 function scalar(kind: Scalar, text: string): unknown {

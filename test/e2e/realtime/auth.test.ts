@@ -1,4 +1,4 @@
-import type { SupabaseClient } from '@supabase/supabase-js';
+import { REALTIME_SUBSCRIBE_STATES, type SupabaseClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closeRealtime, RawSocket, sleep, subscribed, waitFor } from '../../helpers/realtime.js';
@@ -184,7 +184,7 @@ describe('tokens', () => {
     ch.on('system', {}, (m: { status: string; message: string }) => system.push(m));
     await subscribed(ch);
     ch.subscribe((status) => {
-      if (status === 'CLOSED') closed = true;
+      if (status === REALTIME_SUBSCRIBE_STATES.CLOSED) closed = true;
     });
     await waitFor(() => system.length > 0, 6000, 'the expiry notice');
     expect(system[0]).toMatchObject({

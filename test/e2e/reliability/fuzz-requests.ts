@@ -424,7 +424,8 @@ export function randomRequest(random: Random, id: FuzzIdentity): RawRequest {
   let query = t.query ?? '';
   const headers: Record<string, string> = { ...authHeaders(random, id), ...t.headers };
   let body: string | Buffer | undefined =
-    t.body === undefined ? undefined : t.raw ? String(t.body) : JSON.stringify(t.body);
+    // A raw body (an upload) is text; anything else is sent as JSON.
+    t.body === undefined ? undefined : t.raw && typeof t.body === 'string' ? t.body : JSON.stringify(t.body);
   if (t.body !== undefined && !t.raw) headers['content-type'] ??= 'application/json';
 
   if (random() < 0.1) method = pick<string>(random, METHODS);
