@@ -116,9 +116,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
       degraded: () => realtime.degraded(),
     };
-    app = buildApp(owned.services, readiness, realtime);
-    running.realtime = realtime;
-
+    // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.
     await writeRuntimeState(config.dataDir, {
       pid: process.pid,
       apiUrl: config.publicUrl,
@@ -126,6 +124,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       jwtSecret: keys.jwtSecret,
       startedAt: new Date().toISOString(),
     });
+    app = buildApp(owned.services, readiness, realtime);
+    running.realtime = realtime;
     return {
       apiUrl: config.publicUrl,
       dbUrl: database.url,

@@ -66,7 +66,8 @@ export async function startCli(dir: string, env: Record<string, string> = {}): P
       (r) => r.status === 200,
       () => false,
     );
-    if (ready) break;
+    // The banner is printed once the start has returned, a moment after /ready first answers 200.
+    if (ready && output.includes('anon key:')) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`trellis start was not ready within 60 s:\n${output}`);
