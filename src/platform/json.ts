@@ -50,7 +50,8 @@ function numbersRoundTrip(text: string): boolean {
   return true;
 }
 
-const exactOrKept = (text: string): number | JsonNumber =>
+/** A number's text as a plain number when a double holds it exactly as written, else kept. */
+export const jsonNumber = (text: string): number | JsonNumber =>
   String(Number(text)) === text ? Number(text) : new JsonNumber(text);
 const VERBATIM = [{ test: (v: unknown) => v instanceof JsonNumber, stringify: (v: unknown) => (v as JsonNumber).text }];
 
@@ -59,7 +60,7 @@ export function parseJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
   if (numbersRoundTrip(text)) return value;
   try {
-    return parseLossless(text, null, exactOrKept);
+    return parseLossless(text, null, jsonNumber);
   } catch (err) {
     throw new SyntaxError(err instanceof Error ? err.message : String(err));
   }

@@ -6,6 +6,8 @@
  * table below does not know, such as an enum or a domain, stays text).
  */
 
+import { jsonNumber, parseJson } from '../../platform/json.js';
+
 type Scalar = 'int' | 'float' | 'numeric' | 'bool' | 'json' | 'timestamp' | 'timestamptz' | 'text';
 
 const SCALARS: ReadonlyMap<number, Scalar> = new Map<number, Scalar>([
@@ -59,20 +61,19 @@ function convertItem(elementOid: number, item: ArrayItem): unknown {
 function scalar(kind: Scalar, text: string): unknown {
   switch (kind) {
     case 'int':
-      // to_jsonb writes int8 as a JSON number; JSON.parse keeps what a double can hold, as
-      // realtime-js would.
-      return Number(text);
+      // to_jsonb writes int8 as a JSON number with every digit; so does Trellis (platform/json.ts),
+      // whatever a JavaScript client then makes of it.
+      return jsonNumber(text);
     case 'float':
-    case 'numeric': {
-      // NaN and ±Infinity have no JSON number: to_jsonb gives them as strings.
-      const n = Number(text);
-      return Number.isFinite(n) ? n : text;
-    }
+    case 'numeric':
+      // NaN and ±Infinity have no JSON number: to_jsonb gives them as strings. A numeric keeps its
+      // scale (1.50) and its digits.
+      return Number.isFinite(Number(text)) ? jsonNumber(text) : text;
     case 'bool':
       return text === 't';
     case 'json':
       try {
-        return JSON.parse(text) as unknown;
+        return parseJson(text);
       } catch {
         return text;
       }

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { TransactionAssembler } from '../../../src/realtime/changes/assembler.js';
 import { PgOutputError, decodePgOutput, formatLsn, parseLsn } from '../../../src/realtime/changes/pgoutput.js';
 import { parseArrayLiteral, textToJson } from '../../../src/realtime/changes/values.js';
+import { JsonNumber } from '../../../src/platform/json.js';
 
 /** Byte builders for pgoutput messages (big-endian, C strings). */
 const u8 = (n: number) => Buffer.from([n]);
@@ -196,7 +197,10 @@ describe('values as Supabase sends them', () => {
     [23, '-7', -7],
     [701, '1.5', 1.5],
     [701, 'NaN', 'NaN'],
-    [1700, '12.50', 12.5],
+    // As to_jsonb writes them: a numeric keeps its scale, an int8 every digit (platform/json.ts).
+    [1700, '12.50', new JsonNumber('12.50')],
+    [20, '1234567890123456789', new JsonNumber('1234567890123456789')],
+    [1700, '7', 7],
     [16, 't', true],
     [16, 'f', false],
     [3802, '{"a": [1, null]}', { a: [1, null] }],
