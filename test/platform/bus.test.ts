@@ -57,31 +57,40 @@ function contract(name: string, make: () => Bus) {
   });
 }
 
+/** A TCP proxy to Redis that can be cut and opened again on the same port; `delayMs` slows commands. */
+function redisProxy(delayMs = 0) {
+  const target = new URL(redisUrl!);
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  const open = (port: number) =>
+    new Promise<number>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port || 6379), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => undefined);
+          s.on('close', () => sockets.delete(s));
+        }
+        if (delayMs === 0) client.pipe(upstream);
+        else
+          client.on('data', (chunk: Buffer) => setTimeout(() => upstream.writable && upstream.write(chunk), delayMs));
+        upstream.pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
+    });
+  const cut = () => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => server!.close(r));
+  };
+  return { open, cut };
+}
+
 contract('memory', createMemoryBus);
 if (redisUrl || process.env.CI === 'true') contract('Redis', () => createRedisBus({ redisUrl: redisUrl!, log }));
 
 describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('Redis bus and an outage', () => {
   test('topics subscribed before Redis was reachable, and across an outage, receive once it is back', async () => {
-    const target = new URL(redisUrl!);
-    const sockets = new Set<net.Socket>();
-    let server: net.Server | undefined;
-    const open = (port: number) =>
-      new Promise<number>((resolve) => {
-        server = net.createServer((client) => {
-          const upstream = net.connect(Number(target.port || 6379), target.hostname);
-          for (const s of [client, upstream]) {
-            sockets.add(s);
-            s.on('error', () => undefined);
-            s.on('close', () => sockets.delete(s));
-          }
-          client.pipe(upstream).pipe(client);
-        });
-        server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
-      });
-    const cut = () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server!.close(r));
-    };
+    const { open, cut } = redisProxy();
     const port = await open(0);
     await cut();
     // Redis is unreachable when the bus starts and when the topic is subscribed.
@@ -128,29 +137,9 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')(
   'Redis bus back from an outage on a slow link',
   () => {
     test('isHealthy turns true only once its topics are subscribed again: a message published at once arrives', async () => {
-      const target = new URL(redisUrl!);
-      const sockets = new Set<net.Socket>();
-      let server: net.Server | undefined;
       // Commands reach Redis 300 ms late (a slow link): the SUBSCRIBE sent on reconnecting lands well
       // after ioredis reports 'ready', which is the window a health check must not cover.
-      const open = (port: number) =>
-        new Promise<number>((resolve) => {
-          server = net.createServer((client) => {
-            const upstream = net.connect(Number(target.port || 6379), target.hostname);
-            for (const s of [client, upstream]) {
-              sockets.add(s);
-              s.on('error', () => undefined);
-              s.on('close', () => sockets.delete(s));
-            }
-            client.on('data', (chunk: Buffer) => setTimeout(() => upstream.writable && upstream.write(chunk), 300));
-            upstream.pipe(client);
-          });
-          server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
-        });
-      const cut = () => {
-        for (const s of sockets) s.destroy();
-        return new Promise((r) => server!.close(r));
-      };
+      const { open, cut } = redisProxy(300);
       const port = await open(0);
       const bus = createRedisBus({ redisUrl: `redis://127.0.0.1:${port}`, log });
       const direct = createRedisBus({ redisUrl: redisUrl!, log });
