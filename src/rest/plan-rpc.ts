@@ -80,12 +80,16 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     // Planned for setof a scalar too: its select/filter checks (and the parameters they add) apply.
     const relation = resultRelation(cache, fn);
     const source = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    const planned = params.values.length;
     const rows = planRows(cache, relation, query, params, source, maxRows);
     const aggregate = fn.returnsSet ? `coalesce(json_agg(_r), '[]'::json)` : `(array_agg(to_json(_r)))[1]`;
     text = `select ${aggregate}::text as body, count(_r) as page, null::bigint as total from (${rows}) as _r`;
     if (!fn.returnsComposite) {
       // setof a scalar: PostgREST answers a JSON array of the values.
       text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
+      // This text does not use what planRows added (the row limit): PostgreSQL refuses a parameter
+      // it cannot type ("could not determine data type of parameter").
+      params.values.splice(planned);
     }
   }
   return {

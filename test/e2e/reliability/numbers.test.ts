@@ -24,6 +24,7 @@ const MIGRATION = `
     insert into public.nums values (p_id, p_n, p_doc)
   $$;
   create function public.echo_doc(d jsonb) returns jsonb language sql immutable as $$ select d $$;
+  create function public.ids_from(start bigint) returns setof bigint language sql immutable as $$ select start + g from generate_series(0, 2) g $$;
   insert into storage.buckets (id, name, public) values ('files', 'files', true);
   create policy "anyone uploads" on storage.objects for all using (bucket_id = 'files') with check (bucket_id = 'files');
 `;
@@ -135,6 +136,16 @@ describe(`every write path keeps numbers exact (NUMBERS_SEED=${SEED})`, () => {
       });
       expect(put.status).toBe(204);
       expect(await stored(id)).toBe(await canon(n));
+      // A set of int8 answers every digit (and a setof-scalar call runs at all: it once sent an unused parameter).
+      const ids = await fetch(`${server.url}/rest/v1/rpc/ids_from?start=${id}`, { headers: headers() });
+      expect(ids.status).toBe(200);
+      expect(await canon(await ids.text())).toBe(
+        (
+          await server.sql.query<{ t: string }>('select jsonb_agg(v)::text as t from public.ids_from($1::bigint) v', [
+            id,
+          ])
+        ).rows[0]!.t,
+      );
       const echo = await fetch(`${server.url}/rest/v1/rpc/echo_doc`, {
         method: 'POST',
         headers: headers(),
