@@ -9,7 +9,15 @@ export { API_ROLES, type Claims, type Tx, type TxOptions } from './claims.js';
 export { ident } from './sql.js';
 export { forgetPreparedStatements } from './prepared.js';
 export { redactUrl } from './connect.js';
-export { DatabaseOutage, classifyOutage, describeDbError, type OutageStage, type OutageKind } from './outage.js';
+export {
+  DatabaseOutage,
+  classifyOutage,
+  describeDbError,
+  type OutageStage,
+  type OutageKind,
+  isPgError,
+  type PgError,
+} from './outage.js';
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
 export { prepareRequestRole } from './request-role.js';
 export { startEmbedded, type EmbeddedDatabase } from './embedded.js';

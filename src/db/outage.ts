@@ -109,3 +109,16 @@ export function describeDbError(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? `${code}: ${err.message}` : err.message || err.name;
 }
+
+/** An error PostgreSQL sent: it carries a five-character SQLSTATE (the modules map those to their shapes). */
+export interface PgError extends Error {
+  readonly code: string;
+  readonly detail?: string;
+  readonly hint?: string;
+  readonly constraint?: string;
+}
+
+export function isPgError(err: unknown): err is PgError {
+  const code = (err as { code?: unknown }).code;
+  return err instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}

@@ -1,22 +1,7 @@
 /** PostgreSQL errors as PostgREST reports them: its status for each SQLSTATE, its body shape. */
-import { classifyOutage } from '../db/index.js';
+import { classifyOutage, type PgError } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { outageError } from '../platform/http.js';
-
-interface PgError {
-  code?: string;
-  message?: string;
-  detail?: string;
-  hint?: string;
-}
-
-export function isPgError(err: unknown): err is PgError & Error {
-  return (
-    err instanceof Error &&
-    typeof (err as PgError).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((err as PgError).code ?? '')
-  );
-}
 
 /** PostgREST's mapping (src/PostgREST/Error.hs, pgErrorStatus). */
 export function pgStatus(code: string, role: string): number {

@@ -2,7 +2,8 @@
 import type { Claims, Tx } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { RestContext } from './context.js';
-import { fromPgError, isPgError } from './errors.js';
+import { isPgError } from '../db/index.js';
+import { fromPgError } from './errors.js';
 import type { SqlPlan } from './plan-read.js';
 import type { Preferences } from './prefer.js';
 

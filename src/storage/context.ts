@@ -1,7 +1,7 @@
 /** What every storage handler uses: services, the object store, and the caller's claims. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import type { Claims, Tx } from '../db/index.js';
+import { isPgError, type Claims, type Tx } from '../db/index.js';
 import { jsonDepthExceeds, nulAt, nulMessage } from '../platform/body.js';
 import { headerOf } from '../platform/http.js';
 import type { KeyEnv } from '../platform/keys.js';
@@ -58,19 +58,6 @@ export async function asCaller<T>(
   } catch (err) {
     throw fromPg(err);
   }
-}
-
-interface PgError extends Error {
-  readonly code: string;
-  readonly constraint?: string;
-}
-
-function isPgError(err: unknown): err is PgError {
-  return (
-    err instanceof Error &&
-    typeof (err as { code?: unknown }).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((err as unknown as { code: string }).code)
-  );
 }
 
 /** storage-api maps an RLS refusal to 403 "Unauthorized" with PostgreSQL's message, a duplicate to 409. */
