@@ -99,6 +99,7 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
       try {
         if (options.dryRun) return await pendingWork(client, files);
         await applyOwnSchema(client);
+        await useDatabaseSearchPath(client);
         const done = await appliedVersions(client, 'supabase_migrations.schema_migrations');
         const pending = files.filter((f) => !done.has(f.version));
         const applied: MigrationFile[] = [];
@@ -117,6 +118,21 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
     },
     { discard: true },
   );
+}
+
+/**
+ * Project migrations see the search path a new connection would: Trellis's schema puts `extensions`
+ * on the database's search path (as Supabase does, so `uuid_generate_v4()` and `crypt()` resolve
+ * unqualified), but this connection was opened before it did, on a first start.
+ */
+async function useDatabaseSearchPath(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ path: string }>(
+    `select substr(c, length('search_path=') + 1) as path
+       from pg_db_role_setting s, unnest(s.setconfig) as c
+      where s.setrole = 0 and s.setdatabase = (select oid from pg_database where datname = current_database())
+        and c like 'search_path=%'`,
+  );
+  if (rows[0]) await client.query(`select set_config('search_path', $1, false)`, [rows[0].path]);
 }
 
 /** Polls for the lock, so a signal can end the wait. */

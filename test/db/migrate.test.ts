@@ -295,3 +295,31 @@ describe('a dry run', () => {
     }
   });
 });
+
+describe('a first start', () => {
+  test('a first migration using uuid_generate_v4() and crypt() applies on a new database, as on Supabase', async () => {
+    const fresh = await freshDatabase();
+    const freshDb = testDb(fresh.url);
+    const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-first-start-'));
+    try {
+      await fs.writeFile(
+        path.join(folder, '20240101000000_items.sql'),
+        `create table public.items (id uuid primary key default uuid_generate_v4(), secret text default crypt('x', gen_salt('bf')));
+         insert into public.items default values;`,
+      );
+      const report = await migrate(freshDb, folder, quiet);
+      expect(report.applied.map((m) => path.basename(m.file))).toEqual(['20240101000000_items.sql']);
+      const row = (
+        await freshDb.query<{ id: string; ok: boolean }>(
+          `select id::text, secret = crypt('x', secret) as ok from public.items`,
+        )
+      ).rows[0];
+      expect(row?.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(row?.ok).toBe(true);
+    } finally {
+      await freshDb.close();
+      await fresh.drop();
+      await fs.rm(folder, { recursive: true, force: true });
+    }
+  });
+});
