@@ -13,7 +13,7 @@ const client = (): SupabaseClient => supabaseClient(server);
 
 beforeAll(async () => {
   server = await startTestServer({
-    env: { AUTH_RATE_LIMIT_SIGN_IN: '2', AUTH_RATE_LIMIT_TOKEN_PASSWORD: '4' },
+    env: { AUTH_RATE_LIMIT_SIGN_IN: '2', AUTH_RATE_LIMIT_TOKEN_PASSWORD: '4', AUTH_ANONYMOUS_SIGN_INS: 'true' },
   });
   admin = supabaseClient(server, server.serviceRoleKey);
   for (const name of ['una', 'vic']) {
@@ -132,6 +132,18 @@ describe('features Trellis does not offer answer as GoTrue does with them turned
     const { error } = await vic.auth.reauthenticate();
     expectError(error, 404, 'feature_disabled', 'Reauthentication is disabled');
     expect((await call('GET', '/reauthenticate')).status).toBe(401);
+  });
+
+  test("an anonymous caller gets GoTrue's own refusal: there is no address to send a code to", async () => {
+    const anonymous = client();
+    expect((await anonymous.auth.signInAnonymously()).error).toBeNull();
+    const { error } = await anonymous.auth.reauthenticate();
+    expectError(
+      error,
+      400,
+      'validation_failed',
+      'Reauthentication requires the user to have an email or a phone number',
+    );
   });
 });
 
