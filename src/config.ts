@@ -198,8 +198,16 @@ export const settings = {
     env: 'AUTH_RATE_LIMIT_SIGN_IN',
     schema: int(1, 1_000_000),
     fallback: '30',
-    doc: 'Sign-ups and password sign-ins per IP address per 5 minutes.',
+    doc: 'Sign-ups (email and password) per IP address per 5 minutes; password sign-ins count in AUTH_RATE_LIMIT_TOKEN_PASSWORD.',
   },
+  rateLimitTokenPassword: {
+    env: 'AUTH_RATE_LIMIT_TOKEN_PASSWORD',
+    schema: int(1, 1_000_000).optional(),
+    // Unset, it takes AUTH_RATE_LIMIT_SIGN_IN's number, which used to cover password sign-ins too:
+    // a deployment that raised that limit keeps its sign-ins' budget when the two part.
+    doc: 'Password sign-ins (POST /token?grant_type=password) per IP address per 5 minutes, counted apart from sign-ups as GoTrue counts /token apart from /signup (default: the value of AUTH_RATE_LIMIT_SIGN_IN).',
+  },
+
   rateLimitTokenRefresh: {
     env: 'AUTH_RATE_LIMIT_TOKEN_REFRESH',
     schema: int(1, 1_000_000),
@@ -452,6 +460,7 @@ export interface Config {
     readonly templatesDir: string;
     readonly rateLimits: {
       readonly signIn: number;
+      readonly tokenPassword: number;
       readonly tokenRefresh: number;
       readonly verify: number;
       readonly emailSent: number;
@@ -562,6 +571,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
         signIn: read('rateLimitSignIn', flags, env),
+        tokenPassword: read('rateLimitTokenPassword', flags, env) ?? read('rateLimitSignIn', flags, env),
         tokenRefresh: read('rateLimitTokenRefresh', flags, env),
         verify: read('rateLimitVerify', flags, env),
         emailSent: read('rateLimitEmailSent', flags, env),

@@ -5,6 +5,7 @@ import { ApiError } from '../errors.js';
 import { readJson } from '../platform/body.js';
 import { requireCaller, type AuthContext } from './context.js';
 import { hashPassword, verifyPassword } from './crypto.js';
+import { idTokenGrant, web3Grant } from './disabled.js';
 import { errors } from './errors.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
 import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
@@ -130,7 +131,7 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     const body = await readJson(c, passwordGrant, codes);
     if (body.phone) throw errors.phoneDisabled();
     if (!body.email || !body.password) throw errors.invalidCredentials();
-    await ctx.limit(limits.signIn, client.ip);
+    await ctx.limit(limits.tokenPassword, client.ip);
     const email = normaliseEmail(body.email);
     // A string that is no address matches no user, so there is no account to protect.
     const attempt = email ? await beginPasswordAttempt(ctx.db, limits, email) : undefined;
@@ -155,6 +156,8 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (outcome instanceof ApiError) throw outcome;
     return respondJson(c, outcome);
   }
+  if (grant === 'id_token') return idTokenGrant(c);
+  if (grant === 'web3') return web3Grant();
   throw errors.unsupportedGrant(grant);
 }
 

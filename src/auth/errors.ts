@@ -7,8 +7,8 @@ export const authError = (status: number, code: string, message: string, fields?
 export const errors = {
   badJson: (message: string) => authError(400, 'bad_json', message),
   validation: (message: string) => authError(400, 'validation_failed', message),
-  invalidEmail: (email: string) =>
-    authError(400, 'email_address_invalid', `Email address "${email.slice(0, 100)}" is invalid`),
+  /** GoTrue's validateEmail: its checkmail library's wording for an address that is no address. */
+  invalidEmail: () => authError(400, 'validation_failed', 'Unable to validate email address: invalid format'),
   weakPassword: (min: number) =>
     authError(422, 'weak_password', `Password should be at least ${min} characters.`, {
       weak_password: { reasons: ['length'] },
@@ -76,6 +76,15 @@ export const errors = {
     authError(404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'),
   // GoTrue words a spent challenge like a challenge from another address, to leak neither.
   mfaChallengeSpent: () => authError(422, 'mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch'),
+  // The features Trellis does not offer, refused in the words GoTrue uses when they are turned off.
+  samlDisabled: () => authError(404, 'saml_provider_disabled', 'SAML 2.0 is disabled'),
+  web3Disabled: () => authError(422, 'web3_provider_disabled', 'Web3 provider is disabled'),
+  providerDisabled: (issuer: string) =>
+    authError(400, 'provider_disabled', `Provider (issuer "${issuer.slice(0, 200)}") is not enabled`),
+  manualLinkingDisabled: () => authError(404, 'manual_linking_disabled', 'Manual linking is disabled'),
+  emailNotConfirmedForReauthentication: () => authError(422, 'email_not_confirmed', 'Please verify your email first.'),
+  /** GoTrue always offers reauthentication; this is its feature-off answer (feature_disabled, 404). */
+  reauthenticationDisabled: () => authError(404, 'feature_disabled', 'Reauthentication is disabled'),
   notFound: () => authError(404, 'not_found', 'Not found'),
   /** The body was not read to its end, so the connection cannot carry another request. */
   bodyTooLarge: (max: number) =>

@@ -3,7 +3,10 @@ import type { Config } from '../config.js';
 import type { RateLimitRule } from '../platform/limiter/index.js';
 
 export interface AuthLimits {
+  /** Sign-ups with an email and password (GoTrue's /signup bucket). */
   readonly signIn: RateLimitRule;
+  /** Password sign-ins, POST /token?grant_type=password: a bucket of their own, as on GoTrue. */
+  readonly tokenPassword: RateLimitRule;
   readonly tokenRefresh: RateLimitRule;
   readonly verify: RateLimitRule;
   /** Every mail, whole server, per hour (GoTrue's RATE_LIMIT_EMAIL_SENT). */
@@ -29,6 +32,7 @@ export function authLimits(config: Config): AuthLimits {
   const reserved = Math.floor((l.emailSent * l.emailReservePercent) / 100);
   return {
     signIn: { name: 'auth_sign_in', points: l.signIn, durationS: 300 },
+    tokenPassword: { name: 'auth_token_password', points: l.tokenPassword, durationS: 300 },
     tokenRefresh: { name: 'auth_token_refresh', points: l.tokenRefresh, durationS: 300 },
     verify: { name: 'auth_verify', points: l.verify, durationS: 300 },
     emailSent: { name: 'auth_email_sent', points: l.emailSent, durationS: 3600 },

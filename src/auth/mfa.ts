@@ -8,7 +8,7 @@ import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { readJson } from '../platform/body.js';
-import { requireCaller, type AuthContext } from './context.js';
+import { callerClaims, requireCaller, type AuthContext } from './context.js';
 import { authError, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
@@ -35,6 +35,8 @@ const enrollBody = z.object({
 });
 
 export async function enroll(ctx: AuthContext, c: Context) {
+  // GoTrue authenticates the whole /factors route first: no token is 401 whatever the body says.
+  await callerClaims(ctx, c);
   const body = await readJson(c, enrollBody, codes);
   if (body.factor_type === 'phone' || body.factor_type === 'webauthn') {
     throw authError(
@@ -124,6 +126,7 @@ const verifyBody = z.object({
 });
 
 export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  await callerClaims(ctx, c);
   const body = await readJson(c, verifyBody, codes);
   if (body.code.trim() === '') throw errors.validation('Code needs to be non-empty');
   const client = ctx.client(c);

@@ -10,7 +10,7 @@ import type { Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
-import { findUserById, isBanned, userJson, type UserRow } from './users.js';
+import { findUserById, isBanned, USER_COLUMNS, userJson, type UserRow } from './users.js';
 
 export interface SessionSettings {
   readonly jwtSecret: Uint8Array;
@@ -60,10 +60,15 @@ export async function startSession(
     )
   ).rows[0] as SessionRow;
   await addAmr(tx, session.id, method);
-  await tx.query('update auth.users set last_sign_in_at = now() where id = $1', [user.id]);
+  // The response's user shows this sign-in (GoTrue's does), so the row is read back from the update.
+  const signedIn = (
+    await tx.query<UserRow>(`update auth.users set last_sign_in_at = now() where id = $1 returning ${USER_COLUMNS}`, [
+      user.id,
+    ])
+  ).rows[0] as UserRow;
   await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
   const token = await issueRefreshToken(tx, settings, session, user.id, null);
-  return sessionResponse(tx, settings, user, session, token);
+  return sessionResponse(tx, settings, signedIn, session, token);
 }
 
 export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {

@@ -15,8 +15,10 @@ export function checkPassword(ctx: AuthContext, password: string | undefined): s
 
 export function requireEmail(raw: string | undefined): string {
   if (raw === undefined || raw.trim() === '') throw errors.validation('An email address is required');
+  // GoTrue checks the length before the format.
+  if (raw.length > 255) throw errors.validation('An email address is too long');
   const email = normaliseEmail(raw);
-  if (!email) throw errors.invalidEmail(raw);
+  if (!email) throw errors.invalidEmail();
   return email;
 }
 

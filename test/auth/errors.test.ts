@@ -15,13 +15,7 @@ describe('auth errors', () => {
       'Could not parse request body as JSON',
     ],
     ['validation', () => errors.validation('Password is required'), 400, 'validation_failed', 'Password is required'],
-    [
-      'invalidEmail',
-      () => errors.invalidEmail('nope'),
-      400,
-      'email_address_invalid',
-      'Email address "nope" is invalid',
-    ],
+    ['invalidEmail', errors.invalidEmail, 400, 'validation_failed', 'Unable to validate email address: invalid format'],
     ['weakPassword', () => errors.weakPassword(8), 422, 'weak_password', 'Password should be at least 8 characters.'],
     ['invalidCredentials', errors.invalidCredentials, 400, 'invalid_credentials', 'Invalid login credentials'],
     ['emailNotConfirmed', errors.emailNotConfirmed, 400, 'email_not_confirmed', 'Email not confirmed'],
@@ -157,6 +151,36 @@ describe('auth errors', () => {
       'mfa_ip_address_mismatch',
       'Challenge and verify IP addresses mismatch',
     ],
+    ['samlDisabled', errors.samlDisabled, 404, 'saml_provider_disabled', 'SAML 2.0 is disabled'],
+    ['web3Disabled', errors.web3Disabled, 422, 'web3_provider_disabled', 'Web3 provider is disabled'],
+    [
+      'providerDisabled',
+      () => errors.providerDisabled('https://accounts.google.com'),
+      400,
+      'provider_disabled',
+      'Provider (issuer "https://accounts.google.com") is not enabled',
+    ],
+    [
+      'manualLinkingDisabled',
+      errors.manualLinkingDisabled,
+      404,
+      'manual_linking_disabled',
+      'Manual linking is disabled',
+    ],
+    [
+      'emailNotConfirmedForReauthentication',
+      errors.emailNotConfirmedForReauthentication,
+      422,
+      'email_not_confirmed',
+      'Please verify your email first.',
+    ],
+    [
+      'reauthenticationDisabled',
+      errors.reauthenticationDisabled,
+      404,
+      'feature_disabled',
+      'Reauthentication is disabled',
+    ],
     ['notFound', errors.notFound, 404, 'not_found', 'Not found'],
     [
       'bodyTooLarge',
@@ -172,7 +196,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(44);
+    expect(Object.keys(errors)).toHaveLength(50);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {
@@ -189,7 +213,11 @@ describe('auth errors', () => {
   });
 
   test.each([
-    ['an email address', () => errors.invalidEmail('e'.repeat(500)), `Email address "${'e'.repeat(100)}" is invalid`],
+    [
+      'an issuer',
+      () => errors.providerDisabled('i'.repeat(500)),
+      `Provider (issuer "${'i'.repeat(200)}") is not enabled`,
+    ],
     ['a grant type', () => errors.unsupportedGrant('g'.repeat(500)), `unsupported_grant_type: ${'g'.repeat(40)}`],
     [
       'a factor name',

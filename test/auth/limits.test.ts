@@ -7,6 +7,7 @@ describe('authLimits', () => {
   test('the defaults: per 5 minutes for sign-in, refresh and verify, per hour for mail and anonymous users', () => {
     expect(authLimits(loadConfig({}, {}))).toEqual({
       signIn: { name: 'auth_sign_in', points: 30, durationS: 300 },
+      tokenPassword: { name: 'auth_token_password', points: 30, durationS: 300 },
       tokenRefresh: { name: 'auth_token_refresh', points: 150, durationS: 300 },
       verify: { name: 'auth_verify', points: 30, durationS: 300 },
       emailSent: { name: 'auth_email_sent', points: 30, durationS: 3600 },
@@ -23,12 +24,19 @@ describe('authLimits', () => {
 
   test.each([
     ['AUTH_RATE_LIMIT_SIGN_IN', 'signIn'],
+    ['AUTH_RATE_LIMIT_TOKEN_PASSWORD', 'tokenPassword'],
     ['AUTH_RATE_LIMIT_TOKEN_REFRESH', 'tokenRefresh'],
     ['AUTH_RATE_LIMIT_VERIFY', 'verify'],
     ['AUTH_RATE_LIMIT_EMAIL_SENT', 'emailSent'],
     ['AUTH_RATE_LIMIT_ANONYMOUS_USERS', 'anonymous'],
   ] as const)('%s sets the points of %s', (variable, rule) => {
     expect(authLimits(loadConfig({}, { [variable]: '7' }))[rule].points).toBe(7);
+  });
+
+  test('unset, the password sign-ins budget is as large as the sign-ups one, yet counted apart', () => {
+    const limits = authLimits(loadConfig({}, { AUTH_RATE_LIMIT_SIGN_IN: '100' }));
+    expect(limits.tokenPassword).toEqual({ name: 'auth_token_password', points: 100, durationS: 300 });
+    expect(limits.signIn.name).not.toBe(limits.tokenPassword.name);
   });
 
   test('AUTH_EMAIL_MAX_FREQUENCY is the window of one mail per address', () => {
@@ -47,7 +55,7 @@ describe('authLimits', () => {
     const names = Object.values(authLimits(loadConfig({}, {})))
       .filter((rule) => typeof rule === 'object' && 'name' in rule)
       .map((rule) => (rule as { name: string }).name);
-    expect(names).toHaveLength(9);
+    expect(names).toHaveLength(10);
     expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -43,11 +43,11 @@ describe('checkPassword', () => {
 
 describe('requireEmail', () => {
   const required = { status: 400, code: 'validation_failed', message: 'An email address is required' };
-  const invalid = (shown: string) => ({
+  const invalid = {
     status: 400,
-    code: 'email_address_invalid',
-    message: `Email address "${shown}" is invalid`,
-  });
+    code: 'validation_failed',
+    message: 'Unable to validate email address: invalid format',
+  };
 
   test.each([
     ['ada@example.com', 'ada@example.com'],
@@ -63,21 +63,21 @@ describe('requireEmail', () => {
     [undefined, required],
     ['', required],
     ['   ', required],
-    ['not-an-email', invalid('not-an-email')],
-    ['ada@localhost', invalid('ada@localhost')],
-    ['ada@@example.com', invalid('ada@@example.com')],
-    ['ada lovelace@example.com', invalid('ada lovelace@example.com')],
-    ['"ada"@example.com', invalid('"ada"@example.com')],
-    ['<ada@example.com>', invalid('<ada@example.com>')],
-    ['ada@exam\u0000ple.com', invalid('ada@exam\u0000ple.com')],
-    ['ada,bob@example.com', invalid('ada,bob@example.com')],
+    ['not-an-email', invalid],
+    ['ada@localhost', invalid],
+    ['ada@@example.com', invalid],
+    ['ada lovelace@example.com', invalid],
+    ['"ada"@example.com', invalid],
+    ['<ada@example.com>', invalid],
+    ['ada@exam\u0000ple.com', invalid],
+    ['ada,bob@example.com', invalid],
   ])('%j is refused', (raw, expected) => {
     expect(refusal(() => requireEmail(raw))).toEqual(expected);
   });
 
-  test('an address over 255 characters is refused, and the message shows only its first 100', () => {
+  test('an address over 255 characters is too long, as GoTrue says before looking at its format', () => {
     const raw = `${'a'.repeat(250)}@example.com`;
-    expect(refusal(() => requireEmail(raw))).toEqual(invalid('a'.repeat(100)));
+    expect(refusal(() => requireEmail(raw))).toEqual({ ...invalid, message: 'An email address is too long' });
   });
 });
 

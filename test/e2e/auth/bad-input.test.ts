@@ -231,7 +231,7 @@ describe('missing and invalid fields', () => {
       ]) {
         const { error } = await client().auth.signUp({ email, password: 'long enough' });
         expect(error?.status, email).toBe(400);
-        expect(error?.code, email).toBe('email_address_invalid');
+        expect(error?.code, email).toBe('validation_failed');
       }
     });
   });
@@ -257,7 +257,9 @@ describe('missing and invalid fields', () => {
         'invalid_credentials',
       );
       expectError(await call('POST', '/token?grant_type=refresh_token', { body: '{}' }), 400, 'validation_failed');
-      for (const grant of ['magic', 'pkce', 'id_token', '', 'password%00']) {
+      // An ID-token grant without its token is refused as GoTrue refuses it, before the provider.
+      expectError(await call('POST', '/token?grant_type=id_token', { body: '{}' }), 400, 'validation_failed');
+      for (const grant of ['magic', 'pkce', '', 'password%00']) {
         expectError(await call('POST', `/token?grant_type=${grant}`, { body: '{}' }), 400, 'unsupported_grant_type');
       }
       expectError(await call('POST', '/token', { body: '{}' }), 400, 'unsupported_grant_type');
@@ -283,11 +285,7 @@ describe('missing and invalid fields', () => {
       );
       expectError(await call('POST', '/recover', { body: '{}' }), 400, 'validation_failed');
       expectError(await call('POST', '/otp', { body: '{}' }), 400, 'validation_failed');
-      expectError(
-        await call('POST', '/otp', { body: JSON.stringify({ email: 'nope' }) }),
-        400,
-        'email_address_invalid',
-      );
+      expectError(await call('POST', '/otp', { body: JSON.stringify({ email: 'nope' }) }), 400, 'validation_failed');
       expectError(
         await call('POST', '/resend', { body: JSON.stringify({ type: 'signup' }) }),
         400,
