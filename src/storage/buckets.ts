@@ -8,6 +8,8 @@ import type { ObjectKey } from '../platform/store/index.js';
 import { respondJson } from '../platform/json.js';
 
 const BUCKET_COLUMNS = `id, name, coalesce(owner_id, owner::text, '') as owner, public, file_size_limit::float8 as file_size_limit, allowed_mime_types, avif_autodetection, type, created_at, updated_at`;
+// GET /bucket/<id> answers with fewer columns than the list (storage-api's findBucket selection).
+const ONE_BUCKET_COLUMNS = `id, name, coalesce(owner_id, owner::text, '') as owner, public, file_size_limit::float8 as file_size_limit, allowed_mime_types, created_at, updated_at`;
 const SORTABLE = new Set(['id', 'name', 'created_at', 'updated_at']);
 
 export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
@@ -43,7 +45,7 @@ export async function getBucket(ctx: StorageContext, c: StorageHttp) {
   const row = await asCaller(
     ctx,
     claims,
-    async (tx) => (await tx.query(`select ${BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0],
+    async (tx) => (await tx.query(`select ${ONE_BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0],
     true,
   );
   if (!row) throw StorageErrors.bucketNotFound();
@@ -101,7 +103,8 @@ export async function emptyBucket(ctx: StorageContext, c: StorageHttp) {
   });
   // After the commit: a failed removal leaves unreferenced bytes, never a row without its bytes.
   await ctx.store.remove(removed);
-  return respondJson(c, { message: 'Successfully emptied' });
+  // storage-api's words: it empties in a background job; here the bucket is already empty.
+  return respondJson(c, { message: 'Empty bucket has been queued. Completion may take up to an hour.' });
 }
 
 export async function deleteBucket(ctx: StorageContext, c: StorageHttp) {

@@ -78,7 +78,8 @@ export function validMimeType(mime: string): string {
   return mime;
 }
 
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+// Decimal, as storage-api reads them: "20MB" is 20,000,000 bytes, not 20 MiB.
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9 };
 
 /** A bucket's file_size_limit: bytes as a number, or text like "20MB" / "30KB" / "3B" (storage-api's forms). */
 export function parseFileSizeLimit(value: unknown): number | null {
@@ -86,7 +87,8 @@ export function parseFileSizeLimit(value: unknown): number | null {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value === 0 ? null : value;
   const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value) : null;
   if (!match) throw StorageErrors.invalidRequest('Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B');
-  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  // storage-api keeps three significant digits of the number ("1.2345MB" is 1,230,000 bytes).
+  const bytes = Math.round(Number(Number(match[1]).toPrecision(3)) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
   // storage.buckets.file_size_limit is a bigint: a larger limit would be PostgreSQL's error (a 500).
   if (!Number.isSafeInteger(bytes)) throw StorageErrors.invalidRequest('file_size_limit is too large');
   return bytes === 0 ? null : bytes;

@@ -15,6 +15,7 @@ import {
 } from './context.js';
 import { StorageErrors } from './errors.js';
 import { planList } from './list.js';
+import { listV2Options, listV2Result, planListV2, type ListV2Row } from './list-v2.js';
 import { parseBucketSegment, parseObjectPath, validBucketId, validObjectName } from './names.js';
 import { encodeTransform, parseTransform, sendTransformed } from './render.js';
 import { findObject, sendObject, type ObjectRow } from './serve.js';
@@ -97,21 +98,35 @@ export async function objectInfo(
     row = await asCaller(ctx, await callerClaims(ctx, c), (tx) => findObject(tx, bucket, name), true);
   }
   const meta = row.metadata;
+  // storage-api's fields, and only those (storage-js's FileObjectV2 has no updated_at).
   return respondJson(c, {
     id: row.id,
-    version: row.version,
     name: row.name,
+    version: row.version,
     bucket_id: row.bucket_id,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    last_accessed_at: row.last_accessed_at,
     size: meta?.size ?? 0,
-    cache_control: meta?.cacheControl ?? null,
     content_type: meta?.mimetype ?? null,
+    cache_control: meta?.cacheControl ?? null,
     etag: meta?.eTag ?? null,
-    last_modified: meta?.lastModified ?? null,
+    last_modified: row.updated_at,
+    created_at: row.created_at,
     metadata: row.user_metadata,
   });
+}
+
+/** POST /object/list-v2/<bucket>: a page of objects (and, with a delimiter, folders) under a prefix. */
+export async function listObjectsV2(ctx: StorageContext, c: StorageHttp) {
+  const claims = await callerClaims(ctx, c);
+  const bucket = validBucketId(c.req.param('bucket'));
+  const options = listV2Options(await readJsonBody(c));
+  const plan = planListV2(bucket, options);
+  const rows = await asCaller(
+    ctx,
+    claims,
+    async (tx) => (await tx.query<ListV2Row>(plan.text, plan.values)).rows,
+    true,
+  );
+  return respondJson(c, listV2Result(options, rows));
 }
 
 /** POST /object/list/<bucket>: one folder level (files and sub-folders) under a prefix. */

@@ -14,7 +14,8 @@ export interface Transform {
   readonly width?: number;
   readonly height?: number;
   readonly resize: 'cover' | 'contain' | 'fill';
-  readonly quality: number;
+  /** Unset: the encoder's default (80). */
+  readonly quality?: number;
   readonly format: 'origin' | 'webp' | 'avif' | 'png' | 'jpeg';
 }
 
@@ -35,8 +36,8 @@ export function parseTransform(params: URLSearchParams): Transform {
   if (resize !== 'cover' && resize !== 'contain' && resize !== 'fill')
     throw StorageErrors.imageError('resize must be cover, contain or fill');
   const qualityRaw = params.get('quality');
-  const quality = qualityRaw === null ? 80 : Number(qualityRaw);
-  if (!Number.isInteger(quality) || quality < 20 || quality > 100)
+  const quality = qualityRaw === null ? undefined : Number(qualityRaw);
+  if (quality !== undefined && (!Number.isInteger(quality) || quality < 20 || quality > 100))
     throw StorageErrors.imageError('quality must be a whole number between 20 and 100');
   const format = (params.get('format') ?? 'origin').toLowerCase();
   if (!FORMATS.has(format)) throw StorageErrors.imageError('format must be origin, webp, avif, png or jpeg');
@@ -102,38 +103,55 @@ export async function sendTransformed(
       withoutEnlargement: false,
     });
   }
-  let mime = row.metadata?.mimetype ?? 'application/octet-stream';
-  const q = transform.quality;
-  if (transform.format === 'webp') {
-    image = image.webp({ quality: q });
-    mime = 'image/webp';
-  } else if (transform.format === 'avif') {
-    image = image.avif({ quality: q });
-    mime = 'image/avif';
-  } else if (transform.format === 'png') {
-    image = image.png();
-    mime = 'image/png';
-  } else if (transform.format === 'jpeg') {
-    image = image.jpeg({ quality: q });
-    mime = 'image/jpeg';
-  } else if (/jpe?g/.test(mime)) image = image.jpeg({ quality: q });
-  else if (/webp/.test(mime)) image = image.webp({ quality: q });
-  else if (/avif/.test(mime)) image = image.avif({ quality: q });
+  const q = transform.quality ?? 80;
   let output: Buffer;
+  let format: string;
   try {
-    output = await image.toBuffer();
+    // "origin" keeps the format of the bytes, whatever content type the object was stored with.
+    const target = transform.format === 'origin' ? (await image.metadata()).format : transform.format;
+    if (target === 'webp') image = image.webp({ quality: q });
+    else if (target === 'avif' || target === 'heif') image = image.avif({ quality: q });
+    else if (target === 'png') image = image.png();
+    else if (target === 'jpeg') image = image.jpeg({ quality: q });
+    const result = await image.toBuffer({ resolveWithObject: true });
+    output = result.data;
+    format = result.info.format;
   } catch (err) {
     throw StorageErrors.imageError(`The object is not an image sharp can transform: ${(err as Error).message}`);
   }
+  const extra: Record<string, string> = {};
+  const applied = appliedTransformations(transform);
+  if (applied) extra['x-transformations'] = applied;
   return sendRaw(
     c,
     200,
-    { ...headers, 'content-type': mime, 'content-length': String(output.length), etag },
+    { ...headers, ...extra, 'content-type': mimeOf(format), 'content-length': String(output.length), etag },
     undefined,
     output,
   );
 }
 
 function transformTag(t: Transform): string {
-  return `${t.width ?? ''}x${t.height ?? ''}.${t.resize}.${t.quality}.${t.format}`;
+  return `${t.width ?? ''}x${t.height ?? ''}.${t.resize}.${t.quality ?? 80}.${t.format}`;
+}
+
+/** The content type of what sharp wrote; its AVIF is reported as "heif" (the prebuilt libvips writes no HEVC). */
+function mimeOf(format: string): string {
+  if (format === 'heif') return 'image/avif';
+  if (format === 'svg') return 'image/svg+xml';
+  return `image/${format}`;
+}
+
+// storage-api's (imgproxy's) names for the resize modes.
+const RESIZING_TYPE = { cover: 'fill', contain: 'fit', fill: 'force' } as const;
+
+/** The X-Transformations header storage-api sends: what was asked, in its order and words. */
+export function appliedTransformations(t: Transform): string | undefined {
+  const parts: string[] = [];
+  if (t.height !== undefined) parts.push(`height:${t.height}`);
+  if (t.width !== undefined) parts.push(`width:${t.width}`);
+  if (t.width !== undefined || t.height !== undefined) parts.push(`resizing_type:${RESIZING_TYPE[t.resize]}`);
+  if (t.quality !== undefined) parts.push(`quality:${t.quality}`);
+  if (t.format !== 'origin') parts.push(`format:${t.format}`);
+  return parts.length > 0 ? parts.join(',') : undefined;
 }

@@ -12,6 +12,7 @@ import {
   copyObject,
   downloadObject,
   listObjects,
+  listObjectsV2,
   moveObject,
   objectInfo,
   removeObjects,
@@ -38,6 +39,7 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   app.delete('/bucket/:id', (c) => deleteBucket(ctx, c));
 
   app.post('/object/list/:bucket', (c) => listObjects(ctx, c));
+  app.post('/object/list-v2/:bucket', (c) => listObjectsV2(ctx, c));
   app.post('/object/move', (c) => moveObject(ctx, c));
   app.post('/object/copy', (c) => copyObject(ctx, c));
   app.post('/object/sign/*', (c) => signObject(ctx, c));

@@ -160,7 +160,8 @@ function rowValues(
     ownerOf(target.claims),
     sub,
     JSON.stringify(metadata),
-    userMetadata === null ? null : stringifyJson(userMetadata),
+    // No metadata sent is stored as {}, as storage-api stores it (info() then shows `metadata: {}`).
+    stringifyJson(userMetadata ?? {}),
     version,
   ];
 }

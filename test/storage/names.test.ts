@@ -8,7 +8,7 @@ import {
   validBucketId,
   validObjectName,
 } from '../../src/storage/names.js';
-import { parseTransform } from '../../src/storage/render.js';
+import { appliedTransformations, parseTransform } from '../../src/storage/render.js';
 import { parseRange } from '../../src/storage/serve.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -71,10 +71,14 @@ describe('mimeAllowed', () => {
 describe('parseFileSizeLimit', () => {
   test.each([
     [1000, 1000],
-    ['20MB', 20 * 1024 * 1024],
-    ['30kb', 30 * 1024],
+    // decimal units, as storage-api reads them
+    ['20MB', 20_000_000],
+    ['20mb', 20_000_000],
+    ['30kb', 30_000],
     ['3B', 3],
-    ['1.5GB', 1.5 * 1024 ** 3],
+    ['1.5GB', 1_500_000_000],
+    // three significant digits of the number are kept
+    ['1.2345MB', 1_230_000],
     [null, null],
     [0, null],
   ])('%j is %j bytes', (value, bytes) => expect(parseFileSizeLimit(value)).toBe(bytes));
@@ -123,13 +127,29 @@ describe('planList', () => {
   ])('%j is refused', (body) => expect(codeOf(() => planList('docs', body))).toBe('InvalidRequest'));
 });
 
+describe('appliedTransformations', () => {
+  test.each([
+    ['', undefined],
+    ['width=100', 'width:100,resizing_type:fill'],
+    [
+      'width=100&height=50&resize=contain&quality=60&format=webp',
+      'height:50,width:100,resizing_type:fit,quality:60,format:webp',
+    ],
+    ['height=10&resize=fill', 'height:10,resizing_type:force'],
+    ['quality=90', 'quality:90'],
+  ])('%s is %s', (query, header) =>
+    expect(appliedTransformations(parseTransform(new URLSearchParams(query)))).toBe(header),
+  );
+});
+
 describe('parseTransform', () => {
   test('defaults and bounds', () => {
     expect(parseTransform(new URLSearchParams(''))).toEqual({
       width: undefined,
       height: undefined,
       resize: 'cover',
-      quality: 80,
+      // unset: the encoder's default (80) applies, and X-Transformations names no quality
+      quality: undefined,
       format: 'origin',
     });
     expect(parseTransform(new URLSearchParams('width=100&height=50&resize=contain&quality=60&format=avif'))).toEqual({
