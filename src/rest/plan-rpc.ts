@@ -13,6 +13,7 @@ import { planRepresentation, type SqlPlan } from './plan-read.js';
 import { withRange, type RpcRequest } from './request.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
 import { Params } from './sql.js';
+import { countsTotal } from './content-range.js';
 import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 export interface RpcPlan extends SqlPlan {
@@ -20,6 +21,8 @@ export interface RpcPlan extends SqlPlan {
   readonly returnsVoid: boolean;
   /** GET/HEAD calls, and calls of functions that are not volatile, run read-only. */
   readonly readOnly: boolean;
+  /** Where the answered page starts, for Content-Range (0 when no range applies). */
+  readonly offset: number;
 }
 
 export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number): RpcPlan {
@@ -67,6 +70,11 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
       ? ''
       : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
 
+  // Prefer: count=exact|estimated counts the rows the filters keep, before the range (as PostgREST,
+  // planned is not counted on calls).
+  const counted = countsTotal(request.prefer.count);
+  const root = query.ranges.find((r) => r.path.length === 0);
+  let offset = root?.offset ?? 0;
   let text: string;
   let capped = false;
   if (fn.returnType === 'void') {
@@ -74,29 +82,38 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     // PostgreSQL skip a stable or immutable function (and the exception it may raise).
     text = `select ${call} as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total${from}`;
     capped = true;
+    offset = 0;
   } else if (!fn.returnsSet && !fn.returnsComposite) {
-    text = `select to_json(${call})::text as body, 1 as page, null::bigint as total${from}`;
-  } else {
-    // Planned for setof a scalar too: its select/filter checks (and the parameters they add) apply.
-    const relation = resultRelation(cache, fn);
-    const source = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    text = `select to_json(${call})::text as body, 1 as page, ${counted ? '1' : 'null'}::bigint as total${from}`;
+    offset = 0;
+  } else if (!fn.returnsComposite) {
+    // setof a scalar: PostgREST answers a JSON array of the values (no filters or range apply, but
+    // select= is still checked, and the parameters that adds are dropped: PostgreSQL refuses one it
+    // cannot type, "could not determine data type of parameter").
     const planned = params.values.length;
+    planRows(cache, resultRelation(cache, fn), query, params, '_src', maxRows);
+    params.values.splice(planned);
+    text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, ${counted ? 'count(*)' : 'null::bigint'} as total from (select ${call} as v${from}) as _v`;
+    offset = 0;
+  } else {
+    const relation = resultRelation(cache, fn);
+    const called = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    // Counted, the call runs once in a CTE that both the page and the count read: a volatile
+    // function's effects happen once.
+    const source = counted ? '_src' : called;
     const rows = planRows(cache, relation, query, params, source, maxRows);
+    const total = counted
+      ? `(select count(*) from (${planRepresentation(cache, relation, withoutRootRange(query), params, source, maxRows, true)}) as _n)`
+      : 'null::bigint';
     const aggregate = fn.returnsSet ? `coalesce(json_agg(_r), '[]'::json)` : `(array_agg(to_json(_r)))[1]`;
-    text = `select ${aggregate}::text as body, count(_r) as page, null::bigint as total from (${rows}) as _r`;
-    if (!fn.returnsComposite) {
-      // setof a scalar: PostgREST answers a JSON array of the values.
-      text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
-      // This text does not use what planRows added (the row limit): PostgreSQL refuses a parameter
-      // it cannot type ("could not determine data type of parameter").
-      params.values.splice(planned);
-    }
+    text = `${counted ? `with _src as ${called} ` : ''}select ${aggregate}::text as body, count(_r) as page, ${total} as total from (${rows}) as _r`;
   }
   return {
     text,
     values: params.values,
     capped,
     returnsVoid: fn.returnType === 'void',
+    offset,
     readOnly: isGet || fn.volatility !== 'volatile',
   };
 }
@@ -169,4 +186,9 @@ function planRows(
     ],
   };
   return planRepresentation(cache, relation, limited, params, source, maxRows, true);
+}
+
+/** The rows a count covers: the filters' rows, without the root's limit and offset. */
+function withoutRootRange(query: ReadQuery): ReadQuery {
+  return { ...query, ranges: query.ranges.filter((r) => r.path.length > 0) };
 }

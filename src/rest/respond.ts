@@ -4,6 +4,7 @@
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
+import { callRange, countsTotal, writeContentRange } from './content-range.js';
 import type { ReadRow } from './execute.js';
 import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
 import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
@@ -46,6 +47,7 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   const affected = Number(row.page);
   const applied = [
     prefer.return && `return=${prefer.return}`,
+    prefer.count && `count=${prefer.count}`,
     prefer.resolution && `resolution=${prefer.resolution}`,
     prefer.missing && `missing=${prefer.missing}`,
     prefer.tx && `tx=${prefer.tx}`,
@@ -53,7 +55,10 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   ].filter(Boolean);
   if (applied.length) c.header('preference-applied', applied.join(', '));
   const insert = request.action === 'insert';
-  c.header('content-range', insert ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
+  c.header(
+    'content-range',
+    insert ? `*/${affected}` : writeContentRange(request.action, affected, countsTotal(prefer.count)),
+  );
   const status = insert ? 201 : 200;
   if (request.location && row.location !== null)
     c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
@@ -62,8 +67,25 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   return respond(c, request, status, row.body, JSON_TYPE);
 }
 
-export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, returnsVoid: boolean): Response {
-  if (returnsVoid) return c.body(null, 204);
+/** `offset`: where the call's page starts (`offset=` or the Range header). */
+export function respondRpc(
+  c: Context,
+  request: RpcRequest,
+  row: ReadRow,
+  plan: { readonly returnsVoid: boolean; readonly offset: number },
+): Response {
+  const total = row.total === null ? undefined : Number(row.total);
+  const range = callRange(plan.offset, Number(row.page), total);
+  c.header('content-range', range.header);
+  const applied = [
+    request.prefer.count && `count=${request.prefer.count}`,
+    request.prefer.tx && `tx=${request.prefer.tx}`,
+    request.prefer.maxAffected !== undefined &&
+      request.prefer.handling === 'strict' &&
+      `max-affected=${request.prefer.maxAffected}`,
+  ].filter(Boolean);
+  if (applied.length) c.header('preference-applied', applied.join(', '));
+  if (plan.returnsVoid) return c.body(null, 204);
   if (request.single) {
     const value = parseJson(row.body ?? 'null');
     const rows = Array.isArray(value) ? value : [value];
@@ -71,7 +93,7 @@ export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, return
     return respondSingle(c, request, 200, stringifyJson(rows));
   }
   // A scalar function that returned SQL NULL answers JSON null.
-  return respond(c, request, 200, row.body ?? 'null', JSON_TYPE);
+  return respond(c, request, range.status, row.body ?? 'null', JSON_TYPE);
 }
 
 /** HEAD answers the headers a GET would, and no body. */

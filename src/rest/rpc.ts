@@ -23,5 +23,5 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
     readOnly: plan.readOnly,
     mayExceedCap: true,
   });
-  return respondRpc(c, request, row, plan.returnsVoid);
+  return respondRpc(c, request, row, plan);
 }

@@ -122,6 +122,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [],
         capped: true,
         returnsVoid: true,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -133,6 +134,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"a":1,"b":2}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         // Immutable: read-only even by POST.
         readOnly: true,
       },
@@ -145,6 +147,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"a":1}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -156,6 +159,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"any":[1,2],"thing":null}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -168,6 +172,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"":null}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -179,6 +184,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['[1,"two"]'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -192,6 +198,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"n":"3"}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -203,6 +210,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"done":true}', 1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -216,6 +224,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"done":"true"}', '1', 5, 2],
         capped: false,
         returnsVoid: false,
+        offset: 2,
         readOnly: true,
       },
     ],
@@ -227,6 +236,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -238,6 +248,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -371,5 +382,31 @@ describe('overload choice', () => {
     ],
   ])('%j is 404 PGRST202', (request, message, details) => {
     expect(failure(() => plan(request))).toEqual({ status: 404, code: 'PGRST202', message, details, hint: null });
+  });
+});
+
+describe('Prefer: count on a call', () => {
+  const counted = (request: RpcRequest, count: 'exact' | 'planned' | 'estimated') =>
+    plan({ ...request, prefer: { count } });
+
+  test('a set is counted after its filters and before its range, from one call in a CTE', () => {
+    const planned = counted(call('list_todos', 'GET', 'done=true&id=gt.1&limit=5&offset=2'), 'exact');
+    expect(planned.text).toBe(
+      `with _src as (select (r).* from (select "public"."list_todos"("done" := _a."done") as r ${A}("done" boolean)) as _c) ` +
+        `select coalesce(json_agg(_r), '[]'::json)::text as body, count(_r) as page, ` +
+        `(select count(*) from (select t0.* from _src as t0 where t0."id" > $5) as _n) as total ` +
+        `from (select t0.* from _src as t0 where t0."id" > $2 limit $3 offset $4) as _r`,
+    );
+    expect(planned.values).toEqual(['{"done":"true"}', '1', 5, 2, '1']);
+    expect(planned.offset).toBe(2);
+  });
+
+  test.each<[string, RpcRequest, 'exact' | 'planned' | 'estimated', string]>([
+    ['a scalar counts as one row', call('add', 'POST', '', { a: 1 }), 'exact', '1::bigint as total'],
+    ['estimated is exact on calls', call('add', 'POST', '', { a: 1 }), 'estimated', '1::bigint as total'],
+    ['planned is not counted on calls', call('add', 'POST', '', { a: 1 }), 'planned', 'null::bigint as total'],
+    ['setof a scalar counts its values', call('numbers', 'POST', '', { n: 3 }), 'exact', 'count(*) as total'],
+  ])('%s', (_name, request, count, total) => {
+    expect(counted(request, count).text).toContain(total);
   });
 });

@@ -1,0 +1,86 @@
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
+
+/**
+ * PostgREST behaviours supabase-js code relies on beyond plain reads and writes (issue 13), on a
+ * small shop: products, each with at most one detail row, and functions over them.
+ */
+const SHOP = `
+create table public.products (id int primary key, name text not null, price int, note text);
+insert into public.products select g, 'product ' || g, g * 10, case when g % 2 = 0 then 'even' end from generate_series(1, 6) g;
+create table public.details (product_id int primary key references public.products (id), weight int);
+insert into public.details values (1, 100), (2, null);
+create table public.labels (id int primary key, product_id int unique references public.products (id), text text);
+insert into public.labels values (1, 1, 'new');
+grant select, insert, update, delete on public.products, public.details, public.labels to anon;
+
+create function public.cheap(below int) returns setof public.products language sql stable as $$
+  select * from public.products where price < below order by id
+$$;
+create function public.product_count() returns int language sql stable as $$ select count(*)::int from public.products $$;
+create function public.reprice(by_amount int) returns setof public.products language sql as $$
+  update public.products set price = price + by_amount returning *
+$$;
+create function public.reprice_one(by_amount int) returns int language sql as $$
+  update public.products set price = price + by_amount where id = 1 returning price
+$$;
+`;
+
+let server: TestServer;
+let client: SupabaseClient;
+
+beforeAll(async () => {
+  server = await startTestServer({ migrations: { '20240101000000_shop.sql': SHOP } });
+  client = supabaseClient(server);
+});
+afterAll(() => server.stop());
+
+describe('Prefer: count on calls, updates and deletes', () => {
+  test('a call answers its count, before its range, with 206 for a part', async () => {
+    const all = await client.rpc('cheap', { below: 45 }, { count: 'exact' });
+    expect(all.error).toBeNull();
+    expect(all.count).toBe(4);
+    expect(all.status).toBe(200);
+    const part = await client.rpc('cheap', { below: 45 }, { count: 'exact' }).range(1, 2);
+    expect((part.data as { id: number }[]).map((r) => r.id)).toEqual([2, 3]);
+    expect(part.count).toBe(4);
+    expect(part.status).toBe(206);
+    const filtered = await client.rpc('cheap', { below: 45 }, { count: 'estimated' }).gt('id', 2);
+    expect(filtered.count).toBe(2);
+    const scalar = await client.rpc('product_count', {}, { count: 'exact' });
+    expect(scalar.data).toBe(6);
+    expect(scalar.count).toBe(1);
+    const head = await client.rpc('cheap', { below: 45 }, { head: true, count: 'exact' });
+    expect(head.count).toBe(4);
+  });
+
+  test('an update and a delete answer the rows they touched', async () => {
+    const updated = await client.from('products').update({ note: 'x' }, { count: 'exact' }).lt('id', 4);
+    expect(updated.error).toBeNull();
+    expect(updated.count).toBe(3);
+    const none = await client.from('products').update({ note: 'x' }, { count: 'exact' }).eq('id', 99);
+    expect(none.count).toBe(0);
+    await client.from('products').insert({ id: 100, name: 'gone' });
+    const deleted = await client.from('products').delete({ count: 'exact' }).eq('id', 100);
+    expect(deleted.error).toBeNull();
+    expect(deleted.count).toBe(1);
+  });
+
+  test('the raw headers are the ones PostgREST sends', async () => {
+    const headers = { apikey: server.anonKey, 'content-type': 'application/json', prefer: 'count=exact' };
+    const patch = await fetch(`${server.url}/rest/v1/products?id=lt.3`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ note: 'y' }),
+    });
+    expect(patch.headers.get('content-range')).toBe('0-1/2');
+    expect(patch.headers.get('preference-applied')).toContain('count=exact');
+    const call = await fetch(`${server.url}/rest/v1/rpc/cheap`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ below: 25 }),
+    });
+    expect(call.headers.get('content-range')).toBe('0-1/2');
+  });
+});
