@@ -50,6 +50,15 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     name,
     Object.keys(args).filter((k) => k !== ''),
   );
+  if (request.prefer.maxAffected !== undefined && request.prefer.handling === 'strict' && !fn.returnsSet) {
+    // PostgREST counts a call's affected rows by the rows it answers: one value says nothing.
+    throw new ApiError(
+      400,
+      'PGRST128',
+      'Function must return SETOF or TABLE when max-affected preference is used with handling=strict',
+      { details: null, hint: null },
+    );
+  }
   const singleArg = fn.args.length === 1 && fn.args[0]?.name === '';
   const filters = parseReadQuery(filterParams);
   if (request.range instanceof ApiError) throw request.range;

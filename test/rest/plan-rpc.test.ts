@@ -410,3 +410,29 @@ describe('Prefer: count on a call', () => {
     expect(counted(request, count).text).toContain(total);
   });
 });
+
+describe('Prefer: max-affected on a call', () => {
+  const strict = (request: RpcRequest, handling: 'strict' | 'lenient' = 'strict') =>
+    plan({ ...request, prefer: { maxAffected: 1, handling } });
+
+  test.each<[string, RpcRequest]>([
+    ['a scalar', call('add', 'POST', '', { a: 1 })],
+    ['void', call('ping', 'POST')],
+    ['one composite', call('first_todo', 'POST')],
+  ])('with handling=strict, %s is refused: it returns no set to count', (_name, request) => {
+    expect(failure(() => strict(request))).toEqual({
+      status: 400,
+      code: 'PGRST128',
+      message: 'Function must return SETOF or TABLE when max-affected preference is used with handling=strict',
+      details: null,
+      hint: null,
+    });
+  });
+
+  test('a set-returning function is planned as usual; lenient handling refuses nothing', () => {
+    expect(strict(call('list_todos', 'POST', '', { done: true })).text).toBe(
+      plan(call('list_todos', 'POST', '', { done: true })).text,
+    );
+    expect(strict(call('add', 'POST', '', { a: 1 }), 'lenient').text).toContain('"public"."add"');
+  });
+});

@@ -1,4 +1,4 @@
-import type { SupabaseClient } from '@supabase/supabase-js';
+import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
@@ -26,6 +26,9 @@ create function public.reprice_one(by_amount int) returns int language sql as $$
   update public.products set price = price + by_amount where id = 1 returning price
 $$;
 `;
+
+const prices = async () =>
+  ((await client.from('products').select('price').order('id')).data as { price: number }[]).map((r) => r.price);
 
 let server: TestServer;
 let client: SupabaseClient;
@@ -82,5 +85,38 @@ describe('Prefer: count on calls, updates and deletes', () => {
       body: JSON.stringify({ below: 25 }),
     });
     expect(call.headers.get('content-range')).toBe('0-1/2');
+  });
+});
+
+/**
+ * `.maxAffected()` is typed for PostgREST 13 clients only; an untyped client is a PostgREST 12 one,
+ * though the header it sends is the same.
+ */
+const maxAffected = (builder: unknown, rows: number) =>
+  (
+    builder as {
+      maxAffected(rows: number): PromiseLike<{ status: number; error: PostgrestError | null; data: unknown[] | null }>;
+    }
+  ).maxAffected(rows);
+
+describe('Prefer: max-affected on calls', () => {
+  test('with handling=strict, a call answering more rows than allowed is rolled back', async () => {
+    const before = await prices();
+    const over = await maxAffected(client.rpc('reprice', { by_amount: 1 }), 2);
+    expect(over.status).toBe(400);
+    expect(over.error?.code).toBe('PGRST124');
+    expect(over.error?.details).toBe('The query affects 6 rows');
+    expect(await prices()).toEqual(before);
+    const within = await maxAffected(client.rpc('reprice', { by_amount: 0 }), 6);
+    expect(within.error).toBeNull();
+    expect(within.data).toHaveLength(6);
+  });
+
+  test('a function returning one value cannot be checked: 400 PGRST128, nothing runs', async () => {
+    const before = await prices();
+    const single = await maxAffected(client.rpc('reprice_one', { by_amount: 5 }), 1);
+    expect(single.status).toBe(400);
+    expect(single.error?.code).toBe('PGRST128');
+    expect(await prices()).toEqual(before);
   });
 });
