@@ -32,6 +32,11 @@ export interface ForeignKey {
   readonly refSchema: string;
   readonly refTable: string;
   readonly refColumns: readonly string[];
+  /**
+   * The key's columns are also the referencing table's primary key or a unique key: each row on
+   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
+   */
+  readonly oneToOne?: boolean;
 }
 
 export interface FunctionArg {
@@ -79,6 +84,7 @@ interface RawCache {
         ref_schema: string;
         ref_table: string;
         ref_columns: string[];
+        one_to_one: boolean;
       }[]
     | null;
   functions:
@@ -130,7 +136,10 @@ select
      'columns', (select array_agg(a.attname order by k.ord) from unnest(c.conkey) with ordinality k(attnum, ord)
                  join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum),
      'ref_columns', (select array_agg(a.attname order by k.ord) from unnest(c.confkey) with ordinality k(attnum, ord)
-                     join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum)))
+                     join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum),
+     'one_to_one', exists (select 1 from pg_constraint u where u.conrelid = c.conrelid and u.contype in ('p', 'u')
+                           and (select array_agg(x order by x) from unnest(u.conkey) x)
+                             = (select array_agg(x order by x) from unnest(c.conkey) x))))
    from pg_constraint c
    join pg_class s on s.oid = c.conrelid join pg_namespace sn on sn.oid = s.relnamespace
    join pg_class t on t.oid = c.confrelid join pg_namespace tn on tn.oid = t.relnamespace
@@ -173,6 +182,7 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       refSchema: f.ref_schema,
       refTable: f.ref_table,
       refColumns: f.ref_columns,
+      oneToOne: f.one_to_one,
     };
     for (const key of new Set([`${f.schema}.${f.table}`, `${f.ref_schema}.${f.ref_table}`]))
       fks.set(key, [...(fks.get(key) ?? []), fk]);

@@ -120,3 +120,21 @@ describe('Prefer: max-affected on calls', () => {
     expect(await prices()).toEqual(before);
   });
 });
+
+describe('one-to-one relationships', () => {
+  test('embedded either way as an object, or null where there is none', async () => {
+    const { data, error } = await client
+      .from('products')
+      .select('id, details(weight), labels(text)')
+      .in('id', [1, 2, 3])
+      .order('id');
+    expect(error).toBeNull();
+    expect(data).toEqual([
+      { id: 1, details: { weight: 100 }, labels: { text: 'new' } },
+      { id: 2, details: { weight: null }, labels: null },
+      { id: 3, details: null, labels: null },
+    ]);
+    const back = await client.from('labels').select('text, products(name)').single();
+    expect(back.data).toEqual({ text: 'new', products: { name: 'product 1' } });
+  });
+});
