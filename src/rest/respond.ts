@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
 import { callRange, countsTotal, writeContentRange } from './content-range.js';
 import type { ReadRow } from './execute.js';
+import { strippedContentType, stripNulls } from './media.js';
 import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
 import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
 
@@ -39,7 +40,7 @@ export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Res
       toCsv(parseJson(row.body) as Record<string, unknown>[]),
       'text/csv; charset=utf-8',
     );
-  return respond(c, request, partial ? 206 : 200, row.body, JSON_TYPE);
+  return respondJson(c, request, partial ? 206 : 200, row.body);
 }
 
 export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & { location: string | null }): Response {
@@ -64,7 +65,7 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
     c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
   if (!request.representation) return c.body(null, insert ? 201 : 204);
   if (request.single) return respondSingle(c, request, status, row.body);
-  return respond(c, request, status, row.body, JSON_TYPE);
+  return respondJson(c, request, status, row.body);
 }
 
 /** `offset`: where the call's page starts (`offset=` or the Range header). */
@@ -93,7 +94,7 @@ export function respondRpc(
     return respondSingle(c, request, 200, stringifyJson(rows));
   }
   // A scalar function that returned SQL NULL answers JSON null.
-  return respond(c, request, range.status, row.body ?? 'null', JSON_TYPE);
+  return respondJson(c, request, range.status, row.body ?? 'null');
 }
 
 /** HEAD answers the headers a GET would, and no body. */
@@ -108,10 +109,24 @@ function respond(
   return request.head ? c.body(null, status) : c.body(body, status);
 }
 
+interface JsonAnswer {
+  readonly head: boolean;
+  readonly stripNulls: boolean;
+}
+
+/** A JSON body as PostgreSQL wrote it, or without its null fields when they were asked stripped. */
+function respondJson(c: Context, request: JsonAnswer, status: 200 | 201 | 206, body: string): Response {
+  if (!request.stripNulls) return respond(c, request, status, body, JSON_TYPE);
+  // Through parseJson and back: a bigint or numeric is answered as PostgreSQL wrote it.
+  return respond(c, request, status, stringifyJson(stripNulls(parseJson(body))), strippedContentType(false));
+}
+
 /** Answers the one row of a JSON array body as an object (the caller checked there is one). */
-function respondSingle(c: Context, request: { readonly head: boolean }, status: 200 | 201, body: string): Response {
+function respondSingle(c: Context, request: JsonAnswer, status: 200 | 201, body: string): Response {
   // Through parseJson and back: a bigint or numeric in the row is answered as PostgreSQL wrote it.
   const [only] = parseJson(body) as unknown[];
+  if (request.stripNulls)
+    return respond(c, request, status, stringifyJson(stripNulls(only)), strippedContentType(true));
   return respond(c, request, status, stringifyJson(only), `${SINGLE}; charset=utf-8`);
 }
 

@@ -78,6 +78,7 @@ const call = (
   schema: 'public',
   prefer: {},
   single: false,
+  stripNulls: false,
   head: method === 'HEAD',
   name,
   method,

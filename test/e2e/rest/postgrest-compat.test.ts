@@ -59,10 +59,10 @@ describe('Prefer: count on calls, updates and deletes', () => {
   });
 
   test('an update and a delete answer the rows they touched', async () => {
-    const updated = await client.from('products').update({ note: 'x' }, { count: 'exact' }).lt('id', 4);
+    const updated = await client.from('products').update({ name: 'renamed' }, { count: 'exact' }).lt('id', 4);
     expect(updated.error).toBeNull();
     expect(updated.count).toBe(3);
-    const none = await client.from('products').update({ note: 'x' }, { count: 'exact' }).eq('id', 99);
+    const none = await client.from('products').update({ name: 'renamed' }, { count: 'exact' }).eq('id', 99);
     expect(none.count).toBe(0);
     await client.from('products').insert({ id: 100, name: 'gone' });
     const deleted = await client.from('products').delete({ count: 'exact' }).eq('id', 100);
@@ -75,7 +75,7 @@ describe('Prefer: count on calls, updates and deletes', () => {
     const patch = await fetch(`${server.url}/rest/v1/products?id=lt.3`, {
       method: 'PATCH',
       headers,
-      body: JSON.stringify({ note: 'y' }),
+      body: JSON.stringify({ name: 'renamed again' }),
     });
     expect(patch.headers.get('content-range')).toBe('0-1/2');
     expect(patch.headers.get('preference-applied')).toContain('count=exact');
@@ -134,7 +134,39 @@ describe('one-to-one relationships', () => {
       { id: 2, details: { weight: null }, labels: null },
       { id: 3, details: null, labels: null },
     ]);
-    const back = await client.from('labels').select('text, products(name)').single();
-    expect(back.data).toEqual({ text: 'new', products: { name: 'product 1' } });
+    const back = await client.from('labels').select('text, products(id)').single();
+    expect(back.data).toEqual({ text: 'new', products: { id: 1 } });
+  });
+});
+
+describe('nulls=stripped', () => {
+  test('rows, one object, written rows and call results leave their null fields out', async () => {
+    const rows = await client
+      .from('products')
+      .select('id, note, details(weight)')
+      .in('id', [2, 3])
+      .order('id')
+      .stripNulls();
+    expect(rows.error).toBeNull();
+    expect(rows.data).toEqual([{ id: 2, note: 'even', details: {} }, { id: 3 }]);
+    const one = await client.from('products').select('id, note').eq('id', 3).single().stripNulls();
+    expect(one.data).toEqual({ id: 3 });
+    const written = await client.from('products').insert({ id: 200, name: 'new' }).select('id, price').stripNulls();
+    expect(written.data).toEqual([{ id: 200 }]);
+    await client.from('products').delete().eq('id', 200);
+    const called = await client.rpc('cheap', { below: 25 }).select('id, note').stripNulls();
+    expect(called.data).toEqual([{ id: 1 }, { id: 2, note: 'even' }]);
+  });
+
+  test('the media types are labelled as PostgREST labels them; application/json keeps nulls', async () => {
+    const get = (accept: string) =>
+      fetch(`${server.url}/rest/v1/products?select=id,note&id=eq.3`, { headers: { apikey: server.anonKey, accept } });
+    const array = await get('application/vnd.pgrst.array+json;nulls=stripped');
+    expect(array.headers.get('content-type')).toBe('application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8');
+    expect(await array.json()).toEqual([{ id: 3 }]);
+    const object = await get('application/vnd.pgrst.object+json;nulls=stripped');
+    expect(object.headers.get('content-type')).toBe('application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8');
+    expect(await object.json()).toEqual({ id: 3 });
+    expect(await (await get('application/json;nulls=stripped')).json()).toEqual([{ id: 3, note: null }]);
   });
 });
