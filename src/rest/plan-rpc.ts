@@ -14,6 +14,9 @@ import { withRange, type RpcRequest } from './request.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
 import { Params } from './sql.js';
 import { countsTotal } from './content-range.js';
+import { pickFunction } from './function-match.js';
+
+export { pickFunction };
 import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 export interface RpcPlan extends SqlPlan {
@@ -31,6 +34,9 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
 
   // GET: parameters named like an argument are arguments; the rest filter the result.
   let args: Record<string, unknown> = {};
+  // The argument names as given: a POST body that is not an object names none (it may be the one
+  // json argument).
+  let given: string[] = [];
   const filterParams = new URLSearchParams();
   const argNames = new Set(cache.functions(schema, name).flatMap((f) => f.args.map((a) => a.name)));
   if (isGet) {
@@ -38,18 +44,15 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
       if (argNames.has(key)) args[key] = value;
       else filterParams.append(key, value);
     }
+    given = Object.keys(args);
   } else {
     for (const [key, value] of request.params) filterParams.append(key, value);
     // A POST always has a body (an empty one is `{}`); JSON `null` is a value like any other.
     const body = request.body ? request.body.value : {};
     args = isJsonObject(body) ? body : { '': body };
+    given = isJsonObject(body) ? Object.keys(body) : [];
   }
-  const fn = pickFunction(
-    cache,
-    schema,
-    name,
-    Object.keys(args).filter((k) => k !== ''),
-  );
+  const fn = pickFunction(cache, schema, name, given, !isGet);
   if (request.prefer.maxAffected !== undefined && request.prefer.handling === 'strict' && !fn.returnsSet) {
     // PostgREST counts a call's affected rows by the rows it answers: one value says nothing.
     throw new ApiError(
@@ -125,39 +128,6 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     offset,
     readOnly: isGet || fn.volatility !== 'volatile',
   };
-}
-
-export function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
-  const overloads = cache.functions(schema, name);
-  const fits = overloads.filter((f) => {
-    const names = new Set(f.args.map((a) => a.name));
-    return given.every((g) => names.has(g)) && f.args.every((a) => a.hasDefault || given.includes(a.name));
-  });
-  // A single unnamed json/jsonb argument takes the whole body (Prefer: params=single-object).
-  const single = overloads.filter(
-    (f) => f.args.length === 1 && f.args[0]?.name === '' && /^jsonb?$/.test(f.args[0]?.type ?? ''),
-  );
-  const found = fits.length ? fits : single;
-  if (found.length === 1) return found[0] as DbFunction;
-  if (found.length > 1) {
-    throw new ApiError(
-      300,
-      'PGRST203',
-      `Could not choose the best candidate function between: ${found.map((f) => `${schema}.${name}(${f.args.map((a) => `${a.name} => ${a.type}`).join(', ')})`).join(', ')}`,
-      {
-        hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-      },
-    );
-  }
-  throw new ApiError(
-    404,
-    'PGRST202',
-    `Could not find the function ${schema}.${name}${given.length ? `(${given.join(', ')})` : ' without parameters'} in the schema cache`,
-    {
-      details: `Searched for the function ${schema}.${name}${given.length ? ` with parameters ${given.join(', ')}` : ' without parameters'}, but no matches were found in the schema cache.`,
-      hint: null,
-    },
-  );
 }
 
 /** The relation whose columns a set-returning function yields (a table type), or an open one. */

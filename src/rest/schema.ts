@@ -62,6 +62,8 @@ export interface SchemaCache {
   /** Foreign keys from or to `schema.name`. */
   foreignKeys(schema: string, name: string): readonly ForeignKey[];
   functions(schema: string, name: string): readonly DbFunction[];
+  /** The names of the callable functions of `schema`, for PGRST202's "Perhaps you meant" hint. */
+  functionNames?(schema: string): readonly string[];
 }
 
 interface RawCache {
@@ -111,6 +113,8 @@ const KINDS: Record<string, Relation['kind']> = {
   p: 'partitioned_table',
 };
 const VOLATILITY: Record<string, DbFunction['volatility']> = { i: 'immutable', s: 'stable', v: 'volatile' };
+
+const UNNAMED_TYPES = new Set(['bytea', 'json', 'jsonb', 'text', 'xml']);
 
 const INTROSPECT = `
 with rels as (
@@ -199,6 +203,10 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       type: types[n] ?? 'unknown',
       hasDefault: n >= inputs.length - f.defaults,
     }));
+    // PostgREST leaves out what no request can call: two unnamed parameters, or one whose type a
+    // body cannot be (only bytea, json, jsonb, text and xml bodies are passed whole).
+    const unnamed = args.filter((a) => a.name === '');
+    if (unnamed.length > 1 || (unnamed.length === 1 && !UNNAMED_TYPES.has(unnamed[0]?.type ?? ''))) continue;
     const fn: DbFunction = {
       schema: f.schema,
       name: f.name,
@@ -216,5 +224,6 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
     relation: (schema, name) => relations.get(`${schema}.${name}`),
     foreignKeys: (schema, name) => fks.get(`${schema}.${name}`) ?? [],
     functions: (schema, name) => functions.get(`${schema}.${name}`) ?? [],
+    functionNames: (schema) => [...functions.values()].flatMap((f) => (f[0]?.schema === schema ? [f[0].name] : [])),
   };
 }

@@ -354,35 +354,82 @@ describe('overload choice', () => {
       code: 'PGRST203',
       message:
         'Could not choose the best candidate function between: public.either(x => integer), public.either(y => integer)',
+      details: null,
       hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
     });
   });
 
+  // As PostgREST words them: a POST may also have meant one json/jsonb body; the hint guesses the
+  // parameters of the nearest overload.
   test.each([
     [
       call('nope', 'POST'),
       'Could not find the function public.nope without parameters in the schema cache',
-      'Searched for the function public.nope without parameters, but no matches were found in the schema cache.',
+      'Searched for the function public.nope without parameters or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      null,
     ],
     [
-      call('greet', 'POST', '', { name: 'a', shout: true }),
+      call('greet', 'POST', '', { shout: true, name: 'a' }),
       'Could not find the function public.greet(name, shout) in the schema cache',
-      'Searched for the function public.greet with parameters name, shout, but no matches were found in the schema cache.',
+      'Searched for the function public.greet with parameters name, shout or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      'Perhaps you meant to call the function public.greet(name)',
     ],
     [
       // A required argument missing.
       call('add', 'POST', '', { b: 2 }),
       'Could not find the function public.add(b) in the schema cache',
-      'Searched for the function public.add with parameters b, but no matches were found in the schema cache.',
+      'Searched for the function public.add with parameter b or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      'Perhaps you meant to call the function public.add(a, b)',
     ],
     [
       // GET: a param not named like an argument is a filter, so the call has no arguments.
       call('greet', 'GET', 'who=eq.a'),
       'Could not find the function public.greet without parameters in the schema cache',
       'Searched for the function public.greet without parameters, but no matches were found in the schema cache.',
+      null,
     ],
-  ])('%j is 404 PGRST202', (request, message, details) => {
-    expect(failure(() => plan(request))).toEqual({ status: 404, code: 'PGRST202', message, details, hint: null });
+  ])('%j is 404 PGRST202', (request, message, details, hint) => {
+    expect(failure(() => plan(request))).toEqual({ status: 404, code: 'PGRST202', message, details, hint });
+  });
+
+  test('an unknown name is told the closest one in its schema, if one is close', () => {
+    const named: SchemaCache = { ...cache, functionNames: () => ['list_todos', 'first_todo', 'greet'] };
+    const hint = (name: string) => failure(() => planRpc(named, call(name, 'POST'), MAX_ROWS)).hint;
+    expect(hint('list_todo')).toBe('Perhaps you meant to call the function public.list_todos');
+    expect(hint('nothing_like_it')).toBeNull();
+  });
+
+  test('overloads that fit are listed fewest parameters first, then by name and type', () => {
+    const shuffled: SchemaCache = {
+      ...cache,
+      functions: (_schema, name) =>
+        name === 'pick'
+          ? [
+              fn('pick', [['a', 'text', true]], 'int'),
+              fn(
+                'pick',
+                [
+                  ['a', 'integer', true],
+                  ['b', 'text', true],
+                ],
+                'int',
+              ),
+              fn('pick', [['a', 'integer', true]], 'int'),
+              fn('pick', [], 'int'),
+            ]
+          : [],
+    };
+    expect(failure(() => planRpc(shuffled, call('pick', 'POST'), MAX_ROWS)).message).toBe(
+      'Could not choose the best candidate function between: public.pick(), public.pick(a => integer), public.pick(a => text), public.pick(a => integer, b => text)',
+    );
+  });
+
+  test('a body key "" names the unnamed parameter', () => {
+    const unnamed: SchemaCache = {
+      ...cache,
+      functions: (_schema, name) => (name === 'shout' ? [fn('shout', [['', 'text']], 'text')] : []),
+    };
+    expect(planRpc(unnamed, call('shout', 'POST', '', { '': 'hi' }), MAX_ROWS).values).toEqual(['"hi"']);
   });
 });
 

@@ -25,6 +25,13 @@ $$;
 create function public.reprice_one(by_amount int) returns int language sql as $$
   update public.products set price = price + by_amount where id = 1 returning price
 $$;
+create function public.price_of(id int) returns int language sql stable as $$ select price from public.products p where p.id = price_of.id $$;
+create function public.price_of(name text) returns int language sql stable as $$ select price from public.products p where p.name = price_of.name $$;
+create function public.label(int) returns text language sql stable as $$ select 'int' $$;
+create function public.labels(text) returns text language sql stable as $$ select 'text' $$;
+-- Created text first: the error still lists integer first, as PostgREST orders overloads.
+create function public.pick(a text default 'x') returns text language sql stable as $$ select 'text' $$;
+create function public.pick(a int default 1) returns text language sql stable as $$ select 'int' $$;
 `;
 
 const prices = async () =>
@@ -168,5 +175,46 @@ describe('nulls=stripped', () => {
     expect(object.headers.get('content-type')).toBe('application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8');
     expect(await object.json()).toEqual({ id: 3 });
     expect(await (await get('application/json;nulls=stripped')).json()).toEqual([{ id: 3, note: null }]);
+  });
+});
+
+describe('function overloads', () => {
+  test('the argument names choose the overload', async () => {
+    const byId = await client.rpc('price_of', { id: 2 });
+    expect(byId.error).toBeNull();
+    expect(byId.data).toBe(20);
+    expect((await client.rpc('price_of', { name: 'product 5' })).data).toBe(50);
+  });
+
+  test('no overload fits: 404 PGRST202, with the nearest parameter list as a hint', async () => {
+    const { status, error } = await client.rpc('price_of', { ids: 2 });
+    expect(status).toBe(404);
+    expect(error).toEqual({
+      code: 'PGRST202',
+      message: 'Could not find the function public.price_of(ids) in the schema cache',
+      details:
+        'Searched for the function public.price_of with parameter ids or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      hint: 'Perhaps you meant to call the function public.price_of(id)',
+    });
+  });
+
+  test('a function no request could call (an unnamed integer) is not there; a close name is suggested', async () => {
+    const { status, error } = await client.rpc('label', { '': 1 });
+    expect(status).toBe(404);
+    expect(error?.message).toBe('Could not find the function public.label() in the schema cache');
+    expect(error?.hint).toBe('Perhaps you meant to call the function public.labels');
+    expect((await client.rpc('labels', { '': 'x' })).data).toBe('text');
+  });
+
+  test("two that fit: 300 PGRST203, the candidates in PostgREST's order", async () => {
+    const { status, error } = await client.rpc('pick', { a: 1 });
+    expect(status).toBe(300);
+    expect(error).toEqual({
+      code: 'PGRST203',
+      message:
+        'Could not choose the best candidate function between: public.pick(a => integer), public.pick(a => text)',
+      details: null,
+      hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
+    });
   });
 });
