@@ -33,3 +33,11 @@ export function fromPgError(err: PgError, role: string): ApiError {
     hint: err.hint ?? null,
   });
 }
+
+/** Prefer: max-affected=n with handling=strict, over n rows: PostgREST's 400, the work rolled back. */
+export function maxAffectedViolation(affected: number): ApiError {
+  return new ApiError(400, 'PGRST124', 'Query result exceeds max-affected preference constraint', {
+    details: `The query affects ${affected} rows`,
+    hint: null,
+  });
+}

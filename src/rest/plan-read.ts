@@ -6,7 +6,7 @@
 import { ApiError } from '../errors.js';
 import type { EmbedPath, OrderTerm, ReadQuery, SelectItem } from './ast.js';
 import { conditionSql, fieldSql } from './conditions.js';
-import { resolveRelationship, type Relationship } from './relationships.js';
+import { isToOne, resolveRelationship, type Relationship } from './relationships.js';
 import type { Relation, SchemaCache } from './schema.js';
 import { ident } from '../db/index.js';
 import { castType, Params } from './sql.js';
@@ -107,7 +107,7 @@ function levelSql(
         `exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`,
       );
     }
-    const toOne = relationship.kind === 'many-to-one';
+    const toOne = isToOne(relationship);
     if (item.spread) {
       if (!toOne)
         throw new ApiError(
@@ -192,7 +192,7 @@ function orderTermSql(level: Level, relation: Relation, alias: string, term: Ord
       spread: false,
       select: [],
     });
-    if (r.kind !== 'many-to-one')
+    if (!isToOne(r))
       throw new ApiError(
         400,
         'PGRST118',

@@ -13,6 +13,10 @@ import { planRepresentation, type SqlPlan } from './plan-read.js';
 import { withRange, type RpcRequest } from './request.js';
 import type { DbFunction, Relation, SchemaCache } from './schema.js';
 import { Params } from './sql.js';
+import { countsTotal } from './content-range.js';
+import { pickFunction } from './function-match.js';
+
+export { pickFunction };
 import { isJsonObject, stringifyJson } from '../platform/json.js';
 
 export interface RpcPlan extends SqlPlan {
@@ -20,6 +24,8 @@ export interface RpcPlan extends SqlPlan {
   readonly returnsVoid: boolean;
   /** GET/HEAD calls, and calls of functions that are not volatile, run read-only. */
   readonly readOnly: boolean;
+  /** Where the answered page starts, for Content-Range (0 when no range applies). */
+  readonly offset: number;
 }
 
 export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number): RpcPlan {
@@ -28,6 +34,9 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
 
   // GET: parameters named like an argument are arguments; the rest filter the result.
   let args: Record<string, unknown> = {};
+  // The argument names as given: a POST body that is not an object names none (it may be the one
+  // json argument).
+  let given: string[] = [];
   const filterParams = new URLSearchParams();
   const argNames = new Set(cache.functions(schema, name).flatMap((f) => f.args.map((a) => a.name)));
   if (isGet) {
@@ -35,18 +44,24 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
       if (argNames.has(key)) args[key] = value;
       else filterParams.append(key, value);
     }
+    given = Object.keys(args);
   } else {
     for (const [key, value] of request.params) filterParams.append(key, value);
     // A POST always has a body (an empty one is `{}`); JSON `null` is a value like any other.
     const body = request.body ? request.body.value : {};
     args = isJsonObject(body) ? body : { '': body };
+    given = isJsonObject(body) ? Object.keys(body) : [];
   }
-  const fn = pickFunction(
-    cache,
-    schema,
-    name,
-    Object.keys(args).filter((k) => k !== ''),
-  );
+  const fn = pickFunction(cache, schema, name, given, !isGet);
+  if (request.prefer.maxAffected !== undefined && request.prefer.handling === 'strict' && !fn.returnsSet) {
+    // PostgREST counts a call's affected rows by the rows it answers: one value says nothing.
+    throw new ApiError(
+      400,
+      'PGRST128',
+      'Function must return SETOF or TABLE when max-affected preference is used with handling=strict',
+      { details: null, hint: null },
+    );
+  }
   const singleArg = fn.args.length === 1 && fn.args[0]?.name === '';
   const filters = parseReadQuery(filterParams);
   if (request.range instanceof ApiError) throw request.range;
@@ -67,6 +82,11 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
       ? ''
       : ` from json_to_record(${payload}::json) as _a(${passed.map((a) => `${ident(a.name)} ${a.type}`).join(', ')})`;
 
+  // Prefer: count=exact|estimated counts the rows the filters keep, before the range (as PostgREST,
+  // planned is not counted on calls).
+  const counted = countsTotal(request.prefer.count);
+  const root = query.ranges.find((r) => r.path.length === 0);
+  let offset = root?.offset ?? 0;
   let text: string;
   let capped = false;
   if (fn.returnType === 'void') {
@@ -74,64 +94,40 @@ export function planRpc(cache: SchemaCache, request: RpcRequest, maxRows: number
     // PostgreSQL skip a stable or immutable function (and the exception it may raise).
     text = `select ${call} as _void, ''::text as body, 0 as bytes, 1 as page, null::bigint as total${from}`;
     capped = true;
+    offset = 0;
   } else if (!fn.returnsSet && !fn.returnsComposite) {
-    text = `select to_json(${call})::text as body, 1 as page, null::bigint as total${from}`;
-  } else {
-    // Planned for setof a scalar too: its select/filter checks (and the parameters they add) apply.
-    const relation = resultRelation(cache, fn);
-    const source = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    text = `select to_json(${call})::text as body, 1 as page, ${counted ? '1' : 'null'}::bigint as total${from}`;
+    offset = 0;
+  } else if (!fn.returnsComposite) {
+    // setof a scalar: PostgREST answers a JSON array of the values (no filters or range apply, but
+    // select= is still checked, and the parameters that adds are dropped: PostgreSQL refuses one it
+    // cannot type, "could not determine data type of parameter").
     const planned = params.values.length;
+    planRows(cache, resultRelation(cache, fn), query, params, '_src', maxRows);
+    params.values.splice(planned);
+    text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, ${counted ? 'count(*)' : 'null::bigint'} as total from (select ${call} as v${from}) as _v`;
+    offset = 0;
+  } else {
+    const relation = resultRelation(cache, fn);
+    const called = `(select (r).* from (select ${call} as r${from}) as _c)`;
+    // Counted, the call runs once in a CTE that both the page and the count read: a volatile
+    // function's effects happen once.
+    const source = counted ? '_src' : called;
     const rows = planRows(cache, relation, query, params, source, maxRows);
+    const total = counted
+      ? `(select count(*) from (${planRepresentation(cache, relation, withoutRootRange(query), params, source, maxRows, true)}) as _n)`
+      : 'null::bigint';
     const aggregate = fn.returnsSet ? `coalesce(json_agg(_r), '[]'::json)` : `(array_agg(to_json(_r)))[1]`;
-    text = `select ${aggregate}::text as body, count(_r) as page, null::bigint as total from (${rows}) as _r`;
-    if (!fn.returnsComposite) {
-      // setof a scalar: PostgREST answers a JSON array of the values.
-      text = `select coalesce(json_agg(_v.v), '[]'::json)::text as body, count(*) as page, null::bigint as total from (select ${call} as v${from}) as _v`;
-      // This text does not use what planRows added (the row limit): PostgreSQL refuses a parameter
-      // it cannot type ("could not determine data type of parameter").
-      params.values.splice(planned);
-    }
+    text = `${counted ? `with _src as ${called} ` : ''}select ${aggregate}::text as body, count(_r) as page, ${total} as total from (${rows}) as _r`;
   }
   return {
     text,
     values: params.values,
     capped,
     returnsVoid: fn.returnType === 'void',
+    offset,
     readOnly: isGet || fn.volatility !== 'volatile',
   };
-}
-
-export function pickFunction(cache: SchemaCache, schema: string, name: string, given: string[]): DbFunction {
-  const overloads = cache.functions(schema, name);
-  const fits = overloads.filter((f) => {
-    const names = new Set(f.args.map((a) => a.name));
-    return given.every((g) => names.has(g)) && f.args.every((a) => a.hasDefault || given.includes(a.name));
-  });
-  // A single unnamed json/jsonb argument takes the whole body (Prefer: params=single-object).
-  const single = overloads.filter(
-    (f) => f.args.length === 1 && f.args[0]?.name === '' && /^jsonb?$/.test(f.args[0]?.type ?? ''),
-  );
-  const found = fits.length ? fits : single;
-  if (found.length === 1) return found[0] as DbFunction;
-  if (found.length > 1) {
-    throw new ApiError(
-      300,
-      'PGRST203',
-      `Could not choose the best candidate function between: ${found.map((f) => `${schema}.${name}(${f.args.map((a) => `${a.name} => ${a.type}`).join(', ')})`).join(', ')}`,
-      {
-        hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-      },
-    );
-  }
-  throw new ApiError(
-    404,
-    'PGRST202',
-    `Could not find the function ${schema}.${name}${given.length ? `(${given.join(', ')})` : ' without parameters'} in the schema cache`,
-    {
-      details: `Searched for the function ${schema}.${name}${given.length ? ` with parameters ${given.join(', ')}` : ' without parameters'}, but no matches were found in the schema cache.`,
-      hint: null,
-    },
-  );
 }
 
 /** The relation whose columns a set-returning function yields (a table type), or an open one. */
@@ -169,4 +165,9 @@ function planRows(
     ],
   };
   return planRepresentation(cache, relation, limited, params, source, maxRows, true);
+}
+
+/** The rows a count covers: the filters' rows, without the root's limit and offset. */
+function withoutRootRange(query: ReadQuery): ReadQuery {
+  return { ...query, ranges: query.ranges.filter((r) => r.path.length > 0) };
 }

@@ -21,6 +21,19 @@ export type Relationship =
       readonly toTarget: ForeignKey;
     };
 
+/**
+ * Whether an embed answers one object (or null) rather than an array: a many-to-one, or a
+ * one-to-many whose key is unique on the many side (a one-to-one, as PostgREST detects it).
+ */
+export function isToOne(r: Relationship): boolean {
+  return r.kind === 'many-to-one' || (r.kind === 'one-to-many' && r.fk.oneToOne === true);
+}
+
+/** PostgREST's names for the kinds, in PGRST201 details: a unique key makes either side one-to-one. */
+function cardinality(r: Relationship): string {
+  return r.kind !== 'many-to-many' && r.fk.oneToOne === true ? 'one-to-one' : r.kind;
+}
+
 const is = (fk: ForeignKey, fromSchema: string, from: string, toSchema: string, to: string) =>
   fk.schema === fromSchema && fk.table === from && fk.refSchema === toSchema && fk.refTable === to;
 
@@ -89,7 +102,7 @@ export function resolveRelationship(cache: SchemaCache, parent: Relation, embed:
   throw new ApiError(300, 'PGRST201', `Could not embed because more than one relationship was found for ${names}`, {
     details: JSON.stringify(
       found.map((r) => ({
-        cardinality: r.kind,
+        cardinality: cardinality(r),
         embedding: `${parent.name} with ${r.target.name}`,
         relationship:
           r.kind === 'many-to-many'

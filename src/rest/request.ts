@@ -10,6 +10,7 @@
 import { ApiError } from '../errors.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { ReadQuery } from './ast.js';
+import { acceptsStrippedNulls } from './media.js';
 import { parseReadQuery } from './parse.js';
 import { parsePrefer, type Preferences } from './prefer.js';
 import type { Relation, SchemaCache } from './schema.js';
@@ -55,6 +56,8 @@ interface Common {
   readonly prefer: Preferences;
   /** `Accept: application/vnd.pgrst.object+json` (postgrest-js `.single()`, `.maybeSingle()`). */
   readonly single: boolean;
+  /** `Accept: application/vnd.pgrst.object+json;nulls=stripped` (or array+json): null fields left out. */
+  readonly stripNulls: boolean;
   /** HEAD: the headers of a GET, no body. */
   readonly head: boolean;
 }
@@ -116,6 +119,7 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   const reads = method === 'GET' || method === 'HEAD';
   const accept = input.headers.accept ?? '';
   const single = accept.includes(SINGLE);
+  const stripNulls = acceptsStrippedNulls(accept);
   const head = method === 'HEAD';
   if (input.target.kind === 'function') {
     if (!reads && method !== 'POST') throw unsupported(method);
@@ -127,6 +131,7 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
       schema,
       prefer,
       single,
+      stripNulls,
       head,
       name: input.target.name,
       method,
@@ -147,6 +152,7 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
       schema,
       prefer,
       single,
+      stripNulls,
       head,
       relation,
       query: withRange(query, parseRange(input.headers.range)),
@@ -158,6 +164,7 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
     schema,
     prefer,
     single,
+    stripNulls,
     head,
     relation,
     query,

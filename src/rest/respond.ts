@@ -4,7 +4,9 @@
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
+import { callRange, countsTotal, writeContentRange } from './content-range.js';
 import type { ReadRow } from './execute.js';
+import { strippedContentType, stripNulls } from './media.js';
 import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
 import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
 
@@ -38,7 +40,7 @@ export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Res
       toCsv(parseJson(row.body) as Record<string, unknown>[]),
       'text/csv; charset=utf-8',
     );
-  return respond(c, request, partial ? 206 : 200, row.body, JSON_TYPE);
+  return respondJson(c, request, partial ? 206 : 200, row.body);
 }
 
 export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & { location: string | null }): Response {
@@ -46,6 +48,7 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   const affected = Number(row.page);
   const applied = [
     prefer.return && `return=${prefer.return}`,
+    prefer.count && `count=${prefer.count}`,
     prefer.resolution && `resolution=${prefer.resolution}`,
     prefer.missing && `missing=${prefer.missing}`,
     prefer.tx && `tx=${prefer.tx}`,
@@ -53,17 +56,37 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   ].filter(Boolean);
   if (applied.length) c.header('preference-applied', applied.join(', '));
   const insert = request.action === 'insert';
-  c.header('content-range', insert ? `*/${affected}` : affected === 0 ? '*/*' : `0-${affected - 1}/*`);
+  c.header(
+    'content-range',
+    insert ? `*/${affected}` : writeContentRange(request.action, affected, countsTotal(prefer.count)),
+  );
   const status = insert ? 201 : 200;
   if (request.location && row.location !== null)
     c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
   if (!request.representation) return c.body(null, insert ? 201 : 204);
   if (request.single) return respondSingle(c, request, status, row.body);
-  return respond(c, request, status, row.body, JSON_TYPE);
+  return respondJson(c, request, status, row.body);
 }
 
-export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, returnsVoid: boolean): Response {
-  if (returnsVoid) return c.body(null, 204);
+/** `offset`: where the call's page starts (`offset=` or the Range header). */
+export function respondRpc(
+  c: Context,
+  request: RpcRequest,
+  row: ReadRow,
+  plan: { readonly returnsVoid: boolean; readonly offset: number },
+): Response {
+  const total = row.total === null ? undefined : Number(row.total);
+  const range = callRange(plan.offset, Number(row.page), total);
+  c.header('content-range', range.header);
+  const applied = [
+    request.prefer.count && `count=${request.prefer.count}`,
+    request.prefer.tx && `tx=${request.prefer.tx}`,
+    request.prefer.maxAffected !== undefined &&
+      request.prefer.handling === 'strict' &&
+      `max-affected=${request.prefer.maxAffected}`,
+  ].filter(Boolean);
+  if (applied.length) c.header('preference-applied', applied.join(', '));
+  if (plan.returnsVoid) return c.body(null, 204);
   if (request.single) {
     const value = parseJson(row.body ?? 'null');
     const rows = Array.isArray(value) ? value : [value];
@@ -71,7 +94,7 @@ export function respondRpc(c: Context, request: RpcRequest, row: ReadRow, return
     return respondSingle(c, request, 200, stringifyJson(rows));
   }
   // A scalar function that returned SQL NULL answers JSON null.
-  return respond(c, request, 200, row.body ?? 'null', JSON_TYPE);
+  return respondJson(c, request, range.status, row.body ?? 'null');
 }
 
 /** HEAD answers the headers a GET would, and no body. */
@@ -86,10 +109,24 @@ function respond(
   return request.head ? c.body(null, status) : c.body(body, status);
 }
 
+interface JsonAnswer {
+  readonly head: boolean;
+  readonly stripNulls: boolean;
+}
+
+/** A JSON body as PostgreSQL wrote it, or without its null fields when they were asked stripped. */
+function respondJson(c: Context, request: JsonAnswer, status: 200 | 201 | 206, body: string): Response {
+  if (!request.stripNulls) return respond(c, request, status, body, JSON_TYPE);
+  // Through parseJson and back: a bigint or numeric is answered as PostgreSQL wrote it.
+  return respond(c, request, status, stringifyJson(stripNulls(parseJson(body))), strippedContentType(false));
+}
+
 /** Answers the one row of a JSON array body as an object (the caller checked there is one). */
-function respondSingle(c: Context, request: { readonly head: boolean }, status: 200 | 201, body: string): Response {
+function respondSingle(c: Context, request: JsonAnswer, status: 200 | 201, body: string): Response {
   // Through parseJson and back: a bigint or numeric in the row is answered as PostgreSQL wrote it.
   const [only] = parseJson(body) as unknown[];
+  if (request.stripNulls)
+    return respond(c, request, status, stringifyJson(stripNulls(only)), strippedContentType(true));
   return respond(c, request, status, stringifyJson(only), `${SINGLE}; charset=utf-8`);
 }
 

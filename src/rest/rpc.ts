@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { KeyEnv } from '../platform/keys.js';
 import { requestClaims } from './claims.js';
 import type { RestContext } from './context.js';
+import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planRpc } from './plan-rpc.js';
 import { parseRestRequest, type RpcRequest } from './request.js';
@@ -22,6 +23,21 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
     prefer: request.prefer,
     readOnly: plan.readOnly,
     mayExceedCap: true,
+    check: maxAffectedCheck(request),
   });
-  return respondRpc(c, request, row, plan.returnsVoid);
+  return respondRpc(c, request, row, plan);
+}
+
+/**
+ * Prefer: max-affected=n, handling=strict: a call answering more than n rows is rolled back (checked
+ * before COMMIT, so what the function wrote is undone). Only set-returning functions get here:
+ * planRpc refuses the preference on the others.
+ */
+function maxAffectedCheck(request: RpcRequest): ((row: ReadRow) => void) | undefined {
+  const { maxAffected, handling } = request.prefer;
+  if (maxAffected === undefined || handling !== 'strict') return undefined;
+  return (row) => {
+    const affected = Number(row.page);
+    if (affected > maxAffected) throw maxAffectedViolation(affected);
+  };
 }

@@ -32,6 +32,11 @@ export interface ForeignKey {
   readonly refSchema: string;
   readonly refTable: string;
   readonly refColumns: readonly string[];
+  /**
+   * The key's columns are also the referencing table's primary key or a unique key: each row on
+   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
+   */
+  readonly oneToOne?: boolean;
 }
 
 export interface FunctionArg {
@@ -57,6 +62,8 @@ export interface SchemaCache {
   /** Foreign keys from or to `schema.name`. */
   foreignKeys(schema: string, name: string): readonly ForeignKey[];
   functions(schema: string, name: string): readonly DbFunction[];
+  /** The names of the callable functions of `schema`, for PGRST202's "Perhaps you meant" hint. */
+  functionNames?(schema: string): readonly string[];
 }
 
 interface RawCache {
@@ -79,6 +86,7 @@ interface RawCache {
         ref_schema: string;
         ref_table: string;
         ref_columns: string[];
+        one_to_one: boolean;
       }[]
     | null;
   functions:
@@ -106,6 +114,8 @@ const KINDS: Record<string, Relation['kind']> = {
 };
 const VOLATILITY: Record<string, DbFunction['volatility']> = { i: 'immutable', s: 'stable', v: 'volatile' };
 
+const UNNAMED_TYPES = new Set(['bytea', 'json', 'jsonb', 'text', 'xml']);
+
 const INTROSPECT = `
 with rels as (
   select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind,
@@ -130,7 +140,10 @@ select
      'columns', (select array_agg(a.attname order by k.ord) from unnest(c.conkey) with ordinality k(attnum, ord)
                  join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum),
      'ref_columns', (select array_agg(a.attname order by k.ord) from unnest(c.confkey) with ordinality k(attnum, ord)
-                     join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum)))
+                     join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum),
+     'one_to_one', exists (select 1 from pg_constraint u where u.conrelid = c.conrelid and u.contype in ('p', 'u')
+                           and (select array_agg(x order by x) from unnest(u.conkey) x)
+                             = (select array_agg(x order by x) from unnest(c.conkey) x))))
    from pg_constraint c
    join pg_class s on s.oid = c.conrelid join pg_namespace sn on sn.oid = s.relnamespace
    join pg_class t on t.oid = c.confrelid join pg_namespace tn on tn.oid = t.relnamespace
@@ -173,6 +186,7 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       refSchema: f.ref_schema,
       refTable: f.ref_table,
       refColumns: f.ref_columns,
+      oneToOne: f.one_to_one,
     };
     for (const key of new Set([`${f.schema}.${f.table}`, `${f.ref_schema}.${f.ref_table}`]))
       fks.set(key, [...(fks.get(key) ?? []), fk]);
@@ -189,6 +203,10 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       type: types[n] ?? 'unknown',
       hasDefault: n >= inputs.length - f.defaults,
     }));
+    // PostgREST leaves out what no request can call: two unnamed parameters, or one whose type a
+    // body cannot be (only bytea, json, jsonb, text and xml bodies are passed whole).
+    const unnamed = args.filter((a) => a.name === '');
+    if (unnamed.length > 1 || (unnamed.length === 1 && !UNNAMED_TYPES.has(unnamed[0]?.type ?? ''))) continue;
     const fn: DbFunction = {
       schema: f.schema,
       name: f.name,
@@ -206,5 +224,6 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
     relation: (schema, name) => relations.get(`${schema}.${name}`),
     foreignKeys: (schema, name) => fks.get(`${schema}.${name}`) ?? [],
     functions: (schema, name) => functions.get(`${schema}.${name}`) ?? [],
+    functionNames: (schema) => [...functions.values()].flatMap((f) => (f[0]?.schema === schema ? [f[0].name] : [])),
   };
 }

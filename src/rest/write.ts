@@ -1,9 +1,9 @@
 /** POST (insert/upsert), PATCH (update) and DELETE on a table or view. */
 import type { Context } from 'hono';
-import { ApiError } from '../errors.js';
 import type { KeyEnv } from '../platform/keys.js';
 import { requestClaims } from './claims.js';
 import type { RestContext } from './context.js';
+import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
 import { parseRestRequest, type WriteRequest } from './request.js';
@@ -54,10 +54,7 @@ function affectedCheck(request: WriteRequest): ((row: ReadRow) => void) | undefi
   return (r) => {
     const affected = Number(r.page);
     if (strict && affected > (prefer.maxAffected ?? Infinity)) {
-      throw new ApiError(400, 'PGRST124', `Query result exceeds max-affected preference constraint`, {
-        details: `The query affects ${affected} rows`,
-        hint: null,
-      });
+      throw maxAffectedViolation(affected);
     }
     if (single && representation && affected !== 1) throw notSingle(affected);
   };

@@ -78,6 +78,7 @@ const call = (
   schema: 'public',
   prefer: {},
   single: false,
+  stripNulls: false,
   head: method === 'HEAD',
   name,
   method,
@@ -122,6 +123,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [],
         capped: true,
         returnsVoid: true,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -133,6 +135,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"a":1,"b":2}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         // Immutable: read-only even by POST.
         readOnly: true,
       },
@@ -145,6 +148,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"a":1}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -156,6 +160,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"any":[1,2],"thing":null}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -168,6 +173,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"":null}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -179,6 +185,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['[1,"two"]'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -192,6 +199,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"n":"3"}'],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -203,6 +211,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"done":true}', 1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -216,6 +225,7 @@ describe('result shapes: the SQL text and values', () => {
         values: ['{"done":"true"}', '1', 5, 2],
         capped: false,
         returnsVoid: false,
+        offset: 2,
         readOnly: true,
       },
     ],
@@ -227,6 +237,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: true,
       },
     ],
@@ -238,6 +249,7 @@ describe('result shapes: the SQL text and values', () => {
         values: [1000],
         capped: false,
         returnsVoid: false,
+        offset: 0,
         readOnly: false,
       },
     ],
@@ -342,34 +354,133 @@ describe('overload choice', () => {
       code: 'PGRST203',
       message:
         'Could not choose the best candidate function between: public.either(x => integer), public.either(y => integer)',
+      details: null,
       hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
     });
   });
 
+  // As PostgREST words them: a POST may also have meant one json/jsonb body; the hint guesses the
+  // parameters of the nearest overload.
   test.each([
     [
       call('nope', 'POST'),
       'Could not find the function public.nope without parameters in the schema cache',
-      'Searched for the function public.nope without parameters, but no matches were found in the schema cache.',
+      'Searched for the function public.nope without parameters or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      null,
     ],
     [
-      call('greet', 'POST', '', { name: 'a', shout: true }),
+      call('greet', 'POST', '', { shout: true, name: 'a' }),
       'Could not find the function public.greet(name, shout) in the schema cache',
-      'Searched for the function public.greet with parameters name, shout, but no matches were found in the schema cache.',
+      'Searched for the function public.greet with parameters name, shout or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      'Perhaps you meant to call the function public.greet(name)',
     ],
     [
       // A required argument missing.
       call('add', 'POST', '', { b: 2 }),
       'Could not find the function public.add(b) in the schema cache',
-      'Searched for the function public.add with parameters b, but no matches were found in the schema cache.',
+      'Searched for the function public.add with parameter b or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.',
+      'Perhaps you meant to call the function public.add(a, b)',
     ],
     [
       // GET: a param not named like an argument is a filter, so the call has no arguments.
       call('greet', 'GET', 'who=eq.a'),
       'Could not find the function public.greet without parameters in the schema cache',
       'Searched for the function public.greet without parameters, but no matches were found in the schema cache.',
+      null,
     ],
-  ])('%j is 404 PGRST202', (request, message, details) => {
-    expect(failure(() => plan(request))).toEqual({ status: 404, code: 'PGRST202', message, details, hint: null });
+  ])('%j is 404 PGRST202', (request, message, details, hint) => {
+    expect(failure(() => plan(request))).toEqual({ status: 404, code: 'PGRST202', message, details, hint });
+  });
+
+  test('an unknown name is told the closest one in its schema, if one is close', () => {
+    const named: SchemaCache = { ...cache, functionNames: () => ['list_todos', 'first_todo', 'greet'] };
+    const hint = (name: string) => failure(() => planRpc(named, call(name, 'POST'), MAX_ROWS)).hint;
+    expect(hint('list_todo')).toBe('Perhaps you meant to call the function public.list_todos');
+    expect(hint('nothing_like_it')).toBeNull();
+  });
+
+  test('overloads that fit are listed fewest parameters first, then by name and type', () => {
+    const shuffled: SchemaCache = {
+      ...cache,
+      functions: (_schema, name) =>
+        name === 'pick'
+          ? [
+              fn('pick', [['a', 'text', true]], 'int'),
+              fn(
+                'pick',
+                [
+                  ['a', 'integer', true],
+                  ['b', 'text', true],
+                ],
+                'int',
+              ),
+              fn('pick', [['a', 'integer', true]], 'int'),
+              fn('pick', [], 'int'),
+            ]
+          : [],
+    };
+    expect(failure(() => planRpc(shuffled, call('pick', 'POST'), MAX_ROWS)).message).toBe(
+      'Could not choose the best candidate function between: public.pick(), public.pick(a => integer), public.pick(a => text), public.pick(a => integer, b => text)',
+    );
+  });
+
+  test('a body key "" names the unnamed parameter', () => {
+    const unnamed: SchemaCache = {
+      ...cache,
+      functions: (_schema, name) => (name === 'shout' ? [fn('shout', [['', 'text']], 'text')] : []),
+    };
+    expect(planRpc(unnamed, call('shout', 'POST', '', { '': 'hi' }), MAX_ROWS).values).toEqual(['"hi"']);
+  });
+});
+
+describe('Prefer: count on a call', () => {
+  const counted = (request: RpcRequest, count: 'exact' | 'planned' | 'estimated') =>
+    plan({ ...request, prefer: { count } });
+
+  test('a set is counted after its filters and before its range, from one call in a CTE', () => {
+    const planned = counted(call('list_todos', 'GET', 'done=true&id=gt.1&limit=5&offset=2'), 'exact');
+    expect(planned.text).toBe(
+      `with _src as (select (r).* from (select "public"."list_todos"("done" := _a."done") as r ${A}("done" boolean)) as _c) ` +
+        `select coalesce(json_agg(_r), '[]'::json)::text as body, count(_r) as page, ` +
+        `(select count(*) from (select t0.* from _src as t0 where t0."id" > $5) as _n) as total ` +
+        `from (select t0.* from _src as t0 where t0."id" > $2 limit $3 offset $4) as _r`,
+    );
+    expect(planned.values).toEqual(['{"done":"true"}', '1', 5, 2, '1']);
+    expect(planned.offset).toBe(2);
+  });
+
+  test.each<[string, RpcRequest, 'exact' | 'planned' | 'estimated', string]>([
+    ['a scalar counts as one row', call('add', 'POST', '', { a: 1 }), 'exact', '1::bigint as total'],
+    ['estimated is exact on calls', call('add', 'POST', '', { a: 1 }), 'estimated', '1::bigint as total'],
+    ['planned is not counted on calls', call('add', 'POST', '', { a: 1 }), 'planned', 'null::bigint as total'],
+    ['setof a scalar counts its values', call('numbers', 'POST', '', { n: 3 }), 'exact', 'count(*) as total'],
+  ])('%s', (_name, request, count, total) => {
+    expect(counted(request, count).text).toContain(total);
+  });
+});
+
+describe('Prefer: max-affected on a call', () => {
+  const strict = (request: RpcRequest, handling: 'strict' | 'lenient' = 'strict') =>
+    plan({ ...request, prefer: { maxAffected: 1, handling } });
+
+  test.each<[string, RpcRequest]>([
+    ['a scalar', call('add', 'POST', '', { a: 1 })],
+    ['void', call('ping', 'POST')],
+    ['one composite', call('first_todo', 'POST')],
+  ])('with handling=strict, %s is refused: it returns no set to count', (_name, request) => {
+    expect(failure(() => strict(request))).toEqual({
+      status: 400,
+      code: 'PGRST128',
+      message: 'Function must return SETOF or TABLE when max-affected preference is used with handling=strict',
+      details: null,
+      hint: null,
+    });
+  });
+
+  test('a set-returning function is planned as usual; lenient handling refuses nothing', () => {
+    expect(strict(call('list_todos', 'POST', '', { done: true })).text).toBe(
+      plan(call('list_todos', 'POST', '', { done: true })).text,
+    );
+    expect(strict(call('add', 'POST', '', { a: 1 }), 'lenient').text).toContain('"public"."add"');
   });
 });

@@ -287,6 +287,22 @@ describe('Accept', () => {
   });
 });
 
+describe('Accept with nulls=stripped', () => {
+  test.each([
+    ['application/vnd.pgrst.object+json;nulls=stripped', true, true],
+    ['application/vnd.pgrst.array+json;nulls=stripped', false, true],
+    ['application/json;nulls=stripped', false, false],
+    ['application/vnd.pgrst.object+json', true, false],
+  ] as const)('%j: single %s, stripped %s', (accept, single, stripNulls) => {
+    for (const request of [
+      input('GET', { headers: { accept } }),
+      input('PATCH', { body: '{}', headers: { accept } }),
+      input('POST', { fn: 'add', headers: { accept } }),
+    ])
+      expect(parse(request)).toMatchObject({ single, stripNulls });
+  });
+});
+
 describe('query string and body', () => {
   test('a read carries the parsed query', () => {
     const qs = 'select=id,title&done=eq.true&order=id.desc&limit=3';
@@ -295,6 +311,7 @@ describe('query string and body', () => {
       schema: 'public',
       prefer: {},
       single: false,
+      stripNulls: false,
       head: false,
       relation: todos,
       query: parseReadQuery(new URLSearchParams(qs)),
@@ -309,6 +326,7 @@ describe('query string and body', () => {
       schema: 'public',
       prefer: {},
       single: false,
+      stripNulls: false,
       head: false,
       relation: todos,
       query: parseReadQuery(new URLSearchParams('columns=id,title&on_conflict=id&select=id')),
@@ -338,6 +356,7 @@ describe('query string and body', () => {
       schema: 'public',
       prefer: {},
       single: false,
+      stripNulls: false,
       head: false,
       name: 'add',
       method: 'GET',
