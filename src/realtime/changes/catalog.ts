@@ -91,6 +91,29 @@ export class Catalog {
     return cached && !fresh ? cached.value : value;
   }
 
+  /**
+   * Whether the publication holds partitions of this partitioned table but sends their changes as
+   * the partitions (publish_via_partition_root is off, e.g. the publication was made again by a
+   * project migration): the table itself is then not among the published ones. Asked only when a
+   * subscription is refused, to say why.
+   */
+  async publishesPartitionsOf(schema: string, table: string): Promise<boolean> {
+    const row = (
+      await this.db.query<{ yes: boolean }>(
+        `select exists (
+           select 1 from pg_catalog.pg_publication_tables pt
+             join pg_catalog.pg_namespace n on n.nspname = pt.schemaname
+             join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename
+            where pt.pubname = $1 and c.relispartition
+              and pg_catalog.pg_partition_root(c.oid) = (
+                select p.oid from pg_catalog.pg_class p join pg_catalog.pg_namespace pn on pn.oid = p.relnamespace
+                 where pn.nspname = $2 and p.relname = $3 and p.relkind = 'p')) as yes`,
+        [PUBLICATION, schema, table],
+      )
+    ).rows[0];
+    return row?.yes === true;
+  }
+
   /** After a Relation message (a table's shape changed): read it afresh next time. */
   forget(schema: string, table: string): void {
     this.tables.delete(`${schema}.${table}`);

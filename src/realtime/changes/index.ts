@@ -182,8 +182,11 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
         : `no table of schema "${request.schema}" is in the ${PUBLICATION} publication`;
     }
     const table = request.table;
-    if (!published.has(`${request.schema}.${table}`))
+    if (!published.has(`${request.schema}.${table}`)) {
+      if (await catalog.publishesPartitionsOf(request.schema, table))
+        return `table ${request.schema}.${table} is partitioned, and the ${PUBLICATION} publication sends its changes as its partitions (run ALTER PUBLICATION ${PUBLICATION} SET (publish_via_partition_root = true))`;
       return `table ${request.schema}.${table} is not in the ${PUBLICATION} publication`;
+    }
     const info = await catalog.table(request.schema, table, true);
     if (!info) return `table ${request.schema}.${table} does not exist`;
     if (!info.selectableBy.has(role))
