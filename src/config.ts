@@ -426,6 +426,8 @@ export interface Config {
   readonly dataDir: string;
   /** `dir/supabase/migrations`. */
   readonly migrationsDir: string;
+  /** `dir/supabase/seed.sql`: applied on a fresh database and by `trellis db reset`. */
+  readonly seedFile: string;
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
@@ -548,6 +550,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     dir,
     dataDir: path.join(dir, '.trellis'),
     migrationsDir: path.join(dir, 'supabase', 'migrations'),
+    seedFile: path.join(dir, 'supabase', 'seed.sql'),
     host,
     port,
     publicUrl,

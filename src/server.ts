@@ -104,7 +104,12 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const database = await openDatabase(config, secrets, log);
     running.database = database;
     checkpoint();
-    await migrate(database.db, config.migrationsDir, { dryRun: false, onProgress: (m) => log.info(m), abort });
+    await migrate(database.db, config.migrationsDir, {
+      dryRun: false,
+      onProgress: (m) => log.info(m),
+      abort,
+      seedFile: config.seedFile,
+    });
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);

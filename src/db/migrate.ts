@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { FatalError, StartAborted, errorMessage } from '../errors.js';
 import type { Db } from './pool.js';
-import { lineAt, splitSql, type SqlStatement } from './split-sql.js';
+import { applySeedIfDue, isFreshDatabase, markSeedDue } from './seed.js';
+import { splitSql } from './split-sql.js';
+import { inTransaction, runStatements, withoutTransactionWrapper } from './sql-file.js';
 
 export interface MigrationFile {
   readonly version: string;
@@ -24,6 +26,8 @@ export interface MigrationReport {
   readonly pending: readonly MigrationFile[];
   /** Trellis schema files not yet applied (only a dry run leaves any). */
   readonly schemaPending: number;
+  /** The seed file applied by this run (a fresh database's first run only). */
+  readonly seeded?: string;
 }
 
 // pg_advisory_lock key: "trellis" in ASCII.
@@ -80,6 +84,8 @@ export interface MigrateOptions {
   readonly onProgress: (message: string) => void;
   /** SIGTERM/SIGINT during a start: stop waiting for the lock, cancel the file in progress. */
   readonly abort?: AbortSignal;
+  /** supabase/seed.sql: applied after the migrations when the database was fresh (see seed.ts). */
+  readonly seedFile?: string;
 }
 
 /**
@@ -98,7 +104,9 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
       await acquireLock(client, abort, options.onProgress);
       try {
         if (options.dryRun) return await pendingWork(client, files);
+        const fresh = await isFreshDatabase(client);
         await applyOwnSchema(client);
+        if (fresh) await markSeedDue(client);
         await useDatabaseSearchPath(client);
         const done = await appliedVersions(client, 'supabase_migrations.schema_migrations');
         const pending = files.filter((f) => !done.has(f.version));
@@ -109,9 +117,14 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
           await cancellable(db, client, abort, () => applyUserMigration(client, migration));
           applied.push(migration);
         }
+        throwIfAborted(abort);
+        const seedFile = options.seedFile;
+        const seeded = seedFile
+          ? await cancellable(db, client, abort, () => applySeedIfDue(client, seedFile, options.onProgress))
+          : undefined;
         // A running server reloads its data API schema cache (PostgREST's channel and payload).
-        if (applied.length > 0) await client.query(`notify pgrst, 'reload schema'`);
-        return { applied, pending: [], schemaPending: 0 };
+        if (applied.length > 0 || seeded) await client.query(`notify pgrst, 'reload schema'`);
+        return { applied, pending: [], schemaPending: 0, seeded };
       } finally {
         await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
       }
@@ -252,19 +265,9 @@ async function applyUserMigration(client: pg.PoolClient, migration: MigrationFil
   } catch (err) {
     throw new FatalError(`cannot read migration ${migration.file}: ${errorMessage(err)}`);
   }
-  const statements = withoutTransactionWrapper(splitSql(source), migration.file);
+  const statements = withoutTransactionWrapper(splitSql(source), migration.file, 'migration');
   await inTransaction(client, async () => {
-    for (const statement of statements) {
-      try {
-        await client.query(statement.text);
-      } catch (err) {
-        if ((err as { code?: string }).code === '57014' && !(err as Error).message.includes('statement timeout'))
-          throw err;
-        throw new FatalError(
-          `migration ${migration.file} failed at line ${errorLine(statement, err)}: ${errorMessage(err)}`,
-        );
-      }
-    }
+    await runStatements(client, statements, migration.file, 'migration');
     // A file may have switched role (SET ROLE): the bookkeeping is the server's own.
     await client.query('reset role');
     await client.query(
@@ -272,50 +275,4 @@ async function applyUserMigration(client: pg.PoolClient, migration: MigrationFil
       [migration.version, migration.name, statements.map((s) => s.text)],
     );
   });
-}
-
-/** The file line of an error: the statement's first line plus PostgreSQL's position inside it. */
-function errorLine(statement: SqlStatement, err: unknown): number {
-  const position = Number((err as { position?: string }).position);
-  if (!Number.isInteger(position) || position <= 0) return statement.line;
-  // PostgreSQL counts characters; JavaScript strings count UTF-16 units.
-  const prefix = Array.from(statement.text)
-    .slice(0, position - 1)
-    .join('');
-  return statement.line + lineAt(prefix, prefix.length) - 1;
-}
-
-const TRANSACTION_CONTROL =
-  /^(begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
-const OPENING = /^(begin|start\s+transaction)\b/i;
-const CLOSING = /^(commit|end)\b/i;
-
-/**
- * Each file runs in one transaction that Trellis opens and commits. A file wrapped in BEGIN …
- * COMMIT (as many are) keeps working; transaction control anywhere else would commit or roll back
- * part of the file behind Trellis's back, so it is refused with its line.
- */
-function withoutTransactionWrapper(statements: SqlStatement[], file: string): SqlStatement[] {
-  let body = statements;
-  if (body.length > 0 && OPENING.test(body[0]?.text ?? '')) body = body.slice(1);
-  if (body.length > 0 && CLOSING.test(body.at(-1)?.text ?? '')) body = body.slice(0, -1);
-  const control = body.find((s) => TRANSACTION_CONTROL.test(s.text));
-  if (control) {
-    const word = control.text.split(/\s+/)[0]?.toUpperCase();
-    throw new FatalError(
-      `migration ${file} line ${control.line}: ${word} is not allowed inside a migration (each file runs in one transaction)`,
-    );
-  }
-  return body;
-}
-
-async function inTransaction(client: pg.PoolClient, fn: () => Promise<void>): Promise<void> {
-  await client.query('begin');
-  try {
-    await fn();
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  }
 }
