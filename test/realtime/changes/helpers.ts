@@ -10,6 +10,7 @@ import type { Bus } from '../../../src/platform/bus/index.js';
 import type { JwtClaims } from '../../../src/platform/tokens.js';
 import type {
   ChangeData,
+  ChangeHub,
   ChangeSubscriber,
   ChangeSubscriptionRequest,
 } from '../../../src/realtime/changes/contract.js';
@@ -49,6 +50,14 @@ export function recorder(claims: JwtClaims, requests: readonly ChangeSubscriptio
     received,
     deliver: (ids, data) => void received.push({ ids, data }),
   };
+}
+
+/** Subscribes a recorder to `hub`; throws the hub's refusal. */
+export async function subscribeRecorder(hub: ChangeHub, ...args: Parameters<typeof recorder>) {
+  const r = recorder(...args);
+  const result = await hub.subscribe(r);
+  if (!result.ok) throw new Error(result.message);
+  return { ...r, unsubscribe: result.unsubscribe };
 }
 
 export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {

@@ -8,7 +8,16 @@ import type { Db } from '../../../src/db/pool.js';
 import { createChangeHub } from '../../../src/realtime/changes/index.js';
 import type { ChangeHub } from '../../../src/realtime/changes/contract.js';
 import { testDb } from '../../helpers/db.js';
-import { logicalDatabase, memoryBus, migrateWith, recorder, silentLog, sleep, waitFor } from './helpers.js';
+import {
+  logicalDatabase,
+  memoryBus,
+  migrateWith,
+  recorder,
+  subscribeRecorder,
+  silentLog,
+  sleep,
+  waitFor,
+} from './helpers.js';
 
 const alice = '00000000-0000-4000-8000-00000000000a';
 const bob = '00000000-0000-4000-8000-00000000000b';
@@ -52,12 +61,7 @@ afterAll(async () => {
   await database?.stop();
 });
 
-async function subscribed(...args: Parameters<typeof recorder>) {
-  const r = recorder(...args);
-  const result = await hub.subscribe(r);
-  if (!result.ok) throw new Error(result.message);
-  return { ...r, unsubscribe: result.unsubscribe };
-}
+const subscribed = (...args: Parameters<typeof recorder>) => subscribeRecorder(hub, ...args);
 
 describe('postgres_changes on a partitioned table', () => {
   test('insert, update and delete of rows in either partition arrive named as the parent', async () => {
