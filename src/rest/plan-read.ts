@@ -6,7 +6,7 @@
 import { ApiError } from '../errors.js';
 import type { EmbedPath, OrderTerm, ReadQuery, SelectItem } from './ast.js';
 import { conditionSql, fieldSql } from './conditions.js';
-import { isToOne, resolveRelationship, type Relationship } from './relationships.js';
+import { embedSource, isToOne, resolveRelationship } from './relationships.js';
 import type { Relation, SchemaCache } from './schema.js';
 import { ident } from '../db/index.js';
 import { castType, Params } from './sql.js';
@@ -46,8 +46,8 @@ export const qualified = (r: Relation) => `${ident(r.schema)}.${ident(r.name)}`;
 
 const samePath = (a: EmbedPath, b: EmbedPath) => a.length === b.length && a.every((s, i) => s === b[i]);
 
-export function checkColumn(relation: Relation, name: string): void {
-  if (!relation.dynamicColumns && !relation.columns.has(name)) {
+export function checkColumn(relation: Relation, name: string, cache?: SchemaCache): void {
+  if (!relation.dynamicColumns && !relation.columns.has(name) && !cache?.computedField?.(relation, name)) {
     throw new ApiError(400, '42703', `column ${relation.name}.${name} does not exist`, {
       hint: null,
       details: null,
@@ -69,6 +69,7 @@ function levelSql(
   const columns: string[] = [];
   const joins: string[] = [];
   const where = [...extraWhere];
+  const embedKeys = new Set<string>();
   for (const item of items) {
     if (item.kind === 'star') {
       columns.push(`${alias}.*`);
@@ -77,8 +78,12 @@ function levelSql(
     if (item.kind === 'count') throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
     if (item.kind === 'column') {
       if (item.aggregate) throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
-      checkColumn(relation, item.field.name);
+      checkColumn(relation, item.field.name, level.cache);
       let expr = fieldSql(alias, item.field, level.params);
+      const computed = relation.columns.has(item.field.name)
+        ? undefined
+        : level.cache.computedField?.(relation, item.field.name);
+      if (computed) expr = computedFieldSql(computed, relation, alias, expr, item.field.name);
       if (item.cast) expr = `(${expr})::${castType(item.cast)}`;
       const lastKey = item.field.jsonPath.at(-1)?.key;
       const key = item.alias ?? (lastKey !== undefined ? String(lastKey) : item.field.name);
@@ -88,11 +93,34 @@ function levelSql(
     const relationship = resolveRelationship(level.cache, relation, item);
     const child = `t${level.nextAlias++}`;
     const key = item.alias ?? item.relation;
+    if (embedKeys.has(key)) {
+      // PostgREST names each embed's subquery after the parent and the embed: two embeds under one
+      // name collide in PostgreSQL, and its error is the answer.
+      throw new ApiError(
+        400,
+        '42712',
+        `table name "${relation.name}_${key}_${path.length + 1}" specified more than once`,
+        {
+          details: null,
+          hint: null,
+        },
+      );
+    }
+    embedKeys.add(key);
     const childPath = [...path, key];
-    const join = joinCondition(relationship, alias, child);
+    const source = embedSource(relationship, alias, child);
+    const join = source.on;
+    // An embed that selects nothing (`users()`) only filters, with !inner: PostgREST leaves it out
+    // of the body. Nothing of it is planned otherwise (an unused parameter is an error).
+    const empty = isEmptyEmbed(item.select);
+    if (empty && item.joinType !== 'inner') continue;
     const childFilters = filtersAt(level, childPath, relationship.target, child, item.relation, path);
     const asked = rangeAt(level, childPath, item.relation, path);
     const childRange = { offset: asked?.offset, limit: Math.min(asked?.limit ?? level.maxRows, level.maxRows) };
+    if (item.joinType === 'inner') {
+      where.push(`exists (select 1 from ${source.from} as ${child} where ${[join, ...childFilters].join(' and ')})`);
+    }
+    if (empty) continue;
     const sub = levelSql(
       level,
       relationship.target,
@@ -101,12 +129,8 @@ function levelSql(
       childPath,
       [join, ...childFilters],
       childRange,
+      source.from,
     );
-    if (item.joinType === 'inner') {
-      where.push(
-        `exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`,
-      );
-    }
     const toOne = isToOne(relationship);
     if (item.spread) {
       if (!toOne)
@@ -131,19 +155,6 @@ function levelSql(
   return `select ${columns.join(', ')} from ${from} as ${alias}${joins.length ? ` ${joins.join(' ')}` : ''}${where.length ? ` where ${where.join(' and ')}` : ''}${orderBy}${limit}${offset}`;
 }
 
-function joinCondition(r: Relationship, parent: string, child: string): string {
-  const pairs = (left: string, leftCols: readonly string[], right: string, rightCols: readonly string[]) =>
-    leftCols.map((c, i) => `${left}.${ident(c)} = ${right}.${ident(rightCols[i] ?? '')}`).join(' and ');
-  switch (r.kind) {
-    case 'many-to-one':
-      return pairs(child, r.fk.refColumns, parent, r.fk.columns);
-    case 'one-to-many':
-      return pairs(child, r.fk.columns, parent, r.fk.refColumns);
-    case 'many-to-many':
-      return `exists (select 1 from ${qualified(r.junction)} as j where ${pairs('j', r.toTarget.columns, child, r.toTarget.refColumns)} and ${pairs('j', r.toParent.columns, parent, r.toParent.refColumns)})`;
-  }
-}
-
 /** Filters written for an embed apply under its alias or its relation name. */
 function matchesEmbed(level: Level, path: EmbedPath, candidates: EmbedPath[]): boolean {
   return candidates.some((c) => samePath(c, path));
@@ -161,14 +172,38 @@ function filtersAt(
   return level.query.filters
     .filter((f) => matchesEmbed(level, f.path, alternatives))
     .map((f) => {
-      checkConditionColumns(relation, f.condition);
+      checkConditionColumns(relation, f.condition, level.cache);
       return conditionSql(alias, f.condition, level.params);
     });
 }
 
-function checkConditionColumns(relation: Relation, condition: ReadQuery['filters'][number]['condition']): void {
-  if (condition.kind === 'filter') checkColumn(relation, condition.field.name);
-  else condition.conditions.forEach((c) => checkConditionColumns(relation, c));
+function checkConditionColumns(
+  relation: Relation,
+  condition: ReadQuery['filters'][number]['condition'],
+  cache?: SchemaCache,
+): void {
+  if (condition.kind === 'filter') checkColumn(relation, condition.field.name, cache);
+  else condition.conditions.forEach((c) => checkConditionColumns(relation, c, cache));
+}
+
+/** Only embeds, each selecting nothing, all the way down: `users()`, `a(b())`. */
+function isEmptyEmbed(select: readonly SelectItem[]): boolean {
+  return select.every((i) => i.kind === 'embed' && isEmptyEmbed(i.select));
+}
+
+/**
+ * `f(t)` for a computed field. The row is cast to the function's argument type, as it may be a
+ * call's result (an anonymous record); JSON path steps apply to the call's result.
+ */
+function computedFieldSql(
+  fn: { readonly schema: string; readonly name: string },
+  relation: Relation,
+  alias: string,
+  columnExpr: string,
+  name: string,
+): string {
+  const call = `${ident(fn.schema)}.${ident(fn.name)}(${alias}::${qualified(relation)})`;
+  return call + columnExpr.slice(`${alias}.${ident(name)}`.length);
 }
 
 function rangeAt(level: Level, path: EmbedPath, relationName?: string, parentPath?: EmbedPath) {
@@ -198,11 +233,12 @@ function orderTermSql(level: Level, relation: Relation, alias: string, term: Ord
         'PGRST118',
         `A related order on '${term.relation}' is not possible: it is not a to-one relationship`,
       );
-    checkColumn(r.target, term.field.name);
+    checkColumn(r.target, term.field.name, level.cache);
     const child = `t${level.nextAlias++}`;
-    expr = `(select ${fieldSql(child, term.field, level.params)} from ${qualified(r.target)} as ${child} where ${joinCondition(r, alias, child)})`;
+    const source = embedSource(r, alias, child);
+    expr = `(select ${fieldSql(child, term.field, level.params)} from ${source.from} as ${child} where ${source.on})`;
   } else {
-    checkColumn(relation, term.field.name);
+    checkColumn(relation, term.field.name, level.cache);
     expr = fieldSql(alias, term.field, level.params);
   }
   return `${expr}${term.direction ? ` ${term.direction}` : ''}${term.nulls ? ` nulls ${term.nulls}` : ''}`;
@@ -246,8 +282,9 @@ function innerEmbedConditions(level: Level, relation: Relation, alias: string): 
     const r = resolveRelationship(level.cache, relation, item);
     const child = `t${level.nextAlias++}`;
     const key = item.alias ?? item.relation;
-    const conds = [joinCondition(r, alias, child), ...filtersAt(level, [key], r.target, child, item.relation, [])];
-    return [`exists (select 1 from ${qualified(r.target)} as ${child} where ${conds.join(' and ')})`];
+    const source = embedSource(r, alias, child);
+    const conds = [source.on, ...filtersAt(level, [key], r.target, child, item.relation, [])];
+    return [`exists (select 1 from ${source.from} as ${child} where ${conds.join(' and ')})`];
   });
 }
 

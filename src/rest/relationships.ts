@@ -1,115 +1,158 @@
 /**
- * Finds the relationship an embedded resource (`select=*,author(*)`) refers to, from the foreign
- * keys in the schema cache: many-to-one, one-to-many, or many-to-many through a junction table.
- * A hint (`author!messages_author_id_fkey(*)`, `users!author_id(*)`, `tags!post_tags(*)`) picks
- * one when several fit, as in PostgREST.
+ * Finds the relationship an embedded resource (`select=*,author(*)`) refers to among those of the
+ * parent in the schema cache, with PostgREST's rules: a target names a relation, a foreign key, a
+ * foreign key's column, or a computed relationship's function; a hint
+ * (`author!messages_author_id_fkey(*)`, `users!author_id(*)`, `tags!post_tags(*)`) picks one
+ * when several fit. A self-referencing key reads as children by the table's name and as the
+ * parent by the key's column (`collections(*)`, `parent_id(*)`).
  */
 import { ApiError } from '../errors.js';
+import { ident } from '../db/index.js';
 import type { SelectEmbed } from './ast.js';
+import { buildRelationships, isView, type Relationship } from './relationship-graph.js';
 import type { ForeignKey, Relation, SchemaCache } from './schema.js';
 
-export type Relationship =
-  | { readonly kind: 'many-to-one'; readonly target: Relation; readonly fk: ForeignKey }
-  | { readonly kind: 'one-to-many'; readonly target: Relation; readonly fk: ForeignKey }
-  | {
-      readonly kind: 'many-to-many';
-      readonly target: Relation;
-      readonly junction: Relation;
-      /** junction → parent */
-      readonly toParent: ForeignKey;
-      /** junction → target */
-      readonly toTarget: ForeignKey;
-    };
+export type { Relationship };
 
 /**
- * Whether an embed answers one object (or null) rather than an array: a many-to-one, or a
- * one-to-many whose key is unique on the many side (a one-to-one, as PostgREST detects it).
+ * Whether an embed answers one object (or null) rather than an array: a many-to-one, a one-to-many
+ * whose key is unique on the many side (a one-to-one, as PostgREST detects it), or a computed
+ * relationship returning one row.
  */
 export function isToOne(r: Relationship): boolean {
+  if (r.kind === 'computed') return r.toOne;
   return r.kind === 'many-to-one' || (r.kind === 'one-to-many' && r.fk.oneToOne === true);
 }
 
 /** PostgREST's names for the kinds, in PGRST201 details: a unique key makes either side one-to-one. */
 function cardinality(r: Relationship): string {
-  return r.kind !== 'many-to-many' && r.fk.oneToOne === true ? 'one-to-one' : r.kind;
+  return r.kind !== 'many-to-many' && r.kind !== 'computed' && r.fk.oneToOne === true ? 'one-to-one' : r.kind;
 }
 
-const is = (fk: ForeignKey, fromSchema: string, from: string, toSchema: string, to: string) =>
-  fk.schema === fromSchema && fk.table === from && fk.refSchema === toSchema && fk.refTable === to;
-
-function candidates(cache: SchemaCache, parent: Relation, target: Relation): Relationship[] {
-  const found: Relationship[] = [];
-  for (const fk of cache.foreignKeys(parent.schema, parent.name)) {
-    if (is(fk, parent.schema, parent.name, target.schema, target.name)) found.push({ kind: 'many-to-one', target, fk });
-    if (is(fk, target.schema, target.name, parent.schema, parent.name)) found.push({ kind: 'one-to-many', target, fk });
+/** The relationships from `parent`; a cache built by hand (tests) has them from its foreign keys. */
+export function relationshipsFrom(cache: SchemaCache, parent: Relation): readonly Relationship[] {
+  if (cache.relationships) return cache.relationships(parent.schema, parent.name);
+  const fks = new Map<string, ForeignKey>();
+  const add = (f: ForeignKey) => fks.set(`${f.schema}.${f.table}.${f.name}`, f);
+  cache.foreignKeys(parent.schema, parent.name).forEach(add);
+  for (const fk of [...fks.values()]) {
+    cache.foreignKeys(fk.schema, fk.table).forEach(add);
+    cache.foreignKeys(fk.refSchema, fk.refTable).forEach(add);
   }
-  // Junctions: a third table with a foreign key to each side.
-  const toParent = cache
-    .foreignKeys(parent.schema, parent.name)
-    .filter((fk) => fk.refSchema === parent.schema && fk.refTable === parent.name);
-  for (const a of toParent) {
-    if (a.table === parent.name && a.schema === parent.schema) continue;
-    const junction = cache.relation(a.schema, a.table);
-    if (!junction || (junction.schema === target.schema && junction.name === target.name)) continue;
-    for (const b of cache.foreignKeys(junction.schema, junction.name)) {
-      if (b !== a && is(b, junction.schema, junction.name, target.schema, target.name)) {
-        found.push({ kind: 'many-to-many', target, junction, toParent: a, toTarget: b });
-      }
+  const relations = new Map<string, Relation>([[`${parent.schema}.${parent.name}`, parent]]);
+  for (const fk of fks.values()) {
+    for (const [schema, name] of [
+      [fk.schema, fk.table],
+      [fk.refSchema, fk.refTable],
+    ] as const) {
+      const r = cache.relation(schema, name);
+      if (r) relations.set(`${schema}.${name}`, r);
     }
   }
-  return found;
+  return buildRelationships(relations, [...fks.values()], [], []).get(`${parent.schema}.${parent.name}`) ?? [];
 }
 
-function matchesHint(r: Relationship, hint: string): boolean {
-  if (r.kind === 'many-to-many')
-    return r.junction.name === hint || r.toParent.name === hint || r.toTarget.name === hint;
+/** The key's columns as (origin side, target side) pairs, as PostgREST orients them. */
+function columnPairs(r: Relationship): readonly (readonly [string, string])[] {
+  if (r.kind === 'many-to-one') return r.fk.columns.map((c, i) => [c, r.fk.refColumns[i] ?? ''] as const);
+  if (r.kind === 'one-to-many') return r.fk.refColumns.map((c, i) => [c, r.fk.columns[i] ?? ''] as const);
+  return [];
+}
+
+const isSelf = (r: Relationship) =>
+  (r.kind === 'many-to-one' || r.kind === 'one-to-many') &&
+  r.fk.schema === r.fk.refSchema &&
+  r.fk.table === r.fk.refTable;
+
+function matches(r: Relationship, target: string, hint: string | undefined): boolean {
+  if (r.kind === 'computed') return r.function.name === target;
+  const pairs = columnPairs(r);
+  const single = pairs.length === 1 ? pairs[0] : undefined;
+  const originColumn = (name: string) => single?.[0] === name;
+  const targetColumn = (name: string) => single?.[1] === name;
+  const constraint = (name: string) => r.kind !== 'many-to-many' && r.fk.name === name;
+  const named = r.target.name === target;
+  if (isSelf(r)) {
+    // One key, two readings: PostgREST tells them apart by the target, never by the key's name.
+    const oneToMany = r.kind === 'one-to-many' && r.fk.oneToOne !== true;
+    const manyToOne = r.kind === 'many-to-one' && r.fk.oneToOne !== true;
+    if (hint === undefined) return (named && oneToMany) || (originColumn(target) && manyToOne);
+    return named && oneToMany && targetColumn(hint);
+  }
+  if (hint === undefined) return named || (!isView(r.target) && (constraint(target) || originColumn(target)));
   return (
-    r.fk.name === hint ||
-    (r.fk.columns.length === 1 && r.fk.columns[0] === hint) ||
-    (r.kind === 'many-to-one' && r.fk.refColumns[0] === hint && r.fk.columns.length === 1)
+    named &&
+    (constraint(hint) ||
+      originColumn(hint) ||
+      targetColumn(hint) ||
+      (r.kind === 'many-to-many' && r.junction.name === hint))
   );
 }
 
+function describe(parent: Relation, r: Relationship): Record<string, string> {
+  const cols = (names: readonly string[]) => `(${names.join(', ')})`;
+  const pairs = columnPairs(r);
+  return {
+    cardinality: cardinality(r),
+    embedding: `${parent.name} with ${r.target.name}`,
+    relationship:
+      r.kind === 'many-to-many'
+        ? `${r.junction.name} using ${r.toParent.name}${cols(r.toParent.columns)} and ${r.toTarget.name}${cols(r.toTarget.columns)}`
+        : r.kind === 'computed'
+          ? `${r.function.name}`
+          : `${r.fk.name} using ${parent.name}${cols(pairs.map((p) => p[0]))} and ${r.target.name}${cols(pairs.map((p) => p[1]))}`,
+  };
+}
+
 export function resolveRelationship(cache: SchemaCache, parent: Relation, embed: SelectEmbed): Relationship {
-  const target = cache.relation(parent.schema, embed.relation);
-  let found: Relationship[];
-  if (target) {
-    found = candidates(cache, parent, target);
-  } else {
-    // PostgREST also embeds through a foreign key's name or its column: `author_id(*)`.
-    found = cache
-      .foreignKeys(parent.schema, parent.name)
-      .filter(
-        (fk) =>
-          fk.schema === parent.schema &&
-          fk.table === parent.name &&
-          (fk.name === embed.relation || (fk.columns.length === 1 && fk.columns[0] === embed.relation)),
-      )
-      .flatMap((fk) => {
-        const to = cache.relation(fk.refSchema, fk.refTable);
-        return to ? [{ kind: 'many-to-one' as const, target: to, fk }] : [];
-      });
-  }
-  if (embed.hint !== undefined) found = found.filter((r) => matchesHint(r, embed.hint ?? ''));
+  const found = relationshipsFrom(cache, parent).filter((r) => matches(r, embed.relation, embed.hint));
   if (found.length === 1) return found[0] as Relationship;
   const names = `'${parent.name}' and '${embed.relation}'`;
   if (found.length === 0) {
     throw new ApiError(400, 'PGRST200', `Could not find a relationship between ${names} in the schema cache`, {
-      details: `Searched for a foreign key relationship between ${names}${embed.hint ? ` using the hint '${embed.hint}'` : ''} in the schema '${parent.schema}', but no matches were found.`,
+      details: `Searched for a foreign key relationship between ${names}${embed.hint !== undefined ? ` using the hint '${embed.hint}'` : ''} in the schema '${parent.schema}', but no matches were found.`,
       hint: null,
     });
   }
+  const hintOf = (r: Relationship) =>
+    `'${r.target.name}!${r.kind === 'many-to-many' ? r.junction.name : r.kind === 'computed' ? r.function.name : r.fk.name}'`;
   throw new ApiError(300, 'PGRST201', `Could not embed because more than one relationship was found for ${names}`, {
-    details: JSON.stringify(
-      found.map((r) => ({
-        cardinality: cardinality(r),
-        embedding: `${parent.name} with ${r.target.name}`,
-        relationship:
-          r.kind === 'many-to-many'
-            ? `${r.junction.name} using ${r.toParent.name} and ${r.toTarget.name}`
-            : `${r.fk.name} using ${r.fk.table}(${r.fk.columns.join(', ')}) and ${r.fk.refTable}(${r.fk.refColumns.join(', ')})`,
-      })),
-    ),
-    hint: `Try changing '${embed.relation}' to one of the following: ${found.map((r) => `'${embed.relation}!${r.kind === 'many-to-many' ? r.junction.name : r.fk.name}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
+    // PostgREST's details here are a JSON array, not text.
+    fields: { details: found.map((r) => describe(parent, r)) },
+    hint: `Try changing '${embed.relation}' to one of the following: ${found.map(hintOf).join(', ')}. Find the desired relationship in the 'details' key.`,
   });
+}
+
+/**
+ * Where an embed's rows come from under the parent row aliased `parent`,
+ * and what ties them to it: a relation and a join condition, or a computed relationship's call.
+ */
+export function embedSource(
+  r: Relationship,
+  parent: string,
+  child: string,
+): { readonly from: string; readonly on: string } {
+  const table = (x: Relation) => `${ident(x.schema)}.${ident(x.name)}`;
+  if (r.kind === 'computed') {
+    // The parent row is cast to the function's argument type: it may be a call's result (an
+    // anonymous record), and an overloaded name is picked by that type.
+    return {
+      from: `${ident(r.function.schema)}.${ident(r.function.name)}(${parent}::${table(r.parent)})`,
+      on: 'true',
+    };
+  }
+  return { from: table(r.target), on: joinCondition(r, parent, child) };
+}
+
+function joinCondition(r: Exclude<Relationship, { kind: 'computed' }>, parent: string, child: string): string {
+  const pairs = (left: string, leftCols: readonly string[], right: string, rightCols: readonly string[]) =>
+    leftCols.map((c, i) => `${left}.${ident(c)} = ${right}.${ident(rightCols[i] ?? '')}`).join(' and ');
+  switch (r.kind) {
+    case 'many-to-one':
+      return pairs(child, r.fk.refColumns, parent, r.fk.columns);
+    case 'one-to-many':
+      return pairs(child, r.fk.columns, parent, r.fk.refColumns);
+    case 'many-to-many':
+      return `exists (select 1 from ${ident(r.junction.schema)}.${ident(r.junction.name)} as j where ${pairs('j', r.toTarget.columns, child, r.toTarget.refColumns)} and ${pairs('j', r.toParent.columns, parent, r.toParent.refColumns)})`;
+  }
 }

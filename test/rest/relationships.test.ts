@@ -94,8 +94,9 @@ describe('one-to-one relationships', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ApiError);
-      const details = JSON.parse(String((err as ApiError).extra.details)) as { cardinality: string }[];
-      expect(details.map((d) => d.cardinality)).toEqual(['one-to-one', 'one-to-many']);
+      // A JSON array, ordered as PostgREST orders relationships: one-to-many before one-to-one.
+      const details = (err as ApiError).extra.fields?.details as { cardinality: string }[];
+      expect(details.map((d) => d.cardinality)).toEqual(['one-to-many', 'one-to-one']);
     }
   });
 });
