@@ -184,7 +184,8 @@ select
    from pg_constraint c
    join pg_class s on s.oid = c.conrelid join pg_namespace sn on sn.oid = s.relnamespace
    join pg_class t on t.oid = c.confrelid join pg_namespace tn on tn.oid = t.relnamespace
-   where c.contype = 'f' and (sn.nspname = any($1) or tn.nspname = any($1))) as fks,
+   -- A partition's copy of its table's key (conparentid) is not a relationship of its own, as in PostgREST.
+   where c.contype = 'f' and c.conparentid = 0 and (sn.nspname = any($1) or tn.nspname = any($1))) as fks,
   (select json_agg(json_build_object(
      'schema', n.nspname, 'name', p.proname,
      'arg_names', p.proargnames, 'arg_modes', p.proargmodes,

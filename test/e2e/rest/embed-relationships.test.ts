@@ -32,6 +32,11 @@ $$;
 create function public.books_by(author int) returns setof public.books language sql stable as $$
   select * from public.books where author_id = author order by id
 $$;
+-- A partitioned table's key is copied onto each partition; the copies are no relationships.
+create table public.loans (id int, author_id int references public.authors (id), on_day date, primary key (id, on_day))
+  partition by range (on_day);
+create table public.loans_2024 partition of public.loans for values from ('2024-01-01') to ('2025-01-01');
+insert into public.loans values (1, 2, '2024-03-01');
 grant select on all tables in schema public to anon;
 `;
 
@@ -187,6 +192,12 @@ describe('self-references and ambiguity', () => {
       .single();
     expect(error).toBeNull();
     expect(data).toEqual({ name: 'Borges', books_author_id_fkey: [{ title: 'Ficciones' }] });
+  });
+
+  test("a partitioned table's key is one relationship, not one per partition", async () => {
+    const { data, error } = await client.from('authors').select('name, loans_author_id_fkey(id)').eq('id', 2).single();
+    expect(error).toBeNull();
+    expect(data).toEqual({ name: 'Borges', loans_author_id_fkey: [{ id: 1 }] });
   });
 
   test('an embed that selects nothing is left out of the body', async () => {
