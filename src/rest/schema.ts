@@ -3,13 +3,8 @@
  * schemas, read in one query at start and again after migrations or `NOTIFY pgrst, 'reload schema'`.
  */
 import type { Db } from '../db/index.js';
-import { viewColumnOrigins } from './pg-node-tree.js';
-import {
-  buildRelationships,
-  type ComputedRelationshipSource,
-  type Relationship,
-  type ViewColumnSource,
-} from './relationship-graph.js';
+import type { Relationship } from './relationship-graph.js';
+import { loadRelationships } from './schema-relationships.js';
 
 export interface Column {
   readonly name: string;
@@ -86,20 +81,12 @@ export interface SchemaCache {
 interface RawCache {
   relations:
     | {
-        oid: number;
         schema: string;
         name: string;
         kind: string;
         insertable: boolean;
         pk: string[] | null;
-        columns: {
-          attnum: number;
-          name: string;
-          type: string;
-          nullable: boolean;
-          has_default: boolean;
-          generated: boolean;
-        }[];
+        columns: { name: string; type: string; nullable: boolean; has_default: boolean; generated: boolean }[];
       }[]
     | null;
   fks:
@@ -128,18 +115,6 @@ interface RawCache {
         volatility: string;
       }[]
     | null;
-  views: { schema: string; name: string; definition: string }[] | null;
-  row_functions:
-    | {
-        schema: string;
-        name: string;
-        arg_schema: string;
-        arg_name: string;
-        ret_schema: string | null;
-        ret_name: string | null;
-        to_one: boolean;
-      }[]
-    | null;
 }
 
 const KINDS: Record<string, Relation['kind']> = {
@@ -162,13 +137,13 @@ with rels as (
 )
 select
   (select json_agg(json_build_object(
-     'oid', r.oid::bigint, 'schema', r.schema, 'name', r.name, 'kind', r.kind, 'insertable', r.insertable,
+     'schema', r.schema, 'name', r.name, 'kind', r.kind, 'insertable', r.insertable,
      'pk', (select array_agg(a.attname order by k.ord) from pg_constraint pk
             cross join unnest(pk.conkey) with ordinality as k(attnum, ord)
             join pg_attribute a on a.attrelid = pk.conrelid and a.attnum = k.attnum
             where pk.conrelid = r.oid and pk.contype = 'p'),
      'columns', (select json_agg(json_build_object(
-                   'attnum', a.attnum, 'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
+                   'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
                    'has_default', a.atthasdef or a.attidentity <> '', 'generated', a.attgenerated <> '') order by a.attnum)
                  from pg_attribute a where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped)
    )) from rels r) as relations,
@@ -194,17 +169,7 @@ select
      'returns_composite', rt.typtype = 'c' or (p.proargmodes is not null and 't' = any(p.proargmodes)),
      'volatility', p.provolatile))
    from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_type rt on rt.oid = p.prorettype
-   where n.nspname = any($1) and p.prokind = 'f') as functions,
-  (select json_agg(json_build_object('schema', r.schema, 'name', r.name, 'definition', w.ev_action::text))
-   from rels r join pg_rewrite w on w.ev_class = r.oid and w.rulename = '_RETURN'
-   where r.kind in ('v', 'm')) as views,
-  (select json_agg(json_build_object(
-     'schema', n.nspname, 'name', p.proname, 'arg_schema', a.schema, 'arg_name', a.name,
-     'ret_schema', t.schema, 'ret_name', t.name, 'to_one', not p.proretset or p.prorows = 1))
-   from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-   join rels a on a.oid = (select c.oid from pg_class c where c.reltype = p.proargtypes[0])
-   left join rels t on t.oid = (select c.oid from pg_class c where c.reltype = p.prorettype)
-   where p.pronargs = 1 and p.prokind = 'f' and n.nspname = any($1)) as row_functions`;
+   where n.nspname = any($1) and p.prokind = 'f') as functions`;
 
 export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promise<SchemaCache> {
   const raw = (await db.query<RawCache>(INTROSPECT, [schemas])).rows[0];
@@ -267,79 +232,14 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
     const key = `${f.schema}.${f.name}`;
     functions.set(key, [...(functions.get(key) ?? []), fn]);
   }
-  const relationships = buildRelationships(
-    relations,
-    [...new Set([...fks.values()].flat())],
-    viewSources(raw, relations),
-    computedRelationships(raw, relations),
-  );
-  const computedFields = new Map<string, { schema: string; name: string }>();
-  for (const f of raw?.row_functions ?? []) {
-    if (f.ret_name !== null) continue;
-    const key = `${f.arg_schema}.${f.arg_name}\u0000${f.name}`;
-    // The function of the relation's own schema first, as PostgreSQL's search path would pick it.
-    if (!computedFields.has(key) || f.schema === f.arg_schema)
-      computedFields.set(key, { schema: f.schema, name: f.name });
-  }
+  const related = await loadRelationships(db, schemas, relations, [...new Set([...fks.values()].flat())]);
   return {
     schemas,
     relation: (schema, name) => relations.get(`${schema}.${name}`),
-    relationships: (schema, name) => relationships.get(`${schema}.${name}`) ?? [],
-    computedField: (relation, name) => computedFields.get(`${relation.schema}.${relation.name}\u0000${name}`),
+    relationships: related.relationships,
+    computedField: related.computedField,
     foreignKeys: (schema, name) => fks.get(`${schema}.${name}`) ?? [],
     functions: (schema, name) => functions.get(`${schema}.${name}`) ?? [],
     functionNames: (schema) => [...functions.values()].flatMap((f) => (f[0]?.schema === schema ? [f[0].name] : [])),
   };
-}
-
-/**
- * View columns that are a relation's column unchanged, followed through views of views down to a
- * table (PostgREST's view key dependencies).
- */
-function viewSources(raw: RawCache | undefined, relations: ReadonlyMap<string, Relation>): ViewColumnSource[] {
-  const byOid = new Map<number, { relation: Relation; names: Map<number, string> }>();
-  for (const r of raw?.relations ?? []) {
-    const relation = relations.get(`${r.schema}.${r.name}`);
-    if (relation) byOid.set(r.oid, { relation, names: new Map((r.columns ?? []).map((c) => [c.attnum, c.name])) });
-  }
-  const origins = new Map<string, ReturnType<typeof viewColumnOrigins>>();
-  for (const v of raw?.views ?? []) origins.set(`${v.schema}.${v.name}`, viewColumnOrigins(v.definition));
-  const sources: ViewColumnSource[] = [];
-  for (const v of raw?.views ?? []) {
-    const view = relations.get(`${v.schema}.${v.name}`);
-    if (!view) continue;
-    const viewColumns = [...view.columns.keys()];
-    for (const origin of origins.get(`${v.schema}.${v.name}`) ?? []) {
-      // Down through views until a relation that is not a view, never around a cycle.
-      let at: { table: number; tableColumn: number } | undefined = origin;
-      const seen = new Set<number>();
-      while (at && !seen.has(at.table)) {
-        seen.add(at.table);
-        const source = byOid.get(at.table);
-        if (!source) break;
-        const key = `${source.relation.schema}.${source.relation.name}`;
-        const next = origins.get(key);
-        if (!next) {
-          const tableColumn = source.names.get(at.tableColumn);
-          const viewColumn = viewColumns[origin.column - 1];
-          if (tableColumn && viewColumn) sources.push({ view, viewColumn, table: source.relation, tableColumn });
-          break;
-        }
-        const column: number = at.tableColumn;
-        at = next.find((o) => o.column === column);
-      }
-    }
-  }
-  return sources;
-}
-
-function computedRelationships(
-  raw: RawCache | undefined,
-  relations: ReadonlyMap<string, Relation>,
-): ComputedRelationshipSource[] {
-  return (raw?.row_functions ?? []).flatMap((f) => {
-    const parent = relations.get(`${f.arg_schema}.${f.arg_name}`);
-    const target = f.ret_name !== null ? relations.get(`${f.ret_schema}.${f.ret_name}`) : undefined;
-    return parent && target ? [{ schema: f.schema, name: f.name, parent, target, toOne: f.to_one }] : [];
-  });
 }
