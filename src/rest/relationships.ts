@@ -105,7 +105,10 @@ function describe(parent: Relation, r: Relationship): Record<string, string> {
 }
 
 export function resolveRelationship(cache: SchemaCache, parent: Relation, embed: SelectEmbed): Relationship {
-  const found = relationshipsFrom(cache, parent).filter((r) => matches(r, embed.relation, embed.hint));
+  // PostgREST looks only among the relationships to the request's schema.
+  const found = relationshipsFrom(cache, parent).filter(
+    (r) => r.target.schema === parent.schema && matches(r, embed.relation, embed.hint),
+  );
   if (found.length === 1) return found[0] as Relationship;
   const names = `'${parent.name}' and '${embed.relation}'`;
   if (found.length === 0) {

@@ -29,6 +29,9 @@ $$;
 create function public.longest(a public.authors) returns public.books language sql stable as $$
   select * from public.books where author_id = a.id order by pages desc limit 1
 $$;
+create function public.author_of(b public.books) returns public.authors language sql stable as $$
+  select * from public.authors where id = b.author_id
+$$;
 create function public.books_by(author int) returns setof public.books language sql stable as $$
   select * from public.books where author_id = author order by id
 $$;
@@ -161,10 +164,14 @@ describe('relationships through views', () => {
     ]);
   });
 
-  test("an RPC's rows embed their table's relationships", async () => {
-    const { data, error } = await client.rpc('books_by', { author: 2 }).select('title, authors(name)');
+  test("an RPC's rows embed their table's relationships, computed ones too", async () => {
+    const { data, error } = await client
+      .rpc('books_by', { author: 2 })
+      .select('title, authors(name), author_of(short_books(title))');
     expect(error).toBeNull();
-    expect(data).toEqual([{ title: 'Ficciones', authors: { name: 'Borges' } }]);
+    expect(data).toEqual([
+      { title: 'Ficciones', authors: { name: 'Borges' }, author_of: { short_books: [{ title: 'Ficciones' }] } },
+    ]);
   });
 });
 
