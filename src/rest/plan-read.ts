@@ -4,7 +4,7 @@
  * json_agg (to-many) or row_to_json (to-one), spreads are lateral joins.
  */
 import { ApiError } from '../errors.js';
-import type { EmbedPath, OrderTerm, ReadQuery, SelectItem } from './ast.js';
+import type { EmbedPath, Field, OrderTerm, ReadQuery, SelectItem } from './ast.js';
 import { conditionSql, fieldSql } from './conditions.js';
 import { embedSource, isToOne, resolveRelationship } from './relationships.js';
 import type { Relation, SchemaCache } from './schema.js';
@@ -79,11 +79,7 @@ function levelSql(
     if (item.kind === 'column') {
       if (item.aggregate) throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
       checkColumn(relation, item.field.name, level.cache);
-      let expr = fieldSql(alias, item.field, level.params);
-      const computed = relation.columns.has(item.field.name)
-        ? undefined
-        : level.cache.computedField?.(relation, item.field.name);
-      if (computed) expr = computedFieldSql(computed, relation, alias, expr, item.field.name);
+      let expr = columnSql(level, relation, alias, item.field);
       if (item.cast) expr = `(${expr})::${castType(item.cast)}`;
       const lastKey = item.field.jsonPath.at(-1)?.key;
       const key = item.alias ?? (lastKey !== undefined ? String(lastKey) : item.field.name);
@@ -192,18 +188,15 @@ function isEmptyEmbed(select: readonly SelectItem[]): boolean {
 }
 
 /**
- * `f(t)` for a computed field. The row is cast to the function's argument type, as it may be a
- * call's result (an anonymous record); JSON path steps apply to the call's result.
+ * A column, or a computed field `f(t)`: the row is cast to the function's argument type, as it
+ * may be a call's result (an anonymous record); JSON path steps apply to the call's result.
  */
-function computedFieldSql(
-  fn: { readonly schema: string; readonly name: string },
-  relation: Relation,
-  alias: string,
-  columnExpr: string,
-  name: string,
-): string {
+function columnSql(level: Level, relation: Relation, alias: string, field: Field): string {
+  const expr = fieldSql(alias, field, level.params);
+  const fn = relation.columns.has(field.name) ? undefined : level.cache.computedField?.(relation, field.name);
+  if (!fn) return expr;
   const call = `${ident(fn.schema)}.${ident(fn.name)}(${alias}::${qualified(relation)})`;
-  return call + columnExpr.slice(`${alias}.${ident(name)}`.length);
+  return call + expr.slice(`${alias}.${ident(field.name)}`.length);
 }
 
 function rangeAt(level: Level, path: EmbedPath, relationName?: string, parentPath?: EmbedPath) {
@@ -239,7 +232,7 @@ function orderTermSql(level: Level, relation: Relation, alias: string, term: Ord
     expr = `(select ${fieldSql(child, term.field, level.params)} from ${source.from} as ${child} where ${source.on})`;
   } else {
     checkColumn(relation, term.field.name, level.cache);
-    expr = fieldSql(alias, term.field, level.params);
+    expr = columnSql(level, relation, alias, term.field);
   }
   return `${expr}${term.direction ? ` ${term.direction}` : ''}${term.nulls ? ` nulls ${term.nulls}` : ''}`;
 }
