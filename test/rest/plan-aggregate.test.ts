@@ -1,0 +1,131 @@
+import { describe, expect, test } from 'vitest';
+import { ApiError } from '../../src/errors.js';
+import { parseSelect } from '../../src/rest/parse-select.js';
+import {
+  aggregateOutput,
+  checkAggregatesAllowed,
+  finishLevel,
+  isBareCount,
+  spreadManyJoin,
+  spreadOneOutputs,
+  type Output,
+} from '../../src/rest/plan-aggregate.js';
+import type { Column, Relation } from '../../src/rest/schema.js';
+
+const col = (name: string): [string, Column] => [
+  name,
+  { name, type: 'integer', nullable: true, hasDefault: false, generated: false },
+];
+const orders: Relation = {
+  schema: 'public',
+  name: 'orders',
+  kind: 'table',
+  columns: new Map([col('id'), col('amount')]),
+  primaryKey: ['id'],
+  insertable: true,
+};
+
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof ApiError) return err.code;
+    throw err;
+  }
+  return undefined;
+};
+
+let alias = 0;
+const nextAlias = () => `l${++alias}`;
+
+describe('aggregates allowed or not', () => {
+  test.each([
+    ['count()', 'PGRST123'],
+    ['total:amount.sum()', 'PGRST123'],
+    ['id,items(amount.max())', 'PGRST123'],
+    ['...items(count())', 'PGRST123'],
+    ['id,amount', undefined],
+    // PostgreSQL reads `items_1.count` as count(items_1): PostgREST never sees an aggregate.
+    ['items(count)', undefined],
+  ])('off: %s answers %s', (select, code) => {
+    expect(codeOf(() => checkAggregatesAllowed(parseSelect(select), false))).toBe(code);
+  });
+
+  test('on: every aggregate passes', () => {
+    expect(codeOf(() => checkAggregatesAllowed(parseSelect('count(),amount.avg(),x(id.min())'), true))).toBe(undefined);
+  });
+
+  test('a bare count is the row count only where no column is named count', () => {
+    const [item] = parseSelect('count');
+    expect(item && isBareCount(orders, item)).toBe(true);
+    const withCount: Relation = { ...orders, columns: new Map([col('count')]) };
+    expect(item && isBareCount(withCount, item)).toBe(false);
+  });
+});
+
+describe('finishLevel', () => {
+  const star: Output = { kind: 'star', alias: 't0', relation: orders };
+
+  test('without aggregates, nothing is grouped and * stays *', () => {
+    const out = finishLevel([star, { kind: 'value', expr: 't0."id"', key: 'n' }], 'rows', nextAlias);
+    expect(out.columns).toEqual(['t0.*', 't0."id" as "n"']);
+    expect(out.groupBy).toBe('');
+  });
+
+  test('the other columns are the groups, by position; * is expanded to be grouped', () => {
+    const out = finishLevel(
+      [star, aggregateOutput('sum', 't0."amount"', 'total', 'int'), aggregateOutput('count', '*')],
+      'rows',
+      nextAlias,
+    );
+    expect(out.columns).toEqual([
+      't0."id" as "id"',
+      't0."amount" as "amount"',
+      '(sum(t0."amount"))::int as "total"',
+      'count(*) as "count"',
+    ]);
+    expect(out.groupBy).toBe(' group by 1, 2');
+  });
+
+  test('an embed beside an aggregate is computed in a lateral join and grouped as jsonb', () => {
+    const out = finishLevel(
+      [{ kind: 'value', expr: '(select 1)', key: 'items', embed: true }, aggregateOutput('count', '*')],
+      'rows',
+      () => 'l9',
+    );
+    expect(out.joins).toEqual(['left join lateral (select ((select 1))::jsonb as v) as l9 on true']);
+    expect(out.columns[0]).toBe('l9.v as "items"');
+    expect(out.groupBy).toBe(' group by 1');
+  });
+
+  test('a to-one spread hands its aggregates to its parent, raw', () => {
+    const out = finishLevel(
+      [{ kind: 'value', expr: 't1."id"', key: 'id' }, aggregateOutput('sum', 't1."amount"', 's', 'text')],
+      'spread-one',
+      nextAlias,
+    );
+    expect(out.columns).toEqual(['t1."id" as "id"', 't1."amount" as "s"']);
+    expect(out.groupBy).toBe('');
+    expect(out.reported).toEqual([{ key: 'id' }, { key: 's', hoisted: { fn: 'sum', cast: 'text' } }]);
+    expect(spreadOneOutputs('s1', out.reported)).toEqual([
+      { kind: 'value', expr: 's1."id"', key: 'id' },
+      { kind: 'aggregate', fn: 'sum', arg: 's1."s"', key: 's', cast: 'text' },
+    ]);
+  });
+
+  test('an aggregate in a to-many spread is not implemented, as in PostgREST', () => {
+    expect(codeOf(() => finishLevel([aggregateOutput('count', '*')], 'spread-many', nextAlias))).toBe('PGRST127');
+  });
+
+  test('a to-many spread gives each column as an array', () => {
+    const many = spreadManyJoin('s2', 'select 1', [{ key: 'id' }]);
+    expect(many.join).toBe(
+      `left join lateral (select coalesce(json_agg(_s."id"), '[]'::json) as "id" from (select 1) as _s) as s2 on true`,
+    );
+    expect(many.outputs).toEqual([{ kind: 'value', expr: 's2."id"', key: 'id', json: true }]);
+  });
+
+  test('a cast of an aggregate must be one type name', () => {
+    expect(codeOf(() => aggregateOutput('sum', 'x', undefined, 'int) from t; --'))).toBe('PGRST100');
+  });
+});
