@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { ApiError } from '../../src/errors.js';
+import { parseReadQuery } from '../../src/rest/parse.js';
 import { parseSelect } from '../../src/rest/parse-select.js';
+import { planRead } from '../../src/rest/plan-read.js';
 import {
   aggregateOutput,
   checkAggregatesAllowed,
@@ -10,7 +12,7 @@ import {
   spreadOneOutputs,
   type Output,
 } from '../../src/rest/plan-aggregate.js';
-import type { Column, Relation } from '../../src/rest/schema.js';
+import type { Column, ForeignKey, Relation, SchemaCache } from '../../src/rest/schema.js';
 
 const col = (name: string): [string, Column] => [
   name,
@@ -127,5 +129,59 @@ describe('finishLevel', () => {
 
   test('a cast of an aggregate must be one type name', () => {
     expect(codeOf(() => aggregateOutput('sum', 'x', undefined, 'int) from t; --'))).toBe('PGRST100');
+  });
+});
+
+describe('planRead with aggregates and spreads', () => {
+  const table = (name: string, columns: string[]): Relation => ({
+    ...orders,
+    name,
+    columns: new Map(columns.map(col)),
+    primaryKey: [columns[0] ?? 'id'],
+  });
+  const RELATIONS = [table('customers', ['id', 'tier']), table('orders', ['id', 'customer_id', 'amount'])];
+  const FK: ForeignKey = {
+    name: 'orders_customer_id_fkey',
+    schema: 'public',
+    table: 'orders',
+    columns: ['customer_id'],
+    refSchema: 'public',
+    refTable: 'customers',
+    refColumns: ['id'],
+  };
+  const cache: SchemaCache = {
+    schemas: ['public'],
+    relation: (_schema, name) => RELATIONS.find((r) => r.name === name),
+    foreignKeys: () => [FK],
+    functions: () => [],
+  };
+  const plan = (root: string, qs: string) =>
+    planRead(cache, RELATIONS.find((r) => r.name === root) as Relation, parseReadQuery(new URLSearchParams(qs)), {
+      count: undefined,
+      maxRows: 1000,
+    }).text;
+
+  test('the root groups by its other columns', () => {
+    expect(plan('orders', 'select=customer_id,amount.sum()')).toContain(
+      'select t0."customer_id" as "customer_id", sum(t0."amount") as "sum" from "public"."orders" as t0 group by 1',
+    );
+  });
+
+  test('a to-one spread selects the raw value and its parent aggregates it', () => {
+    const text = plan('orders', 'select=amount,...customers(tier,n:id.count())');
+    expect(text).toContain('select t1."tier" as "tier", t1."id" as "n" from "public"."customers" as t1');
+    expect(text).toContain('s2."tier" as "tier", count(s2."n") as "n"');
+    expect(text).toContain('group by 1, 2');
+  });
+
+  test('a to-many spread aggregates each column into an array', () => {
+    expect(plan('customers', 'select=id,...orders(amount)')).toContain(
+      `left join lateral (select coalesce(json_agg(_s."amount"), '[]'::json) as "amount" from (select t1."amount" as "amount" from "public"."orders" as t1`,
+    );
+  });
+
+  test('a missing column of an embedded table is named name_depth, as PostgREST', () => {
+    expect(() => plan('customers', 'select=id,orders(sum)')).toThrow('column orders_1.sum does not exist');
+    expect(() => plan('customers', 'select=nope.sum()')).toThrow('column customers.nope does not exist');
   });
 });
