@@ -118,6 +118,31 @@ export function spreadManyJoin(
   };
 }
 
+/**
+ * An embed's rows as its parent's columns: one object (to-one) or an array of objects (to-many),
+ * correlated subqueries; a spread is a lateral join whose columns join the parent's row.
+ */
+export function embedOutputs(
+  mode: LevelMode,
+  toOne: boolean,
+  sub: { readonly sql: string; readonly reported: readonly Reported[] },
+  key: string,
+  spreadAlias: () => string,
+): { join?: string; outputs: Output[] } {
+  if (mode === 'spread-one') {
+    const spread = spreadAlias();
+    return {
+      join: `left join lateral (${sub.sql}) as ${spread} on true`,
+      outputs: spreadOneOutputs(spread, sub.reported),
+    };
+  }
+  if (mode === 'spread-many') return spreadManyJoin(spreadAlias(), sub.sql, sub.reported);
+  const expr = toOne
+    ? `(select row_to_json(_e) from (${sub.sql}) as _e)`
+    : `coalesce((select json_agg(_e) from (${sub.sql}) as _e), '[]'::json)`;
+  return { outputs: [{ kind: 'value', expr, key, embed: true }] };
+}
+
 const notImplemented = (details: string) =>
   new ApiError(400, 'PGRST127', 'Feature not implemented', { details, hint: null });
 

@@ -12,10 +12,9 @@ import { ident } from '../db/index.js';
 import { castType, Params } from './sql.js';
 import {
   aggregateOutput,
+  embedOutputs,
   finishLevel,
   isBareCount,
-  spreadManyJoin,
-  spreadOneOutputs,
   type LevelMode,
   type Output,
   type Reported,
@@ -147,22 +146,9 @@ function levelPlan(
         `exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`,
       );
     }
-    if (item.spread) {
-      const spread = `s${level.nextAlias++}`;
-      if (toOne) {
-        joins.push(`left join lateral (${sub.sql}) as ${spread} on true`);
-        outputs.push(...spreadOneOutputs(spread, sub.reported));
-      } else {
-        const many = spreadManyJoin(spread, sub.sql, sub.reported);
-        joins.push(many.join);
-        outputs.push(...many.outputs);
-      }
-    } else if (toOne) {
-      outputs.push({ kind: 'value', expr: `(select row_to_json(_e) from (${sub.sql}) as _e)`, key, embed: true });
-    } else {
-      const expr = `coalesce((select json_agg(_e) from (${sub.sql}) as _e), '[]'::json)`;
-      outputs.push({ kind: 'value', expr, key, embed: true });
-    }
+    const embedded = embedOutputs(childMode, toOne, sub, key, () => `s${level.nextAlias++}`);
+    if (embedded.join !== undefined) joins.push(embedded.join);
+    outputs.push(...embedded.outputs);
   }
   const finished = finishLevel(outputs, mode, () => `l${level.nextAlias++}`);
   const columns = finished.columns.length > 0 ? finished.columns : [`${alias}.*`];
