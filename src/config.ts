@@ -314,6 +314,12 @@ export const settings = {
     fallback: '33554432',
     doc: 'Largest data API response body, in bytes (413 beyond).',
   },
+  restAggregates: {
+    env: 'REST_DB_AGGREGATES_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Allow aggregate functions in select= (count(), col.sum(), avg, min, max), as PostgREST's db-aggregates-enabled.",
+  },
   storageBackend: {
     env: 'STORAGE_BACKEND',
     schema: z.enum(['local', 's3'], { error: 'must be local or s3' }),
@@ -484,6 +490,8 @@ export interface Config {
     readonly maxRows: number;
     readonly maxBodyBytes: number;
     readonly maxResponseBytes: number;
+    /** PostgREST's db-aggregates-enabled: off, an aggregate in select= answers 400 PGRST123. */
+    readonly aggregatesEnabled: boolean;
   };
   readonly storage: {
     readonly backend: 'local' | 's3';
@@ -598,6 +606,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxRows: read('restMaxRows', flags, env),
       maxBodyBytes: read('restMaxBody', flags, env),
       maxResponseBytes: read('restMaxResponse', flags, env),
+      aggregatesEnabled: read('restAggregates', flags, env),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), flags, env),
     realtime: Object.freeze({

@@ -5,6 +5,7 @@ import { requestClaims } from './claims.js';
 import type { RestContext } from './context.js';
 import { execute, type ReadRow } from './execute.js';
 import { planRead } from './plan-read.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseRestRequest, type ReadRequest } from './request.js';
 import { readRestInput } from './request-http.js';
 import { respondRead } from './respond.js';
@@ -18,6 +19,7 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
     ctx.services.config.rest.schemas,
     cache,
   ) as ReadRequest;
+  checkAggregatesAllowed(request.query.select, ctx.services.config.rest.aggregatesEnabled);
   const plan = planRead(cache, request.relation, request.query, {
     count: request.prefer.count,
     maxRows: ctx.services.config.rest.maxRows,

@@ -6,6 +6,8 @@ import type { RestContext } from './context.js';
 import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planRpc } from './plan-rpc.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
+import { parseSelect } from './parse-select.js';
 import { parseRestRequest, type RpcRequest } from './request.js';
 import { readRestInput } from './request-http.js';
 import { respondRpc } from './respond.js';
@@ -19,6 +21,9 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
     cache,
   ) as RpcRequest;
   const plan = planRpc(cache, request, ctx.services.config.rest.maxRows);
+  // After planning, so that an unknown function or a malformed select= is answered first.
+  const select = request.params.find(([key]) => key === 'select')?.[1];
+  if (select !== undefined) checkAggregatesAllowed(parseSelect(select), ctx.services.config.rest.aggregatesEnabled);
   const row = await execute<ReadRow>(ctx, claims, plan, {
     prefer: request.prefer,
     readOnly: plan.readOnly,

@@ -6,6 +6,7 @@ import type { RestContext } from './context.js';
 import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseRestRequest, type WriteRequest } from './request.js';
 import { readRestInput } from './request-http.js';
 import { notSingle, respondWrite } from './respond.js';
@@ -19,6 +20,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
     ctx.services.config.rest.schemas,
     cache,
   ) as WriteRequest;
+  checkAggregatesAllowed(request.query.select, ctx.services.config.rest.aggregatesEnabled);
   const { relation, query, prefer, representation, location } = request;
   const { maxRows, maxResponseBytes } = ctx.services.config.rest;
   const input: WriteInput = {
