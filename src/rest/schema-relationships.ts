@@ -32,7 +32,8 @@ interface RawFacts {
 
 // Functions of one row: `f(t)` where t is a table or view's row type (PostgREST's rule, any number
 // of defaults is not enough: exactly one argument). One returning a table or view's rows is a
-// computed relationship; any other is a computed field.
+// computed relationship, from any schema as in PostgREST (both relations must be exposed); any
+// other is a computed field, of the exposed schemas only (PostgREST's search path).
 const FACTS = `
 with rels as (
   select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind, c.reltype
@@ -53,7 +54,7 @@ select
    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
    join rels a on a.reltype = p.proargtypes[0]
    left join rels t on t.reltype = p.prorettype
-   where p.pronargs = 1 and p.prokind = 'f' and n.nspname = any($1)) as row_functions`;
+   where p.pronargs = 1 and p.prokind = 'f' and (n.nspname = any($1) or t.oid is not null)) as row_functions`;
 
 export interface RelationshipIndex {
   readonly relationships: (schema: string, name: string) => readonly Relationship[];
@@ -78,7 +79,7 @@ export async function loadRelationships(
   );
   const fields = new Map<string, { schema: string; name: string }>();
   for (const f of raw?.row_functions ?? []) {
-    if (f.ret_name !== null) continue;
+    if (f.ret_name !== null || !schemas.includes(f.schema)) continue;
     const key = `${f.arg_schema}.${f.arg_name}\u0000${f.name}`;
     // The function of the relation's own schema first, as PostgreSQL's search path would pick it.
     if (!fields.has(key) || f.schema === f.arg_schema) fields.set(key, { schema: f.schema, name: f.name });

@@ -32,6 +32,12 @@ $$;
 create function public.author_of(b public.books) returns public.authors language sql stable as $$
   select * from public.authors where id = b.author_id
 $$;
+-- A computed relationship may live in a schema that is not exposed, as in PostgREST.
+create schema shelf_logic;
+create function shelf_logic.same_author(b public.books) returns setof public.books language sql stable as $$
+  select * from public.books where author_id = b.author_id and id <> b.id order by id
+$$;
+grant usage on schema shelf_logic to anon;
 create function public.books_by(author int) returns setof public.books language sql stable as $$
   select * from public.books where author_id = author order by id
 $$;
@@ -126,6 +132,12 @@ describe('computed relationships', () => {
       { name: 'Le Guin', first_book: { title: 'The Dispossessed', authors: { name: 'Le Guin' } } },
       { name: 'Borges', first_book: { title: 'Ficciones', authors: { name: 'Borges' } } },
     ]);
+  });
+
+  test('a function of a schema that is not exposed embeds too', async () => {
+    const { data, error } = await client.from('books').select('title, same_author(title)').eq('id', 1).single();
+    expect(error).toBeNull();
+    expect(data).toEqual({ title: 'The Dispossessed', same_author: [{ title: 'Earthsea' }] });
   });
 
   test('a function that does not take the row is no relationship: PGRST200', async () => {
