@@ -10,9 +10,34 @@
  *   from t named f, to-one unless it returns a set (`rows 1` makes a set to-one); it replaces the
  *   foreign-key relationships from t to a relation named like it.
  */
-import type { ForeignKey, Relation } from './schema.js';
 
-export type Relationship =
+/**
+ * What the graph reads of a relation; generic so that the schema cache (which holds the graph)
+ * and the graph do not import each other.
+ */
+export interface RelationLike {
+  readonly schema: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly primaryKey: readonly string[];
+}
+
+export interface ForeignKey {
+  readonly name: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly refSchema: string;
+  readonly refTable: string;
+  readonly refColumns: readonly string[];
+  /**
+   * The key's columns are also the referencing table's primary key or a unique key: each row on
+   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
+   */
+  readonly oneToOne?: boolean;
+}
+
+export type Relationship<Relation extends RelationLike = RelationLike> =
   | { readonly kind: 'many-to-one'; readonly target: Relation; readonly fk: ForeignKey }
   | { readonly kind: 'one-to-many'; readonly target: Relation; readonly fk: ForeignKey }
   | {
@@ -35,7 +60,7 @@ export type Relationship =
     };
 
 /** A view column that is a relation's column, unchanged. */
-export interface ViewColumnSource {
+export interface ViewColumnSource<Relation extends RelationLike = RelationLike> {
   readonly view: Relation;
   readonly viewColumn: string;
   readonly table: Relation;
@@ -43,7 +68,7 @@ export interface ViewColumnSource {
 }
 
 /** A function of one table/view row returning rows of a table/view. */
-export interface ComputedRelationshipSource {
+export interface ComputedRelationshipSource<Relation extends RelationLike = RelationLike> {
   readonly schema: string;
   readonly name: string;
   readonly parent: Relation;
@@ -52,7 +77,7 @@ export interface ComputedRelationshipSource {
 }
 
 const keyOf = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
-export const isView = (r: Relation) => r.kind === 'view' || r.kind === 'materialized_view';
+export const isView = (r: RelationLike) => r.kind === 'view' || r.kind === 'materialized_view';
 
 /** Every way of naming `columns` through a view that may show one column several times. */
 function viewNamings(columns: readonly string[], byColumn: ReadonlyMap<string, readonly string[]>): string[][] {
@@ -65,7 +90,7 @@ function viewNamings(columns: readonly string[], byColumn: ReadonlyMap<string, r
 }
 
 /** Views over each table: view → (table column → view columns). */
-function indexViews(sources: readonly ViewColumnSource[]) {
+function indexViews<Relation extends RelationLike>(sources: readonly ViewColumnSource<Relation>[]) {
   const byTable = new Map<string, Map<string, { view: Relation; columns: Map<string, string[]> }>>();
   for (const s of sources) {
     const views = byTable.get(keyOf(s.table)) ?? new Map<string, { view: Relation; columns: Map<string, string[]> }>();
@@ -78,7 +103,10 @@ function indexViews(sources: readonly ViewColumnSource[]) {
 }
 
 /** The foreign keys as they read from views: the key's columns or its referenced columns renamed. */
-function viewForeignKeys(fk: ForeignKey, viewsOver: ReturnType<typeof indexViews>): ForeignKey[] {
+function viewForeignKeys<Relation extends RelationLike>(
+  fk: ForeignKey,
+  viewsOver: (table: string) => { view: Relation; columns: Map<string, string[]> }[],
+): ForeignKey[] {
   const fromViews = viewsOver(`${fk.schema}.${fk.table}`).flatMap(({ view, columns }) =>
     viewNamings(fk.columns, columns).map((cols) => ({ view, cols })),
   );
@@ -120,14 +148,14 @@ function sortKey(r: Relationship): [string, number, string] {
 
 const isSelfKey = (fk: ForeignKey) => fk.schema === fk.refSchema && fk.table === fk.refTable;
 
-export function buildRelationships(
+export function buildRelationships<Relation extends RelationLike>(
   relations: ReadonlyMap<string, Relation>,
   foreignKeys: readonly ForeignKey[],
-  viewColumns: readonly ViewColumnSource[],
-  computed: readonly ComputedRelationshipSource[],
-): Map<string, Relationship[]> {
-  const byOrigin = new Map<string, Relationship[]>();
-  const add = (origin: string, r: Relationship) => byOrigin.set(origin, [...(byOrigin.get(origin) ?? []), r]);
+  viewColumns: readonly ViewColumnSource<Relation>[],
+  computed: readonly ComputedRelationshipSource<Relation>[],
+): Map<string, Relationship<Relation>[]> {
+  const byOrigin = new Map<string, Relationship<Relation>[]>();
+  const add = (origin: string, r: Relationship<Relation>) => byOrigin.set(origin, [...(byOrigin.get(origin) ?? []), r]);
   const viewsOver = indexViews(viewColumns);
   const manyToOne = new Map<string, ForeignKey[]>();
   for (const base of foreignKeys) {

@@ -9,10 +9,10 @@
 import { ApiError } from '../errors.js';
 import { ident } from '../db/index.js';
 import type { SelectEmbed } from './ast.js';
-import { buildRelationships, isView, type Relationship } from './relationship-graph.js';
+import { buildRelationships, isView, type Relationship as GraphRelationship } from './relationship-graph.js';
 import type { ForeignKey, Relation, SchemaCache } from './schema.js';
 
-export type { Relationship };
+export type Relationship = GraphRelationship<Relation>;
 
 /**
  * Whether an embed answers one object (or null) rather than an array: a many-to-one, a one-to-many

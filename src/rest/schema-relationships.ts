@@ -11,7 +11,7 @@ import {
   type Relationship,
   type ViewColumnSource,
 } from './relationship-graph.js';
-import type { ForeignKey, Relation } from './schema.js';
+import type { ForeignKey, RelationLike } from './relationship-graph.js';
 
 interface RawFacts {
   /** Every exposed relation's oid and column names by number: what a view's query tree points at. */
@@ -56,20 +56,20 @@ select
    left join rels t on t.reltype = p.prorettype
    where p.pronargs = 1 and p.prokind = 'f' and (n.nspname = any($1) or t.oid is not null)) as row_functions`;
 
-export interface RelationshipIndex {
-  readonly relationships: (schema: string, name: string) => readonly Relationship[];
+export interface RelationshipIndex<Relation extends RelationLike> {
+  readonly relationships: (schema: string, name: string) => readonly Relationship<Relation>[];
   readonly computedField: (
-    relation: Relation,
+    relation: RelationLike,
     name: string,
   ) => { readonly schema: string; readonly name: string } | undefined;
 }
 
-export async function loadRelationships(
+export async function loadRelationships<Relation extends RelationLike>(
   db: Db,
   schemas: readonly string[],
   relations: ReadonlyMap<string, Relation>,
   foreignKeys: readonly ForeignKey[],
-): Promise<RelationshipIndex> {
+): Promise<RelationshipIndex<Relation>> {
   const raw = (await db.query<RawFacts>(FACTS, [schemas])).rows[0];
   const graph = buildRelationships(
     relations,
@@ -94,7 +94,10 @@ export async function loadRelationships(
  * View columns that are a relation's column unchanged, followed through views of views down to a
  * table (PostgREST's view key dependencies).
  */
-function viewSources(raw: RawFacts | undefined, relations: ReadonlyMap<string, Relation>): ViewColumnSource[] {
+function viewSources<Relation extends RelationLike>(
+  raw: RawFacts | undefined,
+  relations: ReadonlyMap<string, Relation>,
+): ViewColumnSource<Relation>[] {
   const byOid = new Map<number, { relation: Relation; names: Record<string, string> }>();
   const namesOf = new Map<string, Record<string, string>>();
   for (const r of raw?.relations ?? []) {
@@ -104,7 +107,7 @@ function viewSources(raw: RawFacts | undefined, relations: ReadonlyMap<string, R
   }
   const origins = new Map<string, ReturnType<typeof viewColumnOrigins>>();
   for (const v of raw?.views ?? []) origins.set(`${v.schema}.${v.name}`, viewColumnOrigins(v.definition));
-  const sources: ViewColumnSource[] = [];
+  const sources: ViewColumnSource<Relation>[] = [];
   for (const v of raw?.views ?? []) {
     const view = relations.get(`${v.schema}.${v.name}`);
     if (!view) continue;
@@ -132,10 +135,10 @@ function viewSources(raw: RawFacts | undefined, relations: ReadonlyMap<string, R
   return sources;
 }
 
-function computedRelationships(
+function computedRelationships<Relation extends RelationLike>(
   raw: RawFacts | undefined,
   relations: ReadonlyMap<string, Relation>,
-): ComputedRelationshipSource[] {
+): ComputedRelationshipSource<Relation>[] {
   return (raw?.row_functions ?? []).flatMap((f) => {
     const parent = relations.get(`${f.arg_schema}.${f.arg_name}`);
     const target = f.ret_name !== null ? relations.get(`${f.ret_schema}.${f.ret_name}`) : undefined;

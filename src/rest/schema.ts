@@ -3,7 +3,7 @@
  * schemas, read in one query at start and again after migrations or `NOTIFY pgrst, 'reload schema'`.
  */
 import type { Db } from '../db/index.js';
-import type { Relationship } from './relationship-graph.js';
+import type { ForeignKey, Relationship } from './relationship-graph.js';
 import { loadRelationships } from './schema-relationships.js';
 
 export interface Column {
@@ -15,6 +15,9 @@ export interface Column {
   readonly generated: boolean;
 }
 
+// A foreign key is the relationship graph's own fact; the cache's users import it from here.
+export type { ForeignKey };
+
 export interface Relation {
   readonly schema: string;
   readonly name: string;
@@ -24,21 +27,6 @@ export interface Relation {
   readonly insertable: boolean;
   /** The result of a function returning a record type not in the cache: columns are not checked here. */
   readonly dynamicColumns?: boolean;
-}
-
-export interface ForeignKey {
-  readonly name: string;
-  readonly schema: string;
-  readonly table: string;
-  readonly columns: readonly string[];
-  readonly refSchema: string;
-  readonly refTable: string;
-  readonly refColumns: readonly string[];
-  /**
-   * The key's columns are also the referencing table's primary key or a unique key: each row on
-   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
-   */
-  readonly oneToOne?: boolean;
 }
 
 export interface FunctionArg {
@@ -70,7 +58,7 @@ export interface SchemaCache {
    * Every relationship from `schema.name` (foreign keys, through views, many-to-many, computed),
    * in PostgREST's order. A cache without it (a test's) has them derived from `foreignKeys`.
    */
-  relationships?(schema: string, name: string): readonly Relationship[];
+  relationships?(schema: string, name: string): readonly Relationship<Relation>[];
   /**
    * A computed field of a relation: a function taking its row (`f(t tablename)`) that `select=f`
    * calls as if it were a column.
