@@ -10,6 +10,8 @@ import { read } from './read.js';
 import { rpc } from './rpc.js';
 import { write } from './write.js';
 
+export { POSTGREST_VERSION } from './openapi.js';
+
 export function restRoutes(services: Services): Hono<KeyEnv> {
   const ctx: RestContext = {
     services,
