@@ -74,7 +74,7 @@ export async function genCommand(argv: string[]): Promise<number> {
       running?.dbUrl,
     );
     try {
-      const catalog = await readCatalog(database.db, schemas);
+      const catalog = await database.db.transaction((tx) => readCatalog(tx, schemas));
       process.stdout.write(renderTypescript(catalog, { postgrestVersion: POSTGREST_VERSION }));
     } finally {
       await database.close();
