@@ -9,6 +9,7 @@
 import type { Catalog, CatalogFunction, CatalogFunctionArg, CatalogRelation, CatalogTypeRef } from '../db/index.js';
 import { HELPER_TYPES } from './gen-types-helpers.js';
 import {
+  intersection,
   literal,
   object,
   printMember,
@@ -131,8 +132,11 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
       const why =
         conflict ??
         `the function ${fn.schema}.${fn.name} with parameter or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache`;
-      members.push({ key: 'Returns', type: `{ error: true } & ${literal(why)}` });
-      return object(members);
+      members.push({
+        key: 'Returns',
+        type: intersection([object([{ key: 'error', type: 'true' }], { inline: true }), literal(why)]),
+      });
+      return object(members, { inline: true });
     }
     const manyRows = fn.rows !== null && fn.rows > 1;
     const returns = returnObject(fn);
@@ -142,7 +146,7 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
     });
     const setof = setofOptions(fn, returnName, manyRows, isRowType);
     if (setof) members.push({ key: 'SetofOptions', type: setof });
-    return object(members);
+    return object(members, { inline: true });
   };
 
   const overloadConflict = (fn: CatalogFunction, overloads: readonly CatalogFunction[]): string | undefined => {
@@ -168,7 +172,9 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
         return theirs.length === 1 && theirs[0]?.name === only.name && theirs[0].type.name !== only.type.name;
       });
       if (clashing.length > 0) {
+        // Listed by the argument's type oid, as postgres-meta lists them.
         const list = [fn, ...clashing]
+          .sort((a, b) => (inputsOf(a)[0]?.type.id ?? 0) - (inputsOf(b)[0]?.type.id ?? 0))
           .map(
             (f) =>
               `${fn.schema}.${fn.name}(${inputsOf(f)
@@ -301,7 +307,7 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
     );
     const section = (name: string, members: TsMember[]): TsMember => ({
       key: name,
-      type: members.length === 0 ? object([{ key: '[_ in never]', type: 'never' }]) : object(members),
+      type: members.length === 0 ? object([{ key: '[_ in never]', raw: true, type: 'never' }]) : object(members),
     });
     return printMember(
       {

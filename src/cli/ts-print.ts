@@ -4,18 +4,20 @@
  * `|` once they pass 80 columns), so the output reads like the CLI's and diffs stay small. Pure.
  */
 
-export type TsType = string | TsObject | TsUnion;
+export type TsType = string | TsObject | TsUnion | TsIntersection;
 
 export interface TsMember {
   readonly key: string;
   readonly optional?: boolean;
   readonly type: TsType;
+  /** The key is written as it is (`[_ in never]`, a mapped type), not as a property name. */
+  readonly raw?: boolean;
 }
 
 export interface TsObject {
   readonly kind: 'object';
   readonly members: readonly TsMember[];
-  /** Printed on one line when it fits (the CLI writes function arguments that way). */
+  /** Printed on one line when it fits and its members do (the CLI writes arguments and signatures so). */
   readonly inline?: boolean;
   /** `{ … }[]` */
   readonly array?: boolean;
@@ -23,6 +25,11 @@ export interface TsObject {
 
 export interface TsUnion {
   readonly kind: 'union';
+  readonly items: readonly TsType[];
+}
+
+export interface TsIntersection {
+  readonly kind: 'intersection';
   readonly items: readonly TsType[];
 }
 
@@ -40,6 +47,8 @@ export const object = (
 export const union = (items: readonly TsType[]): TsType =>
   items.length === 1 && items[0] !== undefined ? items[0] : { kind: 'union', items };
 
+export const intersection = (items: readonly TsType[]): TsType => ({ kind: 'intersection', items });
+
 /** A property name as TypeScript needs it: bare when it is an identifier, quoted otherwise. */
 export function propertyKey(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
@@ -52,15 +61,15 @@ const pad = (indent: number): string => ' '.repeat(indent);
 /** The one-line form, or undefined when the type has no one-line form (an expanded object). */
 function inlineText(type: TsType): string | undefined {
   if (typeof type === 'string') return type.includes('\n') ? undefined : type;
-  if (type.kind === 'union') {
+  if (type.kind === 'union' || type.kind === 'intersection') {
     const parts = type.items.map(inlineText);
-    return parts.every((p) => p !== undefined) ? parts.join(' | ') : undefined;
+    return parts.every((p) => p !== undefined) ? parts.join(type.kind === 'union' ? ' | ' : ' & ') : undefined;
   }
   if (!type.inline) return undefined;
   if (type.members.length === 0) return type.array ? '{}[]' : '{}';
   const parts = type.members.map((m) => {
     const value = inlineText(m.type);
-    return value === undefined ? undefined : `${propertyKey(m.key)}${m.optional ? '?' : ''}: ${value}`;
+    return value === undefined ? undefined : `${memberKey(m)}${m.optional ? '?' : ''}: ${value}`;
   });
   if (parts.some((p) => p === undefined)) return undefined;
   return `{ ${parts.join('; ')} }${type.array ? '[]' : ''}`;
@@ -79,17 +88,26 @@ function printType(type: TsType, indent: number, prefix: string): string {
   if (inline !== undefined && indent + prefix.length + inline.length <= WIDTH) return inline;
   if (typeof type === 'string') return type;
   if (type.kind === 'object') return printObject(type, indent);
+  // An object with `& "…"` or `| null` after it: the object laid out, the rest after its brace.
+  const [first, ...rest] = type.items;
+  if (
+    first !== undefined &&
+    typeof first !== 'string' &&
+    first.kind === 'object' &&
+    rest.every((r) => typeof r === 'string')
+  ) {
+    if (type.kind === 'intersection' || (rest.length === 1 && rest[0] === 'null'))
+      return [printObject(first, indent), ...rest].join(type.kind === 'union' ? ' | ' : ' & ');
+  }
+  if (type.kind === 'intersection') return type.items.map((item) => printType(item, indent, '')).join(' & ');
   // A long union: each item on a line of its own after a leading `|`.
-  return type.items
-    .map((item) => {
-      const text = typeof item === 'string' ? item : item.kind === 'object' ? printObject(item, indent + 4) : '';
-      return `\n${pad(indent + 2)}| ${text || printType(item, indent + 4, '')}`;
-    })
-    .join('');
+  return type.items.map((item) => `\n${pad(indent + 2)}| ${printType(item, indent + 4, '')}`).join('');
 }
 
+const memberKey = (member: TsMember): string => (member.raw ? member.key : propertyKey(member.key));
+
 export function printMember(member: TsMember, indent: number): string {
-  const prefix = `${propertyKey(member.key)}${member.optional ? '?' : ''}:`;
+  const prefix = `${memberKey(member)}${member.optional ? '?' : ''}:`;
   const text = printType(member.type, indent, `${prefix} `);
   return `${pad(indent)}${prefix}${text.startsWith('\n') ? '' : ' '}${text}`;
 }

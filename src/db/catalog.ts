@@ -10,6 +10,8 @@ import type { Tx } from './claims.js';
 
 /** A type as a column, argument or attribute names it: `pg_type.typname` (`int4`, `_text`) and its schema. */
 export interface CatalogTypeRef {
+  /** pg_type.oid (of the base type, for a domain). */
+  readonly id: number;
   readonly name: string;
   readonly schema: string;
   /** format_type(): `integer`, `character varying`, `text[]` (OpenAPI's formats). */
@@ -44,6 +46,8 @@ export interface CatalogRelation {
   readonly deletable: boolean;
   /** The current role holds some privilege on it (PostgREST's openapi-mode follow-privileges). */
   readonly visible: boolean;
+  /** A partition: the Supabase CLI types it, PostgREST's OpenAPI leaves it out. */
+  readonly partition: boolean;
 }
 
 export interface CatalogForeignKey {
@@ -103,7 +107,7 @@ export interface Catalog {
 
 // A domain reads as its base type; an array of a domain as an array of the base type.
 const TYPE_REF = (oid: string): string => `(select json_build_object(
-    'name', coalesce(bt.typname, t.typname), 'schema', coalesce(btn.nspname, tn.nspname),
+    'id', coalesce(bt.oid, t.oid), 'name', coalesce(bt.typname, t.typname), 'schema', coalesce(btn.nspname, tn.nspname),
     'format', format_type(coalesce(bt.oid, t.oid), null))
   from pg_type t join pg_namespace tn on tn.oid = t.typnamespace
   left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
@@ -113,10 +117,10 @@ const TYPE_REF = (oid: string): string => `(select json_build_object(
 /** $1: the schemas (text[]). Runs as whoever asks; the privilege columns answer for that role. */
 const CATALOG_SQL = `
 with rels as (
-  select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind, c.relowner,
+  select c.oid, n.nspname as schema, c.relname as name, c.relkind as kind, c.relowner, c.relispartition,
          pg_relation_is_updatable(c.oid::regclass, true) as upd
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
-  where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p') and not c.relispartition
+  where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p')
 ), procs as (
   select p.*, n.nspname as schema,
          coalesce(p.proallargtypes, p.proargtypes::oid[]) as all_types,
@@ -131,6 +135,7 @@ select
    from pg_namespace n where n.nspname = any($1)) as schemas,
   (select coalesce(json_agg(json_build_object(
      'schema', r.schema, 'name', r.name, 'kind', r.kind, 'comment', obj_description(r.oid, 'pg_class'),
+     'partition', r.relispartition,
      'insertable', r.kind in ('r', 'p') or r.upd & 8 = 8,
      'updatable', r.kind in ('r', 'p') or r.upd & 4 = 4,
      'deletable', r.kind in ('r', 'p') or r.upd & 16 = 16,

@@ -127,7 +127,7 @@ export interface OpenApiOptions {
 
 /** The document for `schema`, from a catalog read as the caller (pure). */
 export function buildOpenApi(catalog: Catalog, schema: string, options: OpenApiOptions): Json {
-  const relations = catalog.relations.filter((r) => r.schema === schema && r.visible);
+  const relations = catalog.relations.filter((r) => r.schema === schema && r.visible && !r.partition);
   const functions = catalog.functions.filter((f) => f.schema === schema && f.executable);
   const url = new URL(`${options.publicUrl}/rest/v1/`);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');

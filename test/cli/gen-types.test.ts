@@ -87,7 +87,9 @@ describe('trellis gen types typescript', () => {
         '            referencedColumns: ["id"]',
       ].join('\n'),
     );
-    expect(types).toContain('        Args: { a: number; b?: number }\n        Returns: number\n');
+    expect(types).toContain('      add: { Args: { a: number; b?: number }; Returns: number }\n');
+    expect(types).toContain('    Enums: {\n      mood: "happy" | "sad" | "so-so"\n    }\n    CompositeTypes: {');
+    expect(types).toMatch(/^ {4}Views: \{\n {6}drafts: \{$/m);
     // Laid out as the CLI prints it (Prettier without semicolons), so a switch diffs little.
     expect(await prettier.format(types, { parser: 'typescript', semi: false })).toBe(types);
     // Trellis's own schemas are not the project's: they stay out unless asked for.
