@@ -7,6 +7,7 @@
  * statement, so it can run under a caller's role (the OpenAPI root follows the caller's privileges).
  */
 import type { Tx } from './claims.js';
+import { viewKeys } from './view-keys.js';
 
 /** A type as a column, argument or attribute names it: `pg_type.typname` (`int4`, `_text`) and its schema. */
 export interface CatalogTypeRef {
@@ -107,7 +108,7 @@ export interface Catalog {
 
 // A domain reads as its base type; an array of a domain as an array of the base type.
 const TYPE_REF = (oid: string): string => `(select json_build_object(
-    'id', coalesce(bt.oid, t.oid), 'name', coalesce(bt.typname, t.typname), 'schema', coalesce(btn.nspname, tn.nspname),
+    'id', coalesce(bt.oid, t.oid)::int8, 'name', coalesce(bt.typname, t.typname), 'schema', coalesce(btn.nspname, tn.nspname),
     'format', format_type(coalesce(bt.oid, t.oid), null))
   from pg_type t join pg_namespace tn on tn.oid = t.typnamespace
   left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
@@ -135,7 +136,9 @@ select
    from pg_namespace n where n.nspname = any($1)) as schemas,
   (select coalesce(json_agg(json_build_object(
      'schema', r.schema, 'name', r.name, 'kind', r.kind, 'comment', obj_description(r.oid, 'pg_class'),
-     'partition', r.relispartition,
+     'partition', r.relispartition, 'oid', r.oid::int8,
+     'definition', case when r.kind in ('v', 'm') then
+       (select w.ev_action::text from pg_rewrite w where w.ev_class = r.oid and w.rulename = '_RETURN') end,
      'insertable', r.kind in ('r', 'p') or r.upd & 8 = 8,
      'updatable', r.kind in ('r', 'p') or r.upd & 4 = 4,
      'deletable', r.kind in ('r', 'p') or r.upd & 16 = 16,
@@ -147,7 +150,7 @@ select
             join pg_attribute a on a.attrelid = pk.conrelid and a.attnum = k.attnum
             where pk.conrelid = r.oid and pk.contype = 'p'),
      'columns', (select coalesce(json_agg(json_build_object(
-                   'name', a.attname, 'type', ${TYPE_REF('a.atttypid')},
+                   'name', a.attname, 'attnum', a.attnum, 'type', ${TYPE_REF('a.atttypid')},
                    'nullable', not (a.attnotnull or (t.typtype = 'd' and t.typnotnull)),
                    'default', pg_get_expr(ad.adbin, ad.adrelid),
                    'identity', case a.attidentity when 'a' then 'always' when 'd' then 'by_default' end,
@@ -211,8 +214,10 @@ interface RawCatalog {
   schemas: Catalog['schemas'];
   relations: (Omit<CatalogRelation, 'kind' | 'columns' | 'primaryKey'> & {
     kind: string;
+    oid: number;
+    definition: string | null;
     pk: string[];
-    columns: (Omit<CatalogColumn, 'maxLength'> & { max_length: number | null })[];
+    columns: (Omit<CatalogColumn, 'maxLength'> & { attnum: number; max_length: number | null })[];
   })[];
   fks: {
     name: string;
@@ -256,24 +261,27 @@ const VOLATILITY: Record<string, CatalogFunction['volatility']> = { i: 'immutabl
 
 /** The catalog from the one row CATALOG_SQL answers (pure). */
 function parseCatalog(raw: RawCatalog): Catalog {
+  const tableKeys = raw.fks.map((f) => ({
+    name: f.name,
+    schema: f.schema,
+    table: f.table,
+    columns: f.columns,
+    refSchema: f.ref_schema,
+    refTable: f.ref_table,
+    refColumns: f.ref_columns,
+    oneToOne: f.one_to_one,
+  }));
+  const carried = viewKeys(raw.relations, tableKeys);
   return {
     schemas: raw.schemas,
-    relations: raw.relations.map(({ pk, columns, kind, ...r }) => ({
+    relations: raw.relations.map(({ pk, columns, kind, oid, definition, ...r }) => ({
       ...r,
       kind: KINDS[kind] ?? 'table',
-      primaryKey: pk,
-      columns: columns.map(({ max_length, ...c }) => ({ ...c, maxLength: max_length })),
+      primaryKey: definition === null ? pk : (carried.primaryKeys.get(oid) ?? []),
+      columns: columns.map(({ max_length, attnum: _attnum, ...c }) => ({ ...c, maxLength: max_length })),
     })),
-    foreignKeys: raw.fks.map((f) => ({
-      name: f.name,
-      schema: f.schema,
-      table: f.table,
-      columns: f.columns,
-      refSchema: f.ref_schema,
-      refTable: f.ref_table,
-      refColumns: f.ref_columns,
-      oneToOne: f.one_to_one,
-    })),
+    // The tables' own keys first: a column's note in the OpenAPI document names the first.
+    foreignKeys: [...tableKeys, ...carried.foreignKeys],
     functions: raw.functions.map((f) => ({
       schema: f.schema,
       name: f.name,

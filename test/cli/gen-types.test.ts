@@ -87,6 +87,10 @@ describe('trellis gen types typescript', () => {
         '            referencedColumns: ["id"]',
       ].join('\n'),
     );
+    // The view's relationship, carried over from its table's foreign key.
+    expect(types).toMatch(
+      /post_authors: \{\n {8}Row: \{[^]*?Relationships: \[\n {10}\{\n {12}foreignKeyName: "posts_author_id_fkey"\n {12}columns: \["writer"\]/,
+    );
     expect(types).toContain('      add: { Args: { a: number; b?: number }; Returns: number }\n');
     expect(types).toContain('    Enums: {\n      mood: "happy" | "sad" | "so-so"\n    }\n    CompositeTypes: {');
     expect(types).toMatch(/^ {4}Views: \{\n {6}drafts: \{$/m);

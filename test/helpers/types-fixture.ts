@@ -42,6 +42,8 @@ create table public.profiles (
 create view public.post_titles as
   select p.id, p.title, a.name as author from public.posts p join public.authors a on a.id = p.author_id;
 create view public.drafts as select id, title, status from public.posts where not published;
+-- A view keeps its table's keys: embedding from it works as from the table.
+create view public.post_authors as select p.id, p.author_id as writer, p.title from public.posts p;
 create materialized view public.post_counts as select author_id, count(*) as n from public.posts group by author_id;
 create function public.add(a int4, b int4 default 1) returns int4 language sql immutable as 'select a + b';
 comment on function public.add(int4, int4) is 'Adds two numbers';
@@ -88,6 +90,9 @@ export async function program(): Promise<string[]> {
   await supabase.from('posts').update({ score: 2.5, published: true }).eq('id', 1);
   await supabase.from('drafts').update({ title: 'renamed' }).eq('id', 1);
   const { data: titles } = await supabase.from('post_titles').select('title, author');
+  const { data: viaView } = await supabase.from('post_authors').select('title, authors(name)');
+  const viewAuthor: string | undefined = viaView?.[0]?.authors?.name;
+  out.push(viewAuthor ?? '');
   out.push(...(titles ?? []).map((t) => t.title ?? ''));
   const { data: sum } = await supabase.rpc('add', { a: 1 });
   const total: number | null = sum;

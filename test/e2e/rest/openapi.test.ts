@@ -119,8 +119,12 @@ describe('the document', () => {
     expect(posts.published).toEqual({ default: false, format: 'boolean', type: 'boolean' });
     // A serial's default is an expression, not a value a client could send.
     expect(posts.id).not.toHaveProperty('default');
-    // A view's columns are all nullable: no required list.
+    // A view's columns are all nullable: no required list. Its keys are its table's.
     expect(doc.definitions.post_titles).not.toHaveProperty('required');
+    expect(doc.definitions.post_authors?.properties).toMatchObject({
+      id: { description: 'Note:\nThis is a Primary Key.<pk/>' },
+      writer: { description: "Note:\nThis is a Foreign Key to `authors.id`.<fk table='authors' column='id'/>" },
+    });
     expect(doc.parameters['rowFilter.authors.name']).toEqual({
       name: 'name',
       description: 'Display name',
