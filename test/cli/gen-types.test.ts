@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, startCli, tempProject } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TYPED_PROGRAM, TYPES_SCHEMA, WRONG_PROGRAM } from '../helpers/types-fixture.js';
 
@@ -133,17 +133,18 @@ describe('trellis gen types typescript', () => {
     expect(storage.code).toBe(0);
     expect(storage.stdout).toMatch(/^ {2}storage: \{\n {4}Tables: \{\n {6}buckets: \{/m);
     expect(storage.stdout).not.toMatch(/^ {2}public: \{/m);
-    for (const [args, message] of [
+    const refusals = [
       [['gen', 'types', 'python'], 'unknown language "python"'],
       [['gen', 'types', 'typescript', '--db-url', 'mysql://x'], '--db-url'],
       [['gen', 'types', 'typescript', '--nope'], "Unknown option '--nope'"],
       [['gen', 'schemas'], 'unknown gen command "schemas"'],
-    ] as const) {
-      const result = await runCli([...args]);
+    ] as const;
+    const results = await Promise.all(refusals.map(([args]) => runCli([...args])));
+    results.forEach((result, i) => {
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain(refusals[i]?.[1]);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    }
+    });
   });
 
   test('without a database in the folder, it says how to get one', async () => {
@@ -154,6 +155,30 @@ describe('trellis gen types typescript', () => {
       expect(result.stderr).toMatch(/no database in .* yet: run `trellis start` or `trellis migrate` first/);
     } finally {
       await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('on the embedded database: through the running Trellis, then started for the occasion', async () => {
+    const project = await tempProject({
+      '20240101000000_notes.sql': 'create table public.notes (id int primary key, body text);\n',
+    });
+    try {
+      const running = await startCli(project);
+      let whileRunning: Awaited<ReturnType<typeof runCli>>;
+      try {
+        whileRunning = await runCli(['gen', 'types', 'typescript', '--dir', project]);
+      } finally {
+        await running.stop();
+      }
+      expect(whileRunning.stderr).toBe('');
+      expect(whileRunning.stdout).toContain(
+        '      notes: {\n        Row: {\n          body: string | null\n          id: number\n',
+      );
+      const stopped = await runCli(['gen', 'types', 'typescript', '--dir', project], {}, 60_000);
+      expect(stopped.stderr).toBe('');
+      expect(stopped.stdout).toBe(whileRunning.stdout);
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
     }
   });
 });
