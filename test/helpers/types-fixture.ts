@@ -112,6 +112,10 @@ export async function program(): Promise<string[]> {
   const patch: TablesUpdate<'authors'> = { bio: 'b' };
   const home: CompositeTypes<'address'> = { street: null, zip: 2 };
   const moods: readonly Enums<'mood'>[] = Constants.public.Enums.mood;
+  const qualified: Tables<{ schema: 'public' }, 'posts'>['title'] = 'x';
+  const qualifiedMood: Enums<{ schema: 'public' }, 'mood'> = 'sad';
+  const qualifiedInsert: TablesInsert<{ schema: 'public' }, 'profiles'> = { author_id: 1 };
+  out.push(qualified, qualifiedMood, String(qualifiedInsert.author_id));
   out.push(row.name, String(view.n), insert.title, patch.bio ?? '', String(home.zip), moods.join());
   return out;
 }
@@ -120,7 +124,7 @@ export async function program(): Promise<string[]> {
 /** Each line marked "must fail" holds one type error; nothing else in the file may have one. */
 export const WRONG_PROGRAM = `
 import { createClient } from '@supabase/supabase-js';
-import type { Database, Enums } from './database.types.js';
+import type { Database, Enums, Tables } from './database.types.js';
 
 const supabase = createClient<Database>('http://127.0.0.1:54321', 'anon-key');
 
@@ -134,7 +138,9 @@ export async function wrong(): Promise<void> {
   await supabase.rpc('add', { a: 'one' }); // must fail: a is a number
   await supabase.from('no_such_table').select(); // must fail: no such table
   const mood: Enums<'mood'> = 'glad'; // must fail: not a mood
+  const row: Tables<{ schema: 'public' }, 'authors'> = { id: 1 }; // must fail: a row has every column
   void title;
   void mood;
+  void row;
 }
 `;
