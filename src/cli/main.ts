@@ -2,6 +2,7 @@
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
 import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
+import { genCommand, genHelp } from './gen.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -11,6 +12,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   migrate: migrateCommand,
   db: dbCommand,
+  gen: genCommand,
   bench: benchCommand,
 };
 
@@ -21,6 +23,7 @@ Commands:
   status    print URLs and keys of the running server
   migrate   apply pending migrations without serving
   db reset  drop the project's data, apply migrations and seed.sql again
+  gen types print the TypeScript Database type of the project's database
   bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}
@@ -30,6 +33,8 @@ ${statusHelp}
 ${migrateHelp}
 
 ${dbHelp}
+
+${genHelp}
 
 ${benchHelp}
 

@@ -22,3 +22,14 @@ export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type Migra
 export { prepareRequestRole } from './request-role.js';
 export { dropProjectSchemas, projectSchemas, removeEmbeddedCluster } from './reset.js';
 export { startEmbedded, type EmbeddedDatabase } from './embedded.js';
+export {
+  readCatalog,
+  type Catalog,
+  type CatalogColumn,
+  type CatalogForeignKey,
+  type CatalogFunction,
+  type CatalogFunctionArg,
+  type CatalogRelation,
+  type CatalogType,
+  type CatalogTypeRef,
+} from './catalog.js';

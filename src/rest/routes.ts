@@ -6,9 +6,12 @@ import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { schemaCacheHolder } from './cache.js';
 import type { RestContext } from './context.js';
+import { openApiRoot } from './openapi.js';
 import { read } from './read.js';
 import { rpc } from './rpc.js';
 import { write } from './write.js';
+
+export { POSTGREST_VERSION } from './openapi.js';
 
 export function restRoutes(services: Services): Hono<KeyEnv> {
   const ctx: RestContext = {
@@ -28,5 +31,10 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
   app.patch('/:relation', (c) => write(ctx, c));
   app.delete('/:relation', (c) => write(ctx, c));
   app.on(['GET', 'HEAD', 'POST'], '/rpc/:fn', (c) => rpc(ctx, c));
+  // The OpenAPI root, `/rest/v1/` as clients write it (a mounted '/' matches only `/rest/v1`).
+  app.on(['GET', 'HEAD'], '/', (c) => openApiRoot(ctx, c));
+  app.on(['GET', 'HEAD'], '/*', (c, next) =>
+    c.req.path === `${c.req.routePath.replace(/\/\*$/, '')}/` ? openApiRoot(ctx, c) : next(),
+  );
   return app;
 }

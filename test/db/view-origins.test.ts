@@ -1,0 +1,37 @@
+/** Reading where a view's columns come from out of its stored query text (pg_rewrite.ev_action). */
+import { describe, expect, test } from 'vitest';
+import { viewColumnOrigins } from '../../src/db/view-origins.js';
+
+const entry = (resno: number, name: string, table: number, column: number, junk = false) =>
+  `{TARGETENTRY :expr {VAR :varno 1 :varattno ${column} :vartype 23 :location 7} :resno ${resno} :resname ${name} :ressortgroupref 0 :resorigtbl ${table} :resorigcol ${column} :resjunk ${junk}}`;
+const query = (targets: string[], rtable = '<>') =>
+  `({QUERY :commandType 1 :utilityStmt <> :rtable ${rtable} :targetList (${targets.join(' ')}) :override 0 :sortClause <>})`;
+
+describe('viewColumnOrigins', () => {
+  test('plain columns name their relation and column; computed ones have none', () => {
+    expect(viewColumnOrigins(query([entry(1, 'id', 100, 1), entry(2, 'n', 0, 0), entry(3, 'x', 100, 4)]))).toEqual([
+      { column: 1, relationOid: 100, relationColumn: 1 },
+      { column: 3, relationOid: 100, relationColumn: 4 },
+    ]);
+  });
+
+  test("only the view's own output: a subquery's target list and junk entries are not its columns", () => {
+    const subquery = `({RANGETBLENTRY :rtekind 1 :subquery ${query([entry(1, 'inner', 200, 9)]).slice(1, -1)}})`;
+    expect(viewColumnOrigins(query([entry(1, 'id', 100, 1), entry(2, 'sortkey', 100, 2, true)], subquery))).toEqual([
+      { column: 1, relationOid: 100, relationColumn: 1 },
+    ]);
+  });
+
+  test('escaped names and constants with raw bytes do not derail the reading', () => {
+    const constant = `{TARGETENTRY :expr {CONST :consttype 25 :constlen -1 :constbyval false :constisnull false :location 9 :constvalue 9 [ 36 0 0 0 123 120 125 ]} :resno 1 :resname k\\{x\\} :resorigtbl 0 :resorigcol 0 :resjunk false}`;
+    expect(viewColumnOrigins(query([constant, entry(2, 'the\\ id', 100, 1), entry(3, 'par\\}ent', 100, 7)]))).toEqual([
+      { column: 2, relationOid: 100, relationColumn: 1 },
+      { column: 3, relationOid: 100, relationColumn: 7 },
+    ]);
+  });
+
+  test('text that is no stored query has no origins', () => {
+    for (const text of ['', '<>', '({SELECT})', '(((', '{QUERY :targetList'])
+      expect(viewColumnOrigins(text)).toEqual([]);
+  });
+});
