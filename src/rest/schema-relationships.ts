@@ -4,7 +4,7 @@
  * (computed relationships and fields). Their own query, so the main introspection stays as it is.
  */
 import type { Db } from '../db/index.js';
-import { viewColumnOrigins } from './pg-node-tree.js';
+import { viewColumnOrigins } from '../db/index.js';
 import {
   buildRelationships,
   type ComputedRelationshipSource,
@@ -114,20 +114,20 @@ function viewSources<Relation extends RelationLike>(
     const viewColumns = namesOf.get(`${v.schema}.${v.name}`) ?? {};
     for (const origin of origins.get(`${v.schema}.${v.name}`) ?? []) {
       // Down through views until a relation that is not a view, never around a cycle.
-      let at: { table: number; tableColumn: number } | undefined = origin;
+      let at: { relationOid: number; relationColumn: number } | undefined = origin;
       const seen = new Set<number>();
-      while (at && !seen.has(at.table)) {
-        seen.add(at.table);
-        const source = byOid.get(at.table);
+      while (at && !seen.has(at.relationOid)) {
+        seen.add(at.relationOid);
+        const source = byOid.get(at.relationOid);
         if (!source) break;
         const next = origins.get(`${source.relation.schema}.${source.relation.name}`);
         if (!next) {
-          const tableColumn = source.names[String(at.tableColumn)];
+          const tableColumn = source.names[String(at.relationColumn)];
           const viewColumn = viewColumns[String(origin.column)];
           if (tableColumn && viewColumn) sources.push({ view, viewColumn, table: source.relation, tableColumn });
           break;
         }
-        const column: number = at.tableColumn;
+        const column: number = at.relationColumn;
         at = next.find((o) => o.column === column);
       }
     }

@@ -2,6 +2,23 @@
 import { describe, expect, test } from 'vitest';
 import { viewColumnOrigins } from '../../src/db/view-origins.js';
 
+// Shaped like pg_rewrite.ev_action for `create view v as select s.a, 1 as "one two", s.b from
+// (select a, b from t) s order by s.a`: the subquery in the range table has its own target list,
+// which must not be read as the view's.
+const VIEW = [
+  '({QUERY :commandType 1 :utilityStmt <> :cteList <>',
+  ' :rtable ({RANGETBLENTRY :alias {ALIAS :aliasname s :colnames <>} :eref {ALIAS :aliasname s :colnames ("a" "b")}',
+  '   :rtekind 1 :subquery {QUERY :commandType 1 :targetList ({TARGETENTRY :expr {VAR :varno 1} :resno 1',
+  '   :resname a :resorigtbl 999 :resorigcol 7 :resjunk false})}})',
+  ' :jointree {FROMEXPR :fromlist ({RANGETBLREF :rtindex 1}) :quals <>}',
+  ' :targetList ({TARGETENTRY :expr {VAR :varno 1 :varattno 1} :resno 1 :resname a :resorigtbl 16400 :resorigcol 2 :resjunk false}',
+  '  {TARGETENTRY :expr {CONST :consttype 23 :constlen 4 :constbyval true :constisnull false :constvalue 4 [ 1 0 0 0 ]}',
+  '   :resno 2 :resname one\\ two :resorigtbl 0 :resorigcol 0 :resjunk false}',
+  '  {TARGETENTRY :expr {VAR :varno 1 :varattno 2} :resno 3 :resname b\\{x\\} :resorigtbl 16400 :resorigcol 3 :resjunk false}',
+  '  {TARGETENTRY :expr {VAR :varno 1 :varattno 1} :resno 4 :resname <> :resorigtbl 16400 :resorigcol 2 :resjunk true})',
+  ' :sortClause ({SORTGROUPCLAUSE :tleSortGroupRef 1})})',
+].join('');
+
 const entry = (resno: number, name: string, table: number, column: number, junk = false) =>
   `{TARGETENTRY :expr {VAR :varno 1 :varattno ${column} :vartype 23 :location 7} :resno ${resno} :resname ${name} :ressortgroupref 0 :resorigtbl ${table} :resorigcol ${column} :resjunk ${junk}}`;
 const query = (targets: string[], rtable = '<>') =>
@@ -33,5 +50,21 @@ describe('viewColumnOrigins', () => {
   test('text that is no stored query has no origins', () => {
     for (const text of ['', '<>', '({SELECT})', '(((', '{QUERY :targetList'])
       expect(viewColumnOrigins(text)).toEqual([]);
+  });
+
+  test("a view over a subquery: the view's own target list, by number; constants and junk columns are not", () => {
+    expect(viewColumnOrigins(VIEW)).toEqual([
+      { column: 1, relationOid: 16400, relationColumn: 2 },
+      { column: 3, relationOid: 16400, relationColumn: 3 },
+    ]);
+  });
+
+  test.each([
+    ['empty', ''],
+    ['truncated', '({QUERY :targetList ({TARGETENTRY :resno 1'],
+    ['not a query', '({FROMEXPR :fromlist <>})'],
+    ['no target list', '({QUERY :commandType 1 :targetList <>})'],
+  ])('%s text gives no columns rather than an error', (_name, text) => {
+    expect(viewColumnOrigins(text)).toEqual([]);
   });
 });
