@@ -5,9 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import { settings } from './config/settings.js';
-import { parseSupabaseToml, type SupabaseToml, type TomlSetting } from './config/toml.js';
+import { parseSupabaseToml, type SupabaseToml, type TomlEnv, type TomlSetting } from './config/toml.js';
 import { FatalError, errorMessage } from './errors.js';
 
 export { settings };
@@ -159,8 +160,35 @@ function fileSource(label: string, line: number | undefined, key: string | undef
 
 const NO_FILE: Sources['file'] = { label: 'supabase/config.toml', settings: {} };
 
+/**
+ * What `env(NAME)` in config.toml may name: the environment, then the dotenv files the Supabase CLI
+ * loads from supabase/ and the project folder (`.env.<SUPABASE_ENV>.local`, `.env.local`,
+ * `.env.<SUPABASE_ENV>`, `.env`; the first that sets a name wins, the environment over all). They
+ * feed env() only: Trellis's own settings still come from the environment alone.
+ */
+function referencedEnv(dirs: readonly string[], env: NodeJS.ProcessEnv): TomlEnv {
+  const stage = env.SUPABASE_ENV || 'development';
+  const names = [`.env.${stage}.local`, ...(stage === 'test' ? [] : ['.env.local']), `.env.${stage}`, '.env'];
+  const found: Record<string, string | undefined> = {};
+  for (const dir of new Set(dirs))
+    for (const name of names) {
+      const file = path.join(dir, name);
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
+        throw new FatalError(`cannot read: ${errorMessage(err)}`, file);
+      }
+      for (const [key, value] of Object.entries(parseEnv(text))) found[key] ??= value;
+    }
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') found[key] = value;
+  return found;
+}
+
 /** supabase/config.toml of the project, parsed; undefined when there is none. */
-function readSupabaseToml(file: string, label: string, env: NodeJS.ProcessEnv): SupabaseToml | undefined {
+function readSupabaseToml(file: string, label: string, env: () => TomlEnv): SupabaseToml | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -170,7 +198,7 @@ function readSupabaseToml(file: string, label: string, env: NodeJS.ProcessEnv): 
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new FatalError(`cannot read: ${errorMessage(err)}`, label);
   }
-  const result = parseSupabaseToml(text, env);
+  const result = parseSupabaseToml(text, env());
   if (!result.ok) {
     const { message, line, key, column } = result.problem;
     throw new FatalError(message, fileSource(label, line, key, column));
@@ -184,7 +212,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const supabaseDir = path.join(dir, 'supabase');
   const tomlFile = path.join(supabaseDir, 'config.toml');
   const label = path.join(givenDir, 'supabase', 'config.toml');
-  const toml = readSupabaseToml(tomlFile, label, env);
+  const toml = readSupabaseToml(tomlFile, label, () => referencedEnv([supabaseDir, dir], env));
   const src: Sources = { flags, env, file: { label, settings: toml?.settings ?? {} } };
   const host = read('host', src);
   const port = read('port', src);

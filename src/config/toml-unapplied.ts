@@ -10,7 +10,10 @@
 
 /** No default: any value set is reported. */
 const NONE = Symbol('none');
-/** Never reported: every folder sets it, and what Trellis does instead needs no warning. */
+/**
+ * Never reported: every folder sets it, and what Trellis does instead needs no warning (turning off a
+ * CLI service Trellis does not run asks for what Trellis does anyway).
+ */
 const QUIET = Symbol('quiet');
 
 type Default = string | number | boolean | readonly string[] | typeof NONE | typeof QUIET;
@@ -44,12 +47,12 @@ const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['realtime.ip_version', 'IPv4'],
   ['realtime.max_header_length', 4096],
   ['realtime.*', NONE],
-  ['studio.enabled', true],
+  ['studio.enabled', QUIET],
   ['studio.port', 54323],
   ['studio.api_url', 'http://127.0.0.1'],
   ['studio.openai_api_key', 'env(OPENAI_API_KEY)'],
   ['studio.*', NONE],
-  ['inbucket.enabled', true],
+  ['inbucket.enabled', QUIET],
   ['inbucket.port', 54324],
   ['inbucket.*', NONE],
   ['storage.enabled', true],
@@ -120,13 +123,13 @@ const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['auth.oauth_server.authorization_url_path', '/oauth/consent'],
   ['auth.oauth_server.allow_dynamic_registration', false],
   ['auth.*', NONE],
-  ['edge_runtime.enabled', true],
+  ['edge_runtime.enabled', QUIET],
   ['edge_runtime.policy', 'per_worker'],
   ['edge_runtime.inspector_port', 8083],
   ['edge_runtime.deno_version', 2],
   ['edge_runtime.secrets.*', NONE],
   ['functions.*.*', NONE],
-  ['analytics.enabled', true],
+  ['analytics.enabled', QUIET],
   ['analytics.port', 54327],
   ['analytics.backend', 'postgres'],
   ['analytics.*', NONE],

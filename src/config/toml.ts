@@ -45,6 +45,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['api.max_rows', 'REST_MAX_ROWS', 'int'],
   ['api.external_url', 'API_EXTERNAL_URL', 'string'],
   ['auth.site_url', 'AUTH_SITE_URL', 'string'],
+  ['auth.jwt_secret', 'JWT_SECRET', 'string'],
   ['auth.additional_redirect_urls', 'AUTH_ADDITIONAL_REDIRECT_URLS', 'list'],
   ['auth.jwt_expiry', 'JWT_EXPIRY', 'int'],
   ['auth.refresh_token_reuse_interval', 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 'int'],
@@ -121,6 +122,9 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
   const typed = (key: string, kind: TomlKind): string | undefined => {
     const found = value(key);
     if (found === undefined) return undefined;
+    // The CLI decrypts "encrypted:…" values (dotenvx) with a key of its own; env(NAME) is the portable form.
+    if (typeof found === 'string' && found.startsWith('encrypted:'))
+      throw new Problem(key, 'encrypted values are not supported; write "env(NAME)" and set NAME');
     const result = coerce(kind, found);
     if (!result.ok) throw new Problem(key, result.problem);
     return result.raw;

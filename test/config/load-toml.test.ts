@@ -105,6 +105,27 @@ describe('supabase/config.toml', () => {
     expect(loadConfig({ dir }, { SITE_URL: 'https://app.example.com' }).auth.siteUrl).toBe('https://app.example.com');
   });
 
+  test('env() also reads the dotenv files the CLI loads: supabase/ first, the environment over all', () => {
+    write('[auth]\nsite_url = "env(SITE_URL)"\nadditional_redirect_urls = ["env(OTHER)", "env(LOCAL)"]\n');
+    fs.writeFileSync(
+      path.join(dir, 'supabase', '.env'),
+      'SITE_URL=https://from-supabase-env.example.com\nOTHER=https://other.example.com\n',
+    );
+    fs.writeFileSync(path.join(dir, 'supabase', '.env.local'), 'LOCAL=https://local.example.com\n');
+    fs.writeFileSync(path.join(dir, '.env'), 'SITE_URL=https://from-project-env.example.com\n');
+    const config = loadConfig({ dir }, {});
+    expect(config.auth.siteUrl).toBe('https://from-supabase-env.example.com');
+    expect(config.auth.redirectUrls).toEqual(['https://other.example.com', 'https://local.example.com']);
+    expect(loadConfig({ dir }, { SITE_URL: 'https://from-env.example.com' }).auth.siteUrl).toBe(
+      'https://from-env.example.com',
+    );
+    // SUPABASE_ENV=test skips .env.local, as the CLI does.
+    expect(failure({ SUPABASE_ENV: 'test' })).toMatch(/env\(LOCAL\): the environment variable LOCAL is not set$/);
+    // They feed env() only, not Trellis's own settings.
+    fs.writeFileSync(path.join(dir, 'supabase', '.env'), 'SITE_URL=https://a.example.com\nOTHER=x\nREST_MAX_ROWS=5\n');
+    expect(loadConfig({ dir }, {}).rest.maxRows).toBe(1000);
+  });
+
   test('the message names the file as the folder was given', () => {
     write('[api]\nmax_rows = "x"\n');
     const cwd = process.cwd();

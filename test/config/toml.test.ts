@@ -63,6 +63,12 @@ describe('the `supabase init` template', () => {
 describe('values', () => {
   test.each<[string, string, Record<string, string>, Record<string, string>?]>([
     ['a TOML integer', '[api]\nmax_rows = 500', { REST_MAX_ROWS: '500' }],
+    [
+      'the JWT secret from env()',
+      '[auth]\njwt_secret = "env(SECRET)"',
+      { JWT_SECRET: 'a'.repeat(32) },
+      { SECRET: 'a'.repeat(32) },
+    ],
     ['a number from env()', '[api]\nmax_rows = "env(ROWS)"', { REST_MAX_ROWS: '250' }, { ROWS: '250' }],
     ['an array of schemas', '[api]\nschemas = ["api", "public"]', { REST_SCHEMAS: 'api,public' }],
     ['a comma-separated string, as the CLI splits it', '[api]\nschemas = "api,public"', { REST_SCHEMAS: 'api,public' }],
@@ -225,6 +231,15 @@ describe('bad input names its line, key and problem', () => {
       '[auth.email.smtp]\nport = 25\n',
       { line: undefined, key: 'auth.email.smtp.host', message: 'must be set when [auth.email.smtp] is enabled' },
     ],
+    [
+      'an encrypted secret',
+      '[auth]\njwt_secret = "encrypted:abc"\n',
+      {
+        line: 2,
+        key: 'auth.jwt_secret',
+        message: 'encrypted values are not supported; write "env(NAME)" and set NAME',
+      },
+    ],
     ['seed paths that are not a list', '[db.seed]\nsql_paths = "seed.sql"\n', { line: 2, key: 'db.seed.sql_paths' }],
   ])('%s', (_name, text, expected, env = {}) => {
     expect(problem(text, env)).toMatchObject(expected);
@@ -247,6 +262,12 @@ describe('keys Trellis does not apply', () => {
     ['password rules', '[auth]\npassword_requirements = "letters_digits"', ['auth.password_requirements']],
     ['a bucket', '[storage.buckets.images]\npublic = true', ['storage.buckets.images.public']],
     ['realtime turned off', '[realtime]\nenabled = false', ['realtime.enabled']],
+    [
+      'a CLI service turned off that Trellis does not run anyway',
+      '[studio]\nenabled = false\n[inbucket]\nenabled = false',
+      [],
+    ],
+    ['edge functions', '[functions.hello]\nverify_jwt = false', ['functions.hello.verify_jwt']],
     ['an unset env() where it is not applied', '[studio]\nopenai_api_key = "env(OPENAI_API_KEY)"', []],
   ])('%s', (_name, text, keys) => {
     expect(mapped(text).unapplied).toEqual(keys);
