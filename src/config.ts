@@ -8,7 +8,13 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import { settings } from './config/settings.js';
-import { parseSupabaseToml, type SupabaseToml, type TomlEnv, type TomlSetting } from './config/toml.js';
+import {
+  parseSupabaseToml,
+  type ConfigBucket,
+  type SupabaseToml,
+  type TomlEnv,
+  type TomlSetting,
+} from './config/toml.js';
 import { FatalError, errorMessage } from './errors.js';
 
 export { settings };
@@ -96,6 +102,8 @@ export interface Config {
     readonly localDir: string;
     readonly fileSizeLimit: number;
     readonly imageMaxInputBytes: number;
+    /** config.toml's [storage.buckets.*]: made or updated on every start, as `supabase start` does. */
+    readonly buckets: readonly ConfigBucket[];
     readonly s3: {
       readonly endpoint: string | undefined;
       readonly region: string;
@@ -286,7 +294,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxResponseBytes: read('restMaxResponse', src),
       aggregatesEnabled: read('restAggregates', src),
     }),
-    storage: storageConfig(path.join(dir, '.trellis'), src),
+    storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
     realtime: Object.freeze({
       maxConnections: read('realtimeMaxConnections', src),
       maxChannelsPerClient: read('realtimeMaxChannels', src),
@@ -319,7 +327,7 @@ function poolConfig(src: Sources): Config['pool'] {
   });
 }
 
-function storageConfig(dataDir: string, src: Sources): Config['storage'] {
+function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBucket[]): Config['storage'] {
   const backend = read('storageBackend', src);
   const bucket = read('storageS3Bucket', src);
   if (backend === 's3' && bucket === undefined)
@@ -329,6 +337,7 @@ function storageConfig(dataDir: string, src: Sources): Config['storage'] {
     localDir: path.join(dataDir, 'storage'),
     fileSizeLimit: read('storageFileSizeLimit', src),
     imageMaxInputBytes: read('storageImageMaxInput', src),
+    buckets: Object.freeze([...buckets]),
     s3: Object.freeze({
       endpoint: read('storageS3Endpoint', src),
       region: read('storageS3Region', src),

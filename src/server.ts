@@ -115,6 +115,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       onProgress: (m) => log.info(m),
       abort,
       seed: config.seed,
+      buckets: config.storage.buckets,
     });
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);

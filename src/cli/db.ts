@@ -76,6 +76,7 @@ async function resetCommand(argv: string[]): Promise<number> {
         dryRun: false,
         onProgress: progress,
         seed: config.seed,
+        buckets: config.storage.buckets,
       });
       progress(
         `database reset: ${result.applied.length} migration(s) applied, ${result.seeded ? `seed ${result.seeded} applied` : 'no seed file'}`,

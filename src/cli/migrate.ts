@@ -55,6 +55,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
         onProgress: (m) => process.stdout.write(`${m}\n`),
         // A fresh database gets its seed whichever command migrates it first, as on a first start.
         seed: config.seed,
+        buckets: config.storage.buckets,
       });
       if (result.schemaPending > 0)
         process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);

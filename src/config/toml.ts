@@ -21,8 +21,18 @@ export interface SupabaseToml {
   readonly settings: Readonly<Record<string, TomlSetting>>;
   /** [db.seed]: the seed files (globs relative to supabase/, in order), or undefined if the file has none. */
   readonly seed: { readonly enabled: boolean; readonly paths: readonly string[] } | undefined;
+  /** [storage.buckets.<name>]: buckets made (or updated) on every start, as `supabase start` does. */
+  readonly buckets: readonly ConfigBucket[];
   /** Keys set to something other than Supabase's default that Trellis does not apply. */
   readonly unapplied: readonly string[];
+}
+
+/** A bucket of config.toml; an unset property keeps an existing bucket's value (a new one's default). */
+export interface ConfigBucket {
+  readonly name: string;
+  readonly public: boolean | undefined;
+  readonly fileSizeLimit: number | undefined;
+  readonly allowedMimeTypes: readonly string[] | undefined;
 }
 
 export interface TomlProblem {
@@ -169,7 +179,40 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
       ? undefined
       : { enabled: seedEnabled !== 'false', paths: seedPaths ?? ['./seed.sql'] };
 
-  return { settings, seed, unapplied: unappliedKeys(doc, APPLIED_KEYS) };
+  const buckets = configBuckets(doc, typed);
+  const applied = new Set([
+    ...APPLIED_KEYS,
+    ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
+  ]);
+  return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
+}
+
+const BUCKET_KEYS = ['public', 'file_size_limit', 'allowed_mime_types'];
+// The CLI's ValidateBucketName: word characters and the few punctuation marks storage accepts.
+const BUCKET_NAME = /^[\w!\-.*'() &$@=;:+,?]+$/;
+
+function configBuckets(
+  doc: Record<string, unknown>,
+  typed: (key: string, kind: TomlKind) => string | undefined,
+): ConfigBucket[] {
+  const table = lookup(doc, 'storage.buckets');
+  if (table === undefined) return [];
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new Problem('storage.buckets', 'must be a table of buckets ([storage.buckets.NAME])');
+  return Object.keys(table).map((name) => {
+    const key = (k: string) => `storage.buckets.${name}.${k}`;
+    if (!BUCKET_NAME.test(name)) throw new Problem(key('public'), `"${name}" is not a valid bucket name`);
+    const isPublic = typed(key('public'), 'bool');
+    const limit = typed(key('file_size_limit'), 'size');
+    const types = typed(key('allowed_mime_types'), 'list');
+    return {
+      name,
+      public: isPublic === undefined ? undefined : isPublic === 'true',
+      // 0 is the CLI's "unset" (it sends no limit).
+      fileSizeLimit: limit === undefined || limit === '0' ? undefined : Number(limit),
+      allowedMimeTypes: types === undefined || types === '' ? undefined : types.split(','),
+    };
+  });
 }
 
 function smtpSettings(

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { FatalError, StartAborted, errorMessage } from '../errors.js';
 import type { Db } from './pool.js';
+import { applyConfigBuckets, type BucketSpec } from './config-buckets.js';
 import { applySeedIfDue, isFreshDatabase, markSeedDue, type SeedSource } from './seed.js';
 import { splitSql } from './split-sql.js';
 import { inTransaction, runStatements, withoutTransactionWrapper } from './sql-file.js';
@@ -86,6 +87,8 @@ export interface MigrateOptions {
   readonly abort?: AbortSignal;
   /** The seed files: applied after the migrations when the database was fresh (see seed.ts). */
   readonly seed?: SeedSource;
+  /** config.toml's [storage.buckets.*]: made or updated after the seed, on every run. */
+  readonly buckets?: readonly BucketSpec[];
 }
 
 /**
@@ -122,6 +125,8 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
         const seeded = seed
           ? await cancellable(db, client, abort, () => applySeedIfDue(client, seed, options.onProgress))
           : undefined;
+        throwIfAborted(abort);
+        for (const line of await applyConfigBuckets(client, options.buckets ?? [])) options.onProgress(line);
         // A running server reloads its data API schema cache (PostgREST's channel and payload).
         if (applied.length > 0 || seeded) await client.query(`notify pgrst, 'reload schema'`);
         return { applied, pending: [], schemaPending: 0, seeded };

@@ -260,7 +260,6 @@ describe('keys Trellis does not apply', () => {
     ['a search path other than the default', '[api]\nextra_search_path = ["public"]', ['api.extra_search_path']],
     ['the default search path', '[api]\nextra_search_path = ["public", "extensions"]', []],
     ['password rules', '[auth]\npassword_requirements = "letters_digits"', ['auth.password_requirements']],
-    ['a bucket', '[storage.buckets.images]\npublic = true', ['storage.buckets.images.public']],
     ['realtime turned off', '[realtime]\nenabled = false', ['realtime.enabled']],
     [
       'a CLI service turned off that Trellis does not run anyway',

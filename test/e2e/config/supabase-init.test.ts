@@ -27,6 +27,10 @@ const CONFIG = [
   ],
   ['file_size_limit = "50MiB"', 'file_size_limit = "1KiB"'],
   ['sql_paths = ["./seed.sql"]', 'sql_paths = ["./seed.sql", "./seeds/*.sql"]'],
+  [
+    '# [storage.buckets.images]\n# public = false',
+    '[storage.buckets.images]\npublic = true\nallowed_mime_types = ["image/png"]\n# public = false',
+  ],
   // A setting Trellis has no counterpart for: named in the start's warning.
   ['port = 54323', 'port = 6000'],
 ].reduce((text, [from, to]) => edit(text, from ?? '', to ?? ''), supabaseInitConfigToml('moved-app'));
@@ -103,6 +107,17 @@ describe('a `supabase init` folder with settings changed', () => {
     expect(tooBig.error?.message).toBe('The object exceeded the maximum allowed size');
     const fits = await admin.storage.from('files').upload('fits.bin', new Uint8Array(1024));
     expect(fits.error).toBeNull();
+  });
+
+  test('[storage.buckets.images] is made with the properties it lists', async () => {
+    const admin = supabaseClient(server, server.serviceRoleKey);
+    const { data, error } = await admin.storage.getBucket('images');
+    expect(error).toBeNull();
+    expect(data).toMatchObject({ name: 'images', public: true, allowed_mime_types: ['image/png'] });
+    const refused = await admin.storage.from('images').upload('a.txt', 'text', { contentType: 'text/plain' });
+    expect(refused.error).not.toBeNull();
+    const png = await admin.storage.from('images').upload('a.png', new Uint8Array(10), { contentType: 'image/png' });
+    expect(png.error).toBeNull();
   });
 
   test('the start names the key it does not apply, once', () => {
@@ -194,7 +209,7 @@ describe('`trellis start` with a bad config.toml', () => {
     [
       'an unset env()',
       CONFIG,
-      /^trellis: .*config\.toml line 159 \(auth\.site_url\): env\(TEST_APP_URL\): the environment variable TEST_APP_URL is not set$/,
+      /^trellis: .*config\.toml line 161 \(auth\.site_url\): env\(TEST_APP_URL\): the environment variable TEST_APP_URL is not set$/,
     ],
   ])('%s stops it with one line naming file, line and problem', async (_name, text, message) => {
     await fs.writeFile(path.join(dir, 'supabase', 'config.toml'), text);
