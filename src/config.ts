@@ -1,426 +1,23 @@
 /**
- * The one place that reads the environment. Flags and environment variables go through one table of
- * settings, each parsed by zod, into a frozen Config. docs/configuration.md documents every row.
+ * The one place that reads the environment and supabase/config.toml. Flags, environment variables
+ * and the file go through one table of settings, each parsed by zod, into a frozen Config; a flag
+ * wins over its variable, a variable over the file. docs/configuration.md documents every row.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import { FatalError } from './errors.js';
+import { parseEnv } from 'node:util';
+import type { z } from 'zod';
+import { settings } from './config/settings.js';
+import {
+  parseSupabaseToml,
+  type ConfigBucket,
+  type SupabaseToml,
+  type TomlEnv,
+  type TomlSetting,
+} from './config/toml.js';
+import { FatalError, errorMessage } from './errors.js';
 
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: `must be a whole number between ${min} and ${max}` })
-    .pipe(z.coerce.number())
-    .pipe(
-      z
-        .number()
-        .min(min, { error: `must be a whole number between ${min} and ${max}` })
-        .max(max, { error: `must be a whole number between ${min} and ${max}` }),
-    );
-
-const boolean = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }))
-  .transform((s) => s === 'true' || s === '1' || s === 'yes');
-
-const postgresUrl = z.string().refine(
-  (s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { error: 'must be a URL like postgres://user:password@host:5432/database' },
-);
-
-const httpUrl = z.string().refine(
-  (s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { error: 'must be an http:// or https:// URL' },
-);
-
-/** Every setting: where it comes from, how it is parsed, and what it means (rendered in the docs). */
-export const settings = {
-  dir: {
-    flag: 'dir',
-    env: 'TRELLIS_DIR',
-    schema: z.string().min(1),
-    fallback: '.',
-    doc: 'Project folder: data in DIR/.trellis, migrations in DIR/supabase/migrations.',
-  },
-  port: { flag: 'port', env: 'PORT', schema: int(1, 65535), fallback: '54321', doc: 'HTTP port.' },
-  host: {
-    flag: 'host',
-    env: 'HOST',
-    schema: z.string().min(1),
-    fallback: '127.0.0.1',
-    doc: 'Address the HTTP server binds; 0.0.0.0 to accept connections from other machines.',
-  },
-  publicUrl: {
-    env: 'API_EXTERNAL_URL',
-    schema: httpUrl.optional(),
-    doc: 'URL clients use to reach this server (printed as API_URL); defaults to http://HOST:PORT.',
-  },
-  databaseUrl: {
-    env: 'DATABASE_URL',
-    schema: postgresUrl.optional(),
-    doc: 'PostgreSQL server to use instead of the embedded one.',
-  },
-  jwtSecret: {
-    env: 'JWT_SECRET',
-    schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
-    doc: 'HS256 secret for access tokens and API keys; generated on first start when unset. Every instance of a cluster needs the same one.',
-  },
-  poolMax: {
-    env: 'DB_POOL_MAX',
-    schema: int(1, 1000),
-    fallback: '10',
-    doc: 'Most connections the server opens to PostgreSQL.',
-  },
-  poolIdleTimeoutMs: {
-    env: 'DB_POOL_IDLE_TIMEOUT_MS',
-    schema: int(0, 3_600_000),
-    fallback: '10000',
-    doc: 'An idle connection is closed after this many milliseconds (0: never).',
-  },
-  connectTimeoutMs: {
-    env: 'DB_CONNECT_TIMEOUT_MS',
-    schema: int(100, 60_000),
-    fallback: '5000',
-    doc: 'Give up opening a connection after this many milliseconds.',
-  },
-  preparedStatements: {
-    env: 'DB_PREPARED_STATEMENTS',
-    schema: boolean,
-    fallback: 'true',
-    doc: 'Name (prepare) the statements requests repeat. Set false behind PgBouncer older than 1.21 in transaction mode.',
-  },
-  statementTimeoutMs: {
-    env: 'DB_STATEMENT_TIMEOUT_MS',
-    schema: int(0, 3_600_000),
-    fallback: '8000',
-    doc: 'PostgreSQL cancels a statement that runs longer (0: no limit). Migrations are not limited.',
-  },
-  queryTimeoutMs: {
-    env: 'DB_QUERY_TIMEOUT_MS',
-    schema: int(0, 3_600_000).optional(),
-    doc: 'Client-side deadline of each statement: when PostgreSQL does not answer within it (a frozen server, a black-holed network), the connection is dropped and the request answered 503 (0: none). Defaults to DB_STATEMENT_TIMEOUT_MS + 2000 (none when that is 0). Migrations are not limited.',
-  },
-  metricsPublic: {
-    env: 'METRICS_PUBLIC',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Serve /metrics to anyone. By default it needs the service_role key (apikey header or bearer token).',
-  },
-  redisUrl: {
-    env: 'REDIS_URL',
-    schema: z
-      .string()
-      .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
-      .optional(),
-    doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.',
-  },
-  trustProxy: {
-    env: 'TRUST_PROXY',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.',
-  },
-  jwtExpiry: {
-    env: 'JWT_EXPIRY',
-    schema: int(30, 604_800),
-    fallback: '3600',
-    doc: 'Lifetime of an access token, in seconds.',
-  },
-  sessionCheck: {
-    env: 'AUTH_SESSION_CHECK_SECONDS',
-    schema: int(0, 3600),
-    fallback: '0',
-    doc: 'Refuse an access token whose session is gone (signed out, user deleted or banned) on every API, not only /auth; each answer is cached this many seconds, and revocations reach every instance at once by NOTIFY. 0: off, as on Supabase, where a token is good until it expires.',
-  },
-  refreshReuseInterval: {
-    env: 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL',
-    schema: int(0, 3600),
-    fallback: '10',
-    doc: 'Seconds during which a just-used refresh token may be presented again (a client retrying) without revoking its session.',
-  },
-  siteUrl: {
-    env: 'AUTH_SITE_URL',
-    schema: httpUrl.optional(),
-    doc: 'Where verification links send the user by default; defaults to the API URL.',
-  },
-  redirectUrls: {
-    env: 'AUTH_ADDITIONAL_REDIRECT_URLS',
-    schema: z.string(),
-    fallback: '',
-    doc: 'Comma-separated URLs (a trailing * matches any suffix) that redirect_to may name besides the site URL.',
-  },
-  emailConfirmation: {
-    env: 'AUTH_EMAIL_CONFIRMATION',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Require new users to confirm their email before signing in (sign-up then returns no session).',
-  },
-  disableSignup: {
-    env: 'AUTH_DISABLE_SIGNUP',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Refuse new sign-ups (admins can still create users).',
-  },
-  anonymousSignIns: {
-    env: 'AUTH_ANONYMOUS_SIGN_INS',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Allow signInAnonymously().',
-  },
-  passwordMinLength: {
-    env: 'AUTH_PASSWORD_MIN_LENGTH',
-    schema: int(6, 72),
-    fallback: '6',
-    doc: 'Shortest password accepted.',
-  },
-  otpExpiry: {
-    env: 'AUTH_OTP_EXPIRY',
-    schema: int(60, 86_400),
-    fallback: '3600',
-    doc: 'Seconds an emailed link or code stays valid.',
-  },
-  rateLimitSignIn: {
-    env: 'AUTH_RATE_LIMIT_SIGN_IN',
-    schema: int(1, 1_000_000),
-    fallback: '30',
-    doc: 'Sign-ups (email and password) per IP address per 5 minutes; password sign-ins count in AUTH_RATE_LIMIT_TOKEN_PASSWORD.',
-  },
-  rateLimitTokenPassword: {
-    env: 'AUTH_RATE_LIMIT_TOKEN_PASSWORD',
-    schema: int(1, 1_000_000).optional(),
-    // Unset, it takes AUTH_RATE_LIMIT_SIGN_IN's number, which used to cover password sign-ins too:
-    // a deployment that raised that limit keeps its sign-ins' budget when the two part.
-    doc: 'Password sign-ins (POST /token?grant_type=password) per IP address per 5 minutes, counted apart from sign-ups as GoTrue counts /token apart from /signup (default: the value of AUTH_RATE_LIMIT_SIGN_IN).',
-  },
-
-  rateLimitTokenRefresh: {
-    env: 'AUTH_RATE_LIMIT_TOKEN_REFRESH',
-    schema: int(1, 1_000_000),
-    fallback: '150',
-    doc: 'Refresh-token grants per IP address per 5 minutes.',
-  },
-  rateLimitVerify: {
-    env: 'AUTH_RATE_LIMIT_VERIFY',
-    schema: int(1, 1_000_000),
-    fallback: '30',
-    doc: 'OTP, link and TOTP verification attempts per IP address per 5 minutes.',
-  },
-  rateLimitEmailSent: {
-    env: 'AUTH_RATE_LIMIT_EMAIL_SENT',
-    schema: int(1, 1_000_000),
-    fallback: '30',
-    doc: 'Emails (confirmation, magic link, recovery) sent per hour, across the whole server.',
-  },
-  emailMaxFrequency: {
-    env: 'AUTH_EMAIL_MAX_FREQUENCY',
-    schema: int(0, 86_400),
-    fallback: '60',
-    doc: 'Seconds before another email may go to the same address (0: no minimum).',
-  },
-  rateLimitEmailPerAddress: {
-    env: 'AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS',
-    schema: int(1, 1_000_000),
-    fallback: '10',
-    doc: 'Emails sent to one address per hour (besides AUTH_EMAIL_MAX_FREQUENCY), so one inbox cannot be flooded.',
-  },
-  rateLimitEmailPerIp: {
-    env: 'AUTH_RATE_LIMIT_EMAIL_PER_IP',
-    schema: int(1, 1_000_000),
-    fallback: '10',
-    doc: 'Emails the requests of one client address may cause per hour (admin invites with the service role key are not counted).',
-  },
-  emailReservePercent: {
-    env: 'AUTH_EMAIL_RESERVE_PERCENT',
-    schema: int(0, 100),
-    fallback: '25',
-    doc: 'Share of AUTH_RATE_LIMIT_EMAIL_SENT kept for recovery and sign-in mails to confirmed users: mails to new or unconfirmed addresses may use only the rest.',
-  },
-  rateLimitPasswordFailures: {
-    env: 'AUTH_RATE_LIMIT_PASSWORD_FAILURES',
-    schema: int(1, 1_000_000),
-    fallback: '10',
-    doc: 'Wrong passwords one account (email address) may get per AUTH_PASSWORD_FAILURE_WINDOW, from any client address; beyond, its password sign-in is refused (429), right password or not, until the window ends.',
-  },
-  passwordFailureWindow: {
-    env: 'AUTH_PASSWORD_FAILURE_WINDOW',
-    schema: int(1, 86_400),
-    fallback: '900',
-    doc: 'Seconds of the window AUTH_RATE_LIMIT_PASSWORD_FAILURES counts in, from the first wrong password.',
-  },
-  otpMaxAttempts: {
-    env: 'AUTH_OTP_MAX_ATTEMPTS',
-    schema: int(1, 1000),
-    fallback: '5',
-    doc: 'Wrong codes an emailed one-time code or a TOTP challenge takes before it is invalidated (then even the right code is refused).',
-  },
-  rateLimitAnonymous: {
-    env: 'AUTH_RATE_LIMIT_ANONYMOUS_USERS',
-    schema: int(1, 1_000_000),
-    fallback: '30',
-    doc: 'Anonymous sign-ins per IP address per hour.',
-  },
-  smtpUrl: {
-    env: 'SMTP_URL',
-    schema: z
-      .string()
-      .regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' })
-      .optional(),
-    doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.',
-  },
-  smtpFrom: {
-    env: 'SMTP_FROM',
-    schema: z.string().min(3),
-    fallback: 'Trellis <noreply@localhost>',
-    doc: 'The From header of outgoing mail.',
-  },
-  restSchemas: {
-    env: 'REST_SCHEMAS',
-    schema: z
-      .string()
-      .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
-    fallback: 'public',
-    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).',
-  },
-  restMaxRows: {
-    env: 'REST_MAX_ROWS',
-    schema: int(1, 1_000_000),
-    fallback: '1000',
-    doc: 'Most rows one data API response returns, as Supabase\'s "max rows".',
-  },
-  restMaxBody: {
-    env: 'REST_MAX_BODY_BYTES',
-    schema: int(1024, 1_073_741_824),
-    fallback: '10485760',
-    doc: 'Largest request body the data API accepts, in bytes (413 beyond).',
-  },
-  restMaxResponse: {
-    env: 'REST_MAX_RESPONSE_BYTES',
-    schema: int(1024, 268_435_456),
-    fallback: '33554432',
-    doc: 'Largest data API response body, in bytes (413 beyond).',
-  },
-  restAggregates: {
-    env: 'REST_DB_AGGREGATES_ENABLED',
-    schema: boolean,
-    fallback: 'false',
-    doc: "Allow aggregate functions in select= (count(), col.sum(), avg, min, max), as PostgREST's db-aggregates-enabled.",
-  },
-  storageBackend: {
-    env: 'STORAGE_BACKEND',
-    schema: z.enum(['local', 's3'], { error: 'must be local or s3' }),
-    fallback: 'local',
-    doc: 'Where /storage/v1 keeps file bytes: local (DIR/.trellis/storage) or s3 (the STORAGE_S3_* settings).',
-  },
-  storageFileSizeLimit: {
-    env: 'STORAGE_FILE_SIZE_LIMIT',
-    schema: int(1, 1_099_511_627_776),
-    fallback: '52428800',
-    doc: "Largest object any upload may store, in bytes; a bucket's file_size_limit can only lower it.",
-  },
-  storageImageMaxInput: {
-    env: 'STORAGE_IMAGE_MAX_INPUT_BYTES',
-    schema: int(1, 1_073_741_824),
-    fallback: '26214400',
-    doc: 'Largest object the image transformer (/render/image) reads, in bytes.',
-  },
-  storageS3Endpoint: {
-    env: 'STORAGE_S3_ENDPOINT',
-    schema: httpUrl.optional(),
-    doc: 'S3-compatible endpoint (MinIO, R2, …); unset for AWS S3.',
-  },
-  storageS3Region: { env: 'STORAGE_S3_REGION', schema: z.string().min(1), fallback: 'us-east-1', doc: 'S3 region.' },
-  storageS3Bucket: {
-    env: 'STORAGE_S3_BUCKET',
-    schema: z.string().min(1).optional(),
-    doc: 'The S3 bucket that holds every storage object (required with STORAGE_BACKEND=s3).',
-  },
-  storageS3AccessKeyId: {
-    env: 'STORAGE_S3_ACCESS_KEY_ID',
-    schema: z.string().min(1).optional(),
-    doc: "S3 access key id; the AWS SDK's default credential chain when unset.",
-  },
-  storageS3SecretAccessKey: {
-    env: 'STORAGE_S3_SECRET_ACCESS_KEY',
-    schema: z.string().min(1).optional(),
-    doc: 'S3 secret access key.',
-  },
-  storageS3ForcePathStyle: {
-    env: 'STORAGE_S3_FORCE_PATH_STYLE',
-    schema: boolean,
-    fallback: 'false',
-    doc: 'Address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO and most self-hosted services need true).',
-  },
-
-  realtimeMaxConnections: {
-    env: 'REALTIME_MAX_CONNECTIONS',
-    schema: int(1, 1_000_000),
-    fallback: '10000',
-    doc: 'Most realtime sockets one instance holds open; more are refused (HTTP 503 on the upgrade).',
-  },
-  realtimeMaxChannels: {
-    env: 'REALTIME_MAX_CHANNELS_PER_CLIENT',
-    schema: int(1, 10_000),
-    fallback: '100',
-    doc: "Most channels one realtime socket may join at once (Supabase's default: 100).",
-  },
-  realtimeMaxEvents: {
-    env: 'REALTIME_MAX_EVENTS_PER_SECOND',
-    schema: int(1, 1_000_000),
-    fallback: '100',
-    doc: 'Messages (broadcast, presence, other pushes) one realtime socket may send per second; heartbeats do not count.',
-  },
-  realtimeMaxTenantEvents: {
-    env: 'REALTIME_MAX_TENANT_EVENTS_PER_SECOND',
-    schema: int(1, 100_000_000),
-    fallback: '20000',
-    doc: 'Messages all the sockets of one instance may send per second together.',
-  },
-  realtimeMaxPayload: {
-    env: 'REALTIME_MAX_PAYLOAD_BYTES',
-    schema: int(1024, 67_108_864),
-    fallback: '262144',
-    doc: "Largest broadcast or presence payload, in bytes (Supabase's free-plan limit: 256 KB).",
-  },
-  realtimeMaxBuffered: {
-    env: 'REALTIME_MAX_BUFFERED_BYTES',
-    schema: int(65_536, 1_073_741_824),
-    fallback: '4194304',
-    doc: 'A socket whose unsent data grows past this many bytes (a slow consumer) is disconnected.',
-  },
-  realtimeHeartbeatTimeout: {
-    env: 'REALTIME_HEARTBEAT_TIMEOUT_MS',
-    schema: int(1000, 3_600_000),
-    fallback: '60000',
-    doc: 'A realtime socket that sends nothing (not even a heartbeat) for this long is closed and its presences leave.',
-  },
-  realtimeReplicationTimeout: {
-    env: 'REALTIME_REPLICATION_TIMEOUT_MS',
-    schema: int(1000, 3_600_000),
-    fallback: '30000',
-    doc: 'The postgres_changes replication stream: nothing from PostgreSQL for this long (a frozen server, a black-holed network) and the WAL consumer reconnects.',
-  },
-  logLevel: {
-    env: 'LOG_LEVEL',
-    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    fallback: 'info',
-    doc: 'Least severe log level written.',
-  },
-} as const;
+export { settings };
 
 type Settings = typeof settings;
 type SettingValue<K extends keyof Settings> = z.output<Settings[K]['schema']>;
@@ -432,8 +29,13 @@ export interface Config {
   readonly dataDir: string;
   /** `dir/supabase/migrations`. */
   readonly migrationsDir: string;
-  /** `dir/supabase/seed.sql`: applied on a fresh database and by `trellis db reset`. */
-  readonly seedFile: string;
+  /**
+   * The seed, applied on a fresh database and by `trellis db reset`: config.toml's [db.seed]
+   * sql_paths (globs relative to `dir`, which is `dir/supabase`), or `./seed.sql` without one.
+   */
+  readonly seed: { readonly enabled: boolean; readonly dir: string; readonly paths: readonly string[] };
+  /** supabase/config.toml when the project has one, with the keys set in it that Trellis does not apply. */
+  readonly configFile: { readonly path: string; readonly unapplied: readonly string[] } | undefined;
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
@@ -464,6 +66,7 @@ export interface Config {
     readonly anonymousSignIns: boolean;
     readonly passwordMinLength: number;
     readonly otpExpiry: number;
+    readonly mfa: { readonly totpEnroll: boolean; readonly totpVerify: boolean; readonly maxEnrolledFactors: number };
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -499,6 +102,8 @@ export interface Config {
     readonly localDir: string;
     readonly fileSizeLimit: number;
     readonly imageMaxInputBytes: number;
+    /** config.toml's [storage.buckets.*]: made or updated on every start, as `supabase start` does. */
+    readonly buckets: readonly ConfigBucket[];
     readonly s3: {
       readonly endpoint: string | undefined;
       readonly region: string;
@@ -525,101 +130,182 @@ export interface Config {
 
 export type Flags = Readonly<Record<string, string | boolean | undefined>>;
 
-function read<K extends keyof Settings>(key: K, flags: Flags, env: NodeJS.ProcessEnv): SettingValue<K> {
+/** Where settings come from, strongest first: flags, the environment, supabase/config.toml. */
+interface Sources {
+  readonly flags: Flags;
+  readonly env: NodeJS.ProcessEnv;
+  /** The file's values by the environment variable each stands in for, and how to name the file. */
+  readonly file: { readonly label: string; readonly settings: Readonly<Record<string, TomlSetting>> };
+}
+
+function read<K extends keyof Settings>(key: K, { flags, env, file }: Sources): SettingValue<K> {
   const setting: Settings[K] = settings[key];
   const flagName = 'flag' in setting ? setting.flag : undefined;
   const fromFlag = flagName !== undefined ? flags[flagName] : undefined;
   const fromEnv = env[setting.env];
+  const fromFile = file.settings[setting.env];
   const [raw, source] =
     typeof fromFlag === 'string'
       ? [fromFlag, `--${flagName}`]
       : fromEnv !== undefined && fromEnv !== ''
         ? [fromEnv, setting.env]
-        : ['fallback' in setting ? setting.fallback : undefined, setting.env];
+        : fromFile !== undefined
+          ? [fromFile.raw, fileSource(file.label, fromFile.line, fromFile.key)]
+          : ['fallback' in setting ? setting.fallback : undefined, setting.env];
   const parsed = setting.schema.safeParse(raw);
   if (!parsed.success) {
-    const shown = source.startsWith('--') || !/SECRET|URL/.test(source) ? ` (got "${raw}")` : '';
+    const shown = source.startsWith('--') || !/SECRET|URL/.test(setting.env) ? ` (got "${raw}")` : '';
     throw new FatalError(`${parsed.error.issues[0]?.message ?? 'is invalid'}${shown}`, source);
   }
   return parsed.data as SettingValue<K>;
 }
 
+/** How a message names a place in config.toml: "supabase/config.toml line 12 (api.max_rows)". */
+function fileSource(label: string, line: number | undefined, key: string | undefined, column?: number): string {
+  const at = line === undefined ? '' : column === undefined ? ` line ${line}` : ` line ${line}, column ${column}`;
+  return key === undefined ? `${label}${at}` : `${label}${at} (${key})`;
+}
+
+const NO_FILE: Sources['file'] = { label: 'supabase/config.toml', settings: {} };
+
+/**
+ * What `env(NAME)` in config.toml may name: the environment, then the dotenv files the Supabase CLI
+ * loads from supabase/ and the project folder (`.env.<SUPABASE_ENV>.local`, `.env.local`,
+ * `.env.<SUPABASE_ENV>`, `.env`; the first that sets a name wins, the environment over all). They
+ * feed env() only: Trellis's own settings still come from the environment alone.
+ */
+function referencedEnv(dirs: readonly string[], env: NodeJS.ProcessEnv): TomlEnv {
+  const stage = env.SUPABASE_ENV || 'development';
+  const names = [`.env.${stage}.local`, ...(stage === 'test' ? [] : ['.env.local']), `.env.${stage}`, '.env'];
+  const found: Record<string, string | undefined> = {};
+  for (const dir of new Set(dirs))
+    for (const name of names) {
+      const file = path.join(dir, name);
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
+        throw new FatalError(`cannot read: ${errorMessage(err)}`, file);
+      }
+      for (const [key, value] of Object.entries(parseEnv(text))) found[key] ??= value;
+    }
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') found[key] = value;
+  return found;
+}
+
+/** supabase/config.toml of the project, parsed; undefined when there is none. */
+function readSupabaseToml(file: string, label: string, env: () => TomlEnv): SupabaseToml | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    // No file, or no folder to hold one (a --dir that is a file is the start's to report, by its flag).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new FatalError(`cannot read: ${errorMessage(err)}`, label);
+  }
+  const result = parseSupabaseToml(text, env());
+  if (!result.ok) {
+    const { message, line, key, column } = result.problem;
+    throw new FatalError(message, fileSource(label, line, key, column));
+  }
+  return result.value;
+}
+
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const dir = path.resolve(read('dir', flags, env));
-  const host = read('host', flags, env);
-  const port = read('port', flags, env);
-  const redirectUrls = read('redirectUrls', flags, env)
+  const givenDir = read('dir', { flags, env, file: NO_FILE });
+  const dir = path.resolve(givenDir);
+  const supabaseDir = path.join(dir, 'supabase');
+  const tomlFile = path.join(supabaseDir, 'config.toml');
+  const label = path.join(givenDir, 'supabase', 'config.toml');
+  const toml = readSupabaseToml(tomlFile, label, () => referencedEnv([supabaseDir, dir], env));
+  const src: Sources = { flags, env, file: { label, settings: toml?.settings ?? {} } };
+  const host = read('host', src);
+  const port = read('port', src);
+  const redirectUrls = read('redirectUrls', src)
     .split(',')
     .map((u) => u.trim())
     .filter((u) => u !== '');
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const publicUrl = (read('publicUrl', flags, env) ?? `http://${displayHost}:${port}`).replace(/\/+$/, '');
+  const publicUrl = (read('publicUrl', src) ?? `http://${displayHost}:${port}`).replace(/\/+$/, '');
   return Object.freeze({
     dir,
     dataDir: path.join(dir, '.trellis'),
     migrationsDir: path.join(dir, 'supabase', 'migrations'),
-    seedFile: path.join(dir, 'supabase', 'seed.sql'),
+    seed: Object.freeze({
+      enabled: toml?.seed?.enabled ?? true,
+      dir: supabaseDir,
+      paths: Object.freeze([...(toml?.seed?.paths ?? ['./seed.sql'])]),
+    }),
+    configFile: toml ? Object.freeze({ path: tomlFile, unapplied: Object.freeze([...toml.unapplied]) }) : undefined,
     host,
     port,
     publicUrl,
-    databaseUrl: read('databaseUrl', flags, env),
-    jwtSecret: read('jwtSecret', flags, env),
-    pool: poolConfig(flags, env),
-    metricsPublic: read('metricsPublic', flags, env),
-    redisUrl: read('redisUrl', flags, env),
-    trustProxy: read('trustProxy', flags, env),
+    databaseUrl: read('databaseUrl', src),
+    jwtSecret: read('jwtSecret', src),
+    pool: poolConfig(src),
+    metricsPublic: read('metricsPublic', src),
+    redisUrl: read('redisUrl', src),
+    trustProxy: read('trustProxy', src),
     auth: Object.freeze({
-      jwtExpiry: read('jwtExpiry', flags, env),
-      sessionCheckSeconds: read('sessionCheck', flags, env),
-      refreshReuseInterval: read('refreshReuseInterval', flags, env),
-      siteUrl: (read('siteUrl', flags, env) ?? publicUrl).replace(/\/+$/, ''),
+      jwtExpiry: read('jwtExpiry', src),
+      sessionCheckSeconds: read('sessionCheck', src),
+      refreshReuseInterval: read('refreshReuseInterval', src),
+      siteUrl: (read('siteUrl', src) ?? publicUrl).replace(/\/+$/, ''),
       redirectUrls: Object.freeze(redirectUrls),
-      emailConfirmation: read('emailConfirmation', flags, env),
-      disableSignup: read('disableSignup', flags, env),
-      anonymousSignIns: read('anonymousSignIns', flags, env),
-      passwordMinLength: read('passwordMinLength', flags, env),
-      otpExpiry: read('otpExpiry', flags, env),
+      emailConfirmation: read('emailConfirmation', src),
+      disableSignup: read('disableSignup', src),
+      anonymousSignIns: read('anonymousSignIns', src),
+      passwordMinLength: read('passwordMinLength', src),
+      otpExpiry: read('otpExpiry', src),
+      mfa: Object.freeze({
+        totpEnroll: read('mfaTotpEnroll', src),
+        totpVerify: read('mfaTotpVerify', src),
+        maxEnrolledFactors: read('mfaMaxEnrolledFactors', src),
+      }),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
-        signIn: read('rateLimitSignIn', flags, env),
-        tokenPassword: read('rateLimitTokenPassword', flags, env) ?? read('rateLimitSignIn', flags, env),
-        tokenRefresh: read('rateLimitTokenRefresh', flags, env),
-        verify: read('rateLimitVerify', flags, env),
-        emailSent: read('rateLimitEmailSent', flags, env),
-        anonymous: read('rateLimitAnonymous', flags, env),
-        emailMaxFrequency: read('emailMaxFrequency', flags, env),
-        emailPerAddress: read('rateLimitEmailPerAddress', flags, env),
-        emailPerIp: read('rateLimitEmailPerIp', flags, env),
-        emailReservePercent: read('emailReservePercent', flags, env),
-        passwordFailures: read('rateLimitPasswordFailures', flags, env),
-        passwordFailureWindowS: read('passwordFailureWindow', flags, env),
-        otpMaxAttempts: read('otpMaxAttempts', flags, env),
+        signIn: read('rateLimitSignIn', src),
+        tokenPassword: read('rateLimitTokenPassword', src) ?? read('rateLimitSignIn', src),
+        tokenRefresh: read('rateLimitTokenRefresh', src),
+        verify: read('rateLimitVerify', src),
+        emailSent: read('rateLimitEmailSent', src),
+        anonymous: read('rateLimitAnonymous', src),
+        emailMaxFrequency: read('emailMaxFrequency', src),
+        emailPerAddress: read('rateLimitEmailPerAddress', src),
+        emailPerIp: read('rateLimitEmailPerIp', src),
+        emailReservePercent: read('emailReservePercent', src),
+        passwordFailures: read('rateLimitPasswordFailures', src),
+        passwordFailureWindowS: read('passwordFailureWindow', src),
+        otpMaxAttempts: read('otpMaxAttempts', src),
       }),
     }),
-    mail: Object.freeze({ smtpUrl: read('smtpUrl', flags, env), from: read('smtpFrom', flags, env) }),
+    mail: Object.freeze({ smtpUrl: read('smtpUrl', src), from: read('smtpFrom', src) }),
     rest: Object.freeze({
       schemas: Object.freeze(
-        read('restSchemas', flags, env)
+        read('restSchemas', src)
           .split(',')
           .map((s) => s.trim()),
       ),
-      maxRows: read('restMaxRows', flags, env),
-      maxBodyBytes: read('restMaxBody', flags, env),
-      maxResponseBytes: read('restMaxResponse', flags, env),
-      aggregatesEnabled: read('restAggregates', flags, env),
+      maxRows: read('restMaxRows', src),
+      maxBodyBytes: read('restMaxBody', src),
+      maxResponseBytes: read('restMaxResponse', src),
+      aggregatesEnabled: read('restAggregates', src),
     }),
-    storage: storageConfig(path.join(dir, '.trellis'), flags, env),
+    storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
     realtime: Object.freeze({
-      maxConnections: read('realtimeMaxConnections', flags, env),
-      maxChannelsPerClient: read('realtimeMaxChannels', flags, env),
-      maxEventsPerSecond: read('realtimeMaxEvents', flags, env),
-      maxTenantEventsPerSecond: read('realtimeMaxTenantEvents', flags, env),
-      maxPayloadBytes: read('realtimeMaxPayload', flags, env),
-      maxBufferedBytes: read('realtimeMaxBuffered', flags, env),
-      heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', flags, env),
-      replicationTimeoutMs: read('realtimeReplicationTimeout', flags, env),
+      maxConnections: read('realtimeMaxConnections', src),
+      maxChannelsPerClient: read('realtimeMaxChannels', src),
+      maxEventsPerSecond: read('realtimeMaxEvents', src),
+      maxTenantEventsPerSecond: read('realtimeMaxTenantEvents', src),
+      maxPayloadBytes: read('realtimeMaxPayload', src),
+      maxBufferedBytes: read('realtimeMaxBuffered', src),
+      heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', src),
+      replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
-    logLevel: read('logLevel', flags, env),
+    logLevel: read('logLevel', src),
     shutdownTimeoutMs: 10_000,
   });
 }
@@ -627,37 +313,38 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
 /** Margin of the query deadline over the statement timeout: PostgreSQL's own cancel answers first. */
 const DEADLINE_MARGIN_MS = 2000;
 
-function poolConfig(flags: Flags, env: NodeJS.ProcessEnv): Config['pool'] {
-  const statementTimeoutMs = read('statementTimeoutMs', flags, env);
+function poolConfig(src: Sources): Config['pool'] {
+  const statementTimeoutMs = read('statementTimeoutMs', src);
   const queryTimeoutMs =
-    read('queryTimeoutMs', flags, env) ?? (statementTimeoutMs === 0 ? 0 : statementTimeoutMs + DEADLINE_MARGIN_MS);
+    read('queryTimeoutMs', src) ?? (statementTimeoutMs === 0 ? 0 : statementTimeoutMs + DEADLINE_MARGIN_MS);
   return Object.freeze({
-    max: read('poolMax', flags, env),
-    idleTimeoutMs: read('poolIdleTimeoutMs', flags, env),
-    connectTimeoutMs: read('connectTimeoutMs', flags, env),
+    max: read('poolMax', src),
+    idleTimeoutMs: read('poolIdleTimeoutMs', src),
+    connectTimeoutMs: read('connectTimeoutMs', src),
     statementTimeoutMs,
     queryTimeoutMs,
-    preparedStatements: read('preparedStatements', flags, env),
+    preparedStatements: read('preparedStatements', src),
   });
 }
 
-function storageConfig(dataDir: string, flags: Flags, env: NodeJS.ProcessEnv): Config['storage'] {
-  const backend = read('storageBackend', flags, env);
-  const bucket = read('storageS3Bucket', flags, env);
+function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBucket[]): Config['storage'] {
+  const backend = read('storageBackend', src);
+  const bucket = read('storageS3Bucket', src);
   if (backend === 's3' && bucket === undefined)
     throw new FatalError('must be set when STORAGE_BACKEND=s3', 'STORAGE_S3_BUCKET');
   return Object.freeze({
     backend,
     localDir: path.join(dataDir, 'storage'),
-    fileSizeLimit: read('storageFileSizeLimit', flags, env),
-    imageMaxInputBytes: read('storageImageMaxInput', flags, env),
+    fileSizeLimit: read('storageFileSizeLimit', src),
+    imageMaxInputBytes: read('storageImageMaxInput', src),
+    buckets: Object.freeze([...buckets]),
     s3: Object.freeze({
-      endpoint: read('storageS3Endpoint', flags, env),
-      region: read('storageS3Region', flags, env),
+      endpoint: read('storageS3Endpoint', src),
+      region: read('storageS3Region', src),
       bucket,
-      accessKeyId: read('storageS3AccessKeyId', flags, env),
-      secretAccessKey: read('storageS3SecretAccessKey', flags, env),
-      forcePathStyle: read('storageS3ForcePathStyle', flags, env),
+      accessKeyId: read('storageS3AccessKeyId', src),
+      secretAccessKey: read('storageS3SecretAccessKey', src),
+      forcePathStyle: read('storageS3ForcePathStyle', src),
     }),
   });
 }

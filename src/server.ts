@@ -72,6 +72,12 @@ interface Running {
  * migration files; an aborted start undoes what it did and throws StartAborted.
  */
 export async function startTrellis(config: Config, log: Logger, abort?: AbortSignal): Promise<RunningTrellis> {
+  // A config.toml setting Trellis does not act on must not pass unnoticed (docs/configuration.md says why each).
+  if (config.configFile && config.configFile.unapplied.length > 0)
+    log.warn(
+      { file: config.configFile.path, keys: config.configFile.unapplied },
+      `config.toml settings Trellis does not apply (see docs/configuration.md): ${config.configFile.unapplied.join(', ')}`,
+    );
   await prepareDataDir(config.dir, config.dataDir);
   await lockDataDir(config.dataDir);
   const running: Running = {};
@@ -108,7 +114,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       dryRun: false,
       onProgress: (m) => log.info(m),
       abort,
-      seedFile: config.seedFile,
+      seed: config.seed,
+      buckets: config.storage.buckets,
     });
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);

@@ -70,6 +70,11 @@ export const errors = {
     authError(403, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.'),
   insufficientAal: () => authError(422, 'insufficient_aal', 'AAL2 required to unenroll verified factor'),
   insufficientAalToEnroll: () => authError(403, 'insufficient_aal', 'AAL2 required to enroll a new factor'),
+  /** [auth.mfa.totp] enroll_enabled / verify_enabled turned off: GoTrue's answers. */
+  mfaTotpDisabled: (what: 'enroll' | 'verify') =>
+    what === 'enroll'
+      ? authError(422, 'mfa_totp_enroll_not_enabled', 'MFA enroll is disabled for TOTP')
+      : authError(422, 'mfa_totp_verify_not_enabled', 'MFA verification is disabled for TOTP'),
   tooManyFactors: () =>
     authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
   mfaChallengeNotFound: () =>

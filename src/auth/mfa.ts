@@ -16,6 +16,7 @@ import { findUserById } from './users.js';
 import { respondJson } from '../platform/json.js';
 
 const CHALLENGE_TTL_S = 300;
+// GoTrue's MFA_MAX_VERIFIED_FACTORS, fixed; [auth.mfa] max_enrolled_factors may only lower it.
 const MAX_VERIFIED_FACTORS = 10;
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
@@ -46,13 +47,16 @@ export async function enroll(ctx: AuthContext, c: Context) {
     );
   }
   if (body.factor_type !== 'totp') throw errors.validation('factor_type needs to be totp or phone');
+  if (!ctx.config.auth.mfa.totpEnroll) throw errors.mfaTotpDisabled('enroll');
   const secret = generateSecret();
   const factor = await ctx.db.transaction(async (tx) => {
     const { user, session } = await requireCaller(ctx, c, tx, true);
     const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
       user.id,
     ]);
-    if ((verified.rowCount ?? 0) >= MAX_VERIFIED_FACTORS) throw errors.tooManyFactors();
+    // Unverified factors are replaced below, so the verified ones are all that count.
+    const most = Math.min(MAX_VERIFIED_FACTORS, ctx.config.auth.mfa.maxEnrolledFactors);
+    if ((verified.rowCount ?? 0) >= most) throw errors.tooManyFactors();
     // Otherwise a stolen password would be enough to add the thief's own authenticator, verify it
     // and reach aal2: once a factor protects the account, only an aal2 session adds another.
     if ((verified.rowCount ?? 0) > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
@@ -106,6 +110,7 @@ export async function challenge(ctx: AuthContext, c: Context) {
     c,
     await ctx.db.transaction(async (tx) => {
       const { factor } = await callerFactor(ctx, c, tx);
+      if (!ctx.config.auth.mfa.totpVerify) throw errors.mfaTotpDisabled('verify');
       const id = crypto.randomUUID();
       const created = (
         await tx.query<{ created_at: Date }>(
@@ -135,6 +140,7 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
   // not rolled back with the error.
   const outcome = await ctx.db.transaction(async (tx) => {
     const { caller, factor } = await callerFactor(ctx, c, tx);
+    if (!ctx.config.auth.mfa.totpVerify) throw errors.mfaTotpDisabled('verify');
     const row = /^[0-9a-f-]{36}$/i.test(body.challenge_id)
       ? (
           await tx.query<{ verified_at: Date | null; expired: boolean; ip: string | null }>(

@@ -17,7 +17,8 @@ import { parseFlags } from './args.js';
 export const dbHelp = `Usage: trellis db reset [--dir D] [--yes]
 
 Resets the project's database as \`supabase db reset\` does: drops its data, then applies
-D/supabase/migrations and D/supabase/seed.sql again (default D: .). The embedded database is made
+D/supabase/migrations and the seed (D/supabase/seed.sql, or [db.seed] sql_paths of
+D/supabase/config.toml) again (default D: .). The embedded database is made
 anew; with DATABASE_URL every schema of that database is dropped, which it refuses without --yes.
 Refused while a Trellis is running on D.`;
 
@@ -74,7 +75,8 @@ async function resetCommand(argv: string[]): Promise<number> {
       const result = await migrate(database.db, config.migrationsDir, {
         dryRun: false,
         onProgress: progress,
-        seedFile: config.seedFile,
+        seed: config.seed,
+        buckets: config.storage.buckets,
       });
       progress(
         `database reset: ${result.applied.length} migration(s) applied, ${result.seeded ? `seed ${result.seeded} applied` : 'no seed file'}`,

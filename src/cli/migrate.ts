@@ -54,7 +54,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
         dryRun,
         onProgress: (m) => process.stdout.write(`${m}\n`),
         // A fresh database gets its seed whichever command migrates it first, as on a first start.
-        seedFile: config.seedFile,
+        seed: config.seed,
+        buckets: config.storage.buckets,
       });
       if (result.schemaPending > 0)
         process.stdout.write(`Trellis's own schema: ${result.schemaPending} update(s) pending\n`);

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { FatalError, StartAborted, errorMessage } from '../errors.js';
 import type { Db } from './pool.js';
-import { applySeedIfDue, isFreshDatabase, markSeedDue } from './seed.js';
+import { applyConfigBuckets, type BucketSpec } from './config-buckets.js';
+import { applySeedIfDue, isFreshDatabase, markSeedDue, type SeedSource } from './seed.js';
 import { splitSql } from './split-sql.js';
 import { inTransaction, runStatements, withoutTransactionWrapper } from './sql-file.js';
 
@@ -26,7 +27,7 @@ export interface MigrationReport {
   readonly pending: readonly MigrationFile[];
   /** Trellis schema files not yet applied (only a dry run leaves any). */
   readonly schemaPending: number;
-  /** The seed file applied by this run (a fresh database's first run only). */
+  /** The seed files applied by this run, comma-separated (a fresh database's first run only). */
   readonly seeded?: string;
 }
 
@@ -84,8 +85,10 @@ export interface MigrateOptions {
   readonly onProgress: (message: string) => void;
   /** SIGTERM/SIGINT during a start: stop waiting for the lock, cancel the file in progress. */
   readonly abort?: AbortSignal;
-  /** supabase/seed.sql: applied after the migrations when the database was fresh (see seed.ts). */
-  readonly seedFile?: string;
+  /** The seed files: applied after the migrations when the database was fresh (see seed.ts). */
+  readonly seed?: SeedSource;
+  /** config.toml's [storage.buckets.*]: made or updated after the seed, on every run. */
+  readonly buckets?: readonly BucketSpec[];
 }
 
 /**
@@ -118,10 +121,12 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
           applied.push(migration);
         }
         throwIfAborted(abort);
-        const seedFile = options.seedFile;
-        const seeded = seedFile
-          ? await cancellable(db, client, abort, () => applySeedIfDue(client, seedFile, options.onProgress))
+        const seed = options.seed;
+        const seeded = seed
+          ? await cancellable(db, client, abort, () => applySeedIfDue(client, seed, options.onProgress))
           : undefined;
+        throwIfAborted(abort);
+        for (const line of await applyConfigBuckets(client, options.buckets ?? [])) options.onProgress(line);
         // A running server reloads its data API schema cache (PostgREST's channel and payload).
         if (applied.length > 0 || seeded) await client.query(`notify pgrst, 'reload schema'`);
         return { applied, pending: [], schemaPending: 0, seeded };

@@ -1,12 +1,14 @@
 /**
- * supabase/seed.sql, as the Supabase CLI applies it: after the migrations, on the first start of a
- * fresh database and on every `db reset` (which makes the database fresh again), never on a later
- * start. Where the seed stands is kept in `trellis.seed_state` (src/sql/0060_seed_state.sql).
+ * The seed (supabase/seed.sql, or config.toml's [db.seed] sql_paths), as the Supabase CLI applies
+ * it: after the migrations, on the first start of a fresh database and on every `db reset` (which
+ * makes the database fresh again), never on a later start. Where the seed stands is kept in
+ * `trellis.seed_state` (src/sql/0060_seed_state.sql).
  */
 import fs from 'node:fs/promises';
 import type pg from 'pg';
 import { FatalError, errorMessage } from '../errors.js';
-import { splitSql } from './split-sql.js';
+import { resolveSeedFiles } from './seed-paths.js';
+import { splitSql, type SqlStatement } from './split-sql.js';
 import { inTransaction, runStatements, withoutTransactionWrapper } from './sql-file.js';
 
 /**
@@ -29,33 +31,55 @@ export async function markSeedDue(client: pg.PoolClient): Promise<void> {
   await client.query('insert into trellis.seed_state default values on conflict do nothing');
 }
 
+/** Which files seed the database: config.toml's [db.seed] (or its defaults: `./seed.sql`, enabled). */
+export interface SeedSource {
+  readonly enabled: boolean;
+  /** The supabase/ folder, which relative paths start from. */
+  readonly dir: string;
+  /** Paths or globs, in order. */
+  readonly paths: readonly string[];
+}
+
+/** Where the CLI looks without a config.toml: a missing seed.sql there is no news. */
+const DEFAULT_PATH = './seed.sql';
+
 /**
- * Applies the seed if it is due: in one transaction with its bookkeeping, so a failing seed leaves
- * nothing of itself and stays due. Returns the file applied, or undefined.
+ * Applies the seed if it is due: every file in order, in one transaction with its bookkeeping, so a
+ * failing seed leaves nothing of itself and stays due. A disabled seed counts as applied (as a
+ * project without seed files does), so turning it on later does not seed a database in use.
+ * Returns the files applied (comma-separated), or undefined.
  */
 export async function applySeedIfDue(
   client: pg.PoolClient,
-  seedFile: string,
+  seed: SeedSource,
   onProgress: (message: string) => void,
 ): Promise<string | undefined> {
   const due = await client.query('select 1 from trellis.seed_state where seeded_at is null');
   if (due.rowCount === 0) return undefined;
-  let source: string | undefined;
-  try {
-    source = await fs.readFile(seedFile, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new FatalError(`cannot read seed ${seedFile}: ${errorMessage(err)}`);
+  const { files, unmatched } = seed.enabled
+    ? await resolveSeedFiles(seed.dir, seed.paths)
+    : { files: [], unmatched: [] };
+  for (const pattern of unmatched)
+    if (pattern !== DEFAULT_PATH) onProgress(`no seed file matches ${pattern} (in ${seed.dir})`);
+  const sources: { file: string; statements: SqlStatement[] }[] = [];
+  for (const file of files) {
+    let source: string;
+    try {
+      source = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      throw new FatalError(`cannot read seed ${file}: ${errorMessage(err)}`);
+    }
+    sources.push({ file, statements: withoutTransactionWrapper(splitSql(source), file, 'seed') });
   }
-  const statements = source === undefined ? [] : withoutTransactionWrapper(splitSql(source), seedFile, 'seed');
-  if (source !== undefined) onProgress(`applying seed ${seedFile}`);
+  const applied = files.length === 0 ? undefined : files.join(', ');
   await inTransaction(client, async () => {
-    await runStatements(client, statements, seedFile, 'seed');
-    // The seed may have switched role (SET ROLE): the bookkeeping is the server's own.
-    await client.query('reset role');
-    await client.query('update trellis.seed_state set seeded_at = now(), file = $1', [
-      source === undefined ? null : seedFile,
-    ]);
+    for (const { file, statements } of sources) {
+      onProgress(`applying seed ${file}`);
+      await runStatements(client, statements, file, 'seed');
+      // A seed file may switch role (SET ROLE): the next file, and the bookkeeping, run as the server.
+      await client.query('reset role');
+    }
+    await client.query('update trellis.seed_state set seeded_at = now(), file = $1', [applied ?? null]);
   });
-  return source === undefined ? undefined : seedFile;
+  return applied;
 }

@@ -131,6 +131,20 @@ describe('auth errors', () => {
       'AAL2 required to enroll a new factor',
     ],
     [
+      'mfaTotpDisabled enroll',
+      () => errors.mfaTotpDisabled('enroll'),
+      422,
+      'mfa_totp_enroll_not_enabled',
+      'MFA enroll is disabled for TOTP',
+    ],
+    [
+      'mfaTotpDisabled verify',
+      () => errors.mfaTotpDisabled('verify'),
+      422,
+      'mfa_totp_verify_not_enabled',
+      'MFA verification is disabled for TOTP',
+    ],
+    [
       'tooManyFactors',
       errors.tooManyFactors,
       403,
@@ -196,7 +210,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(50);
+    expect(Object.keys(errors)).toHaveLength(51);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

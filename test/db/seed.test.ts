@@ -1,9 +1,9 @@
-/** supabase/seed.sql: applied after the migrations on a fresh database's first run, never again. */
+/** The seed (supabase/seed.sql, or [db.seed] sql_paths): applied after the migrations on a fresh database's first run, never again. */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
+import { migrate, type MigrateOptions } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
 import { FatalError } from '../../src/errors.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
@@ -13,7 +13,15 @@ let db: Db;
 let dir: string;
 let seedFile: string;
 const migrationsDir = () => path.join(dir, 'migrations');
-const run = () => migrate(db, migrationsDir(), { dryRun: false, onProgress: () => undefined, seedFile });
+const run = (
+  seed: Partial<NonNullable<MigrateOptions['seed']>> = {},
+  onProgress: (m: string) => void = () => undefined,
+) =>
+  migrate(db, migrationsDir(), {
+    dryRun: false,
+    onProgress,
+    seed: { enabled: true, dir, paths: ['./seed.sql'], ...seed },
+  });
 const count = async (table: string) => Number((await db.query(`select count(*) as n from ${table}`)).rows[0]?.n);
 const TABLE = `create table countries (code text primary key, name text not null);\n`;
 
@@ -91,5 +99,35 @@ describe('supabase/seed.sql', () => {
     await fs.writeFile(path.join(migrationsDir(), '20240102000000_broken.sql'), `select 1;\n`);
     expect((await run()).seeded).toBe(seedFile);
     expect(await count('countries')).toBe(1);
+  });
+
+  test('[db.seed] sql_paths: globs run in order, each sorted, a file matched twice once; a pattern matching nothing is named', async () => {
+    await fs.mkdir(path.join(dir, 'seeds'));
+    await fs.writeFile(path.join(dir, 'seeds', '02_ca.sql'), `insert into countries values ('CA', 'Canada');\n`);
+    await fs.writeFile(path.join(dir, 'seeds', '01_us.sql'), `insert into countries values ('US', 'United States');\n`);
+    await fs.writeFile(path.join(dir, 'seeds', 'notes.txt'), `not sql`);
+    // Runs last: it needs both rows of the glob before it.
+    await fs.writeFile(
+      seedFile,
+      `update countries set name = name || ' (' || (select count(*) from countries) || ')';\n`,
+    );
+    const progress: string[] = [];
+    const report = await run({ paths: ['./seeds/*.sql', './seed.sql', 'seeds/01_us.sql', './nothing/*.sql'] }, (m) =>
+      progress.push(m),
+    );
+    const files = [path.join(dir, 'seeds', '01_us.sql'), path.join(dir, 'seeds', '02_ca.sql'), seedFile];
+    expect(report.seeded).toBe(files.join(', '));
+    expect(progress.filter((m) => m.startsWith('applying seed'))).toEqual(files.map((f) => `applying seed ${f}`));
+    expect(progress).toContain(`no seed file matches ./nothing/*.sql (in ${dir})`);
+    const names = await db.query<{ name: string }>('select name from countries order by code');
+    expect(names.rows.map((r) => r.name)).toEqual(['Canada (2)', 'United States (2)']);
+  });
+
+  test('[db.seed] enabled = false: nothing is applied, and the seed is not due any more', async () => {
+    await fs.writeFile(seedFile, `insert into countries values ('US', 'United States');\n`);
+    expect((await run({ enabled: false })).seeded).toBeUndefined();
+    expect(await count('countries')).toBe(0);
+    expect((await run()).seeded).toBeUndefined();
+    expect(await count('countries')).toBe(0);
   });
 });

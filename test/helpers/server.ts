@@ -28,6 +28,8 @@ export async function startTestServer(
     env?: Record<string, string>;
     migrations?: Record<string, string>;
     templates?: Record<string, string>;
+    /** More project files, by path relative to the project folder (`supabase/config.toml`, `supabase/seed.sql`). */
+    files?: Record<string, string>;
     /** Run on this (another test server's) database instead of a fresh one; it is not dropped at stop. */
     databaseUrl?: string;
     /** The server's logger instead of one at TEST_LOG_LEVEL (a test that reads the log). */
@@ -44,6 +46,10 @@ export async function startTestServer(
     await fs.mkdir(path.join(dir, 'supabase', 'templates'), { recursive: true });
     for (const [name, body] of Object.entries(options.templates))
       await fs.writeFile(path.join(dir, 'supabase', 'templates', name), body);
+  }
+  for (const [name, body] of Object.entries(options.files ?? {})) {
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await fs.writeFile(path.join(dir, name), body);
   }
   const port = await freePort();
   const config = loadConfig(

@@ -1,0 +1,439 @@
+/**
+ * The table of every setting: its flag and environment variable, how it is parsed (zod), its
+ * default and what it means (docs/configuration.md documents every row). Only src/config.ts reads
+ * values for it, from flags, the environment and supabase/config.toml.
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number between ${min} and ${max}` })
+    .pipe(z.coerce.number())
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be a whole number between ${min} and ${max}` })
+        .max(max, { error: `must be a whole number between ${min} and ${max}` }),
+    );
+
+const boolean = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }))
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const postgresUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a URL like postgres://user:password@host:5432/database' },
+);
+
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an http:// or https:// URL' },
+);
+
+export const settings = {
+  dir: {
+    flag: 'dir',
+    env: 'TRELLIS_DIR',
+    schema: z.string().min(1),
+    fallback: '.',
+    doc: 'Project folder: data in DIR/.trellis, migrations in DIR/supabase/migrations.',
+  },
+  port: { flag: 'port', env: 'PORT', schema: int(1, 65535), fallback: '54321', doc: 'HTTP port.' },
+  host: {
+    flag: 'host',
+    env: 'HOST',
+    schema: z.string().min(1),
+    fallback: '127.0.0.1',
+    doc: 'Address the HTTP server binds; 0.0.0.0 to accept connections from other machines.',
+  },
+  publicUrl: {
+    env: 'API_EXTERNAL_URL',
+    schema: httpUrl.optional(),
+    doc: 'URL clients use to reach this server (printed as API_URL); defaults to http://HOST:PORT.',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: postgresUrl.optional(),
+    doc: 'PostgreSQL server to use instead of the embedded one.',
+  },
+  jwtSecret: {
+    env: 'JWT_SECRET',
+    schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+    doc: 'HS256 secret for access tokens and API keys; generated on first start when unset. Every instance of a cluster needs the same one.',
+  },
+  poolMax: {
+    env: 'DB_POOL_MAX',
+    schema: int(1, 1000),
+    fallback: '10',
+    doc: 'Most connections the server opens to PostgreSQL.',
+  },
+  poolIdleTimeoutMs: {
+    env: 'DB_POOL_IDLE_TIMEOUT_MS',
+    schema: int(0, 3_600_000),
+    fallback: '10000',
+    doc: 'An idle connection is closed after this many milliseconds (0: never).',
+  },
+  connectTimeoutMs: {
+    env: 'DB_CONNECT_TIMEOUT_MS',
+    schema: int(100, 60_000),
+    fallback: '5000',
+    doc: 'Give up opening a connection after this many milliseconds.',
+  },
+  preparedStatements: {
+    env: 'DB_PREPARED_STATEMENTS',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Name (prepare) the statements requests repeat. Set false behind PgBouncer older than 1.21 in transaction mode.',
+  },
+  statementTimeoutMs: {
+    env: 'DB_STATEMENT_TIMEOUT_MS',
+    schema: int(0, 3_600_000),
+    fallback: '8000',
+    doc: 'PostgreSQL cancels a statement that runs longer (0: no limit). Migrations are not limited.',
+  },
+  queryTimeoutMs: {
+    env: 'DB_QUERY_TIMEOUT_MS',
+    schema: int(0, 3_600_000).optional(),
+    doc: 'Client-side deadline of each statement: when PostgreSQL does not answer within it (a frozen server, a black-holed network), the connection is dropped and the request answered 503 (0: none). Defaults to DB_STATEMENT_TIMEOUT_MS + 2000 (none when that is 0). Migrations are not limited.',
+  },
+  metricsPublic: {
+    env: 'METRICS_PUBLIC',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Serve /metrics to anyone. By default it needs the service_role key (apikey header or bearer token).',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+      .optional(),
+    doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.',
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.',
+  },
+  jwtExpiry: {
+    env: 'JWT_EXPIRY',
+    schema: int(30, 604_800),
+    fallback: '3600',
+    doc: 'Lifetime of an access token, in seconds.',
+  },
+  sessionCheck: {
+    env: 'AUTH_SESSION_CHECK_SECONDS',
+    schema: int(0, 3600),
+    fallback: '0',
+    doc: 'Refuse an access token whose session is gone (signed out, user deleted or banned) on every API, not only /auth; each answer is cached this many seconds, and revocations reach every instance at once by NOTIFY. 0: off, as on Supabase, where a token is good until it expires.',
+  },
+  refreshReuseInterval: {
+    env: 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL',
+    schema: int(0, 3600),
+    fallback: '10',
+    doc: 'Seconds during which a just-used refresh token may be presented again (a client retrying) without revoking its session.',
+  },
+  siteUrl: {
+    env: 'AUTH_SITE_URL',
+    schema: httpUrl.optional(),
+    doc: 'Where verification links send the user by default; defaults to the API URL.',
+  },
+  redirectUrls: {
+    env: 'AUTH_ADDITIONAL_REDIRECT_URLS',
+    schema: z.string(),
+    fallback: '',
+    doc: 'Comma-separated URLs (a trailing * matches any suffix) that redirect_to may name besides the site URL.',
+  },
+  emailConfirmation: {
+    env: 'AUTH_EMAIL_CONFIRMATION',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Require new users to confirm their email before signing in (sign-up then returns no session).',
+  },
+  disableSignup: {
+    env: 'AUTH_DISABLE_SIGNUP',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Refuse new sign-ups (admins can still create users).',
+  },
+  anonymousSignIns: {
+    env: 'AUTH_ANONYMOUS_SIGN_INS',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Allow signInAnonymously().',
+  },
+  passwordMinLength: {
+    env: 'AUTH_PASSWORD_MIN_LENGTH',
+    schema: int(6, 72),
+    fallback: '6',
+    doc: 'Shortest password accepted.',
+  },
+  otpExpiry: {
+    env: 'AUTH_OTP_EXPIRY',
+    schema: int(60, 86_400),
+    fallback: '3600',
+    doc: 'Seconds an emailed link or code stays valid.',
+  },
+  mfaTotpEnroll: {
+    env: 'AUTH_MFA_TOTP_ENROLL_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Let users enroll TOTP (authenticator app) factors.',
+  },
+  mfaTotpVerify: {
+    env: 'AUTH_MFA_TOTP_VERIFY_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Let users challenge and verify TOTP factors (sign in at aal2).',
+  },
+  mfaMaxEnrolledFactors: {
+    env: 'AUTH_MFA_MAX_ENROLLED_FACTORS',
+    schema: int(0, 1000),
+    fallback: '10',
+    doc: 'Most MFA factors one user may have; GoTrue never allows more than 10 verified ones, and neither does Trellis.',
+  },
+  rateLimitSignIn: {
+    env: 'AUTH_RATE_LIMIT_SIGN_IN',
+    schema: int(1, 1_000_000),
+    fallback: '30',
+    doc: 'Sign-ups (email and password) per IP address per 5 minutes; password sign-ins count in AUTH_RATE_LIMIT_TOKEN_PASSWORD.',
+  },
+  rateLimitTokenPassword: {
+    env: 'AUTH_RATE_LIMIT_TOKEN_PASSWORD',
+    schema: int(1, 1_000_000).optional(),
+    // Unset, it takes AUTH_RATE_LIMIT_SIGN_IN's number, which used to cover password sign-ins too:
+    // a deployment that raised that limit keeps its sign-ins' budget when the two part.
+    doc: 'Password sign-ins (POST /token?grant_type=password) per IP address per 5 minutes, counted apart from sign-ups as GoTrue counts /token apart from /signup (default: the value of AUTH_RATE_LIMIT_SIGN_IN).',
+  },
+
+  rateLimitTokenRefresh: {
+    env: 'AUTH_RATE_LIMIT_TOKEN_REFRESH',
+    schema: int(1, 1_000_000),
+    fallback: '150',
+    doc: 'Refresh-token grants per IP address per 5 minutes.',
+  },
+  rateLimitVerify: {
+    env: 'AUTH_RATE_LIMIT_VERIFY',
+    schema: int(1, 1_000_000),
+    fallback: '30',
+    doc: 'OTP, link and TOTP verification attempts per IP address per 5 minutes.',
+  },
+  rateLimitEmailSent: {
+    env: 'AUTH_RATE_LIMIT_EMAIL_SENT',
+    schema: int(1, 1_000_000),
+    fallback: '30',
+    doc: 'Emails (confirmation, magic link, recovery) sent per hour, across the whole server.',
+  },
+  emailMaxFrequency: {
+    env: 'AUTH_EMAIL_MAX_FREQUENCY',
+    schema: int(0, 86_400),
+    fallback: '60',
+    doc: 'Seconds before another email may go to the same address (0: no minimum).',
+  },
+  rateLimitEmailPerAddress: {
+    env: 'AUTH_RATE_LIMIT_EMAIL_PER_ADDRESS',
+    schema: int(1, 1_000_000),
+    fallback: '10',
+    doc: 'Emails sent to one address per hour (besides AUTH_EMAIL_MAX_FREQUENCY), so one inbox cannot be flooded.',
+  },
+  rateLimitEmailPerIp: {
+    env: 'AUTH_RATE_LIMIT_EMAIL_PER_IP',
+    schema: int(1, 1_000_000),
+    fallback: '10',
+    doc: 'Emails the requests of one client address may cause per hour (admin invites with the service role key are not counted).',
+  },
+  emailReservePercent: {
+    env: 'AUTH_EMAIL_RESERVE_PERCENT',
+    schema: int(0, 100),
+    fallback: '25',
+    doc: 'Share of AUTH_RATE_LIMIT_EMAIL_SENT kept for recovery and sign-in mails to confirmed users: mails to new or unconfirmed addresses may use only the rest.',
+  },
+  rateLimitPasswordFailures: {
+    env: 'AUTH_RATE_LIMIT_PASSWORD_FAILURES',
+    schema: int(1, 1_000_000),
+    fallback: '10',
+    doc: 'Wrong passwords one account (email address) may get per AUTH_PASSWORD_FAILURE_WINDOW, from any client address; beyond, its password sign-in is refused (429), right password or not, until the window ends.',
+  },
+  passwordFailureWindow: {
+    env: 'AUTH_PASSWORD_FAILURE_WINDOW',
+    schema: int(1, 86_400),
+    fallback: '900',
+    doc: 'Seconds of the window AUTH_RATE_LIMIT_PASSWORD_FAILURES counts in, from the first wrong password.',
+  },
+  otpMaxAttempts: {
+    env: 'AUTH_OTP_MAX_ATTEMPTS',
+    schema: int(1, 1000),
+    fallback: '5',
+    doc: 'Wrong codes an emailed one-time code or a TOTP challenge takes before it is invalidated (then even the right code is refused).',
+  },
+  rateLimitAnonymous: {
+    env: 'AUTH_RATE_LIMIT_ANONYMOUS_USERS',
+    schema: int(1, 1_000_000),
+    fallback: '30',
+    doc: 'Anonymous sign-ins per IP address per hour.',
+  },
+  smtpUrl: {
+    env: 'SMTP_URL',
+    schema: z
+      .string()
+      .regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' })
+      .optional(),
+    doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.',
+  },
+  smtpFrom: {
+    env: 'SMTP_FROM',
+    schema: z.string().min(3),
+    fallback: 'Trellis <noreply@localhost>',
+    doc: 'The From header of outgoing mail.',
+  },
+  restSchemas: {
+    env: 'REST_SCHEMAS',
+    schema: z
+      .string()
+      .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
+    fallback: 'public',
+    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).',
+  },
+  restMaxRows: {
+    env: 'REST_MAX_ROWS',
+    schema: int(1, 1_000_000),
+    fallback: '1000',
+    doc: 'Most rows one data API response returns, as Supabase\'s "max rows".',
+  },
+  restMaxBody: {
+    env: 'REST_MAX_BODY_BYTES',
+    schema: int(1024, 1_073_741_824),
+    fallback: '10485760',
+    doc: 'Largest request body the data API accepts, in bytes (413 beyond).',
+  },
+  restMaxResponse: {
+    env: 'REST_MAX_RESPONSE_BYTES',
+    schema: int(1024, 268_435_456),
+    fallback: '33554432',
+    doc: 'Largest data API response body, in bytes (413 beyond).',
+  },
+  restAggregates: {
+    env: 'REST_DB_AGGREGATES_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Allow aggregate functions in select= (count(), col.sum(), avg, min, max), as PostgREST's db-aggregates-enabled.",
+  },
+  storageBackend: {
+    env: 'STORAGE_BACKEND',
+    schema: z.enum(['local', 's3'], { error: 'must be local or s3' }),
+    fallback: 'local',
+    doc: 'Where /storage/v1 keeps file bytes: local (DIR/.trellis/storage) or s3 (the STORAGE_S3_* settings).',
+  },
+  storageFileSizeLimit: {
+    env: 'STORAGE_FILE_SIZE_LIMIT',
+    schema: int(1, 1_099_511_627_776),
+    fallback: '52428800',
+    doc: "Largest object any upload may store, in bytes; a bucket's file_size_limit can only lower it.",
+  },
+  storageImageMaxInput: {
+    env: 'STORAGE_IMAGE_MAX_INPUT_BYTES',
+    schema: int(1, 1_073_741_824),
+    fallback: '26214400',
+    doc: 'Largest object the image transformer (/render/image) reads, in bytes.',
+  },
+  storageS3Endpoint: {
+    env: 'STORAGE_S3_ENDPOINT',
+    schema: httpUrl.optional(),
+    doc: 'S3-compatible endpoint (MinIO, R2, …); unset for AWS S3.',
+  },
+  storageS3Region: { env: 'STORAGE_S3_REGION', schema: z.string().min(1), fallback: 'us-east-1', doc: 'S3 region.' },
+  storageS3Bucket: {
+    env: 'STORAGE_S3_BUCKET',
+    schema: z.string().min(1).optional(),
+    doc: 'The S3 bucket that holds every storage object (required with STORAGE_BACKEND=s3).',
+  },
+  storageS3AccessKeyId: {
+    env: 'STORAGE_S3_ACCESS_KEY_ID',
+    schema: z.string().min(1).optional(),
+    doc: "S3 access key id; the AWS SDK's default credential chain when unset.",
+  },
+  storageS3SecretAccessKey: {
+    env: 'STORAGE_S3_SECRET_ACCESS_KEY',
+    schema: z.string().min(1).optional(),
+    doc: 'S3 secret access key.',
+  },
+  storageS3ForcePathStyle: {
+    env: 'STORAGE_S3_FORCE_PATH_STYLE',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO and most self-hosted services need true).',
+  },
+
+  realtimeMaxConnections: {
+    env: 'REALTIME_MAX_CONNECTIONS',
+    schema: int(1, 1_000_000),
+    fallback: '10000',
+    doc: 'Most realtime sockets one instance holds open; more are refused (HTTP 503 on the upgrade).',
+  },
+  realtimeMaxChannels: {
+    env: 'REALTIME_MAX_CHANNELS_PER_CLIENT',
+    schema: int(1, 10_000),
+    fallback: '100',
+    doc: "Most channels one realtime socket may join at once (Supabase's default: 100).",
+  },
+  realtimeMaxEvents: {
+    env: 'REALTIME_MAX_EVENTS_PER_SECOND',
+    schema: int(1, 1_000_000),
+    fallback: '100',
+    doc: 'Messages (broadcast, presence, other pushes) one realtime socket may send per second; heartbeats do not count.',
+  },
+  realtimeMaxTenantEvents: {
+    env: 'REALTIME_MAX_TENANT_EVENTS_PER_SECOND',
+    schema: int(1, 100_000_000),
+    fallback: '20000',
+    doc: 'Messages all the sockets of one instance may send per second together.',
+  },
+  realtimeMaxPayload: {
+    env: 'REALTIME_MAX_PAYLOAD_BYTES',
+    schema: int(1024, 67_108_864),
+    fallback: '262144',
+    doc: "Largest broadcast or presence payload, in bytes (Supabase's free-plan limit: 256 KB).",
+  },
+  realtimeMaxBuffered: {
+    env: 'REALTIME_MAX_BUFFERED_BYTES',
+    schema: int(65_536, 1_073_741_824),
+    fallback: '4194304',
+    doc: 'A socket whose unsent data grows past this many bytes (a slow consumer) is disconnected.',
+  },
+  realtimeHeartbeatTimeout: {
+    env: 'REALTIME_HEARTBEAT_TIMEOUT_MS',
+    schema: int(1000, 3_600_000),
+    fallback: '60000',
+    doc: 'A realtime socket that sends nothing (not even a heartbeat) for this long is closed and its presences leave.',
+  },
+  realtimeReplicationTimeout: {
+    env: 'REALTIME_REPLICATION_TIMEOUT_MS',
+    schema: int(1000, 3_600_000),
+    fallback: '30000',
+    doc: 'The postgres_changes replication stream: nothing from PostgreSQL for this long (a frozen server, a black-holed network) and the WAL consumer reconnects.',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    fallback: 'info',
+    doc: 'Least severe log level written.',
+  },
+} as const;

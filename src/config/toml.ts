@@ -1,0 +1,285 @@
+/**
+ * supabase/config.toml, the Supabase CLI's project file, turned into Trellis settings: pure, from the
+ * file's text and an environment (for `env(NAME)` values) to the value each setting's environment
+ * variable would hold, so that src/config.ts validates them as it validates its variables (which
+ * still win over the file). Keys Trellis does not apply are listed when set to anything but
+ * Supabase's default (toml-unapplied.ts). How the CLI reads the file: pkg/config in supabase/cli.
+ */
+import { parse, TomlError } from 'smol-toml';
+import { coerce, type TomlKind } from './toml-values.js';
+import { unappliedKeys } from './toml-unapplied.js';
+
+/** One setting's value from the file: the text its environment variable would hold, and its key. */
+export interface TomlSetting {
+  readonly raw: string;
+  readonly key: string;
+  readonly line: number | undefined;
+}
+
+export interface SupabaseToml {
+  /** Setting values by the environment variable each stands in for (`REST_MAX_ROWS`). */
+  readonly settings: Readonly<Record<string, TomlSetting>>;
+  /** [db.seed]: the seed files (globs relative to supabase/, in order), or undefined if the file has none. */
+  readonly seed: { readonly enabled: boolean; readonly paths: readonly string[] } | undefined;
+  /** [storage.buckets.<name>]: buckets made (or updated) on every start, as `supabase start` does. */
+  readonly buckets: readonly ConfigBucket[];
+  /** Keys set to something other than Supabase's default that Trellis does not apply. */
+  readonly unapplied: readonly string[];
+}
+
+/** A bucket of config.toml; an unset property keeps an existing bucket's value (a new one's default). */
+export interface ConfigBucket {
+  readonly name: string;
+  readonly public: boolean | undefined;
+  readonly fileSizeLimit: number | undefined;
+  readonly allowedMimeTypes: readonly string[] | undefined;
+}
+
+export interface TomlProblem {
+  readonly line: number | undefined;
+  /** Where on the line, for a file that does not parse. */
+  readonly column?: number;
+  readonly key: string | undefined;
+  readonly message: string;
+}
+
+export type TomlResult =
+  { readonly ok: true; readonly value: SupabaseToml } | { readonly ok: false; readonly problem: TomlProblem };
+
+export type TomlEnv = Readonly<Record<string, string | undefined>>;
+
+/** Keys that map one to one onto a setting. */
+const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]> = [
+  ['api.port', 'PORT', 'int'],
+  ['api.schemas', 'REST_SCHEMAS', 'list'],
+  ['api.max_rows', 'REST_MAX_ROWS', 'int'],
+  ['api.external_url', 'API_EXTERNAL_URL', 'string'],
+  ['auth.site_url', 'AUTH_SITE_URL', 'string'],
+  ['auth.jwt_secret', 'JWT_SECRET', 'string'],
+  ['auth.additional_redirect_urls', 'AUTH_ADDITIONAL_REDIRECT_URLS', 'list'],
+  ['auth.jwt_expiry', 'JWT_EXPIRY', 'int'],
+  ['auth.refresh_token_reuse_interval', 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 'int'],
+  ['auth.enable_anonymous_sign_ins', 'AUTH_ANONYMOUS_SIGN_INS', 'bool'],
+  ['auth.minimum_password_length', 'AUTH_PASSWORD_MIN_LENGTH', 'int'],
+  ['auth.rate_limit.anonymous_users', 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 'int'],
+  ['auth.rate_limit.token_refresh', 'AUTH_RATE_LIMIT_TOKEN_REFRESH', 'int'],
+  // GoTrue's one "sign-ins and sign-ups" budget; Trellis counts password sign-ins apart, and
+  // AUTH_RATE_LIMIT_TOKEN_PASSWORD takes this number when it is not set itself.
+  ['auth.rate_limit.sign_in_sign_ups', 'AUTH_RATE_LIMIT_SIGN_IN', 'int'],
+  ['auth.rate_limit.token_verifications', 'AUTH_RATE_LIMIT_VERIFY', 'int'],
+  ['auth.email.enable_confirmations', 'AUTH_EMAIL_CONFIRMATION', 'bool'],
+  ['auth.email.max_frequency', 'AUTH_EMAIL_MAX_FREQUENCY', 'duration'],
+  ['auth.email.otp_expiry', 'AUTH_OTP_EXPIRY', 'int'],
+  ['auth.mfa.max_enrolled_factors', 'AUTH_MFA_MAX_ENROLLED_FACTORS', 'int'],
+  ['auth.mfa.totp.enroll_enabled', 'AUTH_MFA_TOTP_ENROLL_ENABLED', 'bool'],
+  ['auth.mfa.totp.verify_enabled', 'AUTH_MFA_TOTP_VERIFY_ENABLED', 'bool'],
+  ['storage.file_size_limit', 'STORAGE_FILE_SIZE_LIMIT', 'size'],
+];
+
+/** Keys read by the special cases below (sign-up switches, SMTP, the seed). */
+const SPECIAL = [
+  'auth.enable_signup',
+  'auth.email.enable_signup',
+  'auth.rate_limit.email_sent',
+  'auth.email.smtp.enabled',
+  'auth.email.smtp.host',
+  'auth.email.smtp.port',
+  'auth.email.smtp.user',
+  'auth.email.smtp.pass',
+  'auth.email.smtp.admin_email',
+  'auth.email.smtp.sender_name',
+  'db.seed.enabled',
+  'db.seed.sql_paths',
+];
+
+/** Every key Trellis applies (docs/configuration.md lists each with its setting). */
+export const APPLIED_KEYS: ReadonlySet<string> = new Set([...DIRECT.map(([key]) => key), ...SPECIAL]);
+
+class Problem extends Error {
+  constructor(
+    readonly key: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function parseSupabaseToml(text: string, env: TomlEnv): TomlResult {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    // smol-toml's message: "Invalid TOML document: <what>\n\n<code excerpt>"; the excerpt is noise on one line.
+    const what = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+    return { ok: false, problem: { line: err.line, column: err.column, key: undefined, message: what } };
+  }
+  try {
+    return { ok: true, value: mapDocument(doc, env, text) };
+  } catch (err) {
+    if (!(err instanceof Problem)) throw err;
+    const line = err.key === undefined ? undefined : lineOfKey(text, err.key);
+    return { ok: false, problem: { line, key: err.key, message: err.message } };
+  }
+}
+
+function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): SupabaseToml {
+  const settings: Record<string, TomlSetting> = {};
+  const set = (envName: string, key: string, raw: string) => {
+    settings[envName] = { raw, key, line: lineOfKey(text, key) };
+  };
+  const value = (key: string): unknown => substituted(lookup(doc, key), key, env);
+  const typed = (key: string, kind: TomlKind): string | undefined => {
+    const found = value(key);
+    if (found === undefined) return undefined;
+    // The CLI decrypts "encrypted:…" values (dotenvx) with a key of its own; env(NAME) is the portable form.
+    if (typeof found === 'string' && found.startsWith('encrypted:'))
+      throw new Problem(key, 'encrypted values are not supported; write "env(NAME)" and set NAME');
+    const result = coerce(kind, found);
+    if (!result.ok) throw new Problem(key, result.problem);
+    return result.raw;
+  };
+
+  for (const [key, envName, kind] of DIRECT) {
+    const raw = typed(key, kind);
+    // An empty external URL is the template's way of saying "derive it" (the CLI does the same).
+    if (raw !== undefined && !(key === 'api.external_url' && raw === '')) set(envName, key, raw);
+  }
+
+  // Two switches refuse sign-ups: [auth] enable_signup, and [auth.email] enable_signup (GoTrue's
+  // email provider; it is Trellis's only one, so turning it off refuses sign-ups too).
+  const signup = typed('auth.enable_signup', 'bool');
+  const emailSignup = typed('auth.email.enable_signup', 'bool');
+  if (signup !== undefined || emailSignup !== undefined) {
+    const off =
+      signup === 'false' ? 'auth.enable_signup' : emailSignup === 'false' ? 'auth.email.enable_signup' : undefined;
+    set(
+      'AUTH_DISABLE_SIGNUP',
+      off ?? (signup !== undefined ? 'auth.enable_signup' : 'auth.email.enable_signup'),
+      String(off !== undefined),
+    );
+  }
+
+  const smtp = lookup(doc, 'auth.email.smtp') === undefined ? undefined : smtpSettings(typed);
+  if (smtp) {
+    set('SMTP_URL', 'auth.email.smtp.host', smtp.url);
+    if (smtp.from !== undefined) set('SMTP_FROM', 'auth.email.smtp.admin_email', smtp.from);
+    // The CLI passes [auth.rate_limit] email_sent on only with a real mail server: without one,
+    // mails go to its Inbucket and are not limited (Trellis keeps AUTH_RATE_LIMIT_EMAIL_SENT's default).
+    const emailSent = typed('auth.rate_limit.email_sent', 'int');
+    if (emailSent !== undefined) set('AUTH_RATE_LIMIT_EMAIL_SENT', 'auth.rate_limit.email_sent', emailSent);
+  }
+
+  const seedEnabled = typed('db.seed.enabled', 'bool');
+  const seedPaths = value('db.seed.sql_paths');
+  if (seedPaths !== undefined && !(Array.isArray(seedPaths) && seedPaths.every((p) => typeof p === 'string')))
+    throw new Problem('db.seed.sql_paths', 'must be an array of file paths or globs (relative to supabase/)');
+  const seed =
+    seedEnabled === undefined && seedPaths === undefined
+      ? undefined
+      : { enabled: seedEnabled !== 'false', paths: seedPaths ?? ['./seed.sql'] };
+
+  const buckets = configBuckets(doc, typed);
+  const applied = new Set([
+    ...APPLIED_KEYS,
+    ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
+  ]);
+  return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
+}
+
+const BUCKET_KEYS = ['public', 'file_size_limit', 'allowed_mime_types'];
+// The CLI's ValidateBucketName: word characters and the few punctuation marks storage accepts.
+const BUCKET_NAME = /^[\w!\-.*'() &$@=;:+,?]+$/;
+
+function configBuckets(
+  doc: Record<string, unknown>,
+  typed: (key: string, kind: TomlKind) => string | undefined,
+): ConfigBucket[] {
+  const table = lookup(doc, 'storage.buckets');
+  if (table === undefined) return [];
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new Problem('storage.buckets', 'must be a table of buckets ([storage.buckets.NAME])');
+  return Object.keys(table).map((name) => {
+    const key = (k: string) => `storage.buckets.${name}.${k}`;
+    if (!BUCKET_NAME.test(name)) throw new Problem(key('public'), `"${name}" is not a valid bucket name`);
+    const isPublic = typed(key('public'), 'bool');
+    const limit = typed(key('file_size_limit'), 'size');
+    const types = typed(key('allowed_mime_types'), 'list');
+    return {
+      name,
+      public: isPublic === undefined ? undefined : isPublic === 'true',
+      // 0 is the CLI's "unset" (it sends no limit).
+      fileSizeLimit: limit === undefined || limit === '0' ? undefined : Number(limit),
+      allowedMimeTypes: types === undefined || types === '' ? undefined : types.split(','),
+    };
+  });
+}
+
+function smtpSettings(
+  typed: (key: string, kind: TomlKind) => string | undefined,
+): { url: string; from: string | undefined } | undefined {
+  // As the CLI: a [auth.email.smtp] table is enabled unless it says otherwise.
+  if (typed('auth.email.smtp.enabled', 'bool') === 'false') return undefined;
+  const host = typed('auth.email.smtp.host', 'string');
+  if (!host) throw new Problem('auth.email.smtp.host', 'must be set when [auth.email.smtp] is enabled');
+  const port = typed('auth.email.smtp.port', 'int') ?? '587';
+  const user = typed('auth.email.smtp.user', 'string') ?? '';
+  const pass = typed('auth.email.smtp.pass', 'string') ?? '';
+  const auth = user === '' ? '' : `${encodeURIComponent(user)}:${encodeURIComponent(pass)}@`;
+  // Port 465 speaks TLS from the first byte (GoTrue's mailer decides the same way); others STARTTLS.
+  const url = `${port === '465' ? 'smtps' : 'smtp'}://${auth}${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const email = typed('auth.email.smtp.admin_email', 'string');
+  const name = typed('auth.email.smtp.sender_name', 'string');
+  const from = email ? (name ? `${name.replace(/["\\]/g, '')} <${email}>` : email) : undefined;
+  return { url, from };
+}
+
+function lookup(doc: Record<string, unknown>, key: string): unknown {
+  let at: unknown = doc;
+  for (const part of key.split('.')) {
+    if (at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+const ENV_REFERENCE = /^env\((.*)\)$/;
+
+/**
+ * `env(NAME)` as the CLI reads it: a whole string value (or an array entry) names a variable whose
+ * value replaces it. The CLI keeps the text when the variable is unset and warns; for a key Trellis
+ * applies, that text would only fail later as a bad URL or number, so it is an error here.
+ */
+function substituted(value: unknown, key: string, env: TomlEnv): unknown {
+  const one = (v: unknown): unknown => {
+    if (typeof v !== 'string') return v;
+    const name = ENV_REFERENCE.exec(v)?.[1];
+    if (name === undefined) return v;
+    const found = env[name];
+    if (found === undefined || found === '')
+      throw new Problem(key, `env(${name}): the environment variable ${name} is not set`);
+    return found;
+  };
+  return Array.isArray(value) ? value.map(one) : one(value);
+}
+
+/**
+ * The line of a key, for messages: the `name =` line under its `[table]` header (or a dotted key
+ * under a parent table). Undefined when written in a form this does not follow (an inline table).
+ */
+export function lineOfKey(text: string, key: string): number | undefined {
+  let table = '';
+  const lines = text.split(/\r?\n/);
+  for (const [i, line] of lines.entries()) {
+    const header = /^\s*\[\s*([^[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
+    if (header) {
+      table = (header[1] ?? '').replace(/\s*\.\s*/g, '.').replace(/"/g, '');
+      continue;
+    }
+    const assignment = /^\s*([A-Za-z0-9_\-."' ]+?)\s*=/.exec(line);
+    if (!assignment) continue;
+    const name = (assignment[1] ?? '').replace(/\s*\.\s*/g, '.').replace(/["']/g, '');
+    if ((table === '' ? name : `${table}.${name}`) === key) return i + 1;
+  }
+  return undefined;
+}
