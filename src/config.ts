@@ -314,6 +314,26 @@ export const settings = {
     fallback: '33554432',
     doc: 'Largest data API response body, in bytes (413 beyond).',
   },
+  restAggregatesEnabled: {
+    env: 'REST_DB_AGGREGATES_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Allow aggregate functions in select= (count(), sum(), avg(), min(), max()), as PostgREST's db-aggregates-enabled.",
+  },
+  restPlanEnabled: {
+    env: 'REST_DB_PLAN_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Answer Accept: application/vnd.pgrst.plan (EXPLAIN), as PostgREST's db-plan-enabled.",
+  },
+  restTxEnd: {
+    env: 'REST_DB_TX_END',
+    schema: z.enum(['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], {
+      error: 'must be commit, commit-allow-override, rollback or rollback-allow-override',
+    }),
+    fallback: 'commit-allow-override',
+    doc: "How request transactions end and whether Prefer: tx= may change it, as PostgREST's db-tx-end.",
+  },
   storageBackend: {
     env: 'STORAGE_BACKEND',
     schema: z.enum(['local', 's3'], { error: 'must be local or s3' }),
@@ -484,6 +504,12 @@ export interface Config {
     readonly maxRows: number;
     readonly maxBodyBytes: number;
     readonly maxResponseBytes: number;
+    /** PostgREST's db-aggregates-enabled (overridden by `pgrst.db_aggregates_enabled` in the database). */
+    readonly aggregatesEnabled: boolean;
+    /** PostgREST's db-plan-enabled: the EXPLAIN media type. */
+    readonly planEnabled: boolean;
+    /** PostgREST's db-tx-end. */
+    readonly txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
   };
   readonly storage: {
     readonly backend: 'local' | 's3';
@@ -598,6 +624,9 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxRows: read('restMaxRows', flags, env),
       maxBodyBytes: read('restMaxBody', flags, env),
       maxResponseBytes: read('restMaxResponse', flags, env),
+      aggregatesEnabled: read('restAggregatesEnabled', flags, env),
+      planEnabled: read('restPlanEnabled', flags, env),
+      txEnd: read('restTxEnd', flags, env),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), flags, env),
     realtime: Object.freeze({
