@@ -33,7 +33,7 @@ export function requestGucs(c: Context): RequestGucs {
   c.req.raw.headers.forEach((value, name) => {
     headers[name] = value;
   });
-  const pathname = new URL(c.req.url).pathname;
+  const pathname = c.req.path;
   const path = pathname.startsWith('/rest/v1/') ? pathname.slice('/rest/v1'.length) : pathname;
   return {
     method: c.req.method,
