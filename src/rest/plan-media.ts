@@ -75,3 +75,33 @@ function parseEntry(entry: string): { readonly type: string; readonly plan?: Omi
     },
   };
 }
+
+/** What a table or view can be answered as (PostgREST's built-in handlers); geo+json is checked later. */
+const RELATION_MEDIA = new Set([
+  '*/*',
+  'application/*',
+  'application/json',
+  'text/csv',
+  'application/geo+json',
+  'application/vnd.pgrst.object+json',
+  'application/vnd.pgrst.object',
+  'application/vnd.pgrst.array+json',
+  'application/vnd.pgrst.array',
+  'application/vnd.pgrst.plan',
+  'application/vnd.pgrst.plan+json',
+  'application/vnd.pgrst.plan+text',
+]);
+
+/**
+ * The media types of an Accept header that a table or view cannot be answered as, when none of
+ * them can: PostgREST's 406 lists them all. Undefined when one is acceptable (or the header is
+ * empty, which is `*\/*`). Pure.
+ */
+export function unacceptableMedia(accept: string | undefined): readonly string[] | undefined {
+  if (!accept || accept.trim() === '') return undefined;
+  const types = splitOutsideQuotes(accept, ',')
+    .map((entry) => (splitOutsideQuotes(entry, ';')[0] ?? '').trim().toLowerCase())
+    .filter((t) => t !== '');
+  if (types.length === 0 || types.some((t) => RELATION_MEDIA.has(t))) return undefined;
+  return types;
+}

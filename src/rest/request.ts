@@ -10,7 +10,7 @@
 import { ApiError } from '../errors.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { ReadQuery } from './ast.js';
-import { parsePlanMedia, type PlanMedia } from './plan-media.js';
+import { parsePlanMedia, unacceptableMedia, type PlanMedia } from './plan-media.js';
 import { acceptsStrippedNulls } from './media.js';
 import { parseReadQuery } from './parse.js';
 import { parsePrefer, type Preferences } from './prefer.js';
@@ -153,6 +153,13 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   if (!action) throw unsupported(method);
   const schema = chooseSchema(schemas, reads ? input.headers.acceptProfile : input.headers.contentProfile);
   const relation = findRelation(cache, schema, input.target.name);
+  const unacceptable = unacceptableMedia(accept);
+  if (unacceptable) {
+    throw new ApiError(406, 'PGRST107', `None of these media types are available: ${unacceptable.join(', ')}`, {
+      details: null,
+      hint: null,
+    });
+  }
   const prefer = parsePrefer(input.headers.prefer);
   const query = parseReadQuery(input.search);
   if (action === 'read') {

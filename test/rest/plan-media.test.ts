@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parsePlanMedia } from '../../src/rest/plan-media.js';
+import { parsePlanMedia, unacceptableMedia } from '../../src/rest/plan-media.js';
 import { parseCookies } from '../../src/rest/request-http.js';
 
 describe('the EXPLAIN media type', () => {
@@ -42,5 +42,20 @@ describe('request.cookies', () => {
     ['__proto__=p', { ['__proto__']: 'p' }],
   ])('%s', (header, expected) => {
     expect(JSON.parse(JSON.stringify(parseCookies(header)))).toEqual(JSON.parse(JSON.stringify(expected)));
+  });
+});
+
+describe('media types a table or view cannot be answered as', () => {
+  test.each([
+    [undefined, undefined],
+    ['', undefined],
+    ['application/json', undefined],
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', undefined],
+    ['application/xml, text/csv', undefined],
+    ['Application/VND.pgrst.object+json', undefined],
+    ['application/xml', ['application/xml']],
+    ['text/plain;charset=utf-8, image/png', ['text/plain', 'image/png']],
+  ])('%s', (accept, expected) => {
+    expect(unacceptableMedia(accept)).toEqual(expected);
   });
 });

@@ -183,6 +183,22 @@ describe('reads', () => {
   });
 });
 
+describe('content negotiation', () => {
+  test('a media type no table can be answered as gets 406 PGRST107; */* among others is fine', async () => {
+    const xml = await rest('books?select=isbn', { headers: { accept: 'application/xml' } });
+    expect(xml.status).toBe(406);
+    expect(await xml.json()).toMatchObject({
+      code: 'PGRST107',
+      message: 'None of these media types are available: application/xml',
+    });
+    const browser = await rest('books?select=isbn&isbn=eq.111', {
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(browser.status).toBe(200);
+    expect(await browser.json()).toEqual([{ isbn: '111' }]);
+  });
+});
+
 describe('EXPLAIN media type', () => {
   test('off by default: 406 PGRST107 naming the media types asked', async () => {
     const res = await rest('books', { headers: { accept: planAccept } });
