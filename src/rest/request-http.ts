@@ -1,4 +1,5 @@
 /** The thin HTTP side of the request parser: reads a Hono Context into the plain `RestInput`. */
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { headerOf } from '../platform/http.js';
 import type { RequestGucs } from '../db/index.js';
@@ -30,9 +31,17 @@ export async function readRestInput(c: Context, kind: RestInput['target']['kind'
 export function requestGucs(c: Context): RequestGucs {
   // Without a prototype: a header or cookie named `__proto__` is a field like any other.
   const headers = Object.create(null) as Record<string, string>;
-  c.req.raw.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
+  // Node's own parsed headers (names lower-cased, repeats joined): building the fetch Request
+  // (c.req.raw) for them would cost more than the rest of a read.
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) {
+    for (const [name, value] of Object.entries(incoming.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  } else {
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+  }
   const pathname = c.req.path;
   const path = pathname.startsWith('/rest/v1/') ? pathname.slice('/rest/v1'.length) : pathname;
   return {
