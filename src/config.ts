@@ -314,11 +314,11 @@ export const settings = {
     fallback: '33554432',
     doc: 'Largest data API response body, in bytes (413 beyond).',
   },
-  restAggregatesEnabled: {
+  restAggregates: {
     env: 'REST_DB_AGGREGATES_ENABLED',
     schema: boolean,
     fallback: 'false',
-    doc: "Allow aggregate functions in select= (count(), sum(), avg(), min(), max()), as PostgREST's db-aggregates-enabled.",
+    doc: "Allow aggregate functions in select= (count(), col.sum(), avg, min, max), as PostgREST's db-aggregates-enabled.",
   },
   restPlanEnabled: {
     env: 'REST_DB_PLAN_ENABLED',
@@ -504,7 +504,7 @@ export interface Config {
     readonly maxRows: number;
     readonly maxBodyBytes: number;
     readonly maxResponseBytes: number;
-    /** PostgREST's db-aggregates-enabled (overridden by `pgrst.db_aggregates_enabled` in the database). */
+    /** PostgREST's db-aggregates-enabled: off, an aggregate in select= answers 400 PGRST123 (overridden by `pgrst.db_aggregates_enabled`). */
     readonly aggregatesEnabled: boolean;
     /** PostgREST's db-plan-enabled: the EXPLAIN media type. */
     readonly planEnabled: boolean;
@@ -624,7 +624,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxRows: read('restMaxRows', flags, env),
       maxBodyBytes: read('restMaxBody', flags, env),
       maxResponseBytes: read('restMaxResponse', flags, env),
-      aggregatesEnabled: read('restAggregatesEnabled', flags, env),
+      aggregatesEnabled: read('restAggregates', flags, env),
       planEnabled: read('restPlanEnabled', flags, env),
       txEnd: read('restTxEnd', flags, env),
     }),

@@ -10,6 +10,15 @@ import { isToOne, resolveRelationship, type Relationship } from './relationships
 import type { Relation, SchemaCache } from './schema.js';
 import { ident } from '../db/index.js';
 import { castType, Params } from './sql.js';
+import {
+  aggregateOutput,
+  embedOutputs,
+  finishLevel,
+  isBareCount,
+  type LevelMode,
+  type Output,
+  type Reported,
+} from './plan-aggregate.js';
 
 export interface SqlPlan {
   readonly text: string;
@@ -66,9 +75,9 @@ export const qualified = (r: Relation) => `${ident(r.schema)}.${ident(r.name)}`;
 
 const samePath = (a: EmbedPath, b: EmbedPath) => a.length === b.length && a.every((s, i) => s === b[i]);
 
-export function checkColumn(relation: Relation, name: string): void {
+export function checkColumn(relation: Relation, name: string, label = relation.name): void {
   if (!relation.dynamicColumns && !relation.columns.has(name)) {
-    throw new ApiError(400, '42703', `column ${relation.name}.${name} does not exist`, {
+    throw new ApiError(400, '42703', `column ${label}.${name} does not exist`, {
       hint: null,
       details: null,
     });
@@ -86,23 +95,49 @@ function levelSql(
   range?: { limit?: number; offset?: number },
   from = qualified(relation),
 ): string {
-  const columns: string[] = [];
+  return levelPlan(level, relation, alias, items, path, extraWhere, range, from, 'rows').sql;
+}
+
+function levelPlan(
+  level: Level,
+  relation: Relation,
+  alias: string,
+  items: readonly SelectItem[],
+  path: EmbedPath,
+  extraWhere: string[],
+  range: { limit?: number; offset?: number } | undefined,
+  from: string,
+  mode: LevelMode,
+): { sql: string; reported: Reported[] } {
+  const outputs: Output[] = [];
   const joins: string[] = [];
   const where = [...extraWhere];
+  // PostgREST names an embedded table `name_depth`, and PostgreSQL's errors say so.
+  const label = path.length === 0 ? relation.name : `${relation.name}_${path.length}`;
   for (const item of items) {
     if (item.kind === 'star') {
-      columns.push(`${alias}.*`);
+      outputs.push({ kind: 'star', alias, relation });
       continue;
     }
-    if (item.kind === 'count') throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
+    if (item.kind === 'count') {
+      outputs.push(aggregateOutput('count', '*', item.alias, item.cast));
+      continue;
+    }
     if (item.kind === 'column') {
-      if (item.aggregate) throw new ApiError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
-      checkColumn(relation, item.field.name);
+      if (isBareCount(relation, item)) {
+        outputs.push(aggregateOutput('count', alias, item.alias, item.cast));
+        continue;
+      }
+      checkColumn(relation, item.field.name, label);
       let expr = fieldSql(alias, item.field, level.params);
       if (item.cast) expr = `(${expr})::${castType(item.cast)}`;
+      if (item.aggregate) {
+        outputs.push(aggregateOutput(item.aggregate, expr, item.alias, item.aggregateCast));
+        continue;
+      }
       const lastKey = item.field.jsonPath.at(-1)?.key;
       const key = item.alias ?? (lastKey !== undefined ? String(lastKey) : item.field.name);
-      columns.push(`${expr} as ${ident(key)}`);
+      outputs.push({ kind: 'value', expr, key });
       continue;
     }
     const relationship = resolveRelationship(level.cache, relation, item);
@@ -113,7 +148,9 @@ function levelSql(
     const childFilters = filtersAt(level, childPath, relationship.target, child, item.relation, path);
     const asked = rangeAt(level, childPath, item.relation, path);
     const childRange = { offset: asked?.offset, limit: Math.min(asked?.limit ?? level.maxRows, level.maxRows) };
-    const sub = levelSql(
+    const toOne = isToOne(relationship);
+    const childMode: LevelMode = !item.spread ? 'rows' : toOne ? 'spread-one' : 'spread-many';
+    const sub = levelPlan(
       level,
       relationship.target,
       child,
@@ -121,34 +158,26 @@ function levelSql(
       childPath,
       [join, ...childFilters],
       childRange,
+      qualified(relationship.target),
+      childMode,
     );
     if (item.joinType === 'inner') {
       where.push(
         `exists (select 1 from ${qualified(relationship.target)} as ${child} where ${[join, ...childFilters].join(' and ')})`,
       );
     }
-    const toOne = isToOne(relationship);
-    if (item.spread) {
-      if (!toOne)
-        throw new ApiError(
-          400,
-          'PGRST119',
-          `A spread operation on '${item.relation}' is only supported on to-one relationships`,
-        );
-      const spread = `s${level.nextAlias++}`;
-      joins.push(`left join lateral (${sub}) as ${spread} on true`);
-      columns.push(`${spread}.*`);
-    } else if (toOne) {
-      columns.push(`(select row_to_json(_e) from (${sub}) as _e) as ${ident(key)}`);
-    } else {
-      columns.push(`coalesce((select json_agg(_e) from (${sub}) as _e), '[]'::json) as ${ident(key)}`);
-    }
+    const embedded = embedOutputs(childMode, toOne, sub, key, () => `s${level.nextAlias++}`);
+    if (embedded.join !== undefined) joins.push(embedded.join);
+    outputs.push(...embedded.outputs);
   }
-  if (columns.length === 0) columns.push(`${alias}.*`);
+  const finished = finishLevel(outputs, mode, () => `l${level.nextAlias++}`);
+  const columns = finished.columns.length > 0 ? finished.columns : [`${alias}.*`];
+  joins.push(...finished.joins);
   const orderBy = orderAt(level, path, relation, alias);
   const limit = range?.limit !== undefined ? ` limit ${level.params.add(range.limit)}` : '';
   const offset = range?.offset ? ` offset ${level.params.add(range.offset)}` : '';
-  return `select ${columns.join(', ')} from ${from} as ${alias}${joins.length ? ` ${joins.join(' ')}` : ''}${where.length ? ` where ${where.join(' and ')}` : ''}${orderBy}${limit}${offset}`;
+  const sql = `select ${columns.join(', ')} from ${from} as ${alias}${joins.length ? ` ${joins.join(' ')}` : ''}${where.length ? ` where ${where.join(' and ')}` : ''}${finished.groupBy}${orderBy}${limit}${offset}`;
+  return { sql, reported: finished.columns.length > 0 ? finished.reported : [{}] };
 }
 
 function joinCondition(r: Relationship, parent: string, child: string): string {

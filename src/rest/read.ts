@@ -9,6 +9,7 @@ import { transactionEnd } from './db-config.js';
 import { execute, type ReadRow } from './execute.js';
 import { plansDisabled, respondPlan } from './explain.js';
 import { planRead } from './plan-read.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseRestRequest, type ReadRequest } from './request.js';
 import { readRestInput, requestGucs } from './request-http.js';
 import { respondRead } from './respond.js';
@@ -23,6 +24,8 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
     ctx.services.config.rest.schemas,
     cache,
   ) as ReadRequest;
+  // The database's pgrst.db_aggregates_enabled over REST_DB_AGGREGATES_ENABLED (db-config.ts).
+  checkAggregatesAllowed(request.query.select, settings.aggregatesEnabled);
   if (request.plan && !settings.planEnabled) throw plansDisabled(request.plan);
   if (request.geojson && !settings.postgisSchema) throw noGeoJson();
   const plan = planRead(cache, request.relation, request.query, {

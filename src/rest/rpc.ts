@@ -6,6 +6,8 @@ import type { RestContext } from './context.js';
 import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planRpc } from './plan-rpc.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
+import { parseSelect } from './parse-select.js';
 import { parseRestRequest, type RpcRequest } from './request.js';
 import { readRestInput, requestGucs } from './request-http.js';
 import { transactionEnd, withTx } from './db-config.js';
@@ -25,6 +27,9 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
   const tx = transactionEnd(settings.txEnd, parsed.prefer.tx);
   const request: RpcRequest = { ...parsed, prefer: withTx(parsed.prefer, tx.applied) };
   const plan = planRpc(cache, request, settings.maxRows);
+  // After planning, so that an unknown function or a malformed select= is answered first.
+  const select = request.params.find(([key]) => key === 'select')?.[1];
+  if (select !== undefined) checkAggregatesAllowed(parseSelect(select), settings.aggregatesEnabled);
   const gucs = requestGucs(c);
   if (request.plan)
     return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: plan.readOnly, rollback: tx.rollback, gucs });

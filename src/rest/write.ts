@@ -6,6 +6,7 @@ import type { RestContext } from './context.js';
 import { maxAffectedViolation } from './errors.js';
 import { execute, type ReadRow } from './execute.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
+import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseRestRequest, type WriteRequest } from './request.js';
 import { readRestInput, requestGucs } from './request-http.js';
 import { transactionEnd, withTx } from './db-config.js';
@@ -26,6 +27,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
   // db-tx-end decides whether Prefer: tx= counts; one it drops is not answered as applied.
   const tx = transactionEnd(settings.txEnd, parsed.prefer.tx);
   const request: WriteRequest = { ...parsed, prefer: withTx(parsed.prefer, tx.applied) };
+  checkAggregatesAllowed(request.query.select, settings.aggregatesEnabled);
   const { relation, query, prefer, representation, location } = request;
   const { maxResponseBytes } = ctx.services.config.rest;
   const { maxRows } = settings;

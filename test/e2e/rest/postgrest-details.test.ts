@@ -282,6 +282,17 @@ describe('in-database db_tx_end and db_max_rows', () => {
     await dbSetting('db_tx_end', null);
   });
 
+  test('db_aggregates_enabled turns aggregates on over REST_DB_AGGREGATES_ENABLED=false', async () => {
+    const refused = await client.from('books').select('count()');
+    expect(refused.error?.code).toBe('PGRST123');
+    await dbSetting('db_aggregates_enabled', 'true');
+    await eventually(async () => (await client.from('books').select('count()')).error === null);
+    const counted = await client.from('books').select('shelf, count()').eq('isbn', '111');
+    expect(counted.data).toEqual([{ shelf: 'new', count: 1 }]);
+    await dbSetting('db_aggregates_enabled', null);
+    await eventually(async () => (await client.from('books').select('count()')).error?.code === 'PGRST123');
+  });
+
   test('db_max_rows caps responses; a value that does not parse is ignored', async () => {
     await dbSetting('db_max_rows', '2');
     await eventually(async () => ((await client.from('books').select('id')).data ?? []).length === 2);
