@@ -27,7 +27,7 @@ export function schemaCacheHolder(
   log: Logger,
   base: RestSettings,
 ): SchemaCacheHolder {
-  let current: Promise<Loaded> | undefined;
+  let current: { readonly cache: Promise<SchemaCache>; readonly settings: Promise<RestSettings> } | undefined;
   const load = async (): Promise<Loaded> => {
     const [cache, raw, postgisSchema] = await Promise.all([
       loadSchemaCache(db, schemas),
@@ -41,16 +41,22 @@ export function schemaCacheHolder(
     if (ignored.length) log.warn({ ignored }, 'in-database pgrst.* settings that do not parse are ignored');
     return { cache, settings };
   };
+  // Both promises made once per load: a request awaits them without allocating new ones.
   const loaded = () => {
-    current ??= load().catch((err: unknown) => {
-      current = undefined; // try again on the next request
-      throw err;
-    });
+    if (!current) {
+      const both = load().catch((err: unknown) => {
+        current = undefined; // try again on the next request
+        throw err;
+      });
+      current = { cache: both.then((l) => l.cache), settings: both.then((l) => l.settings) };
+      // A failed load is answered through whichever promise the request awaits; not also unhandled.
+      current.settings.catch(() => undefined);
+    }
     return current;
   };
   const holder: SchemaCacheHolder = {
-    get: () => loaded().then((l) => l.cache),
-    settings: () => loaded().then((l) => l.settings),
+    get: () => loaded().cache,
+    settings: () => loaded().settings,
     reload() {
       current = undefined;
       forgetPreparedStatements();
