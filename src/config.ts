@@ -93,8 +93,12 @@ export interface Config {
     readonly maxRows: number;
     readonly maxBodyBytes: number;
     readonly maxResponseBytes: number;
-    /** PostgREST's db-aggregates-enabled: off, an aggregate in select= answers 400 PGRST123. */
+    /** PostgREST's db-aggregates-enabled: off, an aggregate in select= answers 400 PGRST123 (overridden by `pgrst.db_aggregates_enabled`). */
     readonly aggregatesEnabled: boolean;
+    /** PostgREST's db-plan-enabled: the EXPLAIN media type. */
+    readonly planEnabled: boolean;
+    /** PostgREST's db-tx-end. */
+    readonly txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
   };
   readonly storage: {
     readonly backend: 'local' | 's3';
@@ -293,6 +297,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxBodyBytes: read('restMaxBody', src),
       maxResponseBytes: read('restMaxResponse', src),
       aggregatesEnabled: read('restAggregates', src),
+      planEnabled: read('restPlanEnabled', src),
+      txEnd: read('restTxEnd', src),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
     realtime: Object.freeze({

@@ -336,6 +336,20 @@ export const settings = {
     fallback: 'false',
     doc: "Allow aggregate functions in select= (count(), col.sum(), avg, min, max), as PostgREST's db-aggregates-enabled.",
   },
+  restPlanEnabled: {
+    env: 'REST_DB_PLAN_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Answer Accept: application/vnd.pgrst.plan (EXPLAIN), as PostgREST's db-plan-enabled.",
+  },
+  restTxEnd: {
+    env: 'REST_DB_TX_END',
+    schema: z.enum(['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], {
+      error: 'must be commit, commit-allow-override, rollback or rollback-allow-override',
+    }),
+    fallback: 'commit-allow-override',
+    doc: "How request transactions end and whether Prefer: tx= may change it, as PostgREST's db-tx-end.",
+  },
   storageBackend: {
     env: 'STORAGE_BACKEND',
     schema: z.enum(['local', 's3'], { error: 'must be local or s3' }),

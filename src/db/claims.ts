@@ -25,7 +25,19 @@ export interface ClaimsOptions {
   readonly preparedStatements: boolean;
 }
 
-export type TxOptions = { readonly readOnly?: boolean };
+/**
+ * PostgREST's request settings, as JSON text where PostgREST sets JSON (`request.headers`,
+ * `request.cookies`: objects keyed by lower-case name), read by functions and policies with
+ * `current_setting('request.headers', true)::json->>'traceparent'`.
+ */
+export interface RequestGucs {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: string;
+  readonly cookies: string;
+}
+
+export type TxOptions = { readonly readOnly?: boolean; readonly gucs?: RequestGucs | undefined };
 
 /** A request's two ways in: a callback in a transaction as `claims`, or one statement as `claims`. */
 export interface AsClaims {
@@ -43,10 +55,15 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
     withClaims: (claims, fn, txOptions = {}) => {
       const refused = refuseRole(claims);
       if (refused) return Promise.reject(refused);
-      return inTransaction(pool, options.queryTimeoutMs, beginFor(txOptions), setClaims(claims, options), (send) =>
-        // The extended protocol runs exactly one statement: whatever text a request leads to, it
-        // cannot smuggle a second command in.
-        fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
+      return inTransaction(
+        pool,
+        options.queryTimeoutMs,
+        beginFor(txOptions),
+        setClaims(claims, options, txOptions.gucs),
+        (send) =>
+          // The extended protocol runs exactly one statement: whatever text a request leads to, it
+          // cannot smuggle a second command in.
+          fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
       );
     },
     queryAs: async <R extends pg.QueryResultRow>(
@@ -65,7 +82,7 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
       const settled = await corked(client, () =>
         Promise.allSettled([
           client.query(bounded(beginFor(txOptions), undefined, deadline)),
-          client.query(bounded(setClaims(claims, options), undefined, deadline)),
+          client.query(bounded(setClaims(claims, options, txOptions.gucs), undefined, deadline)),
           client.query(bounded(extended(text, values, options.preparedStatements), undefined, deadline)),
           client.query(bounded('commit', undefined, deadline)),
         ]),
@@ -94,7 +111,22 @@ function refuseRole(claims: Claims): ApiError | undefined {
  * statement timeout is set here, not at connect, because PgBouncer refuses it as a startup
  * parameter. A named statement: parsed once per connection, as it runs before every request.
  */
-function setClaims(claims: Claims, options: ClaimsOptions): pg.QueryConfig {
+function setClaims(claims: Claims, options: ClaimsOptions, gucs: RequestGucs | undefined): pg.QueryConfig {
+  // The same one statement with the request settings: no extra round trip for /rest/v1.
+  if (gucs)
+    return {
+      ...(options.preparedStatements && { name: 'trellis_set_claims_request' }),
+      text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true), set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true)",
+      values: [
+        claims.role,
+        stringifyJson(claims),
+        String(options.statementTimeoutMs),
+        gucs.method,
+        gucs.path,
+        gucs.headers,
+        gucs.cookies,
+      ],
+    };
   return {
     ...(options.preparedStatements && { name: 'trellis_set_claims' }),
     text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true)",

@@ -5,7 +5,7 @@
  */
 export { openDatabase, type OpenDatabase } from './open.js';
 export { createDb, type Db, type PoolOptions, type PoolStats } from './pool.js';
-export { API_ROLES, type Claims, type Tx, type TxOptions } from './claims.js';
+export { API_ROLES, type Claims, type RequestGucs, type Tx, type TxOptions } from './claims.js';
 export { ident } from './sql.js';
 export { viewColumnOrigins, type ColumnOrigin } from './view-origins.js';
 export { forgetPreparedStatements } from './prepared.js';

@@ -32,8 +32,8 @@ const COMPARISON: Partial<Record<Filter['operator'], string>> = {
   ov: '&&',
   sl: '<<',
   sr: '>>',
-  nxl: '&<',
-  nxr: '&>',
+  nxl: '&>',
+  nxr: '&<',
   adj: '-|-',
 };
 const FTS: Partial<Record<Filter['operator'], string>> = {

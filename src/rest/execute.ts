@@ -1,5 +1,5 @@
 /** The one place a /rest/v1 plan runs: as the caller, under the response-size cap. */
-import type { Claims, Tx } from '../db/index.js';
+import type { Claims, RequestGucs, Tx } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { RestContext } from './context.js';
 import { isPgError } from '../db/index.js';
@@ -15,6 +15,12 @@ export interface ExecuteOptions<R> {
   readonly mayExceedCap?: boolean;
   /** Runs before COMMIT; throwing rolls the statement back (max-affected, single object). */
   readonly check?: (row: R) => void;
+  /** End the transaction with ROLLBACK (Prefer: tx=rollback where db-tx-end allows it, or db-tx-end=rollback). */
+  readonly rollback?: boolean;
+  /** The effective max rows (count=estimated switches to the planner's estimate above it). */
+  readonly maxRows?: number;
+  /** request.method, request.path, request.headers, request.cookies for functions and policies. */
+  readonly gucs?: RequestGucs;
 }
 
 /** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
@@ -45,14 +51,10 @@ export async function execute<R extends Record<string, unknown>>(
     };
     // Most requests are one statement with nothing to decide before COMMIT: one round trip. A write
     // whose body could exceed the cap is not among them, as its 413 must roll it back.
-    if (
-      !options.check &&
-      options.prefer?.tx !== 'rollback' &&
-      !plan.estimate &&
-      (options.readOnly || !options.mayExceedCap)
-    ) {
+    if (!options.check && !options.rollback && !plan.estimate && (options.readOnly || !options.mayExceedCap)) {
       const result = await ctx.services.db.queryAs<R & { bytes: number | null }>(claims, capped.text, capped.values, {
         readOnly: options.readOnly,
+        gucs: options.gucs,
       });
       return checked(result.rows[0] as R & { bytes: number | null });
     }
@@ -64,14 +66,15 @@ export async function execute<R extends Record<string, unknown>>(
             bytes: number | null;
           },
         );
-        if (plan.estimate && (row.total === null || Number(row.total) > ctx.services.config.rest.maxRows)) {
+        const maxRows = options.maxRows ?? ctx.services.config.rest.maxRows;
+        if (plan.estimate && (row.total === null || Number(row.total) > maxRows)) {
           (row as Record<string, unknown>).total = await plannedRows(tx, plan.estimate);
         }
         options.check?.(row);
-        if (options.prefer?.tx === 'rollback') throw new RollbackRequested(row);
+        if (options.rollback) throw new RollbackRequested(row);
         return row;
       },
-      { readOnly: options.readOnly },
+      { readOnly: options.readOnly, gucs: options.gucs },
     );
   } catch (err) {
     if (err instanceof RollbackRequested) return err.row as R;

@@ -40,6 +40,26 @@ export interface ReadOptions {
   readonly count: 'exact' | 'planned' | 'estimated' | undefined;
   /** Most rows a response may hold (Supabase's "max rows", 1000 by default). */
   readonly maxRows: number;
+  /**
+   * `Accept: application/geo+json`: the body is a FeatureCollection of each row through this
+   * ST_AsGeoJSON (schema-qualified, from the catalog), as PostgREST answers it.
+   */
+  readonly geojson?: string;
+  /** `Accept: text/csv`: the body is CSV, each row in PostgreSQL's record text form (PostgREST's). */
+  readonly csv?: boolean;
+}
+
+/**
+ * The body the rows `_r` are aggregated into. CSV is PostgREST's: the first row's keys as the
+ * header, then each row as its record text without the parentheses (PostgreSQL quotes a field with
+ * a space, comma, quote or parenthesis in it, and writes NULL as nothing).
+ */
+function bodyOf(options: ReadOptions): string {
+  if (options.geojson)
+    return `json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(${options.geojson}(_r)::json), '[]'::json))::text`;
+  if (options.csv)
+    return `(select coalesce(string_agg(_k, ','), '') from json_object_keys((array_agg(row_to_json(_r)))[1]) as _k) || E'\\n' || coalesce(string_agg(substring(_r::text, 2, length(_r::text) - 2), E'\\n'), '')`;
+  return `coalesce(json_agg(_r), '[]'::json)::text`;
 }
 
 export interface Level {
@@ -290,7 +310,7 @@ export function planRead(cache: SchemaCache, relation: Relation, query: ReadQuer
     estimate = { text: `select 1 ${counted(own)}`, values: own.params.values };
   }
   return {
-    text: `select coalesce(json_agg(_r), '[]'::json)::text as body, count(_r) as page, ${total} as total from (${rows}) as _r`,
+    text: `select ${bodyOf(options)} as body, count(_r) as page, ${total} as total from (${rows}) as _r`,
     values: level.params.values,
     estimate,
   };

@@ -46,7 +46,7 @@ function locationKey(input: WriteInput): readonly string[] {
   return input.location ? input.relation.primaryKey : [];
 }
 
-function finish(input: WriteInput, params: Params, dml: string): SqlPlan {
+function finish(input: WriteInput, params: Params, dml: string, countsInserted = false): SqlPlan {
   const returning = returningClause(input);
   const key = locationKey(input);
   const location = key.length
@@ -56,8 +56,10 @@ function finish(input: WriteInput, params: Params, dml: string): SqlPlan {
     ? `(select coalesce(json_agg(_r), '[]'::json)::text from (${planRepresentation(input.cache, input.relation, input.query, params, 'source', input.maxRows)}) as _r)`
     : `'[]'`;
   const max = params.add(input.maxBytes);
+  // After `page`, whose count(*) runs the DML: the counter is read once every row was written.
+  const inserted = countsInserted ? `nullif(current_setting('pgrst.inserted', true), '')::int` : 'null::int';
   return {
-    text: `with source as (${dml} ${returning}), result as (select ${body} as body) select case when octet_length(result.body) <= ${max} then result.body end as body, octet_length(result.body) as bytes, (select count(*) from source) as page, null::bigint as total, ${location} as location from result`,
+    text: `with source as (${dml} ${returning}), result as (select ${body} as body) select case when octet_length(result.body) <= ${max} then result.body end as body, octet_length(result.body) as bytes, (select count(*) from source) as page, null::bigint as total, ${location} as location, ${inserted} as inserted from result`,
     values: params.values,
     capped: true,
   };
@@ -108,8 +110,10 @@ function checkFilterColumns(relation: Relation, condition: ReadQuery['filters'][
 
 /**
  * POST: rows go through json_populate_recordset, so PostgreSQL converts each value to its column's
- * type. Rows that lack a column get NULL, or, with Prefer: missing=default, the column's default:
- * rows are grouped by the keys they have and each group is its own INSERT naming only those.
+ * type. Rows that lack a column get NULL, or, with Prefer: missing=default, the column's default.
+ * As PostgREST does, one INSERT takes every row, each merged over an object of the defaults: a
+ * default is evaluated once per row, whether that row uses it or not, so a bulk insert consumes
+ * sequence values as PostgREST's does and the ids a client sees are the same.
  */
 export function planInsert(
   input: WriteInput,
@@ -141,40 +145,55 @@ export function planInsert(
   }
   for (const c of columns) if (!relation.columns.has(c)) throw missingColumn(relation, c);
 
-  const groups = new Map<string, { columns: string[]; rows: JsonObject[] }>();
-  for (const row of objects) {
-    const present = input.prefer.missing === 'default' ? columns.filter((c) => c in row) : columns;
-    const key = present.join('\u0000');
-    const group = groups.get(key) ?? { columns: present, rows: [] };
-    group.rows.push(row);
-    groups.set(key, group);
-  }
   const params = new Params();
-  const conflict = conflictClause(input, relation, onConflict, columns);
-  const inserts = [...groups.values()].map((g) => {
-    if (g.columns.length === 0) {
-      return `insert into ${qualified(relation)} as t select from json_array_elements(${params.add(stringifyJson(g.rows))}::json)`;
-    }
-    const names = g.columns.map(ident).join(', ');
-    const picked = g.rows.map((r) => Object.fromEntries(g.columns.map((c) => [c, r[c] ?? null])));
-    return `insert into ${qualified(relation)} as t (${names}) select ${names} from json_populate_recordset(null::${qualified(relation)}, ${params.add(stringifyJson(picked))}::json)${conflict}`;
-  });
-  if (inserts.length === 1 || objects.length === 0) {
+  if (objects.length === 0) {
     return finish(
       input,
       params,
-      inserts[0] ?? `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`,
+      `insert into ${qualified(relation)} as t select * from ${qualified(relation)} where false`,
     );
   }
-  // Several groups: each INSERT is its own CTE; `source` is their union.
-  const returning = returningClause(input);
-  const ctes = inserts.map((sql, i) => `g${i} as (${sql} ${returning})`).join(', ');
-  const union = inserts.map((_, i) => `select * from g${i}`).join(' union all ');
-  const plan = finish(input, params, 'SOURCE');
-  return {
-    ...plan,
-    text: plan.text.replace(`with source as (SOURCE ${returning})`, `with ${ctes}, source as (${union})`),
-  };
+  if (columns.length === 0) {
+    return finish(
+      input,
+      params,
+      `insert into ${qualified(relation)} as t select from json_array_elements(${params.add(stringifyJson(objects))}::json)`,
+    );
+  }
+  const upsert = input.prefer.resolution === 'merge-duplicates';
+  const conflict = conflictClause(input, relation, onConflict, columns);
+  const names = columns.map(ident).join(', ');
+  const picked = objects.map((r) =>
+    Object.fromEntries(
+      columns.flatMap((c) => (c in r || input.prefer.missing !== 'default' ? [[c, r[c] ?? null]] : [])),
+    ),
+  );
+  const payload = params.add(stringifyJson(picked));
+  const defaults =
+    input.prefer.missing === 'default'
+      ? columns.flatMap((c) => {
+          const expr = relation.columns.get(c)?.defaultExpr;
+          // The expression is the catalog's text (pg_get_expr), spliced as PostgREST splices it.
+          return expr ? [`${params.add(c)}::text, ${expr}`] : [];
+        })
+      : [];
+  const source = defaults.length
+    ? `jsonb_populate_recordset(null::${qualified(relation)}, (select jsonb_agg(jsonb_build_object(${defaults.join(', ')}) || _e) from jsonb_array_elements(${payload}::jsonb) as _e))`
+    : `json_populate_recordset(null::${qualified(relation)}, ${payload}::json)`;
+  // An upsert counts the rows it inserts (each source row +1, each conflicting update -1), as
+  // PostgREST does with pgrst.inserted: it answers 200 when every row was an update.
+  const counted = upsert ? ` where ${insertedCounter(1)}` : '';
+  return finish(
+    input,
+    params,
+    `insert into ${qualified(relation)} as t (${names}) select ${names} from ${source}${counted}${conflict}`,
+    upsert,
+  );
+}
+
+/** set_config in a WHERE that is always true: counts rows into `pgrst.inserted` (transaction-local). */
+function insertedCounter(step: 1 | -1): string {
+  return `set_config('pgrst.inserted', (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0) ${step > 0 ? '+' : '-'} 1)::text, true) <> '${step > 0 ? '0' : '-1'}'`;
 }
 
 function conflictClause(
@@ -190,10 +209,10 @@ function conflictClause(
   for (const c of target) if (!relation.columns.has(c)) throw missingColumn(relation, c);
   const list = target.map(ident).join(', ');
   if (input.prefer.resolution === 'ignore-duplicates') return ` on conflict (${list}) do nothing`;
-  const updates = columns.filter((c) => !target.includes(c)).map((c) => `${ident(c)} = excluded.${ident(c)}`);
-  return updates.length
-    ? ` on conflict (${list}) do update set ${updates.join(', ')}`
-    : ` on conflict (${list}) do nothing`;
+  // Every given column is set, the conflict target's too (PostgREST): a conflicting row is updated
+  // and returned even when the body holds only its key.
+  const updates = columns.map((c) => `${ident(c)} = excluded.${ident(c)}`);
+  return ` on conflict (${list}) do update set ${updates.join(', ')} where ${insertedCounter(-1)}`;
 }
 
 /** PATCH: the body's keys are the columns set; filters choose the rows. */

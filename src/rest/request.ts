@@ -10,6 +10,7 @@
 import { ApiError } from '../errors.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../platform/body.js';
 import type { ReadQuery } from './ast.js';
+import { parsePlanMedia, unacceptableMedia, type PlanMedia } from './plan-media.js';
 import { acceptsStrippedNulls } from './media.js';
 import { parseReadQuery } from './parse.js';
 import { parsePrefer, type Preferences } from './prefer.js';
@@ -60,6 +61,10 @@ interface Common {
   readonly stripNulls: boolean;
   /** HEAD: the headers of a GET, no body. */
   readonly head: boolean;
+  /** `Accept: application/vnd.pgrst.plan…` (postgrest-js `.explain()`): the plan, not the rows. */
+  readonly plan: PlanMedia | undefined;
+  /** `Accept: application/geo+json` (postgrest-js `.geojson()`): a GeoJSON FeatureCollection. */
+  readonly geojson: boolean;
 }
 
 export interface ReadRequest extends Common {
@@ -121,6 +126,8 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   const single = accept.includes(SINGLE);
   const stripNulls = acceptsStrippedNulls(accept);
   const head = method === 'HEAD';
+  const plan = parsePlanMedia(accept);
+  const geojson = plan === undefined && /^\s*application\/geo\+json\b/i.test(accept);
   if (input.target.kind === 'function') {
     if (!reads && method !== 'POST') throw unsupported(method);
     const schema = chooseSchema(schemas, reads ? input.headers.acceptProfile : input.headers.contentProfile);
@@ -133,6 +140,8 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
       single,
       stripNulls,
       head,
+      plan,
+      geojson,
       name: input.target.name,
       method,
       params: [...input.search],
@@ -144,6 +153,13 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   if (!action) throw unsupported(method);
   const schema = chooseSchema(schemas, reads ? input.headers.acceptProfile : input.headers.contentProfile);
   const relation = findRelation(cache, schema, input.target.name);
+  const unacceptable = unacceptableMedia(accept);
+  if (unacceptable) {
+    throw new ApiError(406, 'PGRST107', `None of these media types are available: ${unacceptable.join(', ')}`, {
+      details: null,
+      hint: null,
+    });
+  }
   const prefer = parsePrefer(input.headers.prefer);
   const query = parseReadQuery(input.search);
   if (action === 'read') {
@@ -154,6 +170,8 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
       single,
       stripNulls,
       head,
+      plan,
+      geojson,
       relation,
       query: withRange(query, parseRange(input.headers.range)),
       csv: accept.startsWith('text/csv'),
@@ -166,6 +184,8 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
     single,
     stripNulls,
     head,
+    plan,
+    geojson,
     relation,
     query,
     representation: prefer.return === 'representation',

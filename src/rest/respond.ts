@@ -4,18 +4,18 @@
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.js';
-import { callRange, countsTotal, writeContentRange } from './content-range.js';
+import { callRange, contentRange, countsTotal, writeContentRange } from './content-range.js';
 import type { ReadRow } from './execute.js';
 import { strippedContentType, stripNulls } from './media.js';
 import type { ReadRequest, RpcRequest, WriteRequest } from './request.js';
-import { JsonNumber, parseJson, stringifyJson } from '../platform/json.js';
+import { parseJson, stringifyJson } from '../platform/json.js';
 
 const SINGLE = 'application/vnd.pgrst.object+json';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** PostgREST's 406 when one object was asked for and `rows` came. */
 export function notSingle(rows: number): ApiError {
-  return new ApiError(406, 'PGRST116', 'JSON object requested, multiple (or no) rows returned', {
+  return new ApiError(406, 'PGRST116', 'Cannot coerce the result to a single JSON object', {
     details: `The result contains ${rows} rows`,
     hint: null,
   });
@@ -32,18 +32,17 @@ export function respondRead(c: Context, request: ReadRequest, row: ReadRow): Res
     return respondSingle(c, request, 200, row.body);
   }
   const partial = total !== undefined && page > 0 && (offset > 0 || offset + page < total);
-  if (request.csv)
-    return respond(
-      c,
-      request,
-      partial ? 206 : 200,
-      toCsv(parseJson(row.body) as Record<string, unknown>[]),
-      'text/csv; charset=utf-8',
-    );
+  // PostgreSQL wrote the CSV (plan-read.ts), as PostgREST has it write it.
+  if (request.csv) return respond(c, request, partial ? 206 : 200, row.body, 'text/csv; charset=utf-8');
+  if (request.geojson) return respond(c, request, partial ? 206 : 200, row.body, 'application/geo+json; charset=utf-8');
   return respondJson(c, request, partial ? 206 : 200, row.body);
 }
 
-export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & { location: string | null }): Response {
+export function respondWrite(
+  c: Context,
+  request: WriteRequest,
+  row: ReadRow & { location: string | null; inserted?: number | null },
+): Response {
   const { prefer, relation } = request;
   const affected = Number(row.page);
   const applied = [
@@ -56,14 +55,19 @@ export function respondWrite(c: Context, request: WriteRequest, row: ReadRow & {
   ].filter(Boolean);
   if (applied.length) c.header('preference-applied', applied.join(', '));
   const insert = request.action === 'insert';
+  const counted = countsTotal(prefer.count);
+  // An insert names no range, and its total only when counted (PostgREST: `*/*` without count=).
   c.header(
     'content-range',
-    insert ? `*/${affected}` : writeContentRange(request.action, affected, countsTotal(prefer.count)),
+    insert ? contentRange(1, 0, counted ? affected : undefined) : writeContentRange(request.action, affected, counted),
   );
-  const status = insert ? 201 : 200;
+  // An upsert that only updated rows answers 200, as PostgREST's pgrst.inserted counter decides.
+  const onlyUpdated =
+    prefer.resolution === 'merge-duplicates' && row.inserted !== undefined && (row.inserted ?? 0) <= 0;
+  const status = insert && !onlyUpdated ? 201 : 200;
   if (request.location && row.location !== null)
     c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));
-  if (!request.representation) return c.body(null, insert ? 201 : 204);
+  if (!request.representation) return c.body(null, insert ? status : 204);
   if (request.single) return respondSingle(c, request, status, row.body);
   return respondJson(c, request, status, row.body);
 }
@@ -128,25 +132,6 @@ function respondSingle(c: Context, request: JsonAnswer, status: 200 | 201, body:
   if (request.stripNulls)
     return respond(c, request, status, stringifyJson(stripNulls(only)), strippedContentType(true));
   return respond(c, request, status, stringifyJson(only), `${SINGLE}; charset=utf-8`);
-}
-
-/** `Accept: text/csv` (postgrest-js `.csv()`): a header line, then one line per row. */
-export function toCsv(rows: readonly Record<string, unknown>[]): string {
-  const keys = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown) => {
-    if (v === null || v === undefined) return '';
-    // Cells are JSON values: text as is, scalars as written, arrays and objects as JSON.
-    const text =
-      v instanceof JsonNumber
-        ? v.text
-        : typeof v === 'string'
-          ? v
-          : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
-            ? String(v)
-            : stringifyJson(v);
-    return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  };
-  return [keys.map(cell).join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\n');
 }
 
 /** PostgREST's `Location: /table?id=eq.7` for the first inserted row (a NULL key part reads `is.null`). */

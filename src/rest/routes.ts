@@ -16,7 +16,7 @@ export { POSTGREST_VERSION } from './openapi.js';
 export function restRoutes(services: Services): Hono<KeyEnv> {
   const ctx: RestContext = {
     services,
-    cache: schemaCacheHolder(services.db, services.config.rest.schemas, services.log),
+    cache: schemaCacheHolder(services.db, services.config.rest.schemas, services.log, services.config.rest),
   };
   const app = new Hono<KeyEnv>();
   app.use('*', requireApiKey(services.tokens));

@@ -9,26 +9,38 @@ import { planRpc } from './plan-rpc.js';
 import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseSelect } from './parse-select.js';
 import { parseRestRequest, type RpcRequest } from './request.js';
-import { readRestInput } from './request-http.js';
+import { readRestInput, requestGucs } from './request-http.js';
+import { transactionEnd, withTx } from './db-config.js';
+import { plansDisabled, respondPlan } from './explain.js';
 import { respondRpc } from './respond.js';
 
 export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Response> {
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
-  const request = parseRestRequest(
+  const settings = await ctx.cache.settings();
+  const parsed = parseRestRequest(
     await readRestInput(c, 'function'),
     ctx.services.config.rest.schemas,
     cache,
   ) as RpcRequest;
-  const plan = planRpc(cache, request, ctx.services.config.rest.maxRows);
+  if (parsed.plan && !settings.planEnabled) throw plansDisabled(parsed.plan);
+  const tx = transactionEnd(settings.txEnd, parsed.prefer.tx);
+  const request: RpcRequest = { ...parsed, prefer: withTx(parsed.prefer, tx.applied) };
+  const plan = planRpc(cache, request, settings.maxRows);
   // After planning, so that an unknown function or a malformed select= is answered first.
   const select = request.params.find(([key]) => key === 'select')?.[1];
-  if (select !== undefined) checkAggregatesAllowed(parseSelect(select), ctx.services.config.rest.aggregatesEnabled);
+  if (select !== undefined) checkAggregatesAllowed(parseSelect(select), settings.aggregatesEnabled);
+  const gucs = requestGucs(c);
+  if (request.plan)
+    return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: plan.readOnly, rollback: tx.rollback, gucs });
   const row = await execute<ReadRow>(ctx, claims, plan, {
     prefer: request.prefer,
     readOnly: plan.readOnly,
     mayExceedCap: true,
     check: maxAffectedCheck(request),
+    rollback: tx.rollback,
+    maxRows: settings.maxRows,
+    gucs,
   });
   return respondRpc(c, request, row, plan);
 }

@@ -13,6 +13,11 @@ export interface Column {
   readonly nullable: boolean;
   readonly hasDefault: boolean;
   readonly generated: boolean;
+  /**
+   * The default as SQL text from the catalog (pg_get_expr; `nextval(…)` for an identity column, a
+   * domain's default), for `Prefer: missing=default` on bulk inserts. Never from a request.
+   */
+  readonly defaultExpr?: string | null;
 }
 
 // A foreign key is the relationship graph's own fact; the cache's users import it from here.
@@ -74,7 +79,14 @@ interface RawCache {
         kind: string;
         insertable: boolean;
         pk: string[] | null;
-        columns: { name: string; type: string; nullable: boolean; has_default: boolean; generated: boolean }[];
+        columns: {
+          name: string;
+          type: string;
+          nullable: boolean;
+          has_default: boolean;
+          generated: boolean;
+          default_expr: string | null;
+        }[];
       }[]
     | null;
   fks:
@@ -132,8 +144,14 @@ select
             where pk.conrelid = r.oid and pk.contype = 'p'),
      'columns', (select json_agg(json_build_object(
                    'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
-                   'has_default', a.atthasdef or a.attidentity <> '', 'generated', a.attgenerated <> '') order by a.attnum)
-                 from pg_attribute a where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped)
+                   'has_default', a.atthasdef or a.attidentity <> '', 'generated', a.attgenerated <> '',
+                   'default_expr', case when a.attgenerated <> '' then null
+                                        when a.attidentity = 'd' then format('nextval(%L)', pg_get_serial_sequence(r.oid::regclass::text, a.attname))
+                                        when ad.adbin is null and ty.typbasetype <> 0 then pg_get_expr(ty.typdefaultbin, 0)
+                                        else pg_get_expr(ad.adbin, ad.adrelid) end) order by a.attnum)
+                 from pg_attribute a join pg_type ty on ty.oid = a.atttypid
+                 left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+                 where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped)
    )) from rels r) as relations,
   (select json_agg(json_build_object(
      'name', c.conname, 'schema', sn.nspname, 'table', s.relname, 'ref_schema', tn.nspname, 'ref_table', t.relname,
@@ -172,7 +190,14 @@ export async function loadSchemaCache(db: Db, schemas: readonly string[]): Promi
       columns: new Map(
         (r.columns ?? []).map((c) => [
           c.name,
-          { name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.has_default, generated: c.generated },
+          {
+            name: c.name,
+            type: c.type,
+            nullable: c.nullable,
+            hasDefault: c.has_default,
+            generated: c.generated,
+            defaultExpr: c.default_expr,
+          },
         ]),
       ),
     });

@@ -8,21 +8,29 @@ import { execute, type ReadRow } from './execute.js';
 import { planDelete, planInsert, planUpdate, type WriteInput } from './plan-write.js';
 import { checkAggregatesAllowed } from './plan-aggregate.js';
 import { parseRestRequest, type WriteRequest } from './request.js';
-import { readRestInput } from './request-http.js';
+import { readRestInput, requestGucs } from './request-http.js';
+import { transactionEnd, withTx } from './db-config.js';
+import { plansDisabled, respondPlan } from './explain.js';
 import { notSingle, respondWrite } from './respond.js';
 
 export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Response> {
   // The token first: without a valid one, nothing about the schema is revealed.
   const claims = await requestClaims(ctx, c);
   const cache = await ctx.cache.get();
-  const request = parseRestRequest(
+  const settings = await ctx.cache.settings();
+  const parsed = parseRestRequest(
     await readRestInput(c, 'relation'),
     ctx.services.config.rest.schemas,
     cache,
   ) as WriteRequest;
-  checkAggregatesAllowed(request.query.select, ctx.services.config.rest.aggregatesEnabled);
+  if (parsed.plan && !settings.planEnabled) throw plansDisabled(parsed.plan);
+  // db-tx-end decides whether Prefer: tx= counts; one it drops is not answered as applied.
+  const tx = transactionEnd(settings.txEnd, parsed.prefer.tx);
+  const request: WriteRequest = { ...parsed, prefer: withTx(parsed.prefer, tx.applied) };
+  checkAggregatesAllowed(request.query.select, settings.aggregatesEnabled);
   const { relation, query, prefer, representation, location } = request;
-  const { maxRows, maxResponseBytes } = ctx.services.config.rest;
+  const { maxResponseBytes } = ctx.services.config.rest;
+  const { maxRows } = settings;
   const input: WriteInput = {
     cache,
     relation,
@@ -40,10 +48,15 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
       : request.action === 'update'
         ? planUpdate(input, body)
         : planDelete(input);
+  const gucs = requestGucs(c);
+  if (request.plan) return respondPlan(ctx, c, claims, request.plan, plan, { rollback: tx.rollback, gucs });
   const row = await execute<ReadRow & { location: string | null }>(ctx, claims, plan, {
     prefer,
     mayExceedCap: representation,
     check: affectedCheck(request),
+    rollback: tx.rollback,
+    maxRows,
+    gucs,
   });
   return respondWrite(c, request, row);
 }

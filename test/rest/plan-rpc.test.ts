@@ -77,6 +77,8 @@ const call = (
   action: 'rpc',
   schema: 'public',
   prefer: {},
+  plan: undefined,
+  geojson: false,
   single: false,
   stripNulls: false,
   head: method === 'HEAD',
