@@ -90,6 +90,8 @@ export interface Config {
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly rest: {
     readonly schemas: readonly string[];
+    /** Schemas after the request's own on its search_path (PostgREST's db-extra-search-path). */
+    readonly extraSearchPath: readonly string[];
     readonly maxRows: number;
     readonly maxBodyBytes: number;
     readonly maxResponseBytes: number;
@@ -290,6 +292,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     rest: Object.freeze({
       schemas: Object.freeze(
         read('restSchemas', src)
+          .split(',')
+          .map((s) => s.trim()),
+      ),
+      extraSearchPath: Object.freeze(
+        read('restExtraSearchPath', src)
           .split(',')
           .map((s) => s.trim()),
       ),

@@ -330,6 +330,14 @@ export const settings = {
     fallback: '33554432',
     doc: 'Largest data API response body, in bytes (413 beyond).',
   },
+  restExtraSearchPath: {
+    env: 'REST_EXTRA_SEARCH_PATH',
+    schema: z
+      .string()
+      .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
+    fallback: 'public,extensions',
+    doc: "Schemas put on each data API request's search_path after the schema it addresses, as PostgREST's db-extra-search-path (Supabase: public, extensions), so functions and computed fields find unqualified names there.",
+  },
   restAggregates: {
     env: 'REST_DB_AGGREGATES_ENABLED',
     schema: boolean,

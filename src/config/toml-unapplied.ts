@@ -21,7 +21,6 @@ type Default = string | number | boolean | readonly string[] | typeof NONE | typ
 const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['project_id', QUIET],
   ['api.enabled', true],
-  ['api.extra_search_path', ['public', 'extensions']],
   ['api.auto_expose_new_tables', NONE],
   ['api.tls.enabled', false],
   ['api.tls.*', NONE],

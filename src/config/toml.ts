@@ -53,6 +53,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['api.port', 'PORT', 'int'],
   ['api.schemas', 'REST_SCHEMAS', 'list'],
   ['api.max_rows', 'REST_MAX_ROWS', 'int'],
+  ['api.extra_search_path', 'REST_EXTRA_SEARCH_PATH', 'list'],
   ['api.external_url', 'API_EXTERNAL_URL', 'string'],
   ['auth.site_url', 'AUTH_SITE_URL', 'string'],
   ['auth.jwt_secret', 'JWT_SECRET', 'string'],

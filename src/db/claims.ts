@@ -35,6 +35,8 @@ export interface RequestGucs {
   readonly path: string;
   readonly headers: string;
   readonly cookies: string;
+  /** The request's schema, then the extra search path, each quoted: PostgREST's per-request search_path. */
+  readonly searchPath: string;
 }
 
 export type TxOptions = { readonly readOnly?: boolean; readonly gucs?: RequestGucs | undefined };
@@ -116,7 +118,7 @@ function setClaims(claims: Claims, options: ClaimsOptions, gucs: RequestGucs | u
   if (gucs)
     return {
       ...(options.preparedStatements && { name: 'trellis_set_claims_request' }),
-      text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true), set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true)",
+      text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true), set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true), set_config('search_path', $8, true)",
       values: [
         claims.role,
         stringifyJson(claims),
@@ -125,6 +127,7 @@ function setClaims(claims: Claims, options: ClaimsOptions, gucs: RequestGucs | u
         gucs.path,
         gucs.headers,
         gucs.cookies,
+        gucs.searchPath,
       ],
     };
   return {

@@ -35,7 +35,7 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
     ...(request.geojson && settings.postgisSchema && { geojson: `${ident(settings.postgisSchema)}.st_asgeojson` }),
   });
   const { rollback } = transactionEnd(settings.txEnd, request.prefer.tx);
-  const gucs = requestGucs(c);
+  const gucs = requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
   if (request.plan) return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: true, rollback, gucs });
   const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true, maxRows: settings.maxRows, gucs });
   return respondRead(c, request, row);

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { headerOf } from '../platform/http.js';
-import type { RequestGucs } from '../db/index.js';
+import { ident, type RequestGucs } from '../db/index.js';
 import type { RestInput } from './request.js';
 
 /** The body is read only by the methods that carry one (and after the token was checked). */
@@ -28,7 +28,7 @@ export async function readRestInput(c: Context, kind: RestInput['target']['kind'
  * (`/messages`, `/rpc/fn`: without `/rest/v1`), headers and cookies as JSON objects by lower-case
  * name (the Headers object already lower-cases names and joins repeated ones).
  */
-export function requestGucs(c: Context): RequestGucs {
+export function requestGucs(c: Context, searchPath: readonly string[]): RequestGucs {
   // Without a prototype: a header or cookie named `__proto__` is a field like any other.
   const headers = Object.create(null) as Record<string, string>;
   // Node's own parsed headers (names lower-cased, repeats joined): building the fetch Request
@@ -49,6 +49,7 @@ export function requestGucs(c: Context): RequestGucs {
     path,
     headers: JSON.stringify(headers),
     cookies: JSON.stringify(parseCookies(headers.cookie)),
+    searchPath: searchPath.map((schema) => ident(schema)).join(', '),
   };
 }
 

@@ -61,6 +61,15 @@ describe('supabase/config.toml', () => {
     );
   });
 
+  test("[api] extra_search_path: the schemas after the request's own on its search_path", () => {
+    expect(loadConfig({ dir }, {}).rest.extraSearchPath).toEqual(['public', 'extensions']);
+    write('[api]\nextra_search_path = ["public", "extensions", "lib"]\n');
+    const config = loadConfig({ dir }, {});
+    expect(config.rest.extraSearchPath).toEqual(['public', 'extensions', 'lib']);
+    expect(config.configFile?.unapplied).toEqual([]);
+    expect(loadConfig({ dir }, { REST_EXTRA_SEARCH_PATH: 'lib' }).rest.extraSearchPath).toEqual(['lib']);
+  });
+
   test('the keys not applied are listed', () => {
     write('[studio]\nport = 6000\n[auth]\npassword_requirements = "letters_digits"\n');
     expect(loadConfig({ dir }, {}).configFile?.unapplied).toEqual(['studio.port', 'auth.password_requirements']);

@@ -27,6 +27,7 @@ describe('the `supabase init` template', () => {
       PORT: '54321',
       REST_SCHEMAS: 'public,graphql_public',
       REST_MAX_ROWS: '1000',
+      REST_EXTRA_SEARCH_PATH: 'public,extensions',
       AUTH_SITE_URL: 'http://127.0.0.1:3000',
       AUTH_ADDITIONAL_REDIRECT_URLS: 'https://127.0.0.1:3000',
       JWT_EXPIRY: '3600',
@@ -257,8 +258,6 @@ describe('keys Trellis does not apply', () => {
     ['a disabled provider, whatever it holds', '[auth.external.github]\nenabled = false\nclient_id = "id"', []],
     ['a typo', '[api]\nmax_row = 5', ['api.max_row']],
     ['the database version (the embedded one is what it is)', '[db]\nmajor_version = 15', []],
-    ['a search path other than the default', '[api]\nextra_search_path = ["public"]', ['api.extra_search_path']],
-    ['the default search path', '[api]\nextra_search_path = ["public", "extensions"]', []],
     ['password rules', '[auth]\npassword_requirements = "letters_digits"', ['auth.password_requirements']],
     ['realtime turned off', '[realtime]\nenabled = false', ['realtime.enabled']],
     [
