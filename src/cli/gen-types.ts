@@ -39,10 +39,10 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
         `${pad}  {\n` +
         [
           `foreignKeyName: ${literal(f.name)}`,
-          `columns: ${JSON.stringify(f.columns).replaceAll(',', ', ')}`,
+          `columns: [${f.columns.map(literal).join(', ')}]`,
           `isOneToOne: ${String(f.oneToOne)}`,
           `referencedRelation: ${literal(f.refTable)}`,
-          `referencedColumns: ${JSON.stringify(f.refColumns).replaceAll(',', ', ')}`,
+          `referencedColumns: [${f.refColumns.map(literal).join(', ')}]`,
         ]
           .map((line) => `${pad}    ${line}`)
           .join('\n') +
@@ -56,7 +56,13 @@ export function renderTypescript(catalog: Catalog, options: TypescriptOptions): 
     const fns = callable.filter((f) => f.schema === schema);
     const computed = (relation: CatalogRelation): TsMember[] =>
       fns
-        .filter((f) => f.args.length === 1 && f.args[0]?.name === '' && f.args[0].type.format === relation.name)
+        .filter(
+          (f) =>
+            f.args.length === 1 &&
+            f.args[0]?.name === '' &&
+            f.args[0].type.name === relation.name &&
+            f.args[0].type.schema === relation.schema,
+        )
         .sort(byName)
         .map((f) => ({ key: f.name, type: nullableType(returnObject(f)) }));
     const row = (relation: CatalogRelation) =>

@@ -129,9 +129,11 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
   const set = (envName: string, key: string, raw: string) => {
     settings[envName] = { raw, key, line: lineOfKey(text, key) };
   };
-  const value = (key: string): unknown => substituted(lookup(doc, key), key, env);
-  const typed = (key: string, kind: TomlKind): string | undefined => {
-    const found = value(key);
+  // `path` apart from `key` for names that hold a dot themselves ([storage.buckets."img.v2"]).
+  const value = (key: string, path: readonly string[] = key.split('.')): unknown =>
+    substituted(lookup(doc, path), key, env);
+  const typed = (key: string, kind: TomlKind, path?: readonly string[]): string | undefined => {
+    const found = value(key, path);
     if (found === undefined) return undefined;
     // The CLI decrypts "encrypted:…" values (dotenvx) with a key of its own; env(NAME) is the portable form.
     if (typeof found === 'string' && found.startsWith('encrypted:'))
@@ -161,7 +163,7 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     );
   }
 
-  const smtp = lookup(doc, 'auth.email.smtp') === undefined ? undefined : smtpSettings(typed);
+  const smtp = lookup(doc, ['auth', 'email', 'smtp']) === undefined ? undefined : smtpSettings(typed);
   if (smtp) {
     set('SMTP_URL', 'auth.email.smtp.host', smtp.url);
     if (smtp.from !== undefined) set('SMTP_FROM', 'auth.email.smtp.admin_email', smtp.from);
@@ -194,18 +196,19 @@ const BUCKET_NAME = /^[\w!\-.*'() &$@=;:+,?]+$/;
 
 function configBuckets(
   doc: Record<string, unknown>,
-  typed: (key: string, kind: TomlKind) => string | undefined,
+  typed: (key: string, kind: TomlKind, path?: readonly string[]) => string | undefined,
 ): ConfigBucket[] {
-  const table = lookup(doc, 'storage.buckets');
+  const table = lookup(doc, ['storage', 'buckets']);
   if (table === undefined) return [];
   if (table === null || typeof table !== 'object' || Array.isArray(table))
     throw new Problem('storage.buckets', 'must be a table of buckets ([storage.buckets.NAME])');
   return Object.keys(table).map((name) => {
     const key = (k: string) => `storage.buckets.${name}.${k}`;
     if (!BUCKET_NAME.test(name)) throw new Problem(key('public'), `"${name}" is not a valid bucket name`);
-    const isPublic = typed(key('public'), 'bool');
-    const limit = typed(key('file_size_limit'), 'size');
-    const types = typed(key('allowed_mime_types'), 'list');
+    const at = (k: string) => ['storage', 'buckets', name, k];
+    const isPublic = typed(key('public'), 'bool', at('public'));
+    const limit = typed(key('file_size_limit'), 'size', at('file_size_limit'));
+    const types = typed(key('allowed_mime_types'), 'list', at('allowed_mime_types'));
     return {
       name,
       public: isPublic === undefined ? undefined : isPublic === 'true',
@@ -235,9 +238,9 @@ function smtpSettings(
   return { url, from };
 }
 
-function lookup(doc: Record<string, unknown>, key: string): unknown {
+function lookup(doc: Record<string, unknown>, path: readonly string[]): unknown {
   let at: unknown = doc;
-  for (const part of key.split('.')) {
+  for (const part of path) {
     if (at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
     at = (at as Record<string, unknown>)[part];
   }

@@ -76,7 +76,14 @@ const isNode = (v: NodeValue | undefined): v is TreeNode => typeof v === 'object
 
 /** The output columns of a view's query that are a plain column of some relation. */
 export function viewColumnOrigins(evAction: string): ColumnOrigin[] {
-  const tree = parse(tokenize(evAction));
+  let tree: NodeValue;
+  try {
+    tree = parse(tokenize(evAction));
+  } catch {
+    // Deeper than the stack (a generated view of thousands of nested expressions): that view keeps
+    // no keys, rather than the schema cache, and with it every request, failing.
+    return [];
+  }
   const query = Array.isArray(tree) ? tree[0] : tree;
   if (!isNode(query) || query.type !== 'QUERY') return [];
   const targets = query.fields.get('targetList');

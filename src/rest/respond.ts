@@ -62,8 +62,7 @@ export function respondWrite(
     insert ? contentRange(1, 0, counted ? affected : undefined) : writeContentRange(request.action, affected, counted),
   );
   // An upsert that only updated rows answers 200, as PostgREST's pgrst.inserted counter decides.
-  const onlyUpdated =
-    prefer.resolution === 'merge-duplicates' && row.inserted !== undefined && (row.inserted ?? 0) <= 0;
+  const onlyUpdated = prefer.resolution === 'merge-duplicates' && typeof row.inserted === 'number' && row.inserted <= 0;
   const status = insert && !onlyUpdated ? 201 : 200;
   if (request.location && row.location !== null)
     c.header('location', locationOf(relation.name, relation.primaryKey, JSON.parse(row.location) as (string | null)[]));

@@ -163,6 +163,18 @@ describe('values', () => {
   });
 });
 
+describe('[storage.buckets.*]', () => {
+  test('a bucket whose name holds a dot keeps its settings', () => {
+    const value = mapped(
+      '[storage.buckets."img.v2"]\npublic = true\nfile_size_limit = "5MiB"\nallowed_mime_types = ["image/png"]\n',
+    );
+    expect(value.buckets).toEqual([
+      { name: 'img.v2', public: true, fileSizeLimit: 5_242_880, allowedMimeTypes: ['image/png'] },
+    ]);
+    expect(value.unapplied).toEqual([]);
+  });
+});
+
 describe('bad input names its line, key and problem', () => {
   test.each<[string, string, Partial<TomlProblem>, Record<string, string>?]>([
     [

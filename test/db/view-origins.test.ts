@@ -67,4 +67,11 @@ describe('viewColumnOrigins', () => {
   ])('%s text gives no columns rather than an error', (_name, text) => {
     expect(viewColumnOrigins(text)).toEqual([]);
   });
+
+  test('a query nested deeper than the stack gives no columns rather than an error', () => {
+    const deep = '{OPEXPR :args ('.repeat(20_000) + '<>' + ')}'.repeat(20_000);
+    expect(viewColumnOrigins(query([entry(1, 'id', 100, 1)]).replace(':sortClause <>', `:sortClause ${deep}`))).toEqual(
+      [],
+    );
+  });
 });

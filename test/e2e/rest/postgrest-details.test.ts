@@ -98,6 +98,13 @@ describe('upsert', () => {
     expect(ignored.status).toBe(201);
     expect(ignored.data).toEqual([]);
   });
+
+  test('an upsert of a row that names no column inserts it with its defaults and answers 201', async () => {
+    const res = await client.from('books').upsert({}).select('shelf');
+    expect(res.error).toBeNull();
+    expect(res.status).toBe(201);
+    expect(res.data).toEqual([{ shelf: 'new' }]);
+  });
 });
 
 describe('inserts', () => {
