@@ -7,7 +7,7 @@
  * statement, so it can run under a caller's role (the OpenAPI root follows the caller's privileges).
  */
 import type { Tx } from './claims.js';
-import { viewKeys } from './view-keys.js';
+import { viewKeys, type ForeignKey } from './view-keys.js';
 
 /** A type as a column, argument or attribute names it: `pg_type.typname` (`int4`, `_text`) and its schema. */
 export interface CatalogTypeRef {
@@ -51,17 +51,7 @@ export interface CatalogRelation {
   readonly partition: boolean;
 }
 
-export interface CatalogForeignKey {
-  readonly name: string;
-  readonly schema: string;
-  readonly table: string;
-  readonly columns: readonly string[];
-  readonly refSchema: string;
-  readonly refTable: string;
-  readonly refColumns: readonly string[];
-  /** The key's columns are the referencing table's primary key or a unique key. */
-  readonly oneToOne: boolean;
-}
+export type CatalogForeignKey = ForeignKey;
 
 export interface CatalogFunctionArg {
   /** '' for an unnamed argument. */

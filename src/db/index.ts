@@ -8,6 +8,7 @@ export { createDb, type Db, type PoolOptions, type PoolStats } from './pool.js';
 export { API_ROLES, type Claims, type RequestGucs, type Tx, type TxOptions } from './claims.js';
 export { ident } from './sql.js';
 export { viewColumnOrigins, type ColumnOrigin } from './view-origins.js';
+export type { ForeignKey } from './view-keys.js';
 export { forgetPreparedStatements } from './prepared.js';
 export { redactUrl } from './connect.js';
 export {

@@ -16,7 +16,8 @@ export interface KeyRelation {
   readonly columns: readonly { readonly name: string; readonly attnum: number }[];
 }
 
-export interface Key {
+/** A foreign key as the data API, the types generator and the OpenAPI root see it. */
+export interface ForeignKey {
   readonly name: string;
   readonly schema: string;
   readonly table: string;
@@ -24,6 +25,10 @@ export interface Key {
   readonly refSchema: string;
   readonly refTable: string;
   readonly refColumns: readonly string[];
+  /**
+   * The key's columns are also the referencing table's primary key or a unique key: each row on
+   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
+   */
   readonly oneToOne: boolean;
 }
 
@@ -37,8 +42,8 @@ function combinations(lists: readonly (readonly string[])[]): string[][] {
 
 export function viewKeys(
   relations: readonly KeyRelation[],
-  tableKeys: readonly Key[],
-): { foreignKeys: Key[]; primaryKeys: Map<number, string[]> } {
+  tableKeys: readonly ForeignKey[],
+): { foreignKeys: ForeignKey[]; primaryKeys: Map<number, string[]> } {
   const byName = new Map(relations.map((r) => [`${r.schema}.${r.name}`, r]));
   const views = relations.filter((r) => r.definition !== null);
   const origins = new Map(views.map((v) => [v.oid, viewColumnOrigins(v.definition ?? '')]));
@@ -69,7 +74,7 @@ export function viewKeys(
   const showings = (view: KeyRelation, relation: KeyRelation | undefined, names: readonly string[]): string[][] =>
     combinations(names.map((n) => shown.get(view.oid)?.get(columnId(relation, n)) ?? []));
 
-  const foreignKeys: Key[] = [];
+  const foreignKeys: ForeignKey[] = [];
   for (const key of tableKeys) {
     const from = byName.get(`${key.schema}.${key.table}`);
     const to = byName.get(`${key.refSchema}.${key.refTable}`);

@@ -10,6 +10,7 @@
  *   from t named f, to-one unless it returns a set (`rows 1` makes a set to-one); it replaces the
  *   foreign-key relationships from t to a relation named like it.
  */
+import type { ForeignKey } from '../db/index.js';
 
 /**
  * What the graph reads of a relation; generic so that the schema cache (which holds the graph)
@@ -22,20 +23,7 @@ export interface RelationLike {
   readonly primaryKey: readonly string[];
 }
 
-export interface ForeignKey {
-  readonly name: string;
-  readonly schema: string;
-  readonly table: string;
-  readonly columns: readonly string[];
-  readonly refSchema: string;
-  readonly refTable: string;
-  readonly refColumns: readonly string[];
-  /**
-   * The key's columns are also the referencing table's primary key or a unique key: each row on
-   * either side has at most one on the other, and an embed either way is an object (PostgREST's O2O).
-   */
-  readonly oneToOne?: boolean;
-}
+export type { ForeignKey };
 
 export type Relationship<Relation extends RelationLike = RelationLike> =
   | { readonly kind: 'many-to-one'; readonly target: Relation; readonly fk: ForeignKey }

@@ -148,6 +148,7 @@ describe('planRead with aggregates and spreads', () => {
     refSchema: 'public',
     refTable: 'customers',
     refColumns: ['id'],
+    oneToOne: false,
   };
   const cache: SchemaCache = {
     schemas: ['public'],
