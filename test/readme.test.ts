@@ -73,6 +73,7 @@ describe('running Trellis in your own project', () => {
       'npm install /path/to/trellis',
       'npx trellis start',
       'npx trellis status -o json',
+      'npx trellis gen types typescript > database.types.ts',
     ]);
     const app = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-own-project-'));
     await fs.chmod(app, 0o755);
@@ -109,6 +110,11 @@ describe('running Trellis in your own project', () => {
       // Its migration applied: the table is served.
       const notes = await fetch(`http://127.0.0.1:${port}/rest/v1/notes`, { headers: { apikey: keys.ANON_KEY! } });
       expect(notes.status).toBeLessThan(500);
+      // The types of that table, from the running Trellis's database.
+      const types = await run('npx', ['trellis', 'gen', 'types', 'typescript'], app);
+      expect(types.code, types.output).toBe(0);
+      expect(types.output).toContain('export type Database = {');
+      expect(types.output).toMatch(/notes: \{\n\s+Row: \{\n\s+id: number/);
       expect(await fs.stat(path.join(app, '.trellis'))).toBeTruthy();
     } finally {
       const pid = await fs
