@@ -47,8 +47,11 @@ const FTS: Partial<Record<Filter['operator'], string>> = {
 const likePattern = (value: string, operator: Filter['operator']) =>
   operator === 'like' || operator === 'ilike' ? value.replaceAll('*', '%') : value;
 
-export function filterSql(alias: string, filter: Filter, params: Params): string {
-  const field = fieldSql(alias, filter.field, params);
+/** How a filter's field becomes SQL: a column by default; the read planner also knows computed fields. */
+export type FieldRenderer = (field: Field) => string;
+
+export function filterSql(alias: string, filter: Filter, params: Params, render?: FieldRenderer): string {
+  const field = render ? render(filter.field) : fieldSql(alias, filter.field, params);
   const sql = positiveFilterSql(field, filter, params);
   return filter.negate ? `not (${sql})` : sql;
 }
@@ -97,11 +100,11 @@ function positiveFilterSql(field: string, filter: Filter, params: Params): strin
   return `${field} ${op} ${params.add(likePattern(value as string, operator))}`;
 }
 
-export function conditionSql(alias: string, condition: Condition, params: Params): string {
-  if (condition.kind === 'filter') return filterSql(alias, condition, params);
+export function conditionSql(alias: string, condition: Condition, params: Params, render?: FieldRenderer): string {
+  if (condition.kind === 'filter') return filterSql(alias, condition, params, render);
   if (condition.conditions.length === 0) return condition.negate ? 'false' : 'true';
   const joined = condition.conditions
-    .map((c) => conditionSql(alias, c, params))
+    .map((c) => conditionSql(alias, c, params, render))
     .join(condition.operator === 'and' ? ' and ' : ' or ');
   return condition.negate ? `not (${joined})` : `(${joined})`;
 }

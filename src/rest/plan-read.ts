@@ -217,7 +217,8 @@ function filtersAt(
     .filter((f) => matchesEmbed(level, f.path, alternatives))
     .map((f) => {
       checkConditionColumns(relation, f.condition, level.cache);
-      return conditionSql(alias, f.condition, level.params);
+      // A computed field is called qualified, as select and order call it, not found by attribute notation.
+      return conditionSql(alias, f.condition, level.params, (field) => columnSql(level, relation, alias, field));
     });
 }
 

@@ -17,6 +17,11 @@ create function app.helper() returns text language sql stable as $$ select 'app 
 -- plpgsql resolves names when it runs, under the caller's search_path.
 create function app.who() returns text language plpgsql stable as $$ begin return helper(); end $$;
 create function app.loud(t text) returns text language plpgsql stable as $$ begin return shout(t); end $$;
+create table public.items (id int primary key, name text);
+insert into public.items values (1, 'pen'), (2, 'ink');
+grant select on public.items to anon;
+-- A computed field of a public table kept in another exposed schema, not on the search path.
+create function app.label(i public.items) returns text language sql stable as $$ select 'item ' || i.name $$;
 create function public.path() returns text language sql stable as $$ select current_setting('search_path') $$;
 `;
 
@@ -52,5 +57,11 @@ describe('the search_path of a data API request', () => {
     const { data, error } = await client.schema('app').rpc('loud', { t: 'hi' });
     expect(error).toBeNull();
     expect(data).toBe('HI!');
+  });
+
+  test('a computed field is filtered by calling it qualified, wherever its schema is', async () => {
+    const { data, error } = await client.from('items').select('id, label').eq('label', 'item ink');
+    expect(error).toBeNull();
+    expect(data).toEqual([{ id: 2, label: 'item ink' }]);
   });
 });
