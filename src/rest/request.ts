@@ -162,31 +162,19 @@ export function parseRestRequest(input: RestInput, schemas: readonly string[], c
   }
   const prefer = parsePrefer(input.headers.prefer);
   const query = parseReadQuery(input.search);
+  // What reads and writes of a table or view share.
+  const common = { schema, prefer, single, stripNulls, head, plan, geojson, relation };
   if (action === 'read') {
     return {
       action,
-      schema,
-      prefer,
-      single,
-      stripNulls,
-      head,
-      plan,
-      geojson,
-      relation,
+      ...common,
       query: withRange(query, parseRange(input.headers.range)),
       csv: accept.startsWith('text/csv'),
     };
   }
   return {
     action,
-    schema,
-    prefer,
-    single,
-    stripNulls,
-    head,
-    plan,
-    geojson,
-    relation,
+    ...common,
     query,
     representation: prefer.return === 'representation',
     location: action === 'insert' && prefer.return === 'headers-only',
