@@ -88,29 +88,6 @@ describe('creating and reading users', () => {
     expect(again.error?.status).toBe(422);
   });
 
-  test('createUser with a bcrypt password_hash (an imported user) signs in with that password', async () => {
-    const made = await admin.auth.admin.createUser({
-      email: 'imported@example.com',
-      password_hash: await bcryptHash('imported password', { cost: 4, version: '2a' }),
-      email_confirm: true,
-    });
-    expect(made.error).toBeNull();
-    const signedIn = await client().auth.signInWithPassword({
-      email: 'imported@example.com',
-      password: 'imported password',
-    });
-    expect(signedIn.error).toBeNull();
-    expect(signedIn.data.user?.id).toBe(made.data.user?.id);
-    const wrong = await client().auth.signInWithPassword({
-      email: 'imported@example.com',
-      password: 'imported passwore',
-    });
-    expect(wrong.error?.code).toBe('invalid_credentials');
-    const damaged = await admin.auth.admin.createUser({ email: 'damaged@example.com', password_hash: '$2a$10$short' });
-    expect(damaged.error?.status).toBe(400);
-    expect(damaged.error?.message).toMatch(/password_hash must be a bcrypt hash/);
-  });
-
   test('listUsers pages through users with the total', async () => {
     for (const name of ['cat', 'dan', 'eve']) {
       expect(
@@ -426,5 +403,30 @@ describe('only the service_role may administer', () => {
     const { data } = await ann.auth.signInWithPassword({ email: 'ann@example.com', password: 'ann password' });
     expect((await admin.auth.admin.signOut(data.session?.access_token ?? '', 'local')).error).toBeNull();
     expect(await userStatus(ann)).toBe(403);
+  });
+});
+
+describe('imported users', () => {
+  test('createUser with a bcrypt password_hash (an imported user) signs in with that password', async () => {
+    const made = await admin.auth.admin.createUser({
+      email: 'imported@example.com',
+      password_hash: await bcryptHash('imported password', { cost: 4, version: '2a' }),
+      email_confirm: true,
+    });
+    expect(made.error).toBeNull();
+    const signedIn = await client().auth.signInWithPassword({
+      email: 'imported@example.com',
+      password: 'imported password',
+    });
+    expect(signedIn.error).toBeNull();
+    expect(signedIn.data.user?.id).toBe(made.data.user?.id);
+    const wrong = await client().auth.signInWithPassword({
+      email: 'imported@example.com',
+      password: 'imported passwore',
+    });
+    expect(wrong.error?.code).toBe('invalid_credentials');
+    const damaged = await admin.auth.admin.createUser({ email: 'damaged@example.com', password_hash: '$2a$10$short' });
+    expect(damaged.error?.status).toBe(400);
+    expect(damaged.error?.message).toMatch(/password_hash must be a bcrypt hash/);
   });
 });
