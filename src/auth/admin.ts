@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { callerClaims, type AuthContext } from './context.js';
-import { hashPassword } from './crypto.js';
+import { BCRYPT_HASH, hashPassword } from './crypto.js';
 import { deliver, forgetNewUser, issueLink, prepareMail, type LinkType } from './email.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
@@ -252,10 +252,11 @@ async function adminPasswordHash(
   if (password !== undefined && imported !== undefined)
     throw errors.validation('Only a password or a password hash should be provided');
   if (imported !== undefined) {
-    // GoTrue also imports bcrypt hashes; Trellis verifies argon2 only, so it takes only those.
-    if (!/^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(imported)) {
+    // As GoTrue: the hashes sign-in can verify, argon2 (Trellis's own) and bcrypt (imported apps').
+    const argon2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+    if (!argon2.test(imported) && !BCRYPT_HASH.test(imported)) {
       throw errors.validation(
-        'password_hash must be an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash); bcrypt hashes are not supported',
+        'password_hash must be a bcrypt hash ($2a$/$2b$/$2y$, cost, salt and hash) or an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash)',
       );
     }
     return imported;

@@ -1,6 +1,7 @@
 /** Secrets the auth module hands out, and how it keeps them: random from a CSPRNG, stored hashed. */
 import crypto from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
+import { verify as bcryptVerify } from '@node-rs/bcrypt';
 
 /** An opaque token for refresh tokens and links: 32 random bytes, base64url. */
 export function randomToken(): string {
@@ -27,8 +28,16 @@ export function hashPassword(password: string): Promise<string> {
 // time does not tell whether an email is registered.
 const DUMMY_HASH = hashPassword(crypto.randomBytes(16).toString('hex'));
 
-/** Constant-time password check; `stored` may be missing (unknown user, passwordless user). */
+/** A bcrypt hash as GoTrue, Express apps and Supabase dumps store them: `$2a$`, `$2b$` or `$2y$`, cost, 53 characters. */
+export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * Constant-time password check; `stored` may be missing (unknown user, passwordless user). Hashes
+ * Trellis makes are argon2id; bcrypt hashes come from imported users (a Supabase dump, an app's own
+ * users table) and are verified as they are, as GoTrue does.
+ */
 export async function verifyPassword(stored: string | null | undefined, password: string): Promise<boolean> {
+  if (stored && BCRYPT_HASH.test(stored)) return bcryptVerify(password, stored).catch(() => false);
   const target = stored && stored.startsWith('$argon2') ? stored : await DUMMY_HASH;
   const ok = await argon2Verify(target, password).catch(() => false);
   return ok && target === stored;

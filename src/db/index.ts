@@ -35,3 +35,12 @@ export {
   type CatalogType,
   type CatalogTypeRef,
 } from './catalog.js';
+export {
+  listTables,
+  digestTables,
+  compareDigests,
+  type TableRef,
+  type TableDigest,
+  type DigestDifference,
+} from './table-digest.js';
+export { copyTextRow, copyRowsIn, copyTableBetween, CopyValueError } from './copy.js';

@@ -1,5 +1,6 @@
 /** Secrets the auth module hands out (random tokens and codes) and how it stores and compares them. */
 import { describe, expect, test } from 'vitest';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { hashPassword, randomCode, randomToken, safeEqual, sha256, verifyPassword } from '../../src/auth/crypto.js';
 
 describe('random secrets', () => {
@@ -61,9 +62,25 @@ describe('passwords', () => {
     ['a null hash (passwordless user)', null],
     ['an empty hash', ''],
     ['a stored value that is the password itself, not a hash', 'correct horse'],
-    ['a bcrypt hash, which Trellis does not verify', '$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'],
+    ['a bcrypt hash of another password', '$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'],
+    ['a truncated bcrypt hash', '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lh'],
     ['a damaged argon2 hash', '$argon2id$v=19$m=19456,t=2,p=1$broken'],
   ])('verify fails for %s, without throwing', async (_name, stored) => {
     expect(await verifyPassword(stored, 'correct horse')).toBe(false);
+  });
+
+  // Imported users (a Supabase dump, an app's own table) arrive with bcrypt hashes, in each of the
+  // prefixes libraries write: 2a (GoTrue, bcryptjs), 2b (OpenBSD, node bcrypt), 2y (PHP).
+  test.each(['2a', '2b', '2y'] as const)('verify accepts a $%s$ bcrypt hash of the password', async (version) => {
+    const stored = await bcryptHash('correct horse', { cost: 4, version });
+    expect(stored.startsWith(`$${version}$04$`)).toBe(true);
+    expect(await verifyPassword(stored, 'correct horse')).toBe(true);
+    expect(await verifyPassword(stored, 'correct horse!')).toBe(false);
+  });
+
+  test("verify accepts PHP's documented password_hash example", async () => {
+    expect(await verifyPassword('$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a', 'rasmuslerdorf')).toBe(
+      true,
+    );
   });
 });
