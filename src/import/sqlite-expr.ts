@@ -50,7 +50,9 @@ const EQUALITY = new Set(['=', '==', '!=', '<>']);
 export function translateExpression(tokens: readonly Token[], columns: ReadonlyMap<string, string>): Translation {
   const byLower = new Map([...columns].map(([name, type]) => [name.toLowerCase(), { name, type }]));
   const out: string[] = [];
-  const refuse = (t: Token, why: string): Translation => ({ error: `${why} "${tokensText([t])}"` });
+  const refuse = (t: Token, why: string): Translation => ({
+    error: `${why} "${t.kind === 'ident' ? t.text : tokensText([t])}"`,
+  });
   if (tokens.length === 0) return { error: 'an empty expression' };
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token;
@@ -60,7 +62,8 @@ export function translateExpression(tokens: readonly Token[], columns: ReadonlyM
       if (!t.quoted && isOp(next, '(') && !KEYWORDS.has(lower)) {
         const fn = FUNCTIONS[lower];
         if (!fn) return refuse(t, 'the function');
-        out.push(fn);
+        out.push(`${fn}(`);
+        i++;
         continue;
       }
       const column = byLower.get(lower);
@@ -110,5 +113,16 @@ export function translateExpression(tokens: readonly Token[], columns: ReadonlyM
       out.push(op);
     }
   }
-  return { sql: out.join(' ').replace(/\( /g, '(').replace(/ \)/g, ')').replace(/ ,/g, ',') };
+  return { sql: joinSql(out) };
+}
+
+/** Pieces joined by spaces, none after an opening parenthesis or before a closing one or a comma
+ *  (by piece, never inside one, so a string literal keeps its spaces). */
+function joinSql(pieces: readonly string[]): string {
+  let sql = '';
+  for (const piece of pieces) {
+    const tight = sql === '' || sql.endsWith('(') || piece === ')' || piece === ',';
+    sql += tight ? piece : ` ${piece}`;
+  }
+  return sql;
 }

@@ -65,6 +65,8 @@ export function decideType(facts: ColumnFacts, p: ColumnProfile): TypeDecision {
   if (wantsBool) {
     if (empty || (p.boolish && p.reals === 0 && p.blobs === 0))
       return { type: 'boolean', convert: 'boolean', reason: `declared ${shown}, every value 0/1 or true/false` };
+    if (p.integers === p.nonNull)
+      return warn('bigint', 'bigint', `declared ${shown} but ${at(p.firstNotBool)}: bigint keeps every value`);
     return fallback(p, shown, `declared ${shown} but ${at(p.firstNotBool)}`);
   }
   const textish = aff === 'TEXT' || declared === '' || wantsDate || wantsJson;
