@@ -143,13 +143,14 @@ function policyHint(table: SqliteTable, ctx: StepContext): string {
     return `${head} (${ident(column)} = auth.uid());`;
   }
   const types = new Map(ctx.columns.map((c) => [c.name, c.type]));
-  for (const name of OWNER) {
-    if (types.get(name) === 'uuid') return `${head} (${ident(name)} = auth.uid());`;
-    const viaUsers = table.foreignKeys.find(
-      (fk) => fk.table === ctx.usersTable && fk.from.length === 1 && fk.from[0] === name,
-    );
-    if (viaUsers && ctx.usersMode === 'integer' && ctx.usersTable)
-      return `${head} (${ident(name)} = (select id from ${ident(ctx.schema)}.${ident(ctx.usersTable)} where user_id = auth.uid()));`;
+  const owner = OWNER.find((name) => types.get(name) === 'uuid');
+  if (owner) return `${head} (${ident(owner)} = auth.uid());`;
+  // A column that references the users table: its uuid, or (integer ids) the users row of auth.uid().
+  const viaUsers = table.foreignKeys.find((fk) => fk.table === ctx.usersTable && fk.from.length === 1);
+  const column = viaUsers?.from[0];
+  if (column !== undefined && ctx.usersTable) {
+    if (ctx.usersMode === 'uuid') return `${head} (${ident(column)} = auth.uid());`;
+    return `${head} (${ident(column)} = (select id from ${ident(ctx.schema)}.${ident(ctx.usersTable)} where ${ident(ctx.usersLink ?? 'user_id')} = auth.uid()));`;
   }
   return `create policy "signed-in users read" on ${ctx.target} for select to authenticated using (true);`;
 }

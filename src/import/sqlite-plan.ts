@@ -46,6 +46,7 @@ export function planImport(source: SqliteSchema, options: PlanOptions): ImportPl
       users: table.name === options.users?.table ? users : undefined,
       usersTable: options.users?.table,
       usersMode: users?.mode,
+      usersLink: users?.linkColumn,
       uuidColumns,
       imported,
       tables: source.tables,

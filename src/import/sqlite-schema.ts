@@ -124,6 +124,8 @@ export interface TableContext {
   readonly users: UsersPlan | undefined;
   readonly usersTable: string | undefined;
   readonly usersMode: 'uuid' | 'integer' | undefined;
+  /** The users table's link column to auth.users (integer ids). */
+  readonly usersLink: string | undefined;
   readonly uuidColumns: ReadonlySet<string>;
   readonly imported: ReadonlySet<string>;
   readonly tables: readonly SqliteTable[];
