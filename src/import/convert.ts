@@ -1,5 +1,5 @@
 /**
- * A SQLite value (better-sqlite3 with safe integers: bigint, number, string, Buffer, null) → the
+ * A SQLite value (better-sqlite3: bigint or number, string, Buffer, null) → the
  * value COPY writes for the planned PostgreSQL column. Pure. The import's session runs in UTC, so
  * a zone-less date-time (SQLite's CURRENT_TIMESTAMP) is read as the UTC it is.
  */
@@ -25,8 +25,8 @@ const CONVERT: Record<Conversion, Convert> = {
   bigint: (v) => v,
   double: (v) => v,
   numeric: (v) => (typeof v === 'number' ? String(v) : v),
-  boolean: (v) => (v === null ? null : typeof v === 'string' ? v.toLowerCase() === 'true' : v === 1n),
-  timestamptz: (v) => (typeof v === 'bigint' ? new Date(Number(v) * 1000) : v),
+  boolean: (v) => (v === null ? null : typeof v === 'string' ? v.toLowerCase() === 'true' : v === 1n || v === 1),
+  timestamptz: (v) => (typeof v === 'bigint' || typeof v === 'number' ? new Date(Number(v) * 1000) : v),
   date: (v) => v,
   jsonb: (v) => v,
   uuid: (v) => (typeof v === 'string' ? v.toLowerCase() : v),

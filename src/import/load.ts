@@ -33,7 +33,8 @@ export async function loadPlan(
 ): Promise<LoadResult> {
   const notes: Note[] = [];
   // Imports run long: no statement deadline; zone-less date-times are UTC, as SQLite writes them.
-  await client.query(`set statement_timeout = 0; set timezone = 'UTC'`);
+  // Index builds after the data sort in memory when they fit.
+  await client.query(`set statement_timeout = 0; set timezone = 'UTC'; set maintenance_work_mem = '256MB'`);
   await preflight(client, plan, options.replace);
   const usersPlan = plan.tables.find((t) => t.users);
   const authUsers = usersPlan?.users ? readAuthUsers(sqlite, usersPlan, usersPlan.users) : [];
@@ -110,17 +111,20 @@ async function loadTable(
     ...(options.progressStream ? { stream: options.progressStream } : {}),
   });
   const indexes = table.columns.map((c) => (c.source === '' ? -1 : table.readColumns.indexOf(c.source)));
-  const converts = table.columns.map((c) => converter(c.convert));
+  const converts = table.columns.map((c) => (c.passThrough ? undefined : converter(c.convert)));
   const link = table.users?.linkColumn !== undefined;
+  const read = () =>
+    sqlite.prepare(table.select).raw(true).safeIntegers(table.safeIntegers).iterate() as IterableIterator<unknown[]>;
+  // SQLite's rows go to COPY as they are when no value needs a conversion (the common, fast case).
+  const asIs = !link && converts.every((c) => c === undefined) && indexes.every((at, i) => at === i);
   function* rows(): Generator<unknown[]> {
     let n = 0;
-    for (const row of sqlite.prepare(table.select).raw(true).safeIntegers(true).iterate() as IterableIterator<
-      unknown[]
-    >) {
+    for (const row of read()) {
       const out = new Array<unknown>(indexes.length);
       for (let i = 0; i < indexes.length; i++) {
         const at = indexes[i] as number;
-        out[i] = at < 0 ? null : (converts[i] as (v: unknown) => unknown)(row[at]);
+        const convert = converts[i];
+        out[i] = at < 0 ? null : convert ? convert(row[at]) : row[at];
       }
       if (link && authUsers) out[out.length - 1] = (authUsers[n] as AuthUser).id;
       n++;
@@ -133,7 +137,7 @@ async function loadTable(
       client,
       { schema: plan.schema, table: table.name },
       table.columns.map((c) => c.name),
-      rows(),
+      asIs ? read() : rows(),
       (n) => bar.tick(n),
     );
   } catch (err) {

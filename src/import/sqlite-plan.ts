@@ -28,6 +28,7 @@ export interface PlanOptions {
 
 /** Names whose columns hold secrets: with RLS on they are safe, but a careless policy would publish them. */
 const SECRET = /(^|_)(pass(word)?|passwd|pwd|secret|token|api_?key|private_?key|salt|hash|otp)(_|$)|password|secret/i;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const CREATED_AT = ['created_at', 'createdat', 'created', 'inserted_at', 'signup_date', 'joined_at', 'registered_at'];
 
 export function planImport(source: SqliteSchema, options: PlanOptions): ImportPlan {
@@ -132,6 +133,7 @@ function planTable(table: SqliteTable, ctx: TableContext): TablePlan {
       ? pkColumns[0].name
       : undefined;
   const columns: ColumnPlan[] = [];
+  let safeIntegers = false;
   for (const c of table.columns) {
     if (ctx.users && c.name === ctx.users.passwordColumn) {
       note('info', `"${c.name}": moved to auth.users.encrypted_password, never into a public table`);
@@ -169,11 +171,27 @@ function planTable(table: SqliteTable, ctx: TableContext): TablePlan {
         'warn',
         `"${c.name}" looks like a secret: keep it out of every select policy (RLS is on with no policy, so nothing reads it yet)`,
       );
+    const { convert } = decision;
+    const passThrough =
+      convert === 'text'
+        ? profile.texts === profile.nonNull
+        : convert === 'timestamptz'
+          ? profile.integers === 0
+          : convert === 'bytea'
+            ? profile.blobs === profile.nonNull
+            : convert !== 'boolean';
+    if (
+      (convert === 'text' && profile.integers > 0) ||
+      (profile.minInteger !== undefined && profile.minInteger < -MAX_SAFE) ||
+      (profile.maxInteger !== undefined && profile.maxInteger > MAX_SAFE)
+    )
+      safeIntegers = true;
     columns.push({
       source: c.name,
       name: c.name,
       type: decision.type,
-      convert: decision.convert,
+      convert,
+      passThrough,
       reason: decision.reason,
       definition: parts.join(' '),
     });
@@ -184,6 +202,7 @@ function planTable(table: SqliteTable, ctx: TableContext): TablePlan {
       name: ctx.users.linkColumn,
       type: 'uuid',
       convert: 'uuid',
+      passThrough: true,
       reason: 'the auth.users id of this row (the integer id stays, so every foreign key holds)',
       definition: `${ident(ctx.users.linkColumn)} uuid not null unique references auth.users (id) on delete cascade`,
     });
@@ -209,6 +228,7 @@ function planTable(table: SqliteTable, ctx: TableContext): TablePlan {
     create: `create table ${target} (${columns.map((c) => c.definition).join(', ')})`,
     ...steps,
     rowCount: table.rowCount,
+    safeIntegers,
     select: `select ${read} from ${sqliteIdent(table.name)} order by ${order}`,
     selectKey: `select ${key} from ${sqliteIdent(table.name)} order by ${order} limit 1 offset ?`,
     ...(ctx.users ? { users: ctx.users } : {}),

@@ -65,11 +65,15 @@ const DATETIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?\s?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function validDay(y: string, m: string, d: string): boolean {
   const month = Number(m);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1) return false;
-  return day <= new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > (DAYS[month - 1] as number)) return false;
+  if (month !== 2 || day < 29) return true;
+  const year = Number(y);
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
 /** 'date', 'datetime' (with `zoned` telling whether it names its zone) or undefined. */
@@ -87,70 +91,79 @@ const show = (value: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 };
 
-/** Adds one value; `row` names the row, and is only called when a sample is kept. */
+/** Adds one value (the reference the reader's SQL-first profile agrees with); `row` names the row, called only for a sample. */
 export function profileValue(p: ColumnProfile, value: unknown, row: () => string): void {
   if (value === null || value === undefined) return;
   p.nonNull++;
-  const sample = (): Sample => ({ row: row(), value: show(value) });
   if (typeof value === 'bigint') {
     p.integers++;
-    p.firstInteger ??= sample();
+    p.firstInteger ??= sampleOf(value, row);
     const v = value;
     if (p.minInteger === undefined || v < p.minInteger) p.minInteger = v;
     if (p.maxInteger === undefined || v > p.maxInteger) p.maxInteger = v;
     if (p.boolish && v !== 0n && v !== 1n) {
       p.boolish = false;
-      p.firstNotBool = sample();
+      p.firstNotBool = sampleOf(value, row);
     }
     return;
   }
   if (typeof value === 'number') {
     p.reals++;
-    p.firstReal ??= sample();
+    p.firstReal ??= sampleOf(value, row);
     if (p.boolish) {
       p.boolish = false;
-      p.firstNotBool = sample();
+      p.firstNotBool = sampleOf(value, row);
     }
     return;
   }
   if (typeof value === 'string') {
     p.texts++;
-    p.firstText ??= sample();
+    p.firstText ??= sampleOf(value, row);
     // Code points, as PostgreSQL's varchar(n) counts; length in UTF-16 units only when it could matter.
     if (value.length > p.maxChars) p.maxChars = Math.max(p.maxChars, [...value].length);
-    if (!p.nul && value.includes('\u0000')) p.nul = sample();
-    if (p.boolish && !/^(true|false)$/i.test(value)) {
-      p.boolish = false;
-      p.firstNotBool = sample();
-    }
-    if (p.dates) {
-      const parsed = parseDateText(value);
-      if (!parsed) {
-        p.dates = false;
-        p.dateOnly = false;
-        p.firstNotDate = sample();
-      } else if (parsed.kind === 'datetime') {
-        p.dateOnly = false;
-        if (!parsed.zoned) p.zoneless++;
-      }
-    }
-    if (p.json && !isJsonContainer(value)) {
-      p.json = false;
-      p.firstNotJson = sample();
-    }
-    if (p.uuid && !UUID.test(value)) {
-      p.uuid = false;
-      p.firstNotUuid = sample();
-    }
+    if (!p.nul && value.includes('\u0000')) p.nul = sampleOf(value, row);
+    profileText(p, value, row);
     return;
   }
   p.blobs++;
-  p.firstBlob ??= sample();
+  p.firstBlob ??= sampleOf(value, row);
   if (p.boolish) {
     p.boolish = false;
-    p.firstNotBool = sample();
+    p.firstNotBool = sampleOf(value, row);
   }
 }
+
+/** Is this text still a boolean, a date, JSON, a UUID? */
+export function profileText(p: ColumnProfile, value: string, row: () => string): void {
+  if (p.boolish && !/^(true|false)$/i.test(value)) {
+    p.boolish = false;
+    p.firstNotBool = sampleOf(value, row);
+  }
+  if (p.dates) {
+    const parsed = parseDateText(value);
+    if (!parsed) {
+      p.dates = false;
+      p.dateOnly = false;
+      p.firstNotDate = sampleOf(value, row);
+    } else if (parsed.kind === 'datetime') {
+      p.dateOnly = false;
+      if (!parsed.zoned) p.zoneless++;
+    }
+  }
+  if (p.json && !isJsonContainer(value)) {
+    p.json = false;
+    p.firstNotJson = sampleOf(value, row);
+  }
+  if (p.uuid && !UUID.test(value)) {
+    p.uuid = false;
+    p.firstNotUuid = sampleOf(value, row);
+  }
+}
+
+/** Nothing left to learn from more texts but their length and NULs. */
+export const textSettled = (p: ColumnProfile): boolean => !p.boolish && !p.dates && !p.json && !p.uuid;
+
+const sampleOf = (value: unknown, row: () => string): Sample => ({ row: row(), value: show(value) });
 
 /** A JSON object or array that jsonb accepts (jsonb refuses the \u0000 escape). */
 function isJsonContainer(text: string): boolean {

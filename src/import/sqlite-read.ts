@@ -173,14 +173,17 @@ function profileTable(
   const profiles = columns.map(() => emptyProfile());
   const offset = withoutRowid ? 0 : 1;
   let rowCount = 0;
+  // One labeller for the whole scan (it names the current row only when a sample is kept).
+  let current: unknown[] = [];
+  const label = (): string =>
+    withoutRowid
+      ? pk.length > 0
+        ? pk.map((c, i) => `${c.name} = ${String(current[keyIndexes[i] as number])}`).join(', ')
+        : `row ${rowCount}`
+      : `rowid ${String(current[0])}`;
   for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
     rowCount++;
-    const label = (): string =>
-      withoutRowid
-        ? pk.length > 0
-          ? pk.map((c, i) => `${c.name} = ${String(row[keyIndexes[i] as number])}`).join(', ')
-          : `row ${rowCount}`
-        : `rowid ${String(row[0])}`;
+    current = row;
     for (let i = 0; i < columns.length; i++) profileValue(profiles[i] as ColumnProfile, row[i + offset], label);
   }
   return { rowCount, profiles: new Map(columns.map((c, i) => [c.name, profiles[i] as ColumnProfile])) };

@@ -70,6 +70,8 @@ export interface ColumnPlan {
   readonly name: string;
   readonly type: string;
   readonly convert: Conversion;
+  /** Every value already reaches COPY as it should: no conversion call per value. */
+  readonly passThrough: boolean;
   readonly reason: string;
   readonly definition: string;
 }
@@ -105,6 +107,8 @@ export interface TablePlan {
   readonly security: readonly string[];
   readonly policyHint: string;
   readonly rowCount: number;
+  /** Integers must be read as bigint (beyond 2^53, or written as text): slower, so only when needed. */
+  readonly safeIntegers: boolean;
   /** The SQLite SELECT that reads the rows, in a stable order (rowid or primary key). */
   readonly select: string;
   /** The SQLite SELECT that names the n-th row (OFFSET ?), to map a COPY line back to a row. */
