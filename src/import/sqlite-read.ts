@@ -165,9 +165,15 @@ function profileTable(
 ): { rowCount: number; profiles: Map<string, ColumnProfile> } {
   const pk = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
   const keyIndexes = pk.map((c) => columns.indexOf(c));
-  const read = columns.map((c) => sqliteIdent(c.name)).join(', ');
+  // The rowid alias (INTEGER PRIMARY KEY) is the rowid: SQLite guarantees its values, so it is not read twice.
+  const alias =
+    !withoutRowid && pk.length === 1 && pk[0]?.declared.trim().toUpperCase() === 'INTEGER'
+      ? columns.indexOf(pk[0])
+      : -1;
+  const read = columns.map((c, i) => (i === alias ? 'null' : sqliteIdent(c.name))).join(', ');
+  const from = sqliteIdent(table);
   const stmt = db
-    .prepare(`select ${withoutRowid ? '' : 'rowid, '}${read} from ${sqliteIdent(table)}`)
+    .prepare(`select ${withoutRowid ? '' : 'rowid, '}${read} from ${from}`)
     .raw(true)
     .safeIntegers(true);
   const profiles = columns.map(() => emptyProfile());
@@ -185,6 +191,26 @@ function profileTable(
     rowCount++;
     current = row;
     for (let i = 0; i < columns.length; i++) profileValue(profiles[i] as ColumnProfile, row[i + offset], label);
+  }
+  if (alias >= 0 && rowCount > 0) {
+    const p = profiles[alias] as ColumnProfile;
+    const range = db
+      .prepare(`select min(rowid), max(rowid) from ${from}`)
+      .raw(true)
+      .safeIntegers(true)
+      .get() as bigint[];
+    const sample = (where: string) => {
+      const id = (
+        db.prepare(`select rowid from ${from} ${where} limit 1`).raw(true).safeIntegers(true).get() as bigint[]
+      )[0];
+      return { row: `rowid ${String(id)}`, value: String(id) };
+    };
+    Object.assign(p, { nonNull: rowCount, integers: rowCount, minInteger: range[0], maxInteger: range[1] });
+    p.firstInteger = sample('');
+    if ((range[0] as bigint) < 0n || (range[1] as bigint) > 1n) {
+      p.boolish = false;
+      p.firstNotBool = sample('where rowid not in (0, 1)');
+    }
   }
   return { rowCount, profiles: new Map(columns.map((c, i) => [c.name, profiles[i] as ColumnProfile])) };
 }

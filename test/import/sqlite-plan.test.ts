@@ -1,6 +1,7 @@
 /** The pure parts of `trellis import`: type decisions, defaults, expressions, CHECK parsing, source detection. */
 import { describe, expect, test } from 'vitest';
 import { detectSource } from '../../src/import/index.js';
+import { converter } from '../../src/import/convert.js';
 import { planImport } from '../../src/import/sqlite-plan.js';
 import { emptyProfile, parseDateText, profileValue, type ColumnProfile } from '../../src/import/sqlite-profile.js';
 import type { SqliteSchema, SqliteTable } from '../../src/import/sqlite-schema.js';
@@ -290,5 +291,24 @@ describe('plans', () => {
     expect(create).toContain('"user_id" uuid not null unique references auth.users (id) on delete cascade');
     expect(create).not.toContain('"pw"');
     expect(p.tables[0]?.users).toMatchObject({ mode: 'integer', linkColumn: 'user_id' });
+  });
+});
+
+describe('values for COPY', () => {
+  test.each([
+    ['boolean', 1n, true],
+    ['boolean', 0, false],
+    ['boolean', 'TRUE', true],
+    ['timestamptz', 1733040000n, new Date('2024-12-01T08:00:00Z')],
+    ['timestamptz', '2025-12-01 10:00:00', '2025-12-01 10:00:00'],
+    ['text', 2.0, '2.0'],
+    ['text', 12n, '12'],
+    ['text', Buffer.from([0xde, 0xad]), '\\xdead'],
+    ['bytea', 'hi', Buffer.from('hi')],
+    ['numeric', 1.25, '1.25'],
+    ['uuid', 'ABCDEF00-0000-4000-8000-000000000000', 'abcdef00-0000-4000-8000-000000000000'],
+    ['text', null, null],
+  ] as const)('%s: %s', (convert, value, expected) => {
+    expect(converter(convert)(value)).toEqual(expected);
   });
 });
