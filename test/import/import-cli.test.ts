@@ -111,6 +111,33 @@ describe('dumps', () => {
   });
 });
 
+describe('huge and exact values', () => {
+  test('a 5 MB text, a 2 MB blob and integers past 2^53 arrive exactly', async () => {
+    const big = 'x'.repeat(5 * 1024 * 1024);
+    const blob = Buffer.alloc(2 * 1024 * 1024, 7);
+    const file = sqliteFile(
+      'huge.db',
+      `create table big (id integer primary key, body text, data blob, n integer, mixed)`,
+      (db) => {
+        const insert = db.prepare(`insert into big (body, data, n, mixed) values (?, ?, ?, ?)`).safeIntegers(true);
+        insert.run(big, blob, 9007199254740993n, 9223372036854775807n);
+        insert.run('small', Buffer.from([0, 1]), -9223372036854775808n, 'text now');
+      },
+    );
+    const t = await target();
+    const result = await t.run([file]);
+    expect(result.code).toBe(0);
+    const rows = await t.client.query(
+      `select id, length(body) as len, length(data) as bytes, n::text, mixed from big order by id`,
+    );
+    expect(rows.rows).toEqual([
+      { id: '1', len: big.length, bytes: blob.length, n: '9007199254740993', mixed: '9223372036854775807' },
+      { id: '2', len: 5, bytes: 2, n: '-9223372036854775808', mixed: 'text now' },
+    ]);
+    expect(result.stdout).toMatch(/! big: "mixed": no type → text: no declared type and values of several kinds: text/);
+  });
+});
+
 describe('integer user ids', () => {
   test('auth.users gets new uuids; the table keeps its ids and links them in user_id', async () => {
     const file = sqliteFile(
