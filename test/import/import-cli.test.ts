@@ -111,6 +111,29 @@ describe('dumps', () => {
   });
 });
 
+describe('options', () => {
+  test('--atomic --schema app: one transaction, into a schema of its own', async () => {
+    const t = await target();
+    const result = await t.run([chatDatabase(path.join(work, 'atomic.db')), '--atomic', '--schema', 'app', ...USERS]);
+    expect(result.code).toBe(0);
+    expect(await t.tables('app')).toEqual(['contacts', 'messages', 'rooms', 'users']);
+    expect(await t.tables()).toEqual([]);
+    const fks = await t.client.query(
+      `select count(*)::int as n from pg_constraint where contype = 'f' and connamespace = 'app'::regnamespace`,
+    );
+    expect(fks.rows[0].n).toBe(6);
+    const usage = await t.client.query(`select has_schema_privilege('authenticated', 'app', 'usage') as ok`);
+    expect(usage.rows[0].ok).toBe(true);
+  });
+
+  test('--schema auth is refused', async () => {
+    const t = await target();
+    const result = await t.run([chatDatabase(path.join(work, 'auth.db')), '--schema', 'auth']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/--schema: "auth" cannot take imported tables/);
+  });
+});
+
 describe('huge and exact values', () => {
   test('a 5 MB text, a 2 MB blob and integers past 2^53 arrive exactly', async () => {
     const big = 'x'.repeat(5 * 1024 * 1024);
