@@ -121,6 +121,6 @@ function usersOptions(flags: Record<string, string | boolean | undefined>): User
     return undefined;
   }
   if (typeof table !== 'string' || typeof email !== 'string' || typeof password !== 'string')
-    throw new FatalError('--users-table needs --email-column and --password-column too', '--users-table');
+    throw new FatalError('needs --email-column and --password-column too', '--users-table');
   return { table, emailColumn: email, passwordColumn: password, idColumn: typeof id === 'string' ? id : 'id' };
 }
