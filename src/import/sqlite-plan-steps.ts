@@ -89,7 +89,7 @@ export function planSteps(
   }
   if (ctx.rowidAlias)
     required.push(
-      `select setval(pg_get_serial_sequence('${ctx.target.replaceAll("'", "''")}', '${ctx.rowidAlias.replaceAll("'", "''")}'), coalesce(max(${ident(ctx.rowidAlias)}), 0) + 1, false) from ${ctx.target}`,
+      `select setval(pg_get_serial_sequence('${ctx.target.replaceAll("'", "''")}', '${ctx.rowidAlias.replaceAll("'", "''")}'), greatest(coalesce(max(${ident(ctx.rowidAlias)}), 0), ${table.sequence ?? 0n}) + 1, false) from ${ctx.target}`,
     );
   const foreignKeys = planForeignKeys(table, ctx, kept);
   const security = [

@@ -141,6 +141,11 @@ function readTable(
       .map((c) => ({ name: c.cid < 0 ? null : c.name, desc: c.desc === 1, collation: c.coll ?? 'BINARY' })),
   }));
   const withoutRowid = entry.wr === 1;
+  const hasSequence = master.some((m) => m.type === 'table' && m.name === 'sqlite_sequence');
+  const seq = hasSequence
+    ? (db.prepare(`select seq from sqlite_sequence where name = ?`).raw(true).safeIntegers(true).get(entry.name) as
+        bigint[] | undefined)
+    : undefined;
   const { rowCount, profiles } = profileTable(db, entry.name, columns, withoutRowid);
   onTable?.(entry.name, rowCount);
   return {
@@ -148,6 +153,7 @@ function readTable(
     sql,
     withoutRowid,
     autoincrement: /\bautoincrement\b/i.test(sql),
+    ...(typeof seq?.[0] === 'bigint' ? { sequence: seq[0] } : {}),
     columns,
     foreignKeys,
     indexes,

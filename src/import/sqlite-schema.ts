@@ -39,6 +39,8 @@ export interface SqliteTable {
   readonly sql: string;
   readonly withoutRowid: boolean;
   readonly autoincrement: boolean;
+  /** AUTOINCREMENT's high-water mark (sqlite_sequence): ids up to it were handed out, even if deleted. */
+  readonly sequence?: bigint;
   readonly columns: readonly SqliteColumn[];
   readonly foreignKeys: readonly SqliteForeignKey[];
   readonly indexes: readonly SqliteIndex[];

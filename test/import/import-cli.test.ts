@@ -126,6 +126,21 @@ describe('options', () => {
     expect(usage.rows[0].ok).toBe(true);
   });
 
+  test('AUTOINCREMENT ids of deleted rows are not handed out again', async () => {
+    const file = sqliteFile(
+      'autoinc.db',
+      `create table notes (id integer primary key autoincrement, body text)`,
+      (db) => {
+        for (const body of ['a', 'b', 'c']) db.prepare(`insert into notes (body) values (?)`).run(body);
+        db.prepare(`delete from notes where id = 3`).run();
+      },
+    );
+    const t = await target();
+    expect((await t.run([file])).code).toBe(0);
+    const next = await t.client.query(`insert into notes (body) values ('d') returning id`);
+    expect(next.rows[0].id).toBe('4');
+  });
+
   test('--schema auth is refused', async () => {
     const t = await target();
     const result = await t.run([chatDatabase(path.join(work, 'auth.db')), '--schema', 'auth']);
