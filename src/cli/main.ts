@@ -3,6 +3,7 @@ import { FatalError, describeFatal, errorMessage } from '../errors.js';
 import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
+import { importCommand, importHelp } from './import.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -13,6 +14,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   migrate: migrateCommand,
   db: dbCommand,
   gen: genCommand,
+  import: importCommand,
   bench: benchCommand,
 };
 
@@ -24,6 +26,7 @@ Commands:
   migrate   apply pending migrations without serving
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
+  import    load a Supabase project's PostgreSQL dump (users, data, storage)
   bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}
@@ -35,6 +38,8 @@ ${migrateHelp}
 ${dbHelp}
 
 ${genHelp}
+
+${importHelp}
 
 ${benchHelp}
 

@@ -1,0 +1,9 @@
+/** The import module's door: sources of existing data brought into a Trellis project. */
+export {
+  importPgDump,
+  looksLikePgDump,
+  renderPgDumpReport,
+  type PgDumpImportOptions,
+  type PgDumpReport,
+  type S3Source,
+} from './pg-dump.js';
