@@ -36,7 +36,11 @@ export function refuseFormat(head: Buffer, file: string): string | undefined {
     return `${file} is a pg_dump custom-format archive, not a plain SQL dump: ${convert}`;
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar')
     return `${file} is a tar archive (pg_dump -Ft?), not a plain SQL dump: ${convert}`;
-  if (head.includes(0)) return `${file} is a binary file, not a plain SQL dump (pg_dump -Fp or supabase db dump)`;
+  // A NUL on the first line: a binary file. Later: a damaged text dump, refused by the line reader
+  // with the line named.
+  const nul = head.indexOf(0);
+  if (nul !== -1 && !head.subarray(0, nul).includes(10))
+    return `${file} is a binary file, not a plain SQL dump (pg_dump -Fp or supabase db dump)`;
   return undefined;
 }
 
