@@ -15,7 +15,7 @@ import { copyInto, copyLineOf, type CopySink } from './pg-dump-copy.js';
 import { flushStages, stageFor, type Stage } from './pg-dump-managed.js';
 import { copyObjectFiles } from './pg-dump-objects.js';
 import { decide, type Decision, type MappedTable, type PlanContext } from './pg-dump-plan.js';
-import { DumpReader, type DumpItem } from './pg-dump-reader.js';
+import { DumpReader, copyFields, type DumpItem } from './pg-dump-reader.js';
 import { count, emptyReport, recordSkip, type PgDumpReport, type TableLoad } from './pg-dump-report.js';
 import type { DumpLine } from './pg-dump-source.js';
 import type { StorageSource } from './pg-dump-storage.js';
@@ -37,6 +37,8 @@ interface OpenCopy {
   readonly sink: CopySink | undefined;
   readonly bar: Progress | undefined;
   readonly stage: Stage | undefined;
+  /** --dry-run with a storage source: storage.objects rows kept to look for their files. */
+  readonly objects?: (string | null)[][];
 }
 
 export async function runDump(
@@ -81,6 +83,7 @@ class DumpRun {
   private readonly stages = new Map<MappedTable, Stage>();
   private readonly skippedExtensions: string[] = [];
   private database: string | undefined;
+  private objectColumns: readonly string[] = [];
 
   constructor(
     private readonly client: pg.ClientBase,
@@ -99,6 +102,7 @@ class DumpRun {
         // Staged rows are counted when they reach Trellis's table (flushStages).
         if (!copy.stage) copy.load.rows++;
         if (copy.sink) await copy.sink.push(text);
+        else copy.objects?.push(copyFields(text));
         continue;
       }
       for (const item of reader.feed(text, line)) await this.handle(item);
@@ -244,7 +248,9 @@ class DumpRun {
       return;
     }
     if (skipping || dry) {
-      this.copy = { table, line, load, sink: undefined, bar: undefined, stage: undefined };
+      const objects = dry && table === 'storage.objects' && this.options.source ? [] : undefined;
+      this.copy = { table, line, load, sink: undefined, bar: undefined, stage: undefined, objects };
+      this.objectColumns = c.columns ?? [];
       return;
     }
     if (!stage) await this.flush();
@@ -257,6 +263,7 @@ class DumpRun {
   private async endCopy(): Promise<void> {
     const copy = this.copy;
     this.copy = undefined;
+    if (copy?.objects) await this.lookForFiles(copy.objects);
     if (!copy?.sink) return;
     try {
       await copy.sink.end();
@@ -267,6 +274,24 @@ class DumpRun {
       const at =
         row === undefined ? `the COPY at line ${copy.line}` : `line ${copy.line + row} (row ${row} of ${copy.table})`;
       throw new FatalError(`${this.options.file} ${at}: ${errorMessage(err)}; nothing was imported (rolled back)`);
+    }
+  }
+
+  /** --dry-run: which storage.objects rows have a file in the source. */
+  private async lookForFiles(rows: readonly (readonly (string | null)[])[]): Promise<void> {
+    const source = this.options.source;
+    if (!source) return;
+    const at = (name: string) => this.objectColumns.indexOf(name);
+    const [b, n, v] = [at('bucket_id'), at('name'), at('version')];
+    for (const row of rows) {
+      const bucket = row[b] ?? '';
+      const name = row[n] ?? '';
+      this.report.storage.objects++;
+      const body = await source.open(bucket, name, v === -1 ? null : (row[v] ?? null));
+      if (body) {
+        body.destroy();
+        this.report.storage.files++;
+      } else this.report.storage.missing.push(`${bucket}/${name}`);
     }
   }
 

@@ -113,11 +113,19 @@ export async function flushStages(
       return column?.notNull && column.default ? `coalesce(${ident(s)}, ${column.default})` : ident(s);
     });
     const [schema, relation] = table.split('.') as [string, string];
+    // A bucket config.toml already made (`[storage.buckets.avatars]`) is kept as it is; any other
+    // clash (a user or object already here) is an error: the import is meant for a new project.
+    const conflict = table === 'storage.buckets' ? ' on conflict (id) do nothing' : '';
     try {
+      const staged = conflict
+        ? Number((await client.query<{ n: string }>(`select count(*) as n from ${stage.name}`)).rows[0]?.n ?? 0)
+        : 0;
       const result = await client.query(
-        `insert into ${ident(schema)}.${ident(relation)} (${into.join(', ')}) select ${values.join(', ')} from ${stage.name}`,
+        `insert into ${ident(schema)}.${ident(relation)} (${into.join(', ')}) select ${values.join(', ')} from ${stage.name}${conflict}`,
       );
       stage.load.rows += result.rowCount ?? 0;
+      const kept = staged - (result.rowCount ?? 0);
+      if (conflict && kept > 0) stage.load.note = `${kept} already here (config.toml), kept as they are`;
       await client.query(`truncate ${stage.name}`);
     } catch (err) {
       throw new FatalError(`loading the dump's ${table} rows into Trellis's ${table}: ${(err as Error).message}`);

@@ -205,3 +205,18 @@ export class DumpReader {
 function isWordStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
+
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** The fields of one COPY text-format line: `\N` is null, backslash escapes decoded. */
+export function copyFields(line: string): (string | null)[] {
+  return line.split('\t').map((field) => {
+    if (field === '\\N') return null;
+    if (!field.includes('\\')) return field;
+    return field.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_m, e: string) => {
+      if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
+      if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
+      return COPY_ESCAPES[e] ?? e;
+    });
+  });
+}

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { classify } from '../../src/import/pg-dump-classify.js';
 import { decide, type PlanContext } from '../../src/import/pg-dump-plan.js';
-import { DumpReader, type DumpItem } from '../../src/import/pg-dump-reader.js';
+import { DumpReader, copyFields, type DumpItem } from '../../src/import/pg-dump-reader.js';
 import { looksLikePgDump, refuseFormat } from '../../src/import/pg-dump-source.js';
 
 function read(text: string): { items: DumpItem[]; open: string | undefined } {
@@ -91,6 +91,17 @@ describe('DumpReader', () => {
   test('a dump ending inside a string is reported open', () => {
     expect(read("SELECT 'unterminated;\n").open).toBe('quote');
   });
+});
+
+test.each([
+  ['a\tb', ['a', 'b']],
+  ['\\\\N\t\\N', ['\\N', null]],
+  ['tab\\there\tnew\\nline', ['tab\there', 'new\nline']],
+  ['back\\\\slash', ['back\\slash']],
+  ['oct\\101 hex\\x41', ['octA hexA']],
+  ['', ['']],
+])('copyFields(%j)', (line, fields) => {
+  expect(copyFields(line)).toEqual(fields);
 });
 
 describe('dump formats', () => {

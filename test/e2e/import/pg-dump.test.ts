@@ -190,20 +190,15 @@ describe.runIf(hasPgDump)('trellis import of a Supabase dump', () => {
   test('a whole-database pg_dump: users sign in, RLS holds, files from a folder', async () => {
     const server = await startTestServer();
     try {
-      const result = await runCli(
-        [
-          'import',
-          path.join(work, 'full.sql'),
-          '--dir',
-          server.dir,
-          '--db-url',
-          server.databaseUrl,
-          '--storage-dir',
-          storageDir,
-        ],
-        {},
-        120_000,
-      );
+      const args = ['import', path.join(work, 'full.sql'), '--dir', server.dir, '--db-url', server.databaseUrl];
+      const plan = await runCli([...args, '--storage-dir', storageDir, '--dry-run'], {}, 120_000);
+      expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+      expect(plan.stdout).toMatch(/^Plan for /);
+      expect(plan.stdout).toMatch(/public\.notes\s+4\s+loaded/);
+      expect(plan.stdout).toMatch(/2 of 3 object files found/);
+      const none = await server.sql.query('select 1 from auth.users');
+      expect(none.rowCount).toBe(0);
+      const result = await runCli([...args, '--storage-dir', storageDir], {}, 120_000);
       expect(result.stderr).not.toMatch(/unexpected error/);
       if (process.env.SHOW_IMPORT) console.log(result.stdout, result.stderr);
       expect(result.code, result.stderr + result.stdout).toBe(0);
