@@ -84,6 +84,7 @@ export async function importCommand(argv: string[]): Promise<number> {
           storage,
           store,
           dryRun,
+          migrationsDir: config.migrationsDir,
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(renderPgDumpReport(report));

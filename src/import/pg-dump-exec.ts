@@ -28,6 +28,8 @@ export interface RunOptions {
   readonly progress: (label: string, options: ProgressOptions) => Progress;
   readonly source: StorageSource | undefined;
   readonly store: ObjectStore | undefined;
+  /** Versions of the project's migration files (supabase/migrations), when known. */
+  readonly migrations: readonly string[] | undefined;
 }
 
 interface OpenCopy {
@@ -277,6 +279,20 @@ class DumpRun {
     }
   }
 
+  /**
+   * The dump's migration history, for the versions the project has files for: recorded, they are
+   * not run again on the imported schema. The others are dropped (Trellis has no file to match).
+   */
+  private async keepProjectMigrations(stage: Stage): Promise<void> {
+    const versions = this.options.migrations ?? [];
+    const dropped = await this.client.query(`delete from ${stage.name} where not (version::text = any($1::text[]))`, [
+      versions,
+    ]);
+    const n = dropped.rowCount ?? 0;
+    if (n > 0)
+      stage.load.note = `${n} without a file in supabase/migrations not recorded${this.options.migrations ? '' : ' (no project folder)'}`;
+  }
+
   /** --dry-run: which storage.objects rows have a file in the source. */
   private async lookForFiles(rows: readonly (readonly (string | null)[])[]): Promise<void> {
     const source = this.options.source;
@@ -299,6 +315,7 @@ class DumpRun {
   private async flush(): Promise<void> {
     if (![...this.stages.values()].some((s) => s.pending)) return;
     await flushStages(this.client, this.stages, async (stage) => {
+      if (stage.table === 'supabase_migrations.schema_migrations') return this.keepProjectMigrations(stage);
       if (stage.table !== 'storage.objects') return;
       await copyObjectFiles(this.client, stage, {
         source: this.options.source,

@@ -113,9 +113,14 @@ export async function flushStages(
       return column?.notNull && column.default ? `coalesce(${ident(s)}, ${column.default})` : ident(s);
     });
     const [schema, relation] = table.split('.') as [string, string];
-    // A bucket config.toml already made (`[storage.buckets.avatars]`) is kept as it is; any other
+    // A migration already recorded stays as it is. A bucket config.toml already made (`[storage.buckets.avatars]`) is kept as it is; any other
     // clash (a user or object already here) is an error: the import is meant for a new project.
-    const conflict = table === 'storage.buckets' ? ' on conflict (id) do nothing' : '';
+    const conflict =
+      table === 'storage.buckets'
+        ? ' on conflict (id) do nothing'
+        : table === 'supabase_migrations.schema_migrations'
+          ? ' on conflict (version) do nothing'
+          : '';
     try {
       const staged = conflict
         ? Number((await client.query<{ n: string }>(`select count(*) as n from ${stage.name}`)).rows[0]?.n ?? 0)
@@ -125,7 +130,8 @@ export async function flushStages(
       );
       stage.load.rows += result.rowCount ?? 0;
       const kept = staged - (result.rowCount ?? 0);
-      if (conflict && kept > 0) stage.load.note = `${kept} already here (config.toml), kept as they are`;
+      if (table === 'storage.buckets' && kept > 0)
+        stage.load.note = `${kept} already here (config.toml), kept as they are`;
       await client.query(`truncate ${stage.name}`);
     } catch (err) {
       throw new FatalError(`loading the dump's ${table} rows into Trellis's ${table}: ${(err as Error).message}`);

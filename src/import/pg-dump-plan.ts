@@ -38,6 +38,8 @@ export const MAPPED_TABLES = [
   'auth.mfa_factors',
   'storage.buckets',
   'storage.objects',
+  // Only the versions the project has files for (marked applied, so they are not run again).
+  'supabase_migrations.schema_migrations',
 ] as const;
 export type MappedTable = (typeof MAPPED_TABLES)[number];
 
@@ -213,8 +215,6 @@ function ownerNote(missing: readonly string[], ctx: PlanContext): string | undef
 }
 
 function tableDataReason(table: string, managed: string): string {
-  if (table === 'supabase_migrations.schema_migrations')
-    return 'migration history: Trellis records the project’s migrations as it applies them';
   if (table.startsWith('auth.'))
     return 'sessions, tokens and logs are not carried over (users sign in again); users and identities are';
   return managed;

@@ -6,6 +6,7 @@
  * one transaction: a failure leaves nothing behind and names the dump line.
  */
 import pg from 'pg';
+import { readMigrationFiles } from '../db/index.js';
 import { FatalError } from '../errors.js';
 import { progress as defaultProgress, type Progress, type ProgressOptions } from '../platform/progress.js';
 import type { ObjectStore } from '../platform/store/index.js';
@@ -32,6 +33,11 @@ export interface PgDumpImportOptions {
   readonly dryRun: boolean;
   /** One line of the run's account (skips, mappings, warnings). */
   readonly log: (line: string) => void;
+  /**
+   * The project's supabase/migrations: the dump's supabase_migrations.schema_migrations rows of
+   * these versions are recorded (the imported schema already holds them), the others are not.
+   */
+  readonly migrationsDir?: string;
   /** Progress bars (default: src/platform/progress.ts on stderr). */
   readonly progress?: (label: string, options: ProgressOptions) => Progress;
 }
@@ -40,6 +46,10 @@ export async function importPgDump(options: PgDumpImportOptions): Promise<PgDump
   if (options.storage?.dir !== undefined && options.storage.s3 !== undefined)
     throw new FatalError('give one of --storage-dir and --storage-s3, not both');
   const lines = await openDump(options.file);
+  const migrations =
+    options.migrationsDir === undefined
+      ? undefined
+      : (await readMigrationFiles(options.migrationsDir, () => undefined)).map((m) => m.version);
   const source = options.storage ? await openStorageSource(options.storage) : undefined;
   if (source && !options.store && !options.dryRun)
     throw new FatalError('storage files need the project’s object store');
@@ -58,6 +68,7 @@ export async function importPgDump(options: PgDumpImportOptions): Promise<PgDump
       progress: options.progress ?? defaultProgress,
       source,
       store: options.store,
+      migrations,
     });
   } finally {
     await source?.close();

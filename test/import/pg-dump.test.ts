@@ -36,10 +36,15 @@ afterAll(async () => {
 
 const silent = () => ({ tick: () => undefined, done: () => undefined, fail: () => undefined });
 
-async function run(name: string, content: string | Buffer, dryRun = false): Promise<PgDumpReport> {
+async function run(
+  name: string,
+  content: string | Buffer,
+  dryRun = false,
+  migrationsDir?: string,
+): Promise<PgDumpReport> {
   const file = path.join(dir, name);
   await fs.writeFile(file, content);
-  return importPgDump({ file, dbUrl: database.url, dryRun, log: () => undefined, progress: silent });
+  return importPgDump({ file, dbUrl: database.url, dryRun, log: () => undefined, progress: silent, migrationsDir });
 }
 
 async function failure(name: string, content: string | Buffer): Promise<string> {
@@ -172,6 +177,35 @@ describe('importPgDump on a whole-database dump', () => {
     expect(ext.rows[0]?.schema).toBe('extensions');
     expect(await exists('graphql.x')).toBe(false);
     expect((await sql.query("select 1 from pg_roles where rolname = 'supabase_admin_never'")).rowCount).toBe(0);
+  });
+
+  test('migration history: the versions the project has files for are recorded, the others not', async () => {
+    const migrations = path.join(dir, 'migrations');
+    await fs.mkdir(migrations, { recursive: true });
+    await fs.writeFile(
+      path.join(migrations, '20240101000000_first.sql'),
+      'create table public.from_migration (id int);',
+    );
+    const dump = [
+      'COPY supabase_migrations.schema_migrations (version, statements, name) FROM stdin;',
+      '20240101000000\t{"create table public.from_migration (id int)"}\tfirst',
+      '20240202000000\t{}\tnot_in_the_project',
+      '\\.',
+    ].join('\n');
+    const report = await run('history.sql', dump, false, migrations);
+    expect(report.tables).toEqual([
+      {
+        table: 'supabase_migrations.schema_migrations',
+        rows: 1,
+        action: 'mapped',
+        note: '1 without a file in supabase/migrations not recorded',
+        droppedColumns: [],
+      },
+    ]);
+    const { rows } = await sql.query(
+      'select version, name from supabase_migrations.schema_migrations order by version',
+    );
+    expect(rows).toEqual([{ version: '20240101000000', name: 'first' }]);
   });
 
   test('a gzip’d dump is read decompressed', async () => {
