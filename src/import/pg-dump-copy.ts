@@ -4,7 +4,6 @@
  * backpressure (memory stays bounded whatever the table's size). src/db/copy.ts encodes values
  * into that format; here there is nothing to encode.
  */
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -12,8 +11,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 const BATCH_BYTES = 64 * 1024;
 
 export interface CopySink {
-  /** One data line (without its newline). */
-  push(line: string): Promise<void>;
+  /** One data line (without its newline); a promise only when a batch is written (no await per line). */
+  push(line: string): Promise<void> | undefined;
   /** After `\.`: the rows the server took. */
   end(): Promise<number>;
   /** The dump ended or failed mid-block: the COPY is abandoned (the transaction rolls back). */
@@ -40,17 +39,17 @@ export function copyInto(
     const rows = inBatch;
     batch = '';
     inBatch = 0;
-    if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
+    if (!stream.write(chunk)) await drained(stream);
     check();
     onRows(rows);
   };
   return {
     failure: () => failure,
     sink: {
-      async push(line) {
+      push(line) {
         batch += `${line}\n`;
         inBatch++;
-        if (batch.length >= BATCH_BYTES) await write();
+        return batch.length >= BATCH_BYTES ? write() : undefined;
       },
       async end() {
         if (batch !== '') await write();
@@ -66,6 +65,22 @@ export function copyInto(
       },
     },
   };
+}
+
+/** Waits for 'drain', or rejects on 'error'; the other listener is removed either way. */
+function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      stream.off('drain', onDrain);
+      reject(err);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
 }
 
 /** "COPY users, line 3, column id: …" → 3: the row within the block, for the dump line. */

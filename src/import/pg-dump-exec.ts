@@ -17,7 +17,7 @@ import { copyObjectFiles } from './pg-dump-objects.js';
 import { decide, type Decision, type MappedTable, type PlanContext } from './pg-dump-plan.js';
 import { DumpReader, copyFields, type DumpItem } from './pg-dump-reader.js';
 import { count, emptyReport, recordSkip, type PgDumpReport, type TableLoad } from './pg-dump-report.js';
-import type { DumpLine } from './pg-dump-source.js';
+import type { DumpLines } from './pg-dump-source.js';
 import type { StorageSource } from './pg-dump-storage.js';
 import { nameAt, tokenize } from './pg-dump-tokens.js';
 
@@ -45,7 +45,7 @@ interface OpenCopy {
 
 export async function runDump(
   client: pg.ClientBase,
-  lines: AsyncIterable<DumpLine>,
+  lines: AsyncIterable<DumpLines>,
   options: RunOptions,
 ): Promise<PgDumpReport> {
   const run = new DumpRun(client, options, await readContext(client));
@@ -95,19 +95,24 @@ class DumpRun {
     this.report = emptyReport(options.file, options.dryRun);
   }
 
-  async consume(lines: AsyncIterable<DumpLine>): Promise<void> {
+  async consume(lines: AsyncIterable<DumpLines>): Promise<void> {
     const reader = new DumpReader();
-    for await (const { text, line } of lines) {
-      const copy = this.copy;
-      // The hot path: a data line of an open COPY block goes straight to the server.
-      if (copy && text !== '\\.') {
-        // Staged rows are counted when they reach Trellis's table (flushStages).
-        if (!copy.stage) copy.load.rows++;
-        if (copy.sink) await copy.sink.push(text);
-        else copy.objects?.push(copyFields(text));
-        continue;
+    for await (const { lines: batch, first } of lines) {
+      for (let i = 0; i < batch.length; i++) {
+        const text = batch[i] as string;
+        const copy = this.copy;
+        // The hot path: a data line of an open COPY block goes straight to the server.
+        if (copy && text !== '\\.') {
+          // Staged rows are counted when they reach Trellis's table (flushStages).
+          if (!copy.stage) copy.load.rows++;
+          if (copy.sink) {
+            const written = copy.sink.push(text);
+            if (written) await written;
+          } else copy.objects?.push(copyFields(text));
+          continue;
+        }
+        for (const item of reader.feed(text, first + i)) await this.handle(item);
       }
-      for (const item of reader.feed(text, line)) await this.handle(item);
     }
     const end = reader.end();
     if (end.open === 'copy')
