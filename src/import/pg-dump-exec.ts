@@ -12,14 +12,14 @@ import type { Progress, ProgressOptions } from '../platform/progress.js';
 import type { ObjectKey, ObjectStore } from '../platform/store/index.js';
 import { classify, type Classified } from './pg-dump-classify.js';
 import { copyInto, copyLineOf, type CopySink } from './pg-dump-copy.js';
-import { flushStages, stageFor, type Stage } from './pg-dump-managed.js';
-import { copyObjectFiles } from './pg-dump-objects.js';
+import { columnPlan, flushStages, keepProjectMigrations, stageFor, type Stage } from './pg-dump-managed.js';
+import { copyObjectFiles, findObjectFiles } from './pg-dump-objects.js';
 import { decide, type Decision, type MappedTable, type PlanContext } from './pg-dump-plan.js';
 import { DumpReader, copyFields, type DumpItem } from './pg-dump-reader.js';
 import { count, emptyReport, recordSkip, type PgDumpReport, type TableLoad } from './pg-dump-report.js';
 import type { DumpLines } from './pg-dump-source.js';
 import type { StorageSource } from './pg-dump-storage.js';
-import { nameAt, tokenize } from './pg-dump-tokens.js';
+import { KNOWN_USES, connectTarget, insertRows, retarget } from './pg-dump-rewrite.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -145,7 +145,7 @@ class DumpRun {
     this.report.statements++;
     const kind = `\\${command}`;
     if (command === 'connect' || command === 'c') {
-      const db = argument.split(/\s+/)[0]?.replace(/^"|"$/g, '');
+      const db = connectTarget(argument);
       if (this.database !== undefined && db !== this.database)
         throw new FatalError(
           `${this.options.file} line ${line}: a second database (\\connect ${db}): a pg_dumpall file holds several; import one database's dump`,
@@ -243,8 +243,11 @@ class DumpRun {
     if (d.action === 'stage' && !dry) {
       stage = await stageFor(this.client, this.stages, d.table, c.columns ?? [], load);
       stage.pending = true;
+    } else if (d.action === 'stage' && load.droppedColumns === undefined) {
+      load.droppedColumns = (await columnPlan(this.client, d.table, c.columns ?? [])).dropped;
     }
     if (!isCopy) {
+      if (dry && !skipping) load.rows += insertRows(text);
       if (skipping || dry) return;
       if (!stage) await this.flush();
       const sql = stage ? retarget(text, stage.name) : text;
@@ -262,7 +265,7 @@ class DumpRun {
     }
     if (!stage) await this.flush();
     const bar = this.options.progress(table, { unit: 'rows' });
-    const sql = stage ? `copy ${stage.name} (${columnsOf(stage)}) from stdin` : text;
+    const sql = stage ? `copy ${stage.name} (${stage.sourceColumns.map(ident).join(', ')}) from stdin` : text;
     const { sink } = copyInto(this.client, sql, (n) => bar.tick(n));
     this.copy = { table, line, load, sink, bar, stage };
   }
@@ -270,7 +273,8 @@ class DumpRun {
   private async endCopy(): Promise<void> {
     const copy = this.copy;
     this.copy = undefined;
-    if (copy?.objects) await this.lookForFiles(copy.objects);
+    if (copy?.objects && this.options.source)
+      await findObjectFiles(this.options.source, this.objectColumns, copy.objects, this.report.storage);
     if (!copy?.sink) return;
     try {
       await copy.sink.end();
@@ -284,43 +288,12 @@ class DumpRun {
     }
   }
 
-  /**
-   * The dump's migration history, for the versions the project has files for: recorded, they are
-   * not run again on the imported schema. The others are dropped (Trellis has no file to match).
-   */
-  private async keepProjectMigrations(stage: Stage): Promise<void> {
-    const versions = this.options.migrations ?? [];
-    const dropped = await this.client.query(`delete from ${stage.name} where not (version::text = any($1::text[]))`, [
-      versions,
-    ]);
-    const n = dropped.rowCount ?? 0;
-    if (n > 0)
-      stage.load.note = `${n} without a file in supabase/migrations not recorded${this.options.migrations ? '' : ' (no project folder)'}`;
-  }
-
-  /** --dry-run: which storage.objects rows have a file in the source. */
-  private async lookForFiles(rows: readonly (readonly (string | null)[])[]): Promise<void> {
-    const source = this.options.source;
-    if (!source) return;
-    const at = (name: string) => this.objectColumns.indexOf(name);
-    const [b, n, v] = [at('bucket_id'), at('name'), at('version')];
-    for (const row of rows) {
-      const bucket = row[b] ?? '';
-      const name = row[n] ?? '';
-      this.report.storage.objects++;
-      const body = await source.open(bucket, name, v === -1 ? null : (row[v] ?? null));
-      if (body) {
-        body.destroy();
-        this.report.storage.files++;
-      } else this.report.storage.missing.push(`${bucket}/${name}`);
-    }
-  }
-
   /** Staged auth/storage rows into Trellis's tables (object files first). */
   private async flush(): Promise<void> {
     if (![...this.stages.values()].some((s) => s.pending)) return;
     await flushStages(this.client, this.stages, async (stage) => {
-      if (stage.table === 'supabase_migrations.schema_migrations') return this.keepProjectMigrations(stage);
+      if (stage.table === 'supabase_migrations.schema_migrations')
+        return keepProjectMigrations(this.client, stage, this.options.migrations);
       if (stage.table !== 'storage.objects') return;
       await copyObjectFiles(this.client, stage, {
         source: this.options.source,
@@ -333,29 +306,3 @@ class DumpRun {
     });
   }
 }
-
-function columnsOf(stage: Stage): string {
-  return stage.sourceColumns.map(ident).join(', ');
-}
-
-/** `INSERT INTO auth.users (…) VALUES …` → `INSERT INTO pg_temp.stage (…) VALUES …`. */
-function retarget(text: string, stage: string): string {
-  const tokens = tokenize(text, 8);
-  const name = nameAt(tokens, 2);
-  const first = tokens[2];
-  const last = name ? tokens[name.next - 1] : undefined;
-  if (!first || !last) return text;
-  return `${text.slice(0, first.start)}${stage}${text.slice(last.end)}`;
-}
-
-/** What a project loses with an extension Trellis's server lacks: named in the warning. */
-const KNOWN_USES: Record<string, string> = {
-  pg_graphql: 'the /graphql/v1 endpoint; Trellis serves REST and realtime',
-  pgsodium: 'column encryption and security labels',
-  supabase_vault: 'vault.secrets',
-  pg_net: 'net.http_get/http_post in functions and database webhooks',
-  pg_cron: 'cron.schedule jobs',
-  pgjwt: 'extensions.sign()/verify() in functions',
-  pg_stat_monitor: 'query statistics',
-  wrappers: 'foreign data wrappers',
-};

@@ -49,6 +49,25 @@ export async function stageFor(
   if (sourceColumns.length === 0)
     throw new FatalError(`${table}: its rows have no column list; dump with pg_dump --column-inserts (or COPY)`);
   const [schema, relation] = table.split('.') as [string, string];
+  const { columns, pairs, dropped, defs } = await columnPlan(client, table, sourceColumns);
+  load.droppedColumns = dropped;
+  const name = `pg_temp.${ident(`trellis_import_${schema}_${relation}`)}`;
+  await client.query(`create temporary table ${name} (${defs.join(', ')}) on commit drop`);
+  const stage: Stage = { table, name, sourceColumns, pairs, targetColumns: columns, load, pending: false };
+  stages.set(table, stage);
+  return stage;
+}
+
+/**
+ * How the dump's columns meet Trellis's: the pairs both have, the dump's columns Trellis lacks
+ * (or generates itself), and the stage's column definitions. Read-only (--dry-run uses it too).
+ */
+export async function columnPlan(
+  client: pg.ClientBase,
+  table: MappedTable,
+  sourceColumns: readonly string[],
+): Promise<{ columns: TargetColumn[]; pairs: [string, string][]; dropped: string[]; defs: string[] }> {
+  const [schema, relation] = table.split('.') as [string, string];
   const columns = (
     await client.query<TargetColumn>(
       `select a.attname as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
@@ -72,12 +91,7 @@ export async function stageFor(
     const type = target && !rename.has(source) ? target.type : 'text';
     return `${ident(source)} ${type}`;
   });
-  load.droppedColumns = dropped;
-  const name = `pg_temp.${ident(`trellis_import_${schema}_${relation}`)}`;
-  await client.query(`create temporary table ${name} (${defs.join(', ')}) on commit drop`);
-  const stage: Stage = { table, name, sourceColumns, pairs, targetColumns: columns, load, pending: false };
-  stages.set(table, stage);
-  return stage;
+  return { columns, pairs, dropped, defs };
 }
 
 /**
@@ -137,4 +151,21 @@ export async function flushStages(
       throw new FatalError(`loading the dump's ${table} rows into Trellis's ${table}: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The dump's migration history, for the versions the project has files for: recorded, they are
+ * not run again on the imported schema. The others are dropped (Trellis has no file to match).
+ */
+export async function keepProjectMigrations(
+  client: pg.ClientBase,
+  stage: Stage,
+  versions: readonly string[] | undefined,
+): Promise<void> {
+  const dropped = await client.query(`delete from ${stage.name} where not (version::text = any($1::text[]))`, [
+    versions ?? [],
+  ]);
+  const n = dropped.rowCount ?? 0;
+  if (n > 0)
+    stage.load.note = `${n} without a file in supabase/migrations not recorded${versions ? '' : ' (no project folder)'}`;
 }

@@ -122,3 +122,23 @@ async function applyStoredVersions(
     [updates.map((u) => u.row), updates.map((u) => u.version), updates.map((u) => u.size), updates.map((u) => u.md5)],
   );
 }
+
+/** --dry-run: which of the dump's storage.objects rows (COPY fields) have a file in the source. */
+export async function findObjectFiles(
+  source: StorageSource,
+  columns: readonly string[],
+  rows: readonly (readonly (string | null)[])[],
+  report: StorageCopy,
+): Promise<void> {
+  const [b, n, v] = ['bucket_id', 'name', 'version'].map((c) => columns.indexOf(c)) as [number, number, number];
+  for (const row of rows) {
+    const bucket = row[b] ?? '';
+    const name = row[n] ?? '';
+    report.objects++;
+    const body = await source.open(bucket, name, v === -1 ? null : (row[v] ?? null));
+    if (body) {
+      body.destroy();
+      report.files++;
+    } else report.missing.push(`${bucket}/${name}`);
+  }
+}

@@ -182,7 +182,8 @@ export function decide(c: Classified, ctx: PlanContext): Decision {
       if (managed) return { action: 'skip', reason: managed };
       const missing = (c.roles ?? []).filter((r) => r !== 'public' && !ctx.roles.has(r));
       if (missing.length > 0) return { action: 'skip', reason: `names roles this server lacks: ${missing.join(', ')}` };
-      return { action: c.kind.includes('LANGUAGE') ? 'try' : 'run' };
+      // Default privileges FOR ROLE another role need membership in it; languages, ownership.
+      return { action: c.kind === 'GRANT' || c.kind === 'REVOKE' ? 'run' : 'try' };
     }
     case 'COPY':
     case 'INSERT': {

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { classify } from '../../src/import/pg-dump-classify.js';
 import { decide, type PlanContext } from '../../src/import/pg-dump-plan.js';
 import { DumpReader, copyFields, type DumpItem } from '../../src/import/pg-dump-reader.js';
+import { connectTarget, insertRows, retarget } from '../../src/import/pg-dump-rewrite.js';
 import { looksLikePgDump, refuseFormat } from '../../src/import/pg-dump-source.js';
 
 function read(text: string): { items: DumpItem[]; open: string | undefined } {
@@ -209,7 +210,7 @@ describe('what each statement of a Supabase dump becomes', () => {
       'ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES TO anon',
       /skip: names roles this server lacks: supabase_admin/,
     ],
-    ['ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon', 'run'],
+    ['ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon', 'try'],
     ['SET transaction_timeout = 0', 'skip: setting transaction_timeout is unknown to this PostgreSQL server'],
     ['SET statement_timeout = 0', 'try'],
     ["SET client_encoding = 'LATIN1'", /skip: not UTF8/],
@@ -240,5 +241,30 @@ describe('what each statement of a Supabase dump becomes', () => {
       target: { schema: 'auth', name: 'users' },
       columns: ['id', 'email'],
     });
+  });
+});
+
+describe('executor text helpers', () => {
+  test.each([
+    ['postgres', 'postgres'],
+    ['"My DB"', 'My DB'],
+    ['-reuse-previous=on "dbname=\'app\'"', 'app'],
+    ["-reuse-previous=on \"dbname='it\\'s'\"", "it's"],
+    ['-reuse-previous=on "dbname=plain"', 'plain'],
+  ])('\\connect %s names %j', (argument, db) => {
+    expect(connectTarget(argument)).toBe(db);
+  });
+
+  test.each([
+    ['INSERT INTO public.t (a) VALUES (1)', 1],
+    ['INSERT INTO "public"."t" ("a") VALUES\n\t(1),\n\t(2),\n\t(3)', 3],
+  ])('insertRows(%j) = %i', (sql, rows) => {
+    expect(insertRows(sql)).toBe(rows);
+  });
+
+  test('an INSERT into auth.users is pointed at its stage, values untouched', () => {
+    expect(retarget('INSERT INTO "auth"."users" ("id") VALUES (\'auth.users\')', 'pg_temp."s"')).toBe(
+      'INSERT INTO pg_temp."s" ("id") VALUES (\'auth.users\')',
+    );
   });
 });

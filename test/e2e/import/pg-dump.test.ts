@@ -196,6 +196,7 @@ describe.runIf(hasPgDump)('trellis import of a Supabase dump', () => {
       expect(plan.stdout).toMatch(/^Plan for /);
       expect(plan.stdout).toMatch(/public\.notes\s+4\s+loaded/);
       expect(plan.stdout).toMatch(/2 of 3 object files found/);
+      expect(plan.stdout).toMatch(/storage\.objects .*columns dropped: level/);
       const none = await server.sql.query('select 1 from auth.users');
       expect(none.rowCount).toBe(0);
       const result = await runCli([...args, '--storage-dir', storageDir], {}, 120_000);
