@@ -77,6 +77,8 @@ export function classify(text: string): Classified {
     }
     case 'select':
       return classifySelect(tokens);
+    case 'drop':
+      return classifyDrop(tokens);
     case 'security':
       return { kind: 'SECURITY LABEL' };
     case 'begin':
@@ -138,6 +140,27 @@ function classifyCreate(tokens: Token[]): Classified {
     return { kind: label, target: qualified(tokens, server + 1) };
   }
   return { kind: label, target: qualified(tokens, i) };
+}
+
+/** `DROP <kind> [IF EXISTS] name [ON table]` (pg_dump --clean writes them first). */
+function classifyDrop(tokens: Token[]): Classified {
+  let i = 1;
+  let kind = tokens[i]?.value ?? '';
+  i++;
+  if ((TWO_WORD_KINDS.has(kind) || kind === 'materialized') && tokens[i]?.type === 'word' && !isWord(tokens[i], 'if')) {
+    kind = `${kind} ${tokens[i]?.value ?? ''}`;
+    i++;
+    if (kind === 'foreign data') i++;
+  }
+  if (isWord(tokens[i], 'if')) i += 2;
+  const label = `DROP ${kind.toUpperCase()}`;
+  if (kind === 'trigger' || kind === 'policy' || kind === 'rule') {
+    const on = findWord(tokens, 'on', i + 1);
+    return { kind: label, target: qualified(tokens, on + 1) };
+  }
+  const target = qualified(tokens, i);
+  if (kind === 'schema') return { kind: label, target: target && { schema: target.name, name: target.name } };
+  return { kind: label, target };
 }
 
 function classifyAlter(tokens: Token[]): Classified {

@@ -115,6 +115,19 @@ export function decide(c: Classified, ctx: PlanContext): Decision {
         action: 'skip',
         reason: "roles are the server's, not the dump's (Trellis has anon, authenticated, service_role)",
       };
+    case 'DROP EXTENSION':
+      return { action: 'skip', reason: 'extensions are the server’s: a --clean dump’s DROP EXTENSION is not run' };
+    case 'DROP PUBLICATION':
+      if (c.target?.name === 'supabase_realtime')
+        return { action: 'skip', reason: 'Trellis has its own supabase_realtime publication' };
+      return { action: 'run' };
+    case 'DROP SCHEMA':
+      if (c.target?.name === 'public')
+        return { action: 'skip', reason: 'schema public keeps Trellis’s grants and default privileges' };
+      return managed ? { action: 'skip', reason: managed } : { action: 'run' };
+    case 'DROP EVENT TRIGGER':
+    case 'DROP DATABASE':
+      return { action: 'skip', reason: 'a --clean dump drops what this server does not have' };
     case 'CREATE TABLESPACE':
       return { action: 'skip', reason: 'tablespaces are the server’s' };
     case 'CREATE EXTENSION': {
@@ -136,14 +149,19 @@ export function decide(c: Classified, ctx: PlanContext): Decision {
       return { action: 'try' };
     }
     case 'ALTER EVENT TRIGGER':
+      return c.ownerTo !== undefined ? ownerSkip(c, ctx) : { action: 'try' };
     case 'COMMENT ON EVENT TRIGGER':
       return { action: 'try' };
     case 'CREATE PUBLICATION':
       if (c.target?.name === 'supabase_realtime')
         return { action: 'skip', reason: 'Trellis has its own supabase_realtime publication', mapped: true };
+      if (c.target?.name.startsWith('supabase_realtime_'))
+        return { action: 'skip', reason: 'Supabase Realtime’s own publication' };
       return { action: 'try' };
     case 'ALTER PUBLICATION': {
       if (c.ownerTo !== undefined) return ownerSkip(c, ctx);
+      if (c.target?.name.startsWith('supabase_realtime_'))
+        return { action: 'skip', reason: 'Supabase Realtime’s own publication' };
       if (c.tables) {
         const theirs = c.tables.filter((t) => managedReason(t.schema) !== undefined);
         if (theirs.length > 0) return { action: 'skip', reason: `${theirs.map(key).join(', ')}: Trellis's own tables` };

@@ -226,6 +226,17 @@ describe('what each statement of a Supabase dump becomes', () => {
     ["SECURITY LABEL FOR pgsodium ON COLUMN public.t.c IS 'ENCRYPT'", /skip: security labels/],
     ['CREATE DATABASE postgres WITH TEMPLATE = template0', /skip: the import goes into the connected database/],
     ['BEGIN', /skip: the whole import is one transaction/],
+    ['DROP TRIGGER IF EXISTS "on_auth_user_created" ON "auth"."users"', "skip: schema auth is Trellis's own"],
+    ['DROP PUBLICATION IF EXISTS "supabase_realtime"', 'skip: Trellis has its own supabase_realtime publication'],
+    ['DROP EXTENSION IF EXISTS "pgcrypto"', /skip: extensions are the server/],
+    ['DROP SCHEMA IF EXISTS "public"', /skip: schema public keeps/],
+    ['DROP TABLE IF EXISTS "public"."notes"', 'run'],
+    ['DROP INDEX IF EXISTS "storage"."bname"', "skip: schema storage is Trellis's own"],
+    ['ALTER EVENT TRIGGER "pgrst_ddl_watch" OWNER TO "supabase_admin"', /skip: owner → postgres/],
+    [
+      'ALTER PUBLICATION "supabase_realtime_messages_publication" ADD TABLE ONLY "realtime"."messages"',
+      /skip: Supabase Realtime’s own/,
+    ],
   ])('%s → %s', (sql, expected) => {
     if (typeof expected === 'string') expect(plan(sql)).toBe(expected);
     else expect(plan(sql)).toMatch(expected);

@@ -74,6 +74,18 @@ SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
 SET row_security = off;
 
+DROP EVENT TRIGGER IF EXISTS "pgrst_ddl_watch";
+DROP PUBLICATION IF EXISTS "supabase_realtime";
+DROP POLICY IF EXISTS "own avatars" ON "storage"."objects";
+ALTER TABLE IF EXISTS ONLY "auth"."identities" DROP CONSTRAINT IF EXISTS "identities_user_id_fkey";
+DROP TRIGGER IF EXISTS "on_auth_user_created" ON "auth"."users";
+DROP INDEX IF EXISTS "auth"."users_email_partial_key";
+DROP TABLE IF EXISTS "app"."items";
+DROP EXTENSION IF EXISTS "pgcrypto";
+DROP SCHEMA IF EXISTS "auth";
+DROP SCHEMA IF EXISTS "public";
+DROP SCHEMA IF EXISTS "app";
+
 CREATE ROLE supabase_admin;
 ALTER ROLE supabase_admin WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
 CREATE SCHEMA graphql;
@@ -108,6 +120,8 @@ GRANT SELECT ON TABLE app.items TO anon;
 CREATE PUBLICATION supabase_realtime WITH (publish = 'insert, update, delete, truncate');
 ALTER PUBLICATION supabase_realtime OWNER TO supabase_admin;
 ALTER PUBLICATION supabase_realtime ADD TABLE ONLY app.items;
+CREATE PUBLICATION "supabase_realtime_messages_publication" WITH (publish = 'insert, update, delete, truncate');
+ALTER PUBLICATION "supabase_realtime_messages_publication" ADD TABLE ONLY "realtime"."messages";
 
 COPY app.items (id, label, "Weird; ""name""") FROM stdin;
 1	one	\\N
@@ -176,6 +190,15 @@ describe('importPgDump on a whole-database dump', () => {
     );
     expect(ext.rows[0]?.schema).toBe('extensions');
     expect(await exists('graphql.x')).toBe(false);
+    // pg_dump --clean's DROPs did not touch Trellis's own objects.
+    expect(await exists('auth.users_email_partial_key')).toBe(true);
+    const kept = await sql.query<{ n: number }>(
+      `select (select count(*)::int from pg_constraint where conname = 'identities_user_id_fkey')
+            + (select count(*)::int from pg_extension where extname = 'pgcrypto')
+            + (select count(*)::int from pg_publication where pubname = 'supabase_realtime') as n`,
+    );
+    expect(kept.rows[0]?.n).toBe(3);
+    expect((await sql.query("select 1 from pg_publication where pubname like 'supabase_realtime_%'")).rowCount).toBe(0);
     expect((await sql.query("select 1 from pg_roles where rolname = 'supabase_admin_never'")).rowCount).toBe(0);
   });
 
