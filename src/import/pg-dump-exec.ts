@@ -14,7 +14,14 @@ import { classify, type Classified } from './pg-dump-classify.js';
 import { copyInto, copyLineOf, type CopySink } from './pg-dump-copy.js';
 import { columnPlan, flushStages, keepProjectMigrations, stageFor, type Stage } from './pg-dump-managed.js';
 import { copyObjectFiles, findObjectFiles } from './pg-dump-objects.js';
-import { decide, type Decision, type MappedTable, type PlanContext } from './pg-dump-plan.js';
+import {
+  SUPABASE_SCHEMAS,
+  TRELLIS_SCHEMAS,
+  decide,
+  type Decision,
+  type MappedTable,
+  type PlanContext,
+} from './pg-dump-plan.js';
 import { DumpReader, copyFields, type DumpItem } from './pg-dump-reader.js';
 import { count, emptyReport, recordSkip, type PgDumpReport, type TableLoad } from './pg-dump-report.js';
 import type { DumpLines } from './pg-dump-source.js';
@@ -53,6 +60,7 @@ export async function runDump(
   try {
     await run.consume(lines);
     if (!options.dryRun) {
+      await warnOpenTables(client, run.report);
       // A running Trellis reloads its data API schema cache (PostgREST's channel), at the commit.
       await client.query("select pg_catalog.pg_notify('pgrst', 'reload schema')");
       await client.query('commit');
@@ -66,6 +74,27 @@ export async function runDump(
     throw new FatalError(`${options.file}: ${errorMessage(err)}; nothing was imported`);
   }
   return run.report;
+}
+
+/**
+ * The project's tables without row level security: as on Supabase, the data API lets anon and
+ * authenticated read and write them (Trellis's default grants), so the report says so loudly.
+ */
+async function warnOpenTables(client: pg.ClientBase, report: PgDumpReport): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `select n.nspname || '.' || c.relname as name
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and not c.relrowsecurity and not c.relispartition
+        and n.nspname <> all($1::text[]) and n.nspname not like 'pg\\_%' and n.nspname <> 'information_schema'
+        and n.nspname <> 'trellis'
+      order by 1`,
+    [[...TRELLIS_SCHEMAS, ...SUPABASE_SCHEMAS]],
+  );
+  if (rows.length === 0) return;
+  const names = rows.map((r) => r.name);
+  report.warnings.push(
+    `${names.length} table(s) without row level security: anyone with the anon key can read and change them through the data API (as on Supabase); enable it and add policies: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
+  );
 }
 
 async function readContext(client: pg.ClientBase): Promise<PlanContext> {

@@ -27,8 +27,6 @@ export const SUPABASE_SCHEMAS = [
   'etl',
   'repack',
   'dbdev',
-  'information_schema',
-  'pg_catalog',
 ];
 
 /** Rows of these tables go into Trellis's tables of the same name, by column intersection. */
@@ -64,6 +62,8 @@ export type Decision =
 export function managedReason(schema: string | undefined): string | undefined {
   if (schema === undefined) return undefined;
   if (TRELLIS_SCHEMAS.includes(schema)) return `schema ${schema} is Trellis's own`;
+  if (schema === 'pg_catalog' || schema === 'information_schema' || schema === 'pg_toast')
+    return `${schema} is the server's system catalog`;
   if (SUPABASE_SCHEMAS.includes(schema) || schema.startsWith('pg_'))
     return `schema ${schema} belongs to Supabase's platform, not to Trellis`;
   return undefined;

@@ -170,6 +170,7 @@ describe('importPgDump on a whole-database dump', () => {
       'Trellis has its own supabase_realtime publication': { 'CREATE PUBLICATION': 1 },
     });
     expect(report.warnings.join('\n')).toMatch(/extension pg_graphql skipped .*graphql\/v1/);
+    expect(report.warnings.join('\n')).toMatch(/table\(s\) without row level security: .*app\.items/);
     expect(report.kinds['CREATE EXTENSION']).toEqual({ run: 0, skipped: 1, mapped: 2 });
     const rows = await sql.query('select id, label, "Weird; ""name""" as weird from app.items order by id');
     expect(rows.rows).toEqual([

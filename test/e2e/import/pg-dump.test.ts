@@ -209,6 +209,7 @@ describe.runIf(hasPgDump)('trellis import of a Supabase dump', () => {
       expect(result.stdout).toMatch(/2 of 3 object files copied/);
       expect(result.stdout).toContain(`avatars/${ALICE}/lost.txt`);
       expect(result.stdout).toMatch(/schema auth is Trellis's own/);
+      expect(result.stdout).toMatch(/1 table\(s\) without row level security: .*public\.Tickets/);
       await checkImported(server);
       await checkStorage(server, true);
     } finally {
