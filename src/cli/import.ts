@@ -3,6 +3,7 @@
  * (This branch's minimal command; the full one, with SQLite sources, detects a PostgreSQL dump
  * and calls importPgDump the same way.)
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/index.js';
@@ -40,6 +41,10 @@ export async function importCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (file === undefined) throw new FatalError('name the dump file to import (see `trellis import --help`)');
+  // The file is checked before a database is opened (or an embedded one started) for nothing.
+  await fs.access(file).catch(() => {
+    throw new FatalError(`${file}: no such file`);
+  });
   const config = loadConfig(flags);
   const log = createLogger({ level: 'warn', pretty: false });
   const dbUrl = typeof flags['db-url'] === 'string' ? flags['db-url'] : config.databaseUrl;
