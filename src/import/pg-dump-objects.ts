@@ -90,7 +90,8 @@ export async function copyObjectFiles(client: pg.ClientBase, stage: Stage, ctx: 
     bar.fail((err as Error).message);
     throw new FatalError(`copying storage object files from ${source.label}: ${(err as Error).message}`);
   }
-  bar.done(missing.length > 0 ? `${missing.length} without a file` : undefined);
+  const bytes = `${ctx.report.bytes.toLocaleString('en-US')} bytes`;
+  bar.done(missing.length > 0 ? `${bytes}; ${missing.length} without a file` : bytes);
   if (missing.length > 0) await client.query(`delete from ${stage.name} where ctid = any($1::tid[])`, [missing]);
   await applyStoredVersions(client, stage, updates);
 }
