@@ -1,6 +1,7 @@
 /** The import module's door: sources of existing data brought into a Trellis project. */
 export {
   importPgDump,
+  isPgDumpFile,
   looksLikePgDump,
   renderPgDumpReport,
   type PgDumpImportOptions,

@@ -30,6 +30,27 @@ export function looksLikePgDump(head: string): boolean {
   );
 }
 
+/**
+ * Whether `file` is a PostgreSQL dump, for the import command's source detection: a plain one
+ * (gzip'd or not, with or without pg_dump's comments) or a custom/tar/directory one (which
+ * importPgDump then refuses with the pg_restore command that converts it).
+ */
+export async function isPgDumpFile(file: string): Promise<boolean> {
+  const stat = await fsp.stat(file).catch(() => undefined);
+  if (!stat) return false;
+  if (stat.isDirectory())
+    return fsp.access(`${file}/toc.dat`).then(
+      () => true,
+      () => false,
+    );
+  let head = await readHead(fs.createReadStream(file, { start: 0, end: 4095 }), 4096);
+  if (head[0] === 0x1f && head[1] === 0x8b)
+    head = await readHead(fs.createReadStream(file).pipe(zlib.createGunzip()), 4096);
+  if (head.subarray(0, 5).toString('latin1') === 'PGDMP') return true;
+  if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return head.includes('toc.dat');
+  return looksLikePgDump(head.toString('utf8'));
+}
+
 /** How the first bytes say the file is not a plain SQL dump; undefined when it may be one. */
 export function refuseFormat(head: Buffer, file: string): string | undefined {
   const convert = `convert it with \`pg_restore -f dump.sql ${file}\` and import dump.sql`;

@@ -17,7 +17,7 @@ import { openStorageSource, type S3Source } from './pg-dump-storage.js';
 
 export type { PgDumpReport } from './pg-dump-report.js';
 export { renderPgDumpReport } from './pg-dump-report.js';
-export { looksLikePgDump } from './pg-dump-source.js';
+export { isPgDumpFile, looksLikePgDump } from './pg-dump-source.js';
 export type { S3Source } from './pg-dump-storage.js';
 
 export interface PgDumpImportOptions {

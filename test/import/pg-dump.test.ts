@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { FatalError } from '../../src/errors.js';
-import { importPgDump, renderPgDumpReport, type PgDumpReport } from '../../src/import/index.js';
+import { importPgDump, isPgDumpFile, renderPgDumpReport, type PgDumpReport } from '../../src/import/index.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
 
 let database: TestDatabase;
@@ -244,6 +244,19 @@ describe('importPgDump on a whole-database dump', () => {
     const { rows } = await sql.query<{ n: number }>('select length(v) as n from public.big');
     expect(rows[0]?.n).toBe(big.length);
   });
+});
+
+test('isPgDumpFile tells dumps from other sources (for the import command)', async () => {
+  const write = async (name: string, body: string | Buffer) => {
+    await fs.writeFile(path.join(dir, name), body);
+    return path.join(dir, name);
+  };
+  expect(await isPgDumpFile(await write('a.sql', NOISE))).toBe(true);
+  expect(await isPgDumpFile(await write('b.sql.gz', zlib.gzipSync('SET statement_timeout = 0;\n')))).toBe(true);
+  expect(await isPgDumpFile(await write('c.dump', Buffer.from('PGDMP\u0001', 'latin1')))).toBe(true);
+  expect(await isPgDumpFile(await write('d.sql', 'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n'))).toBe(false);
+  expect(await isPgDumpFile(await write('e.db', 'SQLite format 3\u0000'))).toBe(false);
+  expect(await isPgDumpFile(path.join(dir, 'missing.sql'))).toBe(false);
 });
 
 describe('bad input: a clear message, nothing half-written', () => {
