@@ -6,13 +6,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/index.js';
+import { migrate, openDatabase } from '../db/index.js';
 import { FatalError } from '../errors.js';
 import { importPgDump, renderPgDumpReport } from '../import/index.js';
 import { createLogger } from '../platform/logger.js';
 import { createObjectStore } from '../platform/store/index.js';
-import { readSecrets } from '../project/secrets.js';
-import { lockDataDir, readRuntimeState, releaseDataDir } from '../project/state.js';
+import { loadOrCreateSecrets } from '../project/secrets.js';
+import { lockDataDir, prepareDataDir, readRuntimeState, releaseDataDir } from '../project/state.js';
 import { parseFlags } from './args.js';
 
 export const importHelp = `Usage: trellis import <dump.sql[.gz]> [--dir D] [--db-url URL] [--dry-run]
@@ -45,25 +45,26 @@ export async function importCommand(argv: string[]): Promise<number> {
   await fs.access(file).catch(() => {
     throw new FatalError(`${file}: no such file`);
   });
+  const dryRun = flags['dry-run'] === true;
   const config = loadConfig(flags);
   const log = createLogger({ level: 'warn', pretty: false });
   const dbUrl = typeof flags['db-url'] === 'string' ? flags['db-url'] : config.databaseUrl;
+  if (!dbUrl) await prepareDataDir(config.dir, config.dataDir);
+  // A running Trellis owns its embedded database: go through it instead of starting a second one.
   const running = dbUrl ? undefined : await readRuntimeState(config.dataDir);
-  const secrets = dbUrl || running ? undefined : await readSecrets(config.dataDir);
-  if (!dbUrl && !running && !secrets)
-    throw new FatalError(`no database in ${config.dataDir} yet: run \`trellis migrate\` first, or give --db-url`);
-  if (secrets) await lockDataDir(config.dataDir);
+  const ownsFolder = !dbUrl && !running;
+  if (ownsFolder) await lockDataDir(config.dataDir);
   try {
-    const database = await openDatabase(
-      { ...config, databaseUrl: dbUrl },
-      secrets ?? { jwtSecret: '', dbPassword: '' },
-      log,
-      running?.dbUrl,
-    );
+    // Only the embedded database reads the stored password; a URL carries its own.
+    const secrets = dbUrl ? { jwtSecret: '', dbPassword: '' } : await loadOrCreateSecrets(config.dataDir);
+    const database = await openDatabase({ ...config, databaseUrl: dbUrl }, secrets, log, running?.dbUrl);
     try {
-      const ready = await database.db.query<{ ok: boolean }>("select to_regclass('auth.users') is not null as ok");
-      if (!ready.rows[0]?.ok)
-        throw new FatalError('the database has no Trellis schema yet: run `trellis migrate` (or start) first');
+      // Trellis's own schema, not the project's migrations nor its seed: the dump brings the
+      // project's schema and rows (and records the migrations it holds, see importPgDump).
+      await migrate(database.db, path.join(config.dataDir, 'no-project-migrations'), {
+        dryRun,
+        onProgress: () => undefined,
+      });
       const s3Url = typeof flags['storage-s3'] === 'string' ? flags['storage-s3'] : undefined;
       const dir = typeof flags['storage-dir'] === 'string' ? path.resolve(flags['storage-dir']) : undefined;
       const storage =
@@ -80,7 +81,6 @@ export async function importCommand(argv: string[]): Promise<number> {
           : dir !== undefined
             ? { dir }
             : undefined;
-      const dryRun = flags['dry-run'] === true;
       const store = storage && !dryRun ? await createObjectStore(config) : undefined;
       try {
         const report = await importPgDump({
@@ -100,7 +100,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       await database.close();
     }
   } finally {
-    if (secrets) await releaseDataDir(config.dataDir);
+    if (ownsFolder) await releaseDataDir(config.dataDir);
   }
   return 0;
 }
