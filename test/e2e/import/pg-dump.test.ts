@@ -201,7 +201,6 @@ describe.runIf(hasPgDump)('trellis import of a Supabase dump', () => {
       expect(none.rowCount).toBe(0);
       const result = await runCli([...args, '--storage-dir', storageDir], {}, 120_000);
       expect(result.stderr).not.toMatch(/unexpected error/);
-      if (process.env.SHOW_IMPORT) console.log(result.stdout, result.stderr);
       expect(result.code, result.stderr + result.stdout).toBe(0);
       expect(result.stdout).toMatch(/auth\.users\s+2\s+mapped/);
       expect(result.stdout).toMatch(/auth\.sessions\s+2\s+skipped/);
