@@ -119,6 +119,13 @@ export interface Config {
       readonly forcePathStyle: boolean;
     };
   };
+  /** Where `trellis import --storage-s3` reads a Supabase project's object files. */
+  readonly importS3: {
+    readonly endpoint: string | undefined;
+    readonly region: string;
+    readonly accessKeyId: string | undefined;
+    readonly secretAccessKey: string | undefined;
+  };
   readonly realtime: {
     readonly maxConnections: number;
     readonly maxChannelsPerClient: number;
@@ -308,6 +315,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       txEnd: read('restTxEnd', src),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
+    importS3: Object.freeze({
+      endpoint: read('importS3Endpoint', src),
+      region: read('importS3Region', src),
+      accessKeyId: read('importS3AccessKeyId', src),
+      secretAccessKey: read('importS3SecretAccessKey', src),
+    }),
     realtime: Object.freeze({
       maxConnections: read('realtimeMaxConnections', src),
       maxChannelsPerClient: read('realtimeMaxChannels', src),

@@ -26,7 +26,7 @@ Commands:
   migrate   apply pending migrations without serving
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
-  import    bring in a SQLite database, a SQLite/D1 dump or a PostgreSQL dump
+  import    bring in a SQLite database, a SQLite/D1 dump or a Supabase project's PostgreSQL dump
   bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}

@@ -404,6 +404,30 @@ export const settings = {
     doc: 'Address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (MinIO and most self-hosted services need true).',
   },
 
+  importS3Endpoint: {
+    flag: 's3-endpoint',
+    env: 'IMPORT_S3_ENDPOINT',
+    schema: httpUrl.optional(),
+    doc: '`trellis import --storage-s3`: the S3-compatible endpoint the files are read from; unset for AWS S3.',
+  },
+  importS3Region: {
+    flag: 's3-region',
+    env: 'IMPORT_S3_REGION',
+    schema: z.string().min(1),
+    fallback: 'us-east-1',
+    doc: '`trellis import --storage-s3`: the region of the bucket the files are read from.',
+  },
+  importS3AccessKeyId: {
+    env: 'AWS_ACCESS_KEY_ID',
+    schema: z.string().min(1).optional(),
+    doc: "`trellis import --storage-s3`: access key id; the AWS SDK's default credential chain when unset.",
+  },
+  importS3SecretAccessKey: {
+    env: 'AWS_SECRET_ACCESS_KEY',
+    schema: z.string().min(1).optional(),
+    doc: '`trellis import --storage-s3`: secret access key.',
+  },
+
   realtimeMaxConnections: {
     env: 'REALTIME_MAX_CONNECTIONS',
     schema: int(1, 1_000_000),

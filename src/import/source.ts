@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError, errorMessage } from '../errors.js';
+import { looksLikePgDump } from './pg-dump-source.js';
 
 export type SourceKind = 'sqlite' | 'sql-dump' | 'pg-dump';
 
@@ -27,7 +28,7 @@ export function detectSource(head: Buffer): SourceKind | { error: string } {
   if (head.length < 100 && MAGIC.subarray(0, head.length).equals(head))
     return { error: 'is a truncated SQLite database (shorter than its header)' };
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
-  if (/^\s*--\s*PostgreSQL database dump/m.test(text.split('\n').slice(0, 5).join('\n'))) return 'pg-dump';
+  if (looksLikePgDump(text)) return 'pg-dump';
   if (head.includes(0))
     return { error: 'is neither a SQLite database (no "SQLite format 3" header) nor a SQL text dump' };
   if (!/\b(create\s+table|insert\s+into|pragma|begin)\b/i.test(text))

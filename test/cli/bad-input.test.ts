@@ -32,6 +32,7 @@ describe('the CLI refuses bad flags and settings', () => {
     [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
     [['import', 'app.db', '--users-table', 'users'], /--users-table: needs --email-column and --password-column too/],
     [['import', 'app.db', '--email-column', 'email'], /--email-column: only with --users-table/],
+    [['import', 'app.db', '--storage-dir', 'files'], /--storage-dir: only for PostgreSQL dumps; app\.db is not one/],
     [['import', 'app.db', '--truncate'], /Unknown option '--truncate' \(see `trellis import --help`\)/],
     [['db', 'wipe'], /unknown db command "wipe" \(commands: reset\)/],
     [['db', 'reset', '--force'], /Unknown option '--force' \(see `trellis db reset --help`\)/],
