@@ -1,9 +1,11 @@
 /** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
+import { backupCommand, backupHelp } from './backup.js';
 import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
+import { restoreCommand, restoreHelp } from './restore.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
 
@@ -14,6 +16,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   db: dbCommand,
   gen: genCommand,
   bench: benchCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -25,6 +29,8 @@ Commands:
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
   bench     measure how many users this machine holds (load test with a floor)
+  backup    online backup of the embedded database (list, verify, prune)
+  restore   restore a backup into a new folder, to a point in time
 
 ${startHelp}
 
@@ -37,6 +43,10 @@ ${dbHelp}
 ${genHelp}
 
 ${benchHelp}
+
+${backupHelp}
+
+${restoreHelp}
 
 Configuration: docs/configuration.md`;
 
