@@ -6,14 +6,19 @@ import { FatalError } from '../errors.js';
 import { createLocalTarget } from './target-local.js';
 import { BACKUP_ID, type BackupTarget } from './target.js';
 
-export async function openTarget(where: string, s3: Config['backup']['s3'], mustExist: boolean): Promise<BackupTarget> {
+export async function openTarget(
+  where: string,
+  s3: Config['backup']['s3'],
+  mustExist: boolean,
+  setting = '--from',
+): Promise<BackupTarget> {
   if (where.startsWith('s3://')) {
     const { createS3Target } = await import('./target-s3.js');
     return createS3Target(where, s3);
   }
   if (mustExist) {
     const st = await fsp.stat(where).catch(() => undefined);
-    if (!st?.isDirectory()) throw new FatalError(`${where} is not a backup folder (it does not exist)`, '--from');
+    if (!st?.isDirectory()) throw new FatalError(`${where} is not a backup folder (it does not exist)`, setting);
   }
   return createLocalTarget(where);
 }

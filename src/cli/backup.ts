@@ -49,7 +49,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const config = loadConfig({ dir: flags.dir });
   if (config.databaseUrl && (sub === 'create' || sub === 'list'))
     return dumpCommand(config, sub, typeof flags.label === 'string' ? flags.label : undefined);
-  const target = await openTarget(config.backup.target, config.backup.s3, sub !== 'create');
+  const target = await openTarget(config.backup.target, config.backup.s3, sub !== 'create', 'BACKUP_TARGET');
   try {
     switch (sub) {
       case 'create': {
