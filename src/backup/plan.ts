@@ -5,7 +5,15 @@ import type { Manifest } from './manifest.js';
 const ISO_WITH_ZONE =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
-export function parseRestoreTime(text: string, now: Date): { time: Date; text: string } | string {
+export interface RestoreTime {
+  readonly time: Date;
+  /** As PostgreSQL's recovery_target_time takes it (microseconds kept). */
+  readonly text: string;
+  /** As the user wrote it, for messages. */
+  readonly input: string;
+}
+
+export function parseRestoreTime(text: string, now: Date): RestoreTime | string {
   const m = ISO_WITH_ZONE.exec(text.trim());
   if (!m)
     return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text.trim())
@@ -16,14 +24,16 @@ export function parseRestoreTime(text: string, now: Date): { time: Date; text: s
   const day = Number(d);
   if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59)
     return `"${text}" is not a valid date and time`;
-  const normalised = text.trim().replace(' ', 'T');
-  const time = new Date(normalised);
+  const trimmed = text.trim();
+  const time = new Date(trimmed.replace(' ', 'T'));
+  // PostgreSQL's recovery_target_time check refuses the "Z" zone (read as an abbreviation): give an offset.
+  const normalised = trimmed.replace('T', ' ').replace(/z$/i, '+00:00');
   if (Number.isNaN(time.getTime())) return `"${text}" is not a valid date and time`;
   // Date silently rolls 2026-02-31 over to March: the day must survive the round trip.
   const check = new Date(Date.UTC(Number(y), month - 1, day));
   if (check.getUTCDate() !== day) return `"${text}" is not a valid date`;
   if (time.getTime() > now.getTime()) return `${text} is in the future`;
-  return { time, text: normalised };
+  return { time, text: normalised, input: trimmed };
 }
 
 export interface Candidate {

@@ -11,7 +11,7 @@ import { FatalError } from '../errors.js';
 import { listBackups } from './catalog.js';
 import type { BackupProgress } from './create.js';
 import type { EmbeddedManifest } from './manifest.js';
-import { chooseBackup, type Candidate } from './plan.js';
+import { chooseBackup, type Candidate, type RestoreTime } from './plan.js';
 import { fetchWal, replay, unpackBackup, type RecoveryTarget } from './recover.js';
 import type { BackupTarget } from './target.js';
 import { readSecretsOf } from './secrets.js';
@@ -20,7 +20,7 @@ export interface RestoreOptions {
   readonly config: Config;
   readonly target: BackupTarget;
   readonly id: string | undefined;
-  readonly time: { time: Date; text: string } | undefined;
+  readonly time: RestoreTime | undefined;
   /** New or empty project folder. */
   readonly dir: string;
   readonly progress: BackupProgress;
@@ -88,14 +88,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
   if (options.time) {
     if (wal.newest && options.time.time.getTime() >= wal.newest.getTime())
       progress.note(
-        `${options.time.text} is after the newest archived WAL (shipped ${wal.newest.toISOString()}): restoring to the latest point archived`,
+        `${options.time.input} is after the newest archived WAL (shipped ${wal.newest.toISOString()}): restoring to the latest point archived`,
       );
     else to = { kind: 'time', time: options.time.text };
   }
   const secrets = await readSecretsOf(path.join(dir, '.trellis'));
   const { reachedTarget } = await replay(config, dir, secrets.dbPassword, to, progress);
   if (to.kind === 'time' && !reachedTarget)
-    progress.note(`no commit after ${options.time!.text} is archived: restored to the latest point archived`);
+    progress.note(`no commit after ${options.time!.input} is archived: restored to the latest point archived`);
   await fsp.rm(walDir, { recursive: true, force: true });
   const storageFiles = await restoreStorage(target, path.join(dir, '.trellis', 'storage'), progress);
   return {

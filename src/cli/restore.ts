@@ -61,7 +61,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     await prepareEmptyDir(dir);
     const report = await restoreBackup({ config, target, id, time, dir, progress: cliProgress });
     process.stdout.write(
-      `restored backup ${report.backup} into ${dir} (${report.reached === 'time' ? `to ${time!.text}` : 'to the latest point archived'}, ${report.walFiles} WAL files, ${report.storageFiles} storage files); serve it with: trellis start --dir ${dir}\n`,
+      `restored backup ${report.backup} into ${dir} (${report.reached === 'time' ? `to ${time!.input}` : 'to the latest point archived'}, ${report.walFiles} WAL files, ${report.storageFiles} storage files); serve it with: trellis start --dir ${dir}\n`,
     );
     return 0;
   } finally {
