@@ -19,15 +19,26 @@ export interface TarEntry {
   readonly mtime: number;
 }
 
-/** Splits a path into ustar's name (≤100) and prefix (≤155) fields. */
-function splitName(name: string): { name: string; prefix: string } {
+/** Splits a path into ustar's name (≤100) and prefix (≤155) fields; undefined when it does not fit. */
+function splitName(name: string): { name: string; prefix: string } | undefined {
   if (Buffer.byteLength(name) <= 100) return { name, prefix: '' };
   for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
     const prefix = name.slice(0, i);
     const rest = name.slice(i + 1);
     if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100) return { name: rest, prefix };
   }
-  throw new Error(`path too long for a tar entry: ${name}`);
+  return undefined;
+}
+
+/** A pax extended header carrying a path too long for ustar (POSIX.1-2001, which GNU and BSD tar read). */
+function paxPath(name: string): Buffer {
+  const record = (len: number) => `${len} path=${name}\n`;
+  let len = Buffer.byteLength(record(0));
+  while (Buffer.byteLength(record(len)) !== len) len = Buffer.byteLength(record(len));
+  const body = Buffer.from(record(len));
+  const header = rawHeader({ name: 'PaxHeader', prefix: '' }, 0o644, body.length, 0, 'x');
+  const pad = Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK);
+  return Buffer.concat([header, body, pad]);
 }
 
 function octal(value: number, width: number): string {
@@ -35,16 +46,34 @@ function octal(value: number, width: number): string {
 }
 
 export function tarHeader(entry: TarEntry): Buffer {
+  const full = entry.type === 'dir' ? `${entry.name}/` : entry.name;
+  const split = splitName(full);
+  const size = entry.type === 'dir' ? 0 : entry.size;
+  const type = entry.type === 'dir' ? '5' : '0';
+  if (split) return rawHeader(split, entry.mode, size, entry.mtime, type);
+  return Buffer.concat([
+    paxPath(full),
+    rawHeader({ name: 'long-path', prefix: '' }, entry.mode, size, entry.mtime, type),
+  ]);
+}
+
+function rawHeader(
+  at: { name: string; prefix: string },
+  mode: number,
+  size: number,
+  mtime: number,
+  type: string,
+): Buffer {
   const header = Buffer.alloc(BLOCK);
-  const { name, prefix } = splitName(entry.type === 'dir' ? `${entry.name}/` : entry.name);
+  const { name, prefix } = at;
   header.write(name, 0, 100, 'utf8');
-  header.write(octal(entry.mode & 0o7777, 8), 100, 8, 'ascii');
+  header.write(octal(mode & 0o7777, 8), 100, 8, 'ascii');
   header.write(octal(0, 8), 108, 8, 'ascii');
   header.write(octal(0, 8), 116, 8, 'ascii');
-  header.write(octal(entry.type === 'dir' ? 0 : entry.size, 12), 124, 12, 'ascii');
-  header.write(octal(Math.floor(entry.mtime / 1000), 12), 136, 12, 'ascii');
+  header.write(octal(size, 12), 124, 12, 'ascii');
+  header.write(octal(Math.floor(mtime / 1000), 12), 136, 12, 'ascii');
   header.write('        ', 148, 8, 'ascii');
-  header.write(entry.type === 'dir' ? '5' : '0', 156, 1, 'ascii');
+  header.write(type, 156, 1, 'ascii');
   header.write('ustar\0', 257, 6, 'ascii');
   header.write('00', 263, 2, 'ascii');
   header.write(prefix, 345, 155, 'utf8');
@@ -130,10 +159,28 @@ export async function extractTar(stream: Readable, dest: string): Promise<number
   await fs.mkdir(dest, { recursive: true, mode: 0o700 });
   let pending: Buffer = Buffer.alloc(0);
   let current: { handle: fs.FileHandle; left: number; pad: number } | undefined;
+  /** A pax header's body being read, then the path it gives the next member. */
+  let pax: { bytes: Buffer[]; left: number; pad: number } | undefined;
+  let longPath: string | undefined;
   let count = 0;
   let ended = false;
   const take = async (): Promise<void> => {
     for (;;) {
+      if (pax) {
+        if (pax.left > 0) {
+          const n = Math.min(pax.left, pending.length);
+          pax.bytes.push(Buffer.from(pending.subarray(0, n)));
+          pending = pending.subarray(n);
+          pax.left -= n;
+          if (pax.left > 0) return;
+        }
+        if (pending.length < pax.pad) return;
+        pending = pending.subarray(pax.pad);
+        const text = Buffer.concat(pax.bytes).toString('utf8');
+        longPath = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1];
+        pax = undefined;
+        continue;
+      }
       if (current) {
         if (current.left > 0) {
           if (pending.length === 0) return;
@@ -161,10 +208,16 @@ export async function extractTar(stream: Readable, dest: string): Promise<number
       if (sum !== readOctal(block, 148, 8)) throw new Error('not a tar archive (header checksum mismatch)');
       const prefix = readString(block, 345, 155);
       const rawName = readString(block, 0, 100);
-      const name = safeName(prefix ? `${prefix}/${rawName}` : rawName);
       const type = String.fromCharCode(block[156]!);
       const mode = readOctal(block, 100, 8);
       const size = readOctal(block, 124, 12);
+      if (type === 'x') {
+        if (size > 65_536) throw new Error('not a tar archive (oversized pax header)');
+        pax = { bytes: [], left: size, pad: (BLOCK - (size % BLOCK)) % BLOCK };
+        continue;
+      }
+      const name = safeName(longPath ?? (prefix ? `${prefix}/${rawName}` : rawName));
+      longPath = undefined;
       const target = path.join(dest, name);
       if (type === '5') {
         await fs.mkdir(target, { recursive: true, mode: mode || 0o700 });
@@ -184,7 +237,7 @@ export async function extractTar(stream: Readable, dest: string): Promise<number
       await take();
     }
     await take();
-    if (current || !ended) throw new Error('the tar archive ends early (truncated piece)');
+    if (current || pax || !ended) throw new Error('the tar archive ends early (truncated piece)');
   } finally {
     await current?.handle.close().catch(() => undefined);
   }
