@@ -8,14 +8,14 @@ import { Cron } from 'croner';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { archiverStatus } from '../db/index.js';
+import { archiverStatus, releaseBackupLock, tryBackupLock } from '../db/index.js';
 import { FatalError, errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
 import { listBackups, pruneBackups } from './catalog.js';
 import { createBackup, quietProgress } from './create.js';
 import { openTarget } from './open.js';
 import type { BackupTarget } from './target.js';
-import { pendingSegments, pruneShippedWal, shipStorage, shipWal } from './wal.js';
+import { dropLocalArchive, pendingSegments, pruneShippedWal, shipStorage, shipWal } from './wal.js';
 
 export interface BackupService {
   /** /ready's `backup` section. */
@@ -92,7 +92,8 @@ export async function startBackupService(options: BackupServiceOptions): Promise
     },
   });
 
-  const refreshLast = async () => {
+  /** Whether the target holds a complete backup (WAL is worth shipping only then). */
+  const refreshLast = async (): Promise<boolean> => {
     const complete = (await listBackups(target)).filter((b) => b.complete && b.manifest);
     const newest = complete.at(-1)?.manifest;
     if (newest) {
@@ -102,6 +103,7 @@ export async function startBackupService(options: BackupServiceOptions): Promise
     const oldest = complete.find((b) => b.manifest?.kind === 'embedded')?.manifest;
     // What no kept backup needs: shipped before the oldest one started.
     if (oldest?.kind === 'embedded') await pruneShippedWal(target, oldest.startWal);
+    return complete.length > 0;
   };
 
   let stopped = false;
@@ -111,11 +113,23 @@ export async function startBackupService(options: BackupServiceOptions): Promise
       const status = await withClient(dbUrl, archiverStatus);
       if (status.failedCount > archiverFailures) failures.inc(status.failedCount - archiverFailures);
       archiverFailures = status.failedCount;
-      await shipWal(config.backup.archiveDir, target);
-      await shipStorage(config.storage.localDir, target);
+      if (await refreshLast()) {
+        await shipWal(config.backup.archiveDir, target);
+        await shipStorage(config.storage.localDir, target);
+      } else {
+        // No backup to replay it onto: the archive would only grow. Under the backup lock, so that
+        // a first backup in progress (which ships its own WAL) keeps what it needs.
+        await withClient(dbUrl, async (c) => {
+          if (!(await tryBackupLock(c))) return;
+          try {
+            await dropLocalArchive(config.backup.archiveDir);
+          } finally {
+            await releaseBackupLock(c);
+          }
+        });
+      }
       pending = await pendingSegments(config.backup.archiveDir);
       oldestUnshipped = pending === 0 ? undefined : (oldestUnshipped ?? new Date());
-      await refreshLast();
       lastError = undefined;
     } catch (err) {
       failures.inc();

@@ -80,6 +80,13 @@ async function putWithName(target: BackupTarget, name: string, body: fs.ReadStre
   return { sha256, size: bytes.length };
 }
 
+/** Deletes the local archive (call holding the backup lock, with no backup in the target: no restore can use it). */
+export async function dropLocalArchive(archiveDir: string): Promise<number> {
+  const names = (await fsp.readdir(archiveDir).catch(() => [] as string[])).filter((n) => ARCHIVED.test(n));
+  await Promise.all(names.map((n) => fsp.rm(path.join(archiveDir, n), { force: true })));
+  return names.length;
+}
+
 /** Unshipped segments in the local archive (for /metrics). */
 export async function pendingSegments(archiveDir: string): Promise<number> {
   return (await fsp.readdir(archiveDir).catch(() => [] as string[])).filter((n) => ARCHIVED.test(n)).length;

@@ -149,3 +149,7 @@ export async function tryBackupLock(client: pg.ClientBase): Promise<boolean> {
   ]);
   return rows[0]!.ok;
 }
+
+export async function releaseBackupLock(client: pg.ClientBase): Promise<void> {
+  await client.query('select pg_advisory_unlock($1::bigint)', [BACKUP_LOCK_KEY.toString()]);
+}

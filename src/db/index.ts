@@ -54,6 +54,7 @@ export {
   stopBaseBackup,
   switchWal,
   tryBackupLock,
+  releaseBackupLock,
   walFileOf,
   type ArchiverStatus,
   type BackupStart,

@@ -84,6 +84,24 @@ afterAll(async () => {
 describe('backup under a steady insert load, then point-in-time restore', () => {
   let status: Awaited<ReturnType<typeof statusOf>>;
 
+  test('before any backup, the archived WAL is dropped, not kept or shipped', async () => {
+    status = await statusOf(dir);
+    await withPg(status.DB_URL, async (c) => {
+      for (let i = 0; i < 3; i++) {
+        await c.query('create temporary table if not exists noise (x int); insert into noise values (1)');
+        await c.query('select pg_switch_wal()');
+      }
+    });
+    const archive = path.join(dir, '.trellis', 'wal-archive');
+    const segments = async () => (await fs.readdir(archive)).filter((n) => /^[0-9A-F]{24}$/.test(n));
+    const deadline = Date.now() + 15_000;
+    while ((await segments()).length > 0) {
+      if (Date.now() > deadline) throw new Error(`the local archive kept ${(await segments()).join(', ')}`);
+      await sleep(200);
+    }
+    await expect(fs.readdir(path.join(backupDir(dir), 'wal'))).rejects.toThrow();
+  }, 60_000);
+
   test('backup while rows are inserted; a time between two known commits; WAL shipped', async () => {
     status = await statusOf(dir);
     const admin = client(status.API_URL, status.SERVICE_ROLE_KEY);
