@@ -17,3 +17,4 @@ export { shipWal, shipStorage, pendingSegments } from './wal.js';
 export type { BackupTarget } from './target.js';
 export type { Manifest, EmbeddedManifest } from './manifest.js';
 export { parseManifest } from './manifest.js';
+export { dumpServer, restoreDump } from './dump.js';

@@ -47,8 +47,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig({ dir: flags.dir });
-  if (config.databaseUrl && (sub === 'create' || sub === 'list'))
-    return dumpCommand(config, sub, typeof flags.label === 'string' ? flags.label : undefined);
+  if (config.databaseUrl && sub === 'create')
+    return dumpCommand(config, typeof flags.label === 'string' ? flags.label : undefined);
+  if (config.databaseUrl && sub === 'verify')
+    throw new FatalError(
+      'verify covers backups of the embedded database; a pg_dump backup is checked against its sha256 when restored',
+    );
   const target = await openTarget(config.backup.target, config.backup.s3, sub !== 'create', 'BACKUP_TARGET');
   try {
     switch (sub) {
@@ -103,9 +107,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
         return report.ok ? 0 : 1;
       }
       default: {
-        const report = await withEmbeddedCluster(config, (url) =>
-          tryLockFor(url, () => pruneBackups(target, config.backup.keep)),
-        );
+        const prune = (url: string) => tryLockFor(url, () => pruneBackups(target, config.backup.keep));
+        const report = config.databaseUrl ? await prune(config.databaseUrl) : await withEmbeddedCluster(config, prune);
         process.stdout.write(
           `kept the newest ${config.backup.keep}; removed ${report.removedBackups.length} backup(s)${report.removedBackups.length ? ` (${report.removedBackups.join(', ')})` : ''}, ${report.removedIncomplete} incomplete, ${report.removedWal} WAL file(s)\n`,
         );
