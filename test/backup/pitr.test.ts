@@ -148,6 +148,12 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
     });
   }, 120_000);
 
+  test('verify: the backup taken under load matches its snapshot exactly (recovery stops just before its LSN)', async () => {
+    const r = await trellis(['backup', 'verify', '--dir', dir], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/public\.events: OK \d+ rows/);
+  }, 120_000);
+
   test('restore --to-latest: every acknowledged row is there, and the storage object', async () => {
     const into = path.join(path.dirname(dir), `${path.basename(dir)}-latest`);
     cleanup.push(into);
