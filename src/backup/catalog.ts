@@ -60,6 +60,18 @@ export async function cleanIncomplete(target: BackupTarget): Promise<number> {
   return removed;
 }
 
+/** For each cluster the kept backups come from, the first WAL segment its oldest backup needs. */
+export function oldestSegments(kept: readonly ListedBackup[]): Map<string, string> {
+  const oldest = new Map<string, string>();
+  for (const b of kept) {
+    const m = b.manifest;
+    if (m?.kind !== 'embedded') continue;
+    const seen = oldest.get(m.systemId);
+    if (seen === undefined || m.startWal.slice(8) < seen.slice(8)) oldest.set(m.systemId, m.startWal);
+  }
+  return oldest;
+}
+
 export interface PruneReport {
   readonly removedBackups: readonly string[];
   readonly removedIncomplete: number;
@@ -73,7 +85,8 @@ export async function pruneBackups(target: BackupTarget, keep: number): Promise<
   const drop = complete.slice(0, Math.max(0, complete.length - keep));
   for (const b of drop) await target.removeBackup(b.id, true);
   const kept = complete.slice(drop.length);
-  const oldest = kept.find((b) => b.manifest?.kind === 'embedded')?.manifest;
-  const removedWal = oldest?.kind === 'embedded' ? await pruneShippedWal(target, oldest.startWal) : 0;
+  const removedWal = kept.some((b) => b.manifest?.kind === 'embedded')
+    ? await pruneShippedWal(target, oldestSegments(kept))
+    : 0;
   return { removedBackups: drop.map((b) => b.id), removedIncomplete, removedWal };
 }

@@ -21,6 +21,7 @@ import {
   startBaseBackup,
   stopBaseBackup,
   switchWal,
+  systemIdentifier,
   tryBackupLock,
   walFileOf,
 } from '../db/index.js';
@@ -96,6 +97,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Embedd
     const id = newBackupId();
     const label = options.label ?? `trellis ${id}`;
     const startTime = new Date();
+    const systemId = await systemIdentifier(client);
     const started = await startBaseBackup(client, label);
     const pieces: Piece[] = [];
 
@@ -145,7 +147,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Embedd
     const lastWal = await walFileOf(client, snapshot.consistentLsn);
     await waitArchived(client, lastWal);
 
-    const walReport = await shipWal(config.backup.archiveDir, target);
+    const walReport = await shipWal(config.backup.archiveDir, target, systemId);
     progress.note(`shipped ${walReport.shipped} WAL file(s) (${walReport.bytes} bytes)`);
 
     const project = await target.put(target.stagingKey(id, 'project.tar.gz'), await projectTar(config));
@@ -161,6 +163,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Embedd
       stopLsn: stopped.stopLsn,
       consistentLsn: snapshot.consistentLsn,
       timeline: started.timeline,
+      systemId,
       startWal: started.startWal,
       lastWal,
       startTime: startTime.toISOString(),

@@ -29,6 +29,8 @@ export const manifestSchema = z.discriminatedUnion('kind', [
     /** The exported snapshot's LSN: `verify` recovers to exactly here and compares `tables`. */
     consistentLsn: lsn,
     timeline: z.number().int().positive(),
+    /** pg_control_system()'s system_identifier: the shipped WAL of this cluster is under wal/<systemId>/. */
+    systemId: z.string().regex(/^\d+$/),
     startWal: walName,
     /** The last segment a recovery to `consistentLsn` needs. */
     lastWal: walName,

@@ -148,7 +148,7 @@ export async function fetchWal(
 ): Promise<{ count: number; newest: Date | undefined }> {
   await fsp.mkdir(walDir, { recursive: true, mode: 0o700 });
   const floor = segmentPosition(manifest.startWal);
-  const wanted = (await shippedWal(target)).filter((w) => {
+  const wanted = (await shippedWal(target, manifest.systemId)).filter((w) => {
     const pos = segmentPosition(w.name);
     return pos === '' || pos >= floor;
   });

@@ -8,10 +8,10 @@ import { Cron } from 'croner';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { archiverStatus, releaseBackupLock, tryBackupLock } from '../db/index.js';
+import { archiverStatus, releaseBackupLock, systemIdentifier, tryBackupLock } from '../db/index.js';
 import { FatalError, errorMessage } from '../errors.js';
 import type { Logger } from '../platform/logger.js';
-import { listBackups, pruneBackups } from './catalog.js';
+import { listBackups, oldestSegments, pruneBackups } from './catalog.js';
 import { createBackup, quietProgress } from './create.js';
 import { openTarget } from './open.js';
 import type { BackupTarget } from './target.js';
@@ -48,6 +48,7 @@ export async function startBackupService(options: BackupServiceOptions): Promise
     parsed.stop();
   }
   const target: BackupTarget = await openTarget(config.backup.target, config.backup.s3, false);
+  const systemId = await withClient(dbUrl, systemIdentifier);
   let lastSuccess: Date | undefined;
   let lastDuration: number | undefined;
   let lastError: string | undefined;
@@ -100,10 +101,11 @@ export async function startBackupService(options: BackupServiceOptions): Promise
       lastSuccess = new Date(newest.stopTime);
       lastDuration = (lastSuccess.getTime() - new Date(newest.startTime).getTime()) / 1000;
     }
-    const oldest = complete.find((b) => b.manifest?.kind === 'embedded')?.manifest;
-    // What no kept backup needs: shipped before the oldest one started.
-    if (oldest?.kind === 'embedded') await pruneShippedWal(target, oldest.startWal);
-    return complete.length > 0;
+    // What no kept backup needs: shipped before the oldest one of its cluster started.
+    const oldest = oldestSegments(complete);
+    if (oldest.size > 0) await pruneShippedWal(target, oldest);
+    // Only this cluster's backups make its WAL worth shipping.
+    return oldest.has(systemId);
   };
 
   let stopped = false;
@@ -114,7 +116,7 @@ export async function startBackupService(options: BackupServiceOptions): Promise
       if (status.failedCount > archiverFailures) failures.inc(status.failedCount - archiverFailures);
       archiverFailures = status.failedCount;
       if (await refreshLast()) {
-        await shipWal(config.backup.archiveDir, target);
+        await shipWal(config.backup.archiveDir, target, systemId);
         await shipStorage(config.storage.localDir, target);
       } else {
         // No backup to replay it onto: the archive would only grow. Under the backup lock, so that

@@ -1,5 +1,5 @@
 /**
- * Shipping what the archiver leaves in `.trellis/wal-archive` to the target (`wal/<name>-<sha256>`,
+ * Shipping what the archiver leaves in `.trellis/wal-archive` to the target (`wal/<system id>/<name>-<sha256>`,
  * the checksum in the key so both kinds of target keep it the same way), and the storage files to
  * `storage/`. A local segment is deleted once the target has it: restores read from the target, so
  * the local archive never grows past what is not shipped yet.
@@ -13,10 +13,12 @@ import type { BackupTarget } from './target.js';
 
 /** Segments, history files and backup history files, as PostgreSQL names them (not basic_archive's temp files). */
 const ARCHIVED = /^([0-9A-F]{24}(\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)$/;
-const SHIPPED = /^wal\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)-([0-9a-f]{64})$/;
+const SHIPPED = /^wal\/(\d+)\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)-([0-9a-f]{64})$/;
 
 export interface ShippedWal {
   readonly key: string;
+  /** The cluster's system identifier. */
+  readonly system: string;
   readonly name: string;
   readonly sha256: string;
   readonly modified: Date;
@@ -24,14 +26,14 @@ export interface ShippedWal {
 
 export function parseShippedKey(key: string, modified: Date): ShippedWal | undefined {
   const m = SHIPPED.exec(key);
-  return m ? { key, name: m[1]!, sha256: m[2]!, modified } : undefined;
+  return m ? { key, system: m[1]!, name: m[2]!, sha256: m[3]!, modified } : undefined;
 }
 
 /** Log and segment number of a segment-like name, for ordering across timelines ('' for history files). */
 export const segmentPosition = (name: string): string => (/^[0-9A-F]{24}/.test(name) ? name.slice(8, 24) : '');
 
-export async function shippedWal(target: BackupTarget): Promise<ShippedWal[]> {
-  return (await target.list('wal/'))
+export async function shippedWal(target: BackupTarget, system?: string): Promise<ShippedWal[]> {
+  return (await target.list(system === undefined ? 'wal/' : `wal/${system}/`))
     .map((o) => parseShippedKey(o.key, o.modified))
     .filter((w): w is ShippedWal => w !== undefined);
 }
@@ -43,10 +45,10 @@ export interface ShipReport {
   readonly pending: number;
 }
 
-export async function shipWal(archiveDir: string, target: BackupTarget): Promise<ShipReport> {
+export async function shipWal(archiveDir: string, target: BackupTarget, system: string): Promise<ShipReport> {
   const names = (await fsp.readdir(archiveDir).catch(() => [] as string[])).filter((n) => ARCHIVED.test(n)).sort();
   if (names.length === 0) return { shipped: 0, bytes: 0, pending: 0 };
-  const have = new Set((await shippedWal(target)).map((w) => w.name));
+  const have = new Set((await shippedWal(target, system)).map((w) => w.name));
   let shipped = 0;
   let bytes = 0;
   for (const name of names) {
@@ -61,7 +63,7 @@ export async function shipWal(archiveDir: string, target: BackupTarget): Promise
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      const { size } = await putWithName(target, name, body);
+      const { size } = await putWithName(target, system, name, body);
       shipped++;
       bytes += size;
     }
@@ -71,12 +73,12 @@ export async function shipWal(archiveDir: string, target: BackupTarget): Promise
 }
 
 /** Read whole (a segment is 16 MiB) so that the key can carry the sha256 of what is uploaded. */
-async function putWithName(target: BackupTarget, name: string, body: fs.ReadStream) {
+async function putWithName(target: BackupTarget, system: string, name: string, body: fs.ReadStream) {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   const bytes = Buffer.concat(chunks);
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-  await target.put(`wal/${name}-${sha256}`, Readable.from([bytes]));
+  await target.put(`wal/${system}/${name}-${sha256}`, Readable.from([bytes]));
   return { sha256, size: bytes.length };
 }
 
@@ -118,12 +120,16 @@ export async function shipStorage(storageDir: string, target: BackupTarget): Pro
   return copied;
 }
 
-/** Deletes shipped WAL from before `oldestNeeded` (a segment name); history files are kept (tiny, and every timeline needs its own). */
-export async function pruneShippedWal(target: BackupTarget, oldestNeeded: string): Promise<number> {
-  const floor = segmentPosition(oldestNeeded);
+/**
+ * Deletes shipped WAL no kept backup needs: of a cluster none of them was taken from, or from before
+ * the oldest one of its cluster (`oldest`: system id → first segment). History files are kept.
+ */
+export async function pruneShippedWal(target: BackupTarget, oldest: ReadonlyMap<string, string>): Promise<number> {
   const old = (await shippedWal(target)).filter((w) => {
+    const first = oldest.get(w.system);
+    if (first === undefined) return true;
     const pos = segmentPosition(w.name);
-    return pos !== '' && pos < floor;
+    return pos !== '' && pos < segmentPosition(first);
   });
   await target.delete(old.map((w) => w.key));
   return old.length;

@@ -140,6 +140,15 @@ export async function serverVersion(client: pg.ClientBase): Promise<string> {
   return rows[0]!.v;
 }
 
+/**
+ * The cluster's system identifier (fixed at initdb, kept by a physical copy): WAL of two clusters
+ * shares segment names, so shipped WAL is kept apart by it.
+ */
+export async function systemIdentifier(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()');
+  return rows[0]!.id;
+}
+
 /** An advisory lock key of our own: one backup (or prune) at a time per cluster. */
 export const BACKUP_LOCK_KEY = 7_424_551_233_001n;
 

@@ -55,6 +55,7 @@ export {
   switchWal,
   tryBackupLock,
   releaseBackupLock,
+  systemIdentifier,
   walFileOf,
   type ArchiverStatus,
   type BackupStart,

@@ -140,7 +140,9 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
       const wal = rows[0]!.wal;
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const shipped = (await fs.readdir(path.join(backupDir(dir), 'wal'))).some((n) => n.startsWith(wal));
+        const shipped = (await fs.readdir(path.join(backupDir(dir), 'wal'), { recursive: true })).some((n) =>
+          path.basename(n).startsWith(wal),
+        );
         if (shipped) break;
         if (Date.now() > deadline) throw new Error(`segment ${wal} was not shipped`);
         await sleep(200);

@@ -59,7 +59,7 @@ test('backup to an S3 bucket and restore from it', async () => {
   for (const o of listed.Contents ?? []) keys.push(o.Key!);
   expect(keys).toContain(`project-one/${id}/manifest.json`);
   expect(keys).toContain(`project-one/${id}/base.tar.gz`);
-  expect(keys.some((k) => /^project-one\/wal\/[0-9A-F]{24}-[0-9a-f]{64}$/.test(k))).toBe(true);
+  expect(keys.some((k) => /^project-one\/wal\/\d+\/[0-9A-F]{24}-[0-9a-f]{64}$/.test(k))).toBe(true);
 
   const list = await trellis(['backup', 'list', '--dir', dir], env);
   expect(list.stdout).toContain(`${id}  complete`);

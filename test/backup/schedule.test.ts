@@ -40,7 +40,10 @@ test('a seconds-level schedule fires, retention keeps BACKUP_KEEP, the archive s
   const oldest = JSON.parse(await fs.readFile(path.join(backupDir(dir), kept[0]!, 'manifest.json'), 'utf8')) as {
     startWal: string;
   };
-  const segments = (await fs.readdir(path.join(backupDir(dir), 'wal'))).filter((n) => /^[0-9A-F]{24}-/.test(n));
+  const segments = (await fs.readdir(path.join(backupDir(dir), 'wal'), { recursive: true }))
+    .map((n) => path.basename(n))
+    .filter((n) => /^[0-9A-F]{24}-/.test(n));
+  expect(segments.length).toBeGreaterThan(0);
   for (const s of segments) expect(s.slice(8, 24) >= oldest.startWal.slice(8, 24), s).toBe(true);
   const local = (await fs.readdir(path.join(dir, '.trellis', 'wal-archive'))).filter((n) => /^[0-9A-F]{24}$/.test(n));
   expect(local.length).toBeLessThanOrEqual(2);
