@@ -215,6 +215,8 @@ export async function replay(
         password,
         onProgress: (m) => progress.note(m),
         archive: { dir: path.join(dataDir, 'wal-archive'), timeoutS: config.backup.archiveTimeoutS },
+        // Connections open once replay reaches consistency (the end of the base backup's WAL).
+        startTimeoutS: 3600,
       });
     } catch (err) {
       const log = (await fsp.readFile(logFile).catch(() => Buffer.alloc(0))).subarray(offset).toString();

@@ -30,6 +30,8 @@ export interface EmbeddedOptions {
    * gets them on its next start.
    */
   readonly archive?: { readonly dir: string; readonly timeoutS: number };
+  /** Seconds pg_ctl waits for the server to accept connections (a restore's recovery may need long). */
+  readonly startTimeoutS?: number;
 }
 
 export interface Binaries {
@@ -90,7 +92,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   );
   const started = await run(
     bin.pg_ctl,
-    ['start', '-D', pgDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', settings],
+    ['start', '-D', pgDir, '-w', '-t', String(options.startTimeoutS ?? 60), '-s', '-l', logFile, '-o', settings],
     runAs,
   );
   if (started.code !== 0) {

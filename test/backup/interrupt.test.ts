@@ -23,7 +23,9 @@ beforeAll(async () => {
       create table public.things (id int primary key, note text not null);
       insert into public.things select i, 'row ' || i from generate_series(1, 2000) i;
       insert into public.things values (0, 'verify-marker-' || repeat('A', 50));
-      create table public.empty_one (id int);`,
+      create table public.empty_one (id int);
+      create table public."we""ird; drop table x;--" ("a""b" text);
+      insert into public."we""ird; drop table x;--" values (E'tab\there'), (null), (repeat('z', 100000));`,
   });
   cleanup.push(dir);
   target = backupDir(dir);
@@ -81,6 +83,7 @@ describe('backup verify', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('public.things: OK 2001 rows');
     expect(r.stdout).toContain('public.empty_one: OK 0 rows');
+    expect(r.stdout).toContain('public.we"ird; drop table x;--: OK 3 rows');
     expect(r.stdout).toContain(`backup ${good}: verified`);
   });
 
