@@ -115,16 +115,20 @@ export async function startBackupService(options: BackupServiceOptions): Promise
       const status = await withClient(dbUrl, archiverStatus);
       if (status.failedCount > archiverFailures) failures.inc(status.failedCount - archiverFailures);
       archiverFailures = status.failedCount;
-      if (await refreshLast()) {
+      const ship = async () => {
         await shipWal(config.backup.archiveDir, target, systemId);
         await shipStorage(config.storage.localDir, target);
-      } else {
+      };
+      if (await refreshLast()) await ship();
+      else {
         // No backup to replay it onto: the archive would only grow. Under the backup lock, so that
-        // a first backup in progress (which ships its own WAL) keeps what it needs.
+        // a first backup in progress (which ships its own WAL) keeps what it needs, and asking
+        // again there: one may have completed since.
         await withClient(dbUrl, async (c) => {
           if (!(await tryBackupLock(c))) return;
           try {
-            await dropLocalArchive(config.backup.archiveDir);
+            if (await refreshLast()) await ship();
+            else await dropLocalArchive(config.backup.archiveDir);
           } finally {
             await releaseBackupLock(c);
           }
