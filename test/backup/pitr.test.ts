@@ -119,6 +119,11 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
     // The load went on while the backup ran: nothing was stopped.
     expect(acked.length - beforeBackup).toBeGreaterThan(50);
     expect(backup.stdout).toMatch(/backup \d{8}T\d{9}Z complete/);
+    // After the backup, before T: the running server's service ships it.
+    const between = await admin.storage
+      .from('files')
+      .upload('between.txt', new Blob(['uploaded after the backup, before T']));
+    expect(between.error).toBeNull();
     await sleep(1000);
 
     // Commit A acknowledged before T, commit B started after T.
@@ -148,6 +153,15 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
         await sleep(200);
       }
     });
+    const storageFiles = async () =>
+      (await fs.readdir(path.join(backupDir(dir), 'storage'), { recursive: true, withFileTypes: true })).filter((f) =>
+        f.isFile(),
+      ).length;
+    const deadline = Date.now() + 30_000;
+    while ((await storageFiles()) < 3) {
+      if (Date.now() > deadline) throw new Error('the storage files were not shipped');
+      await sleep(200);
+    }
   }, 120_000);
 
   test('verify: the backup taken under load matches its snapshot exactly (recovery stops just before its LSN)', async () => {
@@ -194,6 +208,8 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
       const api = client(s.API_URL, s.SERVICE_ROLE_KEY);
       const before = await api.storage.from('files').download('before.txt');
       expect(await before.data?.text()).toBe('uploaded before T');
+      const between = await api.storage.from('files').download('between.txt');
+      expect(await between.data?.text()).toBe('uploaded after the backup, before T');
       // Its row was committed after T: the restored database does not know it.
       const after = await api.storage.from('files').download('after.txt');
       expect(after.error).not.toBeNull();
