@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { tempProject } from '../helpers/cli.js';
@@ -49,8 +49,18 @@ test('backup to an S3 bucket and restore from it', async () => {
   });
   cleanup.push(dir);
   expect((await trellis(['migrate', '--dir', dir], env)).code).toBe(0);
+  // What a backup killed half-way leaves in a bucket: pieces without the manifest.
+  const dead = '20260101T000000000Z';
+  await client.send(new PutObjectCommand({ Bucket: 'backups', Key: `project-one/${dead}/base.tar.gz`, Body: 'half' }));
+  const before = await trellis(['backup', 'list', '--dir', dir], env);
+  expect(before.stdout).toContain(`${dead}  INCOMPLETE`);
+  const refused = await trellis(['restore', '--from', `s3://backups/project-one/${dead}`, '--dir', `${dir}-no`], env);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`backup ${dead} is incomplete`);
+
   const made = await trellis(['backup', '--dir', dir], env);
   expect(made.code, made.stderr).toBe(0);
+  expect(made.stderr).toContain('removed 1 incomplete backup');
   const id = /backup (\S+) complete in s3:\/\/backups\/project-one/.exec(made.stdout)?.[1];
   expect(id).toBeDefined();
 
@@ -59,6 +69,7 @@ test('backup to an S3 bucket and restore from it', async () => {
   for (const o of listed.Contents ?? []) keys.push(o.Key!);
   expect(keys).toContain(`project-one/${id}/manifest.json`);
   expect(keys).toContain(`project-one/${id}/base.tar.gz`);
+  expect(keys.some((k) => k.startsWith(`project-one/${dead}/`))).toBe(false);
   expect(keys.some((k) => /^project-one\/wal\/\d+\/[0-9A-F]{24}-[0-9a-f]{64}$/.test(k))).toBe(true);
 
   const list = await trellis(['backup', 'list', '--dir', dir], env);
