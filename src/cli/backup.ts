@@ -103,6 +103,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
         const report = await verifyBackup(config, target, manifest satisfies EmbeddedManifest, cliProgress);
         for (const p of report.pieces) process.stdout.write(`piece ${p.piece}: MISMATCH ${p.message}\n`);
         for (const t of report.tables) process.stdout.write(`${t.table}: ${t.ok ? 'OK' : 'MISMATCH'} ${t.detail}\n`);
+        process.stdout.write(`${report.indexesChecked} B-tree indexes checked (amcheck)\n`);
         process.stdout.write(report.ok ? `backup ${id}: verified\n` : `backup ${id}: FAILED verification\n`);
         return report.ok ? 0 : 1;
       }

@@ -162,3 +162,39 @@ export async function tryBackupLock(client: pg.ClientBase): Promise<boolean> {
 export async function releaseBackupLock(client: pg.ClientBase): Promise<void> {
   await client.query('select pg_advisory_unlock($1::bigint)', [BACKUP_LOCK_KEY.toString()]);
 }
+
+export interface IndexCheck {
+  readonly index: string;
+  /** schema.table of the indexed table. */
+  readonly table: string;
+  readonly error?: string;
+}
+
+/**
+ * amcheck's bt_index_check on every B-tree index outside the system schemas (an AccessShareLock
+ * each: for a scratch cluster, where verify creates the extension).
+ */
+export async function checkBtreeIndexes(client: pg.ClientBase): Promise<IndexCheck[]> {
+  await client.query('create extension if not exists amcheck');
+  const { rows } = await client.query<{ oid: number; index: string; schema: string; table: string }>(
+    `select c.oid::int as oid, c.relname as index, n.nspname as schema, t.relname as table
+       from pg_index i
+       join pg_class c on c.oid = i.indexrelid
+       join pg_class t on t.oid = i.indrelid
+       join pg_namespace n on n.oid = t.relnamespace
+       join pg_am a on a.oid = c.relam
+      where a.amname = 'btree' and c.relpersistence = 'p' and i.indisvalid
+        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+      order by 3, 4, 2`,
+  );
+  const out: IndexCheck[] = [];
+  for (const r of rows) {
+    try {
+      await client.query('select bt_index_check($1::oid)', [r.oid]);
+      out.push({ index: r.index, table: `${r.schema}.${r.table}` });
+    } catch (err) {
+      out.push({ index: r.index, table: `${r.schema}.${r.table}`, error: (err as Error).message });
+    }
+  }
+  return out;
+}

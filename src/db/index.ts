@@ -56,6 +56,8 @@ export {
   tryBackupLock,
   releaseBackupLock,
   systemIdentifier,
+  checkBtreeIndexes,
+  type IndexCheck,
   walFileOf,
   type ArchiverStatus,
   type BackupStart,

@@ -84,6 +84,7 @@ describe('backup verify', () => {
     expect(r.stdout).toContain('public.things: OK 2001 rows');
     expect(r.stdout).toContain('public.empty_one: OK 0 rows');
     expect(r.stdout).toContain('public.we"ird; drop table x;--: OK 3 rows');
+    expect(r.stdout).toMatch(/[1-9]\d* B-tree indexes checked \(amcheck\)/);
     expect(r.stdout).toContain(`backup ${good}: verified`);
   });
 
