@@ -75,6 +75,25 @@ test('backup to an S3 bucket and restore from it', async () => {
   const list = await trellis(['backup', 'list', '--dir', dir], env);
   expect(list.stdout).toContain(`${id}  complete`);
 
+  // The running server ships new WAL to the bucket: rows written after the backup are restored too.
+  const running = await startCli(dir, { ...env, BACKUP_SHIP_INTERVAL: '1' });
+  try {
+    const s = await statusOf(dir);
+    const wal = await withPg(s.DB_URL, async (c) => {
+      await c.query('insert into public.notes select i, md5(i::text) from generate_series(501, 600) i');
+      return (await c.query<{ wal: string }>('select pg_walfile_name(pg_switch_wal()) as wal')).rows[0]!.wal;
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const out = await client.send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'project-one/wal/' }));
+      if ((out.Contents ?? []).some((o) => o.Key!.includes(`/${wal}-`))) break;
+      if (Date.now() > deadline) throw new Error(`segment ${wal} was not shipped to the bucket`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await running.stop();
+  }
+
   const into = `${dir}-restored`;
   cleanup.push(into);
   const restored = await trellis(['restore', '--from', `s3://backups/project-one/${id}`, '--dir', into], env);
@@ -86,7 +105,7 @@ test('backup to an S3 bucket and restore from it', async () => {
       s.DB_URL,
       async (c) => (await c.query<{ n: string }>('select count(*) as n from public.notes')).rows[0]!.n,
     );
-    expect(count).toBe('500');
+    expect(count).toBe('600');
   } finally {
     await server.stop();
   }
