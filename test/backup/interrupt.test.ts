@@ -114,6 +114,19 @@ describe('backup verify', () => {
   });
 });
 
+describe('restore to a time after the newest archived WAL', () => {
+  test('says so and restores to the latest point archived', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const t = new Date(Date.now() - 500).toISOString();
+    const into = path.join(dir, 'after-newest');
+    const r = await trellis(['restore', '--from', target, '--to-time', t, '--dir', into]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${t} is after the newest archived WAL`);
+    expect(r.stdout).toContain('to the latest point archived');
+    await expect(fs.stat(path.join(into, '.trellis', 'pg', 'PG_VERSION'))).resolves.toBeDefined();
+  }, 120_000);
+});
+
 describe('restore refuses bad input with one line and exit code 1', () => {
   test.each([
     [['--to-time', 'yesterday'], '--to-time: "yesterday" is not an ISO-8601 time with a zone'],
