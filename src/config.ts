@@ -136,6 +136,24 @@ export interface Config {
     readonly heartbeatTimeoutMs: number;
     readonly replicationTimeoutMs: number;
   };
+  readonly backup: {
+    /** A folder (absolute) or an s3:// URL. */
+    readonly target: string;
+    readonly s3: {
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly accessKeyId: string | undefined;
+      readonly secretAccessKey: string | undefined;
+      readonly forcePathStyle: boolean;
+    };
+    /** `dataDir/wal-archive`: where the embedded database's archiver (basic_archive) puts WAL segments. */
+    readonly archiveDir: string;
+    readonly archiveTimeoutS: number;
+    readonly shipIntervalS: number;
+    readonly schedule: string | undefined;
+    readonly keep: number;
+    readonly testDelayMs: number;
+  };
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
@@ -331,6 +349,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', src),
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
+    backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     shutdownTimeoutMs: 10_000,
   });
@@ -372,6 +391,28 @@ function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBu
       secretAccessKey: read('storageS3SecretAccessKey', src),
       forcePathStyle: read('storageS3ForcePathStyle', src),
     }),
+  });
+}
+
+function backupConfig(dir: string, src: Sources): Config['backup'] {
+  const given = read('backupTarget', src);
+  const target =
+    given === undefined ? path.join(dir, 'backups') : given.startsWith('s3://') ? given : path.resolve(dir, given);
+  return Object.freeze({
+    target,
+    s3: Object.freeze({
+      endpoint: read('backupS3Endpoint', src),
+      region: read('backupS3Region', src),
+      accessKeyId: read('backupS3AccessKeyId', src),
+      secretAccessKey: read('backupS3SecretAccessKey', src),
+      forcePathStyle: read('backupS3ForcePathStyle', src),
+    }),
+    archiveDir: path.join(dir, '.trellis', 'wal-archive'),
+    archiveTimeoutS: read('backupArchiveTimeout', src),
+    shipIntervalS: read('backupShipInterval', src),
+    schedule: read('backupSchedule', src),
+    keep: read('backupKeep', src),
+    testDelayMs: read('backupTestDelayMs', src),
   });
 }
 

@@ -14,6 +14,7 @@ import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
+import { startBackupService, type BackupService } from './backup/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -65,6 +66,7 @@ interface Running {
   database?: OpenDatabase;
   owned?: OwnedServices;
   realtime?: RealtimeModule;
+  backup?: BackupService;
 }
 
 /**
@@ -123,10 +125,16 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     const owned = await createServices({ config, log, metrics, db: database.db, keys });
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
+    // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
+    const backup = config.databaseUrl
+      ? undefined
+      : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
+    running.backup = backup;
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
       degraded: () => realtime.degraded(),
+      sections: () => backup?.status() ?? {},
     };
     // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.
     await writeRuntimeState(config.dataDir, {
@@ -150,7 +158,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   }
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, owned, realtime }: Running) {
+async function stopTrellis(config: Config, log: Logger, { server, database, owned, realtime, backup }: Running) {
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -179,7 +187,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
-  await step('closing services', owned?.close(), left(2500));
+  await step('closing services', Promise.all([owned?.close(), backup?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
   await releaseDataDir(config.dataDir);
 }

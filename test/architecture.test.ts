@@ -24,6 +24,7 @@ const MODULES = [
   'studio',
   'capacity',
   'import',
+  'backup',
   'cli',
   'bench',
 ];

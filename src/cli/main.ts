@@ -1,10 +1,12 @@
 /** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
+import { backupCommand, backupHelp } from './backup.js';
 import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
 import { importCommand, importHelp } from './import.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
+import { restoreCommand, restoreHelp } from './restore.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
 
@@ -16,6 +18,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   gen: genCommand,
   import: importCommand,
   bench: benchCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -28,6 +32,8 @@ Commands:
   gen types print the TypeScript Database type of the project's database
   import    bring in a SQLite database, a SQLite/D1 dump or a Supabase project's PostgreSQL dump
   bench     measure how many users this machine holds (load test with a floor)
+  backup    online backup of the embedded database (list, verify, prune)
+  restore   restore a backup into a new folder, to a point in time
 
 ${startHelp}
 
@@ -42,6 +48,10 @@ ${genHelp}
 ${importHelp}
 
 ${benchHelp}
+
+${backupHelp}
+
+${restoreHelp}
 
 Configuration: docs/configuration.md`;
 

@@ -427,6 +427,73 @@ export const settings = {
     schema: z.string().min(1).optional(),
     doc: '`trellis import --storage-s3`: secret access key.',
   },
+  backupTarget: {
+    env: 'BACKUP_TARGET',
+    schema: z
+      .string()
+      .min(1)
+      .refine((s) => !s.startsWith('s3://') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(s), {
+        error: 'must be a folder path or s3://bucket/prefix',
+      })
+      .optional(),
+    doc: 'Where backups and archived WAL go: a folder, or s3://bucket/prefix (the BACKUP_S3_* settings). Default DIR/backups, on the same disk as the data: set it to another disk or a bucket.',
+  },
+  backupS3Endpoint: {
+    env: 'BACKUP_S3_ENDPOINT',
+    schema: httpUrl.optional(),
+    doc: 'S3-compatible endpoint of an s3:// BACKUP_TARGET (MinIO, R2, B2, …); unset for AWS S3.',
+  },
+  backupS3Region: {
+    env: 'BACKUP_S3_REGION',
+    schema: z.string().min(1),
+    fallback: 'us-east-1',
+    doc: 'S3 region of an s3:// BACKUP_TARGET.',
+  },
+  backupS3AccessKeyId: {
+    env: 'BACKUP_S3_ACCESS_KEY_ID',
+    schema: z.string().min(1).optional(),
+    doc: "S3 access key id for BACKUP_TARGET; the AWS SDK's default credential chain when unset.",
+  },
+  backupS3SecretAccessKey: {
+    env: 'BACKUP_S3_SECRET_ACCESS_KEY',
+    schema: z.string().min(1).optional(),
+    doc: 'S3 secret access key for BACKUP_TARGET.',
+  },
+  backupS3ForcePathStyle: {
+    env: 'BACKUP_S3_FORCE_PATH_STYLE',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Address the backup bucket as ENDPOINT/BUCKET (MinIO and most self-hosted services need true).',
+  },
+  backupArchiveTimeout: {
+    env: 'BACKUP_ARCHIVE_TIMEOUT',
+    schema: int(1, 86_400),
+    fallback: '60',
+    doc: "Seconds after which the embedded database closes a WAL segment that holds committed work, so it is archived: at most this much committed work is outside the archive (PostgreSQL's archive_timeout).",
+  },
+  backupShipInterval: {
+    env: 'BACKUP_SHIP_INTERVAL',
+    schema: int(1, 3600),
+    fallback: '5',
+    doc: "Seconds between two passes of the running server's backup service, which ships archived WAL and new storage files to BACKUP_TARGET.",
+  },
+  backupSchedule: {
+    env: 'BACKUP_SCHEDULE',
+    schema: z.string().min(1).optional(),
+    doc: 'Cron expression (5 fields, or 6 with seconds first) on which the running server takes a backup; unset: no scheduled backups.',
+  },
+  backupKeep: {
+    env: 'BACKUP_KEEP',
+    schema: int(1, 10_000),
+    fallback: '7',
+    doc: 'Complete backups kept by prune (after each scheduled backup and `trellis backup prune`); older ones and the WAL only they need are deleted.',
+  },
+  backupTestDelayMs: {
+    env: 'TRELLIS_TEST_BACKUP_DELAY_MS',
+    schema: int(0, 60_000),
+    fallback: '0',
+    doc: 'Test only: a pause after each file of a base backup is copied, so a test can interrupt a backup half-way.',
+  },
 
   realtimeMaxConnections: {
     env: 'REALTIME_MAX_CONNECTIONS',

@@ -24,9 +24,17 @@ export interface EmbeddedOptions {
   readonly dataDir: string;
   readonly password: string;
   readonly onProgress: (message: string) => void;
+  /**
+   * WAL archiving (basic_archive into `dir`, made and owned by the database's user): what backups
+   * and point-in-time restore are built on. Command-line settings, so a cluster made before them
+   * gets them on its next start.
+   */
+  readonly archive?: { readonly dir: string; readonly timeoutS: number };
+  /** Seconds pg_ctl waits for the server to accept connections (a restore's recovery may need long). */
+  readonly startTimeoutS?: number;
 }
 
-interface Binaries {
+export interface Binaries {
   readonly initdb: string;
   readonly pg_ctl: string;
   readonly postgres: string;
@@ -60,6 +68,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   await stopOrphan(bin, pgDir, runAs, options.onProgress);
 
   const port = await freePort();
+  if (options.archive) await prepareArchiveDir(options.archive.dir, runAs);
   const settings = [
     `-c listen_addresses=127.0.0.1`,
     `-c port=${port}`,
@@ -68,6 +77,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     `-c wal_level=logical`,
     `-c max_replication_slots=10`,
     `-c max_wal_senders=10`,
+    ...(options.archive
+      ? [
+          '-c archive_mode=on',
+          '-c archive_library=basic_archive',
+          `-c ${shellQuote(`basic_archive.archive_directory=${options.archive.dir}`)}`,
+          `-c archive_timeout=${options.archive.timeoutS}`,
+        ]
+      : []),
   ].join(' ');
   const logOffset = await fs.stat(logFile).then(
     (st) => st.size,
@@ -75,7 +92,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   );
   const started = await run(
     bin.pg_ctl,
-    ['start', '-D', pgDir, '-w', '-t', '60', '-s', '-l', logFile, '-o', settings],
+    ['start', '-D', pgDir, '-w', '-t', String(options.startTimeoutS ?? 60), '-s', '-l', logFile, '-o', settings],
     runAs,
   );
   if (started.code !== 0) {
@@ -96,6 +113,26 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
 /** Stops a PostgreSQL an earlier Trellis left running on this data folder, if any (`db reset`). */
 export async function stopEmbeddedOrphan(dataDir: string, onProgress: (message: string) => void): Promise<void> {
   await stopOrphan(await loadBinaries(), path.join(dataDir, 'pg'), await unprivilegedUser(onProgress), onProgress);
+}
+
+/** pg_ctl hands `-o` to /bin/sh: a path with a space or a quote must reach postgres as one word. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+async function prepareArchiveDir(dir: string, runAs: RunAs | undefined): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (runAs) await fs.chown(dir, runAs.uid, runAs.gid);
+}
+
+/** The user the embedded database runs as (undefined: this process's own), for files it must own. */
+export async function embeddedOwner(): Promise<{ uid: number; gid: number } | undefined> {
+  return unprivilegedUser(() => undefined);
+}
+
+/** The binaries' folder (initdb, pg_ctl, postgres). */
+export async function embeddedBinaries(): Promise<Binaries> {
+  return loadBinaries();
 }
 
 async function loadBinaries(): Promise<Binaries> {

@@ -23,7 +23,6 @@ export {
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
 export { prepareRequestRole } from './request-role.js';
 export { dropProjectSchemas, projectSchemas, removeEmbeddedCluster } from './reset.js';
-export { startEmbedded, type EmbeddedDatabase } from './embedded.js';
 export {
   readCatalog,
   type Catalog,
@@ -44,3 +43,24 @@ export {
   type DigestDifference,
 } from './table-digest.js';
 export { copyTextRow, copyRowsIn, copyTableBetween, CopyValueError } from './copy.js';
+export { startEmbedded, embeddedOwner, embeddedBinaries, type EmbeddedDatabase } from './embedded.js';
+export {
+  archiverStatus,
+  beginInSnapshot,
+  exportSnapshotAtLsn,
+  inRecovery,
+  serverVersion,
+  startBaseBackup,
+  stopBaseBackup,
+  switchWal,
+  tryBackupLock,
+  releaseBackupLock,
+  systemIdentifier,
+  checkBtreeIndexes,
+  type IndexCheck,
+  walFileOf,
+  type ArchiverStatus,
+  type BackupStart,
+  type BackupStop,
+  type ExportedSnapshot,
+} from './backup-api.js';

@@ -30,6 +30,7 @@ export async function openDatabase(
     (embedded = await startEmbedded({
       dataDir: config.dataDir,
       password: secrets.dbPassword,
+      archive: { dir: config.backup.archiveDir, timeoutS: config.backup.archiveTimeoutS },
       onProgress: (message) => log.info(message),
     })).url;
   const db = createDb({

@@ -62,6 +62,8 @@ export async function removeEmbeddedCluster(dataDir: string, onProgress: (m: str
   try {
     await fs.rename(pgDir, aside);
     await fs.rm(aside, { recursive: true, force: true });
+    // The old cluster's archived WAL: a new cluster reuses its segment names with other contents.
+    await fs.rm(path.join(dataDir, 'wal-archive'), { recursive: true, force: true });
   } catch (err) {
     throw new FatalError(`cannot remove the embedded database ${pgDir}: ${errorMessage(err)}`);
   }

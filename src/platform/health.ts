@@ -13,6 +13,11 @@ export interface Readiness {
   check(): Promise<string | undefined>;
   /** Ready, but something works only in part (e.g. Redis is away: realtime reaches one instance only). */
   degraded?(): readonly string[];
+  /**
+   * Extra sections of the 200 answer (e.g. `backup`: last success, archive lag). Reported, never a
+   * reason for 503: a load balancer must not drop a serving instance because a backup is late.
+   */
+  sections?(): Readonly<Record<string, unknown>>;
 }
 
 export function healthRoutes(readiness: Readiness, metrics: Metrics, access: MetricsAccess): Hono<HttpEnv> {
@@ -23,7 +28,8 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
     if (failing !== undefined) return c.json({ status: 'not ready', reason: failing }, 503);
     // Degraded stays 200: a load balancer must not take every instance out when the shared Redis blips.
     const degraded = readiness.degraded?.() ?? [];
-    return c.json(degraded.length === 0 ? { status: 'ready' } : { status: 'ready', degraded });
+    const sections = readiness.sections?.() ?? {};
+    return c.json({ status: 'ready', ...(degraded.length > 0 && { degraded }), ...sections });
   });
   app.get('/metrics', async (c) => {
     // The metrics name every route and its traffic: by default only an operator's scraper reads them.

@@ -27,7 +27,10 @@ describe('the CLI refuses bad flags and settings', () => {
   test.each([
     [['start', '--frobnicate'], /Unknown option '--frobnicate' \(see `trellis start --help`\)/],
     [['status', '-x'], /Unknown option '-x'/],
-    [['launch'], /unknown command "launch" \(commands: start, status, migrate, db, gen, import, bench\)/],
+    [
+      ['launch'],
+      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, bench, backup, restore\)/,
+    ],
     [['import'], /name the file to import \(see `trellis import --help`\)/],
     [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
     [['import', 'app.db', '--users-table', 'users'], /--users-table: needs --email-column and --password-column too/],

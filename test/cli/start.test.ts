@@ -43,7 +43,11 @@ describe('trellis start on the embedded database', () => {
       expect(health.status).toBe(200);
       expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       const ready = await fetch(`${server.url}/ready`, { headers: { 'x-request-id': 'trace-123' } });
-      expect(await ready.json()).toEqual({ status: 'ready' });
+      // The embedded database's backup state is reported beside readiness, never as a reason for 503.
+      expect(await ready.json()).toEqual({
+        status: 'ready',
+        backup: expect.objectContaining({ lastSuccess: null, pendingSegments: expect.any(Number) }) as unknown,
+      });
       expect(ready.headers.get('x-request-id')).toBe('trace-123');
       const missing = await fetch(`${server.url}/nope/${'x'.repeat(50)}`);
       expect(missing.status).toBe(404);
