@@ -14,7 +14,19 @@ import { afterAll, describe, expect, test } from 'vitest';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Folders directly under src/ that are modules: one door each (`index.ts` or `routes.ts` at the root). */
-const MODULES = ['auth', 'rest', 'realtime', 'storage', 'functions', 'jobs', 'studio', 'capacity', 'cli', 'bench'];
+const MODULES = [
+  'auth',
+  'rest',
+  'realtime',
+  'storage',
+  'functions',
+  'jobs',
+  'studio',
+  'capacity',
+  'cli',
+  'bench',
+  'move',
+];
 /** Layers anyone may import (src/db only through its index.ts, checked by its own rule); src/config/ holds config.ts's pure parts. */
 const SHARED = ['^src/platform/', '^src/project/', '^src/db/', '^src/config/', '^src/(config|errors|services)\\.ts$'];
 /** Platform seams: each folder's interface file, which its implementations import instead of each other. */

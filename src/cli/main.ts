@@ -4,6 +4,7 @@ import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
+import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
 
@@ -13,6 +14,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   migrate: migrateCommand,
   db: dbCommand,
   gen: genCommand,
+  move: moveCommand,
   bench: benchCommand,
 };
 
@@ -24,6 +26,7 @@ Commands:
   migrate   apply pending migrations without serving
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
+  move      move the project's database to a PostgreSQL server (--to) or back (--from)
   bench     measure how many users this machine holds (load test with a floor)
 
 ${startHelp}
@@ -35,6 +38,8 @@ ${migrateHelp}
 ${dbHelp}
 
 ${genHelp}
+
+${moveHelp}
 
 ${benchHelp}
 
