@@ -1,7 +1,7 @@
-/** Connections a move holds for its whole run: one statement may take as long as a table does. */
+/** Connections a move holds for its whole run (one statement may take as long as a table does); `label` names the server, URL included. */
 import pg from 'pg';
 import { FatalError, errorMessage } from '../errors.js';
-import { describeConnectError, redactUrl } from '../db/index.js';
+import { describeConnectError } from '../db/index.js';
 
 export async function connectTo(url: string, label: string, extra: pg.ClientConfig = {}): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, ...extra });
@@ -12,7 +12,7 @@ export async function connectTo(url: string, label: string, extra: pg.ClientConf
     await client.query('set statement_timeout = 0');
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw new FatalError(`cannot connect to the ${label} ${redactUrl(url)}: ${describeConnectError(err)}`);
+    throw new FatalError(`cannot connect to the ${label}: ${describeConnectError(err)}`);
   }
   return client;
 }
