@@ -3,11 +3,12 @@
  * started there with DATABASE_URL serves the same users, rows and files; and `--from` back into a
  * new embedded project.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli, startCli, tempProject } from '../helpers/cli.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { adminUrl, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { MIGRATIONS, client, query, statusOf, userWithNotes, type Status } from './helpers.js';
 
 describe('trellis move --to a server and --from it back', () => {
@@ -110,6 +111,28 @@ describe('trellis move --to a server and --from it back', () => {
       expect((await server.stop()).code).toBe(0);
     }
   }, 120_000);
+
+  test('a target owned by a user who is not a superuser (as on managed servers) gets the same digests', async () => {
+    const role = `trellis_move_owner_${crypto.randomBytes(4).toString('hex')}`;
+    const database = `${role}_db`;
+    await query(adminUrl(), `create role ${role} login createrole password 'owner-password'`);
+    await query(adminUrl(), `create database ${database} owner ${role}`);
+    const url = new URL(adminUrl());
+    url.username = role;
+    url.password = 'owner-password';
+    url.pathname = `/${database}`;
+    try {
+      const moved = await runCli(['move', '--to', url.toString(), '--dir', dir], {}, 120_000);
+      expect(moved.stderr).not.toContain('trellis:');
+      expect(moved.code).toBe(0);
+      expect(moved.stdout).toMatch(/verified: \d+ tables/);
+      expect(moved.stdout).toMatch(/public\.notes\s+4\s+4\s/);
+      expect(await query(url.toString(), 'select count(*)::int as n from auth.users')).toEqual([{ n: 2 }]);
+    } finally {
+      await query(adminUrl(), `drop database if exists ${database} with (force)`);
+      await query(adminUrl(), `drop role if exists ${role}`);
+    }
+  }, 150_000);
 
   test('--from the server into a new embedded project gives identical digests', async () => {
     const moved = await runCli(['move', '--from', target.url, '--dir', back], {}, 120_000);
