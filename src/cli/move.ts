@@ -140,7 +140,11 @@ async function moveBack(config: Config, from: string, report: MoveReporter): Pro
     if (sameDatabase(embedded.url, from)) throw new FatalError('is the embedded database itself', '--from');
     const result = await moveDatabase({
       source: { url: from, label: `source database ${redactUrl(from)}` },
-      target: { url: embedded.url, label: `embedded database in ${path.join(config.dataDir, 'pg')}` },
+      target: {
+        url: embedded.url,
+        label: `embedded database in ${path.join(config.dataDir, 'pg')}`,
+        whenNotEmpty: `move that folder aside first (mv ${path.join(config.dataDir, 'pg')} ${path.join(config.dataDir, 'pg.before-move')})`,
+      },
       migrationsDir: config.migrationsDir,
       pool: config.pool,
       report,

@@ -51,6 +51,8 @@ export interface Endpoint {
   readonly url: string;
   /** How messages name it: "target database postgres://…". */
   readonly label: string;
+  /** What to do when it is not empty, when the usual advice (a new database) does not fit. */
+  readonly whenNotEmpty?: string;
 }
 
 export interface MoveRequest {
@@ -91,7 +93,11 @@ export async function moveDatabase(request: MoveRequest): Promise<MoveResult> {
     source = await connectTo(request.source.url, request.source.label);
     checkVersion(await serverFacts(source), `the ${request.source.label}`);
     const sourceSchemas = [...new Set((await listTables(source)).map((t) => t.schema))];
-    refuseNonEmpty(await projectDataOn(target, sourceSchemas), `the ${request.target.label}`);
+    refuseNonEmpty(
+      await projectDataOn(target, sourceSchemas),
+      `the ${request.target.label}`,
+      request.target.whenNotEmpty,
+    );
     await checkMigrated(request.source.url, request);
     const before = await footprint(target);
     let result: MoveResult;

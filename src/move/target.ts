@@ -40,31 +40,31 @@ export async function projectDataOn(client: pg.ClientBase, sourceSchemas: readon
     ...new Set([...TRELLIS_SCHEMAS, ...sourceSchemas.filter((s) => s !== 'public' && s !== 'extensions')]),
   ];
   const found = await client.query<{ what: string }>(
-    `select 'schema ' || nspname as what from pg_namespace where nspname = any($1::text[])
+    `select 1 as rank, 'schema ' || nspname as what from pg_namespace where nspname = any($1::text[])
      union all
-     select case c.relkind when 'r' then 'table ' when 'p' then 'table ' when 'v' then 'view '
+     select 2, case c.relkind when 'r' then 'table ' when 'p' then 'table ' when 'v' then 'view '
                  when 'm' then 'materialized view ' when 'S' then 'sequence ' else 'relation ' end
             || 'public.' || c.relname
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
      union all
-     select 'function public.' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     select 3, 'function public.' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'public'
         and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
      union all
-     select 'type public.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+     select 4, 'type public.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
       where n.nspname = 'public' and t.typtype in ('e', 'd', 'r') 
         and not exists (select 1 from pg_depend d where d.objid = t.oid and d.deptype = 'e')
-     order by 1`,
+     order by 1, 2`,
     [schemas],
   );
   return found.rows.map((r) => r.what);
 }
 
-export function refuseNonEmpty(found: readonly string[], label: string): void {
+export function refuseNonEmpty(found: readonly string[], label: string, hint?: string): void {
   if (found.length === 0) return;
   throw new FatalError(
-    `${label} already holds project data (${listSome(found)}); a move needs an empty database: create a new one, or empty this one yourself`,
+    `${label} already holds project data (${listSome(found)}); a move needs an empty database: ${hint ?? 'create a new one, or empty this one yourself'}`,
   );
 }
 

@@ -23,6 +23,12 @@ create policy "tags of own notes" on tags for all to authenticated
 -- An identifier that must be quoted everywhere it is used.
 create table "odd ""name""; drop table notes" (k text primary key);
 insert into "odd ""name""; drop table notes" values ('from the migration');
+-- The Supabase pattern: a profile made by a trigger for each new user. The move must not run it
+-- again for the copied users (the profiles come with the copy).
+create table profiles (id uuid primary key references auth.users (id), email text);
+create function public.handle_new_user() returns trigger language plpgsql security definer set search_path = ''
+  as $$ begin insert into public.profiles (id, email) values (new.id, new.email); return new; end $$;
+create trigger on_auth_user_created after insert on auth.users for each row execute function public.handle_new_user();
 insert into storage.buckets (id, name, public) values ('docs', 'docs', false);
 create policy "own docs" on storage.objects for select to authenticated
   using (bucket_id = 'docs' and (storage.foldername(name))[1] = auth.uid()::text);

@@ -57,6 +57,7 @@ describe('trellis move --to a server and --from it back', () => {
     expect(moved.stdout).not.toContain('DIFFERS');
     expect(moved.stdout).toMatch(/auth\.users\s+2\s+2\s/);
     expect(moved.stdout).toMatch(/public\.notes\s+4\s+4\s/);
+    expect(moved.stdout).toMatch(/public\.profiles\s+2\s+2\s/);
     expect(moved.stdout).toContain('DATABASE_URL=');
     expect(moved.stdout).toContain('secrets.json');
     // The progress lines go to stderr, one per table.
@@ -104,6 +105,14 @@ describe('trellis move --to a server and --from it back', () => {
       const oldRead = await old.from('notes').select('body').order('id');
       expect(oldRead.error).toBeNull();
       expect(oldRead.data?.map((n) => n.body)).toEqual(['first', 'second', 'third', 'after the move']);
+      // The profile trigger is on again after the copy: a new user gets one.
+      const dave = await client(now).auth.signUp({ email: 'dave@example.com', password: 'dave password 1' });
+      expect(dave.error).toBeNull();
+      expect(await query(target.url, 'select email from profiles order by email')).toEqual([
+        { email: 'alice@example.com' },
+        { email: 'bob@example.com' },
+        { email: 'dave@example.com' },
+      ]);
       const refreshed = await client(now).auth.refreshSession({ refresh_token: alice.refreshToken });
       expect(refreshed.error).toBeNull();
       expect(refreshed.data.user?.id).toBe(alice.id);
@@ -144,7 +153,9 @@ describe('trellis move --to a server and --from it back', () => {
     // A second --from into the same, now full, embedded database is refused and changes nothing.
     const again = await runCli(['move', '--from', target.url, '--dir', back], {}, 60_000);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^trellis: the embedded database in .* already holds project data \(schema auth/);
+    expect(again.stderr).toMatch(
+      /^trellis: the embedded database in .* already holds project data \(schema auth, .*; a move needs an empty database: move that folder aside first \(mv /,
+    );
     expect(await fs.stat(path.join(back, '.trellis', 'pg', 'PG_VERSION'))).toBeTruthy();
   }, 150_000);
 });
