@@ -34,6 +34,7 @@ project data. The source is the embedded database of D (default .), or DATABASE_
                             server must reach the source); Trellis keeps serving meanwhile.
   --finish                  end a --follow: wait until the target has caught up, stop the
                             replication, advance sequences, compare. Stop Trellis first.
+                            (With --storage-to, the objects are copied again then.)
   --yes                     move while Trellis runs on D (writes during the copy are not carried).
   --from URL                the other way: from that server into D's embedded database (new or empty).
 See docs/move.md.`;
@@ -59,8 +60,6 @@ export async function moveCommand(argv: string[]): Promise<number> {
   if (flags.follow && flags.finish) throw new FatalError('--follow starts following and --finish ends it: give one');
   if (from && (flags.follow || flags.finish || flags['storage-to'] !== undefined))
     throw new FatalError('--follow, --finish and --storage-to go with --to');
-  if (flags.finish && flags['storage-to'] !== undefined)
-    throw new FatalError('--storage-to goes with the move itself, not with --finish');
   const s3 = typeof flags['storage-to'] === 'string' ? parseS3Target(flags['storage-to']) : undefined;
 
   const config = loadConfig({ dir: flags.dir });
@@ -105,6 +104,9 @@ async function moveOut(config: Config, to: string, options: OutOptions, report: 
     let result: MoveResult;
     if (options.finish) {
       result = await finishFollow({ ...endpoints, sourceConnInfo: source.url, report });
+      // Objects uploaded while following: every object is copied again (same keys), and checked.
+      if (options.s3 && result.differences.length === 0)
+        await copyObjectsToS3(endpoints.source, config, options.s3.bucket, report);
     } else {
       if (options.s3) {
         await copyObjectsToS3(endpoints.source, config, options.s3.bucket, report);

@@ -247,7 +247,8 @@ async function copyAll(
         bar.fail(errorMessage(err));
         throw new FatalError(`copying ${label} failed: ${errorMessage(err)}`);
       }
-      bar.done(`${(rowsOf.get(label) ?? 0).toLocaleString('en-US')} rows`);
+      const rows = rowsOf.get(label) ?? 0;
+      bar.done(`${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`);
     }
     const set = await applySequenceValues(target, sequences);
     for (const t of triggered) await target.query(`alter table ${qualified(t)} enable trigger user`);

@@ -78,6 +78,12 @@ describe('trellis move bad input', () => {
     expect(line).not.toContain('secret');
   }, 60_000);
 
+  test('the database the project already runs on is refused as the target', async () => {
+    const result = await runCli(['move', '--to', target.url, '--dir', dir], { DATABASE_URL: target.url }, 60_000);
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toBe('trellis: --to: is the database the project already runs on');
+  }, 60_000);
+
   test('a target that holds project data is refused, naming it, and is left alone', async () => {
     const full = await freshDatabase();
     try {
