@@ -3,6 +3,7 @@
  * with the project's foreign keys, generated links, invites by mail, and refusal for anyone else.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
@@ -402,5 +403,30 @@ describe('only the service_role may administer', () => {
     const { data } = await ann.auth.signInWithPassword({ email: 'ann@example.com', password: 'ann password' });
     expect((await admin.auth.admin.signOut(data.session?.access_token ?? '', 'local')).error).toBeNull();
     expect(await userStatus(ann)).toBe(403);
+  });
+});
+
+describe('imported users', () => {
+  test('createUser with a bcrypt password_hash (an imported user) signs in with that password', async () => {
+    const made = await admin.auth.admin.createUser({
+      email: 'imported@example.com',
+      password_hash: await bcryptHash('imported password', { cost: 4, version: '2a' }),
+      email_confirm: true,
+    });
+    expect(made.error).toBeNull();
+    const signedIn = await client().auth.signInWithPassword({
+      email: 'imported@example.com',
+      password: 'imported password',
+    });
+    expect(signedIn.error).toBeNull();
+    expect(signedIn.data.user?.id).toBe(made.data.user?.id);
+    const wrong = await client().auth.signInWithPassword({
+      email: 'imported@example.com',
+      password: 'imported passwore',
+    });
+    expect(wrong.error?.code).toBe('invalid_credentials');
+    const damaged = await admin.auth.admin.createUser({ email: 'damaged@example.com', password_hash: '$2a$10$short' });
+    expect(damaged.error?.status).toBe(400);
+    expect(damaged.error?.message).toMatch(/password_hash must be a bcrypt hash/);
   });
 });
