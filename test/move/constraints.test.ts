@@ -1,4 +1,4 @@
-/** Foreign keys in a cycle: loaded with checks off by a superuser target, refused (and undone) otherwise. */
+/** Constraints on the target: a cycle of foreign keys (superuser or refused), a row the target refuses (all undone). */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -60,5 +60,38 @@ describe('trellis move with a cycle of foreign keys', () => {
       await query(adminUrl(), `drop database if exists ${role} with (force)`);
       await query(adminUrl(), `drop role if exists ${role}`);
     }
+  }, 120_000);
+});
+
+describe('trellis move when a row cannot be loaded on the target', () => {
+  let dir: string;
+  let target: TestDatabase;
+  beforeAll(async () => {
+    // A NOT VALID check leaves old rows that break it: the target checks every copied row.
+    dir = await tempProject({
+      '20240101000000_prices.sql': `create table prices (id int primary key, cents int not null);
+insert into prices values (1, 100), (2, -5);`,
+      '20240102000000_positive.sql': `alter table prices add constraint positive check (cents >= 0) not valid;`,
+    });
+    target = await freshDatabase();
+    expect((await runCli(['migrate', '--dir', dir], {}, 60_000)).code).toBe(0);
+  }, 90_000);
+  afterAll(async () => {
+    await target?.drop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('the failure names the table and the reason, and the target is left as it was', async () => {
+    const moved = await runCli(['move', '--to', target.url, '--dir', dir], {}, 120_000);
+    expect(moved.code).toBe(1);
+    expect(moved.stderr).toMatch(/trellis: copying public\.prices failed: .*violates check constraint "positive"/);
+    expect(moved.stdout).toMatch(/removed from the target what the move had made: .*schema trellis/);
+    expect(
+      await query(
+        target.url,
+        `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')`,
+      ),
+    ).toEqual([{ n: 0 }]);
   }, 120_000);
 });
