@@ -27,7 +27,7 @@ describe('the CLI refuses bad flags and settings', () => {
   test.each([
     [['start', '--frobnicate'], /Unknown option '--frobnicate' \(see `trellis start --help`\)/],
     [['status', '-x'], /Unknown option '-x'/],
-    [['launch'], /unknown command "launch" \(commands: start, status, migrate, db, gen, bench\)/],
+    [['launch'], /unknown command "launch" \(commands: start, status, migrate, db, gen, move, bench\)/],
     [['db', 'wipe'], /unknown db command "wipe" \(commands: reset\)/],
     [['db', 'reset', '--force'], /Unknown option '--force' \(see `trellis db reset --help`\)/],
     [['start', '--port', 'eighty'], /--port: must be a whole number between 1 and 65535 \(got "eighty"\)/],

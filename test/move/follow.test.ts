@@ -59,6 +59,12 @@ describe('trellis move --follow, then --finish', () => {
         await copy.drop();
       }
 
+      const back = await runCli(['move', '--from', target.url, '--dir', dir], {}, 60_000);
+      expect(back.code).toBe(1);
+      expect(back.stderr).toMatch(
+        /^trellis: Trellis \(pid \d+\) is running on .*: stop it before moving its database back\n$/,
+      );
+
       const early = await runCli(['move', '--finish', '--to', target.url, '--dir', dir], {}, 60_000);
       expect(early.code).toBe(1);
       expect(early.stderr).toMatch(/^trellis: Trellis \(pid \d+\) is still running on .*stop it first/);

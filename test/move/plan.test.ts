@@ -1,6 +1,8 @@
 /** The pure half of a move: flag parsing, load order, what the target lacks. */
 import { describe, expect, test } from 'vitest';
+import { compareDigests } from '../../src/db/index.js';
 import { missingOnTarget, orderTables, parseS3Target, parseServerUrl } from '../../src/move/plan.js';
+import { describeDigests } from '../../src/move/report.js';
 
 const t = (name: string) => {
   const [schema = '', table = ''] = name.split('.');
@@ -86,4 +88,21 @@ describe('flags', () => {
     ['gs://bucket', /must be s3:\/\/<bucket>/],
     ['s3://bucket?x=1', /must be s3:\/\/<bucket>/],
   ])('S3 target %s is refused', (text, message) => expect(() => parseS3Target(text)).toThrow(message));
+});
+
+describe('describeDigests', () => {
+  const d = (table: string, rows: number, checksum: string) => ({ schema: 'public', table, rows, checksum });
+  test('a line per table, differences marked, tables only on the target listed', () => {
+    const text = describeDigests(
+      [d('a', 2, '10'), d('b', 1, '7')],
+      [d('a', 2, '10'), d('b', 1, '8'), d('c', 3, '9')],
+      compareDigests([d('a', 2, '10'), d('b', 1, '7')], [d('a', 2, '10'), d('b', 1, '8'), d('c', 3, '9')]),
+    );
+    expect(text.split('\n')).toEqual([
+      'table     source rows  target rows  source checksum  target checksum',
+      'public.a            2            2               10               10  ok',
+      'public.b            1            1                7                8  DIFFERS',
+      'public.c            -            3                -                9  DIFFERS',
+    ]);
+  });
 });
