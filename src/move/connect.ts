@@ -12,7 +12,7 @@ export async function connectTo(url: string, label: string, extra: pg.ClientConf
     await client.query('set statement_timeout = 0');
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw new FatalError(`cannot connect to the ${label}: ${describeConnectError(err)}`);
+    throw new FatalError(`cannot connect to the ${label}: ${oneLine(describeConnectError(err))}`);
   }
   return client;
 }
@@ -24,5 +24,10 @@ export async function closeQuietly(client: pg.Client | undefined): Promise<void>
 /** One line for a failure of a step, naming the step. */
 export function stepFailed(step: string, err: unknown): FatalError {
   if (err instanceof FatalError) return err;
-  return new FatalError(`${step} failed: ${errorMessage(err)}`);
+  return new FatalError(`${step} failed: ${oneLine(errorMessage(err))}`);
+}
+
+/** A server's message on one line (libpq's connection errors run over two): the CLI prints one. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { FatalError, errorMessage } from '../errors.js';
 import { ident, redactUrl, type TableRef } from '../db/index.js';
-import { closeQuietly, connectTo } from './connect.js';
+import { closeQuietly, connectTo, oneLine } from './connect.js';
 import { listSome } from './plan.js';
 
 /** Publication, slot and subscription share one name: one follow at a time per source. */
@@ -67,7 +67,7 @@ export async function subscribe(target: pg.Client, sourceConnInfo: string): Prom
          with (create_slot = false, slot_name = ${target.escapeLiteral(FOLLOW_NAME)}, copy_data = false)`,
     );
   } catch (err) {
-    const reason = errorMessage(err).replaceAll(sourceConnInfo, redactUrl(sourceConnInfo));
+    const reason = oneLine(errorMessage(err).replaceAll(sourceConnInfo, redactUrl(sourceConnInfo)));
     throw new FatalError(
       `the target cannot subscribe to the source at ${redactUrl(sourceConnInfo)}: ${reason} (--follow needs a target server that can reach the source, and the right to CREATE SUBSCRIPTION)`,
     );

@@ -29,7 +29,7 @@ import {
   tablesWithUserTriggers,
   tablesWithoutReplicaIdentity,
 } from './catalog.js';
-import { closeQuietly, connectTo, stepFailed } from './connect.js';
+import { closeQuietly, connectTo, oneLine, stepFailed } from './connect.js';
 import { dropFollowOnSource, refuseUnreplicable, startFollow, subscribe, type FollowStart } from './follow.js';
 import { listSome, missingOnTarget, orderTables, tableLabel } from './plan.js';
 import {
@@ -244,8 +244,8 @@ async function copyAll(
       try {
         await copyTableBetween(source, target, t, plan.columns.get(label) ?? [], (n) => bar.tick(n));
       } catch (err) {
-        bar.fail(errorMessage(err));
-        throw new FatalError(`copying ${label} failed: ${errorMessage(err)}`);
+        bar.fail(oneLine(errorMessage(err)));
+        throw new FatalError(`copying ${label} failed: ${oneLine(errorMessage(err))}`);
       }
       const rows = rowsOf.get(label) ?? 0;
       bar.done(`${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`);
