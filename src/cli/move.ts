@@ -119,7 +119,7 @@ async function moveOut(config: Config, to: string, options: OutOptions, report: 
         report,
       });
     }
-    if (!verified(result, report)) return 1;
+    if (!verified(result, report, options.finish)) return 1;
     report.say(nextStepsTo(config, to, { ...options, running: running !== undefined, embedded: !config.databaseUrl }));
     return 0;
   } finally {
@@ -160,14 +160,16 @@ async function moveBack(config: Config, from: string, report: MoveReporter): Pro
   }
 }
 
-function verified(result: MoveResult, report: MoveReporter): boolean {
+function verified(result: MoveResult, report: MoveReporter, finishing = false): boolean {
   report.say(describeDigests(result.source, result.target, result.differences));
   const rows = result.source.reduce((sum, d) => sum + d.rows, 0);
   if (result.differences.length > 0) {
-    const removed = result.removed ? ` (removed from the target: ${result.removed.join(', ')})` : '';
-    process.stderr.write(
-      `trellis: the two sides differ in ${result.differences.map((d) => d.table).join(', ')}; nothing was kept on the target${removed}\n`,
-    );
+    const tables = result.differences.map((d) => d.table).join(', ');
+    // After --finish the replication has ended: the target keeps what it has, nothing is undone.
+    const outcome = finishing
+      ? 'the replication has ended; was something still writing to the source? Compare the tables, or drop the target database and move again'
+      : `nothing was kept on the target${result.removed ? ` (removed from the target: ${result.removed.join(', ')})` : ''}`;
+    process.stderr.write(`trellis: the two sides differ in ${tables}; ${outcome}\n`);
     return false;
   }
   report.say(

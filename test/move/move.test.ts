@@ -143,13 +143,26 @@ describe('trellis move --to a server and --from it back', () => {
     }
   }, 150_000);
 
-  test('--from the server into a new embedded project gives identical digests', async () => {
+  test('--from the server into a new embedded project gives identical digests and a working Trellis', async () => {
     const moved = await runCli(['move', '--from', target.url, '--dir', back], {}, 120_000);
     expect(moved.stderr).not.toContain('trellis:');
     expect(moved.code).toBe(0);
     expect(moved.stdout).toMatch(/verified: \d+ tables/);
     expect(moved.stdout).toMatch(/public\.notes\s+5\s+5\s/);
     expect(moved.stdout).toContain(`trellis start --dir ${back}`);
+    // The embedded project serves it: alice signs in with her password and reads her notes.
+    const server = await startCli(back);
+    try {
+      const c = client(await statusOf(back));
+      expect(
+        (await c.auth.signInWithPassword({ email: 'alice@example.com', password: 'alice password 1' })).error,
+      ).toBeNull();
+      const notes = await c.from('notes').select('body').order('id');
+      expect(notes.data?.map((n) => n.body)).toEqual(['first', 'second', 'third', 'after the move']);
+      expect((await c.from('notes').insert({ body: 'back home' }).select('id').single()).data).toEqual({ id: 6 });
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+    }
     // A second --from into the same, now full, embedded database is refused and changes nothing.
     const again = await runCli(['move', '--from', target.url, '--dir', back], {}, 60_000);
     expect(again.code).toBe(1);
