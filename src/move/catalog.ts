@@ -103,3 +103,16 @@ export async function tablesWithoutReplicaIdentity(
   const wanted = new Set(tables.map((t) => `${t.schema}.${t.table}`));
   return rows.map((r) => r.name).filter((n) => wanted.has(n));
 }
+
+/**
+ * Materialized views the source has populated: the target's were made by the migrations over empty
+ * tables, so they are refreshed once the rows are in (in creation order, so one built on another
+ * comes after it).
+ */
+export async function populatedMaterializedViews(client: pg.ClientBase): Promise<TableRef[]> {
+  const { rows } = await client.query<TableRef>(
+    `select n.nspname as schema, c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'm' and c.relispopulated and ${USER_RELATIONS} order by c.oid`,
+  );
+  return rows;
+}

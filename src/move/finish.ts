@@ -4,9 +4,9 @@
  * sequences (logical replication does not) and compares both sides table by table.
  */
 import type pg from 'pg';
-import { compareDigests, digestTables, listTables } from '../db/index.js';
+import { compareDigests, digestTables, ident, listTables } from '../db/index.js';
 import { FatalError } from '../errors.js';
-import { applySequenceValues, sequenceValues } from './catalog.js';
+import { applySequenceValues, populatedMaterializedViews, sequenceValues } from './catalog.js';
 import { closeQuietly, connectTo } from './connect.js';
 import { FOLLOW_NAME, dropFollowOnSource, dropSubscription, hasSubscription, waitForCatchUp } from './follow.js';
 import { copiedTables, type Endpoint, type MoveReporter, type MoveResult } from './move.js';
@@ -34,6 +34,9 @@ export async function finishFollow(request: FinishRequest): Promise<MoveResult> 
     await dropSubscription(target);
     await dropFollowOnSource(source);
     const sequences = await applySequenceValues(target, await sequenceValues(source));
+    // Replication carries table rows; the materialized views over them are made again.
+    for (const v of await populatedMaterializedViews(source))
+      await target.query(`refresh materialized view ${ident(v.schema)}.${ident(v.table)}`);
     await source.query('begin isolation level repeatable read read only');
     const tables = copiedTables(await listTables(source));
     const sourceDigests = await digestTables(source, tables);

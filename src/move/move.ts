@@ -24,6 +24,7 @@ import type { Progress, ProgressOptions } from '../platform/progress.js';
 import {
   applySequenceValues,
   foreignKeyEdges,
+  populatedMaterializedViews,
   sequenceValues,
   tableColumns,
   tablesWithUserTriggers,
@@ -228,6 +229,7 @@ async function copyAll(
   const sourceDigests = await digestTables(source, plan.tables);
   const rowsOf = new Map(sourceDigests.map((d) => [tableLabel(d), d.rows]));
   const sequences = await sequenceValues(source);
+  const views = await populatedMaterializedViews(source);
 
   await target.query('begin');
   try {
@@ -252,6 +254,7 @@ async function copyAll(
     }
     const set = await applySequenceValues(target, sequences);
     for (const t of triggered) await target.query(`alter table ${qualified(t)} enable trigger user`);
+    for (const v of views) await target.query(`refresh materialized view ${qualified(v)}`);
     const targetDigests = await digestTables(target, plan.tables);
     const differences = compareDigests(sourceDigests, targetDigests);
     await target.query(differences.length === 0 ? 'commit' : 'rollback');

@@ -65,6 +65,10 @@ describe('trellis move --to a server and --from it back', () => {
     expect(await query(target.url, `select k from "odd ""name""; drop table notes"`)).toEqual([
       { k: 'from the migration' },
     ]);
+    expect(await query(target.url, 'select notes from note_counts order by notes')).toEqual([
+      { notes: 1 },
+      { notes: 3 },
+    ]);
     const versions = await query<{ version: string }>(
       target.url,
       'select version from supabase_migrations.schema_migrations',
