@@ -57,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+// A command whose work never settles (a promise left waiting on a socket that was closed) lets
+// the event loop run dry, and Node exits with 0: that must read as the failure it is.
+process.exitCode = 1;
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -65,17 +65,42 @@ export async function moveCommand(argv: string[]): Promise<number> {
   const config = loadConfig({ dir: flags.dir });
   if (s3 && config.storage.backend === 's3')
     throw new FatalError('the storage objects are in S3 already (STORAGE_BACKEND=s3)', '--storage-to');
+  // Ctrl-C or SIGTERM during the database step: the move stops and takes back what it made on the
+  // target (a second signal quits at once). Outside that step there is nothing to take back.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!undoable.active) process.exit(130);
+    process.stderr.write(`trellis: ${signal}: stopping, and removing what the move made on the target\n`);
+    interrupt.abort(signal);
+    process.once(signal, () => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const report: MoveReporter = {
     say: (line) => process.stdout.write(`${line}\n`),
     progress: (label, options) => progress(label, options),
   };
-  if (from) return moveBack(config, from, report);
+  if (from) return moveBack(config, from, report, interrupt.signal);
   return moveOut(
     config,
     to ?? '',
     { follow: flags.follow === true, finish: flags.finish === true, yes: flags.yes === true, s3 },
     report,
+    interrupt.signal,
   );
+}
+
+/** Whether a signal now has something to undo (the database step of a move is under way). */
+const undoable = { active: false };
+
+/** Runs `work` as the part of the move a signal undoes. */
+async function undoableStep<T>(work: () => Promise<T>): Promise<T> {
+  undoable.active = true;
+  try {
+    return await work();
+  } finally {
+    undoable.active = false;
+  }
 }
 
 interface OutOptions {
@@ -85,7 +110,13 @@ interface OutOptions {
   readonly s3?: { readonly bucket: string };
 }
 
-async function moveOut(config: Config, to: string, options: OutOptions, report: MoveReporter): Promise<number> {
+async function moveOut(
+  config: Config,
+  to: string,
+  options: OutOptions,
+  report: MoveReporter,
+  abort: AbortSignal,
+): Promise<number> {
   const running = await readRuntimeState(config.dataDir);
   if (running && !options.follow && !options.yes) {
     throw new FatalError(
@@ -111,13 +142,16 @@ async function moveOut(config: Config, to: string, options: OutOptions, report: 
       if (options.s3) {
         await copyObjectsToS3(endpoints.source, config, options.s3.bucket, report);
       }
-      result = await moveDatabase({
-        ...endpoints,
-        migrationsDir: config.migrationsDir,
-        pool: config.pool,
-        follow: options.follow ? { sourceConnInfo: source.url } : undefined,
-        report,
-      });
+      result = await undoableStep(() =>
+        moveDatabase({
+          ...endpoints,
+          migrationsDir: config.migrationsDir,
+          pool: config.pool,
+          follow: options.follow ? { sourceConnInfo: source.url } : undefined,
+          report,
+          abort,
+        }),
+      );
     }
     if (!verified(result, report, options.finish)) return 1;
     report.say(nextStepsTo(config, to, { ...options, running: running !== undefined, embedded: !config.databaseUrl }));
@@ -127,7 +161,7 @@ async function moveOut(config: Config, to: string, options: OutOptions, report: 
   }
 }
 
-async function moveBack(config: Config, from: string, report: MoveReporter): Promise<number> {
+async function moveBack(config: Config, from: string, report: MoveReporter, abort: AbortSignal): Promise<number> {
   await prepareDataDir(config.dir, config.dataDir);
   const running = await readRuntimeState(config.dataDir);
   if (running)
@@ -139,18 +173,22 @@ async function moveBack(config: Config, from: string, report: MoveReporter): Pro
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
     embedded = await startEmbedded({ dataDir: config.dataDir, password: secrets.dbPassword, onProgress: report.say });
-    if (sameDatabase(embedded.url, from)) throw new FatalError('is the embedded database itself', '--from');
-    const result = await moveDatabase({
-      source: { url: from, label: `source database ${redactUrl(from)}` },
-      target: {
-        url: embedded.url,
-        label: `embedded database in ${path.join(config.dataDir, 'pg')}`,
-        whenNotEmpty: `move that folder aside first (mv ${path.join(config.dataDir, 'pg')} ${path.join(config.dataDir, 'pg.before-move')})`,
-      },
-      migrationsDir: config.migrationsDir,
-      pool: config.pool,
-      report,
-    });
+    const targetUrl = embedded.url;
+    if (sameDatabase(targetUrl, from)) throw new FatalError('is the embedded database itself', '--from');
+    const result = await undoableStep(() =>
+      moveDatabase({
+        source: { url: from, label: `source database ${redactUrl(from)}` },
+        target: {
+          url: targetUrl,
+          label: `embedded database in ${path.join(config.dataDir, 'pg')}`,
+          whenNotEmpty: `move that folder aside first (mv ${path.join(config.dataDir, 'pg')} ${path.join(config.dataDir, 'pg.before-move')})`,
+        },
+        migrationsDir: config.migrationsDir,
+        pool: config.pool,
+        report,
+        abort,
+      }),
+    );
     if (!verified(result, report)) return 1;
     report.say(nextStepsFrom(config));
     return 0;

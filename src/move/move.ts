@@ -64,6 +64,8 @@ export interface MoveRequest {
   /** Keep the target in step afterwards; the connection string the target server reaches the source at. */
   readonly follow?: { readonly sourceConnInfo: string };
   readonly report: MoveReporter;
+  /** SIGINT/SIGTERM: stop where the move is and remove what it made on the target. */
+  readonly abort?: AbortSignal;
 }
 
 export interface MoveResult {
@@ -101,13 +103,32 @@ export async function moveDatabase(request: MoveRequest): Promise<MoveResult> {
     );
     await checkMigrated(request.source.url, request);
     const before = await footprint(target);
+    // An interruption ends the target connection (and with it the COPY under way and its
+    // transaction's locks); the undo then runs on a connection of its own.
+    let interrupted = false;
+    const interrupt = () => {
+      interrupted = true;
+      void target.end().catch(() => undefined);
+    };
+    request.abort?.addEventListener('abort', interrupt, { once: true });
     let result: MoveResult;
     try {
+      if (request.abort?.aborted) interrupt();
       result = await moveInto(source, target, facts, request);
+      if (interrupted) throw new FatalError('interrupted');
     } catch (err) {
-      const removed = await undoMove(target, before);
-      if (removed.length > 0) say(`removed from the target what the move had made: ${listSome(removed, 20)}`);
+      const cleaner = interrupted ? await connectTo(request.target.url, request.target.label) : target;
+      try {
+        const removed = await undoMove(cleaner, before);
+        if (removed.length > 0) say(`removed from the target what the move had made: ${listSome(removed, 20)}`);
+      } finally {
+        if (cleaner !== target) await closeQuietly(cleaner);
+      }
+      if (interrupted)
+        throw new FatalError(`interrupted by ${String(request.abort?.reason)}; the target is left as it was`);
       throw err;
+    } finally {
+      request.abort?.removeEventListener('abort', interrupt);
     }
     if (result.differences.length === 0) return result;
     return { ...result, removed: await undoMove(target, before) };
@@ -145,7 +166,7 @@ async function moveInto(
   say(`applying Trellis's schema and the project's migrations on the ${request.target.label}`);
   const db = createDb({ ...request.pool, url: request.target.url, onIdleError: () => undefined });
   try {
-    await migrate(db, request.migrationsDir, { dryRun: false, onProgress: say });
+    await migrate(db, request.migrationsDir, { dryRun: false, onProgress: say, abort: request.abort });
   } catch (err) {
     throw stepFailed('migrating the target', err);
   } finally {
@@ -199,8 +220,14 @@ async function moveInto(
     return result;
   } catch (err) {
     await follow?.release();
-    await source.query('rollback').catch(() => undefined);
-    if (request.follow) await dropFollowOnSource(source).catch(() => undefined);
+    // The source connection may be stuck in a COPY cut off half way (a query behind it would wait
+    // for ever): it is closed, and the replication objects are dropped over a fresh one.
+    await closeQuietly(source);
+    if (request.follow) {
+      const fresh = await connectTo(request.source.url, request.source.label).catch(() => undefined);
+      if (fresh) await dropFollowOnSource(fresh).catch(() => undefined);
+      await closeQuietly(fresh);
+    }
     throw err;
   }
 }
