@@ -23,6 +23,7 @@ const MODULES = [
   'jobs',
   'studio',
   'capacity',
+  'import',
   'cli',
   'bench',
   'move',

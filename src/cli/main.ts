@@ -3,6 +3,7 @@ import { FatalError, describeFatal, errorMessage } from '../errors.js';
 import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
+import { importCommand, importHelp } from './import.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
@@ -14,6 +15,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   migrate: migrateCommand,
   db: dbCommand,
   gen: genCommand,
+  import: importCommand,
   move: moveCommand,
   bench: benchCommand,
 };
@@ -26,6 +28,7 @@ Commands:
   migrate   apply pending migrations without serving
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
+  import    bring in a SQLite database, a SQLite/D1 dump or a PostgreSQL dump
   move      move the project's database to a PostgreSQL server (--to) or back (--from)
   bench     measure how many users this machine holds (load test with a floor)
 
@@ -38,6 +41,8 @@ ${migrateHelp}
 ${dbHelp}
 
 ${genHelp}
+
+${importHelp}
 
 ${moveHelp}
 

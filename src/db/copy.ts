@@ -1,7 +1,8 @@
 /**
  * Bulk data in and out by COPY: the one way Trellis moves many rows (imports, moves). Rows are
  * encoded in COPY's text format and written in batches, so a million rows are a few hundred writes
- * on one statement, not a million round trips.
+ * on one statement, not a million round trips. The clients must be plain `pg.Client`s: the pool's
+ * connections run in pipeline mode, which COPY cannot use.
  */
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -70,9 +70,10 @@ describe('passwords', () => {
   });
 
   // Imported users (a Supabase dump, an app's own table) arrive with bcrypt hashes, in each of the
-  // prefixes libraries write: 2a (GoTrue, bcryptjs), 2b (OpenBSD, node bcrypt), 2y (PHP).
+  // prefixes libraries write: 2a (GoTrue, bcryptjs), 2b (OpenBSD, node bcrypt), 2y (PHP); for an
+  // ASCII password the three are one algorithm, so one hash serves under each label.
   test.each(['2a', '2b', '2y'] as const)('verify accepts a $%s$ bcrypt hash of the password', async (version) => {
-    const stored = await bcryptHash('correct horse', { cost: 4, version });
+    const stored = (await bcryptHash('correct horse', 4)).replace(/^\$2b\$/, `$${version}$`);
     expect(stored.startsWith(`$${version}$04$`)).toBe(true);
     expect(await verifyPassword(stored, 'correct horse')).toBe(true);
     expect(await verifyPassword(stored, 'correct horse!')).toBe(false);

@@ -27,7 +27,12 @@ describe('the CLI refuses bad flags and settings', () => {
   test.each([
     [['start', '--frobnicate'], /Unknown option '--frobnicate' \(see `trellis start --help`\)/],
     [['status', '-x'], /Unknown option '-x'/],
-    [['launch'], /unknown command "launch" \(commands: start, status, migrate, db, gen, move, bench\)/],
+    [['launch'], /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench\)/],
+    [['import'], /name the file to import \(see `trellis import --help`\)/],
+    [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
+    [['import', 'app.db', '--users-table', 'users'], /--users-table: needs --email-column and --password-column too/],
+    [['import', 'app.db', '--email-column', 'email'], /--email-column: only with --users-table/],
+    [['import', 'app.db', '--truncate'], /Unknown option '--truncate' \(see `trellis import --help`\)/],
     [['db', 'wipe'], /unknown db command "wipe" \(commands: reset\)/],
     [['db', 'reset', '--force'], /Unknown option '--force' \(see `trellis db reset --help`\)/],
     [['start', '--port', 'eighty'], /--port: must be a whole number between 1 and 65535 \(got "eighty"\)/],
