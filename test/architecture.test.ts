@@ -27,6 +27,7 @@ const MODULES = [
   'backup',
   'cli',
   'bench',
+  'move',
 ];
 /** Layers anyone may import (src/db only through its index.ts, checked by its own rule); src/config/ holds config.ts's pure parts. */
 const SHARED = ['^src/platform/', '^src/project/', '^src/db/', '^src/config/', '^src/(config|errors|services)\\.ts$'];

@@ -7,6 +7,7 @@ import { genCommand, genHelp } from './gen.js';
 import { importCommand, importHelp } from './import.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { restoreCommand, restoreHelp } from './restore.js';
+import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
 
@@ -17,6 +18,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   db: dbCommand,
   gen: genCommand,
   import: importCommand,
+  move: moveCommand,
   bench: benchCommand,
   backup: backupCommand,
   restore: restoreCommand,
@@ -31,6 +33,7 @@ Commands:
   db reset  drop the project's data, apply migrations and seed.sql again
   gen types print the TypeScript Database type of the project's database
   import    bring in a SQLite database, a SQLite/D1 dump or a Supabase project's PostgreSQL dump
+  move      move the project's database to a PostgreSQL server (--to) or back (--from)
   bench     measure how many users this machine holds (load test with a floor)
   backup    online backup of the embedded database (list, verify, prune)
   restore   restore a backup into a new folder, to a point in time
@@ -46,6 +49,8 @@ ${dbHelp}
 ${genHelp}
 
 ${importHelp}
+
+${moveHelp}
 
 ${benchHelp}
 
@@ -67,6 +72,9 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+// A command whose work never settles (a promise left waiting on a socket that was closed) lets
+// the event loop run dry, and Node exits with 0: that must read as the failure it is.
+process.exitCode = 1;
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

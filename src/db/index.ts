@@ -10,7 +10,7 @@ export { ident } from './sql.js';
 export { viewColumnOrigins, type ColumnOrigin } from './view-origins.js';
 export type { ForeignKey } from './view-keys.js';
 export { forgetPreparedStatements } from './prepared.js';
-export { redactUrl } from './connect.js';
+export { describeConnectError, redactUrl } from './connect.js';
 export {
   DatabaseOutage,
   classifyOutage,

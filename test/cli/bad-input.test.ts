@@ -29,7 +29,7 @@ describe('the CLI refuses bad flags and settings', () => {
     [['status', '-x'], /Unknown option '-x'/],
     [
       ['launch'],
-      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, bench, backup, restore\)/,
+      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore\)/,
     ],
     [['import'], /name the file to import \(see `trellis import --help`\)/],
     [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
