@@ -7,24 +7,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { sha256Meter } from '../platform/sha256-meter.js';
 import { BACKUP_ID, MissingBackupObject, type BackupListing, type BackupTarget, type TargetObject } from './target.js';
-
-export function sha256Counter(): Transform & { result(): { size: number; sha256: string } } {
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      size += chunk.length;
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-  }) as Transform & { result(): { size: number; sha256: string } };
-  let digest: string | undefined;
-  stream.result = () => ({ size, sha256: (digest ??= hash.digest('hex')) });
-  return stream;
-}
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await fsp.open(dir, 'r');
@@ -62,7 +47,7 @@ export async function createLocalTarget(root: string): Promise<BackupTarget> {
       const file = fileOf(key);
       await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-      const counter = sha256Counter();
+      const counter = sha256Meter();
       try {
         await pipeline(body, counter, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600, flush: true }));
         await fsp.rename(temp, file);

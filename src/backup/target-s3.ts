@@ -8,13 +8,13 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
-  S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
-import { sha256Counter } from './target-local.js';
+import { createS3Client } from '../platform/s3-client.js';
+import { sha256Meter } from '../platform/sha256-meter.js';
 import { BACKUP_ID, MissingBackupObject, type BackupListing, type BackupTarget, type TargetObject } from './target.js';
 
 export function createS3Target(url: string, settings: Config['backup']['s3']): BackupTarget {
@@ -23,19 +23,7 @@ export function createS3Target(url: string, settings: Config['backup']['s3']): B
   const Bucket = parsed[1]!;
   const base = parsed[2]!.replace(/\/+$/, '');
   const prefix = base === '' ? '' : `${base}/`;
-  const client = new S3Client({
-    region: settings.region,
-    ...(settings.endpoint && { endpoint: settings.endpoint }),
-    forcePathStyle: settings.forcePathStyle,
-    ...(settings.accessKeyId &&
-      settings.secretAccessKey && {
-        credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
-      }),
-    // As the storage backend: our own sha256 guards the bytes; not every S3-compatible service takes CRC32 trailers.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 5000, requestTimeout: 60_000 },
-  });
+  const client = createS3Client(settings, 60_000);
   const listAll = async (p: string, delimiter?: string) => {
     const objects: TargetObject[] = [];
     const prefixes: string[] = [];
@@ -55,7 +43,7 @@ export function createS3Target(url: string, settings: Config['backup']['s3']): B
   const target: BackupTarget = {
     where: url,
     async put(key, body) {
-      const counter = sha256Counter();
+      const counter = sha256Meter();
       const through = new PassThrough();
       const flowing = pipeline(body, counter, through);
       const upload = new Upload({

@@ -77,18 +77,14 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 async function openS3Source(settings: S3Source): Promise<StorageSource> {
   const { bucket: Bucket, prefix } = parseS3Url(settings.url);
   // Loaded only when used, as the store does: the SDK is slow to load.
-  const { GetObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({
-    region: settings.region,
-    ...(settings.endpoint && { endpoint: settings.endpoint }),
-    forcePathStyle: settings.forcePathStyle ?? settings.endpoint !== undefined,
-    ...(settings.accessKeyId &&
-      settings.secretAccessKey && {
-        credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
-      }),
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const [{ GetObjectCommand }, { createS3Client }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('../platform/s3-client.js'),
+  ]);
+  const client = createS3Client(
+    { ...settings, forcePathStyle: settings.forcePathStyle ?? settings.endpoint !== undefined },
+    60_000,
+  );
   const keyOf = (...parts: string[]) => (prefix ? [prefix, ...parts] : parts).join('/');
   return {
     label: settings.url,

@@ -3,11 +3,11 @@
  * server with STORAGE_BACKEND=s3 finds them where it looks), each read back and compared by size
  * and SHA-256 before the move goes on.
  */
-import crypto from 'node:crypto';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import { FatalError, errorMessage } from '../errors.js';
+import { sha256Meter } from '../platform/sha256-meter.js';
 import { createObjectStore, type ObjectKey, type ObjectStore } from '../platform/store/index.js';
 import { closeQuietly, connectTo } from './connect.js';
 import type { Endpoint, MoveReporter } from './move.js';
@@ -71,11 +71,11 @@ async function copyOne(local: ObjectStore, s3: ObjectStore, key: StoredObject): 
     throw new FatalError(`the bytes of storage object ${name} are missing from the local store (${errorMessage(err)})`);
   });
   await Promise.all([
-    pipeline(body, sent.stream),
-    s3.write(key, sent.stream, { maxBytes: Number.MAX_SAFE_INTEGER, contentType: key.contentType }),
+    pipeline(body, sent),
+    s3.write(key, sent, { maxBytes: Number.MAX_SAFE_INTEGER, contentType: key.contentType }),
   ]);
   const back = sha256Meter();
-  await pipeline(await s3.read(key), back.stream, devNull());
+  await pipeline(await s3.read(key), back, devNull());
   const a = sent.result();
   const b = back.result();
   if (a.size !== b.size || a.sha256 !== b.sha256)
@@ -84,21 +84,6 @@ async function copyOne(local: ObjectStore, s3: ObjectStore, key: StoredObject): 
     );
   return a.size;
 }
-
-function sha256Meter(): { stream: Transform; result(): { size: number; sha256: string } } {
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  let digest: string | undefined;
-  return { stream, result: () => ({ size, sha256: (digest ??= hash.digest('hex')) }) };
-}
-
 function devNull(): Writable {
   return new Writable({
     write(_chunk, _encoding, done) {

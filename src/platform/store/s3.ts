@@ -5,32 +5,17 @@
  * S3 makes an object visible only when its upload completes, so writes are atomic; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
-import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import crypto from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Config } from '../../config.js';
+import { createS3Client } from '../s3-client.js';
 import { countingHasher } from './hash.js';
 import { MissingObject, type ObjectKey, type ObjectStore } from './store.js';
 
 export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
-  const client = new S3Client({
-    region: settings.region,
-    ...(settings.endpoint && { endpoint: settings.endpoint }),
-    forcePathStyle: settings.forcePathStyle,
-    ...(settings.accessKeyId &&
-      settings.secretAccessKey && {
-        credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
-      }),
-    // Checksums the SDK would add by default (CRC32 trailers) are not understood by every
-    // S3-compatible service; integrity is checked with our own MD5.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    // Deadlines, so that an unreachable or silent S3 fails the request instead of holding it: a
-    // connection must open within 5 s, and a socket that carries nothing for 30 s is dropped (an
-    // idle timeout, so a long upload or download that keeps moving is never cut).
-    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
-  });
+  const client = createS3Client(settings, 30_000);
   const Bucket = settings.bucket ?? '';
   const keyOf = (key: ObjectKey) => {
     const readable = `${key.bucket}/${key.name}/${key.version}`;
