@@ -78,15 +78,18 @@ export interface PruneReport {
   readonly removedWal: number;
 }
 
-/** Keeps the newest `keep` complete backups, and the WAL the oldest of them needs. */
-export async function pruneBackups(target: BackupTarget, keep: number): Promise<PruneReport> {
+/**
+ * Keeps the newest `keep` complete backups, and the WAL the oldest of them needs. Call it holding the
+ * backup lock of cluster `own` (when given, that cluster's WAL goes even with no backup left).
+ */
+export async function pruneBackups(target: BackupTarget, keep: number, own?: string): Promise<PruneReport> {
   const removedIncomplete = await cleanIncomplete(target);
   const complete = (await listBackups(target)).filter((b) => b.complete && b.manifest);
   const drop = complete.slice(0, Math.max(0, complete.length - keep));
   for (const b of drop) await target.removeBackup(b.id, true);
   const kept = complete.slice(drop.length);
   const removedWal = kept.some((b) => b.manifest?.kind === 'embedded')
-    ? await pruneShippedWal(target, oldestSegments(kept))
+    ? await pruneShippedWal(target, oldestSegments(kept), own)
     : 0;
   return { removedBackups: drop.map((b) => b.id), removedIncomplete, removedWal };
 }

@@ -98,6 +98,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Embedd
     const label = options.label ?? `trellis ${id}`;
     const startTime = new Date();
     const systemId = await systemIdentifier(client);
+    // Storage files are copied before the snapshot as well as after: a file deleted while the
+    // backup runs is still referenced by a row the snapshot holds, and must be in the target.
+    const before = await shipStorage(config.storage.localDir, target);
+    if (before > 0) progress.note(`copied ${before} storage file(s) ahead of the snapshot`);
     const started = await startBaseBackup(client, label);
     const pieces: Piece[] = [];
 

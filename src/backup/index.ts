@@ -9,7 +9,7 @@ export {
   type PruneReport,
 } from './catalog.js';
 export { openTarget, parseFrom } from './open.js';
-export { parseRestoreTime, chooseBackup } from './plan.js';
+export { parseRestoreTime, chooseBackup, storageFileParts } from './plan.js';
 export { restoreBackup, prepareEmptyDir, pickBackup, type RestoreReport } from './restore.js';
 export { verifyBackup, type VerifyReport } from './verify.js';
 export { startBackupService, parseSchedule, type BackupService } from './service.js';

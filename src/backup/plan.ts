@@ -51,3 +51,16 @@ export function chooseBackup(candidates: readonly Candidate[], time: Date | unde
     return `${time.toISOString()} is before the end of the oldest backup (${sorted[0]!.id}, ended ${sorted[0]!.manifest.stopTime}): no backup can restore to it`;
   return fit.at(-1)!;
 }
+
+/**
+ * The path segments a target's `storage/…` key restores to, or undefined when it could reach
+ * outside the restored folder: the local store names files by hashes, so a key with an empty, `.`
+ * or `..` segment (or a backslash) did not come from it.
+ */
+export function storageFileParts(key: string): string[] | undefined {
+  if (!key.startsWith('storage/')) return undefined;
+  const parts = key.slice('storage/'.length).split('/');
+  return parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\u0000'))
+    ? undefined
+    : parts;
+}

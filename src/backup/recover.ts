@@ -189,7 +189,9 @@ export async function replay(
   const restoreCommand = `cp '${walDir.replace(/'/g, `'\\''`)}'/%f %p`;
   const settings = (t: RecoveryTarget) => [
     `restore_command = ${confString(restoreCommand)}`,
-    `recovery_target_timeline = 'latest'`,
+    // The backup's own timeline, not the newest in the target: a restored copy shipping into the same
+    // target starts a timeline of its own, and following it would trade production's writes for the copy's.
+    `recovery_target_timeline = 'current'`,
     `recovery_target_action = 'promote'`,
     ...(t.kind === 'time' ? [`recovery_target_time = ${confString(t.time)}`, `recovery_target_inclusive = on`] : []),
     // Off: stop just before the record at the snapshot's LSN, so exactly what the snapshot saw is replayed.

@@ -11,7 +11,7 @@ import { FatalError } from '../errors.js';
 import { listBackups } from './catalog.js';
 import type { BackupProgress } from './create.js';
 import type { EmbeddedManifest } from './manifest.js';
-import { chooseBackup, type Candidate, type RestoreTime } from './plan.js';
+import { chooseBackup, storageFileParts, type Candidate, type RestoreTime } from './plan.js';
 import { fetchWal, replay, unpackBackup, type RecoveryTarget } from './recover.js';
 import type { BackupTarget } from './target.js';
 import { readSecretsOf } from './secrets.js';
@@ -108,11 +108,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
 
 /** Every storage file the target holds: rows of any restore point find theirs among them. */
 async function restoreStorage(target: BackupTarget, storageDir: string, progress: BackupProgress): Promise<number> {
-  const files = await target.list('storage/');
+  const listed = await target.list('storage/');
+  // Refused before any file is written: a name that could reach outside the restored folder.
+  const unsafe = listed.find((f) => storageFileParts(f.key) === undefined);
+  if (unsafe)
+    throw new FatalError(`${target.where} holds a storage file with an unsafe name (${unsafe.key}): not restored`);
+  const files = listed.map((f) => ({ key: f.key, parts: storageFileParts(f.key) ?? [] }));
   const bar = progress.start('restoring storage files', files.length, 'files');
   for (const f of files) {
-    const rel = f.key.slice('storage/'.length);
-    const file = path.join(storageDir, ...rel.split('/'));
+    const file = path.join(storageDir, ...f.parts);
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await pipeline(await target.get(f.key), fs.createWriteStream(file, { flags: 'wx' }));
     bar.tick(1);

@@ -93,20 +93,27 @@ export async function startBackupService(options: BackupServiceOptions): Promise
     },
   });
 
-  /** Whether the target holds a complete backup (WAL is worth shipping only then). */
-  const refreshLast = async (): Promise<boolean> => {
+  /** The target's complete backups, newest last; the last success is read off them. */
+  const refreshLast = async () => {
     const complete = (await listBackups(target)).filter((b) => b.complete && b.manifest);
     const newest = complete.at(-1)?.manifest;
     if (newest) {
       lastSuccess = new Date(newest.stopTime);
       lastDuration = (lastSuccess.getTime() - new Date(newest.startTime).getTime()) / 1000;
     }
-    // What no kept backup needs: shipped before the oldest one of its cluster started.
-    const oldest = oldestSegments(complete);
-    if (oldest.size > 0) await pruneShippedWal(target, oldest);
-    // Only this cluster's backups make its WAL worth shipping.
-    return oldest.has(systemId);
+    return complete;
   };
+
+  /** Runs `work` holding this cluster's backup lock; undefined when a backup (CLI or another instance) holds it. */
+  const underLock = <T>(work: () => Promise<T>): Promise<T | undefined> =>
+    withClient(dbUrl, async (c) => {
+      if (!(await tryBackupLock(c))) return undefined;
+      try {
+        return await work();
+      } finally {
+        await releaseBackupLock(c);
+      }
+    });
 
   let stopped = false;
   let busy: Promise<void> = Promise.resolve();
@@ -119,21 +126,22 @@ export async function startBackupService(options: BackupServiceOptions): Promise
         await shipWal(config.backup.archiveDir, target, systemId);
         await shipStorage(config.storage.localDir, target);
       };
-      if (await refreshLast()) await ship();
-      else {
-        // No backup to replay it onto: the archive would only grow. Under the backup lock, so that
-        // a first backup in progress (which ships its own WAL) keeps what it needs, and asking
-        // again there: one may have completed since.
-        await withClient(dbUrl, async (c) => {
-          if (!(await tryBackupLock(c))) return;
-          try {
-            if (await refreshLast()) await ship();
-            else await dropLocalArchive(config.backup.archiveDir);
-          } finally {
-            await releaseBackupLock(c);
-          }
-        });
-      }
+      // Only this cluster's backups make its WAL worth shipping. Shipping only adds, so it goes on
+      // while a backup runs; deleting (old WAL, or the archive when no backup could replay it) only
+      // under the backup lock, asking again there: a backup may have completed meanwhile, and one
+      // under way needs the WAL it has shipped.
+      const ours = (await refreshLast()).some(
+        (b) => b.manifest?.kind === 'embedded' && b.manifest.systemId === systemId,
+      );
+      const locked = await underLock(async () => {
+        const complete = await refreshLast();
+        const oldest = oldestSegments(complete);
+        await pruneShippedWal(target, oldest, systemId);
+        if (oldest.has(systemId)) await ship();
+        else await dropLocalArchive(config.backup.archiveDir);
+        return true;
+      });
+      if (!locked && ours) await ship();
       pending = await pendingSegments(config.backup.archiveDir);
       oldestUnshipped = pending === 0 ? undefined : (oldestUnshipped ?? new Date());
       lastError = undefined;
@@ -156,7 +164,8 @@ export async function startBackupService(options: BackupServiceOptions): Promise
           if (stopped) return;
           try {
             const manifest = await createBackup({ config, dbUrl, target, progress: quietProgress, label: 'scheduled' });
-            const pruned = await pruneBackups(target, config.backup.keep);
+            const pruned = await underLock(() => pruneBackups(target, config.backup.keep, systemId));
+            if (!pruned) return; // a backup started meanwhile; the next scheduled one prunes
             log.info(
               { backup: manifest.id, pruned: pruned.removedBackups },
               `scheduled backup ${manifest.id} complete${pruned.removedBackups.length > 0 ? `; pruned ${pruned.removedBackups.join(', ')}` : ''}`,
@@ -174,13 +183,14 @@ export async function startBackupService(options: BackupServiceOptions): Promise
 
   return {
     status: () => ({
+      // No target path and no error text: /ready answers anyone, and both can name endpoints and
+      // folders. The log has the error; /metrics has the failures.
       backup: {
-        target: target.where,
         lastSuccess: lastSuccess?.toISOString() ?? null,
         archiveLagSeconds: oldestUnshipped ? Math.round((Date.now() - oldestUnshipped.getTime()) / 1000) : 0,
         pendingSegments: pending,
         schedule: config.backup.schedule ?? null,
-        ...(lastError !== undefined && { lastError }),
+        shippingFailed: lastError !== undefined,
       },
     }),
     async close() {

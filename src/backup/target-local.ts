@@ -51,6 +51,9 @@ export async function createLocalTarget(root: string): Promise<BackupTarget> {
       try {
         await pipeline(body, counter, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600, flush: true }));
         await fsp.rename(temp, file);
+        // The rename is durable only once its folder is: callers delete their copy (a shipped WAL
+        // segment) when put returns.
+        await fsyncDir(path.dirname(file));
       } catch (err) {
         await fsp.rm(temp, { force: true });
         throw err;

@@ -121,13 +121,20 @@ export async function shipStorage(storageDir: string, target: BackupTarget): Pro
 }
 
 /**
- * Deletes shipped WAL no kept backup needs: of a cluster none of them was taken from, or from before
- * the oldest one of its cluster (`oldest`: system id → first segment). History files are kept.
+ * Deletes shipped WAL no kept backup needs: from before the oldest backup of its cluster (`oldest`:
+ * system id → first segment). The WAL of a cluster with no kept backup goes only when that cluster
+ * is `own` and the caller holds its backup lock: another cluster's (a project sharing the target)
+ * or one whose first backup is under way may be needed by a backup not complete yet. History files
+ * are kept.
  */
-export async function pruneShippedWal(target: BackupTarget, oldest: ReadonlyMap<string, string>): Promise<number> {
+export async function pruneShippedWal(
+  target: BackupTarget,
+  oldest: ReadonlyMap<string, string>,
+  own?: string,
+): Promise<number> {
   const old = (await shippedWal(target)).filter((w) => {
     const first = oldest.get(w.system);
-    if (first === undefined) return true;
+    if (first === undefined) return w.system === own;
     const pos = segmentPosition(w.name);
     return pos !== '' && pos < segmentPosition(first);
   });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { chooseBackup, parseManifest, parseRestoreTime } from '../../src/backup/index.js';
+import { chooseBackup, parseManifest, parseRestoreTime, storageFileParts } from '../../src/backup/index.js';
 import { baseBackupFilter } from '../../src/backup/create.js';
 import { extractTar, listTree, tarEntries, tarHeader } from '../../src/backup/tar.js';
 import type { Manifest } from '../../src/backup/index.js';
@@ -139,4 +139,18 @@ describe('parseManifest', () => {
     ['{"format":"trellis-backup/1","kind":"embedded"}', 'not a Trellis backup manifest'],
     ['[1,2]', 'not a Trellis backup manifest'],
   ])('refuses %j', (text, message) => expect(parseManifest(text)).toContain(message));
+});
+
+describe('storage file names a restore writes', () => {
+  test.each([
+    ['storage/0a1b/ff/ffee.v1', ['0a1b', 'ff', 'ffee.v1']],
+    ['storage/../../etc/cron.d/x', undefined],
+    ['storage/a/./b', undefined],
+    ['storage/a//b', undefined],
+    ['storage/a\\..\\b', undefined],
+    ['storage/a\u0000b', undefined],
+    ['wal/a', undefined],
+  ])('%s', (key, parts) => {
+    expect(storageFileParts(key)).toEqual(parts);
+  });
 });

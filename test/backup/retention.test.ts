@@ -55,7 +55,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rm(root, { recursive: true, force: true }));
 
-test('keeps the newest BACKUP_KEEP, the WAL from the oldest kept one on, and drops WAL of clusters no kept backup comes from', async () => {
+test('keeps the newest BACKUP_KEEP and the WAL from the oldest kept one on; WAL of a cluster with no backup goes only with its lock', async () => {
   await backup('20261201T000000000Z', '111', '000000010000000000000002');
   await backup('20261201T010000000Z', '111', '000000010000000000000005');
   await backup('20261201T020000000Z', '111', '000000010000000000000008');
@@ -63,7 +63,8 @@ test('keeps the newest BACKUP_KEEP, the WAL from the oldest kept one on, and dro
   await target.put(target.stagingKey('20261201T030000000Z', 'base.tar.gz'), Readable.from([Buffer.from('x')]));
   for (let n = 1; n <= 9; n++) await target.put(wal('111', n), Readable.from([Buffer.from('w')]));
   await target.put(`wal/111/00000002.history-${sha}`, Readable.from([Buffer.from('h')]));
-  // WAL of another cluster (before a `db reset`): no kept backup needs it.
+  // WAL of another cluster (the one after a `db reset`, or a project sharing the target) with no
+  // complete backup yet: its first backup may be under way and need it.
   await target.put(wal('222', 3), Readable.from([Buffer.from('w')]));
 
   const report = await pruneBackups(target, 2);
@@ -78,5 +79,12 @@ test('keeps the newest BACKUP_KEEP, the WAL from the oldest kept one on, and dro
     wal('111', 8),
     wal('111', 9),
     `wal/111/00000002.history-${sha}`,
+    wal('222', 3),
   ]);
+  expect(await target.exists(wal('222', 3))).toBe(true);
+
+  // Its own cluster's prune, holding that cluster's backup lock (so no backup of it is under way),
+  // drops it: no backup could replay it.
+  expect((await pruneBackups(target, 2, '222')).removedWal).toBe(1);
+  expect(await target.exists(wal('222', 3))).toBe(false);
 });

@@ -50,9 +50,16 @@ test('a seconds-level schedule fires, retention keeps BACKUP_KEEP, the archive s
 
   const ready = (await (await fetch(`${server!.url}/ready`)).json()) as {
     status: string;
-    backup: { lastSuccess: string | null; schedule: string };
+    backup: Record<string, unknown> & { lastSuccess: string | null; schedule: string };
   };
   expect(ready.status).toBe('ready');
+  expect(Object.keys(ready.backup).sort()).toEqual([
+    'archiveLagSeconds',
+    'lastSuccess',
+    'pendingSegments',
+    'schedule',
+    'shippingFailed',
+  ]);
   expect(ready.backup.schedule).toBe('*/3 * * * * *');
   expect(Date.parse(ready.backup.lastSuccess ?? '')).toBeGreaterThan(Date.now() - 30_000);
 
