@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { readJson } from '../platform/body.js';
 import { requireCaller, type AuthContext } from './context.js';
-import { hashPassword, verifyPassword } from './crypto.js';
+import { BCRYPT_HASH, hashPassword, verifyPassword } from './crypto.js';
 import { idTokenGrant, web3Grant } from './disabled.js';
 import { errors } from './errors.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
@@ -139,9 +139,16 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     // Always pays for one hash, found or not, so timing does not reveal registered addresses.
     const ok = await verifyPassword(user?.encrypted_password, body.password);
     if (!user || !ok) throw errors.invalidCredentials();
+    // An imported bcrypt hash is replaced by Trellis's own at the first sign-in, so a user's sign-in
+    // soon costs what an unknown address costs (one argon2id check) and timing tells them apart no more.
+    const upgraded =
+      user.encrypted_password && BCRYPT_HASH.test(user.encrypted_password)
+        ? await hashPassword(body.password)
+        : undefined;
     // The password was right: the attempt is no failure, whatever follows.
     const session = await ctx.db.transaction(async (tx) => {
       await attempt?.succeeded(tx);
+      if (upgraded) await updateUser(tx, user.id, 'encrypted_password = $2', [upgraded]);
       if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) return errors.emailNotConfirmed();
       if (isBanned(user)) return errors.userBanned();
       return startSession(tx, ctx.settings, user, 'password', client);

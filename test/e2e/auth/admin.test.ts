@@ -420,6 +420,16 @@ describe('imported users', () => {
     });
     expect(signedIn.error).toBeNull();
     expect(signedIn.data.user?.id).toBe(made.data.user?.id);
+    // The first sign-in replaces the bcrypt hash with Trellis's own; the password still works.
+    const stored = await server.sql.query<{ h: string }>(
+      `select encrypted_password as h from auth.users where email = 'imported@example.com'`,
+    );
+    expect(stored.rows[0]?.h).toMatch(/^\$argon2id\$/);
+    const again = await client().auth.signInWithPassword({
+      email: 'imported@example.com',
+      password: 'imported password',
+    });
+    expect(again.error).toBeNull();
     const wrong = await client().auth.signInWithPassword({
       email: 'imported@example.com',
       password: 'imported passwore',
