@@ -17,7 +17,7 @@ import type { BackupProgress } from './create.js';
 import type { EmbeddedManifest, Piece } from './manifest.js';
 import { extractTar } from './tar.js';
 import type { BackupTarget } from './target.js';
-import { segmentPosition, shippedWal } from './wal.js';
+import { segmentPosition, shippedWal, walBytes } from './wal.js';
 
 export type RecoveryTarget =
   | { readonly kind: 'latest' }
@@ -157,8 +157,8 @@ export async function fetchWal(
   for (const w of wanted) {
     const chunks: Buffer[] = [];
     for await (const c of await target.get(w.key)) chunks.push(c as Buffer);
-    const bytes = Buffer.concat(chunks);
-    if (crypto.createHash('sha256').update(bytes).digest('hex') !== w.sha256)
+    const bytes = await walBytes(w, Buffer.concat(chunks));
+    if (!bytes)
       throw new FatalError(`WAL file ${w.name} in ${target.where} does not match its checksum: the archive is damaged`);
     await fsp.writeFile(path.join(walDir, w.name), bytes, { mode: 0o600 });
     if (segmentPosition(w.name) !== '' && (!newest || w.modified > newest)) newest = w.modified;

@@ -1,6 +1,8 @@
 /**
- * Shipping what the archiver leaves in `.trellis/wal-archive` to the target (`wal/<system id>/<name>-<sha256>`,
- * the checksum in the key so both kinds of target keep it the same way), and the storage files to
+ * Shipping what the archiver leaves in `.trellis/wal-archive` to the target, gzip'd
+ * (`wal/<system id>/<name>.gz-<sha256 of the gzip>`, the checksum in the key so both kinds of target
+ * keep it the same way; a segment closed early by archive_timeout is mostly zeros and shrinks to a
+ * few KiB), and the storage files to
  * `storage/`. A local segment is deleted once the target has it: restores read from the target, so
  * the local archive never grows past what is not shipped yet.
  */
@@ -9,24 +11,31 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { BackupTarget } from './target.js';
 
 /** Segments, history files and backup history files, as PostgreSQL names them (not basic_archive's temp files). */
 const ARCHIVED = /^([0-9A-F]{24}(\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)$/;
-const SHIPPED = /^wal\/(\d+)\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)-([0-9a-f]{64})$/;
+const SHIPPED =
+  /^wal\/(\d+)\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)(\.gz)?-([0-9a-f]{64})$/;
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
 
 export interface ShippedWal {
   readonly key: string;
   /** The cluster's system identifier. */
   readonly system: string;
   readonly name: string;
+  /** Of the object as stored (the gzip, when `gzipped`). */
   readonly sha256: string;
+  readonly gzipped: boolean;
   readonly modified: Date;
 }
 
 export function parseShippedKey(key: string, modified: Date): ShippedWal | undefined {
   const m = SHIPPED.exec(key);
-  return m ? { key, system: m[1]!, name: m[2]!, sha256: m[3]!, modified } : undefined;
+  return m ? { key, system: m[1]!, name: m[2]!, gzipped: m[3] !== undefined, sha256: m[4]!, modified } : undefined;
 }
 
 /** Log and segment number of a segment-like name, for ordering across timelines ('' for history files). */
@@ -76,10 +85,17 @@ export async function shipWal(archiveDir: string, target: BackupTarget, system: 
 async function putWithName(target: BackupTarget, system: string, name: string, body: fs.ReadStream) {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
-  const bytes = Buffer.concat(chunks);
+  // Level 1: WAL is mostly zeros or already dense; higher levels cost time and win little.
+  const bytes = await gzip(Buffer.concat(chunks), { level: 1 });
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-  await target.put(`wal/${system}/${name}-${sha256}`, Readable.from([bytes]));
+  await target.put(`wal/${system}/${name}.gz-${sha256}`, Readable.from([bytes]));
   return { sha256, size: bytes.length };
+}
+
+/** A shipped WAL file's bytes as PostgreSQL wrote them, after checking them against the key's checksum. */
+export async function walBytes(w: ShippedWal, stored: Buffer): Promise<Buffer | undefined> {
+  if (crypto.createHash('sha256').update(stored).digest('hex') !== w.sha256) return undefined;
+  return w.gzipped ? gunzip(stored) : stored;
 }
 
 /** Deletes the local archive (call holding the backup lock, with no backup in the target: no restore can use it). */

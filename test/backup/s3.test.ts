@@ -70,7 +70,7 @@ test('backup to an S3 bucket and restore from it', async () => {
   expect(keys).toContain(`project-one/${id}/manifest.json`);
   expect(keys).toContain(`project-one/${id}/base.tar.gz`);
   expect(keys.some((k) => k.startsWith(`project-one/${dead}/`))).toBe(false);
-  expect(keys.some((k) => /^project-one\/wal\/\d+\/[0-9A-F]{24}-[0-9a-f]{64}$/.test(k))).toBe(true);
+  expect(keys.some((k) => /^project-one\/wal\/\d+\/[0-9A-F]{24}\.gz-[0-9a-f]{64}$/.test(k))).toBe(true);
 
   const list = await trellis(['backup', 'list', '--dir', dir], env);
   expect(list.stdout).toContain(`${id}  complete`);
@@ -86,7 +86,7 @@ test('backup to an S3 bucket and restore from it', async () => {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const out = await client.send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'project-one/wal/' }));
-      if ((out.Contents ?? []).some((o) => o.Key!.includes(`/${wal}-`))) break;
+      if ((out.Contents ?? []).some((o) => o.Key!.includes(`/${wal}.gz-`))) break;
       if (Date.now() > deadline) throw new Error(`segment ${wal} was not shipped to the bucket`);
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -42,7 +42,7 @@ test('a seconds-level schedule fires, retention keeps BACKUP_KEEP, the archive s
   };
   const segments = (await fs.readdir(path.join(backupDir(dir), 'wal'), { recursive: true }))
     .map((n) => path.basename(n))
-    .filter((n) => /^[0-9A-F]{24}-/.test(n));
+    .filter((n) => /^[0-9A-F]{24}\.gz-/.test(n));
   expect(segments.length).toBeGreaterThan(0);
   for (const s of segments) expect(s.slice(8, 24) >= oldest.startWal.slice(8, 24), s).toBe(true);
   const local = (await fs.readdir(path.join(dir, '.trellis', 'wal-archive'))).filter((n) => /^[0-9A-F]{24}$/.test(n));
