@@ -14,9 +14,8 @@ import { MissingObject, type ByteRange, type ObjectKey, type ObjectStore, type W
 
 export async function createLocalStore(root: string): Promise<ObjectStore> {
   const tmp = path.join(root, '.tmp');
-  // Leftovers of a process that died mid-upload: never renamed into place, so never referenced.
-  await fsp.rm(tmp, { recursive: true, force: true });
   await fsp.mkdir(tmp, { recursive: true });
+  await sweepLeftovers(tmp);
 
   const fileOf = (key: ObjectKey) => {
     const bucket = crypto.createHash('sha256').update(key.bucket).digest('hex').slice(0, 32);
@@ -67,4 +66,21 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
     },
     close: async () => undefined,
   };
+}
+
+/**
+ * Leftovers of a process that died mid-upload: never renamed into place, so never referenced. Only
+ * files untouched for an hour go: another process on the same folder (a running server while
+ * `trellis import` copies files in) may be writing the young ones, and a write in progress keeps
+ * touching its file.
+ */
+const LEFTOVER_AGE_MS = 60 * 60 * 1000;
+
+async function sweepLeftovers(tmp: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    const file = path.join(tmp, name);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (st && now - st.mtimeMs > LEFTOVER_AGE_MS) await fsp.rm(file, { recursive: true, force: true });
+  }
 }

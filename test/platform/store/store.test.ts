@@ -91,3 +91,26 @@ describe.each([
     await store.remove([key('../../etc/passwd')]);
   });
 });
+
+describe('the local store at start', () => {
+  test('sweeps leftovers of a dead upload, not the upload another process is writing', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-store-'));
+    try {
+      const config = loadConfig({ dir }, {});
+      const first = await createObjectStore(config);
+      await first.close();
+      const tmp = path.join(config.storage.localDir, '.tmp');
+      const dead = path.join(tmp, 'dead-upload');
+      const live = path.join(tmp, 'live-upload');
+      await fs.writeFile(dead, 'half');
+      await fs.writeFile(live, 'half');
+      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      await fs.utimes(dead, twoHoursAgo, twoHoursAgo);
+      const second = await createObjectStore(config);
+      await second.close();
+      expect((await fs.readdir(tmp)).sort()).toEqual(['live-upload']);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
