@@ -12,6 +12,7 @@ import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.
 import type { AuthLimits } from './limits.js';
 import { beginPasswordAttempt } from './attempts.js';
 import { refresh, startSession } from './sessions.js';
+import { parseChallenge, pkceFields, pkceGrant } from './pkce.js';
 import {
   findUserByEmail,
   insertEmailIdentity,
@@ -30,6 +31,7 @@ const signupBody = z.object({
   phone: z.string().max(32).optional(),
   password: z.string().max(1024).optional(),
   data: metadata.optional(),
+  ...pkceFields,
 });
 
 export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
@@ -57,6 +59,7 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
   const email = requireEmail(body.email);
   const password = checkPassword(ctx, body.password);
+  const pkce = parseChallenge(body);
   await ctx.limit(limits.signIn, client.ip);
   const passwordHash = await hashPassword(password);
   const confirm = ctx.config.auth.emailConfirmation;
@@ -84,6 +87,7 @@ export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
         email,
         redirectTo,
         requester: { ip: client.ip },
+        pkce,
       }),
       created: !existing,
     };
@@ -163,6 +167,7 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (outcome instanceof ApiError) throw outcome;
     return respondJson(c, outcome);
   }
+  if (grant === 'pkce') return pkceGrant(ctx, limits, c);
   if (grant === 'id_token') return idTokenGrant(c);
   if (grant === 'web3') return web3Grant();
   throw errors.unsupportedGrant(grant);
@@ -184,6 +189,7 @@ const userUpdate = z.object({
   data: metadata.optional(),
   phone: z.string().optional(),
   nonce: z.string().optional(),
+  ...pkceFields,
 });
 
 export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) {
@@ -191,6 +197,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
   if (body.phone) throw errors.phoneDisabled();
   const password = body.password !== undefined ? checkPassword(ctx, body.password) : undefined;
   const newEmail = body.email !== undefined ? requireEmail(body.email) : undefined;
+  const pkce = parseChallenge(body);
   const passwordHash = password !== undefined ? await hashPassword(password) : undefined;
   const confirm = ctx.config.auth.emailConfirmation;
 
@@ -233,6 +240,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
           email: newEmail,
           redirectTo,
           requester: { ip: ctx.client(c).ip },
+          pkce,
         });
         user = prepared.user;
       } else {

@@ -17,6 +17,7 @@ import { randomCode, randomToken, safeEqual, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
+import { createFlowState, issueAuthCode, parseChallenge, PKCE_PREFIX, pkceFields, type PkceChallenge } from './pkce.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
 import {
   findUserByEmail,
@@ -62,9 +63,12 @@ export async function issueLink(
   email: string,
   redirectTo: string | undefined,
   dropsPassword = false,
+  pkce?: PkceChallenge,
 ): Promise<IssuedLink> {
   const code = randomCode();
-  const linkToken = randomToken();
+  // A PKCE flow's token says so (GoTrue's prefix), so that following it hands out an auth code.
+  const linkToken = pkce ? `${PKCE_PREFIX}${randomToken()}` : randomToken();
+  if (pkce) await createFlowState(tx, user.id, AMR[type], pkce);
   const redirect = safeRedirect(ctx, redirectTo);
   await tx.query(
     `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at, drops_password)
@@ -110,13 +114,14 @@ export async function prepareMail(
     redirectTo: string | undefined;
     requester: MailRequester;
     dropsPassword?: boolean;
+    pkce?: PkceChallenge | undefined;
   },
 ): Promise<PreparedMail> {
   const { user, type, email } = request;
   // Recovery and sign-in mails of users who proved their address may use the reserved budget.
   const reserved = (type === 'recovery' || type === 'magiclink') && user.email_confirmed_at !== null;
   await chargeMailBudgets(ctx, limits, { email, requester: request.requester, reserved });
-  const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo, request.dropsPassword);
+  const issued = await issueLink(ctx, tx, user, type, email, request.redirectTo, request.dropsPassword, request.pkce);
   const updated = await updateUser(tx, user.id, `${SENT_COLUMN[type]} = now()`, []);
   const rendered = render(ctx.templates, MAIL_KIND[type], {
     ConfirmationURL: issued.actionLink,
@@ -162,16 +167,25 @@ export function forgetNewUser(ctx: AuthContext, userId: string): () => Promise<v
 export async function sendEmailLink(
   ctx: AuthContext,
   limits: AuthLimits,
-  request: { user: UserRow; type: LinkType; email: string; redirectTo: string | undefined; requester: MailRequester },
+  request: {
+    user: UserRow;
+    type: LinkType;
+    email: string;
+    redirectTo: string | undefined;
+    requester: MailRequester;
+    pkce?: PkceChallenge | undefined;
+  },
 ): Promise<UserRow> {
   return deliver(ctx, await ctx.db.transaction((tx) => prepareMail(ctx, limits, tx, request)));
 }
 
-const emailBody = z.object({ email: z.string().max(320).optional() });
+const emailBody = z.object({ email: z.string().max(320).optional(), ...pkceFields });
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) {
-  const email = requireEmail((await readJson(c, emailBody, codes)).email);
+  const body = await readJson(c, emailBody, codes);
+  const email = requireEmail(body.email);
+  const pkce = parseChallenge(body);
   const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
   // The answer is the same whether or not the address is registered.
   const requester = { ip: ctx.client(c).ip };
@@ -182,6 +196,7 @@ export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) 
       email,
       redirectTo: c.req.query('redirect_to'),
       requester,
+      pkce,
     });
   return respondJson(c, {});
 }
@@ -191,12 +206,14 @@ const otpBody = z.object({
   phone: z.string().optional(),
   create_user: z.boolean().optional(),
   data: metadata.optional(),
+  ...pkceFields,
 });
 
 export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, otpBody, codes);
   if (body.phone) throw errors.phoneDisabled();
   const email = requireEmail(body.email);
+  const pkce = parseChallenge(body);
   const redirectTo = c.req.query('redirect_to');
   const requester = { ip: ctx.client(c).ip };
   const { prepared, created } = await ctx.db.transaction(async (tx) => {
@@ -209,6 +226,7 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
           email,
           redirectTo,
           requester,
+          pkce,
         }),
         created: false,
       };
@@ -217,13 +235,21 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
     // GoTrue; confirming it signs in. Without create_user that counts as a sign-up, refused.
     if (body.create_user === false) throw errors.otpSignupDisabled();
     if (existing) {
-      const request = { user: existing, type: 'signup' as const, email, redirectTo, requester, dropsPassword: true };
+      const request = {
+        user: existing,
+        type: 'signup' as const,
+        email,
+        redirectTo,
+        requester,
+        dropsPassword: true,
+        pkce,
+      };
       return { prepared: await prepareMail(ctx, limits, tx, request), created: false };
     }
     if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
     const user = await insertUser(tx, { email, passwordHash: null, userMetadata: body.data ?? {}, confirmed: false });
     return {
-      prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester }),
+      prepared: await prepareMail(ctx, limits, tx, { user, type: 'signup', email, redirectTo, requester, pkce }),
       created: true,
     };
   });
@@ -364,7 +390,8 @@ async function verifyToken(
   lookup: { linkToken: string } | { email: string; code: string },
   client: Client,
   maxAttempts: number,
-): Promise<{ session: SessionResponse; redirectTo: string | null }> {
+  handOut: 'session' | 'code' = 'session',
+): Promise<{ session: SessionResponse; redirectTo: string | null } | { authCode: string; redirectTo: string | null }> {
   const invalid = 'linkToken' in lookup ? errors.linkExpired : errors.otpExpired;
   const outcome = await ctx.db.transaction(async (tx) => {
     const { row, tried } = await findToken(tx, type, lookup);
@@ -411,6 +438,9 @@ async function verifyToken(
       );
       if (user.email) await insertEmailIdentity(tx, user.id, user.email, true);
     }
+    // A followed PKCE link proves the address; the session goes to whoever holds the verifier.
+    if (handOut === 'code')
+      return { authCode: await issueAuthCode(tx, user.id, AMR[row.token_type]), redirectTo: row.redirect_to };
     return {
       session: await startSession(tx, ctx.settings, user, AMR[row.token_type], client),
       redirectTo: row.redirect_to,
@@ -429,8 +459,8 @@ export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Contex
   if (body.token_hash) lookup = { linkToken: body.token_hash };
   else if (body.token && body.email) lookup = { email: requireEmail(body.email), code: body.token.trim() };
   else throw errors.validation('Verify requires either a token and an email, or a token_hash');
-  const { session } = await verifyToken(ctx, body.type, lookup, client, limits.otpMaxAttempts);
-  return respondJson(c, session);
+  const outcome = await verifyToken(ctx, body.type, lookup, client, limits.otpMaxAttempts);
+  return respondJson(c, 'session' in outcome ? outcome.session : {});
 }
 
 /** The link in a mail: verify, then send the browser on with the session in the URL fragment. */
@@ -441,13 +471,34 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
   const client = ctx.client(c);
   const fail = (code: string, description: string) => {
     const fragment = new URLSearchParams({ error: 'access_denied', error_code: code, error_description: description });
-    return c.redirect(`${safeRedirect(ctx, requested)}#${fragment}`, 303);
+    const target = safeRedirect(ctx, requested);
+    if (!token?.startsWith(PKCE_PREFIX)) return c.redirect(`${target}#${fragment}`, 303);
+    // A PKCE client reads the outcome from the query; GoTrue sends it in both.
+    const url = new URL(target);
+    for (const [key, value] of fragment) url.searchParams.set(key, value);
+    url.hash = fragment.toString();
+    return c.redirect(url.toString(), 303);
   };
   if (!type || !token || !verifyTypes.includes(type))
     return fail('validation_failed', 'Verify requires a token and a type');
   try {
     await ctx.limit(limits.verify, client.ip);
-    const { session, redirectTo } = await verifyToken(ctx, type, { linkToken: token }, client, limits.otpMaxAttempts);
+    const pkce = token.startsWith(PKCE_PREFIX);
+    const outcome = await verifyToken(
+      ctx,
+      type,
+      { linkToken: token },
+      client,
+      limits.otpMaxAttempts,
+      pkce ? 'code' : 'session',
+    );
+    const target = safeRedirect(ctx, requested ?? outcome.redirectTo ?? undefined);
+    if ('authCode' in outcome) {
+      const url = new URL(target);
+      url.searchParams.set('code', outcome.authCode);
+      return c.redirect(url.toString(), 303);
+    }
+    const { session } = outcome;
     const fragment = new URLSearchParams({
       access_token: session.access_token,
       expires_at: String(session.expires_at),
@@ -456,7 +507,7 @@ export async function verifyGet(ctx: AuthContext, limits: AuthLimits, c: Context
       token_type: 'bearer',
       type,
     });
-    return c.redirect(`${safeRedirect(ctx, requested ?? redirectTo ?? undefined)}#${fragment}`, 303);
+    return c.redirect(`${target}#${fragment}`, 303);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     return fail(err.code, err.message);

@@ -259,7 +259,9 @@ describe('missing and invalid fields', () => {
       expectError(await call('POST', '/token?grant_type=refresh_token', { body: '{}' }), 400, 'validation_failed');
       // An ID-token grant without its token is refused as GoTrue refuses it, before the provider.
       expectError(await call('POST', '/token?grant_type=id_token', { body: '{}' }), 400, 'validation_failed');
-      for (const grant of ['magic', 'pkce', '', 'password%00']) {
+      // A PKCE grant without its code and verifier is refused as GoTrue refuses it.
+      expectError(await call('POST', '/token?grant_type=pkce', { body: '{}' }), 400, 'validation_failed');
+      for (const grant of ['magic', '', 'password%00']) {
         expectError(await call('POST', `/token?grant_type=${grant}`, { body: '{}' }), 400, 'unsupported_grant_type');
       }
       expectError(await call('POST', '/token', { body: '{}' }), 400, 'unsupported_grant_type');

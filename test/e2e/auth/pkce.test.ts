@@ -1,0 +1,230 @@
+/**
+ * PKCE email flows through supabase-js with `flowType: 'pkce'`: the mailed link's token is
+ * `pkce_…`, following it redirects with `?code=`, and only the client holding the code verifier
+ * exchanges that code (once, within five minutes) for a session.
+ */
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import type { ParsedMail } from 'mailparser';
+import { decodeJwt } from 'jose';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { linkAndCode, startMailSink, type MailSink } from '../../helpers/smtp.js';
+
+let server: TestServer;
+let sink: MailSink;
+
+beforeAll(async () => {
+  sink = await startMailSink();
+  server = await startTestServer({
+    env: { AUTH_EMAIL_CONFIRMATION: 'true', SMTP_URL: sink.url, AUTH_RATE_LIMIT_EMAIL_SENT: '1000' },
+  });
+});
+afterAll(async () => {
+  await server?.stop();
+  await sink?.close();
+});
+
+/** A PKCE client whose storage keeps the code verifier between the request and the exchange. */
+function pkceClient(): SupabaseClient {
+  const items = new Map<string, string>();
+  return createClient(server.url, server.anonKey, {
+    auth: {
+      flowType: 'pkce',
+      persistSession: true,
+      autoRefreshToken: false,
+      detectSessionInUrl: false,
+      storage: {
+        getItem: (key) => items.get(key) ?? null,
+        setItem: (key, value) => void items.set(key, value),
+        removeItem: (key) => void items.delete(key),
+      },
+    },
+    realtime: { transport: WebSocket as unknown as never },
+  });
+}
+
+async function mailFrom(to: string, action: () => Promise<unknown>): Promise<ParsedMail> {
+  const since = sink.mails.length;
+  await action();
+  return sink.next(to, since);
+}
+
+/** Follows the mailed link without following the redirect; returns where it sends the browser. */
+async function follow(mail: ParsedMail): Promise<{ link: URL; status: number; location: URL }> {
+  const { link } = linkAndCode(mail);
+  expect(link, `a verification link in: ${mail.text}`).toBeTruthy();
+  const url = new URL(link ?? '');
+  const response = await fetch(url, { redirect: 'manual' });
+  return { link: url, status: response.status, location: new URL(response.headers.get('location') ?? '') };
+}
+
+async function tokenGrant(body: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${server.url}/auth/v1/token?grant_type=pkce`, {
+    method: 'POST',
+    headers: { apikey: server.anonKey, 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+describe('PKCE email flows', () => {
+  test('sign-up: the link redirects with ?code= and exchangeCodeForSession signs that user in', async () => {
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-signup@example.com', () =>
+      supabase.auth.signUp({
+        email: 'pk-signup@example.com',
+        password: 'signup password',
+        options: { emailRedirectTo: `${server.url}/welcome` },
+      }),
+    );
+    const flow = await follow(mail);
+    expect(flow.link.searchParams.get('token')?.startsWith('pkce_')).toBe(true);
+    expect(flow.status).toBe(303);
+    expect(flow.location.pathname).toBe('/welcome');
+    expect(flow.location.hash).toBe('');
+    const code = flow.location.searchParams.get('code') ?? '';
+    expect(code).toMatch(/^[0-9a-f-]{36}$/);
+
+    const { data, error } = await supabase.auth.exchangeCodeForSession(code);
+    expect(error).toBeNull();
+    expect(data.user?.email).toBe('pk-signup@example.com');
+    expect(data.user?.email_confirmed_at).toBeTruthy();
+    const claims = decodeJwt(data.session?.access_token ?? '');
+    expect((claims.amr as { method: string }[])[0]?.method).toBe('email/signup');
+    expect((await supabase.auth.getUser()).data.user?.email).toBe('pk-signup@example.com');
+
+    // Used once: the row is gone and the code is refused.
+    const rows = await server.sql.query('select 1 from auth.flow_state where auth_code = $1', [code]);
+    expect(rows.rowCount).toBe(0);
+    const again = await supabase.auth.exchangeCodeForSession(code);
+    expect(again.error).not.toBeNull();
+  });
+
+  test('magic link: signInWithOtp then the code gives a session', async () => {
+    await server.sql.query(
+      `insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+       values (gen_random_uuid(), 'authenticated', 'authenticated', 'pk-magic@example.com', now(),
+               '{"provider":"email","providers":["email"]}', '{}', now(), now())`,
+    );
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-magic@example.com', () =>
+      supabase.auth.signInWithOtp({ email: 'pk-magic@example.com', options: { emailRedirectTo: server.url } }),
+    );
+    const flow = await follow(mail);
+    expect(flow.link.searchParams.get('type')).toBe('magiclink');
+    const { data, error } = await supabase.auth.exchangeCodeForSession(flow.location.searchParams.get('code') ?? '');
+    expect(error).toBeNull();
+    expect(data.user?.email).toBe('pk-magic@example.com');
+    const claims = decodeJwt(data.session?.access_token ?? '');
+    expect((claims.amr as { method: string }[])[0]?.method).toBe('magiclink');
+  });
+
+  test('recovery: resetPasswordForEmail, exchange, then updateUser sets the new password', async () => {
+    const setup = pkceClient();
+    const signUpMail = await mailFrom('pk-recover@example.com', () =>
+      setup.auth.signUp({ email: 'pk-recover@example.com', password: 'old password' }),
+    );
+    const signUpFlow = await follow(signUpMail);
+    expect(
+      (await setup.auth.exchangeCodeForSession(signUpFlow.location.searchParams.get('code') ?? '')).error,
+    ).toBeNull();
+
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-recover@example.com', () =>
+      supabase.auth.resetPasswordForEmail('pk-recover@example.com', { redirectTo: `${server.url}/reset` }),
+    );
+    const flow = await follow(mail);
+    expect(flow.location.pathname).toBe('/reset');
+    const { data, error } = await supabase.auth.exchangeCodeForSession(flow.location.searchParams.get('code') ?? '');
+    expect(error).toBeNull();
+    expect((decodeJwt(data.session?.access_token ?? '').amr as { method: string }[])[0]?.method).toBe('recovery');
+    expect((await supabase.auth.updateUser({ password: 'new password' })).error).toBeNull();
+    const signIn = await pkceClient().auth.signInWithPassword({
+      email: 'pk-recover@example.com',
+      password: 'new password',
+    });
+    expect(signIn.error).toBeNull();
+  });
+
+  test('a wrong verifier, a reused code and an expired code are refused with GoTrue codes', async () => {
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-bad@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-bad@example.com', password: 'bad password' }),
+    );
+    const code = (await follow(mail)).location.searchParams.get('code') ?? '';
+
+    const wrong = await tokenGrant(JSON.stringify({ auth_code: code, code_verifier: 'x'.repeat(50) }));
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error_code).toBe('bad_code_verifier');
+    // Another client (no verifier of this flow) cannot use the code either.
+    expect((await pkceClient().auth.exchangeCodeForSession(code)).error).not.toBeNull();
+
+    const ok = await supabase.auth.exchangeCodeForSession(code);
+    expect(ok.error).toBeNull();
+    const reused = await tokenGrant(JSON.stringify({ auth_code: code, code_verifier: 'x'.repeat(50) }));
+    expect(reused.status).toBe(404);
+    expect(reused.json.error_code).toBe('flow_state_not_found');
+
+    // Expired: a flow older than five minutes.
+    const late = pkceClient();
+    const lateMail = await mailFrom('pk-late@example.com', () =>
+      late.auth.signUp({ email: 'pk-late@example.com', password: 'late password' }),
+    );
+    const lateCode = (await follow(lateMail)).location.searchParams.get('code') ?? '';
+    await server.sql.query(
+      `update auth.flow_state set created_at = now() - interval '6 minutes' where auth_code = $1`,
+      [lateCode],
+    );
+    const expired = await late.auth.exchangeCodeForSession(lateCode);
+    expect(expired.error?.code).toBe('flow_state_expired');
+    expect(expired.error?.status).toBe(422);
+
+    // The server is still fine.
+    expect((await fetch(`${server.url}/auth/v1/health`, { headers: { apikey: server.anonKey } })).status).toBe(200);
+  });
+
+  test('bad input: missing verifier, malformed JSON, NUL, huge values, bad challenges', async () => {
+    const missing = await tokenGrant(JSON.stringify({ auth_code: 'abc' }));
+    expect(missing.status).toBe(400);
+    expect(missing.json.error_code).toBe('validation_failed');
+    const malformed = await tokenGrant('{"auth_code":');
+    expect(malformed.status).toBe(400);
+    expect(malformed.json.error_code).toBe('bad_json');
+    const nul = await tokenGrant(JSON.stringify({ auth_code: 'a\u0000b', code_verifier: 'v\u0000' }));
+    expect(nul.status).toBeGreaterThanOrEqual(400);
+    expect(nul.status).toBeLessThan(500);
+    const huge = await tokenGrant(JSON.stringify({ auth_code: 'a'.repeat(100_000), code_verifier: 'v' }));
+    expect(huge.status).toBeGreaterThanOrEqual(400);
+    expect(huge.status).toBeLessThan(500);
+
+    const signUp = (body: Record<string, unknown>) =>
+      fetch(`${server.url}/auth/v1/signup`, {
+        method: 'POST',
+        headers: { apikey: server.anonKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'pk-input@example.com', password: 'input password', ...body }),
+      });
+    for (const body of [
+      { code_challenge: 'a'.repeat(43) },
+      { code_challenge: 'short', code_challenge_method: 's256' },
+      { code_challenge: `${'a'.repeat(42)}!`, code_challenge_method: 's256' },
+      { code_challenge: 'a'.repeat(43), code_challenge_method: 'md5' },
+      { code_challenge: `${'a'.repeat(42)}\u0000`, code_challenge_method: 'plain' },
+    ]) {
+      const response = await signUp(body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(((await response.json()) as { error_code: string }).error_code).toBe('validation_failed');
+    }
+    expect((await server.sql.query(`select 1 from auth.users where email = 'pk-input@example.com'`)).rowCount).toBe(0);
+
+    // Plain, in capitals, works too.
+    const verifier = 'p'.repeat(43);
+    const mail = await mailFrom('pk-input@example.com', () =>
+      signUp({ code_challenge: verifier, code_challenge_method: 'PLAIN' }),
+    );
+    const code = (await follow(mail)).location.searchParams.get('code') ?? '';
+    const exchanged = await tokenGrant(JSON.stringify({ auth_code: code, code_verifier: verifier }));
+    expect(exchanged.status).toBe(200);
+    expect((exchanged.json.user as { email: string }).email).toBe('pk-input@example.com');
+  });
+});
