@@ -109,7 +109,8 @@ export async function pkceGrant(ctx: AuthContext, limits: AuthLimits, c: Context
     throw errors.validation('invalid request: both auth code and code verifier should be non-empty');
   const { auth_code: authCode, code_verifier: verifier } = body;
   const client = ctx.client(c);
-  await ctx.limit(limits.verify, client.ip);
+  // GoTrue counts every /token grant but password sign-ins against its token (refresh) budget.
+  await ctx.limit(limits.tokenRefresh, client.ip);
   const outcome = await ctx.db.transaction(async (tx) => {
     // A magic link's code expires five minutes after it was handed out, any other five minutes
     // after the flow began (GoTrue's FlowState.IsExpired).

@@ -26,8 +26,10 @@ afterAll(async () => {
 });
 
 /** A PKCE client whose storage keeps the code verifier between the request and the exchange. */
-function pkceClient(): SupabaseClient {
-  const items = new Map<string, string>();
+function pkceClient(
+  items = new Map<string, string>(),
+  onSet: (key: string, value: string) => void = () => undefined,
+): SupabaseClient {
   return createClient(server.url, server.anonKey, {
     auth: {
       flowType: 'pkce',
@@ -36,7 +38,10 @@ function pkceClient(): SupabaseClient {
       detectSessionInUrl: false,
       storage: {
         getItem: (key) => items.get(key) ?? null,
-        setItem: (key, value) => void items.set(key, value),
+        setItem: (key, value) => {
+          items.set(key, value);
+          onSet(key, value);
+        },
         removeItem: (key) => void items.delete(key),
       },
     },
@@ -145,6 +150,70 @@ describe('PKCE email flows', () => {
       password: 'new password',
     });
     expect(signIn.error).toBeNull();
+  });
+
+  test('email change: updateUser({ email }) mails a pkce_ link whose code confirms the new address', async () => {
+    const items = new Map<string, string>();
+    let verifier: [string, string] | undefined;
+    const supabase = pkceClient(items, (key, value) => {
+      if (key.endsWith('-code-verifier')) verifier = [key, value];
+    });
+    const signUpMail = await mailFrom('pk-change@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-change@example.com', password: 'change password' }),
+    );
+    const code = (await follow(signUpMail)).location.searchParams.get('code') ?? '';
+    expect((await supabase.auth.exchangeCodeForSession(code)).error).toBeNull();
+
+    // auth-js drops the verifier when updateUser saves the session it returns, so the test keeps the
+    // one the request was made with (a browser would have the same problem on the same tab).
+    let update: Awaited<ReturnType<SupabaseClient['auth']['updateUser']>> | undefined;
+    const mail = await mailFrom('pk-changed@example.com', async () => {
+      update = await supabase.auth.updateUser(
+        { email: 'pk-changed@example.com' },
+        { emailRedirectTo: `${server.url}/changed` },
+      );
+    });
+    expect(update?.error).toBeNull();
+    expect(verifier).toBeDefined();
+    if (verifier) items.set(...verifier);
+    const flow = await follow(mail);
+    expect(flow.link.searchParams.get('token')?.startsWith('pkce_')).toBe(true);
+    expect(flow.location.pathname).toBe('/changed');
+    const changed = await supabase.auth.exchangeCodeForSession(flow.location.searchParams.get('code') ?? '');
+    expect(changed.error).toBeNull();
+    expect(changed.data.user?.email).toBe('pk-changed@example.com');
+    const row = await server.sql.query('select email from auth.users where id = $1', [changed.data.user?.id]);
+    expect(row.rows[0]?.email).toBe('pk-changed@example.com');
+  });
+
+  test('POST /verify with a pkce_ token_hash returns the session, as GoTrue does', async () => {
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-post@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-post@example.com', password: 'post password' }),
+    );
+    const tokenHash = new URL(linkAndCode(mail).link ?? '').searchParams.get('token') ?? '';
+    expect(tokenHash.startsWith('pkce_')).toBe(true);
+    const { data, error } = await supabase.auth.verifyOtp({ token_hash: tokenHash, type: 'signup' });
+    expect(error).toBeNull();
+    expect(data.user?.email).toBe('pk-post@example.com');
+    expect(data.session?.access_token).toBeTruthy();
+  });
+
+  test('a followed PKCE link whose flow state is gone redirects with the error in the query', async () => {
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-gone@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-gone@example.com', password: 'gone password' }),
+    );
+    await server.sql.query(
+      `delete from auth.flow_state where user_id = (select id from auth.users where email = 'pk-gone@example.com')`,
+    );
+    const flow = await follow(mail);
+    expect(flow.status).toBe(303);
+    expect(flow.location.searchParams.get('code')).toBeNull();
+    expect(flow.location.searchParams.get('error_code')).toBe('flow_state_not_found');
+    // Nothing was consumed: the user is still unconfirmed.
+    const row = await server.sql.query(`select email_confirmed_at from auth.users where email = 'pk-gone@example.com'`);
+    expect(row.rows[0]?.email_confirmed_at).toBeNull();
   });
 
   test('a wrong verifier, a reused code and an expired code are refused with GoTrue codes', async () => {
