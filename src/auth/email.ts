@@ -68,7 +68,7 @@ export async function issueLink(
   const code = randomCode();
   // A PKCE flow's token says so (GoTrue's prefix), so that following it hands out an auth code.
   const linkToken = pkce ? `${PKCE_PREFIX}${randomToken()}` : randomToken();
-  if (pkce) await createFlowState(tx, user.id, AMR[type], pkce);
+  if (pkce) await createFlowState(tx, user.id, AMR[type], pkce, ctx.config.auth.otpExpiry);
   const redirect = safeRedirect(ctx, redirectTo);
   await tx.query(
     `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, redirect_to, expires_at, drops_password)
@@ -260,18 +260,20 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
 const resendBody = z.object({
   type: z.enum(['signup', 'email_change', 'sms', 'phone_change']),
   email: z.string().max(320).optional(),
+  ...pkceFields,
 });
 
 export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, resendBody, codes);
   if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
   const email = requireEmail(body.email);
+  const pkce = parseChallenge(body);
   const redirectTo = c.req.query('redirect_to');
   const requester = { ip: ctx.client(c).ip };
   if (body.type === 'signup') {
     const user = await ctx.db.transaction((tx) => findUserByEmail(tx, email));
     if (user && !user.email_confirmed_at)
-      await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo, requester });
+      await sendEmailLink(ctx, limits, { user, type: 'signup', email, redirectTo, requester, pkce });
   } else {
     const user = await ctx.db.transaction(async (tx) => {
       const found = await tx.query<{ id: string }>(
@@ -281,7 +283,14 @@ export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
       return found.rows[0] ? findUserById(tx, found.rows[0].id) : undefined;
     });
     if (user?.email_change)
-      await sendEmailLink(ctx, limits, { user, type: 'email_change', email: user.email_change, redirectTo, requester });
+      await sendEmailLink(ctx, limits, {
+        user,
+        type: 'email_change',
+        email: user.email_change,
+        redirectTo,
+        requester,
+        pkce,
+      });
   }
   return respondJson(c, {});
 }

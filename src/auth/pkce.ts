@@ -55,8 +55,23 @@ export function parseChallenge(body: {
   return { challenge, method: lower };
 }
 
-/** Records the flow for `userId`; `method` is the amr the session will carry (GoTrue's authentication_method). */
-export async function createFlowState(tx: Tx, userId: string, method: string, pkce: PkceChallenge): Promise<void> {
+/**
+ * Records the flow for `userId`; `method` is the amr the session will carry (GoTrue's
+ * authentication_method). The user's flows no link can reach any more (`linkExpiryS`, the mailed
+ * token's lifetime, plus a code's) go at the same time, so unfollowed links leave no rows behind.
+ */
+export async function createFlowState(
+  tx: Tx,
+  userId: string,
+  method: string,
+  pkce: PkceChallenge,
+  linkExpiryS: number,
+): Promise<void> {
+  await tx.query(
+    `delete from auth.flow_state
+     where user_id = $1 and coalesce(auth_code_issued_at, created_at) < now() - make_interval(secs => $2)`,
+    [userId, linkExpiryS + FLOW_STATE_EXPIRY_S],
+  );
   await tx.query(
     `insert into auth.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge, provider_type,
        authentication_method, created_at, updated_at)
@@ -112,12 +127,12 @@ export async function pkceGrant(ctx: AuthContext, limits: AuthLimits, c: Context
   // GoTrue counts every /token grant but password sign-ins against its token (refresh) budget.
   await ctx.limit(limits.tokenRefresh, client.ip);
   const outcome = await ctx.db.transaction(async (tx) => {
-    // A magic link's code expires five minutes after it was handed out, any other five minutes
-    // after the flow began (GoTrue's FlowState.IsExpired).
+    // A code expires five minutes after the followed link handed it out. GoTrue counts from the
+    // flow's start for all but magic links, so a sign-up or recovery link followed after five
+    // minutes would be spent for an unusable code; the link's own expiry already bounds that wait.
     const found = await tx.query<FlowRow>(
       `select id, user_id, code_challenge, code_challenge_method, authentication_method,
-         case when auth_code_issued_at is not null and authentication_method = 'magiclink'
-              then auth_code_issued_at else created_at end + make_interval(secs => $2) < now() as expired
+         coalesce(auth_code_issued_at, created_at) + make_interval(secs => $2) < now() as expired
        from auth.flow_state where auth_code = $1 for update`,
       [authCode, FLOW_STATE_EXPIRY_S],
     );

@@ -242,7 +242,8 @@ describe('PKCE email flows', () => {
     );
     const lateCode = (await follow(lateMail)).location.searchParams.get('code') ?? '';
     await server.sql.query(
-      `update auth.flow_state set created_at = now() - interval '6 minutes' where auth_code = $1`,
+      `update auth.flow_state set created_at = now() - interval '6 minutes',
+         auth_code_issued_at = now() - interval '6 minutes' where auth_code = $1`,
       [lateCode],
     );
     const expired = await late.auth.exchangeCodeForSession(lateCode);
@@ -251,6 +252,45 @@ describe('PKCE email flows', () => {
 
     // The server is still fine.
     expect((await fetch(`${server.url}/auth/v1/health`, { headers: { apikey: server.anonKey } })).status).toBe(200);
+  });
+
+  test('a sign-up link followed after five minutes still gives a usable code (counted from the follow)', async () => {
+    const supabase = pkceClient();
+    const mail = await mailFrom('pk-slow@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-slow@example.com', password: 'slow password' }),
+    );
+    await server.sql.query(
+      `update auth.flow_state set created_at = now() - interval '20 minutes'
+       where user_id = (select id from auth.users where email = 'pk-slow@example.com')`,
+    );
+    const code = (await follow(mail)).location.searchParams.get('code') ?? '';
+    const { data, error } = await supabase.auth.exchangeCodeForSession(code);
+    expect(error).toBeNull();
+    expect(data.user?.email).toBe('pk-slow@example.com');
+  });
+
+  test('flows no link can reach any more are removed when the user starts another', async () => {
+    const supabase = pkceClient();
+    await mailFrom('pk-stale@example.com', () =>
+      supabase.auth.signUp({ email: 'pk-stale@example.com', password: 'stale password' }),
+    );
+    const owner = `(select id from auth.users where email = 'pk-stale@example.com')`;
+    await server.sql.query(
+      `update auth.flow_state set created_at = now() - interval '2 days' where user_id = ${owner}`,
+    );
+    const resent = await mailFrom('pk-stale@example.com', () =>
+      supabase.auth.resend({ type: 'signup', email: 'pk-stale@example.com' }),
+    );
+    // The resent link is a PKCE one too.
+    expect(new URL(linkAndCode(resent).link ?? '').searchParams.get('token')?.startsWith('pkce_')).toBe(true);
+    await mailFrom('pk-stale@example.com', () =>
+      pkceClient().auth.signUp({ email: 'pk-stale@example.com', password: 'stale password' }),
+    );
+    const rows = await server.sql.query(
+      `select created_at > now() - interval '1 hour' as fresh from auth.flow_state where user_id = ${owner}`,
+    );
+    // The stale sign-up flow went; the resend's and the second sign-up's stay.
+    expect(rows.rows).toEqual([{ fresh: true }, { fresh: true }]);
   });
 
   test('bad input: missing verifier, malformed JSON, NUL, huge values, bad challenges', async () => {
