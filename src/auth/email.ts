@@ -98,6 +98,17 @@ export interface PreparedMail {
   readonly mail: Mail;
 }
 
+/** A mail with a link for `user`: what it is for, where its link leads, who asked, and its PKCE challenge if any. */
+export interface MailRequest {
+  readonly user: UserRow;
+  readonly type: LinkType;
+  readonly email: string;
+  readonly redirectTo: string | undefined;
+  readonly requester: MailRequester;
+  readonly dropsPassword?: boolean;
+  readonly pkce?: PkceChallenge | undefined;
+}
+
 /**
  * Within `tx`: counts the mail against its budgets (mail-budget.ts), issues its link and renders
  * it. Over a budget, the error rolls back whatever `tx` did before (such as creating the user the
@@ -107,15 +118,7 @@ export async function prepareMail(
   ctx: AuthContext,
   limits: AuthLimits,
   tx: Tx,
-  request: {
-    user: UserRow;
-    type: LinkType;
-    email: string;
-    redirectTo: string | undefined;
-    requester: MailRequester;
-    dropsPassword?: boolean;
-    pkce?: PkceChallenge | undefined;
-  },
+  request: MailRequest,
 ): Promise<PreparedMail> {
   const { user, type, email } = request;
   // Recovery and sign-in mails of users who proved their address may use the reserved budget.
@@ -167,14 +170,7 @@ export function forgetNewUser(ctx: AuthContext, userId: string): () => Promise<v
 export async function sendEmailLink(
   ctx: AuthContext,
   limits: AuthLimits,
-  request: {
-    user: UserRow;
-    type: LinkType;
-    email: string;
-    redirectTo: string | undefined;
-    requester: MailRequester;
-    pkce?: PkceChallenge | undefined;
-  },
+  request: Omit<MailRequest, 'dropsPassword'>,
 ): Promise<UserRow> {
   return deliver(ctx, await ctx.db.transaction((tx) => prepareMail(ctx, limits, tx, request)));
 }
