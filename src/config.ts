@@ -9,6 +9,13 @@ import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import { settings } from './config/settings.js';
 import {
+  FIXED_PROVIDERS,
+  providerEnvName,
+  providerNamesInEnv,
+  readProvider,
+  type ExternalProviderConfig,
+} from './config/external.js';
+import {
   parseSupabaseToml,
   type ConfigBucket,
   type SupabaseToml,
@@ -18,6 +25,7 @@ import {
 import { FatalError, errorMessage } from './errors.js';
 
 export { settings };
+export type { ExternalProviderConfig };
 
 type Settings = typeof settings;
 type SettingValue<K extends keyof Settings> = z.output<Settings[K]['schema']>;
@@ -64,6 +72,9 @@ export interface Config {
     readonly emailConfirmation: boolean;
     readonly disableSignup: boolean;
     readonly anonymousSignIns: boolean;
+    readonly manualLinking: boolean;
+    /** [auth.external.<name>] / AUTH_EXTERNAL_<NAME>_<KEY>, by the id clients send (`github`, `custom:acme`). */
+    readonly external: Readonly<Record<string, ExternalProviderConfig>>;
     readonly passwordMinLength: number;
     readonly otpExpiry: number;
     readonly mfa: { readonly totpEnroll: boolean; readonly totpVerify: boolean; readonly maxEnrolledFactors: number };
@@ -226,6 +237,36 @@ function referencedEnv(dirs: readonly string[], env: NodeJS.ProcessEnv): TomlEnv
   return found;
 }
 
+/**
+ * The OAuth providers: every fixed one, plus each generic OIDC name the environment or the file
+ * mentions. A variable wins over the file, key by key, as for every other setting.
+ */
+function externalProviders({ env, file }: Sources): Readonly<Record<string, ExternalProviderConfig>> {
+  const names = new Set<string>([
+    ...FIXED_PROVIDERS,
+    ...providerNamesInEnv(Object.keys(env)),
+    ...providerNamesInEnv(Object.keys(file.settings)),
+  ]);
+  const out: Record<string, ExternalProviderConfig> = {};
+  for (const name of names) {
+    const provider = readProvider(
+      name,
+      (key) => {
+        const envName = providerEnvName(name, key);
+        const fromEnv = env[envName];
+        return fromEnv !== undefined && fromEnv !== '' ? fromEnv : file.settings[envName]?.raw;
+      },
+      (key, message) => {
+        const envName = providerEnvName(name, key);
+        const fromFile = env[envName] ? undefined : file.settings[envName];
+        throw new FatalError(message, fromFile ? fileSource(file.label, fromFile.line, fromFile.key) : envName);
+      },
+    );
+    out[provider.id] = Object.freeze({ ...provider, clientIds: Object.freeze([...provider.clientIds]) });
+  }
+  return Object.freeze(out);
+}
+
 /** supabase/config.toml of the project, parsed; undefined when there is none. */
 function readSupabaseToml(file: string, label: string, env: () => TomlEnv): SupabaseToml | undefined {
   let text: string;
@@ -289,6 +330,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       emailConfirmation: read('emailConfirmation', src),
       disableSignup: read('disableSignup', src),
       anonymousSignIns: read('anonymousSignIns', src),
+      manualLinking: read('manualLinking', src),
+      external: externalProviders(src),
       passwordMinLength: read('passwordMinLength', src),
       otpExpiry: read('otpExpiry', src),
       mfa: Object.freeze({

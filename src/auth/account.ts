@@ -5,7 +5,9 @@ import { ApiError } from '../errors.js';
 import { readJson } from '../platform/body.js';
 import { requireCaller, type AuthContext } from './context.js';
 import { BCRYPT_HASH, hashPassword, verifyPassword } from './crypto.js';
-import { idTokenGrant, web3Grant } from './disabled.js';
+import { web3Grant } from './disabled.js';
+import { idTokenGrant } from './oauth/id-token.js';
+import { FIXED_PROVIDERS } from '../config/external.js';
 import { errors } from './errors.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
 import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
@@ -168,7 +170,7 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     return respondJson(c, outcome);
   }
   if (grant === 'pkce') return pkceGrant(ctx, limits, c);
-  if (grant === 'id_token') return idTokenGrant(c);
+  if (grant === 'id_token') return idTokenGrant(ctx, limits, c);
   if (grant === 'web3') return web3Grant();
   throw errors.unsupportedGrant(grant);
 }
@@ -280,7 +282,12 @@ export async function logout(ctx: AuthContext, c: Context) {
 export function settings(ctx: AuthContext, c: Context) {
   const auth = ctx.config.auth;
   return respondJson(c, {
-    external: { anonymous_users: auth.anonymousSignIns, email: true, phone: false },
+    external: {
+      ...Object.fromEntries(FIXED_PROVIDERS.map((name) => [name, auth.external[name]?.enabled === true])),
+      anonymous_users: auth.anonymousSignIns,
+      email: true,
+      phone: false,
+    },
     disable_signup: auth.disableSignup,
     mailer_autoconfirm: !auth.emailConfirmation,
     phone_autoconfirm: false,

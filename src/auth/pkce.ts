@@ -111,9 +111,11 @@ const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 interface FlowRow {
   id: string;
   user_id: string | null;
-  code_challenge: string;
-  code_challenge_method: 's256' | 'plain';
+  code_challenge: string | null;
+  code_challenge_method: 's256' | 'plain' | null;
   authentication_method: string;
+  provider_access_token: string | null;
+  provider_refresh_token: string | null;
   expired: boolean;
 }
 
@@ -131,13 +133,15 @@ export async function pkceGrant(ctx: AuthContext, limits: AuthLimits, c: Context
     // flow's start for all but magic links, so a sign-up or recovery link followed after five
     // minutes would be spent for an unusable code; the link's own expiry already bounds that wait.
     const found = await tx.query<FlowRow>(
-      `select id, user_id, code_challenge, code_challenge_method, authentication_method,
+      `select id, user_id, code_challenge, code_challenge_method, authentication_method, provider_access_token,
+         provider_refresh_token,
          coalesce(auth_code_issued_at, created_at) + make_interval(secs => $2) < now() as expired
        from auth.flow_state where auth_code = $1 for update`,
       [authCode, FLOW_STATE_EXPIRY_S],
     );
     const flow = found.rows[0];
-    if (!flow?.user_id) return authError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found');
+    if (!flow?.user_id || !flow.code_challenge || !flow.code_challenge_method)
+      return authError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found');
     if (flow.expired) {
       await tx.query('delete from auth.flow_state where id = $1', [flow.id]);
       return authError(422, 'flow_state_expired', 'invalid flow state, flow state has expired');
@@ -149,7 +153,15 @@ export async function pkceGrant(ctx: AuthContext, limits: AuthLimits, c: Context
     if (isBanned(user)) return errors.userBanned();
     // Used once: the code goes with the session it gave.
     await tx.query('delete from auth.flow_state where id = $1', [flow.id]);
-    return startSession(tx, ctx.settings, user, flow.authentication_method, client);
+    const session = await startSession(tx, ctx.settings, user, flow.authentication_method, client);
+    // An OAuth flow hands the app the provider's tokens too, as the implicit redirect does.
+    return flow.provider_access_token
+      ? {
+          ...session,
+          provider_token: flow.provider_access_token,
+          ...(flow.provider_refresh_token ? { provider_refresh_token: flow.provider_refresh_token } : {}),
+        }
+      : session;
   });
   if (outcome instanceof Error) throw outcome;
   return respondJson(c, outcome);

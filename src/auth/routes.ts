@@ -6,7 +6,9 @@ import type { Services } from '../services.js';
 import { getUser, logout, putUser, settings, signup, token } from './account.js';
 import { adminRoutes, invite } from './admin.js';
 import { authContext } from './context.js';
-import { identityLinking, reauthenticate, sso } from './disabled.js';
+import { reauthenticate, sso } from './disabled.js';
+import { authorize, callback, linkIdentity } from './oauth/flow.js';
+import { unlinkIdentity } from './oauth/identities.js';
 import { errors } from './errors.js';
 import { otp, recover, resend, verifyGet, verifyPost } from './email.js';
 import { authLimits } from './limits.js';
@@ -27,6 +29,10 @@ export function authRoutes(services: Services): Hono {
   const app = new Hono();
   // The link in an email is opened by a browser, which sends no apikey (on Supabase too).
   app.get('/verify', (c) => verifyGet(ctx, limits, c));
+  // So are a provider sign-in's start and the provider's redirect (or form post) back.
+  app.get('/authorize', (c) => authorize(ctx, c));
+  app.get('/callback', (c) => callback(ctx, c));
+  app.post('/callback', (c) => callback(ctx, c));
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
@@ -54,8 +60,8 @@ export function authRoutes(services: Services): Hono {
   app.post('/factors/:id/verify', (c) => verifyFactor(ctx, limits, c));
   app.delete('/factors/:id', (c) => unenroll(ctx, c));
   app.get('/reauthenticate', (c) => reauthenticate(ctx, c));
-  app.get('/user/identities/authorize', (c) => identityLinking(ctx, c));
-  app.delete('/user/identities/:id', (c) => identityLinking(ctx, c));
+  app.get('/user/identities/authorize', (c) => linkIdentity(ctx, c));
+  app.delete('/user/identities/:id', (c) => unlinkIdentity(ctx, c));
   app.all('/sso', () => sso());
   app.all('/sso/*', () => sso());
   app.post('/invite', (c) => invite(ctx, limits, c));

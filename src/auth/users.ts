@@ -89,6 +89,8 @@ export interface NewUser {
   confirmed: boolean;
   anonymous?: boolean;
   invited?: boolean;
+  /** Whether the email gets an `email` identity (false for a user made by an OAuth sign-in). */
+  emailIdentity?: boolean;
 }
 
 /** Inserts a user and its email identity; the project's triggers on auth.users run here. */
@@ -117,7 +119,7 @@ export async function insertUser(tx: Tx, user: NewUser): Promise<UserRow> {
       user.anonymous ?? false,
     ],
   );
-  if (user.email) await insertEmailIdentity(tx, id, user.email, user.confirmed);
+  if (user.email && user.emailIdentity !== false) await insertEmailIdentity(tx, id, user.email, user.confirmed);
   return result.rows[0] as UserRow;
 }
 

@@ -180,6 +180,12 @@ export const settings = {
     fallback: 'false',
     doc: 'Allow signInAnonymously().',
   },
+  manualLinking: {
+    env: 'AUTH_MANUAL_LINKING_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Let signed-in users link and unlink OAuth identities (linkIdentity, unlinkIdentity).',
+  },
   passwordMinLength: {
     env: 'AUTH_PASSWORD_MIN_LENGTH',
     schema: int(6, 72),

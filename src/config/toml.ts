@@ -8,6 +8,7 @@
 import { parse, TomlError } from 'smol-toml';
 import { coerce, type TomlKind } from './toml-values.js';
 import { unappliedKeys } from './toml-unapplied.js';
+import { PROVIDER_KEYS, providerEnvName } from './external.js';
 
 /** One setting's value from the file: the text its environment variable would hold, and its key. */
 export interface TomlSetting {
@@ -61,6 +62,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.jwt_expiry', 'JWT_EXPIRY', 'int'],
   ['auth.refresh_token_reuse_interval', 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 'int'],
   ['auth.enable_anonymous_sign_ins', 'AUTH_ANONYMOUS_SIGN_INS', 'bool'],
+  ['auth.enable_manual_linking', 'AUTH_MANUAL_LINKING_ENABLED', 'bool'],
   ['auth.minimum_password_length', 'AUTH_PASSWORD_MIN_LENGTH', 'int'],
   ['auth.rate_limit.anonymous_users', 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 'int'],
   ['auth.rate_limit.token_refresh', 'AUTH_RATE_LIMIT_TOKEN_REFRESH', 'int'],
@@ -183,11 +185,37 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
       : { enabled: seedEnabled !== 'false', paths: seedPaths ?? ['./seed.sql'] };
 
   const buckets = configBuckets(doc, typed);
+  const external = externalKeys(doc);
+  for (const [name, key] of external) {
+    const dotted = `auth.external.${name}.${key}`;
+    const kind = key === 'enabled' || key === 'skip_nonce_check' || key === 'email_optional' ? 'bool' : 'string';
+    const raw = typed(dotted, kind, ['auth', 'external', name, key]);
+    if (raw !== undefined) set(providerEnvName(name, key), dotted, raw);
+  }
   const applied = new Set([
     ...APPLIED_KEYS,
+    ...external.map(([name, key]) => `auth.external.${name}.${key}`),
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
   ]);
   return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
+}
+
+/**
+ * [auth.external.<name>] keys that become AUTH_EXTERNAL_<NAME>_<KEY> (src/config/external.ts). A
+ * disabled table's values are not read: the CLI's template has `secret = "env(…)"` under disabled
+ * providers, and an unset variable there must not stop the start.
+ */
+function externalKeys(doc: Record<string, unknown>): [string, (typeof PROVIDER_KEYS)[number]][] {
+  const table = lookup(doc, ['auth', 'external']);
+  if (table === null || typeof table !== 'object' || Array.isArray(table)) return [];
+  const out: [string, (typeof PROVIDER_KEYS)[number]][] = [];
+  for (const [name, inner] of Object.entries(table as Record<string, unknown>)) {
+    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) continue;
+    const values = inner as Record<string, unknown>;
+    const keys = values.enabled === true ? PROVIDER_KEYS : (['enabled'] as const);
+    for (const key of keys) if (key in values) out.push([name, key]);
+  }
+  return out;
 }
 
 const BUCKET_KEYS = ['public', 'file_size_limit', 'allowed_mime_types'];

@@ -34,6 +34,7 @@ describe('the `supabase init` template', () => {
       AUTH_REFRESH_TOKEN_REUSE_INTERVAL: '10',
       AUTH_DISABLE_SIGNUP: 'false',
       AUTH_ANONYMOUS_SIGN_INS: 'false',
+      AUTH_MANUAL_LINKING_ENABLED: 'false',
       AUTH_PASSWORD_MIN_LENGTH: '6',
       AUTH_RATE_LIMIT_ANONYMOUS_USERS: '30',
       AUTH_RATE_LIMIT_TOKEN_REFRESH: '150',
@@ -46,6 +47,8 @@ describe('the `supabase init` template', () => {
       AUTH_MFA_TOTP_ENROLL_ENABLED: 'false',
       AUTH_MFA_TOTP_VERIFY_ENABLED: 'false',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
+      // The template's disabled provider: only its switch is read (its secret names an unset variable).
+      AUTH_EXTERNAL_APPLE_ENABLED: 'false',
     });
     expect(value.seed).toEqual({ enabled: true, paths: ['./seed.sql'] });
     expect(value.unapplied).toEqual([]);
@@ -80,6 +83,35 @@ describe('values', () => {
       { APP: 'https://app' },
     ],
     ['an empty external_url (derive it)', '[api]\nexternal_url = ""', {}],
+    [
+      'an enabled OAuth provider',
+      '[auth.external.github]\nenabled = true\nclient_id = "id"\nsecret = "env(GH)"\nurl = "http://gh.local"\nemail_optional = true',
+      {
+        AUTH_EXTERNAL_GITHUB_ENABLED: 'true',
+        AUTH_EXTERNAL_GITHUB_CLIENT_ID: 'id',
+        AUTH_EXTERNAL_GITHUB_SECRET: 's3cret',
+        AUTH_EXTERNAL_GITHUB_URL: 'http://gh.local',
+        AUTH_EXTERNAL_GITHUB_EMAIL_OPTIONAL: 'true',
+      },
+      { GH: 's3cret' },
+    ],
+    [
+      'a disabled provider: only its switch, its env() left unread',
+      '[auth.external.google]\nenabled = false\nsecret = "env(UNSET)"',
+      { AUTH_EXTERNAL_GOOGLE_ENABLED: 'false' },
+    ],
+    [
+      'a generic OpenID Connect provider',
+      '[auth.external.acme]\nenabled = true\nclient_id = "a"\nsecret = "b"\nurl = "https://id.acme.test"\nskip_nonce_check = true',
+      {
+        AUTH_EXTERNAL_ACME_ENABLED: 'true',
+        AUTH_EXTERNAL_ACME_CLIENT_ID: 'a',
+        AUTH_EXTERNAL_ACME_SECRET: 'b',
+        AUTH_EXTERNAL_ACME_URL: 'https://id.acme.test',
+        AUTH_EXTERNAL_ACME_SKIP_NONCE_CHECK: 'true',
+      },
+    ],
+    ['[auth] enable_manual_linking', '[auth]\nenable_manual_linking = true', { AUTH_MANUAL_LINKING_ENABLED: 'true' }],
     ['[auth] enable_signup = false', '[auth]\nenable_signup = false', { AUTH_DISABLE_SIGNUP: 'true' }],
     ['[auth.email] enable_signup = false', '[auth.email]\nenable_signup = false', { AUTH_DISABLE_SIGNUP: 'true' }],
     ['both on', '[auth]\nenable_signup = true\n[auth.email]\nenable_signup = true', { AUTH_DISABLE_SIGNUP: 'false' }],
@@ -263,9 +295,9 @@ describe('keys Trellis does not apply', () => {
   test.each<[string, string, string[]]>([
     ['a port of a service Trellis has not', '[studio]\nport = 6000', ['studio.port']],
     [
-      'an enabled OAuth provider',
-      '[auth.external.github]\nenabled = true\nclient_id = "id"\nsecret = "env(GITHUB_SECRET)"',
-      ['auth.external.github.enabled', 'auth.external.github.client_id', 'auth.external.github.secret'],
+      'an enabled OAuth provider (applied) with a key Trellis has not',
+      '[auth.external.github]\nenabled = true\nclient_id = "id"\nsecret = "s"\nscopes = "repo"',
+      ['auth.external.github.scopes'],
     ],
     ['a disabled provider, whatever it holds', '[auth.external.github]\nenabled = false\nclient_id = "id"', []],
     ['a typo', '[api]\nmax_row = 5', ['api.max_row']],
