@@ -7,7 +7,8 @@ import { getUser, logout, putUser, settings, signup, token } from './account.js'
 import { adminRoutes, invite } from './admin.js';
 import { authContext } from './context.js';
 import { reauthenticate, sso } from './disabled.js';
-import { authorize, callback, linkIdentity } from './oauth/flow.js';
+import { authorize, linkIdentity } from './oauth/authorize.js';
+import { callback } from './oauth/callback.js';
 import { unlinkIdentity } from './oauth/identities.js';
 import { errors } from './errors.js';
 import { otp, recover, resend, verifyGet, verifyPost } from './email.js';

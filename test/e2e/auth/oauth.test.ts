@@ -261,6 +261,25 @@ describe('the callback refuses', () => {
     expect(new URLSearchParams(location.hash.slice(1)).get('error_description')).toBe('User said no');
   });
 
+  test('a form post (response_mode=form_post, as Apple answers) is read like a query', async () => {
+    const { data } = await client().auth.signInWithOAuth({
+      provider: 'custom:test',
+      options: { redirectTo: `${app}/posted`, skipBrowserRedirect: true },
+    });
+    const authorize = await new Browser().request(data.url ?? '');
+    const state = new URL(authorize.headers.get('location') ?? '').searchParams.get('state') ?? '';
+    const response = await fetch(`${server.url}/auth/v1/callback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ state, error: 'temporarily_unavailable', error_description: 'try later' }).toString(),
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(302);
+    const location = new URL(response.headers.get('location') ?? '');
+    expect(location.pathname).toBe('/posted');
+    expect(location.searchParams.get('error')).toBe('temporarily_unavailable');
+  });
+
   test('a huge form post, with 413', async () => {
     const response = await fetch(`${server.url}/auth/v1/callback`, {
       method: 'POST',
