@@ -33,7 +33,13 @@ export function authRoutes(services: Services): Hono {
   // So are a provider sign-in's start and the provider's redirect (or form post) back.
   app.get('/authorize', (c) => authorize(ctx, c));
   app.get('/callback', (c) => callback(ctx, c));
-  app.post('/callback', (c) => callback(ctx, c));
+  app.post(
+    '/callback',
+    limitBody(MAX_JSON_BODY, () => {
+      throw errors.bodyTooLarge(MAX_JSON_BODY);
+    }),
+    (c) => callback(ctx, c),
+  );
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
