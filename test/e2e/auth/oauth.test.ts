@@ -12,6 +12,8 @@ import { freePort } from '../../helpers/cli.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
+/** The same providers with email confirmation on. */
+let confirming: TestServer;
 let oidc: OidcServer;
 let github: FakeGithub;
 let app: string;
@@ -35,11 +37,21 @@ beforeAll(async () => {
       AUTH_EXTERNAL_GITHUB_URL: github.url,
     },
   });
+  confirming = await startTestServer({
+    env: {
+      AUTH_SITE_URL: app,
+      AUTH_EMAIL_CONFIRMATION: 'true',
+      AUTH_EXTERNAL_TEST_ENABLED: 'true',
+      AUTH_EXTERNAL_TEST_CLIENT_ID: 'trellis-client',
+      AUTH_EXTERNAL_TEST_SECRET: 'oidc-secret',
+      AUTH_EXTERNAL_TEST_URL: `http://127.0.0.1:${oidcPort}`,
+    },
+  });
   oidc = await startOidcServer({
     port: oidcPort,
     clientId: 'trellis-client',
     clientSecret: 'oidc-secret',
-    redirectUris: [`${server.url}/auth/v1/callback`],
+    redirectUris: [`${server.url}/auth/v1/callback`, `${confirming.url}/auth/v1/callback`],
     accounts: {
       unverified: { email: 'taken@example.com', email_verified: false },
       verified: { email: 'taken@example.com', email_verified: true, name: 'Vera' },
@@ -50,6 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await oidc?.stop();
   await github?.stop();
+  await confirming?.stop();
   await server?.stop();
 });
 
@@ -124,6 +137,40 @@ describe('the implicit flow with an OpenID provider', () => {
     const { back } = await implicitSignIn('custom:test', 'redirected', 'https://evil.example/steal');
     expect(back.origin).toBe(app);
     expect(new URLSearchParams(back.hash.slice(1)).get('access_token')).toBeTruthy();
+  });
+});
+
+describe('who may sign in', () => {
+  test('a banned user is sent back with access_denied', async () => {
+    const first = await implicitSignIn('custom:test', 'to-be-banned');
+    const id = (await client().auth.getUser(first.fragment.get('access_token') ?? '')).data.user?.id ?? '';
+    const admin = createClient(server.url, server.serviceRoleKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as unknown as never },
+    });
+    expect((await admin.auth.admin.updateUserById(id, { ban_duration: '24h' })).error).toBeNull();
+    const { back } = await implicitSignIn('custom:test', 'to-be-banned');
+    expect(Object.fromEntries(back.searchParams)).toMatchObject({ error: 'access_denied', error_code: 'user_banned' });
+  });
+
+  test('with email confirmation on, a verified provider address is confirmed and an unverified one refused', async () => {
+    const start = async (login: string) => {
+      const { data } = await createClient(confirming.url, confirming.anonKey, {
+        auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+        realtime: { transport: WebSocket as unknown as never },
+      }).auth.signInWithOAuth({ provider: 'custom:test', options: { skipBrowserRedirect: true } });
+      return new Browser().signIn(data.url ?? '', login, app);
+    };
+    const verified = await start('confirmed-by-provider');
+    expect(new URLSearchParams(verified.hash.slice(1)).get('access_token')).toBeTruthy();
+    const unverified = await start('unverified');
+    expect(Object.fromEntries(unverified.searchParams)).toEqual({
+      error: 'access_denied',
+      error_code: 'provider_email_needs_verification',
+      error_description: 'Unverified email with custom:test. Verify the email with custom:test in order to sign in',
+    });
+    const rows = await confirming.sql.query(`select 1 from auth.users where email = 'taken@example.com'`);
+    expect(rows.rowCount).toBe(0);
   });
 });
 
