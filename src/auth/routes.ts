@@ -31,14 +31,14 @@ export function authRoutes(services: Services): Hono {
   // The link in an email is opened by a browser, which sends no apikey (on Supabase too).
   app.get('/verify', (c) => verifyGet(ctx, limits, c));
   // So are a provider sign-in's start and the provider's redirect (or form post) back.
-  app.get('/authorize', (c) => authorize(ctx, c));
-  app.get('/callback', (c) => callback(ctx, c));
+  app.get('/authorize', (c) => authorize(ctx, limits, c));
+  app.get('/callback', (c) => callback(ctx, limits, c));
   app.post(
     '/callback',
     limitBody(MAX_JSON_BODY, () => {
       throw errors.bodyTooLarge(MAX_JSON_BODY);
     }),
-    (c) => callback(ctx, c),
+    (c) => callback(ctx, limits, c),
   );
   app.use('*', requireApiKey(services.tokens));
   app.use(
@@ -67,7 +67,7 @@ export function authRoutes(services: Services): Hono {
   app.post('/factors/:id/verify', (c) => verifyFactor(ctx, limits, c));
   app.delete('/factors/:id', (c) => unenroll(ctx, c));
   app.get('/reauthenticate', (c) => reauthenticate(ctx, c));
-  app.get('/user/identities/authorize', (c) => linkIdentity(ctx, c));
+  app.get('/user/identities/authorize', (c) => linkIdentity(ctx, limits, c));
   app.delete('/user/identities/:id', (c) => unlinkIdentity(ctx, c));
   app.all('/sso', () => sso());
   app.all('/sso/*', () => sso());

@@ -11,6 +11,7 @@ import type { ExternalProviderConfig } from '../../config.js';
 import { respondJson } from '../../platform/json.js';
 import { requireCaller, safeRedirect, type AuthContext } from '../context.js';
 import { errors } from '../errors.js';
+import type { AuthLimits } from '../limits.js';
 import { parseChallenge } from '../pkce.js';
 import { authorizationUrl, usesPkce } from './client.js';
 import { flowNonce, signState, STATE_EXPIRY_S } from './state.js';
@@ -124,15 +125,20 @@ async function startFlow(ctx: AuthContext, c: Context, linkingTarget: string | u
   return url;
 }
 
-/** GET /authorize: no apikey, a browser navigates here. */
-export async function authorize(ctx: AuthContext, c: Context) {
+/**
+ * GET /authorize: no apikey, a browser navigates here. Each start writes rows for a caller nobody
+ * knows yet, so it counts against the client's token budget (GoTrue does not limit it).
+ */
+export async function authorize(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  await ctx.limit(limits.tokenRefresh, ctx.client(c).ip);
   return c.redirect(await startFlow(ctx, c, undefined), 302);
 }
 
 /** GET /user/identities/authorize (linkIdentity): the signed-in caller's flow, when linking is on. */
-export async function linkIdentity(ctx: AuthContext, c: Context) {
+export async function linkIdentity(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const { user } = await ctx.db.transaction((tx) => requireCaller(ctx, c, tx));
   if (!ctx.config.auth.manualLinking) throw errors.manualLinkingDisabled();
+  await ctx.limit(limits.tokenRefresh, ctx.client(c).ip);
   const url = await startFlow(ctx, c, user.id);
   if (c.req.query('skip_http_redirect') === 'true') return respondJson(c, { url });
   return c.redirect(url, 302);

@@ -10,6 +10,7 @@ import type { Context } from 'hono';
 import { ApiError } from '../../errors.js';
 import { safeRedirect, type AuthContext } from '../context.js';
 import { authError, errors } from '../errors.js';
+import type { AuthLimits } from '../limits.js';
 import { startSession, type SessionResponse } from '../sessions.js';
 import { accountForIdentity, linkToUser } from './accounts.js';
 import { callbackUrl, enabledProvider, nonceFor } from './authorize.js';
@@ -91,7 +92,9 @@ async function claimFlow(ctx: AuthContext, state: string | null): Promise<FlowRo
   });
 }
 
-export async function callback(ctx: AuthContext, c: Context) {
+/** The callback issues a session like a token grant, and counts against the same budget. */
+export async function callback(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  await ctx.limit(limits.tokenRefresh, ctx.client(c).ip);
   const params = await callbackParams(c);
   let flow: FlowRow;
   try {

@@ -356,6 +356,29 @@ describe('GET /authorize refuses', () => {
     expect(await authorize(query)).toEqual({ status: 400, body: { code: 400, error_code: 'validation_failed', msg } });
   });
 
+  test("counts against the client's token budget", async () => {
+    const limited = await startTestServer({
+      env: {
+        AUTH_RATE_LIMIT_TOKEN_REFRESH: '2',
+        AUTH_EXTERNAL_GITHUB_ENABLED: 'true',
+        AUTH_EXTERNAL_GITHUB_CLIENT_ID: 'gh-client',
+        AUTH_EXTERNAL_GITHUB_SECRET: 'gh-secret',
+        AUTH_EXTERNAL_GITHUB_URL: github.url,
+      },
+    });
+    try {
+      const start = () => fetch(`${limited.url}/auth/v1/authorize?provider=github`, { redirect: 'manual' });
+      expect([(await start()).status, (await start()).status]).toEqual([302, 302]);
+      const refused = await start();
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
+      const rows = await limited.sql.query(`select 1 from auth.flow_state where provider_type = 'github'`);
+      expect(rows.rowCount).toBe(2);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   test('needs no apikey and sends the browser to the provider with a signed state', async () => {
     const response = await fetch(`${server.url}/auth/v1/authorize?provider=github&prompt=consent`, {
       redirect: 'manual',
