@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
 import type { ExternalProviderConfig } from '../../src/config.js';
 import { candidateEmail } from '../../src/auth/oauth/accounts.js';
-import { oidcUser, providerSpec } from '../../src/auth/oauth/providers.js';
+import { oidcUser, providerSpec, withAppleName } from '../../src/auth/oauth/providers.js';
 import { flowNonce, signState, verifyState } from '../../src/auth/oauth/state.js';
 
 const config = (name: string, url = ''): ExternalProviderConfig => ({
@@ -64,7 +64,14 @@ describe('providerSpec', () => {
 describe('oidcUser', () => {
   test('reads the standard claims and leaves empty ones out', () => {
     expect(
-      oidcUser({ iss: 'https://i', sub: 's1', aud: ['a', 'b'], email: 'S@X.test', email_verified: 'true', name: '' }),
+      oidcUser('custom:x', {
+        iss: 'https://i',
+        sub: 's1',
+        aud: ['a', 'b'],
+        email: 'S@X.test',
+        email_verified: 'true',
+        name: '',
+      }),
     ).toEqual({
       subject: 's1',
       emails: [{ email: 'S@X.test', verified: true, primary: true }],
@@ -73,10 +80,35 @@ describe('oidcUser', () => {
   });
 
   test('an unverified or missing address', () => {
-    expect(oidcUser({ sub: 's', email: 'e@x.test' }).emails).toEqual([
+    expect(oidcUser('custom:x', { sub: 's', email: 'e@x.test' }).emails).toEqual([
       { email: 'e@x.test', verified: false, primary: true },
     ]);
-    expect(oidcUser({ sub: 's' }).emails).toEqual([]);
+    expect(oidcUser('custom:x', { sub: 's' }).emails).toEqual([]);
+  });
+});
+
+describe('whose address counts as verified', () => {
+  test.each<[string, Record<string, unknown>, boolean]>([
+    ['apple', { email_verified: 'true' }, true],
+    ['apple', { email_verified: 'false' }, false],
+    ['google', { email_verified: true }, true],
+    ['google', {}, false],
+    ['azure', {}, true],
+    ['azure', { xms_edov: '1' }, true],
+    ['azure', { xms_edov: false }, false],
+    ['azure', { xms_edov: '0' }, false],
+  ])('%s %j', (provider, extra, verified) => {
+    expect(oidcUser(provider, { sub: 's', email: 'e@x.test', ...extra }).emails[0]?.verified).toBe(verified);
+  });
+
+  test("Apple's posted name fills name and full_name; garbage is ignored", () => {
+    const user = oidcUser('apple', { sub: 's', email: 'e@x.test' });
+    expect(withAppleName(user, '{"name":{"firstName":"Ada","lastName":"Lovelace"}}').metadata).toMatchObject({
+      name: 'Ada Lovelace',
+      full_name: 'Ada Lovelace',
+    });
+    expect(withAppleName(user, '{not json')).toBe(user);
+    expect(withAppleName(user, null)).toBe(user);
   });
 });
 

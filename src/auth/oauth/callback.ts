@@ -15,6 +15,7 @@ import { startSession, type SessionResponse } from '../sessions.js';
 import { accountForIdentity, linkToUser } from './accounts.js';
 import { callbackUrl, enabledProvider, nonceFor } from './authorize.js';
 import { exchangeCode, ExchangeError } from './client.js';
+import { withAppleName } from './providers.js';
 import { verifyState } from './state.js';
 
 const MAX_CALLBACK_BODY = 64 * 1024;
@@ -153,13 +154,14 @@ async function finish(
       ? authError(500, 'unexpected_failure', `Unable to exchange external code: ${code.slice(0, 4)}`)
       : authError(500, 'unexpected_failure', 'Error getting user profile from external provider');
   }
-  if (exchanged.user.emails.length === 0 && !flow.email_optional)
+  const profile = provider.name === 'apple' ? withAppleName(exchanged.user, params.get('user')) : exchanged.user;
+  if (profile.emails.length === 0 && !flow.email_optional)
     throw authError(500, 'unexpected_failure', 'Error getting user email from external provider');
   const client = ctx.client(c);
   const outcome = await ctx.db.transaction(async (tx): Promise<{ code: string } | { session: SessionResponse }> => {
     const user = flow.linking_target_id
-      ? await linkToUser(tx, flow.linking_target_id, provider.id, exchanged.user)
-      : await accountForIdentity(ctx, tx, provider.id, exchanged.user, flow.email_optional);
+      ? await linkToUser(tx, flow.linking_target_id, provider.id, profile)
+      : await accountForIdentity(ctx, tx, provider.id, profile, flow.email_optional);
     if (flow.code_challenge && flow.auth_code) {
       // PKCE: the flow comes back, with its user and the provider's tokens, for grant_type=pkce.
       await tx.query(

@@ -133,7 +133,7 @@ export async function exchangeCode(
   try {
     const user =
       spec.kind === 'oidc'
-        ? oidcUser(oauth.getValidatedIdTokenClaims(tokens) as Record<string, unknown>)
+        ? oidcUser(config.name, oauth.getValidatedIdTokenClaims(tokens) as Record<string, unknown>)
         : await spec.profile(getJson, tokens.access_token);
     if (user.subject === '') throw new Error('the provider named no user id');
     return { user, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? '' };

@@ -145,7 +145,7 @@ export async function idTokenGrant(ctx: AuthContext, limits: AuthLimits, c: Cont
       if (tokenNonce !== '' && crypto.createHash('sha256').update(given).digest('hex') !== tokenNonce)
         throw new OAuthGrantError('invalid nonce', 'Nonces mismatch');
     }
-    const user = oidcUser(claims);
+    const user = oidcUser(provider.name, claims);
     if (user.emails.length === 0 && !provider.emailOptional)
       throw errors.validation('Error getting user email from external provider');
     const session = await ctx.db.transaction(async (tx) => {

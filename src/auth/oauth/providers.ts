@@ -5,15 +5,27 @@
  */
 import type { ExternalProviderConfig } from '../../config.js';
 import { discord, facebook, github, gitlab, origin, spotify, x } from './oauth2-providers.js';
-import { claims, str, type OidcSpec, type ProviderSpec, type ProviderUser } from './profile.js';
+import { claims, obj, str, type OidcSpec, type ProviderSpec, type ProviderUser } from './profile.js';
 
 export type { ProviderUser };
 
-/** The user an ID token (or OIDC userinfo) describes. */
-export function oidcUser(token: Record<string, unknown>): ProviderUser {
+/**
+ * Whether the provider vouches for the address (GoTrue's oidc.go): Apple sends email_verified as a
+ * string; Azure says it with xms_edov, and without that claim its addresses count as verified.
+ */
+function emailVerified(provider: string, token: Record<string, unknown>, email: string): boolean {
+  if (email === '') return false;
+  if (provider === 'azure') {
+    const edov = token.xms_edov;
+    return edov === undefined || edov === null || edov === true || edov === '1' || edov === 'true' || edov === 1;
+  }
+  return token.email_verified === true || token.email_verified === 'true';
+}
+
+/** The user an ID token (or OIDC userinfo) of `provider` describes. */
+export function oidcUser(provider: string, token: Record<string, unknown>): ProviderUser {
   const email = str(token.email);
-  // Apple sends email_verified as the string "true".
-  const verified = token.email_verified === true || token.email_verified === 'true';
+  const verified = emailVerified(provider, token, email);
   const subject = str(token.sub);
   const standard = [
     'iss',
@@ -49,6 +61,18 @@ export function oidcUser(token: Record<string, unknown>): ProviderUser {
       avatar_url: str(token.picture),
     }),
   };
+}
+
+/** Apple's form post names the user on the first sign-in only (`user={"name":{…}}`), not in the token. */
+export function withAppleName(user: ProviderUser, posted: string | null): ProviderUser {
+  if (!posted || posted.length > 4096) return user;
+  try {
+    const name = obj(obj(JSON.parse(posted) as unknown).name);
+    const full = `${str(name.firstName)} ${str(name.lastName)}`.trim();
+    return full ? { ...user, metadata: { ...user.metadata, name: full, full_name: full } } : user;
+  } catch {
+    return user;
+  }
 }
 
 /** The spec of a configured provider; `url` replaces the default issuer or host. */
