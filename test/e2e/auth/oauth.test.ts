@@ -171,6 +171,25 @@ describe('who may sign in', () => {
     });
     const rows = await confirming.sql.query(`select 1 from auth.users where email = 'taken@example.com'`);
     expect(rows.rowCount).toBe(0);
+
+    // Someone signed up with the address but never confirmed it; the provider vouches for it now:
+    // the identity links, the address is confirmed, and the stranger's password goes.
+    const signUp = await createClient(confirming.url, confirming.anonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as unknown as never },
+    }).auth.signUp({ email: 'taken@example.com', password: 'chosen-by-someone-else' });
+    expect(signUp.error).toBeNull();
+    const owner = await start('verified');
+    expect(new URLSearchParams(owner.hash.slice(1)).get('access_token')).toBeTruthy();
+    const user = await confirming.sql.query<{ id: string; confirmed: boolean; password: string | null }>(
+      `select id, email_confirmed_at is not null as confirmed, encrypted_password as password
+       from auth.users where email = 'taken@example.com'`,
+    );
+    expect(user.rows).toEqual([{ id: signUp.data.user?.id, confirmed: true, password: null }]);
+    const providers = await confirming.sql.query(`select provider from auth.identities where user_id = $1`, [
+      signUp.data.user?.id,
+    ]);
+    expect(providers.rows).toEqual([{ provider: 'custom:test' }]);
   });
 });
 
