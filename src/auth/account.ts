@@ -163,7 +163,7 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (grant === 'refresh_token') {
     const body = await readJson(c, refreshGrant, codes);
     await ctx.limit(limits.tokenRefresh, client.ip);
-    const outcome = await ctx.db.transaction((tx) => refresh(tx, ctx.settings, body.refresh_token, client));
+    const outcome = await refresh(ctx.db, ctx.settings, body.refresh_token, client);
     if (outcome instanceof ApiError) throw outcome;
     return respondJson(c, outcome);
   }
