@@ -10,6 +10,7 @@ import type { Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
+import type { ClaimsCustomizer } from './hooks-claims.js';
 import { findUserById, isBanned, USER_COLUMNS, userJson, type UserRow } from './users.js';
 
 export interface SessionSettings {
@@ -20,6 +21,8 @@ export interface SessionSettings {
   readonly sealKey: Buffer;
   /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
   readonly issuer: string;
+  /** The custom_access_token hook, when enabled: it may rewrite every token's claims. */
+  readonly customizeClaims?: ClaimsCustomizer | undefined;
 }
 
 export interface SessionRow {
@@ -68,7 +71,7 @@ export async function startSession(
   ).rows[0] as UserRow;
   await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
   const token = await issueRefreshToken(tx, settings, session, user.id, null);
-  return sessionResponse(tx, settings, signedIn, session, token);
+  return sessionResponse(tx, settings, signedIn, session, token, method);
 }
 
 export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {
@@ -189,7 +192,7 @@ export async function refresh(
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();
     }
-    return sessionResponse(tx, settings, user, session, active);
+    return sessionResponse(tx, settings, user, session, active, 'token_refresh');
   }
   // Revoke the presented token, note the refresh on the session and issue the child, in one
   // round trip.
@@ -211,7 +214,7 @@ export async function refresh(
       sealToken(settings.sealKey, token),
     ],
   );
-  return sessionResponse(tx, settings, user, session, token);
+  return sessionResponse(tx, settings, user, session, token, 'token_refresh');
 }
 
 async function sessionResponse(
@@ -220,6 +223,7 @@ async function sessionResponse(
   user: UserRow,
   session: SessionRow,
   refreshToken: string,
+  method?: string,
 ): Promise<SessionResponse> {
   const amr = (
     await tx.query<{ method: string; timestamp: number }>(
@@ -230,23 +234,28 @@ async function sessionResponse(
   ).rows.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) }));
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + settings.jwtExpiry;
-  const accessToken = await new SignJWT({
+  const claims = {
     aud: 'authenticated',
-    role: user.role ?? 'authenticated',
+    exp: expiresAt,
+    iat: now,
+    iss: settings.issuer,
+    sub: user.id,
     email: user.email ?? '',
     phone: user.phone ?? '',
     app_metadata: user.raw_app_meta_data,
     user_metadata: user.raw_user_meta_data,
+    role: user.role ?? 'authenticated',
     aal: session.aal,
     amr,
     session_id: session.id,
     is_anonymous: user.is_anonymous,
-  })
+  };
+  // GoTrue's custom_access_token hook: its claims replace these, whole (hooks-claims.ts checks them).
+  const payload = settings.customizeClaims
+    ? await settings.customizeClaims(tx, user.id, claims, method ?? amr[0]?.method ?? 'password')
+    : claims;
+  const accessToken = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user.id)
-    .setIssuer(settings.issuer)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
     .sign(settings.jwtSecret);
   return {
     access_token: accessToken,
