@@ -69,6 +69,9 @@ await withBenchServer({ env }, async ({ url, anonKey, jwtSecret }) => {
   };
 
   await createUser({ email: 'argon@example.com', password: 'argon2 password' });
+  // One user per client loop, as in bench/auth.ts: concurrent sign-ins of one user would queue on its row.
+  for (let i = 0; i < CONCURRENCY; i++)
+    await createUser({ email: `argon${i}@example.com`, password: 'argon2 password' });
   const bcryptStored = await bcryptHash('bcrypt password', BCRYPT_COST);
   await createUser({ email: 'bcrypt-timing@example.com', password_hash: bcryptStored });
 
@@ -105,7 +108,7 @@ await withBenchServer({ env }, async ({ url, anonKey, jwtSecret }) => {
     bcryptFloor: [] as LoadResult[],
   };
   for (let round = 0; round < ROUNDS; round++) {
-    runs.argon.push(await runLoad(() => signIn('argon@example.com', 'argon2 password', 200), load));
+    runs.argon.push(await runLoad((loop) => signIn(`argon${loop}@example.com`, 'argon2 password', 200), load));
     runs.argonFloor.push(await runLoad(async () => void (await argon2Verify(argonStored, 'argon2 password')), load));
     runs.bcrypt.push(
       await runLoad(() => signIn(`imported${nextBcrypt++}@example.com`, 'bcrypt password', 200), {
