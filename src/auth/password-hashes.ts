@@ -1,6 +1,6 @@
 /**
  * The imported password hashes GoTrue verifies (internal/crypto/password.go), besides bcrypt:
- * argon2i and argon2id in PHC form (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`, no keyid or data, within
+ * argon2i and argon2id (and argon2d) in PHC form (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`, no keyid or data, within
  * GoTrue's cost limits), and Firebase's modified scrypt
  * (`$fbscrypt$v=1,n=…,r=…,p=…,ss=<base64>,sk=<base64>$<salt base64>$<hash base64>`): the key
  * scrypt(password, salt ‖ salt separator, N=2^n, r, p, 32 bytes) encrypts the signer key with
@@ -16,11 +16,13 @@ const scrypt = promisify(crypto.scrypt) as (
   options: crypto.ScryptOptions,
 ) => Promise<Buffer>;
 
-// GoTrue's argon2HashRegexp, with the parts it then refuses (keyid, data, other versions) refused here.
+// GoTrue's argon2HashRegexp, with the parts it then refuses (keyid, data, other versions) refused
+// here. argon2d, which GoTrue refuses, stays accepted: Trellis verified it before (`trellis import`
+// takes it), and users imported with it must still sign in.
 const ARGON2 =
-  /^\$(argon2i|argon2id)\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+  /^\$(argon2i|argon2id|argon2d)\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
-/** An argon2i/argon2id hash GoTrue would verify: version 19, m ≤ 1 GiB, t ≤ 20, p ≤ 16, salt and hash present. */
+/** An argon2 hash within GoTrue's rules: version 19, m ≤ 1 GiB, t ≤ 20, p ≤ 16, salt and hash present. */
 export function isArgon2Hash(hash: string): boolean {
   const m = ARGON2.exec(hash);
   if (!m) return false;

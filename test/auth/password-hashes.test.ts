@@ -22,7 +22,6 @@ describe('imported argon2 hashes', () => {
   });
 
   test.each([
-    ['argon2d (GoTrue refuses it)', '$argon2d$v=19$m=16,t=2,p=1$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g'],
     ['version 16', '$argon2id$v=16$m=16,t=2,p=1$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g'],
     ['a data parameter', '$argon2id$v=19$m=16,t=2,p=1,data=abc$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g'],
     ['a keyid parameter', '$argon2id$v=19$m=16,t=2,p=1,keyid=abc$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g'],
@@ -49,6 +48,13 @@ function firebaseHash(password: string, n: number, r: number, p: number): string
   const b64 = (b: Buffer) => b.toString('base64');
   return `$fbscrypt$v=1,n=${n},r=${r},p=${p},ss=${b64(ss)},sk=${b64(sk)}$${b64(salt)}$${b64(digest)}`;
 }
+
+test('argon2d, which GoTrue refuses, still verifies: users imported with it before must sign in', async () => {
+  const stored = await argon2Hash('test', { algorithm: Algorithm.Argon2d, memoryCost: 1024, timeCost: 1 });
+  expect(stored.startsWith('$argon2d$v=19$')).toBe(true);
+  expect(await verifyPassword(stored, 'test')).toBe(true);
+  expect(await verifyPassword(stored, 'test1')).toBe(false);
+});
 
 describe('imported Firebase scrypt hashes', () => {
   test('GoTrue vector verifies "mytestpassword" and refuses "mytestpassword1"', async () => {
