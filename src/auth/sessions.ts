@@ -10,6 +10,7 @@ import type { Db, Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
+import type { ClaimsCustomizer } from './hooks-claims.js';
 import {
   findUserById,
   isBanned,
@@ -28,6 +29,8 @@ export interface SessionSettings {
   readonly sealKey: Buffer;
   /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
   readonly issuer: string;
+  /** The custom_access_token hook, when enabled: it may rewrite every token's claims. */
+  readonly customizeClaims?: ClaimsCustomizer | undefined;
 }
 
 export interface SessionRow {
@@ -76,7 +79,7 @@ export async function startSession(
   ).rows[0] as UserRow;
   await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
   const token = await issueRefreshToken(tx, settings, session, user.id, null);
-  return sessionResponse(tx, settings, signedIn, session, token);
+  return sessionResponse(tx, settings, signedIn, session, token, method);
 }
 
 export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {
@@ -154,6 +157,8 @@ export async function refresh(
   presented: string,
   client: Client,
 ): Promise<SessionResponse | ApiError> {
+  // A custom_access_token hook in PostgreSQL runs in the grant's transaction (hooks-pg.ts).
+  if (settings.customizeClaims) return db.transaction((tx) => refreshLocked(tx, settings, presented, client));
   const hash = sha256(presented);
   const token = randomToken();
   const row = (
@@ -173,7 +178,7 @@ export async function refresh(
     factor_id: row.session_factor_id,
     not_after: row.session_not_after,
   };
-  return signedSession(settings, row, session, row.amr ?? [], row, token);
+  return signedSession(db, settings, row, session, row.amr ?? [], row, token, 'token_refresh');
 }
 
 interface RotatedSession {
@@ -242,7 +247,7 @@ async function refreshLocked(
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();
     }
-    return sessionResponse(tx, settings, user, session, active);
+    return sessionResponse(tx, settings, user, session, active, 'token_refresh');
   }
   // Revoke the presented token, note the refresh on the session and issue the child, in one
   // round trip.
@@ -264,7 +269,7 @@ async function refreshLocked(
       sealToken(settings.sealKey, token),
     ],
   );
-  return sessionResponse(tx, settings, user, session, token);
+  return sessionResponse(tx, settings, user, session, token, 'token_refresh');
 }
 
 async function sessionResponse(
@@ -273,6 +278,7 @@ async function sessionResponse(
   user: UserRow,
   session: SessionRow,
   refreshToken: string,
+  method?: string,
 ): Promise<SessionResponse> {
   const read = (
     await tx.query<UserLists & { amr: AmrClaim[] | null }>(`select ${AMR_SQL('$1')}, ${userListsSql('$2')}`, [
@@ -280,7 +286,7 @@ async function sessionResponse(
       user.id,
     ])
   ).rows[0];
-  return signedSession(settings, user, session, read?.amr ?? [], read, refreshToken);
+  return signedSession(tx, settings, user, session, read?.amr ?? [], read, refreshToken, method);
 }
 
 interface AmrClaim {
@@ -326,32 +332,39 @@ const ROTATE_SQL = `
 
 /** The access token and the answer of a grant, from what the database said about the session. */
 async function signedSession(
+  tx: Tx,
   settings: SessionSettings,
   user: UserRow,
   session: SessionRow,
   amr: readonly AmrClaim[],
   lists: UserLists | undefined,
   refreshToken: string,
+  method?: string,
 ): Promise<SessionResponse> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + settings.jwtExpiry;
-  const accessToken = await new SignJWT({
+  const claims = {
     aud: 'authenticated',
-    role: user.role ?? 'authenticated',
+    exp: expiresAt,
+    iat: now,
+    iss: settings.issuer,
+    sub: user.id,
     email: user.email ?? '',
     phone: user.phone ?? '',
     app_metadata: user.raw_app_meta_data,
     user_metadata: user.raw_user_meta_data,
+    role: user.role ?? 'authenticated',
     aal: session.aal,
     amr: amr.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) })),
     session_id: session.id,
     is_anonymous: user.is_anonymous,
-  })
+  };
+  // GoTrue's custom_access_token hook: its claims replace these, whole (hooks-claims.ts checks them).
+  const payload = settings.customizeClaims
+    ? await settings.customizeClaims(tx, user.id, claims, method ?? amr[0]?.method ?? 'password')
+    : claims;
+  const accessToken = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user.id)
-    .setIssuer(settings.issuer)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
     .sign(settings.jwtSecret);
   return {
     access_token: accessToken,
