@@ -1,17 +1,14 @@
 /**
- * Auth throughput (issue 3): password sign-ins and refresh-token grants per second with p50/p99,
- * through a started Trellis (embedded PostgreSQL), each beside its floor measured in the same run:
- * - sign-in: the argon2id verifications per second the same cores do with the same parameters
- *   (the hash is the cost a sign-in cannot avoid);
- * - refresh: the same rotation done by the thinnest code: plain `pg`, one statement per grant (lock
- *   the token and its session, revoke it, touch the session, insert the child, read the user, its
- *   identities, factors and the session's methods), plus the token hashing, sealing and the HS256
- *   signature a grant cannot avoid, at the same concurrency, on refresh tokens of their own.
+ * Refresh-token grants per second with p50/p99 through a started Trellis (embedded PostgreSQL),
+ * beside their floor measured in the same run: the same rotation done by the thinnest code, plain
+ * `pg`, one statement per grant (lock the token and its session, revoke it, touch the session,
+ * insert the child, read the user, its identities, factors and the session's methods), plus the
+ * token hashing, sealing and the HS256 signature a grant cannot avoid, at the same concurrency, on
+ * refresh tokens of their own. Password sign-ins are bench/auth-signin.ts's.
  *
  *   npx tsx bench/auth.ts [--seconds 8] [--concurrency 8] [--rounds 4] [--write]
  */
 import { parseArgs } from 'node:util';
-import { hash, verify, Algorithm } from '@node-rs/argon2';
 import crypto from 'node:crypto';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -70,8 +67,6 @@ async function main() {
       users.map(async (u) => (await post('/token?grant_type=password', u)).refresh_token),
     );
 
-    const params = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-    const stored = await hash('bench password', params);
     const pool = new pg.Pool({ connectionString: dbUrl, max: CONCURRENCY });
     const secret = crypto.randomBytes(32);
     const sealKey = crypto.randomBytes(32);
@@ -84,9 +79,6 @@ async function main() {
     };
     const load = { concurrency: CONCURRENCY, seconds: SECONDS / ROUNDS };
     const scenarios = {
-      signIn: () => runLoad(async (loop) => void (await post('/token?grant_type=password', users[loop])), load),
-      // Floor: the argon2id verification alone, same parameters, same concurrency.
-      argon: () => runLoad(async () => void (await verify(stored, 'bench password')), load),
       refresh: () =>
         runLoad(async (loop) => {
           refreshTokens[loop] = (
@@ -114,14 +106,15 @@ async function main() {
     };
     // Each figure and its floor take turns, round after round, so that a machine whose load
     // drifts (a shared one) slows both alike; each figure is the median of its rounds.
-    const runs: Record<keyof typeof scenarios, LoadResult[]> = { signIn: [], argon: [], refresh: [], rotation: [] };
+    const runs: Record<keyof typeof scenarios, LoadResult[]> = { refresh: [], rotation: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) runs[name].push(await scenarios[name]());
     }
     await pool.end();
-    const [signIn, argon, refresh, rotation] = (['signIn', 'argon', 'refresh', 'rotation'] as const).map((name) =>
-      medianResult(runs[name]),
-    ) as [LoadResult, LoadResult, LoadResult, LoadResult];
+    const [refresh, rotation] = (['refresh', 'rotation'] as const).map((name) => medianResult(runs[name])) as [
+      LoadResult,
+      LoadResult,
+    ];
     if (rotation.errors > 0) throw new Error(`the refresh floor failed ${rotation.errors} times: it measured nothing`);
 
     const row = (what: string, r: LoadResult, floor: LoadResult, floorName: string) =>
@@ -129,7 +122,6 @@ async function main() {
     const table = [
       '| Operation | Throughput | p50 | p99 | Errors | Floor | Ratio |',
       '| --- | --- | --- | --- | --- | --- | --- |',
-      row('password sign-in (`POST /token?grant_type=password`)', signIn, argon, 'argon2id verify alone'),
       row(
         'refresh-token grant (`POST /token?grant_type=refresh_token`)',
         refresh,
@@ -139,7 +131,7 @@ async function main() {
     ].join('\n');
     report(
       'auth',
-      `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} rounds in which each figure and its floor take turns, ${SECONDS / ROUNDS} s each after 1 s warm-up, medians shown; argon2id m=19 MiB, t=2, p=1)`,
+      `\`npx tsx bench/auth.ts\` (${CONCURRENCY} concurrent clients; ${ROUNDS} rounds in which each figure and its floor take turns, ${SECONDS / ROUNDS} s each after 1 s warm-up, medians shown)`,
       table,
       values.write === true,
     );
