@@ -37,7 +37,8 @@ export async function runLoad(
         await op(loop);
         measuring = started >= warmupEnd;
         if (measuring) latencies.push(performance.now() - started);
-      } catch {
+      } catch (err) {
+        if (process.env.BENCH_DEBUG) console.error(err);
         if (started >= warmupEnd) errors++;
       }
     }

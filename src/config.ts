@@ -23,6 +23,7 @@ import {
   type TomlSetting,
 } from './config/toml.js';
 import { FatalError, errorMessage } from './errors.js';
+import { HOOK_NAMES, hookTarget, type HookName, type HookTarget } from './config/hooks.js';
 
 export { settings };
 export type { ExternalProviderConfig };
@@ -78,6 +79,12 @@ export interface Config {
     readonly passwordMinLength: number;
     readonly otpExpiry: number;
     readonly mfa: { readonly totpEnroll: boolean; readonly totpVerify: boolean; readonly maxEnrolledFactors: number };
+    /** Auth hooks ([auth.hook.*]): the target of each one turned on. */
+    readonly hooks: {
+      readonly targets: Readonly<Partial<Record<HookName, HookTarget>>>;
+      readonly httpTimeoutMs: number;
+      readonly pgTimeoutMs: number;
+    };
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -339,6 +346,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         totpVerify: read('mfaTotpVerify', src),
         maxEnrolledFactors: read('mfaMaxEnrolledFactors', src),
       }),
+      hooks: hooksConfig(src),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
         signIn: read('rateLimitSignIn', src),
@@ -395,6 +403,42 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     shutdownTimeoutMs: 10_000,
+  });
+}
+
+const HOOK_SETTINGS = {
+  customAccessToken: ['hookCustomAccessTokenEnabled', 'hookCustomAccessTokenUri', 'hookCustomAccessTokenSecrets'],
+  sendEmail: ['hookSendEmailEnabled', 'hookSendEmailUri', 'hookSendEmailSecrets'],
+  sendSms: ['hookSendSmsEnabled', 'hookSendSmsUri', 'hookSendSmsSecrets'],
+  mfaVerificationAttempt: [
+    'hookMfaVerificationAttemptEnabled',
+    'hookMfaVerificationAttemptUri',
+    'hookMfaVerificationAttemptSecrets',
+  ],
+  passwordVerificationAttempt: [
+    'hookPasswordVerificationAttemptEnabled',
+    'hookPasswordVerificationAttemptUri',
+    'hookPasswordVerificationAttemptSecrets',
+  ],
+} as const satisfies Record<HookName, readonly [keyof Settings, keyof Settings, keyof Settings]>;
+
+/** A hook turned on with a target GoTrue would refuse ends the start, naming the setting. */
+function hooksConfig(src: Sources): Config['auth']['hooks'] {
+  const targets: Partial<Record<HookName, HookTarget>> = {};
+  for (const name of HOOK_NAMES) {
+    const [enabled, uri, secrets] = HOOK_SETTINGS[name];
+    const target = hookTarget(read(enabled, src), read(uri, src), read(secrets, src));
+    if (typeof target === 'string') {
+      const setting = /secret/.test(target) ? settings[secrets] : settings[uri];
+      const fromFile = src.env[setting.env] ? undefined : src.file.settings[setting.env];
+      throw new FatalError(target, fromFile ? fileSource(src.file.label, fromFile.line, fromFile.key) : setting.env);
+    }
+    if (target) targets[name] = target;
+  }
+  return Object.freeze({
+    targets: Object.freeze(targets),
+    httpTimeoutMs: read('hookHttpTimeoutMs', src),
+    pgTimeoutMs: read('hookPgTimeoutMs', src),
   });
 }
 

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { readJson } from '../platform/body.js';
 import { requireCaller, type AuthContext } from './context.js';
-import { BCRYPT_HASH, hashPassword, verifyPassword } from './crypto.js';
+import { hashPassword, needsRehash, verifyPassword } from './crypto.js';
+import { passwordVerificationHook } from './hooks-calls.js';
 import { web3Grant } from './disabled.js';
 import { idTokenGrant } from './oauth/id-token.js';
 import { FIXED_PROVIDERS } from '../config/external.js';
@@ -144,13 +145,12 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     const user = email ? await ctx.db.transaction((tx) => findUserByEmail(tx, email)) : undefined;
     // Always pays for one hash, found or not, so timing does not reveal registered addresses.
     const ok = await verifyPassword(user?.encrypted_password, body.password);
+    // GoTrue's password_verification_attempt hook judges every check of a known user's password.
+    const rejected = user ? await passwordVerificationHook(ctx, user.id, ok, client.ip) : undefined;
+    if (rejected) throw rejected;
     if (!user || !ok) throw errors.invalidCredentials();
-    // An imported bcrypt hash is replaced by Trellis's own at the first sign-in, so a user's sign-in
-    // soon costs what an unknown address costs (one argon2id check) and timing tells them apart no more.
-    const upgraded =
-      user.encrypted_password && BCRYPT_HASH.test(user.encrypted_password)
-        ? await hashPassword(body.password)
-        : undefined;
+    // An imported hash (bcrypt, argon2 of another cost, Firebase scrypt) becomes Trellis's own.
+    const upgraded = needsRehash(user.encrypted_password) ? await hashPassword(body.password) : undefined;
     // The password was right: the attempt is no failure, whatever follows.
     const session = await ctx.db.transaction(async (tx) => {
       await attempt?.succeeded(tx);
@@ -165,7 +165,7 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (grant === 'refresh_token') {
     const body = await readJson(c, refreshGrant, codes);
     await ctx.limit(limits.tokenRefresh, client.ip);
-    const outcome = await ctx.db.transaction((tx) => refresh(tx, ctx.settings, body.refresh_token, client));
+    const outcome = await refresh(ctx.db, ctx.settings, body.refresh_token, client);
     if (outcome instanceof ApiError) throw outcome;
     return respondJson(c, outcome);
   }

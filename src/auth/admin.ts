@@ -6,6 +6,7 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { callerClaims, type AuthContext } from './context.js';
 import { BCRYPT_HASH, hashPassword } from './crypto.js';
+import { isImportedHashFormat } from './password-hashes.js';
 import { deliver, forgetNewUser, issueLink, prepareMail, type LinkType } from './email.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
@@ -252,11 +253,10 @@ async function adminPasswordHash(
   if (password !== undefined && imported !== undefined)
     throw errors.validation('Only a password or a password hash should be provided');
   if (imported !== undefined) {
-    // As GoTrue: the hashes sign-in can verify, argon2 (Trellis's own) and bcrypt (imported apps').
-    const argon2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-    if (!argon2.test(imported) && !BCRYPT_HASH.test(imported)) {
+    // As GoTrue: the hashes sign-in can verify, argon2i/argon2id, Firebase scrypt and bcrypt.
+    if (!isImportedHashFormat(imported) && !BCRYPT_HASH.test(imported)) {
       throw errors.validation(
-        'password_hash must be a bcrypt hash ($2a$/$2b$/$2y$, cost, salt and hash) or an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash)',
+        'password_hash must be a bcrypt hash ($2a$/$2b$/$2y$), an argon2 hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash or $argon2i$…) or a Firebase scrypt hash ($fbscrypt$v=1,n=…,r=…,p=…,ss=…,sk=…$salt$hash)',
       );
     }
     return imported;

@@ -12,6 +12,8 @@ import { clientInfo, type ClientInfo } from '../platform/client.js';
 import { errors } from './errors.js';
 import { findSession, refreshSealKey, type SessionRow, type SessionSettings } from './sessions.js';
 import { findUserById, type UserRow } from './users.js';
+import { createHooks, type Hooks } from './hooks.js';
+import { claimsCustomizer } from './hooks-claims.js';
 
 export interface AuthDeps {
   readonly config: Config;
@@ -25,6 +27,7 @@ export interface AuthDeps {
 
 export interface AuthContext extends AuthDeps {
   readonly settings: SessionSettings;
+  readonly hooks: Hooks;
   client(c: Context): ClientInfo;
   /** Throws 429 when `key` has used up `rule`. */
   limit(rule: RateLimitRule, key: string | undefined, error?: () => Error): Promise<void>;
@@ -32,14 +35,17 @@ export interface AuthContext extends AuthDeps {
 
 export function authContext(deps: AuthDeps): AuthContext {
   const secret = deps.tokens.secret;
+  const hooks = createHooks(deps);
   return {
     ...deps,
+    hooks,
     settings: {
       jwtSecret: secret,
       jwtExpiry: deps.config.auth.jwtExpiry,
       refreshReuseInterval: deps.config.auth.refreshReuseInterval,
       sealKey: refreshSealKey(secret),
       issuer: `${deps.config.publicUrl}/auth/v1`,
+      customizeClaims: claimsCustomizer(hooks),
     },
     client: (c) => clientInfo(c, deps.config.trustProxy),
     async limit(rule, key, error = errors.rateLimited) {

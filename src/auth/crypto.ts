@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { isArgon2Hash, verifyFirebaseScrypt } from './password-hashes.js';
 
 /** An opaque token for refresh tokens and links: 32 random bytes, base64url. */
 export function randomToken(): string {
@@ -33,14 +34,27 @@ export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 /**
  * Constant-time password check; `stored` may be missing (unknown user, passwordless user). Hashes
- * Trellis makes are argon2id; bcrypt hashes come from imported users (a Supabase dump, an app's own
- * users table) and are verified as they are, as GoTrue does.
+ * Trellis makes are argon2id; bcrypt, argon2i/argon2id of other costs and Firebase scrypt hashes
+ * come from imported users (a Supabase dump, an app's own users table, a Firebase export) and are
+ * verified as they are, as GoTrue does (password-hashes.ts).
  */
 export async function verifyPassword(stored: string | null | undefined, password: string): Promise<boolean> {
   if (stored && BCRYPT_HASH.test(stored)) return bcryptVerify(password, stored).catch(() => false);
-  const target = stored && stored.startsWith('$argon2') ? stored : await DUMMY_HASH;
+  if (stored && stored.startsWith('$fbscrypt$')) return verifyFirebaseScrypt(stored, password).catch(() => false);
+  const target = stored && isArgon2Hash(stored) ? stored : await DUMMY_HASH;
   const ok = await argon2Verify(target, password).catch(() => false);
   return ok && target === stored;
+}
+
+const OWN_ARGON2 = `$argon2id$v=19$m=${ARGON2.memoryCost},t=${ARGON2.timeCost},p=${ARGON2.parallelism}$`;
+
+/**
+ * Whether a verified hash should be replaced by Trellis's own (argon2id at today's cost): every
+ * imported kind is, at the first sign-in, so that a user's sign-in soon costs what an unknown
+ * address costs and timing tells them apart no more.
+ */
+export function needsRehash(stored: string | null | undefined): boolean {
+  return typeof stored === 'string' && !stored.startsWith(OWN_ARGON2);
 }
 
 /** Compares two strings in time independent of where they differ. */

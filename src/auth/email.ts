@@ -16,6 +16,7 @@ import { safeRedirect, type AuthContext } from './context.js';
 import { randomCode, randomToken, safeEqual, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
+import { sendEmailHook, type EmailData } from './hooks-calls.js';
 import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
 import { createFlowState, issueAuthCode, parseChallenge, PKCE_PREFIX, pkceFields, type PkceChallenge } from './pkce.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
@@ -26,6 +27,7 @@ import {
   insertUser,
   isBanned,
   updateUser,
+  userJson,
   type UserRow,
 } from './users.js';
 import { respondJson } from '../platform/json.js';
@@ -96,6 +98,8 @@ export interface PreparedMail {
   /** The user with the link's *_sent_at column set. */
   readonly user: UserRow;
   readonly mail: Mail;
+  /** With the send_email hook on: what it is handed instead of the mail going to the mailer. */
+  readonly hook?: { readonly user: Record<string, unknown>; readonly emailData: EmailData } | undefined;
 }
 
 /** A mail with a link for `user`: what it is for, where its link leads, who asked, and its PKCE challenge if any. */
@@ -136,7 +140,22 @@ export async function prepareMail(
     RedirectTo: issued.redirectTo,
     Data: user.raw_user_meta_data,
   });
-  return { user: updated, mail: { to: email, kind: MAIL_KIND[type], ...rendered } };
+  // GoTrue's email_data: for an email change (mailed to the new address only) the new address's code.
+  const hook = ctx.hooks.enabled('sendEmail')
+    ? {
+        user: await userJson(tx, updated),
+        emailData: {
+          token: issued.code,
+          token_hash: issued.linkToken,
+          redirect_to: issued.redirectTo,
+          email_action_type: type,
+          site_url: `${ctx.config.publicUrl}/auth/v1`,
+          token_new: '',
+          token_hash_new: '',
+        },
+      }
+    : undefined;
+  return { user: updated, mail: { to: email, kind: MAIL_KIND[type], ...rendered }, hook };
 }
 
 /**
@@ -145,14 +164,16 @@ export async function prepareMail(
  */
 export async function deliver(ctx: AuthContext, prepared: PreparedMail, undo?: () => Promise<void>): Promise<UserRow> {
   try {
-    await ctx.mailer.send(prepared.mail);
+    if (prepared.hook) await sendEmailHook(ctx, prepared.hook.user, prepared.hook.emailData);
+    else await ctx.mailer.send(prepared.mail);
   } catch (err) {
     ctx.log.error({ err, kind: prepared.mail.kind }, 'sending an auth email failed');
     if (undo)
       await undo().catch((undoErr: unknown) =>
         ctx.log.error({ err: undoErr }, 'removing the user of an unsent email failed'),
       );
-    throw errors.mailFailed(prepared.mail.kind);
+    // A failing hook answers its own error, as on GoTrue.
+    throw prepared.hook && err instanceof ApiError ? err : errors.mailFailed(prepared.mail.kind);
   }
   return prepared.user;
 }

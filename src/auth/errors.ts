@@ -90,6 +90,21 @@ export const errors = {
   emailNotConfirmedForReauthentication: () => authError(422, 'email_not_confirmed', 'Please verify your email first.'),
   /** GoTrue always offers reauthentication; this is its feature-off answer (feature_disabled, 404). */
   reauthenticationDisabled: () => authError(404, 'feature_disabled', 'Reauthentication is disabled'),
+  // Auth hooks (hooks*.ts): GoTrue's answers when a hook fails (internal/hooks/hookshttp, v0hooks).
+  hookTimeout: (seconds: number) =>
+    authError(422, 'hook_timeout', `Failed to reach hook within maximum time of ${seconds.toFixed(6)} seconds`),
+  hookTimeoutAfterRetry: () => authError(422, 'hook_timeout_after_retry', 'Failed to reach hook after maximum retries'),
+  hookContentType: (message: string) => authError(400, 'hook_payload_invalid_content_type', message),
+  hookOverSizeLimit: (bytes: number) =>
+    authError(422, 'hook_payload_over_size_limit', `Payload size exceeded size limit of ${bytes} bytes`),
+  hookFailed: (message: string) => authError(500, 'unexpected_failure', message),
+  /** A hook's own `{error: {http_code, message}}`: passed through (GoTrue's code for it: unexpected_failure at 500, unknown otherwise). */
+  hookRefused: (status: number, message: string) => {
+    const code = status >= 400 && status <= 599 ? status : 500;
+    return authError(code, code === 500 ? 'unexpected_failure' : 'unknown', message.slice(0, 1000));
+  },
+  mfaVerificationRejected: (message: string) => authError(403, 'mfa_verification_rejected', message.slice(0, 1000)),
+  passwordVerificationRejected: (message: string) => authError(400, 'invalid_credentials', message.slice(0, 1000)),
   notFound: () => authError(404, 'not_found', 'Not found'),
   /** The body was not read to its end, so the connection cannot carry another request. */
   bodyTooLarge: (max: number) =>

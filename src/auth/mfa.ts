@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { readJson } from '../platform/body.js';
 import { callerClaims, requireCaller, type AuthContext } from './context.js';
 import { authError, errors } from './errors.js';
+import { mfaVerificationHook } from './hooks-calls.js';
 import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
 import { findUserById } from './users.js';
@@ -158,13 +159,17 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(
       () => ({ valid: false }),
     );
+    // GoTrue's mfa_verification_attempt hook: a rejection signs the user out, committed before the 403.
+    const verdict = { userId: caller.user.id, factorId: factor.id, factorType: 'totp', valid: result.valid };
+    const rejected = await mfaVerificationHook(ctx, tx, verdict, client.ip);
+    if (rejected) return { ok: false as const, error: rejected };
     if (!result.valid) {
       // A challenge takes AUTH_OTP_MAX_ATTEMPTS wrong codes, then answers as expired (even to the
       // right code): guessing goes on only through new challenges, each one per-IP limited.
       await tx.query('update auth.mfa_challenges set failed_attempts = failed_attempts + 1 where id = $1', [
         body.challenge_id,
       ]);
-      return { ok: false as const };
+      return { ok: false as const, error: undefined };
     }
     await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
     await tx.query(`update auth.mfa_factors set status = 'verified', updated_at = now() where id = $1`, [factor.id]);
@@ -181,7 +186,7 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     const user = (await findUserById(tx, caller.user.id)) ?? caller.user;
     return { ok: true as const, session: await reissue(tx, ctx.settings, user, session) };
   });
-  if (!outcome.ok) throw errors.mfaVerificationFailed();
+  if (!outcome.ok) throw outcome.error ?? errors.mfaVerificationFailed();
   return respondJson(c, outcome.session);
 }
 

@@ -6,11 +6,20 @@
  */
 import crypto from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Tx } from '../db/index.js';
+import type { Db, Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
-import { findUserById, isBanned, USER_COLUMNS, userJson, type UserRow } from './users.js';
+import type { ClaimsCustomizer } from './hooks-claims.js';
+import {
+  findUserById,
+  isBanned,
+  USER_COLUMNS,
+  userJsonOf,
+  userListsSql,
+  type UserLists,
+  type UserRow,
+} from './users.js';
 
 export interface SessionSettings {
   readonly jwtSecret: Uint8Array;
@@ -20,6 +29,8 @@ export interface SessionSettings {
   readonly sealKey: Buffer;
   /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
   readonly issuer: string;
+  /** The custom_access_token hook, when enabled: it may rewrite every token's claims. */
+  readonly customizeClaims?: ClaimsCustomizer | undefined;
 }
 
 export interface SessionRow {
@@ -68,7 +79,7 @@ export async function startSession(
   ).rows[0] as UserRow;
   await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
   const token = await issueRefreshToken(tx, settings, session, user.id, null);
-  return sessionResponse(tx, settings, signedIn, session, token);
+  return sessionResponse(tx, settings, signedIn, session, token, method);
 }
 
 export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {
@@ -134,10 +145,57 @@ export async function reissue(
 }
 
 /**
- * grant_type=refresh_token. Reuse detection must outlive the request's failure, so that outcome is
- * returned as a value: the caller commits the revocation, then reports the error.
+ * grant_type=refresh_token. A live token, the grant every client makes each hour, is rotated by
+ * one statement: it locks the token and its session, revokes the token, notes the refresh, issues
+ * the child and reads back the user, their lists and the session's methods. Only when that
+ * statement rotated nothing (an unknown, revoked or expired token, a banned user) does the grant
+ * take the careful path, which decides why in a transaction of its own.
  */
 export async function refresh(
+  db: Db,
+  settings: SessionSettings,
+  presented: string,
+  client: Client,
+): Promise<SessionResponse | ApiError> {
+  // A custom_access_token hook in PostgreSQL runs in the grant's transaction (hooks-pg.ts).
+  if (settings.customizeClaims) return db.transaction((tx) => refreshLocked(tx, settings, presented, client));
+  const hash = sha256(presented);
+  const token = randomToken();
+  const row = (
+    await db.query<UserRow & UserLists & RotatedSession>(ROTATE_SQL, [
+      hash,
+      client.userAgent?.slice(0, 512) ?? null,
+      client.ip ?? null,
+      sha256(token),
+      sealToken(settings.sealKey, token),
+    ])
+  ).rows[0];
+  if (!row) return db.transaction((tx) => refreshLocked(tx, settings, presented, client));
+  const session: SessionRow = {
+    id: row.session_id,
+    user_id: row.id,
+    aal: row.session_aal,
+    factor_id: row.session_factor_id,
+    not_after: row.session_not_after,
+  };
+  return signedSession(db, settings, row, session, row.amr ?? [], row, token, 'token_refresh');
+}
+
+interface RotatedSession {
+  readonly session_id: string;
+  readonly session_aal: SessionRow['aal'];
+  readonly session_factor_id: string | null;
+  readonly session_not_after: Date | null;
+  readonly amr: AmrClaim[] | null;
+}
+
+/**
+ * The careful path of a refresh grant, in a transaction: a token that is unknown, revoked (a retry,
+ * or reuse), or whose session or user may no longer sign in. Reuse detection must outlive the
+ * request's failure, so that outcome is returned as a value: the transaction commits the
+ * revocation, then the caller reports the error.
+ */
+async function refreshLocked(
   tx: Tx,
   settings: SessionSettings,
   presented: string,
@@ -189,7 +247,7 @@ export async function refresh(
       await tx.query('delete from auth.sessions where id = $1', [session.id]);
       return errors.refreshReused();
     }
-    return sessionResponse(tx, settings, user, session, active);
+    return sessionResponse(tx, settings, user, session, active, 'token_refresh');
   }
   // Revoke the presented token, note the refresh on the session and issue the child, in one
   // round trip.
@@ -211,7 +269,7 @@ export async function refresh(
       sealToken(settings.sealKey, token),
     ],
   );
-  return sessionResponse(tx, settings, user, session, token);
+  return sessionResponse(tx, settings, user, session, token, 'token_refresh');
 }
 
 async function sessionResponse(
@@ -220,33 +278,93 @@ async function sessionResponse(
   user: UserRow,
   session: SessionRow,
   refreshToken: string,
+  method?: string,
 ): Promise<SessionResponse> {
-  const amr = (
-    await tx.query<{ method: string; timestamp: number }>(
-      `select authentication_method as method, extract(epoch from updated_at)::bigint as timestamp
-       from auth.mfa_amr_claims where session_id = $1 order by updated_at desc`,
-      [session.id],
-    )
-  ).rows.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) }));
+  const read = (
+    await tx.query<UserLists & { amr: AmrClaim[] | null }>(`select ${AMR_SQL('$1')}, ${userListsSql('$2')}`, [
+      session.id,
+      user.id,
+    ])
+  ).rows[0];
+  return signedSession(tx, settings, user, session, read?.amr ?? [], read, refreshToken, method);
+}
+
+interface AmrClaim {
+  readonly method: string;
+  readonly timestamp: number;
+}
+
+/** The session's authentication methods, newest first, as the `amr` claim lists them (one json column). */
+const AMR_SQL = (sessionId: string) =>
+  `(select json_agg(json_build_object('method', authentication_method,
+      'timestamp', extract(epoch from updated_at)::bigint) order by updated_at desc)
+    from auth.mfa_amr_claims where session_id = ${sessionId}) as amr`;
+
+// Rows come back only when the token was live: not revoked, its session not past not_after, its
+// user neither deleted nor banned. Concurrent refreshes of one token queue on the lock; the one
+// that waited then sees the token revoked, rotates nothing, and takes the careful path.
+const ROTATE_SQL = `
+  with current as (
+    select rt.id as token_id, s.id as session_id, s.user_id
+    from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
+    where rt.token = $1 and not rt.revoked and (s.not_after is null or s.not_after > now())
+    for update of rt, s
+  ), live as (
+    select c.token_id, c.session_id, u.id as user_id
+    from current c join auth.users u on u.id = c.user_id
+    where u.deleted_at is null and (u.banned_until is null or u.banned_until <= now())
+  ), revoked as (
+    update auth.refresh_tokens set revoked = true, sealed = null, updated_at = now()
+    where id = (select token_id from live)
+  ), touched as (
+    update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(),
+      user_agent = coalesce($2, user_agent), ip = coalesce($3, ip)
+    where id = (select session_id from live)
+    returning id, aal, factor_id, not_after
+  ), child as (
+    insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
+    select '00000000-0000-0000-0000-000000000000', $4, live.user_id, $1, live.session_id, $5 from live
+  )
+  select ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1')},
+    t.id as session_id, t.aal as session_aal, t.factor_id as session_factor_id, t.not_after as session_not_after,
+    ${AMR_SQL('t.id')}, ${userListsSql('u.id')}
+  from live join auth.users u on u.id = live.user_id join touched t on t.id = live.session_id`;
+
+/** The access token and the answer of a grant, from what the database said about the session. */
+async function signedSession(
+  tx: Tx,
+  settings: SessionSettings,
+  user: UserRow,
+  session: SessionRow,
+  amr: readonly AmrClaim[],
+  lists: UserLists | undefined,
+  refreshToken: string,
+  method?: string,
+): Promise<SessionResponse> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + settings.jwtExpiry;
-  const accessToken = await new SignJWT({
+  const claims = {
     aud: 'authenticated',
-    role: user.role ?? 'authenticated',
+    exp: expiresAt,
+    iat: now,
+    iss: settings.issuer,
+    sub: user.id,
     email: user.email ?? '',
     phone: user.phone ?? '',
     app_metadata: user.raw_app_meta_data,
     user_metadata: user.raw_user_meta_data,
+    role: user.role ?? 'authenticated',
     aal: session.aal,
-    amr,
+    amr: amr.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) })),
     session_id: session.id,
     is_anonymous: user.is_anonymous,
-  })
+  };
+  // GoTrue's custom_access_token hook: its claims replace these, whole (hooks-claims.ts checks them).
+  const payload = settings.customizeClaims
+    ? await settings.customizeClaims(tx, user.id, claims, method ?? amr[0]?.method ?? 'password')
+    : claims;
+  const accessToken = await new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user.id)
-    .setIssuer(settings.issuer)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
     .sign(settings.jwtSecret);
   return {
     access_token: accessToken,
@@ -254,7 +372,7 @@ async function sessionResponse(
     expires_in: settings.jwtExpiry,
     expires_at: expiresAt,
     refresh_token: refreshToken,
-    user: await userJson(tx, user),
+    user: userJsonOf(user, lists),
   };
 }
 

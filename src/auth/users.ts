@@ -142,16 +142,29 @@ export async function updateUser(tx: Tx, id: string, set: string, values: unknow
 }
 
 /** The user object GoTrue sends: user fields, identities and MFA factors. */
+/**
+ * The user's identities and factors as two json columns of one row, for `userJson`; `userId` is
+ * the SQL expression naming the user (a parameter, or a column of an enclosing statement).
+ */
+export function userListsSql(userId: string): string {
+  return `(select json_agg(i order by i.created_at) from auth.identities i where i.user_id = ${userId}) as identities,
+    (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, status, created_at, updated_at
+       from auth.mfa_factors where user_id = ${userId}) f) as factors`;
+}
+
+export interface UserLists {
+  readonly identities: IdentityRow[] | null;
+  readonly factors: FactorRow[] | null;
+}
+
 export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, unknown>> {
-  // One round trip for both lists: this runs on every sign-in and refresh.
-  const lists = (
-    await tx.query<{ identities: IdentityRow[] | null; factors: FactorRow[] | null }>(
-      `select (select json_agg(i order by i.created_at) from auth.identities i where i.user_id = $1) as identities,
-              (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, status, created_at, updated_at
-                 from auth.mfa_factors where user_id = $1) f) as factors`,
-      [user.id],
-    )
-  ).rows[0];
+  // One round trip for both lists: this runs on every sign-in.
+  const lists = (await tx.query<UserLists>(`select ${userListsSql('$1')}`, [user.id])).rows[0];
+  return userJsonOf(user, lists);
+}
+
+/** The user object GoTrue answers with, from the row and its lists. */
+export function userJsonOf(user: UserRow, lists: UserLists | undefined): Record<string, unknown> {
   const identities = { rows: (lists?.identities ?? []).map(withDates) };
   const factors = { rows: (lists?.factors ?? []).map(withDates) };
   return {

@@ -216,6 +216,98 @@ export const settings = {
     fallback: '10',
     doc: 'Most MFA factors one user may have; GoTrue never allows more than 10 verified ones, and neither does Trellis.',
   },
+  hookCustomAccessTokenEnabled: {
+    env: 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Turn on the custom_access_token auth hook, which customises the claims of every access token before it is signed.',
+  },
+  hookCustomAccessTokenUri: {
+    env: 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI',
+    schema: z.string().optional(),
+    doc: 'Where the custom_access_token hook runs: pg-functions://postgres/<schema>/<function>, https://… or http://localhost….',
+  },
+  hookCustomAccessTokenSecrets: {
+    env: 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_SECRETS',
+    schema: z.string().optional(),
+    doc: "Standard-webhooks secrets (v1,whsec_<base64>, several separated by |) that sign the custom_access_token hook's HTTP requests.",
+  },
+  hookSendEmailEnabled: {
+    env: 'AUTH_HOOK_SEND_EMAIL_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Turn on the send_email auth hook, which sends the auth mails instead of the built-in mailer.',
+  },
+  hookSendEmailUri: {
+    env: 'AUTH_HOOK_SEND_EMAIL_URI',
+    schema: z.string().optional(),
+    doc: 'Where the send_email hook runs: pg-functions://postgres/<schema>/<function>, https://… or http://localhost….',
+  },
+  hookSendEmailSecrets: {
+    env: 'AUTH_HOOK_SEND_EMAIL_SECRETS',
+    schema: z.string().optional(),
+    doc: "Standard-webhooks secrets (v1,whsec_<base64>, several separated by |) that sign the send_email hook's HTTP requests.",
+  },
+  hookSendSmsEnabled: {
+    env: 'AUTH_HOOK_SEND_SMS_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Turn on the send_sms auth hook, which sends the SMS codes instead of an SMS provider.',
+  },
+  hookSendSmsUri: {
+    env: 'AUTH_HOOK_SEND_SMS_URI',
+    schema: z.string().optional(),
+    doc: 'Where the send_sms hook runs: pg-functions://postgres/<schema>/<function>, https://… or http://localhost….',
+  },
+  hookSendSmsSecrets: {
+    env: 'AUTH_HOOK_SEND_SMS_SECRETS',
+    schema: z.string().optional(),
+    doc: "Standard-webhooks secrets (v1,whsec_<base64>, several separated by |) that sign the send_sms hook's HTTP requests.",
+  },
+  hookMfaVerificationAttemptEnabled: {
+    env: 'AUTH_HOOK_MFA_VERIFICATION_ATTEMPT_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Turn on the mfa_verification_attempt auth hook, which judges each MFA code verification (may reject it).',
+  },
+  hookMfaVerificationAttemptUri: {
+    env: 'AUTH_HOOK_MFA_VERIFICATION_ATTEMPT_URI',
+    schema: z.string().optional(),
+    doc: 'Where the mfa_verification_attempt hook runs: pg-functions://postgres/<schema>/<function>, https://… or http://localhost….',
+  },
+  hookMfaVerificationAttemptSecrets: {
+    env: 'AUTH_HOOK_MFA_VERIFICATION_ATTEMPT_SECRETS',
+    schema: z.string().optional(),
+    doc: "Standard-webhooks secrets (v1,whsec_<base64>, several separated by |) that sign the mfa_verification_attempt hook's HTTP requests.",
+  },
+  hookPasswordVerificationAttemptEnabled: {
+    env: 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Turn on the password_verification_attempt auth hook, which judges each password sign-in of a known user (may reject it).',
+  },
+  hookPasswordVerificationAttemptUri: {
+    env: 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI',
+    schema: z.string().optional(),
+    doc: 'Where the password_verification_attempt hook runs: pg-functions://postgres/<schema>/<function>, https://… or http://localhost….',
+  },
+  hookPasswordVerificationAttemptSecrets: {
+    env: 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_SECRETS',
+    schema: z.string().optional(),
+    doc: "Standard-webhooks secrets (v1,whsec_<base64>, several separated by |) that sign the password_verification_attempt hook's HTTP requests.",
+  },
+  hookHttpTimeoutMs: {
+    env: 'AUTH_HOOK_HTTP_TIMEOUT_MS',
+    schema: int(100, 60_000),
+    fallback: '5000',
+    doc: 'Milliseconds an HTTP auth hook has to answer, all retries included (GoTrue: 5 s).',
+  },
+  hookPgTimeoutMs: {
+    env: 'AUTH_HOOK_PG_TIMEOUT_MS',
+    schema: int(10, 60_000),
+    fallback: '2000',
+    doc: 'statement_timeout of a Postgres-function auth hook, in milliseconds (GoTrue: 2 s).',
+  },
   rateLimitSignIn: {
     env: 'AUTH_RATE_LIMIT_SIGN_IN',
     schema: int(1, 1_000_000),

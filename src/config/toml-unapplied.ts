@@ -98,6 +98,7 @@ const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['auth.sms.twilio.auth_token', 'env(SUPABASE_AUTH_SMS_TWILIO_AUTH_TOKEN)'],
   ['auth.sms.*.*', NONE],
   ['auth.sessions.*', NONE],
+  // The five hooks GoTrue and Trellis run are applied (toml.ts); these are the others (before_user_created, …).
   ['auth.hook.*.enabled', false],
   ['auth.hook.*.*', NONE],
   ['auth.mfa.phone.enroll_enabled', false],

@@ -20,6 +20,9 @@ export interface AuthUser {
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+// Firebase's modified scrypt, as GoTrue and sign-in verify it (src/auth/password-hashes.ts checks the parameters).
+const FBSCRYPT =
+  /^\$fbscrypt\$v=1,n=\d+,r=\d+,p=\d+(,ss=[A-Za-z0-9+/=]+)?(,sk=[A-Za-z0-9+/=]+)?\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** One auth user per row of the users table, in the plan's read order; refuses the first bad row. */
@@ -51,9 +54,9 @@ export function readAuthUsers(db: Database.Database, plan: TablePlan, users: Use
       );
     seen.set(email, n);
     const hash = row[hashAt];
-    if (hash !== null && (typeof hash !== 'string' || !(BCRYPT.test(hash) || ARGON2.test(hash))))
+    if (hash !== null && (typeof hash !== 'string' || !(BCRYPT.test(hash) || ARGON2.test(hash) || FBSCRYPT.test(hash))))
       throw new FatalError(
-        `${where()}: ${users.passwordColumn} is not a bcrypt ($2a$/$2b$/$2y$) or argon2 hash, the kinds Trellis verifies (nothing was imported)`,
+        `${where()}: ${users.passwordColumn} is not a bcrypt ($2a$/$2b$/$2y$), argon2 or Firebase scrypt ($fbscrypt$) hash, the kinds Trellis verifies (nothing was imported)`,
       );
     const id = users.mode === 'uuid' ? String(row[idAt]).toLowerCase() : crypto.randomUUID();
     const created = createdAt >= 0 ? row[createdAt] : null;

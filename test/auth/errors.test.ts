@@ -203,6 +203,52 @@ describe('auth errors', () => {
       'request_too_large',
       'Request body is larger than 1024 bytes',
     ],
+    [
+      'hookTimeout',
+      () => errors.hookTimeout(5),
+      422,
+      'hook_timeout',
+      'Failed to reach hook within maximum time of 5.000000 seconds',
+    ],
+    [
+      'hookTimeoutAfterRetry',
+      errors.hookTimeoutAfterRetry,
+      422,
+      'hook_timeout_after_retry',
+      'Failed to reach hook after maximum retries',
+    ],
+    [
+      'hookContentType',
+      () => errors.hookContentType('Invalid Content-Type: Missing Content-Type header'),
+      400,
+      'hook_payload_invalid_content_type',
+      'Invalid Content-Type: Missing Content-Type header',
+    ],
+    [
+      'hookOverSizeLimit',
+      () => errors.hookOverSizeLimit(204800),
+      422,
+      'hook_payload_over_size_limit',
+      'Payload size exceeded size limit of 204800 bytes',
+    ],
+    [
+      'hookFailed',
+      () => errors.hookFailed('Invalid payload sent to hook'),
+      500,
+      'unexpected_failure',
+      'Invalid payload sent to hook',
+    ],
+    ['hookRefused 403', () => errors.hookRefused(403, 'no'), 403, 'unknown', 'no'],
+    ['hookRefused 500', () => errors.hookRefused(500, 'no'), 500, 'unexpected_failure', 'no'],
+    ['hookRefused out of range', () => errors.hookRefused(200, 'no'), 500, 'unexpected_failure', 'no'],
+    ['mfaVerificationRejected', () => errors.mfaVerificationRejected('stop'), 403, 'mfa_verification_rejected', 'stop'],
+    [
+      'passwordVerificationRejected',
+      () => errors.passwordVerificationRejected('stop'),
+      400,
+      'invalid_credentials',
+      'stop',
+    ],
   ])('%s is %i %s', (_name, make, status, code, message) => {
     const err = make();
     expect(err).toBeInstanceOf(ApiError);
@@ -210,7 +256,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(51);
+    expect(Object.keys(errors)).toHaveLength(59);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

@@ -439,4 +439,48 @@ describe('imported users', () => {
     expect(damaged.error?.status).toBe(400);
     expect(damaged.error?.message).toMatch(/password_hash must be a bcrypt hash/);
   });
+
+  // GoTrue's own test vectors (internal/crypto/password_test.go): what a Supabase or Firebase export holds.
+  test.each([
+    ['argon2i', '$argon2i$v=19$m=16,t=2,p=1$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g', 'test'],
+    [
+      'argon2id',
+      '$argon2id$v=19$m=32,t=3,p=2$SFVpOWJ0eXhjRzVkdGN1RQ$RXnb8rh7LaDcn07xsssqqulZYXOM/EUCEFMVcAcyYVk',
+      'test',
+    ],
+    [
+      'Firebase scrypt',
+      '$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=ou9tdYTGyYm8kuR6Dt0Bp0kDuAYoXrK16mbZO4yGwAn3oLspjnN0/c41v8xZnO1n14J3MjKj1b2g6AUCAlFwMw==$C0sHCg9ek77hsg==$zKVTMvnWVw5BBOZNUdnsalx4c4c7y/w7IS5p6Ut2+CfEFFlz37J9huyQfov4iizN8dbjvEJlM5tQaJP84+hfTw==',
+      'mytestpassword',
+    ],
+  ])('a %s password_hash signs in, and becomes argon2id at the first sign-in', async (kind, hash, password) => {
+    const email = `imported-${kind.replace(/\W+/g, '-').toLowerCase()}@example.com`;
+    const made = await admin.auth.admin.createUser({ email, password_hash: hash, email_confirm: true });
+    expect(made.error).toBeNull();
+    expect((await client().auth.signInWithPassword({ email, password: `${password}!` })).error?.code).toBe(
+      'invalid_credentials',
+    );
+    expect((await client().auth.signInWithPassword({ email, password })).error).toBeNull();
+    const stored = await server.sql.query<{ h: string }>(
+      'select encrypted_password as h from auth.users where email = $1',
+      [email],
+    );
+    expect(stored.rows[0]?.h).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect((await client().auth.signInWithPassword({ email, password })).error).toBeNull();
+  });
+
+  test.each([
+    ['a Firebase hash of version 2', '$fbscrypt$v=2,n=14,r=8,p=1,ss=Bw==,sk=AAAA$C0sHCg9ek77hsg==$zKVTMvnWVw5BBOZN'],
+    [
+      'an argon2 hash with a keyid',
+      '$argon2id$v=19$m=16,t=2,p=1,keyid=abc$bGJRWThNOHJJTVBSdHl2dQ$NfEnUOuUpb7F2fQkgFUG4g',
+    ],
+    ['scrypt needing 1 GiB', '$fbscrypt$v=1,n=20,r=8,p=1,ss=Bw==,sk=AAAA$C0sHCg9ek77hsg==$zKVTMvnWVw5BBOZN'],
+  ])('%s is refused as password_hash (400) and creates nothing', async (_why, hash) => {
+    const { error } = await admin.auth.admin.createUser({ email: 'refused-hash@example.com', password_hash: hash });
+    expect(error?.status).toBe(400);
+    expect(error?.code).toBe('validation_failed');
+    const found = await server.sql.query(`select 1 from auth.users where email = 'refused-hash@example.com'`);
+    expect(found.rowCount).toBe(0);
+  });
 });

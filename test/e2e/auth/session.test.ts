@@ -178,6 +178,44 @@ describe('refresh tokens', () => {
     ).toBe('refresh_token_not_found');
   });
 
+  test('a live token rotates; a timed-out session, a banned or a deleted user are refused and keep their token', async () => {
+    const signUp = async (email: string) => {
+      const { data, error } = await client().auth.signUp({ email, password: 'battery staple' });
+      expect(error).toBeNull();
+      return { id: data.user?.id ?? '', token: data.session?.refresh_token ?? '' };
+    };
+    const rotated = await signUp('rotates@example.com');
+    const child = await client().auth.refreshSession({ refresh_token: rotated.token });
+    expect(child.error).toBeNull();
+    expect(child.data.user?.email).toBe('rotates@example.com');
+    expect(child.data.user?.identities?.[0]?.provider).toBe('email');
+    expect(decodeJwt(child.data.session?.access_token ?? '').amr).toEqual([
+      { method: 'password', timestamp: expect.any(Number) as number },
+    ]);
+
+    const timedOut = await signUp('timed-out@example.com');
+    await server.sql.query(`update auth.sessions set not_after = now() - interval '1 minute' where user_id = $1`, [
+      timedOut.id,
+    ]);
+    expect((await client().auth.refreshSession({ refresh_token: timedOut.token })).error?.code).toBe('session_expired');
+
+    const banned = await signUp('banned-in-sql@example.com');
+    await server.sql.query(`update auth.users set banned_until = now() + interval '1 day' where id = $1`, [banned.id]);
+    expect((await client().auth.refreshSession({ refresh_token: banned.token })).error?.code).toBe('user_banned');
+
+    const deleted = await signUp('soft-deleted@example.com');
+    await server.sql.query(`update auth.users set deleted_at = now() where id = $1`, [deleted.id]);
+    expect((await client().auth.refreshSession({ refresh_token: deleted.token })).error?.code).toBe(
+      'refresh_token_not_found',
+    );
+    // None of the refused grants rotated its token.
+    const { rows } = await server.sql.query<{ n: number }>(
+      `select count(*)::int as n from auth.refresh_tokens where revoked and user_id = any($1)`,
+      [[timedOut.id, banned.id, deleted.id]],
+    );
+    expect(rows[0]?.n).toBe(0);
+  });
+
   test('an unknown refresh token is refused', async () => {
     const { error } = await client().auth.refreshSession({ refresh_token: 'not-a-real-token' });
     expect(error?.status).toBe(400);
