@@ -35,7 +35,7 @@ export function authContext(deps: AuthDeps): AuthContext {
   return {
     ...deps,
     settings: {
-      jwtSecret: secret,
+      sign: (payload) => deps.tokens.sign(payload),
       jwtExpiry: deps.config.auth.jwtExpiry,
       refreshReuseInterval: deps.config.auth.refreshReuseInterval,
       sealKey: refreshSealKey(secret),

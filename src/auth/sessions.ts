@@ -5,7 +5,7 @@
  * a lost response), when a sibling is issued instead, as GoTrue allows.
  */
 import crypto from 'node:crypto';
-import { SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
@@ -13,7 +13,8 @@ import { errors } from './errors.js';
 import { findUserById, isBanned, USER_COLUMNS, userJson, type UserRow } from './users.js';
 
 export interface SessionSettings {
-  readonly jwtSecret: Uint8Array;
+  /** Signs an access token with the project's signing key (tokens.sign). */
+  readonly sign: (payload: JWTPayload) => Promise<string>;
   readonly jwtExpiry: number;
   readonly refreshReuseInterval: number;
   /** Seals the active refresh token of each session (see sealToken). */
@@ -230,8 +231,12 @@ async function sessionResponse(
   ).rows.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) }));
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + settings.jwtExpiry;
-  const accessToken = await new SignJWT({
+  const accessToken = await settings.sign({
     aud: 'authenticated',
+    exp: expiresAt,
+    iat: now,
+    iss: settings.issuer,
+    sub: user.id,
     role: user.role ?? 'authenticated',
     email: user.email ?? '',
     phone: user.phone ?? '',
@@ -241,13 +246,7 @@ async function sessionResponse(
     amr,
     session_id: session.id,
     is_anonymous: user.is_anonymous,
-  })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user.id)
-    .setIssuer(settings.issuer)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
-    .sign(settings.jwtSecret);
+  });
   return {
     access_token: accessToken,
     token_type: 'bearer',
