@@ -56,7 +56,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
     throw new FatalError(`unexpected argument "${positional[wantsKid ? 1 : 0]}" (see \`trellis keys --help\`)`);
   if (sub === 'revoke' && positional.length === 0) throw new FatalError('which key? `trellis keys revoke <kid>`');
   const config = loadConfig(flags);
-  const keys = (await readKeyJwks(config)) ?? [];
+  const keys = (await readKeyJwks(config, true)) ?? [];
   if (sub === 'list') return list(config, keys, flags.output);
   const source = keySource(config);
   if (source.file === undefined)

@@ -30,8 +30,11 @@ export function keySource(config: Config): KeySource {
   return { label: file, file, optional: true };
 }
 
-/** The configured keys' JWKs as written (undefined: no file yet). */
-export async function readKeyJwks(config: Config): Promise<JWK[] | undefined> {
+/**
+ * The configured keys' JWKs as written (undefined: no file yet). `creating`: a configured file that
+ * does not exist yet is no keys (`trellis keys generate` makes it); a start needs it to exist.
+ */
+export async function readKeyJwks(config: Config, creating = false): Promise<JWK[] | undefined> {
   const source = keySource(config);
   let text: string;
   if (source.file === undefined) {
@@ -40,7 +43,7 @@ export async function readKeyJwks(config: Config): Promise<JWK[] | undefined> {
     try {
       text = await fs.readFile(source.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && source.optional) return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (source.optional || creating)) return undefined;
       throw new FatalError(`cannot read the signing keys: ${errorMessage(err)}`, source.label);
     }
   }
