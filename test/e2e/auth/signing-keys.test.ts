@@ -9,7 +9,7 @@ import { SignJWT, type JWK } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateKey } from '../../../src/project/key-file.js';
-import { closeRealtime, subscribed } from '../../helpers/realtime.js';
+import { closeRealtime, RawSocket, subscribed } from '../../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 const MIGRATION = {
@@ -249,5 +249,29 @@ describe('rotation and revocation (three instances on one database, keys in the 
     await expect(join(revoked, old.token, 'room:revoked')).rejects.toThrow(/JwtSignatureError/);
     // The new key's tokens work on the instance that revoked the old one.
     expect((await reach(revoked, fresh.token)).rest.status).toBe(200);
+  });
+
+  test('realtime: the join payload and access_token messages verify through the same set', async () => {
+    const old = await signedIn(before);
+    const fresh = await signedIn(revoked);
+    const socket = await RawSocket.open(revoked.url, revoked.anonKey);
+    try {
+      const refused = await socket.join('room:raw-old', { config: {}, access_token: old.token });
+      expect(refused.reply).toMatchObject({
+        status: 'error',
+        response: { reason: expect.stringMatching(/JwtSignatureError/) },
+      });
+      const { joinRef, reply } = await socket.join('room:raw', { config: {}, access_token: fresh.token });
+      expect(reply.status).toBe('ok');
+      // Refreshing the channel's token with the revoked key's token ends the channel.
+      socket.send(joinRef, socket.nextRef(), 'realtime:room:raw', 'access_token', { access_token: old.token });
+      const closing = await socket.waitFrame((f) => f[2] === 'realtime:room:raw' && f[3] === 'system');
+      expect(closing[4]).toMatchObject({
+        status: 'error',
+        message: expect.stringMatching(/Failed to validate JWT signature/),
+      });
+    } finally {
+      socket.close();
+    }
   });
 });
