@@ -80,7 +80,8 @@ export const settings = {
   },
   jwtKeys: {
     env: 'AUTH_JWT_KEYS',
-    schema: z.string().max(1_000_000).optional(),
+    // No length limit: a refusal would print the value, and this one holds private keys.
+    schema: z.string().optional(),
     doc: "The signing keys as a JSON array of private JWKs (GoTrue's GOTRUE_JWT_KEYS): ES256 (EC P-256) and RS256 keys, and HS256 `oct` keys; the first key that may sign (`key_ops` with `sign`, or none given) signs access tokens, all verify tokens naming their `kid`. Wins over AUTH_SIGNING_KEYS_PATH and the data folder's keys.",
   },
   signingKeysPath: {

@@ -143,8 +143,6 @@ export class KeyAlgorithmError extends Error {
 export interface KeySet {
   /** Algorithm and kid that new access tokens carry. */
   readonly signer: { readonly alg: SigningAlgorithm; readonly kid: string | undefined };
-  /** Every key, in order, for `trellis keys list` and the log. */
-  readonly entries: readonly KeyEntry[];
   /** The key that verifies a token with this header; throws UnknownKeyError or KeyAlgorithmError. */
   verificationKey(header: JWTHeaderParameters): CryptoKey | Uint8Array;
   /** Signs `payload` with the signing key (header alg, typ JWT, kid). */
@@ -193,7 +191,6 @@ function keySetOf(
   const published = keys.flatMap((k) => (k.publicJwk ? [k.publicJwk] : []));
   return {
     signer,
-    entries: keys,
     verificationKey(header) {
       const alg = header.alg ?? '';
       if (header.kid !== undefined && typeof header.kid !== 'string')
