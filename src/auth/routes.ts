@@ -27,6 +27,12 @@ export function authRoutes(services: Services): Hono {
   const app = new Hono();
   // The link in an email is opened by a browser, which sends no apikey (on Supabase too).
   app.get('/verify', (c) => verifyGet(ctx, limits, c));
+  // Public keys, for anyone verifying tokens (jose's createRemoteJWKSet, PyJWKClient send no apikey;
+  // Supabase serves it without one). Cached as GoTrue has it cached.
+  app.get('/.well-known/jwks.json', (c) => {
+    c.header('Cache-Control', 'public, max-age=600');
+    return respondJson(c, services.tokens.jwks());
+  });
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
