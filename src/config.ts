@@ -65,6 +65,10 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly auth: {
     readonly jwtExpiry: number;
+    /** AUTH_JWT_KEYS: the signing keys' JSON text, as GoTrue's GOTRUE_JWT_KEYS. */
+    readonly jwtKeys: string | undefined;
+    /** The signing keys' file (AUTH_SIGNING_KEYS_PATH / [auth] signing_keys_path), resolved. */
+    readonly signingKeysPath: string | undefined;
     /** Seconds a session lookup is cached; 0: access tokens are not checked against auth.sessions. */
     readonly sessionCheckSeconds: number;
     readonly refreshReuseInterval: number;
@@ -215,6 +219,14 @@ function fileSource(label: string, line: number | undefined, key: string | undef
   return key === undefined ? `${label}${at}` : `${label}${at} (${key})`;
 }
 
+/** The Supabase CLI resolves config.toml's `signing_keys_path` from supabase/; a variable is the shell's, from the working folder. */
+function signingKeysPath(src: Sources, supabaseDir: string): string | undefined {
+  const value = read('signingKeysPath', src);
+  if (value === undefined) return undefined;
+  const fromToml = !src.env.AUTH_SIGNING_KEYS_PATH && src.file.settings.AUTH_SIGNING_KEYS_PATH !== undefined;
+  return path.resolve(fromToml ? supabaseDir : process.cwd(), value);
+}
+
 const NO_FILE: Sources['file'] = { label: 'supabase/config.toml', settings: {} };
 
 /**
@@ -330,6 +342,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     trustProxy: read('trustProxy', src),
     auth: Object.freeze({
       jwtExpiry: read('jwtExpiry', src),
+      jwtKeys: read('jwtKeys', src),
+      signingKeysPath: signingKeysPath(src, supabaseDir),
       sessionCheckSeconds: read('sessionCheck', src),
       refreshReuseInterval: read('refreshReuseInterval', src),
       siteUrl: (read('siteUrl', src) ?? publicUrl).replace(/\/+$/, ''),

@@ -20,6 +20,7 @@ import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from 
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
+import { loadKeySet } from './project/signing-keys.js';
 import { loadOrCreateSecrets, signApiKeys, type ApiKeys } from './project/secrets.js';
 import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from './project/state.js';
 import { createServices, type OwnedServices, type Services } from './services.js';
@@ -89,8 +90,15 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
+    const keySet = await loadKeySet(config, keys.jwtSecret);
+    if (keySet.signer.kid !== undefined)
+      log.info({ kid: keySet.signer.kid, alg: keySet.signer.alg }, `access tokens are signed ${keySet.signer.alg}`);
     const metrics = createMetrics(() => running.database?.db.stats());
-    let app = startingApp(log, metrics, metricsAccess(config.metricsPublic, createTokens(keys.jwtSecret)));
+    let app = startingApp(
+      log,
+      metrics,
+      metricsAccess(config.metricsPublic, createTokens(keys.jwtSecret, undefined, keySet)),
+    );
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
     const listener = getRequestListener((request, env) => app.fetch(request, env));
     // The listener answers its own failures (a 500, or the socket destroyed): its promise does not reject.
@@ -122,7 +130,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const owned = await createServices({ config, log, metrics, db: database.db, keys });
+    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet);
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).

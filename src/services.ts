@@ -13,6 +13,7 @@ import { loadTemplates, type Templates } from './platform/mailer/templates.js';
 import type { Metrics } from './platform/metrics.js';
 import { createSessionCheck } from './platform/sessions.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
+import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
 
@@ -40,7 +41,8 @@ export interface OwnedServices {
 
 export type ServiceBase = Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'keys'>;
 
-export async function createServices(base: ServiceBase): Promise<OwnedServices> {
+/** `keySet`: the signing keys (loaded by the start); without it the JWT secret alone signs. */
+export async function createServices(base: ServiceBase, keySet?: KeySet): Promise<OwnedServices> {
   const { config, log, db } = base;
   const opened: { close(): Promise<void> }[] = [];
   const close = async () => {
@@ -60,7 +62,7 @@ export async function createServices(base: ServiceBase): Promise<OwnedServices> 
     opened.push(bus);
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
-    const tokens = createTokens(base.keys.jwtSecret, sessions);
+    const tokens = createTokens(base.keys.jwtSecret, sessions, keySet);
     const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
     return { services, close };
   } catch (err) {

@@ -40,7 +40,7 @@ export function authContext(deps: AuthDeps): AuthContext {
     ...deps,
     hooks,
     settings: {
-      jwtSecret: secret,
+      sign: (payload) => deps.tokens.sign(payload),
       jwtExpiry: deps.config.auth.jwtExpiry,
       refreshReuseInterval: deps.config.auth.refreshReuseInterval,
       sealKey: refreshSealKey(secret),

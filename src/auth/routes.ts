@@ -40,6 +40,12 @@ export function authRoutes(services: Services): Hono {
     }),
     (c) => callback(ctx, limits, c),
   );
+  // Public keys, for anyone verifying tokens (jose's createRemoteJWKSet, PyJWKClient send no apikey;
+  // Supabase serves it without one). Cached as GoTrue has it cached.
+  app.get('/.well-known/jwks.json', (c) => {
+    c.header('Cache-Control', 'public, max-age=600');
+    return respondJson(c, services.tokens.jwks());
+  });
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',

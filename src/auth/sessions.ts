@@ -5,7 +5,7 @@
  * a lost response), when a sibling is issued instead, as GoTrue allows.
  */
 import crypto from 'node:crypto';
-import { SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Db, Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
@@ -22,7 +22,8 @@ import {
 } from './users.js';
 
 export interface SessionSettings {
-  readonly jwtSecret: Uint8Array;
+  /** Signs an access token with the project's signing key (tokens.sign). */
+  readonly sign: (payload: JWTPayload) => Promise<string>;
   readonly jwtExpiry: number;
   readonly refreshReuseInterval: number;
   /** Seals the active refresh token of each session (see sealToken). */
@@ -363,9 +364,7 @@ async function signedSession(
   const payload = settings.customizeClaims
     ? await settings.customizeClaims(tx, user.id, claims, method ?? amr[0]?.method ?? 'password')
     : claims;
-  const accessToken = await new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .sign(settings.jwtSecret);
+  const accessToken = await settings.sign(payload);
   return {
     access_token: accessToken,
     token_type: 'bearer',

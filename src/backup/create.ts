@@ -208,14 +208,18 @@ async function waitArchived(client: pg.Client, wal: string): Promise<void> {
   }
 }
 
-/** secrets.json (the JWT secret and the database password) and the project's supabase/ folder. */
+/**
+ * secrets.json (the JWT secret and the database password), signing-keys.json (without it the
+ * restored project refuses every token its keys signed) and the project's supabase/ folder.
+ */
 async function projectTar(config: Config): Promise<Readable> {
   const root = config.dir;
   const entries: TarEntry[] = [];
-  for (const rel of ['.trellis/secrets.json']) {
+  for (const rel of ['.trellis/secrets.json', '.trellis/signing-keys.json']) {
     const st = await fsp.stat(path.join(root, rel)).catch(() => undefined);
     if (st?.isFile()) {
-      entries.push({ name: '.trellis', type: 'dir', mode: 0o711, size: 0, mtime: st.mtimeMs });
+      if (!entries.some((e) => e.name === '.trellis'))
+        entries.push({ name: '.trellis', type: 'dir', mode: 0o711, size: 0, mtime: st.mtimeMs });
       entries.push({ name: rel, type: 'file', mode: 0o600, size: st.size, mtime: st.mtimeMs });
     }
   }

@@ -5,6 +5,7 @@ import { benchCommand, benchHelp } from './bench.js';
 import { dbCommand, dbHelp } from './db.js';
 import { genCommand, genHelp } from './gen.js';
 import { importCommand, importHelp } from './import.js';
+import { keysCommand, keysHelp } from './keys.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { restoreCommand, restoreHelp } from './restore.js';
 import { moveCommand, moveHelp } from './move.js';
@@ -22,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
   backup: backupCommand,
   restore: restoreCommand,
+  keys: keysCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -37,6 +39,7 @@ Commands:
   bench     measure how many users this machine holds (load test with a floor)
   backup    online backup of the embedded database (list, verify, prune)
   restore   restore a backup into a new folder, to a point in time
+  keys      the JWT signing keys (list, generate, rotate, revoke)
 
 ${startHelp}
 
@@ -57,6 +60,8 @@ ${benchHelp}
 ${backupHelp}
 
 ${restoreHelp}
+
+${keysHelp}
 
 Configuration: docs/configuration.md`;
 

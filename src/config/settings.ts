@@ -78,6 +78,17 @@ export const settings = {
     schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
     doc: 'HS256 secret for access tokens and API keys; generated on first start when unset. Every instance of a cluster needs the same one.',
   },
+  jwtKeys: {
+    env: 'AUTH_JWT_KEYS',
+    // No length limit: a refusal would print the value, and this one holds private keys.
+    schema: z.string().optional(),
+    doc: "The signing keys as a JSON array of private JWKs (GoTrue's GOTRUE_JWT_KEYS): ES256 (EC P-256) and RS256 keys, and HS256 `oct` keys; the first key that may sign (`key_ops` with `sign`, or none given) signs access tokens, all verify tokens naming their `kid`. Wins over AUTH_SIGNING_KEYS_PATH and the data folder's keys.",
+  },
+  signingKeysPath: {
+    env: 'AUTH_SIGNING_KEYS_PATH',
+    schema: z.string().min(1).optional(),
+    doc: "A JSON file of signing keys (the Supabase CLI's `signing_keys_path` format, as AUTH_JWT_KEYS); relative to the working folder, or in config.toml to supabase/. `trellis keys` manages this file when set, else DIR/.trellis/signing-keys.json.",
+  },
   poolMax: {
     env: 'DB_POOL_MAX',
     schema: int(1, 1000),

@@ -71,7 +71,6 @@ const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['auth.enabled', true],
   ['auth.external_url', NONE],
   ['auth.jwt_issuer', NONE],
-  ['auth.signing_keys_path', NONE],
   ['auth.enable_refresh_token_rotation', true],
   ['auth.enable_manual_linking', false],
   ['auth.password_requirements', ''],

@@ -60,6 +60,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.jwt_secret', 'JWT_SECRET', 'string'],
   ['auth.additional_redirect_urls', 'AUTH_ADDITIONAL_REDIRECT_URLS', 'list'],
   ['auth.jwt_expiry', 'JWT_EXPIRY', 'int'],
+  ['auth.signing_keys_path', 'AUTH_SIGNING_KEYS_PATH', 'string'],
   ['auth.refresh_token_reuse_interval', 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 'int'],
   ['auth.enable_anonymous_sign_ins', 'AUTH_ANONYMOUS_SIGN_INS', 'bool'],
   ['auth.enable_manual_linking', 'AUTH_MANUAL_LINKING_ENABLED', 'bool'],

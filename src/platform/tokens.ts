@@ -1,10 +1,19 @@
 /**
- * The one check of a bearer token, for every module: the project's HS256 secret, one cache of
- * verified tokens, and an answer that is a value (claims, or why not). Each module words a refusal
- * in its own API's dialect (GoTrue's, PostgREST's, storage-api's, Realtime's).
+ * The one check of a bearer token, for every module: the project's key set (the HS256 secret and
+ * any ES256/RS256 signing keys, chosen by the token's `kid`), one cache of verified tokens, and an
+ * answer that is a value (claims, or why not). Each module words a refusal in its own API's
+ * dialect (GoTrue's, PostgREST's, storage-api's, Realtime's).
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { API_ROLES, type Claims } from '../db/index.js';
+import {
+  KeyAlgorithmError,
+  secretKeySet,
+  UnknownKeyError,
+  VERIFY_ALGORITHMS,
+  type KeySet,
+  type PublicJwk,
+} from './keyset.js';
 import type { Revoked, SessionCheck } from './sessions.js';
 
 export type JwtClaims = JWTPayload & { role?: string; [claim: string]: unknown };
@@ -15,6 +24,8 @@ export type TokenProblem =
   | { readonly kind: 'expired'; readonly expiredAt: number | undefined }
   | { readonly kind: 'bad_signature' }
   | { readonly kind: 'bad_algorithm' }
+  /** The header names no key of the set (an unknown or revoked `kid`, or an asymmetric token without one). */
+  | { readonly kind: 'unknown_key'; readonly kid: string | undefined; readonly alg: string }
   | { readonly kind: 'malformed' }
   | { readonly kind: 'no_role' }
   | { readonly kind: 'not_api_role'; readonly role: string }
@@ -25,10 +36,17 @@ export type BearerCheck =
   { readonly ok: true; readonly claims: Claims & JwtClaims } | { readonly ok: false; readonly problem: TokenProblem };
 
 export interface Tokens {
-  /** The project's JWT secret as bytes, for the modules that sign (auth sessions, storage URLs). */
+  /** The project's JWT secret as bytes, for what stays HS256 (storage URLs, the refresh-token seal). */
   readonly secret: Uint8Array;
-  /** Verifies an HS256 JWT; `alg: none`, other algorithms, a bad signature or an expired token throw. */
+  /**
+   * Verifies a JWT with the key its header names (HS256 without `kid`: the secret); `alg: none`,
+   * other algorithms, an unknown or revoked `kid`, a bad signature or an expired token throw.
+   */
   verify(token: string): Promise<JwtClaims>;
+  /** Signs an access token with the key set's signing key (header `kid` when it has one). */
+  sign(payload: JWTPayload): Promise<string>;
+  /** The public signing keys, as `/auth/v1/.well-known/jwks.json` lists them. */
+  jwks(): { keys: PublicJwk[] };
   /**
    * The caller behind `token`: its claims, with `fallbackRole` (the apikey's) when the token names
    * no role or there is no token. Only the API roles pass, unless `anyRole`: GoTrue checks a token's
@@ -48,8 +66,10 @@ export interface BearerOptions {
 const MAX_CACHED_TOKENS = 10_000;
 
 /** `sessions`: also refuse tokens whose session is gone (AUTH_SESSION_CHECK_SECONDS). */
-export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens {
+/** `keySet`: the signing keys (default: the secret alone, HS256 as before signing keys). */
+export function createTokens(jwtSecret: string, sessions?: SessionCheck, keySet?: KeySet): Tokens {
   const secret = new TextEncoder().encode(jwtSecret);
+  const keys = keySet ?? secretKeySet(secret);
   // A client sends the same access token with every request until it expires, and verifying
   // (WebCrypto HMAC) was a tenth of a data API request's CPU. Only tokens that passed are kept;
   // expiry and not-before are checked again on every hit.
@@ -60,7 +80,9 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
     if (hit && (typeof hit.exp !== 'number' || hit.exp > now) && (typeof hit.nbf !== 'number' || hit.nbf <= now))
       return hit;
     if (hit) verified.delete(token);
-    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, (header) => keys.verificationKey(header), {
+      algorithms: [...VERIFY_ALGORITHMS],
+    });
     if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value as string);
     verified.set(token, payload);
     return payload;
@@ -68,6 +90,8 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck): Tokens
   return {
     secret,
     verify,
+    sign: (payload) => keys.sign(payload),
+    jwks: () => keys.jwks(),
     async checkBearer(token, { fallbackRole, anyRole = false } = {}) {
       let claims: JwtClaims = {};
       if (token !== undefined) {
@@ -97,7 +121,8 @@ export function tokenProblem(err: unknown): TokenProblem {
   if (err instanceof joseErrors.JWTExpired)
     return { kind: 'expired', expiredAt: typeof err.payload.exp === 'number' ? err.payload.exp : undefined };
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return { kind: 'bad_signature' };
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return { kind: 'bad_algorithm' };
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof KeyAlgorithmError) return { kind: 'bad_algorithm' };
+  if (err instanceof UnknownKeyError) return { kind: 'unknown_key', kid: err.kid, alg: err.alg };
   return { kind: 'malformed' };
 }
 
@@ -112,6 +137,9 @@ export function describeProblem(problem: TokenProblem): string {
       return 'signature is invalid';
     case 'bad_algorithm':
       return 'signing method is not allowed';
+    case 'unknown_key':
+      // GoTrue's words; the kid and alg are the caller's, so they are cut short.
+      return `unrecognized JWT kid ${problem.kid?.slice(0, 64) ?? '<nil>'} for algorithm ${problem.alg.slice(0, 16)}`;
     case 'malformed':
       return 'token is malformed';
     case 'no_role':

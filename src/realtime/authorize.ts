@@ -22,6 +22,7 @@ export async function checkToken(tokens: Tokens, token: string, now = Date.now()
         };
       case 'bad_signature':
       case 'bad_algorithm':
+      case 'unknown_key':
         return { ok: false, reason: 'JwtSignatureError: Failed to validate JWT signature' };
       case 'no_role':
         return { ok: false, reason: 'InvalidJWTToken: Fields `role` and `exp` are required in JWT' };

@@ -33,7 +33,9 @@ export async function callerClaims(ctx: StorageContext, c: StorageHttp): Promise
 /** The messages storage-api (jsonwebtoken) gives for a refused token. */
 export function jwtMessage(problem: TokenProblem): string {
   if (problem.kind === 'expired') return 'jwt expired';
-  if (problem.kind === 'bad_signature') return 'invalid signature';
+  // A kid the key set does not hold is, to the caller, a signature nothing here can verify.
+  if (problem.kind === 'bad_signature' || problem.kind === 'unknown_key') return 'invalid signature';
+  if (problem.kind === 'bad_algorithm') return 'invalid algorithm';
   if (problem.kind === 'session_revoked') return 'session from session_id claim in JWT does not exist';
   return 'jwt malformed';
 }

@@ -10,6 +10,7 @@ import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { generateKey } from '../../src/project/key-file.js';
 import { startCli, tempProject, type RunningCli } from '../helpers/cli.js';
 import { backupDir, statusOf, trellis, withPg } from './helpers.js';
 
@@ -27,6 +28,8 @@ const cleanup: string[] = [];
 /** Acknowledged inserts, in order: the id and when the commit returned. */
 const acked: { id: number; at: number }[] = [];
 let betweenTime: string;
+/** The project's signing key: the backup must carry it, or the restored project refuses its tokens. */
+const signingKey = generateKey('ES256');
 let ackedBeforeT: number;
 
 /** Inserts rows one commit at a time until `stop()`; `pause()` holds the loop between two commits. */
@@ -73,6 +76,8 @@ beforeAll(async () => {
       'create table public.events (id int primary key, at timestamptz not null default clock_timestamp());',
   });
   cleanup.push(dir);
+  await fs.mkdir(path.join(dir, '.trellis'), { recursive: true });
+  await fs.writeFile(path.join(dir, '.trellis', 'signing-keys.json'), JSON.stringify([signingKey]), { mode: 0o600 });
   server = await startCli(dir, env);
 }, 120_000);
 
@@ -187,6 +192,10 @@ describe('backup under a steady insert load, then point-in-time restore', () => 
       const file = await api.storage.from('files').download('before.txt');
       expect(file.error).toBeNull();
       expect(await file.data!.text()).toBe('uploaded before T');
+      const jwks = (await (await fetch(`${s.API_URL}/auth/v1/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string }[];
+      };
+      expect(jwks.keys.map((k) => k.kid)).toEqual([signingKey.kid]);
     } finally {
       await restored.stop();
     }

@@ -29,7 +29,7 @@ describe('the CLI refuses bad flags and settings', () => {
     [['status', '-x'], /Unknown option '-x'/],
     [
       ['launch'],
-      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore\)/,
+      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys\)/,
     ],
     [['import'], /name the file to import \(see `trellis import --help`\)/],
     [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
@@ -42,6 +42,12 @@ describe('the CLI refuses bad flags and settings', () => {
     [['start', '--port', 'eighty'], /--port: must be a whole number between 1 and 65535 \(got "eighty"\)/],
     [['start', '--port'], /Option '--port <value>' argument missing/],
     [['status', '-o', 'yaml'], /-o: unknown output format "yaml"/],
+    [['keys', 'burn'], /unknown keys command "burn" \(commands: list, generate, rotate, revoke\)/],
+    [['keys', 'generate', '--alg', 'HS512'], /--alg: unsupported algorithm "HS512" \(use ES256 or RS256\)/],
+    [['keys', 'revoke'], /which key\? `trellis keys revoke <kid>`/],
+    [['keys', 'revoke', 'a', 'b'], /unexpected argument "b"/],
+    [['keys', 'rotate', 'no-such-kid'], /no key no-such-kid in the file/],
+    [['keys', 'list', '--force'], /Unknown option '--force' \(see `trellis keys list --help`\)/],
   ])('%j', async (args, pattern) => {
     expectOneLineFailure(await runCli(args), pattern);
   });

@@ -26,6 +26,15 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('supabase/config.toml', () => {
+  test('signing_keys_path is taken from supabase/, as the CLI does; AUTH_SIGNING_KEYS_PATH from the working folder', () => {
+    write('[auth]\nsigning_keys_path = "./signing_keys.json"\n');
+    expect(loadConfig({ dir }, {}).auth.signingKeysPath).toBe(path.join(dir, 'supabase', 'signing_keys.json'));
+    expect(loadConfig({ dir }, { AUTH_SIGNING_KEYS_PATH: 'keys.json' }).auth.signingKeysPath).toBe(
+      path.resolve(process.cwd(), 'keys.json'),
+    );
+    expect(loadConfig({ dir }, {}).configFile?.unapplied).toEqual([]);
+  });
+
   test('the `supabase init` template gives Supabase local values', () => {
     write(supabaseInitConfigToml());
     const config = loadConfig({ dir }, {});
