@@ -67,6 +67,17 @@ export interface Config {
     readonly passwordMinLength: number;
     readonly otpExpiry: number;
     readonly mfa: { readonly totpEnroll: boolean; readonly totpVerify: boolean; readonly maxEnrolledFactors: number };
+    readonly webauthn: {
+      readonly mfaEnroll: boolean;
+      readonly mfaVerify: boolean;
+      readonly rpDisplayName: string;
+      readonly rpId: string;
+      readonly rpOrigins: readonly string[];
+      readonly passkeys: boolean;
+    };
+    /** A password change needs a reauthentication nonce (GoTrue's SecurePasswordChange). */
+    readonly securePasswordChange: boolean;
+    readonly oauthServer: { readonly enabled: boolean; readonly dynamicRegistration: boolean };
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -296,6 +307,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         totpVerify: read('mfaTotpVerify', src),
         maxEnrolledFactors: read('mfaMaxEnrolledFactors', src),
       }),
+      webauthn: webauthnConfig(src, (read('siteUrl', src) ?? publicUrl).replace(/\/+$/, '')),
+      securePasswordChange: read('securePasswordChange', src),
+      oauthServer: Object.freeze({
+        enabled: read('oauthServerEnabled', src),
+        dynamicRegistration: read('oauthServerDynamicRegistration', src),
+      }),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
         signIn: read('rateLimitSignIn', src),
@@ -431,4 +448,21 @@ export function childProcessEnv(): NodeJS.ProcessEnv {
 /** The environment for a Trellis the benchmark harness starts: this one's, with `overrides` on top. */
 export function benchServerEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, ...overrides };
+}
+
+/** [auth.webauthn] and the switches of its users; without an rp id or origins, the site URL's. */
+function webauthnConfig(src: Sources, siteUrl: string): Config['auth']['webauthn'] {
+  const site = new URL(siteUrl);
+  const origins = (read('webauthnRpOrigins', src) ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  return Object.freeze({
+    mfaEnroll: read('mfaWebAuthnEnroll', src),
+    mfaVerify: read('mfaWebAuthnVerify', src),
+    rpDisplayName: read('webauthnRpDisplayName', src),
+    rpId: read('webauthnRpId', src) ?? site.hostname,
+    rpOrigins: Object.freeze(origins.length > 0 ? origins : [site.origin]),
+    passkeys: read('passkeyEnabled', src),
+  });
 }

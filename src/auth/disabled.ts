@@ -1,6 +1,6 @@
 /**
  * The GoTrue features Trellis does not offer (SAML SSO, web3 and ID-token sign-in, manual identity
- * linking, reauthentication), answered as GoTrue answers them when they are turned off, so auth-js
+ * linking), answered as GoTrue answers them when they are turned off, so auth-js
  * raises the AuthApiError an app already handles rather than a bare 404.
  */
 import type { Context } from 'hono';
@@ -88,16 +88,4 @@ export async function idTokenGrant(c: Context): Promise<never> {
 export async function identityLinking(ctx: AuthContext, c: Context): Promise<never> {
   await ctx.db.transaction((tx) => requireCaller(ctx, c, tx));
   throw errors.manualLinkingDisabled();
-}
-
-/**
- * GET /reauthenticate: GoTrue's own refusals (a caller without an email, an unconfirmed email) come
- * first; Trellis sends no reauthentication code, and says so in GoTrue's feature-off words.
- */
-export async function reauthenticate(ctx: AuthContext, c: Context): Promise<never> {
-  const { user } = await ctx.db.transaction((tx) => requireCaller(ctx, c, tx));
-  if (!user.email && !user.phone)
-    throw errors.validation('Reauthentication requires the user to have an email or a phone number');
-  if (user.email && !user.email_confirmed_at) throw errors.emailNotConfirmedForReauthentication();
-  throw errors.reauthenticationDisabled();
 }

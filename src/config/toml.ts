@@ -74,6 +74,15 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.mfa.max_enrolled_factors', 'AUTH_MFA_MAX_ENROLLED_FACTORS', 'int'],
   ['auth.mfa.totp.enroll_enabled', 'AUTH_MFA_TOTP_ENROLL_ENABLED', 'bool'],
   ['auth.mfa.totp.verify_enabled', 'AUTH_MFA_TOTP_VERIFY_ENABLED', 'bool'],
+  ['auth.mfa.web_authn.enroll_enabled', 'AUTH_MFA_WEB_AUTHN_ENROLL_ENABLED', 'bool'],
+  ['auth.mfa.web_authn.verify_enabled', 'AUTH_MFA_WEB_AUTHN_VERIFY_ENABLED', 'bool'],
+  ['auth.webauthn.rp_display_name', 'AUTH_WEBAUTHN_RP_DISPLAY_NAME', 'string'],
+  ['auth.webauthn.rp_id', 'AUTH_WEBAUTHN_RP_ID', 'string'],
+  ['auth.webauthn.rp_origins', 'AUTH_WEBAUTHN_RP_ORIGINS', 'list'],
+  ['auth.passkey.enabled', 'AUTH_PASSKEY_ENABLED', 'bool'],
+  ['auth.email.secure_password_change', 'AUTH_SECURE_PASSWORD_CHANGE', 'bool'],
+  ['auth.oauth_server.enabled', 'AUTH_OAUTH_SERVER_ENABLED', 'bool'],
+  ['auth.oauth_server.allow_dynamic_registration', 'AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION', 'bool'],
   ['storage.file_size_limit', 'STORAGE_FILE_SIZE_LIMIT', 'size'],
 ];
 

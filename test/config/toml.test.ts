@@ -45,6 +45,9 @@ describe('the `supabase init` template', () => {
       AUTH_MFA_MAX_ENROLLED_FACTORS: '10',
       AUTH_MFA_TOTP_ENROLL_ENABLED: 'false',
       AUTH_MFA_TOTP_VERIFY_ENABLED: 'false',
+      AUTH_SECURE_PASSWORD_CHANGE: 'false',
+      AUTH_OAUTH_SERVER_ENABLED: 'false',
+      AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION: 'false',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
     });
     expect(value.seed).toEqual({ enabled: true, paths: ['./seed.sql'] });
