@@ -40,7 +40,8 @@ function redirectProblem(uri: string): string | undefined {
   }
   if (DANGEROUS_SCHEMES.includes(url.protocol.toLowerCase()))
     return `scheme '${url.protocol.slice(0, -1)}' is not allowed for security reasons`;
-  if (url.host === '') return 'must have scheme and host';
+  // Checked on the text too: WHATWG parsing turns `https:///cb` into host `cb`; GoTrue's Go parser does not.
+  if (url.host === '' || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]/i.test(uri)) return 'must have scheme and host';
   // Plain http only to the user's own machine (native apps' loopback redirects, RFC 8252).
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return 'HTTP scheme only allowed for localhost';
   if (url.hash !== '' || uri.includes('#')) return 'fragment not allowed in redirect URI';
