@@ -237,6 +237,19 @@ describe('management', () => {
     expect(notAdmin.error).toMatchObject({ status: 403 });
   });
 
+  test("a soft-deleted user's passkeys go with their other credentials", async () => {
+    const gone = passkeyClient();
+    const { data } = await gone.auth.signUp({ email: 'gone@example.com', password: 'gone password' });
+    const k = new SoftwareAuthenticator({ rpId: RP_ID, origin: ORIGIN });
+    expect((await register(gone, k)).error).toBeNull();
+    expect((await admin.auth.admin.deleteUser(data.user?.id as string, true)).error).toBeNull();
+    const { rows } = await server.sql.query('select 1 from auth.webauthn_credentials where user_id = $1', [
+      data.user?.id,
+    ]);
+    expect(rows).toHaveLength(0);
+    expect((await signIn(k)).result.error).toMatchObject({ code: 'webauthn_verification_failed' });
+  });
+
   test('a deleted passkey signs nobody in', async () => {
     const k = new SoftwareAuthenticator({ rpId: RP_ID, origin: ORIGIN });
     const created = await register(owner, k);
