@@ -77,7 +77,11 @@ export interface Config {
     };
     /** A password change needs a reauthentication nonce (GoTrue's SecurePasswordChange). */
     readonly securePasswordChange: boolean;
-    readonly oauthServer: { readonly enabled: boolean; readonly dynamicRegistration: boolean };
+    readonly oauthServer: {
+      readonly enabled: boolean;
+      readonly dynamicRegistration: boolean;
+      readonly authorizationPath: string;
+    };
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -312,6 +316,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       oauthServer: Object.freeze({
         enabled: read('oauthServerEnabled', src),
         dynamicRegistration: read('oauthServerDynamicRegistration', src),
+        authorizationPath: read('oauthServerAuthorizationPath', src),
       }),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({

@@ -113,6 +113,8 @@ export const errors = {
   reauthenticationNotValid: () => authError(422, 'reauthentication_not_valid', 'Nonce has expired or is invalid'),
   oauthServerDisabled: () => authError(404, 'feature_disabled', 'OAuth server is disabled'),
   oauthClientNotFound: () => authError(404, 'oauth_client_not_found', 'OAuth client not found'),
+  oauthClientNotFoundBadRequest: (message: string) => authError(400, 'oauth_client_not_found', message),
+  oauthAuthorizationNotFound: () => authError(404, 'oauth_authorization_not_found', 'authorization not found'),
   oauthDynamicRegistrationDisabled: () =>
     authError(403, 'oauth_dynamic_client_registration_disabled', 'Dynamic client registration is not enabled'),
   /** The body was not read to its end, so the connection cannot carry another request. */

@@ -13,6 +13,8 @@ import { authLimits } from './limits.js';
 import { unenroll } from './mfa.js';
 import { challengeFactor, enrollFactor, verifyAnyFactor } from './mfa-webauthn.js';
 import { dynamicRegister, oauthClientAdminRoutes } from './oauth-clients.js';
+import { authorizationDetails, authorize, consent } from './oauth-server.js';
+import { oauthToken } from './oauth-token.js';
 import { adminDeletePasskey, adminListPasskeys, passkeyRoutes } from './passkeys.js';
 import { reauthenticate } from './reauthenticate.js';
 import { respondJson } from '../platform/json.js';
@@ -31,6 +33,9 @@ export function authRoutes(services: Services): Hono {
   const app = new Hono();
   // The link in an email is opened by a browser, which sends no apikey (on Supabase too).
   app.get('/verify', (c) => verifyGet(ctx, limits, c));
+  // The OAuth server's browser redirect and its clients' token requests carry no apikey either.
+  app.get('/oauth/authorize', (c) => authorize(ctx, c));
+  app.post('/oauth/token', (c) => oauthToken(ctx, limits, c));
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
@@ -60,6 +65,8 @@ export function authRoutes(services: Services): Hono {
   app.get('/reauthenticate', (c) => reauthenticate(ctx, limits, c));
   app.route('/passkeys', passkeyRoutes(ctx, limits));
   app.post('/oauth/clients/register', (c) => dynamicRegister(ctx, limits, c));
+  app.get('/oauth/authorizations/:authorizationId', (c) => authorizationDetails(ctx, c));
+  app.post('/oauth/authorizations/:authorizationId/consent', (c) => consent(ctx, c));
   app.get('/user/identities/authorize', (c) => identityLinking(ctx, c));
   app.delete('/user/identities/:id', (c) => identityLinking(ctx, c));
   app.all('/sso', () => sso());

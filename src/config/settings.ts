@@ -260,6 +260,15 @@ export const settings = {
     fallback: 'false',
     doc: "Serve the OAuth 2.1 server's client registry (/admin/oauth/clients); off answers GoTrue's 404 feature_disabled.",
   },
+  oauthServerAuthorizationPath: {
+    env: 'AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH',
+    schema: z
+      .string()
+      .max(512)
+      .regex(/^\/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { error: 'must be a URL path such as /oauth/consent' }),
+    fallback: '/oauth/consent',
+    doc: "The app's consent page, under the site URL: /oauth/authorize sends the user there with ?authorization_id=.",
+  },
   oauthServerDynamicRegistration: {
     env: 'AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION',
     schema: boolean,

@@ -113,7 +113,6 @@ const UNAPPLIED: ReadonlyArray<readonly [string, Default]> = [
   ['auth.web3.*.enabled', false],
   ['auth.third_party.*.enabled', false],
   ['auth.third_party.*.*', NONE],
-  ['auth.oauth_server.authorization_url_path', '/oauth/consent'],
   ['auth.*', NONE],
   ['edge_runtime.enabled', QUIET],
   ['edge_runtime.policy', 'per_worker'],

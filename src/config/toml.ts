@@ -83,6 +83,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.email.secure_password_change', 'AUTH_SECURE_PASSWORD_CHANGE', 'bool'],
   ['auth.oauth_server.enabled', 'AUTH_OAUTH_SERVER_ENABLED', 'bool'],
   ['auth.oauth_server.allow_dynamic_registration', 'AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION', 'bool'],
+  ['auth.oauth_server.authorization_url_path', 'AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH', 'string'],
   ['storage.file_size_limit', 'STORAGE_FILE_SIZE_LIMIT', 'size'],
 ];
 

@@ -272,6 +272,20 @@ describe('auth errors', () => {
     ['oauthServerDisabled', errors.oauthServerDisabled, 404, 'feature_disabled', 'OAuth server is disabled'],
     ['oauthClientNotFound', errors.oauthClientNotFound, 404, 'oauth_client_not_found', 'OAuth client not found'],
     [
+      'oauthClientNotFoundBadRequest',
+      () => errors.oauthClientNotFoundBadRequest('invalid client_id'),
+      400,
+      'oauth_client_not_found',
+      'invalid client_id',
+    ],
+    [
+      'oauthAuthorizationNotFound',
+      errors.oauthAuthorizationNotFound,
+      404,
+      'oauth_authorization_not_found',
+      'authorization not found',
+    ],
+    [
       'oauthDynamicRegistrationDisabled',
       errors.oauthDynamicRegistrationDisabled,
       403,
@@ -307,7 +321,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(69);
+    expect(Object.keys(errors)).toHaveLength(71);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

@@ -1,6 +1,7 @@
 /** What an OAuth client registration may say: GoTrue's rules and defaults, by table. */
 import { describe, expect, test } from 'vitest';
 import { checkRegistration, type Registration } from '../../src/auth/oauth-client-rules.js';
+import { authorizeProblem } from '../../src/auth/oauth-server.js';
 import { ApiError } from '../../src/errors.js';
 
 const ok = ['https://app.example/cb'];
@@ -84,5 +85,33 @@ describe('checkRegistration', () => {
     ],
   ])('refuses %s', (_name, body, message) => {
     expect(problem(body)).toContain(message);
+  });
+});
+
+describe('authorizeProblem', () => {
+  const challenge = 'c'.repeat(43);
+  test.each<[string, Parameters<typeof authorizeProblem>[0], string | undefined]>([
+    ['a good request', { code_challenge: challenge, code_challenge_method: 'S256' }, undefined],
+    ['plain PKCE', { code_challenge: challenge, code_challenge_method: 'plain', scope: 'openid email' }, undefined],
+    ['no PKCE', {}, 'PKCE flow requires both code_challenge and code_challenge_method'],
+    [
+      'a short challenge',
+      { code_challenge: 'c', code_challenge_method: 'S256' },
+      'code_challenge must be between 43 and 128 characters',
+    ],
+    [
+      'md5',
+      { code_challenge: challenge, code_challenge_method: 'md5' },
+      "code_challenge_method must be 'S256' or 'plain'",
+    ],
+    ['the implicit flow', { response_type: 'token' }, 'only response_type=code is supported'],
+    ['an unknown scope', { scope: 'email admin' }, 'unsupported scope: admin'],
+    [
+      'a relative resource',
+      { resource: '/api', code_challenge: challenge, code_challenge_method: 'S256' },
+      'resource must be an absolute URI without a fragment',
+    ],
+  ])('%s', (_name, query, problem) => {
+    expect(authorizeProblem(query)).toBe(problem);
   });
 });

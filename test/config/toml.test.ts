@@ -48,6 +48,7 @@ describe('the `supabase init` template', () => {
       AUTH_SECURE_PASSWORD_CHANGE: 'false',
       AUTH_OAUTH_SERVER_ENABLED: 'false',
       AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION: 'false',
+      AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH: '/oauth/consent',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
     });
     expect(value.seed).toEqual({ enabled: true, paths: ['./seed.sql'] });
