@@ -115,6 +115,7 @@ export const errors = {
   oauthClientNotFound: () => authError(404, 'oauth_client_not_found', 'OAuth client not found'),
   oauthClientNotFoundBadRequest: (message: string) => authError(400, 'oauth_client_not_found', message),
   oauthAuthorizationNotFound: () => authError(404, 'oauth_authorization_not_found', 'authorization not found'),
+  oauthConsentNotFound: () => authError(404, 'oauth_consent_not_found', 'No active grant found for this client'),
   oauthDynamicRegistrationDisabled: () =>
     authError(403, 'oauth_dynamic_client_registration_disabled', 'Dynamic client registration is not enabled'),
   /** The body was not read to its end, so the connection cannot carry another request. */

@@ -14,6 +14,7 @@ import { unenroll } from './mfa.js';
 import { challengeFactor, enrollFactor, verifyAnyFactor } from './mfa-webauthn.js';
 import { dynamicRegister, oauthClientAdminRoutes } from './oauth-clients.js';
 import { authorizationDetails, authorize, consent } from './oauth-server.js';
+import { listGrants, revokeGrant } from './oauth-grants.js';
 import { oauthToken } from './oauth-token.js';
 import { adminDeletePasskey, adminListPasskeys, passkeyRoutes } from './passkeys.js';
 import { reauthenticate } from './reauthenticate.js';
@@ -67,6 +68,8 @@ export function authRoutes(services: Services): Hono {
   app.post('/oauth/clients/register', (c) => dynamicRegister(ctx, limits, c));
   app.get('/oauth/authorizations/:authorizationId', (c) => authorizationDetails(ctx, c));
   app.post('/oauth/authorizations/:authorizationId/consent', (c) => consent(ctx, c));
+  app.get('/user/oauth/grants', (c) => listGrants(ctx, c));
+  app.delete('/user/oauth/grants', (c) => revokeGrant(ctx, c));
   app.get('/user/identities/authorize', (c) => identityLinking(ctx, c));
   app.delete('/user/identities/:id', (c) => identityLinking(ctx, c));
   app.all('/sso', () => sso());

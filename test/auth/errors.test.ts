@@ -321,7 +321,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(71);
+    expect(Object.keys(errors)).toHaveLength(72);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

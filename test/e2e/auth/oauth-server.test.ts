@@ -165,6 +165,25 @@ describe('authorization code flow', () => {
   });
 });
 
+describe('grants', () => {
+  test('the user lists the clients they consented to, and revoking one ends its sessions', async () => {
+    const { code, verifier } = await approvedCode();
+    const tokens = await token({ grant_type: 'authorization_code', code, code_verifier: verifier });
+    expect(tokens.status).toBe(200);
+    const { data, error } = await user.auth.oauth.listGrants();
+    expect(error).toBeNull();
+    expect(data).toContainEqual(
+      expect.objectContaining({ client: expect.objectContaining({ id: client.id, name: 'Notes' }), scopes: ['email'] }),
+    );
+    expect((await user.auth.oauth.revokeGrant({ clientId: client.id })).error).toBeNull();
+    const refreshed = await token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string });
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await user.auth.oauth.listGrants()).data?.map((g) => g.client.id)).not.toContain(client.id);
+    const again = await user.auth.oauth.revokeGrant({ clientId: client.id });
+    expect(again.error).toMatchObject({ status: 404, code: 'oauth_consent_not_found' });
+  });
+});
+
 describe('refusals', () => {
   test.each([
     ['a wrong verifier', (v: string) => ({ code_verifier: `${v}x` })],
