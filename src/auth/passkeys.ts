@@ -1,6 +1,6 @@
 /**
  * Passkeys (`/passkeys/*`, auth-js `passkey.*`): a signed-in user registers discoverable WebAuthn
- * credentials, anyone signs in with one, and users and admins list, rename and delete them. Kept in
+ * credentials and anyone signs in with one (management: passkey-manage.ts). Kept in
  * GoTrue's auth.webauthn_credentials and auth.webauthn_challenges; a challenge is consumed by the
  * first answer, right or wrong, so an assertion cannot be replayed against it.
  */
@@ -10,11 +10,13 @@ import { z } from 'zod';
 import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
-import { requireCaller, type AuthContext, type Caller } from './context.js';
+import type { AuthContext } from './context.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { startSession } from './sessions.js';
 import { findUserById, isBanned, isUuid } from './users.js';
+import { credentialsOf, registeringCaller, stored, type CredentialRow } from './passkey-store.js';
+import { listOwn, removeOwn, rename } from './passkey-manage.js';
 import {
   authenticationOptions,
   parseAssertion,
@@ -25,24 +27,11 @@ import {
   verifyRegistration,
   WEBAUTHN_CHALLENGE_TTL_S,
   type CeremonySession,
-  type StoredCredential,
 } from './webauthn.js';
 
 // GoTrue's [auth.passkey] max_passkeys_per_user default.
 const MAX_PASSKEYS_PER_USER = 10;
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
-
-interface CredentialRow {
-  id: string;
-  user_id: string;
-  credential_id: Buffer;
-  public_key: Buffer;
-  sign_count: string;
-  transports: string[];
-  friendly_name: string;
-  created_at: Date;
-  last_used_at: Date | null;
-}
 
 export function passkeyRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   const app = new Hono();
@@ -58,35 +47,6 @@ export function passkeyRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   app.patch('/:id', (c) => rename(ctx, c));
   app.delete('/:id', (c) => removeOwn(ctx, c));
   return app;
-}
-
-/** A registering caller: signed in, not anonymous, and at aal2 when a second factor protects them. */
-async function registeringCaller(ctx: AuthContext, c: Context, tx: Tx): Promise<Caller> {
-  const caller = await requireCaller(ctx, c, tx, true);
-  if (caller.user.is_anonymous) throw errors.anonymousNotAllowed();
-  const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
-    caller.user.id,
-  ]);
-  if (verified.rowCount && caller.session.aal !== 'aal2') throw errors.passkeyInsufficientAal();
-  return caller;
-}
-
-async function credentialsOf(tx: Tx, userId: string): Promise<CredentialRow[]> {
-  return (
-    await tx.query<CredentialRow>(
-      'select * from auth.webauthn_credentials where user_id = $1 order by created_at, id',
-      [userId],
-    )
-  ).rows;
-}
-
-function stored(row: CredentialRow): StoredCredential {
-  return {
-    id: row.credential_id.toString('base64url'),
-    publicKey: row.public_key,
-    counter: Number(row.sign_count),
-    transports: row.transports,
-  };
 }
 
 async function newChallenge(
@@ -246,83 +206,4 @@ async function finishSignIn(ctx: AuthContext, c: Context) {
     return startSession(tx, ctx.settings, user, 'passkey', client);
   });
   return respondJson(c, result);
-}
-
-function listItem(row: CredentialRow) {
-  return {
-    id: row.id,
-    ...(row.friendly_name ? { friendly_name: row.friendly_name } : {}),
-    created_at: row.created_at.toISOString(),
-    ...(row.last_used_at ? { last_used_at: row.last_used_at.toISOString() } : {}),
-  };
-}
-
-async function listOwn(ctx: AuthContext, c: Context) {
-  return respondJson(
-    c,
-    await ctx.db.transaction(async (tx) => {
-      const { user } = await requireCaller(ctx, c, tx);
-      return (await credentialsOf(tx, user.id)).map(listItem);
-    }),
-  );
-}
-
-const renameBody = z.object({ friendly_name: z.string().optional() });
-
-async function rename(ctx: AuthContext, c: Context) {
-  const caller = await ctx.db.transaction((tx) => requireCaller(ctx, c, tx));
-  const id = c.req.param('id') ?? '';
-  if (!isUuid(id)) throw errors.passkeyNotFound();
-  const body = await readJson(c, renameBody, codes);
-  const name = body.friendly_name ?? '';
-  if (name === '') throw errors.validation('friendly_name is required');
-  if (name.length > 120) throw errors.validation('friendly_name must be 120 characters or less');
-  if (name.includes('\u0000')) throw errors.validation('friendly_name must not contain NUL characters');
-  const row = await ctx.db.transaction(
-    async (tx) =>
-      (
-        await tx.query<CredentialRow>(
-          `update auth.webauthn_credentials set friendly_name = $3, updated_at = now()
-           where id = $1 and user_id = $2 returning *`,
-          [id, caller.user.id, name],
-        )
-      ).rows[0],
-  );
-  if (!row) throw errors.passkeyNotFound();
-  return respondJson(c, listItem(row));
-}
-
-async function removeOwn(ctx: AuthContext, c: Context) {
-  const id = c.req.param('id') ?? '';
-  await ctx.db.transaction(async (tx) => {
-    const { user } = await registeringCaller(ctx, c, tx);
-    if (!isUuid(id)) throw errors.passkeyNotFound();
-    const gone = await tx.query('delete from auth.webauthn_credentials where id = $1 and user_id = $2', [id, user.id]);
-    if (!gone.rowCount) throw errors.passkeyNotFound();
-  });
-  return c.body(null, 204);
-}
-
-/** GET /admin/users/{id}/passkeys and DELETE …/{passkeyId}, for the admin router. */
-export async function adminListPasskeys(ctx: AuthContext, c: Context) {
-  const userId = c.req.param('id') ?? '';
-  return respondJson(
-    c,
-    await ctx.db.transaction(async (tx) => {
-      if (!isUuid(userId) || !(await findUserById(tx, userId))) throw errors.userNotFound();
-      return (await credentialsOf(tx, userId)).map(listItem);
-    }),
-  );
-}
-
-export async function adminDeletePasskey(ctx: AuthContext, c: Context) {
-  const userId = c.req.param('id') ?? '';
-  const id = c.req.param('passkeyId') ?? '';
-  await ctx.db.transaction(async (tx) => {
-    if (!isUuid(userId) || !(await findUserById(tx, userId))) throw errors.userNotFound();
-    if (!isUuid(id)) throw errors.passkeyNotFound();
-    const gone = await tx.query('delete from auth.webauthn_credentials where id = $1 and user_id = $2', [id, userId]);
-    if (!gone.rowCount) throw errors.passkeyNotFound();
-  });
-  return c.body(null, 204);
 }

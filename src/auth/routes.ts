@@ -16,7 +16,8 @@ import { dynamicRegister, oauthClientAdminRoutes } from './oauth-clients.js';
 import { authorizationDetails, authorize, consent } from './oauth-server.js';
 import { listGrants, revokeGrant } from './oauth-grants.js';
 import { oauthToken } from './oauth-token.js';
-import { adminDeletePasskey, adminListPasskeys, passkeyRoutes } from './passkeys.js';
+import { adminDeletePasskey, adminListPasskeys } from './passkey-manage.js';
+import { passkeyRoutes } from './passkeys.js';
 import { reauthenticate } from './reauthenticate.js';
 import { respondJson } from '../platform/json.js';
 
