@@ -89,6 +89,21 @@ export interface Config {
       readonly httpTimeoutMs: number;
       readonly pgTimeoutMs: number;
     };
+    readonly webauthn: {
+      readonly mfaEnroll: boolean;
+      readonly mfaVerify: boolean;
+      readonly rpDisplayName: string;
+      readonly rpId: string;
+      readonly rpOrigins: readonly string[];
+      readonly passkeys: boolean;
+    };
+    /** A password change needs a reauthentication nonce (GoTrue's SecurePasswordChange). */
+    readonly securePasswordChange: boolean;
+    readonly oauthServer: {
+      readonly enabled: boolean;
+      readonly dynamicRegistration: boolean;
+      readonly authorizationPath: string;
+    };
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -361,6 +376,13 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         maxEnrolledFactors: read('mfaMaxEnrolledFactors', src),
       }),
       hooks: hooksConfig(src),
+      webauthn: webauthnConfig(src, (read('siteUrl', src) ?? publicUrl).replace(/\/+$/, '')),
+      securePasswordChange: read('securePasswordChange', src),
+      oauthServer: Object.freeze({
+        enabled: read('oauthServerEnabled', src),
+        dynamicRegistration: read('oauthServerDynamicRegistration', src),
+        authorizationPath: read('oauthServerAuthorizationPath', src),
+      }),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
         signIn: read('rateLimitSignIn', src),
@@ -532,4 +554,21 @@ export function childProcessEnv(): NodeJS.ProcessEnv {
 /** The environment for a Trellis the benchmark harness starts: this one's, with `overrides` on top. */
 export function benchServerEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, ...overrides };
+}
+
+/** [auth.webauthn] and the switches of its users; without an rp id or origins, the site URL's. */
+function webauthnConfig(src: Sources, siteUrl: string): Config['auth']['webauthn'] {
+  const site = new URL(siteUrl);
+  const origins = (read('webauthnRpOrigins', src) ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  return Object.freeze({
+    mfaEnroll: read('mfaWebAuthnEnroll', src),
+    mfaVerify: read('mfaWebAuthnVerify', src),
+    rpDisplayName: read('webauthnRpDisplayName', src),
+    rpId: read('webauthnRpId', src) ?? site.hostname,
+    rpOrigins: Object.freeze(origins.length > 0 ? origins : [site.origin]),
+    passkeys: read('passkeyEnabled', src),
+  });
 }

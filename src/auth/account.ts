@@ -14,6 +14,7 @@ import { checkPassword, metadata, requireEmail } from './validate.js';
 import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
 import type { AuthLimits } from './limits.js';
 import { beginPasswordAttempt } from './attempts.js';
+import { requireReauthentication } from './reauthenticate.js';
 import { refresh, startSession } from './sessions.js';
 import { parseChallenge, pkceFields, pkceGrant } from './pkce.js';
 import {
@@ -218,6 +219,7 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
     }
     if (password !== undefined && (await verifyPassword(user.encrypted_password, password)))
       throw errors.samePassword();
+    if (password !== undefined) await requireReauthentication(ctx, limits, c, tx, caller, body.nonce);
     if (body.data) {
       // GoTrue merges the given keys into user_metadata; a key set to null is removed.
       user = await updateUser(tx, user.id, `raw_user_meta_data = jsonb_strip_nulls(raw_user_meta_data || $2::jsonb)`, [

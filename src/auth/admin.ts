@@ -181,7 +181,14 @@ export function adminRoutes(ctx: AuthContext): Hono {
       }
       // A soft delete keeps the row, so the project's rows that reference it stay; the user can no
       // longer sign in, and the address is free for someone else (GoTrue's SoftDeleteUser).
-      for (const table of ['auth.sessions', 'auth.identities', 'auth.mfa_factors', 'auth.one_time_tokens']) {
+      for (const table of [
+        'auth.sessions',
+        'auth.identities',
+        'auth.mfa_factors',
+        'auth.one_time_tokens',
+        'auth.webauthn_credentials',
+        'auth.webauthn_challenges',
+      ]) {
         await tx.query(`delete from ${table} where user_id = $1`, [user.id]);
       }
       await updateUser(

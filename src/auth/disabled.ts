@@ -1,9 +1,7 @@
 /**
- * The GoTrue features Trellis does not offer (SAML SSO, web3 sign-in, reauthentication), answered as GoTrue answers them when they are turned off, so auth-js
- * raises the AuthApiError an app already handles rather than a bare 404.
+ * The GoTrue features Trellis does not offer (SAML SSO, web3 sign-in), answered as GoTrue answers
+ * them when they are turned off, so auth-js raises the AuthApiError an app already handles rather than a bare 404.
  */
-import type { Context } from 'hono';
-import { requireCaller, type AuthContext } from './context.js';
 import { errors } from './errors.js';
 
 /** /sso and /sso/saml/*: GoTrue's requireSAMLEnabled refuses before anything else. */
@@ -39,16 +37,4 @@ export function unverifiedIssuer(token: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * GET /reauthenticate: GoTrue's own refusals (a caller without an email, an unconfirmed email) come
- * first; Trellis sends no reauthentication code, and says so in GoTrue's feature-off words.
- */
-export async function reauthenticate(ctx: AuthContext, c: Context): Promise<never> {
-  const { user } = await ctx.db.transaction((tx) => requireCaller(ctx, c, tx));
-  if (!user.email && !user.phone)
-    throw errors.validation('Reauthentication requires the user to have an email or a phone number');
-  if (user.email && !user.email_confirmed_at) throw errors.emailNotConfirmedForReauthentication();
-  throw errors.reauthenticationDisabled();
 }

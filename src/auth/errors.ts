@@ -88,8 +88,6 @@ export const errors = {
     authError(400, 'provider_disabled', `Provider (issuer "${issuer.slice(0, 200)}") is not enabled`),
   manualLinkingDisabled: () => authError(404, 'manual_linking_disabled', 'Manual linking is disabled'),
   emailNotConfirmedForReauthentication: () => authError(422, 'email_not_confirmed', 'Please verify your email first.'),
-  /** GoTrue always offers reauthentication; this is its feature-off answer (feature_disabled, 404). */
-  reauthenticationDisabled: () => authError(404, 'feature_disabled', 'Reauthentication is disabled'),
   // Auth hooks (hooks*.ts): GoTrue's answers when a hook fails (internal/hooks/hookshttp, v0hooks).
   hookTimeout: (seconds: number) =>
     authError(422, 'hook_timeout', `Failed to reach hook within maximum time of ${seconds.toFixed(6)} seconds`),
@@ -106,6 +104,35 @@ export const errors = {
   mfaVerificationRejected: (message: string) => authError(403, 'mfa_verification_rejected', message.slice(0, 1000)),
   passwordVerificationRejected: (message: string) => authError(400, 'invalid_credentials', message.slice(0, 1000)),
   notFound: () => authError(404, 'not_found', 'Not found'),
+  // WebAuthn factors, passkeys, reauthentication and the OAuth server (GoTrue's codes and words).
+  emailNotConfirmedForbidden: () => authError(403, 'email_not_confirmed', 'Email not confirmed'),
+  phoneNotConfirmedForbidden: () => authError(403, 'phone_not_confirmed', 'Phone not confirmed'),
+  passkeyDisabled: () => authError(404, 'passkey_disabled', 'Passkeys are disabled'),
+  passkeyNotFound: () => authError(404, 'validation_failed', 'Passkey not found'),
+  tooManyPasskeys: () => authError(422, 'too_many_passkeys', 'Maximum number of passkeys reached'),
+  passkeyInsufficientAal: () =>
+    authError(403, 'insufficient_aal', 'AAL2 session is required to manage passkeys when MFA is enabled'),
+  webauthnChallengeNotFound: () =>
+    authError(400, 'webauthn_challenge_not_found', 'Challenge not found or already used'),
+  webauthnChallengeExpired: () => authError(400, 'webauthn_challenge_expired', 'Challenge has expired'),
+  webauthnInvalidCredential: () => authError(400, 'webauthn_verification_failed', 'Invalid credential response'),
+  webauthnVerificationFailed: () => authError(400, 'webauthn_verification_failed', 'Credential verification failed'),
+  webauthnCredentialExists: () => authError(422, 'webauthn_credential_exists', 'This credential is already registered'),
+  anonymousNotAllowed: () => authError(403, 'no_authorization', 'Anonymous user not allowed to perform these actions'),
+  mfaWebAuthnDisabled: (what: 'enroll' | 'verify') =>
+    what === 'enroll'
+      ? authError(422, 'mfa_webauthn_enroll_not_enabled', 'MFA enroll is disabled for WebAuthn')
+      : authError(422, 'mfa_webauthn_verify_not_enabled', 'MFA verification is disabled for WebAuthn'),
+  mfaWebAuthnFailed: () => authError(422, 'mfa_verification_failed', 'WebAuthn verification failed'),
+  reauthenticationNeeded: () => authError(400, 'reauthentication_needed', 'Password update requires reauthentication'),
+  reauthenticationNotValid: () => authError(422, 'reauthentication_not_valid', 'Nonce has expired or is invalid'),
+  oauthServerDisabled: () => authError(404, 'feature_disabled', 'OAuth server is disabled'),
+  oauthClientNotFound: () => authError(404, 'oauth_client_not_found', 'OAuth client not found'),
+  oauthClientNotFoundBadRequest: (message: string) => authError(400, 'oauth_client_not_found', message),
+  oauthAuthorizationNotFound: () => authError(404, 'oauth_authorization_not_found', 'authorization not found'),
+  oauthConsentNotFound: () => authError(404, 'oauth_consent_not_found', 'No active grant found for this client'),
+  oauthDynamicRegistrationDisabled: () =>
+    authError(403, 'oauth_dynamic_client_registration_disabled', 'Dynamic client registration is not enabled'),
   /** The body was not read to its end, so the connection cannot carry another request. */
   bodyTooLarge: (max: number) =>
     new ApiError(413, 'request_too_large', `Request body is larger than ${max} bytes`, {

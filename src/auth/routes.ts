@@ -6,14 +6,22 @@ import type { Services } from '../services.js';
 import { getUser, logout, putUser, settings, signup, token } from './account.js';
 import { adminRoutes, invite } from './admin.js';
 import { authContext } from './context.js';
-import { reauthenticate, sso } from './disabled.js';
+import { sso } from './disabled.js';
 import { authorize, linkIdentity } from './oauth/authorize.js';
 import { callback } from './oauth/callback.js';
 import { unlinkIdentity } from './oauth/identities.js';
 import { errors } from './errors.js';
 import { otp, recover, resend, verifyGet, verifyPost } from './email.js';
 import { authLimits } from './limits.js';
-import { challenge, enroll, unenroll, verifyFactor } from './mfa.js';
+import { unenroll } from './mfa.js';
+import { challengeFactor, enrollFactor, verifyAnyFactor } from './mfa-webauthn.js';
+import { dynamicRegister, oauthClientAdminRoutes } from './oauth-clients.js';
+import { authorizationDetails, authorize as oauthServerAuthorize, consent } from './oauth-server.js';
+import { listGrants, revokeGrant } from './oauth-grants.js';
+import { oauthToken } from './oauth-token.js';
+import { adminDeletePasskey, adminListPasskeys } from './passkey-manage.js';
+import { passkeyRoutes } from './passkeys.js';
+import { reauthenticate } from './reauthenticate.js';
 import { respondJson } from '../platform/json.js';
 
 export function authRoutes(services: Services): Hono {
@@ -46,6 +54,9 @@ export function authRoutes(services: Services): Hono {
     c.header('Cache-Control', 'public, max-age=600');
     return respondJson(c, services.tokens.jwks());
   });
+  // The OAuth server's browser redirect and its clients' token requests carry no apikey either.
+  app.get('/oauth/authorize', (c) => oauthServerAuthorize(ctx, c));
+  app.post('/oauth/token', (c) => oauthToken(ctx, limits, c));
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',
@@ -68,16 +79,27 @@ export function authRoutes(services: Services): Hono {
   app.post('/magiclink', (c) => otp(ctx, limits, c));
   app.post('/verify', (c) => verifyPost(ctx, limits, c));
   app.post('/resend', (c) => resend(ctx, limits, c));
-  app.post('/factors', (c) => enroll(ctx, c));
-  app.post('/factors/:id/challenge', (c) => challenge(ctx, c));
-  app.post('/factors/:id/verify', (c) => verifyFactor(ctx, limits, c));
+  app.post('/factors', (c) => enrollFactor(ctx, c));
+  app.post('/factors/:id/challenge', (c) => challengeFactor(ctx, c));
+  app.post('/factors/:id/verify', (c) => verifyAnyFactor(ctx, limits, c));
   app.delete('/factors/:id', (c) => unenroll(ctx, c));
-  app.get('/reauthenticate', (c) => reauthenticate(ctx, c));
+  app.get('/reauthenticate', (c) => reauthenticate(ctx, limits, c));
+  app.route('/passkeys', passkeyRoutes(ctx, limits));
+  app.post('/oauth/clients/register', (c) => dynamicRegister(ctx, limits, c));
+  app.get('/oauth/authorizations/:authorizationId', (c) => authorizationDetails(ctx, c));
+  app.post('/oauth/authorizations/:authorizationId/consent', (c) => consent(ctx, c));
+  app.get('/user/oauth/grants', (c) => listGrants(ctx, c));
+  app.delete('/user/oauth/grants', (c) => revokeGrant(ctx, c));
   app.get('/user/identities/authorize', (c) => linkIdentity(ctx, limits, c));
   app.delete('/user/identities/:id', (c) => unlinkIdentity(ctx, c));
   app.all('/sso', () => sso());
   app.all('/sso/*', () => sso());
   app.post('/invite', (c) => invite(ctx, limits, c));
-  app.route('/admin', adminRoutes(ctx));
+  app.route('/admin/oauth/clients', oauthClientAdminRoutes(ctx));
+  const admin = adminRoutes(ctx);
+  // Under the admin router, so its service-role check comes first.
+  admin.get('/users/:id/passkeys', (c) => adminListPasskeys(ctx, c));
+  admin.delete('/users/:id/passkeys/:passkeyId', (c) => adminDeletePasskey(ctx, c));
+  app.route('/admin', admin);
   return app;
 }

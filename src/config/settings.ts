@@ -319,6 +319,71 @@ export const settings = {
     fallback: '2000',
     doc: 'statement_timeout of a Postgres-function auth hook, in milliseconds (GoTrue: 2 s).',
   },
+  // WebAuthn (MFA factors and passkeys) and the OAuth 2.1 server: src/auth/webauthn*.ts, passkeys*.ts, oauth-clients.ts.
+  mfaWebAuthnEnroll: {
+    env: 'AUTH_MFA_WEB_AUTHN_ENROLL_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Let users enroll WebAuthn (security key, platform authenticator) second factors; off answers GoTrue's 422 mfa_webauthn_enroll_not_enabled.",
+  },
+  mfaWebAuthnVerify: {
+    env: 'AUTH_MFA_WEB_AUTHN_VERIFY_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Let users challenge and verify WebAuthn second factors; off answers 422 mfa_webauthn_verify_not_enabled.',
+  },
+  webauthnRpDisplayName: {
+    env: 'AUTH_WEBAUTHN_RP_DISPLAY_NAME',
+    schema: z.string().min(1).max(256),
+    fallback: 'Trellis',
+    doc: 'Relying-party name an authenticator shows when it creates a WebAuthn credential or passkey.',
+  },
+  webauthnRpId: {
+    env: 'AUTH_WEBAUTHN_RP_ID',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/i, { error: 'must be a host name such as example.com' })
+      .optional(),
+    doc: 'WebAuthn relying-party id: the domain credentials are bound to (default: the host of the site URL).',
+  },
+  webauthnRpOrigins: {
+    env: 'AUTH_WEBAUTHN_RP_ORIGINS',
+    schema: z.string().optional(),
+    doc: 'Comma-separated origins (https://app.example.com) a WebAuthn response may come from (default: the origin of the site URL).',
+  },
+  passkeyEnabled: {
+    env: 'AUTH_PASSKEY_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Serve /passkeys (passkey registration and sign-in); off answers GoTrue's 404 passkey_disabled.",
+  },
+  securePasswordChange: {
+    env: 'AUTH_SECURE_PASSWORD_CHANGE',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'A password change needs the nonce GET /reauthenticate mailed (updateUser({ password, nonce })), unless the session signed in within the last 24 hours.',
+  },
+  oauthServerEnabled: {
+    env: 'AUTH_OAUTH_SERVER_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: "Serve the OAuth 2.1 server's client registry (/admin/oauth/clients); off answers GoTrue's 404 feature_disabled.",
+  },
+  oauthServerAuthorizationPath: {
+    env: 'AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH',
+    schema: z
+      .string()
+      .max(512)
+      .regex(/^\/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { error: 'must be a URL path such as /oauth/consent' }),
+    fallback: '/oauth/consent',
+    doc: "The app's consent page, under the site URL: /oauth/authorize sends the user there with ?authorization_id=.",
+  },
+  oauthServerDynamicRegistration: {
+    env: 'AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Let anyone register an OAuth client with POST /oauth/clients/register (RFC 7591); off answers 403 oauth_dynamic_client_registration_disabled.',
+  },
   rateLimitSignIn: {
     env: 'AUTH_RATE_LIMIT_SIGN_IN',
     schema: int(1, 1_000_000),

@@ -92,6 +92,16 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.hook.password_verification_attempt.enabled', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'bool'],
   ['auth.hook.password_verification_attempt.uri', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI', 'string'],
   ['auth.hook.password_verification_attempt.secrets', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_SECRETS', 'string'],
+  ['auth.mfa.web_authn.enroll_enabled', 'AUTH_MFA_WEB_AUTHN_ENROLL_ENABLED', 'bool'],
+  ['auth.mfa.web_authn.verify_enabled', 'AUTH_MFA_WEB_AUTHN_VERIFY_ENABLED', 'bool'],
+  ['auth.webauthn.rp_display_name', 'AUTH_WEBAUTHN_RP_DISPLAY_NAME', 'string'],
+  ['auth.webauthn.rp_id', 'AUTH_WEBAUTHN_RP_ID', 'string'],
+  ['auth.webauthn.rp_origins', 'AUTH_WEBAUTHN_RP_ORIGINS', 'list'],
+  ['auth.passkey.enabled', 'AUTH_PASSKEY_ENABLED', 'bool'],
+  ['auth.email.secure_password_change', 'AUTH_SECURE_PASSWORD_CHANGE', 'bool'],
+  ['auth.oauth_server.enabled', 'AUTH_OAUTH_SERVER_ENABLED', 'bool'],
+  ['auth.oauth_server.allow_dynamic_registration', 'AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION', 'bool'],
+  ['auth.oauth_server.authorization_url_path', 'AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH', 'string'],
   ['storage.file_size_limit', 'STORAGE_FILE_SIZE_LIMIT', 'size'],
 ];
 

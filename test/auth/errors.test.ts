@@ -189,11 +189,122 @@ describe('auth errors', () => {
       'Please verify your email first.',
     ],
     [
-      'reauthenticationDisabled',
-      errors.reauthenticationDisabled,
+      'emailNotConfirmedForbidden',
+      errors.emailNotConfirmedForbidden,
+      403,
+      'email_not_confirmed',
+      'Email not confirmed',
+    ],
+    [
+      'phoneNotConfirmedForbidden',
+      errors.phoneNotConfirmedForbidden,
+      403,
+      'phone_not_confirmed',
+      'Phone not confirmed',
+    ],
+    ['passkeyDisabled', errors.passkeyDisabled, 404, 'passkey_disabled', 'Passkeys are disabled'],
+    ['passkeyNotFound', errors.passkeyNotFound, 404, 'validation_failed', 'Passkey not found'],
+    ['tooManyPasskeys', errors.tooManyPasskeys, 422, 'too_many_passkeys', 'Maximum number of passkeys reached'],
+    [
+      'passkeyInsufficientAal',
+      errors.passkeyInsufficientAal,
+      403,
+      'insufficient_aal',
+      'AAL2 session is required to manage passkeys when MFA is enabled',
+    ],
+    [
+      'webauthnChallengeNotFound',
+      errors.webauthnChallengeNotFound,
+      400,
+      'webauthn_challenge_not_found',
+      'Challenge not found or already used',
+    ],
+    [
+      'webauthnChallengeExpired',
+      errors.webauthnChallengeExpired,
+      400,
+      'webauthn_challenge_expired',
+      'Challenge has expired',
+    ],
+    [
+      'webauthnInvalidCredential',
+      errors.webauthnInvalidCredential,
+      400,
+      'webauthn_verification_failed',
+      'Invalid credential response',
+    ],
+    [
+      'webauthnVerificationFailed',
+      errors.webauthnVerificationFailed,
+      400,
+      'webauthn_verification_failed',
+      'Credential verification failed',
+    ],
+    [
+      'webauthnCredentialExists',
+      errors.webauthnCredentialExists,
+      422,
+      'webauthn_credential_exists',
+      'This credential is already registered',
+    ],
+    [
+      'anonymousNotAllowed',
+      errors.anonymousNotAllowed,
+      403,
+      'no_authorization',
+      'Anonymous user not allowed to perform these actions',
+    ],
+    ['mfaWebAuthnFailed', errors.mfaWebAuthnFailed, 422, 'mfa_verification_failed', 'WebAuthn verification failed'],
+    [
+      'reauthenticationNeeded',
+      errors.reauthenticationNeeded,
+      400,
+      'reauthentication_needed',
+      'Password update requires reauthentication',
+    ],
+    [
+      'reauthenticationNotValid',
+      errors.reauthenticationNotValid,
+      422,
+      'reauthentication_not_valid',
+      'Nonce has expired or is invalid',
+    ],
+    ['oauthServerDisabled', errors.oauthServerDisabled, 404, 'feature_disabled', 'OAuth server is disabled'],
+    ['oauthClientNotFound', errors.oauthClientNotFound, 404, 'oauth_client_not_found', 'OAuth client not found'],
+    [
+      'oauthClientNotFoundBadRequest',
+      () => errors.oauthClientNotFoundBadRequest('invalid client_id'),
+      400,
+      'oauth_client_not_found',
+      'invalid client_id',
+    ],
+    [
+      'oauthAuthorizationNotFound',
+      errors.oauthAuthorizationNotFound,
       404,
-      'feature_disabled',
-      'Reauthentication is disabled',
+      'oauth_authorization_not_found',
+      'authorization not found',
+    ],
+    [
+      'oauthDynamicRegistrationDisabled',
+      errors.oauthDynamicRegistrationDisabled,
+      403,
+      'oauth_dynamic_client_registration_disabled',
+      'Dynamic client registration is not enabled',
+    ],
+    [
+      'mfaWebAuthnDisabled enroll',
+      () => errors.mfaWebAuthnDisabled('enroll'),
+      422,
+      'mfa_webauthn_enroll_not_enabled',
+      'MFA enroll is disabled for WebAuthn',
+    ],
+    [
+      'mfaWebAuthnDisabled verify',
+      () => errors.mfaWebAuthnDisabled('verify'),
+      422,
+      'mfa_webauthn_verify_not_enabled',
+      'MFA verification is disabled for WebAuthn',
     ],
     ['notFound', errors.notFound, 404, 'not_found', 'Not found'],
     [
@@ -256,7 +367,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(59);
+    expect(Object.keys(errors)).toHaveLength(80);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

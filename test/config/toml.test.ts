@@ -46,6 +46,10 @@ describe('the `supabase init` template', () => {
       AUTH_MFA_MAX_ENROLLED_FACTORS: '10',
       AUTH_MFA_TOTP_ENROLL_ENABLED: 'false',
       AUTH_MFA_TOTP_VERIFY_ENABLED: 'false',
+      AUTH_SECURE_PASSWORD_CHANGE: 'false',
+      AUTH_OAUTH_SERVER_ENABLED: 'false',
+      AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION: 'false',
+      AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH: '/oauth/consent',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
       // The template's disabled provider: only its switch is read (its secret names an unset variable).
       AUTH_EXTERNAL_APPLE_ENABLED: 'false',
