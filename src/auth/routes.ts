@@ -12,6 +12,7 @@ import { otp, recover, resend, verifyGet, verifyPost } from './email.js';
 import { authLimits } from './limits.js';
 import { challenge, enroll, unenroll, verifyFactor } from './mfa.js';
 import { respondJson } from '../platform/json.js';
+import { createSmsProvider } from '../platform/sms/index.js';
 
 export function authRoutes(services: Services): Hono {
   const ctx = authContext({
@@ -21,6 +22,7 @@ export function authRoutes(services: Services): Hono {
     limiter: services.limiter,
     mailer: services.mailer,
     templates: services.templates,
+    sms: createSmsProvider(services.config.auth.sms),
     log: services.log,
   });
   const limits = authLimits(services.config);

@@ -22,6 +22,8 @@ export interface UserRow {
   updated_at: Date;
   phone: string | null;
   phone_confirmed_at: Date | null;
+  /** A number waiting for its phone_change code ('' or null: none). */
+  phone_change: string | null;
   confirmed_at: Date | null;
   banned_until: Date | null;
   is_anonymous: boolean;
@@ -50,7 +52,7 @@ interface FactorRow {
 
 export const USER_COLUMNS = `id, aud, role, email, encrypted_password, email_confirmed_at, invited_at, confirmation_sent_at,
   recovery_sent_at, email_change, email_change_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data,
-  created_at, updated_at, phone, phone_confirmed_at, confirmed_at, banned_until, is_anonymous`;
+  created_at, updated_at, phone, phone_confirmed_at, phone_change, confirmed_at, banned_until, is_anonymous`;
 
 // No whitespace, control characters or the specials RFC 5322 only allows quoted.
 const EMAIL =
@@ -160,6 +162,7 @@ export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, un
     email_confirmed_at: iso(user.email_confirmed_at),
     phone: user.phone ?? '',
     phone_confirmed_at: iso(user.phone_confirmed_at),
+    new_phone: user.phone_change || undefined,
     confirmation_sent_at: iso(user.confirmation_sent_at),
     recovery_sent_at: iso(user.recovery_sent_at),
     new_email: user.email_change || undefined,

@@ -19,6 +19,8 @@ describe('authLimits', () => {
       emailSentUnreserved: { name: 'auth_email_sent_unreserved', points: 23, durationS: 3600 },
       passwordFailures: { max: 10, windowS: 900 },
       otpMaxAttempts: 5,
+      smsSent: { name: 'auth_sms_sent', points: 30, durationS: 3600 },
+      smsPerNumber: { name: 'auth_sms_per_number', points: 1, durationS: 60 },
     });
   });
 
@@ -47,6 +49,12 @@ describe('authLimits', () => {
     });
   });
 
+  test('AUTH_SMS_MAX_FREQUENCY is the window of one text per number; 0 means none', () => {
+    expect(authLimits(loadConfig({}, { AUTH_SMS_MAX_FREQUENCY: '5' })).smsPerNumber?.durationS).toBe(5);
+    expect(authLimits(loadConfig({}, { AUTH_SMS_MAX_FREQUENCY: '0' })).smsPerNumber).toBeUndefined();
+    expect(authLimits(loadConfig({}, { AUTH_RATE_LIMIT_SMS_SENT: '7' })).smsSent.points).toBe(7);
+  });
+
   test('AUTH_EMAIL_MAX_FREQUENCY=0 means no per-address rule', () => {
     expect(authLimits(loadConfig({}, { AUTH_EMAIL_MAX_FREQUENCY: '0' })).emailPerAddress).toBeUndefined();
   });
@@ -55,7 +63,7 @@ describe('authLimits', () => {
     const names = Object.values(authLimits(loadConfig({}, {})))
       .filter((rule) => typeof rule === 'object' && 'name' in rule)
       .map((rule) => (rule as { name: string }).name);
-    expect(names).toHaveLength(10);
+    expect(names).toHaveLength(12);
     expect(new Set(names).size).toBe(names.length);
   });
 });

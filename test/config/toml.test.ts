@@ -45,6 +45,11 @@ describe('the `supabase init` template', () => {
       AUTH_MFA_MAX_ENROLLED_FACTORS: '10',
       AUTH_MFA_TOTP_ENROLL_ENABLED: 'false',
       AUTH_MFA_TOTP_VERIFY_ENABLED: 'false',
+      AUTH_RATE_LIMIT_SMS_SENT: '30',
+      AUTH_SMS_ENABLE_SIGNUP: 'false',
+      AUTH_SMS_CONFIRMATION: 'false',
+      AUTH_SMS_TEMPLATE: 'Your code is {{ .Code }}',
+      AUTH_SMS_MAX_FREQUENCY: '5',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
     });
     expect(value.seed).toEqual({ enabled: true, paths: ['./seed.sql'] });
