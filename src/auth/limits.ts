@@ -25,15 +25,12 @@ export interface AuthLimits {
   readonly passwordFailures: { readonly max: number; readonly windowS: number };
   /** Text messages, whole server, per hour (GoTrue's RATE_LIMIT_SMS_SENT). */
   readonly smsSent: RateLimitRule;
-  /** One text per number per AUTH_SMS_MAX_FREQUENCY seconds; undefined when that is 0. */
-  readonly smsPerNumber: RateLimitRule | undefined;
   /** Wrong codes a one-time code or a TOTP challenge survives. */
   readonly otpMaxAttempts: number;
 }
 
 export function authLimits(config: Config): AuthLimits {
   const l = config.auth.rateLimits;
-  const sms = config.auth.sms;
   const reserved = Math.floor((l.emailSent * l.emailReservePercent) / 100);
   return {
     signIn: { name: 'auth_sign_in', points: l.signIn, durationS: 300 },
@@ -51,8 +48,6 @@ export function authLimits(config: Config): AuthLimits {
     emailPerIp: { name: 'auth_email_per_ip', points: l.emailPerIp, durationS: 3600 },
     passwordFailures: { max: l.passwordFailures, windowS: l.passwordFailureWindowS },
     otpMaxAttempts: l.otpMaxAttempts,
-    smsSent: { name: 'auth_sms_sent', points: sms.sentPerHour, durationS: 3600 },
-    smsPerNumber:
-      sms.maxFrequency > 0 ? { name: 'auth_sms_per_number', points: 1, durationS: sms.maxFrequency } : undefined,
+    smsSent: { name: 'auth_sms_sent', points: config.auth.sms.sentPerHour, durationS: 3600 },
   };
 }

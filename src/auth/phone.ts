@@ -62,9 +62,9 @@ export interface PreparedSms {
 }
 
 /**
- * Within `tx`: counts the text against its budgets (one per number per AUTH_SMS_MAX_FREQUENCY,
- * then AUTH_RATE_LIMIT_SMS_SENT for the server; test numbers only the first, as on GoTrue),
- * stores its code and notes the sending on the user. Over a budget, the error rolls back `tx`.
+ * Within `tx`: counts the text against its budgets (one per AUTH_SMS_MAX_FREQUENCY, then
+ * AUTH_RATE_LIMIT_SMS_SENT for the server; test numbers only the first, as on GoTrue), stores
+ * its code and notes the sending on the user. Over a budget, the error rolls back `tx`.
  */
 export async function prepareSms(
   ctx: AuthContext,
@@ -73,14 +73,16 @@ export async function prepareSms(
   request: { user: UserRow; type: PhoneCodeType; phone: string; channel: SmsChannel },
 ): Promise<PreparedSms> {
   const { user, type, phone, channel } = request;
-  const interval = limits.smsPerNumber;
-  if (interval) await ctx.limit(interval, phone, () => errors.smsTooFrequent(interval.durationS));
+  const sms = ctx.config.auth.sms;
+  if (sms.maxFrequency > 0) {
+    const wait = await secondsBeforeNextCode(tx, user.id, type, sms.maxFrequency);
+    if (wait > 0) throw errors.smsTooFrequent(wait);
+  }
   const testCode = testCodeFor(ctx, phone);
   if (testCode === undefined) {
     if (!ctx.sms) throw errors.noSmsProvider();
     await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
   }
-  const sms = ctx.config.auth.sms;
   const code = testCode ?? randomCode(sms.otpLength);
   await storeCode(tx, { userId: user.id, type, address: phone, code, expiresInS: sms.otpExpiry });
   const updated =
@@ -93,6 +95,20 @@ export async function prepareSms(
     message: { to: phone, body: renderSms(sms.template, code), channel, code },
     test: testCode !== undefined,
   };
+}
+
+/**
+ * GoTrue's max_frequency, measured from the user's pending code of this kind (its row is what a
+ * failed send removes, so a provider outage does not lock the number out, as GoTrue's rolled-back
+ * sent-at does not). The row is locked: two requests at once cannot both pass.
+ */
+async function secondsBeforeNextCode(tx: Tx, userId: string, type: PhoneCodeType, maxFrequency: number) {
+  const result = await tx.query<{ wait: number }>(
+    `select ceil(extract(epoch from created_at + make_interval(secs => $3) - now()))::int as wait
+     from auth.one_time_tokens where user_id = $1 and token_type = $2 for update`,
+    [userId, type, maxFrequency],
+  );
+  return result.rows[0]?.wait ?? 0;
 }
 
 /**

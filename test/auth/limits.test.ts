@@ -20,7 +20,6 @@ describe('authLimits', () => {
       passwordFailures: { max: 10, windowS: 900 },
       otpMaxAttempts: 5,
       smsSent: { name: 'auth_sms_sent', points: 30, durationS: 3600 },
-      smsPerNumber: { name: 'auth_sms_per_number', points: 1, durationS: 60 },
     });
   });
 
@@ -49,9 +48,7 @@ describe('authLimits', () => {
     });
   });
 
-  test('AUTH_SMS_MAX_FREQUENCY is the window of one text per number; 0 means none', () => {
-    expect(authLimits(loadConfig({}, { AUTH_SMS_MAX_FREQUENCY: '5' })).smsPerNumber?.durationS).toBe(5);
-    expect(authLimits(loadConfig({}, { AUTH_SMS_MAX_FREQUENCY: '0' })).smsPerNumber).toBeUndefined();
+  test('AUTH_RATE_LIMIT_SMS_SENT sets the hourly texts of the server', () => {
     expect(authLimits(loadConfig({}, { AUTH_RATE_LIMIT_SMS_SENT: '7' })).smsSent.points).toBe(7);
   });
 
@@ -63,7 +60,7 @@ describe('authLimits', () => {
     const names = Object.values(authLimits(loadConfig({}, {})))
       .filter((rule) => typeof rule === 'object' && 'name' in rule)
       .map((rule) => (rule as { name: string }).name);
-    expect(names).toHaveLength(12);
+    expect(names).toHaveLength(11);
     expect(new Set(names).size).toBe(names.length);
   });
 });
