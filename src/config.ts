@@ -177,6 +177,14 @@ export interface SmsConfig extends SmsSettings {
   readonly testOtpValidUntil: Date | undefined;
   /** Messages per hour, whole server. */
   readonly sentPerHour: number;
+  /** Phone second factors ([auth.mfa.phone]). */
+  readonly mfa: {
+    readonly enroll: boolean;
+    readonly verify: boolean;
+    readonly otpLength: number;
+    readonly template: string;
+    readonly maxFrequency: number;
+  };
 }
 
 export type Flags = Readonly<Record<string, string | boolean | undefined>>;
@@ -412,6 +420,13 @@ function smsConfig(src: Sources): SmsConfig {
     testOtp: Object.freeze(testOtp),
     testOtpValidUntil: validUntil === undefined ? undefined : new Date(validUntil),
     sentPerHour: read('rateLimitSmsSent', src),
+    mfa: Object.freeze({
+      enroll: read('mfaPhoneEnroll', src),
+      verify: read('mfaPhoneVerify', src),
+      otpLength: read('mfaPhoneOtpLength', src),
+      template: read('mfaPhoneTemplate', src),
+      maxFrequency: read('mfaPhoneMaxFrequency', src),
+    }),
     twilio: Object.freeze({
       accountSid: read('twilioAccountSid', src),
       authToken: read('twilioAuthToken', src),

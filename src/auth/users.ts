@@ -45,6 +45,7 @@ interface FactorRow {
   id: string;
   friendly_name: string | null;
   factor_type: string;
+  phone: string | null;
   status: string;
   created_at: Date;
   updated_at: Date;
@@ -147,7 +148,7 @@ export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, un
   const lists = (
     await tx.query<{ identities: IdentityRow[] | null; factors: FactorRow[] | null }>(
       `select (select json_agg(i order by i.created_at) from auth.identities i where i.user_id = $1) as identities,
-              (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, status, created_at, updated_at
+              (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, phone, status, created_at, updated_at
                  from auth.mfa_factors where user_id = $1) f) as factors`,
       [user.id],
     )
@@ -189,6 +190,7 @@ export async function userJson(tx: Tx, user: UserRow): Promise<Record<string, un
           id: f.id,
           friendly_name: f.friendly_name ?? undefined,
           factor_type: f.factor_type,
+          phone: f.phone ?? undefined,
           status: f.status,
           created_at: iso(f.created_at),
           updated_at: iso(f.updated_at),

@@ -364,6 +364,36 @@ export const settings = {
     fallback: '30',
     doc: 'Text messages sent per hour, across the whole server (test numbers not counted).',
   },
+  mfaPhoneEnroll: {
+    env: 'AUTH_MFA_PHONE_ENROLL_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Let users enroll phone second factors (a code texted at each challenge).',
+  },
+  mfaPhoneVerify: {
+    env: 'AUTH_MFA_PHONE_VERIFY_ENABLED',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Let users challenge and verify phone second factors (sign in at aal2).',
+  },
+  mfaPhoneOtpLength: {
+    env: 'AUTH_MFA_PHONE_OTP_LENGTH',
+    schema: int(6, 10),
+    fallback: '6',
+    doc: 'Digits of a phone factor code.',
+  },
+  mfaPhoneTemplate: {
+    env: 'AUTH_MFA_PHONE_TEMPLATE',
+    schema: z.string().min(1).max(1000),
+    fallback: 'Your code is {{ .Code }}',
+    doc: 'Text of a phone factor message; {{ .Code }} is replaced by the code.',
+  },
+  mfaPhoneMaxFrequency: {
+    env: 'AUTH_MFA_PHONE_MAX_FREQUENCY',
+    schema: int(0, 86_400),
+    fallback: '60',
+    doc: 'Seconds before a phone factor may be challenged (texted) again.',
+  },
   twilioAccountSid: {
     env: 'AUTH_SMS_TWILIO_ACCOUNT_SID',
     schema: z.string(),

@@ -50,6 +50,11 @@ describe('the `supabase init` template', () => {
       AUTH_SMS_CONFIRMATION: 'false',
       AUTH_SMS_TEMPLATE: 'Your code is {{ .Code }}',
       AUTH_SMS_MAX_FREQUENCY: '5',
+      AUTH_MFA_PHONE_ENROLL_ENABLED: 'false',
+      AUTH_MFA_PHONE_VERIFY_ENABLED: 'false',
+      AUTH_MFA_PHONE_OTP_LENGTH: '6',
+      AUTH_MFA_PHONE_TEMPLATE: 'Your code is {{ .Code }}',
+      AUTH_MFA_PHONE_MAX_FREQUENCY: '5',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
     });
     expect(value.seed).toEqual({ enabled: true, paths: ['./seed.sql'] });
