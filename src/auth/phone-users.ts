@@ -76,3 +76,26 @@ export async function confirmPhone(tx: Tx, user: UserRow, phone: string): Promis
   );
   return result.rows[0] as UserRow;
 }
+
+/**
+ * The admin API's phone (GoTrue's AdminUserCreate / AdminUserUpdate): the number is set as given,
+ * confirmed when `confirm` is (or when it is the user's confirmed number already), and kept in
+ * the user's `phone` identity. A number another user has is the caller's to check first.
+ */
+export async function adminSetPhone(tx: Tx, user: UserRow, phone: string, confirm: boolean): Promise<UserRow> {
+  const confirmed = confirm || (user.phone === phone && user.phone_confirmed_at !== null);
+  const result = await tx.query<UserRow>(
+    `update auth.users set phone = $2,
+       phone_confirmed_at = case when $3::boolean then coalesce(case when phone = $2 then phone_confirmed_at end, now()) end,
+       raw_app_meta_data = case
+         when coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) ? 'phone' then raw_app_meta_data
+         else jsonb_set(raw_app_meta_data || jsonb_build_object('provider', coalesce(raw_app_meta_data ->> 'provider', 'phone')),
+                        '{providers}', coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) || '["phone"]'::jsonb)
+       end,
+       updated_at = now()
+     where id = $1 returning ${USER_COLUMNS}`,
+    [user.id, phone, confirmed],
+  );
+  await upsertPhoneIdentity(tx, user.id, phone, confirmed);
+  return result.rows[0] as UserRow;
+}

@@ -121,6 +121,42 @@ describe('autoconfirm (confirmation off), Vonage, test numbers and budgets', () 
     expect((await client().auth.signInWithOtp({ phone: '15550008888' })).error).toBeNull();
   });
 
+  test('the admin API creates and updates phone users', async () => {
+    const admin = supabaseClient(server, server.serviceRoleKey).auth.admin;
+    const phone = newNumber();
+    const created = await admin.createUser({ phone: `+${phone}`, password: 'phone password 1', phone_confirm: true });
+    expect(created.error).toBeNull();
+    expect(created.data.user).toMatchObject({
+      phone,
+      email: '',
+      app_metadata: { provider: 'phone', providers: ['phone'] },
+    });
+    expect(created.data.user?.phone_confirmed_at).toEqual(expect.any(String));
+    const signedIn = await client().auth.signInWithPassword({ phone, password: 'phone password 1' });
+    expect(signedIn.error).toBeNull();
+    const twice = await admin.createUser({ phone, password: 'phone password 1' });
+    expect(twice.error?.code).toBe('phone_exists');
+
+    const both = await admin.createUser({
+      email: `both-${Date.now()}@example.com`,
+      phone: newNumber(),
+      email_confirm: true,
+    });
+    expect(both.error).toBeNull();
+    expect(both.data.user?.app_metadata).toMatchObject({ provider: 'email', providers: ['email', 'phone'] });
+    expect(both.data.user?.phone_confirmed_at).toBeUndefined();
+
+    const next = newNumber();
+    const updated = await admin.updateUserById(both.data.user?.id ?? '', { phone: next, phone_confirm: true });
+    expect(updated.error).toBeNull();
+    expect(updated.data.user?.phone).toBe(next);
+    expect(updated.data.user?.phone_confirmed_at).toEqual(expect.any(String));
+    const clash = await admin.updateUserById(both.data.user?.id ?? '', { phone });
+    expect(clash.error?.code).toBe('phone_exists');
+    const bad = await admin.createUser({ phone: '+1555\u0000', password: 'phone password 1' });
+    expect(bad.error?.message).toBe('Invalid phone number format (E.164 required)');
+  });
+
   test('WhatsApp through a provider without it: 400 validation_failed', async () => {
     const { error } = await client().auth.signInWithOtp({ phone: newNumber(), options: { channel: 'whatsapp' } });
     expect(error?.status).toBe(400);
