@@ -24,6 +24,7 @@ import {
 } from './config/toml.js';
 import { FatalError, errorMessage } from './errors.js';
 import { HOOK_NAMES, hookTarget, type HookName, type HookTarget } from './config/hooks.js';
+import type { SmsSettings } from './platform/sms/index.js';
 
 export { settings };
 export type { ExternalProviderConfig };
@@ -104,6 +105,7 @@ export interface Config {
       readonly dynamicRegistration: boolean;
       readonly authorizationPath: string;
     };
+    readonly sms: SmsConfig;
     /** Templates that override the built-in mails: `<templatesDir>/<kind>.html`. */
     readonly templatesDir: string;
     readonly rateLimits: {
@@ -194,6 +196,32 @@ export interface Config {
   readonly logLevel: SettingValue<'logLevel'>;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
+}
+
+/** Phone sign-ins: GoTrue's [sms] and external.phone settings, and the provider's. */
+export interface SmsConfig extends SmsSettings {
+  /** GoTrue's external.phone.enabled. */
+  readonly enabled: boolean;
+  /** Off: a phone sign-up's number counts as confirmed (GoTrue's SMS autoconfirm). */
+  readonly confirmation: boolean;
+  readonly template: string;
+  /** Seconds between two codes to one number (0: none). */
+  readonly maxFrequency: number;
+  readonly otpExpiry: number;
+  readonly otpLength: number;
+  /** Test numbers (digits, no `+`) and their fixed codes. */
+  readonly testOtp: Readonly<Record<string, string>>;
+  readonly testOtpValidUntil: Date | undefined;
+  /** Messages per hour, whole server. */
+  readonly sentPerHour: number;
+  /** Phone second factors ([auth.mfa.phone]). */
+  readonly mfa: {
+    readonly enroll: boolean;
+    readonly verify: boolean;
+    readonly otpLength: number;
+    readonly template: string;
+    readonly maxFrequency: number;
+  };
 }
 
 export type Flags = Readonly<Record<string, string | boolean | undefined>>;
@@ -383,6 +411,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         dynamicRegistration: read('oauthServerDynamicRegistration', src),
         authorizationPath: read('oauthServerAuthorizationPath', src),
       }),
+      sms: smsConfig(src),
       templatesDir: path.join(dir, 'supabase', 'templates'),
       rateLimits: Object.freeze({
         signIn: read('rateLimitSignIn', src),
@@ -475,6 +504,73 @@ function hooksConfig(src: Sources): Config['auth']['hooks'] {
     targets: Object.freeze(targets),
     httpTimeoutMs: read('hookHttpTimeoutMs', src),
     pgTimeoutMs: read('hookPgTimeoutMs', src),
+  });
+}
+
+/** The credentials each provider cannot send without (GoTrue's Validate of each provider's settings). */
+const SMS_REQUIRED: Record<Exclude<SmsSettings['provider'], ''>, readonly (keyof Settings)[]> = {
+  twilio: ['twilioAccountSid', 'twilioAuthToken', 'twilioMessageServiceSid'],
+  twilio_verify: ['twilioVerifyAccountSid', 'twilioVerifyAuthToken', 'twilioVerifyMessageServiceSid'],
+  messagebird: ['messagebirdAccessKey', 'messagebirdOriginator'],
+  textlocal: ['textlocalApiKey', 'textlocalSender'],
+  vonage: ['vonageApiKey', 'vonageApiSecret', 'vonageFrom'],
+};
+
+function smsConfig(src: Sources): SmsConfig {
+  const provider = read('smsProvider', src);
+  if (provider !== '')
+    for (const key of SMS_REQUIRED[provider])
+      if (read(key, src) === '')
+        throw new FatalError(`must be set when AUTH_SMS_PROVIDER=${provider}`, settings[key].env);
+  const testOtp: Record<string, string> = {};
+  for (const pair of read('smsTestOtp', src).split(',')) {
+    if (pair.trim() === '') continue;
+    const [number = '', code = ''] = pair.split('=');
+    // Stored as GoTrue stores numbers: no "+", no spaces.
+    testOtp[number.trim().replace(/^\+/, '').replaceAll(' ', '')] = code.trim();
+  }
+  const validUntil = read('smsTestOtpValidUntil', src);
+  return Object.freeze({
+    enabled: read('smsEnabled', src),
+    confirmation: read('smsConfirmation', src),
+    provider,
+    apiUrl: read('smsApiUrl', src),
+    timeoutMs: read('smsTimeout', src),
+    template: read('smsTemplate', src),
+    maxFrequency: read('smsMaxFrequency', src),
+    otpExpiry: read('smsOtpExpiry', src),
+    otpLength: read('smsOtpLength', src),
+    testOtp: Object.freeze(testOtp),
+    testOtpValidUntil: validUntil === undefined ? undefined : new Date(validUntil),
+    sentPerHour: read('rateLimitSmsSent', src),
+    mfa: Object.freeze({
+      enroll: read('mfaPhoneEnroll', src),
+      verify: read('mfaPhoneVerify', src),
+      otpLength: read('mfaPhoneOtpLength', src),
+      template: read('mfaPhoneTemplate', src),
+      maxFrequency: read('mfaPhoneMaxFrequency', src),
+    }),
+    twilio: Object.freeze({
+      accountSid: read('twilioAccountSid', src),
+      authToken: read('twilioAuthToken', src),
+      messageServiceSid: read('twilioMessageServiceSid', src),
+      contentSid: read('twilioContentSid', src),
+    }),
+    twilioVerify: Object.freeze({
+      accountSid: read('twilioVerifyAccountSid', src),
+      authToken: read('twilioVerifyAuthToken', src),
+      messageServiceSid: read('twilioVerifyMessageServiceSid', src),
+    }),
+    messagebird: Object.freeze({
+      accessKey: read('messagebirdAccessKey', src),
+      originator: read('messagebirdOriginator', src),
+    }),
+    textlocal: Object.freeze({ apiKey: read('textlocalApiKey', src), sender: read('textlocalSender', src) }),
+    vonage: Object.freeze({
+      apiKey: read('vonageApiKey', src),
+      apiSecret: read('vonageApiSecret', src),
+      from: read('vonageFrom', src),
+    }),
   });
 }
 

@@ -37,12 +37,14 @@ const SEAMS = [
   { folder: 'src/platform/limiter', iface: 'limiter.ts' },
   { folder: 'src/platform/mailer', iface: 'mailer.ts' },
   { folder: 'src/platform/store', iface: 'store.ts' },
+  { folder: 'src/platform/sms', iface: 'sms.ts' },
 ];
 /** Helpers that live in a seam folder but implement nothing: an implementation may import them. */
 const SEAM_HELPERS = [
   'src/platform/mailer/templates.ts',
   'src/platform/store/hash.ts',
   'src/platform/limiter/flexible.ts',
+  'src/platform/sms/post.ts',
 ];
 
 const anyModule = `^src/(${MODULES.join('|')})/`;

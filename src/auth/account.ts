@@ -27,21 +27,25 @@ import {
   userJson,
 } from './users.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
+import { changePhone, signupWithPhone } from './phone-flows.js';
+import { findUserByPhone } from './phone-users.js';
+import { deliverSms, formatPhone, requirePhone, type PreparedSms } from './phone.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 const signupBody = z.object({
   email: z.string().max(320).optional(),
-  phone: z.string().max(32).optional(),
+  phone: z.string().max(64).optional(),
   password: z.string().max(1024).optional(),
   data: metadata.optional(),
+  channel: z.string().max(32).optional(),
   ...pkceFields,
 });
 
 export async function signup(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, signupBody, codes);
   const client = ctx.client(c);
-  if (body.phone) throw errors.phoneDisabled();
+  if (body.phone) return signupWithPhone(ctx, limits, c, body);
 
   // supabase.auth.signInAnonymously() is a sign-up without credentials.
   if (body.email === undefined && body.password === undefined) {
@@ -127,7 +131,7 @@ function fakeUser(email: string, data: Record<string, unknown>) {
 
 const passwordGrant = z.object({
   email: z.string().max(320).optional(),
-  phone: z.string().optional(),
+  phone: z.string().max(64).optional(),
   password: z.string().max(1024).optional(),
 });
 const refreshGrant = z.object({ refresh_token: z.string().min(1, { error: 'refresh_token is required' }).max(512) });
@@ -137,13 +141,20 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const client = ctx.client(c);
   if (grant === 'password') {
     const body = await readJson(c, passwordGrant, codes);
-    if (body.phone) throw errors.phoneDisabled();
-    if (!body.email || !body.password) throw errors.invalidCredentials();
+    if (body.email && body.phone)
+      throw errors.validation('Only an email address or phone number should be provided on login.');
+    if (body.phone && !ctx.config.auth.sms.enabled) throw errors.phoneDisabledAs(422, 'Phone logins are disabled');
+    if (!(body.email || body.phone) || !body.password) throw errors.invalidCredentials();
     await ctx.limit(limits.tokenPassword, client.ip);
-    const email = normaliseEmail(body.email);
-    // A string that is no address matches no user, so there is no account to protect.
-    const attempt = email ? await beginPasswordAttempt(ctx.db, limits, email) : undefined;
-    const user = email ? await ctx.db.transaction((tx) => findUserByEmail(tx, email)) : undefined;
+    // A string that is no address (or number) matches no user, so there is no account to protect.
+    // Numbers and addresses share the failure counter's keys without meeting: only addresses hold "@".
+    const phone = body.phone ? formatPhone(body.phone) : undefined;
+    const email = phone === undefined && body.email ? normaliseEmail(body.email) : undefined;
+    const key = phone ?? email;
+    const attempt = key ? await beginPasswordAttempt(ctx.db, limits, key) : undefined;
+    const user = key
+      ? await ctx.db.transaction((tx) => (phone ? findUserByPhone(tx, phone) : findUserByEmail(tx, key)))
+      : undefined;
     // Always pays for one hash, found or not, so timing does not reveal registered addresses.
     const ok = await verifyPassword(user?.encrypted_password, body.password);
     // GoTrue's password_verification_attempt hook judges every check of a known user's password.
@@ -156,7 +167,9 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     const session = await ctx.db.transaction(async (tx) => {
       await attempt?.succeeded(tx);
       if (upgraded) await updateUser(tx, user.id, 'encrypted_password = $2', [upgraded]);
-      if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) return errors.emailNotConfirmed();
+      if (phone !== undefined) {
+        if (!user.phone_confirmed_at) return errors.phoneNotConfirmed();
+      } else if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) return errors.emailNotConfirmed();
       if (isBanned(user)) return errors.userBanned();
       return startSession(tx, ctx.settings, user, 'password', client);
     });
@@ -190,14 +203,16 @@ const userUpdate = z.object({
   email: z.string().max(320).optional(),
   password: z.string().max(1024).optional(),
   data: metadata.optional(),
-  phone: z.string().optional(),
+  phone: z.string().max(64).optional(),
+  channel: z.string().max(32).optional(),
   nonce: z.string().optional(),
   ...pkceFields,
 });
 
 export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, userUpdate, codes);
-  if (body.phone) throw errors.phoneDisabled();
+  if (body.phone && !ctx.config.auth.sms.enabled) throw errors.phoneDisabled();
+  const newPhone = body.phone ? requirePhone(body.phone) : undefined;
   const password = body.password !== undefined ? checkPassword(ctx, body.password) : undefined;
   const newEmail = body.email !== undefined ? requireEmail(body.email) : undefined;
   const pkce = parseChallenge(body);
@@ -205,12 +220,13 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
   const confirm = ctx.config.auth.emailConfirmation;
 
   const redirectTo = c.req.query('redirect_to');
-  const { user, prepared } = await ctx.db.transaction(async (tx) => {
+  const { user, prepared, texted } = await ctx.db.transaction(async (tx) => {
     const caller = await requireCaller(ctx, c, tx, true);
     let { user } = caller;
     // With a verified second factor, the credentials themselves change only from an aal2 session:
     // a stolen password alone must not be enough to take the account over (GoTrue does the same).
-    if ((password !== undefined || newEmail !== undefined) && caller.session.aal !== 'aal2') {
+    const changesPhone = newPhone !== undefined && newPhone !== user.phone;
+    if ((password !== undefined || newEmail !== undefined || changesPhone) && caller.session.aal !== 'aal2') {
       const factors = await tx.query(
         `select 1 from auth.mfa_factors where user_id = $1 and status = 'verified' limit 1`,
         [user.id],
@@ -262,8 +278,15 @@ export async function putUser(ctx: AuthContext, limits: AuthLimits, c: Context) 
         [],
       );
     }
-    return { user, prepared };
+    let texted: PreparedSms | undefined;
+    if (changesPhone)
+      ({ user, prepared: texted } = await changePhone(ctx, limits, tx, user, {
+        phone: newPhone,
+        channel: body.channel,
+      }));
+    return { user, prepared, texted };
   });
+  if (texted) await deliverSms(ctx, texted);
   const updated = prepared ? await deliver(ctx, prepared) : user;
   return respondJson(c, await ctx.db.transaction((tx) => userJson(tx, updated)));
 }
@@ -288,12 +311,12 @@ export function settings(ctx: AuthContext, c: Context) {
       ...Object.fromEntries(FIXED_PROVIDERS.map((name) => [name, auth.external[name]?.enabled === true])),
       anonymous_users: auth.anonymousSignIns,
       email: true,
-      phone: false,
+      phone: auth.sms.enabled,
     },
     disable_signup: auth.disableSignup,
     mailer_autoconfirm: !auth.emailConfirmation,
-    phone_autoconfirm: false,
-    sms_provider: '',
+    phone_autoconfirm: !auth.sms.confirmation,
+    sms_provider: auth.sms.provider,
     saml_enabled: false,
   });
 }

@@ -22,6 +22,8 @@ import {
   type UserRow,
 } from './users.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
+import { adminSetPhone, findUserByPhone } from './phone-users.js';
+import { requirePhone } from './phone.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
 
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
@@ -32,7 +34,7 @@ const userAttributes = z.object({
   password: z.string().max(1024).optional(),
   password_hash: z.string().max(1024).optional(),
   email_confirm: z.boolean().optional(),
-  phone: z.string().optional(),
+  phone: z.string().max(64).optional(),
   phone_confirm: z.boolean().optional(),
   user_metadata: metadata.optional(),
   app_metadata: metadata.optional(),
@@ -83,25 +85,29 @@ export function adminRoutes(ctx: AuthContext): Hono {
 
   app.post('/users', async (c) => {
     const body = await readJson(c, userAttributes, codes);
-    if (body.phone) throw errors.phoneDisabled();
-    const email = requireEmail(body.email);
+    const phone = body.phone ? requirePhone(body.phone) : undefined;
+    // A phone alone makes a phone user (GoTrue: "either an email or phone"); otherwise an email is required.
+    const email = phone !== undefined && !body.email ? undefined : requireEmail(body.email);
     const id = body.id !== undefined ? customUserId(body.id) : undefined;
     const passwordHash = await adminPasswordHash(ctx, body.password, body.password_hash);
     const banMs = body.ban_duration !== undefined ? parseBanDuration(body.ban_duration) : null;
     return respondJson(
       c,
       await ctx.db.transaction(async (tx) => {
-        if (await findUserByEmail(tx, email)) throw errors.emailExists();
+        if (email !== undefined && (await findUserByEmail(tx, email))) throw errors.emailExists();
+        if (phone !== undefined && (await findUserByPhone(tx, phone))) throw errors.phoneExists();
         if (id && (await tx.query('select 1 from auth.users where id = $1', [id])).rowCount)
           throw errors.validation(`A user with id ${id} already exists`);
         let user = await insertUser(tx, {
           id,
-          email,
+          email: email ?? null,
           passwordHash,
           userMetadata: body.user_metadata ?? {},
           appMetadata: body.app_metadata,
           confirmed: body.email_confirm === true,
+          ...(email === undefined ? { appMetadata: { provider: 'phone', providers: [], ...body.app_metadata } } : {}),
         });
+        if (phone !== undefined) user = await adminSetPhone(tx, user, phone, body.phone_confirm === true);
         if (banMs !== null)
           user = await updateUser(tx, user.id, `banned_until = now() + make_interval(secs => $2)`, [banMs / 1000]);
         if (body.role) user = await updateUser(tx, user.id, 'role = $2', [body.role]);
@@ -116,7 +122,7 @@ export function adminRoutes(ctx: AuthContext): Hono {
 
   app.put('/users/:id', async (c) => {
     const body = await readJson(c, userAttributes, codes);
-    if (body.phone) throw errors.phoneDisabled();
+    const phone = body.phone ? requirePhone(body.phone) : undefined;
     const email = body.email !== undefined ? requireEmail(body.email) : undefined;
     const passwordHash =
       body.password !== undefined ? await hashPassword(checkPassword(ctx, body.password)) : undefined;
@@ -139,6 +145,11 @@ export function adminRoutes(ctx: AuthContext): Hono {
         }
         if (body.email_confirm === true)
           user = await updateUser(tx, user.id, 'email_confirmed_at = coalesce(email_confirmed_at, now())', []);
+        if (phone !== undefined) {
+          const taken = await findUserByPhone(tx, phone);
+          if (taken && taken.id !== user.id) throw errors.phoneExists();
+          user = await adminSetPhone(tx, user, phone, body.phone_confirm === true);
+        } else if (body.phone_confirm === true && user.phone) user = await adminSetPhone(tx, user, user.phone, true);
         if (passwordHash !== undefined) user = await updateUser(tx, user.id, 'encrypted_password = $2', [passwordHash]);
         if (body.user_metadata)
           user = await updateUser(

@@ -7,6 +7,7 @@ import type { RateLimiter, RateLimitRule } from '../platform/limiter/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Mailer } from '../platform/mailer/index.js';
 import type { Templates } from '../platform/mailer/templates.js';
+import type { SmsProvider } from '../platform/sms/index.js';
 import { bearerToken, describeProblem, type JwtClaims, type Tokens } from '../platform/tokens.js';
 import { clientInfo, type ClientInfo } from '../platform/client.js';
 import { errors } from './errors.js';
@@ -22,6 +23,8 @@ export interface AuthDeps {
   readonly limiter: RateLimiter;
   readonly mailer: Mailer;
   readonly templates: Templates;
+  /** The SMS gateway of AUTH_SMS_PROVIDER; undefined when none is configured. */
+  readonly sms: SmsProvider | undefined;
   readonly log: Logger;
 }
 

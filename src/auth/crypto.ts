@@ -9,9 +9,12 @@ export function randomToken(): string {
   return crypto.randomBytes(32).toString('base64url');
 }
 
-/** A 6-digit code, uniformly drawn. */
-export function randomCode(): string {
-  return crypto.randomInt(0, 1_000_000).toString().padStart(6, '0');
+/** A code of `digits` digits (6 by default, 10 at most), uniformly drawn. */
+export function randomCode(digits = 6): string {
+  return crypto
+    .randomInt(0, 10 ** digits)
+    .toString()
+    .padStart(digits, '0');
 }
 
 export function sha256(value: string): string {

@@ -13,7 +13,8 @@ import type { Mail } from '../platform/mailer/index.js';
 import { render, type MailKind } from '../platform/mailer/templates.js';
 import { metadata, requireEmail } from './validate.js';
 import { safeRedirect, type AuthContext } from './context.js';
-import { randomCode, randomToken, safeEqual, sha256 } from './crypto.js';
+import { randomCode, randomToken, sha256 } from './crypto.js';
+import { codeHash, codeMatches, countWrongCode } from './otp-codes.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { sendEmailHook, type EmailData } from './hooks-calls.js';
@@ -31,6 +32,8 @@ import {
   type UserRow,
 } from './users.js';
 import { respondJson } from '../platform/json.js';
+import { otpWithPhone, resendWithPhone } from './phone-flows.js';
+import { verifyPhoneCode } from './phone-verify.js';
 
 export type LinkType = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
 
@@ -81,7 +84,7 @@ export async function issueLink(
     [
       user.id,
       type,
-      sha256(`${email}:${code}`),
+      codeHash(email, code),
       sha256(linkToken),
       email,
       redirect,
@@ -220,15 +223,18 @@ export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) 
 
 const otpBody = z.object({
   email: z.string().max(320).optional(),
-  phone: z.string().optional(),
+  phone: z.string().max(64).optional(),
   create_user: z.boolean().optional(),
   data: metadata.optional(),
+  channel: z.string().max(32).optional(),
   ...pkceFields,
 });
 
 export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, otpBody, codes);
-  if (body.phone) throw errors.phoneDisabled();
+  if (body.email && body.phone) throw errors.validation('Only an email address or phone number should be provided');
+  if (body.email && body.channel) throw errors.validation('Channel should only be specified with Phone OTP');
+  if (body.phone) return otpWithPhone(ctx, limits, c, body);
   const email = requireEmail(body.email);
   const pkce = parseChallenge(body);
   const redirectTo = c.req.query('redirect_to');
@@ -277,12 +283,15 @@ export async function otp(ctx: AuthContext, limits: AuthLimits, c: Context) {
 const resendBody = z.object({
   type: z.enum(['signup', 'email_change', 'sms', 'phone_change']),
   email: z.string().max(320).optional(),
+  phone: z.string().max(64).optional(),
   ...pkceFields,
 });
 
 export async function resend(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, resendBody, codes);
-  if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
+  if (body.type === 'sms' || body.type === 'phone_change')
+    return resendWithPhone(ctx, limits, c, { ...body, type: body.type });
+  if (body.phone && body.email) throw errors.validation('Only an email address or phone number should be provided.');
   const email = requireEmail(body.email);
   const pkce = parseChallenge(body);
   const redirectTo = c.req.query('redirect_to');
@@ -316,11 +325,12 @@ const verifyTypes = ['signup', 'invite', 'magiclink', 'recovery', 'email_change'
 type VerifyType = (typeof verifyTypes)[number];
 const verifyBody = z.object({
   type: z.enum([...verifyTypes, 'sms', 'phone_change'], {
-    error: 'type must be one of signup, invite, magiclink, recovery, email_change, email',
+    error: 'type must be one of signup, invite, magiclink, recovery, email_change, email, sms, phone_change',
   }),
   token: z.string().max(512).optional(),
   token_hash: z.string().max(512).optional(),
   email: z.string().max(320).optional(),
+  phone: z.string().max(64).optional(),
   redirect_to: z.string().max(2048).optional(),
 });
 
@@ -388,25 +398,8 @@ async function findToken(
      for update of t`,
     [lookup.email, ACCEPTS[type]],
   );
-  const row = candidates.rows.find((r) => safeEqual(r.code_hash, sha256(`${r.relates_to}:${lookup.code}`)));
+  const row = candidates.rows.find((r) => codeMatches(r.code_hash, r.relates_to, lookup.code));
   return { row, tried: row ? [] : candidates.rows };
-}
-
-/**
- * A 6-digit code is guessable: each wrong try counts against every token it was tried on, and the
- * one that reaches AUTH_OTP_MAX_ATTEMPTS deletes the token (its link too). GoTrue relies on the
- * per-IP verify limit alone, which guesses from many addresses get around.
- */
-async function countWrongCode(tx: Tx, tried: readonly TokenRow[], maxAttempts: number): Promise<void> {
-  if (tried.length === 0) return;
-  const ids = tried.map((t) => t.id);
-  await tx.query('update auth.one_time_tokens set failed_attempts = failed_attempts + 1 where id = any($1::uuid[])', [
-    ids,
-  ]);
-  await tx.query('delete from auth.one_time_tokens where id = any($1::uuid[]) and failed_attempts >= $2', [
-    ids,
-    maxAttempts,
-  ]);
 }
 
 /** Consumes a token and signs the user in; the same error for wrong, used and expired tokens. */
@@ -423,7 +416,11 @@ async function verifyToken(
     const { row, tried } = await findToken(tx, type, lookup);
     if (!row) {
       // Returned, not thrown, so that the count of wrong tries commits.
-      await countWrongCode(tx, tried, maxAttempts);
+      await countWrongCode(
+        tx,
+        tried.map((t) => t.id),
+        maxAttempts,
+      );
       return undefined;
     }
     if (row.expired) throw invalid();
@@ -478,9 +475,12 @@ async function verifyToken(
 
 export async function verifyPost(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, verifyBody, codes);
-  if (body.type === 'sms' || body.type === 'phone_change') throw errors.phoneDisabled();
   const client = ctx.client(c);
   await ctx.limit(limits.verify, client.ip);
+  if (body.type === 'sms' || body.type === 'phone_change') {
+    const request = { type: body.type, phone: body.phone, token: body.token, tokenHash: body.token_hash };
+    return respondJson(c, await verifyPhoneCode(ctx, request, client, limits.otpMaxAttempts));
+  }
   let lookup: { linkToken: string } | { email: string; code: string };
   if (body.token_hash) lookup = { linkToken: body.token_hash };
   else if (body.token && body.email) lookup = { email: requireEmail(body.email), code: body.token.trim() };

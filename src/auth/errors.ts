@@ -23,6 +23,29 @@ export const errors = {
   signupDisabled: () => authError(422, 'signup_disabled', 'Signups not allowed for this instance'),
   anonymousDisabled: () => authError(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled'),
   phoneDisabled: () => authError(422, 'phone_provider_disabled', 'Phone signups are disabled'),
+  /** GoTrue words "phone off" differently per endpoint (signup, otp, token, resend); status too. */
+  phoneDisabledAs: (status: 400 | 422, message: string) => authError(status, 'phone_provider_disabled', message),
+  invalidPhone: () => authError(400, 'validation_failed', 'Invalid phone number format (E.164 required)'),
+  invalidChannel: () =>
+    authError(
+      400,
+      'validation_failed',
+      "Invalid channel, supported values are 'sms' or 'whatsapp'. 'whatsapp' is only supported if Twilio or Twilio Verify is used as the provider.",
+    ),
+  phoneExists: () => authError(422, 'phone_exists', 'A user with this phone number has already been registered'),
+  phoneNotConfirmed: () => authError(400, 'phone_not_confirmed', 'Phone not confirmed'),
+  /** The provider refused or failed; `what` is GoTrue's OTP kind (confirmation, phone_change). */
+  smsSendFailed: (what: string, why: string) =>
+    authError(422, 'sms_send_failed', `Error sending ${what} OTP to provider: ${why.slice(0, 300)}`),
+  smsRateLimited: () => authError(429, 'over_sms_send_rate_limit', 'SMS rate limit exceeded'),
+  smsTooFrequent: (seconds: number) =>
+    authError(
+      429,
+      'over_sms_send_rate_limit',
+      `For security purposes, you can only request this after ${seconds} seconds.`,
+    ),
+  /** No AUTH_SMS_PROVIDER and a number that is no test number: GoTrue's answer (a 500). */
+  noSmsProvider: () => authError(500, 'unexpected_failure', 'Unable to get SMS provider'),
   otpSignupDisabled: () => authError(422, 'otp_disabled', 'Signups not allowed for otp'),
   unsupportedGrant: (grant: string) =>
     authError(400, 'unsupported_grant_type', `unsupported_grant_type: ${grant.slice(0, 40)}`),

@@ -23,6 +23,8 @@ export interface AuthLimits {
   readonly emailPerIp: RateLimitRule;
   /** Wrong passwords per account (email address) per window, counted in PostgreSQL (attempts.ts). */
   readonly passwordFailures: { readonly max: number; readonly windowS: number };
+  /** Text messages, whole server, per hour (GoTrue's RATE_LIMIT_SMS_SENT). */
+  readonly smsSent: RateLimitRule;
   /** Wrong codes a one-time code or a TOTP challenge survives. */
   readonly otpMaxAttempts: number;
 }
@@ -46,5 +48,6 @@ export function authLimits(config: Config): AuthLimits {
     emailPerIp: { name: 'auth_email_per_ip', points: l.emailPerIp, durationS: 3600 },
     passwordFailures: { max: l.passwordFailures, windowS: l.passwordFailureWindowS },
     otpMaxAttempts: l.otpMaxAttempts,
+    smsSent: { name: 'auth_sms_sent', points: config.auth.sms.sentPerHour, durationS: 3600 },
   };
 }

@@ -15,6 +15,13 @@ import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
 import { findUserById } from './users.js';
 import { respondJson } from '../platform/json.js';
+import {
+  challengePhoneFactor,
+  enrollPhoneFactor,
+  isPhoneFactor,
+  mfaPhoneErrors,
+  phoneFactorCodeIsRight,
+} from './mfa-phone.js';
 
 const CHALLENGE_TTL_S = 300;
 // GoTrue's MFA_MAX_VERIFIED_FACTORS, fixed; [auth.mfa] max_enrolled_factors may only lower it.
@@ -28,18 +35,21 @@ interface FactorRow {
   factor_type: string;
   status: 'verified' | 'unverified';
   secret: string | null;
+  phone: string | null;
 }
 
 const enrollBody = z.object({
   factor_type: z.string(),
   friendly_name: z.string().max(256).optional(),
   issuer: z.string().max(256).optional(),
+  phone: z.string().max(64).optional(),
 });
 
 export async function enroll(ctx: AuthContext, c: Context) {
   // GoTrue authenticates the whole /factors route first: no token is 401 whatever the body says.
   await callerClaims(ctx, c);
   const body = await readJson(c, enrollBody, codes);
+  if (body.factor_type === 'phone') return enrollPhoneFactor(ctx, c, body);
   if (body.factor_type === 'phone' || body.factor_type === 'webauthn') {
     throw authError(
       422,
@@ -106,6 +116,7 @@ async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof 
 }
 
 export async function challenge(ctx: AuthContext, c: Context) {
+  if (await isPhoneFactor(ctx, c)) return challengePhoneFactor(ctx, c);
   const client = ctx.client(c);
   return respondJson(
     c,
@@ -141,11 +152,12 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
   // not rolled back with the error.
   const outcome = await ctx.db.transaction(async (tx) => {
     const { caller, factor } = await callerFactor(ctx, c, tx);
-    if (!ctx.config.auth.mfa.totpVerify) throw errors.mfaTotpDisabled('verify');
+    const phone = factor.factor_type === 'phone';
+    if (!phone && !ctx.config.auth.mfa.totpVerify) throw errors.mfaTotpDisabled('verify');
     const row = /^[0-9a-f-]{36}$/i.test(body.challenge_id)
       ? (
-          await tx.query<{ verified_at: Date | null; expired: boolean; ip: string | null }>(
-            `select verified_at, (created_at < now() - make_interval(secs => $3) or failed_attempts >= $4) as expired, host(ip_address) as ip
+          await tx.query<{ verified_at: Date | null; expired: boolean; ip: string | null; otp_code: string | null }>(
+            `select verified_at, otp_code, (created_at < now() - make_interval(secs => $3) or failed_attempts >= $4) as expired, host(ip_address) as ip
              from auth.mfa_challenges where id = $1 and factor_id = $2 for update`,
             [body.challenge_id, factor.id, CHALLENGE_TTL_S, limits.otpMaxAttempts],
           )
@@ -156,20 +168,22 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
     if (row.verified_at || (row.ip !== null && client.ip !== undefined && row.ip !== client.ip))
       throw errors.mfaChallengeSpent();
     if (row.expired) throw errors.mfaChallengeExpired();
-    const result = await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(
-      () => ({ valid: false }),
-    );
+    const result = phone
+      ? { valid: await phoneFactorCodeIsRight(ctx, tx, factor, row.otp_code, body.code.trim()) }
+      : await verifyTotp({ secret: factor.secret ?? '', token: body.code.trim(), epochTolerance: 30 }).catch(() => ({
+          valid: false,
+        }));
     // GoTrue's mfa_verification_attempt hook: a rejection signs the user out, committed before the 403.
-    const verdict = { userId: caller.user.id, factorId: factor.id, factorType: 'totp', valid: result.valid };
+    const verdict = { userId: caller.user.id, factorId: factor.id, factorType: phone ? 'phone' : 'totp', valid: result.valid };
     const rejected = await mfaVerificationHook(ctx, tx, verdict, client.ip);
-    if (rejected) return { ok: false as const, error: rejected };
+    if (rejected) return { ok: false as const, error: rejected, phone };
     if (!result.valid) {
       // A challenge takes AUTH_OTP_MAX_ATTEMPTS wrong codes, then answers as expired (even to the
       // right code): guessing goes on only through new challenges, each one per-IP limited.
       await tx.query('update auth.mfa_challenges set failed_attempts = failed_attempts + 1 where id = $1', [
         body.challenge_id,
       ]);
-      return { ok: false as const, error: undefined };
+      return { ok: false as const, error: undefined, phone };
     }
     await tx.query('update auth.mfa_challenges set verified_at = now() where id = $1', [body.challenge_id]);
     await tx.query(`update auth.mfa_factors set status = 'verified', updated_at = now() where id = $1`, [factor.id]);
@@ -180,13 +194,13 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
       )
     ).rows[0];
     if (!session) throw errors.sessionNotFound();
-    await addAmr(tx, session.id, 'totp');
+    await addAmr(tx, session.id, phone ? 'mfa/phone' : 'totp');
     // Sessions that never passed the second factor end once it is in force, as on GoTrue.
     await tx.query(`delete from auth.sessions where user_id = $1 and aal = 'aal1'`, [caller.user.id]);
     const user = (await findUserById(tx, caller.user.id)) ?? caller.user;
     return { ok: true as const, session: await reissue(tx, ctx.settings, user, session) };
   });
-  if (!outcome.ok) throw outcome.error ?? errors.mfaVerificationFailed();
+  if (!outcome.ok) throw outcome.error ?? (outcome.phone ? mfaPhoneErrors.wrongCode() : errors.mfaVerificationFailed());
   return respondJson(c, outcome.session);
 }
 

@@ -23,6 +23,7 @@ import { adminDeletePasskey, adminListPasskeys } from './passkey-manage.js';
 import { passkeyRoutes } from './passkeys.js';
 import { reauthenticate } from './reauthenticate.js';
 import { respondJson } from '../platform/json.js';
+import { createSmsProvider } from '../platform/sms/index.js';
 
 export function authRoutes(services: Services): Hono {
   const ctx = authContext({
@@ -32,6 +33,7 @@ export function authRoutes(services: Services): Hono {
     limiter: services.limiter,
     mailer: services.mailer,
     templates: services.templates,
+    sms: createSmsProvider(services.config.auth.sms),
     log: services.log,
   });
   const limits = authLimits(services.config);

@@ -22,6 +22,8 @@ export interface UserRow {
   updated_at: Date;
   phone: string | null;
   phone_confirmed_at: Date | null;
+  /** A number waiting for its phone_change code ('' or null: none). */
+  phone_change: string | null;
   confirmed_at: Date | null;
   banned_until: Date | null;
   is_anonymous: boolean;
@@ -43,6 +45,7 @@ interface FactorRow {
   id: string;
   friendly_name: string | null;
   factor_type: string;
+  phone: string | null;
   status: string;
   created_at: Date;
   updated_at: Date;
@@ -50,7 +53,7 @@ interface FactorRow {
 
 export const USER_COLUMNS = `id, aud, role, email, encrypted_password, email_confirmed_at, invited_at, confirmation_sent_at,
   recovery_sent_at, email_change, email_change_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data,
-  created_at, updated_at, phone, phone_confirmed_at, confirmed_at, banned_until, is_anonymous`;
+  created_at, updated_at, phone, phone_confirmed_at, phone_change, confirmed_at, banned_until, is_anonymous`;
 
 // No whitespace, control characters or the specials RFC 5322 only allows quoted.
 const EMAIL =
@@ -148,7 +151,7 @@ export async function updateUser(tx: Tx, id: string, set: string, values: unknow
  */
 export function userListsSql(userId: string): string {
   return `(select json_agg(i order by i.created_at) from auth.identities i where i.user_id = ${userId}) as identities,
-    (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, status, created_at, updated_at
+    (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, phone, status, created_at, updated_at
        from auth.mfa_factors where user_id = ${userId}) f) as factors`;
 }
 
@@ -175,6 +178,7 @@ export function userJsonOf(user: UserRow, lists: UserLists | undefined): Record<
     email_confirmed_at: iso(user.email_confirmed_at),
     phone: user.phone ?? '',
     phone_confirmed_at: iso(user.phone_confirmed_at),
+    new_phone: user.phone_change || undefined,
     confirmation_sent_at: iso(user.confirmation_sent_at),
     recovery_sent_at: iso(user.recovery_sent_at),
     new_email: user.email_change || undefined,
@@ -201,6 +205,7 @@ export function userJsonOf(user: UserRow, lists: UserLists | undefined): Record<
           id: f.id,
           friendly_name: f.friendly_name ?? undefined,
           factor_type: f.factor_type,
+          phone: f.phone ?? undefined,
           status: f.status,
           created_at: iso(f.created_at),
           updated_at: iso(f.updated_at),

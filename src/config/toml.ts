@@ -74,6 +74,16 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['auth.email.enable_confirmations', 'AUTH_EMAIL_CONFIRMATION', 'bool'],
   ['auth.email.max_frequency', 'AUTH_EMAIL_MAX_FREQUENCY', 'duration'],
   ['auth.email.otp_expiry', 'AUTH_OTP_EXPIRY', 'int'],
+  ['auth.sms.enable_signup', 'AUTH_SMS_ENABLE_SIGNUP', 'bool'],
+  ['auth.sms.enable_confirmations', 'AUTH_SMS_CONFIRMATION', 'bool'],
+  ['auth.sms.template', 'AUTH_SMS_TEMPLATE', 'string'],
+  ['auth.sms.max_frequency', 'AUTH_SMS_MAX_FREQUENCY', 'duration'],
+  ['auth.rate_limit.sms_sent', 'AUTH_RATE_LIMIT_SMS_SENT', 'int'],
+  ['auth.mfa.phone.enroll_enabled', 'AUTH_MFA_PHONE_ENROLL_ENABLED', 'bool'],
+  ['auth.mfa.phone.verify_enabled', 'AUTH_MFA_PHONE_VERIFY_ENABLED', 'bool'],
+  ['auth.mfa.phone.otp_length', 'AUTH_MFA_PHONE_OTP_LENGTH', 'int'],
+  ['auth.mfa.phone.template', 'AUTH_MFA_PHONE_TEMPLATE', 'string'],
+  ['auth.mfa.phone.max_frequency', 'AUTH_MFA_PHONE_MAX_FREQUENCY', 'duration'],
   ['auth.mfa.max_enrolled_factors', 'AUTH_MFA_MAX_ENROLLED_FACTORS', 'int'],
   ['auth.mfa.totp.enroll_enabled', 'AUTH_MFA_TOTP_ENROLL_ENABLED', 'bool'],
   ['auth.mfa.totp.verify_enabled', 'AUTH_MFA_TOTP_VERIFY_ENABLED', 'bool'],
@@ -105,6 +115,27 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['storage.file_size_limit', 'STORAGE_FILE_SIZE_LIMIT', 'size'],
 ];
 
+/** [auth.sms.<name>] tables in the order the CLI picks the first enabled one (pkg/config, auth.go). */
+const SMS_PROVIDERS = ['twilio', 'twilio_verify', 'messagebird', 'textlocal', 'vonage'] as const;
+
+/** A provider's own keys, read only when its table is the enabled one (a disabled table's env() may name nothing). */
+const SMS_PROVIDER_KEYS: ReadonlyArray<readonly [key: string, env: string]> = [
+  ['auth.sms.twilio.account_sid', 'AUTH_SMS_TWILIO_ACCOUNT_SID'],
+  ['auth.sms.twilio.message_service_sid', 'AUTH_SMS_TWILIO_MESSAGE_SERVICE_SID'],
+  ['auth.sms.twilio.auth_token', 'AUTH_SMS_TWILIO_AUTH_TOKEN'],
+  ['auth.sms.twilio.content_sid', 'AUTH_SMS_TWILIO_CONTENT_SID'],
+  ['auth.sms.twilio_verify.account_sid', 'AUTH_SMS_TWILIO_VERIFY_ACCOUNT_SID'],
+  ['auth.sms.twilio_verify.message_service_sid', 'AUTH_SMS_TWILIO_VERIFY_MESSAGE_SERVICE_SID'],
+  ['auth.sms.twilio_verify.auth_token', 'AUTH_SMS_TWILIO_VERIFY_AUTH_TOKEN'],
+  ['auth.sms.messagebird.originator', 'AUTH_SMS_MESSAGEBIRD_ORIGINATOR'],
+  ['auth.sms.messagebird.access_key', 'AUTH_SMS_MESSAGEBIRD_ACCESS_KEY'],
+  ['auth.sms.textlocal.sender', 'AUTH_SMS_TEXTLOCAL_SENDER'],
+  ['auth.sms.textlocal.api_key', 'AUTH_SMS_TEXTLOCAL_API_KEY'],
+  ['auth.sms.vonage.from', 'AUTH_SMS_VONAGE_FROM'],
+  ['auth.sms.vonage.api_key', 'AUTH_SMS_VONAGE_API_KEY'],
+  ['auth.sms.vonage.api_secret', 'AUTH_SMS_VONAGE_API_SECRET'],
+];
+
 /** Keys read by the special cases below (sign-up switches, SMTP, the seed). */
 const SPECIAL = [
   'auth.enable_signup',
@@ -119,6 +150,8 @@ const SPECIAL = [
   'auth.email.smtp.sender_name',
   'db.seed.enabled',
   'db.seed.sql_paths',
+  ...SMS_PROVIDERS.map((p) => `auth.sms.${p}.enabled`),
+  ...SMS_PROVIDER_KEYS.map(([key]) => key),
 ];
 
 /** Every key Trellis applies (docs/configuration.md lists each with its setting). */
@@ -201,6 +234,9 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     if (emailSent !== undefined) set('AUTH_RATE_LIMIT_EMAIL_SENT', 'auth.rate_limit.email_sent', emailSent);
   }
 
+  const sms = smsSettings(doc, typed);
+  for (const [envName, [key, raw]] of Object.entries(sms.settings)) set(envName, key, raw);
+
   const seedEnabled = typed('db.seed.enabled', 'bool');
   const seedPaths = value('db.seed.sql_paths');
   if (seedPaths !== undefined && !(Array.isArray(seedPaths) && seedPaths.every((p) => typeof p === 'string')))
@@ -222,6 +258,7 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     ...APPLIED_KEYS,
     ...external.map(([name, key]) => `auth.external.${name}.${key}`),
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
+    ...sms.testNumbers.map((n) => `auth.sms.test_otp.${n}`),
   ]);
   return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
 }
@@ -271,6 +308,40 @@ function configBuckets(
       allowedMimeTypes: types === undefined || types === '' ? undefined : types.split(','),
     };
   });
+}
+
+/**
+ * [auth.sms]: the provider is the first [auth.sms.<name>] table with enabled = true (as the CLI
+ * decides), and [auth.sms.test_otp] (number = "code") becomes AUTH_SMS_TEST_OTP's "number=code,…".
+ */
+function smsSettings(
+  doc: Record<string, unknown>,
+  typed: (key: string, kind: TomlKind, path?: readonly string[]) => string | undefined,
+): { settings: Record<string, [key: string, raw: string]>; testNumbers: string[] } {
+  const settings: Record<string, [string, string]> = {};
+  const enabled = SMS_PROVIDERS.find((p) => typed(`auth.sms.${p}.enabled`, 'bool') === 'true');
+  if (enabled) {
+    settings.AUTH_SMS_PROVIDER = [`auth.sms.${enabled}.enabled`, enabled];
+    for (const [key, envName] of SMS_PROVIDER_KEYS) {
+      if (!key.startsWith(`auth.sms.${enabled}.`)) continue;
+      const raw = typed(key, 'string');
+      if (raw !== undefined) settings[envName] = [key, raw];
+    }
+  }
+  const table = lookup(doc, ['auth', 'sms', 'test_otp']);
+  if (table === undefined) return { settings, testNumbers: [] };
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new Problem('auth.sms.test_otp', 'must be a table of phone number = "code"');
+  const numbers = Object.keys(table);
+  const pairs = numbers.map((number) => {
+    const key = `auth.sms.test_otp.${number}`;
+    const code = typed(key, 'string', ['auth', 'sms', 'test_otp', number]) ?? '';
+    if (!/^\+?[0-9 ]{2,20}$/.test(number)) throw new Problem(key, `"${number}" is not a phone number`);
+    if (!/^[0-9]{1,10}$/.test(code)) throw new Problem(key, 'must be a code of digits, e.g. "123456"');
+    return `${number}=${code}`;
+  });
+  if (pairs.length > 0) settings.AUTH_SMS_TEST_OTP = ['auth.sms.test_otp', pairs.join(',')];
+  return { settings, testNumbers: numbers };
 }
 
 function smtpSettings(

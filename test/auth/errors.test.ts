@@ -38,6 +38,45 @@ describe('auth errors', () => {
       'Anonymous sign-ins are disabled',
     ],
     ['phoneDisabled', errors.phoneDisabled, 422, 'phone_provider_disabled', 'Phone signups are disabled'],
+    [
+      'phoneDisabledAs',
+      () => errors.phoneDisabledAs(400, 'Unsupported phone provider'),
+      400,
+      'phone_provider_disabled',
+      'Unsupported phone provider',
+    ],
+    ['invalidPhone', errors.invalidPhone, 400, 'validation_failed', 'Invalid phone number format (E.164 required)'],
+    [
+      'invalidChannel',
+      errors.invalidChannel,
+      400,
+      'validation_failed',
+      "Invalid channel, supported values are 'sms' or 'whatsapp'. 'whatsapp' is only supported if Twilio or Twilio Verify is used as the provider.",
+    ],
+    [
+      'phoneExists',
+      errors.phoneExists,
+      422,
+      'phone_exists',
+      'A user with this phone number has already been registered',
+    ],
+    ['phoneNotConfirmed', errors.phoneNotConfirmed, 400, 'phone_not_confirmed', 'Phone not confirmed'],
+    [
+      'smsSendFailed',
+      () => errors.smsSendFailed('confirmation', 'boom'),
+      422,
+      'sms_send_failed',
+      'Error sending confirmation OTP to provider: boom',
+    ],
+    ['smsRateLimited', errors.smsRateLimited, 429, 'over_sms_send_rate_limit', 'SMS rate limit exceeded'],
+    [
+      'smsTooFrequent',
+      () => errors.smsTooFrequent(60),
+      429,
+      'over_sms_send_rate_limit',
+      'For security purposes, you can only request this after 60 seconds.',
+    ],
+    ['noSmsProvider', errors.noSmsProvider, 500, 'unexpected_failure', 'Unable to get SMS provider'],
     ['otpSignupDisabled', errors.otpSignupDisabled, 422, 'otp_disabled', 'Signups not allowed for otp'],
     [
       'unsupportedGrant',
@@ -367,7 +406,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(80);
+    expect(Object.keys(errors)).toHaveLength(89);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

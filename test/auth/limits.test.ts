@@ -19,6 +19,7 @@ describe('authLimits', () => {
       emailSentUnreserved: { name: 'auth_email_sent_unreserved', points: 23, durationS: 3600 },
       passwordFailures: { max: 10, windowS: 900 },
       otpMaxAttempts: 5,
+      smsSent: { name: 'auth_sms_sent', points: 30, durationS: 3600 },
     });
   });
 
@@ -47,6 +48,10 @@ describe('authLimits', () => {
     });
   });
 
+  test('AUTH_RATE_LIMIT_SMS_SENT sets the hourly texts of the server', () => {
+    expect(authLimits(loadConfig({}, { AUTH_RATE_LIMIT_SMS_SENT: '7' })).smsSent.points).toBe(7);
+  });
+
   test('AUTH_EMAIL_MAX_FREQUENCY=0 means no per-address rule', () => {
     expect(authLimits(loadConfig({}, { AUTH_EMAIL_MAX_FREQUENCY: '0' })).emailPerAddress).toBeUndefined();
   });
@@ -55,7 +60,7 @@ describe('authLimits', () => {
     const names = Object.values(authLimits(loadConfig({}, {})))
       .filter((rule) => typeof rule === 'object' && 'name' in rule)
       .map((rule) => (rule as { name: string }).name);
-    expect(names).toHaveLength(10);
+    expect(names).toHaveLength(11);
     expect(new Set(names).size).toBe(names.length);
   });
 });

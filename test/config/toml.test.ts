@@ -50,6 +50,16 @@ describe('the `supabase init` template', () => {
       AUTH_OAUTH_SERVER_ENABLED: 'false',
       AUTH_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION: 'false',
       AUTH_OAUTH_SERVER_AUTHORIZATION_URL_PATH: '/oauth/consent',
+      AUTH_RATE_LIMIT_SMS_SENT: '30',
+      AUTH_SMS_ENABLE_SIGNUP: 'false',
+      AUTH_SMS_CONFIRMATION: 'false',
+      AUTH_SMS_TEMPLATE: 'Your code is {{ .Code }}',
+      AUTH_SMS_MAX_FREQUENCY: '5',
+      AUTH_MFA_PHONE_ENROLL_ENABLED: 'false',
+      AUTH_MFA_PHONE_VERIFY_ENABLED: 'false',
+      AUTH_MFA_PHONE_OTP_LENGTH: '6',
+      AUTH_MFA_PHONE_TEMPLATE: 'Your code is {{ .Code }}',
+      AUTH_MFA_PHONE_MAX_FREQUENCY: '5',
       STORAGE_FILE_SIZE_LIMIT: '52428800',
       // The template's disabled provider: only its switch is read (its secret names an unset variable).
       AUTH_EXTERNAL_APPLE_ENABLED: 'false',
@@ -139,6 +149,46 @@ describe('values', () => {
     ],
   ])('%s', (_name, text, expected, env = {}) => {
     expect(raws(text, env)).toEqual(expected);
+  });
+
+  test('[auth.sms] as the conformance config sets it: phone on, autoconfirm, 1 s, a test number', () => {
+    const text = `[auth.sms]\nenable_signup = true\nenable_confirmations = false\nmax_frequency = "1s"\n[auth.sms.twilio]\nenabled = false\naccount_sid = ""\nauth_token = "env(SUPABASE_AUTH_SMS_TWILIO_AUTH_TOKEN)"\n[auth.sms.test_otp]\n1234567890 = "123456"\n`;
+    const value = mapped(text);
+    expect(Object.fromEntries(Object.entries(value.settings).map(([name, v]) => [name, v.raw]))).toEqual({
+      AUTH_SMS_ENABLE_SIGNUP: 'true',
+      AUTH_SMS_CONFIRMATION: 'false',
+      AUTH_SMS_MAX_FREQUENCY: '1',
+      AUTH_SMS_TEST_OTP: '1234567890=123456',
+    });
+    // A disabled provider's env() names nothing that must be set, and nothing is reported.
+    expect(value.unapplied).toEqual([]);
+  });
+
+  test('the first enabled provider table is the provider, with its own keys only', () => {
+    const text = `[auth.sms.twilio]\nenabled = false\naccount_sid = "x"\n[auth.sms.vonage]\nenabled = true\napi_key = "k"\napi_secret = "env(VONAGE_SECRET)"\nfrom = "Trellis"\n[auth.sms.textlocal]\nenabled = true\napi_key = "t"\nsender = "s"\n`;
+    const value = mapped(text, { VONAGE_SECRET: 'shh' });
+    // textlocal comes before vonage in the CLI's order.
+    expect(Object.fromEntries(Object.entries(value.settings).map(([name, v]) => [name, v.raw]))).toEqual({
+      AUTH_SMS_PROVIDER: 'textlocal',
+      AUTH_SMS_TEXTLOCAL_API_KEY: 't',
+      AUTH_SMS_TEXTLOCAL_SENDER: 's',
+    });
+    const vonage = mapped(
+      text.replace('[auth.sms.textlocal]\nenabled = true', '[auth.sms.textlocal]\nenabled = false'),
+      {
+        VONAGE_SECRET: 'shh',
+      },
+    );
+    expect(vonage.settings.AUTH_SMS_PROVIDER?.raw).toBe('vonage');
+    expect(vonage.settings.AUTH_SMS_VONAGE_API_SECRET?.raw).toBe('shh');
+  });
+
+  test.each([
+    ['a code that is not digits', '[auth.sms.test_otp]\n1234567890 = "abc"', 'auth.sms.test_otp.1234567890'],
+    ['a number that is not one', '[auth.sms.test_otp]\nalice = "123456"', 'auth.sms.test_otp.alice'],
+    ['test_otp not a table', '[auth.sms]\ntest_otp = "1234567890=1"', 'auth.sms.test_otp'],
+  ])('[auth.sms.test_otp] with %s is refused', (_name, text, key) => {
+    expect(problem(text).key).toBe(key);
   });
 
   test('[auth.email.smtp] becomes SMTP_URL and SMTP_FROM, and email_sent applies with it', () => {

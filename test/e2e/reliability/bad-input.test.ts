@@ -813,8 +813,8 @@ const AUTH: Row[] = [
     url: '/auth/v1/admin/users',
     caller: 'service',
     json: { phone: `+1555${NUL}`, password: 'password 123' },
-    status: 422,
-    has: 'phone_provider_disabled',
+    status: 400,
+    has: 'Invalid phone number format (E.164 required)',
   },
   {
     name: 'update user: \\u0000 in metadata keys',
