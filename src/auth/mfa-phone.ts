@@ -119,7 +119,7 @@ export async function challengePhoneFactor(ctx: AuthContext, c: Context) {
       )
     ).rows[0];
     if (!row?.phone) throw errors.mfaFactorNotFound();
-    return row;
+    return { ...row, user };
   });
   if (!mfa.verify) throw mfaPhoneErrors.verifyDisabled();
   const channel = parseChannel(ctx, body.channel);
@@ -127,7 +127,11 @@ export async function challengePhoneFactor(ctx: AuthContext, c: Context) {
   if (mfa.maxFrequency > 0 && factor.wait > 0) throw errors.smsTooFrequent(factor.wait);
   const code = randomCode(mfa.otpLength);
   try {
-    await sendSms(ctx, { to: phone, body: renderSms(mfa.template, code), channel, code });
+    await sendSms(
+      ctx,
+      { to: phone, body: renderSms(mfa.template, code), channel, code },
+      { user: factor.user, smsType: 'mfa' },
+    );
   } catch (err) {
     ctx.log.error({ err, provider: ctx.sms?.name }, 'sending an MFA text message failed');
     if ((err as { status?: number }).status === 500) throw err;

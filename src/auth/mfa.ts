@@ -174,7 +174,12 @@ export async function verifyFactor(ctx: AuthContext, limits: AuthLimits, c: Cont
           valid: false,
         }));
     // GoTrue's mfa_verification_attempt hook: a rejection signs the user out, committed before the 403.
-    const verdict = { userId: caller.user.id, factorId: factor.id, factorType: phone ? 'phone' : 'totp', valid: result.valid };
+    const verdict = {
+      userId: caller.user.id,
+      factorId: factor.id,
+      factorType: phone ? 'phone' : 'totp',
+      valid: result.valid,
+    };
     const rejected = await mfaVerificationHook(ctx, tx, verdict, client.ip);
     if (rejected) return { ok: false as const, error: rejected, phone };
     if (!result.valid) {

@@ -12,7 +12,9 @@ import { randomCode } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { storeCode } from './otp-codes.js';
-import { updateUser, type UserRow } from './users.js';
+import { sendSmsHook } from './hooks-calls.js';
+import { updateUser, userJson, type UserRow } from './users.js';
+import { ApiError } from '../errors.js';
 
 /** GoTrue's e164Format, after its formatPhoneNumber: 2 to 15 digits, no leading 0. */
 const E164 = /^[1-9][0-9]{1,14}$/;
@@ -80,7 +82,7 @@ export async function prepareSms(
   }
   const testCode = testCodeFor(ctx, phone);
   if (testCode === undefined) {
-    if (!ctx.sms) throw errors.noSmsProvider();
+    if (!ctx.sms && !ctx.hooks.enabled('sendSms')) throw errors.noSmsProvider();
     await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
   }
   const code = testCode ?? randomCode(sms.otpLength);
@@ -115,7 +117,17 @@ async function secondsBeforeNextCode(tx: Tx, userId: string, type: PhoneCodeType
  * The one place a text leaves Trellis: the configured provider gets it. (A send-SMS hook takes
  * over here.) Resolves to the provider's message id.
  */
-export async function sendSms(ctx: AuthContext, message: SmsMessage): Promise<string> {
+export async function sendSms(
+  ctx: AuthContext,
+  message: SmsMessage,
+  owner: { readonly user: UserRow; readonly smsType?: 'mfa' },
+): Promise<string> {
+  // GoTrue's send_sms hook takes the code instead of the provider; its refusal is the answer.
+  if (ctx.hooks.enabled('sendSms')) {
+    const sms = { otp: message.code, phone: message.to, ...(owner.smsType ? { sms_type: owner.smsType } : {}) };
+    await sendSmsHook(ctx, await userJson(ctx.db, owner.user), sms);
+    return '';
+  }
   if (!ctx.sms) throw errors.noSmsProvider();
   return ctx.sms.send(message);
 }
@@ -128,7 +140,7 @@ export async function sendSms(ctx: AuthContext, message: SmsMessage): Promise<st
 export async function deliverSms(ctx: AuthContext, prepared: PreparedSms, undo?: () => Promise<void>): Promise<string> {
   if (prepared.test) return 'test-otp';
   try {
-    return await sendSms(ctx, prepared.message);
+    return await sendSms(ctx, prepared.message, { user: prepared.user });
   } catch (err) {
     ctx.log.error({ err, provider: ctx.sms?.name, kind: prepared.type }, 'sending an auth text message failed');
     await ctx.db
@@ -148,6 +160,7 @@ export async function deliverSms(ctx: AuthContext, prepared: PreparedSms, undo?:
       await undo().catch((undoErr: unknown) =>
         ctx.log.error({ err: undoErr }, 'removing the user of an unsent text failed'),
       );
+    if (err instanceof ApiError) throw err; // a hook's own answer, or no provider at all
     const why = err instanceof SmsSendError ? err.message : 'unexpected error';
     throw errors.smsSendFailed(KIND_NAME[prepared.type], why);
   }

@@ -1,6 +1,6 @@
 /**
  * Reauthentication (GoTrue's reauthenticate.go): GET /reauthenticate mails a signed-in user a
- * six-digit nonce, and with AUTH_SECURE_PASSWORD_CHANGE on, `updateUser({ password, nonce })`
+ * six-digit nonce (texts it to a user with only a phone number), and with AUTH_SECURE_PASSWORD_CHANGE on, `updateUser({ password, nonce })`
  * needs it unless the session signed in within the last 24 hours. The nonce is kept as a hash in
  * auth.users.reauthentication_token, lives AUTH_OTP_EXPIRY seconds and works once.
  */
@@ -13,38 +13,65 @@ import { randomCode, safeEqual, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { chargeMailBudgets } from './mail-budget.js';
+import { renderSms, sendSms } from './phone.js';
+import type { SmsMessage } from '../platform/sms/index.js';
+import type { Mail } from '../platform/mailer/index.js';
+import type { UserRow } from './users.js';
+import { ApiError } from '../errors.js';
 
 const RECENT_SIGN_IN_S = 24 * 3600;
+
+type Nonce = { readonly sms: SmsMessage; readonly user: UserRow } | { readonly mail: Mail };
 
 const nonceHash = (email: string, nonce: string) => sha256(`reauthentication:${email}:${nonce}`);
 
 export async function reauthenticate(ctx: AuthContext, limits: AuthLimits, c: Context) {
-  const mail = await ctx.db.transaction(async (tx) => {
+  const message = await ctx.db.transaction(async (tx): Promise<Nonce> => {
     const { user } = await requireCaller(ctx, c, tx, true);
     if (!user.email && !user.phone)
       throw errors.validation('Reauthentication requires the user to have an email or a phone number');
     if (user.email && !user.email_confirmed_at) throw errors.emailNotConfirmedForReauthentication();
-    // Phone-only users get their nonce by SMS on GoTrue; Trellis sends no SMS here yet.
-    if (!user.email) throw errors.phoneDisabled();
-    await chargeMailBudgets(ctx, limits, { email: user.email, requester: { ip: ctx.client(c).ip }, reserved: true });
     const nonce = randomCode();
+    // A user with an email gets the nonce by mail; a phone-only user by text, as on GoTrue.
+    if (user.email) {
+      await chargeMailBudgets(ctx, limits, { email: user.email, requester: { ip: ctx.client(c).ip }, reserved: true });
+    } else {
+      if (!ctx.config.auth.sms.enabled) throw errors.phoneDisabled();
+      if (!user.phone_confirmed_at) throw errors.phoneNotConfirmedForbidden();
+      await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
+    }
+    const address = user.email ?? user.phone ?? '';
     await tx.query(
       'update auth.users set reauthentication_token = $2, reauthentication_sent_at = now() where id = $1',
-      [user.id, nonceHash(user.email, nonce)],
+      [user.id, nonceHash(address, nonce)],
     );
+    if (!user.email) {
+      const body = renderSms(ctx.config.auth.sms.template, nonce);
+      return { sms: { to: address, body, channel: 'sms' as const, code: nonce }, user };
+    }
     const rendered = render(ctx.templates, 'reauthentication', {
       Token: nonce,
       SiteURL: ctx.config.auth.siteUrl,
       Email: user.email,
       Data: user.raw_user_meta_data,
     });
-    return { to: user.email, kind: 'reauthentication', ...rendered };
+    return { mail: { to: user.email, kind: 'reauthentication', ...rendered } };
   });
+  if ('sms' in message) {
+    try {
+      await sendSms(ctx, message.sms, { user: message.user });
+    } catch (err) {
+      ctx.log.error({ err }, 'sending a reauthentication text failed');
+      if (err instanceof ApiError) throw err;
+      throw errors.smsSendFailed('reauthentication', err instanceof Error ? err.message : 'unexpected error');
+    }
+    return respondJson(c, {});
+  }
   try {
-    await ctx.mailer.send(mail);
+    await ctx.mailer.send(message.mail);
   } catch (err) {
-    ctx.log.error({ err, kind: mail.kind }, 'sending an auth email failed');
-    throw errors.mailFailed(mail.kind);
+    ctx.log.error({ err, kind: message.mail.kind }, 'sending an auth email failed');
+    throw errors.mailFailed(message.mail.kind);
   }
   return respondJson(c, {});
 }
@@ -79,8 +106,8 @@ export async function requireReauthentication(
       [caller.user.id, ctx.config.auth.otpExpiry],
     )
   ).rows[0];
-  const email = caller.user.email ?? '';
-  if (!row?.token || !row.fresh || email === '' || !safeEqual(row.token, nonceHash(email, nonce.trim())))
+  const address = caller.user.email ?? caller.user.phone ?? '';
+  if (!row?.token || !row.fresh || address === '' || !safeEqual(row.token, nonceHash(address, nonce.trim())))
     throw errors.reauthenticationNotValid();
   await tx.query(`update auth.users set reauthentication_token = '', reauthentication_sent_at = null where id = $1`, [
     caller.user.id,
