@@ -22,13 +22,20 @@ const scrypt = promisify(crypto.scrypt) as (
 const ARGON2 =
   /^\$(argon2i|argon2id|argon2d)\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
-/** An argon2 hash within GoTrue's rules: version 19, m ≤ 1 GiB, t ≤ 20, p ≤ 16, salt and hash present. */
+/**
+ * An argon2 hash Trellis will verify: version 19, salt and hash present, m ≤ 256 MiB, t ≤ 10,
+ * p ≤ 16. GoTrue allows m up to 1 GiB and t up to 20; anyone who knows an imported user's address
+ * can make the server verify that user's hash, and a few parallel 1 GiB verifications would take a
+ * small server's memory, so the cost is bounded lower (OWASP's argon2id settings use 19–46 MiB).
+ */
 export function isArgon2Hash(hash: string): boolean {
   const m = ARGON2.exec(hash);
   if (!m) return false;
   const [memory, time, threads] = [Number(m[2]), Number(m[3]), Number(m[4])];
-  return memory <= 1024 * 1024 && time <= 20 && threads <= 16;
+  return memory <= MAX_ARGON2_MEMORY_KIB && time <= 10 && threads <= 16;
 }
+
+const MAX_ARGON2_MEMORY_KIB = 256 * 1024;
 
 export interface FirebaseScryptHash {
   readonly n: number;
@@ -43,7 +50,10 @@ export interface FirebaseScryptHash {
 const FBSCRYPT = /^\$fbscrypt\$v=(\d+),n=(\d+),r=(\d+),p=(\d+)(?:,ss=([^,$]+))?(?:,sk=([^$]+))?\$([^$]+)\$(.+)$/;
 // Standard base64 with padding, as Go's StdEncoding insists on.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-/** scrypt needs 128·N·r bytes; beyond this one sign-in could take the server's memory. */
+/**
+ * scrypt needs 128·N·r bytes, p times over in time; beyond this one sign-in could take the
+ * server's memory or seconds of CPU (Firebase's own parameters, n=14 r=8 p=1, need 16 MiB).
+ */
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
 
 function base64(text: string | undefined): Buffer | undefined {
@@ -57,7 +67,7 @@ export function parseFirebaseScrypt(hash: string): FirebaseScryptHash | undefine
   if (!m || m[1] !== '1') return undefined;
   const [n, r, p] = [Number(m[2]), Number(m[3]), Number(m[4])];
   if (!(n >= 1 && n <= 30 && r >= 1 && r <= 1024 && p >= 1 && p <= 16)) return undefined;
-  if (128 * 2 ** n * r > MAX_SCRYPT_MEMORY) return undefined;
+  if (128 * 2 ** n * r * p > MAX_SCRYPT_MEMORY) return undefined;
   const [saltSeparator, signerKey, salt, raw] = [base64(m[5]), base64(m[6]), base64(m[7]), base64(m[8])];
   if (!saltSeparator || !signerKey || !salt || !raw || raw.length === 0) return undefined;
   return { n, r, p, saltSeparator, signerKey, salt, hash: raw };
