@@ -1,9 +1,16 @@
-/** The pure parts of OAuth sign-in: provider specs and profiles, the address picked, the signed state. */
+/**
+ * The pure parts of OAuth sign-in: provider specs and profiles, the address picked, the signed
+ * state, Azure's tenancy, and the bounded caches (discovery against a loopback issuer).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
 import type { ExternalProviderConfig } from '../../src/config.js';
 import { candidateEmail } from '../../src/auth/oauth/accounts.js';
-import { oidcUser, providerSpec, withAppleName } from '../../src/auth/oauth/providers.js';
+import { discover, DISCOVERY_CACHE_MAX } from '../../src/auth/oauth/client.js';
+import { LruCache } from '../../src/auth/oauth/lru.js';
+import { azureSingleTenant, oidcUser, providerSpec, withAppleName } from '../../src/auth/oauth/providers.js';
 import { flowNonce, signState, verifyState } from '../../src/auth/oauth/state.js';
 
 const config = (name: string, url = ''): ExternalProviderConfig => ({
@@ -93,7 +100,7 @@ describe('whose address counts as verified', () => {
     ['apple', { email_verified: 'false' }, false],
     ['google', { email_verified: true }, true],
     ['google', {}, false],
-    ['azure', {}, true],
+    ['azure', {}, false],
     ['azure', { xms_edov: '1' }, true],
     ['azure', { xms_edov: false }, false],
     ['azure', { xms_edov: '0' }, false],
@@ -172,5 +179,83 @@ describe('the state', () => {
     expect(flowNonce(secret, 'a')).toBe(flowNonce(secret, 'a'));
     expect(flowNonce(secret, 'a')).not.toBe(flowNonce(secret, 'b'));
     expect(flowNonce(new TextEncoder().encode('x'.repeat(32)), 'a')).not.toBe(flowNonce(secret, 'a'));
+  });
+});
+
+describe("Azure's tenancy", () => {
+  const tenant = 'https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0';
+  const other = 'https://login.microsoftonline.com/99999999-2222-3333-4444-555555555555/v2.0';
+  test.each<[string, string, boolean]>([
+    ['', tenant, false],
+    ['https://login.microsoftonline.com/common/v2.0', tenant, false],
+    ['https://login.microsoftonline.com/organizations/v2.0', tenant, false],
+    ['https://login.microsoftonline.com/Consumers', tenant, false],
+    [tenant, other, false],
+    [tenant, tenant, true],
+    [`${tenant}/`, tenant, true],
+    ['not a url', 'not a url', false],
+  ])('url %j, iss %j: single tenant %j', (url, iss, single) => {
+    expect(azureSingleTenant(url, iss)).toBe(single);
+  });
+
+  test('multi-tenant: a missing xms_edov is unverified, and the address never links', () => {
+    const user = oidcUser('azure', { sub: 's', iss: other, email: 'victim@x.test' }, '');
+    expect(user.emails).toEqual([{ email: 'victim@x.test', verified: false, primary: true }]);
+    expect(user.noEmailLinking).toBe(true);
+    const vouched = oidcUser('azure', { sub: 's', iss: other, email: 'v@x.test', xms_edov: true }, tenant);
+    expect([vouched.emails[0]?.verified, vouched.noEmailLinking]).toEqual([true, true]);
+  });
+
+  test("single tenant (url is the tenant's issuer): a missing xms_edov counts as verified, as on GoTrue", () => {
+    const user = oidcUser('azure', { sub: 's', iss: tenant, email: 'e@x.test' }, tenant);
+    expect(user.emails[0]?.verified).toBe(true);
+    expect(user.noEmailLinking).toBeUndefined();
+    expect(
+      oidcUser('azure', { sub: 's', iss: tenant, email: 'e@x.test', xms_edov: false }, tenant).emails[0]?.verified,
+    ).toBe(false);
+  });
+
+  test('other providers never set noEmailLinking', () => {
+    expect(oidcUser('google', { sub: 's', email: 'e@x.test', email_verified: true }).noEmailLinking).toBeUndefined();
+  });
+});
+
+describe('LruCache', () => {
+  test('keeps the most recently used entries', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    expect(cache.get('a')).toBe(1); // a is now younger than b
+    cache.set('c', 3);
+    expect([cache.get('a'), cache.get('b'), cache.get('c'), cache.size]).toEqual([1, undefined, 3, 2]);
+    cache.set('a', 10);
+    expect([cache.get('a'), cache.size]).toEqual([10, 2]);
+  });
+
+  test('the discovery cache holds at most DISCOVERY_CACHE_MAX issuers', async () => {
+    const asked = new Map<string, number>();
+    const server = http.createServer((req, res) => {
+      const tenant = (req.url ?? '').split('/')[1] ?? '';
+      asked.set(tenant, (asked.get(tenant) ?? 0) + 1);
+      const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${tenant}`;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, jwks_uri: `${issuer}/jwks` }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await discover(`${base}/t0`);
+      await discover(`${base}/t0`);
+      expect(asked.get('t0')).toBe(1); // cached
+      for (let i = 1; i <= DISCOVERY_CACHE_MAX; i++) await discover(`${base}/t${i}`);
+      await discover(`${base}/t${DISCOVERY_CACHE_MAX}`);
+      expect(asked.get(`t${DISCOVERY_CACHE_MAX}`)).toBe(1);
+      // t0 was the least recently used of DISCOVERY_CACHE_MAX + 1 issuers: it went, and is fetched again.
+      await discover(`${base}/t0`);
+      expect(asked.get('t0')).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -5,7 +5,9 @@
  *
  * One deliberate difference: GoTrue also links unverified addresses when email confirmation is
  * off (its autoconfirm). Trellis links only addresses the provider says it verified, so an
- * account at a provider that does not check addresses cannot take over someone else's user.
+ * account at a provider that does not check addresses cannot take over someone else's user. A
+ * multi-tenant Azure address never links (any tenant's administrator chooses it), and an unconfirmed
+ * user is confirmed only by a provider that verified that user's own address.
  */
 import type { Tx } from '../../db/index.js';
 import { stringifyJson } from '../../platform/json.js';
@@ -99,13 +101,14 @@ export async function accountForIdentity(
     row = await findUserById(tx, known.user_id, true);
   } else {
     const holders = candidate.email ? await usersWithEmail(tx, candidate.email) : [];
-    if (candidate.verified && holders.length > 1)
+    const linkable = candidate.verified && !user.noEmailLinking;
+    if (linkable && holders.length > 1)
       throw authError(
         500,
         'unexpected_failure',
         'Multiple accounts with the same email address in the same linking domain detected: default',
       );
-    if (candidate.verified && holders.length === 1 && holders[0]) {
+    if (linkable && holders.length === 1 && holders[0]) {
       row = await findUserById(tx, holders[0], true);
       if (row) {
         await insertIdentity(tx, row.id, provider, user);
@@ -113,7 +116,8 @@ export async function accountForIdentity(
       }
     } else {
       if (ctx.config.auth.disableSignup) throw errors.signupDisabled();
-      // An unverified address someone already holds is not given to the new user (GoTrue's rule).
+      // An address someone already holds, unverified or not linkable, is not given to the new user
+      // (GoTrue's rule for unverified ones).
       const email = holders.length > 0 ? '' : candidate.email;
       const confirmed = email !== '' && (candidate.verified || !ctx.config.auth.emailConfirmation);
       if (email !== '' && !confirmed)
@@ -138,7 +142,16 @@ export async function accountForIdentity(
   }
   if (!row) throw errors.userNotFound();
   if (isBanned(row)) throw errors.userBannedForbidden();
-  if (!created && row.email && !row.email_confirmed_at) {
+  // Without an address, an email-optional provider signs in without touching the user's (GoTrue).
+  if (!created && row.email && !row.email_confirmed_at && !(emailOptional && candidate.email === '')) {
+    // Only the provider's verified word for this same address proves it. GoTrue also confirms on a
+    // verified other address (or any, with autoconfirm); otherwise its 422.
+    if (!candidate.verified || candidate.email !== row.email.toLowerCase())
+      throw authError(
+        422,
+        'provider_email_needs_verification',
+        `Unverified email with ${provider}. Verify the email with ${provider} in order to sign in`,
+      );
     // The address is proved now: what an unconfirmed sign-up left (its password, its other
     // identities) goes, so whoever registered it first does not share the account (GoTrue's
     // RemoveUnconfirmedIdentities, then Confirm).

@@ -14,7 +14,7 @@ import { errors } from '../errors.js';
 import type { AuthLimits } from '../limits.js';
 import { parseChallenge } from '../pkce.js';
 import { authorizationUrl, usesPkce } from './client.js';
-import { flowNonce, signState, STATE_EXPIRY_S } from './state.js';
+import { FLOW_STATE_EXPIRY_S, flowNonce, signState, STATE_EXPIRY_S } from './state.js';
 
 /** Parameters Trellis sets itself or reads, never passed on to the provider. */
 const RESERVED = new Set([
@@ -37,10 +37,15 @@ const RESERVED = new Set([
   'invite_token',
 ]);
 
+/** The configured provider of that id (enabled or not); the one lookup every OAuth route uses. */
+export function configuredProvider(ctx: AuthContext, id: string): ExternalProviderConfig | undefined {
+  return Object.hasOwn(ctx.config.auth.external, id) ? ctx.config.auth.external[id] : undefined;
+}
+
 /** GoTrue's "Unsupported provider" answers, by what is wrong with the named one. */
 export function enabledProvider(ctx: AuthContext, name: string | undefined): ExternalProviderConfig {
   const id = (name ?? '').toLowerCase();
-  const provider = Object.hasOwn(ctx.config.auth.external, id) ? ctx.config.auth.external[id] : undefined;
+  const provider = configuredProvider(ctx, id);
   if (!provider) throw errors.validation(`Unsupported provider: Provider ${id.slice(0, 100)} could not be found`);
   if (!provider.enabled) throw errors.validation('Unsupported provider: provider is not enabled');
   return provider;
@@ -90,11 +95,13 @@ async function startFlow(ctx: AuthContext, c: Context, linkingTarget: string | u
     throw errors.validation(`Unsupported provider: error creating OIDC provider`);
   }
   await ctx.db.transaction(async (tx) => {
-    // Flows nobody finished are dropped once their state has expired.
+    // Flows nobody finished are dropped once their state has expired, and PKCE flows whose code
+    // nobody exchanged once the code has (they hold the provider's tokens).
     await tx.query(
-      `delete from auth.flow_state where authentication_method = 'oauth' and user_id is null
-         and created_at < now() - make_interval(secs => $1)`,
-      [STATE_EXPIRY_S],
+      `delete from auth.flow_state where authentication_method = 'oauth'
+         and ((user_id is null and created_at < now() - make_interval(secs => $1))
+           or (user_id is not null and coalesce(auth_code_issued_at, created_at) < now() - make_interval(secs => $2)))`,
+      [STATE_EXPIRY_S, FLOW_STATE_EXPIRY_S],
     );
     await tx.query('delete from auth.oauth_client_states where created_at < now() - make_interval(secs => $1)', [
       STATE_EXPIRY_S,

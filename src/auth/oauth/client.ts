@@ -2,15 +2,18 @@
  * Trellis as an OAuth client of a provider: discovery, the authorization URL, the code exchange and
  * the user behind the tokens, through oauth4webapi (which checks the token response, the ID token's
  * issuer, audience, expiry and nonce). Discovered metadata is cached in process for an hour: it is
- * the provider's, and every instance fetches the same.
+ * the provider's, and every instance fetches the same. At most DISCOVERY_CACHE_MAX issuers are kept.
  */
 import * as oauth from 'oauth4webapi';
 import type { ExternalProviderConfig } from '../../config.js';
+import { LruCache } from './lru.js';
 import { oidcUser, providerSpec, type ProviderUser } from './providers.js';
 
 const DISCOVERY_TTL_MS = 3_600_000;
 const TIMEOUT_MS = 10_000;
-const discovered = new Map<string, { at: number; as: oauth.AuthorizationServer }>();
+/** Issuers kept at once: each Azure tenant is an issuer, and callers choose the tenant. */
+export const DISCOVERY_CACHE_MAX = 100;
+const discovered = new LruCache<string, { at: number; as: oauth.AuthorizationServer }>(DISCOVERY_CACHE_MAX);
 
 const insecure = (url: string) => (url.startsWith('http:') ? { [oauth.allowInsecureRequests]: true } : {});
 
@@ -133,7 +136,7 @@ export async function exchangeCode(
   try {
     const user =
       spec.kind === 'oidc'
-        ? oidcUser(config.name, oauth.getValidatedIdTokenClaims(tokens) as Record<string, unknown>)
+        ? oidcUser(config.name, oauth.getValidatedIdTokenClaims(tokens) as Record<string, unknown>, config.url)
         : await spec.profile(getJson, tokens.access_token);
     if (user.subject === '') throw new Error('the provider named no user id');
     return { user, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? '' };

@@ -18,7 +18,9 @@ import { authError, errors } from '../errors.js';
 import type { AuthLimits } from '../limits.js';
 import { startSession } from '../sessions.js';
 import { accountForIdentity } from './accounts.js';
-import { discover } from './client.js';
+import { configuredProvider } from './authorize.js';
+import { discover, DISCOVERY_CACHE_MAX } from './client.js';
+import { LruCache } from './lru.js';
 import { oidcUser } from './providers.js';
 
 const body = z.object({
@@ -43,22 +45,20 @@ class OAuthGrantError extends Error {
 }
 const invalid = (description: string) => new OAuthGrantError('invalid request', description);
 
-const jwksByUrl = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+// One key set per issuer's jwks_uri, bounded like the discovery cache (callers choose Azure tenants).
+const jwksByUrl = new LruCache<string, ReturnType<typeof createRemoteJWKSet>>(DISCOVERY_CACHE_MAX);
 
 interface Resolved {
   readonly provider: ExternalProviderConfig | undefined;
   readonly issuer: string;
 }
 
-const configured = (ctx: AuthContext, id: string) =>
-  Object.hasOwn(ctx.config.auth.external, id) ? ctx.config.auth.external[id] : undefined;
-
 /** Which provider and issuer the request means (GoTrue's getProvider), before anything is verified. */
 function resolve(ctx: AuthContext, b: z.output<typeof body>, idToken: string): Resolved {
   const name = (b.provider ?? '').toLowerCase();
   const issuerParam = b.issuer ?? '';
   if (name === 'apple' || APPLE_ISSUERS.includes(issuerParam)) {
-    const apple = configured(ctx, 'apple');
+    const apple = configuredProvider(ctx, 'apple');
     const detected = unverifiedIssuer(idToken);
     if (detected === undefined) throw errors.validation('Unable to detect issuer in ID token for Apple provider');
     const allowed = apple?.url ? [apple.url, ...APPLE_ISSUERS] : APPLE_ISSUERS;
@@ -69,7 +69,7 @@ function resolve(ctx: AuthContext, b: z.output<typeof body>, idToken: string): R
     return { provider: apple, issuer: detected };
   }
   if (name === 'azure' || issuerParam.startsWith('https://login.microsoftonline.com/')) {
-    const azure = configured(ctx, 'azure');
+    const azure = configuredProvider(ctx, 'azure');
     const detected = unverifiedIssuer(idToken);
     if (detected === undefined) throw errors.validation('Unable to detect issuer in ID token for Azure provider');
     const ok =
@@ -81,20 +81,20 @@ function resolve(ctx: AuthContext, b: z.output<typeof body>, idToken: string): R
       throw errors.validation('Provided issuer does not match ID token issuer');
     return { provider: azure, issuer: detected };
   }
-  const keycloak = configured(ctx, 'keycloak');
+  const keycloak = configuredProvider(ctx, 'keycloak');
   if (name === 'keycloak' || (keycloak?.enabled && keycloak.url !== '' && issuerParam === keycloak.url))
     return { provider: keycloak, issuer: keycloak?.url ?? '' };
   for (const [fixed, issuer] of Object.entries(FIXED_ISSUERS)) {
     if (fixed === 'keycloak') continue;
     if (name === fixed || (issuer !== '' && issuerParam === issuer)) {
-      const provider = configured(ctx, fixed);
+      const provider = configuredProvider(ctx, fixed);
       return { provider, issuer: provider?.url || issuer };
     }
   }
   if (name.startsWith('custom:')) {
     if (!Object.values(ctx.config.auth.external).some((p) => p.custom))
       throw errors.validation('Custom OAuth providers are disabled');
-    const provider = configured(ctx, name);
+    const provider = configuredProvider(ctx, name);
     if (!provider) throw errors.validation(`Custom provider "${name.slice(0, 100)}" not found`);
     if (!provider.enabled)
       throw authError(400, 'provider_disabled', `Custom provider "${name.slice(0, 100)}" is disabled`);
@@ -145,7 +145,7 @@ export async function idTokenGrant(ctx: AuthContext, limits: AuthLimits, c: Cont
       if (tokenNonce !== '' && crypto.createHash('sha256').update(given).digest('hex') !== tokenNonce)
         throw new OAuthGrantError('invalid nonce', 'Nonces mismatch');
     }
-    const user = oidcUser(provider.name, claims);
+    const user = oidcUser(provider.name, claims, provider.url);
     if (user.emails.length === 0 && !provider.emailOptional)
       throw errors.validation('Error getting user email from external provider');
     const session = await ctx.db.transaction(async (tx) => {

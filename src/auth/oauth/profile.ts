@@ -12,6 +12,11 @@ export interface ProviderUser {
   readonly emails: readonly ProviderEmail[];
   /** identity_data and the user_metadata merged from it (GoTrue's provider.Claims, empty fields left out). */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /**
+   * The address may not link this identity to a user who holds it, verified or not: set for a
+   * multi-tenant Azure token, whose `email` any tenant's administrator chooses.
+   */
+  readonly noEmailLinking?: boolean;
 }
 
 export type GetJson = (url: string, accessToken: string) => Promise<unknown>;

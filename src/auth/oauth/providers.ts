@@ -9,23 +9,49 @@ import { claims, obj, str, type OidcSpec, type ProviderSpec, type ProviderUser }
 
 export type { ProviderUser };
 
+/** Azure's multi-tenant endpoints: tokens come from whichever tenant the user belongs to. */
+const AZURE_MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
+
+/**
+ * Whether an Azure token comes from the one tenant the provider's `url` names (a single-tenant
+ * setup): `url` is a tenant's issuer and the token's `iss` is that issuer.
+ */
+export function azureSingleTenant(configuredUrl: string, iss: string): boolean {
+  if (configuredUrl === '') return false;
+  let tenant: string;
+  try {
+    tenant = new URL(configuredUrl).pathname.split('/')[1] ?? '';
+  } catch {
+    return false;
+  }
+  const trim = (u: string) => u.replace(/\/+$/, '');
+  return tenant !== '' && !AZURE_MULTI_TENANT.has(tenant.toLowerCase()) && trim(configuredUrl) === trim(iss);
+}
+
 /**
  * Whether the provider vouches for the address (GoTrue's oidc.go): Apple sends email_verified as a
- * string; Azure says it with xms_edov, and without that claim its addresses count as verified.
+ * string; Azure says it with xms_edov. Without that claim GoTrue counts Azure addresses as verified;
+ * Trellis does only for a single-tenant setup, since in a multi-tenant one any tenant's
+ * administrator sets `email` (the "nOAuth" takeover).
  */
-function emailVerified(provider: string, token: Record<string, unknown>, email: string): boolean {
+function emailVerified(provider: string, token: Record<string, unknown>, email: string, single: boolean): boolean {
   if (email === '') return false;
   if (provider === 'azure') {
     const edov = token.xms_edov;
-    return edov === undefined || edov === null || edov === true || edov === '1' || edov === 'true' || edov === 1;
+    if (edov === undefined || edov === null) return single;
+    return edov === true || edov === '1' || edov === 'true' || edov === 1;
   }
   return token.email_verified === true || token.email_verified === 'true';
 }
 
-/** The user an ID token (or OIDC userinfo) of `provider` describes. */
-export function oidcUser(provider: string, token: Record<string, unknown>): ProviderUser {
+/**
+ * The user an ID token (or OIDC userinfo) of `provider` describes; `configuredUrl` is the
+ * provider's `url` setting (for Azure, whether it names a single tenant).
+ */
+export function oidcUser(provider: string, token: Record<string, unknown>, configuredUrl = ''): ProviderUser {
   const email = str(token.email);
-  const verified = emailVerified(provider, token, email);
+  const single = provider === 'azure' && azureSingleTenant(configuredUrl, str(token.iss));
+  const verified = emailVerified(provider, token, email, single);
   const subject = str(token.sub);
   const standard = [
     'iss',
@@ -60,6 +86,8 @@ export function oidcUser(provider: string, token: Record<string, unknown>): Prov
       full_name: str(token.name),
       avatar_url: str(token.picture),
     }),
+    // Any tenant's administrator chooses its users' `email`: never a key to someone's account.
+    ...(provider === 'azure' && !single ? { noEmailLinking: true } : {}),
   };
 }
 

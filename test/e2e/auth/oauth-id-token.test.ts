@@ -1,6 +1,7 @@
 /**
  * signInWithIdToken (`grant_type=id_token`) through supabase-js, with ID tokens signed by the key a
- * real OpenID provider (oidc-provider, on loopback) publishes in its JWKS, standing in for Google.
+ * real OpenID provider (oidc-provider, on loopback) publishes in its JWKS, standing in for Google
+ * and for a multi-tenant Azure (its `url` names no tenant).
  */
 import crypto from 'node:crypto';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
@@ -26,6 +27,10 @@ beforeAll(async () => {
       AUTH_EXTERNAL_ACME_CLIENT_ID: 'acme-app',
       AUTH_EXTERNAL_ACME_SKIP_NONCE_CHECK: 'true',
       AUTH_EXTERNAL_ACME_URL: issuer,
+      // An issuer that names no tenant: Azure's multi-tenant rules apply.
+      AUTH_EXTERNAL_AZURE_ENABLED: 'true',
+      AUTH_EXTERNAL_AZURE_CLIENT_ID: 'azure-app',
+      AUTH_EXTERNAL_AZURE_URL: issuer,
     },
   });
   oidc = await startOidcServer({ port: oidcPort, clientId: 'unused', clientSecret: 'unused', redirectUris: [] });
@@ -78,6 +83,33 @@ describe('a good ID token', () => {
     const { data, error } = await client().auth.signInWithIdToken({ provider: 'custom:acme', token });
     expect(error).toBeNull();
     expect(data.user?.identities?.[0]?.provider).toBe('custom:acme');
+  });
+});
+
+describe('multi-tenant Azure', () => {
+  const azure = (sub: string, extra: Record<string, unknown>) =>
+    oidc.signIdToken({ sub, aud: 'azure-app', name: `User ${sub}`, ...extra });
+
+  test('an address, even one Azure vouches for (xms_edov), never links to the user who holds it', async () => {
+    const owner = await client().auth.signUp({ email: 'victim@example.com', password: 'password-1' });
+    expect(owner.error).toBeNull();
+    const token = await azure('other-tenant-user', { email: 'victim@example.com', xms_edov: true });
+    const { data, error } = await client().auth.signInWithIdToken({ provider: 'azure', token });
+    expect(error).toBeNull();
+    expect(data.user?.id).not.toBe(owner.data.user?.id);
+    expect(data.user?.email).toBe('');
+    const identities = await server.sql.query('select provider from auth.identities where user_id = $1', [
+      owner.data.user?.id,
+    ]);
+    expect(identities.rows).toEqual([{ provider: 'email' }]);
+  });
+
+  test('without xms_edov the address counts as unverified', async () => {
+    const token = await azure('no-edov', { email: 'newcomer@example.com' });
+    const { data, error } = await client().auth.signInWithIdToken({ provider: 'azure', token });
+    expect(error).toBeNull();
+    expect(data.user?.email).toBe('newcomer@example.com');
+    expect(data.user?.identities?.[0]?.identity_data).toMatchObject({ email_verified: false });
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Sign-in with OAuth/OIDC providers through supabase-js: a real OpenID provider (oidc-provider) and
  * a fake GitHub on loopback, the implicit and PKCE redirect flows, account linking by verified
- * address, forged and replayed states, and the redirect allow list.
+ * address, who confirms an unconfirmed user, forged and replayed states, the redirect allow list,
+ * and the clean-up of flows nobody finished.
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
@@ -55,6 +56,9 @@ beforeAll(async () => {
     accounts: {
       unverified: { email: 'taken@example.com', email_verified: false },
       verified: { email: 'taken@example.com', email_verified: true, name: 'Vera' },
+      'stale-unverified': { email: 'stale@example.com', email_verified: false },
+      'stale-elsewhere': { email: 'elsewhere@example.com', email_verified: true },
+      'stale-owner': { email: 'stale@example.com', email_verified: true },
     },
   });
 }, 60_000);
@@ -191,6 +195,50 @@ describe('who may sign in', () => {
     ]);
     expect(providers.rows).toEqual([{ provider: 'custom:test' }]);
   });
+  test('a known identity confirms an unconfirmed user only when the provider verified that same address', async () => {
+    const start = async (login: string) => {
+      const { data } = await createClient(confirming.url, confirming.anonKey, {
+        auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+        realtime: { transport: WebSocket as unknown as never },
+      }).auth.signInWithOAuth({ provider: 'custom:test', options: { skipBrowserRedirect: true } });
+      return new Browser().signIn(data.url ?? '', login, app);
+    };
+    const signUp = await createClient(confirming.url, confirming.anonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as unknown as never },
+    }).auth.signUp({ email: 'stale@example.com', password: 'chosen-by-someone-else' });
+    expect(signUp.error).toBeNull();
+    const id = signUp.data.user?.id;
+    // Identities already on the unconfirmed user (as a link made before would leave them).
+    for (const login of ['stale-unverified', 'stale-elsewhere', 'stale-owner'])
+      await confirming.sql.query(
+        `insert into auth.identities (provider_id, user_id, identity_data, provider) values ($1, $2, '{}', 'custom:test')`,
+        [login, id],
+      );
+    const state = async () =>
+      (
+        await confirming.sql.query<{ confirmed: boolean; password: boolean }>(
+          `select email_confirmed_at is not null as confirmed, encrypted_password is not null as password
+           from auth.users where id = $1`,
+          [id],
+        )
+      ).rows[0];
+    // The provider did not verify the address, or verified another one: refused, nothing changed.
+    for (const login of ['stale-unverified', 'stale-elsewhere']) {
+      const back = await start(login);
+      expect(Object.fromEntries(back.searchParams)).toEqual({
+        error: 'access_denied',
+        error_code: 'provider_email_needs_verification',
+        error_description: 'Unverified email with custom:test. Verify the email with custom:test in order to sign in',
+      });
+      expect(await state()).toEqual({ confirmed: false, password: true });
+    }
+    const owner = await start('stale-owner');
+    expect(new URLSearchParams(owner.hash.slice(1)).get('access_token')).toBeTruthy();
+    expect(await state()).toEqual({ confirmed: true, password: false });
+    const left = await confirming.sql.query(`select provider_id from auth.identities where user_id = $1`, [id]);
+    expect(left.rows).toEqual([{ provider_id: 'stale-owner' }]);
+  });
 });
 
 describe('the PKCE flow', () => {
@@ -216,6 +264,30 @@ describe('the PKCE flow', () => {
     });
     expect(again.status).toBe(404);
     expect(await again.json()).toMatchObject({ error_code: 'flow_state_not_found' });
+  });
+
+  test('flows nobody exchanged are deleted with their provider tokens once their code expired', async () => {
+    const user = await server.sql.query<{ id: string }>(
+      `insert into auth.users (id, aud, role, email, created_at, updated_at)
+       values (gen_random_uuid(), 'authenticated', 'authenticated', 'abandoned@example.com', now(), now()) returning id`,
+    );
+    const flow = (age: string) =>
+      server.sql.query<{ id: string }>(
+        `insert into auth.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge, provider_type,
+           provider_access_token, provider_refresh_token, authentication_method, auth_code_issued_at, created_at, updated_at)
+         values (gen_random_uuid(), $1, gen_random_uuid()::text, 's256', $2, 'custom:test', 'provider-secret',
+           'provider-refresh', 'oauth', now() - $3::interval, now() - $3::interval, now())
+         returning id`,
+        [user.rows[0]?.id, 'c'.repeat(43), age],
+      );
+    const old = (await flow('6 minutes')).rows[0]?.id;
+    const fresh = (await flow('1 minute')).rows[0]?.id;
+    const started = await fetch(`${server.url}/auth/v1/authorize?provider=github`, { redirect: 'manual' });
+    expect(started.status).toBe(302);
+    const left = await server.sql.query<{ id: string }>('select id from auth.flow_state where id = any($1)', [
+      [old, fresh],
+    ]);
+    expect(left.rows).toEqual([{ id: fresh }]);
   });
 
   test('a wrong code verifier is refused', async () => {
