@@ -17,8 +17,8 @@ import { startSession } from './sessions.js';
 import { findUserById, isBanned } from './users.js';
 
 export const PKCE_PREFIX = 'pkce_';
-/** GoTrue's flow-state lifetime (its minimum and default). */
-const FLOW_STATE_EXPIRY_S = 300;
+/** GoTrue's flow-state lifetime (its minimum and default): how long an issued auth code may wait for grant_type=pkce. */
+export const FLOW_STATE_EXPIRY_S = 300;
 
 export interface PkceChallenge {
   readonly challenge: string;

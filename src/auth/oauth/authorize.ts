@@ -14,7 +14,8 @@ import { errors } from '../errors.js';
 import type { AuthLimits } from '../limits.js';
 import { parseChallenge } from '../pkce.js';
 import { authorizationUrl, usesPkce } from './client.js';
-import { FLOW_STATE_EXPIRY_S, flowNonce, signState, STATE_EXPIRY_S } from './state.js';
+import { FLOW_STATE_EXPIRY_S } from '../pkce.js';
+import { flowNonce, signState, STATE_EXPIRY_S } from './state.js';
 
 /** Parameters Trellis sets itself or reads, never passed on to the provider. */
 const RESERVED = new Set([

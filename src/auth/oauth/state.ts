@@ -9,11 +9,6 @@ import { jwtVerify, SignJWT } from 'jose';
 
 /** How long a browser may spend at the provider (GoTrue's flow-state lifetime is of the same order). */
 export const STATE_EXPIRY_S = 600;
-/**
- * How long a PKCE flow's auth code may wait for grant_type=pkce: pkce.ts's FLOW_STATE_EXPIRY_S
- * (GoTrue's default), after which the flow, and the provider tokens it holds, is only litter.
- */
-export const FLOW_STATE_EXPIRY_S = 300;
 const AUDIENCE = 'trellis:oauth-state';
 
 export async function signState(secret: Uint8Array, flowId: string, provider: string): Promise<string> {
