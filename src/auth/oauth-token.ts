@@ -125,7 +125,7 @@ export async function oauthToken(ctx: AuthContext, limits: AuthLimits, c: Contex
     // A client refreshes only the sessions issued to it (refresh checks, as GoTrue's service does).
     // Only our own refusals reach the client; anything else is a bug, answered with the generic 500.
     const outcome = await refresh(ctx.db, ctx.settings, p.refresh_token, info, client.id).catch((err: unknown) => {
-      if (err instanceof ApiError) return err;
+      if (err instanceof ApiError && err.status < 500) return err;
       throw err;
     });
     if (outcome instanceof ApiError)

@@ -32,6 +32,12 @@ export interface SessionSettings {
   readonly issuer: string;
   /** The custom_access_token hook, when enabled: it may rewrite every token's claims. */
   readonly customizeClaims?: ClaimsCustomizer | undefined;
+  /**
+   * Whether that hook must run in the grant's transaction (a Postgres function reads and writes
+   * with it). An HTTP hook is called after the rotation committed, holding no lock or connection
+   * while it waits on the network.
+   */
+  readonly claimsHookInTransaction?: boolean | undefined;
 }
 
 export interface SessionRow {
@@ -177,7 +183,7 @@ export async function refresh(
   oauthClient: string | null,
 ): Promise<SessionResponse | ApiError> {
   // A custom_access_token hook in PostgreSQL runs in the grant's transaction (hooks-pg.ts).
-  if (settings.customizeClaims)
+  if (settings.customizeClaims && settings.claimsHookInTransaction)
     return db.transaction((tx) => refreshLocked(tx, settings, presented, client, oauthClient));
   const hash = sha256(presented);
   const token = randomToken();
