@@ -179,7 +179,10 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (grant === 'refresh_token') {
     const body = await readJson(c, refreshGrant, codes);
     await ctx.limit(limits.tokenRefresh, client.ip);
-    const outcome = await refresh(ctx.db, ctx.settings, body.refresh_token, client);
+    const outcome = await refresh(ctx.db, ctx.settings, body.refresh_token, client, null);
+    // An OAuth-server client's session: GoTrue's OAuth error shape, not its usual one.
+    if (outcome instanceof ApiError && outcome.code === 'invalid_client')
+      return c.json({ error: outcome.code, error_description: outcome.message }, 400);
     if (outcome instanceof ApiError) throw outcome;
     return respondJson(c, outcome);
   }

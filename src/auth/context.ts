@@ -49,6 +49,7 @@ export function authContext(deps: AuthDeps): AuthContext {
       sealKey: refreshSealKey(secret),
       issuer: `${deps.config.publicUrl}/auth/v1`,
       customizeClaims: claimsCustomizer(hooks),
+      claimsHookInTransaction: deps.config.auth.hooks.targets.customAccessToken?.kind !== 'http',
     },
     client: (c) => clientInfo(c, deps.config.trustProxy),
     async limit(rule, key, error = errors.rateLimited) {

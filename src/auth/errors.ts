@@ -150,6 +150,8 @@ export const errors = {
   reauthenticationNeeded: () => authError(400, 'reauthentication_needed', 'Password update requires reauthentication'),
   reauthenticationNotValid: () => authError(422, 'reauthentication_not_valid', 'Nonce has expired or is invalid'),
   oauthServerDisabled: () => authError(404, 'feature_disabled', 'OAuth server is disabled'),
+  /** GoTrue's NewOAuthError("invalid_client", …): rendered `{error, error_description}`, 400. */
+  oauthInvalidClient: (description: string) => authError(400, 'invalid_client', description),
   oauthClientNotFound: () => authError(404, 'oauth_client_not_found', 'OAuth client not found'),
   oauthClientNotFoundBadRequest: (message: string) => authError(400, 'oauth_client_not_found', message),
   oauthAuthorizationNotFound: () => authError(404, 'oauth_authorization_not_found', 'authorization not found'),

@@ -64,12 +64,16 @@ function checkUrl(name: 'client_uri' | 'logo_uri', value: string): void {
   if (value === '') return;
   if (value.length > 2048) throw errors.validation(`${name} cannot exceed 2048 characters`);
   let ok = !/[\u0000-\u001f\u007f]/.test(value);
+  let protocol = '';
   try {
-    ok &&= new URL(value).protocol !== '';
+    protocol = new URL(value).protocol;
   } catch {
     ok = false;
   }
-  if (!ok) throw errors.validation(`${name} must be a valid URL`);
+  if (!ok || protocol === '') throw errors.validation(`${name} must be a valid URL`);
+  // Shown as a link and an image on the app's consent page: a web address only, never `javascript:`.
+  if (protocol !== 'https:' && protocol !== 'http:')
+    throw errors.validation(`${name} scheme '${show(protocol.slice(0, -1))}' is not allowed, use https`);
 }
 
 /** The registration's fields with GoTrue's defaults, or the 400 validation_failed it earns. */

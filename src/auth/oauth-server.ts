@@ -15,6 +15,7 @@ import { respondJson } from '../platform/json.js';
 import { requireCaller, type AuthContext } from './context.js';
 import { sha256 } from './crypto.js';
 import { errors } from './errors.js';
+import type { AuthLimits } from './limits.js';
 import { findUserById, isBanned, isUuid, type UserRow } from './users.js';
 
 // GoTrue's AuthorizationTTL default, and the scopes it knows (models.IsSupportedScope).
@@ -52,6 +53,9 @@ export function authorizeProblem(q: {
   state?: string | undefined;
 }): string | undefined {
   if ((q.response_type ?? 'code') !== 'code') return 'only response_type=code is supported';
+  // Each request is stored: bounded here, not by the URL length a proxy happens to allow.
+  if ((q.scope ?? '').length > 1024) return 'scope is too long';
+  if ((q.resource ?? '').length > 2048) return 'resource is too long';
   const scopes = (q.scope || 'email').split(' ').filter((s) => s !== '');
   if (scopes.length === 0) return 'scope parameter cannot be empty';
   const unknown = scopes.find((s) => !SUPPORTED_SCOPES.has(s));
@@ -75,9 +79,14 @@ export function authorizeProblem(q: {
   return undefined;
 }
 
-/** GET /oauth/authorize: opened by a browser, without an apikey (as on Supabase). */
-export async function authorize(ctx: AuthContext, c: Context) {
+/**
+ * GET /oauth/authorize: opened by a browser, without an apikey (as on Supabase). Each request
+ * writes a row for a caller nobody knows yet, so it counts against the client's token budget, as
+ * the social /authorize does (GoTrue does not limit it).
+ */
+export async function authorize(ctx: AuthContext, limits: AuthLimits, c: Context) {
   if (!ctx.config.auth.oauthServer.enabled) throw errors.oauthServerDisabled();
+  await ctx.limit(limits.tokenRefresh, ctx.client(c).ip);
   const q = c.req.query();
   if (!q.client_id) throw errors.validation('client_id is required');
   if (!q.redirect_uri) throw errors.validation('redirect_uri is required');
@@ -101,8 +110,13 @@ export async function authorize(ctx: AuthContext, c: Context) {
       302,
     );
   const authorizationId = crypto.randomBytes(24).toString('base64url');
-  await ctx.db.transaction((tx) =>
-    tx.query(
+  await ctx.db.transaction(async (tx) => {
+    // Requests past their expiry, and codes past theirs (approved before it), are dead whatever
+    // their status: dropped here, as startFlow drops stale flow_state rows.
+    await tx.query('delete from auth.oauth_authorizations where expires_at < now() - make_interval(secs => $1)', [
+      AUTHORIZATION_TTL_S,
+    ]);
+    await tx.query(
       `insert into auth.oauth_authorizations (id, authorization_id, client_id, redirect_uri, scope, state, resource,
          code_challenge, code_challenge_method, nonce, expires_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))`,
@@ -119,8 +133,8 @@ export async function authorize(ctx: AuthContext, c: Context) {
         q.nonce?.slice(0, 255) || null,
         AUTHORIZATION_TTL_S,
       ],
-    ),
-  );
+    );
+  });
   const consentPage = `${ctx.config.auth.siteUrl}/${ctx.config.auth.oauthServer.authorizationPath.replace(/^\/+/, '')}`;
   return c.redirect(withQuery(consentPage, { authorization_id: authorizationId }), 302);
 }

@@ -6,11 +6,10 @@
  */
 import crypto from 'node:crypto';
 import type { Context } from 'hono';
-import { decodeJwt } from 'jose';
+import { ApiError } from '../errors.js';
 import { headerOf } from '../platform/http.js';
 import { stringifyJson } from '../platform/json.js';
 import type { AuthContext } from './context.js';
-import { sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { redeemCode } from './oauth-server.js';
@@ -66,8 +65,12 @@ async function authenticateClient(ctx: AuthContext, c: Context, p: Record<string
     const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
-    id = decodeURIComponent(decoded.slice(0, colon));
-    secret = decodeURIComponent(decoded.slice(colon + 1));
+    try {
+      id = decodeURIComponent(decoded.slice(0, colon));
+      secret = decodeURIComponent(decoded.slice(colon + 1));
+    } catch {
+      return undefined; // a stray `%`: no client we know, not a server error
+    }
     method = 'client_secret_basic';
   }
   if (!id || !isUuid(id)) return undefined;
@@ -107,14 +110,11 @@ export async function oauthToken(ctx: AuthContext, limits: AuthLimits, c: Contex
     const outcome = await ctx.db.transaction(async (tx) => {
       const redeemed = await redeemCode(tx, client.id, code, p.redirect_uri, p.code_verifier);
       if (typeof redeemed === 'string') return redeemed;
-      const session = await startSession(tx, ctx.settings, redeemed.user, 'oauth', info);
       // The session belongs to the client: its tokens are told apart, and deleting the client ends it.
-      await tx.query('update auth.sessions set oauth_client_id = $2, scopes = $3 where id = $1', [
-        decodeJwt(session.access_token).session_id,
-        client.id,
-        redeemed.scope,
-      ]);
-      return session;
+      return startSession(tx, ctx.settings, redeemed.user, 'oauth', info, {
+        clientId: client.id,
+        scopes: redeemed.scope,
+      });
     });
     if (typeof outcome === 'string') return oauthError(c, 'invalid_grant', outcome);
     return c.body(stringifyJson(outcome), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -122,21 +122,14 @@ export async function oauthToken(ctx: AuthContext, limits: AuthLimits, c: Contex
   if (p.grant_type === 'refresh_token') {
     if (!p.refresh_token) return oauthError(c, 'invalid_request', 'refresh_token is required for refresh_token grant');
     await ctx.limit(limits.tokenRefresh, info.ip);
-    const presented = p.refresh_token;
-    const outcome = await (async () => {
-      const owner = (
-        await ctx.db.query<{ oauth_client_id: string | null }>(
-          `select s.oauth_client_id from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
-           where rt.token = $1`,
-          [sha256(presented)],
-        )
-      ).rows[0];
-      // A client refreshes only the sessions issued to it.
-      if (!owner || owner.oauth_client_id !== client.id) return 'Invalid refresh token';
-      const refreshed = await refresh(ctx.db, ctx.settings, presented, info);
-      return refreshed instanceof Error ? refreshed.message : refreshed;
-    })().catch((err: unknown) => (err instanceof Error ? err.message : 'Invalid refresh token'));
-    if (typeof outcome === 'string') return oauthError(c, 'invalid_grant', outcome);
+    // A client refreshes only the sessions issued to it (refresh checks, as GoTrue's service does).
+    // Only our own refusals reach the client; anything else is a bug, answered with the generic 500.
+    const outcome = await refresh(ctx.db, ctx.settings, p.refresh_token, info, client.id).catch((err: unknown) => {
+      if (err instanceof ApiError && err.status < 500) return err;
+      throw err;
+    });
+    if (outcome instanceof ApiError)
+      return oauthError(c, outcome.code === 'invalid_client' ? 'invalid_client' : 'invalid_grant', outcome.message);
     return c.body(stringifyJson(outcome), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   }
   return oauthError(c, 'unsupported_grant_type', `Unsupported grant type: ${p.grant_type.slice(0, 40)}`);

@@ -57,8 +57,14 @@ export function authRoutes(services: Services): Hono {
     return respondJson(c, services.tokens.jwks());
   });
   // The OAuth server's browser redirect and its clients' token requests carry no apikey either.
-  app.get('/oauth/authorize', (c) => oauthServerAuthorize(ctx, c));
-  app.post('/oauth/token', (c) => oauthToken(ctx, limits, c));
+  app.get('/oauth/authorize', (c) => oauthServerAuthorize(ctx, limits, c));
+  app.post(
+    '/oauth/token',
+    limitBody(MAX_JSON_BODY, () => {
+      throw errors.bodyTooLarge(MAX_JSON_BODY);
+    }),
+    (c) => oauthToken(ctx, limits, c),
+  );
   app.use('*', requireApiKey(services.tokens));
   app.use(
     '*',

@@ -32,6 +32,12 @@ export interface SessionSettings {
   readonly issuer: string;
   /** The custom_access_token hook, when enabled: it may rewrite every token's claims. */
   readonly customizeClaims?: ClaimsCustomizer | undefined;
+  /**
+   * Whether that hook must run in the grant's transaction (a Postgres function reads and writes
+   * with it). An HTTP hook is called after the rotation committed, holding no lock or connection
+   * while it waits on the network.
+   */
+  readonly claimsHookInTransaction?: boolean | undefined;
 }
 
 export interface SessionRow {
@@ -40,6 +46,9 @@ export interface SessionRow {
   aal: 'aal1' | 'aal2' | 'aal3';
   factor_id: string | null;
   not_after: Date | null;
+  /** The OAuth-server client the session was issued to (its tokens carry `client_id`), if any. */
+  oauth_client_id?: string | null;
+  scopes?: string | null;
 }
 
 export interface SessionResponse {
@@ -56,19 +65,31 @@ export interface Client {
   readonly userAgent: string | undefined;
 }
 
-/** Starts a session for a user who just proved `method` (password, otp, anonymous, …). */
+/**
+ * Starts a session for a user who just proved `method` (password, otp, anonymous, …). `oauth` is
+ * the OAuth-server client it is issued to: only that client may refresh it (see refresh).
+ */
 export async function startSession(
   tx: Tx,
   settings: SessionSettings,
   user: UserRow,
   method: string,
   client: Client,
+  oauth?: { readonly clientId: string; readonly scopes: string },
 ): Promise<SessionResponse> {
   const session = (
     await tx.query<SessionRow>(
-      `insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at)
-       values ($1, $2, 'aal1', $3, $4, now() at time zone 'utc') returning id, user_id, aal, factor_id, not_after`,
-      [crypto.randomUUID(), user.id, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null],
+      `insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at, oauth_client_id, scopes)
+       values ($1, $2, 'aal1', $3, $4, now() at time zone 'utc', $5, $6)
+       returning id, user_id, aal, factor_id, not_after, oauth_client_id, scopes`,
+      [
+        crypto.randomUUID(),
+        user.id,
+        client.userAgent?.slice(0, 512) ?? null,
+        client.ip ?? null,
+        oauth?.clientId ?? null,
+        oauth?.scopes ?? null,
+      ],
     )
   ).rows[0] as SessionRow;
   await addAmr(tx, session.id, method);
@@ -149,17 +170,21 @@ export async function reissue(
  * grant_type=refresh_token. A live token, the grant every client makes each hour, is rotated by
  * one statement: it locks the token and its session, revokes the token, notes the refresh, issues
  * the child and reads back the user, their lists and the session's methods. Only when that
- * statement rotated nothing (an unknown, revoked or expired token, a banned user) does the grant
- * take the careful path, which decides why in a transaction of its own.
+ * statement rotated nothing (an unknown, revoked or expired token, a banned user, another client's
+ * session) does the grant take the careful path, which decides why in a transaction of its own.
+ * `oauthClient` is the authenticated OAuth-server client (/oauth/token), null at /token: a session
+ * is refreshed only by the client it was issued to, first-party ones only without a client.
  */
 export async function refresh(
   db: Db,
   settings: SessionSettings,
   presented: string,
   client: Client,
+  oauthClient: string | null,
 ): Promise<SessionResponse | ApiError> {
   // A custom_access_token hook in PostgreSQL runs in the grant's transaction (hooks-pg.ts).
-  if (settings.customizeClaims) return db.transaction((tx) => refreshLocked(tx, settings, presented, client));
+  if (settings.customizeClaims && settings.claimsHookInTransaction)
+    return db.transaction((tx) => refreshLocked(tx, settings, presented, client, oauthClient));
   const hash = sha256(presented);
   const token = randomToken();
   const row = (
@@ -169,15 +194,18 @@ export async function refresh(
       client.ip ?? null,
       sha256(token),
       sealToken(settings.sealKey, token),
+      oauthClient,
     ])
   ).rows[0];
-  if (!row) return db.transaction((tx) => refreshLocked(tx, settings, presented, client));
+  if (!row) return db.transaction((tx) => refreshLocked(tx, settings, presented, client, oauthClient));
   const session: SessionRow = {
     id: row.session_id,
     user_id: row.id,
     aal: row.session_aal,
     factor_id: row.session_factor_id,
     not_after: row.session_not_after,
+    oauth_client_id: row.session_oauth_client_id,
+    scopes: row.session_scopes,
   };
   return signedSession(db, settings, row, session, row.amr ?? [], row, token, 'token_refresh');
 }
@@ -187,7 +215,18 @@ interface RotatedSession {
   readonly session_aal: SessionRow['aal'];
   readonly session_factor_id: string | null;
   readonly session_not_after: Date | null;
+  readonly session_oauth_client_id: string | null;
+  readonly session_scopes: string | null;
   readonly amr: AmrClaim[] | null;
+}
+
+/** GoTrue's refusal (tokens/service.go) when the session and the authenticated client disagree. */
+function clientMismatch(sessionClient: string | null, oauthClient: string | null): ApiError | undefined {
+  if (sessionClient === oauthClient) return undefined;
+  if (sessionClient === null)
+    return errors.oauthInvalidClient('Client authentication not allowed for non-OAuth session');
+  if (oauthClient === null) return errors.oauthInvalidClient('Client authentication required for OAuth session');
+  return errors.oauthInvalidClient("Client does not match the session's OAuth client");
 }
 
 /**
@@ -201,25 +240,31 @@ async function refreshLocked(
   settings: SessionSettings,
   presented: string,
   client: Client,
+  oauthClient: string | null,
 ): Promise<SessionResponse | ApiError> {
   const hash = sha256(presented);
   // The token and its session, both locked: two refreshes of one token queue here.
   const row = (
     await tx.query<SessionRow & { token_id: string; revoked: boolean; seconds_since_revoked: number }>(
       `select rt.id as token_id, rt.revoked, extract(epoch from now() - rt.updated_at)::float8 as seconds_since_revoked,
-              s.id, s.user_id, s.aal, s.factor_id, s.not_after
+              s.id, s.user_id, s.aal, s.factor_id, s.not_after, s.oauth_client_id, s.scopes
        from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
        where rt.token = $1 for update of rt, s`,
       [hash],
     )
   ).rows[0];
   if (!row) throw errors.refreshNotFound();
+  // Before reuse detection, as GoTrue: a wrong client's replay must not end the session.
+  const mismatch = clientMismatch(row.oauth_client_id ?? null, oauthClient);
+  if (mismatch) return mismatch;
   const session: SessionRow = {
     id: row.id,
     user_id: row.user_id,
     aal: row.aal,
     factor_id: row.factor_id,
     not_after: row.not_after,
+    oauth_client_id: row.oauth_client_id ?? null,
+    scopes: row.scopes ?? null,
   };
   if (session.not_after && session.not_after.getTime() < Date.now()) throw errors.sessionExpired();
   const user = await findUserById(tx, session.user_id);
@@ -309,6 +354,7 @@ const ROTATE_SQL = `
     select rt.id as token_id, s.id as session_id, s.user_id
     from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
     where rt.token = $1 and not rt.revoked and (s.not_after is null or s.not_after > now())
+      and s.oauth_client_id is not distinct from $6::uuid
     for update of rt, s
   ), live as (
     select c.token_id, c.session_id, u.id as user_id
@@ -321,14 +367,14 @@ const ROTATE_SQL = `
     update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now(),
       user_agent = coalesce($2, user_agent), ip = coalesce($3, ip)
     where id = (select session_id from live)
-    returning id, aal, factor_id, not_after
+    returning id, aal, factor_id, not_after, oauth_client_id, scopes
   ), child as (
     insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
     select '00000000-0000-0000-0000-000000000000', $4, live.user_id, $1, live.session_id, $5 from live
   )
   select ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1')},
     t.id as session_id, t.aal as session_aal, t.factor_id as session_factor_id, t.not_after as session_not_after,
-    ${AMR_SQL('t.id')}, ${userListsSql('u.id')}
+    t.oauth_client_id as session_oauth_client_id, t.scopes as session_scopes, ${AMR_SQL('t.id')}, ${userListsSql('u.id')}
   from live join auth.users u on u.id = live.user_id join touched t on t.id = live.session_id`;
 
 /** The access token and the answer of a grant, from what the database said about the session. */
@@ -359,6 +405,9 @@ async function signedSession(
     amr: amr.map((r) => ({ method: r.method, timestamp: Number(r.timestamp) })),
     session_id: session.id,
     is_anonymous: user.is_anonymous,
+    // A third-party client's token says whose it is, and what it was granted (GoTrue's claims).
+    ...(session.oauth_client_id ? { client_id: session.oauth_client_id } : {}),
+    ...(session.oauth_client_id && session.scopes ? { scope: session.scopes } : {}),
   };
   // GoTrue's custom_access_token hook: its claims replace these, whole (hooks-claims.ts checks them).
   const payload = settings.customizeClaims
@@ -378,6 +427,9 @@ async function signedSession(
 export async function findSession(tx: Tx, id: unknown): Promise<SessionRow | undefined> {
   if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   return (
-    await tx.query<SessionRow>('select id, user_id, aal, factor_id, not_after from auth.sessions where id = $1', [id])
+    await tx.query<SessionRow>(
+      'select id, user_id, aal, factor_id, not_after, oauth_client_id, scopes from auth.sessions where id = $1',
+      [id],
+    )
   ).rows[0];
 }

@@ -309,6 +309,13 @@ describe('auth errors', () => {
       'Nonce has expired or is invalid',
     ],
     ['oauthServerDisabled', errors.oauthServerDisabled, 404, 'feature_disabled', 'OAuth server is disabled'],
+    [
+      'oauthInvalidClient',
+      () => errors.oauthInvalidClient('Client authentication required for OAuth session'),
+      400,
+      'invalid_client',
+      'Client authentication required for OAuth session',
+    ],
     ['oauthClientNotFound', errors.oauthClientNotFound, 404, 'oauth_client_not_found', 'OAuth client not found'],
     [
       'oauthClientNotFoundBadRequest',
@@ -406,7 +413,7 @@ describe('auth errors', () => {
   });
 
   test('the table above names every error there is', () => {
-    expect(Object.keys(errors)).toHaveLength(89);
+    expect(Object.keys(errors)).toHaveLength(90);
   });
 
   test("weak_password carries GoTrue's reasons field", () => {

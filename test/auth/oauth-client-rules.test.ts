@@ -47,6 +47,11 @@ describe('checkRegistration', () => {
       {},
     ],
     ['a native app scheme is allowed', { redirect_uris: ['com.example.app://callback'] }, {}],
+    [
+      'web client_uri and logo_uri',
+      { redirect_uris: ok, client_uri: 'https://app.example', logo_uri: 'http://localhost/logo.png' },
+      { clientUri: 'https://app.example' },
+    ],
     ['refresh_token alone', { redirect_uris: ok, grant_types: ['refresh_token'] }, { grantTypes: ['refresh_token'] }],
   ])('%s', (_name, body, expected) => {
     expect(checkRegistration(body)).toMatchObject(expected);
@@ -83,6 +88,9 @@ describe('checkRegistration', () => {
       { redirect_uris: ok, client_uri: `https://a.example/${'x'.repeat(2048)}` },
       'cannot exceed 2048',
     ],
+    ['a javascript: client_uri', { redirect_uris: ok, client_uri: 'javascript:alert(1)' }, "scheme 'javascript'"],
+    ['a data: logo_uri', { redirect_uris: ok, logo_uri: 'data:image/svg+xml,<svg/>' }, "scheme 'data'"],
+    ['a custom-scheme logo_uri', { redirect_uris: ok, logo_uri: 'com.example.app://logo' }, 'use https'],
   ])('refuses %s', (_name, body, message) => {
     expect(problem(body)).toContain(message);
   });
@@ -111,6 +119,8 @@ describe('authorizeProblem', () => {
       { resource: '/api', code_challenge: challenge, code_challenge_method: 'S256' },
       'resource must be an absolute URI without a fragment',
     ],
+    ['a huge scope', { scope: 'email '.repeat(200) }, 'scope is too long'],
+    ['a huge resource', { resource: `https://api.example/${'r'.repeat(2048)}` }, 'resource is too long'],
   ])('%s', (_name, query, problem) => {
     expect(authorizeProblem(query)).toBe(problem);
   });

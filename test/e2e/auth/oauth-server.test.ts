@@ -219,12 +219,12 @@ describe('refusals', () => {
     expect(await token({ ...form, client_id: client.id }, null)).toMatchObject({ status: 401 });
   });
 
-  test('a refresh token of another client, or a user session, is invalid_grant', async () => {
+  test('a refresh token of a user session is invalid_client (GoTrue)', async () => {
     const session = (await user.auth.getSession()).data.session;
     expect(await token({ grant_type: 'refresh_token', refresh_token: session?.refresh_token as string })).toMatchObject(
       {
         status: 400,
-        body: { error: 'invalid_grant' },
+        body: { error: 'invalid_client' },
       },
     );
   });

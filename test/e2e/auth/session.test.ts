@@ -1,3 +1,6 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -272,5 +275,69 @@ describe('settings', () => {
       mailer_autoconfirm: true,
       disable_signup: false,
     });
+  });
+});
+
+describe('with an HTTP custom_access_token hook', () => {
+  test('a refresh holds no lock while the hook is called', async () => {
+    // The endpoint answers at once, except the refresh's call, which waits until released.
+    let hold = false;
+    let held: (() => void) | undefined;
+    const called = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const endpoint = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { claims: unknown };
+        const answer = () =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ claims: body.claims }));
+        if (!hold) return answer();
+        held?.();
+        void released.then(answer);
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    const hooked = await startTestServer({
+      env: {
+        AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED: 'true',
+        AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/token`,
+        AUTH_HOOK_CUSTOM_ACCESS_TOKEN_SECRETS: `v1,whsec_${crypto.randomBytes(32).toString('base64')}`,
+        AUTH_HOOK_HTTP_TIMEOUT_MS: '5000',
+      },
+    });
+    try {
+      const supabase = supabaseClient(hooked);
+      const { data } = await supabase.auth.signUp({ email: 'hooked@example.com', password: 'hooked password' });
+      const sessionId = decodeJwt(data.session?.access_token ?? '').session_id as string;
+      hold = true;
+      const refreshing = supabase.auth.refreshSession({ refresh_token: data.session?.refresh_token ?? '' });
+      await called;
+      // While the hook thinks, the session row is free: no transaction waits on the network.
+      const conn = await hooked.sql.connect();
+      let locked: boolean;
+      try {
+        await conn.query('begin');
+        locked = await conn.query('select 1 from auth.sessions where id = $1 for update nowait', [sessionId]).then(
+          () => false,
+          (err: { code?: string }) => err.code === '55P03',
+        );
+      } finally {
+        await conn.query('rollback');
+        conn.release();
+      }
+      release();
+      expect(locked).toBe(false);
+      expect((await refreshing).error).toBeNull();
+    } finally {
+      release();
+      await hooked.stop();
+      endpoint.close();
+    }
   });
 });
