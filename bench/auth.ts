@@ -14,6 +14,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { report } from './report.js';
 import { withBenchServer } from './server.js';
+import { cpuNow, cpuPerOp, postmasterPid, type CpuSplit } from './cpu.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -50,7 +51,7 @@ const FLOOR_ROTATION = `
 
 async function main() {
   const env = { AUTH_RATE_LIMIT_SIGN_IN: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000' };
-  await withBenchServer({ env }, async ({ url, dbUrl, anonKey }) => {
+  await withBenchServer({ env }, async ({ url, dbUrl, anonKey, pid, dir }) => {
     const headers = { apikey: anonKey, 'content-type': 'application/json' };
     const post = async (p: string, body: unknown) => {
       const r = await fetch(`${url}/auth/v1${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -107,9 +108,22 @@ async function main() {
     // Each figure and its floor take turns, round after round, so that a machine whose load
     // drifts (a shared one) slows both alike; each figure is the median of its rounds.
     const runs: Record<keyof typeof scenarios, LoadResult[]> = { refresh: [], rotation: [] };
+    // CPU seconds of each process per scenario, with the operations that spent them (warm-up included).
+    const postmaster = postmasterPid(dir);
+    const cpu = { refresh: [] as CpuSplit[], rotation: [] as CpuSplit[] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) runs[name].push(await scenarios[name]());
+      for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
+        const before = cpuNow(pid, postmaster);
+        const result = await scenarios[name]();
+        const ops = result.perSecond * (load.seconds + 1);
+        runs[name].push(result);
+        cpu[name].push(cpuPerOp(before, cpuNow(pid, postmaster), ops));
+      }
     }
+    const medianCpu = (splits: CpuSplit[]): CpuSplit => {
+      const mid = (pick: (c: CpuSplit) => number) => splits.map(pick).sort((a, b) => a - b)[splits.length >> 1] ?? NaN;
+      return { generator: mid((c) => c.generator), server: mid((c) => c.server), postgres: mid((c) => c.postgres) };
+    };
     await pool.end();
     const [refresh, rotation] = (['refresh', 'rotation'] as const).map((name) => medianResult(runs[name])) as [
       LoadResult,
@@ -128,6 +142,16 @@ async function main() {
         rotation,
         'the rotation in one `pg` statement',
       ),
+      '',
+      'CPU per operation (milliseconds, medians of the rounds; warm-up included):',
+      '',
+      '| Run | Load generator (this process) | Trellis (Node.js) | PostgreSQL (all backends) |',
+      '| --- | --- | --- | --- |',
+      ...(['refresh', 'rotation'] as const).map((name) => {
+        const c = medianCpu(cpu[name]);
+        const label = name === 'refresh' ? 'refresh grant through Trellis' : 'floor';
+        return `| ${label} | ${c.generator.toFixed(2)} | ${name === 'refresh' ? c.server.toFixed(2) : '–'} | ${c.postgres.toFixed(2)} |`;
+      }),
     ].join('\n');
     report(
       'auth',

@@ -1,0 +1,77 @@
+/**
+ * CPU time of the processes in a benchmark, from /proc (Linux): this process (the load generator),
+ * the Trellis server, and its embedded PostgreSQL (the postmaster and every backend under it), so
+ * a figure can say which of them a run was spending.
+ */
+import fs from 'node:fs';
+
+export interface CpuSplit {
+  readonly generator: number;
+  readonly server: number;
+  readonly postgres: number;
+}
+
+const TICKS = 100;
+
+function stat(pid: number): { ppid: number; seconds: number; name: string } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS, name };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The embedded PostgreSQL's postmaster: the first line of postmaster.pid under the project's data folder. */
+export function postmasterPid(projectDir: string): number | undefined {
+  const find = (dir: string, depth: number): string | undefined => {
+    if (depth > 3) return undefined;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isFile() && entry.name === 'postmaster.pid') return `${dir}/${entry.name}`;
+      if (entry.isDirectory()) {
+        const found = find(`${dir}/${entry.name}`, depth + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  const file = find(`${projectDir}/.trellis`, 0);
+  const pid = file ? Number(fs.readFileSync(file, 'utf8').split('\n')[0]) : NaN;
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+/** CPU seconds used so far by the generator, the server `serverPid`, and PostgreSQL (`postmaster` and its backends). */
+export function cpuNow(serverPid: number, postmaster: number | undefined): CpuSplit {
+  const all = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map((d) => ({ pid: Number(d), ...stat(Number(d)) }))
+    .filter((p): p is { pid: number; ppid: number; seconds: number; name: string } => p.seconds !== undefined);
+
+  const children = new Map<number, number[]>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const byPid = new Map(all.map((p) => [p.pid, p]));
+  // The postmaster and every process under it (backends, walwriter, checkpointer, …).
+  let postgres = postmaster === undefined ? NaN : (byPid.get(postmaster)?.seconds ?? 0);
+  const walk = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      postgres += byPid.get(child)?.seconds ?? 0;
+      walk(child);
+    }
+  };
+  if (postmaster !== undefined) walk(postmaster);
+  const usage = process.cpuUsage();
+  return { generator: (usage.user + usage.system) / 1e6, server: byPid.get(serverPid)?.seconds ?? 0, postgres };
+}
+
+/** The CPU each part spent between two readings, per operation, in milliseconds. */
+export function cpuPerOp(before: CpuSplit, after: CpuSplit, ops: number): CpuSplit {
+  const per = (a: number, b: number) => (ops > 0 ? ((b - a) * 1000) / ops : NaN);
+  return {
+    generator: per(before.generator, after.generator),
+    server: per(before.server, after.server),
+    postgres: per(before.postgres, after.postgres),
+  };
+}
