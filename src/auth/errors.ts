@@ -99,7 +99,7 @@ export const errors = {
       ? authError(422, 'mfa_totp_enroll_not_enabled', 'MFA enroll is disabled for TOTP')
       : authError(422, 'mfa_totp_verify_not_enabled', 'MFA verification is disabled for TOTP'),
   tooManyFactors: () =>
-    authError(403, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
+    authError(422, 'too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue'),
   mfaChallengeNotFound: () =>
     authError(404, 'mfa_factor_not_found', 'MFA factor with the provided challenge ID not found'),
   // GoTrue words a spent challenge like a challenge from another address, to leak neither.

@@ -13,10 +13,11 @@ import { callerClaims, requireCaller, type AuthContext } from './context.js';
 import { randomCode } from './crypto.js';
 import { authError, errors } from './errors.js';
 import { codeHash, codeMatches } from './otp-codes.js';
+import type { AuthLimits } from './limits.js';
+import { checkNewFactor } from './mfa-rules.js';
 import { parseChannel, renderSms, requirePhone, sendSms } from './phone.js';
 
-// GoTrue's MFA_MAX_VERIFIED_FACTORS and challenge expiry, as mfa.ts has them.
-const MAX_VERIFIED_FACTORS = 10;
+// GoTrue's challenge expiry, as mfa.ts has it.
 const CHALLENGE_TTL_S = 300;
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
@@ -44,30 +45,20 @@ export async function enrollPhoneFactor(
   const phone = requirePhone(body.phone);
   const name = body.friendly_name ?? '';
   const id = await ctx.db.transaction(async (tx) => {
-    const { user, session } = await requireCaller(ctx, c, tx, true);
+    const caller = await requireCaller(ctx, c, tx, true);
+    const { user } = caller;
     const same = await tx.query<{ status: string }>(
       `select status from auth.mfa_factors where user_id = $1 and factor_type = 'phone' and phone = $2`,
       [user.id, phone],
     );
     if (same.rows.some((f) => f.status === 'verified')) throw mfaPhoneErrors.verifiedExists();
+    // As on GoTrue, an unverified factor of this number goes first (its name is free again); those
+    // of other numbers stay, and count against max_enrolled_factors.
     await tx.query(
       `delete from auth.mfa_factors where user_id = $1 and factor_type = 'phone' and phone = $2 and status = 'unverified'`,
       [user.id, phone],
     );
-    // The checks every new factor passes (as mfa.ts's TOTP enrolment and GoTrue's validateFactors).
-    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
-      user.id,
-    ]);
-    const count = verified.rowCount ?? 0;
-    if (count >= Math.min(MAX_VERIFIED_FACTORS, ctx.config.auth.mfa.maxEnrolledFactors)) throw errors.tooManyFactors();
-    if (count > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
-    if (name.trim() !== '') {
-      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [
-        user.id,
-        name,
-      ]);
-      if (clash.rowCount) throw errors.mfaFactorNameConflict(name);
-    }
+    await checkNewFactor(ctx, tx, caller, name, { type: 'phone', phone });
     const factorId = crypto.randomUUID();
     await tx.query(
       `insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, phone) values ($1, $2, $3, 'phone', 'unverified', $4)`,
@@ -82,6 +73,8 @@ interface PhoneFactorRow {
   id: string;
   phone: string | null;
   wait: number;
+  /** last_challenged_at before this challenge, as text (microseconds kept). */
+  previous: string | null;
 }
 
 /** Whether the factor the request names is a phone factor of the caller (then challenge goes here). */
@@ -101,11 +94,13 @@ export async function isPhoneFactor(ctx: AuthContext, c: Context): Promise<boole
 const challengeBody = z.object({ channel: z.string().max(32).optional() });
 
 /**
- * POST /factors/{id}/challenge for a phone factor. As on GoTrue, the code is texted first and the
- * challenge written after, so a failed send leaves no challenge; the factor's last_challenged_at
- * spaces challenges AUTH_MFA_PHONE_MAX_FREQUENCY apart.
+ * POST /factors/{id}/challenge for a phone factor. Before anything is texted, one transaction
+ * claims the factor's slot (last_challenged_at, which spaces challenges
+ * AUTH_MFA_PHONE_MAX_FREQUENCY apart; the row lock makes concurrent challenges wait and then see
+ * it) and charges the server's hourly text budget. As on GoTrue, the challenge is written after
+ * the send, so a failed send leaves none, and gives the slot back.
  */
-export async function challengePhoneFactor(ctx: AuthContext, c: Context) {
+export async function challengePhoneFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, challengeBody, codes);
   const mfa = ctx.config.auth.sms.mfa;
   const client = ctx.client(c);
@@ -113,18 +108,28 @@ export async function challengePhoneFactor(ctx: AuthContext, c: Context) {
     const { user } = await requireCaller(ctx, c, tx);
     const row = (
       await tx.query<PhoneFactorRow>(
-        `select id, phone, coalesce(ceil(extract(epoch from last_challenged_at + make_interval(secs => $3) - now()))::int, 0) as wait
+        `select id, phone, last_challenged_at::text as previous,
+           coalesce(ceil(extract(epoch from last_challenged_at + make_interval(secs => $3) - now()))::int, 0) as wait
          from auth.mfa_factors where id = $1 and user_id = $2 and factor_type = 'phone' for update`,
         [c.req.param('id'), user.id, mfa.maxFrequency],
       )
     ).rows[0];
     if (!row?.phone) throw errors.mfaFactorNotFound();
-    return { ...row, user };
+    if (!mfa.verify) throw mfaPhoneErrors.verifyDisabled();
+    const channel = parseChannel(ctx, body.channel);
+    if (mfa.maxFrequency > 0 && row.wait > 0) throw errors.smsTooFrequent(row.wait);
+    if (!ctx.sms && !ctx.hooks.enabled('sendSms')) throw errors.noSmsProvider();
+    await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
+    const claimed = (
+      await tx.query<{ at: string }>(
+        'update auth.mfa_factors set last_challenged_at = now() where id = $1 returning last_challenged_at::text as at',
+        [row.id],
+      )
+    ).rows[0];
+    return { ...row, user, channel, claimed: claimed?.at ?? null };
   });
-  if (!mfa.verify) throw mfaPhoneErrors.verifyDisabled();
-  const channel = parseChannel(ctx, body.channel);
+  const channel = factor.channel;
   const phone = factor.phone ?? '';
-  if (mfa.maxFrequency > 0 && factor.wait > 0) throw errors.smsTooFrequent(factor.wait);
   const code = randomCode(mfa.otpLength);
   try {
     await sendSms(
@@ -134,12 +139,20 @@ export async function challengePhoneFactor(ctx: AuthContext, c: Context) {
     );
   } catch (err) {
     ctx.log.error({ err, provider: ctx.sms?.name }, 'sending an MFA text message failed');
+    // Nothing went out: the slot is given back, unless a later challenge has taken it since.
+    await ctx.db
+      .transaction((tx) =>
+        tx.query(
+          'update auth.mfa_factors set last_challenged_at = $2::timestamptz where id = $1 and last_challenged_at = $3::timestamptz',
+          [factor.id, factor.previous, factor.claimed],
+        ),
+      )
+      .catch((undoErr: unknown) => ctx.log.error({ err: undoErr }, 'freeing an unsent MFA challenge failed'));
     if ((err as { status?: number }).status === 500) throw err;
     throw mfaPhoneErrors.sendFailed();
   }
   const id = crypto.randomUUID();
   const created = await ctx.db.transaction(async (tx) => {
-    await tx.query('update auth.mfa_factors set last_challenged_at = now() where id = $1', [factor.id]);
     return (
       await tx.query<{ created_at: Date }>(
         'insert into auth.mfa_challenges (id, factor_id, ip_address, otp_code) values ($1, $2, $3, $4) returning created_at',

@@ -17,6 +17,7 @@ import type { AuthLimits } from './limits.js';
 import { challenge as totpChallenge, enroll as totpEnroll, verifyFactor as totpVerify } from './mfa.js';
 import { addAmr, reissue } from './sessions.js';
 import { findUserById, isUuid } from './users.js';
+import { checkNewFactor } from './mfa-rules.js';
 import {
   authenticationOptions,
   parseAssertion,
@@ -29,7 +30,6 @@ import {
   type StoredCredential,
 } from './webauthn.js';
 
-const MAX_VERIFIED_FACTORS = 10;
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 /** mfa_factors.web_authn_credential: what verifying an assertion needs, binary as base64url. */
@@ -65,23 +65,10 @@ const enrollBody = z.object({
 async function enrollWebAuthn(ctx: AuthContext, c: Context, name: string) {
   if (!ctx.config.auth.webauthn.mfaEnroll) throw errors.mfaWebAuthnDisabled('enroll');
   const factor = await ctx.db.transaction(async (tx) => {
-    const { user, session } = await requireCaller(ctx, c, tx, true);
-    if (user.is_anonymous) throw errors.anonymousNotAllowed();
-    // The same rules as a TOTP enrolment (mfa.ts): a verified-factor ceiling, aal2 to add another.
-    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
-      user.id,
-    ]);
-    if ((verified.rowCount ?? 0) >= Math.min(MAX_VERIFIED_FACTORS, ctx.config.auth.mfa.maxEnrolledFactors))
-      throw errors.tooManyFactors();
-    if ((verified.rowCount ?? 0) > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
-    if (name.trim() !== '') {
-      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [
-        user.id,
-        name,
-      ]);
-      if (clash.rowCount) throw errors.mfaFactorNameConflict(name);
-    }
-    await tx.query(`delete from auth.mfa_factors where user_id = $1 and status = 'unverified'`, [user.id]);
+    const caller = await requireCaller(ctx, c, tx, true);
+    const { user } = caller;
+    // A new enrolment replaces the unverified WebAuthn factors abandoned earlier.
+    await checkNewFactor(ctx, tx, caller, name, { type: 'webauthn' });
     const id = crypto.randomUUID();
     await tx.query(
       `insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status) values ($1, $2, $3, 'webauthn', 'unverified')`,
@@ -279,10 +266,10 @@ export async function enrollFactor(ctx: AuthContext, c: Context) {
   return totpEnroll(ctx, c);
 }
 
-export async function challengeFactor(ctx: AuthContext, c: Context) {
+export async function challengeFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {
   await callerClaims(ctx, c);
   if ((await factorType(ctx, c)) === 'webauthn') return challengeWebAuthn(ctx, c);
-  return totpChallenge(ctx, c);
+  return totpChallenge(ctx, limits, c);
 }
 
 export async function verifyAnyFactor(ctx: AuthContext, limits: AuthLimits, c: Context) {

@@ -14,6 +14,7 @@ import { mfaVerificationHook } from './hooks-calls.js';
 import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
 import { findUserById } from './users.js';
+import { checkNewFactor } from './mfa-rules.js';
 import { respondJson } from '../platform/json.js';
 import {
   challengePhoneFactor,
@@ -24,8 +25,6 @@ import {
 } from './mfa-phone.js';
 
 const CHALLENGE_TTL_S = 300;
-// GoTrue's MFA_MAX_VERIFIED_FACTORS, fixed; [auth.mfa] max_enrolled_factors may only lower it.
-const MAX_VERIFIED_FACTORS = 10;
 const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 interface FactorRow {
@@ -61,26 +60,11 @@ export async function enroll(ctx: AuthContext, c: Context) {
   if (!ctx.config.auth.mfa.totpEnroll) throw errors.mfaTotpDisabled('enroll');
   const secret = generateSecret();
   const factor = await ctx.db.transaction(async (tx) => {
-    const { user, session } = await requireCaller(ctx, c, tx, true);
-    const verified = await tx.query(`select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'`, [
-      user.id,
-    ]);
-    // Unverified factors are replaced below, so the verified ones are all that count.
-    const most = Math.min(MAX_VERIFIED_FACTORS, ctx.config.auth.mfa.maxEnrolledFactors);
-    if ((verified.rowCount ?? 0) >= most) throw errors.tooManyFactors();
-    // Otherwise a stolen password would be enough to add the thief's own authenticator, verify it
-    // and reach aal2: once a factor protects the account, only an aal2 session adds another.
-    if ((verified.rowCount ?? 0) > 0 && session.aal !== 'aal2') throw errors.insufficientAalToEnroll();
+    const caller = await requireCaller(ctx, c, tx, true);
+    const { user } = caller;
     const name = body.friendly_name ?? '';
-    if (name.trim() !== '') {
-      const clash = await tx.query('select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2', [
-        user.id,
-        name,
-      ]);
-      if (clash.rowCount) throw errors.mfaFactorNameConflict(name);
-    }
-    // Unverified factors abandoned earlier would pile up: a new enrolment replaces them.
-    await tx.query(`delete from auth.mfa_factors where user_id = $1 and status = 'unverified'`, [user.id]);
+    // Unverified TOTP factors abandoned earlier would pile up: a new enrolment replaces them.
+    await checkNewFactor(ctx, tx, caller, name, { type: 'totp' });
     const id = crypto.randomUUID();
     await tx.query(
       `insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, secret) values ($1, $2, $3, 'totp', 'unverified', $4)`,
@@ -115,8 +99,8 @@ async function callerFactor(ctx: AuthContext, c: Context, tx: Parameters<typeof 
   return { caller, factor };
 }
 
-export async function challenge(ctx: AuthContext, c: Context) {
-  if (await isPhoneFactor(ctx, c)) return challengePhoneFactor(ctx, c);
+export async function challenge(ctx: AuthContext, limits: AuthLimits, c: Context) {
+  if (await isPhoneFactor(ctx, c)) return challengePhoneFactor(ctx, limits, c);
   const client = ctx.client(c);
   return respondJson(
     c,

@@ -16,27 +16,34 @@ export function codeMatches(storedHash: string, address: string, code: string): 
 }
 
 /**
- * Keeps a texted code for `userId`, replacing that user's previous one of `type`. A texted code
- * has no link; the row's link hash is of a random token nobody holds, so no link can consume it.
+ * Keeps a texted code for `userId`, replacing that user's previous one of `type`, and resolves to
+ * the hash it keeps (what a failed send removes, and only while it is still this one). A texted
+ * code has no link; the row's link hash is of a random token nobody holds, so no link can consume
+ * it. `dropsPassword` marks the code as asked for by someone other than whoever chose the pending
+ * account's password; the mark stays on the row until it is used, as email.ts's does.
  */
 export async function storeCode(
   tx: Tx,
-  token: { userId: string; type: string; address: string; code: string; expiresInS: number },
-): Promise<void> {
+  token: { userId: string; type: string; address: string; code: string; expiresInS: number; dropsPassword?: boolean },
+): Promise<string> {
+  const hash = codeHash(token.address, token.code);
   await tx.query(
-    `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, expires_at)
-     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+    `insert into auth.one_time_tokens (user_id, token_type, code_hash, link_hash, relates_to, expires_at, drops_password)
+     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7)
      on conflict (user_id, token_type) do update set code_hash = excluded.code_hash, link_hash = excluded.link_hash,
-       relates_to = excluded.relates_to, created_at = now(), expires_at = excluded.expires_at, failed_attempts = 0`,
+       relates_to = excluded.relates_to, created_at = now(), expires_at = excluded.expires_at, failed_attempts = 0,
+       drops_password = auth.one_time_tokens.drops_password or excluded.drops_password`,
     [
       token.userId,
       token.type,
-      codeHash(token.address, token.code),
+      hash,
       sha256(randomToken()),
       token.address,
       token.expiresInS,
+      token.dropsPassword ?? false,
     ],
   );
+  return hash;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { Tx } from '../db/index.js';
 import { respondJson } from '../platform/json.js';
 import type { AuthContext } from './context.js';
-import { hashPassword } from './crypto.js';
+import { hashPassword, verifyPassword } from './crypto.js';
 import { errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { confirmPhone, findUserByPhone, insertPhoneUser } from './phone-users.js';
@@ -37,6 +37,13 @@ export async function signupWithPhone(ctx: AuthContext, limits: AuthLimits, c: C
   const client = ctx.client(c);
   await ctx.limit(limits.signIn, client.ip);
   const passwordHash = await hashPassword(password);
+  // Hashing is slow: whether a pending account already has this very password (the same person
+  // signing up twice) is found out before the transaction.
+  const pending = await ctx.db.transaction((tx) => findUserByPhone(tx, phone));
+  const samePassword =
+    pending !== undefined &&
+    !pending.phone_confirmed_at &&
+    (await verifyPassword(pending.encrypted_password, password));
   const outcome = await ctx.db.transaction(async (tx) => {
     const existing = await findUserByPhone(tx, phone, true);
     if (existing?.phone_confirmed_at) {
@@ -44,8 +51,10 @@ export async function signupWithPhone(ctx: AuthContext, limits: AuthLimits, c: C
       // As for email: with confirmation on, a taken number is not revealed.
       return { kind: 'fake' as const };
     }
-    // An unconfirmed number signing up again keeps the first password (whoever confirms must not
-    // inherit one someone else chose) and gets a new code.
+    // An unconfirmed number signing up again keeps the first password and metadata (as GoTrue, it
+    // does not trust the claim) and gets a new code. Unless it chose that same password, the code
+    // is marked: whoever confirms with it must not inherit a password someone else chose, so
+    // confirming drops it (phone-verify.ts).
     const user =
       existing ??
       (await insertPhoneUser(tx, { phone, passwordHash, userMetadata: body.data ?? {}, confirmed: !sms.confirmation }));
@@ -53,7 +62,9 @@ export async function signupWithPhone(ctx: AuthContext, limits: AuthLimits, c: C
       const confirmed = existing ? await confirmPhone(tx, existing, phone) : user;
       return { kind: 'session' as const, session: await startSession(tx, ctx.settings, confirmed, 'password', client) };
     }
-    const prepared = await prepareSms(ctx, limits, tx, { user, type: 'sms', phone, channel });
+    const unchanged = existing?.id === pending?.id && existing?.encrypted_password === pending?.encrypted_password;
+    const dropsPassword = existing !== undefined && !(samePassword && unchanged);
+    const prepared = await prepareSms(ctx, limits, tx, { user, type: 'sms', phone, channel, dropsPassword });
     return { kind: 'confirm' as const, prepared, created: !existing };
   });
   if (outcome.kind === 'session') return respondJson(c, outcome.session);
@@ -120,7 +131,9 @@ export async function otpWithPhone(ctx: AuthContext, limits: AuthLimits, c: Cont
         confirmed: !sms.confirmation,
       }));
     if (!sms.confirmation && existing) user = await confirmPhone(tx, existing, phone);
-    const sent = await prepareSms(ctx, limits, tx, { user, type: 'sms', phone, channel });
+    // A code asked for by number proves the number, not the password a pending sign-up chose.
+    const dropsPassword = existing !== undefined;
+    const sent = await prepareSms(ctx, limits, tx, { user, type: 'sms', phone, channel, dropsPassword });
     return { prepared: sent, created: !existing, signup: sms.confirmation };
   });
   const messageId = await deliverSms(ctx, prepared, created ? forgetNewPhoneUser(ctx, prepared.user.id) : undefined);

@@ -55,6 +55,27 @@ export async function upsertPhoneIdentity(tx: Tx, userId: string, phone: string,
   );
 }
 
+/** raw_app_meta_data with "phone" among its providers (and as the provider when there is none yet). */
+const WITH_PHONE_PROVIDER = `case
+         when coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) ? 'phone' then raw_app_meta_data
+         else jsonb_set(raw_app_meta_data || jsonb_build_object('provider', coalesce(raw_app_meta_data ->> 'provider', 'phone')),
+                        '{providers}', coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) || '["phone"]'::jsonb)
+       end`;
+
+/**
+ * A pending account's password and user_metadata, set by whoever signed up, gone: its number is
+ * being proved by someone who may not be them (GoTrue's RemoveUnconfirmedIdentities resets the
+ * metadata too).
+ */
+export async function dropForeignCredentials(tx: Tx, user: UserRow): Promise<UserRow> {
+  const result = await tx.query<UserRow>(
+    `update auth.users set encrypted_password = null, raw_user_meta_data = '{}'::jsonb, updated_at = now()
+     where id = $1 returning ${USER_COLUMNS}`,
+    [user.id],
+  );
+  return result.rows[0] as UserRow;
+}
+
 /**
  * Marks the user's number as proved: phone_confirmed_at, a verified identity, "phone" among the
  * providers of app_metadata, and an anonymous user made permanent (GoTrue's smsVerify).
@@ -65,11 +86,7 @@ export async function confirmPhone(tx: Tx, user: UserRow, phone: string): Promis
     `update auth.users set phone = $2, phone_change = '', phone_change_sent_at = null,
        phone_confirmed_at = coalesce(case when phone = $2 then phone_confirmed_at end, now()),
        is_anonymous = false,
-       raw_app_meta_data = case
-         when coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) ? 'phone' then raw_app_meta_data
-         else jsonb_set(raw_app_meta_data || jsonb_build_object('provider', coalesce(raw_app_meta_data ->> 'provider', 'phone')),
-                        '{providers}', coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) || '["phone"]'::jsonb)
-       end,
+       raw_app_meta_data = ${WITH_PHONE_PROVIDER},
        updated_at = now()
      where id = $1 returning ${USER_COLUMNS}`,
     [user.id, phone],
@@ -87,11 +104,7 @@ export async function adminSetPhone(tx: Tx, user: UserRow, phone: string, confir
   const result = await tx.query<UserRow>(
     `update auth.users set phone = $2,
        phone_confirmed_at = case when $3::boolean then coalesce(case when phone = $2 then phone_confirmed_at end, now()) end,
-       raw_app_meta_data = case
-         when coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) ? 'phone' then raw_app_meta_data
-         else jsonb_set(raw_app_meta_data || jsonb_build_object('provider', coalesce(raw_app_meta_data ->> 'provider', 'phone')),
-                        '{providers}', coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) || '["phone"]'::jsonb)
-       end,
+       raw_app_meta_data = ${WITH_PHONE_PROVIDER},
        updated_at = now()
      where id = $1 returning ${USER_COLUMNS}`,
     [user.id, phone, confirmed],

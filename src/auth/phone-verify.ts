@@ -8,7 +8,7 @@ import type { Tx } from '../db/index.js';
 import type { AuthContext } from './context.js';
 import { errors } from './errors.js';
 import { codeMatches, countWrongCode } from './otp-codes.js';
-import { confirmPhone, findUserByPhone, findUserByPhoneChange } from './phone-users.js';
+import { confirmPhone, dropForeignCredentials, findUserByPhone, findUserByPhoneChange } from './phone-users.js';
 import { requirePhone, testCodeFor, type PhoneCodeType } from './phone.js';
 import { startSession, type Client, type SessionResponse } from './sessions.js';
 import { findUserById, isBanned, type UserRow } from './users.js';
@@ -17,12 +17,13 @@ interface PhoneTokenRow {
   id: string;
   user_id: string;
   code_hash: string;
+  drops_password: boolean;
   expired: boolean;
 }
 
 async function findPhoneToken(tx: Tx, type: PhoneCodeType, phone: string): Promise<PhoneTokenRow | undefined> {
   const result = await tx.query<PhoneTokenRow>(
-    `select id, user_id, code_hash, expires_at < now() as expired from auth.one_time_tokens
+    `select id, user_id, code_hash, drops_password, expires_at < now() as expired from auth.one_time_tokens
      where token_type = $1 and relates_to = $2 order by created_at desc limit 1 for update`,
     [type, phone],
   );
@@ -83,6 +84,11 @@ export async function verifyPhoneCode(
       const taken = await findUserByPhone(tx, phone);
       if (taken && taken.id !== user.id) throw errors.phoneExists();
     }
+    // Whoever chose the password (and metadata) of a pending account never proved the number. When
+    // its owner proves it with a code someone else asked for (a sign-in code, a sign-up with
+    // another password), those go, or an attacker who signed up first would share the account.
+    const foreign = request.type === 'sms' && !user.phone_confirmed_at && (!row || row.drops_password);
+    if (foreign) user = await dropForeignCredentials(tx, user);
     const confirmed = await confirmPhone(tx, user, phone);
     return startSession(tx, ctx.settings, confirmed, 'otp', client);
   });

@@ -61,6 +61,8 @@ export interface PreparedSms {
   readonly message: SmsMessage;
   /** A test number: nothing is sent. */
   readonly test: boolean;
+  /** The stored code's hash: a failed send removes the code only while it is still this one. */
+  readonly codeHash: string;
 }
 
 /**
@@ -72,9 +74,9 @@ export async function prepareSms(
   ctx: AuthContext,
   limits: AuthLimits,
   tx: Tx,
-  request: { user: UserRow; type: PhoneCodeType; phone: string; channel: SmsChannel },
+  request: { user: UserRow; type: PhoneCodeType; phone: string; channel: SmsChannel; dropsPassword?: boolean },
 ): Promise<PreparedSms> {
-  const { user, type, phone, channel } = request;
+  const { user, type, phone, channel, dropsPassword } = request;
   const sms = ctx.config.auth.sms;
   if (sms.maxFrequency > 0) {
     const wait = await secondsBeforeNextCode(tx, user.id, type, sms.maxFrequency);
@@ -86,7 +88,14 @@ export async function prepareSms(
     await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
   }
   const code = testCode ?? randomCode(sms.otpLength);
-  await storeCode(tx, { userId: user.id, type, address: phone, code, expiresInS: sms.otpExpiry });
+  const hash = await storeCode(tx, {
+    userId: user.id,
+    type,
+    address: phone,
+    code,
+    expiresInS: sms.otpExpiry,
+    ...(dropsPassword ? { dropsPassword } : {}),
+  });
   const updated =
     type === 'sms'
       ? await updateUser(tx, user.id, 'confirmation_sent_at = now()', [])
@@ -96,6 +105,7 @@ export async function prepareSms(
     type,
     message: { to: phone, body: renderSms(sms.template, code), channel, code },
     test: testCode !== undefined,
+    codeHash: hash,
   };
 }
 
@@ -145,12 +155,13 @@ export async function deliverSms(ctx: AuthContext, prepared: PreparedSms, undo?:
     ctx.log.error({ err, provider: ctx.sms?.name, kind: prepared.type }, 'sending an auth text message failed');
     await ctx.db
       .transaction(async (tx) => {
-        // The code that never went out must not be left to guess at.
-        await tx.query('delete from auth.one_time_tokens where user_id = $1 and token_type = $2', [
-          prepared.user.id,
-          prepared.type,
-        ]);
-        if (prepared.type === 'phone_change')
+        // The code that never went out must not be left to guess at; a newer one that a resend
+        // stored meanwhile (and that did go out) stays.
+        const removed = await tx.query(
+          'delete from auth.one_time_tokens where user_id = $1 and token_type = $2 and code_hash = $3',
+          [prepared.user.id, prepared.type, prepared.codeHash],
+        );
+        if (prepared.type === 'phone_change' && removed.rowCount)
           await tx.query(`update auth.users set phone_change = '', phone_change_sent_at = null where id = $1`, [
             prepared.user.id,
           ]);

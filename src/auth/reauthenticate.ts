@@ -21,7 +21,7 @@ import { ApiError } from '../errors.js';
 
 const RECENT_SIGN_IN_S = 24 * 3600;
 
-type Nonce = { readonly sms: SmsMessage; readonly user: UserRow } | { readonly mail: Mail };
+type Nonce = { readonly sms: SmsMessage; readonly user: UserRow; readonly hash: string } | { readonly mail: Mail };
 
 const nonceHash = (email: string, nonce: string) => sha256(`reauthentication:${email}:${nonce}`);
 
@@ -38,16 +38,21 @@ export async function reauthenticate(ctx: AuthContext, limits: AuthLimits, c: Co
     } else {
       if (!ctx.config.auth.sms.enabled) throw errors.phoneDisabled();
       if (!user.phone_confirmed_at) throw errors.phoneNotConfirmedForbidden();
+      // One text per AUTH_SMS_MAX_FREQUENCY per user, from the last one (GoTrue's sendPhoneConfirmation);
+      // the user row is locked, so concurrent requests see each other's sending.
+      const wait = await secondsBeforeNextNonce(tx, user.id, ctx.config.auth.sms.maxFrequency);
+      if (wait > 0) throw errors.smsTooFrequent(wait);
       await ctx.limit(limits.smsSent, 'server', errors.smsRateLimited);
     }
     const address = user.email ?? user.phone ?? '';
+    const hash = nonceHash(address, nonce);
     await tx.query(
       'update auth.users set reauthentication_token = $2, reauthentication_sent_at = now() where id = $1',
-      [user.id, nonceHash(address, nonce)],
+      [user.id, hash],
     );
     if (!user.email) {
       const body = renderSms(ctx.config.auth.sms.template, nonce);
-      return { sms: { to: address, body, channel: 'sms' as const, code: nonce }, user };
+      return { sms: { to: address, body, channel: 'sms' as const, code: nonce }, user, hash };
     }
     const rendered = render(ctx.templates, 'reauthentication', {
       Token: nonce,
@@ -62,6 +67,18 @@ export async function reauthenticate(ctx: AuthContext, limits: AuthLimits, c: Co
       await sendSms(ctx, message.sms, { user: message.user });
     } catch (err) {
       ctx.log.error({ err }, 'sending a reauthentication text failed');
+      // The nonce never went out: it goes, and so does the wait it started (unless a newer one replaced it).
+      await ctx.db
+        .transaction((tx) =>
+          tx.query(
+            `update auth.users set reauthentication_token = '', reauthentication_sent_at = null
+             where id = $1 and reauthentication_token = $2`,
+            [message.user.id, message.hash],
+          ),
+        )
+        .catch((undoErr: unknown) =>
+          ctx.log.error({ err: undoErr }, 'removing an unsent reauthentication nonce failed'),
+        );
       if (err instanceof ApiError) throw err;
       throw errors.smsSendFailed('reauthentication', err instanceof Error ? err.message : 'unexpected error');
     }
@@ -74,6 +91,19 @@ export async function reauthenticate(ctx: AuthContext, limits: AuthLimits, c: Co
     throw errors.mailFailed(message.mail.kind);
   }
   return respondJson(c, {});
+}
+
+/** Seconds until the user may be texted another nonce; 0 when now (or the interval is off). */
+async function secondsBeforeNextNonce(tx: Tx, userId: string, maxFrequency: number): Promise<number> {
+  if (maxFrequency <= 0) return 0;
+  const row = (
+    await tx.query<{ wait: number | null }>(
+      `select ceil(extract(epoch from reauthentication_sent_at + make_interval(secs => $2) - now()))::int as wait
+       from auth.users where id = $1`,
+      [userId, maxFrequency],
+    )
+  ).rows[0];
+  return Math.max(row?.wait ?? 0, 0);
 }
 
 /**

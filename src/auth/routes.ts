@@ -88,7 +88,7 @@ export function authRoutes(services: Services): Hono {
   app.post('/verify', (c) => verifyPost(ctx, limits, c));
   app.post('/resend', (c) => resend(ctx, limits, c));
   app.post('/factors', (c) => enrollFactor(ctx, c));
-  app.post('/factors/:id/challenge', (c) => challengeFactor(ctx, c));
+  app.post('/factors/:id/challenge', (c) => challengeFactor(ctx, limits, c));
   app.post('/factors/:id/verify', (c) => verifyAnyFactor(ctx, limits, c));
   app.delete('/factors/:id', (c) => unenroll(ctx, c));
   app.get('/reauthenticate', (c) => reauthenticate(ctx, limits, c));

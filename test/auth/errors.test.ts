@@ -186,7 +186,7 @@ describe('auth errors', () => {
     [
       'tooManyFactors',
       errors.tooManyFactors,
-      403,
+      422,
       'too_many_enrolled_mfa_factors',
       'Maximum number of verified factors reached, unenroll to continue',
     ],

@@ -59,6 +59,16 @@ export function text(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
 }
 
+/**
+ * The error body of Twilio's APIs (Messages and Verify): {code, message, more_info, status},
+ * worded as GoTrue words it. `who` names the API when the body says nothing.
+ */
+export function twilioError(who: string, status: number, json: unknown): SmsSendError {
+  const message = text(field(json, 'message'));
+  if (message === '') return new SmsSendError(`${who} answered HTTP ${status} without an error body`);
+  return new SmsSendError(`${message} More information: ${text(field(json, 'more_info'))}`);
+}
+
 /** The base URL without a trailing slash: the setting's override or the provider's own. */
 export function base(override: string | undefined, fallback: string): string {
   return (override ?? fallback).replace(/\/+$/, '');

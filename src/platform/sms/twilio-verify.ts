@@ -4,7 +4,7 @@
  * POST …/VerificationCheck (To, Code) checks it: right when the answer says status "approved" and
  * valid true. Basic auth AccountSid:AuthToken.
  */
-import { base, basicAuth, field, postForm, text } from './post.js';
+import { base, basicAuth, field, postForm, twilioError } from './post.js';
 import { SmsSendError, type SmsChannel, type SmsMessage, type SmsProvider, type SmsSettings } from './sms.js';
 
 const VERIFY_API = 'https://verify.twilio.com';
@@ -22,7 +22,8 @@ export function createTwilioVerifyProvider(settings: SmsSettings): SmsProvider {
         { To: `+${message.to}`, Channel: message.channel },
         options,
       );
-      if (answer.status !== 200 && answer.status !== 201) throw verifyError(answer.status, answer.json);
+      if (answer.status !== 200 && answer.status !== 201)
+        throw twilioError('Twilio Verify', answer.status, answer.json);
       const sid = field(answer.json, 'sid');
       if (typeof sid !== 'string')
         throw new SmsSendError(`Twilio Verify answered HTTP ${answer.status} with no verification sid`);
@@ -32,14 +33,9 @@ export function createTwilioVerifyProvider(settings: SmsSettings): SmsProvider {
       const answer = await postForm(`${service}/VerificationCheck`, { To: `+${to}`, Code: code }, options);
       // Twilio answers 404 for a number with no pending verification: a wrong code, not an outage.
       if (answer.status === 404) return false;
-      if (answer.status !== 200 && answer.status !== 201) throw verifyError(answer.status, answer.json);
+      if (answer.status !== 200 && answer.status !== 201)
+        throw twilioError('Twilio Verify', answer.status, answer.json);
       return field(answer.json, 'status') === 'approved' && field(answer.json, 'valid') === true;
     },
   };
-}
-
-function verifyError(status: number, json: unknown): SmsSendError {
-  const message = text(field(json, 'message'));
-  if (message === '') return new SmsSendError(`Twilio Verify answered HTTP ${status} without an error body`);
-  return new SmsSendError(`${message} More information: ${text(field(json, 'more_info'))}`);
 }

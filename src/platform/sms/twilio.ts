@@ -5,7 +5,7 @@
  * to `whatsapp:+digits`, from `whatsapp:<number>` when the sender is a number, and with a content
  * template (ContentSid + ContentVariables {"1": code}) instead of Body when one is configured.
  */
-import { base, basicAuth, field, postForm, text } from './post.js';
+import { base, basicAuth, field, postForm, text, twilioError } from './post.js';
 import { SmsSendError, type SmsChannel, type SmsMessage, type SmsProvider, type SmsSettings } from './sms.js';
 
 const TWILIO_API = 'https://api.twilio.com';
@@ -39,15 +39,8 @@ export function createTwilioProvider(settings: SmsSettings): SmsProvider {
   };
 }
 
-/** Twilio's error body {code, message, more_info, status}, worded as GoTrue words it. */
-export function twilioError(status: number, json: unknown): SmsSendError {
-  const message = text(field(json, 'message'));
-  if (message === '') return new SmsSendError(`Twilio answered HTTP ${status} without an error body`);
-  return new SmsSendError(`${message} More information: ${text(field(json, 'more_info'))}`);
-}
-
 function readTwilioMessage(status: number, json: unknown): string {
-  if (status !== 200 && status !== 201) throw twilioError(status, json);
+  if (status !== 200 && status !== 201) throw twilioError('Twilio', status, json);
   const sid = field(json, 'sid');
   if (typeof sid !== 'string') throw new SmsSendError(`Twilio answered HTTP ${status} with no message sid`);
   const state = field(json, 'status');

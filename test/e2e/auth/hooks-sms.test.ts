@@ -29,7 +29,7 @@ beforeAll(async () => {
     migrations: { '20240101000000_sms_hook.sql': HOOK_SQL },
     env: {
       AUTH_SMS_ENABLE_SIGNUP: 'true',
-      AUTH_SMS_MAX_FREQUENCY: '0',
+      AUTH_SMS_MAX_FREQUENCY: '60',
       AUTH_MFA_PHONE_ENROLL_ENABLED: 'true',
       AUTH_MFA_PHONE_VERIFY_ENABLED: 'true',
       AUTH_SECURE_PASSWORD_CHANGE: 'true',
@@ -139,5 +139,45 @@ describe('send_sms hook', () => {
       password: 'a new password',
     });
     expect(signedIn.error).toBeNull();
+  });
+
+  test('reauthentication texts: one per AUTH_SMS_MAX_FREQUENCY per user; a failed one does not start the wait', async () => {
+    const client = supabaseClient(server);
+    await client.auth.signInWithOtp({ phone: '+15550006666' });
+    const { data } = await client.auth.verifyOtp({
+      phone: '+15550006666',
+      token: (await lastText())?.sms.otp ?? '',
+      type: 'sms',
+    });
+    await client.auth.setSession({
+      access_token: data.session?.access_token ?? '',
+      refresh_token: data.session?.refresh_token ?? '',
+    });
+    expect((await client.auth.reauthenticate()).error).toBeNull();
+    const again = await client.auth.reauthenticate();
+    expect(again.error?.code).toBe('over_sms_send_rate_limit');
+    expect(again.error?.status).toBe(429);
+    expect(again.error?.message).toMatch(/^For security purposes, you can only request this after \d+ seconds\.$/);
+
+    // A number the hook cannot text: the nonce that never went out leaves no wait behind.
+    const admin = supabaseClient(server, server.serviceRoleKey);
+    const created = await admin.auth.admin.createUser({
+      phone: '15550009993',
+      phone_confirm: true,
+      password: 'phone password 9',
+    });
+    expect(created.error).toBeNull();
+    const unlucky = supabaseClient(server);
+    expect(
+      (await unlucky.auth.signInWithPassword({ phone: '+15550009993', password: 'phone password 9' })).error,
+    ).toBeNull();
+    expect((await unlucky.auth.reauthenticate()).error?.status).toBe(500);
+    const row = await server.sql.query<{ sent: Date | null; token: string | null }>(
+      'select reauthentication_sent_at as sent, reauthentication_token as token from auth.users where phone = $1',
+      ['15550009993'],
+    );
+    expect(row.rows[0]?.sent).toBeNull();
+    expect(row.rows[0]?.token ?? '').toBe('');
+    expect((await unlucky.auth.reauthenticate()).error?.status).toBe(500);
   });
 });

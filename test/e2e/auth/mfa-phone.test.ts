@@ -10,6 +10,8 @@ import { startSmsProviderServer, type SmsProviderServer } from '../../helpers/sm
 
 let server: TestServer;
 let off: TestServer;
+/** Two factors per user, one text per hour, anonymous sign-ins on. */
+let tight: TestServer;
 let twilio: SmsProviderServer;
 let counter = 0;
 const newNumber = () => `1333${String(Date.now() % 1_000_000).padStart(6, '0')}${counter++ % 10}`;
@@ -28,13 +30,29 @@ beforeAll(async () => {
       AUTH_MFA_PHONE_TEMPLATE: 'Second factor: {{ .Code }}',
       AUTH_MFA_PHONE_OTP_LENGTH: '8',
       AUTH_MFA_PHONE_MAX_FREQUENCY: '60',
+      AUTH_SMS_TIMEOUT_MS: '1000',
     },
   });
   off = await startTestServer({});
+  tight = await startTestServer({
+    env: {
+      AUTH_SMS_PROVIDER: 'twilio',
+      AUTH_SMS_API_URL: twilio.url,
+      AUTH_SMS_TWILIO_ACCOUNT_SID: 'AC8',
+      AUTH_SMS_TWILIO_AUTH_TOKEN: 'secret8',
+      AUTH_SMS_TWILIO_MESSAGE_SERVICE_SID: 'MG8',
+      AUTH_MFA_PHONE_ENROLL_ENABLED: 'true',
+      AUTH_MFA_PHONE_VERIFY_ENABLED: 'true',
+      AUTH_MFA_MAX_ENROLLED_FACTORS: '2',
+      AUTH_RATE_LIMIT_SMS_SENT: '1',
+      AUTH_ANONYMOUS_SIGN_INS: 'true',
+    },
+  });
 });
 afterAll(async () => {
   await server?.stop();
   await off?.stop();
+  await tight?.stop();
   await twilio?.close();
 });
 
@@ -136,5 +154,71 @@ describe('phone factors', () => {
     const { error } = await erin.auth.mfa.enroll({ factorType: 'phone', phone: newNumber() });
     expect(error?.code).toBe('mfa_phone_enroll_not_enabled');
     expect(error?.status).toBe(422);
+  });
+});
+
+describe('what a phone factor may cost', () => {
+  test('concurrent challenges while a text is under way: one text, the others 429', async () => {
+    const frank = await signedInUser();
+    const phone = newNumber();
+    const { data } = await frank.auth.mfa.enroll({ factorType: 'phone', phone });
+    const factorId = data?.id ?? '';
+    const since = twilio.requests.length;
+    // The provider takes its time (until AUTH_SMS_TIMEOUT_MS): the slot is claimed before the send.
+    twilio.answerWith(() => 'hang');
+    let answers;
+    try {
+      answers = await Promise.all(Array.from({ length: 5 }, () => frank.auth.mfa.challenge({ factorId })));
+    } finally {
+      twilio.answerWith(undefined);
+    }
+    expect(twilio.requests.slice(since).filter((r) => r.form.To === `+${phone}`)).toHaveLength(1);
+    expect(answers.filter((a) => a.error?.status === 500)).toHaveLength(1);
+    expect(answers.filter((a) => a.error?.code === 'over_sms_send_rate_limit')).toHaveLength(4);
+    // The text that never went out gave its slot back.
+    expect((await frank.auth.mfa.challenge({ factorId })).error).toBeNull();
+  });
+
+  test('unverified factors of other numbers count against max_enrolled_factors (422)', async () => {
+    const gina = await signedInUser(tight);
+    const first = newNumber();
+    expect((await gina.auth.mfa.enroll({ factorType: 'phone', phone: first })).error).toBeNull();
+    expect((await gina.auth.mfa.enroll({ factorType: 'phone', phone: newNumber() })).error).toBeNull();
+    const third = await gina.auth.mfa.enroll({ factorType: 'phone', phone: newNumber() });
+    expect(third.error?.code).toBe('too_many_enrolled_mfa_factors');
+    expect(third.error?.status).toBe(422);
+    // A TOTP factor is refused too: the cap is on every factor.
+    const totp = await gina.auth.mfa.enroll({ factorType: 'totp' });
+    expect(totp.error?.code).toBe('too_many_enrolled_mfa_factors');
+    // The same number again replaces its unverified factor.
+    expect((await gina.auth.mfa.enroll({ factorType: 'phone', phone: first })).error).toBeNull();
+    const rows = await tight.sql.query("select 1 from auth.mfa_factors where factor_type = 'phone' and phone = $1", [
+      first,
+    ]);
+    expect(rows.rowCount).toBe(1);
+  });
+
+  test('challenges count against AUTH_RATE_LIMIT_SMS_SENT; over it nothing is texted', async () => {
+    const hank = await signedInUser(tight);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { data, error } = await hank.auth.mfa.enroll({ factorType: 'phone', phone: newNumber() });
+      expect(error).toBeNull();
+      ids.push(data?.id ?? '');
+    }
+    expect((await hank.auth.mfa.challenge({ factorId: ids[0] ?? '' })).error).toBeNull();
+    const since = twilio.requests.length;
+    const second = await hank.auth.mfa.challenge({ factorId: ids[1] ?? '' });
+    expect(second.error?.code).toBe('over_sms_send_rate_limit');
+    expect(second.error?.message).toBe('SMS rate limit exceeded');
+    expect(twilio.requests.length).toBe(since);
+  });
+
+  test('anonymous users may not enroll: 403 no_authorization', async () => {
+    const anon = supabaseClient(tight);
+    expect((await anon.auth.signInAnonymously()).error).toBeNull();
+    const { error } = await anon.auth.mfa.enroll({ factorType: 'phone', phone: newNumber() });
+    expect(error?.code).toBe('no_authorization');
+    expect(error?.status).toBe(403);
   });
 });

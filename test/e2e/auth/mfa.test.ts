@@ -14,6 +14,7 @@ const client = (): SupabaseClient => supabaseClient(server);
 
 beforeAll(async () => {
   server = await startTestServer({
+    env: { AUTH_ANONYMOUS_SIGN_INS: 'true' },
     migrations: {
       '20240101000000_vault.sql': `
         create table public.vault (id int primary key, secret text not null);
@@ -253,5 +254,30 @@ describe('factor and challenge errors', () => {
     });
     expect(deleted.error).toBeNull();
     expect((await carol.auth.mfa.listFactors()).data?.all).toEqual([]);
+  });
+});
+
+describe('who may enroll', () => {
+  test('an anonymous user may not enroll a TOTP factor (GoTrue: 403 no_authorization)', async () => {
+    const anon = client();
+    expect((await anon.auth.signInAnonymously()).error).toBeNull();
+    const { error } = await anon.auth.mfa.enroll({ factorType: 'totp' });
+    expect(error?.code).toBe('no_authorization');
+    expect(error?.status).toBe(403);
+  });
+
+  test('a second TOTP enrolment replaces the unverified one, and its name is still taken until then', async () => {
+    const ivy = client();
+    expect(
+      (await ivy.auth.signUp({ email: `ivy-${Date.now()}@example.com`, password: 'ivy password' })).error,
+    ).toBeNull();
+    const first = await ivy.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'app' });
+    expect(first.error).toBeNull();
+    expect((await ivy.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'app' })).error?.code).toBe(
+      'mfa_factor_name_conflict',
+    );
+    const second = await ivy.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'other app' });
+    expect(second.error).toBeNull();
+    expect((await ivy.auth.mfa.listFactors()).data?.all.map((f) => f.id)).toEqual([second.data?.id]);
   });
 });

@@ -217,6 +217,82 @@ describe('phone change', () => {
   });
 });
 
+describe('a pending account someone else started', () => {
+  test('a sign-in code proves the number, not the password or metadata a sign-up chose', async () => {
+    const phone = newNumber();
+    await codeFrom(phone, () =>
+      client().auth.signUp({ phone, password: 'attacker password', options: { data: { planted: true } } }),
+    );
+    const code = await codeFrom(phone, () => client().auth.signInWithOtp({ phone }));
+    const verified = await client().auth.verifyOtp({ phone, token: code, type: 'sms' });
+    expect(verified.error).toBeNull();
+    expect(verified.data.user?.phone_confirmed_at).toEqual(expect.any(String));
+    expect(verified.data.user?.user_metadata).toEqual({});
+    const attacker = await client().auth.signInWithPassword({ phone, password: 'attacker password' });
+    expect(attacker.error?.code).toBe('invalid_credentials');
+    const row = await server.sql.query('select encrypted_password from auth.users where phone = $1', [phone]);
+    expect(row.rows[0]?.encrypted_password).toBeNull();
+  });
+
+  test('a second sign-up with another password: whoever confirms inherits neither', async () => {
+    const phone = newNumber();
+    await codeFrom(phone, () => client().auth.signUp({ phone, password: 'attacker password' }));
+    const code = await codeFrom(phone, () => client().auth.signUp({ phone, password: 'owner password' }));
+    expect((await client().auth.verifyOtp({ phone, token: code, type: 'sms' })).error).toBeNull();
+    for (const password of ['attacker password', 'owner password']) {
+      const { error } = await client().auth.signInWithPassword({ phone, password });
+      expect(error?.code).toBe('invalid_credentials');
+    }
+  });
+
+  test('signing up twice with the same password keeps it', async () => {
+    const phone = newNumber();
+    await codeFrom(phone, () => client().auth.signUp({ phone, password: 'phone password 1' }));
+    const code = await codeFrom(phone, () => client().auth.signUp({ phone, password: 'phone password 1' }));
+    expect((await client().auth.verifyOtp({ phone, token: code, type: 'sms' })).error).toBeNull();
+    const { error } = await client().auth.signInWithPassword({ phone, password: 'phone password 1' });
+    expect(error).toBeNull();
+  });
+
+  test('a resend after the sign-in code keeps the mark: the password still goes', async () => {
+    const phone = newNumber();
+    await codeFrom(phone, () => client().auth.signUp({ phone, password: 'attacker password' }));
+    await codeFrom(phone, () => client().auth.signInWithOtp({ phone }));
+    const code = await codeFrom(phone, () => client().auth.resend({ type: 'sms', phone }));
+    expect((await client().auth.verifyOtp({ phone, token: code, type: 'sms' })).error).toBeNull();
+    const { error } = await client().auth.signInWithPassword({ phone, password: 'attacker password' });
+    expect(error?.code).toBe('invalid_credentials');
+  });
+});
+
+describe('a failed text and a resend at the same time', () => {
+  test('the failed one removes only its own code: the resent code still works', async () => {
+    const phone = newNumber();
+    await codeFrom(phone, () => client().auth.signUp({ phone, password: 'phone password 1' }));
+    let held = false;
+    // The first resend hangs until the provider times out; the second goes through meanwhile
+    // (an undefined answer is the helper's documented success).
+    twilio.answerWith((req) => {
+      if (held || req.form.To !== `+${phone}`) return undefined as never;
+      held = true;
+      return 'hang';
+    });
+    try {
+      const since = twilio.requests.length;
+      const failing = client().auth.resend({ type: 'sms', phone });
+      while (!held) await new Promise((r) => setTimeout(r, 10));
+      const fresh = await codeFrom(phone, () => client().auth.resend({ type: 'sms', phone }));
+      expect(twilio.requests.length - since).toBe(2);
+      const failed = await failing;
+      expect(failed.error?.code).toBe('sms_send_failed');
+      const ok = await client().auth.verifyOtp({ phone, token: fresh, type: 'sms' });
+      expect(ok.error).toBeNull();
+    } finally {
+      twilio.answerWith(undefined);
+    }
+  });
+});
+
 describe('a provider that fails', () => {
   const refusals: [string, Parameters<SmsProviderServer['answerWith']>[0], RegExp][] = [
     [
