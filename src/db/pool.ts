@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { asClaims, bounded, inTransaction, type AsClaims, type Tx } from './claims.js';
 import { listenForever } from './listen.js';
+import { extended } from './prepared.js';
 import { asOutage } from './outage.js';
 import { parseJson } from '../platform/json.js';
 
@@ -115,10 +116,20 @@ export function createDb(given: PoolOptions): Db {
   };
 
   const db: Db = {
+    // A statement with parameters goes by the extended protocol anyway; naming its shape lets each
+    // connection parse and plan it once (auth's statements, run on every grant, are the same few).
     query: (text, values) =>
-      pool.query(bounded(text, values, options.queryTimeoutMs)).catch((err: unknown) => {
-        throw asOutage(err);
-      }) as never,
+      pool
+        .query(
+          bounded(
+            values === undefined ? text : extended(text, values, options.preparedStatements),
+            undefined,
+            options.queryTimeoutMs,
+          ),
+        )
+        .catch((err: unknown) => {
+          throw asOutage(err);
+        }) as never,
     withConnection,
     ...asClaims(pool, options),
     transaction: (fn) =>
