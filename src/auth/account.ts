@@ -9,7 +9,7 @@ import { passwordVerificationHook } from './hooks-calls.js';
 import { web3Grant } from './disabled.js';
 import { idTokenGrant } from './oauth/id-token.js';
 import { FIXED_PROVIDERS } from '../config/external.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import { checkPassword, metadata, requireEmail } from './validate.js';
 import { deliver, forgetNewUser, prepareMail, type PreparedMail } from './email.js';
 import type { AuthLimits } from './limits.js';
@@ -30,8 +30,6 @@ import { respondJson, stringifyJson } from '../platform/json.js';
 import { changePhone, signupWithPhone } from './phone-flows.js';
 import { findUserByPhone } from './phone-users.js';
 import { deliverSms, formatPhone, requirePhone, type PreparedSms } from './phone.js';
-
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 const signupBody = z.object({
   email: z.string().max(320).optional(),

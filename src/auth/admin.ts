@@ -8,7 +8,7 @@ import { callerClaims, type AuthContext } from './context.js';
 import { BCRYPT_HASH, hashPassword } from './crypto.js';
 import { isImportedHashFormat } from './password-hashes.js';
 import { deliver, forgetNewUser, issueLink, prepareMail, type LinkType } from './email.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import {
   findUserByEmail,
@@ -25,8 +25,6 @@ import { checkPassword, metadata, requireEmail } from './validate.js';
 import { adminSetPhone, findUserByPhone } from './phone-users.js';
 import { requirePhone } from './phone.js';
 import { respondJson, stringifyJson } from '../platform/json.js';
-
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 const userAttributes = z.object({
   id: z.string().max(64).optional(),

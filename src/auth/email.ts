@@ -15,7 +15,7 @@ import { metadata, requireEmail } from './validate.js';
 import { safeRedirect, type AuthContext } from './context.js';
 import { randomCode, randomToken, sha256 } from './crypto.js';
 import { codeHash, codeMatches, countWrongCode } from './otp-codes.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { sendEmailHook, type EmailData } from './hooks-calls.js';
 import { chargeMailBudgets, type MailRequester } from './mail-budget.js';
@@ -200,7 +200,6 @@ export async function sendEmailLink(
 }
 
 const emailBody = z.object({ email: z.string().max(320).optional(), ...pkceFields });
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 export async function recover(ctx: AuthContext, limits: AuthLimits, c: Context) {
   const body = await readJson(c, emailBody, codes);

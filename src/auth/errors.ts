@@ -164,3 +164,6 @@ export const errors = {
       headers: { connection: 'close' },
     }),
 };
+
+/** The codes readJson answers a body that is not JSON, or not the expected shape, with (GoTrue's). */
+export const codes = { badJson: 'bad_json', invalid: 'validation_failed' } as const;

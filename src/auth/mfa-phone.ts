@@ -11,7 +11,7 @@ import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import { callerClaims, requireCaller, type AuthContext } from './context.js';
 import { randomCode } from './crypto.js';
-import { authError, errors } from './errors.js';
+import { authError, codes, errors } from './errors.js';
 import { codeHash, codeMatches } from './otp-codes.js';
 import type { AuthLimits } from './limits.js';
 import { checkNewFactor } from './mfa-rules.js';
@@ -19,7 +19,6 @@ import { parseChannel, renderSms, requirePhone, sendSms } from './phone.js';
 
 // GoTrue's challenge expiry, as mfa.ts has it.
 const CHALLENGE_TTL_S = 300;
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 export const mfaPhoneErrors = {
   enrollDisabled: () => authError(422, 'mfa_phone_enroll_not_enabled', 'MFA enroll is disabled for Phone'),

@@ -12,7 +12,7 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import { callerClaims, requireCaller, type AuthContext, type Caller } from './context.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { challenge as totpChallenge, enroll as totpEnroll, verifyFactor as totpVerify } from './mfa.js';
 import { addAmr, reissue } from './sessions.js';
@@ -29,8 +29,6 @@ import {
   type CeremonySession,
   type StoredCredential,
 } from './webauthn.js';
-
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 /** mfa_factors.web_authn_credential: what verifying an assertion needs, binary as base64url. */
 interface SavedCredential {

@@ -9,7 +9,7 @@ import QRCode from 'qrcode';
 import { z } from 'zod';
 import { readJson } from '../platform/body.js';
 import { callerClaims, requireCaller, type AuthContext } from './context.js';
-import { authError, errors } from './errors.js';
+import { authError, codes, errors } from './errors.js';
 import { mfaVerificationHook } from './hooks-calls.js';
 import type { AuthLimits } from './limits.js';
 import { addAmr, reissue } from './sessions.js';
@@ -25,7 +25,6 @@ import {
 } from './mfa-phone.js';
 
 const CHALLENGE_TTL_S = 300;
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 interface FactorRow {
   id: string;

@@ -12,12 +12,10 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import { callerClaims, type AuthContext } from './context.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { isUuid } from './users.js';
 import { checkRedirectUris, checkRegistration, type ClientFields } from './oauth-client-rules.js';
-
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 interface ClientRow {
   id: string;

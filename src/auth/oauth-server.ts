@@ -14,14 +14,13 @@ import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import { requireCaller, type AuthContext } from './context.js';
 import { sha256 } from './crypto.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { findUserById, isBanned, isUuid, type UserRow } from './users.js';
 
 // GoTrue's AuthorizationTTL default, and the scopes it knows (models.IsSupportedScope).
 const AUTHORIZATION_TTL_S = 600;
 const SUPPORTED_SCOPES = new Set(['openid', 'email', 'profile', 'phone']);
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 interface AuthorizationRow {
   id: string;

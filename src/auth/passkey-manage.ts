@@ -4,11 +4,9 @@ import { z } from 'zod';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import { requireCaller, type AuthContext } from './context.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import { credentialsOf, listItem, registeringCaller, type CredentialRow } from './passkey-store.js';
 import { findUserById, isUuid } from './users.js';
-
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 export async function listOwn(ctx: AuthContext, c: Context) {
   return respondJson(

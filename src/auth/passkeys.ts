@@ -11,7 +11,7 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import type { AuthContext } from './context.js';
-import { errors } from './errors.js';
+import { codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { startSession } from './sessions.js';
 import { findUserById, isBanned, isUuid } from './users.js';
@@ -31,7 +31,6 @@ import {
 
 // GoTrue's [auth.passkey] max_passkeys_per_user default.
 const MAX_PASSKEYS_PER_USER = 10;
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 export function passkeyRoutes(ctx: AuthContext, limits: AuthLimits): Hono {
   const app = new Hono();

@@ -11,7 +11,7 @@ import type { Tx } from '../db/index.js';
 import { readJson } from '../platform/body.js';
 import { respondJson } from '../platform/json.js';
 import type { AuthContext } from './context.js';
-import { authError, errors } from './errors.js';
+import { authError, codes, errors } from './errors.js';
 import type { AuthLimits } from './limits.js';
 import { startSession } from './sessions.js';
 import { findUserById, isBanned } from './users.js';
@@ -106,7 +106,6 @@ const grantBody = z.object({
   auth_code: z.string().max(256).optional(),
   code_verifier: z.string().max(1024).optional(),
 });
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 interface FlowRow {
   id: string;

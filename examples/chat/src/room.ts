@@ -101,6 +101,8 @@ export class RoomView {
   async close(): Promise<void> {
     if (this.channel) await this.supabase.removeChannel(this.channel);
     this.channel = undefined;
+    // The next room hears about the first keystroke made in it, however soon after the last one here.
+    this.typingSentAt = 0;
     this.typing.clear();
     this.renderTyping();
     $('online').textContent = '';

@@ -14,7 +14,7 @@ import { readJson } from '../../platform/body.js';
 import { respondJson } from '../../platform/json.js';
 import type { AuthContext } from '../context.js';
 import { APPLE_ISSUERS, FIXED_ISSUERS, unverifiedIssuer } from '../disabled.js';
-import { authError, errors } from '../errors.js';
+import { authError, codes, errors } from '../errors.js';
 import type { AuthLimits } from '../limits.js';
 import { startSession } from '../sessions.js';
 import { accountForIdentity } from './accounts.js';
@@ -32,7 +32,6 @@ const body = z.object({
   issuer: z.string().max(2048).optional(),
   link_identity: z.boolean().optional(),
 });
-const codes = { badJson: 'bad_json', invalid: 'validation_failed' };
 
 /** GoTrue's OAuthError: a 400 with `{error, error_description}`, not its usual error shape. */
 class OAuthGrantError extends Error {
