@@ -10,12 +10,15 @@
  *
  *   npx tsx bench/auth-signin.ts [--n 50] [--seconds 2] [--rounds 3] [--concurrency 4] [--write]
  */
+import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { hash as argon2Hash, verify as argon2Verify, Algorithm } from '@node-rs/argon2';
 import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { signApiKeys } from '../src/project/secrets.js';
+import { jsonPoster } from './http-json.js';
 import { report } from './report.js';
 import { withBenchServer } from './server.js';
+import { cpuNow, cpuPerOp, medianCpu, postmasterPid, type CpuSplit } from './cpu.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
 
 const { values } = parseArgs({
@@ -44,16 +47,13 @@ const env = {
   AUTH_RATE_LIMIT_PASSWORD_FAILURES: '1000000',
 };
 
-await withBenchServer({ env }, async ({ url, anonKey, jwtSecret }) => {
+await withBenchServer({ env }, async ({ url, anonKey, jwtSecret, pid, dir }) => {
   const { serviceRoleKey } = await signApiKeys(jwtSecret);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+  const post = jsonPoster(agent, { apikey: anonKey });
   const signIn = async (email: string, password: string, expect: number) => {
-    const r = await fetch(`${url}/auth/v1/token?grant_type=password`, {
-      method: 'POST',
-      headers: { apikey: anonKey, 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password }),
-    });
-    await r.arrayBuffer();
-    if (r.status !== expect) throw new Error(`sign-in ${email}: ${r.status}, expected ${expect}`);
+    const { status } = await post(`${url}/auth/v1/token?grant_type=password`, { email, password });
+    if (status !== expect) throw new Error(`sign-in ${email}: ${status}, expected ${expect}`);
   };
   const createUser = async (body: Record<string, unknown>) => {
     const r = await fetch(`${url}/auth/v1/admin/users`, {
@@ -107,9 +107,26 @@ await withBenchServer({ env }, async ({ url, anonKey, jwtSecret }) => {
     bcrypt: [] as LoadResult[],
     bcryptFloor: [] as LoadResult[],
   };
+  // CPU per operation of each process (warm-up included), for the argon2id runs.
+  const postmaster = postmasterPid(dir);
+  const cpu = { argon: [] as CpuSplit[], argonFloor: [] as CpuSplit[] };
+  const measured = async (name: keyof typeof cpu, run: () => Promise<LoadResult>) => {
+    const before = cpuNow(pid, postmaster);
+    const result = await run();
+    cpu[name].push(cpuPerOp(before, cpuNow(pid, postmaster), result.perSecond * (SECONDS + 1)));
+    return result;
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    runs.argon.push(await runLoad((loop) => signIn(`argon${loop}@example.com`, 'argon2 password', 200), load));
-    runs.argonFloor.push(await runLoad(async () => void (await argon2Verify(argonStored, 'argon2 password')), load));
+    runs.argon.push(
+      await measured('argon', () =>
+        runLoad((loop) => signIn(`argon${loop}@example.com`, 'argon2 password', 200), load),
+      ),
+    );
+    runs.argonFloor.push(
+      await measured('argonFloor', () =>
+        runLoad(async () => void (await argon2Verify(argonStored, 'argon2 password')), load),
+      ),
+    );
     runs.bcrypt.push(
       await runLoad(() => signIn(`imported${nextBcrypt++}@example.com`, 'bcrypt password', 200), {
         ...load,
@@ -153,7 +170,19 @@ await withBenchServer({ env }, async ({ url, anonKey, jwtSecret }) => {
       bcryptFloor,
       `bcrypt verify + argon2id hash alone`,
     ),
+    '',
+    'CPU per argon2id sign-in (milliseconds, medians of the rounds; warm-up included):',
+    '',
+    '| Run | Load generator (this process) | Trellis (Node.js) | PostgreSQL (all backends) | All |',
+    '| --- | --- | --- | --- | --- |',
+    ...(['argon', 'argonFloor'] as const).map((name) => {
+      const { generator: g, server: t, postgres: p } = medianCpu(cpu[name]);
+      return name === 'argon'
+        ? `| sign-in through Trellis | ${g.toFixed(2)} | ${t.toFixed(2)} | ${p.toFixed(2)} | ${(g + t + p).toFixed(2)} |`
+        : `| floor: argon2id verify alone | ${g.toFixed(2)} | – | – | ${g.toFixed(2)} |`;
+    }),
   ].join('\n');
+  agent.destroy();
   report(
     'auth-signin',
     `\`npx tsx bench/auth-signin.ts\` (${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s each after 1 s warm-up, alternating with the floors, medians; argon2id m=19 MiB, t=2, p=1; bcrypt cost ${BCRYPT_COST})`,

@@ -75,3 +75,9 @@ export function cpuPerOp(before: CpuSplit, after: CpuSplit, ops: number): CpuSpl
     postgres: per(before.postgres, after.postgres),
   };
 }
+
+/** The median of each part over several readings (the rounds of a benchmark). */
+export function medianCpu(splits: readonly CpuSplit[]): CpuSplit {
+  const mid = (pick: (c: CpuSplit) => number) => splits.map(pick).sort((a, b) => a - b)[splits.length >> 1] ?? NaN;
+  return { generator: mid((c) => c.generator), server: mid((c) => c.server), postgres: mid((c) => c.postgres) };
+}

@@ -149,10 +149,17 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     const phone = body.phone ? formatPhone(body.phone) : undefined;
     const email = phone === undefined && body.email ? normaliseEmail(body.email) : undefined;
     const key = phone ?? email;
-    const attempt = key ? await beginPasswordAttempt(ctx.db, limits, key) : undefined;
-    const user = key
-      ? await ctx.db.transaction((tx) => (phone ? findUserByPhone(tx, phone) : findUserByEmail(tx, key)))
-      : undefined;
+    // The attempt's point and the user, in one round trip.
+    const { attempt, user } = key
+      ? await ctx.db.transaction(async (tx) => {
+          const [attempt, user] = await Promise.all([
+            beginPasswordAttempt(tx, limits, key),
+            phone ? findUserByPhone(tx, phone) : findUserByEmail(tx, key),
+          ]);
+          return { attempt, user };
+        })
+      : { attempt: undefined, user: undefined };
+    attempt?.check();
     // Always pays for one hash, found or not, so timing does not reveal registered addresses.
     const ok = await verifyPassword(user?.encrypted_password, body.password);
     // GoTrue's password_verification_attempt hook judges every check of a known user's password.
@@ -161,15 +168,24 @@ export async function token(ctx: AuthContext, limits: AuthLimits, c: Context) {
     if (!user || !ok) throw errors.invalidCredentials();
     // An imported hash (bcrypt, argon2 of another cost, Firebase scrypt) becomes Trellis's own.
     const upgraded = needsRehash(user.encrypted_password) ? await hashPassword(body.password) : undefined;
-    // The password was right: the attempt is no failure, whatever follows.
+    const refused =
+      phone !== undefined
+        ? user.phone_confirmed_at
+          ? undefined
+          : errors.phoneNotConfirmed()
+        : ctx.config.auth.emailConfirmation && !user.email_confirmed_at
+          ? errors.emailNotConfirmed()
+          : undefined;
+    const refusal = refused ?? (isBanned(user) ? errors.userBanned() : undefined);
+    // The password was right: the attempt is no failure, whatever follows. Every statement goes out
+    // in the transaction's first round trip.
     const session = await ctx.db.transaction(async (tx) => {
-      await attempt?.succeeded(tx);
-      if (upgraded) await updateUser(tx, user.id, 'encrypted_password = $2', [upgraded]);
-      if (phone !== undefined) {
-        if (!user.phone_confirmed_at) return errors.phoneNotConfirmed();
-      } else if (ctx.config.auth.emailConfirmation && !user.email_confirmed_at) return errors.emailNotConfirmed();
-      if (isBanned(user)) return errors.userBanned();
-      return startSession(tx, ctx.settings, user, 'password', client);
+      const [started] = await Promise.all([
+        refusal ?? startSession(tx, ctx.settings, user, 'password', client),
+        attempt?.succeeded(tx),
+        upgraded ? updateUser(tx, user.id, 'encrypted_password = $2', [upgraded]) : undefined,
+      ]);
+      return started;
     });
     if (session instanceof ApiError) throw session;
     return respondJson(c, session);

@@ -12,6 +12,7 @@ import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
 import type { ClaimsCustomizer } from './hooks-claims.js';
 import {
+  factorsSql,
   findUserById,
   isBanned,
   USER_COLUMNS,
@@ -77,31 +78,23 @@ export async function startSession(
   client: Client,
   oauth?: { readonly clientId: string; readonly scopes: string },
 ): Promise<SessionResponse> {
-  const session = (
-    await tx.query<SessionRow>(
-      `insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at, oauth_client_id, scopes)
-       values ($1, $2, 'aal1', $3, $4, now() at time zone 'utc', $5, $6)
-       returning id, user_id, aal, factor_id, not_after, oauth_client_id, scopes`,
-      [
-        crypto.randomUUID(),
-        user.id,
-        client.userAgent?.slice(0, 512) ?? null,
-        client.ip ?? null,
-        oauth?.clientId ?? null,
-        oauth?.scopes ?? null,
-      ],
-    )
-  ).rows[0] as SessionRow;
-  await addAmr(tx, session.id, method);
-  // The response's user shows this sign-in (GoTrue's does), so the row is read back from the update.
-  const signedIn = (
-    await tx.query<UserRow>(`update auth.users set last_sign_in_at = now() where id = $1 returning ${USER_COLUMNS}`, [
+  const token = randomToken();
+  const row = (
+    await tx.query<UserRow & UserLists & SessionColumns>(START_SQL, [
+      crypto.randomUUID(),
       user.id,
+      client.userAgent?.slice(0, 512) ?? null,
+      client.ip ?? null,
+      oauth?.clientId ?? null,
+      oauth?.scopes ?? null,
+      method,
+      sha256(token),
+      sealToken(settings.sealKey, token),
     ])
-  ).rows[0] as UserRow;
-  await tx.query(`update auth.identities set last_sign_in_at = now() where user_id = $1`, [user.id]);
-  const token = await issueRefreshToken(tx, settings, session, user.id, null);
-  return sessionResponse(tx, settings, signedIn, session, token, method);
+  ).rows[0];
+  // The user row is gone only if it was deleted in between: a sign-in of nobody.
+  if (!row) throw errors.userNotFound();
+  return signedSession(tx, settings, row, sessionOf(row), row.amr ?? [], row, token, method);
 }
 
 export async function addAmr(tx: Tx, sessionId: string, method: string): Promise<void> {
@@ -188,7 +181,7 @@ export async function refresh(
   const hash = sha256(presented);
   const token = randomToken();
   const row = (
-    await db.query<UserRow & UserLists & RotatedSession>(ROTATE_SQL, [
+    await db.query<UserRow & UserLists & SessionColumns>(ROTATE_SQL, [
       hash,
       client.userAgent?.slice(0, 512) ?? null,
       client.ip ?? null,
@@ -198,7 +191,22 @@ export async function refresh(
     ])
   ).rows[0];
   if (!row) return db.transaction((tx) => refreshLocked(tx, settings, presented, client, oauthClient));
-  const session: SessionRow = {
+  return signedSession(db, settings, row, sessionOf(row), row.amr ?? [], row, token, 'token_refresh');
+}
+
+/** The session's columns beside the user's, in the one row START_SQL and ROTATE_SQL answer with. */
+interface SessionColumns {
+  readonly session_id: string;
+  readonly session_aal: SessionRow['aal'];
+  readonly session_factor_id: string | null;
+  readonly session_not_after: Date | null;
+  readonly session_oauth_client_id: string | null;
+  readonly session_scopes: string | null;
+  readonly amr: AmrClaim[] | null;
+}
+
+function sessionOf(row: UserRow & SessionColumns): SessionRow {
+  return {
     id: row.session_id,
     user_id: row.id,
     aal: row.session_aal,
@@ -207,17 +215,6 @@ export async function refresh(
     oauth_client_id: row.session_oauth_client_id,
     scopes: row.session_scopes,
   };
-  return signedSession(db, settings, row, session, row.amr ?? [], row, token, 'token_refresh');
-}
-
-interface RotatedSession {
-  readonly session_id: string;
-  readonly session_aal: SessionRow['aal'];
-  readonly session_factor_id: string | null;
-  readonly session_not_after: Date | null;
-  readonly session_oauth_client_id: string | null;
-  readonly session_scopes: string | null;
-  readonly amr: AmrClaim[] | null;
 }
 
 /** GoTrue's refusal (tokens/service.go) when the session and the authenticated client disagree. */
@@ -346,6 +343,10 @@ const AMR_SQL = (sessionId: string) =>
       'timestamp', extract(epoch from updated_at)::bigint) order by updated_at desc)
     from auth.mfa_amr_claims where session_id = ${sessionId}) as amr`;
 
+const SESSION_COLUMNS = (t: string) =>
+  `${t}.id as session_id, ${t}.aal as session_aal, ${t}.factor_id as session_factor_id, ${t}.not_after as session_not_after,
+   ${t}.oauth_client_id as session_oauth_client_id, ${t}.scopes as session_scopes`;
+
 // Rows come back only when the token was live: not revoked, its session not past not_after, its
 // user neither deleted nor banned. Concurrent refreshes of one token queue on the lock; the one
 // that waited then sees the token revoked, rotates nothing, and takes the careful path.
@@ -372,10 +373,34 @@ const ROTATE_SQL = `
     insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
     select '00000000-0000-0000-0000-000000000000', $4, live.user_id, $1, live.session_id, $5 from live
   )
-  select ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1')},
-    t.id as session_id, t.aal as session_aal, t.factor_id as session_factor_id, t.not_after as session_not_after,
-    t.oauth_client_id as session_oauth_client_id, t.scopes as session_scopes, ${AMR_SQL('t.id')}, ${userListsSql('u.id')}
+  select ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1')}, ${SESSION_COLUMNS('t')}, ${AMR_SQL('t.id')}, ${userListsSql('u.id')}
   from live join auth.users u on u.id = live.user_id join touched t on t.id = live.session_id`;
+
+// A sign-in in one statement: the session, its method, the user's and identities' last sign-in,
+// the first refresh token, and the answer's user, lists and amr. The statement's parts all see one
+// snapshot, so the identities and the method are read from what their own parts wrote.
+const START_SQL = `
+  with session as (
+    insert into auth.sessions (id, user_id, aal, user_agent, ip, refreshed_at, oauth_client_id, scopes)
+    values ($1, $2, 'aal1', $3, $4, now() at time zone 'utc', $5, $6)
+    returning id, aal, factor_id, not_after, oauth_client_id, scopes
+  ), method as (
+    insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $7 from session
+    returning authentication_method, updated_at
+  ), signed_in as (
+    update auth.users set last_sign_in_at = now() where id = $2 returning ${USER_COLUMNS}
+  ), identities as (
+    update auth.identities set last_sign_in_at = now() where user_id = $2 returning *
+  ), token as (
+    insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
+    select '00000000-0000-0000-0000-000000000000', $8, $2, null, id, $9 from session
+  )
+  select u.*, ${SESSION_COLUMNS('s')},
+    (select json_agg(json_build_object('method', authentication_method,
+       'timestamp', extract(epoch from updated_at)::bigint)) from method) as amr,
+    (select json_agg(i order by i.created_at) from identities i) as identities,
+    ${factorsSql('u.id')}
+  from signed_in u, session s`;
 
 /** The access token and the answer of a grant, from what the database said about the session. */
 async function signedSession(

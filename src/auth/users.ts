@@ -151,7 +151,12 @@ export async function updateUser(tx: Tx, id: string, set: string, values: unknow
  */
 export function userListsSql(userId: string): string {
   return `(select json_agg(i order by i.created_at) from auth.identities i where i.user_id = ${userId}) as identities,
-    (select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, phone, status, created_at, updated_at
+    ${factorsSql(userId)}`;
+}
+
+/** The user's MFA factors as the user object lists them (one json column, `factors`). */
+export function factorsSql(userId: string): string {
+  return `(select json_agg(f order by f.created_at) from (select id, friendly_name, factor_type, phone, status, created_at, updated_at
        from auth.mfa_factors where user_id = ${userId}) f) as factors`;
 }
 

@@ -138,7 +138,12 @@ export function createDb(given: PoolOptions): Db {
         options.queryTimeoutMs,
         'begin',
         `set local statement_timeout = ${options.statementTimeoutMs}`,
-        (send) => fn({ query: (text, values) => send(text, values) as never }),
+        // Named as `query` names them: a sign-in's statements are the same few on every sign-in.
+        (send) =>
+          fn({
+            query: (text, values) =>
+              send(values === undefined ? text : extended(text, values, options.preparedStatements)) as never,
+          }),
       ),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, onNotify) =>

@@ -12,7 +12,8 @@ import type pg from 'pg';
  * generation: the bound on what each connection's prepared statements hold.
  */
 const seenShapes = new Map<string, string | null>();
-const MAX_PREPARED = 100;
+// Room for an app's data-API shapes beside auth's own few dozen (sign-in, refresh, MFA, admin).
+const MAX_PREPARED = 200;
 let generation = 0;
 let named = 0;
 

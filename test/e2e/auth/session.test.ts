@@ -341,3 +341,34 @@ describe('with an HTTP custom_access_token hook', () => {
     }
   });
 });
+
+describe('the sign-in response', () => {
+  test('its session, user, identities and amr all show this sign-in (one statement writes and reads them)', async () => {
+    await client().auth.signUp({ email: 'ida@example.com', password: 'ida password' });
+    const before = Date.now();
+    const { data, error } = await client().auth.signInWithPassword({
+      email: 'ida@example.com',
+      password: 'ida password',
+    });
+    expect(error).toBeNull();
+    const user = data.user;
+    expect(Date.parse(user?.last_sign_in_at ?? '')).toBeGreaterThanOrEqual(before - 1000);
+    expect(user?.identities).toHaveLength(1);
+    // The identity's sign-in is this one too (the same transaction's now()), not the sign-up's.
+    expect(user?.identities?.[0]?.last_sign_in_at).toBe(user?.last_sign_in_at);
+    const claims = decodeJwt(data.session?.access_token ?? '') as {
+      amr: { method: string; timestamp: number }[];
+      session_id: string;
+      sub: string;
+    };
+    expect(claims.amr.map((a) => a.method)).toEqual(['password']);
+    expect(claims.amr[0]?.timestamp).toBeGreaterThanOrEqual(Math.floor(before / 1000) - 1);
+    expect(claims.sub).toBe(user?.id);
+    // The refresh token issued with it is live: it rotates, within the same session.
+    const refreshed = await client().auth.refreshSession({ refresh_token: data.session?.refresh_token ?? '' });
+    expect(refreshed.error).toBeNull();
+    expect((decodeJwt(refreshed.data.session?.access_token ?? '') as { session_id: string }).session_id).toBe(
+      claims.session_id,
+    );
+  });
+});
