@@ -15,6 +15,7 @@ import { createSessionCheck } from './platform/sessions.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
 import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
+import { followKeyFile } from './project/signing-keys.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
 
 export interface Services {
@@ -63,6 +64,9 @@ export async function createServices(base: ServiceBase, keySet?: KeySet): Promis
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
     const tokens = createTokens(base.keys.jwtSecret, sessions, keySet);
+    // The start read the keys; a rotation while it runs is followed (not for a set given by a test).
+    const following = keySet && followKeyFile(config, base.keys.jwtSecret, (set) => tokens.useKeys(set), log);
+    if (following) opened.push(following);
     const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
     return { services, close };
   } catch (err) {

@@ -20,7 +20,7 @@ export const keysHelp = `Usage: trellis keys <command> [--dir D]
 The keys that sign access tokens (ES256 or RS256), kept in D/.trellis/signing-keys.json, or in
 the file AUTH_SIGNING_KEYS_PATH / [auth] signing_keys_path names (the Supabase CLI's format).
 Without keys, the JWT secret signs (HS256). The JWT secret always verifies tokens that name no
-key (the anon and service_role keys). Changes apply when Trellis next starts.
+key (the anon and service_role keys). A running Trellis applies a change within two seconds.
 
 Commands:
   list [-o json]             the keys, which one signs, which only verify
@@ -73,8 +73,8 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (!change.ok) throw new FatalError(change.message);
   await writeKeyJwks(source.file, change.keys);
   const running = await readRuntimeState(config.dataDir);
-  const restart = running ? ` (Trellis pid ${running.pid} is running: restart it to apply)` : '';
-  process.stdout.write(`${change.message}${restart}\nkeys: ${source.file}\n`);
+  const applies = running ? ` (Trellis pid ${running.pid} applies it within two seconds)` : '';
+  process.stdout.write(`${change.message}${applies}\nkeys: ${source.file}\n`);
   return 0;
 }
 

@@ -45,6 +45,8 @@ export interface Tokens {
   verify(token: string): Promise<JwtClaims>;
   /** Signs an access token with the key set's signing key (header `kid` when it has one). */
   sign(payload: JWTPayload): Promise<string>;
+  /** Replaces the key set (the key file changed): the next token is signed and verified with it. */
+  useKeys(set: KeySet): void;
   /** The public signing keys, as `/auth/v1/.well-known/jwks.json` lists them. */
   jwks(): { keys: PublicJwk[] };
   /**
@@ -69,7 +71,7 @@ const MAX_CACHED_TOKENS = 10_000;
 /** `keySet`: the signing keys (default: the secret alone, HS256 as before signing keys). */
 export function createTokens(jwtSecret: string, sessions?: SessionCheck, keySet?: KeySet): Tokens {
   const secret = new TextEncoder().encode(jwtSecret);
-  const keys = keySet ?? secretKeySet(secret);
+  let keys = keySet ?? secretKeySet(secret);
   // A client sends the same access token with every request until it expires, and verifying
   // (WebCrypto HMAC) was a tenth of a data API request's CPU. Only tokens that passed are kept;
   // expiry and not-before are checked again on every hit.
@@ -92,6 +94,11 @@ export function createTokens(jwtSecret: string, sessions?: SessionCheck, keySet?
     verify,
     sign: (payload) => keys.sign(payload),
     jwks: () => keys.jwks(),
+    useKeys(set) {
+      keys = set;
+      // A token of a key no longer in the set must stop verifying now, not when it leaves the cache.
+      verified.clear();
+    },
     async checkBearer(token, { fallbackRole, anyRole = false } = {}) {
       let claims: JwtClaims = {};
       if (token !== undefined) {

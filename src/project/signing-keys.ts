@@ -3,12 +3,14 @@
  * GOTRUE_JWT_KEYS), the file AUTH_SIGNING_KEYS_PATH names (the Supabase CLI's signing_keys_path),
  * or `.trellis/signing-keys.json`, which `trellis keys` writes. None: the JWT secret signs (HS256).
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { JWK } from 'jose';
 import type { Config } from '../config.js';
 import { FatalError, errorMessage } from '../errors.js';
 import { createKeySet, parseKeyList, type KeyEntry, type KeySet } from '../platform/keyset.js';
+import type { Logger } from '../platform/logger.js';
 
 export const KEYS_FILE = 'signing-keys.json';
 
@@ -74,6 +76,43 @@ export async function loadKeySet(config: Config, jwtSecret: string): Promise<Key
     // A JWK whose numbers are not a key (x, y off the curve; d not matching) fails only on import.
     throw new FatalError(`a key cannot be used: ${errorMessage(err)}`, keySource(config).label);
   }
+}
+
+/** How often a running server looks at its key file (a stat): a rotation applies within this. */
+export const KEY_FILE_POLL_MS = 2000;
+
+/**
+ * Follows the key file while the server runs: `trellis keys rotate` or `revoke` (or an edited file)
+ * takes effect within KEY_FILE_POLL_MS, on every instance that reads the file. A file that cannot
+ * be used is logged and the keys in use stay. Polled (a stat), not inotify: `writeKeyJwks` renames
+ * a new file over the old one, and network and container mounts deliver no events. Keys from
+ * AUTH_JWT_KEYS change with the environment, at a restart: nothing to follow.
+ */
+export function followKeyFile(
+  config: Config,
+  jwtSecret: string,
+  onKeys: (set: KeySet) => void,
+  log: Logger,
+): { close(): Promise<void> } | undefined {
+  const file = keySource(config).file;
+  if (file === undefined) return undefined;
+  let latest = 0;
+  const listener = (now: { mtimeMs: number; ino: number; size: number }) => {
+    const change = ++latest;
+    loadKeySet(config, jwtSecret).then(
+      (set) => {
+        if (change !== latest) return; // a newer change is being read
+        onKeys(set);
+        log.info({ file, signer: set.signer.kid ?? 'the JWT secret', size: now.size }, 'signing keys reloaded');
+      },
+      (err: unknown) =>
+        log.error({ file, err: errorMessage(err) }, 'the changed signing keys cannot be used; the keys in use stay'),
+    );
+  };
+  watchFile(file, { interval: KEY_FILE_POLL_MS, persistent: false }, listener);
+  return {
+    close: async () => unwatchFile(file, listener),
+  };
 }
 
 /** Writes the keys (0600, atomically: a running start never reads half a file). */

@@ -5,10 +5,13 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { SignJWT, type JWK } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateKey } from '../../../src/project/key-file.js';
+import { runCli } from '../../helpers/cli.js';
 import { closeRealtime, RawSocket, subscribed } from '../../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
@@ -275,3 +278,62 @@ describe('rotation and revocation (three instances on one database, keys in the 
     }
   });
 });
+
+describe('a running server follows its key file', () => {
+  const first = generateKey('ES256');
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      migrations: MIGRATION,
+      files: { '.trellis/signing-keys.json': JSON.stringify([first]) },
+    });
+    servers.push(server);
+  });
+
+  /** The kid of a fresh sign-in's token, once it is `kid` (the file is polled every 2 s). */
+  async function signsWith(kid: string | undefined): Promise<Awaited<ReturnType<typeof signedIn>>> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const user = await signedIn(server);
+      if (headerOf(user.token).kid === kid || Date.now() > deadline) return user;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  test('`trellis keys rotate` and `revoke` apply without a restart; a broken file changes nothing', async () => {
+    const old = await signedIn(server);
+    expect(headerOf(old.token).kid).toBe(first.kid);
+
+    const rotated = await runCli(['keys', 'rotate', '--dir', server.dir]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const written = JSON.parse(await fs.readFile(keyFile(server), 'utf8')) as JWK[];
+    const second = written[0]?.kid;
+    expect(second).not.toBe(first.kid);
+    const fresh = await signsWith(second);
+    expect(headerOf(fresh.token).kid).toBe(second);
+    // The old key only verifies now: its tokens still reach every API.
+    expect((await reach(server, old.token)).rest.status).toBe(200);
+
+    // A file that is no key list is logged and ignored: the keys in use stay.
+    await fs.writeFile(keyFile(server), '{ not json');
+    await new Promise((r) => setTimeout(r, 4500));
+    expect(headerOf((await signedIn(server)).token).kid).toBe(second);
+    await fs.writeFile(keyFile(server), JSON.stringify(written));
+
+    const revoked = await runCli(['keys', 'revoke', String(first.kid), '--dir', server.dir]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const deadline = Date.now() + 10_000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) {
+      status = (await reach(server, old.token)).rest.status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    // Refused at once, though the token had been verified (and cached) before the revocation.
+    expect(status).toBe(401);
+    expect((await reach(server, fresh.token)).rest.status).toBe(200);
+    const jwks = (await (await fetch(`${server.url}/auth/v1/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    expect(jwks.keys.map((k) => k.kid)).toEqual([second]);
+  });
+});
+
+const keyFile = (server: TestServer) => path.join(server.dir, '.trellis', 'signing-keys.json');
