@@ -133,7 +133,7 @@ describe.runIf(ci || (redisUrl !== undefined && haproxyBin !== undefined))('thre
     const traffic = startLoad('kill');
     await sleep(2000);
     // The victim had its share of the load: the test would prove nothing otherwise.
-    expect((await restRequestsServed(victim)) - before).toBeGreaterThan(10);
+    expect((await restRequestsServed(victim)) - before).toBeGreaterThan(3);
     const killedAt = Date.now();
     // Until the kernel has torn the process down, its socket still takes connections.
     const deadAt = killedAt + (await victim.stop('SIGKILL')).ms;
@@ -148,7 +148,7 @@ describe.runIf(ci || (redisUrl !== undefined && haproxyBin !== undefined))('thre
       `killed at ${killedAt}, gone at ${deadAt}`,
     ).toEqual([]);
     expect(failures.length).toBeLessThanOrEqual(WORKERS);
-    expect(outcomes.filter((o) => o.start > deadAt && o.error === undefined).length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => o.start > deadAt && o.error === undefined).length).toBeGreaterThanOrEqual(WORKERS);
     // Every insert that was answered is there, and none twice (the unique body would have said so).
     const inserted = outcomes.filter((o) => o.what === 'insert' && o.error === undefined).length;
     expect(await rowsTagged('kill')).toBeGreaterThanOrEqual(inserted);
