@@ -194,6 +194,8 @@ export interface Config {
     readonly testDelayMs: number;
   };
   readonly logLevel: SettingValue<'logLevel'>;
+  /** SIGTERM: how long /ready answers 503 while requests are still served, before the stop. */
+  readonly drainGraceMs: number;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
 }
@@ -467,6 +469,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
+    drainGraceMs: read('drainGrace', src) * 1000,
     shutdownTimeoutMs: 10_000,
   });
 }

@@ -29,6 +29,11 @@ export interface RunningTrellis {
   readonly apiUrl: string;
   readonly dbUrl: string;
   readonly keys: ApiKeys;
+  /**
+   * The start of a drain (SIGTERM): /ready answers 503 so that load balancers send no new work,
+   * while every request is still served; responses ask clients to close their connection.
+   */
+  drain(): void;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   stop(): Promise<void>;
 }
@@ -68,6 +73,7 @@ interface Running {
   owned?: OwnedServices;
   realtime?: RealtimeModule;
   backup?: BackupService;
+  draining?: boolean;
 }
 
 /**
@@ -102,7 +108,12 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     // The env carries Node's IncomingMessage, which headerOf() reads headers from.
     const listener = getRequestListener((request, env) => app.fetch(request, env));
     // The listener answers its own failures (a 500, or the socket destroyed): its promise does not reject.
-    const server = http.createServer((req, res) => void listener(req, res));
+    const server = http.createServer((req, res) => {
+      // A load balancer's pooled keep-alive connections would otherwise stay open to the last
+      // moment of the drain, when closing them races a request sent on one.
+      if (running.draining) res.setHeader('connection', 'close');
+      void listener(req, res);
+    });
     running.server = server;
     // WebSocket upgrades bypass Hono: realtime takes them once it exists; until then, 503.
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -143,6 +154,7 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
       degraded: () => realtime.degraded(),
       sections: () => backup?.status() ?? {},
+      draining: () => running.draining === true,
     };
     // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.
     await writeRuntimeState(config.dataDir, {
@@ -158,6 +170,9 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       apiUrl: config.publicUrl,
       dbUrl: database.url,
       keys,
+      drain: () => {
+        running.draining = true;
+      },
       stop: () => stopTrellis(config, log, running),
     };
   } catch (err) {

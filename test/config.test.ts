@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       preparedStatements: true,
     });
     expect(config.metricsPublic).toBe(false);
+    expect(config.drainGraceMs).toBe(5000);
     expect(Object.isFrozen(config)).toBe(true);
   });
 

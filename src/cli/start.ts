@@ -9,7 +9,10 @@ import { parseFlags } from './args.js';
 export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H]
 
 Serves the project in D (default .): data in D/.trellis, migrations from D/supabase/migrations,
-HTTP on P (default 54321). Uses DATABASE_URL when set, an embedded PostgreSQL otherwise.`;
+HTTP on P (default 54321). Uses DATABASE_URL when set, an embedded PostgreSQL otherwise.
+
+SIGTERM drains: /ready answers 503 at once, requests are served for DRAIN_GRACE_SECONDS (default 5)
+more, then the server stops. SIGINT (Ctrl-C) or a second signal stops without the grace.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('start', argv, {
@@ -54,11 +57,13 @@ export async function startCommand(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    onSignal = (signal) => {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearTimeout(graceTimer);
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, 'stopping: finishing in-flight requests');
-      // The contract is an exit within 10 s; this only fires if something hangs.
+      log.info('stopping: finishing in-flight requests');
+      // The contract is an exit within 10 s of the stop; this only fires if something hangs.
       const hard = setTimeout(() => {
         log.error('shutdown took longer than 10 s; exiting anyway');
         resolve(1);
@@ -75,6 +80,16 @@ export async function startCommand(argv: string[]): Promise<number> {
           resolve(1);
         },
       );
+    };
+    onSignal = (signal) => {
+      // A second signal, or SIGINT (Ctrl-C: someone at a terminal, no load balancer to tell), skips the grace.
+      if (graceTimer !== undefined || signal === 'SIGINT' || config.drainGraceMs === 0) return stop();
+      trellis.drain();
+      log.info(
+        { signal, graceSeconds: config.drainGraceMs / 1000 },
+        `draining: /ready answers 503; serving for ${config.drainGraceMs / 1000} s more (a second signal stops now)`,
+      );
+      graceTimer = setTimeout(stop, config.drainGraceMs);
     };
     // A signal that came after the start's last checkpoint (while /ready already answered) was
     // only recorded: act on it now rather than run on.

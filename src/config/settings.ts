@@ -124,6 +124,12 @@ export const settings = {
     schema: int(0, 3_600_000).optional(),
     doc: 'Client-side deadline of each statement: when PostgreSQL does not answer within it (a frozen server, a black-holed network), the connection is dropped and the request answered 503 (0: none). Defaults to DB_STATEMENT_TIMEOUT_MS + 2000 (none when that is 0). Migrations are not limited.',
   },
+  drainGrace: {
+    env: 'DRAIN_GRACE_SECONDS',
+    schema: int(0, 3600),
+    fallback: '5',
+    doc: 'On SIGTERM, /ready answers 503 at once and requests are still served for this many seconds (for the load balancer to notice) before the server stops; SIGINT and a second signal skip it; 0: stop at once.',
+  },
   metricsPublic: {
     env: 'METRICS_PUBLIC',
     schema: boolean,

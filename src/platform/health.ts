@@ -11,6 +11,8 @@ export type MetricsAccess = { readonly public: true } | { readonly public: false
 export interface Readiness {
   /** Resolves to the name of what is not ready yet, or undefined when everything is. */
   check(): Promise<string | undefined>;
+  /** True from SIGTERM on: the load balancer must send no new work, though requests are still served. */
+  draining?(): boolean;
   /** Ready, but something works only in part (e.g. Redis is away: realtime reaches one instance only). */
   degraded?(): readonly string[];
   /**
@@ -24,6 +26,7 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
   const app = new Hono<HttpEnv>();
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
+    if (readiness.draining?.() === true) return c.json({ status: 'draining' }, 503);
     const failing = await readiness.check();
     if (failing !== undefined) return c.json({ status: 'not ready', reason: failing }, 503);
     // Degraded stays 200: a load balancer must not take every instance out when the shared Redis blips.

@@ -20,7 +20,8 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'JWT_SECRET', 'API_EXTERNAL_URL', 'TRELLIS_DIR', 'LOG_LEVEL'])
     delete env[key];
-  return { ...env, ...extra };
+  // Tests stop their servers at once: the drain's grace has its own tests (test/cli/drain.test.ts).
+  return { ...env, DRAIN_GRACE_SECONDS: '0', ...extra };
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
