@@ -171,7 +171,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
           wss.handleUpgrade(request, socket, head, (ws) => {
             const address = clientIp(
               headerText(request.headers['x-forwarded-for']),
-              request.socket.remoteAddress,
+              () => request.socket.remoteAddress,
               config.trustProxy,
             );
             const connection = new Connection(ws, vsn, apikey, ctx, address);

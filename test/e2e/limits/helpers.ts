@@ -22,7 +22,13 @@ export interface WatchedClient {
 
 export function watchedClient(
   server: TestServer,
-  options: { token?: string; key?: string; headers?: Record<string, string> } = {},
+  options: {
+    token?: string;
+    key?: string;
+    headers?: Record<string, string>;
+    /** realtime-js's WebSocket class (default: `ws`). */
+    realtimeTransport?: new (url: string, protocols?: string | string[]) => WebSocket;
+  } = {},
 ): WatchedClient {
   let last = new Headers();
   const watching: typeof fetch = async (input, init) => {
@@ -34,7 +40,7 @@ export function watchedClient(
   const client = createClient(server.url, options.key ?? server.anonKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     global: { fetch: watching, headers },
-    realtime: { transport: WebSocket as unknown as never },
+    realtime: { transport: (options.realtimeTransport ?? WebSocket) as unknown as never },
   });
   return { client, last: () => last };
 }
