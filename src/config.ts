@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
+import type { RateSpec } from './config/rate-limit.js';
 import { settings } from './config/settings.js';
 import {
   FIXED_PROVIDERS,
@@ -64,6 +65,13 @@ export interface Config {
   readonly metricsPublic: boolean;
   readonly redisUrl: string | undefined;
   readonly trustProxy: boolean;
+  /** Data API rate limits per user (or client address) and route family; undefined: off. */
+  readonly apiRateLimits: {
+    readonly rest: RateSpec | undefined;
+    readonly storage: RateSpec | undefined;
+    readonly functions: RateSpec | undefined;
+    readonly realtime: RateSpec | undefined;
+  };
   readonly auth: {
     readonly jwtExpiry: number;
     /** AUTH_JWT_KEYS: the signing keys' JSON text, as GoTrue's GOTRUE_JWT_KEYS. */
@@ -385,6 +393,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     metricsPublic: read('metricsPublic', src),
     redisUrl: read('redisUrl', src),
     trustProxy: read('trustProxy', src),
+    apiRateLimits: Object.freeze({
+      rest: read('rateLimitRest', src),
+      storage: read('rateLimitStorage', src),
+      functions: read('rateLimitFunctions', src),
+      realtime: read('rateLimitRealtime', src),
+    }),
     auth: Object.freeze({
       jwtExpiry: read('jwtExpiry', src),
       jwtKeys: read('jwtKeys', src),

@@ -4,6 +4,7 @@
  * values for it, from flags, the environment and supabase/config.toml.
  */
 import { z } from 'zod';
+import { parseRate } from './rate-limit.js';
 
 const int = (min: number, max: number) =>
   z
@@ -34,6 +35,14 @@ const postgresUrl = z.string().refine(
   },
   { error: 'must be a URL like postgres://user:password@host:5432/database' },
 );
+
+// COUNT/WINDOW (`100/1m`) or off; undefined when off.
+const rate = z.string().transform((text, ctx) => {
+  const parsed = parseRate(text);
+  if (parsed.ok) return parsed.value;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
+});
 
 const httpUrl = z.string().refine(
   (s) => {
@@ -149,6 +158,30 @@ export const settings = {
     schema: boolean,
     fallback: 'false',
     doc: 'Take the client address from the last X-Forwarded-For entry (set it when a load balancer or reverse proxy sits in front). Rate limits key on this address.',
+  },
+  rateLimitRest: {
+    env: 'RATE_LIMIT_REST',
+    schema: rate,
+    fallback: 'off',
+    doc: 'Data API requests (/rest/v1) per user (JWT sub), or per client address without one, per window: COUNT/WINDOW such as 100/1m, or off.',
+  },
+  rateLimitStorage: {
+    env: 'RATE_LIMIT_STORAGE',
+    schema: rate,
+    fallback: 'off',
+    doc: 'Storage requests (/storage/v1) per user or client address per window, as RATE_LIMIT_REST.',
+  },
+  rateLimitFunctions: {
+    env: 'RATE_LIMIT_FUNCTIONS',
+    schema: rate,
+    fallback: 'off',
+    doc: 'Edge function calls (/functions/v1) per user or client address per window, as RATE_LIMIT_REST.',
+  },
+  rateLimitRealtime: {
+    env: 'RATE_LIMIT_REALTIME',
+    schema: rate,
+    fallback: 'off',
+    doc: 'Realtime messages (broadcast, presence, the broadcast API) per user or client address per window, across the cluster, as RATE_LIMIT_REST.',
   },
   jwtExpiry: {
     env: 'JWT_EXPIRY',
@@ -855,7 +888,7 @@ export const settings = {
     env: 'REALTIME_MAX_TENANT_EVENTS_PER_SECOND',
     schema: int(1, 100_000_000),
     fallback: '20000',
-    doc: 'Messages all the sockets of one instance may send per second together.',
+    doc: 'Messages all the sockets may send per second together: of the whole cluster with REDIS_URL (counted in Redis), of this instance without.',
   },
   realtimeMaxPayload: {
     env: 'REALTIME_MAX_PAYLOAD_BYTES',

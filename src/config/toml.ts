@@ -56,6 +56,11 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['api.max_rows', 'REST_MAX_ROWS', 'int'],
   ['api.extra_search_path', 'REST_EXTRA_SEARCH_PATH', 'list'],
   ['api.external_url', 'API_EXTERNAL_URL', 'string'],
+  // Trellis's own table (the CLI has none): the data API's limits, as RATE_LIMIT_*.
+  ['api.rate_limits.rest', 'RATE_LIMIT_REST', 'string'],
+  ['api.rate_limits.storage', 'RATE_LIMIT_STORAGE', 'string'],
+  ['api.rate_limits.functions', 'RATE_LIMIT_FUNCTIONS', 'string'],
+  ['api.rate_limits.realtime', 'RATE_LIMIT_REALTIME', 'string'],
   ['auth.site_url', 'AUTH_SITE_URL', 'string'],
   ['auth.jwt_secret', 'JWT_SECRET', 'string'],
   ['auth.additional_redirect_urls', 'AUTH_ADDITIONAL_REDIRECT_URLS', 'list'],

@@ -9,7 +9,11 @@ import { GATEWAY_ERROR, headerOf, type HttpEnv } from './http.js';
 import type { Tokens } from './tokens.js';
 
 export interface KeyEnv {
-  Variables: HttpEnv['Variables'] & { apikeyRole: 'anon' | 'service_role' };
+  Variables: HttpEnv['Variables'] & {
+    apikeyRole: 'anon' | 'service_role';
+    /** The RateLimit-* headers set on this answer, for a handler that writes Node's response itself. */
+    rateLimitHeaders?: Readonly<Record<string, string>>;
+  };
 }
 
 export function requireApiKey(tokens: Tokens): MiddlewareHandler<KeyEnv> {

@@ -5,6 +5,8 @@ import type { PoolStats } from '../db/index.js';
 export interface Metrics {
   readonly registry: Registry;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** A request or realtime message refused by a data API rate limit, by family (rest, storage, …). */
+  countRateLimited(family: string): void;
 }
 
 export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
@@ -33,6 +35,12 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
         if (stats) this.set(pick(stats));
       },
     });
+  const limited = new Counter({
+    name: 'trellis_rate_limited_total',
+    help: 'Requests (and realtime messages) refused by a data API rate limit, by route family.',
+    labelNames: ['family'] as const,
+    registers: [registry],
+  });
   pool('trellis_db_pool_in_use', 'Connections checked out of the pool.', (s) => s.total - s.idle);
   pool('trellis_db_pool_idle', 'Open connections waiting in the pool.', (s) => s.idle);
   pool('trellis_db_pool_waiting', 'Queries waiting for a free connection.', (s) => s.waiting);
@@ -44,5 +52,6 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
       requests.inc(labels);
       duration.observe(labels, seconds);
     },
+    countRateLimited: (family) => limited.inc({ family }),
   };
 }

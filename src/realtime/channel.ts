@@ -65,6 +65,10 @@ export class Channel implements Member {
   get vsn(): Vsn {
     return this.socket.vsn;
   }
+  /** The joined caller's claims (the join's token, or a later access_token), for rate limits. */
+  get claims(): Claims | undefined {
+    return this.#claims;
+  }
   get receivesBroadcast(): boolean {
     return this.state === 'joined' && this.#policies.broadcastRead;
   }

@@ -5,6 +5,7 @@
  * a topic and a ref, or closes this socket with a WebSocket close code; never more than this socket.
  */
 import type { WebSocket } from 'ws';
+import { limitKey } from '../platform/api-limits.js';
 import { Channel, type ChannelSocket } from './channel.js';
 import { decodeFrame, encodeFrame, outFrame, type Frame, type OutFrame, type Vsn } from './codec.js';
 import type { ConnectionContext } from './context.js';
@@ -18,12 +19,16 @@ export class Connection implements ChannelSocket {
   lastSeen = Date.now();
   #closed = false;
   readonly #rate: ConnectionRate;
+  // Frames waiting for the shared budget's answer, so that they are handled in the order sent.
+  #inOrder: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ws: WebSocket,
     readonly vsn: Vsn,
     readonly apikey: string,
     private readonly ctx: ConnectionContext,
+    /** The client's address, whose budget messages spend until a channel names a user. */
+    private readonly address: string | undefined = undefined,
   ) {
     this.#rate = new ConnectionRate(ctx.limits.maxEventsPerSecond, Date.now());
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
@@ -95,11 +100,37 @@ export class Connection implements ChannelSocket {
         : this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages per second' });
     }
     if (heartbeat) return this.#reply(frame, 'ok', {});
-    if (!this.ctx.tenantRate.take(now)) {
+    const budget = this.ctx.budget;
+    if (budget === undefined) {
+      if (!this.ctx.tenantRate.take(now)) return this.#refuse(frame, 'tenant');
+      return this.#dispatch(frame, startedAt);
+    }
+    // Shared counters answer asynchronously; the chain keeps this socket's frames in their order.
+    const key = this.#budgetKey(frame.topic);
+    this.#inOrder = this.#inOrder.then(async () => {
+      const verdict = await budget.take(key);
+      if (this.#closed) return;
+      if (verdict !== 'ok') return this.#refuse(frame, verdict);
+      this.#dispatch(frame, startedAt);
+    });
+  }
+
+  /** A channel's user (`sub` of its token) when it names one, else the socket's address; service_role: none. */
+  #budgetKey(topic: string): string | undefined {
+    return limitKey(this.channels.get(topic)?.claims, this.address);
+  }
+
+  #refuse(frame: Frame, verdict: 'tenant' | 'client'): void {
+    if (verdict === 'tenant') {
       this.ctx.metrics.dropped.inc({ reason: 'tenant_rate_limit' });
       return this.#reply(frame, 'error', { reason: 'TenantRateLimitReached: Too many messages per second' });
     }
+    this.ctx.metrics.dropped.inc({ reason: 'client_rate_limit' });
+    this.ctx.countRateLimited();
+    this.#reply(frame, 'error', { reason: 'ClientRateLimitReached: Too many messages' });
+  }
 
+  #dispatch(frame: Frame, startedAt: number): void {
     if (frame.event === 'phx_join') return void this.#join(frame);
     const channel = this.channels.get(frame.topic);
     if (!channel || channel.state !== 'joined' || (frame.joinRef !== null && frame.joinRef !== channel.joinRef)) {

@@ -5,6 +5,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Tokens } from '../platform/tokens.js';
 import type { ChangeHub } from './changes/contract.js';
 import type { RealtimeHub } from './hub.js';
+import type { MessageBudget } from './budget.js';
 import type { TokenBucket } from './limits.js';
 import type { RealtimeMetrics } from './metrics.js';
 
@@ -18,4 +19,11 @@ export interface ConnectionContext {
   readonly log: Logger;
   /** The instance-wide ("tenant") message budget. */
   readonly tenantRate: TokenBucket;
+  /**
+   * The budgets counted on the shared limiter (per user or address; the cluster's with Redis);
+   * undefined when neither is configured, and `tenantRate` alone decides, synchronously.
+   */
+  readonly budget: MessageBudget | undefined;
+  /** Counts a message refused by RATE_LIMIT_REALTIME on /metrics. */
+  countRateLimited(): void;
 }

@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
+import { apiRateLimit } from '../platform/api-limits.js';
 import type { KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createChangeHub } from './changes/index.js';
@@ -50,11 +51,12 @@ export async function realtimeModule(services: Services, replicationUrl: string)
       log,
       metrics,
       bus,
+      limiter: services.limiter,
       changes,
       clusterId: await realtimeClusterId(db),
     });
     return {
-      routes: realtimeRoutes(realtime),
+      routes: realtimeRoutes(realtime, apiRateLimit(services, 'realtime')),
       handleUpgrade: (request, socket, head) => realtime.handleUpgrade(request, socket, head),
       degraded: () => {
         const problem = changes.problem();

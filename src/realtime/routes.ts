@@ -6,7 +6,7 @@
  * on realtime.messages to allow the caller (service_role bypasses RLS); the whole request is refused
  * when one message is not allowed, so a request is sent entirely or not at all.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { readJson, limitBody, jsonDepthExceeds, nulMessage } from '../platform/body.js';
@@ -42,10 +42,12 @@ interface Outgoing {
   readonly broadcast: UserBroadcast;
 }
 
-export function realtimeRoutes(realtime: Realtime): Hono<KeyEnv> {
+/** `rateLimit`: RATE_LIMIT_REALTIME's middleware (one point per request), when that limit is on. */
+export function realtimeRoutes(realtime: Realtime, rateLimit?: MiddlewareHandler<KeyEnv>): Hono<KeyEnv> {
   const { ctx } = realtime;
   const app = new Hono<KeyEnv>();
   app.use('*', requireApiKey(ctx.tokens));
+  if (rateLimit) app.use('*', rateLimit);
   app.use(
     '*',
     limitBody(MAX_MESSAGES * ctx.limits.maxPayloadBytes, () => {

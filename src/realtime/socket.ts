@@ -20,6 +20,10 @@ import { CLOSE, Connection } from './connection.js';
 import type { ConnectionContext } from './context.js';
 import { RealtimeHub, topicKey } from './hub.js';
 import { TokenBucket } from './limits.js';
+import { createMessageBudget } from './budget.js';
+import { familyRule } from '../platform/api-limits.js';
+import { clientIp } from '../platform/client.js';
+import { createRateLimiter, type RateLimiter } from '../platform/limiter/index.js';
 import { createRealtimeMetrics } from './metrics.js';
 import { parseJson, stringifyJson } from '../platform/json.js';
 
@@ -39,6 +43,8 @@ export interface RealtimeDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly bus: Bus;
+  /** Counts RATE_LIMIT_REALTIME and, with Redis, the cluster's messages per second (default: in memory). */
+  readonly limiter?: RateLimiter;
   readonly changes: ChangeHub;
   /** Names the cluster on the bus: instances of one project share it, other projects do not. */
   readonly clusterId: string;
@@ -76,6 +82,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     metrics,
     ...(deps.presenceHeartbeatMs !== undefined && { heartbeatMs: deps.presenceHeartbeatMs }),
   });
+  const tenantRate = new TokenBucket(limits.maxTenantEventsPerSecond, Date.now());
   const ctx: ConnectionContext = {
     limits,
     tokens: deps.tokens,
@@ -84,7 +91,19 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     changes: deps.changes,
     metrics,
     log,
-    tenantRate: new TokenBucket(limits.maxTenantEventsPerSecond, Date.now()),
+    tenantRate,
+    budget: createMessageBudget({
+      limiter: deps.limiter ?? createRateLimiter({ redisUrl: undefined, log }),
+      // With Redis the tenant budget is the cluster's, as on Supabase; one box counts in memory.
+      tenant:
+        config.redisUrl === undefined
+          ? undefined
+          : { name: 'realtime_tenant', points: limits.maxTenantEventsPerSecond, durationS: 1 },
+      tenantKey: deps.clusterId,
+      client: familyRule(config, 'realtime'),
+      localTenant: tenantRate,
+    }),
+    countRateLimited: () => deps.metrics.countRateLimited('realtime'),
   };
   const wss = new WebSocketServer({
     noServer: true,
@@ -150,7 +169,12 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
             return refuse(socket, 401, { message: 'Invalid API key' });
           if (socket.destroyed) return;
           wss.handleUpgrade(request, socket, head, (ws) => {
-            const connection = new Connection(ws, vsn, apikey, ctx);
+            const address = clientIp(
+              headerText(request.headers['x-forwarded-for']),
+              () => request.socket.remoteAddress,
+              config.trustProxy,
+            );
+            const connection = new Connection(ws, vsn, apikey, ctx, address);
             connections.add(connection);
             metrics.connections.inc();
             ws.on('close', () => connections.delete(connection));
@@ -179,6 +203,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     },
   };
 }
+
+const headerText = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value.join(', ') : value;
 
 function refuse(socket: Duplex, status: number, body: Record<string, unknown>): void {
   if (socket.destroyed) return;

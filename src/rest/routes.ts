@@ -1,6 +1,7 @@
 /** /rest/v1: PostgREST's HTTP surface over the planner, run as the caller's role under RLS. */
 import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
+import { apiRateLimit } from '../platform/api-limits.js';
 import { limitBody } from '../platform/body.js';
 import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
@@ -20,6 +21,8 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
   };
   const app = new Hono<KeyEnv>();
   app.use('*', requireApiKey(services.tokens));
+  const rateLimit = apiRateLimit(services, 'rest');
+  if (rateLimit) app.use('*', rateLimit);
   app.use(
     '*',
     limitBody(ctx.services.config.rest.maxBodyBytes, () => {

@@ -4,6 +4,7 @@
  * in an ObjectStore (local disk or S3). Object paths are parsed from the raw URL (see names.ts).
  */
 import { Hono, type MiddlewareHandler } from 'hono';
+import { apiRateLimit } from '../platform/api-limits.js';
 import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
@@ -30,6 +31,9 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   const apiKeyUnlessOpen: MiddlewareHandler<KeyEnv> = (c, next) =>
     opensWithoutKey(c.req.method, c.req.path) ? next() : apiKey(c, next);
   app.use('*', apiKeyUnlessOpen);
+  // Public and signed URLs count too, against the address that opens them.
+  const rateLimit = apiRateLimit(services, 'storage');
+  if (rateLimit) app.use('*', rateLimit);
 
   app.get('/bucket', (c) => listBuckets(ctx, c));
   app.get('/bucket/:id', (c) => getBucket(ctx, c));

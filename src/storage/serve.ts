@@ -127,13 +127,14 @@ export function sendRaw(
   }
   const res = nodeResponse(c);
   const cors = corsHeaders(c);
-  res.writeHead(status, { ...headers, ...cors, 'x-request-id': c.get('requestId') });
+  const limits = c.get('rateLimitHeaders') ?? {};
+  res.writeHead(status, { ...headers, ...cors, ...limits, 'x-request-id': c.get('requestId') });
   pipeline(stream, res, () => undefined);
   // The request id and CORS headers were written above; a header left on the context would make
   // Hono build a new response around RESPONSE_ALREADY_SENT, which @hono/node-server would then
   // try to send again.
   c.header('x-request-id', undefined);
-  for (const name of Object.keys(cors)) c.header(name, undefined);
+  for (const name of [...Object.keys(cors), ...Object.keys(limits)]) c.header(name, undefined);
   return RESPONSE_ALREADY_SENT;
 }
 

@@ -52,6 +52,13 @@ describe('the CLI refuses bad flags and settings', () => {
     expectOneLineFailure(await runCli(args), pattern);
   });
 
+  test.each([
+    ['RATE_LIMIT_REST', '100 a minute', /^trellis: RATE_LIMIT_REST: must be COUNT\/WINDOW such as 100\/1m/],
+    ['RATE_LIMIT_REALTIME', '0/1s', /^trellis: RATE_LIMIT_REALTIME: the count must be between 1 and/],
+  ])('a bad %s=%j stops the start, naming it', async (name, value, pattern) => {
+    expectOneLineFailure(await runCli(['start', '--dir', await project()], { [name]: value }), pattern);
+  });
+
   test('an invalid environment value names the variable', async () => {
     expectOneLineFailure(
       await runCli(['start', '--dir', await project()], { PORT: 'abc' }),

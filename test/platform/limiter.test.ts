@@ -48,11 +48,14 @@ function behaviours(name: string, make: () => RateLimiter, needsRedis: boolean) 
     only("allows the rule's points, then refuses until the window ends", async () => {
       const r = rule(3, 60);
       const results = await consumeTimes(limiter, r, '203.0.113.1', 4);
-      expect(results.slice(0, 3)).toEqual([
+      expect(results.slice(0, 3)).toMatchObject([
         { allowed: true, retryAfterS: 0, remaining: 2 },
         { allowed: true, retryAfterS: 0, remaining: 1 },
         { allowed: true, retryAfterS: 0, remaining: 0 },
       ]);
+      // The window's end, as RateLimit-Reset says it, is about a minute away on every answer.
+      for (const r of results) expect(r.resetS).toBeGreaterThanOrEqual(59);
+      for (const r of results) expect(r.resetS).toBeLessThanOrEqual(60);
       expect(results[3]).toMatchObject({ allowed: false, remaining: 0 });
       expect(results[3]?.retryAfterS).toBeGreaterThanOrEqual(59);
       expect(results[3]?.retryAfterS).toBeLessThanOrEqual(60);
@@ -72,7 +75,7 @@ function behaviours(name: string, make: () => RateLimiter, needsRedis: boolean) 
       const r = rule(1, 1);
       expect((await limiter.consume(r, 'k')).allowed).toBe(true);
       const refused = await limiter.consume(r, 'k');
-      expect(refused).toEqual({ allowed: false, retryAfterS: 1, remaining: 0 });
+      expect(refused).toEqual({ allowed: false, retryAfterS: 1, remaining: 0, resetS: 1 });
       await sleep(1100);
       expect((await limiter.consume(r, 'k')).allowed).toBe(true);
     });

@@ -46,10 +46,13 @@ export async function consumeOne(
 ): Promise<RateLimitResult> {
   try {
     const res = await limiter.consume(key, 1);
-    return { allowed: true, retryAfterS: 0, remaining: res.remainingPoints };
+    return { allowed: true, retryAfterS: 0, remaining: res.remainingPoints, resetS: secondsOf(res.msBeforeNext) };
   } catch (err) {
     if (!(err instanceof RateLimiterRes)) throw err;
     // Never 0 when refused: a client told "retry after 0 s" retries at once and is refused again.
-    return { allowed: false, retryAfterS: Math.max(1, Math.ceil(err.msBeforeNext / 1000)), remaining: 0 };
+    const retryAfterS = Math.max(1, secondsOf(err.msBeforeNext));
+    return { allowed: false, retryAfterS, remaining: 0, resetS: retryAfterS };
   }
 }
+
+const secondsOf = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));

@@ -16,6 +16,8 @@ export interface RateLimitResult {
   readonly retryAfterS: number;
   /** Points left in the current window after this one. */
   readonly remaining: number;
+  /** Seconds until the current window ends and the key's points are back (a `RateLimit-Reset` value). */
+  readonly resetS: number;
 }
 
 export interface RateLimiter {
