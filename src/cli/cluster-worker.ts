@@ -5,7 +5,6 @@
  */
 import cluster from 'node:cluster';
 import { StartAborted } from '../errors.js';
-import type { WorkerRole } from '../server.js';
 
 export type ClusterMessage =
   | { readonly trellis: 'database?' }
@@ -18,7 +17,13 @@ export function isClusterMessage(message: unknown): message is ClusterMessage {
   );
 }
 
-export function workerRole(): WorkerRole & { ready(): void } {
+/** The role start.ts hands to startTrellis (server.ts's WorkerRole), and the ready signal. */
+export interface ClusterWorker {
+  databaseUrl(abort?: AbortSignal): Promise<string>;
+  ready(): void;
+}
+
+export function workerRole(): ClusterWorker {
   return {
     databaseUrl: (abort) =>
       new Promise<string>((resolve, reject) => {

@@ -144,12 +144,10 @@ export const settings = {
     schema: z
       .string()
       .regex(/^(auto|\d+)$/, { error: 'must be auto or a whole number between 1 and 64' })
-      .transform((s) => (s === 'auto' ? 'auto' : Number(s)))
-      .pipe(
-        z.union([z.literal('auto'), z.number().int().min(1).max(64)], {
-          error: 'must be auto or a whole number between 1 and 64',
-        }),
-      )
+      .transform((s): 'auto' | number => (s === 'auto' ? 'auto' : Number(s)))
+      .refine((n) => n === 'auto' || (n >= 1 && n <= 64), {
+        error: 'must be auto or a whole number between 1 and 64',
+      })
       .optional(),
     doc: 'Server processes sharing the port and one database (`trellis start --workers N`); auto: the available cores, at most 8. Default: auto when NODE_ENV=production, 1 otherwise.',
   },
