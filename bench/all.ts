@@ -12,6 +12,7 @@ const runs: [string, string[]][] = [
   ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '2', '--write']],
   ['data API', [tsx, 'bench/rest.ts', '--seconds', '1', '--rounds', '2', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
+  ['workers', [tsx, 'bench/workers.ts', '--seconds', '2', '--rounds', '1', '--write']],
   ['password sign-in timing', [tsx, 'bench/auth-signin.ts', '--write']],
   ['session check', [tsx, 'bench/session-check.ts', '--seconds', '1', '--rounds', '2', '--write']],
   ['storage', [tsx, 'bench/storage.ts', '--rounds', '1', '--write']],

@@ -81,3 +81,27 @@ export function medianCpu(splits: readonly CpuSplit[]): CpuSplit {
   const mid = (pick: (c: CpuSplit) => number) => splits.map(pick).sort((a, b) => a - b)[splits.length >> 1] ?? NaN;
   return { generator: mid((c) => c.generator), server: mid((c) => c.server), postgres: mid((c) => c.postgres) };
 }
+
+/**
+ * CPU seconds of `root` and every process under it except the PostgreSQL ones (`postgres` names):
+ * a `--workers N` server's primary and its workers.
+ */
+export function nodeTreeSeconds(root: number): number {
+  const all = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map((d) => ({ pid: Number(d), ...stat(Number(d)) }))
+    .filter((p): p is { pid: number; ppid: number; seconds: number; name: string } => p.seconds !== undefined);
+  const children = new Map<number, typeof all>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  let seconds = all.find((p) => p.pid === root)?.seconds ?? 0;
+  const walk = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      if (child.name === 'postgres') continue;
+      seconds += child.seconds;
+      walk(child.pid);
+    }
+  };
+  walk(root);
+  return seconds;
+}

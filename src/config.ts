@@ -4,6 +4,7 @@
  * wins over its variable, a variable over the file. docs/configuration.md documents every row.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
@@ -64,6 +65,9 @@ export interface Config {
   /** /metrics without the service_role key. */
   readonly metricsPublic: boolean;
   readonly redisUrl: string | undefined;
+  /** Server processes for `trellis start` (1: no cluster). */
+  readonly workers: number;
+  readonly bus: SettingValue<'bus'>;
   readonly trustProxy: boolean;
   /** Data API rate limits per user (or client address) and route family; undefined: off. */
   readonly apiRateLimits: {
@@ -392,6 +396,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     pool: poolConfig(src),
     metricsPublic: read('metricsPublic', src),
     redisUrl: read('redisUrl', src),
+    workers: workerCount(read('workers', src), env),
+    bus: read('bus', src),
     trustProxy: read('trustProxy', src),
     apiRateLimits: Object.freeze({
       rest: read('rateLimitRest', src),
@@ -486,6 +492,15 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     drainGraceMs: read('drainGrace', src) * 1000,
     shutdownTimeoutMs: 10_000,
   });
+}
+
+/**
+ * One process unless told otherwise, or in production: in development and tests a single process
+ * starts faster, logs in one stream and keeps in-memory limits exact (docs/configuration.md).
+ */
+function workerCount(value: SettingValue<'workers'>, env: NodeJS.ProcessEnv): number {
+  const chosen = value ?? (env.NODE_ENV === 'production' ? 'auto' : 1);
+  return chosen === 'auto' ? Math.min(os.availableParallelism(), 8) : chosen;
 }
 
 const HOOK_SETTINGS = {

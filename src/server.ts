@@ -38,6 +38,15 @@ export interface RunningTrellis {
   stop(): Promise<void>;
 }
 
+/**
+ * This process is one worker of `trellis start --workers N` (cli/cluster.ts): the primary holds
+ * the data folder, starts the database and applies migrations; the worker serves.
+ */
+export interface WorkerRole {
+  /** The URL of the database the primary started and migrated (rejects when `abort` fires first). */
+  databaseUrl(abort?: AbortSignal): Promise<string>;
+}
+
 /** The full application: one mount per module. */
 function buildApp(services: Services, readiness: Readiness, realtime: RealtimeModule): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -74,22 +83,31 @@ interface Running {
   realtime?: RealtimeModule;
   backup?: BackupService;
   draining?: boolean;
+  /** A worker neither holds nor releases the data folder. */
+  worker?: boolean;
 }
 
 /**
  * Starts Trellis. `abort` (SIGTERM/SIGINT during start) is checked between steps and between
  * migration files; an aborted start undoes what it did and throws StartAborted.
  */
-export async function startTrellis(config: Config, log: Logger, abort?: AbortSignal): Promise<RunningTrellis> {
+export async function startTrellis(
+  config: Config,
+  log: Logger,
+  abort?: AbortSignal,
+  worker?: WorkerRole,
+): Promise<RunningTrellis> {
   // A config.toml setting Trellis does not act on must not pass unnoticed (docs/configuration.md says why each).
   if (config.configFile && config.configFile.unapplied.length > 0)
     log.warn(
       { file: config.configFile.path, keys: config.configFile.unapplied },
       `config.toml settings Trellis does not apply (see docs/configuration.md): ${config.configFile.unapplied.join(', ')}`,
     );
-  await prepareDataDir(config.dir, config.dataDir);
-  await lockDataDir(config.dataDir);
-  const running: Running = {};
+  if (!worker) {
+    await prepareDataDir(config.dir, config.dataDir);
+    await lockDataDir(config.dataDir);
+  }
+  const running: Running = { worker: worker !== undefined };
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -100,6 +118,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     if (keySet.signer.kid !== undefined)
       log.info({ kid: keySet.signer.kid, alg: keySet.signer.alg }, `access tokens are signed ${keySet.signer.alg}`);
     const metrics = createMetrics(() => running.database?.db.stats());
+    // Each worker answers /metrics for itself: the label tells a scrape's series apart.
+    if (worker) metrics.registry.setDefaultLabels({ worker: String(process.pid) });
     let app = startingApp(
       log,
       metrics,
@@ -128,26 +148,29 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
     });
     await listen(server, config);
     checkpoint();
-    const database = await openDatabase(config, secrets, log);
+    const database = await openDatabase(config, secrets, log, await worker?.databaseUrl(abort));
     running.database = database;
     checkpoint();
-    await migrate(database.db, config.migrationsDir, {
-      dryRun: false,
-      onProgress: (m) => log.info(m),
-      abort,
-      seed: config.seed,
-      buckets: config.storage.buckets,
-    });
+    if (!worker)
+      await migrate(database.db, config.migrationsDir, {
+        dryRun: false,
+        onProgress: (m) => log.info(m),
+        abort,
+        seed: config.seed,
+        buckets: config.storage.buckets,
+      });
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet);
+    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet, database.url);
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
-    const backup = config.databaseUrl
-      ? undefined
-      : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
+    // A worker's primary runs them, once for all workers.
+    const backup =
+      config.databaseUrl || worker
+        ? undefined
+        : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
@@ -157,13 +180,15 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       draining: () => running.draining === true,
     };
     // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.
-    await writeRuntimeState(config.dataDir, {
-      pid: process.pid,
-      apiUrl: config.publicUrl,
-      dbUrl: database.url,
-      jwtSecret: keys.jwtSecret,
-      startedAt: new Date().toISOString(),
-    });
+    // A worker's primary writes it, with its own pid, once every worker serves.
+    if (!worker)
+      await writeRuntimeState(config.dataDir, {
+        pid: process.pid,
+        apiUrl: config.publicUrl,
+        dbUrl: database.url,
+        jwtSecret: keys.jwtSecret,
+        startedAt: new Date().toISOString(),
+      });
     app = buildApp(owned.services, readiness, realtime);
     running.realtime = realtime;
     return {
@@ -181,7 +206,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   }
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, owned, realtime, backup }: Running) {
+async function stopTrellis(config: Config, log: Logger, running: Running) {
+  const { server, database, owned, realtime, backup } = running;
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -212,7 +238,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
   }
   await step('closing services', Promise.all([owned?.close(), backup?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
-  await releaseDataDir(config.dataDir);
+  if (!running.worker) await releaseDataDir(config.dataDir);
 }
 
 const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess =>

@@ -42,8 +42,11 @@ export interface OwnedServices {
 
 export type ServiceBase = Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'keys'>;
 
-/** `keySet`: the signing keys (loaded by the start); without it the JWT secret alone signs. */
-export async function createServices(base: ServiceBase, keySet?: KeySet): Promise<OwnedServices> {
+/**
+ * `keySet`: the signing keys (loaded by the start); without it the JWT secret alone signs.
+ * `databaseUrl`: the server login's URL, for a bus over LISTEN/NOTIFY (platform/bus/index.ts).
+ */
+export async function createServices(base: ServiceBase, keySet?: KeySet, databaseUrl?: string): Promise<OwnedServices> {
   const { config, log, db } = base;
   const opened: { close(): Promise<void> }[] = [];
   const close = async () => {
@@ -59,7 +62,13 @@ export async function createServices(base: ServiceBase, keySet?: KeySet): Promis
     opened.push(mailer);
     const store = await createObjectStore(config);
     opened.push(store);
-    const bus = createBus({ redisUrl: config.redisUrl, log });
+    const bus = createBus({
+      kind: config.bus,
+      redisUrl: config.redisUrl,
+      databaseUrl,
+      workers: config.workers,
+      log,
+    });
     opened.push(bus);
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;

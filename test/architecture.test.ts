@@ -45,6 +45,7 @@ const SEAM_HELPERS = [
   'src/platform/store/hash.ts',
   'src/platform/limiter/flexible.ts',
   'src/platform/sms/post.ts',
+  'src/platform/bus/postgres-wire.ts',
 ];
 
 const anyModule = `^src/(${MODULES.join('|')})/`;

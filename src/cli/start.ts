@@ -1,28 +1,36 @@
 /** `trellis start`: serve the project until SIGTERM or SIGINT. */
 import { loadConfig, stdoutIsTty } from '../config.js';
 import { createLogger } from '../platform/logger.js';
-import { redactUrl } from '../db/index.js';
 import { StartAborted } from '../errors.js';
 import { startTrellis, type RunningTrellis } from '../server.js';
 import { parseFlags } from './args.js';
+import { printBanner } from './banner.js';
+import { runPrimary } from './cluster.js';
+import { isWorker, workerRole } from './cluster-worker.js';
 
-export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H]
+export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H] [--workers N|auto]
 
 Serves the project in D (default .): data in D/.trellis, migrations from D/supabase/migrations,
 HTTP on P (default 54321). Uses DATABASE_URL when set, an embedded PostgreSQL otherwise.
 
 SIGTERM drains: /ready answers 503 at once, requests are served for DRAIN_GRACE_SECONDS (default 5)
-more, then the server stops. SIGINT (Ctrl-C) or a second signal stops without the grace.`;
+more, then the server stops. SIGINT (Ctrl-C) or a second signal stops without the grace.
+
+--workers: N processes share the port and the database (auto: the cores, at most 8; default 1,
+auto when NODE_ENV=production); realtime crosses them over PostgreSQL LISTEN/NOTIFY.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('start', argv, {
     dir: { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+    workers: { type: 'string' },
   });
   if (flags.help) return help(startHelp);
   const config = loadConfig(flags);
   const log = createLogger({ level: config.logLevel, pretty: stdoutIsTty() });
+  const worker = isWorker() ? workerRole() : undefined;
+  if (!worker && config.workers > 1) return runPrimary(config, log);
 
   // Installed before the start, so a signal during it stops cleanly instead of orphaning the database.
   const startAbort = new AbortController();
@@ -32,28 +40,17 @@ export async function startCommand(argv: string[]): Promise<number> {
 
   let trellis: RunningTrellis;
   try {
-    trellis = await startTrellis(config, log, startAbort.signal);
+    trellis = await startTrellis(config, log, startAbort.signal, worker);
   } catch (err) {
     if (!(err instanceof StartAborted)) throw err;
     log.info(err.message);
     return 0;
   }
 
-  process.stdout.write(
-    [
-      '',
-      'Trellis is running.',
-      '',
-      `         API URL: ${trellis.apiUrl}`,
-      // A DATABASE_URL's password would end up in container logs; the embedded one is local.
-      `          DB URL: ${config.databaseUrl ? redactUrl(trellis.dbUrl) : trellis.dbUrl}`,
-      `        anon key: ${trellis.keys.anonKey}`,
-      `service_role key: ${trellis.keys.serviceRoleKey}`,
-      '',
-      '',
-    ].join('\n'),
-  );
-  log.info({ apiUrl: trellis.apiUrl }, 'ready');
+  // A worker's primary prints the banner once, when every worker serves.
+  if (worker) worker.ready();
+  else printBanner(config, trellis.apiUrl, trellis.dbUrl, trellis.keys);
+  log.info({ apiUrl: trellis.apiUrl, ...(worker && { worker: process.pid }) }, 'ready');
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -153,6 +153,25 @@ export const settings = {
       .optional(),
     doc: 'Redis for state shared by a cluster (rate-limit counters, pub/sub); in-process when unset.',
   },
+  workers: {
+    flag: 'workers',
+    env: 'TRELLIS_WORKERS',
+    schema: z
+      .string()
+      .regex(/^(auto|\d+)$/, { error: 'must be auto or a whole number between 1 and 64' })
+      .transform((s): 'auto' | number => (s === 'auto' ? 'auto' : Number(s)))
+      .refine((n) => n === 'auto' || (n >= 1 && n <= 64), {
+        error: 'must be auto or a whole number between 1 and 64',
+      })
+      .optional(),
+    doc: 'Server processes sharing the port and one database (`trellis start --workers N`); auto: the available cores, at most 8. Default: auto when NODE_ENV=production, 1 otherwise.',
+  },
+  bus: {
+    env: 'TRELLIS_BUS',
+    schema: z.enum(['auto', 'memory', 'postgres'], { error: 'must be auto, memory or postgres' }),
+    fallback: 'auto',
+    doc: 'Realtime bus between processes. auto: Redis when REDIS_URL is set, PostgreSQL LISTEN/NOTIFY when several workers run, in-process otherwise; postgres: LISTEN/NOTIFY even for one process (instances sharing a database without Redis).',
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     schema: boolean,

@@ -62,11 +62,13 @@ export class RealtimeHub {
   readonly #peers = new Map<string, { seq: number | undefined; seenAt: number }>();
   #seq = 0;
   #busWasHealthy: boolean;
+  #busWasEverHealthy: boolean;
   #closed = false;
 
   constructor(private readonly options: HubOptions) {
     this.#busTopic = `trellis:realtime:${options.clusterId}`;
     this.#busWasHealthy = options.bus.isHealthy();
+    this.#busWasEverHealthy = this.#busWasHealthy;
     if (!options.clustered) {
       this.#unsubscribe = () => undefined;
       return;
@@ -249,12 +251,14 @@ export class RealtimeHub {
   #beat(heartbeatMs: number): void {
     const healthy = this.options.bus.isHealthy();
     if (healthy && !this.#busWasHealthy) {
-      // Back after an outage: what was published meanwhile is lost both ways.
-      this.options.log.info('realtime: bus reachable again, exchanging presence state');
+      // Back after an outage (or first connected, a moment after the start: no news then):
+      // what was published meanwhile is lost both ways.
+      if (this.#busWasEverHealthy) this.options.log.info('realtime: bus reachable again, exchanging presence state');
       this.#publishState();
       this.#publish({ k: 'pq', o: this.instanceId });
     }
     this.#busWasHealthy = healthy;
+    this.#busWasEverHealthy ||= healthy;
     this.#publish({ k: 'hb', o: this.instanceId, s: this.#seq });
     const deadline = Date.now() - 3 * heartbeatMs;
     for (const [origin, peer] of this.#peers) if (peer.seenAt < deadline) this.#forget(origin);

@@ -76,7 +76,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
   const metrics = createRealtimeMetrics(deps.metrics);
   const hub = new RealtimeHub({
     bus: deps.bus,
-    clustered: config.redisUrl !== undefined,
+    clustered: deps.bus.shared,
     clusterId: deps.clusterId,
     log,
     metrics,
@@ -187,8 +187,9 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       hub.broadcast(topicKey(subTopic, isPrivate), broadcast);
     },
     degraded() {
-      if (config.redisUrl === undefined || deps.bus.isHealthy()) return undefined;
-      return 'realtime: Redis is unreachable; messages reach only the sockets of the instance they were sent on';
+      if (!deps.bus.shared || deps.bus.isHealthy()) return undefined;
+      const transport = config.redisUrl !== undefined && config.bus === 'auto' ? 'Redis' : 'the PostgreSQL bus';
+      return `realtime: ${transport} is unreachable; messages reach only the sockets of the instance they were sent on`;
     },
     async close() {
       stopRevocations();

@@ -30,6 +30,7 @@ function lossyBus(): Bus & { mute: boolean; dropNext: number } {
       await shared.publish(topic, message);
     },
     subscribe: (topic: string, listener: (m: Uint8Array | string) => void) => shared.subscribe(topic, listener),
+    shared: true,
     isHealthy: () => true,
     close: async () => undefined,
   };

@@ -1,5 +1,6 @@
 /**
- * The Bus seam: pub/sub between the parts of one instance and, with REDIS_URL, between instances.
+ * The Bus seam: pub/sub between the parts of one instance and, shared (PostgreSQL NOTIFY between
+ * the workers of one box, Redis between boxes), between instances.
  * Delivery is at most once and only to subscribers present when a message is published: the bus
  * carries realtime traffic (broadcasts, presence diffs, change events), never state that must survive.
  */
@@ -8,11 +9,13 @@ import type { Logger } from '../logger.js';
 export type BusListener = (message: Uint8Array | string) => void;
 
 export interface Bus {
+  /** Whether messages reach other processes (Redis, PostgreSQL), not only this one (memory). */
+  readonly shared: boolean;
   /** Sends `message` to every subscriber of `topic` on every instance, this one included. */
   publish(topic: string, message: Uint8Array | string): Promise<void>;
   /** Calls `onMessage` for each message published to `topic` from now on; returns the unsubscribe. */
   subscribe(topic: string, onMessage: (message: Uint8Array | string) => void): () => void;
-  /** False while the shared transport (Redis) is unreachable; local delivery continues meanwhile. */
+  /** False while the shared transport (Redis, PostgreSQL) is unreachable; local delivery continues meanwhile. */
   isHealthy(): boolean;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { deliver, type Bus, type BusListener } from './bus.js';
 export function createMemoryBus(log?: Logger): Bus {
   const topics = new Map<string, Set<BusListener>>();
   return {
+    shared: false,
     async publish(topic, message) {
       const listeners = topics.get(topic);
       if (!listeners) return;

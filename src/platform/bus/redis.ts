@@ -75,6 +75,7 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
   });
 
   return {
+    shared: true,
     async publish(topic, message) {
       const tagged =
         typeof message === 'string'

@@ -32,6 +32,7 @@ export function memoryBus(): Bus & { published: number } {
       set.add(fn);
       return () => set.delete(fn);
     },
+    shared: true,
     isHealthy: () => true,
     close: async () => undefined,
   };

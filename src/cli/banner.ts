@@ -1,0 +1,21 @@
+/** What `trellis start` prints once it serves: the URLs and keys a developer copies. */
+import type { Config } from '../config.js';
+import { redactUrl } from '../db/index.js';
+import type { ApiKeys } from '../project/secrets.js';
+
+export function printBanner(config: Config, apiUrl: string, dbUrl: string, keys: ApiKeys, workers = 1): void {
+  process.stdout.write(
+    [
+      '',
+      workers > 1 ? `Trellis is running (${workers} workers).` : 'Trellis is running.',
+      '',
+      `         API URL: ${apiUrl}`,
+      // A DATABASE_URL's password would end up in container logs; the embedded one is local.
+      `          DB URL: ${config.databaseUrl ? redactUrl(dbUrl) : dbUrl}`,
+      `        anon key: ${keys.anonKey}`,
+      `service_role key: ${keys.serviceRoleKey}`,
+      '',
+      '',
+    ].join('\n'),
+  );
+}
