@@ -16,6 +16,7 @@ import { createTokens, type Tokens } from './platform/tokens.js';
 import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
+import { createReadFences, type ReadFences } from './platform/read-fence.js';
 
 export interface Services {
   readonly config: Config;
@@ -31,6 +32,8 @@ export interface Services {
   readonly templates: Templates;
   readonly store: ObjectStore;
   readonly bus: Bus;
+  /** Read-your-writes with read replicas: the caller's fence for reads, the LSN of writes. */
+  readonly fences: ReadFences;
 }
 
 export interface OwnedServices {
@@ -63,7 +66,13 @@ export async function createServices(base: ServiceBase, keySet?: KeySet): Promis
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
     const tokens = createTokens(base.keys.jwtSecret, sessions, keySet);
-    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
+    const replicas = config.readReplicas;
+    const fences = createReadFences({
+      enabled: replicas.urls.length > 0,
+      // Past this, a replica that probes healthy has replayed the write (its lag is under maxLagMs).
+      ttlMs: replicas.maxLagMs + 2 * replicas.probeIntervalMs + 10_000,
+    });
+    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences };
     return { services, close };
   } catch (err) {
     await close();
