@@ -16,7 +16,7 @@ import { createTokens, type Tokens } from './platform/tokens.js';
 import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
-import { createReadFences, type ReadFences } from './platform/read-fence.js';
+import { createReadFences, type ReadFences } from './platform/fence/index.js';
 
 export interface Services {
   readonly config: Config;
@@ -71,7 +71,10 @@ export async function createServices(base: ServiceBase, keySet?: KeySet): Promis
       enabled: replicas.urls.length > 0,
       // Past this, a replica that probes healthy has replayed the write (its lag is under maxLagMs).
       ttlMs: replicas.maxLagMs + 2 * replicas.probeIntervalMs + 10_000,
+      redisUrl: config.redisUrl,
+      log,
     });
+    opened.push(fences);
     const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences };
     return { services, close };
   } catch (err) {

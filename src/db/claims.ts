@@ -47,7 +47,7 @@ export type TxOptions = {
    * Called after COMMIT with the primary's WAL insert position, which is at or past the end of the
    * commit record: a replica that has replayed it sees the write (the read-your-writes fence).
    */
-  readonly onCommitLsn?: ((lsn: Lsn) => void) | undefined;
+  readonly onCommitLsn?: ((lsn: Lsn) => void | Promise<void>) | undefined;
   /**
    * Read-only work a read replica may serve once it has replayed `fence` (replicas.ts); without
    * replicas, or when none is ready, the primary serves it.
@@ -58,10 +58,11 @@ export type TxOptions = {
 /** After COMMIT in the same write: the insert position is past every record committed so far. */
 const COMMIT_LSN = 'select pg_current_wal_insert_lsn()::text as lsn';
 
-function reportLsn(result: pg.QueryResult | undefined, onCommitLsn: TxOptions['onCommitLsn']): void {
+/** Hands the LSN on; the request waits for it (the fence may be shared through Redis). */
+async function reportLsn(result: pg.QueryResult | undefined, onCommitLsn: TxOptions['onCommitLsn']): Promise<void> {
   const text = (result?.rows[0] as { lsn?: unknown } | undefined)?.lsn;
   const lsn = typeof text === 'string' ? parseLsn(text) : undefined;
-  if (onCommitLsn && lsn !== undefined) onCommitLsn(lsn);
+  if (onCommitLsn && lsn !== undefined) await onCommitLsn(lsn);
 }
 
 /** A request's two ways in: a callback in a transaction as `claims`, or one statement as `claims`. */
@@ -122,7 +123,7 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
       const failed = settled.slice(0, 4).find((r) => r.status === 'rejected');
       if (failed) throw asOutage(failed.reason);
       const lsn = settled[4];
-      if (lsn?.status === 'fulfilled') reportLsn(lsn.value, txOptions.onCommitLsn);
+      if (lsn?.status === 'fulfilled') await reportLsn(lsn.value, txOptions.onCommitLsn);
       return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
     },
   };
@@ -244,9 +245,11 @@ export async function inTransaction<T>(
       // Pipelined behind COMMIT; its own failure must not reject unobserved.
       const lsn = onCommitLsn && client.query(bounded(COMMIT_LSN, undefined, deadlineMs)).catch(() => undefined);
       await committed;
-      if (lsn) reportLsn(await lsn, onCommitLsn);
+      const committedLsn = lsn && (await lsn);
       open = false;
       client.release();
+      // After the release: the connection does not wait for the fence store.
+      if (committedLsn) await reportLsn(committedLsn, onCommitLsn);
       return (settled[2] as PromiseFulfilledResult<T>).value;
     } catch (err) {
       failure = { status: 'rejected', reason: err };

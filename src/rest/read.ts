@@ -41,7 +41,7 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
     readOnly: true,
     maxRows: settings.maxRows,
     gucs,
-    ...ctx.services.fences.readOptions(c, claims, badFence),
+    ...(await ctx.services.fences.readOptions(c, claims, badFence)),
   });
   return respondRead(c, request, row);
 }

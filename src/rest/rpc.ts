@@ -44,7 +44,7 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
     gucs,
     // GET calls and calls of stable functions run read-only (as PostgREST runs them): a replica may serve them.
     ...(plan.readOnly
-      ? ctx.services.fences.readOptions(c, claims, badFence)
+      ? await ctx.services.fences.readOptions(c, claims, badFence)
       : { onCommitLsn: ctx.services.fences.onWrite(c, claims) }),
   });
   return respondRpc(c, request, row, plan);

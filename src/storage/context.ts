@@ -65,7 +65,7 @@ export async function asCaller<T>(
     c === undefined
       ? {}
       : readOnly
-        ? fences.readOptions(c, claims, (message) => StorageErrors.invalidRequest(message))
+        ? await fences.readOptions(c, claims, (message) => StorageErrors.invalidRequest(message))
         : { onCommitLsn: fences.onWrite(c, claims) };
   try {
     return await ctx.services.db.withClaims(claims, fn, { readOnly, ...routing });

@@ -44,10 +44,17 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-const ready = async () =>
-  (await fetch(`${server.url}/ready`)).json() as Promise<{ status: string; degraded?: string[] }>;
+interface Ready {
+  status: string;
+  degraded?: string[];
+  replicas?: { state: string }[];
+}
+const ready = async () => (await fetch(`${server.url}/ready`)).json() as Promise<Ready>;
 const replicaHealthy = () =>
-  eventually('the replica serves reads', async () => ((await ready()).degraded === undefined ? true : undefined));
+  eventually('the replica serves reads', async () => {
+    const r = await ready();
+    return r.replicas?.[0]?.state === 'healthy' && r.degraded === undefined ? true : undefined;
+  });
 
 /** Runs `fn` with the standby's replay paused; replay resumes after, whatever happens. */
 async function whilePaused<T>(fn: () => Promise<T>): Promise<T> {
@@ -79,6 +86,7 @@ beforeAll(async () => {
       DB_READ_PROBE_INTERVAL_MS: String(PROBE_MS),
       DB_READ_MAX_LAG_MS: String(MAX_LAG_MS),
       DB_READ_FENCE_WAIT_MS: '50',
+      ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
     },
   });
   standby = new pg.Pool({ connectionString: pgs.standby.url, max: 2 });
@@ -161,6 +169,40 @@ describe.skipIf(!process.env.CI && !(await import('node:fs')).existsSync(`${PG15
         expect(((await byCookie.json()) as { body: string }[]).map((r) => r.body)).toContain('fenced by header');
       });
     });
+
+    test.skipIf(!process.env.REDIS_URL)(
+      'with Redis, a user who wrote through one instance reads the write through another',
+      async () => {
+        const other = await startTestServer({
+          databaseUrl: pgs?.primary.url,
+          env: {
+            DATABASE_READ_URL: pgs?.standby.url ?? '',
+            DB_READ_PROBE_INTERVAL_MS: String(PROBE_MS),
+            DB_READ_MAX_LAG_MS: String(MAX_LAG_MS),
+            REDIS_URL: process.env.REDIS_URL ?? '',
+          },
+        });
+        try {
+          const session = (await alice.auth.getSession()).data.session;
+          const there = supabaseClient(other);
+          await there.auth.setSession({
+            access_token: session?.access_token ?? '',
+            refresh_token: session?.refresh_token ?? '',
+          });
+          await eventually('the other instance uses the replica', async () => {
+            const r = (await (await fetch(`${other.url}/ready`)).json()) as Ready;
+            return r.replicas?.[0]?.state === 'healthy' ? true : undefined;
+          });
+          await whilePaused(async () => {
+            expect((await alice.from('notes').insert({ body: 'written here, read there' })).error).toBeNull();
+            expect(await bodies(there)).toContain('written here, read there');
+            expect(await bodies(supabaseClient(other))).not.toContain('written here, read there');
+          });
+        } finally {
+          await other.stop();
+        }
+      },
+    );
 
     test('a malformed x-trellis-lsn is refused with a message that names it', async () => {
       for (const value of ['yesterday', '1/2/3', 'G/0', `${'F'.repeat(9)}/0`, "0/0'; drop table notes; --"]) {
