@@ -1,15 +1,30 @@
 /**
  * The pool with read replicas in front: a read-only withClaims/queryAs that asks for a replica
  * (TxOptions.replica) runs on one that has replayed the caller's fence, everything else on the
- * primary. A read that fails on a replica because the replica is unavailable, or because recovery
- * cancelled it (a replication conflict), runs again on the primary: reads are read-only
- * transactions, so running one twice changes nothing.
+ * primary. A read that fails on a replica because the replica is unavailable, because recovery
+ * cancelled it (a replication conflict) or because the replica's pool had no free connection in
+ * time, runs again on the primary: reads are read-only transactions, so running one twice changes
+ * nothing.
  */
 import type { TxOptions } from './claims.js';
 import { classifyOutage, isPgError } from './outage.js';
 import type { Db } from './pool.js';
 import type { ReadReplicas, Replica } from './replicas.js';
 import type { ReplicaStatus } from './replica-status.js';
+
+/**
+ * The replica, not the request, failed: refused, lost, or silent past the client-side deadline (a
+ * frozen host). A statement cancelled by statement_timeout is the request's own doing: not retried.
+ */
+function replicaAway(err: unknown): boolean {
+  const outage = classifyOutage(err);
+  if (!outage) return false;
+  return outage.kind === 'unavailable' || outage.stage === 'deadline' || outage.stage === 'connect';
+}
+
+/** Recovery cancelled the read (a row it needed was vacuumed on the primary): the primary has no such conflict. */
+const recoveryConflict = (err: unknown) =>
+  isPgError(err) && err.code === '40001' && /conflict with recovery/.test(err.message);
 
 export function withReplicas(primary: Db, replicas: ReadReplicas): Db {
   const route = async <T>(
@@ -23,9 +38,8 @@ export function withReplicas(primary: Db, replicas: ReadReplicas): Db {
     try {
       return await onReplica(replica);
     } catch (err) {
-      const outage = classifyOutage(err);
-      if (outage?.kind === 'unavailable') replicas.markDown(replica, err);
-      else if (!(isPgError(err) && err.code === '40001' && /conflict with recovery/.test(err.message))) throw err;
+      if (replicaAway(err)) replicas.markDown(replica, err);
+      else if (!recoveryConflict(err) && classifyOutage(err)?.stage !== 'pool_wait') throw err;
       return onPrimary();
     }
   };

@@ -62,8 +62,16 @@ export function createReadReplicas(
   onChange: (status: ReplicaStatus) => void,
 ): ReadReplicas {
   const members: Member[] = settings.urls.map((url) => {
-    // Two connections are enough for probes; requests get a pool of their own once routed.
-    const probe = createDb({ ...pool, url, max: 2 });
+    // Two connections are enough for probes; requests get a pool of their own once routed. A probe
+    // of a frozen host must give up within about two intervals, not the requests' deadline.
+    const probeDeadline = Math.max(1000, 2 * settings.probeIntervalMs);
+    const probe = createDb({
+      ...pool,
+      url,
+      max: 2,
+      queryTimeoutMs: probeDeadline,
+      connectTimeoutMs: Math.min(pool.connectTimeoutMs, probeDeadline),
+    });
     return {
       url,
       display: redactUrl(url),

@@ -14,6 +14,9 @@ export interface StreamingStandby {
   readonly port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP (`thaw`: SIGCONT) of the postmaster and every backend: a host that answers nothing. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
 }
 
 export interface ReplicatedPostgres {
@@ -59,6 +62,8 @@ export async function replicatedPostgres(): Promise<ReplicatedPostgres | undefin
     '-c hot_standby_feedback=on',
   ].join(' ');
   const standby: StreamingStandby = {
+    freeze: () => Promise.resolve(),
+    thaw: () => Promise.resolve(),
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     async start() {
@@ -74,6 +79,16 @@ export async function replicatedPostgres(): Promise<ReplicatedPostgres | undefin
       await run(bin.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30', '-s'], runAs);
     },
   };
+  const signalAll = async (signal: NodeJS.Signals) => {
+    const pid = Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const children = (await run('ps', ['-o', 'pid=', '--ppid', String(pid)], undefined)).output
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => Number.isInteger(n) && n > 0);
+    for (const p of [pid, ...children]) process.kill(p, signal);
+  };
+  standby.freeze = () => signalAll('SIGSTOP');
+  standby.thaw = () => signalAll('SIGCONT');
   await standby.start();
   return {
     primary,

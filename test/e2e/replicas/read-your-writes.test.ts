@@ -86,6 +86,8 @@ beforeAll(async () => {
       DB_READ_PROBE_INTERVAL_MS: String(PROBE_MS),
       DB_READ_MAX_LAG_MS: String(MAX_LAG_MS),
       DB_READ_FENCE_WAIT_MS: '50',
+      // A frozen replica is given up on after this (the primary answers well within it).
+      DB_QUERY_TIMEOUT_MS: '1500',
       ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
     },
   });
@@ -283,6 +285,22 @@ describe.skipIf(!process.env.CI && !(await import('node:fs')).existsSync(`${PG15
         await server.sql.query("insert into public.notes (body) values ('after the comeback')");
         expect(await bodies(anon)).not.toContain('after the comeback');
       });
+    });
+
+    test('a frozen replica (a host that answers nothing) is given up on, and reads still answer 200', async () => {
+      await pgs?.standby.freeze();
+      try {
+        const started = Date.now();
+        for (let i = 0; i < 3; i++) expect((await bodies(anon)).length).toBeGreaterThan(0);
+        // At most one read waits for the deadline (1.5 s) before the primary answers it.
+        expect(Date.now() - started).toBeLessThan(4000);
+        await eventually('the replica is reported down', async () =>
+          (await ready()).degraded?.some((d) => d.includes(' down')) ? true : undefined,
+        );
+      } finally {
+        await pgs?.standby.thaw();
+      }
+      await replicaHealthy();
     });
   },
 );
