@@ -36,7 +36,7 @@ interface Member {
   readonly display: string;
   /** The server login: probes and fence checks. */
   readonly probe: Db;
-  /** Requests; the probe pool until routeRequests. */
+  /** Requests: the URL's own login until routeRequests gives the request role's. */
   requests: Db;
   state: ReplicaState;
   replay: Lsn | undefined;
@@ -62,8 +62,8 @@ export function createReadReplicas(
   onChange: (status: ReplicaStatus) => void,
 ): ReadReplicas {
   const members: Member[] = settings.urls.map((url) => {
-    // Two connections are enough for probes; requests get a pool of their own once routed. A probe
-    // of a frozen host must give up within about two intervals, not the requests' deadline.
+    // Two connections are enough for probes; requests have a pool of their own. A probe of a
+    // frozen host must give up within about two intervals, not the requests' deadline.
     const probeDeadline = Math.max(1000, 2 * settings.probeIntervalMs);
     const probe = createDb({
       ...pool,
@@ -76,7 +76,8 @@ export function createReadReplicas(
       url,
       display: redactUrl(url),
       probe,
-      requests: probe,
+      // On the URL's login until routeRequests: what requests use when the request role cannot be made.
+      requests: createDb({ ...pool, url }),
       state: 'starting',
       replay: undefined,
       lagMs: undefined,
@@ -85,7 +86,7 @@ export function createReadReplicas(
       refreshing: undefined,
     };
   });
-  const owned = new Set<Db>(members.map((m) => m.probe));
+  const owned = new Set<Db>(members.flatMap((m) => [m.probe, m.requests]));
   // When the primary was first seen at each position: a replica's lag is how long ago the primary
   // first passed the position it has replayed (0 when it has replayed all the primary has).
   const samples: { at: number; lsn: Lsn }[] = [];
@@ -196,8 +197,11 @@ export function createReadReplicas(
         const url = new URL(m.url);
         url.username = login.username;
         url.password = login.password;
+        const before = m.requests;
         m.requests = createDb({ ...pool, url: url.toString() });
         owned.add(m.requests);
+        owned.delete(before);
+        void before.close().catch(() => undefined);
       }
     },
     async close() {

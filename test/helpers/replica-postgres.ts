@@ -1,8 +1,9 @@
 /**
- * A primary and a streaming standby of the test's own (PostgreSQL 15 from /usr/lib/postgresql/15/bin
- * or PG_BIN_DIR): the primary is a crashable cluster; the standby is `pg_basebackup -R` of it,
+ * A primary and a streaming standby of the test's own (PostgreSQL from PG_BIN_DIR or the newest
+ * /usr/lib/postgresql/<major>/bin): the primary is a crashable cluster; the standby is `pg_basebackup -R` of it,
  * started on a free port, which the test may stop and start again (a dead replica that comes back).
  */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,17 @@ export interface ReplicatedPostgres {
   destroy(): Promise<void>;
 }
 
-export const PG15_BIN = process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+/** PG_BIN_DIR, else the newest Debian PostgreSQL with pg_basebackup (CI's server is one of those). */
+export const PG15_BIN =
+  process.env.PG_BIN_DIR ??
+  (fsSync.existsSync('/usr/lib/postgresql')
+    ? fsSync
+        .readdirSync('/usr/lib/postgresql')
+        .filter((v) => /^\d+$/.test(v) && fsSync.existsSync(`/usr/lib/postgresql/${v}/bin/pg_basebackup`))
+        .sort((a, b) => Number(b) - Number(a))
+        .map((v) => `/usr/lib/postgresql/${v}/bin`)[0]
+    : undefined) ??
+  '/usr/lib/postgresql/15/bin';
 
 /** Undefined when this machine has no PostgreSQL 15 binaries (then the test says why it skips). */
 export async function replicatedPostgres(): Promise<ReplicatedPostgres | undefined> {
