@@ -72,8 +72,14 @@ const commits = async (url: string) => {
 const MIGRATION = `create table public.notes (id serial primary key, body text not null, created_at timestamptz default now());
 alter table public.notes enable row level security;
 create policy "anyone reads" on public.notes for select using (true);
-grant select on public.notes to anon;
+create policy "users write" on public.notes for insert to authenticated with check (true);
+grant select on public.notes to anon, authenticated;
+grant insert on public.notes to authenticated;
+grant usage on sequence public.notes_id_seq to authenticated;
 insert into public.notes (body) select 'note ' || g from generate_series(1, 10000) g;`;
+
+const READS = 'anon reads 20 rows of 10,000';
+const WRITE_THEN_READ = 'a user writes, then reads the latest 20 (fenced)';
 
 async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-replicas-'));
@@ -106,26 +112,57 @@ async function main() {
               if (ready.replicas?.[0]?.state === 'healthy') break;
               await new Promise((r) => setTimeout(r, 100));
             }
-            const before = [await commits(primary.url), await commits(standby.url)];
-            const runs: LoadResult[] = [];
-            for (let round = 0; round < ROUNDS; round++)
-              runs.push(await runLoad(read, { concurrency: CONCURRENCY, seconds: SECONDS }));
-            const after = [await commits(primary.url), await commits(standby.url)];
-            const result = medianResult(runs);
-            results[label] = result;
-            rows.push(
-              `| ${label} | ${Math.round(result.perSecond)} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.errors} | ${(after[0] ?? 0) - (before[0] ?? 0)} | ${(after[1] ?? 0) - (before[1] ?? 0)} |`,
-            );
+            // A signed-in user who writes a note and reads the latest ones back, over and over: every
+            // read is fenced at the write before it (read-your-writes), so it waits for the replica.
+            const signup = await fetch(`${url}/auth/v1/signup`, {
+              method: 'POST',
+              headers: { apikey: anonKey, 'content-type': 'application/json' },
+              body: JSON.stringify({
+                email: `bench-${label.replace(' ', '-')}@example.com`,
+                password: 'bench password',
+              }),
+            });
+            const token = ((await signup.json()) as { access_token: string }).access_token;
+            const user = { apikey: anonKey, authorization: `Bearer ${token}` };
+            const writeThenRead = async () => {
+              const written = await fetch(`${url}/rest/v1/notes`, {
+                method: 'POST',
+                headers: { ...user, 'content-type': 'application/json' },
+                body: '{"body":"bench"}',
+              });
+              if (written.status !== 201) throw new Error(`status ${written.status}`);
+              const res = await fetch(`${url}/rest/v1/notes?select=id,body&order=id.desc&limit=20`, { headers: user });
+              if (res.status !== 200) throw new Error(`status ${res.status}`);
+              await res.arrayBuffer();
+            };
+            for (const [scenario, op] of [
+              [READS, read],
+              [WRITE_THEN_READ, writeThenRead],
+            ] as const) {
+              const before = [await commits(primary.url), await commits(standby.url)];
+              const runs: LoadResult[] = [];
+              for (let round = 0; round < ROUNDS; round++)
+                runs.push(await runLoad(op, { concurrency: CONCURRENCY, seconds: SECONDS }));
+              const after = [await commits(primary.url), await commits(standby.url)];
+              const result = medianResult(runs);
+              results[`${scenario}|${label}`] = result;
+              rows.push(
+                `| ${scenario} | ${label} | ${Math.round(result.perSecond)} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.errors} | ${(after[0] ?? 0) - (before[0] ?? 0)} | ${(after[1] ?? 0) - (before[1] ?? 0)} |`,
+              );
+            }
           },
         );
       }
-      const ratio = (results['one replica']?.perSecond ?? 0) / (results['primary only']?.perSecond ?? 1);
+      const ratio = (scenario: string) =>
+        (
+          (results[`${scenario}|one replica`]?.perSecond ?? 0) / (results[`${scenario}|primary only`]?.perSecond ?? 1)
+        ).toFixed(2);
       const table = [
-        '| REST read (anon, 20 rows of 10,000) | req/s | p50 ms | p99 ms | errors | transactions on the primary | on the replica |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
-        ...rows,
+        '| Scenario | Trellis on | ops/s | p50 ms | p99 ms | errors | transactions on the primary | on the replica |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        ...rows.sort(),
         '',
-        `With one replica / primary only: ${ratio.toFixed(2)}× (both PostgreSQL servers and Trellis on this machine's cores).`,
+        `With one replica / primary only: anon reads ${ratio(READS)}×, write-then-read ${ratio(WRITE_THEN_READ)}× (both PostgreSQL servers, Trellis and the load generator on this machine's cores; an op of the second scenario is one write and one read). Load average at the end: ${(os.loadavg()[0] ?? 0).toFixed(1)} on ${os.cpus().length} cores; transactions on the replica include its probes.`,
       ].join('\n');
       report(
         'replicas',
