@@ -52,6 +52,15 @@ export interface Config {
   readonly port: number;
   readonly publicUrl: string;
   readonly databaseUrl: string | undefined;
+  /** DATABASE_READ_URL: streaming standbys of DATABASE_URL that serve read-only requests. */
+  readonly readReplicas: {
+    readonly urls: readonly string[];
+    /** How long a read behind its fence waits for a replica before it goes to the primary (0: never waits). */
+    readonly fenceWaitMs: number;
+    /** A replica further behind the primary than this is skipped. */
+    readonly maxLagMs: number;
+    readonly probeIntervalMs: number;
+  };
   readonly jwtSecret: string | undefined;
   readonly pool: {
     readonly max: number;
@@ -392,6 +401,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     port,
     publicUrl,
     databaseUrl: read('databaseUrl', src),
+    readReplicas: readReplicasConfig(src),
     jwtSecret: read('jwtSecret', src),
     pool: poolConfig(src),
     metricsPublic: read('metricsPublic', src),
@@ -608,6 +618,19 @@ function smsConfig(src: Sources): SmsConfig {
 
 /** Margin of the query deadline over the statement timeout: PostgreSQL's own cancel answers first. */
 const DEADLINE_MARGIN_MS = 2000;
+
+function readReplicasConfig(src: Sources): Config['readReplicas'] {
+  const urls = read('databaseReadUrl', src);
+  // The embedded database has no standbys: a replica of something else would serve other data.
+  if (urls.length > 0 && read('databaseUrl', src) === undefined)
+    throw new FatalError('needs DATABASE_URL: replicas are standbys of that server', 'DATABASE_READ_URL');
+  return Object.freeze({
+    urls: Object.freeze(urls),
+    fenceWaitMs: read('readFenceWaitMs', src),
+    maxLagMs: read('readMaxLagMs', src),
+    probeIntervalMs: read('readProbeIntervalMs', src),
+  });
+}
 
 function poolConfig(src: Sources): Config['pool'] {
   const statementTimeoutMs = read('statementTimeoutMs', src);

@@ -175,8 +175,9 @@ export async function startTrellis(
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
-      degraded: () => realtime.degraded(),
-      sections: () => backup?.status() ?? {},
+      // A replica down or lagging is degraded, not failing: its reads go to the primary.
+      degraded: () => [...realtime.degraded(), ...replicaNotes(database.db)],
+      sections: () => ({ ...(backup?.status() ?? {}), ...replicaSection(database.db) }),
       draining: () => running.draining === true,
     };
     // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.
@@ -263,6 +264,17 @@ function listen(server: http.Server, config: Config): Promise<void> {
     });
   });
 }
+
+function replicaNotes(db: Db): string[] {
+  return (db.replicaStatus?.() ?? [])
+    .filter((r) => r.state !== 'healthy')
+    .map((r) => `read replica ${r.url} ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+}
+
+const replicaSection = (db: Db) => {
+  const replicas = db.replicaStatus?.();
+  return replicas ? { replicas } : {};
+};
 
 function databaseReadiness(db: Db, migrationsDir: string): Readiness {
   return {

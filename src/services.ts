@@ -17,6 +17,7 @@ import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { followKeyFile } from './project/signing-keys.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
+import { createReadFences, type ReadFences } from './platform/fence/index.js';
 
 export interface Services {
   readonly config: Config;
@@ -32,6 +33,8 @@ export interface Services {
   readonly templates: Templates;
   readonly store: ObjectStore;
   readonly bus: Bus;
+  /** Read-your-writes with read replicas: the caller's fence for reads, the LSN of writes. */
+  readonly fences: ReadFences;
 }
 
 export interface OwnedServices {
@@ -76,7 +79,16 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
     // The start read the keys; a rotation while it runs is followed (not for a set given by a test).
     const following = keySet && followKeyFile(config, base.keys.jwtSecret, (set) => tokens.useKeys(set), log);
     if (following) opened.push(following);
-    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
+    const replicas = config.readReplicas;
+    const fences = createReadFences({
+      enabled: replicas.urls.length > 0,
+      // Past this, a replica that probes healthy has replayed the write (its lag is under maxLagMs).
+      ttlMs: replicas.maxLagMs + 2 * replicas.probeIntervalMs + 10_000,
+      redisUrl: config.redisUrl,
+      log,
+    });
+    opened.push(fences);
+    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences };
     return { services, close };
   } catch (err) {
     await close();

@@ -98,3 +98,54 @@ describe('redactUrl', () => {
 test.each([['1e3'], ['0x7530'], ['-1'], [' 80']])('a port written as %j is refused', (port) => {
   expect(fail({ port }, {})).toMatch(/^--port: must be a whole number/);
 });
+
+describe('read replicas', () => {
+  const primary = 'postgres://u:p@primary:5432/app';
+  test('none by default; several comma-separated, with their waits', () => {
+    expect(loadConfig({}, {}).readReplicas).toEqual({
+      urls: [],
+      fenceWaitMs: 50,
+      maxLagMs: 5000,
+      probeIntervalMs: 1000,
+    });
+    const config = loadConfig(
+      {},
+      {
+        DATABASE_URL: primary,
+        DATABASE_READ_URL: ' postgres://u:p@r1/app, postgresql://u:p@r2:6432/app ,',
+        DB_READ_FENCE_WAIT_MS: '0',
+        DB_READ_MAX_LAG_MS: '250',
+        DB_READ_PROBE_INTERVAL_MS: '200',
+      },
+    );
+    expect(config.readReplicas).toEqual({
+      urls: ['postgres://u:p@r1/app', 'postgresql://u:p@r2:6432/app'],
+      fenceWaitMs: 0,
+      maxLagMs: 250,
+      probeIntervalMs: 200,
+    });
+  });
+
+  test.each([
+    [{ DATABASE_READ_URL: 'postgres://u:p@r1/app' }, 'DATABASE_READ_URL: needs DATABASE_URL'],
+    [
+      { DATABASE_URL: primary, DATABASE_READ_URL: 'mysql://r1/app' },
+      'DATABASE_READ_URL: must be a URL like postgres://',
+    ],
+    [{ DATABASE_URL: primary, DATABASE_READ_URL: 'postgres://r1/app,nope' }, 'DATABASE_READ_URL: must be a URL like'],
+    [
+      { DATABASE_URL: primary, DATABASE_READ_URL: Array(17).fill('postgres://r/app').join(',') },
+      'DATABASE_READ_URL: at most 16 replicas',
+    ],
+    [{ DB_READ_FENCE_WAIT_MS: '-1' }, 'DB_READ_FENCE_WAIT_MS: must be a whole number between 0 and 10000'],
+    [{ DB_READ_FENCE_WAIT_MS: '99999' }, 'DB_READ_FENCE_WAIT_MS: must be a whole number between 0 and 10000'],
+    [{ DB_READ_PROBE_INTERVAL_MS: '10' }, 'DB_READ_PROBE_INTERVAL_MS: must be a whole number between 50 and 60000'],
+    [{ DB_READ_MAX_LAG_MS: '1e3' }, 'DB_READ_MAX_LAG_MS: must be a whole number'],
+  ])('rejects %j', (env, message) => {
+    expect(fail({}, env)).toContain(message);
+  });
+
+  test('a replica URL with a password is not echoed back', () => {
+    expect(fail({}, { DATABASE_URL: primary, DATABASE_READ_URL: 'mysql://u:hunter2@r/db' })).not.toContain('hunter2');
+  });
+});

@@ -82,6 +82,38 @@ export const settings = {
     schema: postgresUrl.optional(),
     doc: 'PostgreSQL server to use instead of the embedded one.',
   },
+  databaseReadUrl: {
+    env: 'DATABASE_READ_URL',
+    schema: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== ''),
+      )
+      .pipe(z.array(postgresUrl).max(16, { error: 'at most 16 replicas' })),
+    fallback: '',
+    doc: 'Read replicas: streaming standbys of DATABASE_URL, comma-separated. Read-only REST GETs and HEADs (tables, views, GET RPCs) and storage metadata reads go to a healthy one; everything else to DATABASE_URL. See docs/deploy/replicas.md.',
+  },
+  readFenceWaitMs: {
+    env: 'DB_READ_FENCE_WAIT_MS',
+    schema: int(0, 10_000),
+    fallback: '50',
+    doc: 'A read from a caller who just wrote waits at most this long for a replica to replay the write, then goes to DATABASE_URL (0: straight to DATABASE_URL).',
+  },
+  readMaxLagMs: {
+    env: 'DB_READ_MAX_LAG_MS',
+    schema: int(0, 3_600_000),
+    fallback: '5000',
+    doc: 'A replica whose replay is further behind DATABASE_URL than this is skipped until it catches up (/ready reports it as degraded).',
+  },
+  readProbeIntervalMs: {
+    env: 'DB_READ_PROBE_INTERVAL_MS',
+    schema: int(50, 60_000),
+    fallback: '1000',
+    doc: 'How often each replica is probed for its replay position; a replica that was down or lagging serves again from the first probe that finds it healthy.',
+  },
   jwtSecret: {
     env: 'JWT_SECRET',
     schema: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),

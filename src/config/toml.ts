@@ -52,6 +52,8 @@ export type TomlEnv = Readonly<Record<string, string | undefined>>;
 /** Keys that map one to one onto a setting. */
 const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]> = [
   ['api.port', 'PORT', 'int'],
+  // Not a Supabase CLI key (Supabase's replicas are a platform setting): Trellis's own, under [db].
+  ['db.read_replicas', 'DATABASE_READ_URL', 'list'],
   ['api.schemas', 'REST_SCHEMAS', 'list'],
   ['api.max_rows', 'REST_MAX_ROWS', 'int'],
   ['api.extra_search_path', 'REST_EXTRA_SEARCH_PATH', 'list'],

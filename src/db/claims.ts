@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { asOutage } from './outage.js';
 import { extended } from './prepared.js';
 import { stringifyJson } from '../platform/json.js';
+import { parseLsn, type Lsn } from './lsn.js';
 
 export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
 
@@ -39,7 +40,30 @@ export interface RequestGucs {
   readonly searchPath: string;
 }
 
-export type TxOptions = { readonly readOnly?: boolean; readonly gucs?: RequestGucs | undefined };
+export type TxOptions = {
+  readonly readOnly?: boolean;
+  readonly gucs?: RequestGucs | undefined;
+  /**
+   * Called after COMMIT with the primary's WAL insert position, which is at or past the end of the
+   * commit record: a replica that has replayed it sees the write (the read-your-writes fence).
+   */
+  readonly onCommitLsn?: ((lsn: Lsn) => void | Promise<void>) | undefined;
+  /**
+   * Read-only work a read replica may serve once it has replayed `fence` (replicas.ts); without
+   * replicas, or when none is ready, the primary serves it.
+   */
+  readonly replica?: { readonly fence: Lsn | undefined } | undefined;
+};
+
+/** After COMMIT in the same write: the insert position is past every record committed so far. */
+const COMMIT_LSN = 'select pg_current_wal_insert_lsn()::text as lsn';
+
+/** Hands the LSN on; the request waits for it (the fence may be shared through Redis). */
+async function reportLsn(result: pg.QueryResult | undefined, onCommitLsn: TxOptions['onCommitLsn']): Promise<void> {
+  const text = (result?.rows[0] as { lsn?: unknown } | undefined)?.lsn;
+  const lsn = typeof text === 'string' ? parseLsn(text) : undefined;
+  if (onCommitLsn && lsn !== undefined) await onCommitLsn(lsn);
+}
 
 /** A request's two ways in: a callback in a transaction as `claims`, or one statement as `claims`. */
 export interface AsClaims {
@@ -66,6 +90,7 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
           // The extended protocol runs exactly one statement: whatever text a request leads to, it
           // cannot smuggle a second command in.
           fn({ query: (text, values) => send(extended(text, values, options.preparedStatements)) as never }),
+        txOptions.readOnly ? undefined : txOptions.onCommitLsn,
       );
     },
     queryAs: async <R extends pg.QueryResultRow>(
@@ -81,18 +106,24 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
       // One write, one round trip: BEGIN, the claims, the statement and COMMIT, each with its own
       // Sync. A failed statement aborts the transaction, and its COMMIT then rolls back; all four
       // answers are awaited, so the connection goes back idle.
+      const withLsn = txOptions.onCommitLsn !== undefined && !txOptions.readOnly;
       const settled = await corked(client, () =>
         Promise.allSettled([
           client.query(bounded(beginFor(txOptions), undefined, deadline)),
           client.query(bounded(setClaims(claims, options, txOptions.gucs), undefined, deadline)),
           client.query(bounded(extended(text, values, options.preparedStatements), undefined, deadline)),
           client.query(bounded('commit', undefined, deadline)),
+          // Still the same write: the fence costs no round trip.
+          ...(withLsn ? [client.query(bounded(COMMIT_LSN, undefined, deadline))] : []),
         ]),
       );
       const idle = client.getTransactionStatus() === 'I';
       client.release(!idle);
-      const failed = settled.find((r) => r.status === 'rejected');
+      // A write that committed is answered even if its fence could not be read (it then has none).
+      const failed = settled.slice(0, 4).find((r) => r.status === 'rejected');
       if (failed) throw asOutage(failed.reason);
+      const lsn = settled[4];
+      if (lsn?.status === 'fulfilled') await reportLsn(lsn.value, txOptions.onCommitLsn);
       return (settled[2] as PromiseFulfilledResult<pg.QueryResult<R>>).value;
     },
   };
@@ -191,6 +222,7 @@ export async function inTransaction<T>(
   begin: string,
   setup: string | pg.QueryConfig,
   fn: (send: Send) => Promise<T>,
+  onCommitLsn?: TxOptions['onCommitLsn'],
 ): Promise<T> {
   const client = await connect(pool);
   let open = true;
@@ -209,9 +241,15 @@ export async function inTransaction<T>(
   let failure = settled.find((r) => r.status === 'rejected');
   if (!failure) {
     try {
-      await client.query(bounded('commit', undefined, deadlineMs));
+      const committed = client.query(bounded('commit', undefined, deadlineMs));
+      // Pipelined behind COMMIT; its own failure must not reject unobserved.
+      const lsn = onCommitLsn && client.query(bounded(COMMIT_LSN, undefined, deadlineMs)).catch(() => undefined);
+      await committed;
+      const committedLsn = lsn && (await lsn);
       open = false;
       client.release();
+      // After the release: the connection does not wait for the fence store.
+      if (committedLsn) await reportLsn(committedLsn, onCommitLsn);
       return (settled[2] as PromiseFulfilledResult<T>).value;
     } catch (err) {
       failure = { status: 'rejected', reason: err };

@@ -6,6 +6,8 @@ import { startEmbedded, type EmbeddedDatabase } from './embedded.js';
 import { checkConnection, redactUrl } from './connect.js';
 import { describeDbError } from './outage.js';
 import { createDb, type Db } from './pool.js';
+import { withReplicas } from './read-routing.js';
+import { createReadReplicas } from './replicas.js';
 
 export interface OpenDatabase {
   readonly db: Db;
@@ -50,6 +52,25 @@ export async function openDatabase(
     throw err;
   }
   let current = db;
+  if (config.readReplicas.urls.length > 0) {
+    // Not checked like the primary: a replica that is down at start is skipped until it answers.
+    const replicas = createReadReplicas(
+      db,
+      config.readReplicas,
+      {
+        ...config.pool,
+        onIdleError: (err) => log.warn(`replica connection failed: ${describeDbError(err)}`),
+      },
+      (status) =>
+        status.state === 'healthy'
+          ? log.info({ replica: status.url }, 'read replica serves reads')
+          : log.warn(
+              { replica: status.url, reason: status.reason },
+              `read replica ${status.state}: reads go elsewhere`,
+            ),
+    );
+    current = withReplicas(db, replicas);
+  }
   return {
     get db() {
       return current;

@@ -10,6 +10,7 @@ import { listenForever } from './listen.js';
 import { extended } from './prepared.js';
 import { asOutage } from './outage.js';
 import { parseJson } from '../platform/json.js';
+import type { ReplicaStatus } from './replica-status.js';
 
 export interface PoolStats {
   readonly total: number;
@@ -27,6 +28,8 @@ export interface Db extends Tx, AsClaims {
   /** Runs `fn` on one dedicated connection (migrations, advisory locks); `discard` closes it after. */
   withConnection<T>(fn: (client: pg.PoolClient) => Promise<T>, options?: { discard?: boolean }): Promise<T>;
   stats(): PoolStats;
+  /** The read replicas (DATABASE_READ_URL) and how each is doing; absent without any. */
+  replicaStatus?(): readonly ReplicaStatus[];
   /** The same database, with requests (withClaims) on connections that log in at `url`. */
   forRequests(url: string): Db;
   /**

@@ -63,7 +63,7 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
 
 /** Response headers a browser app may read (Supabase's gateway exposes these). */
 const EXPOSED =
-  'content-range, content-profile, content-location, location, preference-applied, range, x-request-id, etag, last-modified, content-length, x-upsert, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy, retry-after';
+  'content-range, content-profile, content-location, location, preference-applied, range, x-request-id, etag, last-modified, content-length, x-upsert, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy, retry-after, x-trellis-lsn';
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 /**

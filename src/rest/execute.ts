@@ -1,5 +1,5 @@
 /** The one place a /rest/v1 plan runs: as the caller, under the response-size cap. */
-import type { Claims, RequestGucs, Tx } from '../db/index.js';
+import type { Claims, RequestGucs, Tx, TxOptions } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { RestContext } from './context.js';
 import { isPgError } from '../db/index.js';
@@ -21,6 +21,10 @@ export interface ExecuteOptions<R> {
   readonly maxRows?: number;
   /** request.method, request.path, request.headers, request.cookies for functions and policies. */
   readonly gucs?: RequestGucs;
+  /** A read-only plan a replica may serve, once it has replayed the caller's fence. */
+  readonly replica?: TxOptions['replica'];
+  /** A write: the primary's LSN after COMMIT, for the caller's later reads. */
+  readonly onCommitLsn?: TxOptions['onCommitLsn'];
 }
 
 /** Runs a plan as the caller; PostgreSQL errors become PostgREST's responses. */
@@ -55,6 +59,8 @@ export async function execute<R extends Record<string, unknown>>(
       const result = await ctx.services.db.queryAs<R & { bytes: number | null }>(claims, capped.text, capped.values, {
         readOnly: options.readOnly,
         gucs: options.gucs,
+        replica: options.replica,
+        onCommitLsn: options.onCommitLsn,
       });
       return checked(result.rows[0] as R & { bytes: number | null });
     }
@@ -74,7 +80,7 @@ export async function execute<R extends Record<string, unknown>>(
         if (options.rollback) throw new RollbackRequested(row);
         return row;
       },
-      { readOnly: options.readOnly, gucs: options.gucs },
+      { readOnly: options.readOnly, gucs: options.gucs, replica: options.replica, onCommitLsn: options.onCommitLsn },
     );
   } catch (err) {
     if (err instanceof RollbackRequested) return err.row as R;

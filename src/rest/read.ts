@@ -37,8 +37,21 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
   const { rollback } = transactionEnd(settings.txEnd, request.prefer.tx);
   const gucs = requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
   if (request.plan) return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: true, rollback, gucs });
-  const row = await execute<ReadRow>(ctx, claims, plan, { readOnly: true, maxRows: settings.maxRows, gucs });
+  const row = await execute<ReadRow>(ctx, claims, plan, {
+    readOnly: true,
+    maxRows: settings.maxRows,
+    gucs,
+    ...(await ctx.services.fences.readOptions(c, claims, badFence)),
+  });
   return respondRead(c, request, row);
+}
+
+/** A malformed x-trellis-lsn: the client sent back something no write answered. */
+export function badFence(message: string): ApiError {
+  return new ApiError(400, 'PGRST100', message, {
+    details: null,
+    hint: 'Send back the x-trellis-lsn a write answered, or no header.',
+  });
 }
 
 /** PostgREST offers application/geo+json only where PostGIS is installed. */

@@ -13,6 +13,7 @@ import { readRestInput, requestGucs } from './request-http.js';
 import { transactionEnd, withTx } from './db-config.js';
 import { plansDisabled, respondPlan } from './explain.js';
 import { respondRpc } from './respond.js';
+import { badFence } from './read.js';
 
 export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Response> {
   const claims = await requestClaims(ctx, c);
@@ -41,6 +42,10 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
     rollback: tx.rollback,
     maxRows: settings.maxRows,
     gucs,
+    // GET calls and calls of stable functions run read-only (as PostgREST runs them): a replica may serve them.
+    ...(plan.readOnly
+      ? await ctx.services.fences.readOptions(c, claims, badFence)
+      : { onCommitLsn: ctx.services.fences.onWrite(c, claims) }),
   });
   return respondRpc(c, request, row, plan);
 }

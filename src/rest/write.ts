@@ -57,6 +57,7 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
     rollback: tx.rollback,
     maxRows,
     gucs,
+    onCommitLsn: ctx.services.fences.onWrite(c, claims),
   });
   return respondWrite(c, request, row);
 }

@@ -26,6 +26,7 @@ export async function listBuckets(ctx: StorageContext, c: StorageHttp) {
   // `column` and `order` are checked against fixed lists above; values are parameters.
   const rows = await asCaller(
     ctx,
+    c,
     claims,
     async (tx) =>
       (
@@ -44,6 +45,7 @@ export async function getBucket(ctx: StorageContext, c: StorageHttp) {
   const id = validBucketId(c.req.param('id'));
   const row = await asCaller(
     ctx,
+    c,
     claims,
     async (tx) => (await tx.query(`select ${ONE_BUCKET_COLUMNS} from storage.buckets where id = $1`, [id])).rows[0],
     true,
@@ -60,7 +62,7 @@ export async function createBucket(ctx: StorageContext, c: StorageHttp) {
   const limit = parseFileSizeLimit(body.file_size_limit);
   const mimes = mimeList(body.allowed_mime_types);
   const owner = ownerOf(claims);
-  await asCaller(ctx, claims, (tx) =>
+  await asCaller(ctx, c, claims, (tx) =>
     tx.query(
       'insert into storage.buckets (id, name, owner, owner_id, public, file_size_limit, allowed_mime_types) values ($1, $2, $3, $4, $5, $6, $7)',
       [id, name, owner, typeof claims.sub === 'string' ? claims.sub : null, body.public === true, limit, mimes],
@@ -85,6 +87,7 @@ export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
   sets.push('updated_at = now()');
   const updated = await asCaller(
     ctx,
+    c,
     claims,
     async (tx) =>
       (await tx.query(`update storage.buckets set ${sets.join(', ')} where id = $1 returning id`, values)).rowCount,
@@ -96,7 +99,7 @@ export async function updateBucket(ctx: StorageContext, c: StorageHttp) {
 export async function emptyBucket(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const id = validBucketId(c.req.param('id'));
-  const removed = await asCaller(ctx, claims, async (tx) => {
+  const removed = await asCaller(ctx, c, claims, async (tx) => {
     if ((await tx.query('select 1 from storage.buckets where id = $1', [id])).rowCount === 0)
       throw StorageErrors.bucketNotFound();
     return deleteObjectRows(tx, 'bucket_id = $1', [id]);
@@ -113,7 +116,7 @@ export async function deleteBucket(ctx: StorageContext, c: StorageHttp) {
   // Counted as the server: an object the caller cannot see still keeps the bucket (storage-api does the same).
   const objects = await ctx.services.db.query('select 1 from storage.objects where bucket_id = $1 limit 1', [id]);
   if ((objects.rowCount ?? 0) > 0) throw StorageErrors.bucketNotEmpty();
-  const deleted = await asCaller(ctx, claims, async (tx) => {
+  const deleted = await asCaller(ctx, c, claims, async (tx) => {
     try {
       return (await tx.query('delete from storage.buckets where id = $1', [id])).rowCount;
     } catch (err) {

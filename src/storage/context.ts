@@ -48,15 +48,27 @@ export function ownerOf(claims: Claims): string | null {
     : null;
 }
 
-/** Runs `fn` as the caller; PostgreSQL's refusals become storage-api's errors. */
+/**
+ * Runs `fn` as the caller; PostgreSQL's refusals become storage-api's errors. A read-only `fn`
+ * (metadata: lists, info, a download's row) may run on a read replica that has replayed the
+ * caller's last write; a write notes its LSN on the response `c` for the caller's later reads.
+ */
 export async function asCaller<T>(
   ctx: StorageContext,
+  c: StorageHttp | undefined,
   claims: Claims,
   fn: (tx: Tx) => Promise<T>,
   readOnly = false,
 ): Promise<T> {
+  const { fences } = ctx.services;
+  const routing =
+    c === undefined
+      ? {}
+      : readOnly
+        ? await fences.readOptions(c, claims, (message) => StorageErrors.invalidRequest(message))
+        : { onCommitLsn: fences.onWrite(c, claims) };
   try {
-    return await ctx.services.db.withClaims(claims, fn, { readOnly });
+    return await ctx.services.db.withClaims(claims, fn, { readOnly, ...routing });
   } catch (err) {
     throw fromPg(err);
   }

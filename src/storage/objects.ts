@@ -61,7 +61,7 @@ export async function downloadObject(
   let transformQuery = new URLSearchParams(new URL(c.req.url).search);
   if (access === 'authenticated') {
     const claims = await callerClaims(ctx, c);
-    row = await asCaller(ctx, claims, (tx) => findObject(tx, bucket, name), true);
+    row = await asCaller(ctx, c, claims, (tx) => findObject(tx, bucket, name), true);
   } else if (access === 'public') {
     // Public buckets are read past RLS, as on Supabase; a bucket that is not public is "not found".
     const isPublic = (await ctx.services.db.query('select 1 from storage.buckets where id = $1 and public', [bucket]))
@@ -95,7 +95,7 @@ export async function objectInfo(
     if (!isPublic) throw StorageErrors.bucketNotFound();
     row = await findObject(ctx.services.db, bucket, name);
   } else {
-    row = await asCaller(ctx, await callerClaims(ctx, c), (tx) => findObject(tx, bucket, name), true);
+    row = await asCaller(ctx, c, await callerClaims(ctx, c), (tx) => findObject(tx, bucket, name), true);
   }
   const meta = row.metadata;
   // storage-api's fields, and only those (storage-js's FileObjectV2 has no updated_at).
@@ -122,6 +122,7 @@ export async function listObjectsV2(ctx: StorageContext, c: StorageHttp) {
   const plan = planListV2(bucket, options);
   const rows = await asCaller(
     ctx,
+    c,
     claims,
     async (tx) => (await tx.query<ListV2Row>(plan.text, plan.values)).rows,
     true,
@@ -134,7 +135,7 @@ export async function listObjects(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const bucket = validBucketId(c.req.param('bucket'));
   const plan = planList(bucket, await readJsonBody(c));
-  const rows = await asCaller(ctx, claims, async (tx) => (await tx.query(plan.text, plan.values)).rows, true);
+  const rows = await asCaller(ctx, c, claims, async (tx) => (await tx.query(plan.text, plan.values)).rows, true);
   return respondJson(c, rows);
 }
 
@@ -152,7 +153,7 @@ export async function removeObjects(ctx: StorageContext, c: StorageHttp) {
   ) {
     throw StorageErrors.invalidRequest('prefixes must be a list of 1 to 1000 object names');
   }
-  const rows = await asCaller(ctx, claims, async (tx) => {
+  const rows = await asCaller(ctx, c, claims, async (tx) => {
     const deleted = await tx.query(
       'delete from storage.objects where bucket_id = $1 and name = any($2::text[]) returning id, bucket_id, name, owner, owner_id, version, metadata, user_metadata, created_at, updated_at, last_accessed_at',
       [bucket, names],
@@ -201,7 +202,7 @@ export async function moveObject(ctx: StorageContext, c: StorageHttp) {
   const target: ObjectKey = { ...to, version };
   let copied = false;
   try {
-    const old = await asCaller(ctx, claims, async (tx) => {
+    const old = await asCaller(ctx, c, claims, async (tx) => {
       // Locked: two moves (or a move and an upsert) of one object cannot both copy its bytes.
       const row = await findObject(tx, from.bucket, from.name, true);
       await lockName(tx, to.bucket, to.name);
@@ -234,7 +235,7 @@ export async function copyObject(ctx: StorageContext, c: StorageHttp) {
   const target: ObjectKey = { ...to, version };
   let copied = false;
   try {
-    const id = await asCaller(ctx, claims, async (tx) => {
+    const id = await asCaller(ctx, c, claims, async (tx) => {
       const row = await findObject(tx, from.bucket, from.name);
       await lockName(tx, to.bucket, to.name);
       const metadata = { ...row.metadata, lastModified: new Date().toISOString() };
@@ -278,7 +279,7 @@ export async function signObject(ctx: StorageContext, c: StorageHttp) {
   const body = await readJsonBody(c);
   const expiresIn = expiresInOf(body.expiresIn);
   const transformations = encodeTransform(body.transform);
-  await asCaller(ctx, claims, (tx) => findObject(tx, bucket, name), true);
+  await asCaller(ctx, c, claims, (tx) => findObject(tx, bucket, name), true);
   const url = `${bucket}/${name}`;
   const token = await signToken(ctx, 'download', { url, ...(transformations && { transformations }) }, expiresIn);
   return respondJson(c, { signedURL: `/${transformations ? 'render/image' : 'object'}/sign/${url}?token=${token}` });
@@ -299,6 +300,7 @@ async function signObjects(ctx: StorageContext, c: StorageHttp, claims: Claims, 
   }
   const visible = await asCaller(
     ctx,
+    c,
     claims,
     async (tx) =>
       new Set(

@@ -114,7 +114,7 @@ export async function upload(
     httpStatusCode: 200,
   };
   try {
-    const { id, replaced } = await asCaller(ctx, target.claims, (tx) =>
+    const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
       writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert),
     );
     if (replaced && replaced !== version)
@@ -139,7 +139,8 @@ export async function probeUpload(ctx: StorageContext, target: UploadTarget, mim
     null,
     'probe',
   );
-  await asCaller(ctx, target.claims, async (tx) => {
+  // Rolled back: nothing to fence.
+  await asCaller(ctx, undefined, target.claims, async (tx) => {
     await writeRow(tx, probe, target.upsert);
     throw new RollBack();
   }).catch((err: unknown) => {

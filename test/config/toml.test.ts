@@ -82,6 +82,11 @@ describe('values', () => {
   test.each<[string, string, Record<string, string>, Record<string, string>?]>([
     ['a TOML integer', '[api]\nmax_rows = 500', { REST_MAX_ROWS: '500' }],
     [
+      'read replicas as an array',
+      '[db]\nread_replicas = ["postgres://r1/app", "postgres://r2/app"]',
+      { DATABASE_READ_URL: 'postgres://r1/app,postgres://r2/app' },
+    ],
+    [
       'the JWT secret from env()',
       '[auth]\njwt_secret = "env(SECRET)"',
       { JWT_SECRET: 'a'.repeat(32) },

@@ -131,13 +131,13 @@ export async function crashablePostgres(
   };
 }
 
-interface RunAs {
+export interface RunAs {
   readonly uid: number;
   readonly gid: number;
 }
 
 /** PostgreSQL refuses to run as root: then the `postgres` system user (it must exist). */
-async function postgresUser(): Promise<RunAs | undefined> {
+export async function postgresUser(): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number((await run('id', ['-u', 'postgres'], undefined)).output.trim());
   const gid = Number((await run('id', ['-g', 'postgres'], undefined)).output.trim());
@@ -165,7 +165,11 @@ function alive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function run(command: string, args: string[], runAs: RunAs | undefined): Promise<{ code: number; output: string }> {
+export function run(
+  command: string,
+  args: string[],
+  runAs: RunAs | undefined,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     // Detached, with output piped: pg_ctl's postmaster must not hold the test runner's stdio.
     const child = spawn(command, args, {
