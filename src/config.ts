@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import { settings } from './config/settings.js';
+import { parseCacheTables } from './config/cache-duration.js';
 import {
   FIXED_PROVIDERS,
   providerEnvName,
@@ -140,6 +141,14 @@ export interface Config {
     readonly planEnabled: boolean;
     /** PostgREST's db-tx-end. */
     readonly txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
+    /** The response cache (src/rest/response-cache): relation -> TTL from REST_CACHE_TABLES, over `@cache` comments. */
+    readonly cache: {
+      readonly enabled: boolean;
+      readonly tables: ReadonlyMap<string, number>;
+      readonly maxEntries: number;
+      readonly maxBytes: number;
+      readonly maxEntryBytes: number;
+    };
   };
   readonly storage: {
     readonly backend: 'local' | 's3';
@@ -447,6 +456,13 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       aggregatesEnabled: read('restAggregates', src),
       planEnabled: read('restPlanEnabled', src),
       txEnd: read('restTxEnd', src),
+      cache: Object.freeze({
+        enabled: read('restCacheEnabled', src),
+        tables: cacheTables(read('restCacheTables', src)),
+        maxEntries: read('restCacheMaxEntries', src),
+        maxBytes: read('restCacheMaxBytes', src),
+        maxEntryBytes: read('restCacheMaxEntryBytes', src),
+      }),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
     importS3: Object.freeze({
@@ -576,6 +592,14 @@ function smsConfig(src: Sources): SmsConfig {
 
 /** Margin of the query deadline over the statement timeout: PostgreSQL's own cancel answers first. */
 const DEADLINE_MARGIN_MS = 2000;
+
+/** The setting's schema checked it already: a failure here is a bug. */
+function cacheTables(text: string | undefined): ReadonlyMap<string, number> {
+  if (text === undefined) return new Map();
+  const parsed = parseCacheTables(text);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.tables;
+}
 
 function poolConfig(src: Sources): Config['pool'] {
   const statementTimeoutMs = read('statementTimeoutMs', src);

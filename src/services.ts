@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { errorMessage } from './errors.js';
 import { createBus, type Bus } from './platform/bus/index.js';
+import { createResponseStore, type ResponseStore } from './platform/cache/index.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
@@ -31,6 +32,8 @@ export interface Services {
   readonly templates: Templates;
   readonly store: ObjectStore;
   readonly bus: Bus;
+  /** Cached data API answers (src/rest/response-cache): this process's memory, or Redis with REDIS_URL. */
+  readonly responses: ResponseStore;
 }
 
 export interface OwnedServices {
@@ -60,10 +63,17 @@ export async function createServices(base: ServiceBase, keySet?: KeySet): Promis
     opened.push(store);
     const bus = createBus({ redisUrl: config.redisUrl, log });
     opened.push(bus);
+    const responses = createResponseStore({
+      redisUrl: config.redisUrl,
+      log,
+      maxEntries: config.rest.cache.maxEntries,
+      maxBytes: config.rest.cache.maxBytes,
+    });
+    opened.push(responses);
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
     const tokens = createTokens(base.keys.jwtSecret, sessions, keySet);
-    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus };
+    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, responses };
     return { services, close };
   } catch (err) {
     await close();
