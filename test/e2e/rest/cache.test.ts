@@ -206,6 +206,26 @@ describe('what must not be cached', () => {
     expect((await bob.from('notes').select('body')).data).toEqual([{ body: 'bob secret' }]);
   });
 
+  test('signed-in users share the answer of a table whose reads do not depend on claims, privately', async () => {
+    const [, carolToken] = await user('carol');
+    const [, daveToken] = await user('dave');
+    const carol = await rest('rooms?select=id&order=id.desc', { key: carolToken });
+    const dave = await rest('rooms?select=id&order=id.desc', { key: daveToken });
+    expect(carol.headers.get('x-trellis-cache')).toBe('miss');
+    expect(dave.headers.get('x-trellis-cache')).toBe('hit');
+    expect(dave.headers.get('cache-control')).toBe('private, no-cache');
+    expect(await dave.json()).toEqual(await carol.json());
+    // The anonymous answer of the same URL is another entry (the role is in the key).
+    expect((await rest('rooms?select=id&order=id.desc')).headers.get('x-trellis-cache')).toBe('miss');
+  });
+
+  test('a malformed If-None-Match is no match', async () => {
+    for (const header of ['garbage', '"', 'W/', ',,,', '"x"'.repeat(2000)]) {
+      const r = await rest('rooms?select=id', { headers: { 'if-none-match': header } });
+      expect(r.status).toBe(200);
+    }
+  });
+
   test('a bad @cache directive is ignored with a warning, and so is a table outside the publication', async () => {
     const typo = await rest('typo');
     expect(typo.status).toBe(200);
