@@ -280,8 +280,12 @@ function stream(
     for (let i = 0; i < fresh.length; i++) {
       const c = fresh[i] as Committed;
       try {
-        // The notice first: if the batch then fails, both are sent again, and a cache forgets twice.
-        await options.bus.publish(TABLE_CHANGES_TOPIC, encodeTableChanges(tableChangesOf(c.batch)));
+        // One notice per transaction, before its first part: if a part then fails, both are sent
+        // again, and a cache forgets twice.
+        if (fresh[i - 1]?.commitLsn !== c.commitLsn) {
+          const parts = fresh.filter((p) => p.commitLsn === c.commitLsn).map((p) => p.batch);
+          await options.bus.publish(TABLE_CHANGES_TOPIC, encodeTableChanges(tableChangesOf(parts)));
+        }
         await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
       } catch (err) {
         // Nothing from here on reached the bus: the mark goes back so that the stream's restart sends it.

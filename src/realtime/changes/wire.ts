@@ -50,8 +50,8 @@ export function decodeBatch(message: Uint8Array | string): WalBatch | undefined 
   }
 }
 
-/** The tables a transaction changed, for what caches their reads (platform/table-changes.ts). */
-export function tableChangesOf(batch: WalBatch): TableChanges {
-  const tables = new Set(batch.changes.map((c) => `${c.schema}.${c.table}`));
-  return { commitTimestamp: batch.commitTimestamp, tables: [...tables] };
+/** The tables a transaction (its bus messages) changed, for what caches their reads (platform/table-changes.ts). */
+export function tableChangesOf(parts: readonly WalBatch[]): TableChanges {
+  const tables = new Set(parts.flatMap((b) => b.changes.map((c) => `${c.schema}.${c.table}`)));
+  return { commitTimestamp: parts[0]?.commitTimestamp ?? new Date().toISOString(), tables: [...tables] };
 }
