@@ -88,20 +88,22 @@ export function createResponseCache(services: Services): ResponseCache {
 
   return {
     async serve(c, request, claims, schema, produce) {
-      const policy = (await current()).get(`${request.relation.schema}.${request.relation.name}`);
-      if (!policy) return produce();
+      const all = await current();
+      const policy = all.get(`${request.relation.schema}.${request.relation.name}`);
+      const ttlMs = policy?.ttlMs;
+      if (!policy || ttlMs === undefined) return produce();
       const reach = policy.cacheability;
       const relations = reach.cacheable ? readRelations(schema, request) : undefined;
       if (!reach.cacheable || !relations || !(await feed.live())) {
         figures.request('bypass');
         return produce();
       }
-      // Each relation read must be cacheable too (an embedded table outside the publication is not).
-      const all = await current();
+      // Each relation read must be cacheable too (an embedded table outside the publication is not);
+      // it need not be opted in itself: the addressed relation's TTL applies.
       const tables = new Set(reach.tables);
       let claimsFree = reach.claimsFree;
       for (const name of relations) {
-        const other = name === `${request.relation.schema}.${request.relation.name}` ? policy : all.get(name);
+        const other = all.get(name);
         if (!other?.cacheability.cacheable) {
           figures.request('bypass');
           return produce();
@@ -129,8 +131,7 @@ export function createResponseCache(services: Services): ResponseCache {
         return produce();
       }
       const tableList = [names.all, ...[...tables].sort().map(names.table)];
-      const cacheControl =
-        claims.role === 'anon' ? `public, max-age=${Math.floor(policy.ttlMs / 1000)}` : 'private, no-cache';
+      const cacheControl = claims.role === 'anon' ? `public, max-age=${Math.floor(ttlMs / 1000)}` : 'private, no-cache';
       let found;
       try {
         found = await store.lookup(names.key(key), tableList);
@@ -157,7 +158,7 @@ export function createResponseCache(services: Services): ResponseCache {
         etag: body === null ? undefined : etagOf(body),
       };
       if ((body?.length ?? 0) <= settings.maxEntryBytes)
-        store.store(names.key(key), tableList, found.generations, entry, policy.ttlMs).catch((err: unknown) => {
+        store.store(names.key(key), tableList, found.generations, entry, ttlMs).catch((err: unknown) => {
           log.debug({ err: errorMessage(err) }, 'response cache: store failed');
         });
       return answer(c, entry, cacheControl, 'miss');

@@ -9,11 +9,12 @@ import { classifyReach, type Cacheability, type RelationReach } from './classify
 import { parseCacheDirective } from './directive.js';
 
 export interface CachePolicy {
-  readonly ttlMs: number;
+  /** Set for the relations opted in; the others may still be read by one (embedded). */
+  readonly ttlMs: number | undefined;
   readonly cacheability: Cacheability;
 }
 
-/** `schema.name` -> the policy of every relation whose reads are cached (opted in and cacheable). */
+/** `schema.name` -> the policy of every relation of the exposed schemas. */
 export type CachePolicies = ReadonlyMap<string, CachePolicy>;
 
 const REACH_SQL = `
@@ -86,9 +87,8 @@ export async function loadCachePolicies(
     const directive = parseCacheDirective(row.comment);
     if (directive.kind === 'invalid') warn(name, `${directive.message}; the comment's directive is ignored`);
     const ttlMs = configured.get(name) ?? (directive.kind === 'ttl' ? directive.ms : undefined);
-    if (ttlMs === undefined) continue;
     const cacheability = classifyReach({ relations: row.relations, texts: row.texts, functions: row.functions });
-    if (!cacheability.cacheable) warn(name, `not cached: ${cacheability.why}`);
+    if (ttlMs !== undefined && !cacheability.cacheable) warn(name, `not cached: ${cacheability.why}`);
     policies.set(name, { ttlMs, cacheability });
   }
   for (const name of configured.keys())
