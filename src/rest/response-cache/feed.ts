@@ -100,13 +100,19 @@ export function startInvalidationFeed(options: {
   };
   return {
     async live() {
-      const now = bus.isHealthy() && store.isHealthy() && (await slotActive());
+      const why = !bus.isHealthy()
+        ? 'the bus (Redis) is unreachable'
+        : !store.isHealthy()
+          ? 'the cache store (Redis) is unreachable'
+          : !(await slotActive())
+            ? 'no instance is reading the WAL (see the postgres_changes warnings)'
+            : undefined;
+      const now = why === undefined;
       if (now !== wasLive) {
-        if (wasLive !== undefined)
+        if (now && wasLive !== undefined) log.warn('response cache: the change stream is back; caching again');
+        if (!now)
           log.warn(
-            now
-              ? 'response cache: the change stream is back; caching again'
-              : 'response cache: the change stream (WAL slot or bus) is down; reads go to the database until it is back',
+            `response cache: not caching while the change stream is unavailable: ${why}; reads go to the database`,
           );
         wasLive = now;
         await forget(undefined);
