@@ -10,6 +10,7 @@ import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import type { RateSpec } from './config/rate-limit.js';
 import { settings } from './config/settings.js';
+import { parseCacheTables } from './config/cache-duration.js';
 import {
   FIXED_PROVIDERS,
   providerEnvName,
@@ -161,6 +162,14 @@ export interface Config {
     readonly planEnabled: boolean;
     /** PostgREST's db-tx-end. */
     readonly txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override';
+    /** The response cache (src/rest/response-cache): relation -> TTL from REST_CACHE_TABLES, over `@cache` comments. */
+    readonly cache: {
+      readonly enabled: boolean;
+      readonly tables: ReadonlyMap<string, number>;
+      readonly maxEntries: number;
+      readonly maxBytes: number;
+      readonly maxEntryBytes: number;
+    };
   };
   readonly storage: {
     readonly backend: 'local' | 's3';
@@ -479,6 +488,13 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       aggregatesEnabled: read('restAggregates', src),
       planEnabled: read('restPlanEnabled', src),
       txEnd: read('restTxEnd', src),
+      cache: Object.freeze({
+        enabled: read('restCacheEnabled', src),
+        tables: cacheTables(read('restCacheTables', src)),
+        maxEntries: read('restCacheMaxEntries', src),
+        maxBytes: read('restCacheMaxBytes', src),
+        maxEntryBytes: read('restCacheMaxEntryBytes', src),
+      }),
     }),
     storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
     importS3: Object.freeze({
@@ -630,6 +646,14 @@ function readReplicasConfig(src: Sources): Config['readReplicas'] {
     maxLagMs: read('readMaxLagMs', src),
     probeIntervalMs: read('readProbeIntervalMs', src),
   });
+}
+
+/** The setting's schema checked it already: a failure here is a bug. */
+function cacheTables(text: string | undefined): ReadonlyMap<string, number> {
+  if (text === undefined) return new Map();
+  const parsed = parseCacheTables(text);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.tables;
 }
 
 function poolConfig(src: Sources): Config['pool'] {

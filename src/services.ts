@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { errorMessage } from './errors.js';
 import { createBus, type Bus } from './platform/bus/index.js';
+import { createResponseStore, type ResponseStore } from './platform/cache/index.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mailer/index.js';
@@ -35,6 +36,8 @@ export interface Services {
   readonly bus: Bus;
   /** Read-your-writes with read replicas: the caller's fence for reads, the LSN of writes. */
   readonly fences: ReadFences;
+  /** Cached data API answers (src/rest/response-cache): this process's memory, or Redis with REDIS_URL. */
+  readonly responses: ResponseStore;
 }
 
 export interface OwnedServices {
@@ -73,6 +76,13 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
       log,
     });
     opened.push(bus);
+    const responses = createResponseStore({
+      redisUrl: config.redisUrl,
+      log,
+      maxEntries: config.rest.cache.maxEntries,
+      maxBytes: config.rest.cache.maxBytes,
+    });
+    opened.push(responses);
     const sessions =
       config.auth.sessionCheckSeconds > 0 ? createSessionCheck(db, config.auth.sessionCheckSeconds) : undefined;
     const tokens = createTokens(base.keys.jwtSecret, sessions, keySet);
@@ -88,7 +98,7 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
       log,
     });
     opened.push(fences);
-    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences };
+    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences, responses };
     return { services, close };
   } catch (err) {
     await close();

@@ -38,6 +38,7 @@ const SEAMS = [
   { folder: 'src/platform/mailer', iface: 'mailer.ts' },
   { folder: 'src/platform/store', iface: 'store.ts' },
   { folder: 'src/platform/sms', iface: 'sms.ts' },
+  { folder: 'src/platform/cache', iface: 'response-store.ts' },
 ];
 /** Helpers that live in a seam folder but implement nothing: an implementation may import them. */
 const SEAM_HELPERS = [

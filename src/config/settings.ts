@@ -4,6 +4,7 @@
  * values for it, from flags, the environment and supabase/config.toml.
  */
 import { z } from 'zod';
+import { parseCacheTables } from './cache-duration.js';
 import { parseRate } from './rate-limit.js';
 
 const int = (min: number, max: number) =>
@@ -779,6 +780,40 @@ export const settings = {
     }),
     fallback: 'commit-allow-override',
     doc: "How request transactions end and whether Prefer: tx= may change it, as PostgREST's db-tx-end.",
+  },
+  restCacheEnabled: {
+    env: 'REST_CACHE_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Cache data API reads of the tables and views opted in (a `@cache 30s` comment, or REST_CACHE_TABLES); false: never (docs/rest-cache.md).',
+  },
+  restCacheTables: {
+    env: 'REST_CACHE_TABLES',
+    schema: z
+      .string()
+      .refine((s) => parseCacheTables(s).ok, {
+        error: 'must be a comma-separated list of schema.relation=duration, like public.rooms=30s,public.menu=5m',
+      })
+      .optional(),
+    doc: "Relations whose data API reads are cached, and for how long at most (`public.rooms=30s,public.menu=5m`); over a relation's `@cache` comment.",
+  },
+  restCacheMaxEntries: {
+    env: 'REST_CACHE_MAX_ENTRIES',
+    schema: int(1, 10_000_000),
+    fallback: '10000',
+    doc: 'Most responses the in-memory cache keeps (least recently used go first); Redis keeps each for its TTL.',
+  },
+  restCacheMaxBytes: {
+    env: 'REST_CACHE_MAX_BYTES',
+    schema: int(65_536, 17_179_869_184),
+    fallback: '67108864',
+    doc: 'Most bytes (about) the in-memory response cache holds.',
+  },
+  restCacheMaxEntryBytes: {
+    env: 'REST_CACHE_MAX_ENTRY_BYTES',
+    schema: int(1024, 268_435_456),
+    fallback: '1048576',
+    doc: 'A response body larger than this is not cached.',
   },
   storageBackend: {
     env: 'STORAGE_BACKEND',

@@ -63,6 +63,7 @@ const DIRECT: ReadonlyArray<readonly [key: string, env: string, kind: TomlKind]>
   ['api.rate_limits.storage', 'RATE_LIMIT_STORAGE', 'string'],
   ['api.rate_limits.functions', 'RATE_LIMIT_FUNCTIONS', 'string'],
   ['api.rate_limits.realtime', 'RATE_LIMIT_REALTIME', 'string'],
+  ['api.cache.enabled', 'REST_CACHE_ENABLED', 'bool'],
   ['auth.site_url', 'AUTH_SITE_URL', 'string'],
   ['auth.jwt_secret', 'JWT_SECRET', 'string'],
   ['auth.additional_redirect_urls', 'AUTH_ADDITIONAL_REDIRECT_URLS', 'list'],
@@ -253,6 +254,8 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
       ? undefined
       : { enabled: seedEnabled !== 'false', paths: seedPaths ?? ['./seed.sql'] };
 
+  const cacheTables = cacheTablesSetting(lookup(doc, ['api', 'cache', 'tables']));
+  if (cacheTables) set('REST_CACHE_TABLES', 'api.cache.tables', cacheTables.raw);
   const buckets = configBuckets(doc, typed);
   const external = externalKeys(doc);
   for (const [name, key] of external) {
@@ -266,6 +269,7 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     ...external.map(([name, key]) => `auth.external.${name}.${key}`),
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
     ...sms.testNumbers.map((n) => `auth.sms.test_otp.${n}`),
+    ...(cacheTables?.names ?? []).map((n) => `api.cache.tables.${n}`),
   ]);
   return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
 }
@@ -418,4 +422,16 @@ export function lineOfKey(text: string, key: string): number | undefined {
     if ((table === '' ? name : `${table}.${name}`) === key) return i + 1;
   }
   return undefined;
+}
+
+/** `[api.cache] tables = { "public.rooms" = "30s" }` as REST_CACHE_TABLES's text (the setting checks each pair). */
+function cacheTablesSetting(value: unknown): { raw: string; names: string[] } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Problem('api.cache.tables', 'must be a table like { "public.rooms" = "30s" }');
+  const entries = Object.entries(value as Record<string, unknown>);
+  for (const [name, ttl] of entries)
+    if (typeof ttl !== 'string' && typeof ttl !== 'number')
+      throw new Problem(`api.cache.tables`, `${name}: must be a duration like "30s"`);
+  return { raw: entries.map(([name, ttl]) => `${name}=${String(ttl)}`).join(','), names: entries.map(([n]) => n) };
 }

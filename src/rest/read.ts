@@ -28,22 +28,27 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
   checkAggregatesAllowed(request.query.select, settings.aggregatesEnabled);
   if (request.plan && !settings.planEnabled) throw plansDisabled(request.plan);
   if (request.geojson && !settings.postgisSchema) throw noGeoJson();
-  const plan = planRead(cache, request.relation, request.query, {
-    count: request.prefer.count,
-    maxRows: settings.maxRows,
-    csv: request.csv,
-    ...(request.geojson && settings.postgisSchema && { geojson: `${ident(settings.postgisSchema)}.st_asgeojson` }),
-  });
+  const plan = () =>
+    planRead(cache, request.relation, request.query, {
+      count: request.prefer.count,
+      maxRows: settings.maxRows,
+      csv: request.csv,
+      ...(request.geojson && settings.postgisSchema && { geojson: `${ident(settings.postgisSchema)}.st_asgeojson` }),
+    });
   const { rollback } = transactionEnd(settings.txEnd, request.prefer.tx);
-  const gucs = requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
-  if (request.plan) return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: true, rollback, gucs });
-  const row = await execute<ReadRow>(ctx, claims, plan, {
-    readOnly: true,
-    maxRows: settings.maxRows,
-    gucs,
-    ...(await ctx.services.fences.readOptions(c, claims, badFence)),
+  const gucs = () => requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
+  if (request.plan)
+    return respondPlan(ctx, c, claims, request.plan, plan(), { readOnly: true, rollback, gucs: gucs() });
+  // Planned only on a miss: a cached answer needs neither the plan nor the database.
+  return ctx.responses.serve(c, request, claims, cache, async () => {
+    const row = await execute<ReadRow>(ctx, claims, plan(), {
+      readOnly: true,
+      maxRows: settings.maxRows,
+      gucs: gucs(),
+      ...(await ctx.services.fences.readOptions(c, claims, badFence)),
+    });
+    return respondRead(c, request, row);
   });
-  return respondRead(c, request, row);
 }
 
 /** A malformed x-trellis-lsn: the client sent back something no write answered. */

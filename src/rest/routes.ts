@@ -9,6 +9,7 @@ import { schemaCacheHolder } from './cache.js';
 import type { RestContext } from './context.js';
 import { openApiRoot } from './openapi.js';
 import { read } from './read.js';
+import { createResponseCache } from './response-cache/index.js';
 import { rpc } from './rpc.js';
 import { write } from './write.js';
 
@@ -18,6 +19,7 @@ export function restRoutes(services: Services): Hono<KeyEnv> {
   const ctx: RestContext = {
     services,
     cache: schemaCacheHolder(services.db, services.config.rest.schemas, services.log, services.config.rest),
+    responses: createResponseCache(services),
   };
   const app = new Hono<KeyEnv>();
   app.use('*', requireApiKey(services.tokens));

@@ -26,7 +26,8 @@ import { PUBLICATION } from './catalog.js';
 import { dropClient, endClient } from './connection.js';
 import { decodePgOutput, formatLsn } from './pgoutput.js';
 import { HandedOnPosition, type PositionMemory } from './position.js';
-import { CHANGES_TOPIC, encodeBatch } from './wire.js';
+import { encodeTableChanges, TABLE_CHANGES_TOPIC } from '../../platform/table-changes.js';
+import { CHANGES_TOPIC, encodeBatch, tableChangesOf } from './wire.js';
 
 export interface ConsumerOptions {
   /** A URL whose user may open replication connections (superuser or REPLICATION). */
@@ -279,6 +280,12 @@ function stream(
     for (let i = 0; i < fresh.length; i++) {
       const c = fresh[i] as Committed;
       try {
+        // One notice per transaction, before its first part: if a part then fails, both are sent
+        // again, and a cache forgets twice.
+        if (fresh[i - 1]?.commitLsn !== c.commitLsn) {
+          const parts = fresh.filter((p) => p.commitLsn === c.commitLsn).map((p) => p.batch);
+          await options.bus.publish(TABLE_CHANGES_TOPIC, encodeTableChanges(tableChangesOf(parts)));
+        }
         await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
       } catch (err) {
         // Nothing from here on reached the bus: the mark goes back so that the stream's restart sends it.

@@ -3,6 +3,7 @@
  * text output and the columns' type OIDs. Every instance's hub turns them into ChangeData for its
  * own subscribers (authorisation and the per-role column list happen there, not here).
  */
+import type { TableChanges } from '../../platform/table-changes.js';
 import type { ChangeEvent } from './contract.js';
 
 export const CHANGES_TOPIC = 'realtime:changes';
@@ -47,4 +48,10 @@ export function decodeBatch(message: Uint8Array | string): WalBatch | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** The tables a transaction (its bus messages) changed, for what caches their reads (platform/table-changes.ts). */
+export function tableChangesOf(parts: readonly WalBatch[]): TableChanges {
+  const tables = new Set(parts.flatMap((b) => b.changes.map((c) => `${c.schema}.${c.table}`)));
+  return { commitTimestamp: parts[0]?.commitTimestamp ?? new Date().toISOString(), tables: [...tables] };
 }

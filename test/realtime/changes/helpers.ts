@@ -18,12 +18,13 @@ import type {
 export const silentLog = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 /** The smallest Bus: synchronous fan-out within the process (stands in for memory or Redis). */
+/** `published` counts the change batches (realtime:changes), not the cache's table notices. */
 export function memoryBus(): Bus & { published: number } {
   const topics = new Map<string, Set<(m: Uint8Array | string) => void>>();
   const bus = {
     published: 0,
     async publish(topic: string, message: Uint8Array | string) {
-      bus.published++;
+      if (topic === 'realtime:changes') bus.published++;
       for (const fn of topics.get(topic) ?? []) fn(message);
     },
     subscribe(topic: string, fn: (m: Uint8Array | string) => void) {
