@@ -175,6 +175,8 @@ export interface Config {
     readonly heartbeatTimeoutMs: number;
     readonly replicationTimeoutMs: number;
   };
+  /** Seconds between partition maintenance runs (0: none). */
+  readonly partitionMaintenanceIntervalS: number;
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -465,6 +467,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', src),
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
+    partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     shutdownTimeoutMs: 10_000,

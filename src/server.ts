@@ -8,7 +8,16 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
-import { isMigrated, migrate, openDatabase, prepareRequestRole, type Db, type OpenDatabase } from './db/index.js';
+import {
+  isMigrated,
+  migrate,
+  openDatabase,
+  prepareRequestRole,
+  startPartitionMaintenance,
+  type Db,
+  type OpenDatabase,
+  type PartitionMaintenance,
+} from './db/index.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
@@ -68,6 +77,7 @@ interface Running {
   owned?: OwnedServices;
   realtime?: RealtimeModule;
   backup?: BackupService;
+  partitions?: PartitionMaintenance;
 }
 
 /**
@@ -138,6 +148,8 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
       ? undefined
       : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
+    // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
+    running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -166,7 +178,11 @@ export async function startTrellis(config: Config, log: Logger, abort?: AbortSig
   }
 }
 
-async function stopTrellis(config: Config, log: Logger, { server, database, owned, realtime, backup }: Running) {
+async function stopTrellis(
+  config: Config,
+  log: Logger,
+  { server, database, owned, realtime, backup, partitions }: Running,
+) {
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -195,7 +211,7 @@ async function stopTrellis(config: Config, log: Logger, { server, database, owne
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
-  await step('closing services', Promise.all([owned?.close(), backup?.close()]), left(2500));
+  await step('closing services', Promise.all([owned?.close(), backup?.close(), partitions?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
   await releaseDataDir(config.dataDir);
 }
