@@ -22,6 +22,8 @@ begin
     execute format('alter table %s owner to %I', archived,
                    (select pg_catalog.pg_get_userbyid(relowner) from pg_catalog.pg_class where oid = parent));
     execute format('alter table %s enable row level security', archived);
+    -- The data API's schema cache learns of the new table at commit (as PostgREST's, from this channel).
+    perform pg_notify('pgrst', 'reload schema');
   end if;
   -- Columns the live table gained since the archive was made.
   for r in select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) as type from pg_catalog.pg_attribute a
@@ -119,6 +121,7 @@ begin
     if child is not null then made := made + 1; end if;
   end loop;
   perform trellis.ensure_default_partition(rel);
+  if verb <> 'kept' then perform pg_notify('pgrst', 'reload schema'); end if;
   return format('%s %s partitioned by month on %I%s; %s new partitions ahead', verb, trellis.qualified(rel), key_column,
                 case when moved is null then '' else format(' (%s rows moved)', moved) end, made);
 end

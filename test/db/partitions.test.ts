@@ -13,17 +13,11 @@ import { startPartitionMaintenance } from '../../src/db/partitions.js';
 import type { Db } from '../../src/db/pool.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { monthName } from '../helpers/months.js';
 
 let database: TestDatabase;
 let db: Db;
 let sql: pg.Pool;
-
-/** `<table>_YYYY_MM` for the UTC month `offset` months from now. */
-export function monthName(table: string, offset: number): string {
-  const now = new Date();
-  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  return `${table}_${at.getUTCFullYear()}_${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
-}
 
 const one = async <T = unknown>(text: string, values?: unknown[]): Promise<T> =>
   Object.values((await sql.query(text, values)).rows[0] ?? {})[0] as T;
