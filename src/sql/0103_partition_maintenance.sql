@@ -21,7 +21,6 @@ begin
     archived := target::regclass;
     execute format('alter table %s owner to %I', archived,
                    (select pg_catalog.pg_get_userbyid(relowner) from pg_catalog.pg_class where oid = parent));
-    execute format('alter table %s enable row level security', archived);
     -- The data API's schema cache learns of the new table at commit (as PostgREST's, from this channel).
     perform pg_notify('pgrst', 'reload schema');
   end if;
@@ -32,7 +31,11 @@ begin
                                 and b.attname = a.attname and not b.attisdropped) loop
     execute format('alter table %s add column %I %s', archived, r.attname, r.type);
   end loop;
-  -- Policies and read grants follow the live table's, as they are now.
+  -- Row-level security, policies and read grants follow the live table's, as they are now.
+  execute format('alter table %s %s row level security', archived,
+                 case when (select relrowsecurity from pg_catalog.pg_class where oid = parent) then 'enable' else 'disable' end);
+  execute format('alter table %s %s row level security', archived,
+                 case when (select relforcerowsecurity from pg_catalog.pg_class where oid = parent) then 'force' else 'no force' end);
   for r in select polname from pg_catalog.pg_policy where polrelid = archived loop
     execute format('drop policy %I on %s', r.polname, archived);
   end loop;
@@ -79,6 +82,8 @@ begin
     raise exception 'retain must be a positive interval, not %', retain using errcode = '22023';
   end if;
   begin
+    -- parse_ident first: from PostgreSQL 16 on, to_regclass answers null for a malformed name.
+    perform parse_ident(tbl);
     rel := to_regclass(tbl);
   exception when others then
     raise exception 'invalid table name "%": %', tbl, sqlerrm using errcode = '42602';
@@ -192,5 +197,11 @@ begin
 end
 $$;
 
+-- For the owner of the tables (the server login, migrations): none of these is for the API roles.
 revoke all on function trellis.partition_by_month(text, text, integer, interval) from public;
 revoke all on function trellis.run_partition_maintenance() from public;
+revoke all on function trellis.archive_partition(regclass, regclass) from public;
+revoke all on function trellis.convert_to_partitioned(regclass, name) from public;
+revoke all on function trellis.create_month_partition(regclass, name, timestamp, name) from public;
+revoke all on function trellis.ensure_default_partition(regclass, name) from public;
+revoke all on function trellis.seal_partition(regclass, regclass) from public;

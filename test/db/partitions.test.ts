@@ -194,6 +194,8 @@ describe('refusals leave nothing made', () => {
   test.each([
     ['nope', 'created_at', /table "nope" does not exist/],
     ['public.plain; drop table public.plain', 'day', /invalid table name "public\.plain; drop table public\.plain"/],
+    ['a.b.c.d', 'day', /invalid table name "a\.b\.c\.d"|table "a\.b\.c\.d" does not exist/],
+    ['', 'day', /invalid table name ""/],
     ['"public"."plain"', 'label', /column "label" of plain is of type text; monthly partitions need timestamptz/],
     ['plain', 'no_such', /table plain has no column "no_such"/],
     ['plain', 'day" text); drop table plain; --', /table plain has no column "day" text\); drop table plain; --"/],
@@ -205,6 +207,21 @@ describe('refusals leave nothing made', () => {
     const before = await catalogShape();
     await expect(sql.query('select trellis.partition_by_month($1, $2)', [table, column])).rejects.toThrow(message);
     expect(await catalogShape()).toEqual(before);
+  });
+
+  test('a failure late in a conversion (a function using the row type blocks the drop) undoes it all', async () => {
+    await sql.query(`
+      create table public.typed (id int primary key, at timestamptz not null default now());
+      insert into public.typed values (1, now());
+      create function public.typed_id(t public.typed) returns int language sql as 'select t.id';
+    `);
+    const before = await catalogShape();
+    await expect(sql.query(`select trellis.partition_by_month('typed', 'at')`)).rejects.toThrow(
+      /cannot replace public\.typed: cannot drop table typed because other objects depend on it/,
+    );
+    expect(await catalogShape()).toEqual(before);
+    expect(await one(`select relkind from pg_class where oid = 'public.typed'::regclass`)).toBe('r');
+    expect(await one('select count(*)::int from public.typed')).toBe(1);
   });
 
   test('views on the table, rows without the key, and bad settings are refused', async () => {
