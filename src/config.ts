@@ -205,6 +205,8 @@ export interface Config {
     readonly heartbeatTimeoutMs: number;
     readonly replicationTimeoutMs: number;
   };
+  /** Seconds between partition maintenance runs (0: none). */
+  readonly partitionMaintenanceIntervalS: number;
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -513,6 +515,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       heartbeatTimeoutMs: read('realtimeHeartbeatTimeout', src),
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
+    partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,

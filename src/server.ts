@@ -8,7 +8,16 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
-import { isMigrated, migrate, openDatabase, prepareRequestRole, type Db, type OpenDatabase } from './db/index.js';
+import {
+  isMigrated,
+  migrate,
+  openDatabase,
+  prepareRequestRole,
+  startPartitionMaintenance,
+  type Db,
+  type OpenDatabase,
+  type PartitionMaintenance,
+} from './db/index.js';
 import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
@@ -85,6 +94,7 @@ interface Running {
   draining?: boolean;
   /** A worker neither holds nor releases the data folder. */
   worker?: boolean;
+  partitions?: PartitionMaintenance;
 }
 
 /**
@@ -172,6 +182,8 @@ export async function startTrellis(
         ? undefined
         : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
+    // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
+    running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -208,7 +220,7 @@ export async function startTrellis(
 }
 
 async function stopTrellis(config: Config, log: Logger, running: Running) {
-  const { server, database, owned, realtime, backup } = running;
+  const { server, database, owned, realtime, backup, partitions } = running;
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -237,7 +249,7 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
-  await step('closing services', Promise.all([owned?.close(), backup?.close()]), left(2500));
+  await step('closing services', Promise.all([owned?.close(), backup?.close(), partitions?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
   if (!running.worker) await releaseDataDir(config.dataDir);
 }

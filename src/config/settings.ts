@@ -934,6 +934,12 @@ export const settings = {
     fallback: '5',
     doc: "Seconds between two passes of the running server's backup service, which ships archived WAL and new storage files to BACKUP_TARGET.",
   },
+  partitionMaintenanceInterval: {
+    env: 'PARTITION_MAINTENANCE_INTERVAL',
+    schema: int(0, 604_800),
+    fallback: '3600',
+    doc: 'Seconds between two runs of trellis.run_partition_maintenance() (also run at start): months ahead created, old months archived (docs/partitions.md). 0 turns the timer off.',
+  },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',
     schema: z.string().min(1).optional(),

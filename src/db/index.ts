@@ -25,6 +25,12 @@ export {
 } from './outage.js';
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
 export { prepareRequestRole } from './request-role.js';
+export {
+  runPartitionMaintenance,
+  startPartitionMaintenance,
+  type PartitionMaintenance,
+  type PartitionRun,
+} from './partitions.js';
 export { dropProjectSchemas, projectSchemas, removeEmbeddedCluster } from './reset.js';
 export {
   readCatalog,
