@@ -190,7 +190,10 @@ async function openTarget(flags: Record<string, string | boolean | undefined>, s
   };
   const secret = string('jwt-secret', env.jwtSecret);
   if (secret !== undefined && secret.length < 32)
-    throw new FatalError("must be the server's JWT secret, at least 32 characters", '--jwt-secret');
+    throw new FatalError(
+      "must be the server's JWT secret (from --jwt-secret or JWT_SECRET), at least 32 characters",
+      '--jwt-secret',
+    );
   if (secret === undefined && scenario.signsTokens)
     throw new FatalError(
       `--target needs the server's JWT secret for ${scenario.name}, whose users' tokens are signed here (\`trellis status\` prints it; or JWT_SECRET)`,
