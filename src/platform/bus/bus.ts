@@ -32,3 +32,23 @@ export function deliver(listener: BusListener, message: Uint8Array | string, log
     log?.error({ err }, 'a bus subscriber failed');
   }
 }
+
+/**
+ * Adds a subscriber of `topic` to `topics`; returns the unsubscribe, which forgets the topic with
+ * its last subscriber. A wrapper per call, so subscribing the same function twice gives two
+ * independent subscriptions.
+ */
+export function addListener(
+  topics: Map<string, Set<BusListener>>,
+  topic: string,
+  onMessage: (message: Uint8Array | string) => void,
+): () => void {
+  let listeners = topics.get(topic);
+  if (!listeners) topics.set(topic, (listeners = new Set()));
+  const listener: BusListener = (m) => onMessage(m);
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && topics.get(topic) === listeners) topics.delete(topic);
+  };
+}

@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
-import { deliver, type Bus, type BusListener } from './bus.js';
+import { addListener, deliver, type Bus, type BusListener } from './bus.js';
 import { decodePart, encodeMessage, Reassembly } from './postgres-wire.js';
 
 /** The one channel of the bus: topics travel in the payload, so a subscribe never waits for a LISTEN. */
@@ -172,16 +172,7 @@ export function createPostgresBus(options: PostgresBusOptions): Bus {
         void flush();
       });
     },
-    subscribe(topic, onMessage) {
-      let listeners = topics.get(topic);
-      if (!listeners) topics.set(topic, (listeners = new Set()));
-      const listener: BusListener = (m) => onMessage(m);
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0 && topics.get(topic) === listeners) topics.delete(topic);
-      };
-    },
+    subscribe: (topic, onMessage) => addListener(topics, topic, onMessage),
     isHealthy: () => client !== undefined && listening,
     async close() {
       closing = true;

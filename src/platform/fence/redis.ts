@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { Lsn } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
+import { firstConnection } from '../redis-first-connect.js';
 import { createMemoryFenceStore } from './memory.js';
 import type { FenceStore } from './store.js';
 
@@ -44,19 +45,7 @@ export function createRedisFenceStore(options: { redisUrl: string; log: Logger }
       'Redis is unreachable: read-your-writes fences hold per instance (and through x-trellis-lsn) until it returns',
     );
   });
-  // The first requests after start wait (a bounded time) for the first connection, so that a fresh
-  // instance shares fences from its first request instead of failing its first commands offline.
-  let timer: NodeJS.Timeout | undefined;
-  const firstConnect = new Promise<void>((resolve) => {
-    const settle = () => {
-      clearTimeout(timer);
-      client.off('ready', settle).off('error', settle).off('end', settle);
-      resolve();
-    };
-    client.on('ready', settle).on('error', settle).on('end', settle);
-    timer = setTimeout(settle, 1000);
-    timer.unref();
-  });
+  const { ready: firstConnect } = firstConnection(client, 1000);
   return {
     async note(caller, lsn, ttlMs) {
       local.noteNow(caller, lsn, ttlMs);

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
+import { firstConnection } from '../redis-first-connect.js';
 import { consumeOne, keyPrefixOf, LimiterCache, memoryLimiterFor } from './flexible.js';
 import type { RateLimiter } from './limiter.js';
 
@@ -44,17 +45,8 @@ export function createRedisRateLimiter(options: { redisUrl: string; log: Logger 
     log.warn({ err: errorMessage(err) }, 'Redis is unreachable: rate limits are counted per instance until it returns');
   });
 
-  let firstConnectTimer: NodeJS.Timeout | undefined;
-  const firstConnect = new Promise<void>((resolve) => {
-    const settle = () => {
-      clearTimeout(firstConnectTimer);
-      client.off('ready', settle).off('error', settle).off('end', settle);
-      resolve();
-    };
-    client.on('ready', settle).on('error', settle).on('end', settle);
-    firstConnectTimer = setTimeout(settle, FIRST_CONNECT_WAIT_MS);
-    firstConnectTimer.unref();
-  });
+  const first = firstConnection(client, FIRST_CONNECT_WAIT_MS);
+  const firstConnect = first.ready;
 
   const limiters = new LimiterCache(
     (rule) =>
@@ -81,7 +73,7 @@ export function createRedisRateLimiter(options: { redisUrl: string; log: Logger 
     async close() {
       closing = true;
       limiters.clear();
-      clearTimeout(firstConnectTimer);
+      first.cancel();
       // QUIT lets Redis finish what it has; a client that is not connected just stops reconnecting.
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
       else client.disconnect();
