@@ -69,6 +69,8 @@ export function createPostgresBus(options: PostgresBusOptions): Bus {
       listening = false;
       // Parts of a message cut off by the outage would never complete.
       reassembly.clear();
+      // A server that just dropped us (restarting, or terminating backends) gets a beat before the retry.
+      attempt = Math.max(attempt, 1);
       if (!closing && !down) {
         down = true;
         log.warn(
