@@ -734,6 +734,25 @@ export function benchServerEnv(overrides: Record<string, string>): NodeJS.Proces
   return { ...process.env, ...overrides };
 }
 
+/**
+ * What `trellis bench --target` may take from the environment instead of flags: the names
+ * `trellis status -o json` prints, so its output can be exported as it is.
+ */
+export function benchTargetEnv(): {
+  anonKey: string | undefined;
+  serviceRoleKey: string | undefined;
+  jwtSecret: string | undefined;
+  dbUrl: string | undefined;
+} {
+  const get = (name: string) => (process.env[name] === '' ? undefined : process.env[name]);
+  return {
+    anonKey: get('ANON_KEY'),
+    serviceRoleKey: get('SERVICE_ROLE_KEY'),
+    jwtSecret: get('JWT_SECRET'),
+    dbUrl: get('DB_URL'),
+  };
+}
+
 /** [auth.webauthn] and the switches of its users; without an rp id or origins, the site URL's. */
 function webauthnConfig(src: Sources, siteUrl: string): Config['auth']['webauthn'] {
   const site = new URL(siteUrl);

@@ -8,7 +8,8 @@ import { UserPool, runStep } from './runner.js';
 import { errorRate, type LatencyRecorder, type OpSummary } from './stats.js';
 import { capacity, nextUsers, type Budget, type SearchOptions, type StepResult } from './stepping.js';
 import { machineDescription } from './provenance.js';
-import { sampleProcess, type Target } from './target.js';
+import type { Target } from './target.js';
+import { activeUsers, type ActiveUsers, type UsageAssumptions } from './active-users.js';
 
 export interface HarnessOptions {
   readonly budget: Budget;
@@ -18,6 +19,8 @@ export interface HarnessOptions {
   /** Users of the full-speed comparison with the floor (no think time). */
   readonly saturationUsers: number;
   readonly saturationSeconds: number;
+  /** How the capacity turns into daily and monthly active users. */
+  readonly usage: { readonly assumptions: UsageAssumptions; readonly overridden: readonly (keyof UsageAssumptions)[] };
   /** A live line while a step runs (`final` once it ends). */
   readonly progress: (line: string, final: boolean) => void;
 }
@@ -27,7 +30,7 @@ export interface StepReport extends StepResult {
   readonly p95: number;
   readonly errors: number;
   readonly holds: boolean;
-  /** The server process's CPU (100 = one core) and resident memory, when the harness started it. */
+  /** The server's CPU (100 = one core) and resident memory, when known (summed over instances). */
   readonly serverCpuPercent: number | undefined;
   readonly serverRssMb: number | undefined;
 }
@@ -40,7 +43,10 @@ export interface RunSummary {
 export interface BenchReport {
   readonly scenario: string;
   readonly description: string;
+  /** The first URL (or the load balancer's); `targets` has them all. */
   readonly target: string;
+  readonly targets: readonly string[];
+  readonly instances: number;
   readonly machine: string;
   readonly date: string;
   readonly budget: Budget;
@@ -48,6 +54,8 @@ export interface BenchReport {
   readonly steps: readonly StepReport[];
   readonly capacity: number;
   readonly statement: string;
+  /** The capacity in users in session, daily and monthly active users, with its arithmetic. */
+  readonly activeUsers: ActiveUsers;
   /** Per operation, at the largest load that held. */
   readonly atCapacity: readonly OpSummary[];
   readonly saturation: {
@@ -81,7 +89,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     ) {
       const count = n;
       options.progress(`${scenario.name} · ${count} users · preparing`, false);
-      const before = target.pid !== undefined ? await sampleProcess(target.pid) : undefined;
+      const before = await target.sample();
       const startedAt = performance.now();
       const recorder = await runStep(users, {
         users: count,
@@ -90,7 +98,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
         thinkMs: scenario.thinkMs,
         onProgress: (t, r) => options.progress(liveLine(scenario.name, count, t, r.overall(t)), false),
       });
-      const after = target.pid !== undefined ? await sampleProcess(target.pid) : undefined;
+      const after = await target.sample();
       const wall = (performance.now() - startedAt) / 1000;
       const overall = recorder.overall(stepSeconds);
       const step: StepReport = {
@@ -146,18 +154,28 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     const floor = floorUsers ? await saturate(floorUsers, 'floor') : undefined;
     const peer = peerUsers ? await saturate(peerUsers, 'peer') : undefined;
 
+    const atCapacity = recorders.get(best)?.summary(stepSeconds) ?? [];
+    const received = new Set(scenario.received ?? []);
+    const calls = atCapacity.filter((o) => !received.has(o.op)).reduce((n, o) => n + o.perSecond, 0);
     return {
       scenario: scenario.name,
       description: scenario.description,
       target: target.url,
+      targets: target.urls,
+      instances: target.instances,
       machine: machineDescription(),
       date: new Date().toISOString(),
       budget: options.budget,
       thinkMs: scenario.thinkMs,
       steps,
       capacity: best,
-      statement: capacityStatement(steps, best, scenario.users, options.budget),
-      atCapacity: recorders.get(best)?.summary(stepSeconds) ?? [],
+      statement: capacityStatement(steps, best, scenario.users, options.budget, target),
+      activeUsers: activeUsers(
+        { virtualUsers: best, callsPerSecond: best > 0 ? calls : 0, atLeast: reachedCeiling(steps, best) },
+        options.usage.assumptions,
+        options.usage.overridden,
+      ),
+      atCapacity,
       saturation: {
         users: options.saturationUsers,
         trellis,
@@ -173,12 +191,22 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
   }
 }
 
+/** The search stopped at its ceiling before the budget broke: the capacity is a lower bound. */
+const reachedCeiling = (steps: readonly StepReport[], best: number) => !steps.some((s) => !s.holds && s.users > best);
+
 /** The sentence the run ends with; "at least" when the search stopped before the budget broke. */
-export function capacityStatement(steps: readonly StepReport[], best: number, users: string, budget: Budget): string {
+export function capacityStatement(
+  steps: readonly StepReport[],
+  best: number,
+  users: string,
+  budget: Budget,
+  target: Pick<Target, 'subject' | 'instances'> = { subject: 'this machine', instances: 1 },
+): string {
   if (best === 0)
     return `no load held p99 < ${budget.p99Ms} ms with at most ${(budget.maxErrorRate * 100).toFixed(1)} % errors`;
-  const brokeAbove = steps.some((s) => !s.holds && s.users > best);
-  return `this machine sustains ${brokeAbove ? '' : 'at least '}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${brokeAbove ? '' : ' (the search stopped at its ceiling before the budget broke)'}`;
+  const least = reachedCeiling(steps, best);
+  const verb = target.instances > 1 ? 'sustain' : 'sustains';
+  return `${target.subject} ${verb} ${least ? 'at least ' : ''}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${least ? ' (the search stopped at its ceiling before the budget broke)' : ''}`;
 }
 
 function liveLine(name: string, users: number, seconds: number, s: OpSummary): string {

@@ -7,4 +7,12 @@ export { currentCommit, machineDescription, writeMarkdownSection } from './prove
 export { renderReport } from './render.js';
 export { scenarios, type PreparedScenario, type Scenario } from './scenarios/index.js';
 export { percentile } from './stats.js';
-export { remoteTarget, startLocalTarget, type Target } from './target.js';
+export { startLocalTarget, type Target } from './target.js';
+export { remoteTarget, type RemoteOptions } from './remote.js';
+export {
+  ASSUMPTION_SOURCES,
+  SEED_ASSUMPTIONS,
+  assumptionsProblem,
+  type ActiveUsers,
+  type UsageAssumptions,
+} from './active-users.js';

@@ -9,6 +9,8 @@ export function renderReport(report: BenchReport): string {
   const lines = [
     `**${report.statement}** (${report.scenario}: ${report.description}; think time ${report.thinkMs} ms; budget p99 < ${report.budget.p99Ms} ms, errors ≤ ${(report.budget.maxErrorRate * 100).toFixed(1)} %).`,
     '',
+    ...activeUsersLines(report),
+    '',
     '| Users | Throughput | p50 | p95 | p99 | Errors | Server CPU | Server RSS | Within budget |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...report.steps.map(
@@ -54,4 +56,11 @@ function operationTable(ops: readonly OpSummary[]): string[] {
     '| --- | --- | --- | --- | --- | --- |',
     ...ops.map((o) => `| ${o.op} | ${rate(o.perSecond)} | ${ms(o.p50)} | ${ms(o.p95)} | ${ms(o.p99)} | ${o.errors} |`),
   ];
+}
+
+/** The capacity in the seeds' terms, with the arithmetic that gives it. */
+function activeUsersLines(report: BenchReport): string[] {
+  const { statement, arithmetic } = report.activeUsers;
+  const [head, rest] = [statement.slice(0, statement.indexOf(': ') + 1), statement.slice(statement.indexOf(': ') + 2)];
+  return [`${head[0]?.toUpperCase() ?? ''}${head.slice(1)} **${rest}**:`, '', ...arithmetic.map((line) => `- ${line}`)];
 }

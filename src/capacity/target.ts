@@ -13,15 +13,28 @@ import { signApiKeys } from '../project/secrets.js';
 import { readRuntimeState } from '../project/state.js';
 
 export interface Target {
+  /** The base URL of the first instance (or the load balancer): what the scenario seeds through. */
   readonly url: string;
+  /** Every URL given; virtual users are spread over them in turn (client-side balancing). */
+  readonly urls: readonly string[];
+  /** How many Trellis instances serve the load (behind `url` or one per URL). */
+  readonly instances: number;
+  /** The capacity statement's subject: "this machine", "3 instances behind http://lb:8080". */
+  readonly subject: string;
   readonly anonKey: string;
   readonly serviceRoleKey: string;
-  readonly jwtSecret: string;
+  /** Signs the synthetic users' tokens; unknown for a target given only its keys. */
+  readonly jwtSecret: string | undefined;
   /** The database, when known: the floor runs the same SQL on it. */
   readonly dbUrl: string | undefined;
-  /** The server process, when the harness started it: its CPU and memory are reported. */
-  readonly pid: number | undefined;
+  /** The server's CPU time and memory so far, when they can be read (summed over the instances). */
+  sample(): Promise<ProcessSample | undefined>;
   close(): Promise<void>;
+}
+
+/** The URL virtual user `index` talks to: the target's URLs in turn. */
+export function urlFor(target: Pick<Target, 'urls'>, index: number): string {
+  return target.urls[index % target.urls.length] ?? target.urls[0] ?? '';
 }
 
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'trellis.js');
@@ -72,40 +85,23 @@ export async function startLocalTarget(options: {
     const state = await readRuntimeState(path.join(dir, '.trellis'));
     if (!state) throw new FatalError("the benchmark's Trellis wrote no runtime state");
     const keys = await signApiKeys(state.jwtSecret);
+    const pid = child.pid;
     return {
       url,
+      urls: [url],
+      instances: 1,
+      subject: 'this machine',
       anonKey: keys.anonKey,
       serviceRoleKey: keys.serviceRoleKey,
       jwtSecret: state.jwtSecret,
       dbUrl: state.dbUrl,
-      pid: child.pid,
+      sample: async () => (pid === undefined ? undefined : sampleProcess(pid)),
       close: stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
-}
-
-/** A Trellis the user runs: its URL and JWT secret (`trellis status` prints both). */
-export async function remoteTarget(url: string, jwtSecret: string, dbUrl: string | undefined): Promise<Target> {
-  const base = url.replace(/\/+$/, '');
-  const health = await fetch(`${base}/health`).then(
-    (r) => r.status,
-    () => 0,
-  );
-  if (health !== 200)
-    throw new FatalError(`no Trellis answers at ${base} (GET /health gave ${health || 'no answer'})`, '--target');
-  const keys = await signApiKeys(jwtSecret);
-  return {
-    url: base,
-    anonKey: keys.anonKey,
-    serviceRoleKey: keys.serviceRoleKey,
-    jwtSecret,
-    dbUrl,
-    pid: undefined,
-    close: async () => undefined,
-  };
 }
 
 export interface ProcessSample {

@@ -1,5 +1,7 @@
 /** Access tokens for synthetic users, signed as Trellis signs them, so no sign-up is needed. */
 import { SignJWT } from 'jose';
+import { FatalError } from '../errors.js';
+import type { Target } from './target.js';
 
 /** A stable user id for virtual user `index` of a run. */
 export function syntheticUserId(run: number, index: number): string {
@@ -17,4 +19,14 @@ export async function accessToken(
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(new TextEncoder().encode(jwtSecret));
   return { token, claims };
+}
+
+/** The secret users' tokens are signed with; a target given only its keys cannot mint them. */
+export function signingSecret(target: Pick<Target, 'jwtSecret'>): string {
+  if (target.jwtSecret === undefined)
+    throw new FatalError(
+      "this scenario signs its users' tokens: give the JWT secret (--jwt-secret or JWT_SECRET)",
+      '--target',
+    );
+  return target.jwtSecret;
 }

@@ -1,6 +1,9 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
 import { FatalError } from '../errors.js';
+import { benchTargetEnv } from '../config.js';
 import {
+  SEED_ASSUMPTIONS,
+  assumptionsProblem,
   currentCommit,
   remoteTarget,
   renderReport,
@@ -9,7 +12,9 @@ import {
   startLocalTarget,
   writeMarkdownSection,
   type HarnessOptions,
+  type Scenario,
   type Target,
+  type UsageAssumptions,
 } from '../capacity/index.js';
 import { parseFlags } from './args.js';
 
@@ -20,16 +25,26 @@ capacity statement ("this machine sustains N concurrent … at p99 < 100 ms"), t
 the scenario's floor (the same database work by minimal code) at full speed, with their ratio.
 Without --target it starts Trellis on a temporary project with an embedded PostgreSQL.
 
-  --target URL        measure a running Trellis (one instance or a load balancer) instead
+  --target URL[,URL…] measure running Trellis instances instead: one, or several (users are
+                      spread over them in turn), or a load balancer (with --instances)
+  --instances N       with one --target URL: how many instances serve behind it
   --jwt-secret S      with --target: its JWT_SECRET (\`trellis status\` prints it), to sign users' tokens
+  --anon-key K        with --target: its anon key (else signed with the JWT secret)
+  --service-role-key K  with --target: its service_role key (else signed with the JWT secret)
   --db-url URL        with --target: its database, so the floor can run beside it
+                      (or the environment: JWT_SECRET, ANON_KEY, SERVICE_ROLE_KEY, DB_URL)
   --p99 MS            latency budget, default 100
   --max-errors PCT    error budget in percent of attempts, default 1
   --start-users N     first load step, default 10
   --max-users N       ceiling of the search, default 5000
   --step-seconds N    measured seconds per step, default 10 (2 with --quick)
   --quick             short steps and a coarse search (about a minute)
-  --json              print the report as one JSON object
+  --sessions-per-day N   daily active users' sessions a day, default ${SEED_ASSUMPTIONS.sessionsPerDay} (seed 004)
+  --session-minutes N    a session's length, default ${SEED_ASSUMPTIONS.sessionMinutes}
+  --calls-per-session N  API calls a session makes, default ${SEED_ASSUMPTIONS.callsPerSession} (seed 004)
+  --peak-factor N        the busiest hour over an average hour, default ${SEED_ASSUMPTIONS.peakFactor}
+  --dau-mau R            daily over monthly active users, default ${SEED_ASSUMPTIONS.dauPerMau} (seed 004)
+  -o json, --json     print the report as one JSON object
   --markdown FILE     also write the report into FILE, between <!-- bench-<scenario>:begin/end -->
   --print-schema      print the SQL the scenario needs (apply it as a migration before --target)`;
 
@@ -53,7 +68,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!scenario) throw new FatalError(`unknown scenario "${name}" (scenarios: ${Object.keys(scenarios).join(', ')})`);
   const flags = parseFlags('bench', rest, {
     target: { type: 'string' },
+    instances: { type: 'string' },
     'jwt-secret': { type: 'string' },
+    'anon-key': { type: 'string' },
+    'service-role-key': { type: 'string' },
+    'sessions-per-day': { type: 'string' },
+    'session-minutes': { type: 'string' },
+    'calls-per-session': { type: 'string' },
+    'peak-factor': { type: 'string' },
+    'dau-mau': { type: 'string' },
+    output: { type: 'string', short: 'o' },
     'db-url': { type: 'string' },
     p99: { type: 'string' },
     'max-errors': { type: 'string' },
@@ -73,6 +97,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(scenario.schema ?? '-- this scenario needs no schema of its own\n');
     return 0;
   }
+  if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'text')
+    throw new FatalError(`unknown output format "${String(flags.output)}" (use json or text)`, '-o');
+  const json = flags.json === true || flags.output === 'json';
+  if (flags.json === true && flags.output === 'text') throw new FatalError('contradicts -o text', '--json');
+  const usage = usageAssumptions(flags);
   const quick = flags.quick === true;
   const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 2 : 10, 3600);
   const options: HarnessOptions = {
@@ -90,13 +119,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
     warmupSeconds: quick ? 1 : 2,
     saturationUsers: 16,
     saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 4 : 10,
+    usage,
     progress: progressPrinter(),
   };
-  const target = await openTarget(flags, scenario.schema, scenario.serverEnv);
+  const target = await openTarget(flags, scenario);
   try {
     const report = await runBench(scenario, target, options);
     const markdown = renderReport(report);
-    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `\n${markdown}\n`);
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${markdown}\n`);
     if (typeof flags.markdown === 'string') {
       const commit = currentCommit();
       const how = `Measured ${report.date.slice(0, 10)} on ${report.machine}${commit ? `, commit ${commit}` : ''}, by \`trellis bench ${scenario.name}${quick ? ' --quick' : ''}\`.`;
@@ -108,29 +138,79 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function openTarget(
-  flags: Record<string, string | boolean | undefined>,
-  schema: string | undefined,
-  env: Readonly<Record<string, string>>,
-): Promise<Target> {
-  const url = flags.target;
-  if (typeof url !== 'string') {
-    if (flags['jwt-secret'] !== undefined || flags['db-url'] !== undefined)
-      throw new FatalError('only with --target', flags['jwt-secret'] !== undefined ? '--jwt-secret' : '--db-url');
-    return startLocalTarget({ schema, env: { ...env }, log: (line) => process.stderr.write(`${line}\n`) });
+const ASSUMPTION_FLAGS: readonly [keyof UsageAssumptions, string, number][] = [
+  ['sessionsPerDay', 'sessions-per-day', 1440],
+  ['sessionMinutes', 'session-minutes', 1440],
+  ['callsPerSession', 'calls-per-session', 1_000_000],
+  ['peakFactor', 'peak-factor', 24],
+  ['dauPerMau', 'dau-mau', 1],
+];
+
+/** The seeds' assumptions, each flag given replacing its default; a day they cannot make is refused. */
+function usageAssumptions(flags: Record<string, string | boolean | undefined>): HarnessOptions['usage'] {
+  const given = ASSUMPTION_FLAGS.filter(([, flag]) => flags[flag] !== undefined);
+  const assumptions: UsageAssumptions = {
+    ...SEED_ASSUMPTIONS,
+    ...Object.fromEntries(given.map(([key, flag, max]) => [key, positive(flag, flags[flag], 0, max)])),
+  };
+  const problem = assumptionsProblem(assumptions);
+  if (problem) throw new FatalError(problem, given.length ? `--${given.map(([, f]) => f).join(', --')}` : undefined);
+  return { assumptions, overridden: given.map(([key]) => key) };
+}
+
+const TARGET_ONLY = ['jwt-secret', 'anon-key', 'service-role-key', 'db-url', 'instances'] as const;
+
+async function openTarget(flags: Record<string, string | boolean | undefined>, scenario: Scenario): Promise<Target> {
+  const list = flags.target;
+  if (typeof list !== 'string') {
+    const stray = TARGET_ONLY.find((f) => flags[f] !== undefined);
+    if (stray) throw new FatalError('only with --target', `--${stray}`);
+    return startLocalTarget({
+      schema: scenario.schema,
+      env: { ...scenario.serverEnv },
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
   }
-  if (!/^https?:\/\/[^/]+/.test(url))
-    throw new FatalError(`must be an http:// or https:// URL (got "${url}")`, '--target');
-  const secret = flags['jwt-secret'];
-  if (typeof secret !== 'string' || secret.length < 32)
+  const urls = list.split(',').map((u) => u.trim().replace(/\/+$/, ''));
+  for (const url of urls)
+    if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url))
+      throw new FatalError(`must be http:// or https:// URLs, separated by commas (got "${url}")`, '--target');
+  const twice = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (twice) throw new FatalError(`names ${twice} twice`, '--target');
+  const instances = flags.instances === undefined ? undefined : positive('instances', flags.instances, 1, 10_000);
+  if (instances !== undefined && (!Number.isInteger(instances) || urls.length > 1))
     throw new FatalError(
-      "--target needs the server's JWT secret (at least 32 characters; `trellis status` prints it)",
+      urls.length > 1 ? 'with one --target URL (a load balancer), not a list' : 'must be a whole number',
+      '--instances',
+    );
+  const env = benchTargetEnv();
+  const string = (flag: string, fallback: string | undefined) => {
+    const value = flags[flag];
+    return typeof value === 'string' ? value : fallback;
+  };
+  const secret = string('jwt-secret', env.jwtSecret);
+  if (secret !== undefined && secret.length < 32)
+    throw new FatalError(
+      "must be the server's JWT secret (from --jwt-secret or JWT_SECRET), at least 32 characters",
       '--jwt-secret',
     );
-  const dbUrl = flags['db-url'];
-  if (dbUrl !== undefined && (typeof dbUrl !== 'string' || !/^postgres(ql)?:\/\//.test(dbUrl)))
+  if (secret === undefined && scenario.signsTokens)
+    throw new FatalError(
+      `--target needs the server's JWT secret for ${scenario.name}, whose users' tokens are signed here (\`trellis status\` prints it; or JWT_SECRET)`,
+      '--jwt-secret',
+    );
+  const anonKey = string('anon-key', env.anonKey);
+  const serviceRoleKey = string('service-role-key', env.serviceRoleKey);
+  for (const [flag, key] of [
+    ['anon-key', anonKey],
+    ['service-role-key', serviceRoleKey],
+  ] as const)
+    if (key !== undefined && !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(key))
+      throw new FatalError('must be a JWT (three base64url parts separated by dots)', `--${flag}`);
+  const dbUrl = string('db-url', env.dbUrl);
+  if (dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(dbUrl))
     throw new FatalError('must be a postgres:// URL', '--db-url');
-  return remoteTarget(url, secret, dbUrl);
+  return remoteTarget({ urls, instances, jwtSecret: secret, anonKey, serviceRoleKey, dbUrl });
 }
 
 /** On a terminal, one line rewritten in place; otherwise only the line each step ends with. */

@@ -33,8 +33,44 @@ describe('trellis bench refuses bad input with one line', () => {
     [['bench', 'crud', '--jwt-secret', SECRET], /--jwt-secret: only with --target/],
     [
       ['bench', 'crud', '--target', 'ftp://example.com', '--jwt-secret', SECRET],
-      /--target: must be an http:\/\/ or https:\/\/ URL/,
+      /--target: must be http:\/\/ or https:\/\/ URLs, separated by commas \(got "ftp:\/\/example.com"\)/,
     ],
+    [
+      ['bench', 'crud', '--target', 'http://127.0.0.1:9,javascript:alert(1)', '--jwt-secret', SECRET],
+      /--target: must be http:\/\/ or https:\/\/ URLs, separated by commas \(got "javascript:alert\(1\)"\)/,
+    ],
+    [
+      ['bench', 'crud', '--target', 'http://a:1,http://a:1/', '--jwt-secret', SECRET],
+      /--target: names http:\/\/a:1 twice/,
+    ],
+    [['bench', 'crud', '--instances', '3'], /--instances: only with --target/],
+    [
+      ['bench', 'crud', '--target', 'http://a:1,http://b:2', '--instances', '2', '--jwt-secret', SECRET],
+      /--instances: with one --target URL \(a load balancer\), not a list/,
+    ],
+    [
+      ['bench', 'crud', '--target', 'http://a:1', '--instances', '2.5', '--jwt-secret', SECRET],
+      /--instances: must be a whole number/,
+    ],
+    [
+      ['bench', 'crud', '--target', 'http://a:1', '--jwt-secret', SECRET, '--anon-key', "x' or 1=1"],
+      /--anon-key: must be a JWT \(three base64url parts separated by dots\)/,
+    ],
+    [
+      ['bench', 'crud', '--sessions-per-day', '0'],
+      /--sessions-per-day: must be a number between 0 and 1440 \(got "0"\)/,
+    ],
+    [['bench', 'crud', '--calls-per-session', '1e400'], /--calls-per-session: must be a number/],
+    [['bench', 'crud', '--dau-mau', '1.5'], /--dau-mau: must be a number between 0 and 1 \(got "1.5"\)/],
+    [
+      ['bench', 'crud', '--peak-factor', '0.5'],
+      /--peak-factor: the peak factor is the busiest hour over an average one: at least 1/,
+    ],
+    [
+      ['bench', 'crud', '--sessions-per-day', '10', '--session-minutes', '60'],
+      /--sessions-per-day, --session-minutes: 10 sessions × 60 minutes × peak factor 3 puts more than every daily user in session/,
+    ],
+    [['bench', 'crud', '-o', 'yaml'], /-o: unknown output format "yaml" \(use json or text\)/],
     [['bench', 'crud', '--target', 'http://127.0.0.1:9'], /--jwt-secret: --target needs the server's JWT secret/],
     [['bench', 'crud', '--target', 'http://127.0.0.1:9', '--jwt-secret', 'short'], /--jwt-secret/],
     [
@@ -60,8 +96,17 @@ describe('trellis bench refuses bad input with one line', () => {
     const help = await runCli(['bench', '--help']);
     for (const flag of [
       '--target',
+      '--instances',
       '--jwt-secret',
+      '--anon-key',
+      '--service-role-key',
       '--db-url',
+      '--sessions-per-day',
+      '--session-minutes',
+      '--calls-per-session',
+      '--peak-factor',
+      '--dau-mau',
+      '-o json',
       '--p99',
       '--max-errors',
       '--start-users',
@@ -77,12 +122,14 @@ describe('trellis bench refuses bad input with one line', () => {
   });
 });
 
-function expectRealReport(report: BenchReport) {
+function expectRealReport(report: BenchReport, subject = 'this machine sustains') {
   expect(report.scenario).toBe('crud');
   expect(report.steps[0]?.users).toBe(20);
-  expect(report.statement).toMatch(
-    /^this machine sustains (at least )?\d+ concurrent catalogue users at p99 < 100 ms|^no load held/,
+  expect(report.statement.startsWith(subject) || report.statement.startsWith('no load held'), report.statement).toBe(
+    true,
   );
+  expect(report.statement).toMatch(/ (at least )?\d+ concurrent catalogue users at p99 < 100 ms|^no load held/);
+  expectActiveUsers(report);
   const ops = Object.fromEntries(report.saturation.trellis.operations.map((o) => [o.op, o]));
   for (const op of ['browse listings', 'own bookings', 'book']) {
     expect(ops[op]?.count, op).toBeGreaterThan(0);
@@ -91,6 +138,25 @@ function expectRealReport(report: BenchReport) {
   expect(report.saturation.floor?.overall.count).toBeGreaterThan(0);
   expect(report.saturation.floor?.overall.errors).toBe(0);
   expect(report.saturation.ratio).toBeGreaterThan(0);
+}
+
+/** The seeds' terms follow from the step that held, by the arithmetic the report prints. */
+function expectActiveUsers(report: BenchReport) {
+  const { activeUsers: au, capacity } = report;
+  expect(au.measured.virtualUsers).toBe(capacity);
+  if (capacity === 0) return;
+  const held = report.steps.find((s) => s.users === capacity);
+  // The calls of the held step: what the search measured, within a rounding of its throughput.
+  expect(au.measured.callsPerSecond).toBeGreaterThan(0);
+  expect(au.measured.callsPerSecond).toBeCloseTo(held?.perSecond ?? NaN, 0);
+  const { sessionsPerDay, sessionMinutes, callsPerSession, peakFactor, dauPerMau } = au.assumptions;
+  expect(au.concurrent).toBe(Math.floor((au.measured.callsPerSecond * sessionMinutes * 60) / callsPerSession));
+  expect(au.daily).toBe(Math.floor((au.concurrent * 1440) / (sessionsPerDay * sessionMinutes * peakFactor)));
+  expect(au.monthly).toBe(Math.floor(au.daily / dauPerMau + 1e-9));
+  expect(au.statement).toMatch(
+    /^in the seeds' terms: (at least )?[\d,]+ users in session at the busiest hour, [\d,]+ daily and [\d,]+ monthly active users$/,
+  );
+  expect(au.arithmetic.length).toBeGreaterThanOrEqual(6);
 }
 
 describe('trellis bench crud, for real and briefly', () => {
@@ -103,9 +169,20 @@ describe('trellis bench crud, for real and briefly', () => {
       90_000,
     );
     expect(result.code, result.stderr).toBe(0);
-    expectRealReport(JSON.parse(result.stdout) as BenchReport);
+    const report = JSON.parse(result.stdout) as BenchReport;
+    expectRealReport(report);
+    expect(report.activeUsers.assumptions).toEqual({
+      sessionsPerDay: 3,
+      sessionMinutes: 10,
+      callsPerSession: 20,
+      peakFactor: 3,
+      dauPerMau: 0.25,
+    });
+    expect(report.activeUsers.overridden).toEqual([]);
     const doc = await fs.readFile(markdown, 'utf8');
     expect(doc).not.toContain('old');
+    expect(doc).toContain("In the seeds' terms: **");
+    expect(doc).toContain('- a user in session makes 20 calls (seed 004) in 10 min');
     expect(doc).toMatch(
       /<!-- bench-crud:begin -->\nMeasured \d{4}-\d\d-\d\d on .* .* by `trellis bench crud --quick`[\s\S]*\| \*\*all\*\* \|[\s\S]*<!-- bench-crud:end -->/,
     );
@@ -141,14 +218,30 @@ describe('trellis bench crud, for real and briefly', () => {
     expect(report.saturation.ratio).toBeGreaterThan(0);
   }, 120_000);
 
-  describe('against a running Trellis (--target)', () => {
+  describe('against running Trellis instances (--target)', () => {
     let server: TestServer;
+    let second: TestServer;
+    const migrations = { '20240101000000_bench.sql': crudScenario.schema ?? '' };
     beforeAll(async () => {
-      server = await startTestServer({ migrations: { '20240101000000_bench.sql': crudScenario.schema ?? '' } });
+      server = await startTestServer({ migrations });
+      // A second instance on the same database, as behind a load balancer.
+      second = await startTestServer({ migrations, databaseUrl: server.databaseUrl });
     });
-    afterAll(() => server.stop());
+    afterAll(async () => {
+      await second.stop();
+      await server.stop();
+    });
 
-    test('uses its keys from the JWT secret and its database for the floor', async () => {
+    const quick = ['--quick', '--step-seconds', '1', '--max-users', '20'];
+    /** Requests the instance answered so far, from its own /metrics. */
+    const answered = async (instance: TestServer) => {
+      const text = await fetch(`${instance.url}/metrics`, { headers: { apikey: instance.serviceRoleKey } }).then((r) =>
+        r.text(),
+      );
+      return [...text.matchAll(/^trellis_http_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+
+    test('uses its keys from the JWT secret and its database for the floor; assumptions from flags', async () => {
       const result = await runCli(
         [
           'bench',
@@ -159,11 +252,11 @@ describe('trellis bench crud, for real and briefly', () => {
           server.jwtSecret,
           '--db-url',
           server.databaseUrl,
-          '--quick',
-          '--step-seconds',
-          '1',
-          '--max-users',
-          '20',
+          '--sessions-per-day',
+          '2',
+          '--dau-mau',
+          '0.5',
+          ...quick,
           '--json',
         ],
         {},
@@ -171,8 +264,12 @@ describe('trellis bench crud, for real and briefly', () => {
       );
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout) as BenchReport;
-      expectRealReport(report);
+      expectRealReport(report, `the Trellis at ${server.url} sustains`);
       expect(report.target).toBe(server.url);
+      expect(report.instances).toBe(1);
+      expect(report.activeUsers.assumptions).toMatchObject({ sessionsPerDay: 2, dauPerMau: 0.5, callsPerSession: 20 });
+      expect(report.activeUsers.overridden).toEqual(['sessionsPerDay', 'dauPerMau']);
+      expect(report.activeUsers.arithmetic.join('\n')).toContain('2 sessions a day (given)');
       // Bookings were written as the synthetic users, under RLS (user_id = auth.uid()).
       const booked = await server.sql.query<{ n: number; users: number }>(
         'select count(*)::int as n, count(distinct user_id)::int as users from public.bench_bookings',
@@ -180,5 +277,83 @@ describe('trellis bench crud, for real and briefly', () => {
       expect(booked.rows[0]?.n).toBeGreaterThan(0);
       expect(booked.rows[0]?.users).toBeGreaterThan(1);
     }, 120_000);
+
+    test('two instances: the users are spread over both, keys from the environment, CPU from their /metrics', async () => {
+      const before = await Promise.all([answered(server), answered(second)]);
+      const result = await runCli(
+        ['bench', 'crud', '--target', `${server.url},${second.url}/`, ...quick, '-o', 'json'],
+        {
+          ANON_KEY: server.anonKey,
+          SERVICE_ROLE_KEY: server.serviceRoleKey,
+          JWT_SECRET: server.jwtSecret,
+          DB_URL: server.databaseUrl,
+        },
+        90_000,
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout) as BenchReport;
+      expectRealReport(report, `2 instances at ${server.url}, ${second.url} sustain`);
+      expect(report.targets).toEqual([server.url, second.url]);
+      expect(report.instances).toBe(2);
+      expect(report.steps[0]?.serverCpuPercent).toBeGreaterThan(0);
+      expect(report.steps[0]?.serverRssMb).toBeGreaterThan(0);
+      const after = await Promise.all([answered(server), answered(second)]);
+      // Twenty users over two instances, a call a second each for at least two seconds.
+      expect(after[0] - (before[0] ?? 0)).toBeGreaterThan(15);
+      expect(after[1] - (before[1] ?? 0)).toBeGreaterThan(15);
+    }, 120_000);
+
+    test('auth needs only the keys; a load balancer is named with --instances', async () => {
+      const result = await runCli(
+        [
+          'bench',
+          'auth',
+          '--target',
+          server.url,
+          '--instances',
+          '2',
+          '--anon-key',
+          server.anonKey,
+          '--service-role-key',
+          server.serviceRoleKey,
+          '--quick',
+          '--max-users',
+          '4',
+          '--json',
+        ],
+        {},
+        90_000,
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout) as BenchReport;
+      expect(report.statement).toMatch(
+        new RegExp(
+          `^(2 instances behind ${server.url} sustain (at least )?\\d+ concurrent signed-in users|no load held)`,
+        ),
+      );
+      expect(report.instances).toBe(2);
+      // Behind a balancer /metrics answers for one instance or another: no sum is claimed.
+      expect(report.steps[0]?.serverCpuPercent).toBeUndefined();
+      const ops = Object.fromEntries(report.saturation.trellis.operations.map((o) => [o.op, o]));
+      expect(ops.refresh?.count).toBeGreaterThan(0);
+      expect(ops.refresh?.errors).toBe(0);
+    }, 120_000);
+
+    test.each([
+      [['auth'], /--target: --target needs the anon and service_role keys/],
+      [
+        ['auth', '--anon-key', 'a.b.c', '--service-role-key', 'a.b.c'],
+        /--anon-key: .* refused the anon key \(GET \/auth\/v1\/settings gave 401\)/,
+      ],
+      [['crud', '--jwt-secret', 'x'.repeat(40)], /--anon-key: .* refused the anon key/],
+      [
+        ['auth', '--anon-key', 'ANON', '--service-role-key', 'ANON'],
+        /--service-role-key: .* refused the service_role key/,
+      ],
+    ])('refused before any load: %j', async (args, pattern) => {
+      const [scenario = '', ...flags] = args;
+      const keyed = flags.map((f) => (f === 'ANON' ? server.anonKey : f));
+      expectOneLineFailure(await runCli(['bench', scenario, '--target', server.url, ...keyed]), pattern);
+    });
   });
 });

@@ -2,11 +2,12 @@
  * `auth`: users signing in and staying signed in. Each virtual user signs in with a password, then
  * refreshes its session every turn, signing in afresh every tenth turn, as apps do on start-up.
  */
+import { randomBytes } from 'node:crypto';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import type { VirtualUser } from '../runner.js';
-import type { Target } from '../target.js';
+import { urlFor, type Target } from '../target.js';
 import type { PreparedScenario, Scenario } from './scenario.js';
 
 // The parameters Trellis hashes passwords with (src/auth/crypto.ts): the floor pays the same.
@@ -27,13 +28,20 @@ export const authScenario: Scenario = {
   users: 'signed-in users',
   schema: SCHEMA,
   serverEnv: { AUTH_RATE_LIMIT_SIGN_IN: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000' },
+  // Its users sign up through the admin API and sign in: the service_role key is enough.
+  signsTokens: false,
   // A heavy user: a refresh every two seconds or so (apps refresh hourly), so the figure is conservative.
   thinkMs: 2000,
   async prepare(target: Target): Promise<PreparedScenario> {
     const run = Math.floor(Math.random() * 0xffffffff).toString(16);
     const headers = { apikey: target.anonKey, 'content-type': 'application/json' };
-    const post = async (path: string, body: unknown, extra: Record<string, string> = {}): Promise<Session> => {
-      const response = await fetch(`${target.url}/auth/v1${path}`, {
+    const post = async (
+      base: string,
+      path: string,
+      body: unknown,
+      extra: Record<string, string> = {},
+    ): Promise<Session> => {
+      const response = await fetch(`${base}/auth/v1${path}`, {
         method: 'POST',
         headers: { ...headers, ...extra },
         body: JSON.stringify(body),
@@ -44,7 +52,9 @@ export const authScenario: Scenario = {
 
     const user = async (index: number): Promise<VirtualUser> => {
       const credentials = { email: `bench-${run}-${index}@example.com`, password: `bench password ${index}` };
+      const base = urlFor(target, index);
       await post(
+        base,
         '/admin/users',
         { ...credentials, email_confirm: true },
         { authorization: `Bearer ${target.serviceRoleKey}` },
@@ -56,14 +66,16 @@ export const authScenario: Scenario = {
           if (!session || turns++ % 10 === 0) {
             await recorder.time(
               'sign in',
-              async () => (session = await post('/token?grant_type=password', credentials)),
+              async () => (session = await post(base, '/token?grant_type=password', credentials)),
             );
           } else {
             const current = session;
             const ok = await recorder.time(
               'refresh',
               async () =>
-                (session = await post('/token?grant_type=refresh_token', { refresh_token: current.refresh_token })),
+                (session = await post(base, '/token?grant_type=refresh_token', {
+                  refresh_token: current.refresh_token,
+                })),
             );
             if (!ok) session = undefined;
           }
@@ -72,7 +84,8 @@ export const authScenario: Scenario = {
     };
 
     const pool = target.dbUrl ? new pg.Pool({ connectionString: target.dbUrl, max: 5 }) : undefined;
-    const secret = new TextEncoder().encode(target.jwtSecret);
+    // Unknown behind --target with keys only: any secret costs the floor the same to sign with.
+    const secret = new TextEncoder().encode(target.jwtSecret ?? randomBytes(32).toString('hex'));
     // The floor: the cost a sign-in cannot avoid (one argon2id verification with the same
     // parameters, one access token signed) and a refresh's least database work (revoke one token
     // row, write the next, in one transaction), in this process, without HTTP.

@@ -14,7 +14,8 @@ import { PhoenixSocket } from '../phoenix.js';
 import type { VirtualUser } from '../runner.js';
 import type { LatencyRecorder } from '../stats.js';
 import type { Target } from '../target.js';
-import { accessToken, syntheticUserId } from '../tokens.js';
+import { accessToken, signingSecret, syntheticUserId } from '../tokens.js';
+import { urlFor } from '../target.js';
 import type { PreparedScenario, Scenario } from './scenario.js';
 
 const USERS_PER_ROOM = 10;
@@ -104,15 +105,21 @@ export const chatScenario: Scenario = {
   users: 'chat users',
   schema: SCHEMA,
   serverEnv: {},
+  received: ['message delivered', 'typing delivered'],
+  signsTokens: true,
   thinkMs: 1000,
   async prepare(target: Target): Promise<PreparedScenario> {
+    const secret = signingSecret(target);
     const rooms = await seed(target);
     const run = Math.floor(Math.random() * 0xffffffff);
     const rest = `${target.url}/rest/v1`;
 
     const user = async (index: number): Promise<VirtualUser> => {
       const uid = syntheticUserId(run, index);
-      const { token } = await accessToken(target.jwtSecret, uid);
+      const { token } = await accessToken(secret, uid);
+      // Each user keeps to one instance, as a browser keeps to the one its socket reached.
+      const base = urlFor(target, index);
+      const rest = `${base}/rest/v1`;
       const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
       await ok(
@@ -123,7 +130,7 @@ export const chatScenario: Scenario = {
         }),
       );
       let recorder: LatencyRecorder | undefined;
-      const socket = await PhoenixSocket.open(target.url, target.anonKey);
+      const socket = await PhoenixSocket.open(base, target.anonKey);
       const topic = `realtime:room:${room}`;
       await socket.join(
         topic,
@@ -215,7 +222,7 @@ export const chatScenario: Scenario = {
       (server: ChatFloor, kind: 'ws' | 'socket.io', salt: number) =>
       async (index: number): Promise<VirtualUser> => {
         const uid = syntheticUserId(run ^ salt, index);
-        const { token, claims } = await accessToken(target.jwtSecret, uid);
+        const { token, claims } = await accessToken(secret, uid);
         const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
         await join(uid, token, room ?? 0);
         let recorder: LatencyRecorder | undefined;

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { FatalError } from '../../errors.js';
 import type { VirtualUser } from '../runner.js';
 import type { Target } from '../target.js';
-import { accessToken, syntheticUserId } from '../tokens.js';
+import { accessToken, signingSecret, syntheticUserId } from '../tokens.js';
+import { urlFor } from '../target.js';
 import type { PreparedScenario, Scenario } from './scenario.js';
 
 const CITIES = 20;
@@ -102,17 +103,19 @@ export const crudScenario: Scenario = {
   users: 'catalogue users',
   schema: SCHEMA,
   serverEnv: {},
+  signsTokens: true,
   thinkMs: 1000,
   async prepare(target: Target): Promise<PreparedScenario> {
+    const secret = signingSecret(target);
     await seed(target);
     const run = Math.floor(Math.random() * 0xffffffff);
     const floor = target.dbUrl ? await startFloor(target.dbUrl) : undefined;
     const pick = (n: number) => Math.floor(Math.random() * n);
 
     const user = async (index: number): Promise<VirtualUser> => {
-      const { token } = await accessToken(target.jwtSecret, syntheticUserId(run, index));
+      const { token } = await accessToken(secret, syntheticUserId(run, index));
       const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const rest = `${target.url}/rest/v1`;
+      const rest = `${urlFor(target, index)}/rest/v1`;
       return {
         async turn(recorder) {
           const r = Math.random();
@@ -152,7 +155,7 @@ export const crudScenario: Scenario = {
 
     const floorUser = floor
       ? async (index: number): Promise<VirtualUser> => {
-          const { claims } = await accessToken(target.jwtSecret, syntheticUserId(run, index));
+          const { claims } = await accessToken(secret, syntheticUserId(run, index));
           const call = async (name: keyof typeof FLOOR_SQL, values: unknown[]) =>
             ok(
               await fetch(`${floor.url}/${name}`, {

@@ -12,6 +12,10 @@ export interface Scenario {
   readonly schema: string | undefined;
   /** Settings of a local run (rate limits a load test would trip). */
   readonly serverEnv: Readonly<Record<string, string>>;
+  /** Operations a user receives rather than makes (deliveries): not counted as its calls. */
+  readonly received?: readonly string[];
+  /** Whether its users' tokens are signed here, so a --target run needs the JWT secret. */
+  readonly signsTokens: boolean;
   /** Mean pause between a user's turns in the capacity search. */
   readonly thinkMs: number;
   prepare(target: Target): Promise<PreparedScenario>;
