@@ -210,5 +210,6 @@ export function capacityStatement(
 }
 
 function liveLine(name: string, users: number, seconds: number, s: OpSummary): string {
-  return `${name} · ${users} users · ${seconds.toFixed(0)} s · ${fmt(s.perSecond)} ops/s · p99 ${fmt(s.p99)} ms · ${s.errors} errors`;
+  const first = s.firstError ? ` (first: ${s.firstError})` : '';
+  return `${name} · ${users} users · ${seconds.toFixed(0)} s · ${fmt(s.perSecond)} ops/s · p99 ${fmt(s.p99)} ms · ${s.errors} errors${first}`;
 }

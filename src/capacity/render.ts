@@ -55,6 +55,7 @@ function operationTable(ops: readonly OpSummary[]): string[] {
     '| Operation | Throughput | p50 | p95 | p99 | Errors |',
     '| --- | --- | --- | --- | --- | --- |',
     ...ops.map((o) => `| ${o.op} | ${rate(o.perSecond)} | ${ms(o.p50)} | ${ms(o.p95)} | ${ms(o.p99)} | ${o.errors} |`),
+    ...ops.flatMap((o) => (o.firstError ? ['', `First ${o.op} error: ${o.firstError.replaceAll('|', '\\|')}`] : [])),
   ];
 }
 

@@ -1,4 +1,5 @@
 /** Latency bookkeeping for the load harness: pure, so its arithmetic is tested by tables. */
+import { errorMessage } from '../errors.js';
 
 /** The p-th percentile (nearest rank) of ascending samples; NaN when there are none. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -16,6 +17,8 @@ export interface OpSummary {
   readonly p95: number;
   readonly p99: number;
   readonly max: number;
+  /** The first failure's message, so a report with errors says what they were. */
+  readonly firstError?: string;
 }
 
 /** Keeps at most this many samples per operation; beyond it, a uniform reservoir of them. */
@@ -25,8 +28,15 @@ const MAX_SAMPLES = 200_000;
  * Latencies and errors per operation ("read history", "post message") over one measured window.
  * A reservoir bounds memory on long runs while keeping percentiles unbiased.
  */
+interface Entry {
+  samples: number[];
+  seen: number;
+  errors: number;
+  firstError?: string;
+}
+
 export class LatencyRecorder {
-  private readonly ops = new Map<string, { samples: number[]; seen: number; errors: number }>();
+  private readonly ops = new Map<string, Entry>();
   private frozen = false;
 
   constructor(private readonly random: () => number = Math.random) {}
@@ -56,9 +66,11 @@ export class LatencyRecorder {
     }
   }
 
-  error(op: string): void {
+  error(op: string, cause?: unknown): void {
     if (this.frozen) return;
-    this.entry(op).errors++;
+    const e = this.entry(op);
+    e.errors++;
+    if (cause !== undefined && e.firstError === undefined) e.firstError = errorMessage(cause).slice(0, 300);
   }
 
   /** Times `work` as `op`; a rejection counts as an error of `op` and is not rethrown. */
@@ -68,26 +80,33 @@ export class LatencyRecorder {
       await work();
       this.record(op, performance.now() - started);
       return true;
-    } catch {
-      this.error(op);
+    } catch (err) {
+      this.error(op, err);
       return false;
     }
   }
 
   summary(seconds: number): OpSummary[] {
-    return [...this.ops].map(([op, e]) => summarize(op, e.samples, e.seen, e.errors, seconds));
+    return [...this.ops].map(([op, e]) => ({
+      ...summarize(op, e.samples, e.seen, e.errors, seconds),
+      ...(e.firstError === undefined ? {} : { firstError: e.firstError }),
+    }));
   }
 
   /** Every operation together: the figures the capacity search judges. */
   overall(seconds: number): OpSummary {
     const all = [...this.ops.values()];
-    return summarize(
-      'all',
-      all.flatMap((e) => e.samples),
-      all.reduce((n, e) => n + e.seen, 0),
-      all.reduce((n, e) => n + e.errors, 0),
-      seconds,
-    );
+    const firstError = all.find((e) => e.firstError !== undefined)?.firstError;
+    return {
+      ...summarize(
+        'all',
+        all.flatMap((e) => e.samples),
+        all.reduce((n, e) => n + e.seen, 0),
+        all.reduce((n, e) => n + e.errors, 0),
+        seconds,
+      ),
+      ...(firstError === undefined ? {} : { firstError }),
+    };
   }
 }
 

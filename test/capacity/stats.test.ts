@@ -32,8 +32,10 @@ describe('LatencyRecorder', () => {
     const byOp = Object.fromEntries(r.summary(10).map((s) => [s.op, s]));
     expect(byOp.read).toMatchObject({ count: 100, errors: 0, perSecond: 10, p50: 50, p95: 95, p99: 99, max: 100 });
     expect(byOp.write).toMatchObject({ count: 1, errors: 1, p99: 500 });
-    expect(byOp.failing).toMatchObject({ count: 0, errors: 1 });
+    expect(byOp.failing).toMatchObject({ count: 0, errors: 1, firstError: 'no' });
+    expect(byOp.write?.firstError).toBeUndefined();
     const all = r.overall(10);
+    expect(all.firstError).toBe('no');
     expect(all.count).toBe(102);
     expect(all.errors).toBe(2);
     expect(all.max).toBe(500);

@@ -27,7 +27,11 @@ export const authScenario: Scenario = {
   description: 'sign in with a password, then refresh the session each turn, signing in afresh every tenth turn',
   users: 'signed-in users',
   schema: SCHEMA,
-  serverEnv: { AUTH_RATE_LIMIT_SIGN_IN: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000' },
+  serverEnv: {
+    AUTH_RATE_LIMIT_SIGN_IN: '1000000',
+    AUTH_RATE_LIMIT_TOKEN_PASSWORD: '1000000',
+    AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000',
+  },
   // Its users sign up through the admin API and sign in: the service_role key is enough.
   signsTokens: false,
   // A heavy user: a refresh every two seconds or so (apps refresh hourly), so the figure is conservative.
