@@ -2,6 +2,7 @@
  * The Services every module may use, built once by `createServices`. Each is an interface whose
  * implementation the configuration picks (in-process, or shared through Redis / S3 / SMTP).
  */
+import cluster from 'node:cluster';
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { errorMessage } from './errors.js';
@@ -62,7 +63,8 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
   };
   try {
     const templates = await loadTemplates(config.auth.templatesDir);
-    const limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
+    // A worker of `--workers N` without Redis counts in its primary (cli/cluster.ts serves the counters).
+    const limiter = createRateLimiter({ redisUrl: config.redisUrl, clusterWorker: cluster.isWorker, log });
     opened.push(limiter);
     const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log });
     opened.push(mailer);
@@ -95,6 +97,7 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
       // Past this, a replica that probes healthy has replayed the write (its lag is under maxLagMs).
       ttlMs: replicas.maxLagMs + 2 * replicas.probeIntervalMs + 10_000,
       redisUrl: config.redisUrl,
+      clusterWorker: cluster.isWorker,
       log,
     });
     opened.push(fences);

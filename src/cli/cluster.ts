@@ -15,6 +15,8 @@ import type { Config } from '../config.js';
 import { migrate, openDatabase, type OpenDatabase } from '../db/index.js';
 import { startBackupService, type BackupService } from '../backup/index.js';
 import { FatalError, StartAborted, errorMessage } from '../errors.js';
+import { serveClusterFences } from '../platform/fence/index.js';
+import { serveClusterRateLimits } from '../platform/limiter/index.js';
 import type { Logger } from '../platform/logger.js';
 import { loadKeySet } from '../project/signing-keys.js';
 import { loadOrCreateSecrets, signApiKeys } from '../project/secrets.js';
@@ -99,6 +101,11 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
       log.warn({ pid: worker.process.pid, exit: how, restartInMs: delay }, 'a worker died; starting another');
       setTimeout(() => stopping || fork(), delay).unref();
     });
+    // Without Redis the box's one budget of rate limits and one map of read fences live here.
+    if (config.redisUrl === undefined) {
+      serveClusterRateLimits();
+      if (config.readReplicas.urls.length > 0) serveClusterFences();
+    }
     for (let i = 0; i < config.workers; i++) fork();
 
     database = await openDatabase(config, secrets, log);

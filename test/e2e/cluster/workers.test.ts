@@ -23,6 +23,7 @@ grant select on public.notes to anon, authenticated;
 alter publication supabase_realtime add table public.notes;
 `;
 const CLIENTS = 6;
+const REST_LIMIT = 10;
 type State = Record<string, unknown[]>;
 
 /** GET on a connection of its own, so that the cluster hands each request to the next worker. */
@@ -67,7 +68,13 @@ describe.each(setups)('two workers on $name, no Redis', ({ changes }) => {
 
   beforeAll(async () => {
     dir = await tempProject({ '20240101000000_notes.sql': NOTES });
-    const env: Record<string, string> = { TRELLIS_WORKERS: '2', METRICS_PUBLIC: 'true', LOG_LEVEL: 'warn' };
+    const env: Record<string, string> = {
+      TRELLIS_WORKERS: '2',
+      METRICS_PUBLIC: 'true',
+      LOG_LEVEL: 'warn',
+      // One budget for the box: the primary counts for both workers.
+      RATE_LIMIT_REST: `${REST_LIMIT}/1m`,
+    };
     if (!changes) {
       database = await freshDatabase();
       env.DATABASE_URL = database.url;
@@ -147,6 +154,15 @@ describe.each(setups)('two workers on $name, no Redis', ({ changes }) => {
     for (const channel of channels.slice(1))
       await waitFor(() => !(channel.presenceState() as State).user0, 10_000, 'user0 to leave everywhere');
     await channels[0]!.track({ n: 0 });
+  });
+
+  test('a data-API rate limit is one budget for the box, not one per worker', async () => {
+    // Fresh connections alternate between the workers: counted per worker, all 2 × 10 would pass.
+    const answers = [];
+    for (let i = 0; i < 2 * REST_LIMIT; i++) answers.push(await getFresh(`${cli.url}/rest/v1/notes?apikey=${anonKey}`));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(REST_LIMIT);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(REST_LIMIT);
   });
 
   test.runIf(changes)('each subscriber receives a committed insert exactly once', async () => {
