@@ -54,6 +54,8 @@ export interface RunningTrellis {
 export interface WorkerRole {
   /** The URL of the database the primary started and migrated (rejects when `abort` fires first). */
   databaseUrl(abort?: AbortSignal): Promise<string>;
+  /** /ready's `backup` section, from the primary that runs the backups ({} when it does not answer). */
+  backupStatus(): Promise<Readonly<Record<string, unknown>>>;
 }
 
 /** The full application: one mount per module. */
@@ -189,7 +191,10 @@ export async function startTrellis(
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
       // A replica down or lagging is degraded, not failing: its reads go to the primary.
       degraded: () => [...realtime.degraded(), ...replicaNotes(database.db)],
-      sections: () => ({ ...(backup?.status() ?? {}), ...replicaSection(database.db) }),
+      sections: async () => ({
+        ...(worker ? await worker.backupStatus() : (backup?.status() ?? {})),
+        ...replicaSection(database.db),
+      }),
       draining: () => running.draining === true,
     };
     // The runtime state first: whoever waits for /ready (a benchmark, a script) then finds it written.

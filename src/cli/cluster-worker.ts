@@ -5,6 +5,10 @@
  */
 import cluster from 'node:cluster';
 import { StartAborted } from '../errors.js';
+import { askPrimary } from '../platform/cluster-ipc.js';
+
+/** The primary's answers on IPC topics of platform/cluster-ipc.ts. */
+export const BACKUP_STATUS_TOPIC = 'backup-status';
 
 export type ClusterMessage =
   | { readonly trellis: 'database?' }
@@ -20,11 +24,18 @@ export function isClusterMessage(message: unknown): message is ClusterMessage {
 /** The role start.ts hands to startTrellis (server.ts's WorkerRole), and the ready signal. */
 export interface ClusterWorker {
   databaseUrl(abort?: AbortSignal): Promise<string>;
+  backupStatus(): Promise<Readonly<Record<string, unknown>>>;
   ready(): void;
 }
 
 export function workerRole(): ClusterWorker {
+  const askBackup = askPrimary(BACKUP_STATUS_TOPIC, 1000);
   return {
+    backupStatus: () =>
+      askBackup(null).then(
+        (status) => (typeof status === 'object' && status !== null ? (status as Record<string, unknown>) : {}),
+        () => ({}),
+      ),
     databaseUrl: (abort) =>
       new Promise<string>((resolve, reject) => {
         const onMessage = (message: unknown) => {

@@ -21,7 +21,8 @@ import type { Logger } from '../platform/logger.js';
 import { loadKeySet } from '../project/signing-keys.js';
 import { loadOrCreateSecrets, signApiKeys } from '../project/secrets.js';
 import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from '../project/state.js';
-import { isClusterMessage, type ClusterMessage } from './cluster-worker.js';
+import { answerWorkers } from '../platform/cluster-ipc.js';
+import { BACKUP_STATUS_TOPIC, isClusterMessage, type ClusterMessage } from './cluster-worker.js';
 import { printBanner } from './banner.js';
 
 const QUICK_DEATH_MS = 30_000;
@@ -101,6 +102,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
       log.warn({ pid: worker.process.pid, exit: how, restartInMs: delay }, 'a worker died; starting another');
       setTimeout(() => stopping || fork(), delay).unref();
     });
+    answerWorkers(BACKUP_STATUS_TOPIC, () => backup?.status() ?? {});
     // Without Redis the box's one budget of rate limits and one map of read fences live here.
     if (config.redisUrl === undefined) {
       serveClusterRateLimits();

@@ -19,7 +19,7 @@ export interface Readiness {
    * Extra sections of the 200 answer (e.g. `backup`: last success, archive lag). Reported, never a
    * reason for 503: a load balancer must not drop a serving instance because a backup is late.
    */
-  sections?(): Readonly<Record<string, unknown>>;
+  sections?(): Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>;
 }
 
 export function healthRoutes(readiness: Readiness, metrics: Metrics, access: MetricsAccess): Hono<HttpEnv> {
@@ -31,7 +31,7 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
     if (failing !== undefined) return c.json({ status: 'not ready', reason: failing }, 503);
     // Degraded stays 200: a load balancer must not take every instance out when the shared Redis blips.
     const degraded = readiness.degraded?.() ?? [];
-    const sections = readiness.sections?.() ?? {};
+    const sections = (await readiness.sections?.()) ?? {};
     return c.json({ status: 'ready', ...(degraded.length > 0 && { degraded }), ...sections });
   });
   app.get('/metrics', async (c) => {

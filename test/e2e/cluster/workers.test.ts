@@ -156,6 +156,15 @@ describe.each(setups)('two workers on $name, no Redis', ({ changes }) => {
     await channels[0]!.track({ n: 0 });
   });
 
+  test('/ready on every worker carries the backups the primary runs (embedded database only)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const ready = JSON.parse((await getFresh(`${cli.url}/ready`)).body) as { status: string; backup?: object };
+      expect(ready.status).toBe('ready');
+      if (changes) expect(ready.backup).toMatchObject({ schedule: null, shippingFailed: false });
+      else expect(ready.backup).toBeUndefined();
+    }
+  });
+
   test('a data-API rate limit is one budget for the box, not one per worker', async () => {
     // Fresh connections alternate between the workers: counted per worker, all 2 × 10 would pass.
     const answers = [];
