@@ -56,16 +56,28 @@ export interface WorkerRole {
   databaseUrl(abort?: AbortSignal): Promise<string>;
   /** /ready's `backup` section, from the primary that runs the backups ({} when it does not answer). */
   backupStatus(): Promise<Readonly<Record<string, unknown>>>;
+  /** The backup service's series from the primary, for /metrics ('' when it does not answer). */
+  backupMetrics(): Promise<string>;
 }
 
 /** The full application: one mount per module. */
-function buildApp(services: Services, readiness: Readiness, realtime: RealtimeModule): Hono<HttpEnv> {
+function buildApp(
+  services: Services,
+  readiness: Readiness,
+  realtime: RealtimeModule,
+  moreMetrics?: () => Promise<string>,
+): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
   app.route(
     '/',
-    healthRoutes(readiness, services.metrics, metricsAccess(services.config.metricsPublic, services.tokens)),
+    healthRoutes(
+      readiness,
+      services.metrics,
+      metricsAccess(services.config.metricsPublic, services.tokens),
+      moreMetrics,
+    ),
   );
   app.route('/auth/v1', authRoutes(services));
   app.route('/rest/v1', restRoutes(services));
@@ -207,7 +219,7 @@ export async function startTrellis(
         jwtSecret: keys.jwtSecret,
         startedAt: new Date().toISOString(),
       });
-    app = buildApp(owned.services, readiness, realtime);
+    app = buildApp(owned.services, readiness, realtime, worker && (() => worker.backupMetrics()));
     running.realtime = realtime;
     return {
       apiUrl: config.publicUrl,

@@ -9,6 +9,7 @@ import { askPrimary } from '../platform/cluster-ipc.js';
 
 /** The primary's answers on IPC topics of platform/cluster-ipc.ts. */
 export const BACKUP_STATUS_TOPIC = 'backup-status';
+export const BACKUP_METRICS_TOPIC = 'backup-metrics';
 
 export type ClusterMessage =
   | { readonly trellis: 'database?' }
@@ -25,12 +26,19 @@ export function isClusterMessage(message: unknown): message is ClusterMessage {
 export interface ClusterWorker {
   databaseUrl(abort?: AbortSignal): Promise<string>;
   backupStatus(): Promise<Readonly<Record<string, unknown>>>;
+  backupMetrics(): Promise<string>;
   ready(): void;
 }
 
 export function workerRole(): ClusterWorker {
   const askBackup = askPrimary(BACKUP_STATUS_TOPIC, 1000);
+  const askMetrics = askPrimary(BACKUP_METRICS_TOPIC, 1000);
   return {
+    backupMetrics: () =>
+      askMetrics(null).then(
+        (text) => (typeof text === 'string' ? text : ''),
+        () => '',
+      ),
     backupStatus: () =>
       askBackup(null).then(
         (status) => (typeof status === 'object' && status !== null ? (status as Record<string, unknown>) : {}),

@@ -22,7 +22,7 @@ import { loadKeySet } from '../project/signing-keys.js';
 import { loadOrCreateSecrets, signApiKeys } from '../project/secrets.js';
 import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from '../project/state.js';
 import { answerWorkers } from '../platform/cluster-ipc.js';
-import { BACKUP_STATUS_TOPIC, isClusterMessage, type ClusterMessage } from './cluster-worker.js';
+import { BACKUP_METRICS_TOPIC, BACKUP_STATUS_TOPIC, isClusterMessage, type ClusterMessage } from './cluster-worker.js';
 import { printBanner } from './banner.js';
 
 const QUICK_DEATH_MS = 30_000;
@@ -102,7 +102,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
       log.warn({ pid: worker.process.pid, exit: how, restartInMs: delay }, 'a worker died; starting another');
       setTimeout(() => stopping || fork(), delay).unref();
     });
+    // The backups run here: workers show their /ready section and /metrics series.
+    const backupRegistry = new Registry();
     answerWorkers(BACKUP_STATUS_TOPIC, () => backup?.status() ?? {});
+    answerWorkers(BACKUP_METRICS_TOPIC, () => backupRegistry.metrics());
     // Without Redis the box's one budget of rate limits and one map of read fences live here.
     if (config.redisUrl === undefined) {
       serveClusterRateLimits();
@@ -124,7 +127,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     for (const worker of waiting) send(worker, { trellis: 'database', url: dbUrl });
     waiting.clear();
     if (!config.databaseUrl && !stopping)
-      backup = await startBackupService({ config, log, registry: new Registry(), dbUrl });
+      backup = await startBackupService({ config, log, registry: backupRegistry, dbUrl });
 
     while (!stopping && ready.size < config.workers) await woken();
     if (!stopping) {

@@ -26,8 +26,14 @@ const isAnswer = (m: unknown, topic: string): m is Answer =>
 export function answerWorkers(topic: string, answer: (body: unknown) => unknown): void {
   cluster.on('message', (worker, message: unknown) => {
     if (!isQuestion(message, topic)) return;
-    const reply: Answer = { trellisAnswer: topic, id: message.id, body: answer(message.body) };
-    if (worker.isConnected()) worker.send(reply);
+    const { id } = message;
+    // A failed answer is no answer: the worker's wait times out and it falls back.
+    void Promise.resolve()
+      .then(() => answer(message.body))
+      .then((body: unknown) => {
+        if (worker.isConnected()) worker.send({ trellisAnswer: topic, id, body } satisfies Answer);
+      })
+      .catch(() => undefined);
   });
 }
 

@@ -22,7 +22,13 @@ export interface Readiness {
   sections?(): Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>;
 }
 
-export function healthRoutes(readiness: Readiness, metrics: Metrics, access: MetricsAccess): Hono<HttpEnv> {
+/** `more`: series another process keeps (a worker's primary: the backups'), appended to /metrics. */
+export function healthRoutes(
+  readiness: Readiness,
+  metrics: Metrics,
+  access: MetricsAccess,
+  more?: () => Promise<string>,
+): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
@@ -38,7 +44,8 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics, access: Met
     // The metrics name every route and its traffic: by default only an operator's scraper reads them.
     if (!access.public)
       await requireServiceRole(access.tokens, headerOf(c, 'apikey') ?? bearerToken(headerOf(c, 'authorization')));
-    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+    const [own, others] = await Promise.all([metrics.registry.metrics(), more?.() ?? '']);
+    return c.body(others ? `${own}\n${others}` : own, 200, { 'content-type': metrics.registry.contentType });
   });
   return app;
 }

@@ -32,6 +32,8 @@ if (cluster.isPrimary) {
   const limiter = createRateLimiter({ redisUrl: undefined, clusterWorker: true, log });
   const fences = createClusterFenceStore(log);
   const role = process.env.ROLE ?? '';
+  // Listening first: a message that arrives before its listener is lost.
+  const told = new Promise<void>((resolve) => process.on('message', (m: { read?: true }) => m.read && resolve()));
   let allowed = 0;
   for (let i = 0; i < 5; i++) if ((await limiter.consume(rule, '127.0.0.1')).allowed) allowed++;
   if (role === 'writer') {
@@ -39,11 +41,8 @@ if (cluster.isPrimary) {
     process.send?.({ result: { writerAllowed: allowed } });
     process.send?.({ wrote: true });
   } else {
-    process.on('message', (m: { read?: true }) => {
-      if (!m.read) return;
-      void fences.get('sub:a').then((lsn) => {
-        process.send?.({ result: { readerAllowed: allowed, fence: lsn?.toString(16) } });
-      });
-    });
+    await told;
+    const lsn = await fences.get('sub:a');
+    process.send?.({ result: { readerAllowed: allowed, fence: lsn?.toString(16) } });
   }
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 
 test('two workers take from one budget, and a write noted by one fences the other’s read', async () => {
-  const { stdout } = await promisify(execFile)('npx', ['tsx', 'test/helpers/cluster-state.ts'], { timeout: 30_000 });
+  const { stdout } = await promisify(execFile)('npx', ['tsx', 'test/helpers/cluster-state.ts'], { timeout: 80_000 });
   const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
     writerAllowed: number;
     readerAllowed: number;

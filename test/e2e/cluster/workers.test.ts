@@ -156,12 +156,16 @@ describe.each(setups)('two workers on $name, no Redis', ({ changes }) => {
     await channels[0]!.track({ n: 0 });
   });
 
-  test('/ready on every worker carries the backups the primary runs (embedded database only)', async () => {
+  test('/ready and /metrics on every worker carry the backups the primary runs (embedded database only)', async () => {
     for (let i = 0; i < 4; i++) {
       const ready = JSON.parse((await getFresh(`${cli.url}/ready`)).body) as { status: string; backup?: object };
       expect(ready.status).toBe('ready');
       if (changes) expect(ready.backup).toMatchObject({ schedule: null, shippingFailed: false });
       else expect(ready.backup).toBeUndefined();
+      const metrics = (await getFresh(`${cli.url}/metrics`)).body;
+      expect(metrics).toMatch(/^trellis_http_requests_total\{/m);
+      if (changes) expect(metrics).toMatch(/^trellis_wal_archive_pending_segments \d/m);
+      else expect(metrics).not.toMatch(/trellis_wal_archive/);
     }
   });
 
