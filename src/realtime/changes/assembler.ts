@@ -19,6 +19,11 @@ export interface Committed {
   readonly commitLsn: bigint;
   /** Confirm this LSN to the slot once the batch is published. */
   readonly endLsn: bigint;
+  /**
+   * Tables (`schema.table`) the transaction truncated: no rows for realtime (Supabase's Realtime
+   * sends none), but a cache of them must forget.
+   */
+  readonly truncated: readonly string[];
 }
 
 /** Transactions larger than this go out in several bus messages with the same commit time. */
@@ -26,7 +31,7 @@ export const MAX_CHANGES_PER_MESSAGE = 500;
 
 export class TransactionAssembler {
   private readonly relations = new Map<number, Relation>();
-  private open: { commitTimestamp: string; xid: number; changes: WalChange[] } | undefined;
+  private open: { commitTimestamp: string; xid: number; changes: WalChange[]; truncated: Set<string> } | undefined;
 
   constructor(private readonly onRelation: (schema: string, table: string) => void = () => undefined) {}
 
@@ -38,7 +43,12 @@ export class TransactionAssembler {
   push(message: PgOutputMessage): Committed[] | undefined {
     switch (message.tag) {
       case 'begin':
-        this.open = { commitTimestamp: message.commitTime.toISOString(), xid: message.xid >>> 0, changes: [] };
+        this.open = {
+          commitTimestamp: message.commitTime.toISOString(),
+          xid: message.xid >>> 0,
+          changes: [],
+          truncated: new Set(),
+        };
         return undefined;
       case 'relation':
         this.relations.set(message.relationId, {
@@ -74,6 +84,7 @@ export class TransactionAssembler {
         this.open = undefined;
         if (!open) return [];
         const out: Committed[] = [];
+        const truncated = [...open.truncated];
         for (let i = 0; i < open.changes.length; i += MAX_CHANGES_PER_MESSAGE) {
           out.push({
             batch: {
@@ -83,6 +94,7 @@ export class TransactionAssembler {
             },
             commitLsn: message.commitLsn,
             endLsn: message.endLsn,
+            truncated,
           });
         }
         // An empty transaction still moves the slot forward.
@@ -91,11 +103,17 @@ export class TransactionAssembler {
             batch: { commitTimestamp: open.commitTimestamp, xid: open.xid, changes: [] },
             commitLsn: message.commitLsn,
             endLsn: message.endLsn,
+            truncated,
           });
         return out;
       }
-      // TRUNCATE has no rows to send; Supabase's Realtime does not send it either.
+      // TRUNCATE has no rows to send (Supabase's Realtime sends none either): only its tables are noted.
       case 'truncate':
+        for (const id of message.relationIds) {
+          const rel = this.relations.get(id);
+          if (rel && this.open) this.open.truncated.add(`${rel.schema}.${rel.table}`);
+        }
+        return undefined;
       case 'other':
         return undefined;
     }

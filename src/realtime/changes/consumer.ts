@@ -270,7 +270,9 @@ function stream(
   // At or below the mark: handed on before (a replay after a crash, or a resend after a
   // reconnect): confirmed to the slot again, never published again.
   const handOn = async (group: readonly Committed[]) => {
-    const fresh = group.filter((c) => c.commitLsn > position.handedOn() && c.batch.changes.length > 0);
+    const fresh = group.filter(
+      (c) => c.commitLsn > position.handedOn() && (c.batch.changes.length > 0 || c.truncated.length > 0),
+    );
     const last = fresh.at(-1);
     if (!last) return;
     const previous = position.handedOn();
@@ -284,9 +286,9 @@ function stream(
         // again, and a cache forgets twice.
         if (fresh[i - 1]?.commitLsn !== c.commitLsn) {
           const parts = fresh.filter((p) => p.commitLsn === c.commitLsn).map((p) => p.batch);
-          await options.bus.publish(TABLE_CHANGES_TOPIC, encodeTableChanges(tableChangesOf(parts)));
+          await options.bus.publish(TABLE_CHANGES_TOPIC, encodeTableChanges(tableChangesOf(parts, c.truncated)));
         }
-        await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
+        if (c.batch.changes.length > 0) await options.bus.publish(CHANGES_TOPIC, encodeBatch(c.batch));
       } catch (err) {
         // Nothing from here on reached the bus: the mark goes back so that the stream's restart sends it.
         await position.restore(done).catch(() => undefined);

@@ -51,7 +51,7 @@ export function decodeBatch(message: Uint8Array | string): WalBatch | undefined 
 }
 
 /** The tables a transaction (its bus messages) changed, for what caches their reads (platform/table-changes.ts). */
-export function tableChangesOf(parts: readonly WalBatch[]): TableChanges {
-  const tables = new Set(parts.flatMap((b) => b.changes.map((c) => `${c.schema}.${c.table}`)));
+export function tableChangesOf(parts: readonly WalBatch[], truncated: readonly string[] = []): TableChanges {
+  const tables = new Set([...parts.flatMap((b) => b.changes.map((c) => `${c.schema}.${c.table}`)), ...truncated]);
   return { commitTimestamp: parts[0]?.commitTimestamp ?? new Date().toISOString(), tables: [...tables] };
 }

@@ -31,7 +31,10 @@ comment on table public.hidden is '@cache 30s';
 create table public.topics (id int primary key, room_id int not null references public.rooms, title text not null);
 insert into public.topics values (1, 1, 'first');
 create table public.pins (id int primary key, room_id int not null references public.rooms);
-alter publication supabase_realtime add table public.rooms, public.notes, public.typo, public.topics;
+create table public.banners (id int primary key);
+comment on table public.banners is '@cache 30s';
+insert into public.banners values (1), (2);
+alter publication supabase_realtime add table public.rooms, public.notes, public.typo, public.topics, public.banners;
 `;
 
 /** Polls `probe` every 10 ms until it is true; fails after `timeoutMs`. */
@@ -151,6 +154,16 @@ describe('an anonymous read of a @cache table', () => {
     ).text();
     expect(metrics).toMatch(/trellis_rest_cache_requests_total\{result="hit"\} [1-9]/);
     expect(metrics).toMatch(/trellis_rest_cache_invalidation_lag_seconds_count [1-9]/);
+  });
+
+  test('a TRUNCATE forgets it too (no rows in the WAL, only the table)', async () => {
+    const { client, last } = tracked();
+    await untilHit(() => client.from('banners').select('id'), last);
+    await server.sql.query('truncate public.banners');
+    await eventually(async () => {
+      const { data } = await client.from('banners').select('id');
+      return data?.length === 0;
+    }, 2000);
   });
 
   test('an embedded table need not be opted in, and a change to it forgets the read', async () => {

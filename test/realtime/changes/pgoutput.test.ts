@@ -188,6 +188,8 @@ describe('TransactionAssembler', () => {
       // The unchanged TOAST value is absent, not null.
       ['UPDATE', { id: '2', tags: null }, { id: '1' }, 'key'],
     ]);
+    // The truncate sends no rows; its table is noted for the caches.
+    expect(out?.[0]?.truncated).toEqual(['public.messages']);
   });
 });
 
