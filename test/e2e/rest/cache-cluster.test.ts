@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { sleep } from '../../helpers/realtime.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { tcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 import { logicalDatabase } from '../../realtime/changes/helpers.js';
 
 const redisUrl = process.env.REDIS_URL;
@@ -41,19 +42,21 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('the cache o
   let database: Awaited<ReturnType<typeof logicalDatabase>>;
   let a: TestServer;
   let b: TestServer;
+  // Both reach Redis through a proxy the last test cuts (the machine's Redis serves other tests).
+  let redis: TcpProxy;
 
   beforeAll(async () => {
     database = await logicalDatabase();
-    a = await startTestServer({
-      databaseUrl: database.url,
-      env: { REDIS_URL: redisUrl! },
-      migrations: { '20240101000000_rooms.sql': FIXTURE },
-    });
-    b = await startTestServer({ databaseUrl: database.url, env: { REDIS_URL: redisUrl! } });
+    const target = new URL(redisUrl ?? 'redis://127.0.0.1:6379');
+    redis = await tcpProxy(Number(target.port || 6379), target.hostname);
+    const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}${target.pathname}` };
+    a = await startTestServer({ databaseUrl: database.url, env, migrations: { '20240101000000_rooms.sql': FIXTURE } });
+    b = await startTestServer({ databaseUrl: database.url, env });
   }, 60_000);
   afterAll(async () => {
     await b?.stop();
     await a?.stop();
+    await redis?.close();
     await database?.stop();
   });
 
@@ -102,4 +105,43 @@ describe.runIf(redisUrl !== undefined || process.env.CI === 'true')('the cache o
     for (const _ of [1, 2]) await onB.client.from('rooms').select('id,name').order('id');
     expect(onB.last()).toBe('hit');
   });
+
+  test('Redis gone: both read from the database, never a stale entry; back: cached again', async () => {
+    const sides = [tracked(a), tracked(b)];
+    for (const side of sides) {
+      const deadline = Date.now() + 5000;
+      while (side.last() !== 'hit' && Date.now() < deadline) {
+        await side.client.from('rooms').select('id').order('id');
+        await sleep(20);
+      }
+      expect(side.last()).toBe('hit');
+    }
+    await redis.cut();
+    // A write the instances cannot hear of while Redis is away (the notice goes over Redis).
+    await a.sql.query(`insert into public.rooms values (10, 'during the outage')`);
+    for (const side of sides) {
+      const deadline = Date.now() + 10_000;
+      let ids: number[] = [];
+      while (Date.now() < deadline) {
+        const { data } = await side.client.from('rooms').select('id').order('id');
+        ids = (data ?? []).map((r: { id: number }) => r.id);
+        if (ids.includes(10)) break;
+        await sleep(50);
+      }
+      expect(ids).toContain(10);
+      expect(side.last()).not.toBe('hit');
+    }
+    expect((await fetch(`${a.url}/ready`)).status).toBe(200);
+    await redis.restore();
+    for (const side of sides) {
+      const deadline = Date.now() + 15_000;
+      while (side.last() !== 'hit' && Date.now() < deadline) {
+        await side.client.from('rooms').select('id').order('id');
+        await sleep(50);
+      }
+      expect(side.last()).toBe('hit');
+      const { data } = await side.client.from('rooms').select('id').order('id');
+      expect((data ?? []).map((r: { id: number }) => r.id)).toContain(10);
+    }
+  }, 60_000);
 });
