@@ -73,3 +73,4 @@ export {
   type BackupStop,
   type ExportedSnapshot,
 } from './backup-api.js';
+export { PROVIDED_EXTENSIONS, providedExtension } from './provided-extensions.js';

@@ -13,6 +13,7 @@ import { FatalError, StartAborted, errorMessage } from '../errors.js';
 import type { Db } from './pool.js';
 import { applyConfigBuckets, type BucketSpec } from './config-buckets.js';
 import { applySeedIfDue, isFreshDatabase, markSeedDue, type SeedSource } from './seed.js';
+import { providedExtension, providedNote } from './provided-extensions.js';
 import { splitSql } from './split-sql.js';
 import { inTransaction, runStatements, withoutTransactionWrapper } from './sql-file.js';
 
@@ -117,7 +118,7 @@ export async function migrate(db: Db, migrationsDir: string, options: MigrateOpt
         for (const [i, migration] of pending.entries()) {
           throwIfAborted(abort);
           options.onProgress(`applying migration ${i + 1}/${pending.length}: ${path.basename(migration.file)}`);
-          await cancellable(db, client, abort, () => applyUserMigration(client, migration));
+          await cancellable(db, client, abort, () => applyUserMigration(client, migration, options.onProgress));
           applied.push(migration);
         }
         throwIfAborted(abort);
@@ -263,7 +264,11 @@ async function applyOwnSchema(client: pg.PoolClient): Promise<void> {
   }
 }
 
-async function applyUserMigration(client: pg.PoolClient, migration: MigrationFile): Promise<void> {
+async function applyUserMigration(
+  client: pg.PoolClient,
+  migration: MigrationFile,
+  onProgress: (message: string) => void,
+): Promise<void> {
   let source: string;
   try {
     source = await fs.readFile(migration.file, 'utf8');
@@ -271,8 +276,13 @@ async function applyUserMigration(client: pg.PoolClient, migration: MigrationFil
     throw new FatalError(`cannot read migration ${migration.file}: ${errorMessage(err)}`);
   }
   const statements = withoutTransactionWrapper(splitSql(source), migration.file, 'migration');
+  const run = statements.filter((s) => {
+    const provided = providedExtension(s.text);
+    if (provided) onProgress(`${path.basename(migration.file)} line ${s.line}: ${providedNote(provided)}`);
+    return provided === undefined;
+  });
   await inTransaction(client, async () => {
-    await runStatements(client, statements, migration.file, 'migration');
+    await runStatements(client, run, migration.file, 'migration');
     // A file may have switched role (SET ROLE): the bookkeeping is the server's own.
     await client.query('reset role');
     await client.query(

@@ -3,7 +3,7 @@
  * skipped with the server's reason if it fails), skip it with a reason, or stage its rows for one
  * of Trellis's own tables. Pure: the target's roles, extensions and settings come in `PlanContext`.
  */
-import { ident } from '../db/index.js';
+import { ident, PROVIDED_EXTENSIONS } from '../db/index.js';
 import type { Classified, QualifiedName } from './pg-dump-classify.js';
 
 /** Schemas Trellis owns: their DDL is Trellis's, a dump's version of it is skipped. */
@@ -132,6 +132,11 @@ export function decide(c: Classified, ctx: PlanContext): Decision {
       return { action: 'skip', reason: 'tablespaces are the server’s' };
     case 'CREATE EXTENSION': {
       const name = c.target?.name ?? '';
+      if (Object.hasOwn(PROVIDED_EXTENSIONS, name))
+        return {
+          action: 'skip',
+          reason: `Trellis provides ${name}'s SQL surface itself (${PROVIDED_EXTENSIONS[name]})`,
+        };
       if (!ctx.extensions.has(name))
         return { action: 'skip', reason: `extension ${name} is not available on this server` };
       return { action: 'try', sql: createExtension(name, c.option) };

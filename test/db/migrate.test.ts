@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isMigrated, migrate, readMigrationFiles } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
+import { providedExtension } from '../../src/db/provided-extensions.js';
 import { FatalError } from '../../src/errors.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
 
@@ -162,6 +163,38 @@ describe('project migrations', () => {
     await expect(readMigrationFiles(dir, () => undefined)).rejects.toThrow(/same version 20240101000000/);
     await fs.rm(path.join(dir, '20240101000000_again.sql'));
     await fs.rm(path.join(dir, 'notes.sql'));
+  });
+
+  test('a Supabase project’s create extension of pg_cron, pgmq or pg_net is skipped with a note: Trellis provides them', async () => {
+    await write(
+      '20240199000000_extensions.sql',
+      [
+        'create extension if not exists "pg_cron" with schema "pg_catalog";',
+        'CREATE EXTENSION pgmq;',
+        'create extension if not exists pg_net with schema extensions cascade;',
+        'create table after_extensions (id int);',
+      ].join('\n'),
+    );
+    const notes: string[] = [];
+    await migrate(db, dir, { ...quiet, onProgress: (m) => notes.push(m) });
+    expect(await scalar(`select to_regclass('public.after_extensions')::text`)).toBe('after_extensions');
+    expect(notes.filter((n) => n.includes('skipped'))).toEqual([
+      '20240199000000_extensions.sql line 1: create extension pg_cron skipped: Trellis provides its SQL surface itself (docs/cron.md)',
+      '20240199000000_extensions.sql line 2: create extension pgmq skipped: Trellis provides its SQL surface itself (docs/queues.md)',
+      '20240199000000_extensions.sql line 3: create extension pg_net skipped: Trellis provides its SQL surface itself (docs/webhooks.md)',
+    ]);
+  });
+
+  test.each([
+    ['create extension if not exists pg_cron', 'pg_cron'],
+    ['create extension "pgmq" with schema pgmq', 'pgmq'],
+    ['  CREATE   EXTENSION  IF NOT EXISTS  PG_NET', 'pg_net'],
+    ['create extension pgcrypto', undefined],
+    ['create extension "PG_NET"', undefined],
+    ['create extension pg_cronx', undefined],
+    ["select 'create extension pg_cron'", undefined],
+  ])('providedExtension(%j) is %j', (statement, expected) => {
+    expect(providedExtension(statement)).toBe(expected);
   });
 
   test('a missing migrations folder means no migrations', async () => {
