@@ -37,6 +37,8 @@ export interface CronScheduler {
 // How far back a late pass looks for a tick it missed (an event loop stall): one tick, at most a minute old.
 const CATCH_UP_S = 60;
 const SWEEP_EVERY_S = 60;
+// Runs at once in one instance, as pg_cron's cron.max_running_jobs default: each holds a connection.
+const MAX_RUNNING = 32;
 
 interface JobRow {
   readonly jobid: string;
@@ -119,11 +121,16 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
     lastS = nowS;
     const { rows } = await db.query<JobRow>('select jobid::text, schedule from cron.job where active');
     const seen = new Set<string>();
+    let full = 0;
     for (const job of rows) {
       seen.add(job.jobid);
       const tick = tickerFor(job)?.latest(afterS, nowS);
-      if (tick !== undefined && !running.has(job.jobid)) start(job.jobid, tick);
+      if (tick === undefined || running.has(job.jobid)) continue;
+      // Left unclaimed: another instance with room may take it.
+      if (running.size >= MAX_RUNNING) full++;
+      else start(job.jobid, tick);
     }
+    if (full > 0) log.warn(`cron: ${MAX_RUNNING} jobs already running here; ${full} due now left to other instances`);
     for (const jobid of tickers.keys()) if (!seen.has(jobid)) tickers.delete(jobid);
     if (nowS - lastSweepS >= SWEEP_EVERY_S) {
       lastSweepS = nowS;
