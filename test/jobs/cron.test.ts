@@ -197,6 +197,7 @@ describe('two schedulers on one database', () => {
       create table public.ticks (id bigint generated always as identity, at timestamptz default now());
       create table public.seen (who text, escaped text);
       create table public.secret (x text);
+      create table public.multi (x int);
       grant insert on public.seen to ${owner};
       grant select on cron.job_run_details to ${owner};`);
     // A run left 'running' by an instance that died, and one a week and a day old.
@@ -207,6 +208,11 @@ describe('two schedulers on one database', () => {
     await sql.query(`select cron.schedule('every-second', '1 seconds', 'insert into public.ticks default values')`);
     await sql.query(`select cron.schedule('failing', '1 seconds', 'select 1/0')`);
     await sql.query(`select cron.schedule('slow', '1 seconds', 'select pg_sleep(2.5)')`);
+    await sql.query(`select cron.schedule('reads', '2 seconds', 'select 1 union select 2')`);
+    await sql.query(`select cron.schedule('vacuums', '3 seconds', 'vacuum public.multi')`);
+    await sql.query(
+      `select cron.schedule('two-statements', '2 seconds', 'insert into public.multi values (1); delete from public.multi')`,
+    );
     await as(
       owner,
       `select cron.schedule('as-owner', '2 seconds', 'insert into public.seen (who) select current_user')`,
@@ -268,6 +274,16 @@ describe('two schedulers on one database', () => {
     expect(ticks.slice(1).map((t, i) => t - ticks[i]!)).toEqual(ticks.slice(1).map(() => 1000));
   });
 
+  test.each([
+    ['reads', '2 rows'],
+    ['vacuums', 'VACUUM'],
+    ['two-statements', 'DELETE 1'],
+  ])('%s records its last command tag: %s', async (jobname, message) => {
+    const done = await runs(jobname);
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(done.map((r) => [r.status, r.return_message])).toEqual(done.map(() => ['succeeded', message]));
+  });
+
   test('a failing command is recorded as failed with its error', async () => {
     const failed = await runs('failing');
     expect(failed.length).toBeGreaterThanOrEqual(4);
@@ -290,6 +306,14 @@ describe('two schedulers on one database', () => {
     expect(
       escape.every((r) => r.status === 'failed' && /permission denied for table seen/.test(r.return_message)),
     ).toBe(true);
+    // Its login: NOINHERIT, no superuser, a member of the owner only.
+    const logins = await sql.query(
+      `select r.rolinherit, r.rolsuper, r.rolcreaterole, array(select b.rolname from pg_auth_members m
+              join pg_roles b on b.oid = m.roleid where m.member = r.oid)::text[] as member_of
+         from trellis.cron_logins l join pg_roles r on r.rolname = l.role_name where l.owner_name = $1`,
+      [owner],
+    );
+    expect(logins.rows).toEqual([{ rolinherit: false, rolsuper: false, rolcreaterole: false, member_of: [owner] }]);
     // The owner reads its own runs, not the others'.
     expect(await as(owner, 'select distinct username from cron.job_run_details')).toEqual([{ username: owner }]);
   });
