@@ -188,7 +188,13 @@ export async function startTrellis(
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // cron.schedule jobs (docs/cron.md): every instance runs the scheduler; each tick is claimed once.
     if (config.cron.enabled)
-      running.cron = startCronScheduler({ db: database.db, url: database.url, log, ...config.cron });
+      running.cron = startCronScheduler({
+        db: database.db,
+        url: database.url,
+        log,
+        registry: metrics.registry,
+        ...config.cron,
+      });
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

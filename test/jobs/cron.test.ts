@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
@@ -191,6 +192,7 @@ describe('cron.schedule, unschedule and alter_job', () => {
 describe('two schedulers on one database', () => {
   const instances: CronScheduler[] = [];
   const ranBy: number[][] = [[], []];
+  const registries = [new Registry(), new Registry()];
 
   beforeAll(async () => {
     await sql.query(`
@@ -233,6 +235,7 @@ describe('two schedulers on one database', () => {
           log: silent,
           jobTimeoutS: 60,
           retentionDays: 7,
+          registry: registries[i],
           onRun: (jobid, tick, outcome) => {
             if (outcome.ran && jobid) ranBy[i]!.push(tick);
           },
@@ -335,6 +338,23 @@ describe('two schedulers on one database', () => {
     expect(ranBy[1]!.length).toBeGreaterThan(0);
   });
 
+  test('each instance counts its ticks by outcome on /metrics', async () => {
+    const counts: Record<string, number> = {};
+    for (const registry of registries) {
+      const metric = await registry.getSingleMetric('trellis_cron_ticks_total')!.get();
+      for (const v of metric.values)
+        counts[String(v.labels.outcome)] = (counts[String(v.labels.outcome)] ?? 0) + v.value;
+    }
+    const recorded = await one<number>(`select count(*)::int from cron.job_run_details where jobid > 0`);
+    // Only the slow job may be under way as this reads: its run is recorded, not yet counted.
+    const counted = (counts.succeeded ?? 0) + (counts.failed ?? 0);
+    expect(counted).toBeLessThanOrEqual(recorded);
+    expect(counted).toBeGreaterThanOrEqual(recorded - 1);
+    // Both instances tried most ticks: the loser of each claim counts it as not_claimed.
+    expect(counts.not_claimed).toBeGreaterThan(0);
+    expect(counts.running_here).toBeGreaterThan(0);
+  });
+
   test('a run whose instance died is marked failed; runs past retention are deleted', async () => {
     expect((await sql.query(`select status, return_message from cron.job_run_details where jobid = -1`)).rows).toEqual([
       { status: 'failed', return_message: 'the server running the job stopped before it finished' },
@@ -358,6 +378,29 @@ describe('two schedulers on one database', () => {
     const last = (await runs('slow')).at(-1)!;
     expect(last.status).toBe('failed');
     expect(last.return_message).toContain('canceling statement');
+  });
+});
+
+describe('a database out of reach', () => {
+  test('is said once, retried each second, and does not hold a stop', async () => {
+    const unreachable = testDb('postgres://postgres@127.0.0.1:1/none', { connectTimeoutMs: 200 });
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+    const scheduler = startCronScheduler({
+      db: unreachable,
+      url: 'postgres://127.0.0.1:1/none',
+      log,
+      jobTimeoutS: 0,
+      retentionDays: 0,
+    });
+    await sleep(2600);
+    const started = Date.now();
+    await scheduler.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await scheduler.ready).toBe(false);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^cron: a pass failed, retrying each second: /);
+    await unreachable.close();
   });
 });
 

@@ -5,6 +5,7 @@
  * the same way everywhere, so two instances claim the same (jobid, tick) and one wins. A job still
  * running here is not started again; one running elsewhere is refused by the claim.
  */
+import { Counter, type Registry } from 'prom-client';
 import { type Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -24,6 +25,8 @@ export interface CronOptions {
   readonly connectTimeoutMs?: number;
   /** The clock (ms), for tests. */
   readonly now?: () => number;
+  /** Where trellis_cron_ticks_total goes (/metrics). */
+  readonly registry?: Registry;
   /** Called after each run this instance made (tests). */
   readonly onRun?: (jobid: string, tickS: number, outcome: RunOutcome) => void;
 }
@@ -54,6 +57,12 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
       'cron: the database user may not create a login for a job owner: its command runs after `set role` on the server login, which it could undo',
     ),
   );
+  const ticks = new Counter({
+    name: 'trellis_cron_ticks_total',
+    help: 'Cron job ticks this instance saw, by outcome: succeeded or failed (it ran them), not_claimed (another instance did, or the job runs elsewhere), running_here (its previous run had not ended), full (32 runs under way here).',
+    labelNames: ['outcome'] as const,
+    registers: options.registry ? [options.registry] : [],
+  });
   const tickers = new Map<string, { schedule: string; ticker?: Ticker }>();
   const running = new Map<string, Promise<void>>();
   const backends = new Set<number>();
@@ -88,6 +97,7 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
       },
     })
       .then((outcome) => {
+        ticks.inc({ outcome: outcome.ran ? outcome.status : 'not_claimed' });
         if (outcome.ran && outcome.status === 'failed')
           log.info({ jobid, runid: outcome.runid }, `cron job ${jobid} failed: ${outcome.message}`);
         options.onRun?.(jobid, tickS, outcome);
@@ -125,10 +135,13 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
     for (const job of rows) {
       seen.add(job.jobid);
       const tick = tickerFor(job)?.latest(afterS, nowS);
-      if (tick === undefined || running.has(job.jobid)) continue;
+      if (tick === undefined) continue;
+      if (running.has(job.jobid)) ticks.inc({ outcome: 'running_here' });
       // Left unclaimed: another instance with room may take it.
-      if (running.size >= MAX_RUNNING) full++;
-      else start(job.jobid, tick);
+      else if (running.size >= MAX_RUNNING) {
+        full++;
+        ticks.inc({ outcome: 'full' });
+      } else start(job.jobid, tick);
     }
     if (full > 0) log.warn(`cron: ${MAX_RUNNING} jobs already running here; ${full} due now left to other instances`);
     for (const jobid of tickers.keys()) if (!seen.has(jobid)) tickers.delete(jobid);
@@ -138,37 +151,49 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
     }
   };
 
+  // Whether the cron schema is Trellis's, decided by the first pass that reaches the database.
+  let decide: (ours: boolean) => void = () => undefined;
+  const ready = new Promise<boolean>((resolve) => (decide = resolve));
+  let ours: boolean | undefined;
+  // An outage fails every pass: said once when it starts and once when it ends, not every second.
+  let failing = false;
+
+  const guardedPass = async () => {
+    try {
+      if (ours === undefined) {
+        const problem = await ownsCronSchema(db);
+        ours = problem === undefined;
+        if (problem) log.warn(`cron: ${problem}; Trellis runs no cron scheduler (docs/cron.md)`);
+        decide(ours);
+        // Ticks that came while the database was out of reach are not made up.
+        lastS = Math.floor(now() / 1000) - 1;
+      }
+      if (ours) await onePass();
+      if (failing) log.info('cron: the scheduler reaches the database again');
+      failing = false;
+    } catch (err) {
+      if (!failing) log.warn(`cron: a pass failed, retrying each second: ${errorMessage(err)}`);
+      failing = true;
+    }
+  };
+
   const schedule = () => {
-    if (stopped) return;
+    if (stopped || ours === false) return;
     // Just after the next second begins, so every instance looks at a second that has started.
     const wait = 1000 - (now() % 1000) + 5;
     timer = setTimeout(() => {
-      pass = onePass().catch((err: unknown) => log.warn(`cron: ${errorMessage(err)}`));
+      pass = guardedPass();
       void pass.then(schedule);
     }, wait);
   };
-
-  const ready = ownsCronSchema(db).then(
-    (problem) => {
-      if (problem) {
-        log.warn(`cron: ${problem}; Trellis runs no cron scheduler (docs/cron.md)`);
-        return false;
-      }
-      schedule();
-      return true;
-    },
-    (err: unknown) => {
-      log.warn(`cron: cannot read the cron schema (${errorMessage(err)}); no scheduler`);
-      return false;
-    },
-  );
+  schedule();
 
   return {
     ready,
     async close() {
       stopped = true;
-      await ready;
       if (timer) clearTimeout(timer);
+      decide(false);
       await pass;
       // A command under way is cancelled (it records as failed) rather than holding the stop.
       await Promise.all(
