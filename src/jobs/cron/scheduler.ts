@@ -128,8 +128,9 @@ export function startCronScheduler(options: CronOptions): CronScheduler {
   const onePass = async () => {
     const nowS = Math.floor(now() / 1000);
     const afterS = Math.max(lastS, nowS - CATCH_UP_S);
-    lastS = nowS;
     const { rows } = await db.query<JobRow>('select jobid::text, schedule from cron.job where active');
+    // Only a pass that read the jobs moves on: after a short outage the latest tick missed still runs.
+    lastS = nowS;
     const seen = new Set<string>();
     let full = 0;
     for (const job of rows) {
