@@ -142,6 +142,28 @@ describe('cron.schedule, unschedule and alter_job', () => {
     expect(await one('select count(*)::int from cron.job')).toBe(before);
   });
 
+  test('schedule_in_database takes this database, a role to run as and whether the job is active', async () => {
+    const id = await one<string>(
+      `select cron.schedule_in_database('here', '@daily', 'select 1', current_database(), $1, false)`,
+      [owner],
+    );
+    expect(
+      (
+        await sql.query(
+          'select username, active, database = current_database() as here from cron.job where jobid = $1',
+          [id],
+        )
+      ).rows,
+    ).toEqual([{ username: owner, active: false, here: true }]);
+    expect(await error(`select cron.alter_job($1, username := 'no_such_role_x')`, [id])).toContain(
+      'role "no_such_role_x" does not exist',
+    );
+    expect(await error(`select cron.alter_job($1, database := 'elsewhere')`, [id])).toContain(
+      'database "elsewhere" is not this one',
+    );
+    await sql.query('select cron.unschedule($1::bigint)', [id]);
+  });
+
   test('an invalid schedule given to alter_job leaves the job as it was', async () => {
     const id = await one<string>(`select cron.schedule('keep-me', '* * * * *', 'select 1')`);
     expect(await error(`select cron.alter_job($1, schedule := 'every minute')`, [id])).toContain(
