@@ -403,6 +403,46 @@ describe('two schedulers on one database', () => {
   });
 });
 
+describe('a server login that may not create roles', () => {
+  const login = `cron_server_${crypto.randomBytes(4).toString('hex')}`;
+  let asLogin: Db | undefined;
+
+  afterAll(async () => {
+    await asLogin?.close();
+    await sql.query(`drop owned by ${login}`);
+    await sql.query(`drop role if exists ${login}`);
+  });
+
+  test("runs the owner's command after set role in the same query string, and warns once", async () => {
+    await sql.query(`
+      create role ${login} login bypassrls;
+      grant ${owner} to ${login};
+      grant usage on schema cron to ${login};
+      grant insert, update on cron.job_run_details to ${login};
+      grant usage on sequence cron.job_run_details_runid_seq to ${login};
+      create table public.shared_seen (who text, session_user_name text);
+      grant insert on public.shared_seen to ${owner};`);
+    await as(
+      owner,
+      `select cron.schedule('shared', '1 seconds', 'insert into public.shared_seen select current_user, session_user')`,
+    );
+    const url = new URL(database.url);
+    url.username = login;
+    asLogin = testDb(url.toString());
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+    const scheduler = startCronScheduler({ db: asLogin, url: url.toString(), log, jobTimeoutS: 10, retentionDays: 0 });
+    await sleep(2600);
+    await scheduler.close();
+    await as(owner, `select cron.unschedule('shared')`);
+    const seen = await sql.query('select distinct who, session_user_name from public.shared_seen');
+    expect(seen.rows).toEqual([{ who: owner, session_user_name: login }]);
+    expect(lines).toEqual([
+      'cron: the database user may not create a login for a job owner: its command runs after `set role` on the server login, which it could undo',
+    ]);
+  });
+});
+
 describe('a database out of reach', () => {
   test('is said once, retried each second, and does not hold a stop', async () => {
     const unreachable = testDb('postgres://postgres@127.0.0.1:1/none', { connectTimeoutMs: 200 });

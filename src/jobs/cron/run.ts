@@ -70,9 +70,14 @@ export async function runTick(jobid: string, tickS: number, options: RunOptions)
       pid,
     ]);
     await client.query(`set statement_timeout = ${Math.max(0, Math.floor(options.timeoutMs))}`);
-    if (login.role !== undefined) await client.query(`set role ${ident(login.role)}`);
     // The simple protocol, as pg_cron sends it: several statements may run, and VACUUM may too.
-    const result = (await client.query(run.command)) as pg.QueryResult | pg.QueryResult[];
+    let text = run.command;
+    if (login.shared)
+      // On the server's login, the role goes in the same query string: a pooler in transaction mode
+      // could otherwise run the command on another backend, without the role. (VACUUM then refuses.)
+      text = `set role ${ident(login.role!)};\n${run.command}`;
+    else if (login.role !== undefined) await client.query(`set role ${ident(login.role)}`);
+    const result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
     return await finish('succeeded', describeResult(result));
   } catch (err) {
     return await finish('failed', errorMessage(err));
