@@ -8,7 +8,8 @@
 create or replace function trellis.cron_schedule_problem(schedule text) returns text
 language plpgsql immutable as $$
 declare
-  source text := regexp_replace(lower(btrim(coalesce(schedule, ''))), '\s+', ' ', 'g');
+  -- ASCII white space only, as schedule.ts reads it: runs become one space, none at either end.
+  source text := btrim(regexp_replace(lower(coalesce(schedule, '')), '[ \t\n\r\f\v]+', ' ', 'g'), ' ');
   field_names text[] := array['minute', 'hour', 'day of month', 'month', 'day of week'];
   lows int[] := array[0, 0, 1, 1, 0];
   highs int[] := array[59, 23, 31, 12, 7];

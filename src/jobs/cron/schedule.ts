@@ -51,7 +51,11 @@ const ITEM = /^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:\/(\d{1,9}))?$/;
 const fail = (problem: string): ParsedSchedule => ({ ok: false, problem });
 
 export function parseSchedule(text: string): ParsedSchedule {
-  const source = text.trim().toLowerCase().replace(/\s+/g, ' ');
+  // ASCII white space only, as the SQL check reads it (JavaScript's \s and trim() take Unicode's too).
+  const source = text
+    .toLowerCase()
+    .replace(/[ \t\n\r\f\v]+/g, ' ')
+    .replace(/^ | $/g, '');
   if (source === '') return fail('a schedule is required');
   const interval = INTERVAL.exec(source);
   if (interval) {
