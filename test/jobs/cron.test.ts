@@ -213,7 +213,7 @@ describe('cron.schedule, unschedule and alter_job', () => {
 
 describe('two schedulers on one database', () => {
   const instances: CronScheduler[] = [];
-  const ranBy: number[][] = [[], []];
+  const ranBy: string[][] = [[], []];
   const registries = [new Registry(), new Registry()];
 
   beforeAll(async () => {
@@ -259,7 +259,7 @@ describe('two schedulers on one database', () => {
           retentionDays: 7,
           registry: registries[i],
           onRun: (jobid, tick, outcome) => {
-            if (outcome.ran && jobid) ranBy[i]!.push(tick);
+            if (outcome.ran) ranBy[i]!.push(`${jobid}@${tick}`);
           },
         }),
       );
@@ -353,11 +353,13 @@ describe('two schedulers on one database', () => {
     }
   });
 
-  test('both instances ran ticks, and no tick twice', () => {
-    const all = [...ranBy[0]!, ...ranBy[1]!];
-    expect(ranBy[0]!.length + ranBy[1]!.length).toBe(all.length);
-    expect(ranBy[0]!.length).toBeGreaterThan(0);
-    expect(ranBy[1]!.length).toBeGreaterThan(0);
+  // Which instance wins a claim is a race (in one process, usually the first timer): what matters
+  // is that no (job, tick) ran on both, nor twice on one.
+  test('no job ran a tick on both instances, nor twice on one', () => {
+    const [a, b] = ranBy.map((ran) => new Set(ran)) as [Set<string>, Set<string>];
+    expect([...a].filter((run) => b.has(run))).toEqual([]);
+    expect(a.size + b.size).toBe(ranBy[0]!.length + ranBy[1]!.length);
+    expect(a.size + b.size).toBeGreaterThan(10);
   });
 
   test('each instance counts its ticks by outcome on /metrics', async () => {
