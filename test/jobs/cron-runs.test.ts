@@ -230,6 +230,43 @@ describe('two schedulers on one database', () => {
   });
 });
 
+describe("an owner's login that lost its membership", () => {
+  test('fails one run, then is granted again and the job goes on', async () => {
+    await sql.query('create table public.regrant (who text)');
+    await sql.query(`grant insert on public.regrant to ${owner}`);
+    expect(
+      await as(
+        owner,
+        `select cron.schedule('regrant', '1 seconds', 'insert into public.regrant select current_user') as id`,
+      ),
+    ).toEqual([{ id: expect.any(String) }]);
+    const scheduler = startCronScheduler({ db, url: database.url, log: silent, jobTimeoutS: 10, retentionDays: 0 });
+    const statuses = async () =>
+      (
+        await sql.query<{ status: string; message: string }>(
+          `select r.status, r.return_message as message from cron.job_run_details r join cron.job j using (jobid)
+            where j.jobname = 'regrant' order by r.scheduled_at`,
+        )
+      ).rows;
+    try {
+      for (let i = 0; i < 40 && !(await statuses()).some((r) => r.status === 'succeeded'); i++) await sleep(100);
+      const login = await one<string>('select role_name from trellis.cron_logins where owner_name = $1', [owner]);
+      await sql.query(`revoke ${owner} from "${login}"`);
+      await sleep(3200);
+    } finally {
+      await scheduler.close();
+    }
+    const after = (await statuses()).map((r) => (r.status === 'failed' ? r.message : r.status));
+    await as(owner, `select cron.unschedule('regrant')`);
+    const failedAt = after.findIndex((r) => r !== 'succeeded');
+    expect(after[failedAt]).toMatch(/permission denied to set role/);
+    // The stop may cancel a run under way; every other run after the failed one succeeded.
+    const later = after.slice(failedAt + 1).filter((r) => !r.includes('canceling statement'));
+    expect(later).toContain('succeeded');
+    expect(later.every((r) => r === 'succeeded')).toBe(true);
+  });
+});
+
 describe('a server login that may not create roles', () => {
   const login = `cron_server_${crypto.randomBytes(4).toString('hex')}`;
   let asLogin: Db | undefined;

@@ -51,6 +51,9 @@ export async function runTick(jobid: string, tickS: number, options: RunOptions)
     return { ran: true, runid: run.runid, status, message };
   };
   let client: pg.Client | undefined;
+  // Until the command is sent, a failure may be the login's (remade elsewhere, its membership gone
+  // with a dropped and recreated owner): the next tick looks it up afresh.
+  let commandSent = false;
   try {
     const login = await options.logins.loginFor(run.username);
     client = new pg.Client({
@@ -59,10 +62,7 @@ export async function runTick(jobid: string, tickS: number, options: RunOptions)
       application_name: 'trellis cron',
     });
     client.on('error', () => undefined);
-    await client.connect().catch((err: unknown) => {
-      options.logins.forget(run.username);
-      throw err;
-    });
+    await client.connect();
     const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     options.onBackend?.(pid);
     await db.query(`update cron.job_run_details set status = 'running', job_pid = $2 where runid = $1`, [
@@ -77,9 +77,11 @@ export async function runTick(jobid: string, tickS: number, options: RunOptions)
       // could otherwise run the command on another backend, without the role. (VACUUM then refuses.)
       text = `set role ${ident(login.role!)};\n${run.command}`;
     else if (login.role !== undefined) await client.query(`set role ${ident(login.role)}`);
+    commandSent = true;
     const result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
     return await finish('succeeded', describeResult(result));
   } catch (err) {
+    if (!commandSent) options.logins.forget(run.username);
     return await finish('failed', errorMessage(err));
   } finally {
     await client?.end().catch(() => undefined);
