@@ -207,6 +207,8 @@ export interface Config {
   };
   /** Seconds between partition maintenance runs (0: none). */
   readonly partitionMaintenanceIntervalS: number;
+  /** The cron scheduler (docs/cron.md). */
+  readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -516,6 +518,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
+    cron: Object.freeze({
+      enabled: read('cronEnabled', src),
+      jobTimeoutS: read('cronJobTimeout', src),
+      retentionDays: read('cronRunRetention', src),
+    }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,

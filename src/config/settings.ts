@@ -940,6 +940,24 @@ export const settings = {
     fallback: '3600',
     doc: 'Seconds between two runs of trellis.run_partition_maintenance() (also run at start): months ahead created, old months archived (docs/partitions.md). 0 turns the timer off.',
   },
+  cronEnabled: {
+    env: 'CRON_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Run the cron scheduler (cron.schedule jobs, docs/cron.md) in this instance; every instance may, each tick runs once.',
+  },
+  cronJobTimeout: {
+    env: 'CRON_JOB_TIMEOUT',
+    schema: int(0, 604_800),
+    fallback: '3600',
+    doc: 'Seconds a cron job command may run (its statement_timeout); 0: no limit.',
+  },
+  cronRunRetention: {
+    env: 'CRON_RUN_RETENTION_DAYS',
+    schema: int(0, 36_500),
+    fallback: '7',
+    doc: 'Days of cron.job_run_details kept; older runs are deleted. 0 keeps them all.',
+  },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',
     schema: z.string().min(1).optional(),

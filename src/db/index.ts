@@ -24,7 +24,7 @@ export {
   type PgError,
 } from './outage.js';
 export { migrate, isMigrated, readMigrationFiles, type MigrationFile, type MigrationReport } from './migrate.js';
-export { prepareRequestRole } from './request-role.js';
+export { prepareRequestRole, scramVerifier } from './request-role.js';
 export {
   runPartitionMaintenance,
   startPartitionMaintenance,
