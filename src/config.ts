@@ -205,6 +205,18 @@ export interface Config {
     readonly heartbeatTimeoutMs: number;
     readonly replicationTimeoutMs: number;
   };
+  /** The net.http_* sender and database webhooks (docs/webhooks.md). */
+  readonly webhooks: {
+    readonly sender: boolean;
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    readonly responseTtlS: number;
+    readonly maxResponseBytes: number;
+    readonly retries: number;
+    readonly retryBackoffMs: number;
+    /** WEBHOOK_SECRET, as `whsec_<base64>`; unset: the data folder's. */
+    readonly secret: string | undefined;
+  };
   /** Seconds between partition maintenance runs (0: none). */
   readonly partitionMaintenanceIntervalS: number;
   readonly backup: {
@@ -516,6 +528,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
+    webhooks: Object.freeze({
+      sender: read('netSender', src),
+      concurrency: read('netConcurrency', src),
+      pollIntervalMs: read('netPollInterval', src),
+      responseTtlS: read('netResponseTtl', src),
+      maxResponseBytes: read('netMaxResponseBytes', src),
+      retries: read('webhookRetries', src),
+      retryBackoffMs: read('webhookRetryBackoff', src),
+      secret: read('webhookSecret', src),
+    }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,
