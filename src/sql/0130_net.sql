@@ -37,8 +37,9 @@ begin
   revoke all on net.http_request_queue from public;
   grant select on net.http_request_queue to service_role;
 
-  -- Unlogged, as pg_net's: responses are a cache of outcomes kept for NET_RESPONSE_TTL, not data.
-  create unlogged table if not exists net._http_response (
+  -- pg_net's is unlogged; this one is logged, since logical replication (`trellis move --follow`)
+  -- cannot publish an unlogged table. Rows live NET_RESPONSE_TTL.
+  create table if not exists net._http_response (
     id bigint primary key,
     status_code integer,
     content_type text,

@@ -97,15 +97,21 @@ describe('net.http_*', () => {
     expect(receiver.received).toHaveLength(1);
     expect(receiver.received[0]).toMatchObject({ method: 'GET', url: '/get?n=2&q=a%20b%2F%C3%A9' });
     expect(receiver.received[0]?.headers['x-test']).toBe('yes');
+    expect(receiver.received[0]?.headers['user-agent']).toBe('trellis-net');
     // A plain request is not a webhook: not signed.
     expect(receiver.received[0]?.headers['webhook-signature']).toBeUndefined();
     expect(await queued()).toBe('0');
   });
 
   test('http_post sends its JSON body with a JSON content type', async () => {
-    const id = await one<string>(`select net.http_post($1, '{"hello": "world"}')`, [`${receiver.url}/post`]);
+    const id = await one<string>(
+      `select net.http_post($1, '{"hello": "world"}', headers => '{"User-Agent": "mine"}')`,
+      [`${receiver.url}/post`],
+    );
     expect((await responseOf(id)).status_code).toBe(200);
     const got = receiver.received[0];
+    // The caller's User-Agent replaces the sender's, whatever its case.
+    expect(got?.headers['user-agent']).toBe('mine');
     expect(got?.method).toBe('POST');
     expect(got?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(got?.body.toString() ?? '')).toEqual({ hello: 'world' });
@@ -364,6 +370,92 @@ describe('two senders on one database', () => {
     } finally {
       await other.close();
       await second.close();
+    }
+  });
+});
+
+describe('the sender', () => {
+  test('a stopping sender puts its request in flight back; the next one sends it', async () => {
+    const second = testDb(database.url);
+    // Only this sender runs: the shared one stops and comes back afterwards.
+    await sender.close();
+    let lone = await startNetSender(senderOptions({ db: second }));
+    try {
+      let release: (() => void) | undefined;
+      receiver.answer = (_r, res) => {
+        release = () => res.writeHead(200).end('late');
+      };
+      const id = await one<string>(`select net.http_get($1, timeout_milliseconds => 20000)`, [`${receiver.url}/held`]);
+      const until = Date.now() + 5000;
+      while (receiver.received.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      await lone.close();
+      release?.();
+      expect(
+        (await sql.query('select claimed_until, attempts from net.http_request_queue where id = $1', [id])).rows,
+      ).toEqual([{ claimed_until: null, attempts: 0 }]);
+      receiver.answer = okAnswer;
+      lone = await startNetSender(senderOptions({ db: second }));
+      expect((await responseOf(id)).status_code).toBe(200);
+    } finally {
+      await lone.close();
+      await second.close();
+      sender = await startNetSender(senderOptions());
+    }
+  });
+
+  test('a lease that ran out (its instance died) is taken over; a live one is left alone', async () => {
+    await sender.close();
+    try {
+      const [dead, live] = (
+        await sql.query<{ id: string }>(
+          `select net.http_get($1 || '/lease/' || i) as id from generate_series(1, 2) i`,
+          [receiver.url],
+        )
+      ).rows.map((r) => r.id);
+      await sql.query(
+        `update net.http_request_queue set claimed_until = now() - interval '1 second', attempts = 1 where id = $1`,
+        [dead],
+      );
+      await sql.query(
+        `update net.http_request_queue set claimed_until = now() + interval '1 hour', attempts = 1 where id = $1`,
+        [live],
+      );
+      sender = await startNetSender(senderOptions());
+      expect((await responseOf(dead ?? '')).status_code).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(receiver.received.map((r) => r.url)).toEqual(['/lease/1']);
+      await sql.query('delete from net.http_request_queue where id = $1', [live]);
+    } finally {
+      sender.wake();
+    }
+  });
+
+  test('responses older than the TTL are deleted', async () => {
+    await sql.query(
+      `insert into net._http_response (id, status_code, created) values (-1, 200, now() - interval '2 days')`,
+    );
+    await sender.close();
+    sender = await startNetSender(senderOptions({ responseTtlS: 86_400 }));
+    const until = Date.now() + 5000;
+    while ((await one<string>('select count(*)::text from net._http_response where id = -1')) !== '0') {
+      if (Date.now() > until) throw new Error('the old response is still there');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  test('on a database without the net schema the sender says so and does nothing', async () => {
+    const bare = await freshDatabase();
+    const bareDb = testDb(bare.url);
+    const warnings: string[] = [];
+    const log = createLogger({ level: 'silent', pretty: false });
+    log.warn = (message: string) => void warnings.push(message);
+    try {
+      const inert = await startNetSender(senderOptions({ db: bareDb, log }));
+      await inert.close();
+      expect(warnings).toEqual([expect.stringMatching(/net schema is missing/)]);
+    } finally {
+      await bareDb.close();
+      await bare.drop();
     }
   });
 });

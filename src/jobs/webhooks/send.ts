@@ -50,7 +50,10 @@ export async function sendRequest(
   try {
     response = await fetch(request.url, {
       method: request.method,
-      headers: { 'user-agent': 'trellis-net', ...headers },
+      // Headers are case-insensitive: a caller's User-Agent must replace ours, not join it.
+      headers: Object.keys(headers).some((h) => h.toLowerCase() === 'user-agent')
+        ? headers
+        : { 'user-agent': 'trellis-net', ...headers },
       body: request.body ? new Uint8Array(request.body) : undefined,
       redirect: 'manual',
       signal,
