@@ -122,7 +122,9 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
       if (free <= 0 || stopped) return;
       const claimed = await claimRequests(db, free, LEASE_MARGIN_MS);
       for (const request of claimed) track(request);
-      if (claimed.length < free) break;
+      // Requests in flight wake the loop when they end; only an idle sender needs the timer.
+      if (claimed.length > 0 && claimed.length < free) return;
+      if (claimed.length === 0) break;
     }
     const wait = await nextDueMs(db);
     schedule(wait === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(wait, 5)));
