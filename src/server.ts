@@ -187,7 +187,7 @@ export async function startTrellis(
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // net.http_* requests and database webhooks (docs/webhooks.md); every instance sends, a lease keeps them apart.
-    running.webhooks = await startWebhooks(config, database.db, log, secrets.webhookSecret);
+    running.webhooks = await startWebhooks(config, database.db, log, secrets.webhookSecret, metrics.registry);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

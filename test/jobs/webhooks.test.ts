@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
@@ -428,6 +429,27 @@ describe('the sender', () => {
     } finally {
       sender.wake();
     }
+  });
+
+  test('outcomes are counted for /metrics, by kind, status class and whether a retry follows', async () => {
+    const registry = new Registry();
+    await sender.close();
+    sender = await startNetSender(senderOptions({ registry }));
+    let calls = 0;
+    receiver.answer = (_r, res) => {
+      calls += 1;
+      res.writeHead(calls === 1 ? 500 : 200).end();
+    };
+    const id = await one<string>(`select net._trellis_enqueue('POST', $1, '{}', '{}', null, 2000, true)`, [
+      `${receiver.url}/counted`,
+    ]);
+    expect((await responseOf(id)).status_code).toBe(200);
+    const plain = await one<string>(`select net.http_get($1)`, [`${receiver.url}/counted`]);
+    await responseOf(plain);
+    const text = await registry.metrics();
+    expect(text).toContain('trellis_net_requests_total{kind="webhook",outcome="5xx",retried="true"} 1');
+    expect(text).toContain('trellis_net_requests_total{kind="webhook",outcome="2xx",retried="false"} 1');
+    expect(text).toContain('trellis_net_requests_total{kind="net",outcome="2xx",retried="false"} 1');
   });
 
   test('responses older than the TTL are deleted', async () => {

@@ -5,9 +5,11 @@
  * fails is tried again later (retry.ts), signed afresh each time. Every instance runs one; the
  * claim's lease keeps them from sending one request twice.
  */
+import type { Registry } from 'prom-client';
 import type { Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../platform/logger.js';
+import { netMetrics } from './metrics.js';
 import {
   claimRequests,
   finishRequest,
@@ -33,6 +35,8 @@ export interface NetSenderOptions {
   readonly retry: RetryPolicy;
   /** The Standard Webhooks key webhooks are signed with; unsigned without one. */
   readonly signingKey: Buffer | undefined;
+  /** Where the outcome counter goes (GET /metrics); none without one. */
+  readonly registry?: Registry;
 }
 
 export interface NetSender {
@@ -57,6 +61,7 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
     );
     return { wake: () => undefined, close: async () => undefined };
   }
+  const count = netMetrics(options.registry);
   const cancel = new AbortController();
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
@@ -88,6 +93,7 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
     );
     if (outcome.kind === 'cancelled') return releaseRequest(db, request.id);
     const delay = request.webhook ? retryDelay(outcome, request.attempts, options.retry, Date.now()) : undefined;
+    count(request.webhook ? 'webhook' : 'net', outcome, delay !== undefined);
     if (delay === undefined) return finishRequest(db, request.id, outcome);
     log.info(
       { request: request.id, attempt: request.attempts, waitMs: delay },

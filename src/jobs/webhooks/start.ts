@@ -1,4 +1,5 @@
 /** The net sender as the server starts it: the settings (docs/configuration.md) and the signing key. */
+import type { Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
@@ -16,6 +17,7 @@ export async function startWebhooks(
   db: Db,
   log: Logger,
   storedSecret: string | undefined,
+  registry?: Registry,
 ): Promise<NetSender | undefined> {
   const settings = config.webhooks;
   if (!settings.sender) return undefined;
@@ -30,6 +32,7 @@ export async function startWebhooks(
       maxResponseBytes: settings.maxResponseBytes,
       retry: { retries: settings.retries, backoffMs: settings.retryBackoffMs },
       signingKey: secret === undefined ? undefined : webhookSigningKey(secret),
+      registry,
     });
   } catch (err) {
     log.warn(`the net sender did not start: ${errorMessage(err)}`);
