@@ -1,8 +1,13 @@
-/** The webhook signing secret kept in .trellis/secrets.json: made on first start, added to an older file, then stable. */
+/**
+ * The webhook signing secret kept in .trellis/secrets.json (made on first start, added to an older
+ * file, then stable) and the webhook settings.
+ */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { FatalError, describeFatal } from '../../src/errors.js';
 import { loadOrCreateSecrets, webhookSigningKey } from '../../src/project/secrets.js';
 
 let dir: string;
@@ -37,4 +42,46 @@ test.each([
   ['v1,whsec_AAECAw==', [0, 1, 2, 3]],
 ])('the key of %s', (secret, bytes) => {
   expect([...webhookSigningKey(secret)]).toEqual(bytes);
+});
+
+describe('the webhook settings', () => {
+  const fail = (env: Record<string, string>): string => {
+    try {
+      loadConfig({}, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(FatalError);
+      return describeFatal(err as FatalError);
+    }
+    throw new Error('expected loadConfig to fail');
+  };
+
+  test('defaults: a sender in every instance, 3 retries from 1 s, pg_net’s 6-hour TTL, no WEBHOOK_SECRET', () => {
+    expect(loadConfig({}, {}).webhooks).toEqual({
+      sender: true,
+      concurrency: 16,
+      pollIntervalMs: 5000,
+      responseTtlS: 21_600,
+      maxResponseBytes: 1_048_576,
+      retries: 3,
+      retryBackoffMs: 1000,
+      secret: undefined,
+    });
+  });
+
+  test('WEBHOOK_SECRET in either Standard Webhooks form is taken', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(loadConfig({}, { WEBHOOK_SECRET: secret }).webhooks.secret).toBe(secret);
+    expect(loadConfig({}, { WEBHOOK_SECRET: `v1,${secret}` }).webhooks.secret).toBe(`v1,${secret}`);
+  });
+
+  test.each([
+    [{ WEBHOOK_SECRET: 'hunter2-not-a-whsec-secret' }, /^WEBHOOK_SECRET: must be whsec_<base64>/],
+    [{ WEBHOOK_RETRIES: '21' }, /^WEBHOOK_RETRIES: must be a whole number between 0 and 20/],
+    [{ NET_CONCURRENCY: '0' }, /^NET_CONCURRENCY: must be a whole number/],
+    [{ NET_SENDER: 'maybe' }, /^NET_SENDER: must be true or false/],
+  ])('%j is refused, naming the variable', (env, message) => {
+    const text = fail(env);
+    expect(text).toMatch(message);
+    expect(text).not.toContain('hunter2');
+  });
 });
