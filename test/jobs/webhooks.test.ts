@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
 import { startNetSender, type NetSender, type NetSenderOptions } from '../../src/jobs/webhooks/index.js';
+import { finishRequests } from '../../src/jobs/webhooks/queue.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
 import { closedPort, okAnswer, startReceiver, type Receiver } from './webhooks-receiver.js';
@@ -450,6 +451,51 @@ describe('the sender', () => {
     expect(text).toContain('trellis_net_requests_total{kind="webhook",outcome="5xx",retried="true"} 1');
     expect(text).toContain('trellis_net_requests_total{kind="webhook",outcome="2xx",retried="false"} 1');
     expect(text).toContain('trellis_net_requests_total{kind="net",outcome="2xx",retried="false"} 1');
+  });
+
+  test('outcomes written in one batch: each as it was, none for a request another instance finished', async () => {
+    await sender.close();
+    try {
+      const ids = (
+        await sql.query<{ id: string }>(
+          `select net.http_get('http://example.com/' || i) as id from generate_series(1, 3) i`,
+        )
+      ).rows.map((r) => r.id);
+      const [answered = '', timedOut = '', failed = ''] = ids;
+      await finishRequests(db, [
+        {
+          id: answered,
+          outcome: {
+            kind: 'response',
+            status: 201,
+            contentType: 'text/plain',
+            headers: { 'x-quote': 'a "b" \\ c' },
+            content: 'made',
+            truncated: false,
+          },
+        },
+        { id: timedOut, outcome: { kind: 'timeout', message: 'Timeout of 5 ms reached' } },
+        { id: failed, outcome: { kind: 'error', message: 'getaddrinfo ENOTFOUND example.invalid' } },
+        { id: '999999', outcome: { kind: 'error', message: 'not queued' } },
+      ]);
+      expect(await responseOf(answered)).toMatchObject({
+        status_code: 201,
+        content_type: 'text/plain',
+        headers: { 'x-quote': 'a "b" \\ c' },
+        content: 'made',
+        timed_out: false,
+        error_msg: null,
+      });
+      expect(await responseOf(timedOut)).toMatchObject({ status_code: null, timed_out: true });
+      expect(await responseOf(failed)).toMatchObject({
+        timed_out: false,
+        error_msg: expect.stringMatching(/ENOTFOUND/),
+      });
+      expect(await one<string>(`select count(*)::text from net._http_response where id = 999999`)).toBe('0');
+      expect(await queued()).toBe('0');
+    } finally {
+      sender = await startNetSender(senderOptions());
+    }
   });
 
   test('responses older than the TTL are deleted', async () => {

@@ -62,23 +62,36 @@ export async function claimRequests(db: Tx, limit: number, marginMs: number): Pr
   }));
 }
 
-/** The final outcome: the queue row goes and the response is written, both only if the row was still there. */
-export async function finishRequest(db: Tx, id: string, outcome: SendOutcome): Promise<void> {
-  const response = outcome.kind === 'response' ? outcome : undefined;
-  const error = outcome.kind === 'timeout' || outcome.kind === 'error' ? outcome.message : null;
+export interface FinalOutcome {
+  readonly id: string;
+  readonly outcome: SendOutcome;
+}
+
+/**
+ * Final outcomes, many in one statement: each queue row goes and its response is written, both only
+ * if the row was still there (another instance that took an expired lease over may have finished it).
+ */
+export async function finishRequests(db: Tx, done: readonly FinalOutcome[]): Promise<void> {
+  const column = <T>(pick: (o: SendOutcome) => T | null) => done.map((d) => pick(d.outcome));
+  const answer = (o: SendOutcome) => (o.kind === 'response' ? o : undefined);
   await db.query(
-    `with gone as (delete from net.http_request_queue where id = $1 returning id)
+    `with done as (
+       select * from unnest($1::bigint[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::boolean[], $7::text[])
+                  as d(id, status_code, content_type, headers, content, timed_out, error_msg)
+     ), gone as (
+       delete from net.http_request_queue q using done where q.id = done.id returning q.id
+     )
      insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)
-     select id, $2, $3, $4::jsonb, $5, $6, $7 from gone
+     select done.* from done join gone using (id)
      on conflict (id) do nothing`,
     [
-      id,
-      response?.status ?? null,
-      response?.contentType ?? null,
-      response ? JSON.stringify(response.headers) : null,
-      response?.content ?? null,
-      outcome.kind === 'timeout',
-      error,
+      done.map((d) => d.id),
+      column((o) => answer(o)?.status ?? null),
+      column((o) => answer(o)?.contentType ?? null),
+      column((o) => (o.kind === 'response' ? JSON.stringify(o.headers) : null)),
+      column((o) => answer(o)?.content ?? null),
+      column((o) => o.kind === 'timeout'),
+      column((o) => (o.kind === 'timeout' || o.kind === 'error' ? o.message : null)),
     ],
   );
 }

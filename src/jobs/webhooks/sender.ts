@@ -10,9 +10,9 @@ import type { Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { netMetrics } from './metrics.js';
+import { outcomeWriter } from './outcomes.js';
 import {
   claimRequests,
-  finishRequest,
   netSchemaKind,
   nextDueMs,
   purgeResponses,
@@ -62,6 +62,7 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
     return { wake: () => undefined, close: async () => undefined };
   }
   const count = netMetrics(options.registry);
+  const finish = outcomeWriter(db);
   const cancel = new AbortController();
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
@@ -94,7 +95,7 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
     if (outcome.kind === 'cancelled') return releaseRequest(db, request.id);
     const delay = request.webhook ? retryDelay(outcome, request.attempts, options.retry, Date.now()) : undefined;
     count(request.webhook ? 'webhook' : 'net', outcome, delay !== undefined);
-    if (delay === undefined) return finishRequest(db, request.id, outcome);
+    if (delay === undefined) return finish(request.id, outcome);
     log.info(
       { request: request.id, attempt: request.attempts, waitMs: delay },
       `webhook ${request.id} to ${origin(request.url)} failed (${outcome.kind === 'response' ? outcome.status : outcome.kind}); retrying`,
