@@ -214,7 +214,7 @@ export interface Config {
     readonly maxResponseBytes: number;
     readonly retries: number;
     readonly retryBackoffMs: number;
-    /** WEBHOOK_SECRET, as `whsec_<base64>`; unset: the data folder's. */
+    /** WEBHOOK_SECRET: `whsec_<base64>`, several separated by spaces; unset: the data folder's. */
     readonly secret: string | undefined;
   };
   /** Seconds between partition maintenance runs (0: none). */

@@ -986,9 +986,11 @@ export const settings = {
     env: 'WEBHOOK_SECRET',
     schema: z
       .string()
-      .regex(/^(v1,)?whsec_[A-Za-z0-9+/]{22,}={0,2}$/, { error: 'must be whsec_<base64> (Standard Webhooks)' })
+      .regex(/^(v1,)?whsec_[A-Za-z0-9+/]{22,}={0,2}( +(v1,)?whsec_[A-Za-z0-9+/]{22,}={0,2})*$/, {
+        error: 'must be whsec_<base64> (Standard Webhooks), or several separated by spaces',
+      })
       .optional(),
-    doc: 'The Standard Webhooks secret database webhooks are signed with, whsec_<base64>; unset: one made on first start and kept in .trellis/secrets.json.',
+    doc: 'The Standard Webhooks secret database webhooks are signed with, whsec_<base64> (several separated by spaces sign with each, for a rotation); unset: one made on first start and kept in .trellis/secrets.json.',
   },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',

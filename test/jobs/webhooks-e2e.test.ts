@@ -1,7 +1,7 @@
 /**
  * The issue's done-when, through a started server: a Database Webhook made the Supabase way fires on
  * a row written with supabase-js, reaches a receiver on loopback that fails first, is retried, and
- * verifies with the snippet of docs/webhooks.md.
+ * verifies with the snippet of docs/webhooks.md, under both secrets of a rotation.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -14,6 +14,8 @@ import { startReceiver, type Receiver } from './webhooks-receiver.js';
 type Verify = (secret: string, headers: Record<string, unknown>, body: Buffer) => boolean;
 
 const SECRET = `whsec_${crypto.randomBytes(32).toString('base64')}`;
+// A rotation under way: the new secret first, the old one still signing.
+const OLD_SECRET = `whsec_${crypto.randomBytes(32).toString('base64')}`;
 let receiver: Receiver;
 let server: TestServer;
 let verifyWebhook: Verify;
@@ -32,7 +34,7 @@ beforeAll(async () => {
   verifyWebhook = await docsSnippet();
   receiver = await startReceiver();
   server = await startTestServer({
-    env: { WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BACKOFF_MS: '100', NET_POLL_INTERVAL_MS: '500' },
+    env: { WEBHOOK_SECRET: `${SECRET} ${OLD_SECRET}`, WEBHOOK_RETRY_BACKOFF_MS: '100', NET_POLL_INTERVAL_MS: '500' },
     migrations: {
       '20260101000000_orders.sql': `
         create table public.orders (id bigint primary key, status text);
@@ -65,6 +67,7 @@ test('a webhook fired through the data API reaches the receiver, with a retry af
   for (const delivery of receiver.received) {
     expect(delivery.url).toBe('/hooks/orders');
     expect(verifyWebhook(SECRET, delivery.headers, delivery.body)).toBe(true);
+    expect(verifyWebhook(OLD_SECRET, delivery.headers, delivery.body)).toBe(true);
     expect(verifyWebhook(`whsec_${crypto.randomBytes(32).toString('base64')}`, delivery.headers, delivery.body)).toBe(
       false,
     );

@@ -52,12 +52,20 @@ describe('signatureHeaders', () => {
   test('signs "id.timestamp.body" with HMAC-SHA256, as a Standard Webhooks receiver checks it', () => {
     const key = Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64');
     const body = Buffer.from('{"type":"INSERT"}');
-    const headers = signatureHeaders(key, 'msg_1', 1_700_000_000, body);
+    const headers = signatureHeaders([key], 'msg_1', 1_700_000_000, body);
     const mac = crypto.createHmac('sha256', key).update('msg_1.1700000000.{"type":"INSERT"}').digest('base64');
     expect(headers).toEqual({
       'webhook-id': 'msg_1',
       'webhook-timestamp': '1700000000',
       'webhook-signature': `v1,${mac}`,
     });
+  });
+
+  test('during a rotation each key signs, space-separated', () => {
+    const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    const mac = (key: Buffer) => crypto.createHmac('sha256', key).update('msg_2.1.').digest('base64');
+    expect(signatureHeaders([a, b], 'msg_2', 1, Buffer.alloc(0))['webhook-signature']).toBe(
+      `v1,${mac(a)} v1,${mac(b)}`,
+    );
   });
 });

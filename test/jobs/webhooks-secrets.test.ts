@@ -68,10 +68,11 @@ describe('the webhook settings', () => {
     });
   });
 
-  test('WEBHOOK_SECRET in either Standard Webhooks form is taken', () => {
+  test('WEBHOOK_SECRET in either Standard Webhooks form is taken, and several for a rotation', () => {
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     expect(loadConfig({}, { WEBHOOK_SECRET: secret }).webhooks.secret).toBe(secret);
     expect(loadConfig({}, { WEBHOOK_SECRET: `v1,${secret}` }).webhooks.secret).toBe(`v1,${secret}`);
+    expect(loadConfig({}, { WEBHOOK_SECRET: `${secret} ${secret}` }).webhooks.secret).toBe(`${secret} ${secret}`);
   });
 
   test.each([

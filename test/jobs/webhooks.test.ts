@@ -43,7 +43,7 @@ const senderOptions = (over: Partial<NetSenderOptions> = {}): NetSenderOptions =
   responseTtlS: 3600,
   maxResponseBytes: 65_536,
   retry: { retries: 3, backoffMs: 50 },
-  signingKey: KEY,
+  signingKeys: [KEY],
   ...over,
 });
 

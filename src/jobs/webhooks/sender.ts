@@ -33,8 +33,8 @@ export interface NetSenderOptions {
   readonly responseTtlS: number;
   readonly maxResponseBytes: number;
   readonly retry: RetryPolicy;
-  /** The Standard Webhooks key webhooks are signed with; unsigned without one. */
-  readonly signingKey: Buffer | undefined;
+  /** The Standard Webhooks keys webhooks are signed with (several during a rotation); unsigned without any. */
+  readonly signingKeys: readonly Buffer[];
   /** Where the outcome counter goes (GET /metrics); none without one. */
   readonly registry?: Registry;
 }
@@ -81,8 +81,8 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
   const handle = async (request: QueuedRequest) => {
     const body = request.body ?? Buffer.alloc(0);
     const signed =
-      request.webhook && options.signingKey
-        ? signatureHeaders(options.signingKey, `msg_${request.messageId}`, Math.floor(Date.now() / 1000), body)
+      request.webhook && options.signingKeys.length > 0
+        ? signatureHeaders(options.signingKeys, `msg_${request.messageId}`, Math.floor(Date.now() / 1000), body)
         : {};
     const outcome = await sendRequest(
       request,

@@ -31,7 +31,7 @@ export async function startWebhooks(
       responseTtlS: settings.responseTtlS,
       maxResponseBytes: settings.maxResponseBytes,
       retry: { retries: settings.retries, backoffMs: settings.retryBackoffMs },
-      signingKey: secret === undefined ? undefined : webhookSigningKey(secret),
+      signingKeys: (secret ?? '').split(/\s+/).filter(Boolean).map(webhookSigningKey),
       registry,
     });
   } catch (err) {
