@@ -15,7 +15,9 @@ begin
   create schema if not exists net;
   comment on schema net is 'pg_net''s functions and tables, served by Trellis (docs/webhooks.md)';
   revoke all on schema net from public;
-  grant usage on schema net to service_role;
+  -- As Supabase grants it (extensions.grant_pg_net_access): the functions to the API roles, the
+  -- tables (what was sent, what came back) to service_role only.
+  grant usage on schema net to anon, authenticated, service_role;
 
   create table if not exists net.http_request_queue (
     id bigserial primary key,

@@ -111,9 +111,11 @@ begin
   revoke all on function net.http_get(text, jsonb, jsonb, integer) from public;
   revoke all on function net.http_post(text, jsonb, jsonb, jsonb, integer) from public;
   revoke all on function net.http_delete(text, jsonb, jsonb, integer, jsonb) from public;
-  grant execute on function net.http_get(text, jsonb, jsonb, integer) to service_role;
-  grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to service_role;
-  grant execute on function net.http_delete(text, jsonb, jsonb, integer, jsonb) to service_role;
+  -- Supabase grants these to anon, authenticated and service_role: the data API does not expose the
+  -- net schema, so they are reached only through functions the project writes.
+  grant execute on function net.http_get(text, jsonb, jsonb, integer) to anon, authenticated, service_role;
+  grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to anon, authenticated, service_role;
+  grant execute on function net.http_delete(text, jsonb, jsonb, integer, jsonb) to anon, authenticated, service_role;
 
   -- NOTIFY is delivered at commit: the sender wakes once the request may be sent, never before.
   create or replace function net._trellis_wake() returns trigger

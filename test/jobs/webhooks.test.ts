@@ -266,7 +266,7 @@ describe('supabase_functions.http_request', () => {
     expect(receiver.received).toHaveLength(4);
   });
 
-  test('a row written by an API role fires the webhook; that role cannot call net.* itself', async () => {
+  test('a row written by an API role fires the webhook; the role may call net.* (as on Supabase), not read its tables', async () => {
     const client = await sql.connect();
     try {
       await client.query('begin');
@@ -275,12 +275,19 @@ describe('supabase_functions.http_request', () => {
       await client.query('commit');
       await client.query('begin');
       await client.query('set local role anon');
-      await expect(client.query('select net.http_get($1)', [receiver.url])).rejects.toMatchObject({ code: '42501' });
+      await client.query('select net.http_get($1)', [`${receiver.url}/by-anon`]);
+      await client.query('savepoint tables');
+      await expect(client.query('select * from net._http_response')).rejects.toMatchObject({ code: '42501' });
+      await client.query('rollback to savepoint tables');
+      await expect(client.query('select * from net.http_request_queue')).rejects.toMatchObject({ code: '42501' });
       await client.query('rollback');
     } finally {
       client.release();
     }
     expect((await deliveries(1))[0]).toMatchObject({ type: 'INSERT', record: { id: 5, name: 'five' } });
+    // anon's call was rolled back with its transaction: nothing went out for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received.map((r) => r.url)).toEqual(['/hook']);
   });
 
   test('a bad trigger argument makes the write fail with a clear error', async () => {
