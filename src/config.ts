@@ -195,16 +195,6 @@ export interface Config {
     readonly accessKeyId: string | undefined;
     readonly secretAccessKey: string | undefined;
   };
-  readonly realtime: {
-    readonly maxConnections: number;
-    readonly maxChannelsPerClient: number;
-    readonly maxEventsPerSecond: number;
-    readonly maxTenantEventsPerSecond: number;
-    readonly maxPayloadBytes: number;
-    readonly maxBufferedBytes: number;
-    readonly heartbeatTimeoutMs: number;
-    readonly replicationTimeoutMs: number;
-  };
   /** The net.http_* sender and database webhooks (docs/webhooks.md). */
   readonly webhooks: {
     readonly sender: boolean;
@@ -216,6 +206,16 @@ export interface Config {
     readonly retryBackoffMs: number;
     /** WEBHOOK_SECRET: `whsec_<base64>`, several separated by spaces; unset: the data folder's. */
     readonly secret: string | undefined;
+  };
+  readonly realtime: {
+    readonly maxConnections: number;
+    readonly maxChannelsPerClient: number;
+    readonly maxEventsPerSecond: number;
+    readonly maxTenantEventsPerSecond: number;
+    readonly maxPayloadBytes: number;
+    readonly maxBufferedBytes: number;
+    readonly heartbeatTimeoutMs: number;
+    readonly replicationTimeoutMs: number;
   };
   /** Seconds between partition maintenance runs (0: none). */
   readonly partitionMaintenanceIntervalS: number;
@@ -517,6 +517,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       accessKeyId: read('importS3AccessKeyId', src),
       secretAccessKey: read('importS3SecretAccessKey', src),
     }),
+    webhooks: Object.freeze({
+      sender: read('netSender', src),
+      concurrency: read('netConcurrency', src),
+      pollIntervalMs: read('netPollInterval', src),
+      responseTtlS: read('netResponseTtl', src),
+      maxResponseBytes: read('netMaxResponseBytes', src),
+      retries: read('webhookRetries', src),
+      retryBackoffMs: read('webhookRetryBackoff', src),
+      secret: read('webhookSecret', src),
+    }),
     realtime: Object.freeze({
       maxConnections: read('realtimeMaxConnections', src),
       maxChannelsPerClient: read('realtimeMaxChannels', src),
@@ -528,16 +538,6 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
-    webhooks: Object.freeze({
-      sender: read('netSender', src),
-      concurrency: read('netConcurrency', src),
-      pollIntervalMs: read('netPollInterval', src),
-      responseTtlS: read('netResponseTtl', src),
-      maxResponseBytes: read('netMaxResponseBytes', src),
-      retries: read('webhookRetries', src),
-      retryBackoffMs: read('webhookRetryBackoff', src),
-      secret: read('webhookSecret', src),
-    }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,

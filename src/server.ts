@@ -22,9 +22,9 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
+import { startWebhooks, type NetSender } from './jobs/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
-import { startWebhooks, type NetSender } from './jobs/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -92,11 +92,11 @@ interface Running {
   owned?: OwnedServices;
   realtime?: RealtimeModule;
   backup?: BackupService;
+  webhooks?: NetSender;
   draining?: boolean;
   /** A worker neither holds nor releases the data folder. */
   worker?: boolean;
   partitions?: PartitionMaintenance;
-  webhooks?: NetSender;
 }
 
 /**
@@ -184,10 +184,10 @@ export async function startTrellis(
         ? undefined
         : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
-    // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
-    running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // net.http_* requests and database webhooks (docs/webhooks.md); every instance sends, a lease keeps them apart.
     running.webhooks = await startWebhooks(config, database.db, log, secrets.webhookSecret, metrics.registry);
+    // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
+    running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -224,7 +224,7 @@ export async function startTrellis(
 }
 
 async function stopTrellis(config: Config, log: Logger, running: Running) {
-  const { server, database, owned, realtime, backup, partitions, webhooks } = running;
+  const { server, database, owned, realtime, backup, partitions } = running;
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -245,6 +245,8 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   };
   // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
   await step('closing realtime', realtime?.close(), left(6000));
+  // Requests in flight go back to the queue at once, for another instance or the next start.
+  await step('stopping the net sender', running.webhooks?.close(), left(6000));
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -253,11 +255,7 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
-  await step(
-    'closing services',
-    Promise.all([owned?.close(), backup?.close(), partitions?.close(), webhooks?.close()]),
-    left(2500),
-  );
+  await step('closing services', Promise.all([owned?.close(), backup?.close(), partitions?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
   if (!running.worker) await releaseDataDir(config.dataDir);
 }

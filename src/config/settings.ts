@@ -940,6 +940,23 @@ export const settings = {
     fallback: '3600',
     doc: 'Seconds between two runs of trellis.run_partition_maintenance() (also run at start): months ahead created, old months archived (docs/partitions.md). 0 turns the timer off.',
   },
+  backupSchedule: {
+    env: 'BACKUP_SCHEDULE',
+    schema: z.string().min(1).optional(),
+    doc: 'Cron expression (5 fields, or 6 with seconds first) on which the running server takes a backup; unset: no scheduled backups.',
+  },
+  backupKeep: {
+    env: 'BACKUP_KEEP',
+    schema: int(1, 10_000),
+    fallback: '7',
+    doc: 'Complete backups kept by prune (after each scheduled backup and `trellis backup prune`); older ones and the WAL only they need are deleted.',
+  },
+  backupTestDelayMs: {
+    env: 'TRELLIS_TEST_BACKUP_DELAY_MS',
+    schema: int(0, 60_000),
+    fallback: '0',
+    doc: 'Test only: a pause after each file of a base backup is copied, so a test can interrupt a backup half-way.',
+  },
   netSender: {
     env: 'NET_SENDER',
     schema: boolean,
@@ -991,23 +1008,6 @@ export const settings = {
       })
       .optional(),
     doc: 'The Standard Webhooks secret database webhooks are signed with, whsec_<base64> (several separated by spaces sign with each, for a rotation); unset: one made on first start and kept in .trellis/secrets.json.',
-  },
-  backupSchedule: {
-    env: 'BACKUP_SCHEDULE',
-    schema: z.string().min(1).optional(),
-    doc: 'Cron expression (5 fields, or 6 with seconds first) on which the running server takes a backup; unset: no scheduled backups.',
-  },
-  backupKeep: {
-    env: 'BACKUP_KEEP',
-    schema: int(1, 10_000),
-    fallback: '7',
-    doc: 'Complete backups kept by prune (after each scheduled backup and `trellis backup prune`); older ones and the WAL only they need are deleted.',
-  },
-  backupTestDelayMs: {
-    env: 'TRELLIS_TEST_BACKUP_DELAY_MS',
-    schema: int(0, 60_000),
-    fallback: '0',
-    doc: 'Test only: a pause after each file of a base backup is copied, so a test can interrupt a backup half-way.',
   },
 
   realtimeMaxConnections: {
