@@ -195,6 +195,18 @@ export interface Config {
     readonly accessKeyId: string | undefined;
     readonly secretAccessKey: string | undefined;
   };
+  /** The net.http_* sender and database webhooks (docs/webhooks.md). */
+  readonly webhooks: {
+    readonly sender: boolean;
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    readonly responseTtlS: number;
+    readonly maxResponseBytes: number;
+    readonly retries: number;
+    readonly retryBackoffMs: number;
+    /** WEBHOOK_SECRET: `whsec_<base64>`, several separated by spaces; unset: the data folder's. */
+    readonly secret: string | undefined;
+  };
   readonly realtime: {
     readonly maxConnections: number;
     readonly maxChannelsPerClient: number;
@@ -506,6 +518,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       region: read('importS3Region', src),
       accessKeyId: read('importS3AccessKeyId', src),
       secretAccessKey: read('importS3SecretAccessKey', src),
+    }),
+    webhooks: Object.freeze({
+      sender: read('netSender', src),
+      concurrency: read('netConcurrency', src),
+      pollIntervalMs: read('netPollInterval', src),
+      responseTtlS: read('netResponseTtl', src),
+      maxResponseBytes: read('netMaxResponseBytes', src),
+      retries: read('webhookRetries', src),
+      retryBackoffMs: read('webhookRetryBackoff', src),
+      secret: read('webhookSecret', src),
     }),
     realtime: Object.freeze({
       maxConnections: read('realtimeMaxConnections', src),

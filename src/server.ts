@@ -22,6 +22,7 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
+import { startWebhooks, type NetSender } from './jobs/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
 import { startCronScheduler, type CronScheduler } from './jobs/index.js';
@@ -106,6 +107,7 @@ interface Running {
   owned?: OwnedServices;
   realtime?: RealtimeModule;
   backup?: BackupService;
+  webhooks?: NetSender;
   draining?: boolean;
   /** A worker neither holds nor releases the data folder. */
   worker?: boolean;
@@ -198,6 +200,8 @@ export async function startTrellis(
         ? undefined
         : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
+    // net.http_* requests and database webhooks (docs/webhooks.md); every instance sends, a lease keeps them apart.
+    running.webhooks = await startWebhooks(config, database.db, log, secrets.webhookSecret, metrics.registry);
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // cron.schedule jobs (docs/cron.md): every instance runs the scheduler; each tick is claimed once.
@@ -269,6 +273,8 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   };
   // Realtime sockets are not HTTP requests server.close() waits for: they get a going-away close first.
   await step('closing realtime', realtime?.close(), left(6000));
+  // Requests in flight go back to the queue at once, for another instance or the next start.
+  await step('stopping the net sender', running.webhooks?.close(), left(6000));
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

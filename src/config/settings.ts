@@ -975,6 +975,58 @@ export const settings = {
     fallback: '0',
     doc: 'Test only: a pause after each file of a base backup is copied, so a test can interrupt a backup half-way.',
   },
+  netSender: {
+    env: 'NET_SENDER',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Run the sender of net.http_* requests and database webhooks in this instance (docs/webhooks.md); every instance may, a claim keeps them from sending one request twice.',
+  },
+  netConcurrency: {
+    env: 'NET_CONCURRENCY',
+    schema: int(1, 1000),
+    fallback: '16',
+    doc: 'Most net.http_* requests and webhooks one instance sends at once.',
+  },
+  netPollInterval: {
+    env: 'NET_POLL_INTERVAL_MS',
+    schema: int(100, 3_600_000),
+    fallback: '5000',
+    doc: "Milliseconds between two looks at net.http_request_queue when no NOTIFY wakes the sender (a backstop: the queue's NOTIFY at commit is what normally starts a request).",
+  },
+  netResponseTtl: {
+    env: 'NET_RESPONSE_TTL',
+    schema: int(0, 31_536_000),
+    fallback: '21600',
+    doc: "Seconds net._http_response rows are kept (pg_net's default: 6 hours); 0 keeps them.",
+  },
+  netMaxResponseBytes: {
+    env: 'NET_MAX_RESPONSE_BYTES',
+    schema: int(0, 104_857_600),
+    fallback: '1048576',
+    doc: 'Most bytes of a response body kept in net._http_response.content; the rest is dropped.',
+  },
+  webhookRetries: {
+    env: 'WEBHOOK_RETRIES',
+    schema: int(0, 20),
+    fallback: '3',
+    doc: 'Attempts after the first for a database webhook (supabase_functions.http_request) that met a network error, a timeout, a 5xx or a 429; plain net.http_* requests are sent once, as pg_net sends them.',
+  },
+  webhookRetryBackoff: {
+    env: 'WEBHOOK_RETRY_BACKOFF_MS',
+    schema: int(10, 3_600_000),
+    fallback: '1000',
+    doc: "Milliseconds before a webhook's first retry, doubled for each further one (at most an hour); a Retry-After header takes its place.",
+  },
+  webhookSecret: {
+    env: 'WEBHOOK_SECRET',
+    schema: z
+      .string()
+      .regex(/^(v1,)?whsec_[A-Za-z0-9+/]{22,}={0,2}( +(v1,)?whsec_[A-Za-z0-9+/]{22,}={0,2})*$/, {
+        error: 'must be whsec_<base64> (Standard Webhooks), or several separated by spaces',
+      })
+      .optional(),
+    doc: 'The Standard Webhooks secret database webhooks are signed with, whsec_<base64> (several separated by spaces sign with each, for a rotation); unset: one made on first start and kept in .trellis/secrets.json.',
+  },
 
   realtimeMaxConnections: {
     env: 'REALTIME_MAX_CONNECTIONS',

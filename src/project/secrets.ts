@@ -1,6 +1,6 @@
 /**
- * First-start secrets, kept in `.trellis/secrets.json` (0600): the JWT secret and the embedded
- * database's password. The API keys are HS256 JWTs carrying only a `role`, as Supabase's are; they
+ * First-start secrets, kept in `.trellis/secrets.json` (0600): the JWT secret, the embedded
+ * database's password and the key database webhooks are signed with (added to an older file). The API keys are HS256 JWTs carrying only a `role`, as Supabase's are; they
  * are signed with fixed claims, so every instance sharing a JWT secret hands out the same keys.
  */
 import crypto from 'node:crypto';
@@ -13,6 +13,8 @@ import { FatalError, errorMessage } from '../errors.js';
 const storedSecrets = z.object({
   jwtSecret: z.string().min(32),
   dbPassword: z.string().min(16),
+  /** Standard Webhooks form, `whsec_<base64>` (docs/webhooks.md); absent from files older than webhooks. */
+  webhookSecret: z.string().startsWith('whsec_').optional(),
 });
 export type StoredSecrets = z.infer<typeof storedSecrets>;
 
@@ -30,7 +32,11 @@ const KEY_LIFETIME_S = 10 * 365 * 24 * 3600;
 /** Reads the secrets, creating them on first start. */
 export async function loadOrCreateSecrets(dataDir: string): Promise<StoredSecrets> {
   const existing = await readSecrets(dataDir);
-  if (existing) return existing;
+  // `--workers`: the primary reads the file before forking, so a worker never adds a second key.
+  if (existing)
+    return existing.webhookSecret
+      ? existing
+      : writeSecrets(dataDir, { ...existing, webhookSecret: newWebhookSecret() });
   // New secrets cannot open an existing embedded cluster: its password is in the lost file.
   const hasCluster = await fs.access(path.join(dataDir, 'pg', 'PG_VERSION')).then(
     () => true,
@@ -44,12 +50,24 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<StoredSecret
   const fresh: StoredSecrets = {
     jwtSecret: crypto.randomBytes(32).toString('base64url'),
     dbPassword: crypto.randomBytes(18).toString('base64url'),
+    webhookSecret: newWebhookSecret(),
   };
+  return writeSecrets(dataDir, fresh);
+}
+
+async function writeSecrets(dataDir: string, secrets: StoredSecrets): Promise<StoredSecrets> {
   const file = path.join(dataDir, SECRETS_FILE);
   const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, `${JSON.stringify(fresh, null, 2)}\n`, { mode: 0o600 });
+  await fs.writeFile(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   await fs.rename(temp, file);
-  return fresh;
+  return secrets;
+}
+
+const newWebhookSecret = () => `whsec_${crypto.randomBytes(32).toString('base64')}`;
+
+/** The key of a Standard Webhooks secret, `whsec_<base64>` (a `v1,` before it, as GoTrue writes it, is allowed). */
+export function webhookSigningKey(secret: string): Buffer {
+  return Buffer.from(secret.replace(/^v1,/, '').replace(/^whsec_/, ''), 'base64');
 }
 
 /** The stored secrets, or undefined before the first start. */
