@@ -32,8 +32,6 @@ export const KNOWN_USES: Record<string, string> = {
   pg_graphql: 'the /graphql/v1 endpoint; Trellis serves REST and realtime',
   pgsodium: 'column encryption and security labels',
   supabase_vault: 'vault.secrets',
-  pg_net: 'net.http_get/http_post in functions and database webhooks',
-  pg_cron: 'cron.schedule jobs',
   pgjwt: 'extensions.sign()/verify() in functions',
   pg_stat_monitor: 'query statistics',
   wrappers: 'foreign data wrappers',
