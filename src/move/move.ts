@@ -78,10 +78,11 @@ export interface MoveResult {
 }
 
 /**
- * Not copied: the request login role's row names a role made for the source database by name
- * (src/db/request-role.ts); the server on the target makes its own at its first start.
+ * Not copied: the request login role's row and cron's job-owner logins name roles (and their
+ * passwords) made for the source server (src/db/request-role.ts, src/jobs/cron/logins.ts); the
+ * server on the target makes its own when it first needs them.
  */
-const NOT_COPIED = new Set(['trellis.request_roles']);
+const NOT_COPIED = new Set(['trellis.request_roles', 'trellis.cron_logins']);
 
 export const copiedTables = (tables: readonly TableRef[]): TableRef[] =>
   tables.filter((t) => !NOT_COPIED.has(tableLabel(t)));
