@@ -732,8 +732,8 @@ export const settings = {
     schema: z
       .string()
       .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
-    fallback: 'public',
-    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).',
+    fallback: 'public,pgmq_public',
+    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another). pgmq_public: the queues API (docs/queues.md).',
   },
   restMaxRows: {
     env: 'REST_MAX_ROWS',
