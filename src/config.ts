@@ -207,6 +207,8 @@ export interface Config {
   };
   /** Seconds between partition maintenance runs (0: none). */
   readonly partitionMaintenanceIntervalS: number;
+  /** Trellis's job runner (src/jobs/queue): whether this process runs it, and a job's time limit. */
+  readonly jobs: { readonly enabled: boolean; readonly timeoutS: number };
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -516,6 +518,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
+    jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,

@@ -24,6 +24,7 @@ import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
+import { startJobs, type JobRunner } from './jobs/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -95,6 +96,7 @@ interface Running {
   /** A worker neither holds nor releases the data folder. */
   worker?: boolean;
   partitions?: PartitionMaintenance;
+  jobs?: JobRunner;
 }
 
 /**
@@ -184,6 +186,8 @@ export async function startTrellis(
     running.backup = backup;
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
+    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
+    running.jobs = await startJobs(owned.services, database.url);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -220,7 +224,7 @@ export async function startTrellis(
 }
 
 async function stopTrellis(config: Config, log: Logger, running: Running) {
-  const { server, database, owned, realtime, backup, partitions } = running;
+  const { server, database, owned, realtime, backup, partitions, jobs } = running;
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -249,6 +253,8 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
+  // Running jobs get what is left before the services close; those still running then retry later.
+  await step('finishing jobs', jobs?.close(Math.max(1000, left(3000))), left(2500));
   await step('closing services', Promise.all([owned?.close(), backup?.close(), partitions?.close()]), left(2500));
   await step('stopping the database', database?.close(), left(0));
   if (!running.worker) await releaseDataDir(config.dataDir);

@@ -940,6 +940,18 @@ export const settings = {
     fallback: '3600',
     doc: 'Seconds between two runs of trellis.run_partition_maintenance() (also run at start): months ahead created, old months archived (docs/partitions.md). 0 turns the timer off.',
   },
+  jobsEnabled: {
+    env: 'JOBS_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: "Run Trellis's job runner (pg-boss, schema pgboss) in this process: app email, web push and webhook retries run as its jobs (docs/queues.md).",
+  },
+  jobsTimeout: {
+    env: 'JOBS_TIMEOUT',
+    schema: int(1, 86_400),
+    fallback: '300',
+    doc: "Seconds a job of Trellis's runner may run; past them it is taken for dead (its worker gone) and retried.",
+  },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',
     schema: z.string().min(1).optional(),

@@ -11,3 +11,4 @@ export {
   type JobRunnerOptions,
 } from './runner.js';
 export { registerQueueMetrics } from './metrics.js';
+export { startJobs } from './start.js';

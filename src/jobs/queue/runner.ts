@@ -60,6 +60,8 @@ export interface JobRunnerOptions {
   readonly maintenanceIntervalSeconds?: number;
   /** Connections of the runner's own pool (default 4). */
   readonly poolMax?: number;
+  /** false: this process adds jobs but runs none (handle() is a no-op), nor the expiry sweep. */
+  readonly work?: boolean;
 }
 
 /** A task name is also a pg-boss queue name: plain characters, and `.dead` is kept for dead letters. */
@@ -80,7 +82,7 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
     connectionString: options.url,
     max: options.poolMax ?? 4,
     application_name: 'trellis-jobs',
-    supervise: true,
+    supervise: options.work !== false,
     schedule: false,
     maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
     pollingIntervalSeconds: Math.max(500, options.pollIntervalMs ?? 500) / 1000,
@@ -90,6 +92,9 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
   await boss.getDb().executeSql(JOB_VIEWS, []);
 
   const queues = new Map<string, Promise<void>>();
+  /** This process's pg-boss workers by task: a job added here wakes one of them (round robin). */
+  const workers = new Map<string, string[]>();
+  let wake = 0;
   const counts = new Map<string, { completed: number; failed: number }>();
   const count = (task: string) => {
     let c = counts.get(task);
@@ -129,11 +134,15 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
         ...(attempts !== undefined ? { retryLimit: attempts - 1 } : {}),
       });
       if (id === null) throw new JobError(`the job of ${task} was not added`);
+      // A job due now runs at once where a worker of its task idles here (others poll for it).
+      const local = workers.get(task);
+      if (local && !jobOptions.runAt) boss.notifyWorker(local[wake++ % local.length]!);
       return id;
     },
 
     async handle<P extends object>(task: string, handler: JobHandler<P>, handleOptions: HandleOptions = {}) {
       await ensureQueue(task);
+      if (options.work === false) return;
       const run = async (job: PgBoss.JobWithMetadata<P>) => {
         try {
           await handler(job.data, { id: job.id, task, attempt: job.retryCount + 1 });
@@ -149,12 +158,19 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
           await boss.fail(task, job.id, { message: errorMessage(err) });
         }
       };
-      for (let i = 0; i < (handleOptions.workers ?? 2); i++)
-        await boss.work<P>(
-          task,
-          { batchSize: handleOptions.batchSize ?? 10, includeMetadata: true },
-          async (jobs) => void (await Promise.all(jobs.map(run))),
-        );
+      const batchSize = handleOptions.batchSize ?? 10;
+      const ids: string[] = [];
+      for (let i = 0; i < (handleOptions.workers ?? 2); i++) {
+        // The handler runs after a fetch's round trip, when `id` is long assigned.
+        const id: string = await boss.work<P>(task, { batchSize, includeMetadata: true }, async (jobs) => {
+          await Promise.all(jobs.map(run));
+          // pg-boss waits its polling interval after every fetch; a full batch says more are
+          // waiting, so the worker fetches again at once (a busy queue drains at database speed).
+          if (jobs.length === batchSize) boss.notifyWorker(id);
+        });
+        ids.push(id);
+      }
+      workers.set(task, ids);
     },
 
     counts: () => counts,

@@ -18,7 +18,10 @@ let user: SupabaseClient;
 let anon: SupabaseClient;
 
 beforeAll(async () => {
-  server = await startTestServer({ migrations: { '20240101000000_queues.sql': QUEUES } });
+  server = await startTestServer({
+    migrations: { '20240101000000_queues.sql': QUEUES },
+    env: { METRICS_PUBLIC: 'true' },
+  });
   user = supabaseClient(server);
   const { error } = await user.auth.signUp({ email: 'worker@example.com', password: 'worker password' });
   if (error) throw error;
@@ -93,5 +96,15 @@ describe('pgmq_public through supabase-js', () => {
     const service = supabaseClient(server, server.serviceRoleKey);
     const sent = await service.schema('pgmq_public').rpc('send', { queue_name: 'internal', message: { s: 1 } });
     expect(sent.error).toBeNull();
+  });
+
+  test('/metrics reports each queue and the job runner', async () => {
+    await server.sql.query(`select pgmq.send('internal', '{}')`);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/trellis_queue_depth\{queue="internal"\} [1-9]/);
+    expect(text).toContain('trellis_queue_messages_sent{queue="tasks"}');
+    expect(text).toContain('# TYPE trellis_jobs gauge');
+    const { rows } = await server.sql.query(`select count(*)::int as n from trellis.dead_jobs`);
+    expect(rows).toEqual([{ n: 0 }]);
   });
 });
