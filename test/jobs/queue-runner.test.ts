@@ -130,7 +130,8 @@ describe('the job runner', () => {
     };
     await one.handle('shared', handler('one'), { batchSize: 5 });
     await two.handle('shared', handler('two'), { batchSize: 5 });
-    for (let n = 0; n < 60; n++) await one.add('shared', { n });
+    // Added from both: a job added here wakes a worker here, so one adder would feed its own workers first.
+    for (let n = 0; n < 60; n++) await (n % 2 ? one : two).add('shared', { n });
     await waitFor('every job', async () => (ran.size === 60 ? true : undefined));
     await sleep(500);
     expect([...ran.values()].every((who) => who.length === 1)).toBe(true);
