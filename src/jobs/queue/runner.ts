@@ -154,8 +154,11 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
             { task, job: job.id, attempt: job.retryCount + 1 },
             `job ${task} failed${last ? ' for the last time' : ''}: ${errorMessage(err)}`,
           );
-          // Failed one by one, so that the batch's other jobs complete (pg-boss completes only active ones).
-          await boss.fail(task, job.id, { message: errorMessage(err) });
+          // Failed one by one, so that the batch's other jobs complete (pg-boss completes only active
+          // ones). Should the fail itself fail, the job stays active and expires into a retry.
+          await boss
+            .fail(task, job.id, { message: errorMessage(err) })
+            .catch((failErr: unknown) => log.warn(`marking job ${job.id} failed: ${errorMessage(failErr)}`));
         }
       };
       const batchSize = handleOptions.batchSize ?? 10;
