@@ -87,8 +87,7 @@ describe('pgmq_public through supabase-js', () => {
     expect(bad.status).toBe(400);
     expect(bad.error?.message).toContain('invalid queue name');
     const missing = await user.schema('pgmq_public').rpc('pop', { queue_name: 'nowhere' });
-    expect(missing.status).toBeGreaterThanOrEqual(400);
-    expect(missing.status).toBeLessThan(500);
+    expect(missing.status).toBe(404);
     expect(missing.error?.message).toBe(`queue 'nowhere' does not exist`);
   });
 
