@@ -155,6 +155,20 @@ describe('the job runner', () => {
     await waitFor('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined), 5000);
   });
 
+  test('a runner that does not work (JOBS_ENABLED=false) adds jobs and runs none', async () => {
+    const adder = await runner({ work: false });
+    let ran = 0;
+    await adder.handle('idle_here', async () => void ran++);
+    const id = await adder.add('idle_here', {});
+    await sleep(1200);
+    expect(ran).toBe(0);
+    expect(await jobState(id)).toBe('created');
+    const worker = await runner();
+    await worker.handle('idle_here', async () => void ran++);
+    await waitFor('the job elsewhere', async () => ((await jobState(id)) === 'completed' ? true : undefined));
+    expect(ran).toBe(1);
+  });
+
   test('a task name that is not plain is refused', async () => {
     const jobs = await runner();
     await expect(jobs.add('a b', {})).rejects.toThrow(/invalid task name "a b"/);
