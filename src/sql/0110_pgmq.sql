@@ -144,6 +144,22 @@ end $$;
 create or replace function pgmq.send(queue_name text, msg jsonb, delay integer default 0) returns setof bigint
 language sql as $$ select * from pgmq.send_batch(queue_name, array[msg], delay) $$;
 
+-- pgmq 1.5's other form of delay: visible from a moment rather than after some seconds.
+create or replace function pgmq.send_batch(queue_name text, msgs jsonb[], delay timestamptz) returns setof bigint
+language plpgsql as $$
+begin
+  if delay is null then
+    raise exception 'delay must be a moment, not null' using errcode = '22023';
+  end if;
+  return query execute format(
+    'insert into %s (vt, message) select greatest($1, clock_timestamp()), m
+       from unnest($2::jsonb[]) with ordinality as t (m, i) order by i returning msg_id',
+    pgmq._existing(queue_name, 'q')) using delay, msgs;
+end $$;
+
+create or replace function pgmq.send(queue_name text, msg jsonb, delay timestamptz) returns setof bigint
+language sql as $$ select * from pgmq.send_batch(queue_name, array[msg], delay) $$;
+
 -- The dead-letter step of a read: moves the queue's messages that were read `max_reads` times and
 -- are visible again into its dead-letter queue, and answers max_reads (null: no such rule). It runs
 -- as its owner, since readers need no grant on the settings nor on the dead-letter queue; it only

@@ -97,6 +97,15 @@ describe('a queue', () => {
     expect((await rows<Message>(`select * from pgmq.read('later', 30, 1)`)).map((m) => m.message)).toEqual([{ x: 1 }]);
   });
 
+  test('a message sent with a moment as its delay is invisible until then', async () => {
+    await sql.query(`select pgmq.create('at')`);
+    await sql.query(`select pgmq.send('at', '"soon"', clock_timestamp() + interval '1 second')`);
+    await sql.query(`select pgmq.send_batch('at', array['"now"']::jsonb[], now() - interval '1 hour')`);
+    expect((await rows<Message>(`select * from pgmq.read('at', 30, 5)`)).map((m) => m.message)).toEqual(['now']);
+    await sleep(1100);
+    expect((await rows<Message>(`select * from pgmq.read('at', 30, 5)`)).map((m) => m.message)).toEqual(['soon']);
+  });
+
   test('pop removes the message it returns', async () => {
     await sql.query(`select pgmq.create('popped')`);
     await sql.query(`select pgmq.send_batch('popped', array['1', '2']::jsonb[])`);
