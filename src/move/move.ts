@@ -32,6 +32,7 @@ import {
 } from './catalog.js';
 import { closeQuietly, connectTo, oneLine, stepFailed } from './connect.js';
 import { dropFollowOnSource, refuseUnreplicable, startFollow, subscribe, type FollowStart } from './follow.js';
+import { recreateQueues } from '../jobs/index.js';
 import { listSome, missingOnTarget, orderTables, tableLabel } from './plan.js';
 import {
   checkVersion,
@@ -178,6 +179,11 @@ async function moveInto(
   } finally {
     await db.close();
   }
+  // Queues made from SQL rather than a migration (docs/queues.md): the target gets their tables too.
+  const queues = await recreateQueues(source, target).catch((err: unknown) => {
+    throw stepFailed('making the queues on the target', err);
+  });
+  if (queues.length > 0) say(`queues on the ${request.target.label}: ${listSome(queues)}`);
 
   const sourceColumns = await tableColumns(source);
   const missing = missingOnTarget(sourceColumns.filter(copied), await tableColumns(target));
