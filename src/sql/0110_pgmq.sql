@@ -98,7 +98,7 @@ begin
       vt timestamptz not null,
       message jsonb)', kind, a);
   execute format('create index if not exists %I on %s (vt)', 'q_' || lower(queue_name) || '_vt_idx', q);
-  execute format('create index if not exists %I on %s (archived_at)', 'a_' || lower(queue_name) || '_archived_at_idx', a);
+  execute format('create index if not exists %I on %s (archived_at)', 'a_' || lower(queue_name) || '_archived_idx', a);
   -- As on Supabase: the service role may use every queue; anon and authenticated only by a grant.
   execute format('grant select, insert, update, delete on %s, %s to service_role', q, a);
   execute format('grant usage, select on sequence %s to service_role',

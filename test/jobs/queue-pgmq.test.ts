@@ -176,6 +176,16 @@ describe('a queue', () => {
     expect(await one(`select queue_length::int from pgmq.metrics('counted')`)).toBe(0);
   });
 
+  test('the longest names make distinct tables and indexes', async () => {
+    const [a, b] = ['x'.repeat(46) + 'a', 'x'.repeat(46) + 'b'];
+    await sql.query('select pgmq.create($1), pgmq.create($2)', [a, b]);
+    const indexes = await rows<{ indexname: string }>(
+      `select indexname from pg_indexes where schemaname = 'pgmq' and tablename = any($1) order by 1`,
+      [[`q_${a}`, `a_${a}`, `q_${b}`, `a_${b}`]],
+    );
+    expect(new Set(indexes.map((i) => i.indexname)).size).toBe(8);
+  });
+
   test('drop_queue removes both tables and says whether there was a queue', async () => {
     await sql.query(`select pgmq.create('gone')`);
     expect(await one(`select pgmq.drop_queue('gone')`)).toBe(true);
