@@ -221,6 +221,8 @@ export interface Config {
   readonly partitionMaintenanceIntervalS: number;
   /** The cron scheduler (docs/cron.md). */
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
+  /** Trellis's job runner (src/jobs/queue): whether this process runs it, and a job's time limit. */
+  readonly jobs: { readonly enabled: boolean; readonly timeoutS: number };
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -545,6 +547,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       jobTimeoutS: read('cronJobTimeout', src),
       retentionDays: read('cronRunRetention', src),
     }),
+    jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,

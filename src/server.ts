@@ -24,7 +24,14 @@ import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
-import { startCronScheduler, startWebhooks, type CronScheduler, type NetSender } from './jobs/index.js';
+import {
+  startCronScheduler,
+  startJobs,
+  startWebhooks,
+  type CronScheduler,
+  type JobRunner,
+  type NetSender,
+} from './jobs/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -112,6 +119,7 @@ interface Running {
   worker?: boolean;
   partitions?: PartitionMaintenance;
   cron?: CronScheduler;
+  jobs?: JobRunner;
 }
 
 /**
@@ -189,7 +197,13 @@ export async function startTrellis(
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet, database.url);
+    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
+    running.jobs = await startJobs({ config, log, metrics, db: database.db }, database.url);
+    const owned = await createServices(
+      { config, log, metrics, db: database.db, keys, jobs: running.jobs },
+      keySet,
+      database.url,
+    );
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
@@ -251,7 +265,7 @@ export async function startTrellis(
 }
 
 async function stopTrellis(config: Config, log: Logger, running: Running) {
-  const { server, database, owned, realtime, backup, partitions, cron } = running;
+  const { server, database, owned, realtime, backup, partitions, cron, jobs } = running;
   // One deadline for the whole stop (the CLI's contract is an exit within shutdownTimeoutMs); each
   // step gets what is left of it, less what the steps after it need (the embedded database ~2.5 s).
   const deadline = Date.now() + config.shutdownTimeoutMs - 500;
@@ -282,6 +296,8 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
     await step('finishing requests', closed, left(3000));
     clearTimeout(force);
   }
+  // Running jobs get what is left before the services close; those still running then retry later.
+  await step('finishing jobs', jobs?.close(Math.max(1000, left(3000))), left(2500));
   await step(
     'closing services',
     Promise.all([owned?.close(), backup?.close(), partitions?.close(), cron?.close()]),

@@ -732,8 +732,8 @@ export const settings = {
     schema: z
       .string()
       .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
-    fallback: 'public',
-    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another).',
+    fallback: 'public,pgmq_public',
+    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another). pgmq_public: the queues API (docs/queues.md).',
   },
   restMaxRows: {
     env: 'REST_MAX_ROWS',
@@ -957,6 +957,18 @@ export const settings = {
     schema: int(0, 36_500),
     fallback: '7',
     doc: 'Days of cron.job_run_details kept; older runs are deleted. 0 keeps them all.',
+  },
+  jobsEnabled: {
+    env: 'JOBS_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: "Run Trellis's job runner (pg-boss, schema pgboss) in this process: app email, web push and webhook retries run as its jobs (docs/queues.md).",
+  },
+  jobsTimeout: {
+    env: 'JOBS_TIMEOUT',
+    schema: int(1, 86_400),
+    fallback: '300',
+    doc: "Seconds a job of Trellis's runner may run; past them it is taken for dead (its worker gone) and retried.",
   },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',
