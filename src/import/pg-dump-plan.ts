@@ -7,7 +7,20 @@ import { ident, PROVIDED_EXTENSIONS } from '../db/index.js';
 import type { Classified, QualifiedName } from './pg-dump-classify.js';
 
 /** Schemas Trellis owns: their DDL is Trellis's, a dump's version of it is skipped. */
-export const TRELLIS_SCHEMAS = ['auth', 'storage', 'realtime', 'extensions', 'supabase_migrations'];
+export const TRELLIS_SCHEMAS = [
+  'auth',
+  'storage',
+  'realtime',
+  'extensions',
+  'supabase_migrations',
+  // pg_cron's, pgmq's and pg_net's surfaces (src/sql), and the job runner's tables (pg-boss).
+  'cron',
+  'pgmq',
+  'pgmq_public',
+  'net',
+  'supabase_functions',
+  'pgboss',
+];
 /** Schemas of Supabase's platform and its extensions, which Trellis does not have. */
 export const SUPABASE_SCHEMAS = [
   'graphql',
@@ -15,15 +28,11 @@ export const SUPABASE_SCHEMAS = [
   'vault',
   'pgsodium',
   'pgsodium_masks',
-  'supabase_functions',
   '_realtime',
   '_analytics',
   '_supavisor',
-  'net',
-  'cron',
   'pgbouncer',
   'pgtle',
-  'pgmq',
   'etl',
   'repack',
   'dbdev',
