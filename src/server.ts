@@ -24,7 +24,7 @@ import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
-import { startJobs, type JobRunner } from './jobs/index.js';
+import { startAppEmail, startJobs, type JobRunner } from './jobs/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -188,6 +188,8 @@ export async function startTrellis(
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
     running.jobs = await startJobs(owned.services, database.url);
+    // App email: templates and limits into the database, send-email jobs through the mail router.
+    await startAppEmail(owned.services, running.jobs);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

@@ -1,2 +1,3 @@
-/** Background work: queues (pgmq names, Trellis's job runner), and later cron and webhooks. */
+/** Background work: queues (pgmq names, Trellis's job runner), app email, and later cron and webhooks. */
 export * from './queue/index.js';
+export * from './mail/index.js';

@@ -1,0 +1,201 @@
+/**
+ * Each mail provider kind against a loopback server speaking its documented API (or a real SMTP
+ * server): the endpoint, the auth header and the body fields it sends, and how each answer is
+ * read (sent, the provider down, the mail refused).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseMailProviders, type MailProviderConfig } from '../../src/config/mail-providers.js';
+import { createHttpProvider } from '../../src/platform/mailer/http-provider.js';
+import type { OutgoingMail } from '../../src/platform/mailer/index.js';
+import { createSmtpProvider } from '../../src/platform/mailer/smtp-provider.js';
+import { startMailApi, type ApiKind, type MailApiServer } from '../helpers/mail-providers.js';
+import { startMailSink, type MailSink } from '../helpers/smtp.js';
+
+const mail: OutgoingMail = {
+  from: 'Trellis <noreply@trellis.test>',
+  to: 'ada@example.com',
+  subject: 'Hello Ada',
+  html: '<p>Hi &amp; welcome</p>',
+  text: 'Hi & welcome',
+};
+
+const config = (server: MailApiServer, apiKey = server.apiKey): MailProviderConfig => ({
+  name: server.kind,
+  kind: server.kind,
+  priority: 0,
+  url: server.url,
+  apiKey,
+  domain: server.domain,
+  from: undefined,
+  dailyQuota: undefined,
+  monthlyQuota: undefined,
+});
+
+/** What each API must have received: its auth header and the body fields of `mail`. */
+const expectations: Record<ApiKind, (server: MailApiServer) => { headers: Record<string, string>; body: unknown }> = {
+  resend: (s) => ({
+    headers: { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' },
+    body: { from: mail.from, to: [mail.to], subject: mail.subject, html: mail.html, text: mail.text },
+  }),
+  sendgrid: (s) => ({
+    headers: { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' },
+    body: {
+      personalizations: [{ to: [{ email: mail.to }] }],
+      from: { email: 'noreply@trellis.test', name: 'Trellis' },
+      subject: mail.subject,
+      content: [
+        { type: 'text/plain', value: mail.text },
+        { type: 'text/html', value: mail.html },
+      ],
+    },
+  }),
+  mailgun: (s) => ({
+    headers: {
+      authorization: `Basic ${Buffer.from(`api:${s.apiKey}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: { from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html },
+  }),
+  postmark: (s) => ({
+    headers: { 'x-postmark-server-token': s.apiKey, accept: 'application/json' },
+    body: { From: mail.from, To: mail.to, Subject: mail.subject, HtmlBody: mail.html, TextBody: mail.text },
+  }),
+  brevo: (s) => ({
+    headers: { 'api-key': s.apiKey, 'content-type': 'application/json' },
+    body: {
+      sender: { email: 'noreply@trellis.test', name: 'Trellis' },
+      to: [{ email: mail.to }],
+      subject: mail.subject,
+      htmlContent: mail.html,
+      textContent: mail.text,
+    },
+  }),
+};
+
+const kinds: ApiKind[] = ['resend', 'sendgrid', 'mailgun', 'postmark', 'brevo'];
+const servers = new Map<ApiKind, MailApiServer>();
+
+beforeAll(async () => {
+  for (const kind of kinds) servers.set(kind, await startMailApi(kind));
+});
+afterAll(async () => {
+  await Promise.all([...servers.values()].map((s) => s.close()));
+});
+
+describe.each(kinds)('the %s API', (kind) => {
+  test('gets the mail at its endpoint with its auth header and body fields, and it counts as sent', async () => {
+    const server = servers.get(kind)!;
+    const before = server.accepted.length;
+    const outcome = await createHttpProvider(config(server)).send(mail);
+    expect(outcome).toEqual({ kind: 'sent', messageId: expect.any(String) });
+    const got = server.accepted[before]!;
+    const want = expectations[kind](server);
+    expect(got.method).toBe('POST');
+    expect(got.headers).toMatchObject(want.headers);
+    expect(got.body).toEqual(want.body);
+  });
+
+  test('a wrong key (401) is the provider down, not the mail refused', async () => {
+    const server = servers.get(kind)!;
+    const outcome = await createHttpProvider(config(server, 'wrong-key')).send(mail);
+    expect(outcome).toMatchObject({ kind: 'down', error: expect.stringContaining('401') });
+  });
+
+  test('a 500 is the provider down; a 422 refuses the mail', async () => {
+    const server = servers.get(kind)!;
+    try {
+      server.answerWith(500);
+      expect(await createHttpProvider(config(server)).send(mail)).toMatchObject({ kind: 'down' });
+      server.answerWith(422, { message: 'invalid to address' });
+      expect(await createHttpProvider(config(server)).send(mail)).toMatchObject({
+        kind: 'rejected',
+        error: expect.stringContaining('invalid to address'),
+      });
+    } finally {
+      server.answerWith(undefined);
+    }
+  });
+});
+
+describe('an HTTP provider', () => {
+  test('that does not answer in time, or cannot be reached, is down', async () => {
+    const server = servers.get('resend')!;
+    const unreachable = { ...config(server), url: 'http://127.0.0.1:1' };
+    expect(await createHttpProvider(unreachable).send(mail)).toMatchObject({ kind: 'down' });
+    const net = await import('node:net');
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as import('node:net').AddressInfo).port;
+      const started = Date.now();
+      const outcome = await createHttpProvider({ ...config(server), url: `http://127.0.0.1:${port}` }, 300).send(mail);
+      expect(outcome).toMatchObject({ kind: 'down' });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe('the SMTP provider', () => {
+  let sink: MailSink;
+  beforeAll(async () => {
+    sink = await startMailSink();
+  });
+  afterAll(() => sink.close());
+
+  test('hands the mail to the SMTP server with its From, To, Subject, text and html', async () => {
+    const provider = createSmtpProvider({ name: 'smtp', url: sink.url });
+    try {
+      expect(await provider.send(mail)).toMatchObject({ kind: 'sent' });
+      const got = await sink.next(mail.to);
+      expect(got.subject).toBe(mail.subject);
+      expect(got.from?.value[0]).toMatchObject({ name: 'Trellis', address: 'noreply@trellis.test' });
+      expect(got.text?.trim()).toBe(mail.text);
+      expect(got.html).toContain(mail.html);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('a server that cannot be reached is down', async () => {
+    const provider = createSmtpProvider({ name: 'smtp', url: 'smtp://127.0.0.1:1' });
+    try {
+      expect(await provider.send(mail)).toMatchObject({ kind: 'down' });
+    } finally {
+      await provider.close();
+    }
+  });
+});
+
+describe('MAIL_PROVIDERS', () => {
+  test.each([
+    ['', []],
+    [
+      '[{"kind":"resend","api_key":"k","daily_quota":100,"priority":2},{"kind":"smtp","url":"smtp://h:25","priority":0,"name":"relay"}]',
+      [
+        expect.objectContaining({ name: 'relay', kind: 'smtp', priority: 0 }),
+        expect.objectContaining({ name: 'resend', kind: 'resend', priority: 2, dailyQuota: 100 }),
+      ],
+    ],
+  ])('%s parses', (text, value) => {
+    const parsed = parseMailProviders(text);
+    expect(parsed).toEqual({ ok: true, value });
+  });
+
+  test.each([
+    ['{"kind":"resend"}', 'must be a JSON array'],
+    ['[{"kind":"pigeon"}]', 'provider 1: kind must be one of smtp, resend'],
+    ['[{"kind":"resend"}]', 'provider 1: a resend provider needs api_key'],
+    ['[{"kind":"mailgun","api_key":"k"}]', 'needs domain'],
+    ['[{"kind":"smtp","url":"http://x"}]', 'needs url = "smtp://'],
+    ['[{"kind":"brevo","api_key":"k","daily_quota":-1}]', 'daily_quota must be a whole number'],
+    ['[{"kind":"brevo","api_key":"k","apikey":"x"}]', 'unknown key "apikey"'],
+    ['[{"kind":"brevo","api_key":"k"},{"kind":"brevo","api_key":"k","name":"brevo"}]', 'is taken'],
+    ['not json', 'must be a JSON array'],
+  ])('%s is refused: %s', (text, problem) => {
+    const parsed = parseMailProviders(text);
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? '' : parsed.problem).toContain(problem);
+  });
+});
