@@ -8,7 +8,7 @@ export const MAIL_PROVIDER_KINDS = ['smtp', 'resend', 'sendgrid', 'mailgun', 'po
 export type MailProviderKind = (typeof MAIL_PROVIDER_KINDS)[number];
 
 export interface MailProviderConfig {
-  /** Unique; names the provider in quotas, health, mail_log and metrics (default: kind, or kind-2 …). */
+  /** Unique; names the provider in quotas, health, mail_log and metrics (default: its kind; kind-N for a repeat). */
   readonly name: string;
   readonly kind: MailProviderKind;
   /** Lower first; equal ones keep their order. */
@@ -43,7 +43,7 @@ export function parseMailProviders(text: string): MailProvidersParse {
   if (!Array.isArray(doc)) return { ok: false, problem: 'must be a JSON array of providers' };
   const out: MailProviderConfig[] = [];
   for (const [i, entry] of doc.entries()) {
-    const parsed = parseOne(entry, i);
+    const parsed = parseOne(entry, i, (kind) => (out.some((p) => p.name === kind) ? `${kind}-${i + 1}` : kind));
     if (typeof parsed === 'string') return { ok: false, problem: `provider ${i + 1}: ${parsed}` };
     if (out.some((p) => p.name === parsed.name))
       return {
@@ -56,7 +56,7 @@ export function parseMailProviders(text: string): MailProvidersParse {
   return { ok: true, value: out.sort((a, b) => a.priority - b.priority) };
 }
 
-function parseOne(entry: unknown, index: number): MailProviderConfig | string {
+function parseOne(entry: unknown, index: number, defaultName: (kind: string) => string): MailProviderConfig | string {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return 'must be an object';
   const e = entry as Record<string, unknown>;
   const unknownKey = Object.keys(e).find((k) => !KEYS.includes(k));
@@ -88,7 +88,7 @@ function parseOne(entry: unknown, index: number): MailProviderConfig | string {
     if (v instanceof Error) return v.message;
   const k = kind as MailProviderKind;
   const checked = {
-    name: (name as string | undefined) ?? (index === 0 ? k : `${k}-${index + 1}`),
+    name: (name as string | undefined) ?? defaultName(k),
     url: url as string | undefined,
     apiKey: apiKey as string | undefined,
     domain: domain as string | undefined,

@@ -178,6 +178,14 @@ describe('MAIL_PROVIDERS', () => {
         expect.objectContaining({ name: 'resend', kind: 'resend', priority: 2, dailyQuota: 100 }),
       ],
     ],
+    [
+      '[{"kind":"smtp","url":"smtp://h"},{"kind":"resend","api_key":"k"},{"kind":"resend","api_key":"k2"}]',
+      [
+        expect.objectContaining({ name: 'smtp', priority: 0 }),
+        expect.objectContaining({ name: 'resend', priority: 1 }),
+        expect.objectContaining({ name: 'resend-3', priority: 2, apiKey: 'k2' }),
+      ],
+    ],
   ])('%s parses', (text, value) => {
     const parsed = parseMailProviders(text);
     expect(parsed).toEqual({ ok: true, value });
