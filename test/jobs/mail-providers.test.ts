@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseMailProviders, type MailProviderConfig } from '../../src/config/mail-providers.js';
+import { classifyStatus, splitAddress } from '../../src/platform/mailer/http-apis.js';
 import { createHttpProvider } from '../../src/platform/mailer/http-provider.js';
+import { quotaWindows, unhealthyFor } from '../../src/platform/mailer/windows.js';
 import type { OutgoingMail } from '../../src/platform/mailer/index.js';
 import { createSmtpProvider } from '../../src/platform/mailer/smtp-provider.js';
 import { startMailApi, type ApiKind, type MailApiServer } from '../helpers/mail-providers.js';
@@ -205,5 +207,66 @@ describe('MAIL_PROVIDERS', () => {
     const parsed = parseMailProviders(text);
     expect(parsed.ok).toBe(false);
     expect(parsed.ok ? '' : parsed.problem).toContain(problem);
+  });
+});
+
+describe('the pure parts', () => {
+  test.each([
+    [200, 'sent'],
+    [202, 'sent'],
+    [400, 'rejected'],
+    [401, 'down'],
+    [403, 'down'],
+    [404, 'rejected'],
+    [408, 'down'],
+    [422, 'rejected'],
+    [429, 'down'],
+    [500, 'down'],
+    [503, 'down'],
+  ])('HTTP %i is %s', (status, outcome) => expect(classifyStatus(status)).toBe(outcome));
+
+  test.each([
+    ['a@b.test', { email: 'a@b.test' }],
+    ['Trellis <a@b.test>', { email: 'a@b.test', name: 'Trellis' }],
+    ['"Ada L." <a@b.test>', { email: 'a@b.test', name: 'Ada L.' }],
+    ['<a@b.test>', { email: 'a@b.test' }],
+  ])('the sender %s is %o', (address, parts) => expect(splitAddress(address)).toEqual(parts));
+
+  test.each([
+    [
+      '2026-12-31T23:59:59.999Z',
+      '2026-12-31T00:00:00.000Z',
+      '2027-01-01T00:00:00.000Z',
+      '2026-12-01T00:00:00.000Z',
+      '2027-01-01T00:00:00.000Z',
+    ],
+    [
+      '2028-02-29T12:00:00.000Z',
+      '2028-02-29T00:00:00.000Z',
+      '2028-03-01T00:00:00.000Z',
+      '2028-02-01T00:00:00.000Z',
+      '2028-03-01T00:00:00.000Z',
+    ],
+    [
+      '2026-06-01T00:00:00.000Z',
+      '2026-06-01T00:00:00.000Z',
+      '2026-06-02T00:00:00.000Z',
+      '2026-06-01T00:00:00.000Z',
+      '2026-07-01T00:00:00.000Z',
+    ],
+  ])('at %s the UTC windows are its day and month', (at, day, nextDay, month, nextMonth) => {
+    const w = quotaWindows(new Date(at));
+    expect([w.day, w.nextDay, w.month, w.nextMonth].map((d) => d.toISOString())).toEqual([
+      day,
+      nextDay,
+      month,
+      nextMonth,
+    ]);
+  });
+
+  test('a failed provider rests 30 s, doubling per failure in a row, at most 10 minutes', () => {
+    expect([1, 2, 3, 5, 6, 50].map((n) => unhealthyFor(n))).toEqual([
+      30_000, 60_000, 120_000, 480_000, 600_000, 600_000,
+    ]);
   });
 });

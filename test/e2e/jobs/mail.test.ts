@@ -120,4 +120,23 @@ describe('mail through the providers of config.toml', () => {
     expect(metrics).toMatch(/trellis_mail_sent_total\{provider="brevo",outcome="down"\} 1/);
     expect(metrics).toMatch(/trellis_mail_quota_remaining\{provider="brevo",period="day"\} \d+/);
   });
+
+  test('every provider down: the sign-up answers the mail error, and the log says failed', async () => {
+    brevo.answerWith(500);
+    sendgrid.answerWith(503);
+    try {
+      const { error } = await supabaseClient(server).auth.signUp({
+        email: 'eve@example.com',
+        password: 'a-long-password-1',
+      });
+      expect(error?.status).toBe(500);
+      const row = await server.sql.query(
+        "select status, error from trellis.mail_log where recipient = 'eve@example.com' and source = 'auth'",
+      );
+      expect(row.rows).toEqual([{ status: 'failed', error: expect.stringContaining('sendgrid answered 503') }]);
+    } finally {
+      brevo.answerWith(undefined);
+      sendgrid.answerWith(undefined);
+    }
+  });
 });
