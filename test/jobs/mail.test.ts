@@ -268,6 +268,55 @@ describe('failover', () => {
   });
 });
 
+describe('quotas across instances', () => {
+  test('two routers on one database sending at once never spend more than a quota', async () => {
+    await serve([provider(resend)]);
+    const routers = [1, 2].map(() =>
+      createMailRouter({
+        db,
+        log,
+        providers: createProviders({
+          providers: [provider(resend, { dailyQuota: 20 }), provider(postmark)],
+          smtpUrl: undefined,
+          db,
+          log,
+        }),
+        now,
+      }),
+    );
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        routers[i % 2]!.send({ from: 'a@trellis.test', to: `q${i}@example.com`, subject: 's', html: 'h', text: 't' }),
+      ),
+    );
+    const by = (name: string) => outcomes.filter((o) => o.kind === 'sent' && o.provider === name).length;
+    expect(by('resend')).toBe(20);
+    expect(by('postmark')).toBe(40);
+  });
+
+  test('throughput: 200 mails from SQL to sent through a loopback provider', async () => {
+    await serve([provider(resend)]);
+    const started = performance.now();
+    await sql.query(
+      "select trellis.send_email('t' || n || '@example.com', 'welcome', jsonb_build_object('name', 'T' || n)) from generate_series(1, 200) n",
+    );
+    await waitFor(
+      '200 mails sent',
+      async () => {
+        const { rows } = await sql.query<{ n: number }>(
+          "select count(*)::int as n from trellis.mail_log where status = 'sent'",
+        );
+        return rows[0]!.n >= 200 ? true : undefined;
+      },
+      60_000,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `mail throughput: 200 mails queued and sent in ${seconds.toFixed(2)} s (${(200 / seconds).toFixed(0)}/s)`,
+    );
+  }, 70_000);
+});
+
 describe('bad input is refused with a clear error', () => {
   const refused = async (query: string, values: unknown[], pattern: RegExp, code: string) => {
     const err = await sql.query(query, values).then(
