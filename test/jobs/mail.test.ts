@@ -82,7 +82,7 @@ const provider = (server: MailApiServer, extra: Partial<MailProviderConfig> = {}
 });
 
 /** A runner and a router over these providers (the previous ones closed, quotas and health forgotten). */
-async function serve(providers: MailProviderConfig[]): Promise<void> {
+async function serve(providers: MailProviderConfig[], unhealthyMs = 60_000): Promise<void> {
   await outbox?.stop();
   await runner?.close(1000);
   await sql.query('truncate trellis.mail_quota_usage, trellis.mail_provider_health, trellis.mail_log');
@@ -92,7 +92,7 @@ async function serve(providers: MailProviderConfig[]): Promise<void> {
     log,
     providers: createProviders({ providers, smtpUrl: undefined, db, log }),
     now,
-    unhealthyMs: 60_000,
+    unhealthyMs,
     registry,
   });
   runner = await createJobRunner({ url: database.url, log, retryDelaySeconds: 1 });
@@ -254,18 +254,25 @@ describe('failover', () => {
     expect(now().getTime()).toBeGreaterThanOrEqual(midnight);
   });
 
-  test('every provider down: the job retries, and the mail is sent once one is back', async () => {
-    await serve([provider(resend)]);
-    await sql.query('truncate trellis.mail_provider_health');
+  test('every provider down: the mail waits for its rest to end, then is sent once it is back', async () => {
+    await serve([provider(resend)], 1000);
     resend.answerWith(503);
     const id = await sendEmail('e@example.com', 'welcome', { name: 'E' });
-    await waitFor('a failed attempt', async () => ((await logRow(id)).error ? true : undefined));
+    await waitFor('a failed try', async () => ((await logRow(id)).error ? true : undefined));
     expect((await logRow(id)).status).toBe('queued');
     resend.answerWith(undefined);
-    // Its rest is over (the router's clock moves past it).
-    offsetMs = 120_000;
-    expect(await statusIs(id, 'sent')).toMatchObject({ provider: 'resend' });
+    expect(await statusIs(id, 'sent')).toMatchObject({ provider: 'resend', error: null });
   });
+
+  test('every provider down five times: the mail fails, saying why', async () => {
+    await serve([provider(resend)], 100);
+    resend.answerWith(503);
+    const id = await sendEmail('f@example.com', 'welcome', { name: 'F' });
+    const failed = await statusIs(id, 'failed');
+    expect(failed.error).toMatch(/resend answered 503.*\(5 tries\)/);
+    const tries = await sql.query('select attempts from trellis.mail_log where id = $1', [id]);
+    expect(tries.rows).toEqual([{ attempts: 5 }]);
+  }, 30_000);
 });
 
 describe('quotas across instances', () => {

@@ -1,9 +1,10 @@
 /**
  * The send-email job: one mail of trellis.mail_log, rendered from its template and handed to the
  * router. Sent or refused: the row says so and the job is done. Every quota spent: the row is
- * `deferred` and a new job waits for the window that reopens (nothing is dropped, no attempt is
- * spent). Every provider down: the job throws and the runner retries it with backoff; the last
- * attempt marks the row failed. At least once: a worker that dies after the provider took the mail
+ * `deferred` and a new job waits for the window that reopens (nothing is dropped, no try is
+ * spent). Every provider down: a new job waits for the first provider's rest to end (at least 1 s,
+ * 2 s, 4 s … after each try); the fifth try marks the row failed. An error of the job itself (the
+ * database away) throws, and the runner retries it with backoff. At least once: a worker that dies after the provider took the mail
  * but before the row says `sent` sends it again on the retry.
  */
 import type { Db } from '../../db/index.js';
@@ -13,7 +14,7 @@ import { renderTemplate } from '../../platform/mailer/templates.js';
 import type { JobContext, JobRunner } from '../queue/index.js';
 
 export const SEND_EMAIL_TASK = 'send-email';
-/** The runner's default attempts (src/jobs/queue/runner.ts), the queue's retry limit + 1. */
+/** Tries of a mail while every provider is down, before it fails. */
 export const SEND_EMAIL_ATTEMPTS = 5;
 
 export interface DeliverDeps {
@@ -37,7 +38,11 @@ interface MailRow {
   html: string | null;
 }
 
-export async function deliverMail(deps: DeliverDeps, payload: { mail_id?: unknown }, job: JobContext): Promise<void> {
+export async function deliverMail(
+  deps: DeliverDeps,
+  payload: { mail_id?: unknown; tries?: unknown },
+  job: JobContext,
+): Promise<void> {
   const { db, log } = deps;
   const id = typeof payload.mail_id === 'number' || typeof payload.mail_id === 'string' ? String(payload.mail_id) : '';
   if (!/^\d{1,19}$/.test(id)) {
@@ -88,12 +93,18 @@ export async function deliverMail(deps: DeliverDeps, payload: { mail_id?: unknow
       );
       return;
     }
-    case 'down':
-      if (job.attempt >= SEND_EMAIL_ATTEMPTS) {
-        await update('failed', { error: outcome.error });
+    case 'down': {
+      // Each try is a job of its own, due when the first resting provider may be tried again, so
+      // that retries follow the providers' rests rather than spending attempts while all rest.
+      const tries = (typeof payload.tries === 'number' ? payload.tries : 0) + 1;
+      if (tries >= SEND_EMAIL_ATTEMPTS) {
+        await update('failed', { error: `${outcome.error} (${tries} tries)` });
         return;
       }
       await update('queued', { error: outcome.error });
-      throw new Error(outcome.error);
+      const waitMs = Math.max(outcome.retryAt.getTime() - deps.now().getTime(), 1000 * 2 ** (tries - 1));
+      await deps.jobs.add(SEND_EMAIL_TASK, { mail_id: Number(id), tries }, { runAt: new Date(Date.now() + waitMs) });
+      return;
+    }
   }
 }

@@ -35,7 +35,9 @@ export async function startMailWorker(options: MailWorkerOptions): Promise<void>
     [limits.perAddressPerDay, limits.perIpPerHour, limits.maxDataBytes],
   );
   const deps = { ...options, now: options.now ?? (() => new Date()) };
-  await options.jobs.handle<{ mail_id?: unknown }>(SEND_EMAIL_TASK, (payload, job) => deliverMail(deps, payload, job));
+  await options.jobs.handle<{ mail_id?: unknown; tries?: unknown }>(SEND_EMAIL_TASK, (payload, job) =>
+    deliverMail(deps, payload, job),
+  );
 }
 
 /** What `trellis start` runs (one line in server.ts). */

@@ -54,8 +54,8 @@ export interface MailProvider {
 export type RouteOutcome =
   | { readonly kind: 'sent'; readonly provider: string; readonly messageId: string | undefined }
   | { readonly kind: 'rejected'; readonly provider: string; readonly error: string }
-  /** Every provider with room failed or is resting: try again later (a retry). */
-  | { readonly kind: 'down'; readonly error: string }
+  /** Every provider with room failed or is resting: try again, not before `retryAt` (the first rest's end). */
+  | { readonly kind: 'down'; readonly error: string; readonly retryAt: Date }
   /** Every provider's quota is spent: nothing before `until`. */
   | { readonly kind: 'deferred'; readonly until: Date; readonly error: string };
 

@@ -53,6 +53,7 @@ export function createMailRouter(options: MailRouterOptions): MailRouter {
       until,
     ]);
     log.warn({ provider, failures, until }, `mail provider ${provider} is down until ${until.toISOString()}: ${error}`);
+    return until;
   };
   const markUp = (provider: string, at: Date) =>
     db.query(
@@ -74,10 +75,16 @@ export function createMailRouter(options: MailRouterOptions): MailRouter {
       const problems: string[] = [];
       let reopens: Date | undefined;
       let anyDown = false;
+      /** The first moment a resting or failed provider may be tried again. */
+      let upAgain: Date | undefined;
+      const restsUntil = (until: Date) => {
+        anyDown = true;
+        if (!upAgain || until < upAgain) upAgain = until;
+      };
       for (const provider of providers) {
         const resting = restingUntil.get(provider.name);
         if (resting && resting.getTime() > at.getTime()) {
-          anyDown = true;
+          restsUntil(resting);
           problems.push(`${provider.name} is resting until ${resting.toISOString()}`);
           continue;
         }
@@ -106,12 +113,16 @@ export function createMailRouter(options: MailRouterOptions): MailRouter {
         await db.query('select trellis.mail_return_quota($1, $2, $3)', [provider.name, w.day, w.month]);
         count(provider.name, outcome.kind);
         if (outcome.kind === 'rejected') return { kind: 'rejected', provider: provider.name, error: outcome.error };
-        anyDown = true;
         problems.push(outcome.error);
-        await markDown(provider.name, outcome.error, at);
+        restsUntil(await markDown(provider.name, outcome.error, at));
       }
       const error = problems.join('; ') || 'no mail provider is configured';
-      if (anyDown || !reopens) return { kind: 'down', error };
+      if (anyDown || !reopens)
+        return {
+          kind: 'down',
+          error,
+          retryAt: upAgain ?? new Date(at.getTime() + unhealthyFor(1, options.unhealthyMs)),
+        };
       count('none', 'deferred');
       return { kind: 'deferred', until: reopens, error };
     },
