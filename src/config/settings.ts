@@ -720,7 +720,7 @@ export const settings = {
       .string()
       .regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' })
       .optional(),
-    doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.',
+    doc: 'Mail server, e.g. smtp://user:pass@host:587: the one provider when MAIL_PROVIDERS is empty. Unset too: mails are logged and kept in trellis.mail_outbox.',
   },
   mailProviders: {
     env: 'MAIL_PROVIDERS',
