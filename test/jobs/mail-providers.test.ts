@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseMailProviders, type MailProviderConfig } from '../../src/config/mail-providers.js';
+import { parseSupabaseToml } from '../../src/config/toml.js';
 import { classifyStatus, splitAddress } from '../../src/platform/mailer/http-apis.js';
 import { createHttpProvider } from '../../src/platform/mailer/http-provider.js';
 import { quotaWindows, unhealthyFor } from '../../src/platform/mailer/windows.js';
@@ -268,5 +269,40 @@ describe('the pure parts', () => {
     expect([1, 2, 3, 5, 6, 50].map((n) => unhealthyFor(n))).toEqual([
       30_000, 60_000, 120_000, 480_000, 600_000, 600_000,
     ]);
+  });
+});
+
+describe('config.toml [[mail.providers]]', () => {
+  const toml = `
+[[mail.providers]]
+kind = "resend"
+api_key = "env(RESEND_KEY)"
+daily_quota = 100
+
+[[mail.providers]]
+kind = "smtp"
+name = "relay"
+url = "smtp://relay.test:25"
+priority = 9
+`;
+
+  test('becomes MAIL_PROVIDERS, with env(NAME) replaced and no key reported unapplied', () => {
+    const result = parseSupabaseToml(toml, { RESEND_KEY: 're_123' });
+    if (!result.ok) throw new Error(result.problem.message);
+    const raw = result.value.settings.MAIL_PROVIDERS?.raw ?? '';
+    expect(JSON.parse(raw)).toEqual([
+      { kind: 'resend', api_key: 're_123', daily_quota: 100 },
+      { kind: 'smtp', name: 'relay', url: 'smtp://relay.test:25', priority: 9 },
+    ]);
+    expect(parseMailProviders(raw)).toMatchObject({ ok: true, value: [{ name: 'resend' }, { name: 'relay' }] });
+    expect(result.value.unapplied.filter((k) => k.startsWith('mail'))).toEqual([]);
+  });
+
+  test.each([
+    [toml, {}, 'env(RESEND_KEY): the environment variable RESEND_KEY is not set'],
+    ['[mail]\nproviders = "resend"\n', {}, 'must be an array of tables ([[mail.providers]])'],
+  ])('%s is refused', (text, env, problem) => {
+    const result = parseSupabaseToml(text, env);
+    expect(result.ok ? '' : result.problem.message).toContain(problem);
   });
 });

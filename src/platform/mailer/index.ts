@@ -30,7 +30,8 @@ export interface MailerOptions {
 }
 
 export function createMailer(options: MailerOptions): Mailer {
-  if (options.router) return createRoutedMailer({ router: options.router, from: options.from, db: options.db });
+  if (options.router)
+    return createRoutedMailer({ router: options.router, from: options.from, db: options.db, log: options.log });
   return options.smtpUrl === undefined
     ? createOutboxMailer({ db: options.db, log: options.log })
     : createSmtpMailer({ smtpUrl: options.smtpUrl, from: options.from });
