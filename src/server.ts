@@ -174,7 +174,13 @@ export async function startTrellis(
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet, database.url);
+    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
+    running.jobs = await startJobs({ config, log, metrics, db: database.db }, database.url);
+    const owned = await createServices(
+      { config, log, metrics, db: database.db, keys, jobs: running.jobs },
+      keySet,
+      database.url,
+    );
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
@@ -186,8 +192,6 @@ export async function startTrellis(
     running.backup = backup;
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
-    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
-    running.jobs = await startJobs(owned.services, database.url);
     // App email: templates and limits into the database, send-email jobs through the mail router.
     await startAppEmail(owned.services, running.jobs);
     const readiness: Readiness = {

@@ -1,6 +1,6 @@
 -- App email (docs/mail.md): trellis.send_email(to, template, data) queues one mail; a job of
--- Trellis's runner (task send-email, added through trellis.add_job of 0150_job_outbox.sql, which
--- web push introduced) delivers it through the provider router. Every table here is
+-- Trellis's runner (task send-email, added with the runner's trellis.add_job, src/jobs/queue/sql.ts)
+-- delivers it through the provider router. Every table here is
 -- the server's: service_role may read the log, nobody else sees any of it.
 
 -- The project's templates (supabase/templates/*.html), copied here by every start, so that SQL can

@@ -15,7 +15,6 @@ import type { MailProviderConfig } from '../../src/config/mail-providers.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
 import { createJobRunner, startMailWorker, type JobRunner } from '../../src/jobs/index.js';
-import { startJobOutbox, type JobOutbox } from '../../src/jobs/queue/outbox.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createMailRouter, createProviders } from '../../src/platform/mailer/index.js';
 import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
@@ -29,7 +28,6 @@ let templatesDir: string;
 let resend: MailApiServer;
 let postmark: MailApiServer;
 let runner: JobRunner | undefined;
-let outbox: JobOutbox | undefined;
 let registry: Registry;
 /** The router's clock: the real one moved by this much. */
 let offsetMs = 0;
@@ -83,7 +81,6 @@ const provider = (server: MailApiServer, extra: Partial<MailProviderConfig> = {}
 
 /** A runner and a router over these providers (the previous ones closed, quotas and health forgotten). */
 async function serve(providers: MailProviderConfig[], unhealthyMs = 60_000): Promise<void> {
-  await outbox?.stop();
   await runner?.close(1000);
   await sql.query('truncate trellis.mail_quota_usage, trellis.mail_provider_health, trellis.mail_log');
   registry = new Registry();
@@ -96,8 +93,6 @@ async function serve(providers: MailProviderConfig[], unhealthyMs = 60_000): Pro
     registry,
   });
   runner = await createJobRunner({ url: database.url, log, retryDelaySeconds: 1 });
-  // trellis.send_email's jobs reach the runner through trellis.job_outbox (trellis.add_job).
-  outbox = await startJobOutbox({ db, log, runner, pollIntervalMs: 200 });
   await startMailWorker({
     db,
     log,
@@ -128,7 +123,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await outbox?.stop();
   await runner?.close(1000);
   await Promise.allSettled([resend?.close(), postmark?.close()]);
   await sql?.end();

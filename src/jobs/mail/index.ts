@@ -6,7 +6,7 @@
 import type { Db } from '../../db/index.js';
 import type { Logger } from '../../platform/logger.js';
 import type { MailRouter } from '../../platform/mailer/index.js';
-import type { Services } from '../../services.js';
+import type { Config } from '../../config.js';
 import type { JobRunner } from '../queue/index.js';
 import { deliverMail, SEND_EMAIL_TASK } from './deliver.js';
 import { loadAppTemplates, syncAppTemplates } from './templates.js';
@@ -40,8 +40,14 @@ export async function startMailWorker(options: MailWorkerOptions): Promise<void>
   );
 }
 
-/** What `trellis start` runs (one line in server.ts). */
-export function startAppEmail(services: Pick<Services, 'config' | 'log' | 'db' | 'mailRouter'>, jobs: JobRunner) {
+/**
+ * What `trellis start` runs (one line in server.ts). The services' fields, not the Services type:
+ * services.ts imports the jobs door, and a type import back would be a cycle.
+ */
+export function startAppEmail(
+  services: { readonly config: Config; readonly log: Logger; readonly db: Db; readonly mailRouter: MailRouter },
+  jobs: JobRunner,
+): Promise<void> {
   const { config } = services;
   return startMailWorker({
     db: services.db,
