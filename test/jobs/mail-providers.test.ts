@@ -3,9 +3,13 @@
  * server): the endpoint, the auth header and the body fields it sends, and how each answer is
  * read (sent, the provider down, the mail refused).
  */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseMailProviders, type MailProviderConfig } from '../../src/config/mail-providers.js';
 import { parseSupabaseToml } from '../../src/config/toml.js';
+import { loadAppTemplates } from '../../src/jobs/mail/index.js';
 import { classifyStatus, splitAddress } from '../../src/platform/mailer/http-apis.js';
 import { createHttpProvider } from '../../src/platform/mailer/http-provider.js';
 import { quotaWindows, unhealthyFor } from '../../src/platform/mailer/windows.js';
@@ -304,5 +308,36 @@ priority = 9
   ])('%s is refused', (text, env, problem) => {
     const result = parseSupabaseToml(text, env);
     expect(result.ok ? '' : result.problem.message).toContain(problem);
+  });
+});
+
+describe('app email templates (supabase/templates)', () => {
+  test('every <name>.html is a template, its subject from the first line; other files are not', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-mail-templates-'));
+    try {
+      await fs.writeFile(path.join(dir, 'welcome.html'), '<!-- subject: Hi {{ .name }} -->\n<p>{{ .name }}</p>\n');
+      await fs.writeFile(path.join(dir, 'plain.html'), '<p>no subject line</p>');
+      await fs.writeFile(path.join(dir, 'notes.txt'), 'not a template');
+      await fs.writeFile(path.join(dir, 'bad name.html'), '<p>skipped</p>');
+      expect(await loadAppTemplates(dir)).toEqual([
+        { name: 'plain', subject: 'plain', html: '<p>no subject line</p>' },
+        { name: 'welcome', subject: 'Hi {{ .name }}', html: '<p>{{ .name }}</p>\n' },
+      ]);
+      expect(await loadAppTemplates(path.join(dir, 'missing'))).toEqual([]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a template with more than variables ({{ if }}) is refused at start, naming the file and line', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-mail-templates-'));
+    try {
+      await fs.writeFile(path.join(dir, 'promo.html'), '<p>Hello</p>\n{{ if .vip }}VIP{{ end }}\n');
+      await expect(loadAppTemplates(dir)).rejects.toThrow(
+        /promo\.html at line 2: "\{\{ if \.vip \}\}" is not supported/,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
