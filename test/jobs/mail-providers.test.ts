@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseMailProviders, type MailProviderConfig } from '../../src/config/mail-providers.js';
 import { parseSupabaseToml } from '../../src/config/toml.js';
@@ -162,6 +163,53 @@ describe('the SMTP provider', () => {
       expect(got.html).toContain(mail.html);
     } finally {
       await provider.close();
+    }
+  });
+
+  test('a server that accepts the connection but never greets is down within its time limit', async () => {
+    const net = await import('node:net');
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const provider = createSmtpProvider({ name: 'smtp', url: `smtp://127.0.0.1:${port}?greetingTimeout=300` });
+    try {
+      const started = Date.now();
+      expect(await provider.send(mail)).toMatchObject({ kind: 'down', error: expect.stringMatching(/greeting/i) });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await provider.close();
+      silent.close();
+    }
+  });
+
+  test('a 5xx to the recipient refuses the mail; a refused login is the server down', async () => {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onAuth: (_auth, _session, callback) => callback(new Error('bad credentials')),
+      onRcptTo(address, _session, callback) {
+        if (address.address.endsWith('@refused.example')) {
+          const err = new Error('no such mailbox') as Error & { responseCode: number };
+          err.responseCode = 550;
+          callback(err);
+        } else callback();
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.server.address() as import('node:net').AddressInfo).port;
+    const plain = createSmtpProvider({ name: 'smtp', url: `smtp://127.0.0.1:${port}` });
+    const login = createSmtpProvider({ name: 'smtp', url: `smtp://user:pass@127.0.0.1:${port}` });
+    try {
+      expect(await plain.send({ ...mail, to: 'x@refused.example' })).toMatchObject({
+        kind: 'rejected',
+        error: expect.stringContaining('no such mailbox'),
+      });
+      expect(await login.send(mail)).toMatchObject({ kind: 'down' });
+    } finally {
+      await plain.close();
+      await login.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

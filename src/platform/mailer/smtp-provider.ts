@@ -12,8 +12,15 @@ export interface SmtpProviderOptions {
 }
 
 export function createSmtpProvider(options: SmtpProviderOptions): MailProvider {
-  // As smtp.ts: nodemailer reads every option from the URL (?pool=true, timeouts) when given one.
-  const transport = nodemailer.createTransport({ url: options.url, pool: true });
+  // The URL's own query (?ignoreTLS=true, a timeout) wins over these; the time limits make a
+  // silent server `down` within seconds instead of holding a job for minutes.
+  const transport = nodemailer.createTransport({
+    url: options.url,
+    pool: true,
+    connectionTimeout: 15_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
   return {
     name: options.name,
     kind: 'smtp',
