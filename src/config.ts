@@ -157,6 +157,8 @@ export interface Config {
     readonly perAddressPerDay: number;
     readonly perIpPerHour: number;
     readonly maxDataBytes: number;
+    /** Days trellis.mail_log keeps a row; 0: forever. */
+    readonly logRetentionDays: number;
   };
   readonly rest: {
     readonly schemas: readonly string[];
@@ -490,6 +492,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       perAddressPerDay: read('mailPerAddressPerDay', src),
       perIpPerHour: read('mailPerIpPerHour', src),
       maxDataBytes: read('mailMaxDataBytes', src),
+      logRetentionDays: read('mailLogRetentionDays', src),
     }),
     rest: Object.freeze({
       schemas: Object.freeze(

@@ -745,6 +745,12 @@ export const settings = {
     fallback: '30',
     doc: 'App emails the data API requests of one client address may queue per hour; more are refused (SQLSTATE 53400).',
   },
+  mailLogRetentionDays: {
+    env: 'MAIL_LOG_RETENTION_DAYS',
+    schema: int(0, 36_500),
+    fallback: '30',
+    doc: 'Days trellis.mail_log keeps a mail (sent, failed or still waiting); older rows are deleted hourly. 0: kept forever.',
+  },
   mailMaxDataBytes: {
     env: 'MAIL_MAX_DATA_BYTES',
     schema: int(2, 16_777_216),

@@ -269,6 +269,35 @@ describe('failover', () => {
   }, 30_000);
 });
 
+describe('the log', () => {
+  test('keeps MAIL_LOG_RETENTION_DAYS of mails: older rows go at start (and hourly)', async () => {
+    await serve([provider(resend)]);
+    await sql.query(
+      `insert into trellis.mail_log (recipient, template, status, created_at) values
+         ('old@example.com', 'welcome', 'sent', now() - interval '40 days'),
+         ('new@example.com', 'welcome', 'sent', now() - interval '20 days')`,
+    );
+    await startMailWorker({
+      db,
+      log,
+      router: createMailRouter({ db, log, providers: [] }),
+      jobs: runner!,
+      templatesDir,
+      from: 'a@trellis.test',
+      siteUrl: 'http://app.test',
+      limits: { perAddressPerDay: 5, perIpPerHour: 3, maxDataBytes: 4096 },
+      logRetentionDays: 30,
+    });
+    const left = await waitFor('the purge', async () => {
+      const { rows } = await sql.query<{ recipient: string }>(
+        'select recipient from trellis.mail_log order by recipient',
+      );
+      return rows.length === 1 ? rows : undefined;
+    });
+    expect(left).toEqual([{ recipient: 'new@example.com' }]);
+  });
+});
+
 describe('quotas across instances', () => {
   test('two routers on one database sending at once never spend more than a quota', async () => {
     await serve([provider(resend)]);

@@ -4,6 +4,7 @@
  * the database at start and runs those jobs through the server's mail router.
  */
 import type { Db } from '../../db/index.js';
+import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { MailRouter } from '../../platform/mailer/index.js';
 import type { Config } from '../../config.js';
@@ -23,6 +24,8 @@ export interface MailWorkerOptions {
   readonly from: string;
   readonly siteUrl: string;
   readonly limits: { readonly perAddressPerDay: number; readonly perIpPerHour: number; readonly maxDataBytes: number };
+  /** Days trellis.mail_log keeps a row (0 or absent: forever); older ones go hourly. */
+  readonly logRetentionDays?: number;
   /** The router's clock (a test moves it); the real one by default. */
   readonly now?: () => Date;
 }
@@ -35,6 +38,16 @@ export async function startMailWorker(options: MailWorkerOptions): Promise<void>
     [limits.perAddressPerDay, limits.perIpPerHour, limits.maxDataBytes],
   );
   const deps = { ...options, now: options.now ?? (() => new Date()) };
+  const days = options.logRetentionDays ?? 0;
+  if (days > 0) {
+    // Every instance may run it: a delete of what another already deleted is a no-op.
+    const purge = () =>
+      db
+        .query(`delete from trellis.mail_log where created_at < now() - $1 * interval '1 day'`, [days])
+        .catch((err: unknown) => options.log.debug(`purging trellis.mail_log: ${errorMessage(err)}`));
+    setInterval(() => void purge(), 3_600_000).unref();
+    void purge();
+  }
   await options.jobs.handle<{ mail_id?: unknown; tries?: unknown }>(SEND_EMAIL_TASK, (payload, job) =>
     deliverMail(deps, payload, job),
   );
@@ -58,5 +71,6 @@ export function startAppEmail(
     from: config.mail.from,
     siteUrl: config.auth.siteUrl,
     limits: config.mail,
+    logRetentionDays: config.mail.logRetentionDays,
   });
 }
