@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
+import type { MailProviderConfig } from './config/mail-providers.js';
 import type { RateSpec } from './config/rate-limit.js';
 import { settings } from './config/settings.js';
 import { parseCacheTables } from './config/cache-duration.js';
@@ -148,7 +149,17 @@ export interface Config {
       readonly otpMaxAttempts: number;
     };
   };
-  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly mail: {
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
+    /** MAIL_PROVIDERS / [[mail.providers]], in priority order; empty: SMTP_URL alone, or the outbox. */
+    readonly providers: readonly MailProviderConfig[];
+    readonly perAddressPerDay: number;
+    readonly perIpPerHour: number;
+    readonly maxDataBytes: number;
+    /** Days trellis.mail_log keeps a row; 0: forever. */
+    readonly logRetentionDays: number;
+  };
   readonly rest: {
     readonly schemas: readonly string[];
     /** Schemas after the request's own on its search_path (PostgREST's db-extra-search-path). */
@@ -488,7 +499,15 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         otpMaxAttempts: read('otpMaxAttempts', src),
       }),
     }),
-    mail: Object.freeze({ smtpUrl: read('smtpUrl', src), from: read('smtpFrom', src) }),
+    mail: Object.freeze({
+      smtpUrl: read('smtpUrl', src),
+      from: read('smtpFrom', src),
+      providers: Object.freeze(read('mailProviders', src)),
+      perAddressPerDay: read('mailPerAddressPerDay', src),
+      perIpPerHour: read('mailPerIpPerHour', src),
+      maxDataBytes: read('mailMaxDataBytes', src),
+      logRetentionDays: read('mailLogRetentionDays', src),
+    }),
     rest: Object.freeze({
       schemas: Object.freeze(
         read('restSchemas', src)

@@ -25,6 +25,7 @@ import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
 import {
+  startAppEmail,
   startCronScheduler,
   startJobs,
   startWebhooks,
@@ -226,6 +227,8 @@ export async function startTrellis(
         registry: metrics.registry,
         ...config.cron,
       });
+    // App email: templates and limits into the database, send-email jobs through the mail router.
+    await startAppEmail(owned.services, running.jobs);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

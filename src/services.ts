@@ -10,7 +10,7 @@ import { createBus, type Bus } from './platform/bus/index.js';
 import { createResponseStore, type ResponseStore } from './platform/cache/index.js';
 import { createRateLimiter, type RateLimiter } from './platform/limiter/index.js';
 import type { Logger } from './platform/logger.js';
-import { createMailer, type Mailer } from './platform/mailer/index.js';
+import { createMailer, createServerMailRouter, type Mailer, type MailRouter } from './platform/mailer/index.js';
 import { loadTemplates, type Templates } from './platform/mailer/templates.js';
 import type { Metrics } from './platform/metrics.js';
 import { createSessionCheck } from './platform/sessions.js';
@@ -33,6 +33,8 @@ export interface Services {
   readonly tokens: Tokens;
   readonly limiter: RateLimiter;
   readonly mailer: Mailer;
+  /** The mail providers (MAIL_PROVIDERS, SMTP_URL or the outbox) with quotas and health; auth's mailer uses it. */
+  readonly mailRouter: MailRouter;
   readonly templates: Templates;
   readonly store: ObjectStore;
   readonly bus: Bus;
@@ -69,7 +71,9 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
     // A worker of `--workers N` without Redis counts in its primary (cli/cluster.ts serves the counters).
     const limiter = createRateLimiter({ redisUrl: config.redisUrl, clusterWorker: cluster.isWorker, log });
     opened.push(limiter);
-    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log });
+    const mailRouter = createServerMailRouter({ ...config.mail, db, log, registry: base.metrics.registry });
+    // The mailer closes the router.
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log, router: mailRouter });
     opened.push(mailer);
     const store = await createObjectStore(config);
     opened.push(store);
@@ -104,7 +108,18 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
       log,
     });
     opened.push(fences);
-    const services: Services = { ...base, tokens, limiter, mailer, templates, store, bus, fences, responses };
+    const services: Services = {
+      ...base,
+      tokens,
+      limiter,
+      mailer,
+      mailRouter,
+      templates,
+      store,
+      bus,
+      fences,
+      responses,
+    };
     return { services, close };
   } catch (err) {
     await close();

@@ -43,6 +43,8 @@ const SEAMS = [
 /** Helpers that live in a seam folder but implement nothing: an implementation may import them. */
 const SEAM_HELPERS = [
   'src/platform/mailer/templates.ts',
+  'src/platform/mailer/http-apis.ts',
+  'src/platform/mailer/windows.ts',
   'src/platform/store/hash.ts',
   'src/platform/limiter/flexible.ts',
   'src/platform/sms/post.ts',

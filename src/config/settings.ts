@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseCacheTables } from './cache-duration.js';
+import { parseMailProviders } from './mail-providers.js';
 import { parseRate } from './rate-limit.js';
 
 const int = (min: number, max: number) =>
@@ -719,7 +720,42 @@ export const settings = {
       .string()
       .regex(/^smtps?:\/\//, { error: 'must be an smtp:// or smtps:// URL' })
       .optional(),
-    doc: 'Mail server, e.g. smtp://user:pass@host:587. Unset: mails are logged and kept in trellis.mail_outbox.',
+    doc: 'Mail server, e.g. smtp://user:pass@host:587: the one provider when MAIL_PROVIDERS is empty. Unset too: mails are logged and kept in trellis.mail_outbox.',
+  },
+  mailProviders: {
+    env: 'MAIL_PROVIDERS',
+    schema: z.string().transform((text, ctx) => {
+      const parsed = parseMailProviders(text);
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    }),
+    fallback: '',
+    doc: 'Mail providers in priority order, as a JSON array (config.toml: [[mail.providers]]): kind (smtp, resend, sendgrid, mailgun, postmark, brevo), name, priority, url, api_key, domain, from, daily_quota, monthly_quota (docs/mail.md). Empty: SMTP_URL alone, or the outbox.',
+  },
+  mailPerAddressPerDay: {
+    env: 'MAIL_PER_ADDRESS_PER_DAY',
+    schema: int(1, 1_000_000),
+    fallback: '10',
+    doc: 'App emails (trellis.send_email) one address may be sent per 24 hours; more are refused (SQLSTATE 53400).',
+  },
+  mailPerIpPerHour: {
+    env: 'MAIL_PER_IP_PER_HOUR',
+    schema: int(1, 1_000_000),
+    fallback: '30',
+    doc: 'App emails the data API requests of one client address may queue per hour; more are refused (SQLSTATE 53400).',
+  },
+  mailLogRetentionDays: {
+    env: 'MAIL_LOG_RETENTION_DAYS',
+    schema: int(0, 36_500),
+    fallback: '30',
+    doc: 'Days trellis.mail_log keeps a mail (sent, failed or still waiting); older rows are deleted hourly. 0: kept forever.',
+  },
+  mailMaxDataBytes: {
+    env: 'MAIL_MAX_DATA_BYTES',
+    schema: int(2, 16_777_216),
+    fallback: '65536',
+    doc: 'Largest `data` of one trellis.send_email, in bytes of its JSON text; more is refused (SQLSTATE 54000).',
   },
   smtpFrom: {
     env: 'SMTP_FROM',

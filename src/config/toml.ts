@@ -254,6 +254,23 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
       ? undefined
       : { enabled: seedEnabled !== 'false', paths: seedPaths ?? ['./seed.sql'] };
 
+  // [[mail.providers]]: MAIL_PROVIDERS's JSON, with env(NAME) in each value replaced (api_key = "env(RESEND_KEY)").
+  const mailProviders = lookup(doc, ['mail', 'providers']);
+  if (mailProviders !== undefined) {
+    if (!Array.isArray(mailProviders))
+      throw new Problem('mail.providers', 'must be an array of tables ([[mail.providers]])');
+    const entries = mailProviders.map((entry: unknown) =>
+      entry !== null && typeof entry === 'object' && !Array.isArray(entry)
+        ? Object.fromEntries(
+            Object.entries(entry).map(([k, v]) => [
+              k,
+              substituted(typeof v === 'bigint' ? Number(v) : v, 'mail.providers', env),
+            ]),
+          )
+        : entry,
+    );
+    set('MAIL_PROVIDERS', 'mail.providers', JSON.stringify(entries));
+  }
   const cacheTables = cacheTablesSetting(lookup(doc, ['api', 'cache', 'tables']));
   if (cacheTables) set('REST_CACHE_TABLES', 'api.cache.tables', cacheTables.raw);
   const buckets = configBuckets(doc, typed);
@@ -270,6 +287,7 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
     ...sms.testNumbers.map((n) => `auth.sms.test_otp.${n}`),
     ...(cacheTables?.names ?? []).map((n) => `api.cache.tables.${n}`),
+    'mail.providers',
   ]);
   return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
 }

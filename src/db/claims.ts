@@ -38,6 +38,8 @@ export interface RequestGucs {
   readonly cookies: string;
   /** The request's schema, then the extra search path, each quoted: PostgREST's per-request search_path. */
   readonly searchPath: string;
+  /** `trellis.client_ip`: the caller's address as Trellis reads it (TRUST_PROXY), '' when unknown. */
+  readonly clientIp: string;
 }
 
 export type TxOptions = {
@@ -149,7 +151,7 @@ function setClaims(claims: Claims, options: ClaimsOptions, gucs: RequestGucs | u
   if (gucs)
     return {
       ...(options.preparedStatements && { name: 'trellis_set_claims_request' }),
-      text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true), set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true), set_config('search_path', $8, true)",
+      text: "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('statement_timeout', $3, true), set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true), set_config('search_path', $8, true), set_config('trellis.client_ip', $9, true)",
       values: [
         claims.role,
         stringifyJson(claims),
@@ -159,6 +161,7 @@ function setClaims(claims: Claims, options: ClaimsOptions, gucs: RequestGucs | u
         gucs.headers,
         gucs.cookies,
         gucs.searchPath,
+        gucs.clientIp,
       ],
     };
   return {

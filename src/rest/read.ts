@@ -36,7 +36,8 @@ export async function read(ctx: RestContext, c: Context<KeyEnv>): Promise<Respon
       ...(request.geojson && settings.postgisSchema && { geojson: `${ident(settings.postgisSchema)}.st_asgeojson` }),
     });
   const { rollback } = transactionEnd(settings.txEnd, request.prefer.tx);
-  const gucs = () => requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
+  const gucs = () =>
+    requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath], ctx.services.config.trustProxy);
   if (request.plan)
     return respondPlan(ctx, c, claims, request.plan, plan(), { readOnly: true, rollback, gucs: gucs() });
   // Planned only on a miss: a cached answer needs neither the plan nor the database.

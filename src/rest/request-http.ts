@@ -1,6 +1,7 @@
 /** The thin HTTP side of the request parser: reads a Hono Context into the plain `RestInput`. */
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { clientInfo } from '../platform/client.js';
 import { headerOf } from '../platform/http.js';
 import { ident, type RequestGucs } from '../db/index.js';
 import type { RestInput } from './request.js';
@@ -28,7 +29,7 @@ export async function readRestInput(c: Context, kind: RestInput['target']['kind'
  * (`/messages`, `/rpc/fn`: without `/rest/v1`), headers and cookies as JSON objects by lower-case
  * name (the Headers object already lower-cases names and joins repeated ones).
  */
-export function requestGucs(c: Context, searchPath: readonly string[]): RequestGucs {
+export function requestGucs(c: Context, searchPath: readonly string[], trustProxy: boolean): RequestGucs {
   // Without a prototype: a header or cookie named `__proto__` is a field like any other.
   const headers = Object.create(null) as Record<string, string>;
   // Node's own parsed headers (names lower-cased, repeats joined): building the fetch Request
@@ -50,6 +51,7 @@ export function requestGucs(c: Context, searchPath: readonly string[]): RequestG
     headers: JSON.stringify(headers),
     cookies: JSON.stringify(parseCookies(headers.cookie)),
     searchPath: searchPath.map((schema) => ident(schema)).join(', '),
+    clientIp: clientInfo(c, trustProxy).ip ?? '',
   };
 }
 

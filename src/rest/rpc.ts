@@ -31,7 +31,11 @@ export async function rpc(ctx: RestContext, c: Context<KeyEnv>): Promise<Respons
   // After planning, so that an unknown function or a malformed select= is answered first.
   const select = request.params.find(([key]) => key === 'select')?.[1];
   if (select !== undefined) checkAggregatesAllowed(parseSelect(select), settings.aggregatesEnabled);
-  const gucs = requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
+  const gucs = requestGucs(
+    c,
+    [request.schema, ...ctx.services.config.rest.extraSearchPath],
+    ctx.services.config.trustProxy,
+  );
   if (request.plan)
     return respondPlan(ctx, c, claims, request.plan, plan, { readOnly: plan.readOnly, rollback: tx.rollback, gucs });
   const row = await execute<ReadRow>(ctx, claims, plan, {

@@ -48,7 +48,11 @@ export async function write(ctx: RestContext, c: Context<KeyEnv>): Promise<Respo
       : request.action === 'update'
         ? planUpdate(input, body)
         : planDelete(input);
-  const gucs = requestGucs(c, [request.schema, ...ctx.services.config.rest.extraSearchPath]);
+  const gucs = requestGucs(
+    c,
+    [request.schema, ...ctx.services.config.rest.extraSearchPath],
+    ctx.services.config.trustProxy,
+  );
   if (request.plan) return respondPlan(ctx, c, claims, request.plan, plan, { rollback: tx.rollback, gucs });
   const row = await execute<ReadRow & { location: string | null }>(ctx, claims, plan, {
     prefer,

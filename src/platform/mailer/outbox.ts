@@ -1,7 +1,7 @@
 /** No SMTP configured: mail goes to the log and to trellis.mail_outbox instead of to anyone. */
 import type { Db } from '../../db/index.js';
 import type { Logger } from '../logger.js';
-import type { Mailer } from './mailer.js';
+import type { MailProvider, Mailer } from './mailer.js';
 
 export function createOutboxMailer(options: { db: Db; log: Logger }): Mailer {
   const { db, log } = options;
@@ -18,6 +18,22 @@ export function createOutboxMailer(options: { db: Db; log: Logger }): Mailer {
       );
     },
     // The database belongs to the caller.
+    close: async () => undefined,
+  };
+}
+
+/** The outbox as the router's one provider when none is configured (development, tests). */
+export function createOutboxProvider(options: { db: Db; log: Logger }): MailProvider {
+  const outbox = createOutboxMailer(options);
+  return {
+    name: 'outbox',
+    kind: 'outbox',
+    dailyQuota: undefined,
+    monthlyQuota: undefined,
+    async send(mail) {
+      await outbox.send({ ...mail, kind: mail.kind ?? 'app' });
+      return { kind: 'sent', messageId: undefined };
+    },
     close: async () => undefined,
   };
 }

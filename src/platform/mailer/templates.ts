@@ -100,8 +100,16 @@ async function loadOverride(templatesDir: string, kind: MailKind): Promise<Templ
     if (code === 'ENOENT' || code === 'ENOTDIR') return DEFAULT_TEMPLATES[kind];
     throw new FatalError(`cannot read email template ${file}: ${errorMessage(err)}`);
   }
+  return parseTemplate(source, file, DEFAULT_TEMPLATES[kind].subject);
+}
+
+/**
+ * A template file's text: an optional first line `<!-- subject: … -->`, then the HTML. Refused
+ * (FatalError naming the file and line) when it uses more than `{{ .Variable }}`.
+ */
+export function parseTemplate(source: string, file: string, defaultSubject: string): Template {
   const subjectLine = SUBJECT_LINE.exec(source);
-  const subject = subjectLine?.[1] ?? DEFAULT_TEMPLATES[kind].subject;
+  const subject = subjectLine?.[1] ?? defaultSubject;
   const html = subjectLine ? source.slice(subjectLine[0].length) : source;
   checkActions(subject, file, () => 'in its subject');
   checkActions(html, file, (offset) => `at line ${lineOf(source, source.length - html.length + offset)}`);
@@ -126,7 +134,11 @@ function lineOf(text: string, offset: number): number {
 }
 
 export function render(templates: Templates, kind: MailKind, vars: TemplateVars): RenderedMail {
-  const template = templates[kind];
+  return renderTemplate(templates[kind], vars);
+}
+
+/** Any template with any variables (app email's data): values HTML-escaped in the body, one line in the subject. */
+export function renderTemplate(template: Pick<Template, 'subject' | 'html'>, vars: object): RenderedMail {
   const html = substitute(template.html, vars, escapeHtml);
   // Headers cannot hold line breaks; a newline in metadata must not split the subject.
   const subject = substitute(template.subject, vars, (s) => s)
@@ -135,7 +147,7 @@ export function render(templates: Templates, kind: MailKind, vars: TemplateVars)
   return { subject, html, text: htmlToText(html) };
 }
 
-function substitute(template: string, vars: TemplateVars, escape: (s: string) => string): string {
+function substitute(template: string, vars: object, escape: (s: string) => string): string {
   return template.replace(ACTION, (_, action: string) => {
     if (!VARIABLE.test(action)) return '';
     return escape(stringify(lookup(vars, action.slice(1).split('.'))));
