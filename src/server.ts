@@ -24,7 +24,7 @@ import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
-import { startJobs, type JobRunner } from './jobs/index.js';
+import { startJobs, startPush, type JobRunner } from './jobs/index.js';
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
@@ -58,7 +58,12 @@ export interface WorkerRole {
 }
 
 /** The full application: one mount per module. */
-function buildApp(services: Services, readiness: Readiness, realtime: RealtimeModule): Hono<HttpEnv> {
+function buildApp(
+  services: Services,
+  readiness: Readiness,
+  realtime: RealtimeModule,
+  push: Hono<HttpEnv>,
+): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.use('*', cors);
@@ -70,6 +75,7 @@ function buildApp(services: Services, readiness: Readiness, realtime: RealtimeMo
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
   app.route('/realtime/v1', realtime.routes);
+  app.route('/push/v1', push);
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -188,6 +194,8 @@ export async function startTrellis(
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
     running.jobs = await startJobs(owned.services, database.url);
+    // Web push: its VAPID keys, its deliveries as jobs of the runner (docs/push.md).
+    const push = await startPush(owned.services, running.jobs);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -206,7 +214,7 @@ export async function startTrellis(
         jwtSecret: keys.jwtSecret,
         startedAt: new Date().toISOString(),
       });
-    app = buildApp(owned.services, readiness, realtime);
+    app = buildApp(owned.services, readiness, realtime, push.routes);
     running.realtime = realtime;
     return {
       apiUrl: config.publicUrl,

@@ -1,2 +1,3 @@
-/** Background work: queues (pgmq names, Trellis's job runner), and later cron and webhooks. */
+/** Background work: queues (pgmq names, Trellis's job runner), web push, and later cron and webhooks. */
 export * from './queue/index.js';
+export * from './push/index.js';

@@ -40,3 +40,16 @@ export const QUEUE_METRICS = `
 select m.queue_name, m.queue_length::float8 as depth, coalesce(m.oldest_msg_age_sec, 0)::float8 as oldest_s,
        m.total_messages::float8 as sent, coalesce(s.dead_lettered, 0)::float8 as dead_lettered
   from pgmq.metrics_all() m left join trellis.queue_settings s using (queue_name)`;
+
+/** Whether trellis.job_outbox exists (src/sql/0150_job_outbox.sql). */
+export const OUTBOX_EXISTS = `select to_regclass('trellis.job_outbox') is not null as exists`;
+
+/** A batch of jobs added from SQL, oldest first, locked for this drain; payload as text (kept as written). */
+export const OUTBOX_TAKE = `
+select id::text, task, payload::text as payload, run_at, max_attempts
+  from trellis.job_outbox
+ order by id
+ limit $1
+   for update skip locked`;
+
+export const OUTBOX_DELETE = `delete from trellis.job_outbox where id = any($1::bigint[])`;
