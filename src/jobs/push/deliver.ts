@@ -11,7 +11,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { JobHandler } from '../queue/index.js';
 import { classifyPushResponse, type PushOutcome } from './outcome.js';
 import { SUBSCRIPTION_BY_ID, SUBSCRIPTION_DELETE } from './sql.js';
-import type { VapidKeys } from './vapid.js';
+import { vapidAuthorizer, type VapidKeys } from './vapid.js';
 
 export const PUSH_TASK = 'push-send';
 
@@ -34,7 +34,7 @@ export interface PushDelivery {
 }
 
 export function pushHandler(d: PushDelivery): JobHandler<PushJob> {
-  const vapidDetails = { subject: d.keys.subject, publicKey: d.keys.publicKey, privateKey: d.keys.privateKey };
+  const authorization = vapidAuthorizer(d.keys);
   return async (job, context) => {
     const sub = (
       await d.db.query<{ id: string; endpoint: string; p256dh: string; auth: string }>(SUBSCRIPTION_BY_ID, [
@@ -51,7 +51,8 @@ export function pushHandler(d: PushDelivery): JobHandler<PushJob> {
           { endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } },
           job.body,
           {
-            vapidDetails,
+            // The VAPID token, signed once per push service (web-push would sign one per push).
+            headers: { Authorization: authorization(sub.endpoint) },
             TTL: job.ttl,
             urgency: job.urgency,
             ...(job.topic ? { topic: job.topic } : {}),
