@@ -44,6 +44,8 @@ export interface PushService {
   readonly refused: string[];
   /** Every request's status, by browser id (retries included). */
   readonly answered: Map<string, number[]>;
+  /** From now on, a push signed with another VAPID key (k) is refused with 403, as a real service does. */
+  requireKey(publicKey: string): void;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startPushService(): Promise<PushService> {
   const refused: string[] = [];
   const answered = new Map<string, number[]>();
   let origin = '';
+  let requiredKey: string | undefined;
 
   const server = https.createServer({ key, cert }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -142,7 +145,9 @@ export async function startPushService(): Promise<PushService> {
         };
         if (req.method !== 'POST' || !browser) return reply(404, `no subscription at ${req.method} ${req.url}`);
         try {
-          await checkVapid(req.headers.authorization, origin);
+          const signer = await checkVapid(req.headers.authorization, origin);
+          if (requiredKey !== undefined && signer !== requiredKey)
+            return reply(403, `signed with ${signer}, not the key the browser subscribed with`);
           if (req.headers['content-encoding'] !== 'aes128gcm') throw new Error('Content-Encoding is not aes128gcm');
           if (req.headers.ttl === undefined) throw new Error('no TTL header');
           const plaintext = decryptAes128gcm(Buffer.concat(chunks), browser);
@@ -187,6 +192,9 @@ export async function startPushService(): Promise<PushService> {
     received,
     refused,
     answered,
+    requireKey(publicKey) {
+      requiredKey = publicKey;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

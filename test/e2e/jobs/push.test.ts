@@ -135,6 +135,8 @@ describe('subscriptions through supabase-js', () => {
     expect(Buffer.from(publicKey, 'base64url')).toHaveLength(65);
     const { rows } = await server.sql.query('select public_key from trellis.push_vapid_keys');
     expect(rows).toEqual([{ public_key: publicKey }]);
+    // Browsers subscribe with this key: the push service refuses pushes signed with any other.
+    push.requireKey(publicKey);
   });
 });
 
@@ -216,6 +218,34 @@ describe('delivery', () => {
     await sleep(300);
     expect(pushesTo(browsers.ada)).toEqual([]);
   });
+});
+
+describe('two instances on one database', () => {
+  test('the second serves the key the first made, and pushes from both are signed with it', async () => {
+    const second = await startTestServer({
+      databaseUrl: server.databaseUrl,
+      env: { PUSH_CA_FILE: push.caFile, PUSH_VAPID_SUBJECT: 'mailto:push-test@example.com' },
+    });
+    try {
+      const keyOf = async (url: string) =>
+        ((await (await fetch(`${url}/push/v1/vapid-public-key`)).json()) as { publicKey: string }).publicKey;
+      expect(await keyOf(second.url)).toBe(await keyOf(server.url));
+      expect((await server.sql.query('select 1 from trellis.push_vapid_keys')).rowCount).toBe(1);
+      const browser = push.browser();
+      await server.sql.query(
+        'insert into trellis.push_subscriptions (user_id, endpoint, p256dh, auth) values ($1, $2, $3, $4)',
+        [users[0]!.id, browser.endpoint, browser.p256dh, browser.auth],
+      );
+      const before = push.refused.length;
+      await server.sql.query(`select trellis.send_push($1, jsonb_build_object('n', n)) from generate_series(1, 20) n`, [
+        users[0]!.id,
+      ]);
+      await waitFor('20 pushes', () => (pushesTo(browser).length >= 20 ? true : undefined));
+      expect(push.refused.slice(before)).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
 });
 
 describe('send_push refuses bad input', () => {
