@@ -36,7 +36,7 @@ export interface PushService {
   readonly origin: string;
   readonly caFile: string;
   browser(): PushBrowser;
-  /** The next answers to pushes for this browser's endpoint, in order (then 201 again). */
+  /** The next answers to pushes for this browser's endpoint, in order (then 201 again); 0: no answer at all. */
   answer(browser: PushBrowser, ...statuses: number[]): void;
   /** Pushes decrypted and answered 2xx, in arrival order. */
   readonly received: ReceivedPush[];
@@ -152,6 +152,8 @@ export async function startPushService(): Promise<PushService> {
           if (req.headers.ttl === undefined) throw new Error('no TTL header');
           const plaintext = decryptAes128gcm(Buffer.concat(chunks), browser);
           const next = scripted.get(id)?.shift();
+          // A push service that hangs: the request stays open until the sender gives up.
+          if (next === 0) return void answered.set(id, [...(answered.get(id) ?? []), 0]);
           if (next !== undefined && (next < 200 || next > 299)) return reply(next);
           received.push({
             browser: id,

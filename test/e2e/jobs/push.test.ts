@@ -65,7 +65,12 @@ beforeAll(async () => {
   push = await startPushService();
   server = await startTestServer({
     migrations: { '20240101000000_chat.sql': CHAT },
-    env: { METRICS_PUBLIC: 'true', PUSH_CA_FILE: push.caFile, PUSH_VAPID_SUBJECT: 'mailto:push-test@example.com' },
+    env: {
+      METRICS_PUBLIC: 'true',
+      PUSH_CA_FILE: push.caFile,
+      PUSH_VAPID_SUBJECT: 'mailto:push-test@example.com',
+      PUSH_TIMEOUT_MS: '1000',
+    },
   });
   for (const name of ['ada', 'bob', 'cy']) {
     const client = supabaseClient(server);
@@ -188,6 +193,28 @@ describe('delivery', () => {
     expect(metrics).toMatch(/trellis_push_sent_total\{outcome="delivered"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/trellis_push_sent_total\{outcome="expired"[^}]*\} [1-9]/);
   }, 40_000);
+
+  test('a push service that does not answer within PUSH_TIMEOUT_MS is given up on and retried', async () => {
+    const browser = await subscribe(users[2]!);
+    push.answer(browser, 0);
+    await server.sql.query(`select trellis.send_push($1, '{"slow": true}')`, [users[2]!.id]);
+    await waitFor('the retry', () => (pushesTo(browser).length ? true : undefined), 30_000);
+    expect(push.answered.get(browser.id)).toEqual([0, 201]);
+    expect(pushesTo(browser).map((r) => r.plaintext)).toEqual(['{"slow": true}']);
+  }, 40_000);
+
+  test('another 4xx (413) is not retried, and the subscription stays', async () => {
+    const browser = await subscribe(users[2]!);
+    push.answer(browser, 413);
+    await server.sql.query(`select trellis.send_push($1, '{"refused": true}')`, [users[2]!.id]);
+    await waitFor('the answer', () => (push.answered.get(browser.id)?.length ? true : undefined));
+    await sleep(4000);
+    expect(push.answered.get(browser.id)).toEqual([413]);
+    const { rowCount } = await server.sql.query('select 1 from trellis.push_subscriptions where endpoint = $1', [
+      browser.endpoint,
+    ]);
+    expect(rowCount).toBe(1);
+  }, 20_000);
 
   test("a chat message's trigger pushes to the room's other members, not its sender", async () => {
     await server.sql.query('delete from trellis.push_subscriptions');
