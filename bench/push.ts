@@ -9,7 +9,7 @@
  * The floor is the same pushes sent by the thinnest code: this process calls web-push's
  * sendNotification for every subscription at once (as many in flight as the runner's workers take,
  * over a kept-alive agent, the VAPID token signed once as the runner does), timed from the first call: the encryption and the HTTPS round trips
- * without the insert, the trigger, the outbox and the job runner.
+ * without the insert, the trigger and the job runner.
  *
  *   npx tsx bench/push.ts [--subscribers 1000] [--rounds 3] [--write]
  */

@@ -180,7 +180,13 @@ export async function startTrellis(
     checkpoint();
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
-    const owned = await createServices({ config, log, metrics, db: database.db, keys }, keySet, database.url);
+    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
+    running.jobs = await startJobs({ config, log, metrics, db: database.db }, database.url);
+    const owned = await createServices(
+      { config, log, metrics, db: database.db, keys, jobs: running.jobs },
+      keySet,
+      database.url,
+    );
     running.owned = owned;
     const realtime = await realtimeModule(owned.services, database.url);
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
@@ -192,10 +198,8 @@ export async function startTrellis(
     running.backup = backup;
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
-    // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
-    running.jobs = await startJobs(owned.services, database.url);
     // Web push: its VAPID keys, its deliveries as jobs of the runner (docs/push.md).
-    const push = await startPush(owned.services, running.jobs);
+    const push = await startPush(owned.services);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

@@ -19,6 +19,7 @@ import type { ApiKeys } from './project/secrets.js';
 import { followKeyFile } from './project/signing-keys.js';
 import { createObjectStore, type ObjectStore } from './platform/store/index.js';
 import { createReadFences, type ReadFences } from './platform/fence/index.js';
+import type { JobRunner } from './jobs/index.js';
 
 export interface Services {
   readonly config: Config;
@@ -38,6 +39,8 @@ export interface Services {
   readonly fences: ReadFences;
   /** Cached data API answers (src/rest/response-cache): this process's memory, or Redis with REDIS_URL. */
   readonly responses: ResponseStore;
+  /** Trellis's job runner (src/jobs/queue), started by the server; absent where none was started (most tests). */
+  readonly jobs?: JobRunner;
 }
 
 export interface OwnedServices {
@@ -46,7 +49,7 @@ export interface OwnedServices {
   close(): Promise<void>;
 }
 
-export type ServiceBase = Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'keys'>;
+export type ServiceBase = Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'keys' | 'jobs'>;
 
 /**
  * `keySet`: the signing keys (loaded by the start); without it the JWT secret alone signs.

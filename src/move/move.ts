@@ -32,6 +32,7 @@ import {
 } from './catalog.js';
 import { closeQuietly, connectTo, oneLine, stepFailed } from './connect.js';
 import { dropFollowOnSource, refuseUnreplicable, startFollow, subscribe, type FollowStart } from './follow.js';
+import { recreateQueues } from '../jobs/index.js';
 import { listSome, missingOnTarget, orderTables, tableLabel } from './plan.js';
 import {
   checkVersion,
@@ -82,9 +83,15 @@ export interface MoveResult {
  * (src/db/request-role.ts); the server on the target makes its own at its first start.
  */
 const NOT_COPIED = new Set(['trellis.request_roles']);
+/**
+ * Nor the job runner's schema (pg-boss), which its start makes, not a migration: the target's
+ * runner makes its own at its first start. Jobs still waiting on the source stay there (docs/queues.md).
+ */
+const RUNTIME_SCHEMAS = new Set(['pgboss']);
+const copied = (t: { schema: string; table: string }): boolean =>
+  !NOT_COPIED.has(tableLabel(t)) && !RUNTIME_SCHEMAS.has(t.schema);
 
-export const copiedTables = (tables: readonly TableRef[]): TableRef[] =>
-  tables.filter((t) => !NOT_COPIED.has(tableLabel(t)));
+export const copiedTables = (tables: readonly TableRef[]): TableRef[] => tables.filter(copied);
 
 export async function moveDatabase(request: MoveRequest): Promise<MoveResult> {
   const { say } = request.report;
@@ -172,12 +179,14 @@ async function moveInto(
   } finally {
     await db.close();
   }
+  // Queues made from SQL rather than a migration (docs/queues.md): the target gets their tables too.
+  const queues = await recreateQueues(source, target).catch((err: unknown) => {
+    throw stepFailed('making the queues on the target', err);
+  });
+  if (queues.length > 0) say(`queues on the ${request.target.label}: ${listSome(queues)}`);
 
   const sourceColumns = await tableColumns(source);
-  const missing = missingOnTarget(
-    sourceColumns.filter((c) => !NOT_COPIED.has(tableLabel(c))),
-    await tableColumns(target),
-  );
+  const missing = missingOnTarget(sourceColumns.filter(copied), await tableColumns(target));
   if (missing.tables.length > 0 || missing.columns.length > 0) {
     const parts = [
       missing.tables.length > 0 ? `tables ${listSome(missing.tables)}` : '',

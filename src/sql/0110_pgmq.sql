@@ -98,7 +98,7 @@ begin
       vt timestamptz not null,
       message jsonb)', kind, a);
   execute format('create index if not exists %I on %s (vt)', 'q_' || lower(queue_name) || '_vt_idx', q);
-  execute format('create index if not exists %I on %s (archived_at)', 'a_' || lower(queue_name) || '_archived_at_idx', a);
+  execute format('create index if not exists %I on %s (archived_at)', 'a_' || lower(queue_name) || '_archived_idx', a);
   -- As on Supabase: the service role may use every queue; anon and authenticated only by a grant.
   execute format('grant select, insert, update, delete on %s, %s to service_role', q, a);
   execute format('grant usage, select on sequence %s to service_role',
@@ -142,6 +142,22 @@ begin
 end $$;
 
 create or replace function pgmq.send(queue_name text, msg jsonb, delay integer default 0) returns setof bigint
+language sql as $$ select * from pgmq.send_batch(queue_name, array[msg], delay) $$;
+
+-- pgmq 1.5's other form of delay: visible from a moment rather than after some seconds.
+create or replace function pgmq.send_batch(queue_name text, msgs jsonb[], delay timestamptz) returns setof bigint
+language plpgsql as $$
+begin
+  if delay is null then
+    raise exception 'delay must be a moment, not null' using errcode = '22023';
+  end if;
+  return query execute format(
+    'insert into %s (vt, message) select greatest($1, clock_timestamp()), m
+       from unnest($2::jsonb[]) with ordinality as t (m, i) order by i returning msg_id',
+    pgmq._existing(queue_name, 'q')) using delay, msgs;
+end $$;
+
+create or replace function pgmq.send(queue_name text, msg jsonb, delay timestamptz) returns setof bigint
 language sql as $$ select * from pgmq.send_batch(queue_name, array[msg], delay) $$;
 
 -- The dead-letter step of a read: moves the queue's messages that were read `max_reads` times and

@@ -97,6 +97,15 @@ describe('a queue', () => {
     expect((await rows<Message>(`select * from pgmq.read('later', 30, 1)`)).map((m) => m.message)).toEqual([{ x: 1 }]);
   });
 
+  test('a message sent with a moment as its delay is invisible until then', async () => {
+    await sql.query(`select pgmq.create('at')`);
+    await sql.query(`select pgmq.send('at', '"soon"', clock_timestamp() + interval '1 second')`);
+    await sql.query(`select pgmq.send_batch('at', array['"now"']::jsonb[], now() - interval '1 hour')`);
+    expect((await rows<Message>(`select * from pgmq.read('at', 30, 5)`)).map((m) => m.message)).toEqual(['now']);
+    await sleep(1100);
+    expect((await rows<Message>(`select * from pgmq.read('at', 30, 5)`)).map((m) => m.message)).toEqual(['soon']);
+  });
+
   test('pop removes the message it returns', async () => {
     await sql.query(`select pgmq.create('popped')`);
     await sql.query(`select pgmq.send_batch('popped', array['1', '2']::jsonb[])`);
@@ -165,6 +174,16 @@ describe('a queue', () => {
     expect(all.map((r) => r.queue_name)).toContain('counted');
     expect(await one(`select pgmq.purge_queue('counted')`)).toBe('2');
     expect(await one(`select queue_length::int from pgmq.metrics('counted')`)).toBe(0);
+  });
+
+  test('the longest names make distinct tables and indexes', async () => {
+    const [a, b] = ['x'.repeat(46) + 'a', 'x'.repeat(46) + 'b'];
+    await sql.query('select pgmq.create($1), pgmq.create($2)', [a, b]);
+    const indexes = await rows<{ indexname: string }>(
+      `select indexname from pg_indexes where schemaname = 'pgmq' and tablename = any($1) order by 1`,
+      [[`q_${a}`, `a_${a}`, `q_${b}`, `a_${b}`]],
+    );
+    expect(new Set(indexes.map((i) => i.indexname)).size).toBe(8);
   });
 
   test('drop_queue removes both tables and says whether there was a queue', async () => {

@@ -155,6 +155,43 @@ describe('the job runner', () => {
     await waitFor('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined), 5000);
   });
 
+  test('a runner that does not work (JOBS_ENABLED=false) adds jobs and runs none', async () => {
+    const adder = await runner({ work: false });
+    let ran = 0;
+    await adder.handle('idle_here', async () => void ran++);
+    const id = await adder.add('idle_here', {});
+    await sleep(1200);
+    expect(ran).toBe(0);
+    expect(await jobState(id)).toBe('created');
+    const worker = await runner();
+    await worker.handle('idle_here', async () => void ran++);
+    await waitFor('the job elsewhere', async () => ((await jobState(id)) === 'completed' ? true : undefined));
+    expect(ran).toBe(1);
+  });
+
+  test('trellis.add_job adds a job from SQL (a trigger), with its task settings', async () => {
+    const jobs = await runner();
+    const seen: unknown[] = [];
+    await jobs.handle('from_sql', async (payload, job) => void seen.push({ payload, attempt: job.attempt }));
+    await sql.query(`
+      create table public.signups (email text);
+      create function public.welcome() returns trigger language plpgsql security definer as $$
+      begin perform trellis.add_job('from_sql', jsonb_build_object('email', new.email)); return new; end $$;
+      create trigger welcome after insert on public.signups for each row execute function public.welcome();`);
+    await sql.query(`insert into public.signups values ('new@example.com')`);
+    await waitFor('the job from SQL', async () => (seen.length > 0 ? true : undefined));
+    expect(seen).toEqual([{ payload: { email: 'new@example.com' }, attempt: 1 }]);
+    const [row] = (
+      await sql.query(`select retry_limit, dead_letter, extract(epoch from expire_in)::int as expire from pgboss.job
+                         where name = 'from_sql'`)
+    ).rows;
+    expect(row).toEqual({ retry_limit: 4, dead_letter: 'from_sql.dead', expire: 300 });
+    await expect(sql.query(`select trellis.add_job('no_such_task')`)).rejects.toMatchObject({
+      code: '22023',
+      message: "no task 'no_such_task'",
+    });
+  });
+
   test('a task name that is not plain is refused', async () => {
     const jobs = await runner();
     await expect(jobs.add('a b', {})).rejects.toThrow(/invalid task name "a b"/);

@@ -28,6 +28,8 @@ describe('trellis move --to a server and --from it back', () => {
       before = await statusOf(dir);
       alice = await userWithNotes(before, 'alice', ['first', 'second', 'third']);
       await userWithNotes(before, 'bob', ['bob only']);
+      // A queue made from SQL, not by a migration (as Supabase's dashboard makes them), with a message waiting.
+      await query(before.DB_URL, `select pgmq.create('outbox'); select pgmq.send('outbox', '{"n": 1}')`);
       const upload = await client(before, before.SERVICE_ROLE_KEY)
         .storage.from('docs')
         .upload(`${alice.id}/hello.txt`, new Blob([file], { type: 'text/plain' }));
@@ -65,6 +67,8 @@ describe('trellis move --to a server and --from it back', () => {
     expect(await query(target.url, `select k from "odd ""name""; drop table notes"`)).toEqual([
       { k: 'from the migration' },
     ]);
+    expect(await query(target.url, 'select message from pgmq.q_outbox')).toEqual([{ message: { n: 1 } }]);
+    expect(await query(target.url, 'select queue_name from pgmq.meta')).toEqual([{ queue_name: 'outbox' }]);
     expect(await query(target.url, 'select notes from note_counts order by notes')).toEqual([
       { notes: 1 },
       { notes: 3 },

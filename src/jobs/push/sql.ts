@@ -1,4 +1,4 @@
-/** The SQL of web push, as plain text (tables: src/sql/0151_push.sql). */
+/** The SQL of web push, as plain text (tables: src/sql/0150_push.sql). */
 
 /** The database's key pair, made by the first instance to start; the others keep theirs out. */
 export const VAPID_KEEP = `

@@ -6,7 +6,6 @@ import type { Hono } from 'hono';
 import { Counter } from 'prom-client';
 import type { HttpEnv } from '../../platform/http.js';
 import type { Services } from '../../services.js';
-import type { JobRunner } from '../queue/index.js';
 import { PUSH_TASK, pushHandler, type PushJob } from './deliver.js';
 import { pushRoutes } from './routes.js';
 import { loadVapidKeys } from './vapid.js';
@@ -17,11 +16,12 @@ export interface PushModule {
   readonly publicKey: string;
 }
 
+/** `services.jobs`: the server's runner, which the deliveries run on. */
 export async function startPush(
-  services: Pick<Services, 'config' | 'log' | 'metrics' | 'db'>,
-  runner: JobRunner,
+  services: Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'jobs'>,
 ): Promise<PushModule> {
-  const { config, log, metrics, db } = services;
+  const { config, log, metrics, db, jobs: runner } = services;
+  if (!runner) throw new Error('web push needs the job runner (Services.jobs)');
   const keys = await loadVapidKeys(db, config.push);
   const sent = new Counter({
     name: 'trellis_push_sent_total',

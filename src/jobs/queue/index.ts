@@ -12,3 +12,4 @@ export {
 } from './runner.js';
 export { registerQueueMetrics } from './metrics.js';
 export { startJobs } from './start.js';
+export { recreateQueues } from './copy.js';

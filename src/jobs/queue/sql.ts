@@ -25,6 +25,28 @@ create or replace view trellis.stuck_jobs as
    where (state = 'active' and started_on + expire_in < now()) or state = 'retry';
 comment on view trellis.stuck_jobs is 'Jobs of Trellis''s runner past their timeout, or failed and waiting for a retry.';
 revoke all on trellis.dead_jobs, trellis.stuck_jobs from public;
+-- A job from SQL (a trigger, a migration), with the task queue's settings as the runner made them.
+create or replace function trellis.add_job(task text, payload jsonb default '{}', run_at timestamptz default now())
+returns uuid language plpgsql security definer set search_path = pg_catalog, pg_temp as $fn$
+declare
+  added uuid;
+begin
+  insert into pgboss.job (name, data, start_after, dead_letter, expire_in, keep_until, retry_limit, retry_delay,
+                          retry_backoff, policy)
+  select q.name, coalesce(payload, '{}'), coalesce(run_at, now()), q.dead_letter,
+         coalesce(q.expire_seconds, 900) * interval '1 second',
+         coalesce(run_at, now()) + coalesce(q.retention_minutes, 20160) * interval '1 minute',
+         coalesce(q.retry_limit, 2), greatest(coalesce(q.retry_delay, 0), case when q.retry_backoff then 1 else 0 end),
+         coalesce(q.retry_backoff, false), q.policy
+    from pgboss.queue q where q.name = task and task !~ '[.]dead$'
+  returning id into added;
+  if added is null then
+    raise exception 'no task %', coalesce(quote_literal(task), 'null') using errcode = '22023',
+      hint = 'A task exists once Trellis''s runner has added or handled a job of it.';
+  end if;
+  return added;
+end $fn$;
+revoke execute on function trellis.add_job(text, jsonb, timestamptz) from public;
 commit;
 `;
 
@@ -40,16 +62,3 @@ export const QUEUE_METRICS = `
 select m.queue_name, m.queue_length::float8 as depth, coalesce(m.oldest_msg_age_sec, 0)::float8 as oldest_s,
        m.total_messages::float8 as sent, coalesce(s.dead_lettered, 0)::float8 as dead_lettered
   from pgmq.metrics_all() m left join trellis.queue_settings s using (queue_name)`;
-
-/** Whether trellis.job_outbox exists (src/sql/0150_job_outbox.sql). */
-export const OUTBOX_EXISTS = `select to_regclass('trellis.job_outbox') is not null as exists`;
-
-/** A batch of jobs added from SQL, oldest first, locked for this drain; payload as text (kept as written). */
-export const OUTBOX_TAKE = `
-select id::text, task, payload::text as payload, run_at, max_attempts
-  from trellis.job_outbox
- order by id
- limit $1
-   for update skip locked`;
-
-export const OUTBOX_DELETE = `delete from trellis.job_outbox where id = any($1::bigint[])`;

@@ -1,12 +1,14 @@
 /** The server's job runner and queue metrics, as `trellis start` runs them (one line in server.ts). */
-import type { Services } from '../../services.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
 import { registerQueueMetrics } from './metrics.js';
-import { startJobOutbox } from './outbox.js';
 import { createJobRunner, type JobRunner } from './runner.js';
 
 /** `url`: the server login's URL (the runner keeps a small pool of its own). */
 export async function startJobs(
-  services: Pick<Services, 'config' | 'log' | 'metrics' | 'db'>,
+  services: { readonly config: Config; readonly log: Logger; readonly metrics: Metrics; readonly db: Db },
   url: string,
 ): Promise<JobRunner> {
   const { config, log, metrics, db } = services;
@@ -17,14 +19,5 @@ export async function startJobs(
     work: config.jobs.enabled,
   });
   registerQueueMetrics(metrics.registry, db, log, runner);
-  // Jobs added from SQL (trellis.add_job, trellis.send_push) reach the runner of an instance that runs jobs.
-  if (!config.jobs.enabled) return runner;
-  const outbox = await startJobOutbox({ db, log, runner });
-  return {
-    ...runner,
-    async close(graceMs) {
-      await outbox.stop();
-      await runner.close(graceMs);
-    },
-  };
+  return runner;
 }

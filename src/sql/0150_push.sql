@@ -1,6 +1,8 @@
 -- Web push (docs/push.md): the project's VAPID key pair, users' browser subscriptions, and
 -- trellis.send_push, which queues one job of Trellis's runner per subscription (src/jobs/push).
 
+create schema if not exists trellis;
+
 -- One key pair for the whole project, made at the first start when PUSH_VAPID_* are unset: a
 -- browser's subscription is bound to the public key it was made with, so every instance behind a
 -- load balancer must sign with the same private key. Readable by the server's login only.
@@ -92,7 +94,8 @@ create or replace function trellis.send_push(
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
   bytes integer;
-  queued integer;
+  queued integer := 0;
+  sub record;
 begin
   if send_push.user_id is null then
     raise exception 'user_id must not be null' using errcode = '22023';
@@ -116,16 +119,13 @@ begin
   if topic is not null and topic !~ '^[A-Za-z0-9_-]{1,32}$' then
     raise exception 'topic must be 1 to 32 base64url characters (letters, digits, ''-'', ''_'')' using errcode = '22023';
   end if;
-  insert into trellis.job_outbox (task, payload)
-    -- The body as text: the bytes measured above are the bytes sent.
-    select 'push-send', jsonb_build_object('subscription', s.id, 'body', send_push.payload::text, 'ttl', ttl,
-                                           'urgency', urgency, 'topic', topic)
-      from trellis.push_subscriptions s
-     where s.user_id = send_push.user_id;
-  get diagnostics queued = row_count;
-  if queued > 0 then
-    perform pg_notify('trellis_job_outbox', '');
-  end if;
+  -- One job of the runner per subscription (trellis.add_job, src/jobs/queue/sql.ts), in the
+  -- caller's transaction; the body as text, so that the bytes measured above are the bytes sent.
+  for sub in select s.id from trellis.push_subscriptions s where s.user_id = send_push.user_id loop
+    perform trellis.add_job('push-send', jsonb_build_object('subscription', sub.id, 'body', send_push.payload::text,
+                                                            'ttl', ttl, 'urgency', urgency, 'topic', topic));
+    queued := queued + 1;
+  end loop;
   return queued;
 end $$;
 comment on function trellis.send_push(uuid, jsonb, integer, text, text) is
