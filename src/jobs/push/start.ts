@@ -5,7 +5,11 @@ import tls from 'node:tls';
 import type { Hono } from 'hono';
 import { Counter } from 'prom-client';
 import type { HttpEnv } from '../../platform/http.js';
-import type { Services } from '../../services.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
+import type { JobRunner } from '../queue/index.js';
 import { PUSH_TASK, pushHandler, type PushJob } from './deliver.js';
 import { pushRoutes } from './routes.js';
 import { loadVapidKeys } from './vapid.js';
@@ -16,10 +20,17 @@ export interface PushModule {
   readonly publicKey: string;
 }
 
-/** `services.jobs`: the server's runner, which the deliveries run on. */
-export async function startPush(
-  services: Pick<Services, 'config' | 'log' | 'metrics' | 'db' | 'jobs'>,
-): Promise<PushModule> {
+/**
+ * `services.jobs`: the server's runner, which the deliveries run on. (The services' fields, not
+ * the Services type, which imports the job runner's door.)
+ */
+export async function startPush(services: {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly db: Db;
+  readonly jobs?: JobRunner;
+}): Promise<PushModule> {
   const { config, log, metrics, db, jobs: runner } = services;
   if (!runner) throw new Error('web push needs the job runner (Services.jobs)');
   const keys = await loadVapidKeys(db, config.push);
