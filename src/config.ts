@@ -234,6 +234,13 @@ export interface Config {
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
   /** Trellis's job runner (src/jobs/queue): whether this process runs it, and a job's time limit. */
   readonly jobs: { readonly enabled: boolean; readonly timeoutS: number };
+  /** Web push (src/jobs/push): VAPID keys when set (else the database's pair), subject, delivery bounds. */
+  readonly push: {
+    readonly vapid?: { readonly publicKey: string; readonly privateKey: string };
+    readonly subject: string;
+    readonly timeoutMs: number;
+    readonly caFile?: string;
+  };
   readonly backup: {
     /** A folder (absolute) or an s3:// URL. */
     readonly target: string;
@@ -567,6 +574,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       retentionDays: read('cronRunRetention', src),
     }),
     jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),
+    push: pushConfig(src),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
     drainGraceMs: read('drainGrace', src) * 1000,
@@ -627,6 +635,24 @@ const SMS_REQUIRED: Record<Exclude<SmsSettings['provider'], ''>, readonly (keyof
   textlocal: ['textlocalApiKey', 'textlocalSender'],
   vonage: ['vonageApiKey', 'vonageApiSecret', 'vonageFrom'],
 };
+
+/** Both VAPID keys or neither: a public key without its private one cannot sign. */
+function pushConfig(src: Sources): Config['push'] {
+  const publicKey = read('pushVapidPublicKey', src);
+  const privateKey = read('pushVapidPrivateKey', src);
+  if ((publicKey === undefined) !== (privateKey === undefined))
+    throw new FatalError(
+      'PUSH_VAPID_PUBLIC_KEY and PUSH_VAPID_PRIVATE_KEY are set together or not at all',
+      publicKey === undefined ? settings.pushVapidPublicKey.env : settings.pushVapidPrivateKey.env,
+    );
+  const caFile = read('pushCaFile', src);
+  return Object.freeze({
+    ...(publicKey && privateKey ? { vapid: Object.freeze({ publicKey, privateKey }) } : {}),
+    subject: read('pushVapidSubject', src),
+    timeoutMs: read('pushTimeout', src),
+    ...(caFile ? { caFile } : {}),
+  });
+}
 
 function smsConfig(src: Sources): SmsConfig {
   const provider = read('smsProvider', src);

@@ -28,6 +28,7 @@ import {
   startAppEmail,
   startCronScheduler,
   startJobs,
+  startPush,
   startWebhooks,
   type CronScheduler,
   type JobRunner,
@@ -74,6 +75,7 @@ function buildApp(
   services: Services,
   readiness: Readiness,
   realtime: RealtimeModule,
+  push: Hono<HttpEnv>,
   moreMetrics?: () => Promise<string>,
 ): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -92,6 +94,7 @@ function buildApp(
   app.route('/rest/v1', restRoutes(services));
   app.route('/storage/v1', storageRoutes(services));
   app.route('/realtime/v1', realtime.routes);
+  app.route('/push/v1', push);
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -229,6 +232,8 @@ export async function startTrellis(
       });
     // App email: templates and limits into the database, send-email jobs through the mail router.
     await startAppEmail(owned.services, running.jobs);
+    // Web push: its VAPID keys, its deliveries as jobs of the runner (docs/push.md).
+    const push = await startPush(owned.services);
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.
@@ -250,7 +255,7 @@ export async function startTrellis(
         jwtSecret: keys.jwtSecret,
         startedAt: new Date().toISOString(),
       });
-    app = buildApp(owned.services, readiness, realtime, worker && (() => worker.backupMetrics()));
+    app = buildApp(owned.services, readiness, realtime, push.routes, worker && (() => worker.backupMetrics()));
     running.realtime = realtime;
     return {
       apiUrl: config.publicUrl,

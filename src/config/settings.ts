@@ -768,8 +768,8 @@ export const settings = {
     schema: z
       .string()
       .regex(/^\s*[^,\s]+(\s*,\s*[^,\s]+)*\s*$/, { error: 'must be a comma-separated list of schema names' }),
-    fallback: 'public,pgmq_public',
-    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another). pgmq_public: the queues API (docs/queues.md).',
+    fallback: 'public,pgmq_public,trellis_push',
+    doc: 'Schemas the data API exposes (the first is the default; Accept-Profile/Content-Profile pick another). pgmq_public: the queues API (docs/queues.md); trellis_push: web push subscriptions (docs/push.md).',
   },
   restMaxRows: {
     env: 'REST_MAX_ROWS',
@@ -1005,6 +1005,39 @@ export const settings = {
     schema: int(1, 86_400),
     fallback: '300',
     doc: "Seconds a job of Trellis's runner may run; past them it is taken for dead (its worker gone) and retried.",
+  },
+  pushVapidPublicKey: {
+    env: 'PUSH_VAPID_PUBLIC_KEY',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{86,87}=?$/, { error: 'must be a P-256 public key, base64url (87 characters)' })
+      .optional(),
+    doc: "Web push's VAPID public key (with PUSH_VAPID_PRIVATE_KEY; `npx web-push generate-vapid-keys`). Unset: a pair made at the first start and kept in the database (docs/push.md).",
+  },
+  pushVapidPrivateKey: {
+    env: 'PUSH_VAPID_PRIVATE_KEY',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}=?$/, { error: 'must be a P-256 private key, base64url (43 characters)' })
+      .optional(),
+    doc: "Web push's VAPID private key, set together with PUSH_VAPID_PUBLIC_KEY.",
+  },
+  pushVapidSubject: {
+    env: 'PUSH_VAPID_SUBJECT',
+    schema: z.string().regex(/^(mailto:.+|https:\/\/.+)$/, { error: 'must be a mailto: or https:// URL' }),
+    fallback: 'mailto:admin@localhost',
+    doc: "The contact push services see in each push's VAPID token (a mailto: or https:// URL): set it to yours in production.",
+  },
+  pushTimeout: {
+    env: 'PUSH_TIMEOUT_MS',
+    schema: int(100, 120_000),
+    fallback: '10000',
+    doc: 'Milliseconds a push service may stay silent on one delivery before it fails (and is retried).',
+  },
+  pushCaFile: {
+    env: 'PUSH_CA_FILE',
+    schema: z.string().min(1).optional(),
+    doc: "PEM file of CA certificates trusted for push services besides Node's own (a private push service; the tests' loopback one).",
   },
   backupSchedule: {
     env: 'BACKUP_SCHEDULE',
