@@ -62,6 +62,15 @@ afterAll(async () => {
 });
 
 describe('the job runner', () => {
+  test('runners starting together (the workers of --workers N) all make the same queues', async () => {
+    // pg-boss makes each queue's partition with DDL: at the same moment, processes deadlock on it.
+    const together = await Promise.all([1, 2, 3, 4].map(() => runner()));
+    await Promise.all(together.map((r) => r.handle('together', async () => undefined)));
+    await Promise.all(together.map((r, i) => r.add('together', { i })));
+    const { rows } = await sql.query("select count(*)::int as n from pgboss.queue where name like 'together%'");
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
   test('a job runs with its payload, on its first attempt', async () => {
     const jobs = await runner();
     const seen: unknown[] = [];

@@ -75,6 +75,27 @@ function checkTask(task: string): void {
     throw new JobError(`invalid task name ${JSON.stringify(task)}: 1 to 64 letters, digits, '_' or '-'`);
 }
 
+/**
+ * pg-boss makes a queue's partition with DDL: processes starting together (the workers of
+ * `--workers N`, instances behind a balancer) can deadlock on it, or meet the other's new row. Both
+ * are transient: the queue is there, or will be, once the other commits. So is the views' CREATE OR
+ * REPLACE at each start.
+ */
+async function concurrentDdl(make: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await make();
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // Deadlock, unique violation, already exists, and "tuple concurrently updated" (XX000) of two
+      // CREATE OR REPLACE of one function.
+      if (attempt >= 8 || !['40P01', '23505', '42P07', 'XX000'].includes(code ?? '')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+    }
+  }
+}
+
 export async function createJobRunner(options: JobRunnerOptions): Promise<JobRunner> {
   const { log } = options;
   const maxAttempts = options.maxAttempts ?? 5;
@@ -89,7 +110,7 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
   });
   boss.on('error', (err: Error) => log.warn(`job runner: ${errorMessage(err)}`));
   await boss.start();
-  await boss.getDb().executeSql(JOB_VIEWS, []);
+  await concurrentDdl(() => boss.getDb().executeSql(JOB_VIEWS, []));
 
   const queues = new Map<string, Promise<void>>();
   /** This process's pg-boss workers by task: a job added here wakes one of them (round robin). */
@@ -107,15 +128,19 @@ export async function createJobRunner(options: JobRunnerOptions): Promise<JobRun
     let made = queues.get(task);
     if (!made) {
       made = (async () => {
-        await boss.createQueue(deadLetterQueue(task), { name: deadLetterQueue(task), retryLimit: 0 });
-        await boss.createQueue(task, {
-          name: task,
-          retryLimit: maxAttempts - 1,
-          retryDelay: options.retryDelaySeconds ?? 2,
-          retryBackoff: true,
-          expireInSeconds: options.timeoutSeconds ?? 300,
-          deadLetter: deadLetterQueue(task),
-        });
+        await concurrentDdl(() =>
+          boss.createQueue(deadLetterQueue(task), { name: deadLetterQueue(task), retryLimit: 0 }),
+        );
+        await concurrentDdl(() =>
+          boss.createQueue(task, {
+            name: task,
+            retryLimit: maxAttempts - 1,
+            retryDelay: options.retryDelaySeconds ?? 2,
+            retryBackoff: true,
+            expireInSeconds: options.timeoutSeconds ?? 300,
+            deadLetter: deadLetterQueue(task),
+          }),
+        );
       })();
       made.catch(() => queues.delete(task));
       queues.set(task, made);
