@@ -8,27 +8,11 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startPushService, type PushBrowser, type PushService } from '../../helpers/push-service.js';
+import { CHAT_ROOMS_SQL } from '../../helpers/chat-rooms.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 // Seed 003's chat, reduced: rooms, members, messages; a new message pushes to the other members.
-const CHAT = `
-create table public.rooms (id bigint generated always as identity primary key, name text not null);
-create table public.members (
-  room_id bigint references public.rooms on delete cascade,
-  user_id uuid references auth.users on delete cascade,
-  primary key (room_id, user_id)
-);
-create table public.messages (
-  id bigint generated always as identity primary key,
-  room_id bigint not null references public.rooms on delete cascade,
-  sender uuid not null default auth.uid() references auth.users,
-  body text not null
-);
-alter table public.messages enable row level security;
-create policy members_write on public.messages for insert to authenticated
-  with check (sender = auth.uid() and exists (select 1 from public.members m where m.room_id = messages.room_id and m.user_id = auth.uid()));
-grant insert on public.messages to authenticated;
-
+const CHAT = `${CHAT_ROOMS_SQL}
 -- SECURITY DEFINER: it runs as the migration's owner, who may call trellis.send_push (users may not).
 create function public.push_new_message() returns trigger
 language plpgsql security definer set search_path = '' as $$

@@ -9,26 +9,10 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startMailApi, type MailApiServer } from '../../helpers/mail-providers.js';
 import { startPushService, type PushService } from '../../helpers/push-service.js';
+import { CHAT_ROOMS_SQL } from '../../helpers/chat-rooms.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
-const CHAT = `
-create table public.rooms (id bigint generated always as identity primary key, name text not null);
-create table public.members (
-  room_id bigint references public.rooms on delete cascade,
-  user_id uuid references auth.users on delete cascade,
-  primary key (room_id, user_id)
-);
-create table public.messages (
-  id bigint generated always as identity primary key,
-  room_id bigint not null references public.rooms on delete cascade,
-  sender uuid not null default auth.uid() references auth.users,
-  body text not null
-);
-alter table public.messages enable row level security;
-create policy members_write on public.messages for insert to authenticated
-  with check (sender = auth.uid() and exists (select 1 from public.members m where m.room_id = messages.room_id and m.user_id = auth.uid()));
-grant insert on public.messages to authenticated;
-
+const CHAT = `${CHAT_ROOMS_SQL}
 -- "Don't block the request": the trigger only queues; the job runner delivers after the commit.
 create function public.notify_members() returns trigger
 language plpgsql security definer set search_path = '' as $$
