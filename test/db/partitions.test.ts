@@ -3,16 +3,12 @@
  * what a conversion keeps, what it refuses (leaving nothing made), the months it makes ahead, the
  * default partition draining, archiving, the advisory lock, and the server's timer.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
 import { startPartitionMaintenance } from '../../src/db/partitions.js';
 import type { Db } from '../../src/db/pool.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { freshDatabase, migrateOwnSchema, testDb, type TestDatabase } from '../helpers/db.js';
 import { monthName } from '../helpers/months.js';
 
 let database: TestDatabase;
@@ -42,9 +38,7 @@ const catalogShape = async () =>
 beforeAll(async () => {
   database = await freshDatabase();
   db = testDb(database.url);
-  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-partitions-'));
-  await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
-  await fs.rm(empty, { recursive: true, force: true });
+  await migrateOwnSchema(db);
   sql = new pg.Pool({ connectionString: database.url, max: 3 });
 });
 

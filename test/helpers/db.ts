@@ -1,7 +1,11 @@
 /** A fresh database per test file on the run's PostgreSQL server, dropped afterwards. */
 import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
 import { createDb, type Db } from '../../src/db/pool.js';
 
 export interface TestDatabase {
@@ -66,4 +70,14 @@ export function testDb(url: string, overrides: Partial<Parameters<typeof createD
     onIdleError: () => undefined,
     ...overrides,
   });
+}
+
+/** Trellis's own schema on `db`, with no project migrations. */
+export async function migrateOwnSchema(db: Db): Promise<void> {
+  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-own-schema-'));
+  try {
+    await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
+  } finally {
+    await fs.rm(empty, { recursive: true, force: true });
+  }
 }

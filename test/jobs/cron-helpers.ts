@@ -4,13 +4,9 @@
  * roles) are dropped with the database.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
-import { adminUrl, freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { adminUrl, freshDatabase, migrateOwnSchema, testDb, type TestDatabase } from '../helpers/db.js';
 
 export interface CronDatabase {
   readonly database: TestDatabase;
@@ -25,13 +21,6 @@ export interface CronDatabase {
   /** The statement's error message ('no error' when it succeeds). */
   error(text: string, values?: unknown[]): Promise<string>;
   drop(): Promise<void>;
-}
-
-/** Trellis's own schema (0120_cron.sql included) on `db`, with no project migrations. */
-export async function migrateOwnSchema(db: Db): Promise<void> {
-  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-cron-'));
-  await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
-  await fs.rm(empty, { recursive: true, force: true });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../src/db/pool.js';
 import { startCronScheduler, type CronScheduler } from '../../src/jobs/index.js';
 import { freshDatabase, testDb } from '../helpers/db.js';
-import { cronDatabase, migrateOwnSchema, sleep, type CronDatabase } from './cron-helpers.js';
+import { migrateOwnSchema } from '../helpers/db.js';
+import { cronDatabase, sleep, type CronDatabase } from './cron-helpers.js';
 
 const silent = pino({ level: 'silent' });
 let cron: CronDatabase;

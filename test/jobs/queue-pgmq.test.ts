@@ -3,14 +3,10 @@
  * a queue's table and archive, visibility timeouts, delays, the dead-letter rule, metrics, and
  * queue names that are refused before they can reach SQL text.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
-import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { freshDatabase, migrateOwnSchema, testDb, type TestDatabase } from '../helpers/db.js';
 
 let database: TestDatabase;
 let db: Db;
@@ -33,9 +29,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   database = await freshDatabase();
   db = testDb(database.url);
-  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-pgmq-'));
-  await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
-  await fs.rm(empty, { recursive: true, force: true });
+  await migrateOwnSchema(db);
   sql = new pg.Pool({ connectionString: database.url, max: 3 });
 });
 

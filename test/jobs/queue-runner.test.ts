@@ -5,18 +5,14 @@
  * worker killed mid-job leaves its job to run again (at-least-once), and /metrics reports queues.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
 import { createJobRunner, registerQueueMetrics, type JobRunner, type JobRunnerOptions } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { freshDatabase, migrateOwnSchema, testDb, type TestDatabase } from '../helpers/db.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
 let database: TestDatabase;
@@ -45,9 +41,7 @@ const jobState = async (id: string) =>
 beforeAll(async () => {
   database = await freshDatabase();
   db = testDb(database.url);
-  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-jobs-'));
-  await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
-  await fs.rm(empty, { recursive: true, force: true });
+  await migrateOwnSchema(db);
   sql = new pg.Pool({ connectionString: database.url, max: 3 });
   await sql.query(
     'create table public.started (n int, attempt int, pid int, at timestamptz default clock_timestamp())',

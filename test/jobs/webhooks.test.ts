@@ -4,18 +4,14 @@
  * webhooks, their signatures, two senders on one database, and the calls refused.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/pool.js';
 import { startNetSender, type NetSender, type NetSenderOptions } from '../../src/jobs/webhooks/index.js';
 import { finishRequests } from '../../src/jobs/webhooks/queue.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { freshDatabase, testDb, type TestDatabase } from '../helpers/db.js';
+import { freshDatabase, migrateOwnSchema, testDb, type TestDatabase } from '../helpers/db.js';
 import { closedPort, okAnswer, startReceiver, type Receiver } from './webhooks-receiver.js';
 
 const KEY = crypto.randomBytes(32);
@@ -65,9 +61,7 @@ const queued = () => one<string>('select count(*)::text from net.http_request_qu
 beforeAll(async () => {
   database = await freshDatabase();
   db = testDb(database.url);
-  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-webhooks-'));
-  await migrate(db, empty, { dryRun: false, onProgress: () => undefined });
-  await fs.rm(empty, { recursive: true, force: true });
+  await migrateOwnSchema(db);
   sql = new pg.Pool({ connectionString: database.url, max: 4 });
   receiver = await startReceiver();
   sender = await startNetSender(senderOptions());
