@@ -136,3 +136,18 @@ export class RawSocket {
     this.ws.terminate();
   }
 }
+
+/** Polls an asynchronous `probe` every 50 ms until it answers a value; fails after `timeoutMs`. */
+export async function waitForValue<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

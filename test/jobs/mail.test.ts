@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Registry } from 'prom-client';
+import { waitForValue } from '../helpers/realtime.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import type { MailProviderConfig } from '../../src/config/mail-providers.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -33,16 +34,6 @@ let registry: Registry;
 let offsetMs = 0;
 const now = () => new Date(Date.now() + offsetMs);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 interface LogRow {
   status: string;
   provider: string | null;
@@ -53,7 +44,7 @@ const logRow = async (id: string) =>
   (await sql.query<LogRow>('select status, provider, error, deferred_until from trellis.mail_log where id = $1', [id]))
     .rows[0]!;
 const statusIs = (id: string, status: string) =>
-  waitFor(`mail ${id} ${status}`, async () => {
+  waitForValue(`mail ${id} ${status}`, async () => {
     const row = await logRow(id);
     return row.status === status ? row : undefined;
   });
@@ -240,7 +231,7 @@ describe('failover', () => {
     const deferred = await statusIs(third, 'deferred');
     expect(deferred.deferred_until?.getTime()).toBe(midnight);
     expect(deferred.error).toContain("resend's daily quota is spent");
-    const sent = await waitFor('the deferred mail sent', async () => {
+    const sent = await waitForValue('the deferred mail sent', async () => {
       const row = await logRow(third);
       return row.status === 'sent' ? row : undefined;
     });
@@ -252,7 +243,7 @@ describe('failover', () => {
     await serve([provider(resend)], 1000);
     resend.answerWith(503);
     const id = await sendEmail('e@example.com', 'welcome', { name: 'E' });
-    await waitFor('a failed try', async () => ((await logRow(id)).error ? true : undefined));
+    await waitForValue('a failed try', async () => ((await logRow(id)).error ? true : undefined));
     expect((await logRow(id)).status).toBe('queued');
     resend.answerWith(undefined);
     expect(await statusIs(id, 'sent')).toMatchObject({ provider: 'resend', error: null });
@@ -288,7 +279,7 @@ describe('the log', () => {
       limits: { perAddressPerDay: 5, perIpPerHour: 3, maxDataBytes: 4096 },
       logRetentionDays: 30,
     });
-    const left = await waitFor('the purge', async () => {
+    const left = await waitForValue('the purge', async () => {
       const { rows } = await sql.query<{ recipient: string }>(
         'select recipient from trellis.mail_log order by recipient',
       );
@@ -330,7 +321,7 @@ describe('quotas across instances', () => {
     await sql.query(
       "select trellis.send_email('t' || n || '@example.com', 'welcome', jsonb_build_object('name', 'T' || n)) from generate_series(1, 200) n",
     );
-    await waitFor(
+    await waitForValue(
       '200 mails sent',
       async () => {
         const { rows } = await sql.query<{ n: number }>(

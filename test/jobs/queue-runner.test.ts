@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Registry } from 'prom-client';
+import { waitForValue } from '../helpers/realtime.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../src/db/pool.js';
 import { createJobRunner, registerQueueMetrics, type JobRunner, type JobRunnerOptions } from '../../src/jobs/index.js';
@@ -21,15 +22,6 @@ let sql: pg.Pool;
 const runners: JobRunner[] = [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 async function runner(options: Partial<JobRunnerOptions> = {}): Promise<JobRunner> {
   const made = await createJobRunner({ url: database.url, log, retryDelaySeconds: 1, ...options });
   runners.push(made);
@@ -72,9 +64,9 @@ describe('the job runner', () => {
       seen.push({ payload, attempt: job.attempt, task: job.task });
     });
     const id = await jobs.add('mail', { to: 'a@example.com' });
-    await waitFor('the job', async () => (seen.length > 0 ? true : undefined));
+    await waitForValue('the job', async () => (seen.length > 0 ? true : undefined));
     expect(seen).toEqual([{ payload: { to: 'a@example.com' }, attempt: 1, task: 'mail' }]);
-    await waitFor('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined));
+    await waitForValue('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined));
   });
 
   test('a delayed job does not run before its time', async () => {
@@ -83,7 +75,7 @@ describe('the job runner', () => {
     await jobs.handle('later', async () => void ran.push(Date.now()));
     const runAt = new Date(Date.now() + 1500);
     await jobs.add('later', {}, { runAt });
-    await waitFor('the delayed job', async () => (ran.length > 0 ? true : undefined));
+    await waitForValue('the delayed job', async () => (ran.length > 0 ? true : undefined));
     expect(ran[0]!).toBeGreaterThanOrEqual(runAt.getTime() - 50);
   });
 
@@ -95,7 +87,7 @@ describe('the job runner', () => {
       throw new Error(`boom ${job.attempt}`);
     });
     const id = await jobs.add('flaky', { n: 1 }, { maxAttempts: 3 });
-    await waitFor('the last attempt', async () => ((await jobState(id)) === 'failed' ? true : undefined), 30_000);
+    await waitForValue('the last attempt', async () => ((await jobState(id)) === 'failed' ? true : undefined), 30_000);
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
     const [first, second, third] = attempts.map((a) => a.at);
     // pg-boss's backoff: about retryDelay × 2^n, with jitter up to the same again.
@@ -116,7 +108,7 @@ describe('the job runner', () => {
       throw new Error('not yet');
     });
     const id = await jobs.add('stalls', {});
-    await waitFor('the first failure', async () => ((await jobState(id)) === 'retry' ? true : undefined));
+    await waitForValue('the first failure', async () => ((await jobState(id)) === 'retry' ? true : undefined));
     const stuck = await sql.query('select task, state, attempts, why from trellis.stuck_jobs where id = $1', [id]);
     expect(stuck.rows).toEqual([
       { task: 'stalls', state: 'retry', attempts: 1, why: 'failed, waiting for its next attempt' },
@@ -135,7 +127,7 @@ describe('the job runner', () => {
     await two.handle('shared', handler('two'), { batchSize: 5 });
     // Added from both: a job added here wakes a worker here, so one adder would feed its own workers first.
     for (let n = 0; n < 60; n++) await (n % 2 ? one : two).add('shared', { n });
-    await waitFor('every job', async () => (ran.size === 60 ? true : undefined));
+    await waitForValue('every job', async () => (ran.size === 60 ? true : undefined));
     await sleep(500);
     expect([...ran.values()].every((who) => who.length === 1)).toBe(true);
     const runners = new Set([...ran.values()].flat());
@@ -152,10 +144,10 @@ describe('the job runner', () => {
       finished = true;
     });
     const id = await jobs.add('long', {});
-    await waitFor('the start', async () => (started ? true : undefined));
+    await waitForValue('the start', async () => (started ? true : undefined));
     await jobs.close(5000);
     expect(finished).toBe(true);
-    await waitFor('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined), 5000);
+    await waitForValue('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined), 5000);
   });
 
   test('a runner that does not work (JOBS_ENABLED=false) adds jobs and runs none', async () => {
@@ -168,7 +160,7 @@ describe('the job runner', () => {
     expect(await jobState(id)).toBe('created');
     const worker = await runner();
     await worker.handle('idle_here', async () => void ran++);
-    await waitFor('the job elsewhere', async () => ((await jobState(id)) === 'completed' ? true : undefined));
+    await waitForValue('the job elsewhere', async () => ((await jobState(id)) === 'completed' ? true : undefined));
     expect(ran).toBe(1);
   });
 
@@ -182,7 +174,7 @@ describe('the job runner', () => {
       begin perform trellis.add_job('from_sql', jsonb_build_object('email', new.email)); return new; end $$;
       create trigger welcome after insert on public.signups for each row execute function public.welcome();`);
     await sql.query(`insert into public.signups values ('new@example.com')`);
-    await waitFor('the job from SQL', async () => (seen.length > 0 ? true : undefined));
+    await waitForValue('the job from SQL', async () => (seen.length > 0 ? true : undefined));
     expect(seen).toEqual([{ payload: { email: 'new@example.com' }, attempt: 1 }]);
     const [row] = (
       await sql.query(`select retry_limit, dead_letter, extract(epoch from expire_in)::int as expire from pgboss.job
@@ -216,19 +208,19 @@ describe('a worker killed mid-job', () => {
     try {
       const jobs = await runner({ timeoutSeconds: 2, maintenanceIntervalSeconds: 1 });
       // The child makes the queue with the same settings; the job waits for it to take it.
-      await waitFor('the child to start', async () =>
+      await waitForValue('the child to start', async () =>
         (await sql.query(`select 1 from pgboss.queue where name = 'slow'`)).rowCount ? true : undefined,
       );
       const id = await jobs.add('slow', { n: 7 });
-      await waitFor('the child to take the job', async () =>
+      await waitForValue('the child to take the job', async () =>
         (await sql.query('select 1 from public.started where n = 7')).rowCount ? true : undefined,
       );
       child.kill('SIGKILL');
       const again: { attempt: number }[] = [];
       await jobs.handle<{ n: number }>('slow', async (payload, job) => void again.push({ attempt: job.attempt }));
-      await waitFor('the second run', async () => (again.length > 0 ? true : undefined), 30_000);
+      await waitForValue('the second run', async () => (again.length > 0 ? true : undefined), 30_000);
       expect(again[0]!.attempt).toBe(2);
-      await waitFor('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined));
+      await waitForValue('completed', async () => ((await jobState(id)) === 'completed' ? true : undefined));
     } finally {
       child.kill('SIGKILL');
     }

@@ -6,6 +6,7 @@
  * room's other members, and bad input is refused with a message naming it.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import { waitForValue } from '../../helpers/realtime.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startPushService, type PushBrowser, type PushService } from '../../helpers/push-service.js';
 import { CHAT_ROOMS_SQL } from '../../helpers/chat-rooms.js';
@@ -33,15 +34,6 @@ let server: TestServer;
 const users: { client: SupabaseClient; id: string }[] = [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 const pushesTo = (browser: PushBrowser) => push.received.filter((r) => r.browser === browser.id);
 const subscription = (b: PushBrowser) => ({ endpoint: b.endpoint, p256dh: b.p256dh, auth: b.auth });
 
@@ -144,7 +136,7 @@ describe('delivery', () => {
       [users[0]!.id],
     );
     expect(rows).toEqual([{ queued: 1 }]);
-    const [got] = await waitFor('the push', () => (pushesTo(browser).length ? pushesTo(browser) : undefined));
+    const [got] = await waitForValue('the push', () => (pushesTo(browser).length ? pushesTo(browser) : undefined));
     expect(got!.plaintext).toBe('{"n": 12345678901234567890, "title": "hi"}');
     expect(got!.headers).toMatchObject({ ttl: '60', urgency: 'low', topic: 'greeting' });
     expect(push.refused).toEqual([]);
@@ -154,7 +146,7 @@ describe('delivery', () => {
     const browser = await subscribe(users[1]!);
     push.answer(browser, 410);
     await server.sql.query(`select trellis.send_push($1, '{"gone": true}')`, [users[1]!.id]);
-    await waitFor('the subscription to go', async () =>
+    await waitForValue('the subscription to go', async () =>
       (await server.sql.query('select 1 from trellis.push_subscriptions where endpoint = $1', [browser.endpoint]))
         .rowCount === 0
         ? true
@@ -168,7 +160,7 @@ describe('delivery', () => {
     const browser = await subscribe(users[2]!);
     push.answer(browser, 500);
     await server.sql.query(`select trellis.send_push($1, '{"again": true}')`, [users[2]!.id]);
-    await waitFor('the retry', () => (pushesTo(browser).length ? true : undefined), 30_000);
+    await waitForValue('the retry', () => (pushesTo(browser).length ? true : undefined), 30_000);
     await sleep(500);
     expect(push.answered.get(browser.id)).toEqual([500, 201]);
     expect(pushesTo(browser).map((r) => r.plaintext)).toEqual(['{"again": true}']);
@@ -182,7 +174,7 @@ describe('delivery', () => {
     const browser = await subscribe(users[2]!);
     push.answer(browser, 0);
     await server.sql.query(`select trellis.send_push($1, '{"slow": true}')`, [users[2]!.id]);
-    await waitFor('the retry', () => (pushesTo(browser).length ? true : undefined), 30_000);
+    await waitForValue('the retry', () => (pushesTo(browser).length ? true : undefined), 30_000);
     expect(push.answered.get(browser.id)).toEqual([0, 201]);
     expect(pushesTo(browser).map((r) => r.plaintext)).toEqual(['{"slow": true}']);
   }, 40_000);
@@ -191,7 +183,7 @@ describe('delivery', () => {
     const browser = await subscribe(users[2]!);
     push.answer(browser, 413);
     await server.sql.query(`select trellis.send_push($1, '{"refused": true}')`, [users[2]!.id]);
-    await waitFor('the answer', () => (push.answered.get(browser.id)?.length ? true : undefined));
+    await waitForValue('the answer', () => (push.answered.get(browser.id)?.length ? true : undefined));
     await sleep(4000);
     expect(push.answered.get(browser.id)).toEqual([413]);
     const { rowCount } = await server.sql.query('select 1 from trellis.push_subscriptions where endpoint = $1', [
@@ -219,7 +211,7 @@ describe('delivery', () => {
     expect(sent.error).toBeNull();
 
     for (const browser of [browsers.bob, bobPhone, browsers.cy])
-      await waitFor("a member's push", () => (pushesTo(browser).length ? true : undefined));
+      await waitForValue("a member's push", () => (pushesTo(browser).length ? true : undefined));
     const expected = { title: 'general', body: 'lunch?', room };
     for (const browser of [browsers.bob, bobPhone, browsers.cy]) {
       expect(pushesTo(browser)).toHaveLength(1);
@@ -251,7 +243,7 @@ describe('two instances on one database', () => {
       await server.sql.query(`select trellis.send_push($1, jsonb_build_object('n', n)) from generate_series(1, 20) n`, [
         users[0]!.id,
       ]);
-      await waitFor('20 pushes', () => (pushesTo(browser).length >= 20 ? true : undefined));
+      await waitForValue('20 pushes', () => (pushesTo(browser).length >= 20 ? true : undefined));
       expect(push.refused.slice(before)).toEqual([]);
     } finally {
       await second.stop();
