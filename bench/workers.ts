@@ -60,22 +60,33 @@ function generate(
   });
 }
 
-async function measure(server: BenchServer, method: 'GET' | 'POST'): Promise<Load> {
-  const headers: Record<string, string> = { apikey: server.anonKey, authorization: `Bearer ${server.anonKey}` };
-  const url =
-    method === 'GET'
-      ? `${server.url}/rest/v1/items?select=id,name,created_at&order=id.desc&limit=20`
-      : `${server.url}/rest/v1/items`;
-  if (method === 'POST') Object.assign(headers, { 'content-type': 'application/json', prefer: 'return=minimal' });
+/** The statements as Trellis prepares them, for the floor: the JSON body built by PostgreSQL. */
+const FLOOR_STATEMENTS = {
+  read: `select coalesce(json_agg(t), '[]'::json)::text as body from (select id, name, created_at from public.items order by id desc limit 20) t`,
+  insert: `insert into public.items (name) select name from json_populate_record(null::public.items, $1::json)`,
+};
+const ANON_CLAIMS = { role: 'anon' };
+
+/**
+ * One load run against `url`, with the CPU of the process tree under `serverPid` and of the
+ * project's PostgreSQL read around it. The generator warms up for a second first; CPU is divided by
+ * the measured ops plus the warm-up's share at the same rate (the same for every run).
+ */
+async function loadRun(
+  server: BenchServer,
+  serverPid: number,
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string,
+): Promise<Load> {
   const postmaster = postmasterPid(server.dir);
   // The postmaster and every backend under it.
   const pgSeconds = () => (postmaster === undefined ? NaN : cpuNow(process.pid, postmaster).postgres);
-  // The generator warms up for a second first; CPU is read around the whole run and divided by the measured ops,
-  // so the figure carries the warm-up's share too (the same for both worker counts).
-  const [node0, pg0] = [nodeTreeSeconds(server.pid), pgSeconds()];
-  const r = await generate(url, method, headers, method === 'POST' ? '{"name":"bench"}' : '');
-  const [node1, pg1] = [nodeTreeSeconds(server.pid), pgSeconds()];
-  const total = r.ops + r.ops / SECONDS; // measured ops plus the warm-up second's, at the same rate
+  const [node0, pg0] = [nodeTreeSeconds(serverPid), pgSeconds()];
+  const r = await generate(url, method, headers, body);
+  const [node1, pg1] = [nodeTreeSeconds(serverPid), pgSeconds()];
+  const total = r.ops + r.ops / SECONDS;
   return {
     perSecond: r.perSecond,
     p50: r.p50,
@@ -85,6 +96,60 @@ async function measure(server: BenchServer, method: 'GET' | 'POST'): Promise<Loa
     postgres: ((pg1 - pg0) * 1000) / total,
     generator: r.cpuMs / r.ops,
   };
+}
+
+function measure(server: BenchServer, method: 'GET' | 'POST'): Promise<Load> {
+  const headers: Record<string, string> = { apikey: server.anonKey, authorization: `Bearer ${server.anonKey}` };
+  if (method === 'GET')
+    return loadRun(
+      server,
+      server.pid,
+      `${server.url}/rest/v1/items?select=id,name,created_at&order=id.desc&limit=20`,
+      method,
+      headers,
+      '',
+    );
+  Object.assign(headers, { 'content-type': 'application/json', prefer: 'return=minimal' });
+  return loadRun(server, server.pid, `${server.url}/rest/v1/items`, method, headers, '{"name":"bench"}');
+}
+
+/**
+ * The floor (src/capacity/floor-server.ts, as bench/rest.ts uses it): node:http and pg in one
+ * process, the same statements under the same claims, pipelined as Trellis sends them; nothing
+ * else. It shares the Trellis project's PostgreSQL, with Trellis idle beside it.
+ */
+async function measureFloor(server: BenchServer): Promise<{ read: Load; insert: Load }> {
+  const floor = fork(
+    path.join(ROOT, 'dist', 'capacity', 'floor-server.js'),
+    [server.dbUrl, JSON.stringify(FLOOR_STATEMENTS), '10'],
+    { stdio: 'ignore' },
+  );
+  try {
+    const port = await new Promise<number>((resolve) =>
+      floor.once('message', (m) => resolve((m as { port: number }).port)),
+    );
+    const at = (name: string) => `http://127.0.0.1:${port}/${name}`;
+    const headers = { 'content-type': 'application/json' };
+    const read = await loadRun(
+      server,
+      floor.pid!,
+      at('read'),
+      'POST',
+      headers,
+      JSON.stringify({ claims: ANON_CLAIMS, values: [] }),
+    );
+    const insert = await loadRun(
+      server,
+      floor.pid!,
+      at('insert'),
+      'POST',
+      headers,
+      JSON.stringify({ claims: ANON_CLAIMS, values: ['{"name":"bench"}'] }),
+    );
+    return { read, insert };
+  } finally {
+    floor.kill();
+  }
 }
 
 /** A Phoenix client (serializer 1.0.0) joined to `topic`; `worker` is found by the caller. */
@@ -201,6 +266,8 @@ async function notifyFloor(dbUrl: string): Promise<Latency> {
 async function main() {
   const reads: Record<number, Load[]> = { 1: [], 2: [] };
   const inserts: Record<number, Load[]> = { 1: [], 2: [] };
+  const floorReads: Load[] = [];
+  const floorInserts: Load[] = [];
   let broadcast: { one?: Latency; same?: Latency; cross?: Latency; floor?: Latency } = {};
   for (let round = 0; round < ROUNDS; round++) {
     for (const workers of [1, 2]) {
@@ -209,6 +276,11 @@ async function main() {
         async (server) => {
           reads[workers]!.push(await measure(server, 'GET'));
           inserts[workers]!.push(await measure(server, 'POST'));
+          if (workers === 1) {
+            const f = await measureFloor(server);
+            floorReads.push(f.read);
+            floorInserts.push(f.insert);
+          }
           process.stderr.write(
             `round ${round + 1}/${ROUNDS} workers ${workers}: reads ${reads[workers]!.at(-1)!.perSecond.toFixed(0)}/s, inserts ${inserts[workers]!.at(-1)!.perSecond.toFixed(0)}/s\n`,
           );
@@ -233,6 +305,16 @@ async function main() {
     const errors = (w: number) => runs[w]!.reduce((a, l) => a + l.errors, 0);
     return `| ${what} | ${one.toFixed(0)}/s, p99 ${p99(1)} ms | ${two.toFixed(0)}/s, p99 ${p99(2)} ms | **${(two / one).toFixed(2)}** | ${cpu(1)} | ${cpu(2)} | ${errors(1) + errors(2)} |`;
   };
+  const floorRow = (what: string, floor: Load[], runs: Record<number, Load[]>) => {
+    const f = median(floor, (l) => l.perSecond);
+    const cpu = (xs: Load[]) => {
+      const [n, p] = [median(xs, (l) => l.node), median(xs, (l) => l.postgres)];
+      return `${n.toFixed(2)} + ${p.toFixed(2)} = ${(n + p).toFixed(2)}`;
+    };
+    const ratio = (w: number) => (median(runs[w]!, (l) => l.perSecond) / f).toFixed(2);
+    const errors = floor.reduce((a, l) => a + l.errors, 0);
+    return `| ${what} | ${f.toFixed(0)}/s, p99 ${median(floor, (l) => l.p99).toFixed(1)} ms | ${cpu(floor)} | ${cpu(runs[1]!)} | ${cpu(runs[2]!)} | **${ratio(1)}** | ${ratio(2)} | ${errors} |`;
+  };
   const fmt = (l: Latency | undefined) =>
     l ? `${l.p50.toFixed(2)} ms | ${l.p99.toFixed(2)} ms | ${l.n}` : '– | – | 0';
   const table = [
@@ -240,6 +322,13 @@ async function main() {
     '| --- | --- | --- | --- | --- | --- | --- |',
     row('anonymous read, 20 rows (`GET /rest/v1/items?…&limit=20`)', reads),
     row('anonymous insert (`POST /rest/v1/items`, return=minimal)', inserts),
+    '',
+    'Beside the floor (node:http + pg in one process, the same statements and claims pipelined as Trellis sends them; `src/capacity/floor-server.ts`), CPU per request as Node.js + PostgreSQL = all, in milliseconds:',
+    '',
+    '| Operation | Floor | CPU, floor | CPU, Trellis --workers 1 | CPU, Trellis --workers 2 | --workers 1 ÷ floor | --workers 2 ÷ floor | Floor errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    floorRow('anonymous read, 20 rows', floorReads, reads),
+    floorRow('anonymous insert', floorInserts, inserts),
     '',
     `Broadcast latency, one sender at 100 messages/s (${MESSAGES} messages), sent → received by another client:`,
     '',
