@@ -512,6 +512,25 @@ describe('the sender', () => {
     }
   });
 
+  test('an idle sender looks at an empty queue once per poll interval, not in a loop', async () => {
+    await sender.close();
+    expect(await queued()).toBe('0');
+    let queries = 0;
+    const counting = new Proxy(db, {
+      get: (target, key, receiver) =>
+        key === 'query'
+          ? (...args: Parameters<Db['query']>) => (queries++, target.query(...args))
+          : (Reflect.get(target, key, receiver) as unknown),
+    });
+    sender = await startNetSender(senderOptions({ db: counting, pollIntervalMs: 200 }));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Each look is a claim and a look at when the next row is due: about 5 looks in a second.
+    expect(queries).toBeGreaterThanOrEqual(2);
+    expect(queries).toBeLessThanOrEqual(16);
+    await sender.close();
+    sender = await startNetSender(senderOptions());
+  });
+
   test('on a database without the net schema the sender says so and does nothing', async () => {
     const bare = await freshDatabase();
     const bareDb = testDb(bare.url);

@@ -116,12 +116,13 @@ export async function releaseRequest(db: Tx, id: string): Promise<void> {
 /** Milliseconds until some row may be claimed (0: now); undefined for an empty queue. */
 export async function nextDueMs(db: Tx): Promise<number | undefined> {
   const { rows } = await db.query<{ wait_ms: number | null }>(
-    `select greatest(0, extract(epoch from min(greatest(not_before, coalesce(claimed_until, not_before))) - now()) * 1000)::float8
+    // No greatest() around the min: greatest(0, null) is 0, so an empty queue would read as due now.
+    `select (extract(epoch from min(greatest(not_before, coalesce(claimed_until, not_before))) - now()) * 1000)::float8
             as wait_ms
        from net.http_request_queue`,
   );
   const wait = rows[0]?.wait_ms;
-  return wait === null || wait === undefined ? undefined : wait;
+  return wait === null || wait === undefined ? undefined : Math.max(0, wait);
 }
 
 /** Deletes responses older than `ttlS` seconds; how many. */
