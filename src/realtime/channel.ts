@@ -90,7 +90,9 @@ export class Channel implements Member {
     this.#ack = broadcast.ack === true;
     // Older clients send no `enabled`: presence is on for them, as on Supabase.
     this.#presenceEnabled = presence.enabled !== false;
-    this.#presenceKey = typeof presence.key === 'string' && presence.key !== '' ? presence.key : crypto.randomUUID();
+    // A key of our own is made at the first track: most channels never track, and a fresh UUID
+    // string is a tree of some twenty pieces until read (about 700 bytes a socket).
+    this.#presenceKey = typeof presence.key === 'string' ? presence.key : '';
     this.#key = topicKey(this.subTopic, this.#private);
 
     // A private topic is looked up in PostgreSQL, whose text refuses NUL: refused for every topic alike.
@@ -255,6 +257,7 @@ export class Channel implements Member {
     this.#presenceEnabled = true;
     if (enabling && this.receivesPresence) this.#sendPresenceState();
     this.#presenceRef = ref;
+    this.#presenceKey ||= crypto.randomUUID();
     this.ctx.hub.track(this.#key, this.#presenceKey, meta, previous);
   }
 

@@ -14,13 +14,16 @@ import { ConnectionRate } from './limits.js';
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 export const CLOSE = { goingAway: 1001, invalidData: 1007, policy: 1008, tooBig: 1009 } as const;
 
+// One settled promise every socket starts its queue of frames from (a promise each is 48 bytes).
+const SETTLED: Promise<void> = Promise.resolve();
+
 export class Connection implements ChannelSocket {
   readonly channels = new Map<string, Channel>();
   lastSeen = Date.now();
   #closed = false;
   readonly #rate: ConnectionRate;
   // Frames waiting for the shared budget's answer, so that they are handled in the order sent.
-  #inOrder: Promise<void> = Promise.resolve();
+  #inOrder: Promise<void> = SETTLED;
 
   constructor(
     private readonly ws: WebSocket,

@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Bus } from '../platform/bus/index.js';
@@ -148,6 +148,23 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     for (const connection of connections) for (const channel of connection.channels.values()) recheck(channel, revoked);
   });
 
+  // Outside handleUpgrade on purpose: a listener made in there would keep its scope, the upgrade
+  // request with its headers and head buffer, alive as long as the socket (about 1.5 KB each).
+  const keys = new Map<string, string>();
+  const admit = (ws: WebSocket, vsn: Vsn, apikey: string, address: string | undefined) => {
+    // Sockets of one key share one copy of it (the key is a slice of its request's URL otherwise).
+    let key = keys.get(apikey);
+    if (key === undefined) {
+      if (keys.size >= 64) keys.clear();
+      key = (' ' + apikey).slice(1);
+      keys.set(key, key);
+    }
+    const connection = new Connection(ws, vsn, key, ctx, address);
+    connections.add(connection);
+    metrics.connections.inc();
+    ws.on('close', () => connections.delete(connection));
+  };
+
   return {
     ctx,
     handleUpgrade(request, socket, head) {
@@ -168,17 +185,12 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
           if (claims.role !== 'anon' && claims.role !== 'service_role')
             return refuse(socket, 401, { message: 'Invalid API key' });
           if (socket.destroyed) return;
-          wss.handleUpgrade(request, socket, head, (ws) => {
-            const address = clientIp(
-              headerText(request.headers['x-forwarded-for']),
-              () => request.socket.remoteAddress,
-              config.trustProxy,
-            );
-            const connection = new Connection(ws, vsn, apikey, ctx, address);
-            connections.add(connection);
-            metrics.connections.inc();
-            ws.on('close', () => connections.delete(connection));
-          });
+          const address = clientIp(
+            headerText(request.headers['x-forwarded-for']),
+            () => request.socket.remoteAddress,
+            config.trustProxy,
+          );
+          wss.handleUpgrade(request, socket, head, (ws) => admit(ws, vsn, apikey, address));
         },
         () => refuse(socket, 401, { message: 'Invalid API key' }),
       );
