@@ -82,11 +82,8 @@ export function medianCpu(splits: readonly CpuSplit[]): CpuSplit {
   return { generator: mid((c) => c.generator), server: mid((c) => c.server), postgres: mid((c) => c.postgres) };
 }
 
-/**
- * CPU seconds of `root` and every process under it except the PostgreSQL ones (`postgres` names):
- * a `--workers N` server's primary and its workers.
- */
-export function nodeTreeSeconds(root: number): number {
+/** `root` and every process under it except the PostgreSQL ones (`postgres` names): a `--workers N` server's primary and its workers. */
+export function nodeTree(root: number): number[] {
   const all = fs
     .readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -94,14 +91,29 @@ export function nodeTreeSeconds(root: number): number {
     .filter((p): p is { pid: number; ppid: number; seconds: number; name: string } => p.seconds !== undefined);
   const children = new Map<number, typeof all>();
   for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
-  let seconds = all.find((p) => p.pid === root)?.seconds ?? 0;
+  const pids = all.some((p) => p.pid === root) ? [root] : [];
   const walk = (pid: number): void => {
     for (const child of children.get(pid) ?? []) {
       if (child.name === 'postgres') continue;
-      seconds += child.seconds;
+      pids.push(child.pid);
       walk(child.pid);
     }
   };
   walk(root);
-  return seconds;
+  return pids;
+}
+
+/** CPU seconds of the processes of nodeTree(root). */
+export function nodeTreeSeconds(root: number): number {
+  return nodeTree(root).reduce((sum, pid) => sum + (stat(pid)?.seconds ?? 0), 0);
+}
+
+/** Resident bytes of one process (VmRSS), 0 once it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
