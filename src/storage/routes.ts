@@ -9,6 +9,7 @@ import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
 import type { StorageContext } from './context.js';
+import { resumableUploads } from './resumable.js';
 import {
   copyObject,
   downloadObject,
@@ -61,6 +62,13 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   app.post('/object/*', (c) => uploadObject(ctx, c, 'object'));
   app.put('/object/*', (c) => uploadObject(ctx, c, 'object'));
   app.delete('/object/:bucket', (c) => removeObjects(ctx, c));
+
+  // TUS 1.0 (resumable.ts): creation, creation-with-upload, termination, HEAD offsets. Hono routes
+  // a HEAD as a GET (the request keeps its method), so GET is listed for HEAD's sake.
+  const resumable = resumableUploads(ctx);
+  app.on(['POST', 'PATCH', 'GET', 'HEAD', 'DELETE', 'OPTIONS'], ['/upload/resumable', '/upload/resumable/*'], (c) =>
+    resumable(c),
+  );
 
   app.on(['GET', 'HEAD'], '/render/image/public/*', (c) =>
     downloadObject(ctx, c, 'render/image/public', 'public', true),

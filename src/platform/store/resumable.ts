@@ -1,0 +1,86 @@
+/**
+ * Where resumable (TUS) uploads keep their bytes until they complete: a @tus data store beside the
+ * object store the configuration names. Local disk: @tus/file-store in `<storage>/.resumable/`,
+ * one file of bytes and one `.json` of state per upload. S3: @tus/s3-store, a multipart upload per
+ * upload plus a `<id>.info` object of state, at the root of STORAGE_S3_BUCKET (object keys always
+ * have a `/`, upload ids never do). State lives there, not in memory, so an upload resumes after
+ * a restart. A finished upload is read once into the object store and removed.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { DataStore } from '@tus/utils';
+import type { Config } from '../../config.js';
+
+export interface ResumableStore {
+  readonly datastore: DataStore;
+  /** The staged bytes of an upload (complete once its offset reached its length). */
+  read(id: string): Promise<Readable>;
+  /** Removes an upload's bytes and state; a missing one is ignored. */
+  remove(id: string): Promise<void>;
+  /** Removes uploads older than the expiry that never completed; returns how many. */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ResumableOptions {
+  readonly expiryMs: number;
+  /** How often `sweep` runs on its own (0: never). */
+  readonly sweepEveryMs: number;
+  readonly onSweepError: (err: unknown) => void;
+}
+
+export async function createResumableStore(config: Config, options: ResumableOptions): Promise<ResumableStore> {
+  const { datastore, read } =
+    config.storage.backend === 's3' ? await s3DataStore(config, options) : await fileDataStore(config, options);
+  const sweep = () => datastore.deleteExpired();
+  const timer =
+    options.sweepEveryMs > 0
+      ? setInterval(() => void sweep().catch(options.onSweepError), options.sweepEveryMs).unref()
+      : undefined;
+  return {
+    datastore,
+    read,
+    async remove(id) {
+      await datastore.remove(id).catch((err: unknown) => {
+        if ((err as { status_code?: number }).status_code !== 404) throw err;
+      });
+    },
+    sweep,
+    close: async () => clearInterval(timer),
+  };
+}
+
+async function fileDataStore(config: Config, options: ResumableOptions) {
+  const { FileStore } = await import('@tus/file-store');
+  const directory = path.join(config.storage.localDir, '.resumable');
+  await fsp.mkdir(directory, { recursive: true });
+  const store = new FileStore({ directory, expirationPeriodInMilliseconds: options.expiryMs });
+  return { datastore: store as DataStore, read: async (id: string): Promise<Readable> => store.read(id) };
+}
+
+async function s3DataStore(config: Config, options: ResumableOptions) {
+  // Loaded only when used, as the object store's S3 client is.
+  const { S3Store } = await import('@tus/s3-store');
+  const s3 = config.storage.s3;
+  const store = new S3Store({
+    // 8 MiB parts, at most 2 in flight: memory per upload stays bounded whatever its size.
+    partSize: 8 * 1024 * 1024,
+    maxConcurrentPartUploads: 2,
+    expirationPeriodInMilliseconds: options.expiryMs,
+    // Expiry by listing the uploads' state (deleteExpired), not by bucket lifecycle tags, which
+    // not every S3-compatible service has.
+    useTags: false,
+    s3ClientConfig: {
+      bucket: s3.bucket ?? '',
+      region: s3.region,
+      ...(s3.endpoint && { endpoint: s3.endpoint }),
+      forcePathStyle: s3.forcePathStyle,
+      ...(s3.accessKeyId &&
+        s3.secretAccessKey && { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    },
+  });
+  return { datastore: store as DataStore, read: (id: string) => store.read(id) };
+}

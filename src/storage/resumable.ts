@@ -1,0 +1,168 @@
+/**
+ * Resumable uploads: TUS 1.0 at /storage/v1/upload/resumable, as storage-api serves it, through
+ * @tus/server (creation, creation-with-upload, termination, expiration). The bytes are staged in
+ * the resumable store (platform/store/resumable.ts); every POST, PATCH and DELETE is first tested
+ * against RLS as the caller (a rolled-back insert, as plain uploads do), and the row is written
+ * only when the last byte arrived, in one transaction under the finishing request's claims, by the
+ * same code as a plain upload (storeAndCommit). Errors are answered as storage-api answers them on
+ * this route: the error's own status and its message as plain text.
+ */
+import crypto from 'node:crypto';
+import { Server, type Upload } from '@tus/server';
+import type { Claims } from '../db/index.js';
+import { ApiError } from '../errors.js';
+import { headerOf } from '../platform/http.js';
+import { callerClaims, type StorageContext, type StorageHttp } from './context.js';
+import { StorageErrors } from './errors.js';
+import { decodeUploadId, encodeUploadId, parseResumableMetadata, type ResumableTarget } from './resumable-id.js';
+import {
+  bucketLimits,
+  checkMime,
+  maxBytesOf,
+  probeUpload,
+  storeAndCommit,
+  userMetadataOf,
+  type UploadTarget,
+} from './upload.js';
+
+export const RESUMABLE_PATH = '/storage/v1/upload/resumable';
+
+/** What one request's hooks share: @tus/server hands each hook only the request. */
+interface Call {
+  readonly c: StorageHttp;
+  readonly claims: Claims;
+  readonly upsert: boolean;
+  target?: ResumableTarget;
+  /** The id of the upload this request completed, removed from the resumable store after the answer. */
+  finished?: string;
+}
+
+export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promise<Response> {
+  const { resumable, config } = ctx.services;
+  const calls = new WeakMap<Request, Call>();
+  const callOf = (req: Request): Call => {
+    const call = calls.get(req);
+    if (!call) throw StorageErrors.internal('resumable upload without its request');
+    return call;
+  };
+  const targetOf = (call: Call, upload: Upload): UploadTarget => {
+    // The data store's own record decides what is written, not the URL that named the upload.
+    const meta = parseResumableMetadata(upload.metadata);
+    return { bucket: meta.bucket, name: meta.name, upsert: call.upsert, claims: call.claims };
+  };
+
+  const server = new Server({
+    path: RESUMABLE_PATH,
+    datastore: resumable.datastore,
+    disableTerminationForFinishedUploads: true,
+    allowedHeaders: ['Authorization', 'X-Upsert', 'Upload-Expires', 'ApiKey', 'x-signature'],
+    namingFunction: (req, metadata) => {
+      const meta = parseResumableMetadata(metadata ?? undefined);
+      const target = { bucket: meta.bucket, name: meta.name, version: crypto.randomUUID() };
+      callOf(req).target = target;
+      return target.version;
+    },
+    // storage-api's form: the public URL, then base64url(bucket/name/version).
+    generateUrl: (req) => `${config.publicUrl}${RESUMABLE_PATH}/${encodeUploadId(targetOrThrow(callOf(req)))}`,
+    getFileIdFromRequest: (req, lastPath) => {
+      const target = decodeUploadId(lastPath ?? '');
+      if (!target) return undefined;
+      callOf(req).target = target;
+      return target.version;
+    },
+    maxSize: async (req) => {
+      const target = callOf(req).target;
+      if (!target) return config.storage.fileSizeLimit;
+      return maxBytesOf(ctx, await bucketLimits(ctx, target.bucket));
+    },
+    onIncomingRequest: async (req, id) => {
+      const call = callOf(req);
+      const target = targetOrThrow(call);
+      let contentType = '';
+      if (req.method !== 'POST') {
+        const upload = await resumable.datastore.getUpload(id);
+        const meta = parseResumableMetadata(upload.metadata);
+        // An id rewrapped under another name is no upload of that name.
+        if (meta.bucket !== target.bucket || meta.name !== target.name) throw StorageErrors.objectNotFound();
+        contentType = meta.contentType ?? '';
+      }
+      // HEAD only reads the offset (storage-api does not test it either).
+      if (req.method === 'HEAD') return;
+      await probeUpload(ctx, { ...target, upsert: call.upsert, claims: call.claims }, contentType);
+    },
+    onUploadCreate: async (_req, upload) => {
+      const meta = parseResumableMetadata(upload.metadata);
+      const bucket = await bucketLimits(ctx, meta.bucket);
+      if (meta.contentType !== undefined) checkMime(meta.contentType, bucket);
+      // Refused at creation, not after the last byte.
+      userMetadataOf(meta.userMetadata, false);
+      return {};
+    },
+    onUploadFinish: async (req, upload) => {
+      const call = callOf(req);
+      const target = targetOf(call, upload);
+      const meta = parseResumableMetadata(upload.metadata);
+      const bucket = await bucketLimits(ctx, target.bucket);
+      const contentType = meta.contentType ?? 'application/octet-stream';
+      checkMime(contentType, bucket);
+      const body = await resumable.read(upload.id);
+      await storeAndCommit(
+        ctx,
+        call.c,
+        target,
+        {
+          body,
+          failed: () => body.errored !== null,
+          contentType,
+          cacheControl: meta.cacheControl,
+          userMetadata: userMetadataOf(meta.userMetadata, false),
+        },
+        maxBytesOf(ctx, bucket),
+      );
+      // Removed once the answer is made: the creation handler still reads the upload's state.
+      call.finished = upload.id;
+      return { headers: { 'Tus-Complete': '1' } };
+    },
+    onResponseError: (req, err) => {
+      if (err instanceof ApiError) return tusBody(err);
+      if (err instanceof Error) {
+        calls.get(req)?.c.get('log').error({ err }, 'resumable upload failed');
+        return { status_code: 500, body: 'Internal server error' };
+      }
+      return undefined;
+    },
+  });
+
+  return async (c) => {
+    let claims: Claims | undefined;
+    if (c.req.method !== 'OPTIONS') {
+      try {
+        claims = await callerClaims(ctx, c);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        const { status_code, body } = tusBody(err);
+        return c.body(body, status_code as 400, { 'tus-resumable': '1.0.0', 'content-type': 'text/plain' });
+      }
+    }
+    const req = c.req.raw;
+    const call: Call = { c, claims: claims ?? { role: 'anon' }, upsert: headerOf(c, 'x-upsert') === 'true' };
+    calls.set(req, call);
+    const response = await server.handleWeb(req);
+    if (call.finished !== undefined)
+      await resumable
+        .remove(call.finished)
+        .catch((err: unknown) => c.get('log').warn({ err }, 'removing a finished resumable upload failed'));
+    return response;
+  };
+}
+
+function targetOrThrow(call: Call): ResumableTarget {
+  if (!call.target) throw StorageErrors.internal('resumable upload without a target');
+  return call.target;
+}
+
+/** storage-api's TUS error: the status its error carries, the message as the body. */
+function tusBody(err: ApiError): { status_code: number; body: string } {
+  const status = Number(err.extra.fields?.statusCode ?? err.status);
+  return { status_code: Number.isInteger(status) ? status : err.status, body: err.message };
+}
