@@ -871,7 +871,7 @@ export const settings = {
   },
   storageResumableExpiry: {
     env: 'STORAGE_RESUMABLE_EXPIRY_MS',
-    schema: int(60_000, 604_800_000),
+    schema: int(1000, 604_800_000),
     fallback: '86400000',
     doc: 'How long an unfinished resumable (TUS) upload may be resumed, in milliseconds from its creation; older ones are removed by the sweep.',
   },

@@ -12,6 +12,8 @@ export interface StorageBackend {
   readonly env: Record<string, string>;
   /** Keys of every stored object version (never temp files nor unfinished resumable uploads). */
   storedKeys(dataDir: string): Promise<string[]>;
+  /** Files or keys of unfinished resumable uploads (their bytes and state). */
+  stagedKeys(dataDir: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ export async function localBackend(): Promise<StorageBackend> {
             f.isFile() && !f.parentPath.includes(`${path.sep}.tmp`) && !f.parentPath.includes(`${path.sep}.resumable`),
         )
         .map((f) => path.join(f.parentPath, f.name));
+    },
+    async stagedKeys(dataDir) {
+      return fs.readdir(path.join(dataDir, 'storage', '.resumable')).catch(() => []);
     },
     async stop() {},
   };
@@ -72,7 +77,8 @@ export async function motoBackend(): Promise<StorageBackend> {
       STORAGE_S3_SECRET_ACCESS_KEY: 'moto',
       STORAGE_S3_FORCE_PATH_STYLE: 'true',
     },
-    storedKeys: (dataDir) => s3Keys(client, dataDir),
+    storedKeys: () => s3Keys(client, true),
+    stagedKeys: () => s3Keys(client, false),
     async stop() {
       client.destroy();
       child.kill();
@@ -80,13 +86,13 @@ export async function motoBackend(): Promise<StorageBackend> {
   };
 }
 
-async function s3Keys(client: S3Client, _dataDir: string): Promise<string[]> {
+/** Object versions (`<bucket>/…`), or else resumable uploads' keys (no `/`). */
+async function s3Keys(client: S3Client, versions: boolean): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
     const page = await client.send(new ListObjectsV2Command({ Bucket: 'trellis', ContinuationToken: token }));
-    // Object versions are `<bucket>/…`; resumable uploads' keys have no `/`.
-    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k.includes('/')));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k.includes('/') === versions));
     token = page.NextContinuationToken;
   } while (token);
   return keys;
@@ -119,7 +125,8 @@ export async function s3Backend(): Promise<StorageBackend> {
       STORAGE_S3_SECRET_ACCESS_KEY: 'S3RVER',
       STORAGE_S3_FORCE_PATH_STYLE: 'true',
     },
-    storedKeys: (dataDir) => s3Keys(client, dataDir),
+    storedKeys: () => s3Keys(client, true),
+    stagedKeys: () => s3Keys(client, false),
     async stop() {
       client.destroy();
       await server.close();

@@ -163,8 +163,9 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
       cacheControl: 'max-age=3600',
       eTag: `"${crypto.createHash('md5').update(file).digest('hex')}"`,
     });
-    // The staged bytes are gone once the object is written.
+    // The staged bytes and state are gone once the object is written.
     expect(await backend.storedKeys(`${server.dir}/.trellis`)).toHaveLength(1);
+    expect(await backend.stagedKeys(`${server.dir}/.trellis`)).toEqual([]);
   }, 120_000);
 
   test('an upload resumes after the server restarts', async () => {
@@ -244,9 +245,12 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
     });
     const location = pending.headers.get('location') ?? '';
     const before = await backend.storedKeys(`${server.dir}/.trellis`);
+    const staged = await backend.stagedKeys(`${server.dir}/.trellis`);
+    expect(staged.length).toBeGreaterThan(0);
     expect((await tusFetch(location, 'DELETE', headers(aliceToken))).status).toBe(204);
     expect([404, 410]).toContain((await tusFetch(location, 'HEAD', headers(aliceToken))).status);
     expect(await backend.storedKeys(`${server.dir}/.trellis`)).toEqual(before);
+    expect((await backend.stagedKeys(`${server.dir}/.trellis`)).length).toBeLessThan(staged.length);
   });
 
   test('bad input is a 4xx naming the problem', async () => {
@@ -284,6 +288,20 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
       'upload-metadata': meta({ bucketName: 'small', objectName: `${aliceId}/big.txt`, contentType: 'text/plain' }),
     });
     expect(tooLarge.status).toBe(413);
+
+    // A length given later is bounded while the bytes arrive.
+    const deferred = await post({
+      'upload-defer-length': '1',
+      'upload-metadata': meta({ bucketName: 'small', objectName: `${aliceId}/later.txt`, contentType: 'text/plain' }),
+    });
+    expect(deferred.status).toBe(201);
+    const overLimit = await tusFetch(
+      deferred.headers.get('location') ?? '',
+      'PATCH',
+      { ...headers(aliceToken), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      Buffer.alloc(2000, 'x'),
+    );
+    expect(overLimit.status).toBe(413);
 
     const badMime = await post({
       'upload-length': '10',
@@ -342,6 +360,44 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
 }
 
 describe('resumable uploads on the local disk', () => resumableSuite(localBackend));
+describe('abandoned resumable uploads', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: { STORAGE_RESUMABLE_EXPIRY_MS: '1000', STORAGE_RESUMABLE_SWEEP_INTERVAL_MS: '300' },
+      migrations: { '20240101000000_storage.sql': POLICIES },
+    });
+  });
+  afterAll(() => server?.stop());
+
+  test('expire and are removed by the sweep', async () => {
+    const endpoint = `${server.url}/storage/v1/upload/resumable`;
+    const name = Buffer.from('me/abandoned.bin').toString('base64');
+    const created = await fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'tus-resumable': '1.0.0',
+        apikey: server.serviceRoleKey,
+        authorization: `Bearer ${server.serviceRoleKey}`,
+        'upload-length': '100',
+        'upload-metadata': `bucketName ${Buffer.from('videos').toString('base64')},objectName ${name}`,
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('upload-expires')).not.toBeNull();
+    const staged = () => localBackend().then((b) => b.stagedKeys(`${server.dir}/.trellis`));
+    expect(await staged()).toHaveLength(2);
+    const deadline = Date.now() + 10_000;
+    while ((await staged()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await staged()).toEqual([]);
+    const head = await fetch(created.headers.get('location') ?? '', {
+      method: 'HEAD',
+      headers: { 'tus-resumable': '1.0.0', apikey: server.serviceRoleKey },
+    });
+    expect([404, 410]).toContain(head.status);
+  });
+});
+
 // s3rver (the other storage tests' S3) has no ListParts, which @tus/s3-store needs; moto has.
 const noMoto = motoMissing();
 if (noMoto) console.warn(`resumable uploads on S3 skipped: ${noMoto}`);

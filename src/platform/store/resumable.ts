@@ -31,8 +31,9 @@ export interface ResumableOptions {
 }
 
 export async function createResumableStore(config: Config, options: ResumableOptions): Promise<ResumableStore> {
-  const { datastore, read } =
+  const staged =
     config.storage.backend === 's3' ? await s3DataStore(config, options) : await fileDataStore(config, options);
+  const { datastore } = staged;
   const sweep = () => datastore.deleteExpired();
   const timer =
     options.sweepEveryMs > 0
@@ -40,14 +41,13 @@ export async function createResumableStore(config: Config, options: ResumableOpt
       : undefined;
   return {
     datastore,
-    read,
-    async remove(id) {
-      await datastore.remove(id).catch((err: unknown) => {
-        if ((err as { status_code?: number }).status_code !== 404) throw err;
-      });
-    },
+    read: (id) => staged.read(id),
+    remove: (id) => staged.remove(id),
     sweep,
-    close: async () => clearInterval(timer),
+    close: async () => {
+      clearInterval(timer);
+      staged.close?.();
+    },
   };
 }
 
@@ -56,12 +56,19 @@ async function fileDataStore(config: Config, options: ResumableOptions) {
   const directory = path.join(config.storage.localDir, '.resumable');
   await fsp.mkdir(directory, { recursive: true });
   const store = new FileStore({ directory, expirationPeriodInMilliseconds: options.expiryMs });
-  return { datastore: store as DataStore, read: async (id: string): Promise<Readable> => store.read(id) };
+  return {
+    datastore: store as DataStore,
+    read: async (id: string): Promise<Readable> => store.read(id),
+    remove: (id: string) => store.remove(id).catch(unlessMissing),
+    close: undefined,
+  };
 }
 
 async function s3DataStore(config: Config, options: ResumableOptions) {
   // Loaded only when used, as the object store's S3 client is.
   const { S3Store } = await import('@tus/s3-store');
+  const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
+  const { createS3Client } = await import('../s3-client.js');
   const s3 = config.storage.s3;
   const store = new S3Store({
     // 8 MiB parts, at most 2 in flight: memory per upload stays bounded whatever its size.
@@ -82,5 +89,25 @@ async function s3DataStore(config: Config, options: ResumableOptions) {
       responseChecksumValidation: 'WHEN_REQUIRED',
     },
   });
-  return { datastore: store as DataStore, read: (id: string) => store.read(id) };
+  const client = createS3Client(config.storage.s3, 30_000);
+  return {
+    datastore: store as DataStore,
+    read: (id: string) => store.read(id),
+    // A completed upload has no multipart upload left to abort, and @tus/s3-store's remove stops
+    // there (404) without deleting the object and its `.info`: those go here.
+    remove: async (id: string) => {
+      await store.remove(id).catch(unlessMissing);
+      await client.send(
+        new DeleteObjectsCommand({
+          Bucket: s3.bucket ?? '',
+          Delete: { Objects: [{ Key: id }, { Key: `${id}.info` }], Quiet: true },
+        }),
+      );
+    },
+    close: () => client.destroy(),
+  };
+}
+
+function unlessMissing(err: unknown): void {
+  if ((err as { status_code?: number }).status_code !== 404) throw err;
 }
