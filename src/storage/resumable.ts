@@ -12,12 +12,14 @@ import { Server, type Upload } from '@tus/server';
 import type { Claims } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { headerOf } from '../platform/http.js';
+import { TooLarge } from '../platform/store/index.js';
 import { callerClaims, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { decodeUploadId, encodeUploadId, parseResumableMetadata, type ResumableTarget } from './resumable-id.js';
 import {
   bucketLimits,
   checkMime,
+  commitStored,
   maxBytesOf,
   probeUpload,
   storeAndCommit,
@@ -105,20 +107,25 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
       const bucket = await bucketLimits(ctx, target.bucket);
       const contentType = meta.contentType ?? 'application/octet-stream';
       checkMime(contentType, bucket);
-      const body = await resumable.read(upload.id);
-      await storeAndCommit(
-        ctx,
-        call.c,
-        target,
-        {
-          body,
-          failed: () => body.errored !== null,
-          contentType,
-          cacheControl: meta.cacheControl,
-          userMetadata: userMetadataOf(meta.userMetadata, false),
-        },
-        maxBytesOf(ctx, bucket),
-      );
+      const stored = {
+        contentType,
+        cacheControl: meta.cacheControl,
+        userMetadata: userMetadataOf(meta.userMetadata, false),
+      };
+      const maxBytes = maxBytesOf(ctx, bucket);
+      const file = resumable.fileOf(upload.id);
+      if (file === undefined) {
+        // Staged elsewhere (S3): streamed into the object store as a plain upload's body is.
+        const body = await resumable.read(upload.id);
+        await storeAndCommit(ctx, call.c, target, { body, failed: () => body.errored !== null, ...stored }, maxBytes);
+      } else {
+        // On the local disk: the staged file becomes the object (hashed, flushed and linked).
+        const key = { bucket: target.bucket, name: target.name, version: crypto.randomUUID() };
+        const written = await ctx.store.adopt(key, file, { maxBytes, contentType }).catch((err: unknown) => {
+          throw err instanceof TooLarge ? StorageErrors.tooLarge() : err;
+        });
+        await commitStored(ctx, call.c, target, { key, written, ...stored });
+      }
       // Removed once the answer is made: the creation handler still reads the upload's state.
       call.finished = upload.id;
       return { headers: { 'Tus-Complete': '1' } };

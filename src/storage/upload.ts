@@ -15,7 +15,7 @@ import { headerOf } from '../platform/http.js';
 import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { mimeAllowed, validMimeType } from './names.js';
-import { TooLarge, type ObjectKey } from '../platform/store/index.js';
+import { TooLarge, type ObjectKey, type WriteResult } from '../platform/store/index.js';
 import { isJsonObject, parseJson, stringifyJson } from '../platform/json.js';
 
 export interface UploadTarget {
@@ -128,20 +128,43 @@ export async function storeAndCommit(
       throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
   }
+  return commitStored(ctx, c, target, { key, written, ...source });
+}
+
+/** Bytes already in the store under `key`, and what their row will say about them. */
+export interface StoredBytes {
+  readonly key: ObjectKey;
+  readonly written: WriteResult;
+  readonly contentType: string;
+  readonly cacheControl: string;
+  readonly userMetadata: Record<string, unknown> | null;
+}
+
+/**
+ * Writes the row of stored bytes as the caller (insert, or with upsert replace); if it is refused
+ * the bytes are removed, and bytes an upsert replaced are removed after the commit.
+ */
+export async function commitStored(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  stored: StoredBytes,
+): Promise<{ Id: string; Key: string }> {
+  const { key, written } = stored;
   const metadata: ObjectMetadata = {
     eTag: `"${written.md5}"`,
     size: written.size,
-    mimetype: source.contentType,
-    cacheControl: source.cacheControl,
+    mimetype: stored.contentType,
+    cacheControl: stored.cacheControl,
     lastModified: new Date().toISOString(),
     contentLength: written.size,
     httpStatusCode: 200,
   };
   try {
     const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
-      writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert),
+      writeRow(tx, rowValues(target, metadata, stored.userMetadata, key.version), target.upsert),
     );
-    if (replaced && replaced !== version)
+    if (replaced && replaced !== key.version)
       await ctx.store
         .remove([{ ...key, version: replaced }])
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));

@@ -16,6 +16,8 @@ export interface ResumableStore {
   readonly datastore: DataStore;
   /** The staged bytes of an upload (complete once its offset reached its length). */
   read(id: string): Promise<Readable>;
+  /** The file that holds an upload's bytes, where they are on the local disk (for ObjectStore.adopt). */
+  fileOf(id: string): string | undefined;
   /** Removes an upload's bytes and state; a missing one is ignored. */
   remove(id: string): Promise<void>;
   /** Removes uploads older than the expiry that never completed; returns how many. */
@@ -42,6 +44,7 @@ export async function createResumableStore(config: Config, options: ResumableOpt
   return {
     datastore,
     read: (id) => staged.read(id),
+    fileOf: (id) => staged.fileOf(id),
     remove: (id) => staged.remove(id),
     sweep,
     close: async () => {
@@ -59,6 +62,7 @@ async function fileDataStore(config: Config, options: ResumableOptions) {
   return {
     datastore: store as DataStore,
     read: async (id: string): Promise<Readable> => store.read(id),
+    fileOf: (id: string): string | undefined => path.join(directory, id),
     remove: (id: string) => store.remove(id).catch(unlessMissing),
     close: undefined,
   };
@@ -93,6 +97,7 @@ async function s3DataStore(config: Config, options: ResumableOptions) {
   return {
     datastore: store as DataStore,
     read: (id: string) => store.read(id),
+    fileOf: (): string | undefined => undefined,
     // A completed upload has no multipart upload left to abort, and @tus/s3-store's remove stops
     // there (404) without deleting the object and its `.info`: those go here.
     remove: async (id: string) => {
