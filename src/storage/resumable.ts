@@ -58,6 +58,7 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
     datastore: resumable.datastore,
     disableTerminationForFinishedUploads: true,
     allowedHeaders: ['Authorization', 'X-Upsert', 'Upload-Expires', 'ApiKey', 'x-signature'],
+    exposedHeaders: ['Upload-Expires', 'Tus-Complete', 'X-Request-Id'],
     namingFunction: (req, metadata) => {
       const meta = parseResumableMetadata(metadata ?? undefined);
       const target = { bucket: meta.bucket, name: meta.name, version: crypto.randomUUID() };

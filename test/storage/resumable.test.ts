@@ -244,6 +244,11 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
       'upload-metadata': meta({ bucketName: 'videos', objectName: `${aliceId}/dropped.txt` }),
     });
     const location = pending.headers.get('location') ?? '';
+    // A browser reads the offset and the location: both are exposed to scripts of any origin.
+    const fromPage = await tusFetch(location, 'HEAD', { ...headers(aliceToken), origin: 'https://app.example' });
+    expect(fromPage.headers.get('access-control-allow-origin')).toBe('*');
+    expect(fromPage.headers.get('access-control-expose-headers')?.toLowerCase()).toMatch(/upload-offset/);
+    expect(fromPage.headers.get('access-control-expose-headers')?.toLowerCase()).toMatch(/location/);
     const before = await backend.storedKeys(`${server.dir}/.trellis`);
     const staged = await backend.stagedKeys(`${server.dir}/.trellis`);
     expect(staged.length).toBeGreaterThan(0);
