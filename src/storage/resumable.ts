@@ -15,6 +15,7 @@ import { headerOf } from '../platform/http.js';
 import { TooLarge } from '../platform/store/index.js';
 import { callerClaims, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
+import { createLeaseLocker } from './resumable-lock.js';
 import { decodeUploadId, encodeUploadId, parseResumableMetadata, type ResumableTarget } from './resumable-id.js';
 import {
   bucketLimits,
@@ -57,6 +58,8 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
     path: RESUMABLE_PATH,
     datastore: resumable.datastore,
     disableTerminationForFinishedUploads: true,
+    // One writer per upload across workers and instances (resumable-lock.ts), not per process.
+    locker: createLeaseLocker(ctx.services.db, ctx.services.bus, ctx.services.log),
     allowedHeaders: ['Authorization', 'X-Upsert', 'Upload-Expires', 'ApiKey', 'x-signature'],
     exposedHeaders: ['Upload-Expires', 'Tus-Complete', 'X-Request-Id'],
     namingFunction: (req, metadata) => {
