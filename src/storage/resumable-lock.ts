@@ -29,7 +29,16 @@ export function createLeaseLocker(db: Db, bus: Bus, log: Logger, options: LeaseO
     const release = held.get(String(message));
     if (release) void Promise.resolve(release()).catch((err: unknown) => log.warn({ err }, 'releasing a lock failed'));
   });
-  return { newLock: (id) => new LeaseLock(db, bus, id, held, options) };
+  // Leases of holders that died are taken over by id, never deleted: every 100th lock in this
+  // process removes those that ran out an hour ago.
+  let locks = 0;
+  const onLocked = () => {
+    if (++locks % 100 === 0)
+      void db
+        .query("delete from trellis.resumable_locks where expires_at < now() - interval '1 hour'")
+        .catch((err: unknown) => log.warn({ err }, 'removing stale resumable locks failed'));
+  };
+  return { newLock: (id) => new LeaseLock(db, bus, id, held, options, onLocked) };
 }
 
 class LeaseLock implements Lock {
@@ -42,6 +51,7 @@ class LeaseLock implements Lock {
     private readonly id: string,
     private readonly held: Map<string, RequestRelease>,
     private readonly options: LeaseOptions,
+    private readonly onLocked: () => void,
   ) {}
 
   async lock(signal: AbortSignal, cancelReq: RequestRelease): Promise<void> {
@@ -60,6 +70,7 @@ class LeaseLock implements Lock {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     this.held.set(this.id, cancelReq);
+    this.onLocked();
     this.#renewal = setInterval(() => void this.#renew(), this.options.leaseMs / 3);
     this.#renewal.unref();
   }
