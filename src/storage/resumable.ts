@@ -48,12 +48,6 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
     if (!call) throw StorageErrors.internal('resumable upload without its request');
     return call;
   };
-  const targetOf = (call: Call, upload: Upload): UploadTarget => {
-    // The data store's own record decides what is written, not the URL that named the upload.
-    const meta = parseResumableMetadata(upload.metadata);
-    return { bucket: meta.bucket, name: meta.name, upsert: call.upsert, claims: call.claims };
-  };
-
   const server = new Server({
     path: RESUMABLE_PATH,
     datastore: resumable.datastore,
@@ -106,32 +100,11 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
     },
     onUploadFinish: async (req, upload) => {
       const call = callOf(req);
-      const target = targetOf(call, upload);
-      const meta = parseResumableMetadata(upload.metadata);
-      const bucket = await bucketLimits(ctx, target.bucket);
-      const contentType = meta.contentType ?? 'application/octet-stream';
-      checkMime(contentType, bucket);
-      const stored = {
-        contentType,
-        cacheControl: meta.cacheControl,
-        userMetadata: userMetadataOf(meta.userMetadata, false),
-      };
-      const maxBytes = maxBytesOf(ctx, bucket);
-      const file = resumable.fileOf(upload.id);
-      if (file === undefined) {
-        // Staged elsewhere (S3): streamed into the object store as a plain upload's body is.
-        const body = await resumable.read(upload.id);
-        await storeAndCommit(ctx, call.c, target, { body, failed: () => body.errored !== null, ...stored }, maxBytes);
-      } else {
-        // On the local disk: the staged file becomes the object (hashed, flushed and linked).
-        const key = { bucket: target.bucket, name: target.name, version: crypto.randomUUID() };
-        const written = await ctx.store.adopt(key, file, { maxBytes, contentType }).catch((err: unknown) => {
-          throw err instanceof TooLarge ? StorageErrors.tooLarge() : err;
-        });
-        await commitStored(ctx, call.c, target, { key, written, ...stored });
-      }
-      // Removed once the answer is made: the creation handler still reads the upload's state.
+      // Removed once the answer is made (the creation handler still reads the upload's state),
+      // whether the row was written or refused: a complete upload left behind would answer a
+      // client's HEAD with its full offset, which the client takes for success.
       call.finished = upload.id;
+      await commitResumable(ctx, call, upload);
       return { headers: { 'Tus-Complete': '1' } };
     },
     onResponseError: (req, err) => {
@@ -165,6 +138,36 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing a finished resumable upload failed'));
     return response;
   };
+}
+
+/** The last byte arrived: the staged bytes become the object and its row is written as the caller. */
+async function commitResumable(ctx: StorageContext, call: Call, upload: Upload): Promise<void> {
+  const { resumable } = ctx.services;
+  // The data store's own record decides what is written, not the URL that named the upload.
+  const meta = parseResumableMetadata(upload.metadata);
+  const target: UploadTarget = { bucket: meta.bucket, name: meta.name, upsert: call.upsert, claims: call.claims };
+  const bucket = await bucketLimits(ctx, target.bucket);
+  const contentType = meta.contentType ?? 'application/octet-stream';
+  checkMime(contentType, bucket);
+  const stored = {
+    contentType,
+    cacheControl: meta.cacheControl,
+    userMetadata: userMetadataOf(meta.userMetadata, false),
+  };
+  const maxBytes = maxBytesOf(ctx, bucket);
+  const file = resumable.fileOf(upload.id);
+  if (file === undefined) {
+    // Staged elsewhere (S3): streamed into the object store as a plain upload's body is.
+    const body = await resumable.read(upload.id);
+    await storeAndCommit(ctx, call.c, target, { body, failed: () => body.errored !== null, ...stored }, maxBytes);
+    return;
+  }
+  // On the local disk: the staged file becomes the object (hashed, flushed and linked).
+  const key = { bucket: target.bucket, name: target.name, version: crypto.randomUUID() };
+  const written = await ctx.store.adopt(key, file, { maxBytes, contentType }).catch((err: unknown) => {
+    throw err instanceof TooLarge ? StorageErrors.tooLarge() : err;
+  });
+  await commitStored(ctx, call.c, target, { key, written, ...stored });
 }
 
 function targetOrThrow(call: Call): ResumableTarget {

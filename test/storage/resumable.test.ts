@@ -219,6 +219,52 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
     expect(await taken.text()).toBe('The resource already exists');
     await tusUpload(Buffer.from('second'), { token: aliceToken, objectName: name, upsert: true });
     expect((await downloaded(name)).toString()).toBe('second');
+
+    // Taken between creation and a PATCH: 409 before any byte is written, the upload stays at 0.
+    const racing = await tusFetch(endpoint, 'POST', {
+      ...headers(aliceToken),
+      'upload-length': '5',
+      'upload-metadata': meta({ bucketName: 'videos', objectName: `${aliceId}/raced.txt` }),
+    });
+    const raced = racing.headers.get('location') ?? '';
+    await tusUpload(Buffer.from('first'), { token: aliceToken, objectName: `${aliceId}/raced.txt` });
+    const patchRaced = await tusFetch(
+      raced,
+      'PATCH',
+      { ...headers(aliceToken), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      Buffer.from('later'),
+    );
+    expect([patchRaced.status, await patchRaced.text()]).toEqual([409, 'The resource already exists']);
+    const head = await tusFetch(raced, 'HEAD', headers(aliceToken));
+    expect([head.status, head.headers.get('upload-offset')]).toEqual([200, '0']);
+    expect((await downloaded(`${aliceId}/raced.txt`)).toString()).toBe('first');
+  });
+
+  test('a complete upload whose row is refused at the end is removed, not left at its full offset', async () => {
+    const name = `${aliceId}/refused-late.txt`;
+    const created = await tusFetch(endpoint, 'POST', {
+      ...headers(aliceToken),
+      'upload-length': '5',
+      'upload-metadata': meta({ bucketName: 'small', objectName: name, contentType: 'text/plain' }),
+    });
+    const location = created.headers.get('location') ?? '';
+    // The bucket stops taking text/plain between the creation and the last byte.
+    await server.sql.query("update storage.buckets set allowed_mime_types = array['image/png'] where id = 'small'");
+    try {
+      const last = await tusFetch(
+        location,
+        'PATCH',
+        { ...headers(aliceToken), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+        Buffer.from('hello'),
+      );
+      expect([last.status, await last.text()]).toEqual([415, 'mime type text/plain is not supported']);
+      // A client asking for the offset is not told "5 of 5" (which it would take for success).
+      expect([404, 410]).toContain((await tusFetch(location, 'HEAD', headers(aliceToken))).status);
+      const rows = await server.sql.query('select 1 from storage.objects where name = $1', [name]);
+      expect(rows.rowCount).toBe(0);
+    } finally {
+      await server.sql.query("update storage.buckets set allowed_mime_types = array['text/plain'] where id = 'small'");
+    }
   });
 
   test('creation-with-upload and termination', async () => {

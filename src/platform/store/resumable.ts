@@ -82,6 +82,14 @@ async function s3DataStore(config: Config, options: ResumableOptions) {
     // Expiry by listing the uploads' state (deleteExpired), not by bucket lifecycle tags, which
     // not every S3-compatible service has.
     useTags: false,
+    // No cache of uploads' state in memory: another instance may have written or removed an
+    // upload since (storage-api keeps its cache for one request only). Each request reads `.info`.
+    cache: {
+      get: async () => undefined,
+      set: async () => undefined,
+      delete: async () => undefined,
+      list: async () => [],
+    },
     s3ClientConfig: {
       bucket: s3.bucket ?? '',
       region: s3.region,
