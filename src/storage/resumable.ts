@@ -16,6 +16,7 @@ import { TooLarge } from '../platform/store/index.js';
 import { callerClaims, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { createLeaseLocker } from './resumable-lock.js';
+import { verifyToken } from './signed.js';
 import { decodeUploadId, encodeUploadId, parseResumableMetadata, type ResumableTarget } from './resumable-id.js';
 import {
   bucketLimits,
@@ -33,8 +34,10 @@ export const RESUMABLE_PATH = '/storage/v1/upload/resumable';
 /** What one request's hooks share: @tus/server hands each hook only the request. */
 interface Call {
   readonly c: StorageHttp;
-  readonly claims: Claims;
-  readonly upsert: boolean;
+  claims: Claims;
+  upsert: boolean;
+  /** On /upload/resumable/sign: the x-signature token (createSignedUploadUrl's), checked per request. */
+  readonly signature?: string;
   target?: ResumableTarget;
   /** The id of the upload this request completed, removed from the resumable store after the answer. */
   finished?: string;
@@ -62,8 +65,12 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
       callOf(req).target = target;
       return target.version;
     },
-    // storage-api's form: the public URL, then base64url(bucket/name/version).
-    generateUrl: (req) => `${config.publicUrl}${RESUMABLE_PATH}/${encodeUploadId(targetOrThrow(callOf(req)))}`,
+    // storage-api's form: the public URL, then base64url(bucket/name/version); `/sign/` for signed ones.
+    generateUrl: (req) => {
+      const call = callOf(req);
+      const sign = call.signature === undefined ? '' : '/sign';
+      return `${config.publicUrl}${RESUMABLE_PATH}${sign}/${encodeUploadId(targetOrThrow(call))}`;
+    },
     getFileIdFromRequest: (req, lastPath) => {
       const target = decodeUploadId(lastPath ?? '');
       if (!target) return undefined;
@@ -78,6 +85,14 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
     onIncomingRequest: async (req, id) => {
       const call = callOf(req);
       const target = targetOrThrow(call);
+      if (call.signature !== undefined) {
+        // A signed upload URL opens its one object, for whoever holds it, as its signer (the
+        // signer's insert was tested when it was made): the row is written past RLS, owned by them.
+        const payload = await verifyToken(ctx, call.signature, `${target.bucket}/${target.name}`, 'upload');
+        const owner = typeof payload.owner === 'string' ? payload.owner : undefined;
+        call.claims = { role: 'service_role', ...(owner && { sub: owner }) };
+        call.upsert = payload.upsert === true;
+      }
       let contentType = '';
       if (req.method !== 'POST') {
         const upload = await resumable.datastore.getUpload(id);
@@ -119,17 +134,25 @@ export function resumableUploads(ctx: StorageContext): (c: StorageHttp) => Promi
 
   return async (c) => {
     let claims: Claims | undefined;
-    if (c.req.method !== 'OPTIONS') {
+    const signed = SIGNED_PATH.test(c.req.path);
+    const signature = headerOf(c, 'x-signature');
+    if (signed && c.req.method !== 'OPTIONS' && !signature)
+      return tusAnswer(c, StorageErrors.invalidSignature('Missing x-signature header'));
+    if (c.req.method !== 'OPTIONS' && !signed) {
       try {
         claims = await callerClaims(ctx, c);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        const { status_code, body } = tusBody(err);
-        return c.body(body, status_code as 400, { 'tus-resumable': '1.0.0', 'content-type': 'text/plain' });
+        return tusAnswer(c, err);
       }
     }
     const req = c.req.raw;
-    const call: Call = { c, claims: claims ?? { role: 'anon' }, upsert: headerOf(c, 'x-upsert') === 'true' };
+    const call: Call = {
+      c,
+      claims: claims ?? { role: 'anon' },
+      upsert: headerOf(c, 'x-upsert') === 'true',
+      ...(signed && signature !== undefined && { signature }),
+    };
     calls.set(req, call);
     const response = await server.handleWeb(req);
     if (call.finished !== undefined)
@@ -168,6 +191,13 @@ async function commitResumable(ctx: StorageContext, call: Call, upload: Upload):
     throw err instanceof TooLarge ? StorageErrors.tooLarge() : err;
   });
   await commitStored(ctx, call.c, target, { key, written, ...stored });
+}
+
+const SIGNED_PATH = /^\/storage\/v1\/upload\/resumable\/sign(\/|$)/;
+
+function tusAnswer(c: StorageHttp, err: ApiError): Response {
+  const { status_code, body } = tusBody(err);
+  return c.body(body, status_code as 400, { 'tus-resumable': '1.0.0', 'content-type': 'text/plain' });
 }
 
 function targetOrThrow(call: Call): ResumableTarget {

@@ -83,5 +83,7 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
 function opensWithoutKey(method: string, path: string): boolean {
   if (/^\/storage\/v1\/(object|render\/image)\/public\//.test(path)) return true;
   if (method !== 'POST' && /^\/storage\/v1\/(object|render\/image)\/sign\//.test(path)) return true;
+  // A signed resumable upload carries its token in x-signature, as a signed upload URL in `token`.
+  if (/^\/storage\/v1\/upload\/resumable\/sign(\/|$)/.test(path)) return true;
   return method === 'PUT' && /^\/storage\/v1\/object\/upload\/sign\//.test(path);
 }

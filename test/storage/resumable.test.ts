@@ -267,6 +267,46 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
     }
   });
 
+  test("a signed upload URL's token uploads its one object resumably, owned by the signer", async () => {
+    const name = `${aliceId}/signed.mp4`;
+    const { data, error } = await alice.storage.from('videos').createSignedUploadUrl(name);
+    if (error) throw error;
+    const file = crypto.randomBytes(3 * MIB);
+    // Whoever holds the token: no apikey, no JWT.
+    await new Promise<void>((resolve, reject) => {
+      const upload = new tus.Upload(file, {
+        endpoint: `${endpoint}/sign`,
+        chunkSize: MIB,
+        retryDelays: [],
+        headers: { 'x-signature': data.token },
+        metadata: { bucketName: 'videos', objectName: name, contentType: 'video/mp4' },
+        onError: reject,
+        onSuccess: () => {
+          expect(upload.url).toMatch(new RegExp(`^${endpoint}/sign/`));
+          resolve();
+        },
+      });
+      upload.start();
+    });
+    expect(sha256(await downloaded(name))).toBe(sha256(file));
+    const row = await server.sql.query(
+      "select owner_id from storage.objects where bucket_id = 'videos' and name = $1",
+      [name],
+    );
+    expect(row.rows[0].owner_id).toBe(aliceId);
+
+    const create = (extra: Record<string, string>, objectName: string) =>
+      tusFetch(`${endpoint}/sign`, 'POST', {
+        ...extra,
+        'upload-length': '5',
+        'upload-metadata': meta({ bucketName: 'videos', objectName }),
+      });
+    const other = await create({ 'x-signature': data.token }, `${aliceId}/another.mp4`);
+    expect([other.status, await other.text()]).toEqual([400, 'The url do not match the signature']);
+    const none = await create({}, name);
+    expect([none.status, await none.text()]).toEqual([400, 'Missing x-signature header']);
+  });
+
   test('creation-with-upload and termination', async () => {
     const name = `${aliceId}/one-shot.txt`;
     const created = await tusFetch(
