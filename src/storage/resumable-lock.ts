@@ -63,7 +63,8 @@ class LeaseLock implements Lock {
       if (await this.#take()) break;
       if (!asked) {
         asked = true;
-        await this.bus.publish(RELEASE_TOPIC, this.id);
+        // Only a request to hurry: a bus that cannot carry it leaves the lease to run out.
+        await this.bus.publish(RELEASE_TOPIC, this.id).catch(() => undefined);
       }
       // eslint-disable-next-line @typescript-eslint/only-throw-error
       if (Date.now() > deadline) throw ERRORS.ERR_LOCK_TIMEOUT;
