@@ -188,6 +188,8 @@ export interface Config {
     readonly localDir: string;
     readonly fileSizeLimit: number;
     readonly imageMaxInputBytes: number;
+    /** Resumable (TUS) uploads: how long an unfinished one lives, and how often expired ones are swept. */
+    readonly resumable: { readonly expiryMs: number; readonly sweepEveryMs: number };
     /** config.toml's [storage.buckets.*]: made or updated on every start, as `supabase start` does. */
     readonly buckets: readonly ConfigBucket[];
     readonly s3: {
@@ -760,6 +762,10 @@ function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBu
     localDir: path.join(dataDir, 'storage'),
     fileSizeLimit: read('storageFileSizeLimit', src),
     imageMaxInputBytes: read('storageImageMaxInput', src),
+    resumable: Object.freeze({
+      expiryMs: read('storageResumableExpiry', src),
+      sweepEveryMs: read('storageResumableSweepInterval', src),
+    }),
     buckets: Object.freeze([...buckets]),
     s3: Object.freeze({
       endpoint: read('storageS3Endpoint', src),

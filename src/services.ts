@@ -18,7 +18,12 @@ import { createTokens, type Tokens } from './platform/tokens.js';
 import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { followKeyFile } from './project/signing-keys.js';
-import { createObjectStore, type ObjectStore } from './platform/store/index.js';
+import {
+  createObjectStore,
+  createResumableStore,
+  type ObjectStore,
+  type ResumableStore,
+} from './platform/store/index.js';
 import { createReadFences, type ReadFences } from './platform/fence/index.js';
 import type { JobRunner } from './jobs/index.js';
 
@@ -37,6 +42,8 @@ export interface Services {
   readonly mailRouter: MailRouter;
   readonly templates: Templates;
   readonly store: ObjectStore;
+  /** Unfinished resumable (TUS) uploads: their bytes and state, beside the object store. */
+  readonly resumable: ResumableStore;
   readonly bus: Bus;
   /** Read-your-writes with read replicas: the caller's fence for reads, the LSN of writes. */
   readonly fences: ReadFences;
@@ -77,6 +84,11 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
     opened.push(mailer);
     const store = await createObjectStore(config);
     opened.push(store);
+    const resumable = await createResumableStore(config, {
+      ...config.storage.resumable,
+      onSweepError: (err) => log.warn({ err }, 'sweeping expired resumable uploads failed'),
+    });
+    opened.push(resumable);
     const bus = createBus({
       kind: config.bus,
       redisUrl: config.redisUrl,
@@ -116,6 +128,7 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
       mailRouter,
       templates,
       store,
+      resumable,
       bus,
       fences,
       responses,

@@ -869,6 +869,18 @@ export const settings = {
     fallback: '26214400',
     doc: 'Largest object the image transformer (/render/image) reads, in bytes.',
   },
+  storageResumableExpiry: {
+    env: 'STORAGE_RESUMABLE_EXPIRY_MS',
+    schema: int(1000, 604_800_000),
+    fallback: '86400000',
+    doc: 'How long an unfinished resumable (TUS) upload may be resumed, in milliseconds from its creation; older ones are removed by the sweep.',
+  },
+  storageResumableSweepInterval: {
+    env: 'STORAGE_RESUMABLE_SWEEP_INTERVAL_MS',
+    schema: int(0, 86_400_000),
+    fallback: '600000',
+    doc: 'How often expired resumable uploads are removed, in milliseconds (0: never).',
+  },
   storageS3Endpoint: {
     env: 'STORAGE_S3_ENDPOINT',
     schema: httpUrl.optional(),

@@ -9,6 +9,7 @@ import { requireApiKey, type KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
 import type { StorageContext } from './context.js';
+import { resumableUploads } from './resumable.js';
 import {
   copyObject,
   downloadObject,
@@ -62,6 +63,13 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   app.put('/object/*', (c) => uploadObject(ctx, c, 'object'));
   app.delete('/object/:bucket', (c) => removeObjects(ctx, c));
 
+  // TUS 1.0 (resumable.ts): creation, creation-with-upload, termination, HEAD offsets. Hono routes
+  // a HEAD as a GET (the request keeps its method), so GET is listed for HEAD's sake.
+  const resumable = resumableUploads(ctx);
+  app.on(['POST', 'PATCH', 'GET', 'HEAD', 'DELETE', 'OPTIONS'], ['/upload/resumable', '/upload/resumable/*'], (c) =>
+    resumable(c),
+  );
+
   app.on(['GET', 'HEAD'], '/render/image/public/*', (c) =>
     downloadObject(ctx, c, 'render/image/public', 'public', true),
   );
@@ -75,5 +83,7 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
 function opensWithoutKey(method: string, path: string): boolean {
   if (/^\/storage\/v1\/(object|render\/image)\/public\//.test(path)) return true;
   if (method !== 'POST' && /^\/storage\/v1\/(object|render\/image)\/sign\//.test(path)) return true;
+  // A signed resumable upload carries its token in x-signature, as a signed upload URL in `token`.
+  if (/^\/storage\/v1\/upload\/resumable\/sign(\/|$)/.test(path)) return true;
   return method === 'PUT' && /^\/storage\/v1\/object\/upload\/sign\//.test(path);
 }

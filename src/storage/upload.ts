@@ -15,7 +15,7 @@ import { headerOf } from '../platform/http.js';
 import { asCaller, nodeRequest, ownerOf, type StorageContext, type StorageHttp } from './context.js';
 import { StorageErrors } from './errors.js';
 import { mimeAllowed, validMimeType } from './names.js';
-import { TooLarge, type ObjectKey } from '../platform/store/index.js';
+import { TooLarge, type ObjectKey, type WriteResult } from '../platform/store/index.js';
 import { isJsonObject, parseJson, stringifyJson } from '../platform/json.js';
 
 export interface UploadTarget {
@@ -26,7 +26,7 @@ export interface UploadTarget {
   readonly claims: Claims;
 }
 
-interface UploadSource {
+export interface UploadSource {
   readonly body: Readable;
   /** Whether the body itself failed (client gone, truncated form): watched from its creation. */
   readonly failed: () => boolean;
@@ -35,7 +35,7 @@ interface UploadSource {
   readonly userMetadata: Record<string, unknown> | null;
 }
 
-interface BucketLimits {
+export interface BucketLimits {
   readonly id: string;
   readonly file_size_limit: string | null;
   readonly allowed_mime_types: string[] | null;
@@ -63,18 +63,8 @@ export async function upload(
   c: StorageHttp,
   target: UploadTarget,
 ): Promise<{ Id: string; Key: string }> {
-  // The bucket's limits are read as the server, as storage-api does: RLS decides on the row.
-  const bucket = (
-    await ctx.services.db.query<BucketLimits>(
-      'select id, file_size_limit, allowed_mime_types from storage.buckets where id = $1',
-      [target.bucket],
-    )
-  ).rows[0];
-  if (!bucket) throw StorageErrors.bucketNotFound();
-  const maxBytes = Math.min(
-    ctx.services.config.storage.fileSizeLimit,
-    bucket.file_size_limit === null ? Infinity : Number(bucket.file_size_limit),
-  );
+  const bucket = await bucketLimits(ctx, target.bucket);
+  const maxBytes = maxBytesOf(ctx, bucket);
   const request = nodeRequest(c);
   const multipart = (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
   const declared = headerOf(c, 'content-length');
@@ -90,6 +80,40 @@ export async function upload(
 
   const source = multipart ? await formFile(request) : rawBody(request, c);
   checkMime(source.contentType, bucket);
+  return storeAndCommit(ctx, c, target, source, maxBytes);
+}
+
+/** A bucket's id and limits, read as the server (storage-api does too: RLS decides on the row). */
+export async function bucketLimits(ctx: StorageContext, bucketId: string): Promise<BucketLimits> {
+  const bucket = (
+    await ctx.services.db.query<BucketLimits>(
+      'select id, file_size_limit, allowed_mime_types from storage.buckets where id = $1',
+      [bucketId],
+    )
+  ).rows[0];
+  if (!bucket) throw StorageErrors.bucketNotFound();
+  return bucket;
+}
+
+/** The most bytes an object of `bucket` may have: its own limit, never above the global one. */
+export function maxBytesOf(ctx: StorageContext, bucket: BucketLimits): number {
+  return Math.min(
+    ctx.services.config.storage.fileSizeLimit,
+    bucket.file_size_limit === null ? Infinity : Number(bucket.file_size_limit),
+  );
+}
+
+/**
+ * Streams `source` to the store under a fresh version key, then writes the row as the caller; on
+ * any failure the new bytes are removed and no row changes (resumable uploads finish here too).
+ */
+export async function storeAndCommit(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  source: UploadSource,
+  maxBytes: number,
+): Promise<{ Id: string; Key: string }> {
   const version = crypto.randomUUID();
   const key: ObjectKey = { bucket: target.bucket, name: target.name, version };
   let written;
@@ -104,20 +128,43 @@ export async function upload(
       throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
   }
+  return commitStored(ctx, c, target, { key, written, ...source });
+}
+
+/** Bytes already in the store under `key`, and what their row will say about them. */
+export interface StoredBytes {
+  readonly key: ObjectKey;
+  readonly written: WriteResult;
+  readonly contentType: string;
+  readonly cacheControl: string;
+  readonly userMetadata: Record<string, unknown> | null;
+}
+
+/**
+ * Writes the row of stored bytes as the caller (insert, or with upsert replace); if it is refused
+ * the bytes are removed, and bytes an upsert replaced are removed after the commit.
+ */
+export async function commitStored(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  stored: StoredBytes,
+): Promise<{ Id: string; Key: string }> {
+  const { key, written } = stored;
   const metadata: ObjectMetadata = {
     eTag: `"${written.md5}"`,
     size: written.size,
-    mimetype: source.contentType,
-    cacheControl: source.cacheControl,
+    mimetype: stored.contentType,
+    cacheControl: stored.cacheControl,
     lastModified: new Date().toISOString(),
     contentLength: written.size,
     httpStatusCode: 200,
   };
   try {
     const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
-      writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert),
+      writeRow(tx, rowValues(target, metadata, stored.userMetadata, key.version), target.upsert),
     );
-    if (replaced && replaced !== version)
+    if (replaced && replaced !== key.version)
       await ctx.store
         .remove([{ ...key, version: replaced }])
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));
@@ -197,7 +244,7 @@ async function writeRow(
   return { id: row.id, replaced: prior?.version ?? undefined };
 }
 
-function checkMime(mime: string, bucket: BucketLimits): void {
+export function checkMime(mime: string, bucket: BucketLimits): void {
   validMimeType(mime);
   if (!mimeAllowed(mime, bucket.allowed_mime_types)) throw StorageErrors.invalidMimeType(mime);
 }
@@ -269,7 +316,7 @@ function cacheControlOf(value: string | undefined): string {
   return value;
 }
 
-function userMetadataOf(value: string | undefined, base64: boolean): Record<string, unknown> | null {
+export function userMetadataOf(value: string | undefined, base64: boolean): Record<string, unknown> | null {
   if (value === undefined || value === '') return null;
   let metadata: Record<string, unknown> | undefined;
   try {
@@ -289,7 +336,7 @@ function userMetadataOf(value: string | undefined, base64: boolean): Record<stri
   throw StorageErrors.invalidRequest('metadata must be a JSON object');
 }
 
-function watchFailure(stream: Readable): () => boolean {
+export function watchFailure(stream: Readable): () => boolean {
   let failed = false;
   stream.once('error', () => (failed = true));
   stream.once('aborted', () => (failed = true));

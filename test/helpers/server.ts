@@ -20,6 +20,8 @@ export interface TestServer {
   readonly sql: pg.Pool;
   /** The database's URL, for a second instance on the same database (`databaseUrl` option). */
   readonly databaseUrl: string;
+  /** Stops the server process and starts it again on the same folder, database and port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,8 @@ export async function startTestServer(
     databaseUrl?: string;
     /** The server's logger instead of one at TEST_LOG_LEVEL (a test that reads the log). */
     log?: Logger;
+    /** Listen on this port instead of a free one (a proxy in front, made before the server). */
+    port?: number;
   } = {},
 ): Promise<TestServer> {
   const database =
@@ -51,7 +55,7 @@ export async function startTestServer(
     await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await fs.writeFile(path.join(dir, name), body);
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = loadConfig(
     { dir, port: String(port) },
     {
@@ -66,7 +70,8 @@ export async function startTestServer(
       ...options.env,
     },
   );
-  const trellis = await startTrellis(config, options.log ?? createLogger({ level: config.logLevel, pretty: false }));
+  const log = options.log ?? createLogger({ level: config.logLevel, pretty: false });
+  let trellis = await startTrellis(config, log);
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });
   // An idle connection cut while the database stops (57P01 at teardown) is not a test failure.
   sql.on('error', () => undefined);
@@ -78,6 +83,10 @@ export async function startTestServer(
     dir,
     sql,
     databaseUrl: database.url,
+    async restart() {
+      await trellis.stop();
+      trellis = await startTrellis(config, log);
+    },
     async stop() {
       await sql.end();
       await trellis.stop();

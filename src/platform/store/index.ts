@@ -2,6 +2,7 @@
 import type { Config } from '../../config.js';
 import { createLocalStore } from './local.js';
 import type { ObjectStore } from './store.js';
+export { createResumableStore, type ResumableStore } from './resumable.js';
 
 export {
   MissingObject,

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { countingHasher } from './hash.js';
 import { MissingObject, type ByteRange, type ObjectKey, type ObjectStore, type WriteResult } from './store.js';
@@ -40,6 +40,29 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
         await fsp.rm(temp, { force: true });
         throw err;
       }
+    },
+    async adopt(key, file, { maxBytes }): Promise<WriteResult> {
+      // Hashed (and bounded) as a write would; then flushed, so the link never makes a file whose
+      // bytes are still only in the page cache the object. A link, not a rename: the file's owner
+      // (the resumable store) still reads its state until it removes it.
+      const hasher = countingHasher(maxBytes);
+      await pipeline(fs.createReadStream(file), hasher, new Writable({ write: (_chunk, _enc, done) => done() }));
+      const handle = await fsp.open(file, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const final = fileOf(key);
+      await fsp.mkdir(path.dirname(final), { recursive: true });
+      await fsp.link(file, final).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
+        // Another filesystem (or one without hard links): a copy, made whole in .tmp first.
+        const temp = path.join(tmp, crypto.randomUUID());
+        await fsp.copyFile(file, temp);
+        await fsp.rename(temp, final);
+      });
+      return hasher.result();
     },
     async read(key, range?: ByteRange): Promise<Readable> {
       const file = fileOf(key);

@@ -8,6 +8,7 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import type { Config } from '../../config.js';
 import { createS3Client } from '../s3-client.js';
@@ -28,7 +29,7 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     return `${key.bucket}/~long/${crypto.createHash('sha256').update(key.name).digest('hex')}/${key.version}`;
   };
 
-  return {
+  const store: ObjectStore = {
     async write(key, body, { maxBytes, contentType }) {
       const hasher = countingHasher(maxBytes);
       // pipeline, not pipe: a body that errors or ends early destroys the hasher, which aborts the upload.
@@ -48,6 +49,9 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
         throw hasher.errored ?? err;
       }
       return hasher.result();
+    },
+    async adopt(key, file, options) {
+      return store.write(key, fs.createReadStream(file), options);
     },
     async read(key, range) {
       try {
@@ -77,4 +81,5 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
     },
     close: async () => client.destroy(),
   };
+  return store;
 }

@@ -45,6 +45,12 @@ export interface ObjectStore {
    * holds nothing; the bytes appear only once all of them are written. Memory stays bounded.
    */
   write(key: ObjectKey, body: Readable, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  /**
+   * Makes the complete local file `file` the bytes of `key` (a finished resumable upload), as
+   * atomically as `write`: hard-linked into place where the store is the same disk, streamed
+   * otherwise. The file itself stays where it is: its owner removes it.
+   */
+  adopt(key: ObjectKey, file: string, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
   /** The bytes of `key`, or a part of them. */
   read(key: ObjectKey, range?: ByteRange): Promise<Readable>;
   copy(from: ObjectKey, to: ObjectKey): Promise<void>;

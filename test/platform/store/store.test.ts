@@ -53,6 +53,23 @@ describe.each([
     expect(await stored()).toEqual([]);
   });
 
+  test('adopts a complete file (a finished resumable upload), leaving the file to its owner', async () => {
+    const file = path.join(dir, 'staged');
+    await fs.writeFile(file, 'hello world');
+    const written = await store.adopt(key('adopted.txt'), file, { maxBytes: 100, contentType: 'text/plain' });
+    expect(written).toEqual({ size: 11, md5: '5eb63bbbe01eeed093cb22bb8f5acdc3' });
+    await fs.rm(file);
+    expect(await text(await store.read(key('adopted.txt')))).toBe('hello world');
+    await expect(
+      store.adopt(key('big.txt'), (await fs.writeFile(file, 'x'.repeat(101)), file), {
+        maxBytes: 100,
+        contentType: 'text/plain',
+      }),
+    ).rejects.toBeInstanceOf(TooLarge);
+    await store.remove([key('adopted.txt')]);
+    expect(await stored()).toEqual([]);
+  });
+
   test('a body over maxBytes fails with TooLarge and leaves nothing', async () => {
     const body = Readable.from(
       (function* () {
