@@ -58,11 +58,32 @@ const PROBE_ABOVE_BYTES = 256 * 1024;
 /** Thrown inside a transaction to roll it back on purpose (the permission test before an upload). */
 class RollBack extends Error {}
 
+/** A body given by another protocol (the S3 endpoint's PutObject, a completed multipart upload). */
+export interface GivenBody {
+  readonly body: Readable;
+  /** The body's length when known ahead: refused at once when over the limit. */
+  readonly length: number | undefined;
+  readonly contentType: string;
+  readonly cacheControl: string;
+  readonly userMetadata: Record<string, unknown> | null;
+}
+
 export async function upload(
   ctx: StorageContext,
   c: StorageHttp,
   target: UploadTarget,
 ): Promise<{ Id: string; Key: string }> {
+  const { Id, Key } = await uploadFrom(ctx, c, target);
+  return { Id, Key };
+}
+
+/** An upload from the request (raw or a form), or from `given`; with the metadata it stored. */
+export async function uploadFrom(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  given?: GivenBody,
+): Promise<{ Id: string; Key: string; metadata: ObjectMetadata }> {
   // The bucket's limits are read as the server, as storage-api does: RLS decides on the row.
   const bucket = (
     await ctx.services.db.query<BucketLimits>(
@@ -76,19 +97,24 @@ export async function upload(
     bucket.file_size_limit === null ? Infinity : Number(bucket.file_size_limit),
   );
   const request = nodeRequest(c);
-  const multipart = (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
-  const declared = headerOf(c, 'content-length');
+  const multipart = !given && (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+  const declared = given ? given.length?.toString() : headerOf(c, 'content-length');
+  const declaredType = given ? given.contentType : (headerOf(c, 'content-type') ?? 'application/octet-stream');
   // A declared length over the bound is refused before a byte is read (a form carries some framing).
   if (declared !== undefined && Number(declared) > maxBytes + (multipart ? 64 * 1024 : 0))
     throw StorageErrors.tooLarge();
-  if (!multipart) checkMime(headerOf(c, 'content-type') ?? 'application/octet-stream', bucket);
+  if (!multipart) checkMime(declaredType, bucket);
 
   // Refused by RLS or taken by another object: answered before a large body is read. A small one
   // is cheaper to store and remove on refusal than to test for (a transaction more per upload).
   if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES)
-    await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
+    await probeUpload(ctx, target, given ? given.contentType : (headerOf(c, 'content-type') ?? ''));
 
-  const source = multipart ? await formFile(request) : rawBody(request, c);
+  const source: UploadSource = given
+    ? { ...given, failed: watchFailure(given.body) }
+    : multipart
+      ? await formFile(request)
+      : rawBody(request, c);
   checkMime(source.contentType, bucket);
   const version = crypto.randomUUID();
   const key: ObjectKey = { bucket: target.bucket, name: target.name, version };
@@ -100,6 +126,8 @@ export async function upload(
   } catch (err) {
     source.body.destroy();
     if (err instanceof TooLarge) throw StorageErrors.tooLarge();
+    // A given body's own refusal (a chunk signature that does not match) is the answer as it is.
+    if (given && err === given.body.errored) throw err;
     if (source.failed() || isClientGone(err))
       throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
@@ -121,7 +149,7 @@ export async function upload(
       await ctx.store
         .remove([{ ...key, version: replaced }])
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));
-    return { Id: id, Key: `${target.bucket}/${target.name}` };
+    return { Id: id, Key: `${target.bucket}/${target.name}`, metadata };
   } catch (err) {
     await ctx.store.remove([key]).catch(() => undefined);
     throw err;
@@ -262,7 +290,7 @@ function formFile(request: IncomingMessage): Promise<UploadSource> {
 }
 
 /** Supabase stores what the client sent (`max-age=3600`), and `no-cache` when it sent nothing. */
-function cacheControlOf(value: string | undefined): string {
+export function cacheControlOf(value: string | undefined): string {
   if (!value) return 'no-cache';
   if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
     throw StorageErrors.invalidRequest('Invalid Cache-Control');

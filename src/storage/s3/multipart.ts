@@ -1,0 +1,319 @@
+/**
+ * S3 multipart uploads. Each part is written through the object store under a version of the
+ * upload's own (`<upload version>-part-<n>`); CompleteMultipartUpload streams the parts, in order,
+ * into the storage upload (one new version, the row written as the caller under RLS), then
+ * removes the parts. The upload and its parts are rows in storage.s3_multipart_uploads(_parts),
+ * read by the server: only the one who began an upload (or the service role) may touch it.
+ */
+import crypto from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { probeUpload, cacheControlOf, uploadFrom } from '../upload.js';
+import { TooLarge, type ObjectKey } from '../../platform/store/index.js';
+import type { StorageContext, StorageHttp } from '../context.js';
+import { StorageErrors } from '../errors.js';
+import { payloadOf, smallBody, type S3Caller } from './auth.js';
+import { bucketExists, sendXml } from './buckets.js';
+import { S3Errors } from './errors.js';
+import { userMetadataOf, type ObjectAddress } from './objects.js';
+import { parseCompleteBody, xmlDocument } from './xml.js';
+
+/** S3's rules: parts 1 to 10000, each but the last at least 5 MiB. */
+const MAX_PART_NUMBER = 10_000;
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+interface UploadRow {
+  readonly id: string;
+  readonly bucket_id: string;
+  readonly key: string;
+  readonly version: string;
+  readonly owner_id: string | null;
+  readonly content_type: string;
+  readonly cache_control: string;
+  readonly user_metadata: Record<string, unknown> | null;
+  readonly created_at: Date;
+}
+
+interface PartRow {
+  readonly part_number: number;
+  readonly size: string;
+  readonly etag: string;
+  readonly version: string;
+  readonly created_at: Date;
+}
+
+function subOf(caller: S3Caller): string | null {
+  return typeof caller.claims.sub === 'string' ? caller.claims.sub : null;
+}
+
+function partKey(upload: UploadRow, partNumber: number): ObjectKey {
+  return { bucket: upload.bucket_id, name: upload.key, version: `${upload.version}-part-${partNumber}` };
+}
+
+async function findUpload(ctx: StorageContext, caller: S3Caller, at: ObjectAddress, id: string): Promise<UploadRow> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw S3Errors.noSuchUpload();
+  const row = (
+    await ctx.services.db.query<UploadRow>(
+      'select * from storage.s3_multipart_uploads where id = $1 and bucket_id = $2 and key = $3',
+      [id, at.bucket, at.name],
+    )
+  ).rows[0];
+  // Another user's upload is, to this caller, no upload at all.
+  if (!row || (caller.claims.role !== 'service_role' && row.owner_id !== subOf(caller))) throw S3Errors.noSuchUpload();
+  return row;
+}
+
+async function maxBytesOf(ctx: StorageContext, bucket: string): Promise<number> {
+  const row = (
+    await ctx.services.db.query<{ file_size_limit: string | null }>(
+      'select file_size_limit from storage.buckets where id = $1',
+      [bucket],
+    )
+  ).rows[0];
+  if (!row) throw S3Errors.noSuchBucket();
+  return Math.min(
+    ctx.services.config.storage.fileSizeLimit,
+    row.file_size_limit === null ? Infinity : Number(row.file_size_limit),
+  );
+}
+
+/** POST /<bucket>/<key>?uploads: allowed only if the caller could write the object (RLS, probed now). */
+export async function createUpload(ctx: StorageContext, c: StorageHttp, caller: S3Caller, at: ObjectAddress) {
+  await smallBody(c, caller, 0);
+  await bucketExists(ctx, at.bucket);
+  const contentType = c.req.header('content-type') ?? 'application/octet-stream';
+  await probeUpload(ctx, { ...at, upsert: true, claims: caller.claims }, contentType);
+  const id = crypto.randomBytes(24).toString('base64url');
+  await ctx.services.db.query(
+    `insert into storage.s3_multipart_uploads (id, bucket_id, key, version, owner_id, content_type, cache_control, user_metadata)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      id,
+      at.bucket,
+      at.name,
+      crypto.randomUUID(),
+      subOf(caller),
+      contentType,
+      cacheControlOf(c.req.header('cache-control')),
+      JSON.stringify(userMetadataOf(c)),
+    ],
+  );
+  return sendXml(c, xmlDocument('InitiateMultipartUploadResult', { Bucket: at.bucket, Key: at.name, UploadId: id }));
+}
+
+/** PUT /<bucket>/<key>?partNumber=&uploadId=: one part's bytes; a part sent again replaces it. */
+export async function uploadPart(
+  ctx: StorageContext,
+  c: StorageHttp,
+  caller: S3Caller,
+  at: ObjectAddress,
+  uploadId: string,
+  partText: string,
+) {
+  if (!/^\d{1,5}$/.test(partText) || Number(partText) < 1 || Number(partText) > MAX_PART_NUMBER)
+    throw S3Errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+  const partNumber = Number(partText);
+  const upload = await findUpload(ctx, caller, at, uploadId);
+  const maxBytes = await maxBytesOf(ctx, at.bucket);
+  const { body, length } = payloadOf(c, caller);
+  if (length !== undefined && length > maxBytes) throw StorageErrors.tooLarge();
+  const key = partKey(upload, partNumber);
+  let written;
+  try {
+    written = await ctx.store.write(key, body, { maxBytes, contentType: 'application/octet-stream' });
+  } catch (err) {
+    body.destroy();
+    if (err instanceof TooLarge) throw StorageErrors.tooLarge();
+    if (err === body.errored) throw err;
+    throw S3Errors.incompleteBody();
+  }
+  const etag = `"${written.md5}"`;
+  const stored = await ctx.services.db
+    .query(
+      `insert into storage.s3_multipart_uploads_parts (upload_id, size, part_number, bucket_id, key, etag, owner_id, version)
+       values ($1, $2, $3, $4, $5, $6, $7, $8)
+       on conflict (upload_id, part_number) do update set size = excluded.size, etag = excluded.etag, created_at = now()`,
+      [upload.id, written.size, partNumber, at.bucket, at.name, etag, subOf(caller), key.version],
+    )
+    .then(
+      () => true,
+      // The upload was completed or aborted meanwhile (its row is gone): the part goes too.
+      () => false,
+    );
+  if (!stored) {
+    await ctx.store.remove([key]).catch(() => undefined);
+    throw S3Errors.noSuchUpload();
+  }
+  await ctx.services.db.query(
+    'update storage.s3_multipart_uploads set in_progress_size = (select coalesce(sum(size), 0) from storage.s3_multipart_uploads_parts where upload_id = $1) where id = $1',
+    [upload.id],
+  );
+  return c.body(null, 200, { etag });
+}
+
+async function partsOf(ctx: StorageContext, uploadId: string): Promise<PartRow[]> {
+  return (
+    await ctx.services.db.query<PartRow>(
+      'select part_number, size::text as size, etag, version, created_at from storage.s3_multipart_uploads_parts where upload_id = $1 order by part_number',
+      [uploadId],
+    )
+  ).rows;
+}
+
+/** POST /<bucket>/<key>?uploadId=: the listed parts, in order, become the object. */
+export async function completeUpload(
+  ctx: StorageContext,
+  c: StorageHttp,
+  caller: S3Caller,
+  at: ObjectAddress,
+  uploadId: string,
+) {
+  const upload = await findUpload(ctx, caller, at, uploadId);
+  const listed = parseCompleteBody(await smallBody(c, caller));
+  if (!listed || listed.length === 0) throw S3Errors.malformedXml();
+  const stored = new Map((await partsOf(ctx, upload.id)).map((p) => [p.part_number, p]));
+  const chosen: PartRow[] = [];
+  let previous = 0;
+  for (const [i, part] of listed.entries()) {
+    if (part.partNumber <= previous) throw S3Errors.invalidPartOrder();
+    previous = part.partNumber;
+    const found = stored.get(part.partNumber);
+    if (!found || found.etag.replace(/"/g, '') !== part.etag)
+      throw S3Errors.invalidPart(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+      );
+    if (i < listed.length - 1 && Number(found.size) < MIN_PART_BYTES) throw S3Errors.entityTooSmall();
+    chosen.push(found);
+  }
+  const total = chosen.reduce((sum, p) => sum + Number(p.size), 0);
+  const joined = new PassThrough();
+  void (async () => {
+    try {
+      for (const part of chosen) {
+        const stream = await ctx.store.read(partKey(upload, part.part_number));
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (!joined.write(chunk)) await new Promise((resolve) => joined.once('drain', resolve));
+        }
+      }
+      joined.end();
+    } catch (err) {
+      joined.destroy(err as Error);
+    }
+  })();
+  const written = await uploadFrom(
+    ctx,
+    c,
+    { bucket: at.bucket, name: at.name, upsert: true, claims: caller.claims },
+    {
+      body: joined,
+      length: total,
+      contentType: upload.content_type,
+      cacheControl: upload.cache_control,
+      userMetadata: upload.user_metadata,
+    },
+  );
+  await dropUpload(ctx, upload);
+  return sendXml(
+    c,
+    xmlDocument('CompleteMultipartUploadResult', {
+      Location: `/${at.bucket}/${at.name}`,
+      Bucket: at.bucket,
+      Key: at.name,
+      ETag: written.metadata.eTag,
+    }),
+  );
+}
+
+/** The upload's row (its parts' rows cascade), then its parts' bytes. */
+async function dropUpload(ctx: StorageContext, upload: UploadRow): Promise<void> {
+  const parts = await partsOf(ctx, upload.id);
+  await ctx.services.db.query('delete from storage.s3_multipart_uploads where id = $1', [upload.id]);
+  await ctx.store.remove(parts.map((p) => partKey(upload, p.part_number))).catch(() => undefined);
+}
+
+/** DELETE /<bucket>/<key>?uploadId=. */
+export async function abortUpload(
+  ctx: StorageContext,
+  c: StorageHttp,
+  caller: S3Caller,
+  at: ObjectAddress,
+  uploadId: string,
+) {
+  await dropUpload(ctx, await findUpload(ctx, caller, at, uploadId));
+  return c.body(null, 204);
+}
+
+/** GET /<bucket>/<key>?uploadId=: the parts so far. */
+export async function listParts(
+  ctx: StorageContext,
+  c: StorageHttp,
+  caller: S3Caller,
+  at: ObjectAddress,
+  uploadId: string,
+) {
+  const upload = await findUpload(ctx, caller, at, uploadId);
+  const query = new URL(c.req.url).searchParams;
+  const max = boundedInt(query.get('max-parts'), 'max-parts', 1000);
+  const marker = boundedInt(query.get('part-number-marker'), 'part-number-marker', 0);
+  const parts = (await partsOf(ctx, upload.id)).filter((p) => p.part_number > marker);
+  const page = parts.slice(0, max);
+  return sendXml(
+    c,
+    xmlDocument('ListPartsResult', {
+      Bucket: at.bucket,
+      Key: at.name,
+      UploadId: upload.id,
+      PartNumberMarker: marker,
+      NextPartNumberMarker: page.at(-1)?.part_number ?? marker,
+      MaxParts: max,
+      IsTruncated: parts.length > max,
+      Part: page.map((p) => ({
+        PartNumber: p.part_number,
+        LastModified: p.created_at,
+        ETag: p.etag,
+        Size: Number(p.size),
+      })),
+      StorageClass: 'STANDARD',
+    }),
+  );
+}
+
+/** GET /<bucket>?uploads: uploads in progress (the caller's own, or all for the service role). */
+export async function listUploads(ctx: StorageContext, c: StorageHttp, caller: S3Caller, bucket: string) {
+  await bucketExists(ctx, bucket);
+  const query = new URL(c.req.url).searchParams;
+  const prefix = query.get('prefix') ?? '';
+  if (prefix.includes('\u0000') || prefix.length > 1024) throw S3Errors.invalidArgument('prefix is invalid');
+  const max = boundedInt(query.get('max-uploads'), 'max-uploads', 1000);
+  const all = caller.claims.role === 'service_role';
+  const rows = (
+    await ctx.services.db.query<UploadRow>(
+      `select * from storage.s3_multipart_uploads
+       where bucket_id = $1 and starts_with(key, $2) and ($3 or owner_id = $4)
+       order by key collate "C", created_at limit $5`,
+      [bucket, prefix, all, subOf(caller), max + 1],
+    )
+  ).rows;
+  return sendXml(
+    c,
+    xmlDocument('ListMultipartUploadsResult', {
+      Bucket: bucket,
+      KeyMarker: '',
+      UploadIdMarker: '',
+      Prefix: prefix,
+      MaxUploads: max,
+      IsTruncated: rows.length > max,
+      Upload: rows.slice(0, max).map((r) => ({
+        Key: r.key,
+        UploadId: r.id,
+        Initiated: r.created_at,
+        StorageClass: 'STANDARD',
+      })),
+    }),
+  );
+}
+
+function boundedInt(text: string | null, name: string, fallback: number): number {
+  if (text === null) return fallback;
+  if (!/^\d{1,6}$/.test(text)) throw S3Errors.invalidArgument(`${name} must be a whole number`);
+  return Math.min(Number(text), 1000) || fallback;
+}
