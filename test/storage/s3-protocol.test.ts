@@ -4,7 +4,12 @@
  * decides), every operation the endpoint serves, and refusals answered as S3 error XML.
  */
 import crypto from 'node:crypto';
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import path from 'node:path';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -277,6 +282,33 @@ describe('objects with an access key (the service role)', () => {
     });
     // Deleting what is not there is a success, as on S3.
     await admin.send(new DeleteObjectCommand({ Bucket: 'documents', Key: 'shared/copy.txt' }));
+  });
+
+  test('a stream body goes as aws-chunked (the SDK picks the mode) and arrives whole', async () => {
+    const seen: string[] = [];
+    const client = s3({ accessKeyId: keyId, secretAccessKey: keySecret });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const headers = (args as { request: { headers: Record<string, string> } }).request.headers;
+        seen.push(headers['x-amz-content-sha256'] ?? '');
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'payload-mode' },
+    );
+    const data = crypto.randomBytes(300 * 1024);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: 'documents',
+        Key: 'stream/body.bin',
+        Body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        ContentLength: data.length,
+      }),
+    );
+    expect(seen[0]).toMatch(/^STREAMING-/);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'documents', Key: 'stream/body.bin' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+    await client.send(new DeleteObjectCommand({ Bucket: 'documents', Key: 'stream/body.bin' }));
+    client.destroy();
   });
 
   test('ListObjectsV2: prefix, delimiter, max-keys and continuation tokens', async () => {
@@ -563,4 +595,115 @@ describe('bad input', () => {
     await admin.send(new AbortMultipartUploadCommand({ Bucket: 'documents', Key: 'x/y.bin', UploadId }));
     bad.destroy();
   });
+});
+
+/** Whether a command is on the PATH (and runs). */
+function installed(command: string, versionFlag: string): boolean {
+  try {
+    execFileSync(command, [versionFlag], { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+  // A CA bundle meant for HTTPS elsewhere makes rclone's S3 client refuse to start on plain HTTP.
+  const { AWS_CA_BUNDLE: _bundle, ...inherited } = process.env;
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { env: { ...inherited, ...env }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+const hasRclone = installed('rclone', 'version');
+const hasAws = installed('aws', '--version');
+if (!hasRclone) console.warn('skipping the rclone test: rclone is not installed (Debian: apt-get install rclone)');
+if (!hasAws) console.warn('skipping the AWS CLI test: aws is not installed (Debian: apt-get install awscli)');
+
+describe('real S3 tools', () => {
+  let folder: string;
+  let file: Buffer;
+  beforeAll(async () => {
+    folder = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-s3-tools-'));
+    // 11 MiB: past both tools' multipart thresholds as set below.
+    file = crypto.randomBytes(11 * 1024 * 1024);
+    await fs.writeFile(path.join(folder, 'file.bin'), file);
+    await admin.send(new CreateBucketCommand({ Bucket: 'tools' }));
+  });
+  afterAll(async () => {
+    if (folder) await fs.rm(folder, { recursive: true, force: true });
+  });
+
+  test.skipIf(!hasRclone)(
+    'rclone copies up (multipart), lists, reads back and deletes',
+    async () => {
+      const env = {
+        RCLONE_CONFIG_T_TYPE: 's3',
+        RCLONE_CONFIG_T_PROVIDER: 'Other',
+        RCLONE_CONFIG_T_ACCESS_KEY_ID: keyId,
+        RCLONE_CONFIG_T_SECRET_ACCESS_KEY: keySecret,
+        RCLONE_CONFIG_T_ENDPOINT: `${w.server.url}/storage/v1/s3`,
+        RCLONE_CONFIG_T_REGION: 'local',
+        RCLONE_CONFIG_T_FORCE_PATH_STYLE: 'true',
+        RCLONE_CONFIG: '/dev/null',
+      };
+      const flags = ['--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M'];
+      const up = await run(
+        'rclone',
+        ['copyto', path.join(folder, 'file.bin'), 't:tools/rclone/file.bin', ...flags],
+        env,
+      );
+      expect(up.code, up.out).toBe(0);
+      const listed = await run('rclone', ['lsf', 't:tools/rclone'], env);
+      expect(listed.out.trim()).toBe('file.bin');
+      const back = path.join(folder, 'rclone-back.bin');
+      const down = await run('rclone', ['copyto', 't:tools/rclone/file.bin', back], env);
+      expect(down.code, down.out).toBe(0);
+      expect((await fs.readFile(back)).equals(file)).toBe(true);
+      const checked = await run(
+        'rclone',
+        ['check', path.join(folder, 'file.bin'), 't:tools/rclone/', '--size-only'],
+        env,
+      );
+      expect(checked.code, checked.out).toBe(0);
+      expect((await run('rclone', ['deletefile', 't:tools/rclone/file.bin'], env)).code).toBe(0);
+      expect((await run('rclone', ['lsf', 't:tools/rclone'], env)).out.trim()).toBe('');
+    },
+    120_000,
+  );
+
+  test.skipIf(!hasAws)(
+    'the AWS CLI copies up (multipart), lists, reads back and removes',
+    async () => {
+      const env = {
+        AWS_ACCESS_KEY_ID: keyId,
+        AWS_SECRET_ACCESS_KEY: keySecret,
+        AWS_DEFAULT_REGION: 'local',
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      };
+      const endpoint = ['--endpoint-url', `${w.server.url}/storage/v1/s3`];
+      const up = await run(
+        'aws',
+        [...endpoint, 's3', 'cp', path.join(folder, 'file.bin'), 's3://tools/aws/file.bin'],
+        env,
+      );
+      expect(up.code, up.out).toBe(0);
+      const listed = await run('aws', [...endpoint, 's3', 'ls', 's3://tools/aws/'], env);
+      expect(listed.out).toMatch(new RegExp(`${file.length}\\s+file\\.bin`));
+      const back = path.join(folder, 'aws-back.bin');
+      const down = await run('aws', [...endpoint, 's3', 'cp', 's3://tools/aws/file.bin', back], env);
+      expect(down.code, down.out).toBe(0);
+      expect((await fs.readFile(back)).equals(file)).toBe(true);
+      expect((await run('aws', [...endpoint, 's3', 'rm', 's3://tools/aws/file.bin'], env)).code).toBe(0);
+      expect((await run('aws', [...endpoint, 's3', 'ls', 's3://tools/aws/'], env)).out.trim()).toBe('');
+    },
+    120_000,
+  );
 });
