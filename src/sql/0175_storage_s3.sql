@@ -16,7 +16,8 @@ alter table storage.s3_access_keys enable row level security;
 revoke all on storage.s3_access_keys from anon, authenticated, service_role;
 
 -- Supabase's names for an upload in progress and its parts. The parts' bytes are in the object
--- store under the upload's own versions; CompleteMultipartUpload joins them into one version.
+-- store: in the S3 store's own multipart upload (store_handle), or on the local disk as objects
+-- under the upload's own versions; CompleteMultipartUpload joins them into one version.
 create table if not exists storage.s3_multipart_uploads (
   id text primary key,
   in_progress_size bigint not null default 0,
@@ -28,6 +29,8 @@ create table if not exists storage.s3_multipart_uploads (
   content_type text not null default 'application/octet-stream',
   cache_control text not null default 'no-cache',
   user_metadata jsonb,
+  -- The backing store's own multipart upload (its UploadId on S3); null on the local disk.
+  store_handle text,
   created_at timestamptz not null default now()
 );
 create index if not exists s3_multipart_uploads_bucket on storage.s3_multipart_uploads (bucket_id, key collate "C", created_at);

@@ -141,11 +141,26 @@ export async function uploadFrom(
     contentLength: written.size,
     httpStatusCode: 200,
   };
+  return commitUpload(ctx, c, target, key, metadata, source.userMetadata);
+}
+
+/**
+ * Points the object's row at bytes already stored under `key` (written as the caller, under RLS);
+ * the version it replaced is removed after the commit, the new bytes on any refusal.
+ */
+export async function commitUpload(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  key: ObjectKey,
+  metadata: ObjectMetadata,
+  userMetadata: Record<string, unknown> | null,
+): Promise<{ Id: string; Key: string; metadata: ObjectMetadata }> {
   try {
     const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
-      writeRow(tx, rowValues(target, metadata, source.userMetadata, version), target.upsert),
+      writeRow(tx, rowValues(target, metadata, userMetadata, key.version), target.upsert),
     );
-    if (replaced && replaced !== version)
+    if (replaced && replaced !== key.version)
       await ctx.store
         .remove([{ ...key, version: replaced }])
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));

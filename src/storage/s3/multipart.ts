@@ -1,19 +1,21 @@
 /**
- * S3 multipart uploads. Each part is written through the object store under a version of the
- * upload's own (`<upload version>-part-<n>`); CompleteMultipartUpload streams the parts, in order,
- * into the storage upload (one new version, the row written as the caller under RLS), then
- * removes the parts. The upload and its parts are rows in storage.s3_multipart_uploads(_parts),
+ * S3 multipart uploads, through the object store. A store with multipart writes of its own (S3)
+ * takes each part straight into its multipart upload and joins them there; otherwise (the local
+ * disk) each part is stored under a version of the upload's own (`<upload version>-part-<n>`) and
+ * CompleteMultipartUpload streams the parts, in order, into one ordinary write. Either way the
+ * row is then written as the caller, under RLS, as any upload's. The upload and its parts are rows in storage.s3_multipart_uploads(_parts),
  * read by the server: only the one who began an upload (or the service role) may touch it.
  */
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { probeUpload, cacheControlOf, uploadFrom } from '../upload.js';
+import { mimeAllowed, validMimeType } from '../names.js';
+import { cacheControlOf, commitUpload, probeUpload, uploadFrom, type ObjectMetadata } from '../upload.js';
 import { TooLarge, type ObjectKey } from '../../platform/store/index.js';
 import type { StorageContext, StorageHttp } from '../context.js';
 import { StorageErrors } from '../errors.js';
 import { payloadOf, smallBody, type S3Caller } from './auth.js';
 import { bucketExists, sendXml } from './buckets.js';
-import { S3Errors } from './errors.js';
+import { S3Error, S3Errors } from './errors.js';
 import { userMetadataOf, type ObjectAddress } from './objects.js';
 import { parseCompleteBody, xmlDocument } from './xml.js';
 
@@ -30,6 +32,7 @@ interface UploadRow {
   readonly content_type: string;
   readonly cache_control: string;
   readonly user_metadata: Record<string, unknown> | null;
+  readonly store_handle: string | null;
   readonly created_at: Date;
 }
 
@@ -43,6 +46,11 @@ interface PartRow {
 
 function subOf(caller: S3Caller): string | null {
   return typeof caller.claims.sub === 'string' ? caller.claims.sub : null;
+}
+
+/** The object's bytes once joined (also the key of the store's own multipart write). */
+function objectKey(upload: UploadRow): ObjectKey {
+  return { bucket: upload.bucket_id, name: upload.key, version: upload.version };
 }
 
 function partKey(upload: UploadRow, partNumber: number): ObjectKey {
@@ -62,14 +70,18 @@ async function findUpload(ctx: StorageContext, caller: S3Caller, at: ObjectAddre
   return row;
 }
 
-async function maxBytesOf(ctx: StorageContext, bucket: string): Promise<number> {
+async function maxBytesOf(ctx: StorageContext, bucket: string, mime?: string): Promise<number> {
   const row = (
-    await ctx.services.db.query<{ file_size_limit: string | null }>(
-      'select file_size_limit from storage.buckets where id = $1',
+    await ctx.services.db.query<{ file_size_limit: string | null; allowed_mime_types: string[] | null }>(
+      'select file_size_limit, allowed_mime_types from storage.buckets where id = $1',
       [bucket],
     )
   ).rows[0];
   if (!row) throw S3Errors.noSuchBucket();
+  if (mime !== undefined) {
+    validMimeType(mime);
+    if (!mimeAllowed(mime, row.allowed_mime_types)) throw StorageErrors.invalidMimeType(mime);
+  }
   return Math.min(
     ctx.services.config.storage.fileSizeLimit,
     row.file_size_limit === null ? Infinity : Number(row.file_size_limit),
@@ -79,22 +91,27 @@ async function maxBytesOf(ctx: StorageContext, bucket: string): Promise<number> 
 /** POST /<bucket>/<key>?uploads: allowed only if the caller could write the object (RLS, probed now). */
 export async function createUpload(ctx: StorageContext, c: StorageHttp, caller: S3Caller, at: ObjectAddress) {
   await smallBody(c, caller, 0);
-  await bucketExists(ctx, at.bucket);
   const contentType = c.req.header('content-type') ?? 'application/octet-stream';
+  await maxBytesOf(ctx, at.bucket, contentType);
   await probeUpload(ctx, { ...at, upsert: true, claims: caller.claims }, contentType);
   const id = crypto.randomBytes(24).toString('base64url');
+  const version = crypto.randomUUID();
+  const handle = ctx.store.parts
+    ? await ctx.store.parts.begin({ bucket: at.bucket, name: at.name, version }, contentType)
+    : null;
   await ctx.services.db.query(
-    `insert into storage.s3_multipart_uploads (id, bucket_id, key, version, owner_id, content_type, cache_control, user_metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    `insert into storage.s3_multipart_uploads (id, bucket_id, key, version, owner_id, content_type, cache_control, user_metadata, store_handle)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [
       id,
       at.bucket,
       at.name,
-      crypto.randomUUID(),
+      version,
       subOf(caller),
       contentType,
       cacheControlOf(c.req.header('cache-control')),
       JSON.stringify(userMetadataOf(c)),
+      handle,
     ],
   );
   return sendXml(c, xmlDocument('InitiateMultipartUploadResult', { Bucket: at.bucket, Key: at.name, UploadId: id }));
@@ -116,17 +133,26 @@ export async function uploadPart(
   const maxBytes = await maxBytesOf(ctx, at.bucket);
   const { body, length } = payloadOf(c, caller);
   if (length !== undefined && length > maxBytes) throw StorageErrors.tooLarge();
-  const key = partKey(upload, partNumber);
+  const key = upload.store_handle ? objectKey(upload) : partKey(upload, partNumber);
   let written;
   try {
-    written = await ctx.store.write(key, body, { maxBytes, contentType: 'application/octet-stream' });
+    if (upload.store_handle && ctx.store.parts) {
+      // The store's own part write wants its length ahead (S3's UploadPart does).
+      if (length === undefined)
+        throw new S3Error(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
+      written = await ctx.store.parts.writePart(key, upload.store_handle, partNumber, body, { length, maxBytes });
+    } else {
+      const stored = await ctx.store.write(key, body, { maxBytes, contentType: 'application/octet-stream' });
+      written = { ...stored, etag: `"${stored.md5}"` };
+    }
   } catch (err) {
     body.destroy();
+    if (err instanceof S3Error) throw err;
     if (err instanceof TooLarge) throw StorageErrors.tooLarge();
     if (err === body.errored) throw err;
     throw S3Errors.incompleteBody();
   }
-  const etag = `"${written.md5}"`;
+  const etag = written.etag;
   const stored = await ctx.services.db
     .query(
       `insert into storage.s3_multipart_uploads_parts (upload_id, size, part_number, bucket_id, key, etag, owner_id, version)
@@ -140,7 +166,7 @@ export async function uploadPart(
       () => false,
     );
   if (!stored) {
-    await ctx.store.remove([key]).catch(() => undefined);
+    if (!upload.store_handle) await ctx.store.remove([key]).catch(() => undefined);
     throw S3Errors.noSuchUpload();
   }
   await ctx.services.db.query(
@@ -185,6 +211,29 @@ export async function completeUpload(
     chosen.push(found);
   }
   const total = chosen.reduce((sum, p) => sum + Number(p.size), 0);
+  const target = { bucket: at.bucket, name: at.name, upsert: true, claims: caller.claims };
+  if (upload.store_handle && ctx.store.parts) {
+    if (total > (await maxBytesOf(ctx, at.bucket))) throw StorageErrors.tooLarge();
+    await ctx.store.parts.complete(
+      objectKey(upload),
+      upload.store_handle,
+      chosen.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
+    );
+    // S3's ETag of a multipart object: the MD5 of the parts' MD5s, then "-<parts>".
+    const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex')));
+    const metadata: ObjectMetadata = {
+      eTag: `"${crypto.createHash('md5').update(md5s).digest('hex')}-${chosen.length}"`,
+      size: total,
+      mimetype: upload.content_type,
+      cacheControl: upload.cache_control,
+      lastModified: new Date().toISOString(),
+      contentLength: total,
+      httpStatusCode: 200,
+    };
+    await ctx.services.db.query('delete from storage.s3_multipart_uploads where id = $1', [upload.id]);
+    const done = await commitUpload(ctx, c, target, objectKey(upload), metadata, upload.user_metadata);
+    return completed(c, at, done.metadata.eTag);
+  }
   const joined = new PassThrough();
   void (async () => {
     try {
@@ -199,26 +248,25 @@ export async function completeUpload(
       joined.destroy(err as Error);
     }
   })();
-  const written = await uploadFrom(
-    ctx,
-    c,
-    { bucket: at.bucket, name: at.name, upsert: true, claims: caller.claims },
-    {
-      body: joined,
-      length: total,
-      contentType: upload.content_type,
-      cacheControl: upload.cache_control,
-      userMetadata: upload.user_metadata,
-    },
-  );
+  const written = await uploadFrom(ctx, c, target, {
+    body: joined,
+    length: total,
+    contentType: upload.content_type,
+    cacheControl: upload.cache_control,
+    userMetadata: upload.user_metadata,
+  });
   await dropUpload(ctx, upload);
+  return completed(c, at, written.metadata.eTag);
+}
+
+function completed(c: StorageHttp, at: ObjectAddress, etag: string): Response {
   return sendXml(
     c,
     xmlDocument('CompleteMultipartUploadResult', {
       Location: `/${at.bucket}/${at.name}`,
       Bucket: at.bucket,
       Key: at.name,
-      ETag: written.metadata.eTag,
+      ETag: etag,
     }),
   );
 }
@@ -227,7 +275,9 @@ export async function completeUpload(
 async function dropUpload(ctx: StorageContext, upload: UploadRow): Promise<void> {
   const parts = await partsOf(ctx, upload.id);
   await ctx.services.db.query('delete from storage.s3_multipart_uploads where id = $1', [upload.id]);
-  await ctx.store.remove(parts.map((p) => partKey(upload, p.part_number))).catch(() => undefined);
+  if (upload.store_handle && ctx.store.parts)
+    await ctx.store.parts.abort(objectKey(upload), upload.store_handle).catch(() => undefined);
+  else await ctx.store.remove(parts.map((p) => partKey(upload, p.part_number))).catch(() => undefined);
 }
 
 /** DELETE /<bucket>/<key>?uploadId=. */
