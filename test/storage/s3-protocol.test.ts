@@ -32,6 +32,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { localBackend, type StorageBackend } from '../helpers/storage.js';
@@ -253,6 +254,11 @@ describe('objects with an access key (the service role)', () => {
     );
     expect(await part.Body!.transformToString()).toBe('from');
     expect(part.ContentRange).toBe(`bytes 6-9/${body.length}`);
+    expect(
+      await refusal(
+        admin.send(new GetObjectCommand({ Bucket: 'documents', Key: 'shared/hello.txt', Range: 'bytes=999-' })),
+      ),
+    ).toEqual({ name: 'InvalidRange', status: 416 });
     const head = await admin.send(new HeadObjectCommand({ Bucket: 'documents', Key: 'shared/hello.txt' }));
     expect(head.ContentLength).toBe(body.length);
     expect(head.ETag).toBe(put.ETag);
@@ -500,6 +506,54 @@ describe('session mode: the anon key signs, the user JWT decides through RLS', (
     await alice.send(new DeleteObjectCommand({ Bucket: 'documents', Key: `${w.bobId}/secret.txt` }));
     expect((await w.admin.storage.from('documents').download(`${w.bobId}/secret.txt`)).error).toBeNull();
     alice.destroy();
+  });
+
+  test('multipart in session mode: refused where RLS forbids the object, invisible to other users', async () => {
+    const alice = s3({ accessKeyId: 'project-ref', secretAccessKey: w.server.anonKey, sessionToken: aliceToken });
+    const bobToken = (await w.bob.auth.getSession()).data.session?.access_token as string;
+    const bob = s3({ accessKeyId: 'project-ref', secretAccessKey: w.server.anonKey, sessionToken: bobToken });
+    expect(
+      await refusal(
+        alice.send(
+          new CreateMultipartUploadCommand({ Bucket: 'documents', Key: `${w.bobId}/x.bin`, ContentType: 'text/plain' }),
+        ),
+      ),
+    ).toEqual({ name: 'AccessDenied', status: 403 });
+    const Key = `${w.aliceId}/parts.txt`;
+    const { UploadId } = await alice.send(
+      new CreateMultipartUploadCommand({ Bucket: 'documents', Key, ContentType: 'text/plain' }),
+    );
+    const part = await alice.send(
+      new UploadPartCommand({ Bucket: 'documents', Key, UploadId, PartNumber: 1, Body: 'one part' }),
+    );
+    expect(await refusal(bob.send(new ListPartsCommand({ Bucket: 'documents', Key, UploadId })))).toEqual({
+      name: 'NoSuchUpload',
+      status: 404,
+    });
+    expect((await bob.send(new ListMultipartUploadsCommand({ Bucket: 'documents' }))).Uploads ?? []).toEqual([]);
+    await alice.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'documents',
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    const got = await alice.send(new GetObjectCommand({ Bucket: 'documents', Key }));
+    expect(await got.Body!.transformToString()).toBe('one part');
+    alice.destroy();
+    bob.destroy();
+  });
+
+  test('an expired session JWT is ExpiredToken', async () => {
+    const expired = await new SignJWT({ role: 'authenticated', sub: w.aliceId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const client = s3({ accessKeyId: 'project-ref', secretAccessKey: w.server.anonKey, sessionToken: expired });
+    expect(await refusal(client.send(new ListBucketsCommand({})))).toEqual({ name: 'ExpiredToken', status: 400 });
+    client.destroy();
   });
 
   test('a session signed with another secret, or carrying a forged JWT, is refused', async () => {

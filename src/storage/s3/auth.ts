@@ -83,7 +83,8 @@ function sealKeyOf(ctx: StorageContext): Buffer {
 }
 
 function checkSignature(http: HttpFacts, signed: SignedRequest, secret: string) {
-  if (!sameSignature(requestSignature(http, signed, secret), signed.signature)) throw S3Errors.signatureDoesNotMatch();
+  if (!sameSignature(requestSignature(http, signed, secret), signed.signature))
+    throw S3Errors.signatureDoesNotMatch(signed.sessionToken !== undefined);
 }
 
 /**

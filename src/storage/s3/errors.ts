@@ -24,11 +24,14 @@ export const S3Errors = {
   accessDenied: e(403, 'AccessDenied'),
   invalidAccessKeyId: () =>
     new S3Error(403, 'InvalidAccessKeyId', 'The Access Key Id you provided does not exist in our records.'),
-  signatureDoesNotMatch: () =>
+  signatureDoesNotMatch: (session = false) =>
     new S3Error(
       403,
       'SignatureDoesNotMatch',
-      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      session
+        ? // storage-api's words in session mode.
+          'The request signature we calculated does not match the signature you provided, Check your credentials. The session token should be a valid JWT token'
+        : 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     ),
   requestTimeTooSkewed: () =>
     new S3Error(

@@ -6,12 +6,12 @@
 import { asCaller, type StorageContext, type StorageHttp } from '../context.js';
 import { copyObjectAs } from '../objects.js';
 import { parseObjectPath } from '../names.js';
-import { findObject, sendObject } from '../serve.js';
+import { findObject, parseRange, sendObject } from '../serve.js';
 import { cacheControlOf, uploadFrom } from '../upload.js';
 import type { ObjectKey } from '../../platform/store/index.js';
 import { payloadOf, smallBody, type S3Caller } from './auth.js';
 import { sendXml } from './buckets.js';
-import { S3Errors } from './errors.js';
+import { S3Error, S3Errors } from './errors.js';
 import { parseDeleteBody, xmlDocument } from './xml.js';
 
 export interface ObjectAddress {
@@ -60,6 +60,13 @@ export async function putObject(ctx: StorageContext, c: StorageHttp, caller: S3C
 
 export async function getObject(ctx: StorageContext, c: StorageHttp, caller: S3Caller, at: ObjectAddress) {
   const row = await asCaller(ctx, c, caller.claims, (tx) => findObject(tx, at.bucket, at.name), true);
+  const range = c.req.header('range');
+  const size = row.metadata?.size ?? 0;
+  // S3's own answer to a range past the end (the storage API's is JSON).
+  if (range !== undefined && parseRange(range, size) === 'unsatisfiable')
+    throw new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable', {
+      'content-range': `bytes */${size}`,
+    });
   return sendObject(ctx, c, row, metadataHeaders(row.user_metadata));
 }
 
