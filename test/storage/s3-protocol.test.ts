@@ -30,6 +30,7 @@ import {
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { SignJWT } from 'jose';
@@ -446,6 +447,56 @@ describe('objects with an access key (the service role)', () => {
     await admin.send(new DeleteObjectCommand({ Bucket: 'bulk', Key }));
   }, 60_000);
 
+  test('UploadPartCopy: parts made of ranges of another object', async () => {
+    const source = crypto.randomBytes(6 * 1024 * 1024);
+    await admin.send(new PutObjectCommand({ Bucket: 'bulk', Key: 'copy/source.bin', Body: source }));
+    const Key = 'copy/target.bin';
+    const { UploadId } = await admin.send(new CreateMultipartUploadCommand({ Bucket: 'bulk', Key }));
+    const split = 5 * 1024 * 1024;
+    const ranges = [`bytes=0-${split - 1}`, `bytes=${split}-${source.length - 1}`];
+    const etags: string[] = [];
+    for (const [i, CopySourceRange] of ranges.entries()) {
+      const out = await admin.send(
+        new UploadPartCopyCommand({
+          Bucket: 'bulk',
+          Key,
+          UploadId,
+          PartNumber: i + 1,
+          CopySource: 'bulk/copy/source.bin',
+          CopySourceRange,
+        }),
+      );
+      etags.push(out.CopyPartResult!.ETag!);
+    }
+    expect(
+      await refusal(
+        admin.send(
+          new UploadPartCopyCommand({
+            Bucket: 'bulk',
+            Key,
+            UploadId,
+            PartNumber: 3,
+            CopySource: 'bulk/copy/source.bin',
+            CopySourceRange: 'bytes=5-1',
+          }),
+        ),
+      ),
+    ).toEqual({ name: 'InvalidArgument', status: 400 });
+    await admin.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'bulk',
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+      }),
+    );
+    const got = await admin.send(new GetObjectCommand({ Bucket: 'bulk', Key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(source)).toBe(true);
+    await admin.send(
+      new DeleteObjectsCommand({ Bucket: 'bulk', Delete: { Objects: [{ Key }, { Key: 'copy/source.bin' }] } }),
+    );
+  }, 60_000);
+
   test('a presigned GET URL opens the object; an expired or altered one is refused', async () => {
     await admin.send(new PutObjectCommand({ Bucket: 'documents', Key: 'signed/file.txt', Body: 'presigned body' }));
     const url = await presignedGet('documents/signed/file.txt', 60);
@@ -755,6 +806,17 @@ describe('real S3 tools', () => {
       const down = await run('aws', [...endpoint, 's3', 'cp', 's3://tools/aws/file.bin', back], env);
       expect(down.code, down.out).toBe(0);
       expect((await fs.readFile(back)).equals(file)).toBe(true);
+      // Past its 8 MiB threshold the CLI copies within S3 by UploadPartCopy.
+      const copied = await run(
+        'aws',
+        [...endpoint, 's3', 'cp', 's3://tools/aws/file.bin', 's3://tools/aws/copy.bin'],
+        env,
+      );
+      expect(copied.code, copied.out).toBe(0);
+      const copyBack = path.join(folder, 'aws-copy.bin');
+      expect((await run('aws', [...endpoint, 's3', 'cp', 's3://tools/aws/copy.bin', copyBack], env)).code).toBe(0);
+      expect((await fs.readFile(copyBack)).equals(file)).toBe(true);
+      expect((await run('aws', [...endpoint, 's3', 'rm', 's3://tools/aws/copy.bin'], env)).code).toBe(0);
       expect((await run('aws', [...endpoint, 's3', 'rm', 's3://tools/aws/file.bin'], env)).code).toBe(0);
       expect((await run('aws', [...endpoint, 's3', 'ls', 's3://tools/aws/'], env)).out.trim()).toBe('');
     },

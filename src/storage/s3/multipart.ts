@@ -7,16 +7,17 @@
  * read by the server: only the one who began an upload (or the service role) may touch it.
  */
 import crypto from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { mimeAllowed, validMimeType } from '../names.js';
 import { cacheControlOf, commitUpload, probeUpload, uploadFrom, type ObjectMetadata } from '../upload.js';
-import { TooLarge, type ObjectKey } from '../../platform/store/index.js';
-import type { StorageContext, StorageHttp } from '../context.js';
+import { MissingObject, TooLarge, type ObjectKey } from '../../platform/store/index.js';
+import { asCaller, type StorageContext, type StorageHttp } from '../context.js';
+import { findObject } from '../serve.js';
 import { StorageErrors } from '../errors.js';
 import { payloadOf, smallBody, type S3Caller } from './auth.js';
 import { bucketExists, sendXml } from './buckets.js';
 import { S3Error, S3Errors } from './errors.js';
-import { userMetadataOf, type ObjectAddress } from './objects.js';
+import { copySourceOf, userMetadataOf, type ObjectAddress } from './objects.js';
 import { parseCompleteBody, xmlDocument } from './xml.js';
 
 /** S3's rules: parts 1 to 10000, each but the last at least 5 MiB. */
@@ -126,12 +127,69 @@ export async function uploadPart(
   uploadId: string,
   partText: string,
 ) {
-  if (!/^\d{1,5}$/.test(partText) || Number(partText) < 1 || Number(partText) > MAX_PART_NUMBER)
-    throw S3Errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
-  const partNumber = Number(partText);
+  const partNumber = partNumberOf(partText);
   const upload = await findUpload(ctx, caller, at, uploadId);
+  const { etag } = await storePart(ctx, caller, at, upload, partNumber, payloadOf(c, caller));
+  return c.body(null, 200, { etag });
+}
+
+function partNumberOf(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > MAX_PART_NUMBER)
+    throw S3Errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+  return Number(text);
+}
+
+/**
+ * PUT /<bucket>/<key>?partNumber=&uploadId= with x-amz-copy-source (and x-amz-copy-source-range):
+ * a part made of (a range of) an object the caller may read, as the AWS CLI copies large objects.
+ */
+export async function uploadPartCopy(
+  ctx: StorageContext,
+  c: StorageHttp,
+  caller: S3Caller,
+  at: ObjectAddress,
+  uploadId: string,
+  partText: string,
+) {
+  const partNumber = partNumberOf(partText);
+  const upload = await findUpload(ctx, caller, at, uploadId);
+  await smallBody(c, caller, 0);
+  const from = copySourceOf(c.req.header('x-amz-copy-source') ?? '');
+  const row = await asCaller(ctx, c, caller.claims, (tx) => findObject(tx, from.bucket, from.name), true);
+  const size = row.metadata?.size ?? 0;
+  const rangeText = c.req.header('x-amz-copy-source-range');
+  let range: { start: number; end: number } | undefined;
+  if (rangeText !== undefined) {
+    const m = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(rangeText);
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size)
+      throw S3Errors.invalidArgument(
+        'The x-amz-copy-source-range value must be of the form bytes=first-last within the object',
+      );
+    range = { start: Number(m[1]), end: Number(m[2]) };
+  }
+  const length = range ? range.end - range.start + 1 : size;
+  const body =
+    length === 0
+      ? Readable.from([])
+      : await ctx.store
+          .read({ bucket: row.bucket_id, name: row.name, version: row.version as string }, range)
+          .catch((err: unknown) => {
+            throw err instanceof MissingObject ? S3Errors.noSuchKey() : err;
+          });
+  const { etag } = await storePart(ctx, caller, at, upload, partNumber, { body, length });
+  return sendXml(c, xmlDocument('CopyPartResult', { ETag: etag, LastModified: new Date() }));
+}
+
+/** One part's bytes into the store (its own multipart write, or a part object), and its row. */
+async function storePart(
+  ctx: StorageContext,
+  caller: S3Caller,
+  at: ObjectAddress,
+  upload: UploadRow,
+  partNumber: number,
+  { body, length }: { body: Readable; length: number | undefined },
+): Promise<{ etag: string }> {
   const maxBytes = await maxBytesOf(ctx, at.bucket);
-  const { body, length } = payloadOf(c, caller);
   if (length !== undefined && length > maxBytes) throw StorageErrors.tooLarge();
   const key = upload.store_handle ? objectKey(upload) : partKey(upload, partNumber);
   let written;
@@ -173,7 +231,7 @@ export async function uploadPart(
     'update storage.s3_multipart_uploads set in_progress_size = (select coalesce(sum(size), 0) from storage.s3_multipart_uploads_parts where upload_id = $1) where id = $1',
     [upload.id],
   );
-  return c.body(null, 200, { etag });
+  return { etag };
 }
 
 async function partsOf(ctx: StorageContext, uploadId: string): Promise<PartRow[]> {

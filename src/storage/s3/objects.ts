@@ -117,12 +117,16 @@ export async function deleteObjects(ctx: StorageContext, c: StorageHttp, caller:
   );
 }
 
-/** PUT with x-amz-copy-source: `/bucket/key` or `bucket/key`, percent-encoded. */
-export async function copyObject(ctx: StorageContext, c: StorageHttp, caller: S3Caller, to: ObjectAddress) {
-  const source = c.req.header('x-amz-copy-source') ?? '';
-  if (source.length > 4096) throw S3Errors.invalidArgument('x-amz-copy-source is too long');
+/** x-amz-copy-source: `/bucket/key` or `bucket/key`, percent-encoded (a `?versionId=` is ignored). */
+export function copySourceOf(source: string): ObjectAddress {
+  if (source === '' || source.length > 4096) throw S3Errors.invalidArgument('x-amz-copy-source must name bucket/key');
   const [path = ''] = source.split('?');
-  const from = parseObjectPath(path.replace(/^\//, ''));
+  return parseObjectPath(path.replace(/^\//, ''));
+}
+
+/** PUT with x-amz-copy-source. */
+export async function copyObject(ctx: StorageContext, c: StorageHttp, caller: S3Caller, to: ObjectAddress) {
+  const from = copySourceOf(c.req.header('x-amz-copy-source') ?? '');
   const replace = c.req.header('x-amz-metadata-directive') === 'REPLACE';
   await smallBody(c, caller, 0);
   const { metadata } = await copyObjectAs(ctx, c, caller.claims, from, to, { copyMetadata: !replace, upsert: true });

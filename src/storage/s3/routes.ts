@@ -11,7 +11,15 @@ import { parseObjectPath, validBucketId } from '../names.js';
 import { authenticate, type S3Caller } from './auth.js';
 import { createBucket, deleteBucket, headBucket, listBuckets, listObjects } from './buckets.js';
 import { asS3Error, errorXml, S3Errors } from './errors.js';
-import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from './multipart.js';
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  listParts,
+  listUploads,
+  uploadPart,
+  uploadPartCopy,
+} from './multipart.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects.js';
 
 /** S3's bound on a request's headers (8 KiB); Node refuses past 16 KiB itself (431). */
@@ -118,7 +126,8 @@ function objectOperation(
   const uploadId = query.get('uploadId');
   if (method === 'PUT') {
     if (uploadId !== null) {
-      if (c.req.header('x-amz-copy-source') !== undefined) throw S3Errors.notImplemented('UploadPartCopy');
+      if (c.req.header('x-amz-copy-source') !== undefined)
+        return uploadPartCopy(ctx, c, caller, at, uploadId, query.get('partNumber') ?? '');
       return uploadPart(ctx, c, caller, at, uploadId, query.get('partNumber') ?? '');
     }
     if (c.req.header('x-amz-copy-source') !== undefined) return copyObject(ctx, c, caller, at);
