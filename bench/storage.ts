@@ -4,8 +4,11 @@
  * the same disk: copying the same bytes with Node streams (fs read stream -> fs write stream).
  * Uploads stream a file from disk over HTTP; downloads stream the response into a file. Then the
  * resident memory of the Trellis process while one 1 GB object is uploaded (it must stay flat).
+ * Beside the plain uploads, the same bytes through the S3 protocol endpoint (/storage/v1/s3,
+ * PutObject with @aws-sdk/client-s3 in session mode, so the same RLS decides); `--s3-only` runs just
+ * that comparison (no downloads, no 1 GB run).
  *
- *   npx tsx bench/storage.ts [--rounds 3] [--write]
+ *   npx tsx bench/storage.ts [--rounds 3] [--write] [--s3-only]
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,13 +17,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, write: { type: 'boolean', default: false } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    write: { type: 'boolean', default: false },
+    's3-only': { type: 'boolean', default: false },
+  },
 });
 const ROUNDS = Number(values.rounds);
+const S3_ONLY = values['s3-only'];
 const SIZES = [
   { label: '1 KB', bytes: 1024, ops: 200 },
   { label: '1 MB', bytes: 1024 * 1024, ops: 40 },
@@ -82,6 +91,7 @@ async function main() {
   const env = { STORAGE_FILE_SIZE_LIMIT: String(2 * 1024 ** 3), AUTH_RATE_LIMIT_SIGN_IN: '1000000' };
   try {
     const rows: string[] = [];
+    const s3Rows: string[] = [];
     let memory = '';
     await withBenchServer({ env, migrations }, async ({ url, anonKey, pid }) => {
       const signup = await fetch(`${url}/auth/v1/signup`, {
@@ -92,11 +102,19 @@ async function main() {
       const session = (await signup.json()) as { access_token: string; user: { id: string } };
       const auth = { apikey: anonKey, authorization: `Bearer ${session.access_token}` };
       const folder = session.user.id;
-      for (const size of SIZES) {
+      const s3 = new S3Client({
+        endpoint: `${url}/storage/v1/s3`,
+        region: 'local',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'bench', secretAccessKey: anonKey, sessionToken: session.access_token },
+      });
+      // --s3-only is the small run: 1 KB and 1 MB objects only.
+      for (const size of S3_ONLY ? SIZES.slice(0, 2) : SIZES) {
         const source = path.join(work, `source-${size.bytes}`);
         makeFile(source, size.bytes);
         const results = {
           up: [] as number[],
+          s3Up: [] as number[],
           upFloor: [] as number[],
           upFloorFlush: [] as number[],
           down: [] as number[],
@@ -128,6 +146,25 @@ async function main() {
               ),
             ),
           );
+          results.s3Up.push(
+            await throughput(size.bytes, size.ops, (i) =>
+              s3
+                .send(
+                  new PutObjectCommand({
+                    Bucket: 'bench',
+                    Key: `${name(i)}.s3`,
+                    Body: fs.createReadStream(source),
+                    ContentLength: size.bytes,
+                    ContentType: 'application/octet-stream',
+                  }),
+                )
+                .then(() => undefined),
+            ),
+          );
+          if (S3_ONLY) {
+            for (const f of fs.readdirSync(work)) if (!f.startsWith('source-')) fs.rmSync(path.join(work, f));
+            continue;
+          }
           results.downFloor.push(
             await throughput(size.bytes, size.ops, (i) =>
               pipeline(
@@ -157,11 +194,17 @@ async function main() {
           median(results.down),
           median(results.downFloor),
         ];
+        const s3Up = median(results.s3Up);
+        s3Rows.push(
+          `| ${size.label} | ${up.toFixed(1)} | ${s3Up.toFixed(1)} | **${(s3Up / up).toFixed(2)}** | ${upFloorFlush.toFixed(1)} (${(s3Up / upFloorFlush).toFixed(2)}) |`,
+        );
         rows.push(
           `| ${size.label} | ${up.toFixed(1)} | ${upFloor.toFixed(1)} | **${(up / upFloor).toFixed(2)}** | ${upFloorFlush.toFixed(1)} (${(up / upFloorFlush).toFixed(2)}) | ${down.toFixed(1)} | ${downFloor.toFixed(1)} | **${(down / downFloor).toFixed(2)}** |`,
         );
       }
 
+      s3.destroy();
+      if (S3_ONLY) return;
       // Resident memory of the Trellis process while one 1 GB object streams in.
       const big = path.join(work, 'source-1g');
       makeFile(big, 1024 ** 3);
@@ -180,6 +223,18 @@ async function main() {
       fs.rmSync(big);
       memory = `| 1 GB upload | ${before.toFixed(0)} MiB | ${Math.max(...samples).toFixed(0)} MiB | ${samples.at(-1)?.toFixed(0)} MiB | ${samples.length} | ${(1024 / seconds).toFixed(0)} MB/s |`;
     });
+    const s3Table = [
+      '| Object | Plain upload MB/s | S3 PutObject MB/s | S3 / plain | Floor with fsync MB/s (S3 ratio) |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...s3Rows,
+    ].join('\n');
+    report(
+      'storage-s3',
+      `\`npx tsx bench/storage.ts --rounds ${ROUNDS}${S3_ONLY ? ' --s3-only' : ''}\` (sequential requests, median of ${ROUNDS} rounds; S3 PutObject through /storage/v1/s3 in session mode, the SDK streaming the file aws-chunked)`,
+      s3Table,
+      values.write,
+    );
+    if (S3_ONLY) return;
     const table = [
       '| Object | Upload MB/s | Floor MB/s | Ratio | Floor with fsync MB/s (ratio) | Download MB/s | Floor MB/s | Ratio |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

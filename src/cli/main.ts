@@ -11,6 +11,7 @@ import { restoreCommand, restoreHelp } from './restore.js';
 import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
+import { storageCommand, storageHelp } from './storage.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
@@ -24,6 +25,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   backup: backupCommand,
   restore: restoreCommand,
   keys: keysCommand,
+  storage: storageCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -40,6 +42,7 @@ Commands:
   backup    online backup of the embedded database (list, verify, prune)
   restore   restore a backup into a new folder, to a point in time
   keys      the JWT signing keys (list, generate, rotate, revoke)
+  storage   access keys of the S3 protocol endpoint (storage keys create, list, revoke)
 
 ${startHelp}
 
@@ -62,6 +65,8 @@ ${backupHelp}
 ${restoreHelp}
 
 ${keysHelp}
+
+${storageHelp}
 
 Configuration: docs/configuration.md`;
 

@@ -230,32 +230,59 @@ export async function copyObject(ctx: StorageContext, c: StorageHttp) {
   const claims = await callerClaims(ctx, c);
   const body = await readJsonBody(c);
   const { from, to } = transferOf(body);
-  const copyMetadata = body.copyMetadata !== false;
+  const { id } = await copyObjectAs(ctx, c, claims, from, to, { copyMetadata: body.copyMetadata !== false });
+  return respondJson(c, { Id: id, Key: `${to.bucket}/${to.name}` });
+}
+
+/**
+ * Copies an object as `claims` (RLS reads the source and writes the target row). With `upsert`
+ * (S3's CopyObject) an existing target is replaced, its old bytes removed after the commit.
+ */
+export async function copyObjectAs(
+  ctx: StorageContext,
+  c: StorageHttp,
+  claims: Claims,
+  from: { bucket: string; name: string },
+  to: { bucket: string; name: string },
+  options: { copyMetadata: boolean; upsert?: boolean },
+): Promise<{ id: string | undefined; metadata: ObjectRow['metadata'] }> {
   const version = crypto.randomUUID();
   const target: ObjectKey = { ...to, version };
   let copied = false;
   try {
-    const id = await asCaller(ctx, c, claims, async (tx) => {
+    const done = await asCaller(ctx, c, claims, async (tx) => {
       const row = await findObject(tx, from.bucket, from.name);
       await lockName(tx, to.bucket, to.name);
-      const metadata = { ...row.metadata, lastModified: new Date().toISOString() };
+      const prior = options.upsert
+        ? (
+            await tx.query<{ version: string | null }>(
+              'select version from storage.objects where bucket_id = $1 and name = $2 for update',
+              [to.bucket, to.name],
+            )
+          ).rows[0]?.version
+        : undefined;
+      const metadata = { ...row.metadata, lastModified: new Date().toISOString() } as ObjectRow['metadata'];
       const inserted = await tx.query<{ id: string }>(
-        'insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version) values ($1, $2, $3, $4, $5, $6, $7) returning id',
+        `insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version) values ($1, $2, $3, $4, $5, $6, $7)
+         ${options.upsert ? 'on conflict (bucket_id, name) do update set owner = excluded.owner, owner_id = excluded.owner_id, metadata = excluded.metadata, user_metadata = excluded.user_metadata, version = excluded.version, updated_at = now()' : ''}
+         returning id`,
         [
           to.bucket,
           to.name,
           ownerOf(claims),
           typeof claims.sub === 'string' ? claims.sub : null,
           JSON.stringify(metadata),
-          copyMetadata && row.user_metadata ? stringifyJson(row.user_metadata) : null,
+          options.copyMetadata && row.user_metadata ? stringifyJson(row.user_metadata) : null,
           version,
         ],
       );
       await copyBytes(ctx, row, target);
       copied = true;
-      return inserted.rows[0]?.id;
+      return { id: inserted.rows[0]?.id, metadata, prior };
     });
-    return respondJson(c, { Id: id, Key: `${to.bucket}/${to.name}` });
+    if (done.prior && done.prior !== version)
+      await ctx.store.remove([{ ...to, version: done.prior }]).catch(() => undefined);
+    return { id: done.id, metadata: done.metadata };
   } catch (err) {
     if (copied) await ctx.store.remove([target]).catch(() => undefined);
     throw fromPg(err);

@@ -10,6 +10,7 @@ import type { Services } from '../services.js';
 import { createBucket, deleteBucket, emptyBucket, getBucket, listBuckets, updateBucket } from './buckets.js';
 import type { StorageContext } from './context.js';
 import { resumableUploads } from './resumable.js';
+import { s3Routes } from './s3/routes.js';
 import {
   copyObject,
   downloadObject,
@@ -24,6 +25,8 @@ import {
   uploadToSignedUrl,
 } from './objects.js';
 
+export { createAccessKey, listAccessKeys, revokeAccessKey, type AccessKey } from './s3/keys.js';
+
 export function storageRoutes(services: Services): Hono<KeyEnv> {
   const ctx: StorageContext = { services, store: services.store, secret: services.tokens.secret };
   const app = new Hono<KeyEnv>();
@@ -35,6 +38,9 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
   // Public and signed URLs count too, against the address that opens them.
   const rateLimit = apiRateLimit(services, 'storage');
   if (rateLimit) app.use('*', rateLimit);
+
+  // The S3 protocol (SigV4-signed, no apikey): see docs/storage.md.
+  app.route('/s3', s3Routes(ctx));
 
   app.get('/bucket', (c) => listBuckets(ctx, c));
   app.get('/bucket/:id', (c) => getBucket(ctx, c));
@@ -81,6 +87,8 @@ export function storageRoutes(services: Services): Hono<KeyEnv> {
 }
 
 function opensWithoutKey(method: string, path: string): boolean {
+  // S3 clients sign their requests (SigV4) and send no apikey.
+  if (path === '/storage/v1/s3' || path.startsWith('/storage/v1/s3/')) return true;
   if (/^\/storage\/v1\/(object|render\/image)\/public\//.test(path)) return true;
   if (method !== 'POST' && /^\/storage\/v1\/(object|render\/image)\/sign\//.test(path)) return true;
   // A signed resumable upload carries its token in x-signature, as a signed upload URL in `token`.

@@ -66,9 +66,14 @@ export function objectHeaders(row: ObjectRow, download: string | undefined): Rec
 }
 
 /** Answers GET/HEAD for an object the caller may read. */
-export async function sendObject(ctx: StorageContext, c: StorageHttp, row: ObjectRow): Promise<Response> {
+export async function sendObject(
+  ctx: StorageContext,
+  c: StorageHttp,
+  row: ObjectRow,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   const size = row.metadata?.size ?? 0;
-  const headers = objectHeaders(row, c.req.query('download'));
+  const headers = { ...objectHeaders(row, c.req.query('download')), ...extraHeaders };
   if (notModified(c, headers)) return sendRaw(c, 304, headers);
   let range: ByteRange | undefined;
   const asked = headerOf(c, 'range');

@@ -58,29 +58,55 @@ const PROBE_ABOVE_BYTES = 256 * 1024;
 /** Thrown inside a transaction to roll it back on purpose (the permission test before an upload). */
 class RollBack extends Error {}
 
+/** A body given by another protocol (the S3 endpoint's PutObject, a completed multipart upload). */
+export interface GivenBody {
+  readonly body: Readable;
+  /** The body's length when known ahead: refused at once when over the limit. */
+  readonly length: number | undefined;
+  readonly contentType: string;
+  readonly cacheControl: string;
+  readonly userMetadata: Record<string, unknown> | null;
+}
+
 export async function upload(
   ctx: StorageContext,
   c: StorageHttp,
   target: UploadTarget,
 ): Promise<{ Id: string; Key: string }> {
+  const { Id, Key } = await uploadFrom(ctx, c, target);
+  return { Id, Key };
+}
+
+/** An upload from the request (raw or a form), or from `given`; with the metadata it stored. */
+export async function uploadFrom(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  given?: GivenBody,
+): Promise<Committed> {
   const bucket = await bucketLimits(ctx, target.bucket);
   const maxBytes = maxBytesOf(ctx, bucket);
   const request = nodeRequest(c);
-  const multipart = (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
-  const declared = headerOf(c, 'content-length');
+  const multipart = !given && (headerOf(c, 'content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+  const declared = given ? given.length?.toString() : headerOf(c, 'content-length');
+  const declaredType = given ? given.contentType : (headerOf(c, 'content-type') ?? 'application/octet-stream');
   // A declared length over the bound is refused before a byte is read (a form carries some framing).
   if (declared !== undefined && Number(declared) > maxBytes + (multipart ? 64 * 1024 : 0))
     throw StorageErrors.tooLarge();
-  if (!multipart) checkMime(headerOf(c, 'content-type') ?? 'application/octet-stream', bucket);
+  if (!multipart) checkMime(declaredType, bucket);
 
   // Refused by RLS or taken by another object: answered before a large body is read. A small one
   // is cheaper to store and remove on refusal than to test for (a transaction more per upload).
   if (multipart || declared === undefined || Number(declared) > PROBE_ABOVE_BYTES)
-    await probeUpload(ctx, target, headerOf(c, 'content-type') ?? '');
+    await probeUpload(ctx, target, given ? given.contentType : (headerOf(c, 'content-type') ?? ''));
 
-  const source = multipart ? await formFile(request) : rawBody(request, c);
+  const source: UploadSource = given
+    ? { ...given, failed: watchFailure(given.body) }
+    : multipart
+      ? await formFile(request)
+      : rawBody(request, c);
   checkMime(source.contentType, bucket);
-  return storeAndCommit(ctx, c, target, source, maxBytes);
+  return storeAndCommit(ctx, c, target, source, maxBytes, given !== undefined);
 }
 
 /** A bucket's id and limits, read as the server (storage-api does too: RLS decides on the row). */
@@ -103,9 +129,18 @@ export function maxBytesOf(ctx: StorageContext, bucket: BucketLimits): number {
   );
 }
 
+/** What a committed upload answers with, and the metadata its row holds. */
+export interface Committed {
+  readonly Id: string;
+  readonly Key: string;
+  readonly metadata: ObjectMetadata;
+}
+
 /**
  * Streams `source` to the store under a fresh version key, then writes the row as the caller; on
  * any failure the new bytes are removed and no row changes (resumable uploads finish here too).
+ * A body given by another protocol may refuse itself (a chunk signature that does not match):
+ * with `given`, that refusal is the answer as it is.
  */
 export async function storeAndCommit(
   ctx: StorageContext,
@@ -113,7 +148,8 @@ export async function storeAndCommit(
   target: UploadTarget,
   source: UploadSource,
   maxBytes: number,
-): Promise<{ Id: string; Key: string }> {
+  given = false,
+): Promise<Committed> {
   const version = crypto.randomUUID();
   const key: ObjectKey = { bucket: target.bucket, name: target.name, version };
   let written;
@@ -124,6 +160,7 @@ export async function storeAndCommit(
   } catch (err) {
     source.body.destroy();
     if (err instanceof TooLarge) throw StorageErrors.tooLarge();
+    if (given && err === source.body.errored) throw err;
     if (source.failed() || isClientGone(err))
       throw StorageErrors.invalidRequest('The upload ended before all its bytes arrived');
     throw err;
@@ -140,16 +177,13 @@ export interface StoredBytes {
   readonly userMetadata: Record<string, unknown> | null;
 }
 
-/**
- * Writes the row of stored bytes as the caller (insert, or with upsert replace); if it is refused
- * the bytes are removed, and bytes an upsert replaced are removed after the commit.
- */
+/** The row of stored bytes, written as the caller (see commitUpload). */
 export async function commitStored(
   ctx: StorageContext,
   c: StorageHttp,
   target: UploadTarget,
   stored: StoredBytes,
-): Promise<{ Id: string; Key: string }> {
+): Promise<Committed> {
   const { key, written } = stored;
   const metadata: ObjectMetadata = {
     eTag: `"${written.md5}"`,
@@ -160,15 +194,31 @@ export async function commitStored(
     contentLength: written.size,
     httpStatusCode: 200,
   };
+  return commitUpload(ctx, c, target, key, metadata, stored.userMetadata);
+}
+
+/**
+ * Points the object's row at bytes already stored under `key` (written as the caller, under RLS:
+ * insert, or with upsert replace); the version it replaced is removed after the commit, the new
+ * bytes on any refusal.
+ */
+export async function commitUpload(
+  ctx: StorageContext,
+  c: StorageHttp,
+  target: UploadTarget,
+  key: ObjectKey,
+  metadata: ObjectMetadata,
+  userMetadata: Record<string, unknown> | null,
+): Promise<Committed> {
   try {
     const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
-      writeRow(tx, rowValues(target, metadata, stored.userMetadata, key.version), target.upsert),
+      writeRow(tx, rowValues(target, metadata, userMetadata, key.version), target.upsert),
     );
     if (replaced && replaced !== key.version)
       await ctx.store
         .remove([{ ...key, version: replaced }])
         .catch((err: unknown) => c.get('log').warn({ err }, 'removing replaced object bytes failed'));
-    return { Id: id, Key: `${target.bucket}/${target.name}` };
+    return { Id: id, Key: `${target.bucket}/${target.name}`, metadata };
   } catch (err) {
     await ctx.store.remove([key]).catch(() => undefined);
     throw err;
@@ -309,7 +359,7 @@ function formFile(request: IncomingMessage): Promise<UploadSource> {
 }
 
 /** Supabase stores what the client sent (`max-age=3600`), and `no-cache` when it sent nothing. */
-function cacheControlOf(value: string | undefined): string {
+export function cacheControlOf(value: string | undefined): string {
   if (!value) return 'no-cache';
   if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
     throw StorageErrors.invalidRequest('Invalid Cache-Control');

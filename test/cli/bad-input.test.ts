@@ -29,8 +29,12 @@ describe('the CLI refuses bad flags and settings', () => {
     [['status', '-x'], /Unknown option '-x'/],
     [
       ['launch'],
-      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys\)/,
+      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys, storage\)/,
     ],
+    [['storage', 'buckets'], /unknown storage command "buckets" \(commands: keys\)/],
+    [['storage', 'keys', 'rotate'], /unknown storage keys command "rotate" \(commands: create, list, revoke\)/],
+    [['storage', 'keys', 'create', '-o', 'yaml'], /-o: -o takes only json/],
+    [['storage', 'keys', 'list', 'extra'], /unexpected argument "extra"/],
     [['import'], /name the file to import \(see `trellis import --help`\)/],
     [['import', 'no-such.db'], /cannot open no-such\.db: ENOENT/],
     [['import', 'app.db', '--users-table', 'users'], /--users-table: needs --email-column and --password-column too/],

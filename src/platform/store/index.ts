@@ -10,6 +10,7 @@ export {
   type ByteRange,
   type ObjectKey,
   type ObjectStore,
+  type PartStore,
   type WriteResult,
 } from './store.js';
 

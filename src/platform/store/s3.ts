@@ -5,7 +5,16 @@
  * S3 makes an object visible only when its upload completes, so writes are atomic; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
-import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -80,6 +89,50 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
       }
     },
     close: async () => client.destroy(),
+    // The S3 endpoint's multipart uploads map onto the bucket's own: parts go straight to S3.
+    parts: {
+      async begin(key, contentType) {
+        const out = await client.send(
+          new CreateMultipartUploadCommand({ Bucket, Key: keyOf(key), ContentType: contentType }),
+        );
+        if (!out.UploadId) throw new Error('the S3 server gave no UploadId');
+        return out.UploadId;
+      },
+      async writePart(key, handle, partNumber, body, { length, maxBytes }) {
+        const hasher = countingHasher(Math.min(maxBytes, length));
+        pipeline(body, hasher, () => undefined);
+        try {
+          const out = await client.send(
+            new UploadPartCommand({
+              Bucket,
+              Key: keyOf(key),
+              UploadId: handle,
+              PartNumber: partNumber,
+              Body: hasher,
+              ContentLength: length,
+            }),
+          );
+          const result = hasher.result();
+          if (result.size !== length) throw new Error('the part ended before its declared length');
+          return { ...result, etag: out.ETag ?? `"${result.md5}"` };
+        } catch (err) {
+          throw hasher.errored ?? err;
+        }
+      },
+      async complete(key, handle, parts) {
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key: keyOf(key),
+            UploadId: handle,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+          }),
+        );
+      },
+      async abort(key, handle) {
+        await client.send(new AbortMultipartUploadCommand({ Bucket, Key: keyOf(key), UploadId: handle }));
+      },
+    },
   };
   return store;
 }

@@ -39,6 +39,29 @@ export class MissingObject extends Error {
   }
 }
 
+/**
+ * A store's own multipart writes (S3: CreateMultipartUpload / UploadPart / Complete), used by the
+ * S3 protocol endpoint so parts go straight to the backing store and are joined there. A store
+ * without it (the local disk) keeps each part as an object of its own and the endpoint joins them
+ * with one ordinary write.
+ */
+export interface PartStore {
+  /** Begins a multipart write of `key`; the handle is kept (in the database) to go on later. */
+  begin(key: ObjectKey, contentType: string): Promise<string>;
+  /** Writes part `partNumber` (1..10000) of exactly `length` bytes; the same number again replaces it. */
+  writePart(
+    key: ObjectKey,
+    handle: string,
+    partNumber: number,
+    body: Readable,
+    options: { length: number; maxBytes: number },
+  ): Promise<WriteResult & { readonly etag: string }>;
+  /** Joins the parts, in this order, into the bytes of `key` (visible only once joined). */
+  complete(key: ObjectKey, handle: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void>;
+  /** Drops the write and every part it holds. */
+  abort(key: ObjectKey, handle: string): Promise<void>;
+}
+
 export interface ObjectStore {
   /**
    * Streams `body` to `key`. Atomic: after a failure (body error, abort, `maxBytes` passed) the key
@@ -57,4 +80,6 @@ export interface ObjectStore {
   /** Removes keys; missing ones are ignored. */
   remove(keys: readonly ObjectKey[]): Promise<void>;
   close(): Promise<void>;
+  /** Present when the store has multipart writes of its own. */
+  readonly parts?: PartStore;
 }
