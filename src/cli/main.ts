@@ -8,6 +8,7 @@ import { importCommand, importHelp } from './import.js';
 import { keysCommand, keysHelp } from './keys.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { restoreCommand, restoreHelp } from './restore.js';
+import { secretsCommand, secretsHelp } from './secrets.js';
 import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -24,6 +25,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   backup: backupCommand,
   restore: restoreCommand,
   keys: keysCommand,
+  secrets: secretsCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -40,6 +42,7 @@ Commands:
   backup    online backup of the embedded database (list, verify, prune)
   restore   restore a backup into a new folder, to a point in time
   keys      the JWT signing keys (list, generate, rotate, revoke)
+  secrets   the edge functions' secrets (set, list, unset)
 
 ${startHelp}
 
@@ -62,6 +65,8 @@ ${backupHelp}
 ${restoreHelp}
 
 ${keysHelp}
+
+${secretsHelp}
 
 Configuration: docs/configuration.md`;
 
