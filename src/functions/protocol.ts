@@ -36,6 +36,14 @@ export type FromWorker =
       readonly headers: readonly (readonly [string, string])[];
       readonly hasBody: boolean;
     }
+  /** A response whose body was complete at once: head and body in one message. */
+  | {
+      readonly t: 'whole';
+      readonly id: number;
+      readonly status: number;
+      readonly headers: readonly (readonly [string, string])[];
+      readonly body: Uint8Array | null;
+    }
   | { readonly t: 'chunk'; readonly id: number; readonly chunk: Uint8Array }
   | { readonly t: 'end'; readonly id: number }
   /** The handler threw, or answered something that is not a Response. */

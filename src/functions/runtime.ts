@@ -249,6 +249,21 @@ export class FunctionRuntime {
               if (!body || nullBodyStatus(message.status)) end();
               return;
             }
+            case 'whole':
+              answered = true;
+              resolve({
+                kind: 'response',
+                response: new Response(
+                  nullBodyStatus(message.status) ? null : (message.body as Uint8Array<ArrayBuffer> | null),
+                  {
+                    status: message.status,
+                    headers: message.headers as [string, string][],
+                  },
+                ),
+                done,
+              });
+              end();
+              return;
             case 'chunk':
               controller?.enqueue(message.chunk);
               return;

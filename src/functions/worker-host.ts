@@ -71,6 +71,24 @@ interface Call {
 }
 const calls = new Map<number, Call>();
 
+const LATER = Symbol('later');
+/** Resolves after the microtasks queued now: a read that is not settled by then waits for I/O or a timer. */
+const macrotask = () => new Promise<typeof LATER>((resolve) => setImmediate(() => resolve(LATER)));
+
+const bytesOf = (value: unknown): Uint8Array =>
+  value instanceof Uint8Array ? value : new TextEncoder().encode(String(value));
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
@@ -108,17 +126,38 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
       return;
     }
     const headers = [...answer.headers];
-    post({ t: 'head', id: message.id, status: answer.status, headers, hasBody: answer.body !== null });
-    if (answer.body === null) return;
+    if (answer.body === null) {
+      post({ t: 'whole', id: message.id, status: answer.status, headers, body: null });
+      return;
+    }
     const reader = answer.body.getReader();
     call.reader = reader;
+    // A body that is complete at once (a string, JSON) goes in one message with the head; one that
+    // is still being written (a stream, SSE) sends its head now and its chunks as they come.
+    const early: Uint8Array[] = [];
+    let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
     for (;;) {
-      const { value, done: end } = await reader.read();
+      const next = reader.read();
+      const got = await Promise.race([next, macrotask()]);
+      if (got === LATER) {
+        pending = next;
+        break;
+      }
+      if (got.done) {
+        post({ t: 'whole', id: message.id, status: answer.status, headers, body: concat(early) });
+        return;
+      }
+      early.push(bytesOf(got.value));
+    }
+    post({ t: 'head', id: message.id, status: answer.status, headers, hasBody: true });
+    for (const chunk of early) post({ t: 'chunk', id: message.id, chunk });
+    for (;;) {
+      const { value, done: end } = await (pending ?? reader.read());
+      pending = undefined;
       if (end) break;
       if (abort.signal.aborted) return;
-      const chunk = value instanceof Uint8Array ? value : new TextEncoder().encode(String(value));
       // Copied, not transferred: a chunk may be a view of a buffer the function keeps using.
-      post({ t: 'chunk', id: message.id, chunk });
+      post({ t: 'chunk', id: message.id, chunk: bytesOf(value) });
     }
     post({ t: 'end', id: message.id });
   } catch (err) {
