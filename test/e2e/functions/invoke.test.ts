@@ -72,6 +72,24 @@ Deno.serve(async (req) => {
 `,
   'supabase/functions/open/index.ts': `Deno.serve(() => new Response('open to all'));
 `,
+  'supabase/functions/later/index.ts': `let finished = 0;
+let cancelled = 0;
+Deno.serve((req) => {
+  const what = new URL(req.url).pathname.split('/')[2];
+  if (what === 'count') return Response.json({ finished, cancelled, env: Object.keys(Deno.env.toObject()).includes('SUPABASE_URL') });
+  if (what === 'wait') {
+    EdgeRuntime.waitUntil(new Promise<void>((resolve) => setTimeout(() => { finished += 1; resolve(); }, 200)));
+    return new Response('answered first');
+  }
+  let gone = false;
+  const body = new ReadableStream<Uint8Array>({
+    // Enqueueing after a cancel throws, as in Deno: a well-written stream stops when cancelled.
+    pull: (controller) => new Promise((r) => setTimeout(() => { if (!gone) controller.enqueue(new TextEncoder().encode('data: x\\n\\n')); r(); }, 20)),
+    cancel: () => { gone = true; cancelled += 1; },
+  });
+  return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+});
+`,
   'supabase/config.toml': `[functions.open]
 verify_jwt = false
 `,
@@ -168,6 +186,41 @@ describe('functions.invoke', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await (await fetch(`${server.url}/functions/v1/open`)).text()).toBe('edited');
   });
+});
+
+test('EdgeRuntime.waitUntil work goes on after the answer', async () => {
+  const res = await fetch(`${server.url}/functions/v1/later/wait`, {
+    headers: { authorization: `Bearer ${server.anonKey}` },
+  });
+  expect(await res.text()).toBe('answered first');
+  const count = async () =>
+    (await (
+      await fetch(`${server.url}/functions/v1/later/count`, { headers: { authorization: `Bearer ${server.anonKey}` } })
+    ).json()) as {
+      finished: number;
+      cancelled: number;
+      env: boolean;
+    };
+  expect((await count()).finished).toBe(0);
+  await new Promise((r) => setTimeout(r, 400));
+  expect(await count()).toMatchObject({ finished: 1, env: true });
+});
+
+test('a client that leaves an endless stream cancels the function body', async () => {
+  const headers = { authorization: `Bearer ${server.anonKey}` };
+  const abort = new AbortController();
+  const res = await fetch(`${server.url}/functions/v1/later/stream`, { headers, signal: abort.signal });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  await reader.read();
+  abort.abort();
+  let cancelled = 0;
+  for (let i = 0; i < 50 && cancelled === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    cancelled = (
+      (await (await fetch(`${server.url}/functions/v1/later/count`, { headers })).json()) as { cancelled: number }
+    ).cancelled;
+  }
+  expect(cancelled).toBe(1);
 });
 
 describe('verify_jwt', () => {
