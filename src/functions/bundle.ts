@@ -101,12 +101,25 @@ export async function bundleFunction(functionsDir: string, name: string, outDir:
     await fs.writeFile(temp, code);
     await fs.rename(temp, file);
   }
+  await removeOldBundles(outDir, name, file);
   const inputs = new Map<string, number>();
   for (const input of Object.keys(result.metafile.inputs)) {
     const absolute = path.resolve(functionsDir, input);
     inputs.set(absolute, await mtimeOf(absolute));
   }
   return { ok: true, bundle: { path: file, hash, inputs } };
+}
+
+/** A worker loads its bundle at start: one replaced more than a minute ago is no longer read. */
+async function removeOldBundles(outDir: string, name: string, current: string): Promise<void> {
+  const entries = await fs.readdir(outDir).catch(() => [] as string[]);
+  const cutoff = Date.now() - 60_000;
+  for (const entry of entries) {
+    if (!entry.startsWith(`${name}.`) || !entry.endsWith('.mjs')) continue;
+    const file = path.join(outDir, entry);
+    if (file === current || !/^[0-9a-f]{16}$/.test(entry.slice(name.length + 1, -4))) continue;
+    if ((await mtimeOf(file)) < cutoff) await fs.rm(file, { force: true });
+  }
 }
 
 export async function mtimeOf(file: string): Promise<number> {

@@ -61,7 +61,8 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
   const rateLimit = apiRateLimit(services, 'functions');
   if (rateLimit) app.use('*', rateLimit);
 
-  app.all('*', async (c) => {
+  // A pattern, not '*': the request metrics label calls by this route, never by raw path.
+  app.all('/:path{.*}', async (c) => {
     const started = process.hrtime.bigint();
     const url = new URL(c.req.url);
     const parsed = parseFunctionPath(url.pathname.slice(url.pathname.indexOf(PREFIX) + PREFIX.length));

@@ -145,7 +145,12 @@ export class FunctionRuntime {
         await slot.building;
       }
     }
-    if (slot.buildFailure) return { failure: slot.buildFailure };
+    if (slot.buildFailure) {
+      // A name that serves nothing keeps no slot: calls to made-up names must not grow the map.
+      if (slot.buildFailure.kind === 'missing' && slot.active <= 1 && this.slots.get(name) === slot)
+        this.slots.delete(name);
+      return { failure: slot.buildFailure };
+    }
     const bundle = slot.bundle;
     if (!bundle) return { failure: { kind: 'missing' } };
     let cold = false;
