@@ -23,6 +23,8 @@ export type ToWorker =
     }
   | { readonly t: 'body'; readonly id: number; readonly chunk: Uint8Array }
   | { readonly t: 'body-end'; readonly id: number }
+  /** The client read what was sent: the response body may send another window. */
+  | { readonly t: 'more'; readonly id: number }
   /** The client left, or a limit ended the call: the request's signal aborts, the body is dropped. */
   | { readonly t: 'cancel'; readonly id: number };
 

@@ -234,13 +234,18 @@ export class FunctionRuntime {
           switch (message.t) {
             case 'head': {
               const body = message.hasBody
-                ? new ReadableStream<Uint8Array>({
-                    start: (c) => void (controller = c),
-                    cancel: () => {
-                      cancel();
-                      end();
+                ? new ReadableStream<Uint8Array>(
+                    {
+                      start: (c) => void (controller = c),
+                      // The queue has room again (the client read): the worker may send more.
+                      pull: () => worker.send({ t: 'more', id }),
+                      cancel: () => {
+                        cancel();
+                        end();
+                      },
                     },
-                  })
+                    new ByteLengthQueuingStrategy({ highWaterMark: 256 * 1024 }),
+                  )
                 : null;
               answered = true;
               resolve({

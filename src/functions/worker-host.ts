@@ -68,7 +68,16 @@ interface Call {
   body?: ReadableStreamDefaultController<Uint8Array>;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
   done: () => void;
+  /** Response bytes sent since the server last asked for more. */
+  unacked: number;
+  /** Set while the body waits for the server's room. */
+  resume?: () => void;
 }
+
+/** Response bytes in flight to the server before the body waits for it to ask for more. */
+const WINDOW_BYTES = 1024 * 1024;
+/** A body up to this size that is complete at once goes with its head, in one message. */
+const EARLY_BYTES = 256 * 1024;
 const calls = new Map<number, Call>();
 
 const LATER = Symbol('later');
@@ -97,7 +106,7 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
   const abort = new AbortController();
   let done = () => undefined as void;
   const completed = new Promise<void>((resolve) => (done = resolve));
-  const call: Call = { abort, done };
+  const call: Call = { abort, done, unacked: 0 };
   calls.set(message.id, call);
   const body = message.hasBody
     ? new ReadableStream<Uint8Array>({ start: (controller) => void (call.body = controller) })
@@ -136,9 +145,13 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
     // is still being written (a stream, SSE) sends its head now and its chunks as they come.
     const early: Uint8Array[] = [];
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-    for (;;) {
+    // One turn of the event loop, and at most EARLY_BYTES: a body produced synchronously without
+    // end (a pull that always enqueues) must not be read whole here.
+    const turn = macrotask();
+    let earlyBytes = 0;
+    while (earlyBytes < EARLY_BYTES) {
       const next = reader.read();
-      const got = await Promise.race([next, macrotask()]);
+      const got = await Promise.race([next, turn]);
       if (got === LATER) {
         pending = next;
         break;
@@ -147,17 +160,25 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
         post({ t: 'whole', id: message.id, status: answer.status, headers, body: concat(early) });
         return;
       }
-      early.push(bytesOf(got.value));
+      const chunk = bytesOf(got.value);
+      early.push(chunk);
+      earlyBytes += chunk.byteLength;
     }
     post({ t: 'head', id: message.id, status: answer.status, headers, hasBody: true });
-    for (const chunk of early) post({ t: 'chunk', id: message.id, chunk });
+    const send = async (chunk: Uint8Array) => {
+      // Backpressure: a fast body waits for a slow client rather than filling the server's memory.
+      if (call.unacked > WINDOW_BYTES) await new Promise<void>((resolve) => (call.resume = resolve));
+      call.unacked += chunk.byteLength;
+      post({ t: 'chunk', id: message.id, chunk });
+    };
+    for (const chunk of early) await send(chunk);
     for (;;) {
       const { value, done: end } = await (pending ?? reader.read());
       pending = undefined;
       if (end) break;
       if (abort.signal.aborted) return;
       // Copied, not transferred: a chunk may be a view of a buffer the function keeps using.
-      post({ t: 'chunk', id: message.id, chunk: bytesOf(value) });
+      await send(bytesOf(value));
     }
     post({ t: 'end', id: message.id });
   } catch (err) {
@@ -193,7 +214,16 @@ port.on('message', (message: ToWorker) => {
         // Closed already.
       }
       void call.reader?.cancel().catch(() => undefined);
+      call.resume?.();
       calls.delete(message.id);
+      return;
+    }
+    case 'more': {
+      const call = calls.get(message.id);
+      if (!call) return;
+      call.unacked = 0;
+      call.resume?.();
+      call.resume = undefined;
       return;
     }
   }

@@ -4,6 +4,7 @@
  * RLS with supabase-js, a secret, sub-paths and methods, verify_jwt.
  */
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FunctionsHttpError } from '@supabase/supabase-js';
@@ -88,6 +89,21 @@ Deno.serve((req) => {
     cancel: () => { gone = true; cancelled += 1; },
   });
   return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+});
+`,
+  'supabase/functions/big/index.ts': `let produced = 0;
+const CHUNK = new Uint8Array(64 * 1024).fill(120);
+Deno.serve((req) => {
+  if (new URL(req.url).pathname.endsWith('/produced')) return Response.json({ produced });
+  let sent = 0;
+  return new Response(new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= 40 * 1024 * 1024) return controller.close();
+      sent += CHUNK.byteLength;
+      produced += CHUNK.byteLength;
+      controller.enqueue(CHUNK);
+    },
+  }));
 });
 `,
   'supabase/config.toml': `[functions.open]
@@ -221,6 +237,32 @@ test('a client that leaves an endless stream cancels the function body', async (
     ).cancelled;
   }
   expect(cancelled).toBe(1);
+});
+
+test('a body many times the worker window arrives whole to a client that pauses', async () => {
+  const headers = { authorization: `Bearer ${server.anonKey}` };
+  // node:http, paused: the client takes nothing more until resumed (fetch reads ahead on its own).
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+    http.get(`${server.url}/functions/v1/big`, { headers }, resolve).on('error', reject),
+  );
+  let total = 0;
+  await new Promise<void>((resolve) =>
+    res.once('data', (chunk: Buffer) => {
+      total += chunk.byteLength;
+      res.pause();
+      resolve();
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const { produced } = (await (await fetch(`${server.url}/functions/v1/big/produced`, { headers })).json()) as {
+    produced: number;
+  };
+  // The function is still writing it: the worker sends a window, then waits for the server to ask.
+  expect(produced).toBeGreaterThan(0);
+  res.on('data', (chunk: Buffer) => (total += chunk.byteLength));
+  res.resume();
+  await new Promise((r) => res.on('end', r));
+  expect(total).toBe(40 * 1024 * 1024);
 });
 
 describe('verify_jwt', () => {
