@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FunctionsHttpError } from '@supabase/supabase-js';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeFunctionSecrets } from '../../../src/project/function-secrets.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
@@ -106,8 +107,17 @@ Deno.serve((req) => {
   }));
 });
 `,
+  'supabase/functions/options-form/index.ts': `Deno.serve({ port: 8000, onListen: () => undefined }, (_req, info) => Response.json({ form: 'options, handler', remote: typeof info.remoteAddr.hostname }));
+`,
+  'supabase/functions/handler-form/index.ts': `Deno.serve({ handler: () => new Response('handler in options') });
+`,
+  'supabase/functions/switched-off/index.ts': `Deno.serve(() => new Response('should not run'));
+`,
   'supabase/config.toml': `[functions.open]
 verify_jwt = false
+
+[functions.switched-off]
+enabled = false
 `,
 };
 
@@ -265,6 +275,23 @@ test('a body many times the worker window arrives whole to a client that pauses'
   expect(total).toBe(40 * 1024 * 1024);
 });
 
+test.each([
+  ['options-form', { form: 'options, handler', remote: 'string' }],
+  ['handler-form', 'handler in options'],
+])('Deno.serve in its %s', async (name, expected) => {
+  const { data, error } = await supabaseClient(server).functions.invoke(name);
+  expect(error).toBeNull();
+  expect(data).toEqual(expected);
+});
+
+test('[functions.<name>] enabled = false answers 404', async () => {
+  const res = await fetch(`${server.url}/functions/v1/switched-off`, {
+    headers: { authorization: `Bearer ${server.anonKey}` },
+  });
+  expect(res.status).toBe(404);
+  expect(await res.json()).toMatchObject({ code: 'NOT_FOUND' });
+});
+
 describe('verify_jwt', () => {
   test('a call without Authorization is refused as Supabase refuses it', async () => {
     const res = await fetch(`${server.url}/functions/v1/hello`, { method: 'POST', body: '{}' });
@@ -286,6 +313,21 @@ describe('verify_jwt', () => {
     const body = (await res.json()) as { code: string; message: string };
     expect(body.code).toMatch(/^UNAUTHORIZED_/);
     expect(body.message).toMatch(/JWT/);
+  });
+
+  test('an expired token is refused with 401', async () => {
+    const expired = await new SignJWT({ role: 'authenticated', sub: '00000000-0000-0000-0000-000000000001' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(1_700_000_000)
+      .setExpirationTime(1_700_000_060)
+      .sign(new TextEncoder().encode(server.jwtSecret));
+    const res = await fetch(`${server.url}/functions/v1/hello`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: `Bearer ${expired}` },
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ code: 'UNAUTHORIZED_INVALID_JWT', message: 'Invalid JWT: it has expired' });
   });
 
   test('[functions.<name>] verify_jwt = false lets a call without a token in', async () => {
