@@ -28,6 +28,8 @@ Deno.serve(() => {
   void Promise.reject(new Error('nobody caught me'));
   return new Promise<Response>((resolve) => setTimeout(() => resolve(new Response('late')), 1000));
 });`),
+  'supabase/functions/exits/index.ts': fn(`Deno.serve(() => { process.exit(3); });`),
+  'supabase/functions/import-spins/index.ts': fn(`for (;;) {}\nDeno.serve(() => new Response('never'));`),
   'supabase/functions/echo/index.ts': fn(
     `Deno.serve(async (req) => new Response(String((await req.arrayBuffer()).byteLength)));`,
   ),
@@ -90,6 +92,8 @@ test.each([
   ['not-response', 500, 'FUNCTION_ERROR', /returned number, not a Response/],
   ['throws', 500, 'FUNCTION_ERROR', /threw an error/],
   ['no-such-function', 404, 'NOT_FOUND', /^Requested function was not found$/],
+  ['exits', 546, 'WORKER_ERROR', /exited with code 3/],
+  ['import-spins', 546, 'WORKER_LIMIT', /CPU time limit of 1000 ms/],
 ])('%s answers %i %s', async (name, status, code, message) => {
   const got = await call(name, { method: 'POST', body: '{}' });
   expect(got.status).toBe(status);
