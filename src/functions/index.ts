@@ -3,6 +3,7 @@
  * serves edge functions, every method and sub-path, each function in its own worker
  * (docs/functions.md). The gateway's part is here: verify_jwt, the body limit, the rate limit.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../errors.js';
@@ -74,11 +75,8 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     const length = Number(headerOf(c, 'content-length') ?? '0');
     if (length > settings.maxBodyBytes) throw failureError({ kind: 'too-large', limit: settings.maxBodyBytes });
     const method = c.req.method;
-    const headers: [string, string][] = [];
-    c.req.raw.headers.forEach((value, key) => {
-      if (!HOP.has(key)) headers.push([key, value]);
-    });
-    const hasBody = method !== 'GET' && method !== 'HEAD' && c.req.raw.body !== null;
+    const hasBody =
+      method !== 'GET' && method !== 'HEAD' && (length > 0 || headerOf(c, 'transfer-encoding') !== undefined);
     const remote = clientInfo(c, config.trustProxy).ip ?? '127.0.0.1';
     const outcome = await runtime.call(
       name,
@@ -86,11 +84,11 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
       {
         method,
         url: `${url.origin}/${name}${parsed.rest}${url.search}`,
-        headers,
+        headers: requestHeaders(c),
         body: hasBody ? c.req.raw.body : null,
       },
       { hostname: remote, port: 0 },
-      c.req.raw.signal,
+      clientGone(c),
     );
     const record = (status: number, cpuMs: number) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -123,6 +121,39 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
   });
 
   return { routes: app, close: () => runtime.close() };
+}
+
+/**
+ * The request's headers without the hop-by-hop ones. Read from Node's IncomingMessage when served
+ * by @hono/node-server: asking the lightweight Request for its Headers (or its signal) builds a
+ * full WHATWG Request, a cost every call would pay.
+ */
+function requestHeaders(c: Context): [string, string][] {
+  const headers: [string, string][] = [];
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) {
+    const raw = incoming.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const key = (raw[i] as string).toLowerCase();
+      if (!HOP.has(key)) headers.push([key, raw[i + 1] as string]);
+    }
+    return headers;
+  }
+  c.req.raw.headers.forEach((value, key) => {
+    if (!HOP.has(key)) headers.push([key, value]);
+  });
+  return headers;
+}
+
+/** Aborts when the client goes away before the response is finished. */
+function clientGone(c: Context): AbortSignal {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing) return c.req.raw.signal;
+  const gone = new AbortController();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) gone.abort(new Error('the client went away'));
+  });
+  return gone.signal;
 }
 
 /**
