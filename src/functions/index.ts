@@ -9,7 +9,7 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../errors.js';
 import { apiRateLimit } from '../platform/api-limits.js';
 import { clientInfo } from '../platform/client.js';
-import { headerOf } from '../platform/http.js';
+import { corsHeaders, headerOf } from '../platform/http.js';
 import type { KeyEnv } from '../platform/keys.js';
 import { bearerToken } from '../platform/tokens.js';
 import { functionSecretsFile } from '../project/function-secrets.js';
@@ -117,6 +117,15 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
       record(response.status, stats.cpuMs);
     });
     for (const key of [...response.headers.keys()]) if (HOP.has(key)) response.headers.delete(key);
+    // What the middleware set with c.header() reaches only responses Hono builds itself: a
+    // returned Response gets the gateway's headers here (the function's own CORS headers win).
+    const gateway: Record<string, string> = {
+      ...corsHeaders(c),
+      ...(c.get('rateLimitHeaders') ?? {}),
+      'x-request-id': c.get('requestId'),
+    };
+    for (const [key, value] of Object.entries(gateway))
+      if (!response.headers.has(key)) response.headers.set(key, value);
     return response;
   });
 

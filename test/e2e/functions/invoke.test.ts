@@ -366,6 +366,13 @@ describe('verify_jwt', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('access-control-allow-headers')).toContain('x-client-info');
+    // A function that sets no CORS headers of its own gets the gateway's, and the request id.
+    const plain = await fetch(`${server.url}/functions/v1/echo`, {
+      headers: { origin: 'http://app.example', authorization: `Bearer ${server.anonKey}`, 'x-request-id': 'req-42' },
+    });
+    expect(plain.headers.get('access-control-allow-origin')).toBe('*');
+    expect(plain.headers.get('access-control-expose-headers')).toContain('x-request-id');
+    expect(plain.headers.get('x-request-id')).toBe('req-42');
   });
 });
 
