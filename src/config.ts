@@ -242,6 +242,8 @@ export interface Config {
     readonly memoryLimitMb: number;
     readonly maxConcurrency: number;
     readonly maxBodyBytes: number;
+    /** Seconds an idle worker is kept (0: forever). */
+    readonly idleTimeoutS: number;
     /** [functions.<name>] of config.toml, by name. */
     readonly settings: Readonly<Record<string, ConfigFunction>>;
   };
@@ -593,6 +595,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       memoryLimitMb: read('functionsMemoryLimit', src),
       maxConcurrency: read('functionsConcurrency', src),
       maxBodyBytes: read('functionsMaxBody', src),
+      idleTimeoutS: read('functionsIdleTimeout', src),
       settings: Object.freeze(Object.fromEntries((toml?.functions ?? []).map((f) => [f.name, Object.freeze(f)]))),
     }),
     jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),

@@ -1018,6 +1018,12 @@ export const settings = {
     fallback: '64',
     doc: 'Invocations one function runs at once in this process; as many more wait, further ones answer 503.',
   },
+  functionsIdleTimeout: {
+    env: 'FUNCTIONS_IDLE_TIMEOUT_S',
+    schema: int(0, 86_400),
+    fallback: '300',
+    doc: "Seconds a function's worker stays up with no call in it before it is stopped (its next call is a cold start); 0: never stopped.",
+  },
   functionsMaxBody: {
     env: 'FUNCTIONS_MAX_BODY_BYTES',
     schema: int(0, 1_073_741_824),

@@ -43,6 +43,7 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     wallLimitS: settings.wallLimitS,
     maxConcurrency: settings.maxConcurrency,
     maxBodyBytes: settings.maxBodyBytes,
+    idleTimeoutS: settings.idleTimeoutS,
     env: () =>
       functionEnv(
         {

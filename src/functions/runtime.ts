@@ -17,6 +17,8 @@ export interface RuntimeOptions extends WorkerLimits {
   readonly wallLimitS: number;
   readonly maxConcurrency: number;
   readonly maxBodyBytes: number;
+  /** Seconds a worker with no call is kept before it is stopped (0: kept). */
+  readonly idleTimeoutS: number;
   /** The functions' environment, read again when `changed()` says so (secrets set while running). */
   readonly env: () => Promise<Readonly<Record<string, string>>>;
   /** Files whose change restarts every worker (the secrets file, functions/.env). */
@@ -54,6 +56,7 @@ interface Slot {
   buildFailure?: CallFailure;
   active: number;
   readonly waiting: (() => void)[];
+  idleTimer?: NodeJS.Timeout;
 }
 
 /** How often a warm function's sources are checked for changes. */
@@ -71,6 +74,7 @@ export class FunctionRuntime {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const slot of this.slots.values()) clearTimeout(slot.idleTimer);
     const workers = [...this.slots.values()].flatMap((s) => (s.worker ? [s.worker] : []));
     this.slots.clear();
     await Promise.all(workers.map((w) => w.stop()));
@@ -92,6 +96,7 @@ export class FunctionRuntime {
       released = true;
       slot.active -= 1;
       slot.waiting.shift()?.();
+      if (slot.active === 0) this.stopWhenIdle(slot);
     };
     try {
       const prepared = await this.prepare(name, slot);
@@ -109,6 +114,21 @@ export class FunctionRuntime {
     }
   }
 
+  /** An idle worker holds its heap: stopped after idleTimeoutS without a call, started again by the next. */
+  private stopWhenIdle(slot: Slot): void {
+    const seconds = this.options.idleTimeoutS;
+    if (seconds === 0 || !slot.worker) return;
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      if (slot.active === 0 && slot.worker?.alive) {
+        void slot.worker.stop();
+        slot.worker = undefined;
+      }
+    }, seconds * 1000);
+    slot.idleTimer.unref();
+  }
+
   private slotOf(name: string): Slot {
     let slot = this.slots.get(name);
     if (!slot) {
@@ -120,6 +140,8 @@ export class FunctionRuntime {
 
   private async admit(slot: Slot): Promise<boolean> {
     const { maxConcurrency } = this.options;
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
     if (slot.active < maxConcurrency) {
       slot.active += 1;
       return true;

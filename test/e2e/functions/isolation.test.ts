@@ -30,6 +30,7 @@ Deno.serve(() => {
 });`),
   'supabase/functions/exits/index.ts': fn(`Deno.serve(() => { process.exit(3); });`),
   'supabase/functions/import-spins/index.ts': fn(`for (;;) {}\nDeno.serve(() => new Response('never'));`),
+  'supabase/functions/counter/index.ts': fn(`let n = 0;\nDeno.serve(() => new Response(String(++n)));`),
   'supabase/functions/echo/index.ts': fn(
     `Deno.serve(async (req) => new Response(String((await req.arrayBuffer()).byteLength)));`,
   ),
@@ -55,6 +56,7 @@ beforeAll(async () => {
       FUNCTIONS_MEMORY_LIMIT_MB: '48',
       FUNCTIONS_MAX_BODY_BYTES: '1024',
       FUNCTIONS_MAX_CONCURRENCY: '2',
+      FUNCTIONS_IDLE_TIMEOUT_S: '2',
     },
   });
   auth = { authorization: `Bearer ${server.anonKey}` };
@@ -206,3 +208,13 @@ test('calls past the concurrency bound wait, and past the queue answer 503', asy
   expect(settled.map((s) => s.status)).toEqual([504, 504, 504, 504]);
   await stillHealthy();
 }, 20_000);
+
+test('a worker idle past FUNCTIONS_IDLE_TIMEOUT_S is stopped; the next call starts a fresh one', async () => {
+  expect((await call('counter')).body).toBe(1);
+  expect((await call('counter')).body).toBe(2);
+  await new Promise((r) => setTimeout(r, 1000));
+  // A call within the timeout keeps it.
+  expect((await call('counter')).body).toBe(3);
+  await new Promise((r) => setTimeout(r, 2600));
+  expect((await call('counter')).body).toBe(1);
+});
