@@ -37,6 +37,7 @@ const runs: [string, string[]][] = [
   ['database webhooks', [tsx, 'bench/webhooks.ts', '--rows', '1000', '--rounds', '2', '--write']],
   ['queues', [tsx, 'bench/queues.ts', '--jobs', '1000', '--rounds', '1', '--write']],
   ['web push', [tsx, 'bench/push.ts', '--rounds', '2', '--write']],
+  ['edge functions', [tsx, 'bench/functions.ts', '--seconds', '3', '--write']],
   ['capacity: chat', ['bin/trellis.js', 'bench', 'chat', '--quick', '--max-users', '640', '--markdown', docs]],
   ['capacity: crud', ['bin/trellis.js', 'bench', 'crud', '--quick', '--markdown', docs]],
   ['capacity: auth', ['bin/trellis.js', 'bench', 'auth', '--quick', '--max-users', '80', '--markdown', docs]],

@@ -21,7 +21,12 @@ export interface BenchServer {
 
 /** Runs `work` against a Trellis started with `env` and the given migration files (name → path). */
 export async function withBenchServer<T>(
-  options: { env: Record<string, string>; migrations?: Record<string, string> },
+  options: {
+    env: Record<string, string>;
+    migrations?: Record<string, string>;
+    /** More project files by path relative to the project folder, with their text (`supabase/functions/x/index.ts`). */
+    files?: Record<string, string>;
+  },
   work: (server: BenchServer) => Promise<T>,
 ): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
@@ -29,6 +34,10 @@ export async function withBenchServer<T>(
   fs.mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
   for (const [name, file] of Object.entries(options.migrations ?? {}))
     fs.copyFileSync(file, path.join(dir, 'supabase', 'migrations', name));
+  for (const [name, text] of Object.entries(options.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
   const port = await freePort();
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);

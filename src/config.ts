@@ -22,6 +22,7 @@ import {
 import {
   parseSupabaseToml,
   type ConfigBucket,
+  type ConfigFunction,
   type SupabaseToml,
   type TomlEnv,
   type TomlSetting,
@@ -234,6 +235,20 @@ export interface Config {
   readonly partitionMaintenanceIntervalS: number;
   /** The cron scheduler (docs/cron.md). */
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
+  /** Edge functions (src/functions): supabase/functions/<name>/, their limits and config.toml's [functions.<name>]. */
+  readonly functions: {
+    /** `dir/supabase/functions`. */
+    readonly dir: string;
+    readonly cpuLimitMs: number;
+    readonly wallLimitS: number;
+    readonly memoryLimitMb: number;
+    readonly maxConcurrency: number;
+    readonly maxBodyBytes: number;
+    /** Seconds an idle worker is kept (0: forever). */
+    readonly idleTimeoutS: number;
+    /** [functions.<name>] of config.toml, by name. */
+    readonly settings: Readonly<Record<string, ConfigFunction>>;
+  };
   /** Trellis's job runner (src/jobs/queue): whether this process runs it, and a job's time limit. */
   readonly jobs: { readonly enabled: boolean; readonly timeoutS: number };
   /** Web push (src/jobs/push): VAPID keys when set (else the database's pair), subject, delivery bounds. */
@@ -574,6 +589,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       enabled: read('cronEnabled', src),
       jobTimeoutS: read('cronJobTimeout', src),
       retentionDays: read('cronRunRetention', src),
+    }),
+    functions: Object.freeze({
+      dir: path.join(supabaseDir, 'functions'),
+      cpuLimitMs: read('functionsCpuLimit', src),
+      wallLimitS: read('functionsWallLimit', src),
+      memoryLimitMb: read('functionsMemoryLimit', src),
+      maxConcurrency: read('functionsConcurrency', src),
+      maxBodyBytes: read('functionsMaxBody', src),
+      idleTimeoutS: read('functionsIdleTimeout', src),
+      settings: Object.freeze(Object.fromEntries((toml?.functions ?? []).map((f) => [f.name, Object.freeze(f)]))),
     }),
     jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),
     push: pushConfig(src),

@@ -22,6 +22,7 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
+import { functionsModule, type FunctionsModule } from './functions/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
 import {
@@ -76,6 +77,7 @@ function buildApp(
   readiness: Readiness,
   realtime: RealtimeModule,
   push: Hono<HttpEnv>,
+  functions: FunctionsModule,
   moreMetrics?: () => Promise<string>,
 ): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -95,6 +97,7 @@ function buildApp(
   app.route('/storage/v1', storageRoutes(services));
   app.route('/realtime/v1', realtime.routes);
   app.route('/push/v1', push);
+  app.route('/functions/v1', functions.routes);
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -124,6 +127,7 @@ interface Running {
   partitions?: PartitionMaintenance;
   cron?: CronScheduler;
   jobs?: JobRunner;
+  functions?: FunctionsModule;
 }
 
 /**
@@ -255,7 +259,16 @@ export async function startTrellis(
         jwtSecret: keys.jwtSecret,
         startedAt: new Date().toISOString(),
       });
-    app = buildApp(owned.services, readiness, realtime, push.routes, worker && (() => worker.backupMetrics()));
+    // Edge functions (docs/functions.md): each in its own worker, started on its first call.
+    running.functions = functionsModule(owned.services, database.url);
+    app = buildApp(
+      owned.services,
+      readiness,
+      realtime,
+      push.routes,
+      running.functions,
+      worker && (() => worker.backupMetrics()),
+    );
     running.realtime = realtime;
     return {
       apiUrl: config.publicUrl,
@@ -308,7 +321,7 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   await step('finishing jobs', jobs?.close(Math.max(1000, left(3000))), left(2500));
   await step(
     'closing services',
-    Promise.all([owned?.close(), backup?.close(), partitions?.close(), cron?.close()]),
+    Promise.all([owned?.close(), backup?.close(), partitions?.close(), cron?.close(), running.functions?.close()]),
     left(2500),
   );
   await step('stopping the database', database?.close(), left(0));

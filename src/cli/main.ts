@@ -8,6 +8,7 @@ import { importCommand, importHelp } from './import.js';
 import { keysCommand, keysHelp } from './keys.js';
 import { migrateCommand, migrateHelp } from './migrate.js';
 import { restoreCommand, restoreHelp } from './restore.js';
+import { secretsCommand, secretsHelp } from './secrets.js';
 import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
@@ -26,6 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   restore: restoreCommand,
   keys: keysCommand,
   storage: storageCommand,
+  secrets: secretsCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -43,6 +45,7 @@ Commands:
   restore   restore a backup into a new folder, to a point in time
   keys      the JWT signing keys (list, generate, rotate, revoke)
   storage   access keys of the S3 protocol endpoint (storage keys create, list, revoke)
+  secrets   the edge functions' secrets (set, list, unset)
 
 ${startHelp}
 
@@ -67,6 +70,7 @@ ${restoreHelp}
 ${keysHelp}
 
 ${storageHelp}
+${secretsHelp}
 
 Configuration: docs/configuration.md`;
 

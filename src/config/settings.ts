@@ -1006,6 +1006,42 @@ export const settings = {
     fallback: '7',
     doc: 'Days of cron.job_run_details kept; older runs are deleted. 0 keeps them all.',
   },
+  functionsCpuLimit: {
+    env: 'FUNCTIONS_CPU_LIMIT_MS',
+    schema: int(10, 600_000),
+    fallback: '2000',
+    doc: "Milliseconds of CPU an edge function invocation may use (Supabase: 2 s); past it the function's worker is ended and the call answers 546 WORKER_LIMIT.",
+  },
+  functionsWallLimit: {
+    env: 'FUNCTIONS_WALL_LIMIT_S',
+    schema: int(1, 3600),
+    fallback: '150',
+    doc: 'Seconds an edge function invocation may take to answer (Supabase: 150 s); past it the call answers 504.',
+  },
+  functionsMemoryLimit: {
+    env: 'FUNCTIONS_MEMORY_LIMIT_MB',
+    schema: int(16, 16_384),
+    fallback: '256',
+    doc: "Megabytes of heap a function's worker may hold (Supabase: 256 MB); past it the worker is ended and its calls answer 546 WORKER_LIMIT.",
+  },
+  functionsConcurrency: {
+    env: 'FUNCTIONS_MAX_CONCURRENCY',
+    schema: int(1, 10_000),
+    fallback: '64',
+    doc: 'Invocations one function runs at once in this process; as many more wait, further ones answer 503.',
+  },
+  functionsIdleTimeout: {
+    env: 'FUNCTIONS_IDLE_TIMEOUT_S',
+    schema: int(0, 86_400),
+    fallback: '300',
+    doc: "Seconds a function's worker stays up with no call in it before it is stopped (its next call is a cold start); 0: never stopped.",
+  },
+  functionsMaxBody: {
+    env: 'FUNCTIONS_MAX_BODY_BYTES',
+    schema: int(0, 1_073_741_824),
+    fallback: '20971520',
+    doc: 'Largest request body an edge function is given, in bytes (default 20 MiB); a larger one answers 413.',
+  },
   jobsEnabled: {
     env: 'JOBS_ENABLED',
     schema: boolean,

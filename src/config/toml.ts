@@ -24,6 +24,8 @@ export interface SupabaseToml {
   readonly seed: { readonly enabled: boolean; readonly paths: readonly string[] } | undefined;
   /** [storage.buckets.<name>]: buckets made (or updated) on every start, as `supabase start` does. */
   readonly buckets: readonly ConfigBucket[];
+  /** [functions.<name>]: per-function settings (verify_jwt, enabled). */
+  readonly functions: readonly ConfigFunction[];
   /** Keys set to something other than Supabase's default that Trellis does not apply. */
   readonly unapplied: readonly string[];
 }
@@ -34,6 +36,13 @@ export interface ConfigBucket {
   readonly public: boolean | undefined;
   readonly fileSizeLimit: number | undefined;
   readonly allowedMimeTypes: readonly string[] | undefined;
+}
+
+/** A function's table of config.toml; unset keys take Supabase's defaults (both true). */
+export interface ConfigFunction {
+  readonly name: string;
+  readonly verifyJwt: boolean;
+  readonly enabled: boolean;
 }
 
 export interface TomlProblem {
@@ -274,6 +283,7 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
   const cacheTables = cacheTablesSetting(lookup(doc, ['api', 'cache', 'tables']));
   if (cacheTables) set('REST_CACHE_TABLES', 'api.cache.tables', cacheTables.raw);
   const buckets = configBuckets(doc, typed);
+  const functions = configFunctions(doc, typed);
   const external = externalKeys(doc);
   for (const [name, key] of external) {
     const dotted = `auth.external.${name}.${key}`;
@@ -285,11 +295,12 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     ...APPLIED_KEYS,
     ...external.map(([name, key]) => `auth.external.${name}.${key}`),
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
+    ...functions.flatMap((f) => FUNCTION_KEYS.map((k) => `functions.${f.name}.${k}`)),
     ...sms.testNumbers.map((n) => `auth.sms.test_otp.${n}`),
     ...(cacheTables?.names ?? []).map((n) => `api.cache.tables.${n}`),
     'mail.providers',
   ]);
-  return { settings, seed, buckets, unapplied: unappliedKeys(doc, applied) };
+  return { settings, seed, buckets, functions, unapplied: unappliedKeys(doc, applied) };
 }
 
 /**
@@ -336,6 +347,24 @@ function configBuckets(
       fileSizeLimit: limit === undefined || limit === '0' ? undefined : Number(limit),
       allowedMimeTypes: types === undefined || types === '' ? undefined : types.split(','),
     };
+  });
+}
+
+const FUNCTION_KEYS = ['verify_jwt', 'enabled'];
+
+function configFunctions(
+  doc: Record<string, unknown>,
+  typed: (key: string, kind: TomlKind, path?: readonly string[]) => string | undefined,
+): ConfigFunction[] {
+  const table = lookup(doc, ['functions']);
+  if (table === undefined) return [];
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new Problem('functions', 'must be a table of functions ([functions.NAME])');
+  return Object.keys(table).map((name) => {
+    const at = (k: string) => ['functions', name, k];
+    const verify = typed(`functions.${name}.verify_jwt`, 'bool', at('verify_jwt'));
+    const enabled = typed(`functions.${name}.enabled`, 'bool', at('enabled'));
+    return { name, verifyJwt: verify !== 'false', enabled: enabled !== 'false' };
   });
 }
 

@@ -234,6 +234,8 @@ function errorBody(c: Context, err: ApiError): Record<string, unknown> {
       : { code: err.status, error_code: err.code, msg: err.message };
     return { ...base, ...err.extra.fields };
   }
+  // Supabase's edge runtime and its gateway answer { code, message } (supabase-js's FunctionsHttpError reads it).
+  if (path.startsWith('/functions/v1')) return { code: err.code, message: err.message, ...err.extra.fields };
   if (path.startsWith('/storage/v1')) {
     return { statusCode: String(err.status), error: err.code, message: err.message, ...err.extra.fields };
   }

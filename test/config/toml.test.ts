@@ -368,7 +368,12 @@ describe('keys Trellis does not apply', () => {
       '[studio]\nenabled = false\n[inbucket]\nenabled = false',
       [],
     ],
-    ['edge functions', '[functions.hello]\nverify_jwt = false', ['functions.hello.verify_jwt']],
+    // verify_jwt and enabled are applied (src/functions); an import map is not.
+    [
+      'edge functions',
+      '[functions.hello]\nverify_jwt = false\nimport_map = "./import_map.json"',
+      ['functions.hello.import_map'],
+    ],
     ['an unset env() where it is not applied', '[studio]\nopenai_api_key = "env(OPENAI_API_KEY)"', []],
   ])('%s', (_name, text, keys) => {
     expect(mapped(text).unapplied).toEqual(keys);
@@ -406,4 +411,22 @@ describe('docs/configuration.md', () => {
       });
     expect(missing).toEqual([]);
   });
+});
+
+test.each([
+  ['[functions.hello]\nverify_jwt = false', [{ name: 'hello', verifyJwt: false, enabled: true }]],
+  [
+    '[functions.a]\nenabled = false\n[functions.b]',
+    [
+      { name: 'a', verifyJwt: true, enabled: false },
+      { name: 'b', verifyJwt: true, enabled: true },
+    ],
+  ],
+  ['', []],
+])('[functions.<name>] %j', (text, functions) => expect(mapped(text).functions).toEqual(functions));
+
+test('[functions.<name>] verify_jwt must be a boolean', () => {
+  const result = parseSupabaseToml('[functions.hello]\nverify_jwt = "no"', {});
+  expect(result.ok).toBe(false);
+  if (!result.ok) expect(result.problem.key).toBe('functions.hello.verify_jwt');
 });
