@@ -10,6 +10,7 @@ import type { Db, Tx } from '../db/index.js';
 import type { ApiError } from '../errors.js';
 import { randomToken, sha256 } from './crypto.js';
 import { errors } from './errors.js';
+import { seal, sealKey, unseal } from '../platform/seal.js';
 import type { ClaimsCustomizer } from './hooks-claims.js';
 import {
   factorsSql,
@@ -27,7 +28,7 @@ export interface SessionSettings {
   readonly sign: (payload: JWTPayload) => Promise<string>;
   readonly jwtExpiry: number;
   readonly refreshReuseInterval: number;
-  /** Seals the active refresh token of each session (see sealToken). */
+  /** Seals the active refresh token of each session (platform/seal.ts). */
   readonly sealKey: Buffer;
   /** `iss` of access tokens: the API URL's /auth/v1, as GoTrue sets it. */
   readonly issuer: string;
@@ -89,7 +90,7 @@ export async function startSession(
       oauth?.scopes ?? null,
       method,
       sha256(token),
-      sealToken(settings.sealKey, token),
+      seal(settings.sealKey, token),
     ])
   ).rows[0];
   // The user row is gone only if it was deleted in between: a sign-in of nobody.
@@ -116,32 +117,14 @@ async function issueRefreshToken(
   await tx.query(
     `insert into auth.refresh_tokens (instance_id, token, user_id, parent, session_id, sealed)
      values ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5)`,
-    [sha256(token), userId, parentHash, session.id, sealToken(settings.sealKey, token)],
+    [sha256(token), userId, parentHash, session.id, seal(settings.sealKey, token)],
   );
   return token;
 }
 
 /** The key that seals refresh tokens, derived from the JWT secret (every instance derives the same). */
 export function refreshSealKey(jwtSecret: Uint8Array): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', jwtSecret, 'trellis', 'refresh-token-seal', 32));
-}
-
-function sealToken(key: Buffer, token: string): string {
-  const iv = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-  const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
-}
-
-function unsealToken(key: Buffer, sealed: string): string | undefined {
-  try {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-  } catch {
-    return undefined; // sealed with another JWT secret: treat as absent
-  }
+  return sealKey(jwtSecret, 'refresh-token-seal');
 }
 
 /** Issues a fresh token pair for an existing session (after MFA verification, a password change). */
@@ -186,7 +169,7 @@ export async function refresh(
       client.userAgent?.slice(0, 512) ?? null,
       client.ip ?? null,
       sha256(token),
-      sealToken(settings.sealKey, token),
+      seal(settings.sealKey, token),
       oauthClient,
     ])
   ).rows[0];
@@ -283,7 +266,7 @@ async function refreshLocked(
             )
           ).rows[0]
         : undefined;
-    const unsealed = child?.sealed ? unsealToken(settings.sealKey, child.sealed) : undefined;
+    const unsealed = child?.sealed ? unseal(settings.sealKey, child.sealed) : undefined;
     // The sealed copy must be of that very row's token.
     const active = unsealed !== undefined && sha256(unsealed) === child?.token ? unsealed : undefined;
     if (!active) {
@@ -309,7 +292,7 @@ async function refreshLocked(
       sha256(token),
       user.id,
       hash,
-      sealToken(settings.sealKey, token),
+      seal(settings.sealKey, token),
     ],
   );
   return sessionResponse(tx, settings, user, session, token, 'token_refresh');

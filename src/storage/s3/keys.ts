@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Tx } from '../../db/index.js';
+import { seal, sealKey, unseal } from '../../platform/seal.js';
 
 export interface AccessKey {
   readonly id: string;
@@ -17,26 +18,7 @@ export interface AccessKey {
 type Query = Pick<Tx, 'query'>;
 
 export function accessKeySealKey(jwtSecret: Uint8Array | string): Buffer {
-  const secret = typeof jwtSecret === 'string' ? new TextEncoder().encode(jwtSecret) : jwtSecret;
-  return Buffer.from(crypto.hkdfSync('sha256', secret, 'trellis', 's3-access-key-seal', 32));
-}
-
-function seal(key: Buffer, text: string): string {
-  const iv = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-  const sealed = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
-}
-
-function unseal(key: Buffer, sealed: string): string | undefined {
-  try {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-  } catch {
-    return undefined; // sealed under another JWT secret: the key no longer works
-  }
+  return sealKey(jwtSecret, 's3-access-key-seal');
 }
 
 export async function createAccessKey(
