@@ -13,12 +13,18 @@ export interface CpuSplit {
 
 const TICKS = 100;
 
-function stat(pid: number): { ppid: number; seconds: number; name: string } | undefined {
+/** A process's own CPU seconds, and those of its children it has reaped (a PostgreSQL backend that exited). */
+function stat(pid: number): { ppid: number; seconds: number; reaped: number; name: string } | undefined {
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS, name };
+    return {
+      ppid: Number(fields[1]),
+      seconds: (Number(fields[11]) + Number(fields[12])) / TICKS,
+      reaped: (Number(fields[13]) + Number(fields[14])) / TICKS,
+      name,
+    };
   } catch {
     return undefined;
   }
@@ -48,13 +54,18 @@ export function cpuNow(serverPid: number, postmaster: number | undefined): CpuSp
     .readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => ({ pid: Number(d), ...stat(Number(d)) }))
-    .filter((p): p is { pid: number; ppid: number; seconds: number; name: string } => p.seconds !== undefined);
+    .filter(
+      (p): p is { pid: number; ppid: number; seconds: number; reaped: number; name: string } => p.seconds !== undefined,
+    );
 
   const children = new Map<number, number[]>();
   for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   const byPid = new Map(all.map((p) => [p.pid, p]));
-  // The postmaster and every process under it (backends, walwriter, checkpointer, …).
-  let postgres = postmaster === undefined ? NaN : (byPid.get(postmaster)?.seconds ?? 0);
+  // The postmaster and every process under it (backends, walwriter, checkpointer, …), and the
+  // backends that exited: their CPU moves into the postmaster's reaped time, so a connection closed
+  // between two readings does not make PostgreSQL's share shrink.
+  const root = postmaster === undefined ? undefined : byPid.get(postmaster);
+  let postgres = postmaster === undefined ? NaN : root ? root.seconds + root.reaped : 0;
   const walk = (pid: number): void => {
     for (const child of children.get(pid) ?? []) {
       postgres += byPid.get(child)?.seconds ?? 0;
@@ -88,7 +99,9 @@ export function nodeTree(root: number): number[] {
     .readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => ({ pid: Number(d), ...stat(Number(d)) }))
-    .filter((p): p is { pid: number; ppid: number; seconds: number; name: string } => p.seconds !== undefined);
+    .filter(
+      (p): p is { pid: number; ppid: number; seconds: number; reaped: number; name: string } => p.seconds !== undefined,
+    );
   const children = new Map<number, typeof all>();
   for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
   const pids = all.some((p) => p.pid === root) ? [root] : [];
