@@ -23,8 +23,8 @@ export type ToWorker =
     }
   | { readonly t: 'body'; readonly id: number; readonly chunk: Uint8Array }
   | { readonly t: 'body-end'; readonly id: number }
-  /** The client read what was sent: the response body may send another window. */
-  | { readonly t: 'more'; readonly id: number }
+  /** The server's client has taken `taken` response bytes in all (flow.ts). */
+  | { readonly t: 'more'; readonly id: number; readonly taken: number }
   /** The client left, or a limit ended the call: the request's signal aborts, the body is dropped. */
   | { readonly t: 'cancel'; readonly id: number };
 
@@ -48,5 +48,7 @@ export type FromWorker =
     }
   | { readonly t: 'chunk'; readonly id: number; readonly chunk: Uint8Array }
   | { readonly t: 'end'; readonly id: number }
+  /** The function has taken `taken` request body bytes in all (flow.ts). */
+  | { readonly t: 'body-more'; readonly id: number; readonly taken: number }
   /** The handler threw, or answered something that is not a Response. */
   | { readonly t: 'fail'; readonly id: number; readonly kind: 'threw' | 'not-response'; readonly message: string };

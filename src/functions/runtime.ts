@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../platform/logger.js';
 import { bundleFunction, isStale, mtimeOf, type Bundle } from './bundle.js';
 import { hostFile } from './host-file.js';
+import { receivedBody, SendWindow, type ReceivedBody } from './flow.js';
 import type { FromWorker } from './protocol.js';
 import { FunctionWorker, type CallSink, type WorkerEnd, type WorkerLimits } from './worker.js';
 
@@ -235,11 +236,15 @@ export class FunctionRuntime {
     const { wallLimitS, maxBodyBytes } = this.options;
     return new Promise<CallOutcome>((resolve) => {
       let answered = false;
-      let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+      let received: ReceivedBody | undefined;
+      let ended = false;
+      const requestWindow = new SendWindow();
       let finish: (stats: CallStats) => void = () => undefined;
       const done = new Promise<CallStats>((r) => (finish = r));
       const stats = (): CallStats => ({ cpuMs: sink.cpuMs, coldStartMs: cold ? worker.bootMs : undefined });
       const end = (outcome?: CallOutcome) => {
+        ended = true;
+        requestWindow.wake();
         clearTimeout(wall);
         clientSignal.removeEventListener('abort', onClientGone);
         worker.detach(id);
@@ -255,20 +260,16 @@ export class FunctionRuntime {
         onMessage: (message: FromWorker) => {
           switch (message.t) {
             case 'head': {
-              const body = message.hasBody
-                ? new ReadableStream<Uint8Array>(
-                    {
-                      start: (c) => void (controller = c),
-                      // The queue has room again (the client read): the worker may send more.
-                      pull: () => worker.send({ t: 'more', id }),
-                      cancel: () => {
-                        cancel();
-                        end();
-                      },
+              received = message.hasBody
+                ? receivedBody(
+                    (taken) => worker.send({ t: 'more', id, taken }),
+                    () => {
+                      cancel();
+                      end();
                     },
-                    new ByteLengthQueuingStrategy({ highWaterMark: 256 * 1024 }),
                   )
-                : null;
+                : undefined;
+              const body = received?.stream ?? null;
               answered = true;
               resolve({
                 kind: 'response',
@@ -297,18 +298,17 @@ export class FunctionRuntime {
               end();
               return;
             case 'chunk':
-              controller?.enqueue(message.chunk);
+              received?.push(message.chunk);
               return;
             case 'end':
-              try {
-                controller?.close();
-              } catch {
-                // The client cancelled it.
-              }
+              received?.close();
               end();
               return;
+            case 'body-more':
+              requestWindow.took(message.taken);
+              return;
             case 'fail':
-              if (answered) controller?.error(new Error(message.message));
+              if (answered) received?.error(new Error(message.message));
               end(
                 fail(
                   message.kind === 'threw'
@@ -322,13 +322,13 @@ export class FunctionRuntime {
           }
         },
         onEnd: (workerEnd: WorkerEnd) => {
-          if (answered) controller?.error(new Error(workerEnd.message));
+          if (answered) received?.error(new Error(workerEnd.message));
           end(fail({ kind: 'limit', end: workerEnd }));
         },
       };
       const wall = setTimeout(() => {
         cancel();
-        if (answered) controller?.error(new Error(`the function ran past its wall-clock limit of ${wallLimitS} s`));
+        if (answered) received?.error(new Error(`the function ran past its wall-clock limit of ${wallLimitS} s`));
         end(fail({ kind: 'timeout', seconds: wallLimitS }));
       }, wallLimitS * 1000);
       const onClientGone = () => {
@@ -347,10 +347,18 @@ export class FunctionRuntime {
         remote,
       });
       if (request.body)
-        void pumpBody(request.body, maxBodyBytes, worker, id, () => {
-          cancel();
-          end(fail({ kind: 'too-large', limit: maxBodyBytes }));
-        });
+        void pumpBody(
+          request.body,
+          maxBodyBytes,
+          worker,
+          id,
+          requestWindow,
+          () => ended,
+          () => {
+            cancel();
+            end(fail({ kind: 'too-large', limit: maxBodyBytes }));
+          },
+        );
     });
   }
 }
@@ -363,12 +371,17 @@ async function drainThenStop(worker: FunctionWorker): Promise<void> {
   await worker.stop();
 }
 
-/** Sends the request body to the worker in chunks; `overLimit` when it grows past `limit` bytes. */
+/**
+ * Sends the request body to the worker in chunks, no faster than the function reads it (`window`),
+ * until the call has `ended`; `overLimit` when it grows past `limit` bytes.
+ */
 async function pumpBody(
   body: ReadableStream<Uint8Array>,
   limit: number,
   worker: FunctionWorker,
   id: number,
+  window: SendWindow,
+  ended: () => boolean,
   overLimit: () => void,
 ): Promise<void> {
   const reader = body.getReader();
@@ -383,6 +396,8 @@ async function pumpBody(
         await reader.cancel().catch(() => undefined);
         return;
       }
+      await window.room(value.byteLength, ended);
+      if (ended()) return void (await reader.cancel().catch(() => undefined));
       worker.send({ t: 'body', id, chunk: value });
     }
     worker.send({ t: 'body-end', id });

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { WebSocket as NodeWebSocket } from 'ws';
+import { receivedBody, SendWindow, type ReceivedBody } from './flow.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './protocol.js';
 
 type Handler = (request: Request, info: ServeInfo) => unknown;
@@ -65,17 +66,13 @@ Object.assign(globalThis, {
 
 interface Call {
   readonly abort: AbortController;
-  body?: ReadableStreamDefaultController<Uint8Array>;
+  readonly body: ReceivedBody | null;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
   done: () => void;
-  /** Response bytes sent since the server last asked for more. */
-  unacked: number;
-  /** Set while the body waits for the server's room. */
-  resume?: () => void;
+  /** The response body's bytes in flight to the server's client. */
+  readonly window: SendWindow;
 }
 
-/** Response bytes in flight to the server before the body waits for it to ask for more. */
-const WINDOW_BYTES = 1024 * 1024;
 /** A body up to this size that is complete at once goes with its head, in one message. */
 const EARLY_BYTES = 256 * 1024;
 const calls = new Map<number, Call>();
@@ -106,11 +103,16 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
   const abort = new AbortController();
   let done = () => undefined as void;
   const completed = new Promise<void>((resolve) => (done = resolve));
-  const call: Call = { abort, done, unacked: 0 };
-  calls.set(message.id, call);
-  const body = message.hasBody
-    ? new ReadableStream<Uint8Array>({ start: (controller) => void (call.body = controller) })
+  const { id } = message;
+  const received = message.hasBody
+    ? receivedBody(
+        (taken) => post({ t: 'body-more', id, taken }),
+        () => undefined,
+      )
     : null;
+  const call: Call = { abort, done, body: received, window: new SendWindow() };
+  calls.set(id, call);
+  const body = received?.stream ?? null;
   try {
     const request = new Request(message.url, {
       method: message.method,
@@ -125,18 +127,18 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
       answer = await (handler as Handler)(request, info);
     } catch (err) {
       console.error(err);
-      post({ t: 'fail', id: message.id, kind: 'threw', message: describe(err) });
+      post({ t: 'fail', id, kind: 'threw', message: describe(err) });
       return;
     }
     if (!(answer instanceof Response)) {
       const got =
         answer === null ? 'null' : typeof answer === 'object' ? (answer.constructor?.name ?? 'object') : typeof answer;
-      post({ t: 'fail', id: message.id, kind: 'not-response', message: got });
+      post({ t: 'fail', id, kind: 'not-response', message: got });
       return;
     }
     const headers = [...answer.headers];
     if (answer.body === null) {
-      post({ t: 'whole', id: message.id, status: answer.status, headers, body: null });
+      post({ t: 'whole', id, status: answer.status, headers, body: null });
       return;
     }
     const reader = answer.body.getReader();
@@ -157,19 +159,18 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
         break;
       }
       if (got.done) {
-        post({ t: 'whole', id: message.id, status: answer.status, headers, body: concat(early) });
+        post({ t: 'whole', id, status: answer.status, headers, body: concat(early) });
         return;
       }
       const chunk = bytesOf(got.value);
       early.push(chunk);
       earlyBytes += chunk.byteLength;
     }
-    post({ t: 'head', id: message.id, status: answer.status, headers, hasBody: true });
+    post({ t: 'head', id, status: answer.status, headers, hasBody: true });
     const send = async (chunk: Uint8Array) => {
       // Backpressure: a fast body waits for a slow client rather than filling the server's memory.
-      if (call.unacked > WINDOW_BYTES) await new Promise<void>((resolve) => (call.resume = resolve));
-      call.unacked += chunk.byteLength;
-      post({ t: 'chunk', id: message.id, chunk });
+      await call.window.room(chunk.byteLength, () => abort.signal.aborted);
+      post({ t: 'chunk', id, chunk });
     };
     for (const chunk of early) await send(chunk);
     for (;;) {
@@ -180,11 +181,11 @@ async function invoke(message: Extract<ToWorker, { t: 'req' }>): Promise<void> {
       // Copied, not transferred: a chunk may be a view of a buffer the function keeps using.
       await send(bytesOf(value));
     }
-    post({ t: 'end', id: message.id });
+    post({ t: 'end', id });
   } catch (err) {
-    if (!abort.signal.aborted) post({ t: 'fail', id: message.id, kind: 'threw', message: describe(err) });
+    if (!abort.signal.aborted) post({ t: 'fail', id, kind: 'threw', message: describe(err) });
   } finally {
-    calls.delete(message.id);
+    calls.delete(id);
     done();
   }
 }
@@ -195,35 +196,25 @@ port.on('message', (message: ToWorker) => {
       void invoke(message);
       return;
     case 'body':
-      calls.get(message.id)?.body?.enqueue(message.chunk);
+      calls.get(message.id)?.body?.push(message.chunk);
       return;
     case 'body-end':
-      try {
-        calls.get(message.id)?.body?.close();
-      } catch {
-        // The function cancelled its body already.
-      }
+      calls.get(message.id)?.body?.close();
       return;
     case 'cancel': {
       const call = calls.get(message.id);
       if (!call) return;
       call.abort.abort(new Error('the invocation was cancelled'));
-      try {
-        call.body?.error(new Error('the invocation was cancelled'));
-      } catch {
-        // Closed already.
-      }
+      call.body?.error(new Error('the invocation was cancelled'));
       void call.reader?.cancel().catch(() => undefined);
-      call.resume?.();
+      call.window.wake();
       calls.delete(message.id);
       return;
     }
     case 'more': {
       const call = calls.get(message.id);
       if (!call) return;
-      call.unacked = 0;
-      call.resume?.();
-      call.resume = undefined;
+      call.window.took(message.taken);
       return;
     }
   }

@@ -107,6 +107,17 @@ Deno.serve((req) => {
   }));
 });
 `,
+  'supabase/functions/slow-reader/index.ts': `let taken = 0;
+Deno.serve(async (req) => {
+  if (new URL(req.url).pathname.endsWith('/taken')) return Response.json({ taken });
+  const reader = req.body!.getReader();
+  let got = await reader.read();
+  taken += got.value?.byteLength ?? 0;
+  await new Promise((r) => setTimeout(r, 1500));
+  while (!(got = await reader.read()).done) taken += got.value.byteLength;
+  return Response.json({ taken });
+});
+`,
   'supabase/functions/options-form/index.ts': `Deno.serve({ port: 8000, onListen: () => undefined }, (_req, info) => Response.json({ form: 'options, handler', remote: typeof info.remoteAddr.hostname }));
 `,
   'supabase/functions/handler-form/index.ts': `Deno.serve({ handler: () => new Response('handler in options') });
@@ -263,16 +274,54 @@ test('a body many times the worker window arrives whole to a client that pauses'
       resolve();
     }),
   );
-  await new Promise((r) => setTimeout(r, 500));
-  const { produced } = (await (await fetch(`${server.url}/functions/v1/big/produced`, { headers })).json()) as {
-    produced: number;
+  const produced = async () => {
+    await new Promise((r) => setTimeout(r, 400));
+    const got = (await (await fetch(`${server.url}/functions/v1/big/produced`, { headers })).json()) as {
+      produced: number;
+    };
+    return got.produced;
   };
-  // The function is still writing it: the worker sends a window, then waits for the server to ask.
-  expect(produced).toBeGreaterThan(0);
+  // The function is still writing it, but no faster than the client reads: what it made is the
+  // worker's window, the server's queue and the sockets' buffers (about 5 MB here), and it stays so.
+  const first = await produced();
+  expect(first).toBeGreaterThan(0);
+  expect(first).toBeLessThan(16 * 1024 * 1024);
+  expect(await produced()).toBe(first);
   res.on('data', (chunk: Buffer) => (total += chunk.byteLength));
   res.resume();
   await new Promise((r) => res.on('end', r));
   expect(total).toBe(40 * 1024 * 1024);
+});
+
+test('a request body goes no faster than the function reads it', async () => {
+  const SIZE = 20 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 120);
+  const req = http.request(`${server.url}/functions/v1/slow-reader`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.anonKey}`, 'content-length': String(SIZE) },
+  });
+  const answer = new Promise<string>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+  });
+  let written = 0;
+  const write = () => {
+    while (written < SIZE) {
+      written += chunk.byteLength;
+      if (!req.write(chunk)) return void req.once('drain', write);
+    }
+    req.end();
+  };
+  write();
+  // The function took one chunk and sleeps: the client can send the windows and buffers between
+  // them, not the whole body.
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(written).toBeLessThan(SIZE / 2);
+  expect(JSON.parse(await answer)).toEqual({ taken: SIZE });
 });
 
 test.each([
