@@ -54,6 +54,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
+  /** This instance's own address (loopback for a wildcard host): where it calls itself. */
+  readonly localUrl: string;
   readonly databaseUrl: string | undefined;
   /** DATABASE_READ_URL: streaming standbys of DATABASE_URL that serve read-only requests. */
   readonly readReplicas: {
@@ -462,6 +464,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     host,
     port,
     publicUrl,
+    localUrl: `http://${displayHost}:${port}`,
     databaseUrl: read('databaseUrl', src),
     readReplicas: readReplicasConfig(src),
     jwtSecret: read('jwtSecret', src),

@@ -222,7 +222,14 @@ export async function startTrellis(
         : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
     // net.http_* requests and database webhooks (docs/webhooks.md); every instance sends, a lease keeps them apart.
-    running.webhooks = await startWebhooks(config, database.db, log, secrets.webhookSecret, metrics.registry);
+    running.webhooks = await startWebhooks(
+      config,
+      database.db,
+      log,
+      secrets.webhookSecret,
+      keys.serviceRoleKey,
+      metrics.registry,
+    );
     // Months ahead and archives of partitioned tables (docs/partitions.md); one instance does each run.
     running.partitions = startPartitionMaintenance(database.db, log, config.partitionMaintenanceIntervalS);
     // cron.schedule jobs (docs/cron.md): every instance runs the scheduler; each tick is claimed once.

@@ -1,12 +1,16 @@
 /**
  * A failed call in the words of Supabase's edge runtime and gateway (status, code, message), as
  * supabase-js's FunctionsHttpError carries them to the caller. The one renderer (platform/http.ts)
- * writes the body: `{ code, message }`.
+ * writes the body: `{ code, message }`; the code is also the `sb-error-code` header, which
+ * Supabase's docs tell apps to read.
  */
 import { ApiError } from '../errors.js';
 import type { CallFailure } from './runtime.js';
 
-export const NOT_FOUND = () => new ApiError(404, 'NOT_FOUND', 'Requested function was not found');
+export const edgeError = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  new ApiError(status, code, message, { headers: { 'sb-error-code': code, ...headers } });
+
+export const NOT_FOUND = () => edgeError(404, 'NOT_FOUND', 'Requested function was not found');
 
 export function failureError(failure: CallFailure): ApiError {
   switch (failure.kind) {
@@ -14,42 +18,42 @@ export function failureError(failure: CallFailure): ApiError {
       return NOT_FOUND();
     case 'build':
     case 'boot':
-      return new ApiError(503, 'BOOT_ERROR', `Function failed to start (please check logs): ${failure.message}`);
+      return edgeError(503, 'BOOT_ERROR', `Function failed to start (please check logs): ${failure.message}`);
     case 'limit': {
       const { end } = failure;
       if (end.kind === 'cpu' || end.kind === 'memory')
-        return new ApiError(
+        return edgeError(
           546,
           'WORKER_LIMIT',
           `Function failed due to not having enough compute resources (please check logs): ${end.message}`,
         );
       if (end.kind === 'boot')
-        return new ApiError(503, 'BOOT_ERROR', `Function failed to start (please check logs): ${end.message}`);
-      return new ApiError(546, 'WORKER_ERROR', `Function failed (please check logs): ${end.message}`);
+        return edgeError(503, 'BOOT_ERROR', `Function failed to start (please check logs): ${end.message}`);
+      return edgeError(546, 'WORKER_ERROR', `Function failed (please check logs): ${end.message}`);
     }
     case 'timeout':
-      return new ApiError(
+      return edgeError(
         504,
-        'WORKER_TIMEOUT',
+        'IDLE_TIMEOUT',
         `Function timed out: it did not answer within its wall-clock limit of ${failure.seconds} s`,
       );
     case 'threw':
-      return new ApiError(500, 'FUNCTION_ERROR', 'The function threw an error (please check logs)');
+      return edgeError(500, 'EDGE_FUNCTION_ERROR', 'The function threw an error (please check logs)');
     case 'not-response':
-      return new ApiError(
+      return edgeError(
         500,
-        'FUNCTION_ERROR',
+        'EDGE_FUNCTION_ERROR',
         `The function's handler returned ${failure.got}, not a Response (please check logs)`,
       );
     case 'too-large':
-      return new ApiError(
+      return edgeError(
         413,
         'PAYLOAD_TOO_LARGE',
         `The request body is larger than the limit of ${failure.limit} bytes (FUNCTIONS_MAX_BODY_BYTES)`,
       );
     case 'busy':
-      return new ApiError(503, 'WORKER_BUSY', 'The function is at its concurrency limit; retry shortly', {
-        headers: { 'retry-after': '1' },
+      return edgeError(503, 'WORKER_BUSY', 'The function is at its concurrency limit; retry shortly', {
+        'retry-after': '1',
       });
   }
 }

@@ -6,7 +6,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Hono, type Context } from 'hono';
-import { ApiError } from '../errors.js';
 import { apiRateLimit } from '../platform/api-limits.js';
 import { clientInfo } from '../platform/client.js';
 import { corsHeaders, headerOf } from '../platform/http.js';
@@ -15,7 +14,7 @@ import { bearerToken } from '../platform/tokens.js';
 import { functionSecretsFile } from '../project/function-secrets.js';
 import type { Services } from '../services.js';
 import { functionEnv } from './env.js';
-import { NOT_FOUND, failureError, failureReason } from './failures.js';
+import { NOT_FOUND, edgeError, failureError, failureReason } from './failures.js';
 import { functionMetrics } from './metrics.js';
 import { parseFunctionPath } from './names.js';
 import { FunctionRuntime } from './runtime.js';
@@ -68,7 +67,7 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     const started = process.hrtime.bigint();
     const url = new URL(c.req.url);
     const parsed = parseFunctionPath(url.pathname.slice(url.pathname.indexOf(PREFIX) + PREFIX.length));
-    if (!parsed.ok) throw new ApiError(400, 'INVALID_FUNCTION_NAME', parsed.message);
+    if (!parsed.ok) throw edgeError(400, 'INVALID_FUNCTION_NAME', parsed.message);
     const { name } = parsed;
     const own = settings.settings[name];
     if (own && !own.enabled) throw NOT_FOUND();
@@ -173,10 +172,10 @@ function clientGone(c: Context): AbortSignal {
 async function verifyJwt(c: Context, tokens: Services['tokens']): Promise<void> {
   const header = headerOf(c, 'authorization');
   if (header === undefined || header === '')
-    throw new ApiError(401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header');
+    throw edgeError(401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'Missing authorization header');
   const token = bearerToken(header);
   if (token === undefined)
-    throw new ApiError(
+    throw edgeError(
       401,
       'UNAUTHORIZED_INVALID_JWT_FORMAT',
       "Invalid JWT: the Authorization header is not 'Bearer <token>'",
@@ -184,6 +183,6 @@ async function verifyJwt(c: Context, tokens: Services['tokens']): Promise<void> 
   const check = await tokens.checkBearer(token);
   if (!check.ok) {
     const why = check.problem.kind === 'expired' ? 'it has expired' : check.problem.kind.replace(/_/g, ' ');
-    throw new ApiError(401, 'UNAUTHORIZED_INVALID_JWT', `Invalid JWT: ${why}`);
+    throw edgeError(401, 'UNAUTHORIZED_INVALID_JWT', `Invalid JWT: ${why}`);
   }
 }

@@ -22,15 +22,15 @@ test.each<[CallFailure, number, string, RegExp, string | undefined]>([
     'crash',
   ],
   [{ kind: 'limit', end: { kind: 'boot', message: 'no handler' } }, 503, 'BOOT_ERROR', /no handler/, 'boot'],
-  [{ kind: 'timeout', seconds: 150 }, 504, 'WORKER_TIMEOUT', /wall-clock limit of 150 s/, 'timeout'],
+  [{ kind: 'timeout', seconds: 150 }, 504, 'IDLE_TIMEOUT', /wall-clock limit of 150 s/, 'timeout'],
   [
     { kind: 'threw', message: 'secret detail' },
     500,
-    'FUNCTION_ERROR',
+    'EDGE_FUNCTION_ERROR',
     /^The function threw an error \(please check logs\)$/,
     undefined,
   ],
-  [{ kind: 'not-response', got: 'number' }, 500, 'FUNCTION_ERROR', /returned number, not a Response/, undefined],
+  [{ kind: 'not-response', got: 'number' }, 500, 'EDGE_FUNCTION_ERROR', /returned number, not a Response/, undefined],
   [{ kind: 'too-large', limit: 1024 }, 413, 'PAYLOAD_TOO_LARGE', /limit of 1024 bytes/, undefined],
   [{ kind: 'busy' }, 503, 'WORKER_BUSY', /concurrency limit/, undefined],
 ])('%j answers %i %s', (failure, status, code, message, reason) => {
@@ -38,6 +38,7 @@ test.each<[CallFailure, number, string, RegExp, string | undefined]>([
   expect(error.status).toBe(status);
   expect(error.code).toBe(code);
   expect(error.message).toMatch(message);
+  expect(error.extra.headers?.['sb-error-code']).toBe(code);
   expect(failureReason(failure)).toBe(reason);
 });
 

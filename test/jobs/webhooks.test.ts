@@ -40,6 +40,8 @@ const senderOptions = (over: Partial<NetSenderOptions> = {}): NetSenderOptions =
   maxResponseBytes: 65_536,
   retry: { retries: 3, backoffMs: 50 },
   signingKeys: [KEY],
+  // These tests queue no request to a function (test/e2e/functions/targets.test.ts does).
+  functions: { baseUrl: 'http://127.0.0.1:9', serviceRoleKey: 'unused' },
   ...over,
 });
 

@@ -12,6 +12,8 @@ export interface QueuedRequest extends NetRequest {
   readonly messageId: string;
   /** Attempts made, this one included. */
   readonly attempts: number;
+  /** An edge function of this server the request goes to (trellis.invoke_function), by name. */
+  readonly functionName: string | null;
 }
 
 interface QueueRow {
@@ -24,6 +26,7 @@ interface QueueRow {
   webhook: boolean;
   message_id: string;
   attempts: number;
+  function_name: string | null;
 }
 
 /** The state of the net schema: Trellis's, the real pg_net's, or none (migrations not applied). */
@@ -46,7 +49,7 @@ export async function claimRequests(db: Tx, limit: number, marginMs: number): Pr
               where not_before <= now() and (claimed_until is null or claimed_until < now())
               order by id limit $1 for update skip locked) due
       where q.id = due.id
-  returning q.id, q.method, q.url, q.headers, q.body, q.timeout_milliseconds, q.webhook, q.message_id, q.attempts`,
+  returning q.id, q.method, q.url, q.headers, q.body, q.timeout_milliseconds, q.webhook, q.message_id, q.attempts, q.function_name`,
     [limit, marginMs],
   );
   return rows.map((r) => ({
@@ -59,6 +62,7 @@ export async function claimRequests(db: Tx, limit: number, marginMs: number): Pr
     webhook: r.webhook,
     messageId: r.message_id,
     attempts: r.attempts,
+    functionName: r.function_name,
   }));
 }
 

@@ -37,6 +37,8 @@ export interface NetSenderOptions {
   readonly signingKeys: readonly Buffer[];
   /** Where the outcome counter goes (GET /metrics); none without one. */
   readonly registry?: Registry;
+  /** This server, for requests to its edge functions by name: its own address and the service role's key. */
+  readonly functions: { readonly baseUrl: string; readonly serviceRoleKey: string };
 }
 
 export interface NetSender {
@@ -78,7 +80,8 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
     timer.unref();
   };
 
-  const handle = async (request: QueuedRequest) => {
+  const handle = async (queued: QueuedRequest) => {
+    const request = queued.functionName === null ? queued : toFunction(queued, options.functions);
     const body = request.body ?? Buffer.alloc(0);
     const signed =
       request.webhook && options.signingKeys.length > 0
@@ -169,6 +172,21 @@ export async function startNetSender(options: NetSenderOptions): Promise<NetSend
       cancel.abort();
       await loop;
       await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/** A request to one of this server's functions, called as the service role (unless it says otherwise). */
+function toFunction(request: QueuedRequest, functions: NetSenderOptions['functions']): QueuedRequest {
+  const named = (name: string) => Object.keys(request.headers).some((k) => k.toLowerCase() === name);
+  const key = functions.serviceRoleKey;
+  return {
+    ...request,
+    url: `${functions.baseUrl}/functions/v1/${encodeURIComponent(request.functionName ?? '')}`,
+    headers: {
+      ...(named('authorization') ? {} : { Authorization: `Bearer ${key}` }),
+      ...(named('apikey') ? {} : { apikey: key }),
+      ...request.headers,
     },
   };
 }

@@ -17,6 +17,7 @@ export async function startWebhooks(
   db: Db,
   log: Logger,
   storedSecret: string | undefined,
+  serviceRoleKey: string,
   registry?: Registry,
 ): Promise<NetSender | undefined> {
   const settings = config.webhooks;
@@ -33,6 +34,7 @@ export async function startWebhooks(
       retry: { retries: settings.retries, backoffMs: settings.retryBackoffMs },
       signingKeys: (secret ?? '').split(/\s+/).filter(Boolean).map(webhookSigningKey),
       registry,
+      functions: { baseUrl: config.localUrl, serviceRoleKey },
     });
   } catch (err) {
     log.warn(`the net sender did not start: ${errorMessage(err)}`);

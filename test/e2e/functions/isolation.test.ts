@@ -66,16 +66,24 @@ afterAll(async () => server?.stop());
 async function call(
   path: string,
   init: RequestInit = {},
-): Promise<{ status: number; body: { code?: string; message?: string } | string | number }> {
+): Promise<{
+  status: number;
+  errorCode: string | null;
+  body: { code?: string; message?: string } | string | number;
+}> {
   const res = await fetch(`${server.url}/functions/v1/${path}`, {
     ...init,
     headers: { ...auth, ...(init.headers ?? {}) },
   });
   const text = await res.text();
   try {
-    return { status: res.status, body: JSON.parse(text) as { code: string; message: string } };
+    return {
+      status: res.status,
+      errorCode: res.headers.get('sb-error-code'),
+      body: JSON.parse(text) as { code: string; message: string },
+    };
   } catch {
-    return { status: res.status, body: text };
+    return { status: res.status, errorCode: res.headers.get('sb-error-code'), body: text };
   }
 }
 
@@ -91,8 +99,8 @@ test.each([
   ['jsr', 503, 'BOOT_ERROR', /"jsr:@hono\/hono": network imports are not available/],
   ['syntax', 503, 'BOOT_ERROR', /index\.ts:\d+: Expected/],
   ['missing-package', 503, 'BOOT_ERROR', /left-pad-not-installed-anywhere/],
-  ['not-response', 500, 'FUNCTION_ERROR', /returned number, not a Response/],
-  ['throws', 500, 'FUNCTION_ERROR', /threw an error/],
+  ['not-response', 500, 'EDGE_FUNCTION_ERROR', /returned number, not a Response/],
+  ['throws', 500, 'EDGE_FUNCTION_ERROR', /threw an error/],
   ['no-such-function', 404, 'NOT_FOUND', /^Requested function was not found$/],
   ['exits', 546, 'WORKER_ERROR', /exited with code 3/],
   ['import-spins', 546, 'WORKER_LIMIT', /CPU time limit of 1000 ms/],
@@ -100,6 +108,7 @@ test.each([
   const got = await call(name, { method: 'POST', body: '{}' });
   expect(got.status).toBe(status);
   expect(got.body).toMatchObject({ code });
+  expect(got.errorCode).toBe(code);
   expect((got.body as { message: string }).message).toMatch(message);
   await stillHealthy();
 });
@@ -108,7 +117,7 @@ test('a function that never answers ends at the wall-clock limit with 504', asyn
   const started = Date.now();
   const got = await call('never-answers');
   expect(got.status).toBe(504);
-  expect(got.body).toMatchObject({ code: 'WORKER_TIMEOUT' });
+  expect(got.body).toMatchObject({ code: 'IDLE_TIMEOUT' });
   expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
   await stillHealthy();
 });

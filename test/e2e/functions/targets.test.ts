@@ -1,7 +1,9 @@
 /**
  * A database webhook (supabase_functions.http_request) and a cron job (net.http_post, as
  * Supabase's docs schedule a function) reach an edge function by its /functions/v1/<name> URL with
- * the service-role key, as on Supabase; the function's answer is recorded in net._http_response.
+ * the service-role key, as on Supabase; or by its name alone (trellis.invoke_function,
+ * trellis.function_webhook), the key added by the sender. The function's answer is recorded in
+ * net._http_response.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
@@ -22,7 +24,11 @@ beforeAll(async () => {
       '0001_orders.sql': `create table public.orders (id bigint primary key, status text);
         alter table public.orders enable row level security;
         create policy "anyone may order" on public.orders for insert to anon with check (true);
-        grant insert on public.orders to anon;`,
+        grant insert on public.orders to anon;
+        create table public.refunds (id bigint primary key, amount int);
+        alter table public.refunds enable row level security;
+        create policy "anyone may ask" on public.refunds for insert to anon with check (true);
+        grant insert on public.refunds to anon;`,
     },
   });
 });
@@ -64,4 +70,59 @@ test('a cron job calls a function with net.http_post, as Supabase schedules func
   await server.sql.query(`select cron.unschedule('call-nightly')`);
   expect(response.status_code).toBe(200);
   expect(JSON.parse(response.content)).toEqual({ got: { job: 'nightly' }, role: 'service_role' });
+});
+
+test('a cron job calls a function by name with trellis.invoke_function, as the service role', async () => {
+  await server.sql.query(
+    `select cron.schedule('call-by-name', '1 seconds', $$select trellis.invoke_function('nightly', '{"job": "by-name"}')$$)`,
+  );
+  const response = await responseFor(undefined, /by-name/);
+  await server.sql.query(`select cron.unschedule('call-by-name')`);
+  expect(response.status_code).toBe(200);
+  expect(JSON.parse(response.content)).toEqual({ got: { job: 'by-name' }, role: 'service_role' });
+});
+
+test('trellis.function_webhook sends a row written by anon to a function by name', async () => {
+  await server.sql.query(`create trigger refunds_hook after insert on public.refunds for each row
+    execute function trellis.function_webhook('on-order', '5000')`);
+  expect((await supabaseClient(server).from('refunds').insert({ id: 7, amount: 12 })).error).toBeNull();
+  const response = await responseFor(undefined, /refunds/);
+  expect(response.status_code).toBe(200);
+  expect(JSON.parse(response.content)).toEqual({
+    got: { type: 'INSERT', table: 'refunds', schema: 'public', record: { id: 7, amount: 12 }, old_record: null },
+    role: 'service_role',
+  });
+  const { rows } = await server.sql.query<{ hook_name: string }>(
+    `select hook_name from supabase_functions.hooks where hook_name = 'refunds_hook'`,
+  );
+  expect(rows).toHaveLength(1);
+});
+
+test('a function that does not exist answers 404 into the response table', async () => {
+  const { rows } = await server.sql.query<{ id: string }>(`select trellis.invoke_function('no-such-fn') as id`);
+  const response = await responseFor(rows[0]?.id, /./);
+  expect(response.status_code).toBe(404);
+});
+
+test.each([
+  ['a path', `'../etc'`, /not a function name/],
+  ['a NUL-free injection', `'x''); drop table public.orders; --'`, /not a function name/],
+  ['null', 'null', /not a function name/],
+  ['a timeout out of range', `'nightly', '{}', '{}', 0`, /timeout_milliseconds/],
+  ['headers that are not an object', `'nightly', '{}', '[1]'`, /headers must be a JSON object/],
+])('trellis.invoke_function refuses %s', async (_what, args, message) => {
+  await expect(server.sql.query(`select trellis.invoke_function(${args})`)).rejects.toThrow(message);
+});
+
+test('anon and authenticated cannot call trellis.invoke_function', async () => {
+  const client = await server.sql.connect();
+  try {
+    for (const role of ['anon', 'authenticated']) {
+      await client.query(`set role ${role}`);
+      await expect(client.query(`select trellis.invoke_function('nightly')`)).rejects.toThrow(/permission denied/);
+      await client.query('reset role');
+    }
+  } finally {
+    client.release();
+  }
 });
