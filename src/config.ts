@@ -248,6 +248,7 @@ export interface Config {
     readonly maxBodyBytes: number;
     /** Seconds an idle worker is kept (0: forever). */
     readonly idleTimeoutS: number;
+    readonly watch: boolean;
     /** [functions.<name>] of config.toml, by name. */
     readonly settings: Readonly<Record<string, ConfigFunction>>;
   };
@@ -328,8 +329,8 @@ function read<K extends keyof Settings>(key: K, { flags, env, file }: Sources): 
   const fromEnv = env[setting.env];
   const fromFile = file.settings[setting.env];
   const [raw, source] =
-    typeof fromFlag === 'string'
-      ? [fromFlag, `--${flagName}`]
+    typeof fromFlag === 'string' || fromFlag === true
+      ? [String(fromFlag), `--${flagName}`]
       : fromEnv !== undefined && fromEnv !== ''
         ? [fromEnv, setting.env]
         : fromFile !== undefined
@@ -601,6 +602,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       maxConcurrency: read('functionsConcurrency', src),
       maxBodyBytes: read('functionsMaxBody', src),
       idleTimeoutS: read('functionsIdleTimeout', src),
+      watch: read('functionsWatch', src),
       settings: Object.freeze(Object.fromEntries((toml?.functions ?? []).map((f) => [f.name, Object.freeze(f)]))),
     }),
     jobs: Object.freeze({ enabled: read('jobsEnabled', src), timeoutS: read('jobsTimeout', src) }),

@@ -8,7 +8,7 @@ import { printBanner } from './banner.js';
 import { runPrimary } from './cluster.js';
 import { isWorker, workerRole } from './cluster-worker.js';
 
-export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H] [--workers N|auto]
+export const startHelp = `Usage: trellis start [--dir D] [--port P] [--host H] [--workers N|auto] [--dev]
 
 Serves the project in D (default .): data in D/.trellis, migrations from D/supabase/migrations,
 HTTP on P (default 54321). Uses DATABASE_URL when set, an embedded PostgreSQL otherwise.
@@ -17,7 +17,10 @@ SIGTERM drains: /ready answers 503 at once, requests are served for DRAIN_GRACE_
 more, then the server stops. SIGINT (Ctrl-C) or a second signal stops without the grace.
 
 --workers: N processes share the port and the database (auto: the cores, at most 8; default 1,
-auto when NODE_ENV=production); realtime crosses them over PostgreSQL LISTEN/NOTIFY.`;
+auto when NODE_ENV=production); realtime crosses them over PostgreSQL LISTEN/NOTIFY.
+
+--dev: edge functions are rebuilt when their files change (FUNCTIONS_WATCH=true); without it a
+function is built on its first call and kept until the server restarts.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('start', argv, {
@@ -25,6 +28,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     port: { type: 'string' },
     host: { type: 'string' },
     workers: { type: 'string' },
+    dev: { type: 'boolean' },
   });
   if (flags.help) return help(startHelp);
   const config = loadConfig(flags);

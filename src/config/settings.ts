@@ -1030,6 +1030,13 @@ export const settings = {
     fallback: '64',
     doc: 'Invocations one function runs at once in this process; as many more wait, further ones answer 503.',
   },
+  functionsWatch: {
+    flag: 'dev',
+    env: 'FUNCTIONS_WATCH',
+    schema: boolean,
+    fallback: 'false',
+    doc: 'Rebuild a function when its files change (at most every 250 ms, checked on a call); `trellis start --dev` sets it. Off, a function is built on its first call and kept until the server restarts.',
+  },
   functionsIdleTimeout: {
     env: 'FUNCTIONS_IDLE_TIMEOUT_S',
     schema: int(0, 86_400),

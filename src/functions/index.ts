@@ -43,6 +43,7 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     maxConcurrency: settings.maxConcurrency,
     maxBodyBytes: settings.maxBodyBytes,
     idleTimeoutS: settings.idleTimeoutS,
+    watch: settings.watch,
     env: () =>
       functionEnv(
         {

@@ -20,6 +20,8 @@ export interface RuntimeOptions extends WorkerLimits {
   readonly maxBodyBytes: number;
   /** Seconds a worker with no call is kept before it is stopped (0: kept). */
   readonly idleTimeoutS: number;
+  /** Rebuild a function whose files changed (`--dev`); otherwise its first build is kept. */
+  readonly watch: boolean;
   /** The functions' environment, read again when `changed()` says so (secrets set while running). */
   readonly env: () => Promise<Readonly<Record<string, string>>>;
   /** Files whose change restarts every worker (the secrets file, functions/.env). */
@@ -161,7 +163,7 @@ export class FunctionRuntime {
     const env = await this.currentEnv();
     const now = performance.now();
     if (slot.building) await slot.building;
-    else if (!slot.bundle || now - slot.checkedAt >= STALE_CHECK_MS) {
+    else if (!slot.bundle || (this.options.watch && now - slot.checkedAt >= STALE_CHECK_MS)) {
       slot.checkedAt = now;
       if (!slot.bundle || (await isStale(slot.bundle))) {
         slot.building = this.build(name, slot).finally(() => (slot.building = undefined));

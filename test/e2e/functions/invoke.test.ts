@@ -141,7 +141,12 @@ grant select, insert on public.notes to authenticated;
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ files: FUNCTIONS, migrations: { '0001_notes.sql': NOTES } });
+  // FUNCTIONS_WATCH is `trellis start --dev`: edits are served anew (isolation.test.ts runs without it).
+  server = await startTestServer({
+    env: { FUNCTIONS_WATCH: 'true' },
+    files: FUNCTIONS,
+    migrations: { '0001_notes.sql': NOTES },
+  });
   await fs.symlink(repoModules, path.join(server.dir, 'node_modules'));
   await writeFunctionSecrets(path.join(server.dir, '.trellis'), { STRIPE_KEY: 'sk_test_123' });
 });
