@@ -72,7 +72,7 @@ const files = {
   'supabase/functions/hello/index.ts': `Deno.serve(${HANDLER});\n`,
   'supabase/functions/cold/index.ts': coldSource(0),
 };
-const { trellis, floorResult, colds } = await withBenchServer({ env: {}, files }, async (server) => {
+const { trellis, floorResult, colds } = await withBenchServer({ env: { FUNCTIONS_WATCH: 'true' }, files }, async (server) => {
   const headers = { authorization: `Bearer ${server.anonKey}` };
   const url = `${server.url}/functions/v1/hello`;
   await get(url, headers);
