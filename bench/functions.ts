@@ -72,24 +72,27 @@ const files = {
   'supabase/functions/hello/index.ts': `Deno.serve(${HANDLER});\n`,
   'supabase/functions/cold/index.ts': coldSource(0),
 };
-const { trellis, floorResult, colds } = await withBenchServer({ env: { FUNCTIONS_WATCH: 'true' }, files }, async (server) => {
-  const headers = { authorization: `Bearer ${server.anonKey}` };
-  const url = `${server.url}/functions/v1/hello`;
-  await get(url, headers);
-  const floorResult = await runLoad(() => get(floorUrl, {}), { concurrency: CONCURRENCY, seconds: SECONDS });
-  const trellis = await runLoad(() => get(url, headers), { concurrency: CONCURRENCY, seconds: SECONDS });
-  const colds: number[] = [];
-  const coldFile = path.join(server.dir, 'supabase/functions/cold/index.ts');
-  for (let i = 1; i <= COLDS; i++) {
-    // A new source: the next call rebuilds it and starts a fresh worker (the checks run every 250 ms).
-    fs.writeFileSync(coldFile, coldSource(i));
-    await new Promise((r) => setTimeout(r, 300));
-    const started = performance.now();
-    await get(`${server.url}/functions/v1/cold`, headers);
-    colds.push(performance.now() - started);
-  }
-  return { trellis, floorResult, colds };
-});
+const { trellis, floorResult, colds } = await withBenchServer(
+  { env: { FUNCTIONS_WATCH: 'true' }, files },
+  async (server) => {
+    const headers = { authorization: `Bearer ${server.anonKey}` };
+    const url = `${server.url}/functions/v1/hello`;
+    await get(url, headers);
+    const floorResult = await runLoad(() => get(floorUrl, {}), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const trellis = await runLoad(() => get(url, headers), { concurrency: CONCURRENCY, seconds: SECONDS });
+    const colds: number[] = [];
+    const coldFile = path.join(server.dir, 'supabase/functions/cold/index.ts');
+    for (let i = 1; i <= COLDS; i++) {
+      // A new source: the next call rebuilds it and starts a fresh worker (the checks run every 250 ms).
+      fs.writeFileSync(coldFile, coldSource(i));
+      await new Promise((r) => setTimeout(r, 300));
+      const started = performance.now();
+      await get(`${server.url}/functions/v1/cold`, headers);
+      colds.push(performance.now() - started);
+    }
+    return { trellis, floorResult, colds };
+  },
+);
 floor.close();
 agent.destroy();
 
