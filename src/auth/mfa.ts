@@ -5,7 +5,6 @@
 import crypto from 'node:crypto';
 import type { Context } from 'hono';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { readJson } from '../platform/body.js';
 import { callerClaims, requireCaller, type AuthContext } from './context.js';
@@ -74,6 +73,8 @@ export async function enroll(ctx: AuthContext, c: Context) {
   const issuer = body.issuer ?? new URL(ctx.config.auth.siteUrl).host;
   const uri = generateURI({ issuer, label: factor.label, secret });
   // auth-js prefixes the SVG with `data:image/svg+xml;utf-8,` itself.
+  // Loaded at the first enrolment (it brings a PNG encoder): not part of every start.
+  const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
   return respondJson(c, {
     id: factor.id,

@@ -3,22 +3,22 @@
  * hand the browser, and the checks of what its authenticator answered (challenge, origin, rp id,
  * signature, signature counter). The relying party comes from [auth.webauthn] (src/config.ts).
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransportFuture,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransportFuture,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { nulAt } from '../platform/body.js';
 
 export type RelyingParty = Config['auth']['webauthn'];
+
+// Loaded at the first ceremony: with its certificate parsers it is a tenth of the server's start.
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const simpleWebAuthn = () => (library ??= import('@simplewebauthn/server'));
 
 /** Challenges of either kind are answered within five minutes (GoTrue's challenge expiry). */
 export const WEBAUTHN_CHALLENGE_TTL_S = 300;
@@ -124,7 +124,7 @@ export async function registrationOptions(
   rp: RelyingParty,
   req: RegistrationRequest,
 ): Promise<{ options: PublicKeyCredentialCreationOptionsJSON; session: CeremonySession }> {
-  const options = await generateRegistrationOptions({
+  const options = await (await simpleWebAuthn()).generateRegistrationOptions({
     rpName: rp.rpDisplayName,
     rpID: rp.rpId,
     userID: userHandle(req.userId),
@@ -149,7 +149,7 @@ export async function verifyRegistration(
   session: CeremonySession,
   response: RegistrationResponseJSON,
 ): Promise<NewCredential | undefined> {
-  const result = await verifyRegistrationResponse({
+  const result = await (await simpleWebAuthn()).verifyRegistrationResponse({
     response,
     expectedChallenge: session.challenge,
     expectedOrigin: [...rp.rpOrigins],
@@ -174,7 +174,7 @@ export async function authenticationOptions(
   rp: RelyingParty,
   allow: readonly StoredCredential[] | undefined,
 ): Promise<{ options: PublicKeyCredentialRequestOptionsJSON; session: CeremonySession }> {
-  const options = await generateAuthenticationOptions({
+  const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
     rpID: rp.rpId,
     // Empty for a passkey sign-in: the authenticator offers whichever discoverable one it holds.
     allowCredentials: allow?.map((c) => ({ id: c.id, transports: transportsOf(c) })),
@@ -194,7 +194,7 @@ export async function verifyAssertion(
   response: AuthenticationResponseJSON,
   credential: StoredCredential,
 ): Promise<{ newCounter: number } | undefined> {
-  const result = await verifyAuthenticationResponse({
+  const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
     response,
     expectedChallenge: session.challenge,
     expectedOrigin: [...rp.rpOrigins],

@@ -4,7 +4,7 @@
  * while disconnected (the caller's local delivery goes on), and ioredis reconnects for as long as
  * the process lives and re-subscribes every topic when it is back.
  */
-import { Redis } from 'ioredis';
+import { newRedis } from '../redis.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
 import { deliver, type Bus, type BusListener } from './bus.js';
@@ -21,11 +21,11 @@ export function createRedisBus(options: { redisUrl: string; log: Logger }): Bus 
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 5000),
   };
   // A publish while Redis is away fails at once instead of queueing for the whole outage.
-  const publisher = new Redis(options.redisUrl, { ...common, enableOfflineQueue: false, commandTimeout: 1000 });
+  const publisher = newRedis(options.redisUrl, { ...common, enableOfflineQueue: false, commandTimeout: 1000 });
   // The subscriber subscribes to every topic each time it is (re)connected, so a topic subscribed
   // while Redis was away (or before it was first reached) is never lost; ioredis's own resubscribe
   // only knows the subscriptions that once succeeded.
-  const subscriber = new Redis(options.redisUrl, { ...common, enableOfflineQueue: false, autoResubscribe: false });
+  const subscriber = newRedis(options.redisUrl, { ...common, enableOfflineQueue: false, autoResubscribe: false });
   const topics = new Map<string, Set<BusListener>>();
   // Healthy only once every topic is subscribed again: a message published between the reconnect
   // and the SUBSCRIBE's answer would be lost while /ready already said all is well.

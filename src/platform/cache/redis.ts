@@ -3,7 +3,7 @@
  * the counters it must match; an invalidation is one INCR per table. Redis being away must not fail
  * a request: the cache then reports unhealthy and callers read from the database.
  */
-import { Redis } from 'ioredis';
+import { newRedis } from '../redis.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
 import { sameGenerations, type CachedResponse, type Generations, type ResponseStore } from './response-store.js';
@@ -18,7 +18,7 @@ interface Stored {
 
 export function createRedisResponseStore(options: { redisUrl: string; log: Logger }): ResponseStore {
   const { log } = options;
-  const redis = new Redis(options.redisUrl, {
+  const redis = newRedis(options.redisUrl, {
     connectTimeout: 5000,
     maxRetriesPerRequest: 1,
     // A lookup that waits longer than the database would take is worse than no cache.

@@ -4,11 +4,10 @@
  * fences in memory, which answer while Redis is away: then a write is fenced on the instance that
  * took it (and through the header and cookie) until Redis returns.
  */
-import { Redis } from 'ioredis';
 import type { Lsn } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
-import { firstConnection } from '../redis-first-connect.js';
+import { firstConnection, newRedis } from '../redis.js';
 import { createMemoryFenceStore } from './memory.js';
 import type { FenceStore } from './store.js';
 
@@ -24,7 +23,7 @@ const encode = (lsn: Lsn) => lsn.toString(16).padStart(16, '0');
 
 export function createRedisFenceStore(options: { redisUrl: string; log: Logger }): FenceStore {
   const local = createMemoryFenceStore();
-  const client = new Redis(options.redisUrl, {
+  const client = newRedis(options.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: COMMAND_TIMEOUT_MS,

@@ -4,11 +4,10 @@
  * rule's in-memory insurance limiter answers instead, so limits keep holding per instance until
  * Redis returns.
  */
-import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../logger.js';
-import { firstConnection } from '../redis-first-connect.js';
+import { firstConnection, newRedis } from '../redis.js';
 import { consumeOne, keyPrefixOf, LimiterCache, memoryLimiterFor } from './flexible.js';
 import type { RateLimiter } from './limiter.js';
 
@@ -21,7 +20,7 @@ const FIRST_CONNECT_WAIT_MS = 1000;
 
 export function createRedisRateLimiter(options: { redisUrl: string; log: Logger }): RateLimiter {
   const { log } = options;
-  const client = new Redis(options.redisUrl, {
+  const client = newRedis(options.redisUrl, {
     // Queued commands would hold requests for the whole outage; failing lets the insurance answer.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

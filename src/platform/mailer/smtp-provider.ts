@@ -1,7 +1,9 @@
 /** An SMTP server as one provider of the router (nodemailer, a small pool of kept-open connections). */
-import nodemailer from 'nodemailer';
+import { lazyRequire } from '../lazy.js';
 import { errorMessage } from '../../errors.js';
 import type { MailProvider } from './mailer.js';
+
+const nodemailer = lazyRequire<typeof import('nodemailer')>('nodemailer');
 
 export interface SmtpProviderOptions {
   readonly name: string;
@@ -14,7 +16,7 @@ export interface SmtpProviderOptions {
 export function createSmtpProvider(options: SmtpProviderOptions): MailProvider {
   // The URL's own query (?ignoreTLS=true, a timeout) wins over these; the time limits make a
   // silent server `down` within seconds instead of holding a job for minutes.
-  const transport = nodemailer.createTransport({
+  const transport = nodemailer().createTransport({
     url: options.url,
     pool: true,
     connectionTimeout: 15_000,
