@@ -1,36 +1,28 @@
 /** `trellis <command>`: dispatch, and the one place a FatalError becomes a line and an exit code. */
 import { FatalError, describeFatal, errorMessage } from '../errors.js';
-import { backupCommand, backupHelp } from './backup.js';
-import { benchCommand, benchHelp } from './bench.js';
-import { dbCommand, dbHelp } from './db.js';
-import { genCommand, genHelp } from './gen.js';
-import { importCommand, importHelp } from './import.js';
-import { keysCommand, keysHelp } from './keys.js';
-import { migrateCommand, migrateHelp } from './migrate.js';
-import { restoreCommand, restoreHelp } from './restore.js';
-import { secretsCommand, secretsHelp } from './secrets.js';
-import { moveCommand, moveHelp } from './move.js';
-import { startCommand, startHelp } from './start.js';
-import { statusCommand, statusHelp } from './status.js';
-import { storageCommand, storageHelp } from './storage.js';
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  start: startCommand,
-  status: statusCommand,
-  migrate: migrateCommand,
-  db: dbCommand,
-  gen: genCommand,
-  import: importCommand,
-  move: moveCommand,
-  bench: benchCommand,
-  backup: backupCommand,
-  restore: restoreCommand,
-  keys: keysCommand,
-  storage: storageCommand,
-  secrets: secretsCommand,
+type Command = readonly [run: (argv: string[]) => Promise<number>, help: string];
+
+// Each command's module is loaded when it runs: `trellis start` does not load import's or bench's code.
+const commands: Record<string, () => Promise<Command>> = {
+  start: () => import('./start.js').then((m) => [m.startCommand, m.startHelp]),
+  status: () => import('./status.js').then((m) => [m.statusCommand, m.statusHelp]),
+  migrate: () => import('./migrate.js').then((m) => [m.migrateCommand, m.migrateHelp]),
+  db: () => import('./db.js').then((m) => [m.dbCommand, m.dbHelp]),
+  gen: () => import('./gen.js').then((m) => [m.genCommand, m.genHelp]),
+  import: () => import('./import.js').then((m) => [m.importCommand, m.importHelp]),
+  move: () => import('./move.js').then((m) => [m.moveCommand, m.moveHelp]),
+  bench: () => import('./bench.js').then((m) => [m.benchCommand, m.benchHelp]),
+  backup: () => import('./backup.js').then((m) => [m.backupCommand, m.backupHelp]),
+  restore: () => import('./restore.js').then((m) => [m.restoreCommand, m.restoreHelp]),
+  keys: () => import('./keys.js').then((m) => [m.keysCommand, m.keysHelp]),
+  storage: () => import('./storage.js').then((m) => [m.storageCommand, m.storageHelp]),
+  secrets: () => import('./secrets.js').then((m) => [m.secretsCommand, m.secretsHelp]),
 };
 
-const usage = `Usage: trellis <command> [options]
+async function usage(): Promise<string> {
+  const helps = await Promise.all(Object.values(commands).map(async (load) => (await load())[1]));
+  return `Usage: trellis <command> [options]
 
 Commands:
   start     serve the project (default command)
@@ -47,43 +39,22 @@ Commands:
   storage   access keys of the S3 protocol endpoint (storage keys create, list, revoke)
   secrets   the edge functions' secrets (set, list, unset)
 
-${startHelp}
-
-${statusHelp}
-
-${migrateHelp}
-
-${dbHelp}
-
-${genHelp}
-
-${importHelp}
-
-${moveHelp}
-
-${benchHelp}
-
-${backupHelp}
-
-${restoreHelp}
-
-${keysHelp}
-
-${storageHelp}
-${secretsHelp}
+${helps.join('\n\n')}
 
 Configuration: docs/configuration.md`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(`${usage}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return 0;
   }
-  if (first === undefined || first.startsWith('-')) return startCommand(argv);
-  const command = commands[first];
-  if (!command) throw new FatalError(`unknown command "${first}" (commands: ${Object.keys(commands).join(', ')})`);
-  return command(rest);
+  const [name, args] = first === undefined || first.startsWith('-') ? ['start', argv] : [first, rest];
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) throw new FatalError(`unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
+  const [run] = await load();
+  return run(args);
 }
 
 // A command whose work never settles (a promise left waiting on a socket that was closed) lets
