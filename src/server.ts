@@ -151,6 +151,13 @@ export async function startTrellis(
     await lockDataDir(config.dataDir);
   }
   const running: Running = { worker: worker !== undefined };
+  // LOG_LEVEL=debug tells where a slow start spends its time, step by step.
+  let stepStarted = performance.now();
+  const took = (step: string) => {
+    const now = performance.now();
+    log.debug({ ms: Math.round(now - stepStarted) }, `start: ${step}`);
+    stepStarted = now;
+  };
   const checkpoint = () => {
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
@@ -190,9 +197,11 @@ export async function startTrellis(
       }
     });
     await listen(server, config);
+    took('listen');
     checkpoint();
     const database = await openDatabase(config, secrets, log, await worker?.databaseUrl(abort));
     running.database = database;
+    took('database');
     checkpoint();
     if (!worker)
       await migrate(database.db, config.migrationsDir, {
@@ -203,17 +212,21 @@ export async function startTrellis(
         buckets: config.storage.buckets,
       });
     checkpoint();
+    took('migrations');
     const requestUrl = await prepareRequestRole(database.db, database.url, log);
     if (requestUrl) database.routeRequests(requestUrl);
     // Trellis's job runner (every instance; a job is taken by one) and the queue gauges of /metrics.
     running.jobs = await startJobs({ config, log, metrics, db: database.db }, database.url);
+    took('request role, jobs');
     const owned = await createServices(
       { config, log, metrics, db: database.db, keys, jobs: running.jobs },
       keySet,
       database.url,
     );
     running.owned = owned;
+    took('services');
     const realtime = await realtimeModule(owned.services, database.url);
+    took('realtime');
     // WAL shipping and scheduled backups: the embedded cluster's (a server's backups are its engine's, docs/backups.md).
     // A worker's primary runs them, once for all workers.
     const backup =
@@ -221,6 +234,7 @@ export async function startTrellis(
         ? undefined
         : await startBackupService({ config, log, registry: metrics.registry, dbUrl: database.url });
     running.backup = backup;
+    took('backups');
     // net.http_* requests and database webhooks (docs/webhooks.md); every instance sends, a lease keeps them apart.
     running.webhooks = await startWebhooks(
       config,
@@ -245,6 +259,7 @@ export async function startTrellis(
     await startAppEmail(owned.services, running.jobs);
     // Web push: its VAPID keys, its deliveries as jobs of the runner (docs/push.md).
     const push = await startPush(owned.services);
+    took('webhooks, cron, mail, push');
     const readiness: Readiness = {
       ...databaseReadiness(database.db, config.migrationsDir),
       // Not a 503: auth, data, storage and broadcast still serve; the note says what does not.

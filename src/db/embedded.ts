@@ -52,11 +52,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const bin = await loadBinaries();
   const pgDir = path.join(options.dataDir, 'pg');
   const logFile = path.join(pgDir, 'postgres.log');
-  const runAs = await unprivilegedUser(options.onProgress);
+  // Side by side: each asks a helper process or the disk, and a start waits for all of them.
+  const [runAs, expectedMajor, existingMajor] = await Promise.all([
+    unprivilegedUser(options.onProgress),
+    binaryMajor(bin),
+    readDataFolderVersion(pgDir),
+  ]);
   if (runAs) await checkReachable(pgDir, runAs);
 
-  const expectedMajor = await binaryMajor(bin);
-  const existingMajor = await readDataFolderVersion(pgDir);
   if (existingMajor === undefined) {
     options.onProgress(`initialising embedded PostgreSQL ${expectedMajor} in ${pgDir}`);
     await initialise(bin, pgDir, options.password, runAs);
@@ -236,8 +239,12 @@ async function stopOrphan(bin: Binaries, pgDir: string, runAs: RunAs | undefined
 async function unprivilegedUser(onProgress: (m: string) => void): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = async () => {
-    const uid = Number((await run('id', ['-u', EMBEDDED_USER], undefined)).output.trim());
-    const gid = Number((await run('id', ['-g', EMBEDDED_USER], undefined)).output.trim());
+    const [u, g] = await Promise.all([
+      run('id', ['-u', EMBEDDED_USER], undefined),
+      run('id', ['-g', EMBEDDED_USER], undefined),
+    ]);
+    const uid = Number(u.output.trim());
+    const gid = Number(g.output.trim());
     return Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) ? { uid, gid } : undefined;
   };
   const found = await lookup();
