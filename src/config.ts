@@ -191,6 +191,10 @@ export interface Config {
     readonly imageMaxInputBytes: number;
     /** Resumable (TUS) uploads: how long an unfinished one lives, and how often expired ones are swept. */
     readonly resumable: { readonly expiryMs: number; readonly sweepEveryMs: number };
+    /** Bytes without rows (src/platform/store/pending.ts): when a writer's entry is stale, and how often the sweep runs. */
+    readonly orphans: { readonly staleMs: number; readonly sweepEveryMs: number };
+    /** Test only (TRELLIS_TEST_STORAGE_COMMIT_DELAY_MS): a pause between an upload's bytes and its row. */
+    readonly testCommitDelayMs: number;
     /** config.toml's [storage.buckets.*]: made or updated on every start, as `supabase start` does. */
     readonly buckets: readonly ConfigBucket[];
     readonly s3: {
@@ -791,6 +795,11 @@ function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBu
       expiryMs: read('storageResumableExpiry', src),
       sweepEveryMs: read('storageResumableSweepInterval', src),
     }),
+    orphans: Object.freeze({
+      staleMs: read('storageWriteStale', src),
+      sweepEveryMs: read('storageOrphanSweepInterval', src),
+    }),
+    testCommitDelayMs: read('storageTestCommitDelayMs', src),
     buckets: Object.freeze([...buckets]),
     s3: Object.freeze({
       endpoint: read('storageS3Endpoint', src),

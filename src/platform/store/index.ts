@@ -3,6 +3,7 @@ import type { Config } from '../../config.js';
 import { createLocalStore } from './local.js';
 import type { ObjectStore } from './store.js';
 export { createResumableStore, type ResumableStore } from './resumable.js';
+export { ledgeredStore, type LedgeredStore, type PendingOptions } from './pending.js';
 
 export {
   MissingObject,
@@ -11,6 +12,7 @@ export {
   type ObjectKey,
   type ObjectStore,
   type PartStore,
+  type StoredEntry,
   type WriteResult,
 } from './store.js';
 

@@ -12,6 +12,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -87,6 +88,15 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
         if (Objects.length > 0)
           await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } }));
       }
+    },
+    locate: keyOf,
+    async *list(bucket) {
+      let ContinuationToken: string | undefined;
+      do {
+        const out = await client.send(new ListObjectsV2Command({ Bucket, Prefix: `${bucket}/`, ContinuationToken }));
+        for (const o of out.Contents ?? []) if (o.Key) yield { locator: o.Key, size: o.Size ?? 0 };
+        ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (ContinuationToken);
     },
     close: async () => client.destroy(),
     // The S3 endpoint's multipart uploads map onto the bucket's own: parts go straight to S3.

@@ -17,6 +17,12 @@ export interface WriteResult {
   readonly md5: string;
 }
 
+/** One stored version as `ObjectStore.list` finds it. */
+export interface StoredEntry {
+  readonly locator: string;
+  readonly size: number;
+}
+
 export interface ByteRange {
   readonly start: number;
   /** Inclusive. */
@@ -79,6 +85,22 @@ export interface ObjectStore {
   copy(from: ObjectKey, to: ObjectKey): Promise<void>;
   /** Removes keys; missing ones are ignored. */
   remove(keys: readonly ObjectKey[]): Promise<void>;
+  /**
+   * Removes what a write of these keys that never finished left in staging (a process killed
+   * mid-write: the local disk's `.tmp/` file). Absent where nothing is left (S3 drops parts of an
+   * upload that is never completed by its own lifecycle rules).
+   */
+  removeStaged?(keys: readonly ObjectKey[]): Promise<void>;
+  /**
+   * Where the store keeps `key`, as `list` names it (a file path, an S3 key): for comparing what
+   * is stored with what the rows name (`trellis storage verify`).
+   */
+  locate(key: ObjectKey): string;
+  /**
+   * Every stored version of `bucket`, as `locate` names them, with its size; never staging
+   * (temporary files, unfinished resumable uploads, S3 parts not yet joined).
+   */
+  list(bucket: string): AsyncIterable<StoredEntry>;
   close(): Promise<void>;
   /** Present when the store has multipart writes of its own. */
   readonly parts?: PartStore;
