@@ -19,8 +19,9 @@ import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { followKeyFile } from './project/signing-keys.js';
 import {
-  createObjectStore,
+  createObjectStores,
   createResumableStore,
+  routedStore,
   ledgeredStore,
   type LedgeredStore,
   type ResumableStore,
@@ -84,7 +85,7 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
     const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log, router: mailRouter });
     opened.push(mailer);
     // Every write is entered before its bytes and swept when no row came (platform/store/pending.ts).
-    const store = ledgeredStore(db, await createObjectStore(config), {
+    const store = ledgeredStore(db, routedStore(db, await createObjectStores(config)), {
       ...config.storage.orphans,
       onSweepError: (err) => log.warn({ err }, 'sweeping orphaned object bytes failed'),
     });

@@ -899,6 +899,11 @@ export const settings = {
     fallback: '0',
     doc: "Test only: a pause between an upload's bytes and its row, so a test can kill the server in between.",
   },
+  storageTestMoveStopAfter: {
+    env: 'TRELLIS_TEST_STORAGE_MOVE_STOP_AFTER',
+    schema: int(0, 1_000_000_000).optional(),
+    doc: '`trellis storage move` stops (exit 1) after this many objects, as if interrupted.',
+  },
   storageS3Endpoint: {
     env: 'STORAGE_S3_ENDPOINT',
     schema: httpUrl.optional(),

@@ -52,8 +52,12 @@ export class MissingObject extends Error {
  * with one ordinary write.
  */
 export interface PartStore {
-  /** Begins a multipart write of `key`; the handle is kept (in the database) to go on later. */
-  begin(key: ObjectKey, contentType: string): Promise<string>;
+  /**
+   * Begins a multipart write of `key`; the handle is kept (in the database) to go on later.
+   * Undefined: the store of this key has no multipart writes (a bucket on the local disk, beside
+   * others on S3); its parts are kept as objects of their own.
+   */
+  begin(key: ObjectKey, contentType: string): Promise<string | undefined>;
   /** Writes part `partNumber` (1..10000) of exactly `length` bytes; the same number again replaces it. */
   writePart(
     key: ObjectKey,
