@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
-import { motoBackend, motoMissing, type StorageBackend } from '../helpers/storage.js';
+import { motoBackend, motoMissing, storesToml, type StorageBackend } from '../helpers/storage.js';
 import { tempProject } from '../helpers/cli.js';
 
 const missing = motoMissing();
@@ -18,26 +18,6 @@ if (missing) console.log(`skipping the two-store tests: ${missing}`);
 
 let s3: StorageBackend;
 let server: TestServer;
-
-export function storesToml(endpoint: string): string {
-  return `
-[storage.stores.cloud]
-kind = "s3"
-endpoint = "${endpoint}"
-bucket = "trellis"
-region = "us-east-1"
-access_key_id = "moto"
-secret_access_key = "moto"
-force_path_style = true
-
-[storage.buckets.photos]
-public = true
-
-[storage.buckets.docs]
-public = true
-store = "cloud"
-`;
-}
 
 const sha = (b: Buffer | Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
 
