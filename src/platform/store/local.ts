@@ -26,7 +26,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
   };
 
   return {
-    async write(key, body, { maxBytes }): Promise<WriteResult> {
+    async write(key, body, { maxBytes, before }): Promise<WriteResult> {
       // Named by the version: removing the key (the orphan sweep after a crash) removes it too.
       const temp = path.join(tmp, `${safeVersion(key)}.${crypto.randomUUID()}`);
       const hasher = countingHasher(maxBytes);
@@ -34,6 +34,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
         // flush: the bytes reach the disk before the rename makes them the object (and before the
         // row that points at them commits).
         await pipeline(body, hasher, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
+        await before;
         const final = fileOf(key);
         await fsp.mkdir(path.dirname(final), { recursive: true });
         await fsp.rename(temp, final);
@@ -43,7 +44,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
         throw err;
       }
     },
-    async adopt(key, file, { maxBytes }): Promise<WriteResult> {
+    async adopt(key, file, { maxBytes, before }): Promise<WriteResult> {
       // Hashed (and bounded) as a write would; then flushed, so the link never makes a file whose
       // bytes are still only in the page cache the object. A link, not a rename: the file's owner
       // (the resumable store) still reads its state until it removes it.
@@ -55,6 +56,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
       } finally {
         await handle.close();
       }
+      await before;
       const final = fileOf(key);
       await fsp.mkdir(path.dirname(final), { recursive: true });
       await fsp.link(file, final).catch(async (err: NodeJS.ErrnoException) => {

@@ -144,9 +144,25 @@ export function ledgeredStore(db: Db, inner: ObjectStore, options: PendingOption
     abort: (key, handle) => inner.parts!.abort(key, handle),
   };
 
+  /**
+   * A write whose entry is made while the body streams: the store awaits it before the bytes
+   * become visible (WriteOptions.before), so a small upload pays no extra round trip.
+   */
+  const enteredWhile = async <T>(key: ObjectKey, write: (entry: Promise<void>) => Promise<T>): Promise<T> => {
+    const entry = enter(key);
+    entry.catch(() => undefined); // awaited by the store, and below
+    try {
+      return await write(entry);
+    } catch (err) {
+      await entry.catch(() => undefined);
+      await forget([key]).catch(() => undefined);
+      throw err;
+    }
+  };
+
   return {
-    write: (key, body, opts) => entered(key, () => inner.write(key, body, opts)),
-    adopt: (key, file, opts) => entered(key, () => inner.adopt(key, file, opts)),
+    write: (key, body, opts) => enteredWhile(key, (entry) => inner.write(key, body, { ...opts, before: entry })),
+    adopt: (key, file, opts) => enteredWhile(key, (entry) => inner.adopt(key, file, { ...opts, before: entry })),
     copy: (from, to) => entered(to, () => inner.copy(from, to)),
     read: (key, range) => inner.read(key, range),
     async remove(keys) {

@@ -40,7 +40,9 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
   };
 
   const store: ObjectStore = {
-    async write(key, body, { maxBytes, contentType }) {
+    async write(key, body, { maxBytes, contentType, before }) {
+      // S3 shows a small object as soon as it arrives: nothing is sent before `before` settles.
+      await before;
       const hasher = countingHasher(maxBytes);
       // pipeline, not pipe: a body that errors or ends early destroys the hasher, which aborts the upload.
       pipeline(body, hasher, () => undefined);

@@ -72,18 +72,29 @@ export interface PartStore {
   abort(key: ObjectKey, handle: string): Promise<void>;
 }
 
+export interface WriteOptions {
+  readonly maxBytes: number;
+  readonly contentType: string;
+  /**
+   * Awaited before the bytes become the object's (renamed into place, or sent to a store that
+   * shows them on arrival); if it rejects, the write fails and leaves nothing. The orphan ledger
+   * (pending.ts) enters the key meanwhile, while the body streams.
+   */
+  readonly before?: Promise<unknown>;
+}
+
 export interface ObjectStore {
   /**
    * Streams `body` to `key`. Atomic: after a failure (body error, abort, `maxBytes` passed) the key
    * holds nothing; the bytes appear only once all of them are written. Memory stays bounded.
    */
-  write(key: ObjectKey, body: Readable, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  write(key: ObjectKey, body: Readable, options: WriteOptions): Promise<WriteResult>;
   /**
    * Makes the complete local file `file` the bytes of `key` (a finished resumable upload), as
    * atomically as `write`: hard-linked into place where the store is the same disk, streamed
    * otherwise. The file itself stays where it is: its owner removes it.
    */
-  adopt(key: ObjectKey, file: string, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  adopt(key: ObjectKey, file: string, options: WriteOptions): Promise<WriteResult>;
   /** The bytes of `key`, or a part of them. */
   read(key: ObjectKey, range?: ByteRange): Promise<Readable>;
   copy(from: ObjectKey, to: ObjectKey): Promise<void>;
