@@ -1,5 +1,5 @@
--- Nothing orphaned (docs/storage.md, "Crashes"): every object version whose bytes may exist without
--- a row naming them has an entry here. An upload enters its version before it writes a byte and the
+-- Nothing orphaned (docs/storage.md, "Nothing orphaned"): every object version whose bytes may exist without
+-- a row naming them has an entry here. An upload enters its version before its bytes become visible and the
 -- row's own transaction settles the entry (the trigger below), so a process that dies between the
 -- bytes and the row leaves an entry behind, which the sweep (src/platform/store/pending.ts) finds once
 -- its writer stopped renewing it, and removes the bytes. A version a row stops naming (a delete, an

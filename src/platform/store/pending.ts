@@ -1,6 +1,6 @@
 /**
- * Nothing orphaned: an object store whose writes are entered in trellis.storage_pending before a
- * byte is written (src/sql/0180_storage_pending.sql). The row's own transaction settles the entry
+ * Nothing orphaned: an object store whose writes are entered in trellis.storage_pending before
+ * their bytes become visible (src/sql/0180_storage_pending.sql). The row's own transaction settles the entry
  * (a trigger on storage.objects), and enters the versions a row stops naming as `doomed`; removing
  * bytes removes their entry. So whatever dies between the bytes and the row (the process, the
  * connection), its entry stays, and the sweep (at start, then every STORAGE_ORPHAN_SWEEP_INTERVAL_MS)
