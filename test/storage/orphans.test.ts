@@ -3,11 +3,19 @@
  * S3-endpoint uploads hold their bytes without a row yet (TRELLIS_TEST_STORAGE_COMMIT_DELAY_MS
  * keeps them in that window) and while one body is still streaming; after a restart the sweep
  * leaves no byte in the store that no row names (local disk, and S3 on moto), a slow upload of the
- * live server is never swept, and the bytes of a row deleted in SQL are swept too.
+ * live server is never swept, and the bytes of a row deleted in SQL are swept too. An unfinished
+ * TUS upload and an S3-endpoint multipart upload with a part, begun before the kill, are left
+ * alone by the sweep and complete after the restart.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { createClient } from '@supabase/supabase-js';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -94,13 +102,44 @@ test.each([['local'], ['s3']])(
     });
     expect(made.code, made.stderr).toBe(0);
     const access = JSON.parse(made.stdout) as { access_key_id: string; secret_access_key: string };
-    const endpoint = new S3Client({
-      endpoint: `${cli.url}/storage/v1/s3`,
-      region: 'local',
-      forcePathStyle: true,
-      credentials: { accessKeyId: access.access_key_id, secretAccessKey: access.secret_access_key },
-      maxAttempts: 1,
+    const s3Endpoint = (url: string) =>
+      new S3Client({
+        endpoint: `${url}/storage/v1/s3`,
+        region: 'local',
+        forcePathStyle: true,
+        credentials: { accessKeyId: access.access_key_id, secretAccessKey: access.secret_access_key },
+        maxAttempts: 1,
+      });
+    const endpoint = s3Endpoint(cli.url);
+    const tusHeaders = (k: string) => ({ authorization: `Bearer ${k}`, apikey: k, 'tus-resumable': '1.0.0' });
+
+    // Staging the sweep must leave alone: an unfinished TUS upload, an S3-endpoint multipart upload with a part.
+    const staged = await fetch(`${cli.url}/storage/v1/upload/resumable`, {
+      method: 'POST',
+      headers: {
+        ...tusHeaders(key),
+        'upload-length': '10000',
+        'upload-metadata': `bucketName ${b64('crash')},objectName ${b64('staged.bin')}`,
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: Buffer.alloc(4000, 5),
     });
+    expect(staged.status).toBe(201);
+    expect(staged.headers.get('upload-offset')).toBe('4000');
+    // The URL names the first server's port: its path goes on on the second.
+    const stagedPath = new URL(staged.headers.get('location') ?? '').pathname;
+    const multipart = await endpoint.send(new CreateMultipartUploadCommand({ Bucket: 'crash', Key: 'parts.bin' }));
+    const part = await endpoint.send(
+      new UploadPartCommand({
+        Bucket: 'crash',
+        Key: 'parts.bin',
+        UploadId: multipart.UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(6000, 9),
+      }),
+    );
+    // On the local disk the part is a file of its own; on S3 it is inside S3's multipart upload.
+    const kept = s3 ? 0 : 1;
 
     // Each of these holds its bytes in the store and waits before its row: none ever answers.
     const inFlight: Promise<unknown>[] = [];
@@ -153,7 +192,35 @@ test.each([['local'], ['s3']])(
     expect(await rowCount()).toBe(0);
 
     cli = await startCli(dir, env);
-    await waitFor('the sweep', async () => (await storedBytes()).length === 0, 20_000);
+    await waitFor('the sweep', async () => (await storedBytes()).length === kept, 20_000);
+    // Both staged uploads go on where they were and complete.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await storedBytes()).toHaveLength(kept);
+    const head = await fetch(`${cli.url}${stagedPath}`, { method: 'HEAD', headers: tusHeaders(serviceKey(cli)) });
+    expect(head.headers.get('upload-offset')).toBe('4000');
+    const rest = await fetch(`${cli.url}${stagedPath}`, {
+      method: 'PATCH',
+      headers: {
+        ...tusHeaders(serviceKey(cli)),
+        'upload-offset': '4000',
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: Buffer.alloc(6000, 5),
+    });
+    expect(rest.status).toBe(204);
+    await s3Endpoint(cli.url).send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'crash',
+        Key: 'parts.bin',
+        UploadId: multipart.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    const resumed = client(cli.url, serviceKey(cli)).storage.from('crash');
+    expect((await resumed.download('staged.bin')).data?.size).toBe(10_000);
+    expect((await resumed.download('parts.bin')).data?.size).toBe(6000);
+    expect(await rowCount()).toBe(2);
+    expect(await storedBytes()).toHaveLength(2);
 
     // A live writer slower than STORAGE_WRITE_STALE_MS renews its entry: its bytes are kept.
     const supabase2 = client(cli.url, serviceKey(cli));
@@ -180,8 +247,8 @@ test.each([['local'], ['s3']])(
     const { data, error } = await supabase2.storage.from('crash').download('slow.bin');
     expect(error).toBeNull();
     expect(data?.size).toBe(40_000);
-    expect(await rowCount()).toBe(1);
-    expect((await storedBytes()).length).toBe(1);
+    expect(await rowCount()).toBe(3);
+    expect((await storedBytes()).length).toBe(3);
 
     // A row deleted in SQL (no API call removes its bytes): the trigger dooms them, the sweep removes them.
     const sql = new pg.Client({ connectionString: database.url });
@@ -191,7 +258,7 @@ test.each([['local'], ['s3']])(
     } finally {
       await sql.end();
     }
-    await waitFor('the sweep of a deleted row', async () => (await storedBytes()).length === 0, 10_000);
+    await waitFor('the sweep of a deleted row', async () => (await storedBytes()).length === 2, 10_000);
   },
   180_000,
 );
