@@ -164,4 +164,38 @@ describe.skipIf(missing !== undefined)('storage verify and move', () => {
     expect(sha(Buffer.from(await one.data!.arrayBuffer()))).toBe(sha(bodies.get('p/11.bin')!));
     expect((await verify()).code).toBe(0);
   }, 180_000);
+
+  test('uploads and deletes while a move runs all land in the new store', async () => {
+    const supabase = supabaseClient(server, server.serviceRoleKey);
+    const moving = cli('move', 'photos', '--to', 'cloud');
+    const during = new Map<string, Buffer>();
+    let i = 0;
+    let finished = false;
+    void moving.then(() => (finished = true));
+    // Writes before, at and after the switch (the move waits ~5 s after it for servers to follow).
+    while (!finished && i < 200) {
+      const name = `during/${i++}.bin`;
+      const body = crypto.randomBytes(2000 + i);
+      const { error } = await supabase.storage.from('photos').upload(name, body);
+      expect(error).toBeNull();
+      during.set(name, body);
+      if (i % 5 === 0) {
+        const gone = `p/${i / 5 - 1}.bin`;
+        if (bodies.delete(gone)) expect((await supabase.storage.from('photos').remove([gone])).error).toBeNull();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const run = await moving;
+    expect(run.code, run.stderr).toBe(0);
+    expect(during.size).toBeGreaterThan(10);
+    for (const [name, body] of [...bodies, ...during]) {
+      const back = await supabase.storage.from('photos').download(name);
+      expect(back.error, name).toBeNull();
+      expect(sha(Buffer.from(await back.data!.arrayBuffer())), name).toBe(sha(body));
+    }
+    expect(await localFiles()).toHaveLength(0);
+    const report = await verify('photos');
+    expect(report.code, JSON.stringify(report.report)).toBe(0);
+    expect(report.report.buckets[0]).toMatchObject({ store: 'cloud', objects: bodies.size + during.size });
+  }, 180_000);
 });
