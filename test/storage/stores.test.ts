@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startTestServer, supabaseClient, type TestServer } from '../helpers/server.js';
 import { motoBackend, motoMissing, storesToml, type StorageBackend } from '../helpers/storage.js';
-import { tempProject } from '../helpers/cli.js';
+import { runCli, tempProject } from '../helpers/cli.js';
 
 const missing = motoMissing();
 if (missing) console.log(`skipping the two-store tests: ${missing}`);
@@ -106,6 +106,31 @@ describe.skipIf(missing !== undefined)('two buckets on two stores', () => {
     const back = await supabaseClient(server, server.serviceRoleKey).storage.from('docs').download('tus.bin');
     expect(sha(Buffer.from(await back.data!.arrayBuffer()))).toBe(sha(body));
     expect((await s3.storedKeys(server.dir)).filter((k) => k.startsWith('docs/tus.bin/'))).toHaveLength(1);
+  });
+
+  test('config.toml switches an empty bucket only; one that holds objects keeps its store', async () => {
+    const toml = path.join(server.dir, 'supabase', 'config.toml');
+    const before = await fs.readFile(toml, 'utf8');
+    try {
+      await fs.writeFile(
+        toml,
+        before.replace('store = "cloud"', 'store = "default"') + '\n[storage.buckets.empty]\nstore = "cloud"\n',
+      );
+      const run = await runCli(['migrate', '--dir', server.dir], { DATABASE_URL: server.databaseUrl });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).toMatch(
+        /storage bucket docs stays in store "cloud" \(config.toml names "default"\): it holds objects; `trellis storage move docs --to default` moves them/,
+      );
+      const rows = await server.sql.query<{ bucket_id: string; store: string }>(
+        'select bucket_id, store from trellis.bucket_stores order by bucket_id',
+      );
+      expect(rows.rows).toEqual([
+        { bucket_id: 'docs', store: 'cloud' },
+        { bucket_id: 'empty', store: 'cloud' },
+      ]);
+    } finally {
+      await fs.writeFile(toml, before);
+    }
   });
 
   test('deletes remove the bytes from each store', async () => {
