@@ -75,6 +75,9 @@ export async function moveBucket(
   const fromName = switched ? (state.previous as string) : current;
   const source = stores.get(fromName);
   if (!source) throw new MoveRefused(`bucket "${bucket}" is in store "${fromName}", which config.toml does not define`);
+  // Copying onto the same bytes and then removing "the old ones" would remove the only copy.
+  if (source.location !== undefined && source.location === target.location)
+    throw new MoveRefused(`stores "${fromName}" and "${to}" are the same place (${target.location}): nothing to move`);
 
   const tally = { copied: 0, alreadyThere: 0 };
   /** Keys this run copied: any whose row went meanwhile is removed from the new store at the end. */

@@ -147,6 +147,11 @@ access_key_id = "moto"
 secret_access_key = "moto"
 force_path_style = true
 
+# The default store's own folder under another name (a move to it must be refused).
+[storage.stores.alias]
+kind = "local"
+path = ".trellis/storage"
+
 [storage.buckets.photos]
 public = true
 

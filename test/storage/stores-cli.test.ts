@@ -121,6 +121,7 @@ describe.skipIf(missing !== undefined)('storage verify and move', () => {
     [['move', 'photos', '--to', 'nowhere'], /no store "nowhere"/],
     [['move', 'photos', '--to', 'default'], /is in store "default" already/],
     [['move', 'nope', '--to', 'cloud'], /no bucket "nope"/],
+    [['move', 'photos', '--to', 'alias'], /stores "default" and "alias" are the same place/],
     [['move', 'photos', 'docs', '--to', 'cloud'], /unexpected argument "docs"/],
   ])('storage %j is refused', async (args, message) => {
     const run = await cli(...args);

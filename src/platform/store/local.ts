@@ -111,6 +111,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
       }
     },
     close: async () => undefined,
+    location: `file://${path.resolve(root)}`,
   };
 }
 

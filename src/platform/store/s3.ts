@@ -101,6 +101,7 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
       } while (ContinuationToken);
     },
     close: async () => client.destroy(),
+    location: `s3://${settings.endpoint ? new URL(settings.endpoint).host : 'aws'}/${Bucket}`,
     // The S3 endpoint's multipart uploads map onto the bucket's own: parts go straight to S3.
     parts: {
       async begin(key, contentType) {

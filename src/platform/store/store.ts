@@ -117,6 +117,8 @@ export interface ObjectStore {
    */
   list(bucket: string): AsyncIterable<StoredEntry>;
   close(): Promise<void>;
+  /** Where the bytes are (`file:///folder`, `s3://endpoint/bucket`): two stores with one location are one store. */
+  readonly location?: string;
   /** Present when the store has multipart writes of its own. */
   readonly parts?: PartStore;
 }
