@@ -158,6 +158,8 @@ function verifyText(reports: readonly BucketReport[], problems: number): string 
     lines.push(
       `${r.bucket} (store ${r.store}): ${r.objects} objects, ${r.missing.length} without bytes, ${r.orphaned.length} bytes without a row, ${r.wrongSize.length} of the wrong size`,
     );
+    if (r.moving)
+      lines.push(`  being moved from store ${r.moving.from}: ${r.moving.notCopiedYet} objects not copied yet`);
     for (const name of r.missing) lines.push(`  no bytes:  ${name}`);
     for (const locator of r.orphaned) lines.push(`  no row:    ${locator}`);
     for (const w of r.wrongSize) lines.push(`  size:      ${w.name} (row ${w.row}, stored ${w.stored})`);

@@ -19,6 +19,8 @@ export interface BucketReport {
   readonly orphaned: string[];
   /** Objects whose stored size is not the row's. */
   readonly wrongSize: { name: string; row: number; stored: number }[];
+  /** While `trellis storage move` runs: the store it moves from, and how many objects are only there yet (not problems). */
+  readonly moving?: { readonly from: string; readonly notCopiedYet: number };
 }
 
 export const problemsOf = (r: BucketReport): number => r.missing.length + r.orphaned.length + r.wrongSize.length;
@@ -33,12 +35,15 @@ export async function bucketsToVerify(db: Db, only: readonly string[]): Promise<
   return [...only];
 }
 
-/** The store a bucket keeps its bytes in, by name. */
-export async function storeNameOf(db: Db, bucket: string): Promise<string> {
+/** The store a bucket keeps its bytes in, by name, and the one a move takes it from. */
+export async function storeNameOf(db: Db, bucket: string): Promise<{ store: string; previous: string | undefined }> {
   const row = (
-    await db.query<{ store: string }>('select store from trellis.bucket_stores where bucket_id = $1', [bucket])
+    await db.query<{ store: string; previous: string | null }>(
+      'select store, previous from trellis.bucket_stores where bucket_id = $1',
+      [bucket],
+    )
   ).rows[0];
-  return row?.store ?? DEFAULT_STORE_NAME;
+  return { store: row?.store ?? DEFAULT_STORE_NAME, previous: row?.previous ?? undefined };
 }
 
 const PAGE = 5000;
@@ -49,12 +54,12 @@ export async function verifyBucket(
   bucket: string,
   onProgress: (objects: number) => void,
 ): Promise<BucketReport> {
-  const storeName = await storeNameOf(db, bucket);
+  const { store: storeName, previous } = await storeNameOf(db, bucket);
   const store = stores.get(storeName);
   if (!store) throw new Error(`bucket "${bucket}" names store "${storeName}", which config.toml does not define`);
 
   // What the rows name, by where the store would keep it: locator → [name, size].
-  const expected = new Map<string, { name: string; size: number | undefined }>();
+  const expected = new Map<string, { name: string; version: string; size: number | undefined }>();
   let after = '';
   for (;;) {
     const { rows } = await db.query<{ name: string; version: string; size: string | null }>(
@@ -66,6 +71,7 @@ export async function verifyBucket(
     for (const r of rows)
       expected.set(store.locate({ bucket, name: r.name, version: r.version }), {
         name: r.name,
+        version: r.version,
         size: r.size === null || !/^\d+$/.test(r.size) ? undefined : Number(r.size),
       });
     onProgress(rows.length);
@@ -92,6 +98,17 @@ export async function verifyBucket(
         wrongSize.push({ name: row.name, row: row.size, stored: entry.size });
     } else if (!accounted.has(entry.locator)) orphaned.push(entry.locator);
   }
-  const missing = [...expected].filter(([locator]) => !found.has(locator)).map(([, row]) => row.name);
-  return { bucket, store: storeName, objects: expected.size, missing, orphaned, wrongSize };
+  let absent = [...expected].filter(([locator]) => !found.has(locator)).map(([, row]) => row);
+  // Mid-move, what the new store lacks may be in the old one still: not copied yet, not missing.
+  const from = previous === undefined ? undefined : stores.get(previous);
+  let moving: BucketReport['moving'];
+  if (previous !== undefined && from && absent.length > 0) {
+    const there = new Set<string>();
+    for await (const entry of from.list(bucket)) there.add(entry.locator);
+    const before = absent.length;
+    absent = absent.filter((row) => !there.has(from.locate({ bucket, name: row.name, version: row.version })));
+    moving = { from: previous, notCopiedYet: before - absent.length };
+  } else if (previous !== undefined) moving = { from: previous, notCopiedYet: 0 };
+  const missing = absent.map((row) => row.name);
+  return { bucket, store: storeName, objects: expected.size, missing, orphaned, wrongSize, ...(moving && { moving }) };
 }
