@@ -23,6 +23,8 @@ import {
   parseSupabaseToml,
   type ConfigBucket,
   type ConfigFunction,
+  type ConfigStore,
+  DEFAULT_STORE,
   type SupabaseToml,
   type TomlEnv,
   type TomlSetting,
@@ -193,8 +195,20 @@ export interface Config {
     readonly imageMaxInputBytes: number;
     /** Resumable (TUS) uploads: how long an unfinished one lives, and how often expired ones are swept. */
     readonly resumable: { readonly expiryMs: number; readonly sweepEveryMs: number };
+    /** Bytes without rows (src/platform/store/pending.ts): when a writer's entry is stale, and how often the sweep runs. */
+    readonly orphans: { readonly staleMs: number; readonly sweepEveryMs: number };
+    /** Test only (TRELLIS_TEST_STORAGE_COMMIT_DELAY_MS): a pause between an upload's bytes and its row. */
+    readonly testCommitDelayMs: number;
+    /** Test only (TRELLIS_TEST_STORAGE_MOVE_STOP_AFTER): `trellis storage move` stops after this many objects. */
+    readonly testMoveStopAfter: number | undefined;
     /** config.toml's [storage.buckets.*]: made or updated on every start, as `supabase start` does. */
     readonly buckets: readonly ConfigBucket[];
+    /**
+     * Where bytes are kept, by store name: `default` (STORAGE_BACKEND and its STORAGE_S3_*
+     * settings) and config.toml's [storage.stores.<name>]; a bucket names its store
+     * (trellis.bucket_stores; docs/storage.md, "A store per bucket").
+     */
+    readonly stores: Readonly<Record<string, StoreSettings>>;
     readonly s3: {
       readonly endpoint: string | undefined;
       readonly region: string;
@@ -561,7 +575,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         maxEntryBytes: read('restCacheMaxEntryBytes', src),
       }),
     }),
-    storage: storageConfig(path.join(dir, '.trellis'), src, toml?.buckets ?? []),
+    storage: storageConfig(dir, path.join(dir, '.trellis'), src, toml?.buckets ?? [], toml?.stores ?? []),
     importS3: Object.freeze({
       endpoint: read('importS3Endpoint', src),
       region: read('importS3Region', src),
@@ -782,29 +796,70 @@ function poolConfig(src: Sources): Config['pool'] {
   });
 }
 
-function storageConfig(dataDir: string, src: Sources, buckets: readonly ConfigBucket[]): Config['storage'] {
+/** One store's settings: a folder of the local disk, or an S3-compatible bucket. */
+export type StoreSettings =
+  { readonly kind: 'local'; readonly dir: string } | { readonly kind: 's3'; readonly s3: Config['storage']['s3'] };
+
+function storageConfig(
+  projectDir: string,
+  dataDir: string,
+  src: Sources,
+  buckets: readonly ConfigBucket[],
+  configStores: readonly ConfigStore[],
+): Config['storage'] {
   const backend = read('storageBackend', src);
   const bucket = read('storageS3Bucket', src);
   if (backend === 's3' && bucket === undefined)
     throw new FatalError('must be set when STORAGE_BACKEND=s3', 'STORAGE_S3_BUCKET');
+  const s3 = Object.freeze({
+    endpoint: read('storageS3Endpoint', src),
+    region: read('storageS3Region', src),
+    bucket,
+    accessKeyId: read('storageS3AccessKeyId', src),
+    secretAccessKey: read('storageS3SecretAccessKey', src),
+    forcePathStyle: read('storageS3ForcePathStyle', src),
+  });
+  const localDir = path.join(dataDir, 'storage');
+  const stores: Record<string, StoreSettings> = {
+    [DEFAULT_STORE]: Object.freeze(
+      backend === 's3' ? { kind: 's3' as const, s3 } : { kind: 'local' as const, dir: localDir },
+    ),
+  };
+  for (const st of configStores)
+    stores[st.name] = Object.freeze(
+      st.kind === 'local'
+        ? // Relative to the project folder, as config.toml's other paths are to supabase/'s parent.
+          { kind: 'local' as const, dir: path.resolve(projectDir, st.path) }
+        : {
+            kind: 's3' as const,
+            s3: Object.freeze({
+              endpoint: st.endpoint,
+              region: st.region,
+              bucket: st.bucket,
+              accessKeyId: st.accessKeyId,
+              secretAccessKey: st.secretAccessKey,
+              forcePathStyle: st.forcePathStyle,
+            }),
+          },
+    );
   return Object.freeze({
     backend,
-    localDir: path.join(dataDir, 'storage'),
+    localDir,
     fileSizeLimit: read('storageFileSizeLimit', src),
     imageMaxInputBytes: read('storageImageMaxInput', src),
     resumable: Object.freeze({
       expiryMs: read('storageResumableExpiry', src),
       sweepEveryMs: read('storageResumableSweepInterval', src),
     }),
-    buckets: Object.freeze([...buckets]),
-    s3: Object.freeze({
-      endpoint: read('storageS3Endpoint', src),
-      region: read('storageS3Region', src),
-      bucket,
-      accessKeyId: read('storageS3AccessKeyId', src),
-      secretAccessKey: read('storageS3SecretAccessKey', src),
-      forcePathStyle: read('storageS3ForcePathStyle', src),
+    orphans: Object.freeze({
+      staleMs: read('storageWriteStale', src),
+      sweepEveryMs: read('storageOrphanSweepInterval', src),
     }),
+    testCommitDelayMs: read('storageTestCommitDelayMs', src),
+    testMoveStopAfter: read('storageTestMoveStopAfter', src),
+    buckets: Object.freeze([...buckets]),
+    stores: Object.freeze(stores),
+    s3,
   });
 }
 

@@ -19,9 +19,11 @@ import type { KeySet } from './platform/keyset.js';
 import type { ApiKeys } from './project/secrets.js';
 import { followKeyFile } from './project/signing-keys.js';
 import {
-  createObjectStore,
+  createObjectStores,
   createResumableStore,
-  type ObjectStore,
+  routedStore,
+  ledgeredStore,
+  type LedgeredStore,
   type ResumableStore,
 } from './platform/store/index.js';
 import { createReadFences, type ReadFences } from './platform/fence/index.js';
@@ -41,7 +43,7 @@ export interface Services {
   /** The mail providers (MAIL_PROVIDERS, SMTP_URL or the outbox) with quotas and health; auth's mailer uses it. */
   readonly mailRouter: MailRouter;
   readonly templates: Templates;
-  readonly store: ObjectStore;
+  readonly store: LedgeredStore;
   /** Unfinished resumable (TUS) uploads: their bytes and state, beside the object store. */
   readonly resumable: ResumableStore;
   readonly bus: Bus;
@@ -82,8 +84,13 @@ export async function createServices(base: ServiceBase, keySet?: KeySet, databas
     // The mailer closes the router.
     const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, db, log, router: mailRouter });
     opened.push(mailer);
-    const store = await createObjectStore(config);
+    // Every write is entered before its bytes and swept when no row came (platform/store/pending.ts).
+    const store = ledgeredStore(db, routedStore(db, await createObjectStores(config)), {
+      ...config.storage.orphans,
+      onSweepError: (err) => log.warn({ err }, 'sweeping orphaned object bytes failed'),
+    });
     opened.push(store);
+    void store.sweep().catch((err: unknown) => log.warn({ err }, 'sweeping orphaned object bytes failed'));
     const resumable = await createResumableStore(config, {
       ...config.storage.resumable,
       onSweepError: (err) => log.warn({ err }, 'sweeping expired resumable uploads failed'),

@@ -36,7 +36,7 @@ Commands:
   backup    online backup of the embedded database (list, verify, prune)
   restore   restore a backup into a new folder, to a point in time
   keys      the JWT signing keys (list, generate, rotate, revoke)
-  storage   access keys of the S3 protocol endpoint (storage keys create, list, revoke)
+  storage   S3 endpoint access keys (storage keys), verify rows against bytes, move a bucket's store
   secrets   the edge functions' secrets (set, list, unset)
 
 ${helps.join('\n\n')}

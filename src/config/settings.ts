@@ -881,6 +881,29 @@ export const settings = {
     fallback: '600000',
     doc: 'How often expired resumable uploads are removed, in milliseconds (0: never).',
   },
+  storageWriteStale: {
+    env: 'STORAGE_WRITE_STALE_MS',
+    schema: int(1000, 86_400_000),
+    fallback: '300000',
+    doc: "How long an upload's bytes may go without a row before the orphan sweep removes them, in milliseconds since its writer last renewed its entry (a live writer renews every quarter of this).",
+  },
+  storageOrphanSweepInterval: {
+    env: 'STORAGE_ORPHAN_SWEEP_INTERVAL_MS',
+    schema: int(0, 86_400_000),
+    fallback: '60000',
+    doc: 'How often bytes no row names (a crash between an upload and its row, a removal cut short) are swept, in milliseconds (0: only at start).',
+  },
+  storageTestCommitDelayMs: {
+    env: 'TRELLIS_TEST_STORAGE_COMMIT_DELAY_MS',
+    schema: int(0, 60_000),
+    fallback: '0',
+    doc: "Test only: a pause between an upload's bytes and its row, so a test can kill the server in between.",
+  },
+  storageTestMoveStopAfter: {
+    env: 'TRELLIS_TEST_STORAGE_MOVE_STOP_AFTER',
+    schema: int(0, 1_000_000_000).optional(),
+    doc: '`trellis storage move` stops (exit 1) after this many objects, as if interrupted.',
+  },
   storageS3Endpoint: {
     env: 'STORAGE_S3_ENDPOINT',
     schema: httpUrl.optional(),

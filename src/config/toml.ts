@@ -24,6 +24,8 @@ export interface SupabaseToml {
   readonly seed: { readonly enabled: boolean; readonly paths: readonly string[] } | undefined;
   /** [storage.buckets.<name>]: buckets made (or updated) on every start, as `supabase start` does. */
   readonly buckets: readonly ConfigBucket[];
+  /** [storage.stores.<name>]: where buckets that name the store keep their bytes. */
+  readonly stores: readonly ConfigStore[];
   /** [functions.<name>]: per-function settings (verify_jwt, enabled). */
   readonly functions: readonly ConfigFunction[];
   /** Keys set to something other than Supabase's default that Trellis does not apply. */
@@ -36,7 +38,23 @@ export interface ConfigBucket {
   readonly public: boolean | undefined;
   readonly fileSizeLimit: number | undefined;
   readonly allowedMimeTypes: readonly string[] | undefined;
+  /** The [storage.stores.<name>] its bytes are kept in; undefined keeps the bucket's (a new one's: the default store). */
+  readonly store: string | undefined;
 }
+
+/** A store of config.toml: a local folder, or an S3-compatible bucket with credentials of its own. */
+export type ConfigStore =
+  | { readonly name: string; readonly kind: 'local'; readonly path: string }
+  | {
+      readonly name: string;
+      readonly kind: 's3';
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly bucket: string;
+      readonly accessKeyId: string | undefined;
+      readonly secretAccessKey: string | undefined;
+      readonly forcePathStyle: boolean;
+    };
 
 /** A function's table of config.toml; unset keys take Supabase's defaults (both true). */
 export interface ConfigFunction {
@@ -282,7 +300,11 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
   }
   const cacheTables = cacheTablesSetting(lookup(doc, ['api', 'cache', 'tables']));
   if (cacheTables) set('REST_CACHE_TABLES', 'api.cache.tables', cacheTables.raw);
+  const stores = configStores(doc, typed);
   const buckets = configBuckets(doc, typed);
+  for (const b of buckets)
+    if (b.store !== undefined && b.store !== DEFAULT_STORE && !stores.some((st) => st.name === b.store))
+      throw new Problem(`storage.buckets.${b.name}.store`, `no store "${b.store}" ([storage.stores.${b.store}])`);
   const functions = configFunctions(doc, typed);
   const external = externalKeys(doc);
   for (const [name, key] of external) {
@@ -295,12 +317,13 @@ function mapDocument(doc: Record<string, unknown>, env: TomlEnv, text: string): 
     ...APPLIED_KEYS,
     ...external.map(([name, key]) => `auth.external.${name}.${key}`),
     ...buckets.flatMap((b) => BUCKET_KEYS.map((k) => `storage.buckets.${b.name}.${k}`)),
+    ...stores.flatMap((st) => STORE_KEYS.map((k) => `storage.stores.${st.name}.${k}`)),
     ...functions.flatMap((f) => FUNCTION_KEYS.map((k) => `functions.${f.name}.${k}`)),
     ...sms.testNumbers.map((n) => `auth.sms.test_otp.${n}`),
     ...(cacheTables?.names ?? []).map((n) => `api.cache.tables.${n}`),
     'mail.providers',
   ]);
-  return { settings, seed, buckets, functions, unapplied: unappliedKeys(doc, applied) };
+  return { settings, seed, buckets, stores, functions, unapplied: unappliedKeys(doc, applied) };
 }
 
 /**
@@ -321,7 +344,63 @@ function externalKeys(doc: Record<string, unknown>): [string, (typeof PROVIDER_K
   return out;
 }
 
-const BUCKET_KEYS = ['public', 'file_size_limit', 'allowed_mime_types'];
+const BUCKET_KEYS = ['public', 'file_size_limit', 'allowed_mime_types', 'store'];
+const STORE_KEYS = [
+  'kind',
+  'path',
+  'endpoint',
+  'region',
+  'bucket',
+  'access_key_id',
+  'secret_access_key',
+  'force_path_style',
+];
+/** The store STORAGE_BACKEND names (today's single store): a bucket that names no store is there. */
+export const DEFAULT_STORE = 'default';
+const STORE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+function configStores(
+  doc: Record<string, unknown>,
+  typed: (key: string, kind: TomlKind, path?: readonly string[]) => string | undefined,
+): ConfigStore[] {
+  const table = lookup(doc, ['storage', 'stores']);
+  if (table === undefined) return [];
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new Problem('storage.stores', 'must be a table of stores ([storage.stores.NAME])');
+  return Object.keys(table).map((name): ConfigStore => {
+    const key = (k: string) => `storage.stores.${name}.${k}`;
+    const get = (k: string, kind: TomlKind = 'string') => typed(key(k), kind, ['storage', 'stores', name, k]);
+    if (!STORE_NAME.test(name) || name === DEFAULT_STORE)
+      throw new Problem(
+        key('kind'),
+        `"${name}" is not a store name (lower-case letters, digits, - and _; "${DEFAULT_STORE}" is STORAGE_BACKEND's)`,
+      );
+    const kind = get('kind');
+    if (kind === 'local') {
+      const path = get('path');
+      if (!path) throw new Problem(key('path'), 'a local store needs a path (a folder)');
+      return { name, kind, path };
+    }
+    if (kind === 's3') {
+      const bucket = get('bucket');
+      if (!bucket) throw new Problem(key('bucket'), 'an s3 store needs the bucket that holds its objects');
+      const endpoint = get('endpoint');
+      if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint))
+        throw new Problem(key('endpoint'), 'must be an http(s) URL');
+      return {
+        name,
+        kind,
+        endpoint: endpoint || undefined,
+        region: get('region') || 'us-east-1',
+        bucket,
+        accessKeyId: get('access_key_id') || undefined,
+        secretAccessKey: get('secret_access_key') || undefined,
+        forcePathStyle: get('force_path_style', 'bool') === 'true',
+      };
+    }
+    throw new Problem(key('kind'), 'must be "local" or "s3"');
+  });
+}
 // The CLI's ValidateBucketName: word characters and the few punctuation marks storage accepts.
 const BUCKET_NAME = /^[\w!\-.*'() &$@=;:+,?]+$/;
 
@@ -340,12 +419,14 @@ function configBuckets(
     const isPublic = typed(key('public'), 'bool', at('public'));
     const limit = typed(key('file_size_limit'), 'size', at('file_size_limit'));
     const types = typed(key('allowed_mime_types'), 'list', at('allowed_mime_types'));
+    const store = typed(key('store'), 'string', at('store'));
     return {
       name,
       public: isPublic === undefined ? undefined : isPublic === 'true',
       // 0 is the CLI's "unset" (it sends no limit).
       fileSizeLimit: limit === undefined || limit === '0' ? undefined : Number(limit),
       allowedMimeTypes: types === undefined || types === '' ? undefined : types.split(','),
+      store: store || undefined,
     };
   });
 }

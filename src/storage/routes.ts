@@ -25,6 +25,8 @@ import {
   uploadToSignedUrl,
 } from './objects.js';
 
+export { moveBucket, MoveRefused, type MoveEvents, type MoveResult } from './store-move.js';
+export { bucketsToVerify, problemsOf, storeNameOf, verifyBucket, type BucketReport } from './verify.js';
 export { createAccessKey, listAccessKeys, revokeAccessKey, type AccessKey } from './s3/keys.js';
 
 export function storageRoutes(services: Services): Hono<KeyEnv> {

@@ -210,6 +210,8 @@ export async function commitUpload(
   metadata: ObjectMetadata,
   userMetadata: Record<string, unknown> | null,
 ): Promise<Committed> {
+  const delay = ctx.services.config.storage.testCommitDelayMs;
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   try {
     const { id, replaced } = await asCaller(ctx, c, target.claims, (tx) =>
       writeRow(tx, rowValues(target, metadata, userMetadata, key.version), target.upsert),

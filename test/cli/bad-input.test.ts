@@ -31,7 +31,7 @@ describe('the CLI refuses bad flags and settings', () => {
       ['launch'],
       /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys, storage, secrets\)/,
     ],
-    [['storage', 'buckets'], /unknown storage command "buckets" \(commands: keys\)/],
+    [['storage', 'buckets'], /unknown storage command "buckets" \(commands: keys, verify, move\)/],
     [['storage', 'keys', 'rotate'], /unknown storage keys command "rotate" \(commands: create, list, revoke\)/],
     [['storage', 'keys', 'create', '-o', 'yaml'], /-o: -o takes only json/],
     [['storage', 'keys', 'list', 'extra'], /unexpected argument "extra"/],

@@ -134,3 +134,29 @@ export async function s3Backend(): Promise<StorageBackend> {
     },
   };
 }
+
+/** config.toml for two buckets on two stores: `photos` on the default (local) store, `docs` on `cloud` (S3 at `endpoint`, moto's credentials). */
+export function storesToml(endpoint: string): string {
+  return `
+[storage.stores.cloud]
+kind = "s3"
+endpoint = "${endpoint}"
+bucket = "trellis"
+region = "us-east-1"
+access_key_id = "moto"
+secret_access_key = "moto"
+force_path_style = true
+
+# The default store's own folder under another name (a move to it must be refused).
+[storage.stores.alias]
+kind = "local"
+path = ".trellis/storage"
+
+[storage.buckets.photos]
+public = true
+
+[storage.buckets.docs]
+public = true
+store = "cloud"
+`;
+}

@@ -17,21 +17,24 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
   await fsp.mkdir(tmp, { recursive: true });
   await sweepLeftovers(tmp);
 
+  const bucketDir = (bucket: string) =>
+    path.join(root, crypto.createHash('sha256').update(bucket).digest('hex').slice(0, 32));
   const fileOf = (key: ObjectKey) => {
-    const bucket = crypto.createHash('sha256').update(key.bucket).digest('hex').slice(0, 32);
     const name = crypto.createHash('sha256').update(key.name).digest('hex');
-    const version = key.version.replace(/[^A-Za-z0-9-]/g, '');
-    return path.join(root, bucket, name.slice(0, 2), `${name}.${version}`);
+    const version = safeVersion(key);
+    return path.join(bucketDir(key.bucket), name.slice(0, 2), `${name}.${version}`);
   };
 
   return {
-    async write(key, body, { maxBytes }): Promise<WriteResult> {
-      const temp = path.join(tmp, crypto.randomUUID());
+    async write(key, body, { maxBytes, before }): Promise<WriteResult> {
+      // Named by the version: removing the key (the orphan sweep after a crash) removes it too.
+      const temp = path.join(tmp, `${safeVersion(key)}.${crypto.randomUUID()}`);
       const hasher = countingHasher(maxBytes);
       try {
         // flush: the bytes reach the disk before the rename makes them the object (and before the
         // row that points at them commits).
         await pipeline(body, hasher, fs.createWriteStream(temp, { flags: 'wx', flush: true }));
+        await before;
         const final = fileOf(key);
         await fsp.mkdir(path.dirname(final), { recursive: true });
         await fsp.rename(temp, final);
@@ -41,7 +44,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
         throw err;
       }
     },
-    async adopt(key, file, { maxBytes }): Promise<WriteResult> {
+    async adopt(key, file, { maxBytes, before }): Promise<WriteResult> {
       // Hashed (and bounded) as a write would; then flushed, so the link never makes a file whose
       // bytes are still only in the page cache the object. A link, not a rename: the file's owner
       // (the resumable store) still reads its state until it removes it.
@@ -53,6 +56,7 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
       } finally {
         await handle.close();
       }
+      await before;
       const final = fileOf(key);
       await fsp.mkdir(path.dirname(final), { recursive: true });
       await fsp.link(file, final).catch(async (err: NodeJS.ErrnoException) => {
@@ -87,9 +91,31 @@ export async function createLocalStore(root: string): Promise<ObjectStore> {
     async remove(keys) {
       await Promise.all(keys.map((key) => fsp.rm(fileOf(key), { force: true })));
     },
+    async removeStaged(keys) {
+      const versions = new Set(keys.map((key) => `${safeVersion(key)}.`));
+      if (versions.size === 0) return;
+      for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
+        const dot = name.indexOf('.');
+        if (dot > 0 && versions.has(name.slice(0, dot + 1))) await fsp.rm(path.join(tmp, name), { force: true });
+      }
+    },
+    locate: fileOf,
+    async *list(bucket) {
+      const dir = bucketDir(bucket);
+      for (const shard of await fsp.readdir(dir).catch(() => [] as string[])) {
+        for (const name of await fsp.readdir(path.join(dir, shard)).catch(() => [] as string[])) {
+          const file = path.join(dir, shard, name);
+          const st = await fsp.stat(file).catch(() => undefined);
+          if (st?.isFile()) yield { locator: file, size: st.size };
+        }
+      }
+    },
     close: async () => undefined,
+    location: `file://${path.resolve(root)}`,
   };
 }
+
+const safeVersion = (key: ObjectKey) => key.version.replace(/[^A-Za-z0-9-]/g, '');
 
 /**
  * Leftovers of a process that died mid-upload: never renamed into place, so never referenced. Only

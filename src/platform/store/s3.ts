@@ -12,6 +12,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -39,7 +40,9 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
   };
 
   const store: ObjectStore = {
-    async write(key, body, { maxBytes, contentType }) {
+    async write(key, body, { maxBytes, contentType, before }) {
+      // S3 shows a small object as soon as it arrives: nothing is sent before `before` settles.
+      await before;
       const hasher = countingHasher(maxBytes);
       // pipeline, not pipe: a body that errors or ends early destroys the hasher, which aborts the upload.
       pipeline(body, hasher, () => undefined);
@@ -88,7 +91,17 @@ export function createS3Store(settings: Config['storage']['s3']): ObjectStore {
           await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } }));
       }
     },
+    locate: keyOf,
+    async *list(bucket) {
+      let ContinuationToken: string | undefined;
+      do {
+        const out = await client.send(new ListObjectsV2Command({ Bucket, Prefix: `${bucket}/`, ContinuationToken }));
+        for (const o of out.Contents ?? []) if (o.Key) yield { locator: o.Key, size: o.Size ?? 0 };
+        ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+    },
     close: async () => client.destroy(),
+    location: `s3://${settings.endpoint ? new URL(settings.endpoint).host : 'aws'}/${Bucket}`,
     // The S3 endpoint's multipart uploads map onto the bucket's own: parts go straight to S3.
     parts: {
       async begin(key, contentType) {

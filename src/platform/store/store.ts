@@ -17,6 +17,12 @@ export interface WriteResult {
   readonly md5: string;
 }
 
+/** One stored version as `ObjectStore.list` finds it. */
+export interface StoredEntry {
+  readonly locator: string;
+  readonly size: number;
+}
+
 export interface ByteRange {
   readonly start: number;
   /** Inclusive. */
@@ -46,8 +52,12 @@ export class MissingObject extends Error {
  * with one ordinary write.
  */
 export interface PartStore {
-  /** Begins a multipart write of `key`; the handle is kept (in the database) to go on later. */
-  begin(key: ObjectKey, contentType: string): Promise<string>;
+  /**
+   * Begins a multipart write of `key`; the handle is kept (in the database) to go on later.
+   * Undefined: the store of this key has no multipart writes (a bucket on the local disk, beside
+   * others on S3); its parts are kept as objects of their own.
+   */
+  begin(key: ObjectKey, contentType: string): Promise<string | undefined>;
   /** Writes part `partNumber` (1..10000) of exactly `length` bytes; the same number again replaces it. */
   writePart(
     key: ObjectKey,
@@ -62,24 +72,53 @@ export interface PartStore {
   abort(key: ObjectKey, handle: string): Promise<void>;
 }
 
+export interface WriteOptions {
+  readonly maxBytes: number;
+  readonly contentType: string;
+  /**
+   * Awaited before the bytes become the object's (renamed into place, or sent to a store that
+   * shows them on arrival); if it rejects, the write fails and leaves nothing. The orphan ledger
+   * (pending.ts) enters the key meanwhile, while the body streams.
+   */
+  readonly before?: Promise<unknown>;
+}
+
 export interface ObjectStore {
   /**
    * Streams `body` to `key`. Atomic: after a failure (body error, abort, `maxBytes` passed) the key
    * holds nothing; the bytes appear only once all of them are written. Memory stays bounded.
    */
-  write(key: ObjectKey, body: Readable, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  write(key: ObjectKey, body: Readable, options: WriteOptions): Promise<WriteResult>;
   /**
    * Makes the complete local file `file` the bytes of `key` (a finished resumable upload), as
    * atomically as `write`: hard-linked into place where the store is the same disk, streamed
    * otherwise. The file itself stays where it is: its owner removes it.
    */
-  adopt(key: ObjectKey, file: string, options: { maxBytes: number; contentType: string }): Promise<WriteResult>;
+  adopt(key: ObjectKey, file: string, options: WriteOptions): Promise<WriteResult>;
   /** The bytes of `key`, or a part of them. */
   read(key: ObjectKey, range?: ByteRange): Promise<Readable>;
   copy(from: ObjectKey, to: ObjectKey): Promise<void>;
   /** Removes keys; missing ones are ignored. */
   remove(keys: readonly ObjectKey[]): Promise<void>;
+  /**
+   * Removes what a write of these keys that never finished left in staging (a process killed
+   * mid-write: the local disk's `.tmp/` file). Absent where nothing is left (S3 drops parts of an
+   * upload that is never completed by its own lifecycle rules).
+   */
+  removeStaged?(keys: readonly ObjectKey[]): Promise<void>;
+  /**
+   * Where the store keeps `key`, as `list` names it (a file path, an S3 key): for comparing what
+   * is stored with what the rows name (`trellis storage verify`).
+   */
+  locate(key: ObjectKey): string;
+  /**
+   * Every stored version of `bucket`, as `locate` names them, with its size; never staging
+   * (temporary files, unfinished resumable uploads, S3 parts not yet joined).
+   */
+  list(bucket: string): AsyncIterable<StoredEntry>;
   close(): Promise<void>;
+  /** Where the bytes are (`file:///folder`, `s3://endpoint/bucket`): two stores with one location are one store. */
+  readonly location?: string;
   /** Present when the store has multipart writes of its own. */
   readonly parts?: PartStore;
 }

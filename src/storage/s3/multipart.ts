@@ -98,7 +98,7 @@ export async function createUpload(ctx: StorageContext, c: StorageHttp, caller: 
   const id = crypto.randomBytes(24).toString('base64url');
   const version = crypto.randomUUID();
   const handle = ctx.store.parts
-    ? await ctx.store.parts.begin({ bucket: at.bucket, name: at.name, version }, contentType)
+    ? ((await ctx.store.parts.begin({ bucket: at.bucket, name: at.name, version }, contentType)) ?? null)
     : null;
   await ctx.services.db.query(
     `insert into storage.s3_multipart_uploads (id, bucket_id, key, version, owner_id, content_type, cache_control, user_metadata, store_handle)
