@@ -124,7 +124,9 @@ export async function registrationOptions(
   rp: RelyingParty,
   req: RegistrationRequest,
 ): Promise<{ options: PublicKeyCredentialCreationOptionsJSON; session: CeremonySession }> {
-  const options = await (await simpleWebAuthn()).generateRegistrationOptions({
+  const options = await (
+    await simpleWebAuthn()
+  ).generateRegistrationOptions({
     rpName: rp.rpDisplayName,
     rpID: rp.rpId,
     userID: userHandle(req.userId),
@@ -149,13 +151,17 @@ export async function verifyRegistration(
   session: CeremonySession,
   response: RegistrationResponseJSON,
 ): Promise<NewCredential | undefined> {
-  const result = await (await simpleWebAuthn()).verifyRegistrationResponse({
-    response,
-    expectedChallenge: session.challenge,
-    expectedOrigin: [...rp.rpOrigins],
-    expectedRPID: rp.rpId,
-    requireUserVerification: false,
-  }).catch(() => undefined);
+  const result = await (
+    await simpleWebAuthn()
+  )
+    .verifyRegistrationResponse({
+      response,
+      expectedChallenge: session.challenge,
+      expectedOrigin: [...rp.rpOrigins],
+      expectedRPID: rp.rpId,
+      requireUserVerification: false,
+    })
+    .catch(() => undefined);
   if (!result?.verified) return undefined;
   const info = result.registrationInfo;
   return {
@@ -174,7 +180,9 @@ export async function authenticationOptions(
   rp: RelyingParty,
   allow: readonly StoredCredential[] | undefined,
 ): Promise<{ options: PublicKeyCredentialRequestOptionsJSON; session: CeremonySession }> {
-  const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
+  const options = await (
+    await simpleWebAuthn()
+  ).generateAuthenticationOptions({
     rpID: rp.rpId,
     // Empty for a passkey sign-in: the authenticator offers whichever discoverable one it holds.
     allowCredentials: allow?.map((c) => ({ id: c.id, transports: transportsOf(c) })),
@@ -194,19 +202,23 @@ export async function verifyAssertion(
   response: AuthenticationResponseJSON,
   credential: StoredCredential,
 ): Promise<{ newCounter: number } | undefined> {
-  const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
-    response,
-    expectedChallenge: session.challenge,
-    expectedOrigin: [...rp.rpOrigins],
-    expectedRPID: rp.rpId,
-    credential: {
-      id: credential.id,
-      publicKey: new Uint8Array(credential.publicKey),
-      counter: credential.counter,
-      transports: transportsOf(credential),
-    },
-    requireUserVerification: false,
-  }).catch(() => undefined);
+  const result = await (
+    await simpleWebAuthn()
+  )
+    .verifyAuthenticationResponse({
+      response,
+      expectedChallenge: session.challenge,
+      expectedOrigin: [...rp.rpOrigins],
+      expectedRPID: rp.rpId,
+      credential: {
+        id: credential.id,
+        publicKey: new Uint8Array(credential.publicKey),
+        counter: credential.counter,
+        transports: transportsOf(credential),
+      },
+      requireUserVerification: false,
+    })
+    .catch(() => undefined);
   if (!result?.verified) return undefined;
   return { newCounter: result.authenticationInfo.newCounter };
 }
