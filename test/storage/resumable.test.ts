@@ -1,8 +1,8 @@
 /**
  * Resumable uploads end to end: tus-js-client with a supabase-js session token, through a TCP proxy
  * the test cuts, and through a server restart; RLS, x-upsert and bad input as storage-api answers
- * them. The file is 24 MiB (the issue's "done when" says 200 MB; the same code path, kept small so
- * the test runs in seconds on a shared machine).
+ * them. The upload cut twice is the issue's 200 MiB on the local disk, 24 MiB on moto (the same
+ * code path; moto keeps every part in its memory).
  */
 import crypto from 'node:crypto';
 import type { SupabaseClient } from '@supabase/supabase-js';
@@ -23,11 +23,11 @@ create policy "own folder: update" on storage.objects for update to authenticate
 `;
 
 const MIB = 1024 * 1024;
-const FILE_BYTES = 24 * MIB;
 const CHUNK_BYTES = 4 * MIB;
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
+/** `cutFileBytes`: the size of the upload whose connection is cut twice. */
+function resumableSuite(makeBackend: () => Promise<StorageBackend>, cutFileBytes: number) {
   let backend: StorageBackend;
   let proxy: TcpProxy;
   let server: TestServer;
@@ -43,7 +43,7 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
       env: {
         ...backend.env,
         API_EXTERNAL_URL: `http://127.0.0.1:${proxy.port}`,
-        STORAGE_FILE_SIZE_LIMIT: String(64 * MIB),
+        STORAGE_FILE_SIZE_LIMIT: String(Math.max(64 * MIB, cutFileBytes)),
       },
       migrations: { '20240101000000_storage.sql': POLICIES },
       port,
@@ -132,8 +132,9 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
       .join(',');
 
   test('a chunked upload through a connection cut twice resumes and its bytes match', async () => {
-    const file = crypto.randomBytes(FILE_BYTES);
-    const cuts = [6 * MIB, 15 * MIB];
+    const file = crypto.randomBytes(cutFileBytes);
+    // A quarter and two thirds of the way.
+    const cuts = [Math.floor(cutFileBytes / 4), Math.floor((cutFileBytes * 2) / 3)];
     let cut = 0;
     const name = `${aliceId}/movie.mp4`;
     const { url } = await tusUpload(file, {
@@ -158,7 +159,7 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
     );
     expect(row.rows[0].owner_id).toBe(aliceId);
     expect(row.rows[0].metadata).toMatchObject({
-      size: FILE_BYTES,
+      size: cutFileBytes,
       mimetype: 'video/mp4',
       cacheControl: 'max-age=3600',
       eTag: `"${crypto.createHash('md5').update(file).digest('hex')}"`,
@@ -450,7 +451,7 @@ function resumableSuite(makeBackend: () => Promise<StorageBackend>) {
   });
 }
 
-describe('resumable uploads on the local disk', () => resumableSuite(localBackend));
+describe('resumable uploads on the local disk', () => resumableSuite(localBackend, 200 * MIB));
 describe('abandoned resumable uploads', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -492,4 +493,4 @@ describe('abandoned resumable uploads', () => {
 // s3rver (the other storage tests' S3) has no ListParts, which @tus/s3-store needs; moto has.
 const noMoto = motoMissing();
 if (noMoto) console.warn(`resumable uploads on S3 skipped: ${noMoto}`);
-describe.skipIf(noMoto !== undefined)('resumable uploads on S3 (moto)', () => resumableSuite(motoBackend));
+describe.skipIf(noMoto !== undefined)('resumable uploads on S3 (moto)', () => resumableSuite(motoBackend, 24 * MIB));
