@@ -235,6 +235,8 @@ export interface Config {
   readonly partitionMaintenanceIntervalS: number;
   /** The cron scheduler (docs/cron.md). */
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
+  /** The Studio dashboard (src/studio, docs/studio.md): served or not, its SQL editor's timeout, its sign-in's life. */
+  readonly studio: { readonly enabled: boolean; readonly sqlTimeoutMs: number; readonly sessionHours: number };
   /** Edge functions (src/functions): supabase/functions/<name>/, their limits and config.toml's [functions.<name>]. */
   readonly functions: {
     /** `dir/supabase/functions`. */
@@ -585,6 +587,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
+    studio: Object.freeze({
+      enabled: read('studioEnabled', src),
+      sqlTimeoutMs: read('studioSqlTimeout', src),
+      sessionHours: read('studioSessionHours', src),
+    }),
     cron: Object.freeze({
       enabled: read('cronEnabled', src),
       jobTimeoutS: read('cronJobTimeout', src),

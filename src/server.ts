@@ -22,6 +22,7 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
+import { ensureStudioPassword, studioModule } from './studio/index.js';
 import { functionsModule, type FunctionsModule } from './functions/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
@@ -49,6 +50,8 @@ export interface RunningTrellis {
   readonly apiUrl: string;
   readonly dbUrl: string;
   readonly keys: ApiKeys;
+  /** The Studio dashboard's password when this start made it (the first), to be printed once. */
+  readonly studioPassword?: string;
   /**
    * The start of a drain (SIGTERM): /ready answers 503 so that load balancers send no new work,
    * while every request is still served; responses ask clients to close their connection.
@@ -78,6 +81,7 @@ function buildApp(
   realtime: RealtimeModule,
   push: Hono<HttpEnv>,
   functions: FunctionsModule,
+  localUrl: string,
   moreMetrics?: () => Promise<string>,
 ): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -98,9 +102,17 @@ function buildApp(
   app.route('/realtime/v1', realtime.routes);
   app.route('/push/v1', push);
   app.route('/functions/v1', functions.routes);
+  if (services.config.studio.enabled) app.route('/studio', studioModule(services, localUrl));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
+}
+
+/** This process's listener as seen from itself (Studio calls the auth and storage APIs through it). */
+function localUrl(server: http.Server, config: Config): string {
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Answers while the database starts: alive, not ready, nothing else served yet. */
@@ -156,6 +168,8 @@ export async function startTrellis(
   };
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
+    // The dashboard password, made once (a worker's primary made it before forking).
+    const studioPassword = config.studio.enabled && !worker ? await ensureStudioPassword(config.dataDir) : undefined;
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     const keySet = await loadKeySet(config, keys.jwtSecret);
     if (keySet.signer.kid !== undefined)
@@ -267,6 +281,7 @@ export async function startTrellis(
       realtime,
       push.routes,
       running.functions,
+      localUrl(server, config),
       worker && (() => worker.backupMetrics()),
     );
     running.realtime = realtime;
@@ -274,6 +289,7 @@ export async function startTrellis(
       apiUrl: config.publicUrl,
       dbUrl: database.url,
       keys,
+      ...(studioPassword !== undefined && { studioPassword }),
       drain: () => {
         running.draining = true;
       },

@@ -13,6 +13,7 @@ import { moveCommand, moveHelp } from './move.js';
 import { startCommand, startHelp } from './start.js';
 import { statusCommand, statusHelp } from './status.js';
 import { storageCommand, storageHelp } from './storage.js';
+import { studioCommand, studioHelp } from './studio.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
@@ -28,6 +29,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   keys: keysCommand,
   storage: storageCommand,
   secrets: secretsCommand,
+  studio: studioCommand,
 };
 
 const usage = `Usage: trellis <command> [options]
@@ -46,6 +48,7 @@ Commands:
   keys      the JWT signing keys (list, generate, rotate, revoke)
   storage   access keys of the S3 protocol endpoint (storage keys create, list, revoke)
   secrets   the edge functions' secrets (set, list, unset)
+  studio    the Studio dashboard's password (studio passwd)
 
 ${startHelp}
 
@@ -71,6 +74,8 @@ ${keysHelp}
 
 ${storageHelp}
 ${secretsHelp}
+
+${studioHelp}
 
 Configuration: docs/configuration.md`;
 

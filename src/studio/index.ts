@@ -1,0 +1,62 @@
+/**
+ * Studio's door: the dashboard (the Vite build of studio/web, in dist/studio-web) at /studio and
+ * its admin API at /studio/api. Files are read on request, never at start: the dashboard costs the
+ * API's start nothing (docs/benchmarks.md measures it).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import type { HttpEnv } from '../platform/http.js';
+import type { Services } from '../services.js';
+import { studioApi } from './api.js';
+import { createBridge } from './bridge.js';
+
+export { ensureStudioPassword, setStudioPassword, studioFile } from '../project/studio-password.js';
+
+// Two levels under the repository both from src/studio (tests) and dist/studio (the build).
+const WEB_DIR = fileURLToPath(new URL('../../dist/studio-web/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
+
+/** The dashboard may not be framed, and runs only its own scripts. */
+const PAGE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+};
+
+/** `localUrl`: this process's own listener (http://127.0.0.1:PORT), which the auth and storage pages call. */
+export function studioModule(services: Services, localUrl: string): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  const bridge = createBridge(localUrl, services.keys.serviceRoleKey);
+  app.route('/api', studioApi(services, bridge));
+  app.all('/api/*', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
+  app.get('/*', async (c) => {
+    const rest = c.req.path.replace(/^\/studio\/?/, '');
+    // Asset names are Vite's (assets/<name>-<hash>.js); anything else is a page of the app.
+    const file = rest.startsWith('assets/') && !rest.includes('..') ? rest : 'index.html';
+    const full = path.join(WEB_DIR, file);
+    if (!full.startsWith(WEB_DIR)) return c.json({ code: 'not_found', message: 'not found' }, 404);
+    const bytes = await fs.readFile(full).catch(() => undefined);
+    if (!bytes) {
+      if (file !== 'index.html') return c.json({ code: 'not_found', message: 'not found' }, 404);
+      return c.text('Studio is not built: run `npm run build` (it writes dist/studio-web).', 503);
+    }
+    const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+    const cache = file === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': type, 'cache-control': cache, ...PAGE_HEADERS });
+  });
+  return app;
+}
