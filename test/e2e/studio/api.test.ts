@@ -179,8 +179,8 @@ describe('tables', () => {
     const res = await call('GET', '/tables');
     expect(res.status).toBe(200);
     expect(res.body.schemas).toContain('public');
-    const notes = res.body.tables.find((t: any) => t.schema === 'public' && t.name === 'notes');
-    const open = res.body.tables.find((t: any) => t.schema === 'public' && t.name === 'open_table');
+    const notes = (res.body.tables as any[]).find((t: any) => t.schema === 'public' && t.name === 'notes');
+    const open = (res.body.tables as any[]).find((t: any) => t.schema === 'public' && t.name === 'open_table');
     expect(notes).toMatchObject({ kind: 'table', rls: true, warning: null });
     expect(open).toMatchObject({ kind: 'table', rls: false });
     expect(open.warning).toMatch(/anon key/);
@@ -189,7 +189,7 @@ describe('tables', () => {
     const res = await call('GET', '/tables/public/notes');
     expect(res.status).toBe(200);
     expect(res.body.primaryKey).toEqual(['id']);
-    expect(res.body.columns.map((c: any) => c.name)).toEqual(['id', 'owner', 'body']);
+    expect((res.body.columns as any[]).map((c: any) => c.name)).toEqual(['id', 'owner', 'body']);
     expect(res.body.indexes[0].primary).toBe(true);
     expect(res.body.policies).toEqual([
       expect.objectContaining({ name: 'owners read their notes', command: 'SELECT', roles: ['authenticated'] }),
@@ -273,7 +273,7 @@ describe('the SQL editor', () => {
   test('EXPLAIN answers the plan', async () => {
     const res = await call('POST', '/sql', { body: { query: 'select * from public.notes', explain: true } });
     expect(res.status).toBe(200);
-    expect(res.body.plan.join('\n')).toMatch(/Seq Scan on notes/);
+    expect((res.body.plan as string[]).join('\n')).toMatch(/Seq Scan on notes/);
   });
   test('a statement past STUDIO_SQL_TIMEOUT_MS is cancelled (57014)', async () => {
     const res = await call('POST', '/sql', { body: { query: 'select pg_sleep(3)' } });
@@ -299,7 +299,7 @@ describe('auth users', () => {
     });
     expect(created.status).toBe(201);
     const found = await call('GET', '/auth/users?q=findme');
-    expect(found.body.users.map((u: any) => u.email)).toEqual(['findme@example.com']);
+    expect((found.body.users as any[]).map((u: any) => u.email)).toEqual(['findme@example.com']);
     const banned = await call('POST', `/auth/users/${created.body.id}/ban`, { body: { duration: '24h' } });
     expect(banned.status).toBe(200);
     expect((await call('GET', '/auth/users?q=findme')).body.users[0].banned_until).not.toBeNull();
@@ -325,7 +325,7 @@ describe('storage', () => {
     });
     expect(up.status, JSON.stringify(up.body)).toBe(201);
     const list = await call('GET', '/storage/buckets/docs/objects');
-    expect(list.body.map((o: any) => o.name)).toEqual(['hello world.txt']);
+    expect((list.body as any[]).map((o: any) => o.name)).toEqual(['hello world.txt']);
     const signed = await call('POST', '/storage/buckets/docs/sign', {
       body: { path: 'hello world.txt', expiresIn: 60 },
     });
