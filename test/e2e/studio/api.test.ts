@@ -28,7 +28,8 @@ async function call(
     body?: unknown;
     raw?: string | Uint8Array;
     headers?: Record<string, string>;
-    auth?: 'cookie' | 'none' | string;
+    /** 'cookie' (the signed-in dashboard, the default), 'none', or a bearer token. */
+    auth?: string;
   } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...options.headers };
