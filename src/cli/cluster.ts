@@ -24,7 +24,7 @@ import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from '
 import { answerWorkers } from '../platform/cluster-ipc.js';
 import { BACKUP_METRICS_TOPIC, BACKUP_STATUS_TOPIC, isClusterMessage, type ClusterMessage } from './cluster-worker.js';
 import { printBanner } from './banner.js';
-import { ensureStudioPassword } from '../studio/index.js';
+import { ensureStudioPassword } from '../project/studio-password.js';
 
 const QUICK_DEATH_MS = 30_000;
 const MAX_QUICK_DEATHS = 5;

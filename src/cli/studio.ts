@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { FatalError } from '../errors.js';
-import { setStudioPassword, studioFile } from '../studio/index.js';
+import { setStudioPassword, studioFile } from '../project/studio-password.js';
 import { parseFlags } from './args.js';
 
 export const studioHelp = `Usage: trellis studio passwd [--dir D]

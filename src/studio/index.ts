@@ -1,18 +1,15 @@
 /**
  * Studio's door: the dashboard (the Vite build of studio/web, in dist/studio-web) at /studio and
- * its admin API at /studio/api. Files are read on request, never at start: the dashboard costs the
- * API's start nothing (docs/benchmarks.md measures it).
+ * its admin API at /studio/api. Nothing of it is loaded at start: the files are read on request and
+ * the API's modules imported on its first call, so the dashboard costs the API's start nothing
+ * (docs/benchmarks.md measures it).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
-import type { HttpEnv } from '../platform/http.js';
+import { renderError, type HttpEnv } from '../platform/http.js';
 import type { Services } from '../services.js';
-import { studioApi } from './api.js';
-import { createBridge } from './bridge.js';
-
-export { ensureStudioPassword, setStudioPassword, studioFile } from '../project/studio-password.js';
 
 // Two levels under the repository both from src/studio (tests) and dist/studio (the build).
 const WEB_DIR = fileURLToPath(new URL('../../dist/studio-web/', import.meta.url));
@@ -40,9 +37,30 @@ const PAGE_HEADERS = {
 /** `localUrl`: this process's own listener (http://127.0.0.1:PORT), which the auth and storage pages call. */
 export function studioModule(services: Services, localUrl: string): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const bridge = createBridge(localUrl, services.keys.serviceRoleKey);
-  app.route('/api', studioApi(services, bridge));
-  app.all('/api/*', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
+  let api: Promise<Hono<HttpEnv>> | undefined;
+  const loadApi = async () => {
+    const [{ studioApi }, { createBridge }] = await Promise.all([import('./api.js'), import('./bridge.js')]);
+    const routes = new Hono<HttpEnv>().basePath('/studio/api');
+    // The outer request's logger and id, for the error renderer's log lines.
+    routes.use('*', async (c, next) => {
+      c.set('log', services.log);
+      c.set('requestId', (c.env as { requestId?: string } | undefined)?.requestId ?? '');
+      await next();
+    });
+    routes.route('/', studioApi(services, createBridge(localUrl, services.keys.serviceRoleKey)));
+    routes.all('*', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
+    routes.onError(renderError);
+    return routes;
+  };
+  // One route for the whole API (its metrics label is /studio/api/*): the sub-app answers with its own errors.
+  app.all('/api/*', async (c) => {
+    api ??= loadApi();
+    const res = await (await api).fetch(c.req.raw, { ...(c.env as object), requestId: c.get('requestId') });
+    // A Response made elsewhere keeps none of the headers set on this context (the request id).
+    res.headers.set('x-request-id', c.get('requestId'));
+    return res;
+  });
+  app.all('/api', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
   app.get('/*', async (c) => {
     const rest = c.req.path.replace(/^\/studio\/?/, '');
     // Asset names are Vite's (assets/<name>-<hash>.js); anything else is a page of the app.

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { setStudioPassword } from '../../../src/studio/index.js';
+import { setStudioPassword } from '../../../src/project/studio-password.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 const PASSWORD = 'studio-test-password';
@@ -113,7 +113,9 @@ describe('who may call /studio/api', () => {
     expect(res.status).toBe(401);
   });
   test('the service_role key is let in', async () => {
-    expect((await call('GET', '/tables', { auth: server.serviceRoleKey })).status).toBe(200);
+    const res = await call('GET', '/tables', { auth: server.serviceRoleKey });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
   test('a wrong password is refused with 401 and sets no cookie', async () => {
     const res = await call('POST', '/session', { auth: 'none', body: { password: 'not-it' } });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { setStudioPassword } from '../../../src/studio/index.js';
+import { setStudioPassword } from '../../../src/project/studio-password.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
