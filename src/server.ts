@@ -169,8 +169,12 @@ export async function startTrellis(
   };
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
-    // The dashboard password, made once (a worker's primary made it before forking).
-    const studioPassword = config.studio.enabled && !worker ? await ensureStudioPassword(config.dataDir) : undefined;
+    // The dashboard password, made once (a worker's primary made it before forking). Hashing it
+    // (scrypt, ~50 ms in the thread pool) overlaps the database's start; awaited before serving.
+    const studioPasswordMade =
+      config.studio.enabled && !worker ? ensureStudioPassword(config.dataDir) : Promise.resolve(undefined);
+    // Its failure is the start's, seen at the await below (or moot when an earlier step fails).
+    studioPasswordMade.catch(() => undefined);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     const keySet = await loadKeySet(config, keys.jwtSecret);
     if (keySet.signer.kid !== undefined)
@@ -276,6 +280,7 @@ export async function startTrellis(
       });
     // Edge functions (docs/functions.md): each in its own worker, started on its first call.
     running.functions = functionsModule(owned.services, database.url);
+    const studioPassword = await studioPasswordMade;
     app = buildApp(
       owned.services,
       readiness,
