@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { readMigrationFiles } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { MAX_JSON_BODY, limitBody, nulAt, nulMessage, readJson } from '../platform/body.js';
+import { clientInfo } from '../platform/client.js';
 import type { HttpEnv } from '../platform/http.js';
 import { respondJson } from '../platform/json.js';
 import { checkStudioPassword } from '../project/studio-password.js';
@@ -36,6 +37,9 @@ const tooLarge = (limit: number) => (): never => {
 
 const name = z.string().min(1).max(63);
 
+/** Guesses at the dashboard password: ten a minute per client address, across instances with Redis. */
+const SIGN_IN_RULE = { name: 'studio_sign_in', points: 10, durationS: 60 } as const;
+
 function param<S extends z.ZodType>(schema: S, value: unknown, message: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ApiError(400, 'validation_failed', message);
@@ -49,11 +53,25 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
   const json = limitBody(MAX_JSON_BODY, tooLarge(MAX_JSON_BODY));
   const upload = limitBody(MAX_UPLOAD, tooLarge(MAX_UPLOAD));
   // JSON bodies are small; an upload goes up to MAX_UPLOAD (its own route below).
-  for (const path of ['/session', '/tables/*', '/sql', '/auth/*', '/storage/buckets', '/storage/buckets/:bucket/sign'])
+  for (const path of [
+    '/session',
+    '/tables/*',
+    '/sql',
+    '/auth/*',
+    '/realtime/*',
+    '/storage/buckets',
+    '/storage/buckets/:bucket/sign',
+  ])
     app.use(path, json);
 
   app.post('/session', async (c) => {
     const { password } = await body(c, z.object({ password: z.string().min(1).max(1024) }));
+    const address = clientInfo(c, config.trustProxy).ip ?? 'unknown';
+    const limit = await services.limiter.consume(SIGN_IN_RULE, address);
+    if (!limit.allowed)
+      throw new ApiError(429, 'over_request_rate_limit', 'Too many sign-in attempts; try again later', {
+        headers: { 'retry-after': String(limit.retryAfterS) },
+      });
     const secret = await secrets();
     if (!(await checkStudioPassword(secret, password)))
       throw new ApiError(401, 'invalid_password', 'The dashboard password is wrong');
@@ -253,6 +271,25 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
       status: 200,
       headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' },
     });
+  });
+
+  // Realtime: a test broadcast through /realtime/v1/api/broadcast, as the service role.
+  app.post('/realtime/broadcast', async (c) => {
+    const m = await body(
+      c,
+      z.object({
+        channel: z.string().min(1).max(255),
+        event: z.string().min(1).max(255),
+        payload: z.record(z.string(), z.unknown()).default({}),
+        private: z.boolean().default(false),
+      }),
+    );
+    expectOk(
+      await bridge.call('POST', '/realtime/v1/api/broadcast', {
+        messages: [{ topic: m.channel, event: m.event, payload: m.payload, private: m.private }],
+      }),
+    );
+    return c.json({ sent: true }, 202);
   });
 
   // Observability and operations

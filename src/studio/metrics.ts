@@ -18,6 +18,8 @@ export interface MetricsSummary {
   /** Seconds, from the histogram's buckets (the upper bound of the bucket the rank falls in). */
   readonly latency: { p50: number | null; p95: number | null; p99: number | null };
   readonly db: { inUse: number; idle: number; waiting: number };
+  /** Open sockets and joined channels, messages in and out since start (this process). */
+  readonly realtime: { connections: number; channels: number; messagesIn: number; messagesOut: number };
   readonly process: { rssBytes: number; heapUsedBytes: number; uptimeSeconds: number };
   /** Requests by route pattern (the top ten), Studio's own calls included. */
   readonly routes: { route: string; count: number }[];
@@ -53,6 +55,7 @@ export async function summarizeMetrics(metrics: Metrics, now = Date.now()): Prom
   }
   const sorted = [...buckets].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
   const gauge = (name: string) => series(name)[0]?.value ?? 0;
+  const sum = (name: string) => series(name).reduce((n, s) => n + s.value, 0);
   const memory = process.memoryUsage();
   return {
     at: now,
@@ -63,6 +66,12 @@ export async function summarizeMetrics(metrics: Metrics, now = Date.now()): Prom
       inUse: gauge('trellis_db_pool_in_use'),
       idle: gauge('trellis_db_pool_idle'),
       waiting: gauge('trellis_db_pool_waiting'),
+    },
+    realtime: {
+      connections: gauge('trellis_realtime_connections'),
+      channels: gauge('trellis_realtime_channels'),
+      messagesIn: sum('trellis_realtime_messages_in_total'),
+      messagesOut: sum('trellis_realtime_messages_out_total'),
     },
     process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, uptimeSeconds: Math.round(process.uptime()) },
     routes: [...byRoute]

@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { authPage } from './page-auth.js';
 import { observabilityPage } from './page-observability.js';
+import { realtimePage } from './page-realtime.js';
 import { operationsPage } from './page-operations.js';
 import { sqlPage } from './page-sql.js';
 import { storagePage } from './page-storage.js';
@@ -16,6 +17,7 @@ const PAGES: { route: string; title: string; page: Page }[] = [
   { route: 'sql', title: 'SQL editor', page: sqlPage },
   { route: 'auth', title: 'Auth users', page: authPage },
   { route: 'storage', title: 'Storage', page: storagePage },
+  { route: 'realtime', title: 'Realtime', page: realtimePage },
   { route: 'observability', title: 'Observability', page: observabilityPage },
   { route: 'operations', title: 'Operations', page: operationsPage },
 ];

@@ -8,6 +8,7 @@ interface Summary {
   errors: number;
   latency: { p50: number | null; p95: number | null; p99: number | null };
   db: { inUse: number; idle: number; waiting: number };
+  realtime: { connections: number; channels: number };
   process: { rssBytes: number; heapUsedBytes: number; uptimeSeconds: number };
   routes: { route: string; count: number }[];
 }
@@ -75,6 +76,7 @@ export function observabilityPage(root: HTMLElement): () => void {
         card('p95', ms(now.latency.p95)),
         card('p99', ms(now.latency.p99)),
         card('db connections (in use / idle)', `${now.db.inUse} / ${now.db.idle}`),
+        card('realtime sockets / channels', `${now.realtime.connections} / ${now.realtime.channels}`),
         card('memory (RSS)', `${Math.round(now.process.rssBytes / 1048576)} MB`),
       );
       replace(graph, chart(rates));

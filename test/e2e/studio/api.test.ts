@@ -7,7 +7,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { setStudioPassword } from '../../../src/project/studio-password.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 
 const PASSWORD = 'studio-test-password';
 let server: TestServer;
@@ -341,6 +341,34 @@ describe('storage', () => {
   });
 });
 
+describe('realtime', () => {
+  test('a test broadcast reaches a subscribed client, and the counts show its socket', async () => {
+    const client = supabaseClient(server);
+    try {
+      const received = new Promise<unknown>((resolve) => {
+        const channel = client.channel('studio-test');
+        channel.on('broadcast', { event: 'ping' }, (m) => resolve(m.payload));
+        channel.subscribe();
+      });
+      await expect
+        .poll(async () => (await call('GET', '/metrics')).body.realtime.channels, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      const sent = await call('POST', '/realtime/broadcast', {
+        body: { channel: 'studio-test', event: 'ping', payload: { n: 1 } },
+      });
+      expect(sent.status).toBe(202);
+      expect(await received).toEqual({ n: 1 });
+      expect((await call('GET', '/metrics')).body.realtime.connections).toBeGreaterThan(0);
+    } finally {
+      await client.removeAllChannels();
+    }
+  });
+  test('a payload that is not an object: 400', async () => {
+    const res = await call('POST', '/realtime/broadcast', { body: { channel: 'x', event: 'y', payload: [1] } });
+    expect(res.status).toBe(400);
+  });
+});
+
 describe('observability and operations', () => {
   test('the metrics summary counts requests', async () => {
     const before = await call('GET', '/metrics');
@@ -374,5 +402,21 @@ describe('the dashboard', () => {
     const climbing = await fetch(`${server.url}/studio/assets/..%2f..%2f..%2fpackage.json`);
     expect(await climbing.text()).not.toMatch(/"dependencies"/);
     expect((await fetch(`${server.url}/studio/assets/missing-file.js`)).status).toBe(404);
+  });
+});
+
+// Last: it uses up this address's sign-in attempts.
+describe('password guessing', () => {
+  test('past ten attempts a minute, sign-in answers 429 with Retry-After, even with the right password', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++)
+      statuses.push((await call('POST', '/session', { auth: 'none', body: { password: `guess-${i}` } })).status);
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(5);
+    const right = await call('POST', '/session', { auth: 'none', body: { password: PASSWORD } });
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    // A signed-in dashboard is not affected.
+    expect((await call('GET', '/tables')).status).toBe(200);
   });
 });

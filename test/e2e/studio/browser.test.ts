@@ -126,6 +126,13 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   expect(stored.rows).toEqual([{ name: 'hello.txt' }]);
   await shot('storage');
 
+  // Realtime: a test broadcast.
+  await page.goto(`${server.url}/studio/#/realtime`);
+  await page.waitForSelector('#realtime-cards .card');
+  await page.click('#broadcast');
+  await page.waitForSelector('#broadcast-sent');
+  await shot('realtime');
+
   // Observability: traffic makes the request chart move.
   await page.goto(`${server.url}/studio/#/observability`);
   await page.waitForSelector('#request-chart');
