@@ -4,6 +4,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import { listBackups, openTarget } from '../backup/index.js';
 import { readMigrationFiles } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { MAX_JSON_BODY, limitBody, nulAt, nulMessage, readJson } from '../platform/body.js';
@@ -307,6 +308,26 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     return c.json({
       applied,
       pending: files.filter((f) => !done.has(f.version)).map((f) => ({ version: f.version, name: f.name })),
+    });
+  });
+  // The backups `trellis backup list` shows, from BACKUP_TARGET (none yet: an empty list).
+  app.get('/backups', async (c) => {
+    const where = config.backup.target;
+    const target = await openTarget(where, config.backup.s3, true, 'BACKUP_TARGET').catch(() => undefined);
+    if (!target) return c.json({ where, backups: [] });
+    const all = await listBackups(target);
+    return respondJson(c, {
+      where: target.where,
+      backups: all.map((b) => ({
+        id: b.id,
+        complete: b.complete,
+        problem: b.problem ?? null,
+        kind: b.manifest?.kind ?? null,
+        label: b.manifest?.label ?? null,
+        startTime: b.manifest?.startTime ?? null,
+        stopTime: b.manifest?.stopTime ?? null,
+        size: b.manifest ? b.manifest.pieces.reduce((n, piece) => n + piece.size, 0) : null,
+      })),
     });
   });
   return app;

@@ -384,6 +384,12 @@ describe('observability and operations', () => {
     expect(res.body.applied).toEqual([expect.objectContaining({ version: '20240101000000', name: 'notes' })]);
     expect(res.body.pending).toEqual([]);
   });
+  test('backups: none yet in BACKUP_TARGET', async () => {
+    const res = await call('GET', '/backups');
+    expect(res.status).toBe(200);
+    expect(res.body.backups).toEqual([]);
+    expect(typeof res.body.where).toBe('string');
+  });
 });
 
 describe('the dashboard', () => {
