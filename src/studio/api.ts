@@ -201,6 +201,20 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
   app.delete('/auth/users/:id', async (c) =>
     respondJson(c, expectOk(await bridge.call('DELETE', `/auth/v1/admin/users/${userId(c)}`))),
   );
+  // A user's sessions; deleting them signs the user out everywhere (their refresh tokens go with
+  // them, and the session check, when on, refuses their access tokens: src/sql/0050).
+  app.get('/auth/users/:id/sessions', async (c) => {
+    const result = await db.query(
+      `select id, created_at, updated_at, refreshed_at, aal, not_after, user_agent, host(ip) as ip
+         from auth.sessions where user_id = $1 order by created_at desc`,
+      [userId(c)],
+    );
+    return respondJson(c, { sessions: result.rows });
+  });
+  app.delete('/auth/users/:id/sessions', async (c) => {
+    const result = await db.query('delete from auth.sessions where user_id = $1', [userId(c)]);
+    return c.json({ removed: result.rowCount ?? 0 });
+  });
   app.post('/auth/users/:id/reset-mfa', async (c) => {
     const id = userId(c);
     const factors = expectOk<{ id: string }[]>(await bridge.call('GET', `/auth/v1/admin/users/${id}/factors`));

@@ -75,6 +75,48 @@ export function authPage(root: HTMLElement): void {
                       },
                       'Ban',
                     ),
+                h(
+                  'button',
+                  {
+                    className: 'plain',
+                    onclick: () =>
+                      void api<{
+                        sessions: { id: string; created_at: string; user_agent: string | null; ip: string | null }[];
+                      }>('GET', `/auth/users/${u.id}/sessions`).then(
+                        ({ sessions }) =>
+                          replace(
+                            message,
+                            h('h3', {}, `Sessions of ${u.email ?? u.id} (${sessions.length})`),
+                            h(
+                              'table',
+                              {},
+                              h('tr', {}, h('th', {}, 'created'), h('th', {}, 'user agent'), h('th', {}, 'address')),
+                              ...sessions.map((x) =>
+                                h(
+                                  'tr',
+                                  {},
+                                  h('td', {}, x.created_at),
+                                  h('td', {}, cellText(x.user_agent)),
+                                  h('td', {}, cellText(x.ip)),
+                                ),
+                              ),
+                            ),
+                            sessions.length > 0
+                              ? h(
+                                  'button',
+                                  {
+                                    className: 'danger',
+                                    onclick: () => act(() => api('DELETE', `/auth/users/${u.id}/sessions`)),
+                                  },
+                                  'Sign out everywhere',
+                                )
+                              : null,
+                          ),
+                        (err: unknown) => replace(message, errorBox(err)),
+                      ),
+                  },
+                  'Sessions',
+                ),
                 u.factors > 0
                   ? h(
                       'button',

@@ -312,6 +312,27 @@ describe('auth users', () => {
     expect((await call('DELETE', `/auth/users/${created.body.id}`)).status).toBe(200);
     expect((await call('GET', '/auth/users?q=findme')).body.users).toEqual([]);
   });
+  test('sessions: listed, and deleting them signs the user out everywhere', async () => {
+    const created = await call('POST', '/auth/users', {
+      body: { email: 'sessions@example.com', password: 'password-123' },
+    });
+    const signIn = await fetch(`${server.url}/auth/v1/token?grant_type=password`, {
+      method: 'POST',
+      headers: { apikey: server.anonKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'sessions@example.com', password: 'password-123' }),
+    });
+    const { refresh_token: refreshToken } = (await signIn.json()) as { refresh_token: string };
+    const listed = await call('GET', `/auth/users/${created.body.id}/sessions`);
+    expect(listed.body.sessions).toHaveLength(1);
+    expect((await call('DELETE', `/auth/users/${created.body.id}/sessions`)).body).toEqual({ removed: 1 });
+    expect((await call('GET', `/auth/users/${created.body.id}/sessions`)).body.sessions).toEqual([]);
+    const refresh = await fetch(`${server.url}/auth/v1/token?grant_type=refresh_token`, {
+      method: 'POST',
+      headers: { apikey: server.anonKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    expect(refresh.status).toBe(400);
+  });
   test('a duplicate email is the admin API’s 422, passed on', async () => {
     await call('POST', '/auth/users', { body: { email: 'dup@example.com', password: 'password-123' } });
     const again = await call('POST', '/auth/users', { body: { email: 'dup@example.com', password: 'password-123' } });
