@@ -18,6 +18,7 @@ import { listTables, tableDetail } from './catalog.js';
 import { summarizeMetrics } from './metrics.js';
 import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } from './rows.js';
 import { SESSION_COOKIE, issueSession, requireStudioCaller, sessionCookie, studioSecrets } from './session.js';
+import { refused } from './pg-errors.js';
 import { runSql, sqlRequest } from './sql.js';
 
 const CODES = { badJson: 'bad_json', invalid: 'validation_failed' } as const;
@@ -103,7 +104,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
       t.columns.map((col) => col.name),
       q,
     );
-    const result = await db.query<{ row: unknown; total: string }>(plan.text, plan.values).catch(pgError);
+    const result = await db.query<{ row: unknown; total: string }>(plan.text, plan.values).catch(refused);
     return respondJson(c, {
       columns: t.columns,
       primaryKey: t.primaryKey,
@@ -122,7 +123,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
       t.columns.map((col) => col.name),
       row,
     );
-    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(pgError);
+    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(refused);
     return respondJson(c, { row: result.rows[0]?.row ?? null }, 201);
   });
   app.patch('/tables/:schema/:table/rows', async (c) => {
@@ -136,7 +137,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
       key,
       row,
     );
-    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(pgError);
+    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(refused);
     if (result.rows.length === 0) throw new ApiError(404, 'row_not_found', 'no row has that key');
     return respondJson(c, { row: result.rows[0]?.row ?? null });
   });
@@ -144,7 +145,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     const { key } = await body(c, z.object({ key: rowBody }));
     const t = await detail(c);
     const plan = planDelete(t.schema, t.name, t.primaryKey, key);
-    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(pgError);
+    const result = await db.query<{ row: unknown }>(plan.text, plan.values).catch(refused);
     if (result.rows.length === 0) throw new ApiError(404, 'row_not_found', 'no row has that key');
     return respondJson(c, { row: result.rows[0]?.row ?? null });
   });
@@ -345,14 +346,4 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     });
   });
   return app;
-}
-
-/** PostgreSQL refusing a row (a constraint, a type) is the caller's 400, with its code. */
-function pgError(err: unknown): never {
-  const e = err as { code?: unknown; message?: string; detail?: unknown };
-  if (typeof e.code === 'string' && /^(22|23|42)/.test(e.code))
-    throw new ApiError(400, e.code, e.message ?? 'the database refused the row', {
-      details: typeof e.detail === 'string' ? e.detail : null,
-    });
-  throw err;
 }

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { Claims, Db } from '../db/index.js';
 import { ApiError } from '../errors.js';
+import { asClientError } from './pg-errors.js';
 
 export const sqlRequest = z.object({
   query: z.string().min(1).max(1_000_000),
@@ -104,14 +105,6 @@ export async function runSql(db: Db, request: SqlRequest, timeoutMs: number): Pr
     });
     return shape(result, performance.now() - started, request.explain);
   } catch (err) {
-    if (err instanceof ApiError) throw err;
-    const pgErr = err as { code?: unknown; message?: string; position?: unknown; detail?: unknown; hint?: unknown };
-    if (typeof pgErr.code === 'string' && /^[0-9A-Z]{5}$/.test(pgErr.code) && !pgErr.code.startsWith('08'))
-      throw new ApiError(400, pgErr.code, pgErr.message ?? 'query failed', {
-        details: typeof pgErr.detail === 'string' ? pgErr.detail : null,
-        hint: typeof pgErr.hint === 'string' ? pgErr.hint : null,
-        fields: typeof pgErr.position === 'string' ? { position: Number(pgErr.position) } : {},
-      });
-    throw err;
+    throw asClientError(err);
   }
 }

@@ -227,6 +227,19 @@ describe('tables', () => {
       { id: 3, label: 'three' },
     ]);
   });
+  test('a row the database refuses (a view that cannot be written) is a 400 with its SQLSTATE', async () => {
+    await call('POST', '/sql', {
+      body: { query: 'create view public.note_count as select count(*) as n from public.notes' },
+    });
+    const res = await call('POST', '/tables/public/note_count/rows', { body: { row: { n: 1 } } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toMatch(/^(55000|0A000)$/);
+    const list = await call('GET', '/tables');
+    expect((list.body.tables as any[]).find((t) => t.name === 'note_count')).toMatchObject({
+      kind: 'view',
+      warning: null,
+    });
+  });
   test('a name with a quote in it is quoted, not spliced', async () => {
     await call('POST', '/sql', { body: { query: 'create table public."odd""name" (id int primary key)' } });
     expect((await call('POST', '/tables/public/odd%22name/rows', { body: { row: { id: 7 } } })).status).toBe(201);
