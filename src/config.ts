@@ -236,7 +236,15 @@ export interface Config {
   /** The cron scheduler (docs/cron.md). */
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
   /** The Studio dashboard (src/studio, docs/studio.md): served or not, its SQL editor's timeout, its sign-in's life. */
-  readonly studio: { readonly enabled: boolean; readonly sqlTimeoutMs: number; readonly sessionHours: number };
+  readonly studio: {
+    readonly enabled: boolean;
+    /** A port of its own (STUDIO_PORT); undefined: under the API's port. */
+    readonly port: number | undefined;
+    /** Where the dashboard is, as the banner prints it. */
+    readonly url: string;
+    readonly sqlTimeoutMs: number;
+    readonly sessionHours: number;
+  };
   /** Edge functions (src/functions): supabase/functions/<name>/, their limits and config.toml's [functions.<name>]. */
   readonly functions: {
     /** `dir/supabase/functions`. */
@@ -451,6 +459,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     .filter((u) => u !== '');
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const publicUrl = (read('publicUrl', src) ?? `http://${displayHost}:${port}`).replace(/\/+$/, '');
+  const studioPort = read('studioPort', src);
   return Object.freeze({
     dir,
     dataDir: path.join(dir, '.trellis'),
@@ -589,6 +598,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
     studio: Object.freeze({
       enabled: read('studioEnabled', src),
+      port: studioPort,
+      url: studioPort === undefined ? `${publicUrl}/studio` : `http://${displayHost}:${studioPort}/studio`,
       sqlTimeoutMs: read('studioSqlTimeout', src),
       sessionHours: read('studioSessionHours', src),
     }),

@@ -103,7 +103,20 @@ function buildApp(
   app.route('/realtime/v1', realtime.routes);
   app.route('/push/v1', push);
   app.route('/functions/v1', functions.routes);
-  if (services.config.studio.enabled) app.route('/studio', studioModule(services, localUrl));
+  // Under the API's port unless STUDIO_PORT gives Studio one of its own (buildStudioApp).
+  if (services.config.studio.enabled && services.config.studio.port === undefined)
+    app.route('/studio', studioModule(services, localUrl));
+  app.notFound(renderNotFound);
+  app.onError(renderError);
+  return app;
+}
+
+/** Studio alone, for its own port (STUDIO_PORT): the same module, nothing of the API. */
+function buildStudioApp(services: Services, localUrl: string): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.use('*', requestContext(services.log, services.metrics));
+  app.get('/', (c) => c.redirect('/studio/'));
+  app.route('/studio', studioModule(services, localUrl));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -129,6 +142,8 @@ function startingApp(log: Logger, metrics: Metrics, access: MetricsAccess): Hono
 /** What a start has opened so far, closed in reverse by stopTrellis. */
 interface Running {
   server?: http.Server;
+  /** Studio's own listener (STUDIO_PORT). */
+  studioServer?: http.Server;
   database?: OpenDatabase;
   owned?: OwnedServices;
   realtime?: RealtimeModule;
@@ -209,6 +224,15 @@ export async function startTrellis(
       }
     });
     await listen(server, config);
+    // Studio's own port, taken as early as the API's (a port in use fails the start here); it
+    // answers as the API does while starting, then Studio alone.
+    let studioApp: Hono<HttpEnv> | undefined;
+    if (config.studio.enabled && config.studio.port !== undefined) {
+      const studioListener = getRequestListener((request, env) => (studioApp ?? app).fetch(request, env));
+      const studioServer = http.createServer((req, res) => void studioListener(req, res));
+      running.studioServer = studioServer;
+      await listen(studioServer, config, config.studio.port, 'STUDIO_PORT');
+    }
     checkpoint();
     const database = await openDatabase(config, secrets, log, await worker?.databaseUrl(abort));
     running.database = database;
@@ -281,6 +305,7 @@ export async function startTrellis(
     // Edge functions (docs/functions.md): each in its own worker, started on its first call.
     running.functions = functionsModule(owned.services, database.url);
     const studioPassword = await studioPasswordMade;
+    if (running.studioServer) studioApp = buildStudioApp(owned.services, localUrl(server, config));
     app = buildApp(
       owned.services,
       readiness,
@@ -331,6 +356,11 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   await step('closing realtime', realtime?.close(), left(6000));
   // Requests in flight go back to the queue at once, for another instance or the next start.
   await step('stopping the net sender', running.webhooks?.close(), left(6000));
+  // Studio's port: its pages and admin calls need no drain.
+  if (running.studioServer?.listening) {
+    running.studioServer.close();
+    running.studioServer.closeAllConnections();
+  }
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -353,21 +383,19 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
 const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess =>
   isPublic ? { public: true } : { public: false, tokens };
 
-function listen(server: http.Server, config: Config): Promise<void> {
+function listen(server: http.Server, config: Config, port = config.port, setting = '--port'): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      if (err.code === 'EADDRINUSE')
-        reject(new FatalError(`port ${config.port} is already in use (${where})`, '--port'));
-      else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, '--port'));
+      const where = `${config.host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new FatalError(`port ${port} is already in use (${where})`, setting));
+      else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, setting));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
         reject(new FatalError(`no such local address: ${config.host}`, 'HOST'));
-      else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, '--port'));
+      else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, setting));
     });
-    server.listen(config.port, config.host, () => {
+    server.listen(port, config.host, () => {
       const address = server.address() as AddressInfo;
-      if (address.port !== config.port)
-        reject(new FatalError(`listening on an unexpected port ${address.port}`, '--port'));
+      if (address.port !== port) reject(new FatalError(`listening on an unexpected port ${address.port}`, setting));
       resolve();
     });
   });

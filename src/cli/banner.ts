@@ -21,7 +21,7 @@ export function printBanner(
       `          DB URL: ${config.databaseUrl ? redactUrl(dbUrl) : dbUrl}`,
       `        anon key: ${keys.anonKey}`,
       `service_role key: ${keys.serviceRoleKey}`,
-      ...(config.studio.enabled ? [`          Studio: ${apiUrl}/studio`] : []),
+      ...(config.studio.enabled ? [`          Studio: ${config.studio.url}`] : []),
       // Printed on the first start only: only its hash is kept (`trellis studio passwd` sets another).
       ...(studioPassword !== undefined
         ? [` Studio password: ${studioPassword}   (shown once; change it with \`trellis studio passwd\`)`]

@@ -1012,6 +1012,11 @@ export const settings = {
     fallback: 'true',
     doc: 'Serve the Studio dashboard at /studio and its admin API at /studio/api (docs/studio.md).',
   },
+  studioPort: {
+    env: 'STUDIO_PORT',
+    schema: int(1, 65535).optional(),
+    doc: 'Serve Studio on this port of HOST instead of under the API port (which then answers 404 for /studio).',
+  },
   studioSqlTimeout: {
     env: 'STUDIO_SQL_TIMEOUT_MS',
     schema: int(100, 3_600_000),
