@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { renderError, type HttpEnv } from '../platform/http.js';
 import type { Services } from '../services.js';
 
@@ -52,8 +52,9 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
     routes.onError(renderError);
     return routes;
   };
-  // One route for the whole API (its metrics label is /studio/api/*): the sub-app answers with its own errors.
-  app.all('/api/*', async (c) => {
+  // One route for the whole API (its metrics label is /studio/api/:path{.+}; a pattern ending in
+  // '*' would be counted as unmatched): the sub-app answers with its own errors.
+  app.all('/api/:path{.+}', async (c) => {
     api ??= loadApi();
     const res = await (await api).fetch(c.req.raw, { ...(c.env as object), requestId: c.get('requestId') });
     // A Response made elsewhere keeps none of the headers set on this context (the request id).
@@ -61,7 +62,7 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
     return res;
   });
   app.all('/api', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
-  app.get('/*', async (c) => {
+  const page = async (c: Context<HttpEnv>) => {
     const rest = c.req.path.replace(/^\/studio\/?/, '');
     // Asset names are Vite's (assets/<name>-<hash>.js); anything else is a page of the app.
     const file = rest.startsWith('assets/') && !rest.includes('..') ? rest : 'index.html';
@@ -75,6 +76,8 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
     const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
     const cache = file === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
     return c.body(new Uint8Array(bytes), 200, { 'content-type': type, 'cache-control': cache, ...PAGE_HEADERS });
-  });
+  };
+  app.get('/', page);
+  app.get('/:path{.*}', page);
   return app;
 }

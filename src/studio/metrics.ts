@@ -15,8 +15,10 @@ export interface MetricsSummary {
   readonly at: number;
   readonly requests: { total: number; byClass: Record<string, number> };
   readonly errors: number;
-  /** Seconds, from the histogram's buckets (the upper bound of the bucket the rank falls in). */
+  /** Seconds, from the histogram's buckets (the upper bound of the bucket the rank falls in), since start. */
   readonly latency: { p50: number | null; p95: number | null; p99: number | null };
+  /** The duration histogram's cumulative buckets (`le` in seconds, null for +Inf): a poller's deltas give a window's percentiles. */
+  readonly buckets: { le: number | null; count: number }[];
   readonly db: { inUse: number; idle: number; waiting: number };
   /** Open sockets and joined channels, messages in and out since start (this process). */
   readonly realtime: { connections: number; channels: number; messagesIn: number; messagesOut: number };
@@ -62,6 +64,7 @@ export async function summarizeMetrics(metrics: Metrics, now = Date.now()): Prom
     requests: { total, byClass },
     errors: byClass['5xx'] ?? 0,
     latency: { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99) },
+    buckets: sorted.map((b) => ({ le: b.le === Infinity ? null : b.le, count: b.count })),
     db: {
       inUse: gauge('trellis_db_pool_in_use'),
       idle: gauge('trellis_db_pool_idle'),

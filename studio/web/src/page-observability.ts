@@ -1,4 +1,7 @@
-/** Observability: request rate, errors, latency percentiles and pool connections, polled from /studio/api/metrics. */
+/**
+ * Observability: request rate, p95 latency, 5xx errors and database connections as charts, polled
+ * from /studio/api/metrics each second; rates and the window's p95 come from the counters' deltas.
+ */
 import { api } from './api.js';
 import { errorBox, h, replace } from './dom.js';
 
@@ -7,6 +10,7 @@ interface Summary {
   requests: { total: number; byClass: Record<string, number> };
   errors: number;
   latency: { p50: number | null; p95: number | null; p99: number | null };
+  buckets: { le: number | null; count: number }[];
   db: { inUse: number; idle: number; waiting: number };
   realtime: { connections: number; channels: number };
   process: { rssBytes: number; heapUsedBytes: number; uptimeSeconds: number };
@@ -17,25 +21,36 @@ const POLL_MS = 1000;
 const POINTS = 60;
 const ms = (s: number | null) => (s === null ? '–' : `≤ ${Math.round(s * 1000 * 10) / 10} ms`);
 
-/** An SVG line of requests per second, newest on the right. */
-function chart(rates: number[]): SVGSVGElement {
+/** The p95 of the requests between two polls (the bucket bound its rank falls under), in ms. */
+function windowP95(before: Summary, now: Summary): number {
+  const deltas = now.buckets.map((b, i) => ({ le: b.le, count: b.count - (before.buckets[i]?.count ?? 0) }));
+  const total = deltas.at(-1)?.count ?? 0;
+  if (total <= 0) return 0;
+  const hit = deltas.find((d) => d.count >= total * 0.95);
+  const bound = hit?.le ?? deltas.at(-2)?.le ?? 0;
+  return bound * 1000;
+}
+
+/** An SVG line, newest on the right. */
+function chart(id: string, title: string, unit: string, values: number[]): SVGSVGElement {
   const ns = 'http://www.w3.org/2000/svg';
-  const width = 600;
-  const height = 160;
+  const width = 420;
+  const height = 130;
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('width', String(width));
   svg.setAttribute('height', String(height));
-  svg.setAttribute('id', 'request-chart');
-  svg.setAttribute('data-points', String(rates.length));
-  svg.setAttribute('data-max', String(Math.max(0, ...rates)));
+  svg.setAttribute('id', id);
+  svg.setAttribute('data-points', String(values.length));
+  svg.setAttribute('data-max', String(Math.max(0, ...values)));
   svg.style.background = '#fff';
   svg.style.border = '1px solid #ddd';
-  const top = Math.max(1, ...rates);
+  svg.style.margin = '0 12px 12px 0';
+  const top = Math.max(1, ...values);
   const step = width / (POINTS - 1);
-  const offset = POINTS - rates.length;
-  const points = rates.map(
-    (r, i) => `${((offset + i) * step).toFixed(1)},${(height - 10 - (r / top) * (height - 30)).toFixed(1)}`,
+  const offset = POINTS - values.length;
+  const points = values.map(
+    (v, i) => `${((offset + i) * step).toFixed(1)},${(height - 8 - (v / top) * (height - 30)).toFixed(1)}`,
   );
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute('points', points.join(' '));
@@ -46,40 +61,53 @@ function chart(rates: number[]): SVGSVGElement {
   label.setAttribute('x', '8');
   label.setAttribute('y', '16');
   label.setAttribute('font-size', '12');
-  label.textContent = `requests/s (max ${top.toFixed(1)})`;
+  label.textContent = `${title} (now ${(values.at(-1) ?? 0).toFixed(1)} ${unit}, max ${top.toFixed(1)})`;
   svg.append(line, label);
   return svg;
 }
 
 export function observabilityPage(root: HTMLElement): () => void {
   const cards = h('div', { className: 'cards' });
-  const graph = h('div', {});
+  const graphs = h('div', { className: 'row' });
   const routes = h('div', {});
-  const rates: number[] = [];
+  const series = { rate: [] as number[], p95: [] as number[], errors: [] as number[], db: [] as number[] };
   let last: Summary | undefined;
-  replace(root, h('h2', {}, 'Observability'), cards, graph, h('h3', {}, 'Busiest routes'), routes);
+  replace(root, h('h2', {}, 'Observability'), cards, graphs, h('h3', {}, 'Busiest routes (since start)'), routes);
+  const push = (list: number[], value: number) => {
+    list.push(value);
+    if (list.length > POINTS) list.shift();
+  };
   const poll = async () => {
     try {
       const now = await api<Summary>('GET', '/metrics');
       if (last) {
-        rates.push(Math.max(0, (now.requests.total - last.requests.total) / ((now.at - last.at) / 1000 || 1)));
-        if (rates.length > POINTS) rates.shift();
+        const seconds = (now.at - last.at) / 1000 || 1;
+        push(series.rate, Math.max(0, (now.requests.total - last.requests.total) / seconds));
+        push(series.p95, windowP95(last, now));
+        push(series.errors, Math.max(0, (now.errors - last.errors) / seconds));
       }
+      push(series.db, now.db.inUse);
       last = now;
       const card = (title: string, value: string | number) => h('div', { className: 'card' }, title, h('b', {}, value));
       replace(
         cards,
         card('requests', now.requests.total),
-        card('req/s', (rates.at(-1) ?? 0).toFixed(1)),
+        card('req/s', (series.rate.at(-1) ?? 0).toFixed(1)),
         card('5xx errors', now.errors),
-        card('p50', ms(now.latency.p50)),
-        card('p95', ms(now.latency.p95)),
-        card('p99', ms(now.latency.p99)),
+        card('p50 (since start)', ms(now.latency.p50)),
+        card('p95 (since start)', ms(now.latency.p95)),
+        card('p99 (since start)', ms(now.latency.p99)),
         card('db connections (in use / idle)', `${now.db.inUse} / ${now.db.idle}`),
         card('realtime sockets / channels', `${now.realtime.connections} / ${now.realtime.channels}`),
         card('memory (RSS)', `${Math.round(now.process.rssBytes / 1048576)} MB`),
       );
-      replace(graph, chart(rates));
+      replace(
+        graphs,
+        chart('request-chart', 'requests/s', 'req/s', series.rate),
+        chart('latency-chart', 'p95 latency', 'ms', series.p95),
+        chart('error-chart', '5xx/s', '/s', series.errors),
+        chart('db-chart', 'db connections in use', '', series.db),
+      );
       replace(
         routes,
         h('table', {}, ...now.routes.map((r) => h('tr', {}, h('td', {}, r.route), h('td', {}, r.count)))),

@@ -412,6 +412,9 @@ describe('observability and operations', () => {
     expect(after.body.requests.total).toBeGreaterThanOrEqual(before.body.requests.total + 3);
     expect(after.body.latency.p50).toBeGreaterThan(0);
     expect(after.body.db.idle + after.body.db.inUse).toBeGreaterThan(0);
+    // Studio's own calls are counted under their routes, not as unmatched (404) requests.
+    const routes = (after.body.routes as { route: string }[]).map((r) => r.route);
+    expect(routes).toContain('/studio/api/:path{.+}');
   });
   test('migrations: the project file is applied, none pending', async () => {
     const res = await call('GET', '/migrations');
