@@ -7,7 +7,15 @@ import { z } from 'zod';
 import { listBackups, openTarget } from '../backup/index.js';
 import { readMigrationFiles } from '../db/index.js';
 import { ApiError } from '../errors.js';
-import { MAX_JSON_BODY, limitBody, nulAt, nulMessage, readJson } from '../platform/body.js';
+import {
+  MAX_JSON_BODY,
+  MAX_JSON_DEPTH,
+  jsonDepthExceeds,
+  limitBody,
+  nulAt,
+  nulMessage,
+  readJson,
+} from '../platform/body.js';
 import { clientInfo } from '../platform/client.js';
 import type { HttpEnv } from '../platform/http.js';
 import { respondJson } from '../platform/json.js';
@@ -25,9 +33,11 @@ const CODES = { badJson: 'bad_json', invalid: 'validation_failed' } as const;
 /** Largest file the storage page uploads through Studio (the storage API's own limits apply too). */
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
-/** The JSON body, refused with 400 when it holds NUL anywhere (PostgreSQL cannot store it). */
+/** The JSON body, refused with 400 when it nests too deep or holds NUL anywhere (PostgreSQL cannot store it). */
 async function body<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   const value = await readJson(c, schema, CODES);
+  if (jsonDepthExceeds(value))
+    throw new ApiError(400, 'validation_failed', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
   const nul = nulAt(value);
   if (nul !== undefined) throw new ApiError(400, 'validation_failed', nulMessage(nul));
   return value;

@@ -166,6 +166,13 @@ describe('bad input answers 4xx', () => {
       400,
     ],
     ['a user id that is no UUID', 'DELETE', '/auth/users/not-a-uuid', undefined, 400],
+    [
+      'a row nested thousands deep',
+      'POST',
+      '/tables/public/open_table/rows',
+      `{"row": {"label": ${'['.repeat(5000)}${']'.repeat(5000)}}}`,
+      400,
+    ],
     ['a huge body', 'POST', '/sql', JSON.stringify({ query: `select '${'x'.repeat(300_000)}'` }), 413],
     ['an unknown endpoint', 'GET', '/nothing-here', undefined, 404],
   ])('%s', async (_name, method, url, raw, status) => {
