@@ -199,7 +199,9 @@ async function showTable(root: HTMLElement, schema: string, table: string): Prom
     const inputs = detail.columns.map((c) => {
       const input = h('input', { name: c.name, placeholder: c.default ? `default: ${c.default}` : c.type });
       if (row) input.value = row[c.name] === null || row[c.name] === undefined ? '' : cellText(row[c.name]);
-      return { c, input };
+      const isNull = h('input', { type: 'checkbox', name: `${c.name}-null`, disabled: !c.nullable });
+      if (row && row[c.name] === null) isNull.checked = true;
+      return { c, input, isNull };
     });
     replace(
       form,
@@ -207,8 +209,13 @@ async function showTable(root: HTMLElement, schema: string, table: string): Prom
       h(
         'table',
         {},
-        ...inputs.map(({ c, input }) =>
-          h('tr', {}, h('th', {}, `${c.name} `, h('span', { className: 'muted' }, c.type)), h('td', {}, input)),
+        ...inputs.map(({ c, input, isNull }) =>
+          h(
+            'tr',
+            {},
+            h('th', {}, `${c.name} `, h('span', { className: 'muted' }, c.type)),
+            h('td', {}, input, h('label', { className: 'muted' }, isNull, ' NULL')),
+          ),
         ),
       ),
       h(
@@ -216,9 +223,16 @@ async function showTable(root: HTMLElement, schema: string, table: string): Prom
         {
           id: 'save-row',
           onclick: async () => {
-            // Empty fields are left out: the column's default (insert) or its value (update) stays.
+            // Empty fields are left out: the column's default (insert) or its value (update) stays;
+            // NULL is asked for with its box.
+            // An edit sends only what changed (an identity key column may not be written at all).
+            const changed = (name: string, value: string | null) =>
+              !row || (value === null ? row[name] !== null : row[name] === null || cellText(row[name]) !== value);
             const values = Object.fromEntries(
-              inputs.filter(({ input }) => input.value !== '').map(({ c, input }) => [c.name, input.value]),
+              inputs
+                .filter(({ input, isNull }) => isNull.checked || input.value !== '')
+                .map(({ c, input, isNull }) => [c.name, isNull.checked ? null : input.value] as const)
+                .filter(([name, value]) => changed(name, value)),
             );
             try {
               if (row) await api('PATCH', `${base}/rows`, { key: keyOf(row), row: values });

@@ -150,6 +150,14 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   }
   await shot('observability');
 
+  // The table editor sets a value to NULL with its box.
+  await page.goto(`${server.url}/studio/#/tables/public/diary`);
+  await page.click('#rows button:text("Edit")');
+  await page.check('#row-form input[name=entry-null]');
+  await page.click('#save-row');
+  await page.waitForSelector('#row-saved');
+  expect((await server.sql.query('select entry from public.diary')).rows).toEqual([{ entry: null }]);
+
   await page.goto(`${server.url}/studio/#/operations`);
   await page.waitForSelector('#no-pending');
   expect(await page.textContent('#page-operations')).toMatch(/20240101000000/);
