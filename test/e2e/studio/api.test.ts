@@ -228,6 +228,17 @@ describe('tables', () => {
     expect(updated.body.row).toEqual({ id: 2, label: 'deux' });
     expect((await call('DELETE', '/tables/public/open_table/rows', { body: { key: { id: 1 } } })).status).toBe(200);
     expect((await call('DELETE', '/tables/public/open_table/rows', { body: { key: { id: 1 } } })).status).toBe(404);
+    // An estimate: ANALYZE's count (or the statistics' live rows, whichever is larger).
+    await call('POST', '/sql', { body: { query: 'analyze public.open_table' } });
+    await expect
+      .poll(
+        async () =>
+          ((await call('GET', '/tables')).body.tables as any[]).find((t) => t.name === 'open_table').rowsEstimate,
+        {
+          timeout: 5000,
+        },
+      )
+      .toBe(2);
     const { rows } = await server.sql.query('select id, label from public.open_table order by id');
     expect(rows).toEqual([
       { id: 2, label: 'deux' },
