@@ -320,6 +320,21 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
 
   // Observability and operations
   app.get('/metrics', async (c) => c.json(await summarizeMetrics(services.metrics)));
+  // The recent request log of this process, newest first: ?status=2xx|3xx|4xx|5xx, ?q= in the path or route, ?limit=.
+  app.get('/requests', (c) => {
+    const status = c.req.query('status') ?? '';
+    if (status !== '' && !/^[1-5]xx$/.test(status))
+      throw new ApiError(400, 'validation_failed', 'status must be 1xx, 2xx, 3xx, 4xx or 5xx');
+    const q = (c.req.query('q') ?? '').slice(0, 200);
+    const limit = Math.max(1, Math.min(1000, Number(c.req.query('limit') ?? '200') || 200));
+    const requests = services.metrics.recent
+      .list()
+      .filter((r) => status === '' || String(r.status)[0] === status[0])
+      .filter((r) => q === '' || r.path.includes(q) || r.route.includes(q))
+      .reverse()
+      .slice(0, limit);
+    return c.json({ requests });
+  });
   app.get('/migrations', async (c) => {
     const [files, applied] = await Promise.all([
       readMigrationFiles(config.migrationsDir, () => undefined),

@@ -36,9 +36,10 @@ export async function listTables(tx: Tx): Promise<{ schemas: string[]; tables: T
   );
   const rows = await tx.query<{ schema: string; name: string; kind: string; estimate: string; rls: boolean }>(
     `select n.nspname as schema, c.relname as name, c.relkind::text as kind,
-            -- reltuples is ANALYZE's (-1 before the first); the statistics' live rows follow writes
-            -- once each backend reports them (within seconds): the larger of the two.
-            greatest(c.reltuples::bigint, coalesce(s.n_live_tup, 0), 0)::text as estimate, c.relrowsecurity as rls
+            -- reltuples is ANALYZE's (or autovacuum's); before the first (-1) the statistics' live
+            -- rows, which follow writes once each backend reports them.
+            (case when c.reltuples >= 0 then c.reltuples::bigint else coalesce(s.n_live_tup, 0) end)::text as estimate,
+            c.relrowsecurity as rls
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
        left join pg_stat_all_tables s on s.relid = c.oid
       where c.relkind in ('r', 'v', 'm', 'p', 'f') and not c.relispartition

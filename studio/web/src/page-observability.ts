@@ -70,9 +70,62 @@ export function observabilityPage(root: HTMLElement): () => void {
   const cards = h('div', { className: 'cards' });
   const graphs = h('div', { className: 'row' });
   const routes = h('div', {});
+  const statusFilter = h(
+    'select',
+    { id: 'log-status' },
+    ...['', '2xx', '3xx', '4xx', '5xx'].map((v) => h('option', { value: v }, v === '' ? 'any status' : v)),
+  );
+  const textFilter = h('input', { id: 'log-filter', placeholder: 'path or route contains…' });
+  const log = h('div', { id: 'request-log' });
   const series = { rate: [] as number[], p95: [] as number[], errors: [] as number[], db: [] as number[] };
   let last: Summary | undefined;
-  replace(root, h('h2', {}, 'Observability'), cards, graphs, h('h3', {}, 'Busiest routes (since start)'), routes);
+  replace(
+    root,
+    h('h2', {}, 'Observability'),
+    cards,
+    graphs,
+    h('h3', {}, 'Recent requests (this process, newest first)'),
+    h('div', { className: 'row' }, statusFilter, textFilter),
+    log,
+    h('h3', {}, 'Busiest routes (since start)'),
+    routes,
+  );
+  const loadLog = async () => {
+    const query = `status=${statusFilter.value}&q=${encodeURIComponent(textFilter.value)}&limit=50`;
+    const { requests } = await api<{
+      requests: {
+        at: number;
+        method: string;
+        path: string;
+        route: string;
+        status: number;
+        ms: number;
+        reqId: string;
+      }[];
+    }>('GET', `/requests?${query}`);
+    replace(
+      log,
+      h(
+        'table',
+        {},
+        h('tr', {}, ...['time', 'method', 'path', 'status', 'ms', 'request id'].map((t) => h('th', {}, t))),
+        ...requests.map((r) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, new Date(r.at).toISOString().slice(11, 23)),
+            h('td', {}, r.method),
+            h('td', {}, r.path),
+            h('td', {}, r.status),
+            h('td', {}, r.ms),
+            h('td', { className: 'muted' }, r.reqId),
+          ),
+        ),
+      ),
+    );
+  };
+  statusFilter.addEventListener('change', () => void loadLog());
+  textFilter.addEventListener('input', () => void loadLog());
   const push = (list: number[], value: number) => {
     list.push(value);
     if (list.length > POINTS) list.shift();

@@ -434,6 +434,16 @@ describe('observability and operations', () => {
     const routes = (after.body.routes as { route: string }[]).map((r) => r.route);
     expect(routes).toContain('/studio/api/:path{.+}');
   });
+  test('the recent request log, filtered by status class and text', async () => {
+    await fetch(`${server.url}/rest/v1/no_such_table_for_the_log`, { headers: { apikey: server.anonKey } });
+    const res = await call('GET', '/requests?status=4xx&q=no_such_table_for_the_log');
+    expect(res.status).toBe(200);
+    expect(res.body.requests).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/rest/v1/no_such_table_for_the_log', status: 404 }),
+    ]);
+    expect((await call('GET', '/requests?status=2xx&q=no_such_table_for_the_log')).body.requests).toEqual([]);
+    expect((await call('GET', '/requests?status=9xx')).status).toBe(400);
+  });
   test('migrations: the project file is applied, none pending', async () => {
     const res = await call('GET', '/migrations');
     expect(res.body.applied).toEqual([expect.objectContaining({ version: '20240101000000', name: 'notes' })]);
