@@ -105,7 +105,7 @@ function buildApp(
   app.route('/functions/v1', functions.routes);
   // Under the API's port unless STUDIO_PORT gives Studio one of its own (buildStudioApp).
   if (services.config.studio.enabled && services.config.studio.port === undefined)
-    app.route('/studio', studioModule(services, localUrl));
+    app.route('/', studioModule(services, localUrl));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -116,7 +116,7 @@ function buildStudioApp(services: Services, localUrl: string): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.get('/', (c) => c.redirect('/studio/'));
-  app.route('/studio', studioModule(services, localUrl));
+  app.route('/', studioModule(services, localUrl));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;

@@ -34,7 +34,10 @@ const PAGE_HEADERS = {
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 };
 
-/** `localUrl`: this process's own listener (http://127.0.0.1:PORT), which the auth and storage pages call. */
+/**
+ * Routes under /studio (mount it at '/'). `localUrl`: this process's own listener
+ * (http://127.0.0.1:PORT), which the auth and storage pages call.
+ */
 export function studioModule(services: Services, localUrl: string): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   let api: Promise<Hono<HttpEnv>> | undefined;
@@ -54,14 +57,14 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
   };
   // One route for the whole API (its metrics label is /studio/api/:path{.+}; a pattern ending in
   // '*' would be counted as unmatched): the sub-app answers with its own errors.
-  app.all('/api/:path{.+}', async (c) => {
+  app.all('/studio/api/:path{.+}', async (c) => {
     api ??= loadApi();
     const res = await (await api).fetch(c.req.raw, { ...(c.env as object), requestId: c.get('requestId') });
     // A Response made elsewhere keeps none of the headers set on this context (the request id).
     res.headers.set('x-request-id', c.get('requestId'));
     return res;
   });
-  app.all('/api', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
+  app.all('/studio/api', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
   const page = async (c: Context<HttpEnv>) => {
     const rest = c.req.path.replace(/^\/studio\/?/, '');
     // Asset names are Vite's (assets/<name>-<hash>.js); anything else is a page of the app.
@@ -77,7 +80,12 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
     const cache = file === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
     return c.body(new Uint8Array(bytes), 200, { 'content-type': type, 'cache-control': cache, ...PAGE_HEADERS });
   };
-  app.get('/', page);
-  app.get('/:path{.*}', page);
+  // Literal paths and one-segment params: a `/:path{.*}` pattern would turn the whole app's router
+  // from Hono's RegExpRouter to its slower TrieRouter. The app's own routes are #hashes, so a
+  // browser asks only for these; anything else under /studio is the page too (labelled unmatched).
+  app.get('/studio', page);
+  app.get('/studio/', page);
+  app.get('/studio/assets/:file', page);
+  app.get('/studio/*', page);
   return app;
 }
