@@ -27,8 +27,8 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // tsconfig.test.json covers src, test, bench and the example's server; the example's browser
-        // code has its own (DOM) tsconfig.
-        project: ['./tsconfig.test.json', './examples/chat/tsconfig.json'],
+        // code and Studio's (studio/web) have their own (DOM) tsconfigs.
+        project: ['./tsconfig.test.json', './examples/chat/tsconfig.json', './studio/web/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -10,6 +10,7 @@ const docs = path.join(ROOT, 'docs', 'benchmarks.md');
 const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const runs: [string, string[]][] = [
   ['start-up and idle memory', [tsx, 'bench/startup.ts', '--runs', '2', '--write']],
+  ['Studio and start-up', [tsx, 'bench/studio-startup.ts', '--runs', '3', '--write']],
   ['data API', [tsx, 'bench/rest.ts', '--seconds', '1', '--rounds', '2', '--write']],
   ['auth', [tsx, 'bench/auth.ts', '--seconds', '3', '--write']],
   ['workers', [tsx, 'bench/workers.ts', '--seconds', '2', '--rounds', '1', '--write']],

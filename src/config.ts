@@ -251,6 +251,16 @@ export interface Config {
   readonly partitionMaintenanceIntervalS: number;
   /** The cron scheduler (docs/cron.md). */
   readonly cron: { readonly enabled: boolean; readonly jobTimeoutS: number; readonly retentionDays: number };
+  /** The Studio dashboard (src/studio, docs/studio.md): served or not, its SQL editor's timeout, its sign-in's life. */
+  readonly studio: {
+    readonly enabled: boolean;
+    /** A port of its own (STUDIO_PORT); undefined: under the API's port. */
+    readonly port: number | undefined;
+    /** Where the dashboard is, as the banner prints it. */
+    readonly url: string;
+    readonly sqlTimeoutMs: number;
+    readonly sessionHours: number;
+  };
   /** Edge functions (src/functions): supabase/functions/<name>/, their limits and config.toml's [functions.<name>]. */
   readonly functions: {
     /** `dir/supabase/functions`. */
@@ -466,6 +476,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     .filter((u) => u !== '');
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const publicUrl = (read('publicUrl', src) ?? `http://${displayHost}:${port}`).replace(/\/+$/, '');
+  const studioPort = read('studioPort', src);
   return Object.freeze({
     dir,
     dataDir: path.join(dir, '.trellis'),
@@ -603,6 +614,13 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       replicationTimeoutMs: read('realtimeReplicationTimeout', src),
     }),
     partitionMaintenanceIntervalS: read('partitionMaintenanceInterval', src),
+    studio: Object.freeze({
+      enabled: read('studioEnabled', src),
+      port: studioPort,
+      url: studioPort === undefined ? `${publicUrl}/studio` : `http://${displayHost}:${studioPort}/studio`,
+      sqlTimeoutMs: read('studioSqlTimeout', src),
+      sessionHours: read('studioSessionHours', src),
+    }),
     cron: Object.freeze({
       enabled: read('cronEnabled', src),
       jobTimeoutS: read('cronJobTimeout', src),

@@ -22,6 +22,8 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
+import { studioModule } from './studio/index.js';
+import { ensureStudioPassword } from './project/studio-password.js';
 import { functionsModule, type FunctionsModule } from './functions/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
 import { startBackupService, type BackupService } from './backup/index.js';
@@ -49,6 +51,8 @@ export interface RunningTrellis {
   readonly apiUrl: string;
   readonly dbUrl: string;
   readonly keys: ApiKeys;
+  /** The Studio dashboard's password when this start made it (the first), to be printed once. */
+  readonly studioPassword?: string;
   /**
    * The start of a drain (SIGTERM): /ready answers 503 so that load balancers send no new work,
    * while every request is still served; responses ask clients to close their connection.
@@ -78,6 +82,7 @@ function buildApp(
   realtime: RealtimeModule,
   push: Hono<HttpEnv>,
   functions: FunctionsModule,
+  localUrl: string,
   moreMetrics?: () => Promise<string>,
 ): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -98,9 +103,30 @@ function buildApp(
   app.route('/realtime/v1', realtime.routes);
   app.route('/push/v1', push);
   app.route('/functions/v1', functions.routes);
+  // Under the API's port unless STUDIO_PORT gives Studio one of its own (buildStudioApp).
+  if (services.config.studio.enabled && services.config.studio.port === undefined)
+    app.route('/', studioModule(services, localUrl));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
+}
+
+/** Studio alone, for its own port (STUDIO_PORT): the same module, nothing of the API. */
+function buildStudioApp(services: Services, localUrl: string): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.use('*', requestContext(services.log, services.metrics));
+  app.get('/', (c) => c.redirect('/studio/'));
+  app.route('/', studioModule(services, localUrl));
+  app.notFound(renderNotFound);
+  app.onError(renderError);
+  return app;
+}
+
+/** This process's listener as seen from itself (Studio calls the auth and storage APIs through it). */
+function localUrl(server: http.Server, config: Config): string {
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Answers while the database starts: alive, not ready, nothing else served yet. */
@@ -116,6 +142,8 @@ function startingApp(log: Logger, metrics: Metrics, access: MetricsAccess): Hono
 /** What a start has opened so far, closed in reverse by stopTrellis. */
 interface Running {
   server?: http.Server;
+  /** Studio's own listener (STUDIO_PORT). */
+  studioServer?: http.Server;
   database?: OpenDatabase;
   owned?: OwnedServices;
   realtime?: RealtimeModule;
@@ -163,6 +191,12 @@ export async function startTrellis(
   };
   try {
     const secrets = await loadOrCreateSecrets(config.dataDir);
+    // The dashboard password, made once (a worker's primary made it before forking). Hashing it
+    // (scrypt, ~50 ms in the thread pool) overlaps the database's start; awaited before serving.
+    const studioPasswordMade =
+      config.studio.enabled && !worker ? ensureStudioPassword(config.dataDir) : Promise.resolve(undefined);
+    // Its failure is the start's, seen at the await below (or moot when an earlier step fails).
+    studioPasswordMade.catch(() => undefined);
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     const keySet = await loadKeySet(config, keys.jwtSecret);
     if (keySet.signer.kid !== undefined)
@@ -198,6 +232,15 @@ export async function startTrellis(
     });
     await listen(server, config);
     took('listen');
+    // Studio's own port, taken as early as the API's (a port in use fails the start here); it
+    // answers as the API does while starting, then Studio alone.
+    let studioApp: Hono<HttpEnv> | undefined;
+    if (config.studio.enabled && config.studio.port !== undefined) {
+      const studioListener = getRequestListener((request, env) => (studioApp ?? app).fetch(request, env));
+      const studioServer = http.createServer((req, res) => void studioListener(req, res));
+      running.studioServer = studioServer;
+      await listen(studioServer, config, config.studio.port, 'STUDIO_PORT');
+    }
     checkpoint();
     const database = await openDatabase(config, secrets, log, await worker?.databaseUrl(abort));
     running.database = database;
@@ -283,12 +326,15 @@ export async function startTrellis(
       });
     // Edge functions (docs/functions.md): each in its own worker, started on its first call.
     running.functions = functionsModule(owned.services, database.url);
+    const studioPassword = await studioPasswordMade;
+    if (running.studioServer) studioApp = buildStudioApp(owned.services, localUrl(server, config));
     app = buildApp(
       owned.services,
       readiness,
       realtime,
       push.routes,
       running.functions,
+      localUrl(server, config),
       worker && (() => worker.backupMetrics()),
     );
     running.realtime = realtime;
@@ -296,6 +342,7 @@ export async function startTrellis(
       apiUrl: config.publicUrl,
       dbUrl: database.url,
       keys,
+      ...(studioPassword !== undefined && { studioPassword }),
       drain: () => {
         running.draining = true;
       },
@@ -331,6 +378,11 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   await step('closing realtime', realtime?.close(), left(6000));
   // Requests in flight go back to the queue at once, for another instance or the next start.
   await step('stopping the net sender', running.webhooks?.close(), left(6000));
+  // Studio's port: its pages and admin calls need no drain.
+  if (running.studioServer?.listening) {
+    running.studioServer.close();
+    running.studioServer.closeAllConnections();
+  }
   if (server?.listening) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -353,21 +405,19 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
 const metricsAccess = (isPublic: boolean, tokens: Tokens): MetricsAccess =>
   isPublic ? { public: true } : { public: false, tokens };
 
-function listen(server: http.Server, config: Config): Promise<void> {
+function listen(server: http.Server, config: Config, port = config.port, setting = '--port'): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      if (err.code === 'EADDRINUSE')
-        reject(new FatalError(`port ${config.port} is already in use (${where})`, '--port'));
-      else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, '--port'));
+      const where = `${config.host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new FatalError(`port ${port} is already in use (${where})`, setting));
+      else if (err.code === 'EACCES') reject(new FatalError(`not allowed to listen on ${where}`, setting));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
         reject(new FatalError(`no such local address: ${config.host}`, 'HOST'));
-      else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, '--port'));
+      else reject(new FatalError(`cannot listen on ${where}: ${err.message}`, setting));
     });
-    server.listen(config.port, config.host, () => {
+    server.listen(port, config.host, () => {
       const address = server.address() as AddressInfo;
-      if (address.port !== config.port)
-        reject(new FatalError(`listening on an unexpected port ${address.port}`, '--port'));
+      if (address.port !== port) reject(new FatalError(`listening on an unexpected port ${address.port}`, setting));
       resolve();
     });
   });

@@ -3,7 +3,14 @@ import type { Config } from '../config.js';
 import { redactUrl } from '../db/index.js';
 import type { ApiKeys } from '../project/secrets.js';
 
-export function printBanner(config: Config, apiUrl: string, dbUrl: string, keys: ApiKeys, workers = 1): void {
+export function printBanner(
+  config: Config,
+  apiUrl: string,
+  dbUrl: string,
+  keys: ApiKeys,
+  workers = 1,
+  studioPassword?: string,
+): void {
   process.stdout.write(
     [
       '',
@@ -14,6 +21,11 @@ export function printBanner(config: Config, apiUrl: string, dbUrl: string, keys:
       `          DB URL: ${config.databaseUrl ? redactUrl(dbUrl) : dbUrl}`,
       `        anon key: ${keys.anonKey}`,
       `service_role key: ${keys.serviceRoleKey}`,
+      ...(config.studio.enabled ? [`          Studio: ${config.studio.url}`] : []),
+      // Printed on the first start only: only its hash is kept (`trellis studio passwd` sets another).
+      ...(studioPassword !== undefined
+        ? [` Studio password: ${studioPassword}   (shown once; change it with \`trellis studio passwd\`)`]
+        : []),
       '',
       '',
     ].join('\n'),

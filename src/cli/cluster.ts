@@ -24,6 +24,7 @@ import { lockDataDir, prepareDataDir, releaseDataDir, writeRuntimeState } from '
 import { answerWorkers } from '../platform/cluster-ipc.js';
 import { BACKUP_METRICS_TOPIC, BACKUP_STATUS_TOPIC, isClusterMessage, type ClusterMessage } from './cluster-worker.js';
 import { printBanner } from './banner.js';
+import { ensureStudioPassword } from '../project/studio-password.js';
 
 const QUICK_DEATH_MS = 30_000;
 const MAX_QUICK_DEATHS = 5;
@@ -64,6 +65,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     const keys = await signApiKeys(config.jwtSecret ?? secrets.jwtSecret);
     // Before any worker: a key file is made or refused once, not by N processes at once.
     await loadKeySet(config, keys.jwtSecret);
+    // The dashboard password too, made once here: every worker reads the same file.
+    const studioPassword = config.studio.enabled ? await ensureStudioPassword(config.dataDir) : undefined;
 
     // Set once the database is migrated; until then workers that ask wait in `waiting`.
     let dbUrl: string | undefined = undefined;
@@ -139,7 +142,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
         jwtSecret: keys.jwtSecret,
         startedAt: new Date().toISOString(),
       });
-      printBanner(config, config.publicUrl, database.url, keys, config.workers);
+      printBanner(config, config.publicUrl, database.url, keys, config.workers, studioPassword);
       log.info({ apiUrl: config.publicUrl, workers: config.workers }, 'ready');
     }
     while (!stopping) await woken();

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Command>> = {
   keys: () => import('./keys.js').then((m) => [m.keysCommand, m.keysHelp]),
   storage: () => import('./storage.js').then((m) => [m.storageCommand, m.storageHelp]),
   secrets: () => import('./secrets.js').then((m) => [m.secretsCommand, m.secretsHelp]),
+  studio: () => import('./studio.js').then((m) => [m.studioCommand, m.studioHelp]),
 };
 
 async function usage(): Promise<string> {
@@ -38,6 +39,7 @@ Commands:
   keys      the JWT signing keys (list, generate, rotate, revoke)
   storage   S3 endpoint access keys (storage keys), verify rows against bytes, move a bucket's store
   secrets   the edge functions' secrets (set, list, unset)
+  studio    the Studio dashboard's password (studio passwd)
 
 ${helps.join('\n\n')}
 

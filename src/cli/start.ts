@@ -53,7 +53,7 @@ export async function startCommand(argv: string[]): Promise<number> {
 
   // A worker's primary prints the banner once, when every worker serves.
   if (worker) worker.ready();
-  else printBanner(config, trellis.apiUrl, trellis.dbUrl, trellis.keys);
+  else printBanner(config, trellis.apiUrl, trellis.dbUrl, trellis.keys, 1, trellis.studioPassword);
   log.info({ apiUrl: trellis.apiUrl, ...(worker && { worker: process.pid }) }, 'ready');
 
   return new Promise<number>((resolve) => {

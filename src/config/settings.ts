@@ -1029,6 +1029,29 @@ export const settings = {
     fallback: '7',
     doc: 'Days of cron.job_run_details kept; older runs are deleted. 0 keeps them all.',
   },
+  studioEnabled: {
+    env: 'STUDIO_ENABLED',
+    schema: boolean,
+    fallback: 'true',
+    doc: 'Serve the Studio dashboard at /studio and its admin API at /studio/api (docs/studio.md).',
+  },
+  studioPort: {
+    env: 'STUDIO_PORT',
+    schema: int(1, 65535).optional(),
+    doc: 'Serve Studio on this port of HOST instead of under the API port (which then answers 404 for /studio).',
+  },
+  studioSqlTimeout: {
+    env: 'STUDIO_SQL_TIMEOUT_MS',
+    schema: int(100, 3_600_000),
+    fallback: '15000',
+    doc: "Milliseconds a statement run from Studio's SQL editor may take (its statement_timeout) before it is cancelled.",
+  },
+  studioSessionHours: {
+    env: 'STUDIO_SESSION_HOURS',
+    schema: int(1, 8760),
+    fallback: '12',
+    doc: 'Hours a Studio sign-in lasts before the dashboard asks for the password again.',
+  },
   functionsCpuLimit: {
     env: 'FUNCTIONS_CPU_LIMIT_MS',
     schema: int(10, 600_000),

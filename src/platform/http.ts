@@ -45,6 +45,16 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = routeOf(c);
     metrics.observeRequest(c.req.method, route, c.res.status, seconds);
+    const ms = Math.round(seconds * 1e4) / 10;
+    metrics.recent.add({
+      at: Date.now(),
+      reqId: requestId,
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status: c.res.status,
+      ms,
+    });
     if (log.isLevelEnabled('info')) {
       log.info(
         {
@@ -53,7 +63,7 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
           route,
           path: c.req.path,
           status: c.res.status,
-          ms: Math.round(seconds * 1e4) / 10,
+          ms,
         },
         'request',
       );

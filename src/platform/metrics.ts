@@ -2,8 +2,48 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from '../db/index.js';
 
+/** One answered request, as its log line has it. */
+export interface RequestRecord {
+  readonly at: number;
+  readonly reqId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly path: string;
+  readonly status: number;
+  readonly ms: number;
+}
+
+/** The last RECENT_REQUESTS answered requests of this process (Studio's recent log), oldest first. */
+export interface RecentRequests {
+  add(record: RequestRecord): void;
+  list(): readonly RequestRecord[];
+}
+
+export const RECENT_REQUESTS = 1000;
+
+/** A fixed ring: one slot written per request, nothing reallocated on the hot path. */
+export function createRecentRequests(size = RECENT_REQUESTS): RecentRequests {
+  const ring: (RequestRecord | undefined)[] = new Array<RequestRecord | undefined>(size);
+  let next = 0;
+  return {
+    add(record) {
+      ring[next % size] = record;
+      next += 1;
+    },
+    list() {
+      const out: RequestRecord[] = [];
+      for (let i = Math.max(0, next - size); i < next; i++) {
+        const r = ring[i % size];
+        if (r) out.push(r);
+      }
+      return out;
+    },
+  };
+}
+
 export interface Metrics {
   readonly registry: Registry;
+  readonly recent: RecentRequests;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** A request or realtime message refused by a data API rate limit, by family (rest, storage, …). */
   countRateLimited(family: string): void;
@@ -47,6 +87,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
 
   return {
     registry,
+    recent: createRecentRequests(),
     observeRequest(method, route, status, seconds) {
       const labels = { method, route, status: String(status) };
       requests.inc(labels);

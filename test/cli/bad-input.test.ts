@@ -29,7 +29,7 @@ describe('the CLI refuses bad flags and settings', () => {
     [['status', '-x'], /Unknown option '-x'/],
     [
       ['launch'],
-      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys, storage, secrets\)/,
+      /unknown command "launch" \(commands: start, status, migrate, db, gen, import, move, bench, backup, restore, keys, storage, secrets, studio\)/,
     ],
     [['storage', 'buckets'], /unknown storage command "buckets" \(commands: keys, verify, move\)/],
     [['storage', 'keys', 'rotate'], /unknown storage keys command "rotate" \(commands: create, list, revoke\)/],

@@ -39,6 +39,15 @@ describe('trellis start on the embedded database', () => {
     const server = await startCli(dir);
     try {
       expect(server.output()).toContain('anon key: ey');
+      // The first start makes the Studio password and prints it, once; a sign-in with it works.
+      const password = /Studio password: (\S+)/.exec(server.output())?.[1] ?? '';
+      expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      const signIn = await fetch(`${server.url}/studio/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ password }),
+      });
+      expect(signIn.status).toBe(200);
       const health = await fetch(`${server.url}/health`);
       expect(health.status).toBe(200);
       expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -96,6 +105,8 @@ describe('trellis start on the embedded database', () => {
   test('a second start keeps the data and runs each migration once', async () => {
     const server = await startCli(dir);
     try {
+      expect(server.output()).toContain('Studio: http://');
+      expect(server.output()).not.toContain('Studio password');
       const info = await status(dir);
       expect(await count(info.DB_URL ?? '', 'select count(*) from notes')).toBe(1);
       expect(await count(info.DB_URL ?? '', 'select count(*) from supabase_migrations.schema_migrations')).toBe(1);
