@@ -304,6 +304,11 @@ export interface Config {
     readonly testDelayMs: number;
   };
   readonly logLevel: SettingValue<'logLevel'>;
+  readonly tracing: {
+    readonly endpoint: string | undefined;
+    readonly serviceName: string;
+    readonly exportDelayMs: number;
+  };
   /** SIGTERM: how long /ready answers 503 while requests are still served, before the stop. */
   readonly drainGraceMs: number;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
@@ -641,6 +646,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     push: pushConfig(src),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
+    tracing: Object.freeze({
+      endpoint: read('tracingEndpoint', src),
+      serviceName: read('tracingServiceName', src),
+      exportDelayMs: read('tracingExportDelay', src),
+    }),
     drainGraceMs: read('drainGrace', src) * 1000,
     shutdownTimeoutMs: 10_000,
   });

@@ -40,6 +40,7 @@ import {
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
+import { startTracing, type Tracing } from './platform/tracing.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
 import { loadKeySet } from './project/signing-keys.js';
@@ -156,6 +157,7 @@ interface Running {
   cron?: CronScheduler;
   jobs?: JobRunner;
   functions?: FunctionsModule;
+  tracing?: Tracing;
 }
 
 /**
@@ -190,6 +192,8 @@ export async function startTrellis(
     if (abort?.aborted) throw new StartAborted(String(abort.reason));
   };
   try {
+    // OpenTelemetry (docs/observability.md): the SDK loads only when a collector is configured.
+    running.tracing = await startTracing(config.tracing, log);
     const secrets = await loadOrCreateSecrets(config.dataDir);
     // The dashboard password, made once (a worker's primary made it before forking). Hashing it
     // (scrypt, ~50 ms in the thread pool) overlaps the database's start; awaited before serving.
@@ -399,6 +403,8 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
     left(2500),
   );
   await step('stopping the database', database?.close(), left(0));
+  // Last, in the half second the deadline keeps in reserve: the spans of the stop go out too.
+  await step('exporting the last spans', running.tracing?.close(), 500);
   if (!running.worker) await releaseDataDir(config.dataDir);
 }
 

@@ -1258,6 +1258,23 @@ export const settings = {
     fallback: '30000',
     doc: 'The postgres_changes replication stream: nothing from PostgreSQL for this long (a frozen server, a black-holed network) and the WAL consumer reconnects.',
   },
+  tracingEndpoint: {
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    schema: httpUrl.optional(),
+    doc: "OpenTelemetry collector's base URL: when set, spans of every request and SQL statement are exported to <it>/v1/traces (OTLP over HTTP, JSON). Unset: no spans (a client's traceparent still reaches the request's log line).",
+  },
+  tracingServiceName: {
+    env: 'OTEL_SERVICE_NAME',
+    schema: z.string().min(1).max(200),
+    fallback: 'trellis',
+    doc: 'The service.name of exported spans.',
+  },
+  tracingExportDelay: {
+    env: 'OTEL_BSP_SCHEDULE_DELAY',
+    schema: int(1, 600_000),
+    fallback: '5000',
+    doc: 'Milliseconds between two exports of finished spans.',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

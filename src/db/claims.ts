@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { asOutage } from './outage.js';
 import { extended } from './prepared.js';
 import { stringifyJson } from '../platform/json.js';
+import { inSqlSpan } from '../platform/tracing.js';
 import { parseLsn, type Lsn } from './lsn.js';
 
 export type Claims = Readonly<{ role: string } & Record<string, unknown>>;
@@ -109,15 +110,17 @@ export function asClaims(pool: pg.Pool, options: ClaimsOptions): AsClaims {
       // Sync. A failed statement aborts the transaction, and its COMMIT then rolls back; all four
       // answers are awaited, so the connection goes back idle.
       const withLsn = txOptions.onCommitLsn !== undefined && !txOptions.readOnly;
-      const settled = await corked(client, () =>
-        Promise.allSettled([
-          client.query(bounded(beginFor(txOptions), undefined, deadline)),
-          client.query(bounded(setClaims(claims, options, txOptions.gucs), undefined, deadline)),
-          client.query(bounded(extended(text, values, options.preparedStatements), undefined, deadline)),
-          client.query(bounded('commit', undefined, deadline)),
-          // Still the same write: the fence costs no round trip.
-          ...(withLsn ? [client.query(bounded(COMMIT_LSN, undefined, deadline))] : []),
-        ]),
+      const settled = await inSqlSpan(text, () =>
+        corked(client, () =>
+          Promise.allSettled([
+            client.query(bounded(beginFor(txOptions), undefined, deadline)),
+            client.query(bounded(setClaims(claims, options, txOptions.gucs), undefined, deadline)),
+            client.query(bounded(extended(text, values, options.preparedStatements), undefined, deadline)),
+            client.query(bounded('commit', undefined, deadline)),
+            // Still the same write: the fence costs no round trip.
+            ...(withLsn ? [client.query(bounded(COMMIT_LSN, undefined, deadline))] : []),
+          ]),
+        ),
       );
       const idle = client.getTransactionStatus() === 'I';
       client.release(!idle);
@@ -231,7 +234,9 @@ export async function inTransaction<T>(
   let open = true;
   const send: Send = (query, values) =>
     open
-      ? client.query(bounded(query, values, deadlineMs))
+      ? inSqlSpan(typeof query === 'string' ? query : query.text, () =>
+          client.query(bounded(query, values, deadlineMs)),
+        )
       : Promise.reject(new Error('a query after the end of its transaction'));
   const settled = await corked(client, () => {
     const begun = client.query(bounded(begin, undefined, deadlineMs));

@@ -10,6 +10,7 @@ import { listenForever } from './listen.js';
 import { extended } from './prepared.js';
 import { asOutage } from './outage.js';
 import { parseJson } from '../platform/json.js';
+import { inSqlSpan } from '../platform/tracing.js';
 import type { ReplicaStatus } from './replica-status.js';
 
 export interface PoolStats {
@@ -122,17 +123,19 @@ export function createDb(given: PoolOptions): Db {
     // A statement with parameters goes by the extended protocol anyway; naming its shape lets each
     // connection parse and plan it once (auth's statements, run on every grant, are the same few).
     query: (text, values) =>
-      pool
-        .query(
-          bounded(
-            values === undefined ? text : extended(text, values, options.preparedStatements),
-            undefined,
-            options.queryTimeoutMs,
-          ),
-        )
-        .catch((err: unknown) => {
-          throw asOutage(err);
-        }) as never,
+      inSqlSpan(text, () =>
+        pool
+          .query(
+            bounded(
+              values === undefined ? text : extended(text, values, options.preparedStatements),
+              undefined,
+              options.queryTimeoutMs,
+            ),
+          )
+          .catch((err: unknown) => {
+            throw asOutage(err);
+          }),
+      ) as never,
     withConnection,
     ...asClaims(pool, options),
     transaction: (fn) =>

@@ -12,6 +12,7 @@ import { ApiError } from '../errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { refusedText } from './refused-text.js';
+import { currentTraceId, endRequestSpan, startRequestSpan, withContext } from './tracing.js';
 
 export interface HttpEnv {
   Variables: { log: Logger; requestId: string };
@@ -41,9 +42,13 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
     // Set before the handler builds its response: a header added to a finished response makes
     // @hono/node-server materialise a full WHATWG Response (a stream and all) for every request.
     c.header('x-request-id', requestId);
-    await next();
+    // The request's span (a child of the caller's traceparent), active while the handler runs.
+    const traced = startRequestSpan(c.req.method, (name) => headerOf(c, name));
+    await withContext(traced.context, next);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = routeOf(c);
+    endRequestSpan(traced.span, c.req.method, route, c.res.status);
+    const traceId = currentTraceId(traced.span);
     metrics.observeRequest(c.req.method, route, c.res.status, seconds);
     const ms = Math.round(seconds * 1e4) / 10;
     metrics.recent.add({
@@ -64,6 +69,7 @@ export function requestContext(log: Logger, metrics: Metrics): MiddlewareHandler
           path: c.req.path,
           status: c.res.status,
           ms,
+          ...(traceId && { traceId }),
         },
         'request',
       );

@@ -1,0 +1,122 @@
+/**
+ * OpenTelemetry: supabase-js's request with a W3C traceparent becomes a server span of the same
+ * trace, the caller's span its parent, with the SQL it ran as child spans, exported over OTLP/HTTP
+ * to a collector on loopback; the request's log line carries the trace id. A malformed
+ * traceparent starts a new trace, never an error.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient } from '@supabase/supabase-js';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
+}
+
+let server: TestServer;
+let collector: http.Server;
+const spans: OtlpSpan[] = [];
+const logged: Record<string, unknown>[] = [];
+const posts: string[] = [];
+
+beforeAll(async () => {
+  // A collector that keeps what it is sent: OTLP over HTTP with JSON bodies.
+  collector = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      posts.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+      const parsed = JSON.parse(body) as {
+        resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      for (const r of parsed.resourceSpans) for (const s of r.scopeSpans) spans.push(...s.spans);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const { port } = collector.address() as AddressInfo;
+  server = await startTestServer({
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: '100', LOG_LEVEL: 'info' },
+    log: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+    migrations: {
+      '0001_notes.sql': `create table public.notes (id bigint primary key, body text);
+        alter table public.notes enable row level security;
+        create policy "anyone reads" on public.notes for select to anon using (true);
+        grant select on public.notes to anon;
+        insert into public.notes values (1, 'traced');`,
+    },
+  });
+});
+afterAll(async () => {
+  await server?.stop();
+  collector?.close();
+});
+
+const attribute = (span: OtlpSpan, key: string) => {
+  const value = span.attributes.find((a) => a.key === key)?.value;
+  return value?.stringValue ?? (value?.intValue === undefined ? undefined : Number(value.intValue));
+};
+
+async function spansOf(traceId: string, atLeast: number): Promise<OtlpSpan[]> {
+  for (let i = 0; i < 100; i++) {
+    const found = spans.filter((s) => s.traceId === traceId);
+    if (found.length >= atLeast) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no spans of trace ${traceId} reached the collector (it got: ${posts.join('; ')})`);
+}
+
+test("supabase-js's traceparent: a server span of its trace, SQL spans under it, exported over OTLP", async () => {
+  const traceId = crypto.randomBytes(16).toString('hex');
+  const callerSpan = crypto.randomBytes(8).toString('hex');
+  const client = createClient(server.url, server.anonKey, {
+    auth: { persistSession: false },
+    realtime: { transport: WebSocket as unknown as never },
+    global: { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } },
+  });
+  const { data, error } = await client.from('notes').select('body');
+  expect(error).toBeNull();
+  expect(data).toEqual([{ body: 'traced' }]);
+
+  const traced = await spansOf(traceId, 2);
+  const request = traced.find((s) => s.kind === 2);
+  expect(request).toBeDefined();
+  expect(request?.parentSpanId).toBe(callerSpan);
+  expect(request?.name).toBe('GET /rest/v1/:relation');
+  expect(attribute(request!, 'http.route')).toBe('/rest/v1/:relation');
+  expect(attribute(request!, 'http.response.status_code')).toBe(200);
+  const sql = traced.filter((s) => s.name === 'db.query');
+  expect(sql.length).toBeGreaterThan(0);
+  for (const s of sql) expect(s.parentSpanId).toBe(request?.spanId);
+  expect(sql.some((s) => String(attribute(s, 'db.query.text')).includes('notes'))).toBe(true);
+  expect(posts[0]).toMatch(/^POST \/v1\/traces application\/json/);
+
+  const line = logged.find((l) => l.msg === 'request' && l.traceId === traceId);
+  expect(line).toMatchObject({ route: '/rest/v1/:relation', status: 200 });
+});
+
+test.each([
+  ['garbage', 'not-a-traceparent'],
+  ['an all-zero trace id', `00-${'0'.repeat(32)}-${'1'.repeat(16)}-01`],
+  ['of the forbidden version ff', `ff-${'a'.repeat(32)}-${'1'.repeat(16)}-01`],
+  ['a thousand characters long', `00-${'a'.repeat(1000)}`],
+])('a traceparent that is %s starts a new trace; the request is served', async (_what, traceparent) => {
+  const before = logged.length;
+  const res = await fetch(`${server.url}/rest/v1/notes?select=body`, {
+    headers: { apikey: server.anonKey, traceparent },
+  });
+  expect(res.status).toBe(200);
+  const line = logged.slice(before).find((l) => l.msg === 'request' && l.route === '/rest/v1/:relation');
+  expect(line?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  expect(String(line?.traceId)).not.toMatch(/^0+$/);
+  expect(String(traceparent)).not.toContain(String(line?.traceId));
+});
