@@ -17,7 +17,6 @@ import {
   type Span,
   type TextMapGetter,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Logger } from './logger.js';
 
@@ -44,13 +43,14 @@ propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 
 export async function startTracing(settings: TracingSettings, log: Logger): Promise<Tracing | undefined> {
   if (settings.endpoint === undefined) return undefined;
-  const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }] = await Promise.all(
-    [
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { AsyncLocalStorageContextManager }] =
+    await Promise.all([
       import('@opentelemetry/sdk-trace'),
       import('@opentelemetry/exporter-trace-otlp-http'),
       import('@opentelemetry/resources'),
-    ],
-  );
+      import('@opentelemetry/context-async-hooks'),
+    ]);
+  const { TracerProvider, BatchSpanProcessor } = sdk;
   const url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
