@@ -304,6 +304,7 @@ export interface Config {
     readonly testDelayMs: number;
   };
   readonly logLevel: SettingValue<'logLevel'>;
+  readonly errorReports: { readonly dsn: string | undefined; readonly environment: string };
   readonly tracing: {
     readonly endpoint: string | undefined;
     readonly serviceName: string;
@@ -646,6 +647,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     push: pushConfig(src),
     backup: backupConfig(dir, src),
     logLevel: read('logLevel', src),
+    errorReports: Object.freeze({ dsn: read('sentryDsn', src), environment: read('sentryEnvironment', src) }),
     tracing: Object.freeze({
       endpoint: read('tracingEndpoint', src),
       serviceName: read('tracingServiceName', src),

@@ -40,6 +40,7 @@ import {
 import { healthRoutes, type MetricsAccess, type Readiness } from './platform/health.js';
 import { cors, renderError, renderNotFound, requestContext, type HttpEnv } from './platform/http.js';
 import type { Logger } from './platform/logger.js';
+import { startErrorReports, type ErrorReports } from './platform/error-reports.js';
 import { startTracing, type Tracing } from './platform/tracing.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createTokens, type Tokens } from './platform/tokens.js';
@@ -158,6 +159,7 @@ interface Running {
   jobs?: JobRunner;
   functions?: FunctionsModule;
   tracing?: Tracing;
+  errorReports?: ErrorReports;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function startTrellis(
   try {
     // OpenTelemetry (docs/observability.md): the SDK loads only when a collector is configured.
     running.tracing = await startTracing(config.tracing, log);
+    running.errorReports = await startErrorReports(config.errorReports, log);
     const secrets = await loadOrCreateSecrets(config.dataDir);
     // The dashboard password, made once (a worker's primary made it before forking). Hashing it
     // (scrypt, ~50 ms in the thread pool) overlaps the database's start; awaited before serving.
@@ -404,7 +407,11 @@ async function stopTrellis(config: Config, log: Logger, running: Running) {
   );
   await step('stopping the database', database?.close(), left(0));
   // Last, in the half second the deadline keeps in reserve: the spans of the stop go out too.
-  await step('exporting the last spans', running.tracing?.close(), 500);
+  await step(
+    'exporting the last spans and error reports',
+    Promise.all([running.tracing?.close(), running.errorReports?.close(400)]),
+    500,
+  );
   if (!running.worker) await releaseDataDir(config.dataDir);
 }
 

@@ -1275,6 +1275,17 @@ export const settings = {
     fallback: '5000',
     doc: 'Milliseconds between two exports of finished spans.',
   },
+  sentryDsn: {
+    env: 'SENTRY_DSN',
+    schema: httpUrl.optional(),
+    doc: 'Where unhandled errors are reported (a Sentry DSN, or any server speaking its protocol); unset: they are only logged.',
+  },
+  sentryEnvironment: {
+    env: 'SENTRY_ENVIRONMENT',
+    schema: z.string().min(1).max(200),
+    fallback: 'production',
+    doc: 'The environment reported errors are filed under.',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -12,6 +12,7 @@ import { ApiError } from '../errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { refusedText } from './refused-text.js';
+import { reportError } from './error-reports.js';
 import { currentTraceId, endRequestSpan, startRequestSpan, withContext } from './tracing.js';
 
 export interface HttpEnv {
@@ -150,6 +151,7 @@ export const renderError: ErrorHandler<HttpEnv> = (err, c) => {
     return renderApiError(c, outageError(familyOf(c.req.path), outage));
   }
   log.error({ reqId: c.get('requestId'), err }, 'unhandled error');
+  reportError(err, { requestId: c.get('requestId') ?? '', method: c.req.method, path: c.req.path });
   const bug = new ApiError(500, 'unexpected_failure', 'internal server error');
   return c.json(errorBody(c, bug), 500);
 };
