@@ -18,6 +18,7 @@ import { NOT_FOUND, edgeError, failureError, failureReason } from './failures.js
 import { functionMetrics } from './metrics.js';
 import { parseFunctionPath } from './names.js';
 import { FunctionRuntime } from './runtime.js';
+import { endSpan, startChildSpan } from '../platform/tracing.js';
 
 export { nameProblem, parseFunctionPath } from './names.js';
 export { npmSpecifier } from './bundle.js';
@@ -79,6 +80,8 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     const hasBody =
       method !== 'GET' && method !== 'HEAD' && (length > 0 || headerOf(c, 'transfer-encoding') !== undefined);
     const remote = clientInfo(c, config.trustProxy).ip ?? '127.0.0.1';
+    // Ends with the body (a stream may outlive the handler), as the log line does.
+    const span = startChildSpan('function.invoke', { 'faas.name': name });
     const outcome = await runtime.call(
       name,
       // The function sees its own name first in the path, as on Supabase (`/hello/users/1?x=1`).
@@ -94,6 +97,7 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
     const record = (status: number, cpuMs: number) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeCall(name, status, seconds, cpuMs / 1000);
+      endSpan(span, status, { 'trellis.function.cpu_ms': cpuMs });
       log.info(
         {
           reqId: c.get('requestId'),

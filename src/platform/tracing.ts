@@ -3,7 +3,8 @@
  * read, so a request's log line carries its trace id; spans are recorded and exported over OTLP
  * (HTTP, JSON) only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Without it the API's no-op tracer
  * answers and the SDK is never loaded. Spans: one per HTTP request (platform/http.ts), one per SQL
- * statement (db/pool.ts), children of the request's.
+ * statement (db/pool.ts, db/claims.ts) and per edge function invocation (functions/index.ts),
+ * children of the request's.
  */
 import {
   context,
@@ -93,9 +94,7 @@ export function startRequestSpan(
 /** Ends a request's span, named after its route (`GET /rest/v1/:table`), never its raw path. */
 export function endRequestSpan(span: Span, method: string, route: string, status: number): void {
   span.updateName(`${method} ${route}`);
-  span.setAttributes({ 'http.route': route, 'http.response.status_code': status });
-  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-  span.end();
+  endSpan(span, status, { 'http.route': route });
 }
 
 /** The trace id of the request being served, if its span has one (a traceparent, or tracing on). */
@@ -107,13 +106,24 @@ export function currentTraceId(span: Span): string | undefined {
 /** Runs `fn` inside `ctx` (the request's span active), so the spans it starts are its children. */
 export const withContext = <T>(ctx: Context, fn: () => T): T => context.with(ctx, fn);
 
+/**
+ * A span of this server's own work within the active one (an edge function's invocation), for the
+ * caller to end; undefined with tracing off or outside a request.
+ */
+export function startChildSpan(name: string, attributes: Attributes, kind = SpanKind.INTERNAL): Span | undefined {
+  // No request span, or one that records nothing (tracing off): no span of our own either.
+  if (!trace.getActiveSpan()?.isRecording()) return undefined;
+  return trace.getTracer(TRACER).startSpan(name, { kind, attributes });
+}
+
 /** A client span around one database statement, child of whatever span is active. */
 export async function inSqlSpan<T>(text: string, fn: () => Promise<T>): Promise<T> {
-  const active = trace.getActiveSpan();
-  // No request span, or one that records nothing (tracing off): no span of our own either.
-  if (!active?.isRecording()) return fn();
-  const attributes: Attributes = { 'db.system.name': 'postgresql', 'db.query.text': text.slice(0, 2000) };
-  const span = trace.getTracer(TRACER).startSpan('db.query', { kind: SpanKind.CLIENT, attributes });
+  const span = startChildSpan(
+    'db.query',
+    { 'db.system.name': 'postgresql', 'db.query.text': text.slice(0, 2000) },
+    SpanKind.CLIENT,
+  );
+  if (!span) return fn();
   try {
     return await fn();
   } catch (err) {
@@ -122,4 +132,12 @@ export async function inSqlSpan<T>(text: string, fn: () => Promise<T>): Promise<
   } finally {
     span.end();
   }
+}
+
+/** Ends a span with the status its work answered (5xx: an error). */
+export function endSpan(span: Span | undefined, status: number, attributes: Attributes = {}): void {
+  if (!span) return;
+  span.setAttributes({ 'http.response.status_code': status, ...attributes });
+  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
 }

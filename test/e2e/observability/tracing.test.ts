@@ -47,6 +47,7 @@ beforeAll(async () => {
   server = await startTestServer({
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: '100', LOG_LEVEL: 'info' },
     log: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+    files: { 'supabase/functions/hello/index.ts': `Deno.serve(() => Response.json({ hello: 'traced' }));\n` },
     migrations: {
       '0001_notes.sql': `create table public.notes (id bigint primary key, body text);
         alter table public.notes enable row level security;
@@ -102,6 +103,24 @@ test("supabase-js's traceparent: a server span of its trace, SQL spans under it,
 
   const line = logged.find((l) => l.msg === 'request' && l.traceId === traceId);
   expect(line).toMatchObject({ route: '/rest/v1/:relation', status: 200 });
+});
+
+test('an edge function invocation is a span under its request', async () => {
+  const traceId = crypto.randomBytes(16).toString('hex');
+  const client = createClient(server.url, server.anonKey, {
+    auth: { persistSession: false },
+    realtime: { transport: WebSocket as unknown as never },
+    global: { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString('hex')}-01` } },
+  });
+  const { data, error } = await client.functions.invoke('hello');
+  expect(error).toBeNull();
+  expect(data).toEqual({ hello: 'traced' });
+  const traced = await spansOf(traceId, 2);
+  const request = traced.find((s) => s.kind === 2);
+  const invocation = traced.find((s) => s.name === 'function.invoke');
+  expect(invocation?.parentSpanId).toBe(request?.spanId);
+  expect(attribute(invocation!, 'faas.name')).toBe('hello');
+  expect(attribute(invocation!, 'http.response.status_code')).toBe(200);
 });
 
 test.each([
