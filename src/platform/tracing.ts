@@ -4,7 +4,7 @@
  * (HTTP, JSON) only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Without it the API's no-op tracer
  * answers and the SDK is never loaded. Spans: one per HTTP request (platform/http.ts), one per SQL
  * statement (db/pool.ts, db/claims.ts) and per edge function invocation (functions/index.ts),
- * children of the request's.
+ * children of the request's; one per realtime message (realtime/connection.ts), a trace of its own.
  */
 import {
   context,
@@ -36,6 +36,8 @@ export interface Tracing {
 }
 
 const TRACER = 'trellis';
+/** Whether spans are recorded (startTracing ran): root spans are made only then. */
+let recording = false;
 
 // traceparent is understood whether or not spans are exported: it costs little and gives the log
 // lines their trace ids. The context manager (the active span following awaits, for SQL spans) is
@@ -64,9 +66,11 @@ export async function startTracing(settings: TracingSettings, log: Logger): Prom
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(provider);
+  recording = true;
   log.info({ url }, 'tracing: spans are exported over OTLP');
   return {
     async close() {
+      recording = false;
       await provider.shutdown();
       trace.disable();
       context.disable();
@@ -126,6 +130,28 @@ export async function inSqlSpan<T>(text: string, fn: () => Promise<T>): Promise<
   if (!span) return fn();
   try {
     return await fn();
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * Work that no request carries (a realtime socket's message) in a trace of its own, active while
+ * `fn` runs so the SQL it does is its children; just `fn` with tracing off (`describe`, the span's
+ * name and attributes, is not even called: a hot path allocates nothing for it).
+ */
+export async function inRootSpan<T>(
+  describe: () => readonly [name: string, attributes: Attributes],
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!recording) return fn();
+  const [name, attributes] = describe();
+  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+  try {
+    return await context.with(trace.setSpan(ROOT_CONTEXT, span), fn);
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     throw err;

@@ -10,6 +10,9 @@ import { Channel, type ChannelSocket } from './channel.js';
 import { decodeFrame, encodeFrame, outFrame, type Frame, type OutFrame, type Vsn } from './codec.js';
 import type { ConnectionContext } from './context.js';
 import { ConnectionRate } from './limits.js';
+import { inRootSpan } from '../platform/tracing.js';
+
+const TRACED_EVENTS = new Set(['phx_join', 'broadcast', 'presence', 'access_token', 'phx_leave']);
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 export const CLOSE = { goingAway: 1001, invalidData: 1007, policy: 1008, tooBig: 1009 } as const;
@@ -134,12 +137,18 @@ export class Connection implements ChannelSocket {
   }
 
   #dispatch(frame: Frame, startedAt: number): void {
-    if (frame.event === 'phx_join') return void this.#join(frame);
+    // A span per message when tracing is on, named by event (a client's own event names stay out of it).
+    const describe = () =>
+      [
+        `realtime ${TRACED_EVENTS.has(frame.event) ? frame.event : 'message'}`,
+        { 'messaging.destination.name': frame.topic.slice(0, 200) },
+      ] as const;
+    if (frame.event === 'phx_join') return void inRootSpan(describe, () => this.#join(frame));
     const channel = this.channels.get(frame.topic);
     if (!channel || channel.state !== 'joined' || (frame.joinRef !== null && frame.joinRef !== channel.joinRef)) {
       return this.#reply(frame, 'error', { reason: 'unmatched topic' });
     }
-    channel.handle(frame, startedAt).catch((err: unknown) => {
+    inRootSpan(describe, () => channel.handle(frame, startedAt)).catch((err: unknown) => {
       this.ctx.log.error({ err, topic: frame.topic, event: frame.event }, 'realtime: handling a message failed');
       this.#push(frame.topic, channel.joinRef, 'phx_error', {});
       channel.close();
