@@ -11,6 +11,7 @@ import { createClient } from '@supabase/supabase-js';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { subscribed } from '../../helpers/realtime.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 interface OtlpSpan {
@@ -129,10 +130,7 @@ test("a realtime socket's join and broadcast are spans of their own traces", asy
     auth: { persistSession: false },
     realtime: { transport: WebSocket as unknown as never },
   });
-  const channel = client.channel('room-traced');
-  await new Promise<void>((resolve, reject) =>
-    channel.subscribe((status) => (status === 'SUBSCRIBED' ? resolve() : status === 'CHANNEL_ERROR' && reject())),
-  );
+  const channel = await subscribed(client.channel('room-traced'));
   expect(await channel.send({ type: 'broadcast', event: 'hello', payload: { n: 1 } })).toBe('ok');
   const named = async (name: string) => {
     for (let i = 0; i < 100; i++) {
