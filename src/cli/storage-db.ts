@@ -31,6 +31,9 @@ export async function withDatabase(
           'the database has no storage tables yet (or an older schema): start Trellis or run `trellis migrate` first',
         );
       throw err;
+    } finally {
+      // An embedded database this command started stops with it; a running Trellis's is only left.
+      await database.close();
     }
   } finally {
     if (ownsFolder) await releaseDataDir(config.dataDir);
