@@ -308,6 +308,10 @@ export interface Config {
   readonly tracing: {
     readonly endpoint: string | undefined;
     readonly serviceName: string;
+    readonly protocol: 'http/protobuf' | 'http/json';
+    readonly headers: Readonly<Record<string, string>>;
+    readonly sampler: SettingValue<'tracingSampler'>;
+    readonly samplerRatio: number;
     readonly exportDelayMs: number;
   };
   /** SIGTERM: how long /ready answers 503 while requests are still served, before the stop. */
@@ -651,6 +655,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     tracing: Object.freeze({
       endpoint: read('tracingEndpoint', src),
       serviceName: read('tracingServiceName', src),
+      protocol: read('tracingProtocol', src),
+      headers: Object.freeze(read('tracingHeaders', src)),
+      sampler: read('tracingSampler', src),
+      samplerRatio: read('tracingSamplerArg', src),
       exportDelayMs: read('tracingExportDelay', src),
     }),
     drainGraceMs: read('drainGrace', src) * 1000,

@@ -149,3 +149,42 @@ describe('read replicas', () => {
     expect(fail({}, { DATABASE_URL: primary, DATABASE_READ_URL: 'mysql://u:hunter2@r/db' })).not.toContain('hunter2');
   });
 });
+
+describe('OpenTelemetry settings', () => {
+  test('defaults: protobuf, no headers, parent-based always-on sampling', () => {
+    const { tracing } = loadConfig({}, {});
+    expect(tracing).toMatchObject({
+      protocol: 'http/protobuf',
+      headers: {},
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+    });
+  });
+
+  test('OTEL_EXPORTER_OTLP_HEADERS: name=value pairs, values percent-decoded, names lower-cased', () => {
+    const { tracing } = loadConfig({}, { OTEL_EXPORTER_OTLP_HEADERS: 'X-Api-Key=a%20b%3Dc, tenant=one,' });
+    expect(tracing.headers).toEqual({ 'x-api-key': 'a b=c', tenant: 'one' });
+  });
+
+  test.each([
+    ['a pair without "="', 'justaname'],
+    ['an empty name', '=value'],
+    ['a name with a space', 'bad name=1'],
+    ['a value with a line break', 'x=a%0Ab'],
+    ['a NUL byte', 'x=a%00b'],
+    ['broken percent-encoding', 'x=%E0%A4%A'],
+  ])('OTEL_EXPORTER_OTLP_HEADERS with %s is refused, naming the setting', (_what, value) => {
+    expect(fail({}, { OTEL_EXPORTER_OTLP_HEADERS: value })).toMatch(/OTEL_EXPORTER_OTLP_HEADERS.*name=value pairs/s);
+  });
+
+  test('protocol, sampler and its ratio are checked', () => {
+    expect(fail({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toMatch(
+      /OTEL_EXPORTER_OTLP_PROTOCOL.*gRPC is not supported/s,
+    );
+    expect(fail({}, { OTEL_TRACES_SAMPLER: 'sometimes' })).toMatch(/OTEL_TRACES_SAMPLER.*parentbased_traceidratio/s);
+    expect(fail({}, { OTEL_TRACES_SAMPLER_ARG: '1.5' })).toMatch(/OTEL_TRACES_SAMPLER_ARG.*from 0 to 1/s);
+    expect(fail({}, { OTEL_TRACES_SAMPLER_ARG: '-0.1' })).toMatch(/OTEL_TRACES_SAMPLER_ARG/);
+    const { tracing } = loadConfig({}, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    expect(tracing).toMatchObject({ sampler: 'traceidratio', samplerRatio: 0.25 });
+  });
+});

@@ -46,6 +46,31 @@ const rate = z.string().transform((text, ctx) => {
   return z.NEVER;
 });
 
+// OTEL_EXPORTER_OTLP_HEADERS: `key1=value1,key2=value2`, values percent-encoded (the OTel spec's format).
+const otlpHeaders = z.string().transform((text, ctx) => {
+  const headers: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    const name = at > 0 ? pair.slice(0, at).trim().toLowerCase() : '';
+    let value: string | undefined;
+    try {
+      value = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      value = undefined;
+    }
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name) || value === undefined || /[\r\n\0]/.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be name=value pairs separated by commas (bad pair: ${pair.slice(0, 40)})`,
+      });
+      return z.NEVER;
+    }
+    headers[name] = value;
+  }
+  return headers;
+});
+
 const httpUrl = z.string().refine(
   (s) => {
     try {
@@ -1261,13 +1286,56 @@ export const settings = {
   tracingEndpoint: {
     env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
     schema: httpUrl.optional(),
-    doc: "OpenTelemetry collector's base URL: when set, spans of every request and SQL statement are exported to <it>/v1/traces (OTLP over HTTP, JSON). Unset: no spans (a client's traceparent still reaches the request's log line).",
+    doc: "OpenTelemetry collector's base URL: when set, spans of every request and SQL statement are exported to <it>/v1/traces (OTLP over HTTP, OTEL_EXPORTER_OTLP_PROTOCOL's encoding). Unset: no spans (a client's traceparent still reaches the request's log line).",
   },
   tracingServiceName: {
     env: 'OTEL_SERVICE_NAME',
     schema: z.string().min(1).max(200),
     fallback: 'trellis',
     doc: 'The service.name of exported spans.',
+  },
+  tracingProtocol: {
+    env: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    schema: z.enum(['http/protobuf', 'http/json'], {
+      error:
+        "must be http/protobuf or http/json (OTLP over gRPC is not supported: use the collector's HTTP port, 4318)",
+    }),
+    fallback: 'http/protobuf',
+    doc: 'How spans are encoded to the collector: http/protobuf (the OTel default) or http/json.',
+  },
+  tracingHeaders: {
+    env: 'OTEL_EXPORTER_OTLP_HEADERS',
+    schema: otlpHeaders,
+    fallback: '',
+    doc: "Headers sent with every export, as name=value pairs separated by commas, values percent-encoded (a vendor's API key: `x-honeycomb-team=KEY`). Never logged.",
+  },
+  tracingSampler: {
+    env: 'OTEL_TRACES_SAMPLER',
+    schema: z.enum(
+      [
+        'always_on',
+        'always_off',
+        'traceidratio',
+        'parentbased_always_on',
+        'parentbased_always_off',
+        'parentbased_traceidratio',
+      ],
+      {
+        error:
+          'must be always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+      },
+    ),
+    fallback: 'parentbased_always_on',
+    doc: "Which traces are recorded, as the OTel spec names samplers: parentbased_* follow the caller's traceparent (its sampled flag) and apply the rest to new traces; traceidratio keeps the share OTEL_TRACES_SAMPLER_ARG gives.",
+  },
+  tracingSamplerArg: {
+    env: 'OTEL_TRACES_SAMPLER_ARG',
+    schema: z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, { error: 'must be a number from 0 to 1' })
+      .pipe(z.coerce.number()),
+    fallback: '1',
+    doc: 'The share of new traces the traceidratio samplers keep (0 to 1).',
   },
   tracingExportDelay: {
     env: 'OTEL_BSP_SCHEDULE_DELAY',

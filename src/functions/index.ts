@@ -18,7 +18,7 @@ import { NOT_FOUND, edgeError, failureError, failureReason } from './failures.js
 import { functionMetrics } from './metrics.js';
 import { parseFunctionPath } from './names.js';
 import { FunctionRuntime } from './runtime.js';
-import { endSpan, startChildSpan } from '../platform/tracing.js';
+import { endSpan, startChildSpan, traceparentOf, type Span } from '../platform/tracing.js';
 
 export { nameProblem, parseFunctionPath } from './names.js';
 export { npmSpecifier } from './bundle.js';
@@ -88,7 +88,7 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
       {
         method,
         url: `${url.origin}/${name}${parsed.rest}${url.search}`,
-        headers: requestHeaders(c),
+        headers: withTraceparent(requestHeaders(c), span),
         body: hasBody ? c.req.raw.body : null,
       },
       { hostname: remote, port: 0 },
@@ -142,6 +142,13 @@ export function functionsModule(services: Services, dbUrl: string): FunctionsMod
  * by @hono/node-server: asking the lightweight Request for its Headers (or its signal) builds a
  * full WHATWG Request, a cost every call would pay.
  */
+/** With tracing on, the function sees its invocation's span as `traceparent`, so what it calls out to joins the trace. */
+function withTraceparent(headers: [string, string][], span: Span | undefined): [string, string][] {
+  const traceparent = span && traceparentOf(span);
+  if (traceparent === undefined) return headers;
+  return [...headers.filter(([key]) => key !== 'traceparent' && key !== 'tracestate'), ['traceparent', traceparent]];
+}
+
 function requestHeaders(c: Context): [string, string][] {
   const headers: [string, string][] = [];
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;

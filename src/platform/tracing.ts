@@ -4,7 +4,9 @@
  * (HTTP, JSON) only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Without it the API's no-op tracer
  * answers and the SDK is never loaded. Spans: one per HTTP request (platform/http.ts), one per SQL
  * statement (db/pool.ts, db/claims.ts) and per edge function invocation (functions/index.ts),
- * children of the request's; one per realtime message (realtime/connection.ts), a trace of its own.
+ * children of the request's; one per realtime message (realtime/connection.ts) and per
+ * postgres_changes transaction (realtime/changes), traces of their own; one per broadcast fan-out
+ * (realtime/hub.ts), a child of the message that sent it, on every instance that delivers it.
  */
 import {
   context,
@@ -12,6 +14,7 @@ import {
   trace,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   ROOT_CONTEXT,
   type Attributes,
   type Context,
@@ -19,13 +22,23 @@ import {
   type TextMapGetter,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { errorMessage } from '../errors.js';
 import type { Logger } from './logger.js';
+
+export type { Span };
 
 export interface TracingSettings {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (traces go to `<it>/v1/traces`). */
   readonly endpoint: string | undefined;
   /** OTEL_SERVICE_NAME. */
   readonly serviceName: string;
+  /** OTEL_EXPORTER_OTLP_PROTOCOL. */
+  readonly protocol: 'http/protobuf' | 'http/json';
+  /** OTEL_EXPORTER_OTLP_HEADERS, parsed. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG. */
+  readonly sampler: Sampling;
+  readonly samplerRatio: number;
   /** OTEL_BSP_SCHEDULE_DELAY: milliseconds between two exports. */
   readonly exportDelayMs: number;
 }
@@ -34,6 +47,14 @@ export interface Tracing {
   /** Sends what is buffered and stops exporting. */
   close(): Promise<void>;
 }
+
+export type Sampling =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
 
 const TRACER = 'trellis';
 /** Whether spans are recorded (startTracing ran): root spans are made only then. */
@@ -49,17 +70,27 @@ export async function startTracing(settings: TracingSettings, log: Logger): Prom
   const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { AsyncLocalStorageContextManager }] =
     await Promise.all([
       import('@opentelemetry/sdk-trace'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
+      settings.protocol === 'http/json'
+        ? import('@opentelemetry/exporter-trace-otlp-http')
+        : import('@opentelemetry/exporter-trace-otlp-proto'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/context-async-hooks'),
     ]);
-  const { TracerProvider, BatchSpanProcessor } = sdk;
+  const { TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = sdk;
+  const own = settings.sampler.replace('parentbased_', '');
+  const root =
+    own === 'always_off'
+      ? new sdk.AlwaysOffSampler()
+      : own === 'traceidratio'
+        ? new TraceIdRatioBasedSampler(settings.samplerRatio)
+        : new sdk.AlwaysOnSampler();
   const url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
+    sampler: settings.sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root,
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new OTLPTraceExporter({ url }),
+        exporter: new OTLPTraceExporter({ url, headers: { ...settings.headers } }),
         scheduledDelayMillis: settings.exportDelayMs,
       }),
     ],
@@ -67,7 +98,7 @@ export async function startTracing(settings: TracingSettings, log: Logger): Prom
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(provider);
   recording = true;
-  log.info({ url }, 'tracing: spans are exported over OTLP');
+  log.info({ url, protocol: settings.protocol, sampler: settings.sampler }, 'tracing: spans are exported over OTLP');
   return {
     async close() {
       recording = false;
@@ -131,7 +162,7 @@ export async function inSqlSpan<T>(text: string, fn: () => Promise<T>): Promise<
   try {
     return await fn();
   } catch (err) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
     throw err;
   } finally {
     span.end();
@@ -139,26 +170,93 @@ export async function inSqlSpan<T>(text: string, fn: () => Promise<T>): Promise<
 }
 
 /**
- * Work that no request carries (a realtime socket's message) in a trace of its own, active while
- * `fn` runs so the SQL it does is its children; just `fn` with tracing off (`describe`, the span's
- * name and attributes, is not even called: a hot path allocates nothing for it).
+ * Work that no request carries (a realtime socket's message, a postgres_changes transaction) in a
+ * trace of its own, for the caller to `run` work in (the SQL it does becomes its children) and to
+ * `end`; undefined with tracing off (`describe`, the span's name and attributes, is not even called:
+ * a hot path allocates nothing for it).
  */
+export function startRootSpan(describe: () => readonly [name: string, attributes: Attributes]): RootSpan | undefined {
+  if (!recording) return undefined;
+  const [name, attributes] = describe();
+  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+  const active = trace.setSpan(ROOT_CONTEXT, span);
+  return {
+    run: (fn) => context.with(active, fn),
+    end(attributes = {}, err?: unknown) {
+      span.setAttributes(attributes);
+      if (err !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+      span.end();
+    },
+  };
+}
+
+export interface RootSpan {
+  run<T>(fn: () => T): T;
+  end(attributes?: Attributes, err?: unknown): void;
+}
+
+/** `fn` in a root span of its own (startRootSpan), ended when it settles; just `fn` with tracing off. */
 export async function inRootSpan<T>(
   describe: () => readonly [name: string, attributes: Attributes],
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!recording) return fn();
-  const [name, attributes] = describe();
-  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+  const root = startRootSpan(describe);
+  if (!root) return fn();
   try {
-    return await context.with(trace.setSpan(ROOT_CONTEXT, span), fn);
+    const out = await root.run(fn);
+    root.end();
+    return out;
   } catch (err) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    root.end({}, err);
     throw err;
+  }
+}
+
+/**
+ * Synchronous work (a broadcast's fan-out) as a span: a child of `parent` (a traceparent another
+ * instance sent with the message) or else of the active span, with the attributes `describe` makes
+ * of `fn`'s result. Just `fn` when nothing records above it (tracing off: nothing is allocated).
+ */
+export function inSyncSpan<T>(
+  name: string,
+  parent: string | undefined,
+  fn: () => T,
+  describe: (result: T) => Attributes,
+): T {
+  if (!recording) return fn();
+  const under = parent === undefined ? context.active() : propagation.extract(ROOT_CONTEXT, parent, traceparentGetter);
+  // Under a span that records, or another instance's sampled one; never a trace of its own.
+  const above = trace.getSpan(under);
+  if (!above || !(above.isRecording() || above.spanContext().traceFlags & TraceFlags.SAMPLED)) return fn();
+  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.CONSUMER }, under);
+  try {
+    const result = fn();
+    span.setAttributes(describe(result));
+    return result;
   } finally {
     span.end();
   }
 }
+
+/** The active span's W3C traceparent, to carry to other instances with a message; undefined unless recording. */
+export function activeTraceparent(): string | undefined {
+  if (!recording) return undefined;
+  const span = trace.getActiveSpan();
+  if (!span?.isRecording()) return undefined;
+  return traceparentOf(span);
+}
+
+/** A span's W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
+export function traceparentOf(span: Span): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+  return carrier.traceparent;
+}
+
+const traceparentGetter: TextMapGetter<string> = {
+  get: (value, key) => (key === 'traceparent' ? value : undefined),
+  keys: () => ['traceparent'],
+};
 
 /** Ends a span with the status its work answered (5xx: an error). */
 export function endSpan(span: Span | undefined, status: number, attributes: Attributes = {}): void {

@@ -17,6 +17,7 @@ import { encodeBroadcast, encodeFrame, outFrame, type OutFrame, type UserBroadca
 import type { RealtimeMetrics } from './metrics.js';
 import { isEmptyDiff, PresenceTracker, type Meta, type OriginState, type PresenceDiff } from './presence.js';
 import { parseJson, stringifyJson } from '../platform/json.js';
+import { activeTraceparent, inSyncSpan } from '../platform/tracing.js';
 
 /** A joined channel, as the hub sees it. */
 export interface Member {
@@ -33,7 +34,8 @@ export const topicKey = (subTopic: string, isPrivate: boolean) => `${isPrivate ?
 const phoenixTopicOf = (key: string) => `realtime:${key.slice(key.indexOf(':') + 1)}`;
 
 type Envelope =
-  | { k: 'b'; o: string; ts: number; t: string; e: string; j?: string; x?: string; m?: string }
+  // tp: the sending message's traceparent, when its trace is recorded (the fan-out spans join it).
+  | { k: 'b'; o: string; ts: number; t: string; e: string; j?: string; x?: string; m?: string; tp?: string }
   | { k: 'p'; o: string; s: number; t: string; d: PresenceDiff }
   | { k: 'ps'; o: string; s: number; st: OriginState }
   | { k: 'pq'; o: string; to?: string }
@@ -103,10 +105,11 @@ export class RealtimeHub {
     toSender = false,
     startedAt = performance.now(),
   ): void {
-    this.#deliverBroadcast(key, broadcast, toSender ? undefined : sender);
+    this.#fanOut(key, broadcast, toSender ? undefined : sender, undefined);
     this.options.metrics.latency.observe((performance.now() - startedAt) / 1000);
     if (!this.options.clustered) return;
     const { event, json, binary, meta } = broadcast;
+    const tp = activeTraceparent();
     this.#publish({
       k: 'b',
       o: this.instanceId,
@@ -116,12 +119,13 @@ export class RealtimeHub {
       ...(json !== undefined && { j: json }),
       ...(binary !== undefined && { x: Buffer.from(binary).toString('base64') }),
       ...(meta !== undefined && { m: meta }),
+      ...(tp !== undefined && { tp }),
     });
   }
 
   /** Delivers a broadcast to this instance's channels only (each instance reads realtime.send itself). */
   deliverLocally(key: string, broadcast: UserBroadcast): void {
-    this.#deliverBroadcast(key, broadcast, undefined);
+    this.#fanOut(key, broadcast, undefined, undefined);
   }
 
   track(key: string, presenceKey: string, meta: Meta, previousRef?: string): void {
@@ -145,9 +149,23 @@ export class RealtimeHub {
     if (this.options.clustered) this.#publish({ k: 'p', o: this.instanceId, s: ++this.#seq, t: key, d: diff });
   }
 
-  #deliverBroadcast(key: string, broadcast: UserBroadcast, except: Member | undefined): void {
+  #fanOut(key: string, broadcast: UserBroadcast, except: Member | undefined, traceparent: string | undefined): void {
+    inSyncSpan(
+      'realtime.fanout',
+      traceparent,
+      () => this.#deliverBroadcast(key, broadcast, except),
+      (recipients) => ({
+        'messaging.destination.name': phoenixTopicOf(key),
+        'messaging.message.type': broadcast.event,
+        'trellis.realtime.recipients': recipients,
+      }),
+    );
+  }
+
+  /** Sends a broadcast to this instance's members of `key`; how many it reached. */
+  #deliverBroadcast(key: string, broadcast: UserBroadcast, except: Member | undefined): number {
     const members = this.#members.get(key);
-    if (!members) return;
+    if (!members) return 0;
     // Encoded once per serializer version, not once per socket.
     const frames: Partial<Record<Vsn, OutFrame | null>> = {};
     let sent = 0;
@@ -163,6 +181,7 @@ export class RealtimeHub {
       sent += 1;
     }
     this.options.metrics.countOut(sent);
+    return sent;
   }
 
   #deliverPresence(key: string, diff: PresenceDiff): void {
@@ -198,7 +217,7 @@ export class RealtimeHub {
           ...(envelope.x !== undefined && { binary: new Uint8Array(Buffer.from(envelope.x, 'base64')) }),
           ...(envelope.m !== undefined && { meta: envelope.m }),
         };
-        this.#deliverBroadcast(envelope.t, broadcast, undefined);
+        this.#fanOut(envelope.t, broadcast, undefined, envelope.tp);
         this.options.metrics.latency.observe(Math.max(0, Date.now() - envelope.ts) / 1000);
         return;
       }

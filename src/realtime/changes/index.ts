@@ -9,6 +9,7 @@ import { API_ROLES, type Db } from '../../db/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Bus } from '../../platform/bus/index.js';
 import type { Logger } from '../../platform/logger.js';
+import { startRootSpan } from '../../platform/tracing.js';
 import { checkCondition, type AuthorisationMode } from './authorise.js';
 import { Catalog, PUBLICATION, replicationProblem } from './catalog.js';
 import { startWalConsumer, type WalConsumer } from './consumer.js';
@@ -97,12 +98,24 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     if (!batch) return;
     batch.changes.forEach(() => figures.changeReceived());
     const started = performance.now();
-    const work = routeBatch(deps, batch).then(
+    // The transaction's trace: its authorisation's SQL and its deliveries.
+    const span = startRootSpan(() => [
+      'realtime postgres_changes',
+      {
+        'db.collection.name': [...new Set(batch.changes.map((c) => `${c.schema}.${c.table}`))].join(','),
+        'trellis.realtime.changes': batch.changes.length,
+        'trellis.realtime.xid': batch.xid,
+      },
+    ]);
+    const route = () => routeBatch(deps, batch);
+    let failure: unknown;
+    const work = (span ? span.run(route) : route()).then(
       (out) => {
         figures.authorised((performance.now() - started) / 1000);
         return out;
       },
       (err: unknown) => {
+        failure = err;
         // Fail closed: changes that cannot be authorised reach no one.
         log.error(
           { err: errorMessage(err), changes: batch.changes.length },
@@ -114,14 +127,17 @@ export async function createChangeHub(options: ChangeHubOptions): Promise<Change
     delivered = delivered.then(async () => {
       const deliveries = await work;
       figures.delivered(deliveries.length);
+      let reached = 0;
       for (const d of deliveries) {
         if (!registry.has(d.entry)) continue;
         try {
           d.subscriber.deliver(d.ids, d.data);
+          reached += 1;
         } catch (err) {
           log.error({ err: errorMessage(err) }, 'realtime: a subscriber failed to take a change');
         }
       }
+      span?.end({ 'trellis.realtime.deliveries': reached }, failure);
     });
   });
 

@@ -12,6 +12,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { subscribed } from '../../helpers/realtime.js';
+import { logicalDatabase } from '../../realtime/changes/helpers.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 interface OtlpSpan {
@@ -24,6 +25,8 @@ interface OtlpSpan {
 }
 
 let server: TestServer;
+// postgres_changes needs wal_level=logical, which the machine's PostgreSQL may not have.
+let database: Awaited<ReturnType<typeof logicalDatabase>>;
 let collector: http.Server;
 const spans: OtlpSpan[] = [];
 const logged: Record<string, unknown>[] = [];
@@ -45,21 +48,32 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
   const { port } = collector.address() as AddressInfo;
+  database = await logicalDatabase();
   server = await startTestServer({
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: '100', LOG_LEVEL: 'info' },
+    databaseUrl: database.url,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      LOG_LEVEL: 'info',
+    },
     log: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
-    files: { 'supabase/functions/hello/index.ts': `Deno.serve(() => Response.json({ hello: 'traced' }));\n` },
+    files: {
+      'supabase/functions/hello/index.ts': `Deno.serve((req) => Response.json({ hello: 'traced', traceparent: req.headers.get('traceparent') }));\n`,
+    },
     migrations: {
       '0001_notes.sql': `create table public.notes (id bigint primary key, body text);
         alter table public.notes enable row level security;
         create policy "anyone reads" on public.notes for select to anon using (true);
         grant select on public.notes to anon;
-        insert into public.notes values (1, 'traced');`,
+        insert into public.notes values (1, 'traced');
+        alter publication supabase_realtime add table public.notes;`,
     },
   });
-});
+}, 120_000);
 afterAll(async () => {
   await server?.stop();
+  await database?.stop();
   collector?.close();
 });
 
@@ -107,29 +121,32 @@ test("supabase-js's traceparent: a server span of its trace, SQL spans under it,
   expect(line).toMatchObject({ route: '/rest/v1/:relation', status: 200 });
 });
 
-test('an edge function invocation is a span under its request', async () => {
+test('an edge function invocation is a span under its request, and the function sees it as traceparent', async () => {
   const traceId = crypto.randomBytes(16).toString('hex');
   const client = createClient(server.url, server.anonKey, {
     auth: { persistSession: false },
     realtime: { transport: WebSocket as unknown as never },
     global: { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString('hex')}-01` } },
   });
-  const { data, error } = await client.functions.invoke('hello');
+  const { data, error } = await client.functions.invoke<{ hello: string; traceparent: string }>('hello');
   expect(error).toBeNull();
-  expect(data).toEqual({ hello: 'traced' });
+  expect(data?.hello).toBe('traced');
   const traced = await spansOf(traceId, 2);
   const request = traced.find((s) => s.kind === 2);
   const invocation = traced.find((s) => s.name === 'function.invoke');
   expect(invocation?.parentSpanId).toBe(request?.spanId);
   expect(attribute(invocation!, 'faas.name')).toBe('hello');
   expect(attribute(invocation!, 'http.response.status_code')).toBe(200);
+  // Not the caller's own traceparent: the invocation's span, so the function's calls hang under it.
+  expect(data?.traceparent).toBe(`00-${traceId}-${invocation?.spanId}-01`);
 });
 
-test("a realtime socket's join and broadcast are spans of their own traces", async () => {
-  const client = createClient(server.url, server.anonKey, {
-    auth: { persistSession: false },
-    realtime: { transport: WebSocket as unknown as never },
-  });
+test("a realtime socket's join and broadcast are spans of their own traces; the fan-out is the broadcast's child", async () => {
+  const options = { auth: { persistSession: false }, realtime: { transport: WebSocket as unknown as never } };
+  const client = createClient(server.url, server.anonKey, options);
+  const listener = createClient(server.url, server.anonKey, options);
+  const heard: unknown[] = [];
+  await subscribed(listener.channel('room-traced').on('broadcast', { event: 'hello' }, (m) => heard.push(m)));
   const channel = await subscribed(client.channel('room-traced'));
   expect(await channel.send({ type: 'broadcast', event: 'hello', payload: { n: 1 } })).toBe('ok');
   const named = async (name: string) => {
@@ -144,8 +161,44 @@ test("a realtime socket's join and broadcast are spans of their own traces", asy
   };
   const join = await named('realtime phx_join');
   const broadcast = await named('realtime broadcast');
+  const fanout = await named('realtime.fanout');
   expect(join.parentSpanId ?? '').toBe('');
   expect(broadcast.traceId).not.toBe(join.traceId);
+  expect(fanout.traceId).toBe(broadcast.traceId);
+  expect(fanout.parentSpanId).toBe(broadcast.spanId);
+  expect(attribute(fanout, 'trellis.realtime.recipients')).toBe(1);
+  expect(attribute(fanout, 'messaging.message.type')).toBe('hello');
+  expect(heard).toHaveLength(1);
+  await client.removeAllChannels();
+  await listener.removeAllChannels();
+});
+
+test('a postgres_changes transaction is a trace: its authorisation SQL under it, its deliveries counted', async () => {
+  const client = createClient(server.url, server.anonKey, {
+    auth: { persistSession: false },
+    realtime: { transport: WebSocket as unknown as never },
+  });
+  const got: unknown[] = [];
+  await subscribed(
+    client
+      .channel('notes-traced')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'notes' }, (p) => got.push(p)),
+  );
+  await server.sql.query(`insert into public.notes values (2, 'changed')`);
+  let change: OtlpSpan | undefined;
+  for (let i = 0; i < 100 && !change; i++) {
+    change = spans.find((s) => s.name === 'realtime postgres_changes');
+    if (!change) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(change).toBeDefined();
+  expect(change?.parentSpanId ?? '').toBe('');
+  expect(attribute(change!, 'db.collection.name')).toBe('public.notes');
+  expect(attribute(change!, 'trellis.realtime.changes')).toBe(1);
+  expect(attribute(change!, 'trellis.realtime.deliveries')).toBe(1);
+  expect(got).toHaveLength(1);
+  const sql = spans.filter((s) => s.traceId === change?.traceId && s.name === 'db.query');
+  expect(sql.length).toBeGreaterThan(0);
+  for (const s of sql) expect(s.parentSpanId).toBe(change?.spanId);
   await client.removeAllChannels();
 });
 
