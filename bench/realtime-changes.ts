@@ -11,7 +11,11 @@
  *   bus -> deliver);
  * - and, for the grouping, 1,000 subscribers that share one set of claims.
  *
- *   npx tsx bench/realtime-changes.ts [--subscribers 1000] [--inserts 30] [--write]
+ * At 10,000 subscribers (the issue's goal: p99 ≤ 200 ms) the report goes to its own section
+ * (`realtime-changes-10000`), and `--peer false` leaves the per-subscriber peer out (10,000
+ * transactions an insert).
+ *
+ *   npx tsx bench/realtime-changes.ts [--subscribers 1000] [--inserts 30] [--peer false] [--write]
  */
 import { parseArgs } from 'node:util';
 import { createDb, type Db } from '../src/db/index.js';
@@ -25,6 +29,7 @@ const { values } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '1000' },
     inserts: { type: 'string', default: '30' },
+    peer: { type: 'string', default: 'true' },
     write: { type: 'boolean', default: false },
   },
 });
@@ -83,7 +88,8 @@ async function measure(
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(
         () => reject(new Error(`${mode}: ${SUBSCRIBERS - arrivals.length} deliveries missing`)),
-        30_000,
+        // Time enough for the peer's transaction per subscriber on a busy machine.
+        30_000 + SUBSCRIBERS * 5,
       );
     });
     await Promise.race([all, timeout]).finally(() => clearTimeout(timer));
@@ -128,7 +134,8 @@ async function main() {
     );
     await db.query('analyze');
     const batched = await measure(db, database.url, 'batched', 'messages');
-    const perSubscriber = await measure(db, database.url, 'perSubscriber', 'messages');
+    const perSubscriber =
+      values.peer === 'false' ? undefined : await measure(db, database.url, 'perSubscriber', 'messages');
     const floor = await measure(db, database.url, 'batched', 'open_messages');
     const shared = await measure(db, database.url, 'batched', 'messages', true);
     const row = (name: string, r: Result) =>
@@ -139,16 +146,20 @@ async function main() {
       '| authorisation | p50 | p99 | last delivery (median) |',
       '|---|---|---|---|',
       row('Trellis: one call per change, PostgreSQL loops over claim groups', batched),
-      row("peer: one transaction per subscriber (Supabase's way)", perSubscriber),
+      ...(perSubscriber ? [row("peer: one transaction per subscriber (Supabase's way)", perSubscriber)] : []),
       row('floor: same pipeline, table without RLS (no lookup)', floor),
-      row('Trellis, 1,000 subscribers with identical claims (one user, many tabs): one lookup', shared),
+      row(
+        `Trellis, ${SUBSCRIBERS.toLocaleString('en')} subscribers with identical claims (one user, many tabs): one lookup`,
+        shared,
+      ),
       '',
-      `Trellis is ${(perSubscriber.p50 / batched.p50).toFixed(1)}× (p50) and ${(perSubscriber.p99 / batched.p99).toFixed(1)}× (p99) faster than one query per subscriber; ` +
-        `Trellis's p99 is ${(batched.p99 / floor.p99).toFixed(1)}× the no-RLS floor.`,
+      (perSubscriber
+        ? `Trellis is ${(perSubscriber.p50 / batched.p50).toFixed(1)}× (p50) and ${(perSubscriber.p99 / batched.p99).toFixed(1)}× (p99) faster than one query per subscriber; `
+        : '') + `Trellis's p99 is ${(batched.p99 / floor.p99).toFixed(1)}× the no-RLS floor.`,
     ].join('\n');
     report(
-      'realtime-changes',
-      `\`npx tsx bench/realtime-changes.ts --subscribers ${SUBSCRIBERS} --inserts ${INSERTS}\``,
+      SUBSCRIBERS === 1000 ? 'realtime-changes' : `realtime-changes-${SUBSCRIBERS}`,
+      `\`npx tsx bench/realtime-changes.ts --subscribers ${SUBSCRIBERS} --inserts ${INSERTS}${perSubscriber ? '' : ' --peer false'}\``,
       table,
       values.write === true,
     );
