@@ -27,6 +27,13 @@ const ROOMS = 1000;
  * or profile, so that stepping to thousands of users costs no sign-ups), which the app's foreign
  * keys to profiles would refuse; and `--print-schema` is applied to a user's own project behind
  * --target, where prefixed tables and `if not exists` keep clear of their own rooms and messages.
+ *
+ * The message policies are written as Supabase's RLS performance guide advises: the user's rooms
+ * as one `in (select …)` with `(select auth.uid())`, evaluated once per statement. The earlier form,
+ * a `security definer` membership function called per row, cost 19 × more per history read (3.78
+ * against 0.20 ms mean in pg_stat_statements, 50 rows a page) and 10 × more per subscriber's
+ * postgres_changes check (0.158 against 0.016 ms): the function's `set search_path` keeps it from
+ * being inlined and saves and restores a setting on every call.
  */
 const SCHEMA = `-- trellis bench chat: rooms, members and messages under RLS (tables prefixed bench_chat_).
 create table if not exists public.bench_chat_rooms (id bigint generated always as identity primary key, name text not null);
@@ -39,9 +46,6 @@ create table if not exists public.bench_chat_messages (
   created_at timestamptz not null default now()
 );
 create index if not exists bench_chat_messages_room on public.bench_chat_messages (room_id, id desc);
-create or replace function public.bench_chat_is_member(room bigint) returns boolean language sql stable security definer set search_path = '' as $$
-  select exists (select 1 from public.bench_chat_members where room_id = room and user_id = auth.uid())
-$$;
 alter table public.bench_chat_rooms enable row level security;
 alter table public.bench_chat_members enable row level security;
 alter table public.bench_chat_messages enable row level security;
@@ -52,9 +56,9 @@ create policy "join as yourself" on public.bench_chat_members for insert to auth
 drop policy if exists "see your memberships" on public.bench_chat_members;
 create policy "see your memberships" on public.bench_chat_members for select to authenticated using (user_id = auth.uid());
 drop policy if exists "members read" on public.bench_chat_messages;
-create policy "members read" on public.bench_chat_messages for select to authenticated using (public.bench_chat_is_member(room_id));
+create policy "members read" on public.bench_chat_messages for select to authenticated using (room_id in (select m.room_id from public.bench_chat_members m where m.user_id = (select auth.uid())));
 drop policy if exists "members post" on public.bench_chat_messages;
-create policy "members post" on public.bench_chat_messages for insert to authenticated with check (author_id = auth.uid() and public.bench_chat_is_member(room_id));
+create policy "members post" on public.bench_chat_messages for insert to authenticated with check (author_id = (select auth.uid()) and room_id in (select m.room_id from public.bench_chat_members m where m.user_id = (select auth.uid())));
 do $$ begin
   if not exists (select 1 from pg_publication_tables where pubname = 'supabase_realtime' and tablename = 'bench_chat_messages') then
     alter publication supabase_realtime add table public.bench_chat_messages;
