@@ -5,6 +5,9 @@
  *   load implies arrive (the clients share the machine: when they fall behind, the step fails). The figure is delivered messages/s at the last step within bounds, for Trellis, for the
  *   floor (bench/floors/realtime-floor.mjs: raw `ws`, same Phoenix frames) and for Socket.IO (same
  *   rooms). Clients are bare sockets in this process (realtime-js's own cost is not the server's).
+ *   Beside the ramp, each server's CPU per delivered message at every rate all of them held, read
+ *   from /proc, with the clients' own CPU: a ratio that does not depend on whether the clients or
+ *   the shared cores ran out first (the ramp's figure does).
  * - Idle connections: heap per open socket with one channel joined, after GC, in a child process
  *   (10,000 sockets by default, so code compiled once weighs little per socket).
  * - Cluster: 1, 2 and 3 Trellis instances on one database and one Redis (REDIS_URL), clients spread
@@ -16,6 +19,7 @@
  * machine's hiccups only ever lower a ramp, so the best is the least disturbed measurement.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { io as ioClient, type Socket } from 'socket.io-client';
@@ -118,10 +122,29 @@ interface Step {
   readonly delivered: number;
   readonly p99: number;
   readonly complete: number;
+  /** The server process's CPU per delivered message over the measured seconds, µs. */
+  readonly serverUs: number;
+  /** This process's (the clients') CPU over the measured seconds, in cores. */
+  readonly generatorCores: number;
 }
 
+/** A process's CPU seconds so far (Linux /proc; utime + stime). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** The ramp; returns the last step within bounds (and all steps, for the record). */
-async function fanOut(name: string, connect: Connect): Promise<{ best: Step | undefined; steps: Step[] }> {
+async function fanOut(
+  name: string,
+  connect: Connect,
+  serverPids: readonly number[],
+): Promise<{ best: Step | undefined; steps: Step[] }> {
+  const serverCpu = () => serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   let measuring = false;
   const latencies: number[] = [];
   const clients: Client[] = [];
@@ -147,15 +170,19 @@ async function fanOut(name: string, connect: Connect): Promise<{ best: Step | un
     const warmupEnd = started + 1000;
     const end = warmupEnd + SECONDS * 1000;
     let sentMeasured = 0;
+    let cpuAtStart: { server: number; own: number; at: number } | undefined;
+    let cpuAtEnd: { server: number; own: number; at: number } | undefined;
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         const now = performance.now();
         if (now >= end) {
           clearInterval(timer);
+          cpuAtEnd = { server: serverCpu(), own: ownCpuSeconds(), at: now };
           resolve();
           return;
         }
         measuring = now >= warmupEnd;
+        if (measuring && !cpuAtStart) cpuAtStart = { server: serverCpu(), own: ownCpuSeconds(), at: now };
         carry += perTick;
         while (carry >= 1) {
           clients[next]!.send(performance.now());
@@ -168,7 +195,10 @@ async function fanOut(name: string, connect: Connect): Promise<{ best: Step | un
     await new Promise((r) => setTimeout(r, 300));
     measuring = false;
     const sorted = [...latencies].sort((a, b) => a - b);
+    const [from, to] = [cpuAtStart ?? cpuAtEnd!, cpuAtEnd!];
     const step: Step = {
+      serverUs: ((to.server - from.server) * 1e6) / Math.max(1, latencies.length),
+      generatorCores: (to.own - from.own) / Math.max(0.001, (to.at - from.at) / 1000),
       rate,
       delivered: Math.round(latencies.length / SECONDS),
       p99: percentile(sorted, 99),
@@ -181,7 +211,7 @@ async function fanOut(name: string, connect: Connect): Promise<{ best: Step | un
     };
     steps.push(step);
     console.error(
-      `${name}: ${rate} msg/s per client -> ${step.delivered} delivered/s, p99 ${step.p99.toFixed(1)} ms, ${(step.complete * 100).toFixed(0)}% delivered`,
+      `${name}: ${rate} msg/s per client -> ${step.delivered} delivered/s, p99 ${step.p99.toFixed(1)} ms, ${(step.complete * 100).toFixed(0)}% delivered, server ${step.serverUs.toFixed(1)} µs/message, clients ${step.generatorCores.toFixed(2)} cores`,
     );
     if (!(step.p99 <= P99_BOUND_MS) || step.complete < 0.9) break;
     best = step;
@@ -241,6 +271,32 @@ async function idleMemory(mode: 'trellis' | 'floor'): Promise<number> {
   }
 }
 
+/**
+ * The servers' CPU per delivered message at each rate all of them held (the clients' own CPU
+ * beside it, in cores: near 1 the clients, not the server, set the pace), and Trellis's
+ * efficiency against the floor at the highest such rate: the floor's CPU per message over Trellis's.
+ */
+function cpuTable(servers: readonly (readonly [string, { steps: Step[] }])[]): string[] {
+  const held = (steps: Step[], rate: number) => steps.find((s) => s.rate === rate && s.complete >= 0.9);
+  const rates = RATES.filter((rate) => servers.every(([, r]) => held(r.steps, rate)));
+  if (rates.length === 0) return ['No rate was held by every server: no CPU comparison.'];
+  const top = rates.at(-1)!;
+  const floorUs = held(servers[0]![1].steps, top)!.serverUs;
+  return [
+    "Server CPU per delivered message (µs) at the rates every server held, and the clients' CPU in cores:",
+    '',
+    `| Server | ${rates.map((r) => `${r} msg/s per client`).join(' | ')} | Floor's CPU ÷ this server's at ${top} |`,
+    `| --- | ${rates.map(() => '---').join(' | ')} | --- |`,
+    ...servers.map(([name, r]) => {
+      const cells = rates.map((rate) => {
+        const s = held(r.steps, rate)!;
+        return `${s.serverUs.toFixed(1)} (clients ${s.generatorCores.toFixed(2)})`;
+      });
+      return `| ${name} | ${cells.join(' | ')} | ${(floorUs / held(r.steps, top)!.serverUs).toFixed(2)} |`;
+    }),
+  ];
+}
+
 const fmt = (n: number | undefined) =>
   n === undefined || Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US');
 const describe = (r: { best: Step | undefined; steps: Step[] }) =>
@@ -256,16 +312,19 @@ async function main() {
   let trellis: Ramp | undefined;
   for (let round = 1; round <= ROUNDS; round++) {
     const floorChild = await startChild('realtime-floor.mjs');
-    floor = better(floor, await fanOut(`floor (raw ws), round ${round}`, phoenix([floorChild.url], 'none')));
+    floor = better(
+      floor,
+      await fanOut(`floor (raw ws), round ${round}`, phoenix([floorChild.url], 'none'), [floorChild.child.pid!]),
+    );
     await stopChild(floorChild.child);
     trellis = better(
       trellis,
       await withBenchServer({ env: TRELLIS_ENV }, (server) =>
-        fanOut(`Trellis, round ${round}`, phoenix([server.url], server.anonKey)),
+        fanOut(`Trellis, round ${round}`, phoenix([server.url], server.anonKey), [server.pid]),
       ),
     );
     const sioChild = await startChild('realtime-socketio.mjs');
-    sio = better(sio, await fanOut(`Socket.IO, round ${round}`, socketIo(sioChild.url)));
+    sio = better(sio, await fanOut(`Socket.IO, round ${round}`, socketIo(sioChild.url), [sioChild.child.pid!]));
     await stopChild(sioChild.child);
   }
   if (!floor || !sio || !trellis) throw new Error('--rounds must be at least 1');
@@ -277,16 +336,26 @@ async function main() {
   if (!values['no-cluster'] && redisUrl) {
     await withBenchServer({ env: { ...TRELLIS_ENV, REDIS_URL: redisUrl } }, async (first) => {
       const env = { ...TRELLIS_ENV, REDIS_URL: redisUrl, DATABASE_URL: first.dbUrl, JWT_SECRET: first.jwtSecret };
-      cluster.push({ instances: 1, result: await fanOut('cluster of 1', phoenix([first.url], first.anonKey)) });
+      cluster.push({
+        instances: 1,
+        result: await fanOut('cluster of 1', phoenix([first.url], first.anonKey), [first.pid]),
+      });
       await withBenchServer({ env }, async (second) => {
         cluster.push({
           instances: 2,
-          result: await fanOut('cluster of 2', phoenix([first.url, second.url], first.anonKey)),
+          result: await fanOut('cluster of 2', phoenix([first.url, second.url], first.anonKey), [
+            first.pid,
+            second.pid,
+          ]),
         });
         await withBenchServer({ env }, async (third) => {
           cluster.push({
             instances: 3,
-            result: await fanOut('cluster of 3', phoenix([first.url, second.url, third.url], first.anonKey)),
+            result: await fanOut('cluster of 3', phoenix([first.url, second.url, third.url], first.anonKey), [
+              first.pid,
+              second.pid,
+              third.pid,
+            ]),
           });
         });
       });
@@ -309,6 +378,12 @@ async function main() {
     }),
     '',
     `Trellis ÷ Socket.IO: ${ratio(trellis.best, sio.best)}.`,
+    '',
+    ...cpuTable([
+      ['Floor: raw `ws`', floor],
+      ['Trellis', trellis],
+      ['Socket.IO 4', sio],
+    ]),
     '',
     `Idle connections (${IDLE} sockets, heap after GC): ${fmt(perSocket)} bytes per open socket with one channel joined; the raw \`ws\` floor holds ${fmt(perSocketFloor)} (issue 21: ≤ 5 KB).`,
   ];
