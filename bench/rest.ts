@@ -17,6 +17,7 @@ import pg from 'pg';
 import { report } from './report.js';
 import { ROOT, withBenchServer } from './server.js';
 import { medianResult, runLoad, type LoadResult } from './stats.js';
+import { cpuNow, cpuPerOp, medianCpu, postmasterPid, type CpuSplit } from './cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +40,7 @@ async function main() {
   };
   await withBenchServer(
     { env: { AUTH_RATE_LIMIT_SIGN_IN: '1000000' }, migrations },
-    async ({ url, dbUrl, anonKey }) => {
+    async ({ url, dbUrl, anonKey, pid, dir }) => {
       const signup = await fetch(`${url}/auth/v1/signup`, {
         method: 'POST',
         headers: { apikey: anonKey, 'content-type': 'application/json' },
@@ -115,10 +116,25 @@ async function main() {
         floorInsert: [],
         pipelinedInsert: [],
       };
+      // CPU per request of the server that answered (Trellis or the floor), PostgreSQL and the load
+      // generator, around each run (its warm-up second included).
+      const postmaster = postmasterPid(dir);
+      const cpu: Record<keyof typeof scenarios, CpuSplit[]> = {
+        trellisRead: [],
+        floorRead: [],
+        pipelinedRead: [],
+        trellisInsert: [],
+        floorInsert: [],
+        pipelinedInsert: [],
+      };
       try {
         for (let round = 0; round < ROUNDS; round++) {
           for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
-            results[name].push(await runLoad(scenarios[name], load));
+            const serverPid = name.startsWith('trellis') ? pid : (floor.pid ?? 0);
+            const before = cpuNow(serverPid, postmaster);
+            const result = await runLoad(scenarios[name], load);
+            cpu[name].push(cpuPerOp(before, cpuNow(serverPid, postmaster), result.perSecond * (SECONDS + 1)));
+            results[name].push(result);
             process.stderr.write(
               `round ${round + 1}/${ROUNDS} ${name}: ${results[name].at(-1)?.perSecond.toFixed(0)}/s\n`,
             );
@@ -147,6 +163,24 @@ async function main() {
           m('floorInsert'),
           m('pipelinedInsert'),
         ),
+        '',
+        'CPU per request (milliseconds, medians of the rounds; warm-up included): the server that answered, PostgreSQL, their sum, and the load generator:',
+        '',
+        '| Run | Server (Node.js) | PostgreSQL | Server + PostgreSQL | Load generator |',
+        '| --- | --- | --- | --- | --- |',
+        ...(
+          [
+            ['read through Trellis', 'trellisRead'],
+            ['read, floor', 'floorRead'],
+            ['read, pipelined floor', 'pipelinedRead'],
+            ['insert through Trellis', 'trellisInsert'],
+            ['insert, floor', 'floorInsert'],
+            ['insert, pipelined floor', 'pipelinedInsert'],
+          ] as const
+        ).map(([what, name]) => {
+          const { server, postgres, generator } = medianCpu(cpu[name]);
+          return `| ${what} | ${server.toFixed(3)} | ${postgres.toFixed(3)} | ${(server + postgres).toFixed(3)} | ${generator.toFixed(3)} |`;
+        }),
       ].join('\n');
       report(
         'rest',
