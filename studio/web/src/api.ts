@@ -8,7 +8,9 @@ export class StudioError extends Error {
   }
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export async function api<T = unknown>(method: Method, path: string, body?: unknown, raw?: Blob): Promise<T> {
   const headers: Record<string, string> = {};
   let payload: BodyInit | undefined;
   if (raw) {
@@ -27,4 +29,23 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     throw new StudioError(res.status, `${err?.code ? `${err.code}: ` : ''}${err?.message ?? res.statusText}`);
   }
   return parsed as T;
+}
+
+/** An outcome as a value, for the components to render: the data, or the error. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export async function attempt<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+/** A cell's text: JSON for objects, NULL for null. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value as number | boolean | bigint);
 }

@@ -1,0 +1,160 @@
+/**
+ * Observability: request rate, p95 latency, 5xx errors and database connections as charts, polled
+ * from /studio/api/metrics each second; rates and the window's p95 come from the counters' deltas.
+ */
+import { useRef, useState } from 'preact/hooks';
+import { api, attempt, type Outcome } from '../api.js';
+import { Button } from '../components/Button.js';
+import { LineChart } from '../components/Chart.js';
+import { DataTable, type Column } from '../components/DataTable.js';
+import { Select, TextField, Toolbar } from '../components/Field.js';
+import { StatCards } from '../components/Layout.js';
+import { Await } from '../components/Notice.js';
+import { Tabs } from '../components/Tabs.js';
+import { useLoad, useInterval } from '../hooks.js';
+import type { Metrics, RequestRecord } from '../types.js';
+
+const POLL_MS = 1000;
+const POINTS = 60;
+const ms = (s: number | null) => (s === null ? '–' : `≤ ${Math.round(s * 1000 * 10) / 10} ms`);
+
+/** The p95 of the requests between two polls (the bucket bound its rank falls under), in ms. */
+function windowP95(before: Metrics, now: Metrics): number {
+  const deltas = now.buckets.map((b, i) => ({ le: b.le, count: b.count - (before.buckets[i]?.count ?? 0) }));
+  const total = deltas.at(-1)?.count ?? 0;
+  if (total <= 0) return 0;
+  const hit = deltas.find((d) => d.count >= total * 0.95);
+  const bound = hit?.le ?? deltas.at(-2)?.le ?? 0;
+  return bound * 1000;
+}
+
+interface Series {
+  rate: number[];
+  p95: number[];
+  errors: number[];
+  db: number[];
+}
+const push = (list: number[], value: number) => [...list, value].slice(-POINTS);
+
+export function ObservabilityPage() {
+  const [metrics, setMetrics] = useState<Outcome<Metrics> | undefined>(undefined);
+  const [series, setSeries] = useState<Series>({ rate: [], p95: [], errors: [], db: [] });
+  const last = useRef<Metrics | undefined>(undefined);
+  useInterval(() => {
+    void attempt(() => api<Metrics>('GET', '/metrics')).then((outcome) => {
+      setMetrics(outcome);
+      if (!outcome.ok) return;
+      const now = outcome.value;
+      const before = last.current;
+      last.current = now;
+      setSeries((s) => {
+        if (!before) return { ...s, db: push(s.db, now.db.inUse) };
+        const seconds = (now.at - before.at) / 1000 || 1;
+        return {
+          rate: push(s.rate, Math.max(0, (now.requests.total - before.requests.total) / seconds)),
+          p95: push(s.p95, windowP95(before, now)),
+          errors: push(s.errors, Math.max(0, (now.errors - before.errors) / seconds)),
+          db: push(s.db, now.db.inUse),
+        };
+      });
+    });
+  }, POLL_MS);
+
+  return (
+    <>
+      <h2>Observability</h2>
+      <Await value={metrics}>
+        {(now) => (
+          <StatCards
+            items={[
+              ['requests', now.requests.total],
+              ['req/s', (series.rate.at(-1) ?? 0).toFixed(1)],
+              ['5xx errors', now.errors],
+              ['p50 (since start)', ms(now.latency.p50)],
+              ['p95 (since start)', ms(now.latency.p95)],
+              ['p99 (since start)', ms(now.latency.p99)],
+              ['db connections (in use / idle)', `${now.db.inUse} / ${now.db.idle}`],
+              ['realtime sockets / channels', `${now.realtime.connections} / ${now.realtime.channels}`],
+              ['memory (RSS)', `${Math.round(now.process.rssBytes / 1048576)} MB`],
+            ]}
+          />
+        )}
+      </Await>
+      {metrics?.ok && (
+        <div class="row charts">
+          <LineChart id="request-chart" title="requests/s" unit="req/s" values={series.rate} points={POINTS} />
+          <LineChart id="latency-chart" title="p95 latency" unit="ms" values={series.p95} points={POINTS} />
+          <LineChart id="error-chart" title="5xx/s" unit="/s" values={series.errors} points={POINTS} />
+          <LineChart id="db-chart" title="db connections in use" unit="" values={series.db} points={POINTS} />
+        </div>
+      )}
+      <Tabs
+        tabs={[
+          { id: 'requests', title: 'Recent requests', content: <RequestLog /> },
+          {
+            id: 'routes',
+            title: 'Busiest routes',
+            content: metrics?.ok ? (
+              <>
+                <p class="muted">Since start, this process.</p>
+                <DataTable
+                  id="routes"
+                  columns={[
+                    { key: 'route', header: 'route', sortable: true },
+                    { key: 'count', header: 'requests', sortable: true },
+                  ]}
+                  rows={metrics.value.routes}
+                  rowKey={(r) => r.route}
+                />
+              </>
+            ) : null,
+          },
+        ]}
+      />
+    </>
+  );
+}
+
+const LOG_COLUMNS: Column<RequestRecord>[] = [
+  { key: 'at', header: 'time', sortable: true, render: (r) => new Date(r.at).toISOString().slice(11, 23) },
+  { key: 'method', header: 'method', sortable: true },
+  { key: 'path', header: 'path', sortable: true },
+  { key: 'status', header: 'status', sortable: true },
+  { key: 'ms', header: 'ms', sortable: true },
+  { key: 'reqId', header: 'request id', class: 'muted' },
+];
+
+const STATUSES = [
+  { value: '', label: 'any status' },
+  ...['2xx', '3xx', '4xx', '5xx'].map((v) => ({ value: v, label: v })),
+];
+
+function RequestLog() {
+  const [status, setStatus] = useState('');
+  const [text, setText] = useState('');
+  const [log, reload] = useLoad(
+    () =>
+      api<{ requests: RequestRecord[] }>(
+        'GET',
+        `/requests?status=${status}&q=${encodeURIComponent(text)}&limit=200`,
+      ),
+    [status, text],
+  );
+  return (
+    <>
+      <p class="muted">This process, newest first.</p>
+      <Toolbar>
+        <Select id="log-status" value={status} options={STATUSES} onValue={setStatus} />
+        <TextField id="log-filter" placeholder="path or route contains…" value={text} onValue={setText} />
+        <Button variant="plain" onClick={() => void reload()}>
+          Refresh
+        </Button>
+      </Toolbar>
+      <div id="request-log">
+        <Await value={log}>
+          {({ requests }) => <DataTable columns={LOG_COLUMNS} rows={requests} rowKey={(r) => r.reqId} pageSize={50} />}
+        </Await>
+      </div>
+    </>
+  );
+}
