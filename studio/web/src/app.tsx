@@ -39,14 +39,10 @@ export function App() {
     return () => window.removeEventListener('studio:signed-out', signedOut);
   }, []);
   if (session === 'checking') return null;
-  return (
-    <ToastProvider>
-      {session === 'signed-in' ? (
-        <Shell onSignedOut={() => setSession('signed-out')} />
-      ) : (
-        <SignIn onSignedIn={() => setSession('signed-in')} />
-      )}
-    </ToastProvider>
+  return session === 'signed-in' ? (
+    <Shell onSignedOut={() => setSession('signed-out')} />
+  ) : (
+    <SignIn onSignedIn={() => setSession('signed-in')} />
   );
 }
 
@@ -66,7 +62,9 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   return (
     <form class="login" onSubmit={(e) => void submit(e)}>
       <h2>Trellis Studio</h2>
-      <p class="muted">The password was printed once when Trellis first started (trellis studio passwd sets another).</p>
+      <p class="muted">
+        The password was printed once when Trellis first started (trellis studio passwd sets another).
+      </p>
       <TextField
         type="password"
         id="password"
@@ -93,8 +91,10 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
   };
   return (
     <NavLayout title="Trellis Studio" items={PAGES} current={current.route} onSignOut={() => void signOut()}>
-      {/* A key per route: a page starts afresh (its polls stopped) when another is chosen. */}
-      <Page key={current.route} path={current.route === route ? rest : []} />
+      {/* A key per route: a page starts afresh (its polls stopped, its notices gone) when another is chosen. */}
+      <ToastProvider key={current.route}>
+        <Page path={current.route === route ? rest : []} />
+      </ToastProvider>
     </NavLayout>
   );
 }

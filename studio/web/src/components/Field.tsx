@@ -50,8 +50,7 @@ export interface CheckboxProps extends InputRest {
 export function Checkbox({ checked, onChecked, label, ...rest }: CheckboxProps) {
   return (
     <label class="check">
-      <input {...rest} type="checkbox" checked={checked} onChange={(e) => onChecked(e.currentTarget.checked)} />{' '}
-      {label}
+      <input {...rest} type="checkbox" checked={checked} onChange={(e) => onChecked(e.currentTarget.checked)} /> {label}
     </label>
   );
 }
@@ -61,8 +60,10 @@ export interface Option {
   label: string;
 }
 
-export interface SelectProps
-  extends Omit<PartialSelectHTMLAttributes<HTMLSelectElement>, 'value' | 'onChange' | 'onInput' | 'role'> {
+export interface SelectProps extends Omit<
+  PartialSelectHTMLAttributes<HTMLSelectElement>,
+  'value' | 'onChange' | 'onInput' | 'role'
+> {
   value: string;
   options: readonly (Option | string)[];
   onValue: (value: string) => void;

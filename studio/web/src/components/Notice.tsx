@@ -20,7 +20,13 @@ export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () =
   );
 }
 
-export function Await<T>({ value, children }: { value: Outcome<T> | undefined; children: (data: T) => ComponentChildren }) {
+export function Await<T>({
+  value,
+  children,
+}: {
+  value: Outcome<T> | undefined;
+  children: (data: T) => ComponentChildren;
+}) {
   if (value === undefined) return <p class="muted">Loading…</p>;
   if (!value.ok) return <ErrorBanner error={value.error} />;
   return <>{children(value.value)}</>;

@@ -134,10 +134,7 @@ function RequestLog() {
   const [text, setText] = useState('');
   const [log, reload] = useLoad(
     () =>
-      api<{ requests: RequestRecord[] }>(
-        'GET',
-        `/requests?status=${status}&q=${encodeURIComponent(text)}&limit=200`,
-      ),
+      api<{ requests: RequestRecord[] }>('GET', `/requests?status=${status}&q=${encodeURIComponent(text)}&limit=200`),
     [status, text],
   );
   return (

@@ -17,7 +17,10 @@ export function RowForm(props: {
   const { base, detail, row } = props;
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(
-      detail.columns.map((c) => [c.name, row && row[c.name] !== null && row[c.name] !== undefined ? cellText(row[c.name]) : '']),
+      detail.columns.map((c) => [
+        c.name,
+        row && row[c.name] !== null && row[c.name] !== undefined ? cellText(row[c.name]) : '',
+      ]),
     ),
   );
   const [nulls, setNulls] = useState<Record<string, boolean>>(() =>

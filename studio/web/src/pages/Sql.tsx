@@ -44,9 +44,7 @@ export function SqlPage() {
   const run = async () => {
     setResult('running');
     setResult(
-      await attempt(() =>
-        api<SqlResult>('POST', '/sql', { query, role, ...(role === 'user' && { userId }), explain }),
-      ),
+      await attempt(() => api<SqlResult>('POST', '/sql', { query, role, ...(role === 'user' && { userId }), explain })),
     );
   };
   const storeSnippets = (next: Record<string, string>) => {

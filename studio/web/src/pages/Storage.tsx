@@ -90,7 +90,13 @@ function Objects({ bucket }: { bucket: string }) {
   };
   const columns: Column<StoredObject>[] = [
     { key: 'name', header: 'name', sortable: true },
-    { key: 'size', header: 'size', sortable: true, value: (o) => o.metadata?.size ?? '', render: (o) => o.metadata?.size ?? '' },
+    {
+      key: 'size',
+      header: 'size',
+      sortable: true,
+      value: (o) => o.metadata?.size ?? '',
+      render: (o) => o.metadata?.size ?? '',
+    },
     {
       key: 'type',
       header: 'type',
