@@ -69,6 +69,7 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
         type="password"
         id="password"
         placeholder="dashboard password"
+        autocomplete="current-password"
         autofocus
         value={password}
         onValue={setPassword}

@@ -1,7 +1,8 @@
 /**
  * Studio in Chromium (playwright-core, /usr/bin/chromium): sign in, create a table and a policy in
  * the SQL editor, insert a row in the table editor, run a query as an ordinary user and see RLS hide
- * the row, upload a file, watch the request chart move. Each page's screenshot goes to docs/studio/.
+ * the row, upload a file, watch the request chart move; the components on the way (tabs, a sorted
+ * table, a confirmation dialog). Each page's screenshot goes to docs/studio/.
  * Without Chromium the test is skipped, and says why.
  */
 import fs from 'node:fs';
@@ -101,6 +102,20 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   await page.waitForSelector('#row-saved');
   await page.waitForSelector('#rows td:text("a private entry")');
   await shot('table-editor');
+  // The structure is in tabs: the policy shows when its tab is chosen.
+  expect(await page.isVisible('#policies')).toBe(false);
+  await page.click('#tab-policies');
+  await page.waitForSelector('#policies td:text("owners read")');
+
+  // The table list sorts by a column: a click sorts ascending, a second descending.
+  await page.goto(`${server.url}/studio/#/tables`);
+  const names = () => page.$$eval('#tables tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+  await page.waitForSelector('#tables a:text("diary")');
+  await page.click('#tables th:text("name")');
+  expect(await names()).toEqual(['diary', 'guestbook']);
+  await page.click('#tables th:text("name")');
+  expect(await names()).toEqual(['guestbook', 'diary']);
+  expect(await page.getAttribute('#tables th:text("name")', 'aria-sort')).toBe('descending');
 
   // The service sees the row; the user does not: RLS hides it.
   expect(await runSql('select entry from public.diary', 'service')).toMatch(/1 row\(s\)[\s\S]*a private entry/);
@@ -157,6 +172,16 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   await page.click('#save-row');
   await page.waitForSelector('#row-saved');
   expect((await server.sql.query('select entry from public.diary')).rows).toEqual([{ entry: null }]);
+
+  // Deleting a row asks first; Cancel keeps it, the dialog's Delete removes it.
+  await page.click('#rows button:text("Delete")');
+  await page.click('#confirm button:text("Cancel")');
+  expect(await page.isVisible('#confirm')).toBe(false);
+  expect((await server.sql.query('select count(*)::int as n from public.diary')).rows).toEqual([{ n: 1 }]);
+  await page.click('#rows button:text("Delete")');
+  await page.click('#confirm-yes');
+  await page.waitForSelector('#rows tbody tr', { state: 'detached' });
+  expect((await server.sql.query('select count(*)::int as n from public.diary')).rows).toEqual([{ n: 0 }]);
 
   await page.goto(`${server.url}/studio/#/operations`);
   await page.waitForSelector('#no-pending');

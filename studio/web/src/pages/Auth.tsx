@@ -46,7 +46,14 @@ export function AuthPage() {
       <h2>Auth users</h2>
       <Toolbar>
         <TextField id="new-email" placeholder="email" value={email} onValue={setEmail} />
-        <TextField id="new-password" placeholder="password" type="password" value={password} onValue={setPassword} />
+        <TextField
+          id="new-password"
+          placeholder="password"
+          type="password"
+          autocomplete="new-password"
+          value={password}
+          onValue={setPassword}
+        />
         <Button
           id="create-user"
           onClick={() =>

@@ -80,13 +80,13 @@ export function RowForm(props: {
                   placeholder={c.default ? `default: ${c.default}` : c.type}
                   value={values[c.name] ?? ''}
                   disabled={nulls[c.name] === true}
-                  onValue={(v) => setValues({ ...values, [c.name]: v })}
+                  onValue={(v) => setValues((before) => ({ ...before, [c.name]: v }))}
                 />
                 <Checkbox
                   name={`${c.name}-null`}
                   disabled={!c.nullable}
                   checked={nulls[c.name] === true}
-                  onChecked={(v) => setNulls({ ...nulls, [c.name]: v })}
+                  onChecked={(v) => setNulls((before) => ({ ...before, [c.name]: v }))}
                   label={<span class="muted">NULL</span>}
                 />
               </td>

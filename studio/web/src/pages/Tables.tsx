@@ -137,13 +137,13 @@ function TableEditor({ base, detail }: { base: string; detail: TableDetail }) {
         <Select
           value={draft.column}
           options={detail.columns.map((c) => c.name)}
-          onValue={(column) => setDraft({ ...draft, column })}
+          onValue={(column) => setDraft((d) => ({ ...d, column }))}
         />
-        <Select value={draft.op} options={OPERATORS} onValue={(op) => setDraft({ ...draft, op })} />
+        <Select value={draft.op} options={OPERATORS} onValue={(op) => setDraft((d) => ({ ...d, op }))} />
         <TextField
           placeholder="value"
           value={draft.value}
-          onValue={(value) => setDraft({ ...draft, value })}
+          onValue={(value) => setDraft((d) => ({ ...d, value }))}
           onKeyDown={(e) => e.key === 'Enter' && applyFilter()}
         />
         <Button variant="plain" onClick={applyFilter}>
