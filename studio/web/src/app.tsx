@@ -5,7 +5,7 @@ import { api, attempt } from './api.js';
 import { Button } from './components/Button.js';
 import { TextField } from './components/Field.js';
 import { NavLayout } from './components/Layout.js';
-import { ErrorBanner, ToastProvider } from './components/Notice.js';
+import { ErrorBanner, PageBoundary, ToastProvider } from './components/Notice.js';
 import { useHashRoute } from './hooks.js';
 import { AuthPage } from './pages/Auth.js';
 import { ObservabilityPage } from './pages/Observability.js';
@@ -94,7 +94,9 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
     <NavLayout title="Trellis Studio" items={PAGES} current={current.route} onSignOut={() => void signOut()}>
       {/* A key per route: a page starts afresh (its polls stopped, its notices gone) when another is chosen. */}
       <ToastProvider key={current.route}>
-        <Page path={current.route === route ? rest : []} />
+        <PageBoundary>
+          <Page path={current.route === route ? rest : []} />
+        </PageBoundary>
       </ToastProvider>
     </NavLayout>
   );

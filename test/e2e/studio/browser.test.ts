@@ -81,7 +81,8 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   await page.waitForSelector('#users td:text("reader@example.com")');
   await shot('auth');
 
-  // A table and a policy, in the SQL editor as the service.
+  // A table and a policy, in the SQL editor as the service (saved snippets this page cannot read are none).
+  await page.evaluate(() => localStorage.setItem('trellis-studio-snippets', '{not json'));
   const created = await runSql(
     `create table public.diary (id bigint generated always as identity primary key, owner uuid, entry text);
      alter table public.diary enable row level security;
@@ -123,6 +124,14 @@ test.skipIf(missing)('a Studio session from sign-in to the request chart', { tim
   expect(asUser).toMatch(/0 row\(s\)/);
   expect(asUser).not.toMatch(/a private entry/);
   await shot('sql-editor');
+  // The query saved as a snippet, named in a dialog.
+  await page.click('button:text("Save snippet")');
+  await page.fill('#prompt-value', 'diary entries');
+  await page.press('#prompt-value', 'Enter');
+  await page.waitForSelector('#snippets option:text("diary entries")', { state: 'attached' });
+  expect(await page.evaluate(() => localStorage.getItem('trellis-studio-snippets'))).toBe(
+    JSON.stringify({ 'diary entries': 'select entry from public.diary' }),
+  );
 
   // Storage: a bucket and an uploaded file.
   await page.goto(`${server.url}/studio/#/storage`);

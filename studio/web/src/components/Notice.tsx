@@ -1,10 +1,10 @@
 /**
  * Where errors and notices are shown: ErrorBanner is the one rendering of an error; Toasts are
  * short notices in the corner ("Saved."), errors among them staying until closed; Await renders
- * a load's outcome (loading, its error, or its data).
+ * a load's outcome (loading, its error, or its data); PageBoundary keeps a page's bug on that page.
  */
 import { createContext, type ComponentChildren } from 'preact';
-import { useCallback, useContext, useRef, useState } from 'preact/hooks';
+import { useCallback, useContext, useErrorBoundary, useRef, useState } from 'preact/hooks';
 import type { Outcome } from '../api.js';
 
 export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () => void }) {
@@ -85,5 +85,19 @@ export function ToastProvider({ children }: { children: ComponentChildren }) {
         )}
       </div>
     </ToastContext.Provider>
+  );
+}
+
+/** A page that throws while rendering shows the error in its place; the navigation and the other pages stay. */
+export function PageBoundary({ children }: { children: ComponentChildren }) {
+  const [caught, reset] = useErrorBoundary() as [unknown, () => void];
+  if (caught === undefined || caught === null) return <>{children}</>;
+  return (
+    <>
+      <ErrorBanner error={caught instanceof Error ? new Error(`This page failed: ${caught.message}`) : caught} />
+      <button type="button" class="plain" onClick={reset}>
+        Try again
+      </button>
+    </>
   );
 }

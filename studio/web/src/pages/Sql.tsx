@@ -9,9 +9,15 @@ import { ErrorBanner } from '../components/Notice.js';
 import type { SqlResult, UserPage } from '../types.js';
 
 const SNIPPETS = 'trellis-studio-snippets';
+/** The saved snippets; a value this page did not write (edited by hand, another app's) counts as none. */
 const readSnippets = (): Record<string, string> => {
-  const parsed = JSON.parse(localStorage.getItem(SNIPPETS) ?? '{}') as unknown;
-  return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+  try {
+    const parsed = JSON.parse(localStorage.getItem(SNIPPETS) ?? '{}') as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
 };
 
 const ROLES = [
