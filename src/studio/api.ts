@@ -26,7 +26,9 @@ import { listTables, tableDetail } from './catalog.js';
 import { summarizeMetrics } from './metrics.js';
 import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } from './rows.js';
 import { SESSION_COOKIE, issueSession, requireStudioCaller, sessionCookie, studioSecrets } from './session.js';
+import { liveRoutes } from './live.js';
 import { refused } from './pg-errors.js';
+import type { StudioRuntime } from './runtime.js';
 import { runSql, sqlRequest } from './sql.js';
 
 const CODES = { badJson: 'bad_json', invalid: 'validation_failed' } as const;
@@ -58,7 +60,7 @@ function param<S extends z.ZodType>(schema: S, value: unknown, message: string):
   return parsed.data;
 }
 
-export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
+export function studioApi(services: Services, bridge: Bridge, runtime: StudioRuntime): Hono<HttpEnv> {
   const { config, db } = services;
   const secrets = studioSecrets(config.dataDir);
   const app = new Hono<HttpEnv>();
@@ -317,6 +319,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     );
     return c.json({ sent: true }, 202);
   });
+  liveRoutes(app, runtime);
 
   // Observability and operations
   app.get('/metrics', async (c) => c.json(await summarizeMetrics(services.metrics)));
