@@ -319,7 +319,7 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
     );
     return c.json({ sent: true }, 202);
   });
-  liveRoutes(app, runtime);
+  liveRoutes(app, services, runtime);
 
   // Observability and operations
   app.get('/metrics', async (c) => c.json(await summarizeMetrics(services.metrics)));

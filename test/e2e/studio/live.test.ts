@@ -5,6 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from '../../helpers/cli.js';
 import { closeRealtime, subscribed } from '../../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 import { logicalDatabase } from '../../realtime/changes/helpers.js';
@@ -15,8 +16,13 @@ alter publication supabase_realtime add table public.notes;
 grant select on public.notes to anon;
 `;
 
+// Secrets in the configuration: none may appear in what the endpoints serve.
+const HOOK_PASSWORD = 'hook-pass-4f9a1c';
+const HOOK_SECRET = `v1,whsec_${Buffer.from('a-webhook-signing-secret-of-32by').toString('base64')}`;
+const GITHUB_SECRET = 'gh-secret-7d2e90b1';
 let database: Awaited<ReturnType<typeof logicalDatabase>>;
 let server: TestServer;
+let secrets: string[];
 
 async function call(
   method: string,
@@ -46,7 +52,28 @@ const userToken = () =>
 
 beforeAll(async () => {
   database = await logicalDatabase();
-  server = await startTestServer({ databaseUrl: database.url, migrations: { '20240101000000_notes.sql': MIGRATION } });
+  // The hook's port has nothing listening: every sign-in's token fails the hook, and logs a warning.
+  const hookPort = await freePort();
+  server = await startTestServer({
+    databaseUrl: database.url,
+    migrations: { '20240101000000_notes.sql': MIGRATION },
+    env: {
+      AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED: 'true',
+      AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI: `http://hookuser:${HOOK_PASSWORD}@127.0.0.1:${hookPort}/hook`,
+      AUTH_HOOK_CUSTOM_ACCESS_TOKEN_SECRETS: HOOK_SECRET,
+      AUTH_EXTERNAL_GITHUB_ENABLED: 'true',
+      AUTH_EXTERNAL_GITHUB_CLIENT_ID: 'gh-client-id',
+      AUTH_EXTERNAL_GITHUB_SECRET: GITHUB_SECRET,
+    },
+  });
+  secrets = [
+    HOOK_PASSWORD,
+    HOOK_SECRET,
+    HOOK_SECRET.slice('v1,whsec_'.length),
+    GITHUB_SECRET,
+    server.jwtSecret,
+    server.serviceRoleKey,
+  ];
 }, 120_000);
 
 afterAll(async () => {
@@ -55,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('who may call the live endpoints', () => {
-  test.each(['/realtime/channels'])('%s refuses the anon key and a user token with 403', async (path) => {
+  test.each(['/realtime/channels', '/logs'])('%s refuses the anon key and a user token with 403', async (path) => {
     expect((await call('GET', path, { auth: server.anonKey })).status).toBe(403);
     expect((await call('GET', path, { auth: await userToken() })).status).toBe(403);
     expect((await call('GET', path)).status).toBe(200);
@@ -101,5 +128,40 @@ describe('GET /realtime/channels', () => {
     } finally {
       await closeRealtime(client);
     }
+  });
+});
+
+describe('GET /logs', () => {
+  test('a warning the server logs appears, its secrets scrubbed', async () => {
+    const client = supabaseClient(server);
+    const { error } = await client.auth.signUp({ email: 'hooked@example.com', password: 'hooked password' });
+    expect(error).not.toBeNull(); // the hook cannot be reached
+    const { status, body, text } = await call('GET', '/logs?q=auth%20hook');
+    expect(status).toBe(200);
+    expect(body.scope).toBe('instance');
+    expect(body.logs[0]).toMatchObject({
+      level: 'warn',
+      msg: 'auth hook failed',
+      fields: { hook: 'customAccessToken' },
+    });
+    expect(body.logs[0].fields.uri).toMatch(/hookuser:\[redacted\]@127\.0\.0\.1/);
+    for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+  test('filters by level, time and text', async () => {
+    expect((await call('GET', '/logs?level=error&q=auth%20hook')).body.logs).toEqual([]);
+    expect((await call('GET', `/logs?since=${Date.now() + 60_000}`)).body.logs).toEqual([]);
+    expect((await call('GET', '/logs?q=no%20such%20line%20anywhere')).body.logs).toEqual([]);
+    expect((await call('GET', '/logs?limit=1')).body.logs.length).toBeLessThanOrEqual(1);
+  });
+  test.each([
+    ['an unknown level', '/logs?level=info'],
+    ['a time that is no time', '/logs?since=yesterday'],
+    ['a limit out of range', '/logs?limit=0'],
+    ['a limit that is no number', '/logs?limit=ten'],
+    ['a NUL in the text', '/logs?q=%00'],
+  ])('%s: 400', async (_name, path) => {
+    const res = await call('GET', path);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBeTruthy();
   });
 });
