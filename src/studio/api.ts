@@ -22,6 +22,7 @@ import { respondJson } from '../platform/json.js';
 import { checkStudioPassword } from '../project/studio-password.js';
 import type { Services } from '../services.js';
 import { encodePath, expectOk, type Bridge } from './bridge.js';
+import { authSettings } from './auth-settings.js';
 import { listTables, tableDetail } from './catalog.js';
 import { summarizeMetrics } from './metrics.js';
 import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } from './rows.js';
@@ -234,6 +235,9 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
     for (const f of factors) expectOk(await bridge.call('DELETE', `/auth/v1/admin/users/${id}/factors/${f.id}`));
     return respondJson(c, { removed: factors.length });
   });
+
+  // Read-only: auth's settings come from the environment and config.toml at start.
+  app.get('/auth/settings', async (c) => respondJson(c, await authSettings(config, services.tokens)));
 
   // Storage, through /storage/v1 as the service role.
   const bucket = (c: Context) => param(name, c.req.param('bucket'), 'invalid bucket name');

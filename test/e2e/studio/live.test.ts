@@ -5,6 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { generateKey } from '../../../src/project/key-file.js';
 import { freePort } from '../../helpers/cli.js';
 import { closeRealtime, subscribed } from '../../helpers/realtime.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
@@ -20,6 +21,7 @@ grant select on public.notes to anon;
 const HOOK_PASSWORD = 'hook-pass-4f9a1c';
 const HOOK_SECRET = `v1,whsec_${Buffer.from('a-webhook-signing-secret-of-32by').toString('base64')}`;
 const GITHUB_SECRET = 'gh-secret-7d2e90b1';
+const SIGNING_KEY = generateKey('ES256');
 let database: Awaited<ReturnType<typeof logicalDatabase>>;
 let server: TestServer;
 let secrets: string[];
@@ -64,7 +66,9 @@ beforeAll(async () => {
       AUTH_EXTERNAL_GITHUB_ENABLED: 'true',
       AUTH_EXTERNAL_GITHUB_CLIENT_ID: 'gh-client-id',
       AUTH_EXTERNAL_GITHUB_SECRET: GITHUB_SECRET,
+      AUTH_JWT_KEYS: JSON.stringify([SIGNING_KEY]),
     },
+    files: { 'supabase/config.toml': '[auth]\nminimum_password_length = 8\n' },
   });
   secrets = [
     HOOK_PASSWORD,
@@ -82,11 +86,14 @@ afterAll(async () => {
 });
 
 describe('who may call the live endpoints', () => {
-  test.each(['/realtime/channels', '/logs'])('%s refuses the anon key and a user token with 403', async (path) => {
-    expect((await call('GET', path, { auth: server.anonKey })).status).toBe(403);
-    expect((await call('GET', path, { auth: await userToken() })).status).toBe(403);
-    expect((await call('GET', path)).status).toBe(200);
-  });
+  test.each(['/realtime/channels', '/logs', '/auth/settings'])(
+    '%s refuses the anon key and a user token with 403',
+    async (path) => {
+      expect((await call('GET', path, { auth: server.anonKey })).status).toBe(403);
+      expect((await call('GET', path, { auth: await userToken() })).status).toBe(403);
+      expect((await call('GET', path)).status).toBe(200);
+    },
+  );
 });
 
 describe('GET /realtime/channels', () => {
@@ -163,5 +170,35 @@ describe('GET /logs', () => {
     const res = await call('GET', path);
     expect(res.status).toBe(400);
     expect(res.body.message).toBeTruthy();
+  });
+});
+
+describe('GET /auth/settings', () => {
+  test('shows what is configured and where, and no secret', async () => {
+    const { status, body, text } = await call('GET', '/auth/settings');
+    expect(status).toBe(200);
+    expect(body.email).toMatchObject({ enabled: true, autoconfirm: true, passwordMinLength: 8 });
+    expect(body.email.setIn.autoconfirm).toBe('default');
+    expect(body.email.setIn.passwordMinLength).toMatch(/config\.toml line 2/);
+    expect(body.external.find((p: { id: string }) => p.id === 'github')).toMatchObject({
+      enabled: true,
+      clientId: 'gh-client-id',
+      secret: '********',
+      setIn: { enabled: 'AUTH_EXTERNAL_GITHUB_ENABLED', secret: 'AUTH_EXTERNAL_GITHUB_SECRET' },
+    });
+    expect(body.external.find((p: { id: string }) => p.id === 'google')).toMatchObject({
+      enabled: false,
+      secret: null,
+    });
+    const hook = body.hooks.find((h: { name: string }) => h.name === 'customAccessToken');
+    expect(hook).toMatchObject({ enabled: true, kind: 'http', secrets: 1 });
+    expect(hook.uri).toMatch(/^http:\/\/hookuser:\*+@127\.0\.0\.1:\d+\/hook$/);
+    expect(body.phone).toMatchObject({ enabled: false, provider: null });
+    expect(body.mfa.totp).toEqual({ enroll: true, verify: true });
+    expect(body.jwt.signing).toEqual({ alg: 'ES256', kid: SIGNING_KEY.kid });
+    expect(body.jwt.keys).toEqual([{ kid: SIGNING_KEY.kid, alg: 'ES256', kty: 'EC' }]);
+    expect(body.jwt.setIn.keys).toBe('AUTH_JWT_KEYS');
+    expect(body.jwt.setIn.secret).toBe('JWT_SECRET');
+    for (const secret of secrets) expect(text).not.toContain(secret);
   });
 });
