@@ -177,20 +177,23 @@ describe('GET /auth/settings', () => {
   test('shows what is configured and where, and no secret', async () => {
     const { status, body, text } = await call('GET', '/auth/settings');
     expect(status).toBe(200);
+    type Named = { id: string; name: string; uri: string };
+    const external = body.external as Named[];
+    const hooks = body.hooks as Named[];
     expect(body.email).toMatchObject({ enabled: true, autoconfirm: true, passwordMinLength: 8 });
     expect(body.email.setIn.autoconfirm).toBe('default');
     expect(body.email.setIn.passwordMinLength).toMatch(/config\.toml line 2/);
-    expect(body.external.find((p: { id: string }) => p.id === 'github')).toMatchObject({
+    expect(external.find((p) => p.id === 'github')).toMatchObject({
       enabled: true,
       clientId: 'gh-client-id',
       secret: '********',
       setIn: { enabled: 'AUTH_EXTERNAL_GITHUB_ENABLED', secret: 'AUTH_EXTERNAL_GITHUB_SECRET' },
     });
-    expect(body.external.find((p: { id: string }) => p.id === 'google')).toMatchObject({
+    expect(external.find((p) => p.id === 'google')).toMatchObject({
       enabled: false,
       secret: null,
     });
-    const hook = body.hooks.find((h: { name: string }) => h.name === 'customAccessToken');
+    const hook = hooks.find((h) => h.name === 'customAccessToken')!;
     expect(hook).toMatchObject({ enabled: true, kind: 'http', secrets: 1 });
     expect(hook.uri).toMatch(/^http:\/\/hookuser:\*+@127\.0\.0\.1:\d+\/hook$/);
     expect(body.phone).toMatchObject({ enabled: false, provider: null });
