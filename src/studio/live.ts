@@ -3,6 +3,7 @@
  * errors. Registered on the API after its sign-in check (api.ts).
  */
 import type { Hono } from 'hono';
+import { readLastReport } from '../capacity/index.js';
 import { ApiError } from '../errors.js';
 import type { HttpEnv } from '../platform/http.js';
 import { respondJson } from '../platform/json.js';
@@ -24,6 +25,18 @@ export function liveRoutes(app: Hono<HttpEnv>, services: Services, runtime: Stud
   app.get('/realtime/channels', (c) => {
     const view = runtime.realtime();
     return respondJson(c, { scope: view.scope, channels: view.channels });
+  });
+
+  // The last `trellis bench` report the project kept (capacity/last-report.ts).
+  app.get('/bench/last', async (c) => {
+    const saved = await readLastReport(services.config.dataDir);
+    if (saved === undefined)
+      return c.json(
+        { code: 'no_bench', message: 'no `trellis bench` report is kept in this project yet', report: null },
+        404,
+      );
+    if ('problem' in saved) return c.json({ code: 'bench_unreadable', message: saved.problem, report: null }, 404);
+    return respondJson(c, saved);
   });
 
   // This process's last warnings and errors (platform/recent-logs.ts), newest first.

@@ -3,6 +3,8 @@
  * realtime channels open now, the recent warnings and errors, the auth settings, the last bench
  * statement. Each refuses the anon key and a user's token like the rest of /studio/api.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateKey } from '../../../src/project/key-file.js';
@@ -86,12 +88,12 @@ afterAll(async () => {
 });
 
 describe('who may call the live endpoints', () => {
-  test.each(['/realtime/channels', '/logs', '/auth/settings'])(
+  test.each(['/realtime/channels', '/logs', '/auth/settings', '/bench/last'])(
     '%s refuses the anon key and a user token with 403',
     async (path) => {
       expect((await call('GET', path, { auth: server.anonKey })).status).toBe(403);
       expect((await call('GET', path, { auth: await userToken() })).status).toBe(403);
-      expect((await call('GET', path)).status).toBe(200);
+      expect([200, 404]).toContain((await call('GET', path)).status);
     },
   );
 });
@@ -203,5 +205,28 @@ describe('GET /auth/settings', () => {
     expect(body.jwt.setIn.keys).toBe('AUTH_JWT_KEYS');
     expect(body.jwt.setIn.secret).toBe('JWT_SECRET');
     for (const secret of secrets) expect(text).not.toContain(secret);
+  });
+});
+
+describe('GET /bench/last', () => {
+  test('404 with an empty answer before any bench; the saved report once one is kept; 404 for a broken file', async () => {
+    const none = await call('GET', '/bench/last');
+    expect(none.status).toBe(404);
+    expect(none.body).toMatchObject({ code: 'no_bench', report: null });
+    const report = {
+      scenario: 'crud',
+      statement: 'this machine sustains 120 concurrent users at p99 < 100 ms',
+      capacity: 120,
+    };
+    const saved = { savedAt: '2026-12-04T20:00:00.000Z', command: 'trellis bench crud --quick', report };
+    await fs.writeFile(path.join(server.dir, '.trellis', 'bench-last.json'), JSON.stringify(saved));
+    const found = await call('GET', '/bench/last');
+    expect(found.status).toBe(200);
+    expect(found.body).toEqual(saved);
+    await fs.writeFile(path.join(server.dir, '.trellis', 'bench-last.json'), '{"half');
+    const broken = await call('GET', '/bench/last');
+    expect(broken.status).toBe(404);
+    expect(broken.body).toMatchObject({ code: 'bench_unreadable', report: null });
+    await fs.rm(path.join(server.dir, '.trellis', 'bench-last.json'));
   });
 });
