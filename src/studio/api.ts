@@ -23,6 +23,7 @@ import { checkStudioPassword } from '../project/studio-password.js';
 import type { Services } from '../services.js';
 import { encodePath, expectOk, type Bridge } from './bridge.js';
 import { authSettings } from './auth-settings.js';
+import { backupRoutes } from './backups.js';
 import { listTables, tableDetail } from './catalog.js';
 import { summarizeMetrics } from './metrics.js';
 import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } from './rows.js';
@@ -76,6 +77,8 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
     '/realtime/*',
     '/storage/buckets',
     '/storage/buckets/:bucket/sign',
+    '/backups',
+    '/backups/*',
   ])
     app.use(path, json);
 
@@ -357,6 +360,7 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
       pending: files.filter((f) => !done.has(f.version)).map((f) => ({ version: f.version, name: f.name })),
     });
   });
+  backupRoutes(app, config, runtime, body);
   // The backups `trellis backup list` shows, from BACKUP_TARGET (none yet: an empty list).
   app.get('/backups', async (c) => {
     const where = config.backup.target;
