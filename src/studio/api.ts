@@ -30,6 +30,7 @@ import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } 
 import { SESSION_COOKIE, issueSession, requireStudioCaller, sessionCookie, studioSecrets } from './session.js';
 import { liveRoutes } from './live.js';
 import { refused } from './pg-errors.js';
+import { queueRoutes } from './queues.js';
 import type { StudioRuntime } from './runtime.js';
 import { runSql, sqlRequest } from './sql.js';
 
@@ -79,6 +80,8 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
     '/storage/buckets/:bucket/sign',
     '/backups',
     '/backups/*',
+    '/queues/*',
+    '/cron/*',
   ])
     app.use(path, json);
 
@@ -361,6 +364,7 @@ export function studioApi(services: Services, bridge: Bridge, runtime: StudioRun
     });
   });
   backupRoutes(app, config, runtime, body);
+  queueRoutes(app, db, config.cron.enabled, body);
   // The backups `trellis backup list` shows, from BACKUP_TARGET (none yet: an empty list).
   app.get('/backups', async (c) => {
     const where = config.backup.target;
