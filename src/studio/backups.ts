@@ -14,6 +14,7 @@ import {
   dumpServer,
   listBackups,
   openTarget,
+  parseRestoreTime,
   prepareEmptyDir,
   restoreBackup,
   restoreDump,
@@ -36,6 +37,8 @@ export const restoreBody = z
     confirm: z.string().max(64).optional(),
     databaseUrl: z.string().max(2048).optional(),
     folder: z.string().max(64).optional(),
+    /** An embedded backup's point in time (ISO-8601 with a zone), as `trellis restore --to-time`; default: the latest archived. */
+    toTime: z.string().max(64).optional(),
   })
   .strict();
 
@@ -99,10 +102,14 @@ export function backupRoutes(
     if (!found.complete || !found.manifest)
       throw new ApiError(409, 'backup_incomplete', `backup ${id} is incomplete; it cannot be restored`);
     const manifest = found.manifest;
+    const time = body.toTime === undefined ? undefined : parseRestoreTime(body.toTime, new Date());
+    if (typeof time === 'string') throw new ApiError(400, 'validation_failed', `toTime: ${time}`);
     let into: { databaseUrl: string } | { dir: string };
     if (manifest.kind === 'pg_dump') {
       if (body.folder !== undefined)
         throw new ApiError(400, 'validation_failed', `backup ${id} is a pg_dump: restore it into "databaseUrl"`);
+      if (time !== undefined)
+        throw new ApiError(400, 'validation_failed', `backup ${id} is a pg_dump: it has no point in time to choose`);
       if (body.databaseUrl === undefined || !POSTGRES_URL.test(body.databaseUrl))
         throw new ApiError(
           400,
@@ -138,7 +145,7 @@ export function backupRoutes(
           return { backup: id };
         }
         await prepareEmptyDir(into.dir);
-        const report = await restoreBackup({ config, target, id, time: undefined, dir: into.dir, progress });
+        const report = await restoreBackup({ config, target, id, time, dir: into.dir, progress });
         return { ...report, dir: into.dir };
       }),
     );
