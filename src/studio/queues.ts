@@ -32,12 +32,13 @@ const DEAD_JOBS_SQL = `
 select task, count(*)::int as count, max(failed_on) as "lastFailedAt"
   from trellis.dead_jobs group by task order by task`;
 
+// scheduled_at is Trellis's column: read through to_jsonb, so that pg_cron's own table (without it) answers too.
 const CRON_SQL = `
 select j.jobid::int as id, j.jobname as name, j.schedule, j.command, j.username, j.active,
        coalesce((select json_agg(r order by r."startTime" desc nulls last)
                    from (select d.runid::int as id, d.status, d.return_message as "returnMessage",
                                 d.start_time as "startTime", d.end_time as "endTime",
-                                d.scheduled_at as "scheduledAt"
+                                (to_jsonb(d) ->> 'scheduled_at')::timestamptz as "scheduledAt"
                            from cron.job_run_details d where d.jobid = j.jobid
                           order by d.start_time desc nulls last limit ${RUNS_SHOWN}) r), '[]') as "lastRuns"
   from cron.job j order by j.jobid`;

@@ -106,6 +106,7 @@ describe('cron', () => {
     const job = named(body.jobs, 'studio-tick')!;
     expect(job).toMatchObject({ schedule: '1 seconds', command: 'select 1', active: true });
     expect(job.lastRuns[0]).toMatchObject({ status: 'succeeded', returnMessage: '1 row' });
+    expect(Date.parse(job.lastRuns[0].scheduledAt)).toBeGreaterThan(0);
     expect(job.lastRuns.length).toBeLessThanOrEqual(5);
 
     const paused = await call('POST', `/cron/${job.id}/pause`);
