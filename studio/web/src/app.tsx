@@ -21,7 +21,7 @@ export type PageProps = { path: string[] };
 const PAGES: { route: string; title: string; page: FunctionComponent<PageProps> }[] = [
   { route: 'tables', title: 'Tables', page: TablesPage },
   { route: 'sql', title: 'SQL editor', page: SqlPage },
-  { route: 'auth', title: 'Auth users', page: AuthPage },
+  { route: 'auth', title: 'Auth', page: AuthPage },
   { route: 'storage', title: 'Storage', page: StoragePage },
   { route: 'realtime', title: 'Realtime', page: RealtimePage },
   { route: 'observability', title: 'Observability', page: ObservabilityPage },

@@ -35,13 +35,13 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): [L
   return [state, reload];
 }
 
-/** Calls `tick` now and every `ms` while the component is shown. */
-export function useInterval(tick: () => void, ms: number): void {
+/** Calls `tick` now and every `ms` while the component is shown, and at once again when `deps` change. */
+export function useInterval(tick: () => void, ms: number, deps: readonly unknown[] = []): void {
   const ref = useRef(tick);
   ref.current = tick;
   useEffect(() => {
     ref.current();
     const timer = setInterval(() => ref.current(), ms);
     return () => clearInterval(timer);
-  }, [ms]);
+  }, [ms, ...deps]);
 }

@@ -129,3 +129,149 @@ export interface Backups {
   where: string;
   backups: Backup[];
 }
+
+export interface LiveChannel {
+  topic: string;
+  private: boolean;
+  sockets: number;
+  presence: { keys: number; metas: number; entries: { key: string; metas: number }[] };
+  postgresChanges: { schema: string; table: string | null; event: string; filter: string | null; count: number }[];
+  broadcast: { self: boolean; ack: boolean; count: number }[];
+  presenceEnabled: number;
+}
+export interface LiveChannels {
+  scope: 'all' | 'instance';
+  channels: LiveChannel[];
+}
+
+export type LogLevel = 'warn' | 'error' | 'fatal';
+export interface LogRecord {
+  time: string;
+  level: LogLevel;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+export interface Logs {
+  capacity: number;
+  scope: 'instance';
+  logs: LogRecord[];
+}
+
+export interface OperationSummary {
+  op: string;
+  count: number;
+  errors: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  firstError?: string;
+}
+/** A saved `trellis bench` report: the server checks only `statement`, so the rest may be missing. */
+export interface SavedBench {
+  savedAt: string;
+  command: string;
+  report: {
+    statement: string;
+    scenario?: string;
+    target?: string;
+    instances?: number;
+    machine?: string;
+    budget?: { p99Ms: number; maxErrorRate: number };
+    capacity?: number;
+    atCapacity?: OperationSummary[];
+  };
+}
+
+/** Where each setting of a section was found: an environment variable, a config.toml line, a flag, `default`. */
+export type SetIn = Record<string, string>;
+export interface AuthSettings {
+  siteUrl: string;
+  redirectUrls: string[];
+  signup: { disabled: boolean; anonymous: boolean; manualLinking: boolean; setIn: SetIn };
+  email: { enabled: boolean; autoconfirm: boolean; passwordMinLength: number; otpExpiry: number; setIn: SetIn };
+  phone: {
+    enabled: boolean;
+    autoconfirm: boolean;
+    provider: string | null;
+    credentials: Record<string, string | null>;
+    testNumbers: number;
+    setIn: SetIn;
+  };
+  external: {
+    id: string;
+    enabled: boolean;
+    clientId: string | null;
+    clientIds: string[];
+    secret: string | null;
+    redirectUri: string | null;
+    url: string | null;
+    setIn: SetIn;
+  }[];
+  hooks: { name: string; enabled: boolean; kind: string | null; uri: string | null; secrets: number; setIn: SetIn }[];
+  mfa: {
+    maxEnrolledFactors: number;
+    totp: { enroll: boolean; verify: boolean };
+    phone: { enroll: boolean; verify: boolean };
+    webauthn: { enroll: boolean; verify: boolean };
+    passkeys: boolean;
+    setIn: SetIn;
+  };
+  jwt: {
+    expiry: number;
+    signing: { alg: string | null; kid: string | null };
+    keys: { kid: string | null; alg: string | null; kty: string }[];
+    signingKeysPath: string | null;
+    setIn: SetIn;
+  };
+}
+
+export type JobState = 'running' | 'succeeded' | 'failed';
+export interface Job {
+  id: string;
+  kind: string;
+  subject: Record<string, string | null>;
+  state: JobState;
+  progress: { step: string | null; done: number; total: number; unit: string | null; notes: string[] };
+  error: string | null;
+  result: unknown;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface Queue {
+  name: string;
+  depth: number;
+  visible: number;
+  oldestAgeSeconds: number | null;
+  newestAgeSeconds: number | null;
+  totalSent: string;
+  createdAt: string;
+  deadLetter: { queue: string; maxReads: number; moved: number; waiting: number } | null;
+}
+export interface Queues {
+  queues: Queue[];
+  deadJobs: { task: string; count: number; lastFailedAt: string }[];
+}
+export interface CronRun {
+  id: number;
+  status: string;
+  returnMessage: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  scheduledAt: string | null;
+}
+export interface CronJob {
+  id: number;
+  name: string | null;
+  schedule: string;
+  command: string;
+  username: string;
+  active: boolean;
+  lastRuns: CronRun[];
+}
+export interface Cron {
+  schedulerEnabled: boolean;
+  jobs: CronJob[];
+}

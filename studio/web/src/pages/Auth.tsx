@@ -1,4 +1,4 @@
-/** Auth users: search, create, invite, ban, sessions, reset MFA, delete (through /auth/v1/admin). */
+/** Auth: the users (search, create, invite, ban, sessions, reset MFA, delete, through /auth/v1/admin) and the settings. */
 import { useState } from 'preact/hooks';
 import { api, attempt, cellText } from '../api.js';
 import { Button } from '../components/Button.js';
@@ -6,7 +6,9 @@ import { DataTable, type Column } from '../components/DataTable.js';
 import { TextField, Toolbar } from '../components/Field.js';
 import { ConfirmDialog, Modal } from '../components/Modal.js';
 import { Await, useToast } from '../components/Notice.js';
+import { Tabs } from '../components/Tabs.js';
 import { useLoad } from '../hooks.js';
+import { AuthSettingsView } from './AuthSettings.js';
 import type { Session, User, UserPage } from '../types.js';
 
 const PER_PAGE = 50;
@@ -22,6 +24,20 @@ const COLUMNS: Column<User>[] = [
 ];
 
 export function AuthPage() {
+  return (
+    <>
+      <h2>Auth</h2>
+      <Tabs
+        tabs={[
+          { id: 'users', title: 'Users', content: <Users /> },
+          { id: 'settings', title: 'Providers and settings', content: <AuthSettingsView /> },
+        ]}
+      />
+    </>
+  );
+}
+
+function Users() {
   const toast = useToast();
   const [search, setSearch] = useState('');
   const [page, setPage] = useState(1);
@@ -43,7 +59,6 @@ export function AuthPage() {
 
   return (
     <>
-      <h2>Auth users</h2>
       <Toolbar>
         <TextField id="new-email" placeholder="email" value={email} onValue={setEmail} />
         <TextField

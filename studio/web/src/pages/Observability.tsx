@@ -1,9 +1,10 @@
 /**
  * Observability: request rate, p95 latency, 5xx errors and database connections as charts, polled
  * from /studio/api/metrics each second; rates and the window's p95 come from the counters' deltas.
+ * Below: the last `trellis bench` capacity statement, the recent requests, warnings and errors.
  */
 import { useRef, useState } from 'preact/hooks';
-import { api, attempt, type Outcome } from '../api.js';
+import { api, attempt, StudioError, type Outcome } from '../api.js';
 import { Button } from '../components/Button.js';
 import { LineChart } from '../components/Chart.js';
 import { DataTable, type Column } from '../components/DataTable.js';
@@ -12,7 +13,7 @@ import { StatCards } from '../components/Layout.js';
 import { Await } from '../components/Notice.js';
 import { Tabs } from '../components/Tabs.js';
 import { useLoad, useInterval } from '../hooks.js';
-import type { Metrics, RequestRecord } from '../types.js';
+import type { LogRecord, Logs, Metrics, RequestRecord, SavedBench } from '../types.js';
 
 const POLL_MS = 1000;
 const POINTS = 60;
@@ -88,9 +89,11 @@ export function ObservabilityPage() {
           <LineChart id="db-chart" title="db connections in use" unit="" values={series.db} points={POINTS} />
         </div>
       )}
+      <LastBench />
       <Tabs
         tabs={[
           { id: 'requests', title: 'Recent requests', content: <RequestLog /> },
+          { id: 'logs', title: 'Warnings and errors', content: <LogView /> },
           {
             id: 'routes',
             title: 'Busiest routes',
@@ -150,6 +153,137 @@ function RequestLog() {
       <div id="request-log">
         <Await value={log}>
           {({ requests }) => <DataTable columns={LOG_COLUMNS} rows={requests} rowKey={(r) => r.reqId} pageSize={50} />}
+        </Await>
+      </div>
+    </>
+  );
+}
+
+/** How the bench was run, from what the saved report holds. */
+function benchContext({ command, savedAt, report: r }: SavedBench): string {
+  return [
+    command,
+    r.scenario && r.target ? `${r.scenario} against ${r.target}` : r.scenario,
+    r.instances !== undefined ? `${r.instances} instance(s)` : undefined,
+    r.machine,
+    `saved ${savedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    r.budget ? `budget p99 ≤ ${r.budget.p99Ms} ms, errors ≤ ${r.budget.maxErrorRate * 100}%` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** The capacity statement of the last `trellis bench` run in this project (GET /bench/last; 404 before the first). */
+function LastBench() {
+  const [bench] = useLoad(
+    () =>
+      api<SavedBench>('GET', '/bench/last').catch((err: unknown) => {
+        if (err instanceof StudioError && err.status === 404) return null;
+        throw err;
+      }),
+    [],
+  );
+  return (
+    <section id="bench-last" class="panel">
+      <h3>Capacity (the last `trellis bench`)</h3>
+      <Await value={bench}>
+        {(saved) =>
+          saved === null ? (
+            <p class="muted">
+              No `trellis bench` has been run in this project yet: run it (docs/capacity.md) and its statement shows
+              here.
+            </p>
+          ) : (
+            <>
+              <p class="statement">{saved.report.statement}</p>
+              <p class="muted">{benchContext(saved)}</p>
+              {saved.report.atCapacity && saved.report.atCapacity.length > 0 && (
+                <DataTable
+                  columns={[
+                    { key: 'op', header: 'operation', sortable: true },
+                    { key: 'perSecond', header: 'per second', sortable: true, value: (o) => o.perSecond.toFixed(1) },
+                    { key: 'p50', header: 'p50 ms', sortable: true },
+                    { key: 'p95', header: 'p95 ms', sortable: true },
+                    { key: 'p99', header: 'p99 ms', sortable: true },
+                    { key: 'errors', header: 'errors', sortable: true },
+                  ]}
+                  rows={saved.report.atCapacity}
+                  rowKey={(o) => o.op}
+                />
+              )}
+            </>
+          )
+        }
+      </Await>
+    </section>
+  );
+}
+
+const LEVELS = [
+  { value: 'warn', label: 'warnings and errors' },
+  { value: 'error', label: 'errors' },
+  { value: 'fatal', label: 'fatal only' },
+];
+
+const LOG_LINE_COLUMNS: Column<LogRecord>[] = [
+  { key: 'time', header: 'time', sortable: true, render: (r) => r.time.slice(11, 23) },
+  {
+    key: 'level',
+    header: 'level',
+    sortable: true,
+    render: (r) => <span class={`badge level-${r.level}`}>{r.level}</span>,
+  },
+  { key: 'msg', header: 'message', sortable: true },
+  {
+    key: 'fields',
+    header: 'fields',
+    class: 'code',
+    render: (r) => {
+      const text = JSON.stringify(r.fields);
+      return text === '{}' ? (
+        ''
+      ) : text.length <= 120 ? (
+        text
+      ) : (
+        <details>
+          <summary>{text.slice(0, 100)}…</summary>
+          <pre>{JSON.stringify(r.fields, null, 2)}</pre>
+        </details>
+      );
+    },
+  },
+];
+
+/** This process's last warnings and errors (GET /logs), polled while shown. */
+function LogView() {
+  const [level, setLevel] = useState('warn');
+  const [text, setText] = useState('');
+  const [logs, setLogs] = useState<Outcome<Logs> | undefined>(undefined);
+  useInterval(
+    () =>
+      void attempt(() => api<Logs>('GET', `/logs?level=${level}&q=${encodeURIComponent(text)}&limit=500`)).then(
+        setLogs,
+      ),
+    2000,
+    [level, text],
+  );
+  return (
+    <>
+      <p class="muted">This process, newest first (the last {logs?.ok ? logs.value.capacity : 500} kept).</p>
+      <Toolbar>
+        <Select id="log-level" value={level} options={LEVELS} onValue={setLevel} />
+        <TextField id="log-text" placeholder="message or fields contain…" value={text} onValue={setText} />
+      </Toolbar>
+      <div id="log-lines">
+        <Await value={logs}>
+          {({ logs: lines }) => (
+            <DataTable
+              columns={LOG_LINE_COLUMNS}
+              rows={lines}
+              pageSize={50}
+              empty="No warning or error since the start."
+            />
+          )}
         </Await>
       </div>
     </>
