@@ -185,13 +185,15 @@ function LastBench() {
   );
   return (
     <section id="bench-last" class="panel">
-      <h3>Capacity (the last `trellis bench`)</h3>
+      <h3>
+        Capacity (the last <code>trellis bench</code>)
+      </h3>
       <Await value={bench}>
         {(saved) =>
           saved === null ? (
             <p class="muted">
-              No `trellis bench` has been run in this project yet: run it (docs/capacity.md) and its statement shows
-              here.
+              No <code>trellis bench</code> has been run in this project yet (docs/cli.md): its capacity statement shows
+              here once one has.
             </p>
           ) : (
             <>
