@@ -164,6 +164,7 @@ function RestoreDialog(props: { backup: Backup; onClose: () => void; onStarted: 
   const isDump = backup.kind === 'pg_dump';
   const [confirm, setConfirm] = useState('');
   const [into, setInto] = useState('');
+  const [toTime, setToTime] = useState('');
   const [error, setError] = useState<Error | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const submit = async () => {
@@ -171,7 +172,7 @@ function RestoreDialog(props: { backup: Backup; onClose: () => void; onStarted: 
     const outcome = await attempt(() =>
       api('POST', `/backups/${encodeURIComponent(backup.id)}/restore`, {
         confirm,
-        ...(isDump ? { databaseUrl: into } : { folder: into }),
+        ...(isDump ? { databaseUrl: into } : { folder: into, ...(toTime !== '' && { toTime }) }),
       }),
     );
     setBusy(false);
@@ -212,6 +213,15 @@ function RestoreDialog(props: { backup: Backup; onClose: () => void; onStarted: 
         value={into}
         onValue={setInto}
       />
+      {!isDump && (
+        <TextField
+          id="restore-time"
+          label="to a point in time (optional, ISO-8601 with a zone; default the latest archived)"
+          placeholder="2026-12-02T01:15:00Z"
+          value={toTime}
+          onValue={setToTime}
+        />
+      )}
       <TextField id="restore-confirm" label={`type ${backup.id} to confirm`} value={confirm} onValue={setConfirm} />
       {error && <ErrorBanner error={error} />}
     </Modal>
