@@ -4,7 +4,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { cellText } from '../api.js';
+import { cellText, compareValues as compare } from '../derive.js';
 import { Button } from './Button.js';
 
 export interface Column<R> {
@@ -46,14 +46,6 @@ export interface DataTableProps<R> {
   pageSize?: number;
   empty?: ComponentChildren;
 }
-
-const compare = (a: unknown, b: unknown): number => {
-  if (a === b) return 0;
-  if (a === null || a === undefined) return 1;
-  if (b === null || b === undefined) return -1;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return cellText(a).localeCompare(cellText(b), undefined, { numeric: true });
-};
 
 export function DataTable<R>(props: DataTableProps<R>) {
   const { id, columns, rows, rowKey, actions, paging, pageSize, empty } = props;

@@ -6,6 +6,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, attempt, StudioError, type Outcome } from '../api.js';
 import { Button } from '../components/Button.js';
+import { windowP95 } from '../derive.js';
 import { LineChart } from '../components/Chart.js';
 import { DataTable, type Column } from '../components/DataTable.js';
 import { Select, TextField, Toolbar } from '../components/Field.js';
@@ -18,16 +19,6 @@ import type { LogRecord, Logs, Metrics, RequestRecord, SavedBench } from '../typ
 const POLL_MS = 1000;
 const POINTS = 60;
 const ms = (s: number | null) => (s === null ? '–' : `≤ ${Math.round(s * 1000 * 10) / 10} ms`);
-
-/** The p95 of the requests between two polls (the bucket bound its rank falls under), in ms. */
-function windowP95(before: Metrics, now: Metrics): number {
-  const deltas = now.buckets.map((b, i) => ({ le: b.le, count: b.count - (before.buckets[i]?.count ?? 0) }));
-  const total = deltas.at(-1)?.count ?? 0;
-  if (total <= 0) return 0;
-  const hit = deltas.find((d) => d.count >= total * 0.95);
-  const bound = hit?.le ?? deltas.at(-2)?.le ?? 0;
-  return bound * 1000;
-}
 
 interface Series {
   rate: number[];
@@ -53,7 +44,7 @@ export function ObservabilityPage() {
         const seconds = (now.at - before.at) / 1000 || 1;
         return {
           rate: push(s.rate, Math.max(0, (now.requests.total - before.requests.total) / seconds)),
-          p95: push(s.p95, windowP95(before, now)),
+          p95: push(s.p95, windowP95(before.buckets, now.buckets)),
           errors: push(s.errors, Math.max(0, (now.errors - before.errors) / seconds)),
           db: push(s.db, now.db.inUse),
         };
