@@ -1,6 +1,6 @@
 /** A modal dialog over the page: Escape or the backdrop closes it, focus goes to its first field. */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { Button } from './Button.js';
 import { TextField } from './Field.js';
 
@@ -18,9 +18,12 @@ export function Modal({ id, title, onClose, children, footer, wide = false }: Mo
   const box = useRef<HTMLDivElement>(null);
   const close = useRef(onClose);
   close.current = onClose;
-  useEffect(() => {
+  // A layout effect, run as the dialog is put in the page: a useEffect runs after the next paint,
+  // and its focus() would take the caret from a field the user (or a test) has started typing in.
+  useLayoutEffect(() => {
     const before = document.activeElement;
-    box.current?.querySelector<HTMLElement>('input:not([disabled]), textarea, select, button')?.focus();
+    if (!box.current?.contains(before))
+      box.current?.querySelector<HTMLElement>('input:not([disabled]), textarea, select, button')?.focus();
     const key = (e: KeyboardEvent) => e.key === 'Escape' && close.current();
     window.addEventListener('keydown', key);
     return () => {
