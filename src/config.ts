@@ -318,6 +318,11 @@ export interface Config {
   readonly drainGraceMs: number;
   /** SIGTERM budget for in-flight requests and the embedded database; fixed by the CLI contract. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * Where each setting's value came from, by its environment variable: the variable's name, a
+   * `--flag`, `supabase/config.toml line N (section.key)`, or `default`. Studio shows it.
+   */
+  readonly settingSources: Readonly<Record<string, string>>;
 }
 
 /** Phone sign-ins: GoTrue's [sms] and external.phone settings, and the provider's. */
@@ -354,9 +359,11 @@ interface Sources {
   readonly env: NodeJS.ProcessEnv;
   /** The file's values by the environment variable each stands in for, and how to name the file. */
   readonly file: { readonly label: string; readonly settings: Readonly<Record<string, TomlSetting>> };
+  /** Where each setting read was found, by its environment variable (Config.settingSources). */
+  readonly seen?: Map<string, string>;
 }
 
-function read<K extends keyof Settings>(key: K, { flags, env, file }: Sources): SettingValue<K> {
+function read<K extends keyof Settings>(key: K, { flags, env, file, seen }: Sources): SettingValue<K> {
   const setting: Settings[K] = settings[key];
   const flagName = 'flag' in setting ? setting.flag : undefined;
   const fromFlag = flagName !== undefined ? flags[flagName] : undefined;
@@ -370,6 +377,9 @@ function read<K extends keyof Settings>(key: K, { flags, env, file }: Sources): 
         : fromFile !== undefined
           ? [fromFile.raw, fileSource(file.label, fromFile.line, fromFile.key)]
           : ['fallback' in setting ? setting.fallback : undefined, setting.env];
+  const given =
+    typeof fromFlag === 'string' || fromFlag === true || (fromEnv !== undefined && fromEnv !== '') || fromFile;
+  seen?.set(setting.env, given ? source : 'default');
   const parsed = setting.schema.safeParse(raw);
   if (!parsed.success) {
     const shown = source.startsWith('--') || !/SECRET|URL/.test(setting.env) ? ` (got "${raw}")` : '';
@@ -425,7 +435,7 @@ function referencedEnv(dirs: readonly string[], env: NodeJS.ProcessEnv): TomlEnv
  * The OAuth providers: every fixed one, plus each generic OIDC name the environment or the file
  * mentions. A variable wins over the file, key by key, as for every other setting.
  */
-function externalProviders({ env, file }: Sources): Readonly<Record<string, ExternalProviderConfig>> {
+function externalProviders({ env, file, seen }: Sources): Readonly<Record<string, ExternalProviderConfig>> {
   const names = new Set<string>([
     ...FIXED_PROVIDERS,
     ...providerNamesInEnv(Object.keys(env)),
@@ -438,7 +448,13 @@ function externalProviders({ env, file }: Sources): Readonly<Record<string, Exte
       (key) => {
         const envName = providerEnvName(name, key);
         const fromEnv = env[envName];
-        return fromEnv !== undefined && fromEnv !== '' ? fromEnv : file.settings[envName]?.raw;
+        const fromFile = file.settings[envName];
+        const given = fromEnv !== undefined && fromEnv !== '';
+        seen?.set(
+          envName,
+          given ? envName : fromFile ? fileSource(file.label, fromFile.line, fromFile.key) : 'default',
+        );
+        return given ? fromEnv : fromFile?.raw;
       },
       (key, message) => {
         const envName = providerEnvName(name, key);
@@ -477,7 +493,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const tomlFile = path.join(supabaseDir, 'config.toml');
   const label = path.join(givenDir, 'supabase', 'config.toml');
   const toml = readSupabaseToml(tomlFile, label, () => referencedEnv([supabaseDir, dir], env));
-  const src: Sources = { flags, env, file: { label, settings: toml?.settings ?? {} } };
+  const seen = new Map<string, string>();
+  const src: Sources = { flags, env, file: { label, settings: toml?.settings ?? {} }, seen };
   const host = read('host', src);
   const port = read('port', src);
   const redirectUrls = read('redirectUrls', src)
@@ -663,6 +680,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     }),
     drainGraceMs: read('drainGrace', src) * 1000,
     shutdownTimeoutMs: 10_000,
+    // Last: every read above has recorded where it found its value.
+    settingSources: Object.freeze(Object.fromEntries(seen)),
   });
 }
 

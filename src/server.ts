@@ -22,7 +22,7 @@ import { FatalError, StartAborted, errorMessage } from './errors.js';
 import { authRoutes } from './auth/routes.js';
 import { restRoutes } from './rest/routes.js';
 import { storageRoutes } from './storage/routes.js';
-import { studioModule } from './studio/index.js';
+import { studioModule, type StudioRuntime } from './studio/index.js';
 import { ensureStudioPassword } from './project/studio-password.js';
 import { functionsModule, type FunctionsModule } from './functions/index.js';
 import { realtimeModule, type RealtimeModule } from './realtime/index.js';
@@ -85,6 +85,7 @@ function buildApp(
   push: Hono<HttpEnv>,
   functions: FunctionsModule,
   localUrl: string,
+  studio: StudioRuntime,
   moreMetrics?: () => Promise<string>,
 ): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -107,18 +108,18 @@ function buildApp(
   app.route('/functions/v1', functions.routes);
   // Under the API's port unless STUDIO_PORT gives Studio one of its own (buildStudioApp).
   if (services.config.studio.enabled && services.config.studio.port === undefined)
-    app.route('/', studioModule(services, localUrl));
+    app.route('/', studioModule(services, localUrl, studio));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
 }
 
 /** Studio alone, for its own port (STUDIO_PORT): the same module, nothing of the API. */
-function buildStudioApp(services: Services, localUrl: string): Hono<HttpEnv> {
+function buildStudioApp(services: Services, localUrl: string, studio: StudioRuntime): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use('*', requestContext(services.log, services.metrics));
   app.get('/', (c) => c.redirect('/studio/'));
-  app.route('/', studioModule(services, localUrl));
+  app.route('/', studioModule(services, localUrl, studio));
   app.notFound(renderNotFound);
   app.onError(renderError);
   return app;
@@ -334,7 +335,8 @@ export async function startTrellis(
     // Edge functions (docs/functions.md): each in its own worker, started on its first call.
     running.functions = functionsModule(owned.services, database.url);
     const studioPassword = await studioPasswordMade;
-    if (running.studioServer) studioApp = buildStudioApp(owned.services, localUrl(server, config));
+    const studio: StudioRuntime = { realtime: () => realtime.live(), databaseUrl: database.url };
+    if (running.studioServer) studioApp = buildStudioApp(owned.services, localUrl(server, config), studio);
     app = buildApp(
       owned.services,
       readiness,
@@ -342,6 +344,7 @@ export async function startTrellis(
       push.routes,
       running.functions,
       localUrl(server, config),
+      studio,
       worker && (() => worker.backupMetrics()),
     );
     running.realtime = realtime;

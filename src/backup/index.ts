@@ -14,7 +14,7 @@ export { restoreBackup, prepareEmptyDir, pickBackup, type RestoreReport } from '
 export { verifyBackup, type VerifyReport } from './verify.js';
 export { startBackupService, parseSchedule, type BackupService } from './service.js';
 export { shipWal, shipStorage, pendingSegments } from './wal.js';
-export type { BackupTarget } from './target.js';
+export { BACKUP_ID, type BackupTarget } from './target.js';
 export type { Manifest, EmbeddedManifest } from './manifest.js';
 export { parseManifest } from './manifest.js';
 export { dumpServer, restoreDump } from './dump.js';

@@ -1,6 +1,6 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
-import { FatalError } from '../errors.js';
-import { benchTargetEnv } from '../config.js';
+import { errorMessage, FatalError } from '../errors.js';
+import { benchTargetEnv, loadConfig } from '../config.js';
 import {
   SEED_ASSUMPTIONS,
   assumptionsProblem,
@@ -8,6 +8,7 @@ import {
   remoteTarget,
   renderReport,
   runBench,
+  saveLastReport,
   scenarios,
   startLocalTarget,
   writeMarkdownSection,
@@ -46,6 +47,8 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
   --dau-mau R            daily over monthly active users, default ${SEED_ASSUMPTIONS.dauPerMau} (seed 004)
   -o json, --json     print the report as one JSON object
   --markdown FILE     also write the report into FILE, between <!-- bench-<scenario>:begin/end -->
+  --dir D             the project folder whose .trellis/bench-last.json keeps the last report, which
+                      Studio shows (default: the current folder)
   --print-schema      print the SQL the scenario needs (apply it as a migration before --target)`;
 
 const positive = (flag: string, raw: string | boolean | undefined, fallback: number, max = 1_000_000): number => {
@@ -88,6 +91,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     markdown: { type: 'string' },
     'print-schema': { type: 'boolean' },
+    dir: { type: 'string' },
   });
   if (flags.help) {
     process.stdout.write(`${benchHelp}\n`);
@@ -127,6 +131,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const report = await runBench(scenario, target, options);
     const markdown = renderReport(report);
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${markdown}\n`);
+    // Kept for Studio's observability page (docs/studio.md); a report that cannot be kept is still printed.
+    const command = `trellis bench ${scenario.name}${quick ? ' --quick' : ''}`;
+    await (async () => saveLastReport(loadConfig({ dir: flags.dir }).dataDir, command, report))().catch(
+      (err: unknown) => process.stderr.write(`could not keep the report for Studio: ${errorMessage(err)}\n`),
+    );
     if (typeof flags.markdown === 'string') {
       const commit = currentCommit();
       const how = `Measured ${report.date.slice(0, 10)} on ${report.machine}${commit ? `, commit ${commit}` : ''}, by \`trellis bench ${scenario.name}${quick ? ' --quick' : ''}\`.`;

@@ -11,6 +11,7 @@ import type { ChangeData, ChangeSubscriber, ChangeSubscriptionRequest } from './
 import { checkToken, PUBLIC_TOPIC, readDenied, topicPolicies, type TopicPolicies } from './authorize.js';
 import { broadcastSize, encodeFrame, outFrame, userBroadcastOf, type Frame, type OutFrame, type Vsn } from './codec.js';
 import { topicKey, type Member } from './hub.js';
+import type { MemberView } from './live.js';
 import type { Meta } from './presence.js';
 import type { ConnectionContext } from './context.js';
 import { isJsonObject, stringifyJson } from '../platform/json.js';
@@ -78,6 +79,19 @@ export class Channel implements Member {
 
   send(frame: OutFrame): void {
     this.socket.send(frame);
+  }
+
+  describe(): MemberView {
+    return {
+      broadcast: { self: this.#self, ack: this.#ack },
+      presenceEnabled: this.#presenceEnabled,
+      postgresChanges: (this.#changes?.subscriptions ?? []).map(({ event, schema, table, filter }) => ({
+        event,
+        schema,
+        ...(table !== undefined && { table }),
+        ...(filter !== undefined && { filter }),
+      })),
+    };
   }
 
   /** Runs the join; the socket sends the reply, then calls `afterJoin` on success. */

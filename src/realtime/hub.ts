@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import type { Bus } from '../platform/bus/index.js';
 import type { Logger } from '../platform/logger.js';
 import { encodeBroadcast, encodeFrame, outFrame, type OutFrame, type UserBroadcast, type Vsn } from './codec.js';
+import { describeTopic, type LiveChannel, type MemberView } from './live.js';
 import type { RealtimeMetrics } from './metrics.js';
 import { isEmptyDiff, PresenceTracker, type Meta, type OriginState, type PresenceDiff } from './presence.js';
 import { parseJson, stringifyJson } from '../platform/json.js';
@@ -26,6 +27,8 @@ export interface Member {
   readonly topic: string;
   readonly receivesBroadcast: boolean;
   readonly receivesPresence: boolean;
+  /** The join's settings, for Studio's live view (live.ts). */
+  describe?(): MemberView;
   /** Writes an encoded frame to the member's socket (which may refuse it: a slow consumer). */
   send(frame: OutFrame): void;
 }
@@ -134,6 +137,16 @@ export class RealtimeHub {
 
   untrack(key: string, ref: string): void {
     this.#presenceChanged(key, this.presence.untrack(key, ref));
+  }
+
+  /** The channels joined on this instance, topic by topic (Studio's live view). */
+  channels(): LiveChannel[] {
+    const out: LiveChannel[] = [];
+    for (const [key, members] of this.#members) {
+      const views = [...members].flatMap((m) => (m.describe ? [m.describe()] : []));
+      out.push(describeTopic(key, views, this.presence.state(key)));
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic) || Number(a.private) - Number(b.private));
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
+import type { LiveChannel } from './live.js';
 import { apiRateLimit } from '../platform/api-limits.js';
 import type { KeyEnv } from '../platform/keys.js';
 import type { Services } from '../services.js';
@@ -18,6 +19,18 @@ export { createChangeHub, type ChangeHubOptions } from './changes/index.js';
 export type { AuthorisationMode } from './changes/authorise.js';
 export { createRealtime } from './socket.js';
 
+export type { LiveChannel } from './live.js';
+
+export interface RealtimeLiveView {
+  /**
+   * 'instance': other instances share this one's bus (REDIS_URL, --workers), and their sockets
+   * are not counted; 'all': this instance is the only one. Presence counts are the cluster's in
+   * both: every instance holds every presence entry.
+   */
+  readonly scope: 'instance' | 'all';
+  readonly channels: readonly LiveChannel[];
+}
+
 export interface RealtimeModule {
   /** /realtime/v1 over HTTP (the broadcast API). */
   readonly routes: Hono<KeyEnv>;
@@ -25,6 +38,8 @@ export interface RealtimeModule {
   handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void;
   /** What /ready should mention while realtime works only in part. */
   degraded(): string[];
+  /** The channels open on this instance now (Studio's live view, live.ts). */
+  live(): RealtimeLiveView;
   /** Closes the sockets with going-away, then the change feed. */
   close(): Promise<void>;
 }
@@ -58,6 +73,7 @@ export async function realtimeModule(services: Services, replicationUrl: string)
     return {
       routes: realtimeRoutes(realtime, apiRateLimit(services, 'realtime')),
       handleUpgrade: (request, socket, head) => realtime.handleUpgrade(request, socket, head),
+      live: () => ({ scope: bus.shared ? 'instance' : 'all', channels: realtime.channels() }),
       degraded: () => {
         const problem = changes.problem();
         return [realtime.degraded(), problem && `postgres_changes: ${problem}`].filter(

@@ -19,6 +19,7 @@ import { VSNS, type UserBroadcast, type Vsn } from './codec.js';
 import { CLOSE, Connection } from './connection.js';
 import type { ConnectionContext } from './context.js';
 import { RealtimeHub, topicKey } from './hub.js';
+import type { LiveChannel } from './live.js';
 import { TokenBucket } from './limits.js';
 import { createMessageBudget } from './budget.js';
 import { familyRule } from '../platform/api-limits.js';
@@ -60,6 +61,8 @@ export interface Realtime {
   broadcast(subTopic: string, isPrivate: boolean, broadcast: UserBroadcast): void;
   /** What /ready should mention while realtime works but not fully (Redis away). */
   degraded(): string | undefined;
+  /** The channels open on this instance (Studio's live view). */
+  channels(): LiveChannel[];
   close(): Promise<void>;
 }
 
@@ -198,6 +201,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     broadcast(subTopic, isPrivate, broadcast) {
       hub.broadcast(topicKey(subTopic, isPrivate), broadcast);
     },
+    channels: () => hub.channels(),
     degraded() {
       if (!deps.bus.shared || deps.bus.isHealthy()) return undefined;
       const transport = config.redisUrl !== undefined && config.bus === 'auto' ? 'Redis' : 'the PostgreSQL bus';

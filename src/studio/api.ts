@@ -22,11 +22,16 @@ import { respondJson } from '../platform/json.js';
 import { checkStudioPassword } from '../project/studio-password.js';
 import type { Services } from '../services.js';
 import { encodePath, expectOk, type Bridge } from './bridge.js';
+import { authSettings } from './auth-settings.js';
+import { backupRoutes } from './backups.js';
 import { listTables, tableDetail } from './catalog.js';
 import { summarizeMetrics } from './metrics.js';
 import { browseQuery, planBrowse, planDelete, planInsert, planUpdate, rowBody } from './rows.js';
 import { SESSION_COOKIE, issueSession, requireStudioCaller, sessionCookie, studioSecrets } from './session.js';
+import { liveRoutes } from './live.js';
 import { refused } from './pg-errors.js';
+import { queueRoutes } from './queues.js';
+import type { StudioRuntime } from './runtime.js';
 import { runSql, sqlRequest } from './sql.js';
 
 const CODES = { badJson: 'bad_json', invalid: 'validation_failed' } as const;
@@ -58,7 +63,7 @@ function param<S extends z.ZodType>(schema: S, value: unknown, message: string):
   return parsed.data;
 }
 
-export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
+export function studioApi(services: Services, bridge: Bridge, runtime: StudioRuntime): Hono<HttpEnv> {
   const { config, db } = services;
   const secrets = studioSecrets(config.dataDir);
   const app = new Hono<HttpEnv>();
@@ -73,6 +78,10 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     '/realtime/*',
     '/storage/buckets',
     '/storage/buckets/:bucket/sign',
+    '/backups',
+    '/backups/*',
+    '/queues/*',
+    '/cron/*',
   ])
     app.use(path, json);
 
@@ -233,6 +242,9 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     return respondJson(c, { removed: factors.length });
   });
 
+  // Read-only: auth's settings come from the environment and config.toml at start.
+  app.get('/auth/settings', async (c) => respondJson(c, await authSettings(config, services.tokens)));
+
   // Storage, through /storage/v1 as the service role.
   const bucket = (c: Context) => param(name, c.req.param('bucket'), 'invalid bucket name');
   const objectPath = (c: Context) => {
@@ -317,6 +329,7 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
     );
     return c.json({ sent: true }, 202);
   });
+  liveRoutes(app, services, runtime);
 
   // Observability and operations
   app.get('/metrics', async (c) => c.json(await summarizeMetrics(services.metrics)));
@@ -350,6 +363,8 @@ export function studioApi(services: Services, bridge: Bridge): Hono<HttpEnv> {
       pending: files.filter((f) => !done.has(f.version)).map((f) => ({ version: f.version, name: f.name })),
     });
   });
+  backupRoutes(app, config, runtime, body);
+  queueRoutes(app, db, config.cron.enabled, body);
   // The backups `trellis backup list` shows, from BACKUP_TARGET (none yet: an empty list).
   app.get('/backups', async (c) => {
     const where = config.backup.target;

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import { renderError, type HttpEnv } from '../platform/http.js';
 import type { Services } from '../services.js';
+import type { StudioRuntime } from './runtime.js';
+
+export type { StudioRuntime } from './runtime.js';
 
 // Two levels under the repository both from src/studio (tests) and dist/studio (the build).
 const WEB_DIR = fileURLToPath(new URL('../../dist/studio-web/', import.meta.url));
@@ -38,7 +41,7 @@ const PAGE_HEADERS = {
  * Routes under /studio (mount it at '/'). `localUrl`: this process's own listener
  * (http://127.0.0.1:PORT), which the auth and storage pages call.
  */
-export function studioModule(services: Services, localUrl: string): Hono<HttpEnv> {
+export function studioModule(services: Services, localUrl: string, runtime: StudioRuntime): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   let api: Promise<Hono<HttpEnv>> | undefined;
   const loadApi = async () => {
@@ -50,7 +53,7 @@ export function studioModule(services: Services, localUrl: string): Hono<HttpEnv
       c.set('requestId', (c.env as { requestId?: string } | undefined)?.requestId ?? '');
       await next();
     });
-    routes.route('/', studioApi(services, createBridge(localUrl, services.keys.serviceRoleKey)));
+    routes.route('/', studioApi(services, createBridge(localUrl, services.keys.serviceRoleKey), runtime));
     routes.all('*', (c) => c.json({ code: 'not_found', message: 'no such Studio endpoint' }, 404));
     routes.onError(renderError);
     return routes;

@@ -1,3 +1,4 @@
+import { mkdtempSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,9 @@ import { crudScenario } from '../../src/capacity/scenarios/crud.js';
 import { authScenario } from '../../src/capacity/scenarios/auth.js';
 import { freePort, runCli, type CliResult } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/** Where the runs without a project of their own keep their last report (not the checkout). */
+const KEPT_DIR = mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-kept-'));
 
 function expectOneLineFailure(result: CliResult, pattern: RegExp) {
   expect(result.code, result.stderr).toBe(1);
@@ -164,8 +168,22 @@ describe('trellis bench crud, for real and briefly', () => {
   test('starts its own Trellis, steps the load, runs the floor, and writes JSON and Markdown', async () => {
     const markdown = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-bench-md-')), 'benchmarks.md');
     await fs.writeFile(markdown, '# Benchmarks\n\n<!-- bench-crud:begin -->\nold\n<!-- bench-crud:end -->\n');
+    const project = path.dirname(markdown);
     const result = await runCli(
-      ['bench', 'crud', '--quick', '--step-seconds', '1', '--max-users', '20', '--json', '--markdown', markdown],
+      [
+        'bench',
+        'crud',
+        '--quick',
+        '--step-seconds',
+        '1',
+        '--max-users',
+        '20',
+        '--json',
+        '--markdown',
+        markdown,
+        '--dir',
+        project,
+      ],
       {},
       90_000,
     );
@@ -180,6 +198,9 @@ describe('trellis bench crud, for real and briefly', () => {
       dauPerMau: 0.25,
     });
     expect(report.activeUsers.overridden).toEqual([]);
+    // The report is kept for Studio (GET /studio/api/bench/last).
+    const kept = JSON.parse(await fs.readFile(path.join(project, '.trellis', 'bench-last.json'), 'utf8'));
+    expect(kept).toMatchObject({ command: 'trellis bench crud --quick', report: { statement: report.statement } });
     const doc = await fs.readFile(markdown, 'utf8');
     expect(doc).not.toContain('old');
     expect(doc).toContain("In the seeds' terms: **");
@@ -192,7 +213,7 @@ describe('trellis bench crud, for real and briefly', () => {
 
   test("chat: users on realtime channels see each other's messages and typing, and the deliveries are timed", async () => {
     const result = await runCli(
-      ['bench', 'chat', '--quick', '--step-seconds', '2', '--max-users', '20', '--json'],
+      ['bench', 'chat', '--quick', '--step-seconds', '2', '--max-users', '20', '--json', '--dir', KEPT_DIR],
       {},
       90_000,
     );
@@ -235,7 +256,8 @@ describe('trellis bench crud, for real and briefly', () => {
       await server.stop();
     });
 
-    const quick = ['--quick', '--step-seconds', '1', '--max-users', '20'];
+    // --dir: the kept report goes to the server's project folder, not the checkout's.
+    const quick = ['--quick', '--step-seconds', '1', '--max-users', '20', '--dir', KEPT_DIR];
     /** Requests the instance answered so far, from its own /metrics. */
     const answered = async (instance: TestServer) => {
       const text = await fetch(`${instance.url}/metrics`, { headers: { apikey: instance.serviceRoleKey } }).then((r) =>

@@ -10,7 +10,13 @@ import type { Services } from '../../src/services.js';
 test('an app with Studio mounted still routes with the RegExpRouter, and serves its paths', async () => {
   const app = new Hono();
   app.get('/rest/v1/:table', (c) => c.text('rest'));
-  app.route('/', studioModule({} as Services, 'http://127.0.0.1:1'));
+  app.route(
+    '/',
+    studioModule({} as Services, 'http://127.0.0.1:1', {
+      realtime: () => ({ scope: 'all', channels: [] }),
+      databaseUrl: '',
+    }),
+  );
   expect((await app.request('/rest/v1/notes')).status).toBe(200);
   expect((app.router as unknown as { activeRouter?: { name: string } }).activeRouter?.name).toBe('RegExpRouter');
   for (const path of ['/studio', '/studio/', '/studio/#/sql'])

@@ -8,7 +8,9 @@ export class StudioError extends Error {
   }
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export async function api<T = unknown>(method: Method, path: string, body?: unknown, raw?: Blob): Promise<T> {
   const headers: Record<string, string> = {};
   let payload: BodyInit | undefined;
   if (raw) {
@@ -28,3 +30,16 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   }
   return parsed as T;
 }
+
+/** An outcome as a value, for the components to render: the data, or the error. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export async function attempt<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+export { cellText } from './derive.js';
