@@ -1,7 +1,9 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
+import os from 'node:os';
 import { FatalError } from '../errors.js';
 import { benchTargetEnv } from '../config.js';
 import {
+  GENERATOR_LIMITS,
   SEED_ASSUMPTIONS,
   assumptionsProblem,
   currentCommit,
@@ -17,6 +19,9 @@ import {
   type UsageAssumptions,
 } from '../capacity/index.js';
 import { parseFlags } from './args.js';
+
+/** A generator per core, at least two: each has its own event loop, the harness none of the load. */
+const DEFAULT_GENERATORS = Math.max(2, os.availableParallelism());
 
 export const benchHelp = `Usage: trellis bench <${Object.keys(scenarios).join('|')}> [options]
 
@@ -38,6 +43,11 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
   --start-users N     first load step, default 10
   --max-users N       ceiling of the search, default 5000
   --step-seconds N    measured seconds per step, default 10 (2 with --quick)
+  --confirm-steps N   longer steps that repeat the boundary the search found, default 4
+                      (2 with --quick); 0 reports the search's figure unconfirmed
+  --confirm-seconds N measured seconds of a confirming step, default 3 step lengths (2 with --quick)
+  --generators N      load generators (child processes) the virtual users are spread over,
+                      default ${DEFAULT_GENERATORS} (this machine's cores, at least 2)
   --quick             short steps and a coarse search (about a minute)
   --sessions-per-day N   daily active users' sessions a day, default ${SEED_ASSUMPTIONS.sessionsPerDay} (seed 004)
   --session-minutes N    a session's length, default ${SEED_ASSUMPTIONS.sessionMinutes}
@@ -53,6 +63,12 @@ const positive = (flag: string, raw: string | boolean | undefined, fallback: num
   const n = Number(raw);
   if (typeof raw !== 'string' || !/^\d+(\.\d+)?$/.test(raw) || !(n > 0) || n > max)
     throw new FatalError(`must be a number between 0 and ${max} (got "${String(raw)}")`, `--${flag}`);
+  return n;
+};
+
+const whole = (flag: string, raw: string | boolean | undefined, fallback: number, max: number): number => {
+  const n = positive(flag, raw, fallback, max);
+  if (!Number.isInteger(n)) throw new FatalError(`must be a whole number (got "${String(raw)}")`, `--${flag}`);
   return n;
 };
 
@@ -84,6 +100,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'start-users': { type: 'string' },
     'max-users': { type: 'string' },
     'step-seconds': { type: 'string' },
+    'confirm-steps': { type: 'string' },
+    'confirm-seconds': { type: 'string' },
+    generators: { type: 'string' },
     quick: { type: 'boolean' },
     json: { type: 'boolean' },
     markdown: { type: 'string' },
@@ -115,8 +134,15 @@ export async function benchCommand(argv: string[]): Promise<number> {
       resolution: quick ? 0.25 : 0.1,
       maxSteps: quick ? 6 : 14,
     },
+    confirm: {
+      maxSteps: flags['confirm-steps'] === '0' ? 0 : whole('confirm-steps', flags['confirm-steps'], quick ? 2 : 4, 20),
+      seconds: positive('confirm-seconds', flags['confirm-seconds'], stepSeconds * (quick ? 2 : 3), 3600),
+      resolution: quick ? 0.25 : 0.1,
+    },
     stepSeconds,
     warmupSeconds: quick ? 1 : 2,
+    generators: whole('generators', flags.generators, DEFAULT_GENERATORS, 64),
+    generatorLimits: GENERATOR_LIMITS,
     saturationUsers: 16,
     saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 4 : 10,
     usage,
