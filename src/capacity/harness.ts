@@ -128,8 +128,8 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     const recorders = new Map<string, { recorder: LatencyRecorder; seconds: number }>();
 
     const runLoad = async (count: number, seconds: number, phase: StepReport['phase']): Promise<StepReport> => {
-      const label = `${scenario.name} · ${count} users${phase === 'confirm' ? ' (confirming)' : ''}`;
-      options.progress(`${label} · preparing`, false);
+      const label = `${scenario.name}${phase === 'confirm' ? ' (confirming)' : ''}`;
+      options.progress(`${label} · ${count} users · preparing`, false);
       let before: ProcessSample | undefined;
       let startedAt = performance.now();
       // The server is sampled as the generators start measuring (after the warm-up).

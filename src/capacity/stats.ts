@@ -82,6 +82,9 @@ export class Histogram {
   percentile(p: number): number {
     if (this.total === 0) return NaN;
     const rank = Math.min(this.total, Math.max(1, Math.ceil((p / 100) * this.total)));
+    // The first and last ranks are known exactly.
+    if (rank === 1) return this.low;
+    if (rank === this.total) return this.high;
     let seen = 0;
     for (const b of [...this.counts.keys()].sort((x, y) => x - y)) {
       seen += this.counts.get(b) ?? 0;

@@ -162,7 +162,7 @@ export function procParent(stat: string): number | undefined {
  * The postmaster of a database on this machine (the parent of a backend of ours), or undefined
  * when it is not a local PostgreSQL whose /proc we can read.
  */
-async function postmasterPid(dbUrl: string): Promise<number | undefined> {
+export async function postmasterPid(dbUrl: string): Promise<number | undefined> {
   const client = new pg.Client({ connectionString: dbUrl });
   try {
     await client.connect();
@@ -181,7 +181,7 @@ async function postmasterPid(dbUrl: string): Promise<number | undefined> {
 }
 
 /** PostgreSQL's CPU so far: the postmaster, its ended backends (reaped) and its live ones. */
-async function postgresCpuSeconds(postmaster: number): Promise<number | undefined> {
+export async function postgresCpuSeconds(postmaster: number): Promise<number | undefined> {
   try {
     const own = procCpuSeconds(await fs.readFile(`/proc/${postmaster}/stat`, 'utf8'), true);
     const children = (await fs.readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8'))

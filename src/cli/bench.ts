@@ -40,14 +40,14 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
                       (or the environment: JWT_SECRET, ANON_KEY, SERVICE_ROLE_KEY, DB_URL)
   --p99 MS            latency budget, default 100
   --max-errors PCT    error budget in percent of attempts, default 1
-  --start-users N     first load step, default 10
+  --start-users N     first load step, default 10 (40 with --quick)
   --max-users N       ceiling of the search, default 5000
   --step-seconds N    measured seconds per step, default 10 (2 with --quick)
-  --confirm-steps N   longer steps that repeat the boundary the search found, default 4
-                      (2 with --quick); 0 reports the search's figure unconfirmed
-  --confirm-seconds N measured seconds of a confirming step, default 3 step lengths (2 with --quick)
-  --generators N      load generators (child processes) the virtual users are spread over,
-                      default ${DEFAULT_GENERATORS} (this machine's cores, at least 2)
+  --confirm-steps N   longer steps repeating the boundary the search found, default 4 (2 with
+                      --quick); 0 reports the search's figure unconfirmed
+  --confirm-seconds N measured seconds of a confirming step, default 3 steps' (1.5 with --quick)
+  --generators N      load generator processes the virtual users are spread over, default
+                      ${DEFAULT_GENERATORS} (this machine's cores, at least 2)
   --quick             short steps and a coarse search (about a minute)
   --sessions-per-day N   daily active users' sessions a day, default ${SEED_ASSUMPTIONS.sessionsPerDay} (seed 004)
   --session-minutes N    a session's length, default ${SEED_ASSUMPTIONS.sessionMinutes}
@@ -129,14 +129,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
       maxErrorRate: positive('max-errors', flags['max-errors'], 1, 100) / 100,
     },
     search: {
-      startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 20 : 10)),
+      startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 40 : 10)),
       maxUsers: Math.round(positive('max-users', flags['max-users'], 5000)),
       resolution: quick ? 0.25 : 0.1,
-      maxSteps: quick ? 6 : 14,
+      maxSteps: quick ? 5 : 14,
     },
     confirm: {
       maxSteps: flags['confirm-steps'] === '0' ? 0 : whole('confirm-steps', flags['confirm-steps'], quick ? 2 : 4, 20),
-      seconds: positive('confirm-seconds', flags['confirm-seconds'], stepSeconds * (quick ? 2 : 3), 3600),
+      seconds: positive('confirm-seconds', flags['confirm-seconds'], stepSeconds * (quick ? 1.5 : 3), 3600),
       resolution: quick ? 0.25 : 0.1,
     },
     stepSeconds,
@@ -144,7 +144,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     generators: whole('generators', flags.generators, DEFAULT_GENERATORS, 64),
     generatorLimits: GENERATOR_LIMITS,
     saturationUsers: 16,
-    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 4 : 10,
+    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 3 : 10,
     usage,
     progress: progressPrinter(),
   };
