@@ -93,12 +93,18 @@ export async function chatFloorServer(dbUrl: string, mode: 'ws' | 'socket.io'): 
     for (const r of receivers) if (allowed.has(r.uid)) r.send(row);
   };
   const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const name = req.url === '/history' ? 'history' : req.url === '/post' ? 'post' : undefined;
+    if (!name || req.method !== 'POST') return void res.writeHead(404).end();
     let raw = '';
     for await (const chunk of req) raw += chunk;
+    let request: { claims: { role: string }; values: unknown[] };
     try {
-      const { claims, values } = JSON.parse(raw) as { claims: { role: string }; values: unknown[] };
-      const name = req.url === '/history' ? 'history' : req.url === '/post' ? 'post' : undefined;
-      if (!name) return void res.writeHead(404).end();
+      request = JSON.parse(raw) as typeof request;
+    } catch {
+      return void res.writeHead(400).end('malformed JSON');
+    }
+    try {
+      const { claims, values } = request;
       const result = await asUserPipelined(pool, name, CHAT_FLOOR_SQL[name], claims, values);
       const body = String((result.rows[0] as { body?: string } | undefined)?.body ?? '');
       if (name === 'history') return void res.writeHead(200, { 'content-type': 'application/json' }).end(body);

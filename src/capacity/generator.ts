@@ -100,7 +100,7 @@ class Child {
     const id = ++this.next;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...(progress ? { progress } : {}) });
-      this.process.send({ ...message, id } as ToChild);
+      this.process.send({ ...message, id });
     });
   }
 

@@ -20,7 +20,7 @@ import {
   type StepResult,
 } from './stepping.js';
 import { machineDescription } from './provenance.js';
-import type { ProcessSample, Target } from './target.js';
+import { sampleProcess, type ProcessSample, type Target } from './target.js';
 import { activeUsers, type ActiveUsers, type UsageAssumptions } from './active-users.js';
 
 export interface HarnessOptions {
@@ -66,6 +66,12 @@ export interface StepReport extends StepResult {
 export interface RunSummary {
   readonly overall: OpSummary;
   readonly operations: readonly OpSummary[];
+  /** The server's CPU over the run (Trellis's process, or the floor's), 100 = one core, when known. */
+  readonly serverCpuPercent: number | undefined;
+  /** PostgreSQL's, when it runs on this machine. */
+  readonly databaseCpuPercent: number | undefined;
+  /** The users' own calls a second (deliveries they received not counted). */
+  readonly callsPerSecond: number;
   readonly generators: readonly GeneratorLoad[];
   /** Why the generators could not drive this run at full speed: its figures are the generators'. */
   readonly generatorLimit: string | undefined;
@@ -124,6 +130,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     options.progress(`${scenario.name} · starting ${options.generators} load generators`, false);
     const gens = await startGenerators(options.generators, scenario.name, clientTarget, prepared.shared);
     generators = gens;
+    const received = new Set(scenario.received ?? []);
     const steps: StepReport[] = [];
     const recorders = new Map<string, { recorder: LatencyRecorder; seconds: number }>();
 
@@ -195,8 +202,19 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     const confirmed = options.confirm.maxSteps > 0 && confirmations().length > 0;
     const best = confirmed ? capacity(confirmations(), options.budget) : searchBest;
 
+    /** The server of a pool (Trellis, or the floor's process) and PostgreSQL, sampled together. */
+    const sampleServer = async (pool: PoolName) => {
+      const trellisSample = await target.sample();
+      const pid = pool === 'floor' ? prepared.floorPid : pool === 'peer' ? prepared.peerPid : undefined;
+      if (pool === 'trellis') return trellisSample;
+      const own = pid === undefined ? undefined : await sampleProcess(pid);
+      return own && { ...own, databaseCpuSeconds: trellisSample?.databaseCpuSeconds };
+    };
     const saturate = async (pool: PoolName, label: string): Promise<RunSummary> => {
       const name = `${scenario.name} at full speed, ${label}`;
+      let before: ProcessSample | undefined;
+      let startedAt = performance.now();
+      let measuring = false;
       const run = await gens.step(
         pool,
         {
@@ -205,11 +223,26 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
           warmupSeconds: options.warmupSeconds,
           thinkMs: 0,
         },
-        (t, r) => options.progress(liveLine(name, options.saturationUsers, t, r.overall(t)), false),
+        (t, r) => {
+          if (!measuring) {
+            measuring = true;
+            startedAt = performance.now();
+            void sampleServer(pool).then((s) => (before = s));
+          }
+          options.progress(liveLine(name, options.saturationUsers, t, r.overall(t)), false);
+        },
       );
+      const after = await sampleServer(pool);
+      const wall = (performance.now() - startedAt) / 1000;
+      const operations = run.recorder.summary(options.saturationSeconds);
       const summary: RunSummary = {
         overall: run.recorder.overall(options.saturationSeconds),
-        operations: run.recorder.summary(options.saturationSeconds),
+        operations,
+        callsPerSecond: operations.filter((o) => !received.has(o.op)).reduce((n, o) => n + o.perSecond, 0),
+        serverCpuPercent: measuring ? cpuPercent(before?.cpuSeconds, after?.cpuSeconds, wall) : undefined,
+        databaseCpuPercent: measuring
+          ? cpuPercent(before?.databaseCpuSeconds, after?.databaseCpuSeconds, wall)
+          : undefined,
         generators: run.loads,
         generatorLimit: generatorLimit(run.loads, options.generatorLimits),
       };
@@ -225,7 +258,6 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
 
     const atBest = recorders.get(`${confirmed ? 'confirm' : 'search'}:${best}`);
     const atCapacity = atBest?.recorder.summary(atBest.seconds) ?? [];
-    const received = new Set(scenario.received ?? []);
     const calls = atCapacity.filter((o) => !received.has(o.op)).reduce((n, o) => n + o.perSecond, 0);
     return {
       scenario: scenario.name,
@@ -244,7 +276,11 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
       searchCapacity: searchBest,
       statement: capacityStatement(steps, best, scenario.users, options.budget, target),
       activeUsers: activeUsers(
-        { virtualUsers: best, callsPerSecond: best > 0 ? calls : 0, atLeast: reachedCeiling(steps, best, options.budget) },
+        {
+          virtualUsers: best,
+          callsPerSecond: best > 0 ? calls : 0,
+          atLeast: reachedCeiling(steps, best, options.budget),
+        },
         options.usage.assumptions,
         options.usage.overridden,
       ),

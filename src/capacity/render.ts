@@ -53,6 +53,29 @@ export function renderReport(report: BenchReport): string {
       `| ${all ? '**all**' : op.op} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${cells(op, f, all)}${peer ? ` ${cells(op, p, all)}` : ''}`,
     );
   }
+  const cpuLine = (name: string, run: RunSummary | undefined) => {
+    if (!run || (run.serverCpuPercent === undefined && run.databaseCpuPercent === undefined)) return [];
+    const total = (run.serverCpuPercent ?? 0) + (run.databaseCpuPercent ?? 0);
+    const perCall =
+      run.callsPerSecond > 0 ? ` = ${((total / 100 / run.callsPerSecond) * 1000).toFixed(2)} ms of CPU per call` : '';
+    return [
+      `| ${name} | ${percent(run.serverCpuPercent)} | ${percent(run.databaseCpuPercent)} | ${rate(run.callsPerSecond)}${perCall} |`,
+    ];
+  };
+  const cpuRows = [
+    ...cpuLine('Trellis', saturation.trellis),
+    ...cpuLine('floor', saturation.floor),
+    ...cpuLine('peer', peer),
+  ];
+  if (cpuRows.length)
+    lines.push(
+      '',
+      "CPU at full speed (100 % = one core; the server is the Trellis process or the floor's):",
+      '',
+      '| Run | Server (Node.js) | PostgreSQL | Calls |',
+      '| --- | --- | --- | --- |',
+      ...cpuRows,
+    );
   const limited = (
     [
       ['Trellis', saturation.trellis],
@@ -61,7 +84,10 @@ export function renderReport(report: BenchReport): string {
     ] as const
   ).flatMap(([name, run]) => (run?.generatorLimit ? [`${name}: ${run.generatorLimit}`] : []));
   if (limited.length)
-    lines.push('', `At full speed the load generators were the limit, so these throughputs are theirs (${limited.join('; ')}).`);
+    lines.push(
+      '',
+      `At full speed the load generators were the limit, so these throughputs are theirs (${limited.join('; ')}).`,
+    );
   return lines.join('\n');
 }
 

@@ -149,7 +149,9 @@ export function parseProcStat(stat: string, status: string, ticksPerSecond = 100
 export function procCpuSeconds(stat: string, reaped: boolean, ticksPerSecond = 100): number | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = (reaped ? [11, 12, 13, 14] : [11, 12]).map((i) => Number(fields[i]));
-  return ticks.every((t) => Number.isInteger(t) && t >= 0) ? ticks.reduce((a, b) => a + b, 0) / ticksPerSecond : undefined;
+  return ticks.every((t) => Number.isInteger(t) && t >= 0)
+    ? ticks.reduce((a, b) => a + b, 0) / ticksPerSecond
+    : undefined;
 }
 
 /** The parent pid in a /proc/PID/stat line (field 4). Pure. */

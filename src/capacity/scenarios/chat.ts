@@ -133,6 +133,8 @@ export const chatScenario: Scenario = {
       shared: { run, rooms, floorUrl: floor?.url, peerUrl: peer?.url },
       hasFloor: floor !== undefined,
       hasPeer: peer !== undefined,
+      floorPid: floor?.pid,
+      peerPid: peer?.pid,
       floorDescription:
         "node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed; a message inserted under its author's claims, then every receiver in the room checked for membership in one statement and sent the row (no WAL)",
       peerDescription: 'the same with Socket.IO rooms (websocket transport)',
@@ -297,6 +299,7 @@ export const chatScenario: Scenario = {
 
 interface ChatFloor {
   readonly url: string;
+  readonly pid: number | undefined;
   stop(): void;
 }
 
@@ -306,7 +309,7 @@ async function startChatFloor(dbUrl: string, mode: 'ws' | 'socket.io'): Promise<
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the ${mode} floor exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
 interface Live {

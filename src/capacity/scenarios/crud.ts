@@ -94,7 +94,7 @@ async function seed(target: ClientTarget): Promise<void> {
   );
 }
 
-async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => void }> {
+async function startFloor(dbUrl: string): Promise<{ url: string; pid: number | undefined; stop: () => void }> {
   const child = fork(path.join(import.meta.dirname, '..', 'floor-server.js'), [dbUrl, JSON.stringify(FLOOR_SQL), '5'], {
     stdio: 'ignore',
   });
@@ -102,7 +102,7 @@ async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => voi
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the floor server exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
 export const crudScenario: Scenario = {
@@ -123,6 +123,7 @@ export const crudScenario: Scenario = {
       shared: { run, floorUrl: floor?.url },
       hasFloor: floor !== undefined,
       hasPeer: false,
+      floorPid: floor?.pid,
       floorDescription:
         'node:http + pg, the same SQL in a transaction with the same SET LOCAL role and claims, pipelined as Trellis sends it',
       close: async () => floor?.stop(),

@@ -42,6 +42,9 @@ export interface PreparedScenario {
   /** Whether the floor (and the peer) can run (the floor needs the database URL). */
   readonly hasFloor: boolean;
   readonly hasPeer: boolean;
+  /** The floor's and the peer's server processes, when they run on this machine (for their CPU). */
+  readonly floorPid?: number | undefined;
+  readonly peerPid?: number | undefined;
   /** What the floor is, for the report. */
   readonly floorDescription: string;
   readonly peerDescription?: string;
@@ -49,7 +52,7 @@ export interface PreparedScenario {
 }
 
 export interface ScenarioClients {
-  user(index: number): Promise<VirtualUser>;
+  readonly user: (index: number) => Promise<VirtualUser>;
   /** The same operations done by the floor; undefined when it cannot run (no database URL). */
   readonly floorUser: ((index: number) => Promise<VirtualUser>) | undefined;
   /** The same operations on a peer (Socket.IO for realtime), when the scenario has one. */
