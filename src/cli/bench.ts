@@ -123,6 +123,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const usage = usageAssumptions(flags);
   const quick = flags.quick === true;
   const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 2 : 10, 3600);
+  // The harness lengthens a step to two think times; a confirming step is longer than that.
+  const effectiveStep = Math.max(stepSeconds, (2 * scenario.thinkMs) / 1000);
   const options: HarnessOptions = {
     budget: {
       p99Ms: positive('p99', flags.p99, 100, 60_000),
@@ -136,7 +138,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     },
     confirm: {
       maxSteps: flags['confirm-steps'] === '0' ? 0 : whole('confirm-steps', flags['confirm-steps'], quick ? 2 : 4, 20),
-      seconds: positive('confirm-seconds', flags['confirm-seconds'], stepSeconds * (quick ? 1.5 : 3), 3600),
+      seconds: positive('confirm-seconds', flags['confirm-seconds'], effectiveStep * (quick ? 1.5 : 3), 3600),
       resolution: quick ? 0.25 : 0.1,
     },
     stepSeconds,
