@@ -128,4 +128,6 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const server = await chatFloorServer(dbUrl, mode === 'socket.io' ? 'socket.io' : 'ws');
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
   process.on('SIGTERM', () => process.exit(0));
+  // The harness gone: so is its floor.
+  process.on('disconnect', () => process.exit(0));
 }

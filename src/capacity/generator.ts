@@ -200,6 +200,8 @@ function serve(): void {
     // Keep-alive sockets would hold the process open a while: it is done.
     process.send?.({ kind: 'ok', id: m.id } satisfies FromChild, () => process.exit(0));
   };
+  // The harness gone (ended, killed): so is its generator, with its users' sockets.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (m: ToChild) => {
     handle(m).catch((err: unknown) => reply({ kind: 'failed', id: m.id, message: errorMessage(err) }));
   });

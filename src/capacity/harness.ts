@@ -34,6 +34,8 @@ export interface HarnessOptions {
   readonly generators: number;
   /** Past these, a generator could not drive its step, which then counts neither way. */
   readonly generatorLimits: GeneratorLimits;
+  /** Before a step, wait at most this long for the server to finish the last one's backlog. */
+  readonly settleSeconds: number;
   /** Users of the full-speed comparison with the floor (no think time). */
   readonly saturationUsers: number;
   readonly saturationSeconds: number;
@@ -61,6 +63,8 @@ export interface StepReport extends StepResult {
   readonly generators: readonly GeneratorLoad[];
   /** Why the generators could not drive the step (then it neither held nor broke). */
   readonly generatorLimit: string | undefined;
+  /** Seconds waited before it for the server (Node.js and PostgreSQL) to go quiet. */
+  readonly settledSeconds: number;
 }
 
 export interface RunSummary {
@@ -136,6 +140,8 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
 
     const runLoad = async (count: number, seconds: number, phase: StepReport['phase']): Promise<StepReport> => {
       const label = `${scenario.name}${phase === 'confirm' ? ' (confirming)' : ''}`;
+      options.progress(`${label} · ${count} users · waiting for the server to go quiet`, false);
+      const settledSeconds = steps.length ? await settle(target, options.settleSeconds) : 0;
       options.progress(`${label} · ${count} users · preparing`, false);
       let before: ProcessSample | undefined;
       let startedAt = performance.now();
@@ -176,6 +182,7 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
           : undefined,
         generators: run.loads,
         generatorLimit: limit,
+        settledSeconds,
       };
       const held = capacity([step], options.budget) > 0;
       recorders.set(`${phase}:${count}`, { recorder: run.recorder, seconds });
@@ -300,6 +307,31 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
   }
 }
 
+/** Below this (Node.js and PostgreSQL together, 100 = one core) the server is quiet. */
+const QUIET_PERCENT = 20;
+
+/**
+ * Waits (at most `maxSeconds`) until the server's and PostgreSQL's CPU over half a second is below
+ * QUIET_PERCENT: a step right after one that overloaded the server would otherwise pay for its
+ * backlog (queued requests, WAL still being decoded) and break where it would hold. Returns the
+ * seconds waited; at once when the server's CPU cannot be read.
+ */
+async function settle(target: Pick<Target, 'sample'>, maxSeconds: number): Promise<number> {
+  const started = performance.now();
+  const cpu = (s: ProcessSample | undefined) => (s ? s.cpuSeconds + (s.databaseCpuSeconds ?? 0) : undefined);
+  const waited = () => (performance.now() - started) / 1000;
+  let before = cpu(await target.sample());
+  let at = performance.now();
+  while (before !== undefined && waited() < maxSeconds) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = cpu(await target.sample());
+    const now = performance.now();
+    if (after === undefined || ((after - before) / ((now - at) / 1000)) * 100 < QUIET_PERCENT) break;
+    [before, at] = [after, now];
+  }
+  return before === undefined ? 0 : waited();
+}
+
 /** Nothing broke the budget above the capacity: it is a lower bound (the ceiling, or the generators' limit). */
 const reachedCeiling = (steps: readonly StepResult[], best: number, budget: Budget) =>
   !steps.some((s) => broke(s, budget) && s.users > best);
@@ -321,10 +353,15 @@ export function capacityStatement(
   }
   const least = reachedCeiling(steps, best, budget);
   const verb = target.instances > 1 ? 'sustain' : 'sustains';
-  const limited = steps.filter((s) => s.generatorLimited === true && s.users > best).map((s) => s.users);
-  const why = limited.length
-    ? ` (the load generators could not drive ${Math.min(...limited)} users)`
-    : ' (the search stopped at its ceiling before the budget broke)';
+  // Why nothing above it broke: the generators could not drive more (in a step above it, or in the
+  // search's step at it, which a longer one then held), or the search's ceiling.
+  const limited = steps.filter((s) => s.generatorLimited === true && s.users >= best).map((s) => s.users);
+  const above = limited.filter((u) => u > best);
+  const why = above.length
+    ? ` (the load generators could not drive ${Math.min(...above)} users)`
+    : limited.length
+      ? ` (the search went no higher: the load generators could not drive ${best} users in its shorter step)`
+      : ' (the search stopped at its ceiling before the budget broke)';
   const confirm = steps.find((s) => s.phase === 'confirm' && s.users === best && s.holds);
   const confirmed = confirm ? `, confirmed by a ${confirm.seconds}-second step` : '';
   return `${target.subject} ${verb} ${least ? 'at least ' : ''}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${confirmed}${least ? why : ''}`;

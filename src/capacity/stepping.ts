@@ -45,10 +45,26 @@ export function broke(step: StepResult, budget: Budget): boolean {
   return step.generatorLimited !== true && !holds(step, budget);
 }
 
+/**
+ * A step the generators could not drive is run once more before it counts as a ceiling: a pause
+ * of the machine (another job on the same cores) passes, generators out of CPU do not.
+ */
+export const LIMITED_RETRIES = 1;
+
+/** The load to run again: the last step's, when the generators could not drive it and it was not retried enough. */
+function retryOf(history: readonly StepResult[]): number | undefined {
+  const last = history.at(-1);
+  if (last?.generatorLimited !== true) return undefined;
+  const same = history.filter((s) => s.users === last.users);
+  return same.every((s) => s.generatorLimited === true) && same.length <= LIMITED_RETRIES ? last.users : undefined;
+}
+
 /** The users to run next, or undefined when the search is over. */
 export function nextUsers(history: readonly StepResult[], budget: Budget, options: SearchOptions): number | undefined {
   if (history.length >= options.maxSteps) return undefined;
   if (history.length === 0) return Math.min(options.startUsers, options.maxUsers);
+  const again = retryOf(history);
+  if (again !== undefined) return again;
   const held = history.filter((s) => holds(s, budget)).map((s) => s.users);
   const broke = history.filter((s) => !holds(s, budget)).map((s) => s.users);
   const best = held.length ? Math.max(...held) : 0;
@@ -93,6 +109,8 @@ export function nextConfirmation(
   options: ConfirmOptions,
 ): number | undefined {
   if (confirmations.length >= options.maxSteps) return undefined;
+  const again = retryOf(confirmations);
+  if (again !== undefined) return again;
   const ran = new Set(confirmations.map((s) => s.users));
   const held = confirmations.filter((s) => holds(s, budget)).map((s) => s.users);
   const lo = held.length ? Math.max(...held) : undefined;

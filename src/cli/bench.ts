@@ -144,6 +144,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     stepSeconds,
     warmupSeconds: quick ? 1 : 2,
     generators: whole('generators', flags.generators, DEFAULT_GENERATORS, 64),
+    settleSeconds: quick ? 5 : 30,
     generatorLimits: GENERATOR_LIMITS,
     saturationUsers: 16,
     saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 3 : 10,

@@ -199,6 +199,33 @@ describe('steps the load generators could not drive', () => {
     expect(best).toBeLessThanOrEqual(300);
     expect(best).toBeGreaterThanOrEqual(270);
     expect(Math.max(...history.map((s) => s.users))).toBe(320);
+    // 320 was tried twice before the search turned back.
+    expect(history.filter((s) => s.users === 320)).toHaveLength(2);
+  });
+
+  test('a step limited by a passing pause is run again, and its second result counts', () => {
+    let paused = 1;
+    const history = drive((users) => ({ ...system(700)(users), generatorLimited: users === 160 && paused-- > 0 }));
+    expect(history.slice(0, 6).map((s) => [s.users, s.generatorLimited])).toEqual([
+      [10, false],
+      [20, false],
+      [40, false],
+      [80, false],
+      [160, true],
+      [160, false],
+    ]);
+    // The search went on past it as if nothing had happened.
+    expect(capacity(history, budget)).toBeGreaterThanOrEqual(630);
+  });
+
+  test('a limited confirming step is repeated once too', () => {
+    const search: StepResult[] = [
+      { users: 40, p99: 40, errorRate: 0, perSecond: 40 },
+      { users: 80, p99: 400, errorRate: 0, perSecond: 80 },
+    ];
+    const limited = { users: 40, p99: 40, errorRate: 0, perSecond: 40, generatorLimited: true };
+    expect(nextConfirmation(search, [limited], budget, confirm)).toBe(40);
+    expect(nextConfirmation(search, [limited, limited], budget, confirm)).toBeLessThan(40);
   });
 });
 
@@ -209,6 +236,7 @@ describe('the capacity statement', () => {
     databaseCpuPercent: undefined,
     generators: [],
     generatorLimit: undefined,
+    settledSeconds: 0,
     users,
     p99: ok ? 10 : 500,
     p50: 1,
@@ -241,6 +269,15 @@ describe('the capacity statement', () => {
       [step(10, true), { ...step(20, false), generatorLimited: true, generatorLimit: 'lag' }],
       10,
       'this machine sustains at least 10 concurrent chat users at p99 < 100 ms (the load generators could not drive 20 users)',
+    ],
+    [
+      [
+        step(7, true),
+        { ...step(10, false), generatorLimited: true, generatorLimit: 'lag' },
+        { ...step(10, true), phase: 'confirm' as const, seconds: 10 },
+      ],
+      10,
+      'this machine sustains at least 10 concurrent chat users at p99 < 100 ms, confirmed by a 10-second step (the search went no higher: the load generators could not drive 10 users in its shorter step)',
     ],
     [
       [{ ...step(10, false), generatorLimited: true, generatorLimit: 'lag' }],
