@@ -219,6 +219,9 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     };
     const saturate = async (pool: PoolName, label: string): Promise<RunSummary> => {
       const name = `${scenario.name} at full speed, ${label}`;
+      // Trellis still decoding the last run's WAL would slow the floor that follows it.
+      options.progress(`${name} · waiting for the server to go quiet`, false);
+      await settle(target, options.settleSeconds);
       let before: ProcessSample | undefined;
       let startedAt = performance.now();
       let measuring = false;

@@ -161,10 +161,10 @@ export function generatorLimit(
 ): string | undefined {
   const reasons = loads.flatMap((g, i) => [
     ...(g.lagP99Ms > limits.lagP99Ms
-      ? [`generator ${i + 1}'s event-loop lag p99 ${g.lagP99Ms.toFixed(0)} ms > ${limits.lagP99Ms} ms`]
+      ? [`generator ${i + 1}'s event-loop lag p99 ${g.lagP99Ms.toFixed(1)} ms > ${limits.lagP99Ms} ms`]
       : []),
     ...(g.cpuPercent > limits.cpuPercent
-      ? [`generator ${i + 1}'s CPU ${g.cpuPercent.toFixed(0)} % > ${limits.cpuPercent} % of a core`]
+      ? [`generator ${i + 1}'s CPU ${g.cpuPercent.toFixed(1)} % > ${limits.cpuPercent} % of a core`]
       : []),
   ]);
   return reasons.length ? reasons.join('; ') : undefined;

@@ -166,17 +166,18 @@ describe('steps the load generators could not drive', () => {
   test.each([
     [[{ lagP99Ms: 3, lagMaxMs: 40, cpuPercent: 60 }], undefined],
     [[{ lagP99Ms: 20, lagMaxMs: 20, cpuPercent: 80 }], undefined],
+    [[{ lagP99Ms: 20.04, lagMaxMs: 21, cpuPercent: 10 }], "generator 1's event-loop lag p99 20.0 ms > 20 ms"],
     [
       [
         { lagP99Ms: 3, lagMaxMs: 5, cpuPercent: 10 },
         { lagP99Ms: 25, lagMaxMs: 90, cpuPercent: 10 },
       ],
-      "generator 2's event-loop lag p99 25 ms > 20 ms",
+      "generator 2's event-loop lag p99 25.0 ms > 20 ms",
     ],
-    [[{ lagP99Ms: 1, lagMaxMs: 2, cpuPercent: 95 }], "generator 1's CPU 95 % > 80 % of a core"],
+    [[{ lagP99Ms: 1, lagMaxMs: 2, cpuPercent: 95 }], "generator 1's CPU 95.0 % > 80 % of a core"],
     [
       [{ lagP99Ms: 40, lagMaxMs: 50, cpuPercent: 99 }],
-      "generator 1's event-loop lag p99 40 ms > 20 ms; generator 1's CPU 99 % > 80 % of a core",
+      "generator 1's event-loop lag p99 40.0 ms > 20 ms; generator 1's CPU 99.0 % > 80 % of a core",
     ],
   ])('%j: %s', (loads, reason) => {
     expect(generatorLimit(loads, GENERATOR_LIMITS)).toBe(reason);
