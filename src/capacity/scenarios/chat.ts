@@ -72,6 +72,17 @@ do $$ begin
 end $$;
 `;
 
+/**
+ * The room of virtual user `index`: ten a room from `offset`. The floor's and the peer's users sit
+ * in rooms of their own (from the middle and the last quarter), away from Trellis's: their
+ * messages are rows of the same table, which Trellis's realtime decodes from the WAL, and in a
+ * room where Trellis's users are still subscribed it would deliver them too, at the floor's
+ * expense. The search's users stay clear of them up to 5,000 users.
+ */
+function roomOf(rooms: readonly number[], index: number, offset: number): number {
+  return rooms[(Math.floor(index / USERS_PER_ROOM) + offset) % rooms.length] ?? rooms[0] ?? 0;
+}
+
 const ok = async (response: Response): Promise<void> => {
   if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
   await response.arrayBuffer();
@@ -159,7 +170,7 @@ export const chatScenario: Scenario = {
       const base = urlFor(target, index);
       const rest = `${base}/rest/v1`;
       const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
+      const room = roomOf(rooms, index, 0);
       await ok(
         await fetch(`${rest}/bench_chat_members`, {
           method: 'POST',
@@ -249,12 +260,12 @@ export const chatScenario: Scenario = {
       );
     /** A user of the floor or the peer: the same turns, HTTP for the database, a room socket. */
     const baselineUser =
-      (url: string, kind: 'ws' | 'socket.io', salt: number) =>
+      (url: string, kind: 'ws' | 'socket.io', salt: number, offset: number) =>
       async (index: number): Promise<VirtualUser> => {
         const uid = syntheticUserId(run ^ salt, index);
         const { token, claims } = await accessToken(secret, uid);
-        const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
-        await join(uid, token, room ?? 0);
+        const room = roomOf(rooms, index, offset);
+        await join(uid, token, room);
         let recorder: LatencyRecorder | undefined;
         const received = (
           kindOf: 'typing' | 'message',
@@ -267,7 +278,7 @@ export const chatScenario: Scenario = {
           if (kindOf === 'message' && value.author_id !== uid && Number.isFinite(sentAt))
             recorder.record('message delivered', now() - sentAt);
         };
-        const live = await connectLive(url, room ?? 0, uid, kind, received);
+        const live = await connectLive(url, room, uid, kind, received);
         const call = async (what: 'history' | 'post', values: unknown[]) =>
           ok(
             await fetch(`${url}/${what}`, {
@@ -290,8 +301,8 @@ export const chatScenario: Scenario = {
 
     return {
       user,
-      floorUser: floorUrl === undefined ? undefined : baselineUser(floorUrl, 'ws', 0x0f100f10),
-      peerUser: peerUrl === undefined ? undefined : baselineUser(peerUrl, 'socket.io', 0x50c7e710),
+      floorUser: floorUrl === undefined ? undefined : baselineUser(floorUrl, 'ws', 0x0f100f10, ROOMS / 2),
+      peerUser: peerUrl === undefined ? undefined : baselineUser(peerUrl, 'socket.io', 0x50c7e710, (ROOMS * 3) / 4),
       close: async () => undefined,
     };
   },
