@@ -134,7 +134,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 40 : 10)),
       maxUsers: Math.round(positive('max-users', flags['max-users'], 5000)),
       resolution: quick ? 0.25 : 0.1,
-      maxSteps: quick ? 5 : 14,
+      maxSteps: quick ? 4 : 14,
     },
     confirm: {
       maxSteps: flags['confirm-steps'] === '0' ? 0 : whole('confirm-steps', flags['confirm-steps'], quick ? 2 : 4, 20),
@@ -144,10 +144,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     stepSeconds,
     warmupSeconds: quick ? 1 : 2,
     generators: whole('generators', flags.generators, DEFAULT_GENERATORS, 64),
-    settleSeconds: quick ? 5 : 30,
+    settleSeconds: quick ? 2 : 30,
     generatorLimits: GENERATOR_LIMITS,
     saturationUsers: 16,
-    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 3 : 10,
+    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 2 : 10,
     usage,
     progress: progressPrinter(),
   };
