@@ -141,7 +141,9 @@ export async function runBench(scenario: Scenario, target: Target, options: Harn
     const runLoad = async (count: number, seconds: number, phase: StepReport['phase']): Promise<StepReport> => {
       const label = `${scenario.name}${phase === 'confirm' ? ' (confirming)' : ''}`;
       options.progress(`${label} · ${count} users · waiting for the server to go quiet`, false);
-      const settledSeconds = steps.length ? await settle(target, options.settleSeconds) : 0;
+      // Only a step that broke or could not be driven leaves a backlog worth waiting for.
+      const last = steps.at(-1);
+      const settledSeconds = last && !last.holds ? await settle(target, options.settleSeconds) : 0;
       options.progress(`${label} · ${count} users · preparing`, false);
       let before: ProcessSample | undefined;
       let startedAt = performance.now();
@@ -367,13 +369,18 @@ export function capacityStatement(
   }
   const least = reachedCeiling(steps, best, budget);
   const verb = target.instances > 1 ? 'sustain' : 'sustains';
-  // Why nothing above it broke: the generators could not drive more (in a step above it, or in the
-  // search's step at it, which a longer one then held), or the search's ceiling.
-  const limited = steps.filter((s) => s.generatorLimited === true && s.users >= best).map((s) => s.users);
-  const above = limited.filter((u) => u > best);
+  // Why nothing above it broke: the generators could not drive a larger load (in no step of it),
+  // or the search's step at it (which a longer one then held), or the search stopped.
+  const undriven = (users: number, among: readonly StepReport[]) =>
+    among.some((s) => s.users === users && s.generatorLimited === true) &&
+    !among.some((s) => s.users === users && s.generatorLimited !== true);
+  const above = steps.filter((s) => s.users > best && undriven(s.users, steps)).map((s) => s.users);
   const why = above.length
     ? ` (the load generators could not drive ${Math.min(...above)} users)`
-    : limited.length
+    : undriven(
+          best,
+          steps.filter((s) => s.phase === 'search'),
+        )
       ? ` (the search went no higher: the load generators could not drive ${best} users in its shorter step)`
       : ' (the search stopped at its ceiling before the budget broke)';
   const confirm = steps.find((s) => s.phase === 'confirm' && s.users === best && s.holds);

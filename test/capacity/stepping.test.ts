@@ -281,6 +281,16 @@ describe('the capacity statement', () => {
       'this machine sustains at least 10 concurrent chat users at p99 < 100 ms, confirmed by a 10-second step (the search went no higher: the load generators could not drive 10 users in its shorter step)',
     ],
     [
+      [
+        step(80, true),
+        { ...step(160, false), generatorLimited: true, generatorLimit: 'lag' },
+        step(160, true),
+        { ...step(160, true), phase: 'confirm' as const, seconds: 3 },
+      ],
+      160,
+      'this machine sustains at least 160 concurrent chat users at p99 < 100 ms, confirmed by a 3-second step (the search stopped at its ceiling before the budget broke)',
+    ],
+    [
       [step(240, true), step(320, false), { ...step(240, false), phase: 'confirm' as const, seconds: 3 }],
       0,
       "no load held p99 < 100 ms with at most 1.0 % errors when repeated for 3 s (the search's 240 users held in its shorter step)",
