@@ -382,7 +382,7 @@ export function capacityStatement(
           steps.filter((s) => s.phase === 'search'),
         )
       ? ` (the search went no higher: the load generators could not drive ${best} users in its shorter step)`
-      : ' (the search stopped at its ceiling before the budget broke)';
+      : ' (the search stopped before the budget broke)';
   const confirm = steps.find((s) => s.phase === 'confirm' && s.users === best && s.holds);
   const confirmed = confirm ? `, confirmed by a ${confirm.seconds}-second step` : '';
   return `${target.subject} ${verb} ${least ? 'at least ' : ''}${best} concurrent ${users} at p99 < ${budget.p99Ms} ms${confirmed}${least ? why : ''}`;

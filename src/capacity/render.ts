@@ -86,7 +86,7 @@ export function renderReport(report: BenchReport): string {
   if (limited.length)
     lines.push(
       '',
-      `At full speed the load generators were the limit, so these throughputs are theirs (${limited.join('; ')}).`,
+      `At full speed the load generators could not keep up, so these throughputs are lower bounds (${limited.join('; ')}).`,
     );
   return lines.join('\n');
 }

@@ -258,7 +258,7 @@ describe('the capacity statement', () => {
     [
       [step(10, true), step(20, true)],
       20,
-      'this machine sustains at least 20 concurrent chat users at p99 < 100 ms (the search stopped at its ceiling before the budget broke)',
+      'this machine sustains at least 20 concurrent chat users at p99 < 100 ms (the search stopped before the budget broke)',
     ],
     [[step(10, false), step(5, false)], 0, 'no load held p99 < 100 ms with at most 1.0 % errors'],
     [
@@ -288,7 +288,7 @@ describe('the capacity statement', () => {
         { ...step(160, true), phase: 'confirm' as const, seconds: 3 },
       ],
       160,
-      'this machine sustains at least 160 concurrent chat users at p99 < 100 ms, confirmed by a 3-second step (the search stopped at its ceiling before the budget broke)',
+      'this machine sustains at least 160 concurrent chat users at p99 < 100 ms, confirmed by a 3-second step (the search stopped before the budget broke)',
     ],
     [
       [step(240, true), step(320, false), { ...step(240, false), phase: 'confirm' as const, seconds: 3 }],
