@@ -11,6 +11,12 @@ describe('who the capacity statement is about', () => {
   ])('%j with --instances %s', (urls, instances, subject) => expect(targetSubject(urls, instances)).toBe(subject));
 
   const step = (users: number, holds: boolean): StepReport => ({
+    phase: 'search',
+    seconds: 10,
+    databaseCpuPercent: undefined,
+    generators: [],
+    generatorLimit: undefined,
+    settledSeconds: 0,
     users,
     perSecond: users,
     p50: 1,
