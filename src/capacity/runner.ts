@@ -21,7 +21,7 @@ export interface StepOptions {
   readonly warmupSeconds: number;
   /** Mean pause between a user's turns; 0 for a closed loop at full speed. */
   readonly thinkMs: number;
-  /** Called about once a second while measuring, with the seconds measured so far. */
+  /** Called as measuring starts (0) and about once a second after, with the seconds measured so far. */
   readonly onProgress?: (measuredSeconds: number, recorder: LatencyRecorder) => void;
 }
 
@@ -70,12 +70,14 @@ export async function runStep(users: readonly VirtualUser[], options: StepOption
     () => {
       cpuFrom = process.cpuUsage();
       lag.enable();
+      // The window opens: the harness samples the server now (its CPU is measured over the same time).
+      options.onProgress?.(0, measured);
     },
     Math.max(0, measureFrom - performance.now()),
   );
   const progress = setInterval(() => {
     const now = performance.now();
-    if (now >= measureFrom) options.onProgress?.((now - measureFrom) / 1000, measured);
+    if (cpuFrom) options.onProgress?.(Math.max(0, now - measureFrom) / 1000, measured);
   }, 1000);
   try {
     await Promise.all(
