@@ -8,6 +8,7 @@ export { currentCommit, machineDescription, writeMarkdownSection } from './prove
 export { renderReport } from './render.js';
 export { scenarios, type PreparedScenario, type Scenario } from './scenarios/index.js';
 export { percentile } from './stats.js';
+export { GENERATOR_LIMITS } from './stepping.js';
 export { startLocalTarget, type Target } from './target.js';
 export { remoteTarget, type RemoteOptions } from './remote.js';
 export {

@@ -1,8 +1,12 @@
 /** The report of `trellis bench` as a Markdown table (what docs/benchmarks.md keeps). Pure. */
 import type { BenchReport, RunSummary } from './harness.js';
 import type { OpSummary } from './stats.js';
+import type { GeneratorLoad } from './stepping.js';
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : '–');
+const percent = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : `${n.toFixed(0)} %`);
+const generatorCell = (loads: readonly GeneratorLoad[]) =>
+  loads.map((g) => `${ms(g.lagP99Ms)}, ${percent(g.cpuPercent)}`).join(' · ') || '–';
 const rate = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)}/s` : '–');
 
 export function renderReport(report: BenchReport): string {
@@ -11,11 +15,13 @@ export function renderReport(report: BenchReport): string {
     '',
     ...activeUsersLines(report),
     '',
-    '| Users | Throughput | p50 | p95 | p99 | Errors | Server CPU | Server RSS | Within budget |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `${report.generators} load generators (child processes) drove the users; a step where one's event-loop lag p99 passed ${report.generatorLimits.lagP99Ms} ms or its CPU ${report.generatorLimits.cpuPercent} % of a core is generator-limited and counts neither way. Longer steps confirm the boundary the search found${report.capacity === report.searchCapacity ? '' : ` (the search alone said ${report.searchCapacity})`}.`,
+    '',
+    '| Users | Step | Throughput | p50 | p95 | p99 | Errors | Node.js CPU | PostgreSQL CPU | Server RSS | Generators (lag p99, CPU) | Within budget |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...report.steps.map(
       (s) =>
-        `| ${s.users} | ${rate(s.perSecond)} | ${ms(s.p50)} | ${ms(s.p95)} | ${ms(s.p99)} | ${s.errors} | ${s.serverCpuPercent === undefined ? '–' : `${s.serverCpuPercent.toFixed(0)} %`} | ${s.serverRssMb === undefined ? '–' : `${s.serverRssMb.toFixed(0)} MB`} | ${s.holds ? 'yes' : 'no'} |`,
+        `| ${s.users} | ${s.phase} ${s.seconds} s | ${rate(s.perSecond)} | ${ms(s.p50)} | ${ms(s.p95)} | ${ms(s.p99)} | ${s.errors} | ${percent(s.serverCpuPercent)} | ${percent(s.databaseCpuPercent)} | ${s.serverRssMb === undefined ? '–' : `${s.serverRssMb.toFixed(0)} MB`} | ${generatorCell(s.generators)} | ${s.generatorLimited ? 'generator-limited' : s.holds ? 'yes' : 'no'} |`,
     ),
   ];
   if (report.atCapacity.length) {
@@ -47,6 +53,41 @@ export function renderReport(report: BenchReport): string {
       `| ${all ? '**all**' : op.op} | ${rate(op.perSecond)} | ${ms(op.p99)} | ${cells(op, f, all)}${peer ? ` ${cells(op, p, all)}` : ''}`,
     );
   }
+  const cpuLine = (name: string, run: RunSummary | undefined) => {
+    if (!run || (run.serverCpuPercent === undefined && run.databaseCpuPercent === undefined)) return [];
+    const total = (run.serverCpuPercent ?? 0) + (run.databaseCpuPercent ?? 0);
+    const perCall =
+      run.callsPerSecond > 0 ? ` = ${((total / 100 / run.callsPerSecond) * 1000).toFixed(2)} ms of CPU per call` : '';
+    return [
+      `| ${name} | ${percent(run.serverCpuPercent)} | ${percent(run.databaseCpuPercent)} | ${rate(run.callsPerSecond)}${perCall} |`,
+    ];
+  };
+  const cpuRows = [
+    ...cpuLine('Trellis', saturation.trellis),
+    ...cpuLine('floor', saturation.floor),
+    ...cpuLine('peer', peer),
+  ];
+  if (cpuRows.length)
+    lines.push(
+      '',
+      "CPU at full speed (100 % = one core; the server is the Trellis process or the floor's):",
+      '',
+      '| Run | Server (Node.js) | PostgreSQL | Calls |',
+      '| --- | --- | --- | --- |',
+      ...cpuRows,
+    );
+  const limited = (
+    [
+      ['Trellis', saturation.trellis],
+      ['floor', saturation.floor],
+      ['peer', peer],
+    ] as const
+  ).flatMap(([name, run]) => (run?.generatorLimit ? [`${name}: ${run.generatorLimit}`] : []));
+  if (limited.length)
+    lines.push(
+      '',
+      `At full speed the load generators could not keep up, so these throughputs are lower bounds (${limited.join('; ')}).`,
+    );
   return lines.join('\n');
 }
 

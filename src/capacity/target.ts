@@ -3,6 +3,7 @@
  * PostgreSQL, the scenario's schema as its migration), or one the user names with --target.
  */
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +87,7 @@ export async function startLocalTarget(options: {
     if (!state) throw new FatalError("the benchmark's Trellis wrote no runtime state");
     const keys = await signApiKeys(state.jwtSecret);
     const pid = child.pid;
+    const postmaster = await postmasterPid(state.dbUrl);
     return {
       url,
       urls: [url],
@@ -95,7 +97,11 @@ export async function startLocalTarget(options: {
       serviceRoleKey: keys.serviceRoleKey,
       jwtSecret: state.jwtSecret,
       dbUrl: state.dbUrl,
-      sample: async () => (pid === undefined ? undefined : sampleProcess(pid)),
+      sample: async () => {
+        const node = pid === undefined ? undefined : await sampleProcess(pid);
+        const database = postmaster === undefined ? undefined : await postgresCpuSeconds(postmaster);
+        return node && { ...node, ...(database === undefined ? {} : { databaseCpuSeconds: database }) };
+      },
       close: stop,
     };
   } catch (err) {
@@ -108,6 +114,8 @@ export interface ProcessSample {
   /** CPU seconds (user + system) used so far. */
   readonly cpuSeconds: number;
   readonly rssBytes: number;
+  /** PostgreSQL's CPU seconds so far (the postmaster and every backend, ended ones too), when known. */
+  readonly databaseCpuSeconds?: number;
 }
 
 /** CPU time and resident memory of a process, from /proc (Linux); undefined elsewhere. */
@@ -132,4 +140,66 @@ export function parseProcStat(stat: string, status: string, ticksPerSecond = 100
   const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!Number.isFinite(utime) || !Number.isFinite(stime) || !rss) return undefined;
   return { cpuSeconds: (utime + stime) / ticksPerSecond, rssBytes: Number(rss[1]) * 1024 };
+}
+
+/**
+ * The CPU seconds in a /proc/PID/stat line: utime + stime (fields 14 and 15), plus, with
+ * `reaped`, cutime + cstime (16 and 17: children that ended and were waited for). Pure.
+ */
+export function procCpuSeconds(stat: string, reaped: boolean, ticksPerSecond = 100): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = (reaped ? [11, 12, 13, 14] : [11, 12]).map((i) => Number(fields[i]));
+  return ticks.every((t) => Number.isInteger(t) && t >= 0)
+    ? ticks.reduce((a, b) => a + b, 0) / ticksPerSecond
+    : undefined;
+}
+
+/** The parent pid in a /proc/PID/stat line (field 4). Pure. */
+export function procParent(stat: string): number | undefined {
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
+/**
+ * The postmaster of a database on this machine (the parent of a backend of ours), or undefined
+ * when it is not a local PostgreSQL whose /proc we can read.
+ */
+export async function postmasterPid(dbUrl: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const backend = rows[0]?.pid;
+    if (backend === undefined) return undefined;
+    const parent = procParent(await fs.readFile(`/proc/${backend}/stat`, 'utf8'));
+    if (parent === undefined) return undefined;
+    const cmdline = await fs.readFile(`/proc/${parent}/cmdline`, 'utf8');
+    return /postgres/.test(cmdline) ? parent : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** PostgreSQL's CPU so far: the postmaster, its ended backends (reaped) and its live ones. */
+export async function postgresCpuSeconds(postmaster: number): Promise<number | undefined> {
+  try {
+    const own = procCpuSeconds(await fs.readFile(`/proc/${postmaster}/stat`, 'utf8'), true);
+    const children = (await fs.readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8'))
+      .split(' ')
+      .filter(Boolean);
+    const live = await Promise.all(
+      children.map((pid) =>
+        fs.readFile(`/proc/${pid}/stat`, 'utf8').then(
+          (stat) => procCpuSeconds(stat, false) ?? 0,
+          // A backend that ended between the listing and the read: its time is in the reaped sum.
+          () => 0,
+        ),
+      ),
+    );
+    return own === undefined ? undefined : own + live.reduce((a, b) => a + b, 0);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,9 @@
 /** `trellis bench <scenario>`: how many users this machine (or --target) holds, beside the floor. */
+import os from 'node:os';
 import { errorMessage, FatalError } from '../errors.js';
 import { benchTargetEnv, loadConfig } from '../config.js';
 import {
+  GENERATOR_LIMITS,
   SEED_ASSUMPTIONS,
   assumptionsProblem,
   currentCommit,
@@ -18,6 +20,9 @@ import {
   type UsageAssumptions,
 } from '../capacity/index.js';
 import { parseFlags } from './args.js';
+
+/** A generator per core, at least two: each has its own event loop, the harness none of the load. */
+const DEFAULT_GENERATORS = Math.max(2, os.availableParallelism());
 
 export const benchHelp = `Usage: trellis bench <${Object.keys(scenarios).join('|')}> [options]
 
@@ -36,9 +41,14 @@ Without --target it starts Trellis on a temporary project with an embedded Postg
                       (or the environment: JWT_SECRET, ANON_KEY, SERVICE_ROLE_KEY, DB_URL)
   --p99 MS            latency budget, default 100
   --max-errors PCT    error budget in percent of attempts, default 1
-  --start-users N     first load step, default 10
+  --start-users N     first load step, default 10 (40 with --quick)
   --max-users N       ceiling of the search, default 5000
   --step-seconds N    measured seconds per step, default 10 (2 with --quick)
+  --confirm-steps N   longer steps repeating the boundary the search found, default 4 (2 with
+                      --quick); 0 reports the search's figure unconfirmed
+  --confirm-seconds N measured seconds of a confirming step, default 3 steps' (1.5 with --quick)
+  --generators N      load generator processes the virtual users are spread over, default
+                      ${DEFAULT_GENERATORS} (this machine's cores, at least 2)
   --quick             short steps and a coarse search (about a minute)
   --sessions-per-day N   daily active users' sessions a day, default ${SEED_ASSUMPTIONS.sessionsPerDay} (seed 004)
   --session-minutes N    a session's length, default ${SEED_ASSUMPTIONS.sessionMinutes}
@@ -56,6 +66,12 @@ const positive = (flag: string, raw: string | boolean | undefined, fallback: num
   const n = Number(raw);
   if (typeof raw !== 'string' || !/^\d+(\.\d+)?$/.test(raw) || !(n > 0) || n > max)
     throw new FatalError(`must be a number between 0 and ${max} (got "${String(raw)}")`, `--${flag}`);
+  return n;
+};
+
+const whole = (flag: string, raw: string | boolean | undefined, fallback: number, max: number): number => {
+  const n = positive(flag, raw, fallback, max);
+  if (!Number.isInteger(n)) throw new FatalError(`must be a whole number (got "${String(raw)}")`, `--${flag}`);
   return n;
 };
 
@@ -87,6 +103,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'start-users': { type: 'string' },
     'max-users': { type: 'string' },
     'step-seconds': { type: 'string' },
+    'confirm-steps': { type: 'string' },
+    'confirm-seconds': { type: 'string' },
+    generators: { type: 'string' },
     quick: { type: 'boolean' },
     json: { type: 'boolean' },
     markdown: { type: 'string' },
@@ -108,21 +127,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const usage = usageAssumptions(flags);
   const quick = flags.quick === true;
   const stepSeconds = positive('step-seconds', flags['step-seconds'], quick ? 2 : 10, 3600);
+  // The harness lengthens a step to two think times; a confirming step is longer than that.
+  const effectiveStep = Math.max(stepSeconds, (2 * scenario.thinkMs) / 1000);
   const options: HarnessOptions = {
     budget: {
       p99Ms: positive('p99', flags.p99, 100, 60_000),
       maxErrorRate: positive('max-errors', flags['max-errors'], 1, 100) / 100,
     },
     search: {
-      startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 20 : 10)),
+      startUsers: Math.round(positive('start-users', flags['start-users'], quick ? 40 : 10)),
       maxUsers: Math.round(positive('max-users', flags['max-users'], 5000)),
       resolution: quick ? 0.25 : 0.1,
-      maxSteps: quick ? 6 : 14,
+      maxSteps: quick ? 4 : 14,
+    },
+    confirm: {
+      maxSteps: flags['confirm-steps'] === '0' ? 0 : whole('confirm-steps', flags['confirm-steps'], quick ? 2 : 4, 20),
+      seconds: positive('confirm-seconds', flags['confirm-seconds'], effectiveStep * (quick ? 1.5 : 3), 3600),
+      resolution: quick ? 0.25 : 0.1,
     },
     stepSeconds,
     warmupSeconds: quick ? 1 : 2,
+    generators: whole('generators', flags.generators, DEFAULT_GENERATORS, 64),
+    settleSeconds: quick ? 2 : 30,
+    generatorLimits: GENERATOR_LIMITS,
     saturationUsers: 16,
-    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 4 : 10,
+    saturationSeconds: flags['step-seconds'] !== undefined ? stepSeconds : quick ? 2 : 10,
     usage,
     progress: progressPrinter(),
   };

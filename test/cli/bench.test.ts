@@ -34,6 +34,11 @@ describe('trellis bench refuses bad input with one line', () => {
     ],
     [['bench', 'crud', '--max-users=-5'], /--max-users: must be a number/],
     [['bench', 'crud', '--step-seconds', '0'], /--step-seconds: must be a number/],
+    [['bench', 'crud', '--generators', '0'], /--generators: must be a number between 0 and 64 \(got "0"\)/],
+    [['bench', 'crud', '--generators', '1.5'], /--generators: must be a whole number \(got "1.5"\)/],
+    [['bench', 'crud', '--generators', '65'], /--generators: must be a number between 0 and 64/],
+    [['bench', 'crud', '--confirm-steps', 'x'], /--confirm-steps: must be a number/],
+    [['bench', 'crud', '--confirm-seconds', '-1'], /Option '--confirm-seconds' argument is ambiguous/],
     [['bench', 'crud', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['bench', 'crud', '--jwt-secret', SECRET], /--jwt-secret: only with --target/],
     [
@@ -117,6 +122,9 @@ describe('trellis bench refuses bad input with one line', () => {
       '--start-users',
       '--max-users',
       '--step-seconds',
+      '--confirm-steps',
+      '--confirm-seconds',
+      '--generators',
       '--quick',
       '--json',
       '--markdown',
@@ -145,13 +153,48 @@ function expectRealReport(report: BenchReport, subject = 'this machine sustains'
   expect(report.saturation.ratio).toBeGreaterThan(0);
 }
 
+/**
+ * The users ran in the load generators (two by default), each step says how loaded they were and
+ * how busy Trellis and PostgreSQL were, and a boundary the search found was repeated longer.
+ */
+function expectGeneratorsAndCpu(report: BenchReport) {
+  expect(report.generators).toBe(Math.max(2, os.availableParallelism()));
+  expect(report.generatorLimits).toEqual({ lagP99Ms: 20, cpuPercent: 80 });
+  for (const step of report.steps) {
+    expect(step.generators).toHaveLength(report.generators);
+    for (const g of step.generators) {
+      expect(g.cpuPercent).toBeGreaterThan(0);
+      expect(g.lagP99Ms).toBeGreaterThanOrEqual(0);
+      expect(g.lagMaxMs).toBeGreaterThanOrEqual(g.lagP99Ms);
+    }
+    expect(step.generatorLimited).toBe(step.generatorLimit !== undefined);
+    if (step.generatorLimited) expect(step.holds).toBe(false);
+    // A local target: the Trellis process and the embedded PostgreSQL, apart.
+    expect(step.serverCpuPercent).toBeGreaterThan(0);
+    expect(step.databaseCpuPercent).toBeGreaterThan(0);
+  }
+  const search = report.steps.filter((s) => s.phase === 'search');
+  const confirm = report.steps.filter((s) => s.phase === 'confirm');
+  expect(search.length).toBeGreaterThan(0);
+  if (report.searchCapacity > 0) {
+    // The last load that held, repeated with a longer step (1.5 step lengths with --quick).
+    expect(confirm[0]?.users).toBe(report.searchCapacity);
+    expect(confirm[0]?.seconds).toBeGreaterThan(search[0]?.seconds ?? Infinity);
+    expect(report.capacity).toBe(Math.max(0, ...confirm.filter((s) => s.holds).map((s) => s.users)));
+  }
+  expect(report.saturation.trellis.serverCpuPercent).toBeGreaterThan(0);
+  expect(report.saturation.trellis.databaseCpuPercent).toBeGreaterThan(0);
+  expect(report.saturation.trellis.generators).toHaveLength(report.generators);
+}
+
 /** The seeds' terms follow from the step that held, by the arithmetic the report prints. */
 function expectActiveUsers(report: BenchReport) {
   const { activeUsers: au, capacity } = report;
   expect(au.measured.virtualUsers).toBe(capacity);
   if (capacity === 0) return;
-  const held = report.steps.find((s) => s.users === capacity);
-  // The calls of the held step: what the search measured, within a rounding of its throughput.
+  // The step the figure comes from: the confirming one when the boundary was repeated.
+  const held = report.steps.filter((s) => s.users === capacity && s.holds).at(-1);
+  // The calls of the held step: what it measured, within a rounding of its throughput.
   expect(au.measured.callsPerSecond).toBeGreaterThan(0);
   expect(au.measured.callsPerSecond).toBeCloseTo(held?.perSecond ?? NaN, 0);
   const { sessionsPerDay, sessionMinutes, callsPerSession, peakFactor, dauPerMau } = au.assumptions;
@@ -190,6 +233,7 @@ describe('trellis bench crud, for real and briefly', () => {
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as BenchReport;
     expectRealReport(report);
+    expectGeneratorsAndCpu(report);
     expect(report.activeUsers.assumptions).toEqual({
       sessionsPerDay: 3,
       sessionMinutes: 10,
@@ -205,6 +249,10 @@ describe('trellis bench crud, for real and briefly', () => {
     expect(doc).not.toContain('old');
     expect(doc).toContain("In the seeds' terms: **");
     expect(doc).toContain('- a user in session makes 20 calls (seed 004) in 10 min');
+    expect(doc).toContain('| Users | Step | Throughput | p50 | p95 | p99 | Errors | Node.js CPU | PostgreSQL CPU |');
+    expect(doc).toMatch(/\| 20 \| search \d+ s \|/);
+    expect(doc).toContain('load generators (child processes) drove the users');
+    expect(doc).toContain('| Run | Server (Node.js) | PostgreSQL | Calls |');
     expect(doc).toMatch(
       /<!-- bench-crud:begin -->\nMeasured \d{4}-\d\d-\d\d on .* .* by `trellis bench crud --quick`[\s\S]*\| \*\*all\*\* \|[\s\S]*<!-- bench-crud:end -->/,
     );
@@ -238,6 +286,11 @@ describe('trellis bench crud, for real and briefly', () => {
       }
     }
     expect(report.saturation.ratio).toBeGreaterThan(0);
+    expectGeneratorsAndCpu(report);
+    // The floor's own process and PostgreSQL are measured beside Trellis's at full speed.
+    expect(report.saturation.floor?.serverCpuPercent).toBeGreaterThan(0);
+    expect(report.saturation.floor?.databaseCpuPercent).toBeGreaterThan(0);
+    expect(report.saturation.floor?.callsPerSecond).toBeGreaterThan(0);
   }, 120_000);
 
   describe('against running Trellis instances (--target)', () => {

@@ -8,7 +8,15 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import type { VirtualUser } from '../runner.js';
 import { urlFor, type Target } from '../target.js';
-import type { PreparedScenario, Scenario } from './scenario.js';
+import {
+  isString,
+  sharedField,
+  type ClientTarget,
+  type PreparedScenario,
+  type Scenario,
+  type ScenarioClients,
+  type SharedSetup,
+} from './scenario.js';
 
 // The parameters Trellis hashes passwords with (src/auth/crypto.ts): the floor pays the same.
 const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -36,8 +44,18 @@ export const authScenario: Scenario = {
   signsTokens: false,
   // A heavy user: a refresh every two seconds or so (apps refresh hourly), so the figure is conservative.
   thinkMs: 2000,
-  async prepare(target: Target): Promise<PreparedScenario> {
-    const run = Math.floor(Math.random() * 0xffffffff).toString(16);
+  prepare(target: Target): Promise<PreparedScenario> {
+    return Promise.resolve({
+      shared: { run: Math.floor(Math.random() * 0xffffffff).toString(16) },
+      hasFloor: target.dbUrl !== undefined,
+      hasPeer: false,
+      floorDescription:
+        'in each load generator: argon2id verification with the same parameters, an access token signed, token rows revoked and written with pg (no HTTP)',
+      close: async () => undefined,
+    });
+  },
+  async clients(target: ClientTarget, shared: SharedSetup): Promise<ScenarioClients> {
+    const run = sharedField(shared, 'run', isString);
     const headers = { apikey: target.anonKey, 'content-type': 'application/json' };
     const post = async (
       base: string,
@@ -140,12 +158,6 @@ export const authScenario: Scenario = {
         }
       : undefined;
 
-    return {
-      user,
-      floorUser,
-      floorDescription:
-        'in-process: argon2id verification with the same parameters, an access token signed, token rows revoked and written with pg (no HTTP)',
-      close: async () => pool?.end(),
-    };
+    return { user, floorUser, close: async () => pool?.end() };
   },
 };

@@ -16,7 +16,17 @@ import type { LatencyRecorder } from '../stats.js';
 import type { Target } from '../target.js';
 import { accessToken, signingSecret, syntheticUserId } from '../tokens.js';
 import { urlFor } from '../target.js';
-import type { PreparedScenario, Scenario } from './scenario.js';
+import {
+  isNumber,
+  isNumbers,
+  isOptionalString,
+  sharedField,
+  type ClientTarget,
+  type PreparedScenario,
+  type Scenario,
+  type ScenarioClients,
+  type SharedSetup,
+} from './scenario.js';
 
 const USERS_PER_ROOM = 10;
 const ROOMS = 1000;
@@ -66,6 +76,17 @@ do $$ begin
 end $$;
 `;
 
+/**
+ * The room of virtual user `index`: ten a room from `offset`. The floor's and the peer's users sit
+ * in rooms of their own (from the middle and the last quarter), away from Trellis's: their
+ * messages are rows of the same table, which Trellis's realtime decodes from the WAL, and in a
+ * room where Trellis's users are still subscribed it would deliver them too, at the floor's
+ * expense. The search's users stay clear of them up to 5,000 users.
+ */
+function roomOf(rooms: readonly number[], index: number, offset: number): number {
+  return rooms[(Math.floor(index / USERS_PER_ROOM) + offset) % rooms.length] ?? rooms[0] ?? 0;
+}
+
 const ok = async (response: Response): Promise<void> => {
   if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
   await response.arrayBuffer();
@@ -73,7 +94,7 @@ const ok = async (response: Response): Promise<void> => {
 
 const now = () => performance.timeOrigin + performance.now();
 
-async function seed(target: Target): Promise<number[]> {
+async function seed(target: ClientTarget): Promise<number[]> {
   const headers = {
     apikey: target.anonKey,
     authorization: `Bearer ${target.serviceRoleKey}`,
@@ -113,9 +134,37 @@ export const chatScenario: Scenario = {
   signsTokens: true,
   thinkMs: 1000,
   async prepare(target: Target): Promise<PreparedScenario> {
-    const secret = signingSecret(target);
+    signingSecret(target);
     const rooms = await seed(target);
     const run = Math.floor(Math.random() * 0xffffffff);
+    const servers = target.dbUrl
+      ? await Promise.all([
+          startChatFloor(target.dbUrl, 'ws'),
+          startChatFloor(target.dbUrl, 'socket.io').catch(() => undefined),
+        ])
+      : [];
+    const [floor, peer] = servers;
+    return {
+      shared: { run, rooms, floorUrl: floor?.url, peerUrl: peer?.url },
+      hasFloor: floor !== undefined,
+      hasPeer: peer !== undefined,
+      floorPid: floor?.pid,
+      peerPid: peer?.pid,
+      floorDescription:
+        "node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed; a message inserted under its author's claims, then every receiver in the room checked for membership in one statement and sent the row (no WAL)",
+      peerDescription: 'the same with Socket.IO rooms (websocket transport)',
+      close: async () => {
+        floor?.stop();
+        peer?.stop();
+      },
+    };
+  },
+  async clients(target: ClientTarget, shared: SharedSetup): Promise<ScenarioClients> {
+    const secret = signingSecret(target);
+    const rooms = sharedField(shared, 'rooms', isNumbers);
+    const run = sharedField(shared, 'run', isNumber);
+    const floorUrl = sharedField(shared, 'floorUrl', isOptionalString);
+    const peerUrl = sharedField(shared, 'peerUrl', isOptionalString);
     const rest = `${target.url}/rest/v1`;
 
     const user = async (index: number): Promise<VirtualUser> => {
@@ -125,7 +174,7 @@ export const chatScenario: Scenario = {
       const base = urlFor(target, index);
       const rest = `${base}/rest/v1`;
       const headers = { apikey: target.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
+      const room = roomOf(rooms, index, 0);
       await ok(
         await fetch(`${rest}/bench_chat_members`, {
           method: 'POST',
@@ -213,22 +262,14 @@ export const chatScenario: Scenario = {
           body: JSON.stringify({ room_id: room, user_id: uid }),
         }),
       );
-    const servers = target.dbUrl
-      ? await Promise.all([
-          startChatFloor(target.dbUrl, 'ws'),
-          startChatFloor(target.dbUrl, 'socket.io').catch(() => undefined),
-        ])
-      : [];
-    const [floor, peer] = servers;
-
     /** A user of the floor or the peer: the same turns, HTTP for the database, a room socket. */
     const baselineUser =
-      (server: ChatFloor, kind: 'ws' | 'socket.io', salt: number) =>
+      (url: string, kind: 'ws' | 'socket.io', salt: number, offset: number) =>
       async (index: number): Promise<VirtualUser> => {
         const uid = syntheticUserId(run ^ salt, index);
         const { token, claims } = await accessToken(secret, uid);
-        const room = rooms[Math.floor(index / USERS_PER_ROOM) % rooms.length] ?? rooms[0];
-        await join(uid, token, room ?? 0);
+        const room = roomOf(rooms, index, offset);
+        await join(uid, token, room);
         let recorder: LatencyRecorder | undefined;
         const received = (
           kindOf: 'typing' | 'message',
@@ -241,10 +282,10 @@ export const chatScenario: Scenario = {
           if (kindOf === 'message' && value.author_id !== uid && Number.isFinite(sentAt))
             recorder.record('message delivered', now() - sentAt);
         };
-        const live = await connectLive(server.url, room ?? 0, kind, received);
+        const live = await connectLive(url, room, uid, kind, received);
         const call = async (what: 'history' | 'post', values: unknown[]) =>
           ok(
-            await fetch(`${server.url}/${what}`, {
+            await fetch(`${url}/${what}`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ claims, values }),
@@ -264,21 +305,16 @@ export const chatScenario: Scenario = {
 
     return {
       user,
-      floorUser: floor ? baselineUser(floor, 'ws', 0x0f100f10) : undefined,
-      floorDescription:
-        'node:http + pg (the same SQL and claims, pipelined) and raw `ws` rooms: typing relayed, each message sent to its room by the server that stored it, no WAL and no per-receiver RLS check',
-      peerUser: peer ? baselineUser(peer, 'socket.io', 0x50c7e710) : undefined,
-      peerDescription: 'the same with Socket.IO rooms (websocket transport)',
-      close: async () => {
-        floor?.stop();
-        peer?.stop();
-      },
+      floorUser: floorUrl === undefined ? undefined : baselineUser(floorUrl, 'ws', 0x0f100f10, ROOMS / 2),
+      peerUser: peerUrl === undefined ? undefined : baselineUser(peerUrl, 'socket.io', 0x50c7e710, (ROOMS * 3) / 4),
+      close: async () => undefined,
     };
   },
 };
 
 interface ChatFloor {
   readonly url: string;
+  readonly pid: number | undefined;
   stop(): void;
 }
 
@@ -288,7 +324,7 @@ async function startChatFloor(dbUrl: string, mode: 'ws' | 'socket.io'): Promise<
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the ${mode} floor exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
 interface Live {
@@ -299,9 +335,15 @@ interface Live {
 type Received = (kind: 'typing' | 'message', value: { sentAt?: number; body?: string; author_id?: string }) => void;
 
 /** A room socket on the floor (raw ws, JSON frames) or the peer (Socket.IO events). */
-async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', received: Received): Promise<Live> {
+async function connectLive(
+  url: string,
+  room: number,
+  uid: string,
+  kind: 'ws' | 'socket.io',
+  received: Received,
+): Promise<Live> {
   if (kind === 'ws') {
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?room=${room}`, { perMessageDeflate: false });
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?room=${room}&uid=${uid}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     ws.on('message', (data: Buffer) => {
       const frame = JSON.parse(data.toString('utf8')) as {
@@ -315,7 +357,7 @@ async function connectLive(url: string, room: number, kind: 'ws' | 'socket.io', 
   }
   // A development dependency: the peer runs where the repository's benchmarks run.
   const { io } = await import('socket.io-client');
-  const socket = io(url, { transports: ['websocket'], query: { room: String(room) }, forceNew: true });
+  const socket = io(url, { transports: ['websocket'], query: { room: String(room), uid }, forceNew: true });
   await new Promise((resolve, reject) =>
     socket.once('connect', () => resolve(undefined)).once('connect_error', reject),
   );

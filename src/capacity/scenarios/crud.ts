@@ -10,7 +10,16 @@ import type { VirtualUser } from '../runner.js';
 import type { Target } from '../target.js';
 import { accessToken, signingSecret, syntheticUserId } from '../tokens.js';
 import { urlFor } from '../target.js';
-import type { PreparedScenario, Scenario } from './scenario.js';
+import {
+  isNumber,
+  isOptionalString,
+  sharedField,
+  type ClientTarget,
+  type PreparedScenario,
+  type Scenario,
+  type ScenarioClients,
+  type SharedSetup,
+} from './scenario.js';
 
 const CITIES = 20;
 const LISTINGS = 1000;
@@ -53,7 +62,7 @@ const ok = async (response: Response): Promise<void> => {
   await response.arrayBuffer();
 };
 
-async function seed(target: Target): Promise<void> {
+async function seed(target: ClientTarget): Promise<void> {
   const headers = {
     apikey: target.anonKey,
     authorization: `Bearer ${target.serviceRoleKey}`,
@@ -85,7 +94,7 @@ async function seed(target: Target): Promise<void> {
   );
 }
 
-async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => void }> {
+async function startFloor(dbUrl: string): Promise<{ url: string; pid: number | undefined; stop: () => void }> {
   const child = fork(path.join(import.meta.dirname, '..', 'floor-server.js'), [dbUrl, JSON.stringify(FLOOR_SQL), '5'], {
     stdio: 'ignore',
   });
@@ -93,7 +102,7 @@ async function startFloor(dbUrl: string): Promise<{ url: string; stop: () => voi
     child.once('message', (m) => resolve((m as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the floor server exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
 export const crudScenario: Scenario = {
@@ -106,10 +115,25 @@ export const crudScenario: Scenario = {
   signsTokens: true,
   thinkMs: 1000,
   async prepare(target: Target): Promise<PreparedScenario> {
-    const secret = signingSecret(target);
+    signingSecret(target);
     await seed(target);
     const run = Math.floor(Math.random() * 0xffffffff);
     const floor = target.dbUrl ? await startFloor(target.dbUrl) : undefined;
+    return {
+      shared: { run, floorUrl: floor?.url },
+      hasFloor: floor !== undefined,
+      hasPeer: false,
+      floorPid: floor?.pid,
+      floorDescription:
+        'node:http + pg, the same SQL in a transaction with the same SET LOCAL role and claims, pipelined as Trellis sends it',
+      close: async () => floor?.stop(),
+    };
+  },
+  async clients(target: ClientTarget, shared: SharedSetup): Promise<ScenarioClients> {
+    const secret = signingSecret(target);
+    const run = sharedField(shared, 'run', isNumber);
+    const floorUrl = sharedField(shared, 'floorUrl', isOptionalString);
+    const floor = floorUrl === undefined ? undefined : { url: floorUrl };
     const pick = (n: number) => Math.floor(Math.random() * n);
 
     const user = async (index: number): Promise<VirtualUser> => {
@@ -175,12 +199,6 @@ export const crudScenario: Scenario = {
         }
       : undefined;
 
-    return {
-      user,
-      floorUser,
-      floorDescription:
-        'node:http + pg, the same SQL in a transaction with the same SET LOCAL role and claims, pipelined as Trellis sends it',
-      close: async () => floor?.stop(),
-    };
+    return { user, floorUser, close: async () => undefined };
   },
 };
