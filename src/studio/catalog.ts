@@ -5,6 +5,7 @@
  */
 import type { Tx } from '../db/index.js';
 import { ApiError } from '../errors.js';
+import { policyAdvice } from './policy-advice.js';
 
 /** Schemas of PostgreSQL itself, hidden from the list (auth and storage stay: they are the project's). */
 const HIDDEN_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
@@ -80,6 +81,8 @@ export interface TableDetail {
     roles: string[];
     using: string | null;
     check: string | null;
+    /** What makes the policy cost more than it needs to (policy-advice.ts); empty when nothing does. */
+    advice: string[];
   }[];
   readonly triggers: { name: string; definition: string; enabled: boolean }[];
 }
@@ -116,14 +119,19 @@ export async function tableDetail(tx: Tx, schema: string, name: string): Promise
         where conrelid = $1 and contype = 'f' order by conname`,
       [oid],
     ),
-    tx.query<TableDetail['policies'][number]>(
+    tx.query<Omit<TableDetail['policies'][number], 'advice'> & { slow: string[] }>(
       `select p.polname as name,
               case p.polcmd when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE'
                             when 'd' then 'DELETE' else 'ALL' end as command,
               p.polpermissive as permissive,
               case when p.polroles = '{0}' then array['public']
                    else array(select rolname::text from pg_roles where oid = any(p.polroles) order by 1) end as roles,
-              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check
+              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
+              array(select distinct n.nspname || '.' || f.proname
+                      from pg_depend d join pg_proc f on f.oid = d.refobjid join pg_namespace n on n.oid = f.pronamespace
+                     where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass
+                       and (f.prosecdef or f.proconfig is not null) and n.nspname <> 'auth'
+                     order by 1)::text[] as slow
          from pg_policy p where p.polrelid = $1 order by p.polname`,
       [oid],
     ),
@@ -143,7 +151,10 @@ export async function tableDetail(tx: Tx, schema: string, name: string): Promise
     columns: columns.rows,
     indexes: indexes.rows.map(({ keys: _keys, ...index }) => index),
     foreignKeys: fks.rows,
-    policies: policies.rows,
+    policies: policies.rows.map(({ slow, ...policy }) => ({
+      ...policy,
+      advice: policyAdvice(policy.using, policy.check, slow),
+    })),
     triggers: triggers.rows,
   };
 }

@@ -27,6 +27,8 @@ export interface Policy {
   roles: string[];
   using: string | null;
   check: string | null;
+  /** What makes the policy slower than it needs to be (per-row calls); empty when nothing does. */
+  advice: string[];
 }
 export interface TableDetail {
   schema: string;

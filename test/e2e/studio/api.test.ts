@@ -17,6 +17,9 @@ const MIGRATION = `
 create table public.notes (id bigint generated always as identity primary key, owner uuid, body text not null);
 alter table public.notes enable row level security;
 create policy "owners read their notes" on public.notes for select to authenticated using (owner = auth.uid());
+create function public.owns(who uuid) returns boolean language sql stable security definer set search_path = '' as $$ select who = auth.uid() $$;
+create policy "owners edit through a function" on public.notes for update to authenticated using (public.owns(owner));
+create policy "owners delete, uid once" on public.notes for delete to authenticated using (owner = (select auth.uid()));
 create table public.open_table (id int primary key, label text);
 grant select, insert, update, delete on public.notes to authenticated;
 `;
@@ -202,8 +205,21 @@ describe('tables', () => {
     expect((res.body.columns as any[]).map((c: any) => c.name)).toEqual(['id', 'owner', 'body']);
     expect(res.body.indexes[0].primary).toBe(true);
     expect(res.body.policies).toEqual([
+      expect.objectContaining({ name: 'owners delete, uid once', command: 'DELETE', advice: [] }),
+      expect.objectContaining({ name: 'owners edit through a function', command: 'UPDATE' }),
       expect.objectContaining({ name: 'owners read their notes', command: 'SELECT', roles: ['authenticated'] }),
     ]);
+  });
+  test("a policy's advice names per-row calls: an unwrapped auth.uid() and a SECURITY DEFINER function", async () => {
+    const res = await call('GET', '/tables/public/notes');
+    const advice = (name: string) => (res.body.policies as any[]).find((p: any) => p.name === name).advice as string[];
+    expect(advice('owners read their notes')).toEqual([
+      expect.stringMatching(/^auth\.uid\(\) is evaluated for every row/),
+    ]);
+    expect(advice('owners edit through a function')).toEqual([
+      expect.stringMatching(/^public\.owns\(\) is SECURITY DEFINER .* calls it for every row/),
+    ]);
+    expect(advice('owners delete, uid once')).toEqual([]);
   });
   test('rows: insert, browse with filter and sort, update and delete by primary key', async () => {
     for (const [id, label] of [

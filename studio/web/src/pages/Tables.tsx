@@ -232,6 +232,21 @@ function TableEditor({ base, detail }: { base: string; detail: TableDetail }) {
                     { key: 'roles', header: 'roles', value: (p) => p.roles.join(', ') },
                     { key: 'using', header: 'using', class: 'code' },
                     { key: 'check', header: 'with check', class: 'code' },
+                    {
+                      key: 'advice',
+                      header: 'performance',
+                      value: (p) => p.advice.join(' '),
+                      render: (p) =>
+                        p.advice.length === 0 ? (
+                          <span class="muted">ok</span>
+                        ) : (
+                          <ul class="policy-advice">
+                            {p.advice.map((a) => (
+                              <li key={a}>{a}</li>
+                            ))}
+                          </ul>
+                        ),
+                    },
                   ]}
                   rows={detail.policies}
                   rowKey={(p) => p.name}
