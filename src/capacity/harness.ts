@@ -359,6 +359,9 @@ export function capacityStatement(
       budget,
     );
     const longer = steps.find((s) => s.phase === 'confirm');
+    const undrivable = steps.filter((s) => s.phase === 'confirm').every((s) => s.generatorLimited === true);
+    if (searched > 0 && longer && undrivable)
+      return `no load was confirmed: the load generators could not drive the ${longer.seconds}-second repeats (the search's ${searched} users held in its shorter step)`;
     const why =
       searched > 0 && longer
         ? ` when repeated for ${longer.seconds} s (the search's ${searched} users held in its shorter step)`

@@ -291,6 +291,16 @@ describe('the capacity statement', () => {
       'this machine sustains at least 160 concurrent chat users at p99 < 100 ms, confirmed by a 3-second step (the search stopped before the budget broke)',
     ],
     [
+      [
+        step(640, true),
+        step(1280, false),
+        { ...step(640, false), phase: 'confirm' as const, seconds: 10, generatorLimited: true, generatorLimit: 'lag' },
+        { ...step(320, false), phase: 'confirm' as const, seconds: 10, generatorLimited: true, generatorLimit: 'lag' },
+      ],
+      0,
+      "no load was confirmed: the load generators could not drive the 10-second repeats (the search's 640 users held in its shorter step)",
+    ],
+    [
       [step(240, true), step(320, false), { ...step(240, false), phase: 'confirm' as const, seconds: 3 }],
       0,
       "no load held p99 < 100 ms with at most 1.0 % errors when repeated for 3 s (the search's 240 users held in its shorter step)",
