@@ -108,28 +108,17 @@ async function main() {
       };
       // Rounds alternate Trellis and floor, so drift in a shared machine's speed hits both alike;
       // each figure is the median over the rounds.
-      const results: Record<keyof typeof scenarios, LoadResult[]> = {
-        trellisRead: [],
-        floorRead: [],
-        pipelinedRead: [],
-        trellisInsert: [],
-        floorInsert: [],
-        pipelinedInsert: [],
-      };
+      const names = Object.keys(scenarios) as (keyof typeof scenarios)[];
+      const perScenario = <T>() =>
+        Object.fromEntries(names.map((n) => [n, [] as T[]])) as Record<keyof typeof scenarios, T[]>;
+      const results = perScenario<LoadResult>();
       // CPU per request of the server that answered (Trellis or the floor), PostgreSQL and the load
       // generator, around each run (its warm-up second included).
       const postmaster = postmasterPid(dir);
-      const cpu: Record<keyof typeof scenarios, CpuSplit[]> = {
-        trellisRead: [],
-        floorRead: [],
-        pipelinedRead: [],
-        trellisInsert: [],
-        floorInsert: [],
-        pipelinedInsert: [],
-      };
+      const cpu = perScenario<CpuSplit>();
       try {
         for (let round = 0; round < ROUNDS; round++) {
-          for (const name of Object.keys(scenarios) as (keyof typeof scenarios)[]) {
+          for (const name of names) {
             const serverPid = name.startsWith('trellis') ? pid : (floor.pid ?? 0);
             const before = cpuNow(serverPid, postmaster);
             const result = await runLoad(scenarios[name], load);

@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../helpers/db.js';
+import { studioCall } from '../../helpers/studio.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 const MIGRATION = `
@@ -17,25 +18,8 @@ insert into public.keep values (1, 'first'), (2, 'second'), (3, 'third');
 let server: TestServer;
 let empty: TestDatabase;
 
-async function call(
-  method: string,
-  url: string,
-  options: { body?: unknown; raw?: string; auth?: string } = {},
-): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.auth ?? server.serviceRoleKey}` };
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}/studio/api${url}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed };
-}
+const call = (method: string, url: string, options?: Parameters<typeof studioCall>[3]) =>
+  studioCall(server, method, url, options);
 
 /** Polls the job until it has ended; answers its last state. */
 async function finished(id: string): Promise<Record<string, any>> {

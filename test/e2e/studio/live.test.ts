@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateKey } from '../../../src/project/key-file.js';
 import { freePort } from '../../helpers/cli.js';
 import { closeRealtime, subscribed } from '../../helpers/realtime.js';
+import { studioCall } from '../../helpers/studio.js';
 import { startTestServer, supabaseClient, type TestServer } from '../../helpers/server.js';
 import { logicalDatabase } from '../../realtime/changes/helpers.js';
 
@@ -28,25 +29,8 @@ let database: Awaited<ReturnType<typeof logicalDatabase>>;
 let server: TestServer;
 let secrets: string[];
 
-async function call(
-  method: string,
-  url: string,
-  options: { body?: unknown; raw?: string; auth?: string } = {},
-): Promise<{ status: number; body: any; text: string }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.auth ?? server.serviceRoleKey}` };
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}/studio/api${url}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed, text };
-}
+const call = (method: string, url: string, options?: Parameters<typeof studioCall>[3]) =>
+  studioCall(server, method, url, options);
 
 const userToken = () =>
   new SignJWT({ role: 'authenticated', sub: crypto.randomUUID(), aud: 'authenticated' })

@@ -5,6 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { studioCall } from '../../helpers/studio.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 const MIGRATION = `
@@ -20,25 +21,8 @@ type Named = Record<string, any> & { name: string };
 /** The entry of `list` (an answer's array) with that name. */
 const named = (list: unknown, name: string): Named | undefined => (list as Named[]).find((e) => e.name === name);
 
-async function call(
-  method: string,
-  url: string,
-  options: { body?: unknown; raw?: string; auth?: string } = {},
-): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.auth ?? server.serviceRoleKey}` };
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}/studio/api${url}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed };
-}
+const call = (method: string, url: string, options?: Parameters<typeof studioCall>[3]) =>
+  studioCall(server, method, url, options);
 
 beforeAll(async () => {
   server = await startTestServer({ migrations: { '20240101000000_queues.sql': MIGRATION } });
