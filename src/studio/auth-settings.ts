@@ -6,6 +6,7 @@
  */
 import { decodeProtectedHeader } from 'jose';
 import type { Config } from '../config.js';
+import { HOOK_NAMES } from '../config/hooks.js';
 import type { Tokens } from '../platform/tokens.js';
 
 const MASK = '********';
@@ -25,14 +26,6 @@ export function maskUrlPassword(uri: string): string {
 
 const hookEnv = (name: string, key: 'ENABLED' | 'URI' | 'SECRETS') =>
   `AUTH_HOOK_${name.replace(/[A-Z]/g, (m) => `_${m}`).toUpperCase()}_${key}`;
-
-const HOOKS = [
-  'customAccessToken',
-  'sendEmail',
-  'sendSms',
-  'mfaVerificationAttempt',
-  'passwordVerificationAttempt',
-] as const;
 
 const SMS_CREDENTIALS: Record<string, (sms: Config['auth']['sms']) => Record<string, string>> = {
   twilio: (s) => ({ accountSid: s.twilio.accountSid, authToken: s.twilio.authToken }),
@@ -113,7 +106,7 @@ export async function authSettings(config: Config, tokens: Tokens) {
         };
       })
       .sort((a, b) => Number(b.enabled) - Number(a.enabled) || a.id.localeCompare(b.id)),
-    hooks: HOOKS.map((name) => {
+    hooks: HOOK_NAMES.map((name) => {
       const target = auth.hooks.targets[name];
       return {
         name,
